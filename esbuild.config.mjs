@@ -1,0 +1,49 @@
+// Three bundles from one source tree: the extension host (Node, CommonJS, `vscode`
+// left to the host), the command line (Node), and the report's webview (browser).
+// An entry whose source does not exist yet is skipped, so each feature adds its own.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const common = {
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
+const bundles = [
+  {
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
+  {
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    entryPoints: ['webview/main.ts'],
+    outfile: 'dist/webview/report.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+].filter((b) => existsSync(b.entryPoints[0]));
+
+if (watch) {
+  const { context } = await import('esbuild');
+  for (const b of bundles) await (await context({ ...common, ...b })).watch();
+} else {
+  await Promise.all(bundles.map((b) => build({ ...common, ...b })));
+}

@@ -1,0 +1,87 @@
+/**
+ * A machine described as data: engines that run at the same time, each doing
+ * one op at a time. Cost models in src/core/sim read these numbers; nothing
+ * about a particular chip is written in code.
+ */
+
+export type Dtype = 'fp32' | 'bf16' | 'fp16' | 'fp8' | 'int8' | 'int4';
+export const DTYPES: readonly Dtype[] = ['fp32', 'bf16', 'fp16', 'fp8', 'int8', 'int4'];
+
+export const DTYPE_BYTES: Record<Dtype, number> = { fp32: 4, bf16: 2, fp16: 2, fp8: 1, int8: 1, int4: 0.5 };
+
+export interface MatrixEngine {
+  /** Peak dense rate per dtype, in TFLOP/s (10^12 multiply-adds × 2 per second). */
+  peakTflops: Partial<Record<Dtype, number>>;
+  /** Fraction of peak a real kernel reaches (0–1]. */
+  efficiency: number;
+  /** Fixed cost to start one matmul (or one tile), in ns. */
+  startLatencyNs: number;
+  /** In-memory compute: weights stay in the compute arrays and never move. */
+  weightsResident: boolean;
+  /** The epilogue (scale, bias) is applied as the matmul writes its output, not as a separate vector pass. */
+  fusedEpilogue: boolean;
+}
+
+export interface VectorEngine {
+  /** Elementwise throughput (add/mul) over all units, in 10^9 elements per second. */
+  gelemsPerSec: number;
+  /** Cost of one exp, rsqrt or division relative to one add/mul. */
+  expCost: number;
+  rsqrtCost: number;
+  divCost: number;
+  /** Fixed cost to start one vector op, in ns. */
+  startLatencyNs: number;
+}
+
+export interface CollectiveNetwork {
+  /** Shape of the gather/broadcast of a per-row scalar over the compute units. */
+  topology: 'tree' | 'ring';
+  /** Latency of one hop, in ns. */
+  hopLatencyNs: number;
+  /** Bandwidth of the reduction network, in GB/s (10^9 bytes). */
+  bandwidthGBps: number;
+  /** Fixed cost to start one collective, in ns. */
+  startLatencyNs: number;
+  /** Between chips, for tensor-parallel all-reduce. */
+  interChip: { hopLatencyNs: number; bandwidthGBps: number };
+}
+
+export interface MemoryTier {
+  name: string;
+  bandwidthGBps: number;
+  capacityGB: number;
+}
+
+export interface MemorySystem {
+  tiers: MemoryTier[];
+  /** Tier that holds weights that are not resident in the matrix engine. */
+  weightsTier: string;
+  /** Tier that holds the KV cache. */
+  kvCacheTier: string;
+  /** Weights can be fetched ahead of the matmul that needs them (a memory engine running ahead). */
+  prefetch: boolean;
+}
+
+export interface HardwareProfile {
+  $schema?: string;
+  /** Short id used on the command line, e.g. `dimc`. */
+  name: string;
+  title: string;
+  description: string;
+  /** Dtype used when the workload does not name one. */
+  defaultDtype: Dtype;
+  /** P: the number of compute units one activation vector is spread over. */
+  computeUnits: number;
+  matrix: MatrixEngine;
+  vector: VectorEngine;
+  collective: CollectiveNetwork;
+  memory: MemorySystem;
+  /**
+   * Where each number comes from, keyed by its dotted path
+   * (e.g. `collective.hopLatencyNs`): a datasheet, a paper, an assumption, or
+   * "calibrated to reproduce X".
+   */
+  provenance: Record<string, string>;
+  /** Works cited by the provenance notes. */
+  sources: { id: string; citation: string }[];
+}
