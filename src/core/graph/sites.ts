@@ -1,0 +1,92 @@
+import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
+
+/**
+ * A rewrite site: a normalization whose statistic needs a collective, followed by
+ * linear layers (DESIGN.md §1). Sites are found from the spec alone; whether one
+ * is deferred is decided later, by cost.
+ */
+export type SiteKind = 'rmsnorm' | 'layernorm' | 'softmax';
+
+export interface Site {
+  /** Stable id within its layer kind: `attn-norm`, `mlp-norm`, `softmax`, `q-latent`, `final-norm`, … */
+  id: string;
+  /** Readable name with the model's own module names, e.g. `input_layernorm → q_proj, k_proj, v_proj`. */
+  name: string;
+  kind: SiteKind;
+  /** The norm (absent for Softmax). */
+  norm?: NormSpec;
+  /** The linear layers that read the normalized value, by their real names. */
+  consumers: LinearSpec[];
+  /** Null when the site can be deferred; otherwise why it cannot. */
+  ineligible: string | null;
+  /** Softmax sites: self- or cross-attention. */
+  attention?: 'self' | 'cross';
+}
+
+const INELIGIBLE_REASON: Partial<Record<NormSpec['placement'], string>> = {
+  post: 'post-norm: its output is the residual stream itself, so the normalized vector must be materialized',
+  sandwich: 'feeds the residual sum, not a linear layer',
+  qk: 'per-head statistic over head_dim values held by one compute unit: no collective to hide',
+};
+
+/** The linears a norm feeds, by the names the spec gives. */
+export function normConsumers(kind: LayerKind, norm: NormSpec): LinearSpec[] {
+  return kind.linears.filter((l) => norm.feeds.includes(l.name));
+}
+
+function siteIdOf(norm: NormSpec): string {
+  switch (norm.role) {
+    case 'attn':
+      return 'attn-norm';
+    case 'mlp':
+      return 'mlp-norm';
+    case 'cross':
+      return 'cross-norm';
+    case 'final':
+      return 'final-norm';
+    default:
+      return `${norm.role}-norm`;
+  }
+}
+
+function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[]): Site {
+  const reason =
+    INELIGIBLE_REASON[norm.placement] ??
+    (consumers.length === 0 ? 'its output does not go straight into a linear layer' : null);
+  const target = consumers.length > 0 ? consumers.map((l) => l.name).join(', ') : 'residual';
+  const id = siteIdOf(norm);
+  return {
+    id: kind && kind.norms.filter((n) => siteIdOf(n) === id).length > 1 ? `${id}:${norm.name}` : id,
+    name: `${norm.name} → ${target}`,
+    kind: norm.kind,
+    norm,
+    consumers,
+    ineligible: reason,
+  };
+}
+
+/** Every site of one layer kind, in execution order. */
+export function layerSites(kind: LayerKind): Site[] {
+  const sites: Site[] = [];
+  for (const norm of kind.norms) {
+    sites.push(normSite(kind, norm, normConsumers(kind, norm)));
+  }
+  const pv = (cross: boolean): LinearSpec => ({
+    name: cross ? 'cross_attn(p·V)' : 'attn(p·V)',
+    role: cross ? 'cross_o' : 'o',
+    in: 0,
+    out: 0,
+    bias: false,
+  });
+  sites.push({ id: 'softmax', name: 'softmax → ·V', kind: 'softmax', consumers: [pv(false)], ineligible: null, attention: 'self' });
+  if (kind.crossAttention) {
+    sites.push({ id: 'cross-softmax', name: 'cross-attention softmax → ·V', kind: 'softmax', consumers: [pv(true)], ineligible: null, attention: 'cross' });
+  }
+  return sites;
+}
+
+/** The final norm and the output projection, profiled as a layer of its own. */
+export function headSites(spec: ModelSpec): Site[] {
+  if (!spec.finalNorm || !spec.lmHead) return [];
+  return [normSite(null, spec.finalNorm, [spec.lmHead])];
+}

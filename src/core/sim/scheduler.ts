@@ -1,0 +1,91 @@
+import { ENGINES, type Op } from '../graph/ops';
+
+/** Where and when each op ran. Times in ns from the start of the layer. */
+export interface Timeline {
+  start: Float64Array;
+  end: Float64Array;
+  makespanNs: number;
+}
+
+const ENGINE_INDEX = new Map(ENGINES.map((e, i) => [e, i]));
+
+/**
+ * Event-driven list scheduling: each engine runs one op at a time; whenever an
+ * engine is idle it starts the ready op with the longest path to the end of the
+ * graph (ties: program order). Ops must be listed so that deps precede them.
+ */
+export function schedule(ops: readonly Op[], dur: Float64Array): Timeline {
+  const n = ops.length;
+  const start = new Float64Array(n);
+  const end = new Float64Array(n);
+  if (n === 0) return { start, end, makespanNs: 0 };
+
+  // Successor lists (CSR) and in-degrees.
+  const indeg = new Int32Array(n);
+  const succCount = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const deps = ops[i]!.deps;
+    indeg[i] = deps.length;
+    for (let d = 0; d < deps.length; d++) succCount[deps[d]! + 1]!++;
+  }
+  for (let i = 0; i < n; i++) succCount[i + 1]! += succCount[i]!;
+  const succ = new Int32Array(succCount[n]!);
+  const fill = succCount.slice(0, n);
+  for (let i = 0; i < n; i++) {
+    const deps = ops[i]!.deps;
+    for (let d = 0; d < deps.length; d++) succ[fill[deps[d]!]!++] = i;
+  }
+
+  // Priority: longest remaining path (bottom level).
+  const level = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let best = 0;
+    for (let s = succCount[i]!; s < succCount[i + 1]!; s++) best = Math.max(best, level[succ[s]!]!);
+    level[i] = best + dur[i]!;
+  }
+
+  const engineOf = new Int8Array(n);
+  for (let i = 0; i < n; i++) engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
+  const engines = ENGINES.length;
+  const ready: number[][] = Array.from({ length: engines }, () => []);
+  for (let i = 0; i < n; i++) if (indeg[i] === 0) ready[engineOf[i]!]!.push(i);
+  const running = new Int32Array(engines).fill(-1);
+
+  let now = 0;
+  let done = 0;
+  while (done < n) {
+    for (let e = 0; e < engines; e++) {
+      const queue = ready[e]!;
+      if (running[e] !== -1 || queue.length === 0) continue;
+      let pick = 0;
+      for (let q = 1; q < queue.length; q++) {
+        const a = queue[q]!;
+        const b = queue[pick]!;
+        if (level[a]! > level[b]! || (level[a] === level[b] && a < b)) pick = q;
+      }
+      const op = queue[pick]!;
+      queue[pick] = queue[queue.length - 1]!;
+      queue.pop();
+      start[op] = now;
+      end[op] = now + dur[op]!;
+      running[e] = op;
+    }
+    let next = Infinity;
+    for (let e = 0; e < engines; e++) if (running[e] !== -1) next = Math.min(next, end[running[e]!]!);
+    if (next === Infinity) throw new Error('scheduler: dependency cycle or op on an unknown engine');
+    now = next;
+    for (let e = 0; e < engines; e++) {
+      const op = running[e]!;
+      if (op === -1 || end[op]! > now) continue;
+      running[e] = -1;
+      done++;
+      for (let s = succCount[op]!; s < succCount[op + 1]!; s++) {
+        const t = succ[s]!;
+        if (--indeg[t]! === 0) ready[engineOf[t]!]!.push(t);
+      }
+    }
+  }
+  let makespanNs = 0;
+  for (let i = 0; i < n; i++) makespanNs = Math.max(makespanNs, end[i]!);
+  return { start, end, makespanNs };
+}
