@@ -1,0 +1,140 @@
+import type { HardwareProfile } from '../hardware/profile';
+import type { ModelSpec } from '../model/spec';
+import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
+import type { Workload } from '../workload';
+import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
+
+const us = (ns: number): number => ns / 1000;
+const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
+const fmt = (ns: number): string => `${us(ns).toFixed(3)} µs`;
+
+export interface ProfileOptions {
+  /** Extra sections filled by other parts of the core (numerics, pseudo-code). */
+  extend?: (report: Report, simulation: Simulation) => void;
+}
+
+/** The one entry point: model × machine × workload → Report. */
+export function profile(spec: ModelSpec, hw: HardwareProfile, workload: Workload, options: ProfileOptions = {}): Report {
+  const simulation = simulate(spec, hw, workload);
+  const report = reportOf(spec, hw, workload, simulation);
+  options.extend?.(report, simulation);
+  return report;
+}
+
+export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workload, simulation: Simulation): Report {
+  const layerKinds = simulation.kinds.map(kindResult);
+  const layers: LayerResult[] = layerKinds
+    .flatMap((k) =>
+      k.layers.map((index) => ({
+        index,
+        kind: k.id,
+        baselineUs: k.baselineUs,
+        deferredUs: k.deferredUs,
+        savedUs: k.savedUs,
+        sites: k.sites.map((s) => ({ name: s.name, kind: s.kind, decision: s.decision, reason: s.reason, savedUs: s.savedUs })),
+      })),
+    )
+    .sort((a, b) => a.index - b.index);
+  return {
+    schema: 'deferred-norm-report/1',
+    estimate: `Simulated estimate on the "${hw.title}" profile (${hw.name}); not a measurement. Every number of the profile has its source listed under hardware.provenance.`,
+    model: {
+      name: spec.name,
+      family: spec.family,
+      modelType: spec.modelType,
+      architecture: spec.architecture,
+      source: spec.source.path,
+      layers: spec.layers,
+      hidden: spec.hidden,
+      vocab: spec.vocab,
+      params: spec.params,
+      notes: spec.notes,
+    },
+    hardware: { name: hw.name, title: hw.title, description: hw.description, provenance: hw.provenance, sources: hw.sources },
+    workload: { ...workload, dtype: simulation.dtype },
+    assumptions: assumptions(spec, hw, workload),
+    layerKinds,
+    layers,
+    totals: totalsOf(layerKinds),
+    numerics: null,
+    pseudocode: null,
+  };
+}
+
+function kindResult(k: KindSimulation): LayerKindResult {
+  const base = k.baseline.timeline.makespanNs;
+  const def = k.deferred.timeline.makespanNs;
+  const busy = (run: KindSimulation['baseline']) =>
+    Object.fromEntries(Object.entries(engineBusyNs(run)).map(([e, ns]) => [e, us(ns)])) as LayerKindResult['busyUs']['baseline'];
+  return {
+    id: k.id,
+    label: k.label,
+    layers: k.layers,
+    baselineUs: us(base),
+    deferredUs: us(def),
+    savedUs: us(base - def),
+    savedPct: pct(base - def, base),
+    exposedCollectiveBaselineUs: us(Math.max(0, base - k.baselineFreeNs)),
+    exposedCollectiveDeferredUs: us(Math.max(0, def - k.deferredFreeNs)),
+    busyUs: { baseline: busy(k.baseline), deferred: busy(k.deferred) },
+    sites: k.sites.map(siteResult),
+  };
+}
+
+function siteResult(d: SiteDecision): SiteResult {
+  const common = { id: d.site.id, name: d.site.name, kind: d.site.kind, keptUs: us(d.keptNs), deferredUs: us(d.deferredNs), consumers: d.site.consumers.map((c) => c.name) };
+  switch (d.decision) {
+    case 'ineligible':
+      return { ...common, decision: 'ineligible', reason: d.site.ineligible ?? '', savedUs: 0 };
+    case 'defer':
+      return { ...common, decision: 'defer', reason: `deferred: the layer takes ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}`, savedUs: us(d.keptNs - d.deferredNs) };
+    case 'keep':
+      return {
+        ...common,
+        decision: 'keep',
+        reason: `kept: deferring would take ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}; the epilogue costs more than the collective it hides`,
+        savedUs: 0,
+      };
+  }
+}
+
+function totalsOf(kinds: LayerKindResult[]): Totals {
+  let baselineUs = 0;
+  let deferredUs = 0;
+  let exposedB = 0;
+  let exposedD = 0;
+  for (const k of kinds) {
+    const n = k.layers.length;
+    baselineUs += n * k.baselineUs;
+    deferredUs += n * k.deferredUs;
+    exposedB += n * k.exposedCollectiveBaselineUs;
+    exposedD += n * k.exposedCollectiveDeferredUs;
+  }
+  return {
+    baselineUs,
+    deferredUs,
+    savedUs: baselineUs - deferredUs,
+    savedPct: pct(baselineUs - deferredUs, baselineUs),
+    collectiveShareBaselinePct: pct(exposedB, baselineUs),
+    hiddenCollectivePct: exposedB > 0 ? Math.min(100, Math.max(0, pct(exposedB - exposedD, exposedB))) : 0,
+    exposedCollectiveBaselineUs: exposedB,
+    exposedCollectiveDeferredUs: exposedD,
+  };
+}
+
+function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[] {
+  const list = [
+    `A simulation of one ${w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode step with ${w.context} tokens of context`} at batch ${w.batch}${w.tp > 1 ? `, tensor-parallel over ${w.tp} chips` : ''}, on the "${hw.name}" hardware profile.`,
+    'Each layer is scheduled on its own; layers run back to back, so whole-model figures are sums over layers.',
+    `Engines (matrix, vector, collective, memory) each run one op at a time; a list scheduler starts the ready op with the longest remaining path. Matmuls and attention are split into ${w.tiles} tiles so that engines pipeline.`,
+    'Collective share = latency the statistic gathers (norm sums, Softmax max and sum) add to the critical path: the same schedule with those gathers made free is the reference.',
+    `Softmax offset for deferred sites: ${w.softmaxOffset}.`,
+    'Embedding lookup and sampling are not modelled; prefill computes logits for the last token of each sequence only.',
+  ];
+  if (hw.matrix.weightsResident) list.push('Weights are resident in the matrix engine (in-memory compute): they never move.');
+  else list.push(`Weights stream from "${hw.memory.weightsTier}"${hw.memory.prefetch ? ', fetched ahead by the memory engine' : ' inside each matmul (roofline)'}.`);
+  if (spec.skippedLayers.length > 0) {
+    for (const s of spec.skippedLayers) list.push(`Layers ${s.indices.join(', ')} are left out: ${s.reason}.`);
+  }
+  return list;
+}

@@ -1,0 +1,162 @@
+import { buildHeadGraph, buildLayerGraph, type DeferChoice, type GraphContext } from '../graph/layer';
+import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
+import { headSites, layerSites, type Site } from '../graph/sites';
+import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
+import type { LayerKind, ModelSpec } from '../model/spec';
+import { InputError } from '../errors';
+import type { Workload } from '../workload';
+import { durations } from './costs';
+import { schedule, type Timeline } from './scheduler';
+
+/** One schedule of one layer graph. */
+export interface Run {
+  graph: LayerGraph;
+  timeline: Timeline;
+  durations: Float64Array;
+}
+
+export interface SiteDecision {
+  site: Site;
+  decision: 'defer' | 'keep' | 'ineligible';
+  /** Layer makespan with the site kept / deferred, the other sites as decided (ns). */
+  keptNs: number;
+  deferredNs: number;
+}
+
+export interface KindSimulation {
+  id: string;
+  label: string;
+  layers: number[];
+  baseline: Run;
+  deferred: Run;
+  /** Makespans with statistic collectives made free, to measure how much of them is exposed. */
+  baselineFreeNs: number;
+  deferredFreeNs: number;
+  sites: SiteDecision[];
+}
+
+export interface Simulation {
+  dtype: Dtype;
+  kinds: KindSimulation[];
+}
+
+/** Resolves the dtype and checks the machine can run it. */
+export function resolveDtype(hw: HardwareProfile, workload: Workload): Dtype {
+  const dtype = workload.dtype ?? hw.defaultDtype;
+  if (!(hw.matrix.peakTflops[dtype] ?? 0)) {
+    const known = Object.keys(hw.matrix.peakTflops).join(', ');
+    throw new InputError('--dtype', 'dtype', `a dtype the hardware profile "${hw.name}" has a matrix rate for (${known})`, dtype);
+  }
+  return dtype;
+}
+
+export function graphContext(hw: HardwareProfile, workload: Workload, dtype: Dtype): GraphContext {
+  const weightBytes = DTYPE_BYTES[dtype];
+  return {
+    phase: workload.phase,
+    batch: workload.batch,
+    seq: workload.seq,
+    context: workload.context,
+    tp: workload.tp,
+    weightBytes,
+    // Activations and the KV cache stay in 16 bits when weights are narrower.
+    activationBytes: Math.max(2, weightBytes),
+    tiles: workload.tiles,
+    softmaxOffset: workload.softmaxOffset,
+    weightsResident: hw.matrix.weightsResident,
+    prefetch: hw.memory.prefetch,
+    fusedEpilogue: hw.matrix.fusedEpilogue,
+  };
+}
+
+/**
+ * Simulates every layer kind (and the head) baseline and deferred, deciding each
+ * eligible site by cost: start from all deferred, keep any site whose deferral
+ * makes the layer slower, and fall back to the baseline if the result is worse.
+ */
+export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workload): Simulation {
+  if (spec.topology === 'encoder' && workload.phase === 'decode') {
+    throw new InputError(spec.source.path, 'phase', 'prefill: an encoder-only model has no decode step');
+  }
+  const dtype = resolveDtype(hw, workload);
+  const ctx = graphContext(hw, workload, dtype);
+  const kinds: KindSimulation[] = spec.layerKinds.map((kind) =>
+    simulateKind(kind.id, kind.label, kind.layers, layerSites(kind), (c, d) => buildLayerGraph(spec, kind, c, d), ctx, hw, dtype),
+  );
+  const head = headSites(spec);
+  if (head.length > 0) {
+    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, (c, d) => buildHeadGraph(spec, c, d)!, ctx, hw, dtype));
+  }
+  return { dtype, kinds };
+}
+
+function simulateKind(
+  id: string,
+  label: string,
+  layers: number[],
+  sites: Site[],
+  build: (ctx: GraphContext, defer: DeferChoice) => LayerGraph,
+  ctx: GraphContext,
+  hw: HardwareProfile,
+  dtype: Dtype,
+): KindSimulation {
+  const run = (deferred: ReadonlySet<string>, c: GraphContext = ctx): Run => {
+    const graph = build(c, (siteId) => deferred.has(siteId));
+    const dur = durations(graph.ops, hw, dtype, c.tp);
+    return { graph, timeline: schedule(graph.ops, dur), durations: dur };
+  };
+  const memo = new Map<string, Run>();
+  const cached = (deferred: ReadonlySet<string>): Run => {
+    const key = [...deferred].sort().join('|');
+    let r = memo.get(key);
+    if (r === undefined) {
+      r = run(deferred);
+      memo.set(key, r);
+    }
+    return r;
+  };
+  const makespan = (deferred: ReadonlySet<string>): number => cached(deferred).timeline.makespanNs;
+
+  const eligible = sites.filter((s) => s.ineligible === null).map((s) => s.id);
+  const none = new Set<string>();
+  const baselineNs = makespan(none);
+  let chosen = new Set(eligible);
+  let current = makespan(chosen);
+  for (const siteId of eligible) {
+    const trial = new Set(chosen);
+    trial.delete(siteId);
+    const t = makespan(trial);
+    if (t < current) {
+      chosen = trial;
+      current = t;
+    }
+  }
+  if (current > baselineNs) chosen = none;
+
+  const decisions: SiteDecision[] = sites.map((site) => {
+    if (site.ineligible !== null) return { site, decision: 'ineligible', keptNs: baselineNs, deferredNs: baselineNs };
+    const without = new Set(chosen);
+    without.delete(site.id);
+    const with_ = new Set(chosen).add(site.id);
+    return { site, decision: chosen.has(site.id) ? 'defer' : 'keep', keptNs: makespan(without), deferredNs: makespan(with_) };
+  });
+
+  const free = { ...ctx, freeStatCollectives: true };
+  return {
+    id,
+    label,
+    layers,
+    baseline: cached(none),
+    deferred: cached(chosen),
+    baselineFreeNs: run(none, free).timeline.makespanNs,
+    deferredFreeNs: run(chosen, free).timeline.makespanNs,
+    sites: decisions,
+  };
+}
+
+/** Busy time per engine over one run (ns). */
+export function engineBusyNs(run: Run): Record<Engine, number> {
+  const busy = Object.fromEntries(ENGINES.map((e) => [e, 0])) as Record<Engine, number>;
+  run.graph.ops.forEach((op, i) => (busy[op.engine] += run.durations[i]!));
+  return busy;
+}
