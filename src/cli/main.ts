@@ -1,0 +1,159 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { InputError } from '../core/errors';
+import { applyOverrides } from '../core/hardware/overrides';
+import { formatPresetList, formatProfile } from '../core/hardware/format';
+import { DEFAULT_HARDWARE, getPreset, listPresets } from '../core/hardware/presets';
+import type { HardwareProfile } from '../core/hardware/profile';
+import { parseHardwareProfile } from '../core/hardware/validate';
+import { loadModel } from '../core/model/load';
+import { formatSpecTable, summarizeSpec } from '../core/model/summary';
+import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace, type ReportFormat } from '../core/report/formats';
+import { reportOf } from '../core/report/profile';
+import { simulate } from '../core/sim/simulate';
+import { formatSweep, runSweep } from '../core/report/sweep';
+import { formatOption, intList, parseCommandLine, workloadFrom, type ParsedOptions } from './options';
+
+declare const PACKAGE_VERSION: string | undefined;
+
+const HELP = `deferred-norm: how much latency deferring Softmax/LayerNorm/RMSNorm normalization saves (simulated).
+
+Usage
+  deferred-norm inspect <model> [--format table|json]
+  deferred-norm profile <model> [workload and hardware options] [--format table|json|csv|md|trace] [--out FILE]
+  deferred-norm sweep <model> [--seq a,b,…] [--batch x,y,…] [--context …] [--tp …] [--set-range path=v1,v2,…] [--format table|json]
+  deferred-norm hardware list [--format table|json]
+  deferred-norm hardware show <name|file> [--format table|json]
+
+<model> is a config.json, a folder holding one, a .gguf file or a .safetensors file.
+
+Workload options (defaults in brackets)
+  --phase prefill|decode [decode]     --batch N [32]      --seq N [2048] (prefill tokens)
+  --context N [2048] (decode)         --tp N [1]          --dtype fp32|bf16|fp16|fp8|int8|int4 [the hardware's]
+  --softmax-offset exact|bound|online [online]            --tiles N [4]
+Hardware options
+  --hardware NAME|FILE [dimc]         --set path=value (repeatable), e.g. --set collective.hopLatencyNs=0
+
+Every figure is a simulated estimate; the report names the hardware profile and the source of each of its numbers.
+Exit codes: 0 done, 1 verification failed, 2 bad input or nothing to profile.`;
+
+/** Resolves --hardware (a preset name or a JSON file) and applies --set overrides. */
+function hardwareFrom(values: ParsedOptions): HardwareProfile {
+  const arg = values.hardware ?? DEFAULT_HARDWARE;
+  let profile: HardwareProfile;
+  if (listPresets().some((p) => p.name === arg)) profile = getPreset(arg);
+  else if (existsSync(arg)) profile = parseHardwareProfile(readFileSync(arg, 'utf8'), arg);
+  else throw new InputError('--hardware', '', `a preset name (${listPresets().map((p) => p.name).join(', ')}) or an existing JSON file`, JSON.stringify(arg));
+  return values.set && values.set.length > 0 ? applyOverrides(profile, values.set) : profile;
+}
+
+function modelArg(positionals: string[], verb: string): string {
+  const path = positionals[1];
+  if (!path) throw new InputError('command line', '', `a model path after "${verb}" (config.json, folder, .gguf or .safetensors)`);
+  return path;
+}
+
+/** Writes to --out, or to stdout. */
+function emit(text: string, values: ParsedOptions): void {
+  if (values.out) {
+    writeFileSync(values.out, text);
+    process.stderr.write(`wrote ${values.out}\n`);
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv);
+  const verb = positionals[0];
+  if (values.version) {
+    process.stdout.write(`${typeof PACKAGE_VERSION === 'string' ? PACKAGE_VERSION : 'dev'}\n`);
+    return 0;
+  }
+  if (values.help || verb === undefined || verb === 'help') {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  switch (verb) {
+    case 'inspect': {
+      const format = formatOption(values, ['table', 'json'], 'table');
+      const spec = await loadModel(modelArg(positionals, verb));
+      emit(format === 'json' ? JSON.stringify(summarizeSpec(spec), null, 2) + '\n' : formatSpecTable(spec), values);
+      return 0;
+    }
+    case 'profile': {
+      const format: ReportFormat = formatOption(values, REPORT_FORMATS, 'table');
+      const spec = await loadModel(modelArg(positionals, verb));
+      const hw = hardwareFrom(values);
+      const workload = workloadFrom(values);
+      const simulation = simulate(spec, hw, workload);
+      const report = reportOf(spec, hw, workload, simulation);
+      const text =
+        format === 'json'
+          ? JSON.stringify(report, null, 2) + '\n'
+          : format === 'csv'
+            ? formatCsv(report)
+            : format === 'md'
+              ? formatMarkdown(report)
+              : format === 'trace'
+                ? toChromeTrace(report, simulation) + '\n'
+                : formatTable(report);
+      emit(text, values);
+      return 0;
+    }
+    case 'sweep': {
+      const format = formatOption(values, ['table', 'json'], 'table');
+      const spec = await loadModel(modelArg(positionals, verb));
+      const hw = hardwareFrom(values);
+      const base = workloadFrom(values);
+      const grid = {
+        seq: values.seq ? intList('--seq', values.seq) : [base.seq],
+        batch: values.batch ? intList('--batch', values.batch) : [base.batch],
+        context: values.context ? intList('--context', values.context) : [base.context],
+        tp: values.tp ? intList('--tp', values.tp) : [base.tp],
+        ranges: values['set-range'] ?? [],
+      };
+      const points = runSweep(spec, hw, base, grid);
+      emit(format === 'json' ? JSON.stringify(points, null, 2) + '\n' : formatSweep(points, hw, base), values);
+      return 0;
+    }
+    case 'hardware': {
+      const sub = positionals[1];
+      const format = formatOption(values, ['table', 'json'], 'table');
+      if (sub === 'list') {
+        emit(format === 'json' ? JSON.stringify(listPresets(), null, 2) + '\n' : formatPresetList(listPresets()), values);
+        return 0;
+      }
+      if (sub === 'show') {
+        const name = positionals[2];
+        if (!name) throw new InputError('command line', '', 'a preset name or file after "hardware show"');
+        const profile = hardwareFrom({ ...values, hardware: name });
+        emit(format === 'json' ? JSON.stringify(profile, null, 2) + '\n' : formatProfile(profile), values);
+        return 0;
+      }
+      throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
+    }
+    default:
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep or hardware (see --help)', JSON.stringify(verb));
+  }
+}
+
+/** Exit codes: 0 done, 1 verification failed, 2 bad input; one line on stderr, no stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (err) {
+    if (err instanceof InputError) {
+      process.stderr.write(`deferred-norm: ${err.message}\n`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`deferred-norm: internal error: ${message} (please report it with the command you ran)\n`);
+    return 3;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

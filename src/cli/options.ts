@@ -1,0 +1,82 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputError } from '../core/errors';
+import { DTYPES, type Dtype } from '../core/hardware/profile';
+import { DEFAULT_WORKLOAD, SOFTMAX_OFFSETS, validateWorkload, type Phase, type Workload } from '../core/workload';
+import type { SoftmaxOffset } from '../core/numerics/types';
+
+/** Options every verb may take; each verb reads the ones it needs. */
+const OPTIONS = {
+  hardware: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  'set-range': { type: 'string', multiple: true },
+  phase: { type: 'string' },
+  batch: { type: 'string' },
+  seq: { type: 'string' },
+  context: { type: 'string' },
+  tp: { type: 'string' },
+  dtype: { type: 'string' },
+  'softmax-offset': { type: 'string' },
+  tiles: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  site: { type: 'string' },
+  seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+export type ParsedOptions = ReturnType<typeof parseCommandLine>['values'];
+
+export function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node:util explains unknown or malformed options in one sentence; keep it.
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    throw new InputError('command line', '', 'known options (see deferred-norm --help)', message);
+  }
+}
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new InputError(flag, '', `one of ${allowed.join(', ')}`, JSON.stringify(value));
+  return value as T;
+}
+
+/** A whole number ≥ 1 from a flag. */
+export function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InputError(flag, '', 'a whole number of at least 1', JSON.stringify(value));
+  }
+  return n;
+}
+
+/** A comma-separated list of whole numbers (for sweeps). */
+export function intList(flag: string, value: string): number[] {
+  return value.split(',').map((part) => positiveInt(flag, part));
+}
+
+export function formatOption<T extends string>(values: ParsedOptions, allowed: readonly T[], fallback: T): T {
+  return oneOf('--format', values.format, allowed, fallback);
+}
+
+/** The workload named by the flags, defaults filled in (DEFAULT_WORKLOAD). */
+export function workloadFrom(values: ParsedOptions, overrides: Partial<Workload> = {}): Workload {
+  const int = (flag: keyof ParsedOptions, fallback: number) => {
+    const v = values[flag];
+    return typeof v === 'string' ? positiveInt(`--${flag}`, v) : fallback;
+  };
+  const w: Workload = {
+    phase: oneOf<Phase>('--phase', values.phase, ['prefill', 'decode'], DEFAULT_WORKLOAD.phase),
+    batch: int('batch', DEFAULT_WORKLOAD.batch),
+    seq: int('seq', DEFAULT_WORKLOAD.seq),
+    context: int('context', DEFAULT_WORKLOAD.context),
+    tp: int('tp', DEFAULT_WORKLOAD.tp),
+    dtype: values.dtype === undefined ? null : oneOf<Dtype>('--dtype', values.dtype, DTYPES, 'bf16'),
+    softmaxOffset: oneOf<SoftmaxOffset>('--softmax-offset', values['softmax-offset'], SOFTMAX_OFFSETS, DEFAULT_WORKLOAD.softmaxOffset),
+    tiles: int('tiles', DEFAULT_WORKLOAD.tiles),
+    ...overrides,
+  };
+  return validateWorkload(w, 'command line');
+}

@@ -1,0 +1,144 @@
+import { ENGINES } from '../graph/ops';
+import type { Simulation } from '../sim/simulate';
+import { count, csvField, markdownTable, num, percent, ranges, table, type Align } from './text';
+import type { LayerKindResult, Report } from './types';
+
+/** Exports of a Report (DESIGN.md §5): table, JSON, CSV, Markdown, Chrome trace. */
+export type ReportFormat = 'table' | 'json' | 'csv' | 'md' | 'trace';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'csv', 'md', 'trace'];
+
+function workloadLine(r: Report): string {
+  const w = r.workload;
+  const pass = w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode, context ${w.context}`;
+  return `${pass}, batch ${w.batch}, tp ${w.tp}, ${w.dtype}, softmax offset ${w.softmaxOffset}, ${w.tiles} tiles`;
+}
+
+function kindRows(r: Report): string[][] {
+  const rows = r.layerKinds.map((k) => [
+    k.id === 'head' ? `head (${k.label})` : `${k.id} (${k.label})`,
+    ranges(k.layers),
+    num(k.baselineUs),
+    num(k.deferredUs),
+    num(k.savedUs),
+    percent(k.savedPct),
+  ]);
+  const t = r.totals;
+  const layerCount = r.layerKinds.reduce((n, k) => n + k.layers.length, 0);
+  rows.push(['whole model', `${layerCount}`, num(t.baselineUs), num(t.deferredUs), num(t.savedUs), percent(t.savedPct)]);
+  return rows;
+}
+
+const KIND_HEADER = ['Layer kind', 'Layers', 'Baseline µs', 'Deferred µs', 'Saved µs', 'Saved'];
+const KIND_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'right'];
+
+function siteRows(k: LayerKindResult): string[][] {
+  return k.sites.map((s) => [s.decision, s.name, s.decision === 'ineligible' ? '' : num(s.keptUs), s.decision === 'ineligible' ? '' : num(s.deferredUs), num(s.savedUs), s.decision === 'ineligible' ? s.reason : '']);
+}
+
+const SITE_HEADER = ['Decision', 'Site', 'Kept µs', 'Deferred µs', 'Saved µs', 'Why not'];
+const SITE_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'left'];
+
+function collectiveLine(r: Report): string {
+  const t = r.totals;
+  return `Statistic collectives add ${percent(t.collectiveShareBaselinePct)} to baseline latency; deferral hides ${percent(t.hiddenCollectivePct)} of that.`;
+}
+
+/** What a person reads first: per layer kind, the sites, the whole model. */
+export function formatTable(r: Report): string {
+  const out = [
+    `Deferred Norm Profiler: ${r.estimate}`,
+    '',
+    `Model     ${r.model.name} (${r.model.family}, ${r.model.layers} layers, hidden ${r.model.hidden}, ${count(r.model.params.total)} params${r.model.params.active !== r.model.params.total ? `, ${count(r.model.params.active)} active` : ''})`,
+    `Hardware  ${r.hardware.name}: ${r.hardware.title}`,
+    `Workload  ${workloadLine(r)}`,
+    '',
+    table(KIND_HEADER, kindRows(r), KIND_ALIGN),
+    '',
+    collectiveLine(r),
+  ];
+  for (const k of r.layerKinds) {
+    out.push('', `Sites in ${k.id === 'head' ? 'the head' : `each ${k.id} layer`} (µs per layer):`, table(SITE_HEADER, siteRows(k), SITE_ALIGN));
+  }
+  if (r.model.notes.length > 0) out.push('', 'Notes:', ...r.model.notes.map((n) => `  - ${n}`));
+  out.push('', `Where the numbers come from: deferred-norm hardware show ${r.hardware.name}`);
+  return out.join('\n') + '\n';
+}
+
+/** One row per layer (the head is the last row). */
+export function formatCsv(r: Report): string {
+  const header = ['index', 'kind', 'baselineUs', 'deferredUs', 'savedUs', 'savedPct', 'deferredSites', 'keptSites', 'ineligibleSites'];
+  const rows = r.layers.map((l) => {
+    const names = (d: string) => l.sites.filter((s) => s.decision === d).map((s) => s.name).join('; ');
+    return [l.index, l.kind, l.baselineUs.toFixed(4), l.deferredUs.toFixed(4), l.savedUs.toFixed(4), l.baselineUs > 0 ? ((100 * l.savedUs) / l.baselineUs).toFixed(3) : '0', names('defer'), names('keep'), names('ineligible')];
+  });
+  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\n') + '\n';
+}
+
+export function formatMarkdown(r: Report): string {
+  const out = [
+    `# Deferred normalization: ${r.model.name} on ${r.hardware.name}`,
+    '',
+    `> ${r.estimate}`,
+    '',
+    `- **Model:** ${r.model.name} (${r.model.family}, ${r.model.layers} layers, hidden ${r.model.hidden}, ${count(r.model.params.total)} parameters)`,
+    `- **Hardware:** ${r.hardware.title} (\`${r.hardware.name}\`)`,
+    `- **Workload:** ${workloadLine(r)}`,
+    '',
+    markdownTable(KIND_HEADER, kindRows(r), KIND_ALIGN),
+    '',
+    collectiveLine(r),
+  ];
+  for (const k of r.layerKinds) {
+    out.push('', `## Sites in ${k.id === 'head' ? 'the head' : `each ${k.id} layer`}`, '', markdownTable(SITE_HEADER, siteRows(k), SITE_ALIGN));
+  }
+  out.push('', '## Assumptions', '', ...r.assumptions.map((a) => `- ${a}`));
+  out.push('', '## Where the hardware numbers come from', '', markdownTable(['Number', 'Source'], Object.entries(r.hardware.provenance), ['left', 'left']));
+  if (r.hardware.sources.length > 0) out.push('', ...r.hardware.sources.map((s) => `- [${s.id}] ${s.citation}`));
+  return out.join('\n') + '\n';
+}
+
+interface TraceEvent {
+  name: string;
+  ph: 'X' | 'M';
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  cat?: string;
+  args?: Record<string, unknown>;
+}
+
+/**
+ * Chrome Trace Event JSON (opens in Perfetto and chrome://tracing): baseline and
+ * deferred as two processes, one track per engine, one layer of each kind laid
+ * out one after the other.
+ */
+export function toChromeTrace(r: Report, sim: Simulation): string {
+  const events: TraceEvent[] = [];
+  const runs = [
+    { pid: 1, label: 'baseline', pick: (k: Simulation['kinds'][number]) => k.baseline },
+    { pid: 2, label: 'deferred', pick: (k: Simulation['kinds'][number]) => k.deferred },
+  ];
+  for (const { pid, label, pick } of runs) {
+    events.push({ name: 'process_name', ph: 'M', pid, tid: 0, args: { name: `${label} (simulated, ${r.hardware.name})` } });
+    ENGINES.forEach((engine, tid) => events.push({ name: 'thread_name', ph: 'M', pid, tid, args: { name: engine } }));
+    let offsetUs = 0;
+    for (const kind of sim.kinds) {
+      const run = pick(kind);
+      run.graph.ops.forEach((op, i) => {
+        events.push({
+          name: op.name,
+          cat: op.category,
+          ph: 'X',
+          pid,
+          tid: ENGINES.indexOf(op.engine),
+          ts: offsetUs + run.timeline.start[i]! / 1000,
+          dur: run.durations[i]! / 1000,
+          args: { layerKind: kind.id, layers: ranges(kind.layers), ...(op.site ? { site: op.site } : {}) },
+        });
+      });
+      offsetUs += run.timeline.makespanNs / 1000 + 1;
+    }
+  }
+  return JSON.stringify({ traceEvents: events, displayTimeUnit: 'ns', otherData: { estimate: r.estimate, model: r.model.name, workload: r.workload } });
+}

@@ -1,0 +1,60 @@
+/** Small text-layout helpers shared by the plain-text and Markdown views. */
+
+/** Fixed decimals, thousands separated for the integer part. */
+export function num(value: number, decimals = 2): string {
+  if (!Number.isFinite(value)) return String(value);
+  const [int, frac] = Math.abs(value).toFixed(decimals).split('.');
+  const grouped = int!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${value < 0 ? '−' : ''}${grouped}${frac ? `.${frac}` : ''}`;
+}
+
+export function percent(value: number, decimals = 1): string {
+  return `${num(value, decimals)}%`;
+}
+
+/** 8,030,261,248 → "8.03 B". */
+export function count(value: number): string {
+  if (value >= 1e12) return `${(value / 1e12).toFixed(2)} T`;
+  if (value >= 1e9) return `${(value / 1e9).toFixed(2)} B`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(1)} M`;
+  return num(value, 0);
+}
+
+/** Layer indices as compact ranges: [0,1,2,5] → "0–2, 5". */
+export function ranges(indices: readonly number[]): string {
+  const sorted = [...indices].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}–${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
+export type Align = 'left' | 'right';
+
+/** A plain-text table: columns padded to their widest cell. */
+export function table(header: string[], rows: string[][], align: Align[]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (align[c] === 'right' ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** A Markdown table; cell text is escaped so model-supplied names cannot break it. */
+export function markdownTable(header: string[], rows: string[][], align: Align[]): string {
+  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+  const sep = align.map((a) => (a === 'right' ? '---:' : ':---'));
+  return [header, sep, ...rows].map((r, i) => `| ${(i === 1 ? r : r.map(esc)).join(' | ')} |`).join('\n');
+}
+
+/** One CSV field, quoted when needed (RFC 4180). */
+export function csvField(value: string | number): string {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
