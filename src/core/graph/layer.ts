@@ -94,8 +94,17 @@ class LayerBuilder {
     return this.g.build();
   }
 
-  /** A linear layer split into tiles along its outputs; returns the tile ids. */
-  linear(lin: LinearSpec, deps: number[], rows = this.rows, site?: string): number[] {
+  /** How a linear's work is split: by rows when there are enough rows, else by output columns. */
+  tiling(): { count: number; byRows: boolean } {
+    const count = Math.max(1, this.ctx.tiles);
+    return { count, byRows: this.rows >= count };
+  }
+
+  /**
+   * A linear layer split into tiles, each 1/T of its work and weight traffic;
+   * returns the tile ids. `tileDeps(t)` adds per-tile inputs (a streamed prologue).
+   */
+  linear(lin: LinearSpec, deps: number[], site?: string, tileDeps?: (t: number) => number[]): number[] {
     const { tp } = this.ctx;
     const rowParallel = ROW_PARALLEL.has(lin.role);
     const sharded = tp > 1 && !UNSHARDED.has(lin.role);
@@ -104,24 +113,23 @@ class LayerBuilder {
     const active = lin.copies?.active ?? 1;
     const total = lin.copies?.total ?? 1;
     // Distinct experts a batch touches: each expert's weights are read once.
-    const touched = lin.copies ? total * (1 - Math.pow(1 - active / total, rows)) : 1;
-    const m = rows * active;
-    const tiles = Math.max(1, Math.min(this.ctx.tiles, n));
+    const touched = lin.copies ? total * (1 - Math.pow(1 - active / total, this.rows)) : 1;
+    const m = this.rows * active;
+    const { count: tiles, byRows } = this.tiling();
+    const bytes = this.ctx.weightsResident ? 0 : (k * n * touched * this.ctx.weightBytes) / tiles;
     const ids: number[] = [];
     for (let t = 0; t < tiles; t++) {
-      const nt = Math.ceil(n / tiles);
-      const bytes = this.ctx.weightsResident ? 0 : k * nt * touched * this.ctx.weightBytes;
-      const tileDeps = [...deps];
+      const all = [...deps, ...(tileDeps ? tileDeps(t) : [])];
       if (bytes > 0 && this.ctx.prefetch) {
-        tileDeps.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
+        all.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
       }
       ids.push(
         this.g.add({
           name: tiles > 1 ? `${lin.name}[${t + 1}/${tiles}]` : lin.name,
           engine: 'matrix',
           category: 'linear',
-          work: { kind: 'matmul', m, k, n: nt, weightBytes: this.ctx.prefetch ? 0 : bytes },
-          deps: tileDeps,
+          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, weightBytes: this.ctx.prefetch ? 0 : bytes },
+          deps: all,
           ...(site ? { site } : {}),
         }),
       );
@@ -174,7 +182,8 @@ class LayerBuilder {
    * weights) while the statistic is gathered; each output tile is then scaled.
    * Returns, per consumer name, the ids its normalized output is ready after.
    */
-  normSite(site: Site, inputDeps: number[], rows = this.rows): Map<string, number[]> {
+  normSite(site: Site, inputDeps: number[]): Map<string, number[]> {
+    const rows = this.rows;
     const norm = site.norm!;
     const width = norm.width;
     const ln = norm.kind === 'layernorm';
@@ -186,13 +195,18 @@ class LayerBuilder {
     const gathered = local ? stat : this.collective(`${norm.name}.gather`, rows, ln ? 2 : 1, [stat], site.id);
     const deferred = site.ineligible === null && site.consumers.length > 0 && this.defer(site.id);
     if (!deferred) {
-      const apply = this.vector(`${norm.name}.apply`, vec(rows * width, ln ? OPS.lnApply : OPS.rmsApply, { rsqrts: rows }), [gathered], 'norm-apply', site.id);
-      for (const lin of consumers) outputs.set(lin.name, this.consumer(lin, [apply], rows));
-      outputs.set('', [apply]);
+      // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
+      const { count, byRows } = this.tiling();
+      const chunks = Array.from({ length: count }, (_, t) =>
+        this.vector(`${norm.name}.apply[${t + 1}/${count}]`, vec((rows * width) / count, ln ? OPS.lnApply : OPS.rmsApply, { rsqrts: t === 0 ? rows : 0 }), [gathered], 'norm-apply', site.id),
+      );
+      const chunkDeps = (t: number) => (byRows ? [chunks[t]!] : chunks);
+      for (const lin of consumers) outputs.set(lin.name, this.consumer(lin, [], chunkDeps));
+      outputs.set('', chunks);
       return outputs;
     }
     for (const lin of consumers) {
-      const tiles = this.consumer(lin, inputDeps, rows, site.id);
+      const tiles = this.consumer(lin, inputDeps, undefined, site.id);
       const n = lin.out * (lin.copies?.active ?? 1);
       const perTile = (rows * n) / Math.max(1, tiles.length) / (ROW_PARALLEL.has(lin.role) ? 1 : this.ctx.tp);
       const ops = ln || lin.bias ? OPS.scaleBias : OPS.scale;
@@ -210,11 +224,11 @@ class LayerBuilder {
    * so the routing decision is taken on raw logits and does not wait for the
    * statistic; routed experts wait for the routing decision.
    */
-  private consumer(lin: LinearSpec, deps: number[], rows: number, site?: string): number[] {
+  private consumer(lin: LinearSpec, deps: number[], tileDeps?: (t: number) => number[], site?: string): number[] {
     const routed = lin.copies !== undefined && this.routing !== null ? [this.routing] : [];
-    const tiles = this.linear(lin, [...deps, ...routed], rows, site);
+    const tiles = this.linear(lin, [...deps, ...routed], site, tileDeps);
     if (lin.role === 'router') {
-      this.routing = this.vector('router.top-k', vec(rows * lin.out, 1), tiles, 'elementwise');
+      this.routing = this.vector('router.top-k', vec(this.rows * lin.out, 1), tiles, 'elementwise');
     }
     return tiles;
   }

@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { getPreset, listPresets } from '../../src/core/hardware/presets';
+import { profile } from '../../src/core/report/profile';
+import { simulate } from '../../src/core/sim/simulate';
+import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
+import { loadFixture, profiledFixtures } from './helpers/fixtures';
+
+const close = (a: number, b: number, tol = 1e-6) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
+
+const WORKLOADS: Workload[] = [
+  DEFAULT_WORKLOAD,
+  { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq: 512 },
+  { ...DEFAULT_WORKLOAD, batch: 1, context: 128, softmaxOffset: 'exact', tiles: 1 },
+  { ...DEFAULT_WORKLOAD, tp: 4, softmaxOffset: 'bound' },
+];
+
+test('every fixture on every preset: deferred ≤ baseline per layer, totals are the sums over layers', async () => {
+  for (const name of profiledFixtures()) {
+    const spec = await loadFixture(name);
+    for (const preset of listPresets()) {
+      const hw = getPreset(preset.name);
+      for (const w of WORKLOADS) {
+        const workload = spec.topology === 'encoder' ? { ...w, phase: 'prefill' as const } : w;
+        const r = profile(spec, hw, workload);
+        const where = `${name} on ${preset.name}, ${JSON.stringify(workload)}`;
+        assert.ok(r.layers.length > 0, where);
+        let base = 0;
+        let def = 0;
+        for (const l of r.layers) {
+          assert.ok(l.deferredUs <= l.baselineUs + 1e-9, `${where}: layer ${l.index} deferred ${l.deferredUs} > baseline ${l.baselineUs}`);
+          assert.ok(l.baselineUs > 0, `${where}: layer ${l.index} takes no time`);
+          base += l.baselineUs;
+          def += l.deferredUs;
+        }
+        assert.ok(close(r.totals.baselineUs, base), where);
+        assert.ok(close(r.totals.deferredUs, def), where);
+        assert.ok(close(r.totals.savedUs, base - def), where);
+        for (const k of r.layerKinds) {
+          for (const s of k.sites) {
+            if (s.decision === 'defer') assert.ok(s.deferredUs <= s.keptUs + 1e-9, `${where}: ${s.name} deferred but slower`);
+            if (s.decision === 'keep') assert.ok(s.deferredUs >= s.keptUs - 1e-9, `${where}: ${s.name} kept but faster deferred`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('the layer count matches the model: one entry per layer plus the head', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const r = profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD);
+  assert.equal(r.layers.length, 33);
+  assert.deepEqual(r.layers.map((l) => l.index), [...Array(33).keys()]);
+  assert.equal(r.layers[32]!.kind, 'head');
+});
+
+test('the savings come from the collectives: with free collectives the norm sites save (almost) nothing', async () => {
+  const spec = await loadFixture('Llama-2-7b-hf');
+  const hw = getPreset('dimc');
+  const free = applyOverrides(hw, ['collective.hopLatencyNs=0', 'collective.startLatencyNs=0', 'collective.bandwidthGBps=1e12']);
+  const withCollectives = profile(spec, hw, DEFAULT_WORKLOAD);
+  const without = profile(spec, free, DEFAULT_WORKLOAD);
+  assert.ok(without.totals.collectiveShareBaselinePct < 0.01, `share ${without.totals.collectiveShareBaselinePct}`);
+  const decoder = without.layerKinds.find((k) => k.id !== 'head')!;
+  for (const site of decoder.sites.filter((s) => s.kind !== 'softmax')) {
+    assert.ok(site.savedUs < 0.01 * decoder.baselineUs, `${site.name} saves ${site.savedUs} µs of ${decoder.baselineUs} with free collectives`);
+  }
+  // Softmax keeps one saving that is not about collectives: dividing d_head values per row instead of the context.
+  assert.ok(without.totals.savedUs < 0.5 * withCollectives.totals.savedUs, `${without.totals.savedUs} vs ${withCollectives.totals.savedUs}`);
+});
+
+test('slower collectives never lower the savings', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  for (const preset of listPresets()) {
+    const hw = getPreset(preset.name);
+    let previous = -Infinity;
+    for (const factor of [0, 0.5, 1, 2, 4, 8]) {
+      const slower = applyOverrides(hw, [`collective.hopLatencyNs=${hw.collective.hopLatencyNs * factor}`]);
+      const saved = profile(spec, slower, DEFAULT_WORKLOAD).totals.savedUs;
+      assert.ok(saved >= previous - 1e-9, `${preset.name}: ×${factor} hop latency saves ${saved} < ${previous}`);
+      previous = saved;
+    }
+  }
+});
+
+test('the exact Softmax offset never saves more than the online one', async () => {
+  for (const name of ['Llama-3.1-8B', 'Mistral-7B-v0.1', 'GPT-2', 'Qwen3-30B-A3B']) {
+    const spec = await loadFixture(name);
+    for (const preset of listPresets()) {
+      const hw = getPreset(preset.name);
+      for (const phase of ['prefill', 'decode'] as const) {
+        for (const batch of [1, 32]) {
+          const w = { ...DEFAULT_WORKLOAD, phase, batch, seq: 1024 };
+          const exact = profile(spec, hw, { ...w, softmaxOffset: 'exact' }).totals.savedUs;
+          const online = profile(spec, hw, { ...w, softmaxOffset: 'online' }).totals.savedUs;
+          assert.ok(exact <= online + 1e-9, `${name} ${preset.name} ${phase} b${batch}: exact ${exact} > online ${online}`);
+        }
+      }
+    }
+  }
+});
+
+test('GPU preset: prefill saves more than decode (FlashNorm: the gain is in the compute-bound prefill)', async () => {
+  const hw = getPreset('gpu-h100');
+  for (const name of ['Llama-2-7b-hf', 'Llama-3.1-8B']) {
+    const spec = await loadFixture(name);
+    const prefill = profile(spec, hw, { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq: 2048 });
+    const decode = profile(spec, hw, { ...DEFAULT_WORKLOAD, phase: 'decode', batch: 1, context: 2048 });
+    assert.ok(prefill.totals.savedUs > decode.totals.savedUs, `${name}: prefill saves ${prefill.totals.savedUs} µs, decode ${decode.totals.savedUs} µs`);
+  }
+});
+
+test('dimc reproduces the paper on Llama-2-7B and Llama-3.1-8B: ~20% collectives, 15–20% saved, >90% hidden', async () => {
+  for (const name of ['Llama-2-7b-hf', 'Llama-3.1-8B']) {
+    const r = profile(await loadFixture(name), getPreset('dimc'), DEFAULT_WORKLOAD);
+    const t = r.totals;
+    assert.ok(t.collectiveShareBaselinePct >= 17 && t.collectiveShareBaselinePct <= 23, `${name}: collectives ${t.collectiveShareBaselinePct}%`);
+    assert.ok(t.savedPct >= 15 && t.savedPct <= 20, `${name}: saved ${t.savedPct}%`);
+    assert.ok(t.hiddenCollectivePct > 90, `${name}: hidden ${t.hiddenCollectivePct}%`);
+  }
+});
+
+test('a vocabulary-wide epilogue can lose: the lm_head site is kept when the vector engine is slow', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const slowVector = applyOverrides(getPreset('dimc'), ['vector.gelemsPerSec=5']);
+  const r = profile(spec, slowVector, DEFAULT_WORKLOAD);
+  const head = r.layerKinds.find((k) => k.id === 'head')!;
+  const site = head.sites[0]!;
+  assert.equal(site.decision, 'keep');
+  assert.equal(site.savedUs, 0);
+  assert.ok(site.deferredUs > site.keptUs);
+  assert.match(site.reason, /kept/);
+  assert.equal(head.deferredUs, head.baselineUs);
+});
+
+test('post-norm and sandwich norms are ineligible with a reason; their Softmax still defers', async () => {
+  const bert = profile(await loadFixture('bert-base-uncased'), getPreset('dimc'), { ...DEFAULT_WORKLOAD, phase: 'prefill', seq: 128 });
+  const sites = bert.layerKinds[0]!.sites;
+  assert.ok(sites.filter((s) => s.kind === 'layernorm').every((s) => s.decision === 'ineligible' && /post-norm/.test(s.reason)));
+  assert.equal(sites.find((s) => s.kind === 'softmax')!.decision, 'defer');
+});
+
+test('tensor parallelism adds all-reduces on the collective engine', async () => {
+  const spec = await loadFixture('Llama-3.1-70B');
+  const hw = getPreset('gpu-h100');
+  const one = simulate(spec, hw, DEFAULT_WORKLOAD);
+  const four = simulate(spec, hw, { ...DEFAULT_WORKLOAD, tp: 4 });
+  const count = (s: typeof one) => s.kinds[0]!.baseline.graph.ops.filter((op) => op.category === 'allreduce').length;
+  assert.equal(count(one), 0);
+  assert.equal(count(four), 2);
+});
+
+test('identical layers are simulated once; different kinds each once', async () => {
+  const llama = simulate(await loadFixture('Llama-3.1-8B'), getPreset('dimc'), DEFAULT_WORKLOAD);
+  assert.deepEqual(llama.kinds.map((k) => k.id), ['decoder', 'head']);
+  const deepseek = simulate(await loadFixture('DeepSeek-V3'), getPreset('dimc'), DEFAULT_WORKLOAD);
+  assert.ok(deepseek.kinds.length >= 3, deepseek.kinds.map((k) => k.id).join(','));
+});
+
+test('an encoder-only model has no decode step: a clear error', async () => {
+  const spec = await loadFixture('bert-base-uncased');
+  assert.throws(() => profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD), /phase: expected prefill/);
+});
