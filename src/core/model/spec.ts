@@ -190,4 +190,11 @@ export interface ModelSpec {
   skippedLayers: { indices: number[]; reason: string }[];
   /** Assumptions and facts worth showing beside the figures. */
   notes: string[];
+  /**
+   * Parameters held outside the profiled layers, final norm and lm_head: token and
+   * position embeddings, embedding norms, poolers, projections, relative-position
+   * tables, skipped hybrid layers. Listed so that the parameter count follows from
+   * the spec alone; none of them is simulated. `active` defaults to `count`.
+   */
+  extraParams?: { name: string; count: number; active?: number }[];
 }

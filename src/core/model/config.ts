@@ -1,0 +1,263 @@
+/**
+ * A Hugging Face style config object → ModelSpec. Pure: no I/O. GGUF and
+ * safetensors readers turn what they read into such an object and come here, so
+ * there is one place that knows how each family is laid out.
+ */
+import { InputError, describeValue } from '../errors';
+import { isObject, type JsonObject } from '../json';
+import { ConfigReader } from './fields';
+import { groupLayers } from './layers';
+import { countParams } from './params';
+import type { ModelSpec, SourceFormat } from './spec';
+import type { Adapter } from './families/common';
+import { DECODER_TRAITS, TEXT_CONFIG_DEFAULTS, decoderAdapter, genericTraits } from './families/decoders';
+import { bloom, falcon, gpt2, gptNeox, gptj, opt, phi } from './families/classic';
+import { bart, bert, t5 } from './families/encoders';
+
+const ADAPTERS: Record<string, Adapter> = {
+  ...Object.fromEntries(Object.entries(DECODER_TRAITS).map(([type, traits]) => [type, decoderAdapter(traits)])),
+  gpt2,
+  gpt_bigcode: gpt2,
+  gptj,
+  gpt_neox: gptNeox,
+  falcon,
+  RefinedWeb: falcon,
+  RefinedWebModel: falcon,
+  bloom,
+  opt,
+  phi,
+  bert,
+  roberta: bert,
+  'xlm-roberta': bert,
+  t5,
+  mt5: t5,
+  bart,
+  mbart: bart,
+};
+
+/** architectures[0] → model_type, for configs that leave model_type out. */
+const ARCHITECTURE_TYPES: [RegExp, string][] = [
+  [/^(Llama|LLaMA)/, 'llama'],
+  [/^Mistral/, 'mistral'],
+  [/^Mixtral/, 'mixtral'],
+  [/^Qwen3Moe/, 'qwen3_moe'],
+  [/^Qwen3/, 'qwen3'],
+  [/^Qwen2Moe/, 'qwen2_moe'],
+  [/^Qwen2/, 'qwen2'],
+  [/^Gemma3/, 'gemma3_text'],
+  [/^Gemma2/, 'gemma2'],
+  [/^Gemma/, 'gemma'],
+  [/^Phi3/, 'phi3'],
+  [/^Phi/, 'phi'],
+  [/^DeepseekV3/, 'deepseek_v3'],
+  [/^DeepseekV2/, 'deepseek_v2'],
+  [/^GptOss/, 'gpt_oss'],
+  [/^GPT2/, 'gpt2'],
+  [/^GPTJ/, 'gptj'],
+  [/^GPTNeoX/, 'gpt_neox'],
+  [/^Falcon(?!Mamba)/, 'falcon'],
+  [/^Bloom/, 'bloom'],
+  [/^OPT/, 'opt'],
+  [/^Bert/, 'bert'],
+  [/^T5/, 't5'],
+  [/^Bart/, 'bart'],
+  [/^Jamba/, 'jamba'],
+  [/Mamba/, 'mamba'],
+];
+
+/** Multimodal wrappers whose language model sits in `text_config` (or at the top level). */
+const MULTIMODAL_TEXT_TYPES: Record<string, string> = {
+  llava: 'llama',
+  llava_next: 'llama',
+  vipllava: 'llama',
+  gemma3: 'gemma3_text',
+  paligemma: 'gemma',
+  mistral3: 'mistral',
+  qwen2_vl: 'qwen2',
+  qwen2_5_vl: 'qwen2',
+  idefics3: 'llama',
+};
+
+const PURE_SSM_TYPES = new Set(['mamba', 'mamba2', 'falcon_mamba']);
+
+export function specFromConfig(config: unknown, source: { path: string; format: SourceFormat }): ModelSpec {
+  return specFromConfigWithFields(config, source);
+}
+
+/**
+ * As specFromConfig, with `fieldName` mapping config keys to the names the user
+ * knows (GGUF keys), and extra notes from the reader that produced the config.
+ */
+export function specFromConfigWithFields(
+  config: unknown,
+  source: { path: string; format: SourceFormat },
+  fieldName: (key: string) => string = (k) => k,
+): ModelSpec {
+  const file = source.path;
+  if (!isObject(config)) throw new InputError(file, '', 'a JSON object (a model config)', describeValue(config));
+  const top = config;
+  const architecture = firstArchitecture(top, file);
+  const topType = modelTypeOf(top, architecture, file, fieldName);
+  refuseStateSpace(top, topType, file, fieldName);
+
+  // The language model: a nested text_config for multimodal wrappers, else the config itself.
+  let cfg: JsonObject = top;
+  let prefix = '';
+  let textType = MULTIMODAL_TEXT_TYPES[topType] ?? topType;
+  let defaults: JsonObject = {};
+  const fallbacks: JsonObject[] = [];
+  const textConfig = top['text_config'];
+  if (isObject(textConfig)) {
+    cfg = textConfig;
+    prefix = 'text_config.';
+    const nestedType = typeof textConfig['model_type'] === 'string' ? (textConfig['model_type'] as string) : undefined;
+    textType = nestedType ?? MULTIMODAL_TEXT_TYPES[topType] ?? topType;
+    defaults = TEXT_CONFIG_DEFAULTS[textType] ?? {};
+    fallbacks.push(pick(top, ['torch_dtype', 'dtype', 'tie_word_embeddings', 'vocab_size']));
+    refuseStateSpace(textConfig, textType, file, (k) => prefix + fieldName(k));
+  }
+  const reader = new ConfigReader(cfg, file, prefix, defaults, fieldName, fallbacks);
+  const adapter = ADAPTERS[textType] ?? genericAdapter(reader, textType, file, fieldName);
+  const result = adapter({ r: reader, modelType: textType, architecture });
+
+  const layerKinds = groupLayers(result.layers);
+  const notes = [...result.notes];
+  if (reader.defaulted.length) {
+    notes.push(`${prefix || 'config'} leaves ${reader.defaulted.join(', ')} unset: the ${textType} config defaults were used.`);
+  }
+  const vision = visionOf(top);
+  if (vision) notes.push(`Vision tower (${vision.modelType}) named but not profiled or counted; only the language model is.`);
+  const quant = isObject(top['quantization_config']) ? top['quantization_config']['quant_method'] : undefined;
+  if (typeof quant === 'string') notes.push(`Weights are quantized (${quant}); parameter counts are element counts.`);
+
+  const partial = {
+    layerKinds,
+    finalNorm: result.finalNorm,
+    lmHead: result.lmHead,
+    tiedEmbeddings: result.tied,
+    vocab: result.vocab,
+    hidden: result.hidden,
+    extraParams: result.extraParams,
+  };
+  return {
+    name: nameOf(top, file, architecture, topType),
+    family: result.family,
+    modelType: topType,
+    architecture,
+    source: { path: file, format: source.format },
+    hidden: result.hidden,
+    layers: result.layers.length,
+    vocab: result.vocab,
+    normKind: result.normStyle.kind,
+    normEps: result.normStyle.eps,
+    tiedEmbeddings: result.tied,
+    positions: result.positions,
+    maxPositions: result.maxPositions,
+    topology: result.topology,
+    layerKinds,
+    finalNorm: result.finalNorm,
+    lmHead: result.lmHead,
+    params: countParams(partial),
+    paramsFromWeights: null,
+    dtype: dtypeOf(cfg, top),
+    vision,
+    skippedLayers: result.skippedLayers,
+    notes,
+    extraParams: result.extraParams,
+  };
+}
+
+function firstArchitecture(top: JsonObject, file: string): string | null {
+  const archs = top['architectures'];
+  if (archs === undefined || archs === null) return null;
+  if (!Array.isArray(archs) || (archs.length > 0 && typeof archs[0] !== 'string')) {
+    throw new InputError(file, 'architectures', 'a list of class names', describeValue(archs));
+  }
+  return (archs[0] as string | undefined) ?? null;
+}
+
+function modelTypeOf(top: JsonObject, architecture: string | null, file: string, fieldName: (k: string) => string): string {
+  const type = top['model_type'];
+  if (typeof type === 'string' && type.length > 0) return type;
+  if (type !== undefined && type !== null) throw new InputError(file, fieldName('model_type'), 'a string', describeValue(type));
+  if (architecture) {
+    for (const [pattern, t] of ARCHITECTURE_TYPES) if (pattern.test(architecture)) return t;
+  }
+  throw new InputError(file, fieldName('model_type'), 'a model_type or a known architectures[0] (e.g. "llama", "LlamaForCausalLM")', 'nothing');
+}
+
+/** Pure state-space models have no attention and no Softmax: nothing for this tool to profile. */
+function refuseStateSpace(cfg: JsonObject, modelType: string, file: string, fieldName: (k: string) => string): void {
+  const ssmKeys = ['ssm_cfg', 'state_size', 'ssm_state_size', 'd_state'].some((k) => cfg[k] !== undefined);
+  const attentionKeys = ['num_attention_heads', 'n_head', 'num_heads', 'layer_types', 'attn_layer_period', 'layers_block_type'].some(
+    (k) => cfg[k] !== undefined && cfg[k] !== null,
+  );
+  if (PURE_SSM_TYPES.has(modelType) || (ssmKeys && !attentionKeys && !(modelType in ADAPTERS))) {
+    throw new InputError(
+      file,
+      fieldName('model_type'),
+      'a model with attention layers',
+      `"${modelType}": this is a pure state-space model (Mamba) with no attention or Softmax to profile`,
+      'unsupported',
+    );
+  }
+}
+
+/** Unknown model types that look like a Llama-style decoder are read as one (with a note); others are refused. */
+function genericAdapter(r: ConfigReader, modelType: string, file: string, fieldName: (k: string) => string): Adapter {
+  const looksLikeDecoder = r.has('hidden_size', 'n_embd', 'd_model') && r.has('num_attention_heads', 'n_head') && r.has('num_hidden_layers', 'n_layer');
+  if (!looksLikeDecoder) {
+    throw new InputError(
+      file,
+      r.prefix + fieldName('model_type'),
+      `a supported model type (${Object.keys(ADAPTERS).join(', ')}) or a Llama-style decoder config`,
+      JSON.stringify(modelType),
+      'unsupported',
+    );
+  }
+  return decoderAdapter(genericTraits(modelType));
+}
+
+function visionOf(top: JsonObject): ModelSpec['vision'] {
+  const v = top['vision_config'];
+  if (isObject(v)) {
+    const type = typeof v['model_type'] === 'string' ? (v['model_type'] as string) : 'vision tower';
+    const facts: string[] = [];
+    const num = (k: string) => (typeof v[k] === 'number' ? (v[k] as number) : null);
+    if (num('num_hidden_layers') !== null) facts.push(`${num('num_hidden_layers')} layers`);
+    if (num('hidden_size') !== null) facts.push(`hidden ${num('hidden_size')}`);
+    if (num('num_attention_heads') !== null) facts.push(`${num('num_attention_heads')} heads`);
+    if (num('image_size') !== null) facts.push(`${num('image_size')}px images`);
+    if (num('patch_size') !== null) facts.push(`${num('patch_size')}px patches`);
+    return { modelType: type, description: facts.length ? `${type}: ${facts.join(', ')}` : type };
+  }
+  const tower = top['mm_vision_tower'] ?? top['vision_tower'];
+  if (typeof tower === 'string') return { modelType: tower, description: `vision tower ${tower}` };
+  return null;
+}
+
+function nameOf(top: JsonObject, file: string, architecture: string | null, modelType: string): string {
+  const n = top['_name_or_path'];
+  if (typeof n === 'string' && n.trim() !== '') return n;
+  // The folder a config.json sits in usually names the model.
+  const parts = file.split(/[\\/]+/).filter((p) => p !== '' && p !== '.');
+  const last = parts[parts.length - 1];
+  if (last && /\.json$/i.test(last) && parts.length > 1) return parts[parts.length - 2]!;
+  if (last) return last.replace(/\.(json|gguf|safetensors)$/i, '');
+  return architecture ?? modelType;
+}
+
+function dtypeOf(cfg: JsonObject, top: JsonObject): string | null {
+  for (const o of [cfg, top]) {
+    for (const k of ['torch_dtype', 'dtype']) {
+      if (typeof o[k] === 'string') return o[k] as string;
+    }
+  }
+  return null;
+}
+
+function pick(o: JsonObject, keys: string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
