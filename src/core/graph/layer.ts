@@ -23,6 +23,8 @@ export interface GraphContext {
   prefetch: boolean;
   /** Epilogues run inside the matmul that produces their input. */
   fusedEpilogue: boolean;
+  /** P: compute units one activation vector is spread over. */
+  computeUnits: number;
   /** Collective statistics cost nothing (used to measure how much of them is exposed). */
   freeStatCollectives?: boolean;
 }
@@ -146,13 +148,14 @@ class LayerBuilder {
     return this.g.add({ name, engine: 'vector', category, work, deps, ...(site ? { site } : {}) });
   }
 
-  collective(name: string, rows: number, values: number, deps: number[], site?: string): number {
+  /** A gather and broadcast of per-row statistics over the `units` a row spans (all P by default). */
+  collective(name: string, rows: number, values: number, deps: number[], site?: string, units = this.ctx.computeUnits): number {
     const free = this.ctx.freeStatCollectives === true;
     return this.g.add({
       name,
       engine: 'collective',
       category: 'stat-collective',
-      work: { kind: 'collective', rows: free ? 0 : rows, values: free ? 0 : values },
+      work: { kind: 'collective', rows: free ? 0 : rows, values: free ? 0 : values, units },
       deps,
       ...(site ? { site } : {}),
     });
@@ -255,6 +258,8 @@ class LayerBuilder {
     const rowsPerTile = (queries * heads) / tiles;
     const offset = ctx.softmaxOffset;
     const deferred = this.defer(site.id);
+    // A score row spans the units that hold its sequence's cache for its KV head.
+    const span = Math.max(1, Math.floor(ctx.computeUnits / (ctx.batch * kvHeads)));
     const outs: number[] = [];
     for (let t = 0; t < tiles; t++) {
       const tag = tiles > 1 ? `[${t + 1}/${tiles}]` : '';
@@ -269,9 +274,9 @@ class LayerBuilder {
         this.g.add({ name: `${cross ? 'cross_' : ''}p·V${tag}`, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, weightBytes: 0 }, deps: d, site: site.id });
       if (!deferred) {
         const max = this.vector(`softmax.max${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
-        const maxAll = this.collective(`softmax.gather-max${tag}`, rowsPerTile, 1, [max], site.id);
+        const maxAll = this.collective(`softmax.gather-max${tag}`, rowsPerTile, 1, [max], site.id, span);
         const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), [maxAll], 'softmax', site.id);
-        const sumAll = this.collective(`softmax.gather-sum${tag}`, rowsPerTile, 1, [exp], site.id);
+        const sumAll = this.collective(`softmax.gather-sum${tag}`, rowsPerTile, 1, [exp], site.id, span);
         const div = this.vector(`softmax.divide${tag}`, vec(elems, 1, { divs: rowsPerTile }), [sumAll], 'softmax', site.id);
         outs.push(pv([div]));
         continue;
@@ -279,13 +284,13 @@ class LayerBuilder {
       let expDeps = [scores];
       if (offset === 'exact') {
         const max = this.vector(`softmax.max${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
-        expDeps = [this.collective(`softmax.gather-max${tag}`, rowsPerTile, 1, [max], site.id)];
+        expDeps = [this.collective(`softmax.gather-max${tag}`, rowsPerTile, 1, [max], site.id, span)];
       } else if (offset === 'online') {
         expDeps = [this.vector(`softmax.local-max${tag}`, vec(elems, 1), [scores], 'softmax', site.id)];
       }
       const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), expDeps, 'softmax', site.id);
       // Online: one gather carries each unit's max and sum; the epilogue rescales by exp(m_unit − m).
-      const gathered = this.collective(`softmax.gather-${offset === 'online' ? 'max-sum' : 'sum'}${tag}`, rowsPerTile, offset === 'online' ? 2 : 1, [exp], site.id);
+      const gathered = this.collective(`softmax.gather-${offset === 'online' ? 'max-sum' : 'sum'}${tag}`, rowsPerTile, offset === 'online' ? 2 : 1, [exp], site.id, span);
       const out = pv([exp]);
       const rescale = offset === 'online' ? { ops: 2, exps: rowsPerTile } : { ops: 1, exps: 0 };
       outs.push(this.epilogue(`softmax.divide-after-V${tag}`, rowsPerTile * vDim, rescale.ops, [out, gathered], site.id, { divs: rowsPerTile, exps: rescale.exps }));

@@ -11,8 +11,8 @@ export type Work =
   | { kind: 'matmul'; m: number; k: number; n: number; weightBytes: number }
   /** Elementwise work: `elements` values, `ops` add/mul-equivalents each, plus `special` exp/rsqrt/div counts in total. */
   | { kind: 'vector'; elements: number; ops: number; exps: number; rsqrts: number; divs: number }
-  /** Gather and broadcast of `values` scalars per row for `rows` rows across the compute units. */
-  | { kind: 'collective'; rows: number; values: number }
+  /** Gather and broadcast of `values` scalars per row for `rows` rows across the `units` compute units a row spans. */
+  | { kind: 'collective'; rows: number; values: number; units: number }
   /** Ring all-reduce of `bytes` between tensor-parallel chips. */
   | { kind: 'allreduce'; bytes: number }
   /** A transfer from a memory tier: weights (streamed) or the KV cache. */

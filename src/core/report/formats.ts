@@ -133,7 +133,7 @@ export function toChromeTrace(r: Report, sim: Simulation): string {
           pid,
           tid: ENGINES.indexOf(op.engine),
           ts: offsetUs + run.timeline.start[i]! / 1000,
-          dur: run.durations[i]! / 1000,
+          dur: (run.timeline.end[i]! - run.timeline.start[i]!) / 1000,
           args: { layerKind: kind.id, layers: ranges(kind.layers), ...(op.site ? { site: op.site } : {}) },
         });
       });

@@ -1,7 +1,10 @@
 import type { Dtype, HardwareProfile } from '../hardware/profile';
 import type { Op } from '../graph/ops';
 
-/** Time of each op in ns, from the work it does and the engine it runs on (DESIGN.md §2). */
+/**
+ * Time an op occupies its engine, in ns, from the work it does and the engine it
+ * runs on (DESIGN.md §2). Network hop latency is not occupancy: see opLatencyNs.
+ */
 export function opDurationNs(op: Op, hw: HardwareProfile, dtype: Dtype, tp: number): number {
   const w = op.work;
   switch (w.kind) {
@@ -20,25 +23,30 @@ export function opDurationNs(op: Op, hw: HardwareProfile, dtype: Dtype, tp: numb
     case 'collective': {
       const c = hw.collective;
       if (w.rows === 0) return 0;
-      return c.startLatencyNs + collectiveHops(hw) * c.hopLatencyNs + bytesNs(w.rows * w.values * 4, c.bandwidthGBps);
+      return c.startLatencyNs + bytesNs(w.rows * w.values * 4, c.bandwidthGBps);
     }
     case 'allreduce':
-      return allReduceNs(w.bytes, tp, hw);
+      return tp <= 1 ? 0 : bytesNs((2 * (tp - 1) * w.bytes) / tp, hw.collective.interChip.bandwidthGBps);
     case 'memory':
       return bytesNs(w.bytes, tierBandwidth(hw, w.tier === 'kv' ? hw.memory.kvCacheTier : hw.memory.weightsTier));
   }
 }
 
-/** Ring all-reduce of `bytes` over `tp` chips. */
-export function allReduceNs(bytes: number, tp: number, hw: HardwareProfile): number {
-  if (tp <= 1) return 0;
-  const link = hw.collective.interChip;
-  return 2 * (tp - 1) * link.hopLatencyNs + bytesNs((2 * (tp - 1) * bytes) / tp, link.bandwidthGBps);
+/**
+ * Time between an op leaving its engine and its result arriving, in ns: the hops
+ * of a gather and broadcast, or of a ring all-reduce. The network is pipelined,
+ * so the next collective may start while this one is in flight.
+ */
+export function opLatencyNs(op: Op, hw: HardwareProfile, tp: number): number {
+  const w = op.work;
+  if (w.kind === 'collective') return w.rows === 0 ? 0 : collectiveHops(hw, w.units) * hw.collective.hopLatencyNs;
+  if (w.kind === 'allreduce') return tp <= 1 ? 0 : 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
+  return 0;
 }
 
-/** Hops of a gather plus a broadcast of one scalar over the compute units. */
-export function collectiveHops(hw: HardwareProfile): number {
-  const p = Math.max(1, hw.computeUnits);
+/** Hops of a gather plus a broadcast of one scalar over `units` compute units. */
+export function collectiveHops(hw: HardwareProfile, units: number): number {
+  const p = Math.max(1, Math.min(units, hw.computeUnits));
   return hw.collective.topology === 'tree' ? 2 * Math.ceil(Math.log2(p)) : 2 * (p - 1);
 }
 
@@ -50,11 +58,18 @@ function tierBandwidth(hw: HardwareProfile, tierName: string): number {
   return hw.memory.tiers.find((t) => t.name === tierName)?.bandwidthGBps ?? 0;
 }
 
-/** Durations of every op of a graph, as a typed array indexed by op id. */
-export function durations(ops: readonly Op[], hw: HardwareProfile, dtype: Dtype, tp: number): Float64Array {
-  const out = new Float64Array(ops.length);
+/** Engine occupancy and network latency of every op, indexed by op id (ns). */
+export interface OpTimes {
+  busy: Float64Array;
+  latency: Float64Array;
+}
+
+export function opTimes(ops: readonly Op[], hw: HardwareProfile, dtype: Dtype, tp: number): OpTimes {
+  const busy = new Float64Array(ops.length);
+  const latency = new Float64Array(ops.length);
   for (let i = 0; i < ops.length; i++) {
-    out[i] = opDurationNs(ops[i]!, hw, dtype, tp);
+    busy[i] = opDurationNs(ops[i]!, hw, dtype, tp);
+    latency[i] = opLatencyNs(ops[i]!, hw, tp);
   }
-  return out;
+  return { busy, latency };
 }

@@ -1,8 +1,14 @@
 import { ENGINES, type Op } from '../graph/ops';
+import type { OpTimes } from './costs';
 
-/** Where and when each op ran. Times in ns from the start of the layer. */
+/**
+ * Where and when each op ran. Times in ns from the start of the layer: the op
+ * holds its engine from `start` to `release`; its result is there at `end`
+ * (later than `release` only for ops that cross the network).
+ */
 export interface Timeline {
   start: Float64Array;
+  release: Float64Array;
   end: Float64Array;
   makespanNs: number;
 }
@@ -14,11 +20,13 @@ const ENGINE_INDEX = new Map(ENGINES.map((e, i) => [e, i]));
  * engine is idle it starts the ready op with the longest path to the end of the
  * graph (ties: program order). Ops must be listed so that deps precede them.
  */
-export function schedule(ops: readonly Op[], dur: Float64Array): Timeline {
+export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
+  const { busy, latency } = times;
   const n = ops.length;
   const start = new Float64Array(n);
+  const release = new Float64Array(n);
   const end = new Float64Array(n);
-  if (n === 0) return { start, end, makespanNs: 0 };
+  if (n === 0) return { start, release, end, makespanNs: 0 };
 
   // Successor lists (CSR) and in-degrees.
   const indeg = new Int32Array(n);
@@ -41,7 +49,7 @@ export function schedule(ops: readonly Op[], dur: Float64Array): Timeline {
   for (let i = n - 1; i >= 0; i--) {
     let best = 0;
     for (let s = succCount[i]!; s < succCount[i + 1]!; s++) best = Math.max(best, level[succ[s]!]!);
-    level[i] = best + dur[i]!;
+    level[i] = best + busy[i]! + latency[i]!;
   }
 
   const engineOf = new Int8Array(n);
@@ -50,6 +58,8 @@ export function schedule(ops: readonly Op[], dur: Float64Array): Timeline {
   const ready: number[][] = Array.from({ length: engines }, () => []);
   for (let i = 0; i < n; i++) if (indeg[i] === 0) ready[engineOf[i]!]!.push(i);
   const running = new Int32Array(engines).fill(-1);
+  // Ops that left their engine but whose result is still on the network.
+  const inFlight: number[] = [];
 
   let now = 0;
   let done = 0;
@@ -67,17 +77,26 @@ export function schedule(ops: readonly Op[], dur: Float64Array): Timeline {
       queue[pick] = queue[queue.length - 1]!;
       queue.pop();
       start[op] = now;
-      end[op] = now + dur[op]!;
+      release[op] = now + busy[op]!;
+      end[op] = release[op]! + latency[op]!;
       running[e] = op;
     }
     let next = Infinity;
-    for (let e = 0; e < engines; e++) if (running[e] !== -1) next = Math.min(next, end[running[e]!]!);
+    for (let e = 0; e < engines; e++) if (running[e] !== -1) next = Math.min(next, release[running[e]!]!);
+    for (const op of inFlight) next = Math.min(next, end[op]!);
     if (next === Infinity) throw new Error('scheduler: dependency cycle or op on an unknown engine');
     now = next;
     for (let e = 0; e < engines; e++) {
       const op = running[e]!;
-      if (op === -1 || end[op]! > now) continue;
+      if (op === -1 || release[op]! > now) continue;
       running[e] = -1;
+      inFlight.push(op);
+    }
+    for (let f = inFlight.length - 1; f >= 0; f--) {
+      const op = inFlight[f]!;
+      if (end[op]! > now) continue;
+      inFlight[f] = inFlight[inFlight.length - 1]!;
+      inFlight.pop();
       done++;
       for (let s = succCount[op]!; s < succCount[op + 1]!; s++) {
         const t = succ[s]!;
@@ -87,5 +106,5 @@ export function schedule(ops: readonly Op[], dur: Float64Array): Timeline {
   }
   let makespanNs = 0;
   for (let i = 0; i < n; i++) makespanNs = Math.max(makespanNs, end[i]!);
-  return { start, end, makespanNs };
+  return { start, release, end, makespanNs };
 }

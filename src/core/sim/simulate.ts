@@ -5,14 +5,14 @@ import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profi
 import type { LayerKind, ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { Workload } from '../workload';
-import { durations } from './costs';
+import { opTimes, type OpTimes } from './costs';
 import { schedule, type Timeline } from './scheduler';
 
 /** One schedule of one layer graph. */
 export interface Run {
   graph: LayerGraph;
   timeline: Timeline;
-  durations: Float64Array;
+  times: OpTimes;
 }
 
 export interface SiteDecision {
@@ -66,6 +66,7 @@ export function graphContext(hw: HardwareProfile, workload: Workload, dtype: Dty
     weightsResident: hw.matrix.weightsResident,
     prefetch: hw.memory.prefetch,
     fusedEpilogue: hw.matrix.fusedEpilogue,
+    computeUnits: hw.computeUnits,
   };
 }
 
@@ -102,8 +103,8 @@ function simulateKind(
 ): KindSimulation {
   const run = (deferred: ReadonlySet<string>, c: GraphContext = ctx): Run => {
     const graph = build(c, (siteId) => deferred.has(siteId));
-    const dur = durations(graph.ops, hw, dtype, c.tp);
-    return { graph, timeline: schedule(graph.ops, dur), durations: dur };
+    const times = opTimes(graph.ops, hw, dtype, c.tp);
+    return { graph, timeline: schedule(graph.ops, times), times };
   };
   const memo = new Map<string, Run>();
   const cached = (deferred: ReadonlySet<string>): Run => {
@@ -157,6 +158,6 @@ function simulateKind(
 /** Busy time per engine over one run (ns). */
 export function engineBusyNs(run: Run): Record<Engine, number> {
   const busy = Object.fromEntries(ENGINES.map((e) => [e, 0])) as Record<Engine, number>;
-  run.graph.ops.forEach((op, i) => (busy[op.engine] += run.durations[i]!));
+  run.graph.ops.forEach((op, i) => (busy[op.engine] += run.times.busy[i]!));
   return busy;
 }
