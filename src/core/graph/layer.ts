@@ -133,6 +133,7 @@ class LayerBuilder {
           work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, weightBytes: this.ctx.prefetch ? 0 : bytes },
           deps: all,
           ...(site ? { site } : {}),
+          ...(t > 0 ? { continues: true } : {}),
         }),
       );
     }
@@ -144,8 +145,8 @@ class LayerBuilder {
     return this.routing;
   }
 
-  vector(name: string, work: Work, deps: number[], category: 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise', site?: string): number {
-    return this.g.add({ name, engine: 'vector', category, work, deps, ...(site ? { site } : {}) });
+  vector(name: string, work: Work, deps: number[], category: 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise', site?: string, continues = false): number {
+    return this.g.add({ name, engine: 'vector', category, work, deps, ...(site ? { site } : {}), ...(continues ? { continues } : {}) });
   }
 
   /** A gather and broadcast of per-row statistics over the `units` a row spans (all P by default). */
@@ -167,8 +168,9 @@ class LayerBuilder {
   }
 
   /** An epilogue on one matmul tile: on the vector engine, or inside the matmul where epilogues fuse. */
-  epilogue(name: string, elements: number, ops: number, deps: number[], site: string, extra: { rsqrts?: number; divs?: number; exps?: number } = {}): number {
+  epilogue(name: string, elements: number, ops: number, deps: number[], site: string, extra: { rsqrts?: number; divs?: number; exps?: number } = {}, continues = false): number {
     return this.g.add({
+      ...(continues ? { continues } : {}),
       name,
       engine: this.ctx.fusedEpilogue ? 'matrix' : 'vector',
       category: 'epilogue',
@@ -201,7 +203,7 @@ class LayerBuilder {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
       const { count, byRows } = this.tiling();
       const chunks = Array.from({ length: count }, (_, t) =>
-        this.vector(`${norm.name}.apply[${t + 1}/${count}]`, vec((rows * width) / count, ln ? OPS.lnApply : OPS.rmsApply, { rsqrts: t === 0 ? rows : 0 }), [gathered], 'norm-apply', site.id),
+        this.vector(`${norm.name}.apply[${t + 1}/${count}]`, vec((rows * width) / count, ln ? OPS.lnApply : OPS.rmsApply, { rsqrts: t === 0 ? rows : 0 }), [gathered], 'norm-apply', site.id, t > 0),
       );
       const chunkDeps = (t: number) => (byRows ? [chunks[t]!] : chunks);
       for (const lin of consumers) outputs.set(lin.name, this.consumer(lin, [], chunkDeps));
@@ -215,7 +217,7 @@ class LayerBuilder {
       const ops = ln || lin.bias ? OPS.scaleBias : OPS.scale;
       outputs.set(
         lin.name,
-        tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${tiles.length}]`, perTile, ops, [tile, gathered], site.id, { rsqrts: t === 0 ? rows : 0 })),
+        tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${tiles.length}]`, perTile, ops, [tile, gathered], site.id, { rsqrts: t === 0 ? rows : 0 }, t > 0)),
       );
     }
     outputs.set('', [gathered]);

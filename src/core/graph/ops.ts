@@ -47,6 +47,8 @@ export interface Op {
    * GPU): it is timed on the matrix engine with no start latency.
    */
   fused?: boolean;
+  /** A later tile of the same kernel: it pays no start latency of its own. */
+  continues?: boolean;
 }
 
 export interface LayerGraph {

@@ -12,13 +12,13 @@ export function opDurationNs(op: Op, hw: HardwareProfile, dtype: Dtype, tp: numb
       const rate = (hw.matrix.peakTflops[dtype] ?? 0) * 1e12 * hw.matrix.efficiency;
       const computeNs = ((2 * w.m * w.k * w.n) / rate) * 1e9;
       const streamNs = w.weightBytes > 0 ? bytesNs(w.weightBytes, tierBandwidth(hw, hw.memory.weightsTier)) : 0;
-      return hw.matrix.startLatencyNs + Math.max(computeNs, streamNs);
+      return (op.continues ? 0 : hw.matrix.startLatencyNs) + Math.max(computeNs, streamNs);
     }
     case 'vector': {
       const v = hw.vector;
       const work = w.elements * w.ops + w.exps * v.expCost + w.rsqrts * v.rsqrtCost + w.divs * v.divCost;
       const runNs = (work / (v.gelemsPerSec * 1e9)) * 1e9;
-      return op.fused ? runNs : v.startLatencyNs + runNs;
+      return op.fused || op.continues ? runNs : v.startLatencyNs + runNs;
     }
     case 'collective': {
       const c = hw.collective;
