@@ -123,7 +123,7 @@ export function specFromConfigWithFields(
   const layerKinds = groupLayers(result.layers);
   const notes = [...result.notes];
   if (reader.defaulted.length) {
-    notes.push(`${prefix || 'config'} leaves ${reader.defaulted.join(', ')} unset: the ${textType} config defaults were used.`);
+    notes.push(`${prefix ? prefix.replace(/\.$/, '') : 'config'} leaves ${reader.defaulted.join(', ')} unset: the ${textType} config defaults were used.`);
   }
   const vision = visionOf(top);
   if (vision) notes.push(`Vision tower (${vision.modelType}) named but not profiled or counted; only the language model is.`);

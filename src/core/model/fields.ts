@@ -160,7 +160,8 @@ export class ConfigReader {
 }
 
 function aliasHint(keys: readonly string[], reader: ConfigReader): string {
-  if (keys.length < 2) return '';
+  // Only for config.json keys: a renamed field (GGUF) has one name the user knows.
+  if (keys.length < 2 || reader.fieldName(keys[0]!) !== keys[0]) return '';
   const names = keys.map((k) => reader.field(k));
   return ` (${names.slice(0, -1).join(', ')} or ${names[names.length - 1]})`;
 }

@@ -1,0 +1,417 @@
+/**
+ * A bounded GGUF reader (versions 2 and 3, little-endian). It reads the header,
+ * the metadata key/values and, on request, the tensor infos; never tensor data.
+ * Every count and length is checked against the bytes left in the file and a
+ * sane cap before anything is allocated, so a hostile header costs an
+ * InputError, not a hang. Large arrays (token lists) are never materialised:
+ * fixed-width ones are skipped by seeking, string ones are walked in chunks, or,
+ * in the cheap mode, reading stops there once the architecture keys are known.
+ *
+ * Layout (all little-endian): magic "GGUF", u32 version, u64 tensor_count,
+ * u64 metadata_kv_count, then kv pairs (u64-length string key, u32 type, value);
+ * a string is a u64 length + UTF-8 bytes; an array is u32 element type + u64
+ * count + elements. Tensor infos follow: name, u32 n_dims, u64 dims[n_dims],
+ * u32 ggml type, u64 offset.
+ */
+import { InputError } from '../errors';
+import type { JsonObject } from '../json';
+import { Cursor, boundedCount, type ByteSource } from './bytes';
+import { specFromConfigWithFields } from './config';
+import type { ModelSpec, SourceFormat } from './spec';
+
+export const GGUF_LIMITS = {
+  kvCount: 100_000,
+  tensorCount: 10_000_000,
+  keyLength: 65_535,
+  stringLength: 16 * 1024 * 1024,
+  arrayCount: 50_000_000,
+  /** Arrays up to this many elements are kept; longer ones are only counted. */
+  keptArray: 4096,
+  dims: 8,
+  nesting: 4,
+} as const;
+
+const TYPE_NAMES = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'bool', 'string', 'array', 'uint64', 'int64', 'float64'] as const;
+const FIXED_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const STRING = 8;
+const ARRAY = 9;
+
+export type GgufScalar = number | boolean | string;
+/** An array too long to keep: its element type and count only. */
+export interface GgufLongArray {
+  longArray: true;
+  elementType: string;
+  count: number;
+}
+export type GgufValue = GgufScalar | GgufValue[] | GgufLongArray;
+
+export interface GgufTensorInfo {
+  name: string;
+  shape: number[];
+  type: number;
+}
+
+export interface GgufHeader {
+  version: number;
+  tensorCount: number;
+  kvCount: number;
+  metadata: Map<string, GgufValue>;
+  /** False when the cheap mode stopped at a long string array after the architecture keys. */
+  complete: boolean;
+  /** Tensor infos (names and shapes), when asked for and reached. */
+  tensors: GgufTensorInfo[] | null;
+}
+
+export interface GgufReadOptions {
+  /**
+   * Walk the whole metadata (string arrays included) to read the tensor infos:
+   * needed to tell tied embeddings and to count the weights. Costs about the
+   * metadata's size in reads (a few MB with a vocabulary), never tensor data.
+   * Without it, reading stops at the first long string array once
+   * general.architecture and {arch}.block_count are known: a few KB.
+   */
+  tensors?: boolean;
+}
+
+export function isLongArray(v: GgufValue | undefined): v is GgufLongArray {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'longArray' in v;
+}
+
+export async function readGgufHeader(src: ByteSource, file: string, opts: GgufReadOptions = {}): Promise<GgufHeader> {
+  const cur = new Cursor(src, file);
+  if (src.size < 4) throw new InputError(file, 'header.magic', 'the GGUF magic "GGUF"', `a ${src.size}-byte file`);
+  const magic = await cur.bytes(4, 'header.magic', 'the GGUF magic');
+  if (String.fromCharCode(...magic) !== 'GGUF') {
+    throw new InputError(file, 'header.magic', 'the GGUF magic "GGUF" (47 47 55 46)', hex(magic));
+  }
+  const version = await cur.u32('header.version');
+  if (version !== 2 && version !== 3) {
+    const bigEndian = version > 0xffff && [2, 3].includes(((version >>> 24) & 0xff) | ((version >>> 8) & 0xff00));
+    throw new InputError(file, 'header.version', 'GGUF version 2 or 3, little-endian', bigEndian ? 'a big-endian GGUF file' : String(version));
+  }
+  // A tensor info takes at least 24 bytes and a kv pair at least 13: counts beyond that cannot fit.
+  const tensorCount = boundedCount(file, 'header.tensor_count', await cur.u64('header.tensor_count'), Math.min(GGUF_LIMITS.tensorCount, Math.floor(cur.remaining / 24)), 'a tensor count that fits the file,');
+  const kvCount = boundedCount(file, 'header.metadata_kv_count', await cur.u64('header.metadata_kv_count'), Math.min(GGUF_LIMITS.kvCount, Math.floor(cur.remaining / 13)), 'a key/value count that fits the file,');
+
+  const metadata = new Map<string, GgufValue>();
+  let complete = true;
+  for (let i = 0; i < kvCount; i++) {
+    const at = `metadata[${i}]`;
+    const keyLength = boundedCount(file, `${at}.key length`, await cur.u64(`${at}.key length`), Math.min(GGUF_LIMITS.keyLength, cur.remaining), 'a key length');
+    const key = decode(await cur.bytes(keyLength, `${at}.key`, 'the key'), file, `${at}.key`);
+    const field = `${at} (${key})`;
+    const type = await cur.u32(`${field}.value type`);
+    if (!opts.tensors && type === ARRAY && readyToStop(metadata)) {
+      // Cheap mode: a long string array after the architecture keys is the tokenizer; count it and stop.
+      const peek = await peekArray(cur, field);
+      if (peek.elementType === STRING && peek.count > GGUF_LIMITS.keptArray) {
+        metadata.set(key, { longArray: true, elementType: 'string', count: peek.count });
+        complete = false;
+        break;
+      }
+      metadata.set(key, await readArrayBody(cur, field, peek.elementType, peek.count, 1));
+      continue;
+    }
+    metadata.set(key, await readValue(cur, field, type, 0));
+  }
+
+  let tensors: GgufTensorInfo[] | null = null;
+  if (opts.tensors && complete) {
+    tensors = [];
+    for (let i = 0; i < tensorCount; i++) {
+      const at = `tensor_info[${i}]`;
+      const nameLength = boundedCount(file, `${at}.name length`, await cur.u64(`${at}.name length`), Math.min(GGUF_LIMITS.keyLength, cur.remaining), 'a name length');
+      const name = decode(await cur.bytes(nameLength, `${at}.name`, 'the tensor name'), file, `${at}.name`);
+      const nDims = await cur.u32(`${at}.n_dims`);
+      if (nDims > GGUF_LIMITS.dims) throw new InputError(file, `${at} (${name}).n_dims`, `at most ${GGUF_LIMITS.dims} dimensions`, String(nDims));
+      const shape: number[] = [];
+      for (let d = 0; d < nDims; d++) {
+        shape.push(boundedCount(file, `${at} (${name}).dims[${d}]`, await cur.u64(`${at}.dims[${d}]`), Number.MAX_SAFE_INTEGER, 'a dimension'));
+      }
+      const type = await cur.u32(`${at} (${name}).type`);
+      await cur.u64(`${at} (${name}).offset`);
+      tensors.push({ name, shape, type });
+    }
+  }
+  return { version, tensorCount, kvCount, metadata, complete, tensors };
+}
+
+function readyToStop(metadata: Map<string, GgufValue>): boolean {
+  const arch = metadata.get('general.architecture');
+  return typeof arch === 'string' && metadata.has(`${arch}.block_count`);
+}
+
+async function peekArray(cur: Cursor, field: string): Promise<{ elementType: number; count: number }> {
+  const elementType = await cur.u32(`${field}.array element type`);
+  if (!(elementType in FIXED_SIZE) && elementType !== STRING && elementType !== ARRAY) {
+    throw new InputError(cur.file, `${field}.array element type`, 'a GGUF value type 0–12', String(elementType));
+  }
+  const minSize = FIXED_SIZE[elementType] ?? (elementType === STRING ? 8 : 12);
+  const count = boundedCount(cur.file, `${field}.array count`, await cur.u64(`${field}.array count`), Math.min(GGUF_LIMITS.arrayCount, Math.floor(cur.remaining / minSize)), `an element count that fits the file (${TYPE_NAMES[elementType]} elements),`);
+  return { elementType, count };
+}
+
+async function readValue(cur: Cursor, field: string, type: number, depth: number): Promise<GgufValue> {
+  if (type === STRING) return readString(cur, field);
+  if (type === ARRAY) {
+    if (depth >= GGUF_LIMITS.nesting) throw new InputError(cur.file, field, `arrays nested at most ${GGUF_LIMITS.nesting} deep`);
+    const { elementType, count } = await peekArray(cur, field);
+    return readArrayBody(cur, field, elementType, count, depth + 1);
+  }
+  const size = FIXED_SIZE[type];
+  if (size === undefined) throw new InputError(cur.file, `${field}.value type`, 'a GGUF value type 0–12', String(type));
+  const b = await cur.bytes(size, `${field}.value`, `a ${TYPE_NAMES[type]}`);
+  const v = new DataView(b.buffer, b.byteOffset, size);
+  switch (type) {
+    case 0: return v.getUint8(0);
+    case 1: return v.getInt8(0);
+    case 2: return v.getUint16(0, true);
+    case 3: return v.getInt16(0, true);
+    case 4: return v.getUint32(0, true);
+    case 5: return v.getInt32(0, true);
+    case 6: return v.getFloat32(0, true);
+    case 7: return v.getUint8(0) !== 0;
+    case 10: return Number(v.getBigUint64(0, true));
+    case 11: return Number(v.getBigInt64(0, true));
+    default: return v.getFloat64(0, true);
+  }
+}
+
+async function readString(cur: Cursor, field: string): Promise<string> {
+  const length = boundedCount(cur.file, `${field} string length`, await cur.u64(`${field} string length`), Math.min(GGUF_LIMITS.stringLength, cur.remaining), 'a string length within the file,');
+  return decode(await cur.bytes(length, `${field} string`, 'the string'), cur.file, field);
+}
+
+async function readArrayBody(cur: Cursor, field: string, elementType: number, count: number, depth: number): Promise<GgufValue> {
+  if (count <= GGUF_LIMITS.keptArray) {
+    const out: GgufValue[] = [];
+    for (let j = 0; j < count; j++) out.push(await readValue(cur, `${field}[${j}]`, elementType, depth));
+    return out;
+  }
+  const summary: GgufLongArray = { longArray: true, elementType: TYPE_NAMES[elementType] ?? String(elementType), count };
+  const size = FIXED_SIZE[elementType];
+  if (size !== undefined) {
+    cur.skip(size * count, `${field}.array data`, `${count} ${TYPE_NAMES[elementType]} elements`);
+  } else {
+    // Strings (or arrays) have their lengths inline: walk them, reading only the lengths' chunks.
+    for (let j = 0; j < count; j++) await skipValue(cur, `${field}[${j}]`, elementType, depth);
+  }
+  return summary;
+}
+
+async function skipValue(cur: Cursor, field: string, type: number, depth: number): Promise<void> {
+  if (type === STRING) {
+    const length = boundedCount(cur.file, `${field} string length`, await cur.u64(`${field} string length`), Math.min(GGUF_LIMITS.stringLength, cur.remaining), 'a string length within the file,');
+    cur.skip(length, `${field} string`, 'the string');
+    return;
+  }
+  if (type === ARRAY) {
+    if (depth >= GGUF_LIMITS.nesting) throw new InputError(cur.file, field, `arrays nested at most ${GGUF_LIMITS.nesting} deep`);
+    const { elementType, count } = await peekArray(cur, field);
+    const size = FIXED_SIZE[elementType];
+    if (size !== undefined) cur.skip(size * count, `${field}.array data`, `${count} elements`);
+    else for (let j = 0; j < count; j++) await skipValue(cur, `${field}[${j}]`, elementType, depth + 1);
+    return;
+  }
+  const size = FIXED_SIZE[type];
+  if (size === undefined) throw new InputError(cur.file, `${field}.value type`, 'a GGUF value type 0–12', String(type));
+  cur.skip(size, `${field}.value`, `a ${TYPE_NAMES[type]}`);
+}
+
+function decode(bytes: Uint8Array, file: string, field: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InputError(file, field, 'UTF-8 text', 'bytes that are not UTF-8');
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+// ---------------------------------------------------------------------------
+// GGUF metadata → an HF-style config, so that specFromConfig does the rest.
+
+/** general.architecture → HF model_type. */
+const ARCH_TO_MODEL_TYPE: Record<string, string> = {
+  llama: 'llama', mistral: 'mistral', qwen2: 'qwen2', qwen2moe: 'qwen2_moe', qwen3: 'qwen3', qwen3moe: 'qwen3_moe',
+  gemma: 'gemma', gemma2: 'gemma2', gemma3: 'gemma3_text', phi2: 'phi', phi3: 'phi3', gpt2: 'gpt2', gptj: 'gptj',
+  gptneox: 'gpt_neox', falcon: 'falcon', bloom: 'bloom', deepseek2: 'deepseek_v2', 'gpt-oss': 'gpt_oss', t5: 't5',
+  bert: 'bert', jamba: 'jamba', mamba: 'mamba', mamba2: 'mamba2', starcoder: 'gpt_bigcode',
+};
+
+/** llama.cpp's general.file_type (llama_ftype) names. */
+const FILE_TYPES: Record<number, string> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S', 12: 'Q3_K_M',
+  13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K', 19: 'IQ2_XXS', 20: 'IQ2_XS',
+  21: 'Q2_K_S', 22: 'IQ3_XS', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S', 27: 'IQ3_M', 28: 'IQ2_S',
+  29: 'IQ2_M', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0', 38: 'MXFP4_MOE',
+};
+
+/** HF key ← `{arch}.` + GGUF key suffix. */
+const KEY_MAP: [string, string][] = [
+  ['num_hidden_layers', 'block_count'],
+  ['hidden_size', 'embedding_length'],
+  ['num_attention_heads', 'attention.head_count'],
+  ['num_key_value_heads', 'attention.head_count_kv'],
+  ['intermediate_size', 'feed_forward_length'],
+  ['rms_norm_eps', 'attention.layer_norm_rms_epsilon'],
+  ['layer_norm_epsilon', 'attention.layer_norm_epsilon'],
+  ['num_local_experts', 'expert_count'],
+  ['num_experts_per_tok', 'expert_used_count'],
+  ['n_shared_experts', 'expert_shared_count'],
+  ['first_k_dense_replace', 'leading_dense_block_count'],
+  ['moe_intermediate_size', 'expert_feed_forward_length'],
+  ['shared_expert_intermediate_size', 'expert_shared_feed_forward_length'],
+  ['q_lora_rank', 'attention.q_lora_rank'],
+  ['kv_lora_rank', 'attention.kv_lora_rank'],
+  ['head_dim', 'attention.key_length'],
+  ['max_position_embeddings', 'context_length'],
+  ['vocab_size', 'vocab_size'],
+  ['sliding_window', 'attention.sliding_window'],
+  ['attn_logit_softcapping', 'attn_logit_softcapping'],
+];
+
+export interface GgufConfig {
+  config: JsonObject;
+  /** HF key → the GGUF key it came from, for error messages. */
+  fieldNames: Map<string, string>;
+  notes: string[];
+}
+
+export function configFromGguf(h: GgufHeader, file: string): GgufConfig {
+  const notes: string[] = [];
+  const fieldNames = new Map<string, string>();
+  const arch = h.metadata.get('general.architecture');
+  if (typeof arch !== 'string') {
+    throw new InputError(file, 'general.architecture', 'a string naming the architecture (e.g. "llama")', arch === undefined ? 'nothing' : typeof arch);
+  }
+  const modelType = ARCH_TO_MODEL_TYPE[arch] ?? arch;
+  const config: JsonObject = { model_type: modelType };
+  fieldNames.set('model_type', 'general.architecture');
+  const name = h.metadata.get('general.name');
+  if (typeof name === 'string' && name.trim()) config['_name_or_path'] = name;
+
+  for (const [hfKey, suffix] of KEY_MAP) {
+    const key = `${arch}.${suffix}`;
+    // Named even when absent, so that "missing" errors point at the GGUF key.
+    if (!fieldNames.has(hfKey)) fieldNames.set(hfKey, key);
+    if (!h.metadata.has(key)) continue;
+    fieldNames.set(hfKey, key);
+    config[hfKey] = perLayerScalar(h.metadata.get(key)!, key, notes);
+  }
+  if (config['vocab_size'] === undefined) {
+    const tokens = h.metadata.get('tokenizer.ggml.tokens');
+    const count = isLongArray(tokens) ? tokens.count : Array.isArray(tokens) ? tokens.length : undefined;
+    if (count !== undefined) {
+      config['vocab_size'] = count;
+      fieldNames.set('vocab_size', 'tokenizer.ggml.tokens (length)');
+    }
+  }
+  const fileType = h.metadata.get('general.file_type');
+  if (typeof fileType === 'number') config['torch_dtype'] = FILE_TYPES[fileType] ?? `file_type ${fileType}`;
+
+  const tensorNames = h.tensors ? new Set(h.tensors.map((t) => t.name)) : null;
+  if (tensorNames) {
+    config['tie_word_embeddings'] = !tensorNames.has('output.weight');
+  } else {
+    notes.push('Tensor list not read: whether the output layer is tied to the embeddings follows the family default.');
+  }
+  adaptFamily(arch, config, h, fieldNames, tensorNames, notes);
+  return { config, fieldNames, notes };
+}
+
+/** The few families whose GGUF keys do not map one-to-one. */
+function adaptFamily(arch: string, c: JsonObject, h: GgufHeader, fields: Map<string, string>, tensors: Set<string> | null, notes: string[]): void {
+  const get = (suffix: string) => {
+    const v = h.metadata.get(`${arch}.${suffix}`);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const rope = get('rope.dimension_count');
+  const heads = typeof c['num_attention_heads'] === 'number' ? c['num_attention_heads'] : undefined;
+  const hidden = typeof c['hidden_size'] === 'number' ? c['hidden_size'] : undefined;
+  const headDim = (c['head_dim'] as number | undefined) ?? (hidden && heads ? hidden / heads : undefined);
+  switch (arch) {
+    case 'llama':
+      if (typeof c['num_local_experts'] === 'number' && c['num_local_experts'] > 0) c['model_type'] = 'mixtral';
+      break;
+    case 'deepseek2': {
+      // key_length is nope + rope per head; llama.cpp's MLA conversions store the un-absorbed sizes as *_mla.
+      const key = get('attention.key_length_mla') ?? get('attention.key_length');
+      const value = get('attention.value_length_mla') ?? get('attention.value_length');
+      delete c['head_dim'];
+      if (rope !== undefined) c['qk_rope_head_dim'] = rope;
+      if (key !== undefined && rope !== undefined) c['qk_nope_head_dim'] = key - rope;
+      if (value !== undefined) c['v_head_dim'] = value;
+      if (c['q_lora_rank'] === 0) delete c['q_lora_rank'];
+      c['n_routed_experts'] = c['num_local_experts'];
+      c['num_key_value_heads'] = c['num_attention_heads'];
+      fields.set('qk_rope_head_dim', `${arch}.rope.dimension_count`);
+      fields.set('qk_nope_head_dim', `${arch}.attention.key_length`);
+      fields.set('v_head_dim', `${arch}.attention.value_length`);
+      break;
+    }
+    case 'gpt-oss':
+      // llama.cpp alternates sliding and full layers, starting with sliding, as the HF config does.
+      if (typeof c['num_hidden_layers'] === 'number' && c['num_hidden_layers'] <= 100_000) {
+        c['layer_types'] = Array.from({ length: c['num_hidden_layers'] }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+      }
+      break;
+    case 'phi2':
+      if (rope !== undefined && headDim) c['partial_rotary_factor'] = rope / headDim;
+      break;
+    case 'gptneox':
+      if (rope !== undefined && headDim) c['rotary_pct'] = rope / headDim;
+      break;
+    case 'gptj':
+      if (rope !== undefined) c['rotary_dim'] = rope;
+      break;
+    case 'falcon': {
+      const kv = typeof c['num_key_value_heads'] === 'number' ? c['num_key_value_heads'] : 1;
+      const newArch = tensors ? tensors.has('blk.0.attn_norm_2.weight') : kv > 1;
+      if (!tensors) notes.push('Falcon layout guessed from the KV head count (tensor list not read).');
+      c['new_decoder_architecture'] = newArch;
+      c['multi_query'] = kv === 1;
+      c['num_kv_heads'] = kv;
+      delete c['num_key_value_heads'];
+      fields.set('num_kv_heads', `${arch}.attention.head_count_kv`);
+      break;
+    }
+    case 't5':
+      Object.assign(c, { num_layers: c['num_hidden_layers'], d_model: c['hidden_size'], num_heads: c['num_attention_heads'], d_kv: c['head_dim'], d_ff: c['intermediate_size'] });
+      c['layer_norm_epsilon'] = c['rms_norm_eps'] ?? c['layer_norm_epsilon'];
+      if (tensors?.has('enc.blk.0.ffn_gate.weight')) c['feed_forward_proj'] = 'gated-gelu';
+      fields.set('num_layers', `${arch}.block_count`).set('d_model', `${arch}.embedding_length`).set('num_heads', `${arch}.attention.head_count`);
+      fields.set('d_kv', `${arch}.attention.key_length`).set('d_ff', `${arch}.feed_forward_length`);
+      break;
+    case 'bert':
+      c['layer_norm_eps'] = c['layer_norm_epsilon'];
+      c['max_position_embeddings'] ??= 512;
+      break;
+    case 'gpt2':
+      c['n_positions'] = c['max_position_embeddings'];
+      fields.set('n_positions', `${arch}.context_length`);
+      break;
+  }
+}
+
+/** Per-layer arrays (some architectures vary heads or widths by layer): one value for the spec. */
+function perLayerScalar(v: GgufValue, key: string, notes: string[]): unknown {
+  if (!Array.isArray(v)) return isLongArray(v) ? null : v;
+  const nums = v.filter((x): x is number => typeof x === 'number' && x > 0);
+  if (nums.length === 0) return null;
+  const max = Math.max(...nums);
+  if (nums.some((x) => x !== max)) notes.push(`${key} varies per layer; the largest value (${max}) was used for every layer.`);
+  return max;
+}
+
+/** Reads a GGUF file's metadata (and tensor infos when asked) and builds its spec. */
+export async function specFromGguf(src: ByteSource, source: { path: string; format: SourceFormat }, opts: GgufReadOptions = { tensors: true }): Promise<ModelSpec> {
+  const header = await readGgufHeader(src, source.path, opts);
+  const { config, fieldNames, notes } = configFromGguf(header, source.path);
+  const spec = specFromConfigWithFields(config, source, (k) => fieldNames.get(k) ?? k);
+  spec.notes.unshift(`GGUF v${header.version}: ${header.kvCount} metadata keys, ${header.tensorCount} tensors.`, ...notes);
+  if (header.tensors) spec.paramsFromWeights = header.tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  return spec;
+}

@@ -1,0 +1,167 @@
+/**
+ * The file-reading edge of the model reader: the only module here that touches
+ * node:fs. It finds what the user pointed at (config.json, a folder, a .gguf or
+ * a .safetensors file), reads as little of it as it can, and hands bytes or
+ * parsed JSON to the pure readers.
+ */
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from '../errors';
+import { isObject, parseLenientJson } from '../json';
+import type { ByteSource } from './bytes';
+import { specFromConfig } from './config';
+import { specFromGguf } from './gguf';
+import { countElements, dominantDtype, readSafetensorsHeader, specFromSafetensors, torchDtypeName, type SafetensorsHeader } from './safetensors';
+import type { ModelSpec } from './spec';
+
+/** config.json files beyond this are not configs. */
+const CONFIG_CAP = 64 * 1024 * 1024;
+
+/** Bytes per element of a torch dtype name, for index.json's total_size. */
+const TORCH_DTYPE_BYTES: Record<string, number> = {
+  float32: 4, float: 4, float16: 2, half: 2, bfloat16: 2, float8_e4m3fn: 1, float8_e5m2: 1, int8: 1, uint8: 1,
+};
+
+export async function loadModel(path: string): Promise<ModelSpec> {
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new InputError(path, '', 'an existing file or folder');
+  if (info.isDirectory()) return loadDirectory(path);
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.gguf')) return loadGguf(path);
+  if (lower.endsWith('.safetensors')) return loadSafetensorsFile(path);
+  // A GGUF file under another name is still a GGUF file.
+  const magic = await withSource(path, (src) => src.read(0, 4));
+  if (String.fromCharCode(...magic) === 'GGUF') return loadGguf(path);
+  return loadConfigFile(path, 'config.json');
+}
+
+async function loadDirectory(dir: string): Promise<ModelSpec> {
+  const names = await readdir(dir);
+  if (names.includes('config.json')) {
+    const spec = await loadConfigFile(join(dir, 'config.json'), 'directory');
+    spec.source.path = dir;
+    await crossCheckWeights(spec, dir, names);
+    return spec;
+  }
+  const ggufs = names.filter((n) => n.toLowerCase().endsWith('.gguf')).sort();
+  if (ggufs.length === 1) return loadGguf(join(dir, ggufs[0]!));
+  if (ggufs.length > 1) {
+    throw new InputError(dir, '', 'one model file: several .gguf files are here, name the one to profile', ggufs.slice(0, 4).join(', '));
+  }
+  const shards = names.filter((n) => n.toLowerCase().endsWith('.safetensors')).sort();
+  if (shards.length > 0) {
+    const header = await mergedHeaders(dir, shards);
+    const spec = specFromSafetensors(header, { path: dir, format: 'directory' }, basename(dir));
+    spec.name = basename(dir);
+    return spec;
+  }
+  throw new InputError(dir, 'config.json', 'a config.json, a .gguf file or .safetensors weights in the folder', 'none of them');
+}
+
+async function loadConfigFile(path: string, format: 'config.json' | 'directory' | 'safetensors'): Promise<ModelSpec> {
+  const info = await stat(path);
+  if (info.size > CONFIG_CAP) throw new InputError(path, '', `a config.json (at most ${CONFIG_CAP} bytes)`, `${info.size} bytes`);
+  const text = await readFile(path, 'utf8');
+  return specFromConfig(parseLenientJson(text, path), { path, format });
+}
+
+async function loadGguf(path: string): Promise<ModelSpec> {
+  return withSource(path, async (src) => {
+    const spec = await specFromGguf(src, { path, format: 'gguf' }, { tensors: true });
+    noteWeightsMismatch(spec, 'the GGUF tensor list');
+    return spec;
+  });
+}
+
+/** A .safetensors file: with a config.json beside it, that config; alone, a spec inferred from tensor shapes. */
+async function loadSafetensorsFile(path: string): Promise<ModelSpec> {
+  const dir = dirname(path);
+  const names = await readdir(dir);
+  if (names.includes('config.json')) {
+    const spec = await loadConfigFile(join(dir, 'config.json'), 'safetensors');
+    spec.source.path = path;
+    await crossCheckWeights(spec, dir, names);
+    return spec;
+  }
+  const header = await withSource(path, (src) => readSafetensorsHeader(src, path));
+  return specFromSafetensors(header, { path, format: 'safetensors' }, basename(path).replace(/\.safetensors$/i, ''));
+}
+
+/**
+ * The weights beside a config: model.safetensors.index.json's total_size (bytes,
+ * divided by the config's dtype width), or the element counts of every
+ * .safetensors header. A note when they disagree with the spec by more than 1%.
+ */
+async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]): Promise<void> {
+  const index = 'model.safetensors.index.json';
+  if (names.includes(index)) {
+    const path = join(dir, index);
+    try {
+      const json = parseLenientJson(await readFile(path, 'utf8'), path);
+      const meta = isObject(json) && isObject(json['metadata']) ? json['metadata'] : null;
+      const total = meta?.['total_size'];
+      const width = spec.dtype ? TORCH_DTYPE_BYTES[spec.dtype] : undefined;
+      if (typeof total === 'number' && total > 0 && width) {
+        spec.paramsFromWeights = Math.round(total / width);
+        noteWeightsMismatch(spec, `${index} (total_size ${total.toLocaleString('en')} bytes of ${spec.dtype})`);
+      }
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      spec.notes.push(`${index} could not be read (${err.message}); no weight cross-check.`);
+    }
+    return;
+  }
+  const shards = names.filter((n) => n.toLowerCase().endsWith('.safetensors')).sort();
+  if (shards.length === 0) return;
+  const header = await mergedHeaders(dir, shards);
+  spec.paramsFromWeights = countElements(header);
+  if (!spec.dtype) {
+    const d = dominantDtype(header);
+    if (d) spec.dtype = torchDtypeName(d);
+  }
+  noteWeightsMismatch(spec, `${shards.length} safetensors header(s)`);
+}
+
+async function mergedHeaders(dir: string, shards: string[]): Promise<SafetensorsHeader> {
+  const merged: SafetensorsHeader = { tensors: [], metadata: {}, headerBytes: 0 };
+  for (const shard of shards) {
+    const path = join(dir, shard);
+    const h = await withSource(path, (src) => readSafetensorsHeader(src, path));
+    merged.tensors.push(...h.tensors);
+    merged.headerBytes += h.headerBytes;
+    Object.assign(merged.metadata, h.metadata);
+  }
+  return merged;
+}
+
+function noteWeightsMismatch(spec: ModelSpec, from: string): void {
+  const w = spec.paramsFromWeights;
+  if (w === null || spec.params.total === 0) return;
+  const diff = Math.abs(w - spec.params.total) / spec.params.total;
+  if (diff > 0.01) {
+    spec.notes.push(
+      `The weights (${from}) hold ${w.toLocaleString('en')} elements; the spec counts ${spec.params.total.toLocaleString('en')} parameters ` +
+        `(${(diff * 100).toFixed(1)}% apart: quantization scales, extra heads or layers not in the inference pass, or a config that does not match).`,
+    );
+  }
+}
+
+/** Opens a file as a ByteSource for the duration of `use`. */
+async function withSource<T>(path: string, use: (src: ByteSource) => Promise<T>): Promise<T> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const src: ByteSource = {
+      size,
+      read: async (offset, length) => {
+        const want = Math.max(0, Math.min(length, size - offset));
+        const buf = Buffer.alloc(want);
+        const { bytesRead } = await handle.read(buf, 0, want, offset);
+        return new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
+      },
+    };
+    return await use(src);
+  } finally {
+    await handle.close();
+  }
+}
