@@ -48,16 +48,45 @@ export interface NumericsEntry {
   deferredMaxRelErr: number;
   deferredMeanRelErr: number;
   withinBaseline: boolean;
+  /** Added by numerics: how the deferred form was set up (e.g. which bound a 'bound' offset used). */
+  note?: string;
+  /** Added by numerics: norm-multi-linear entries, index of the consumer with the worst deferred max error. */
+  worstConsumer?: number;
 }
 
 export interface NumericsResult {
   entries: NumericsEntry[];
   /** Softmax in float16 with large logits and no safe offset: what overflows, per offset choice. */
-  overflow: { dtype: NumericsDtype; maxLogit: number; offset: SoftmaxOffset | 'none'; overflowed: boolean; note: string }[];
+  overflow: {
+    dtype: NumericsDtype;
+    maxLogit: number;
+    offset: SoftmaxOffset | 'none';
+    overflowed: boolean;
+    note: string;
+    /** Added by numerics: max relative error of the output against float64 (Infinity when it overflowed). */
+    maxRelErr?: number;
+  }[];
   /** LayerNorm folding checked against the unfolded layer in float64. */
   layerNormFold: { maxAbsErr: number; maxRelErr: number; ok: boolean } | null;
   tolerance: number;
   seed: number;
   shape: NumericsShape;
   accumulate: 'fp32' | 'storage';
+  /** Added by numerics: the shape asked for, present only when the caps in check.ts shrank it (`shape` is the one used). */
+  requestedShape?: NumericsShape;
+  /** Added by numerics: the error floor as a fraction of the output's RMS (see metrics.ts). */
+  floorFraction?: number;
+  /**
+   * Added by numerics: the deferred LayerNorm's one-pass variance E[x²] − μ² as the activations'
+   * mean grows relative to their spread (present when a LayerNorm site is checked).
+   */
+  layerNormCancellation?: {
+    dtype: NumericsDtype;
+    meanOverStd: number;
+    /** Relative error of the one-pass variance (from r) against float64. */
+    varianceRelErr: number;
+    baselineMaxRelErr: number;
+    deferredMaxRelErr: number;
+    withinBaseline: boolean;
+  }[];
 }

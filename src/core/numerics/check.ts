@@ -1,0 +1,519 @@
+/**
+ * checkNumerics: baseline vs deferred schedule of every rewrite site, per storage dtype, against a
+ * float64 reference computed on the same stored inputs. Pure: no I/O, no clock, no global state.
+ *
+ * Sizes are capped inside (see NUMERICS_CAPS), so any caller gets a fast check; `result.shape` is
+ * the shape actually used and `result.requestedShape` the one asked for when a cap applied.
+ */
+
+import { InputError, describeValue } from '../errors';
+import { Precision, roundArray } from './floats';
+import {
+  FP64,
+  FoldedLinear,
+  KernelConfig,
+  NormKind,
+  NormParams,
+  SoftmaxOffsetSpec,
+  foldLayerNorm,
+  foldNorm,
+  kernelConfig,
+  normLinearBaseline,
+  normLinearDeferred,
+  normScales,
+  normalizeRows,
+  linear,
+  scaledLinear,
+  softmaxVBaseline,
+  softmaxVDeferred,
+  storeFolded,
+} from './kernels';
+import { activations, attention, betaVector, biasVector, gammaVector, weight } from './inputs';
+import { ErrorStats, FLOOR_FRACTION, maxAbsError, relErrorStats } from './metrics';
+import type {
+  NumericsDtype,
+  NumericsEntry,
+  NumericsOptions,
+  NumericsResult,
+  NumericsShape,
+  NumericsSiteKind,
+  SoftmaxOffset,
+} from './types';
+
+/**
+ * Caps on the tensors the check builds. With fp32 accumulation, the largest capped shape runs all
+ * four site kinds × fp32/bf16/fp16 in about 50 ms on one core (test/bench/numerics-bench.ts).
+ * Capping the hidden width shortens the dot products (accumulation error grows like √n at most),
+ * so errors at the model's full width may be a little larger than measured, for both schedules.
+ */
+export const NUMERICS_CAPS = {
+  hidden: 1024,
+  outFeatures: 256,
+  multiOut: 256,
+  multiCount: 4,
+  headDim: 256,
+  context: 512,
+  rows: 8,
+} as const;
+
+export const DEFAULT_TOLERANCE = 2;
+export const RMSNORM_EPS = 1e-6;
+export const LAYERNORM_EPS = 1e-5;
+/** Logit scale of the Softmax entries (logit std ≈ 2). */
+export const LOGIT_SCALE = 2;
+/** The 'bound' offset of the Softmax entries: the tensor's largest logit plus this slack. */
+export const BOUND_SLACK = 2;
+/** Key block of the 'online' offset. */
+export const ONLINE_BLOCK = 64;
+/** Row max of the overflow demonstration's logits: exp(24) ≈ 2.6e10 > 65504. */
+export const OVERFLOW_MAX_LOGIT = 24;
+/** ln(65504): the largest exponent whose exp is finite in float16. */
+export const FP16_LN_MAX = Math.log(65504);
+
+const SITE_LABEL: Record<NumericsSiteKind, string> = {
+  'rmsnorm-linear': 'RMSNorm → Linear',
+  'layernorm-linear': 'LayerNorm → Linear',
+  'softmax-v': 'Softmax → ·V',
+  'norm-multi-linear': 'Norm → several Linears',
+};
+
+const SITE_KINDS: readonly NumericsSiteKind[] = ['rmsnorm-linear', 'layernorm-linear', 'softmax-v', 'norm-multi-linear'];
+const DTYPES: readonly NumericsDtype[] = ['fp32', 'bf16', 'fp16'];
+const OFFSETS: readonly SoftmaxOffset[] = ['exact', 'bound', 'online'];
+
+/** The capped slice sizes for a model's dimensions. */
+export function numericsShapeFor(dims: {
+  hidden: number;
+  headDim: number;
+  ffn: number;
+  vocab: number;
+  kvHeads: number;
+  heads: number;
+}): NumericsShape {
+  const c = NUMERICS_CAPS;
+  const pos = (v: number, fallback: number): number => (Number.isFinite(v) && v >= 1 ? Math.floor(v) : fallback);
+  const headDim = Math.min(pos(dims.headDim, 64), c.headDim);
+  const heads = pos(dims.heads, 1);
+  const kvHeads = Math.min(pos(dims.kvHeads, heads), heads);
+  const hidden = Math.min(pos(dims.hidden, heads * headDim), c.hidden);
+  const outWidth = dims.ffn >= 1 ? dims.ffn : pos(dims.vocab, hidden);
+  const q = Math.min(heads * headDim, c.multiOut);
+  // K and V keep their ratio to Q (grouped-query attention), at least 16 wide.
+  const kv = Math.min(kvHeads * headDim, Math.max(16, Math.round((q * kvHeads) / heads)));
+  return {
+    hidden,
+    outFeatures: Math.min(Math.floor(outWidth), c.outFeatures),
+    multiOut: [q, kv, kv],
+    headDim,
+    context: c.context,
+    rows: 4,
+  };
+}
+
+/** Apply NUMERICS_CAPS to a shape (validated first). */
+export function capShape(shape: NumericsShape): NumericsShape {
+  const c = NUMERICS_CAPS;
+  const sizes: [keyof NumericsShape, number][] = [
+    ['hidden', shape.hidden],
+    ['outFeatures', shape.outFeatures],
+    ['headDim', shape.headDim],
+    ['context', shape.context],
+    ['rows', shape.rows],
+  ];
+  for (const [field, v] of sizes)
+    if (!Number.isInteger(v) || v < 1) throw new InputError('numerics options', `shape.${field}`, 'a positive integer', describeValue(v));
+  if (!Array.isArray(shape.multiOut) || shape.multiOut.length === 0)
+    throw new InputError('numerics options', 'shape.multiOut', 'a non-empty array of positive integers', describeValue(shape.multiOut));
+  shape.multiOut.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 1)
+      throw new InputError('numerics options', `shape.multiOut[${i}]`, 'a positive integer', describeValue(v));
+  });
+  return {
+    hidden: Math.min(shape.hidden, c.hidden),
+    outFeatures: Math.min(shape.outFeatures, c.outFeatures),
+    multiOut: shape.multiOut.slice(0, c.multiCount).map((v) => Math.min(v, c.multiOut)),
+    headDim: Math.min(shape.headDim, c.headDim),
+    context: Math.min(shape.context, c.context),
+    rows: Math.min(shape.rows, c.rows),
+  };
+}
+
+function validate(options: NumericsOptions): void {
+  const t = options.tolerance;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 1)
+    throw new InputError('numerics options', 'tolerance', 'a finite number ≥ 1', describeValue(t));
+  if (!Number.isFinite(options.seed)) throw new InputError('numerics options', 'seed', 'a finite number', describeValue(options.seed));
+  for (const s of options.sites)
+    if (!SITE_KINDS.includes(s)) throw new InputError('numerics options', 'sites', `one of ${SITE_KINDS.join(', ')}`, describeValue(s));
+  for (const d of options.dtypes)
+    if (!DTYPES.includes(d)) throw new InputError('numerics options', 'dtypes', `one of ${DTYPES.join(', ')}`, describeValue(d));
+  if (options.normKind !== 'rmsnorm' && options.normKind !== 'layernorm')
+    throw new InputError('numerics options', 'normKind', "'rmsnorm' or 'layernorm'", describeValue(options.normKind));
+  if (options.accumulate !== 'fp32' && options.accumulate !== 'storage')
+    throw new InputError('numerics options', 'accumulate', "'fp32' or 'storage'", describeValue(options.accumulate));
+}
+
+function makeEntry(
+  siteKind: NumericsSiteKind,
+  site: string,
+  dtype: NumericsDtype,
+  base: ErrorStats,
+  def: ErrorStats,
+  tolerance: number,
+  extra: Partial<NumericsEntry> = {},
+): NumericsEntry {
+  return {
+    site,
+    siteKind,
+    dtype,
+    ...extra,
+    baselineMaxRelErr: base.max,
+    baselineMeanRelErr: base.mean,
+    deferredMaxRelErr: def.max,
+    deferredMeanRelErr: def.mean,
+    withinBaseline: def.max <= base.max * tolerance,
+  };
+}
+
+interface NormSiteInputs {
+  x: Float64Array;
+  norm: NormParams;
+  consumers: { W: Float64Array; b: Float64Array | null; m: number }[];
+}
+
+/**
+ * One n×width weight pool per check, ~N(0, 1/n); each consumer takes its own block of columns
+ * (sites share the pool: independent draws would only cost time, as normal sampling dominates).
+ */
+class WeightPool {
+  private pool: Float64Array | null = null;
+  constructor(
+    private readonly seed: number,
+    private readonly label: string,
+    private readonly n: number,
+    private readonly width: number,
+  ) {}
+  /** Columns [c0, c0 + m) of the pool as an n×m matrix (wrapping around when c0 + m > width). */
+  columns(c0: number, m: number): Float64Array {
+    this.pool ??= weight(this.seed, this.label, this.n, this.width);
+    const out = new Float64Array(this.n * m);
+    for (let i = 0; i < this.n; i++)
+      for (let j = 0; j < m; j++) out[i * m + j] = this.pool[i * this.width + ((c0 + j) % this.width)]!;
+    return out;
+  }
+}
+
+function normSiteInputs(
+  seed: number,
+  label: string,
+  kind: NormKind,
+  shape: NumericsShape,
+  widths: number[],
+  withBias: boolean,
+  pool: WeightPool,
+  offset = 0,
+): NormSiteInputs {
+  const n = shape.hidden;
+  let c0 = 0;
+  return {
+    x: activations(seed, label, shape.rows, n, offset),
+    norm: {
+      kind,
+      gamma: gammaVector(seed, label, n),
+      beta: kind === 'layernorm' ? betaVector(seed, label, n) : null,
+      eps: kind === 'layernorm' ? LAYERNORM_EPS : RMSNORM_EPS,
+    },
+    consumers: widths.map((m, c) => {
+      const W = pool.columns(c0, m);
+      c0 += m;
+      return { W, b: withBias ? biasVector(seed, `${label}:${c}`, m) : null, m };
+    }),
+  };
+}
+
+function storeNorm(p: Precision, norm: NormParams): NormParams {
+  return { ...norm, gamma: roundArray(p, norm.gamma), beta: norm.beta === null ? null : roundArray(p, norm.beta) };
+}
+
+/** Errors of one norm site in one dtype: one statistic, one epilogue per consumer, worst consumer. */
+function measureNormSite(inputs: NormSiteInputs, cfg: KernelConfig): { base: ErrorStats; def: ErrorStats; worst: number } {
+  const p = cfg.storage;
+  const rows = inputs.x.length / inputs.norm.gamma.length;
+  const x = roundArray(p, inputs.x);
+  const norm = storeNorm(p, inputs.norm);
+  // Shared per-row work, as the hardware does it: one x̂ (baseline) and one r (deferred) per row.
+  const xhatRef = normalizeRows(FP64, norm, x, rows);
+  const xhat = normalizeRows(cfg, norm, x, rows);
+  const scales = normScales(cfg, norm, x, rows);
+  const base: ErrorStats = { max: 0, mean: 0 };
+  const def: ErrorStats = { max: 0, mean: 0 };
+  let worst = 0;
+  inputs.consumers.forEach((c, idx) => {
+    const W = roundArray(p, c.W);
+    const b = c.b === null ? null : roundArray(p, c.b);
+    const ref = linear(FP64, xhatRef, rows, W, c.m, b);
+    const yb = linear(cfg, xhat, rows, W, c.m, b);
+    const folded: FoldedLinear = storeFolded(cfg, foldNorm(norm, W, b));
+    const yd = scaledLinear(cfg, x, rows, folded, c.m, scales);
+    const eb = relErrorStats(yb, ref);
+    const ed = relErrorStats(yd, ref);
+    if (idx === 0 || ed.max > def.max) worst = idx;
+    base.max = Math.max(base.max, eb.max);
+    base.mean = Math.max(base.mean, eb.mean);
+    def.max = Math.max(def.max, ed.max);
+    def.mean = Math.max(def.mean, ed.mean);
+  });
+  return { base, def, worst };
+}
+
+function rowMaxes(logits: Float64Array, rows: number): Float64Array {
+  const L = logits.length / rows;
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let j = 0; j < L; j++) m = Math.max(m, logits[r * L + j]!);
+    out[r] = m;
+  }
+  return out;
+}
+
+function offsetSpec(offset: SoftmaxOffset | 'none', c: Float64Array): SoftmaxOffsetSpec {
+  switch (offset) {
+    case 'none':
+      return { kind: 'none' };
+    case 'exact':
+      return { kind: 'exact' };
+    case 'online':
+      return { kind: 'online', block: ONLINE_BLOCK };
+    case 'bound':
+      return { kind: 'bound', c };
+  }
+}
+
+function softmaxEntries(options: NumericsOptions, shape: NumericsShape, dtype: NumericsDtype): NumericsEntry[] {
+  const { rows, context: L, headDim: d } = shape;
+  const cfg = kernelConfig(dtype, options.accumulate);
+  const a = attention(options.seed, 'softmax', rows, L, d, LOGIT_SCALE);
+  const s = roundArray(dtype, a.logits);
+  const V = roundArray(dtype, a.V);
+  const ref = softmaxVBaseline(FP64, s, rows, V, d).out;
+  const base = relErrorStats(softmaxVBaseline(cfg, s, rows, V, d).out, ref);
+  let globalMax = -Infinity;
+  for (const m of rowMaxes(s, rows)) globalMax = Math.max(globalMax, m);
+  const bound = new Float64Array(rows).fill(globalMax + BOUND_SLACK);
+  return OFFSETS.map((offset) => {
+    const res = softmaxVDeferred(cfg, s, rows, V, d, offsetSpec(offset, bound));
+    const note =
+      offset === 'exact'
+        ? 'c = row max (gathered before the exponentials: a collective left on the critical path)'
+        : offset === 'online'
+          ? `running max over blocks of ${ONLINE_BLOCK} keys, ℓ and O rescaled by exp(m_old − m_new)`
+          : `c = largest logit of the tensor + ${BOUND_SLACK} (a fixed bound ≥ every row max, e.g. calibrated offline); ` +
+            `${res.underflowedCount} of ${rows * L} stored exp values flushed to zero`;
+    return makeEntry('softmax-v', SITE_LABEL['softmax-v'], dtype, base, relErrorStats(res.out, ref), options.tolerance, {
+      offset,
+      note,
+    });
+  });
+}
+
+type OverflowItem = NumericsResult['overflow'][number];
+
+/**
+ * What each offset choice does to the deferred Softmax when exp could leave float16's range.
+ * Two logit sets: large logits (each row's max = OVERFLOW_MAX_LOGIT = 24, e^24 ≈ 2.6e10 ≫ 65504)
+ * to show overflow, and the ordinary logits of the accuracy entries to show the other side of a
+ * bound, underflow: a bound far above the max pushes exp(s − c) into float16 subnormals
+ * (below e^-9.7) or to zero. In float16 a usable bound lies in [max − 11.09, max + ≈3].
+ */
+export function overflowCases(options: Pick<NumericsOptions, 'seed' | 'accumulate'>, shape: NumericsShape): OverflowItem[] {
+  const { rows, context: L, headDim: d } = shape;
+  const sets = {
+    large: attention(options.seed, 'overflow', rows, L, d, LOGIT_SCALE, OVERFLOW_MAX_LOGIT),
+    ordinary: attention(options.seed, 'softmax', rows, L, d, LOGIT_SCALE),
+  };
+  type SetName = keyof typeof sets;
+  interface Stored {
+    s: Float64Array;
+    V: Float64Array;
+    ref: Float64Array;
+    rowMax: Float64Array;
+    maxLogit: number;
+  }
+  const cache = new Map<string, Stored>();
+  const storedFor = (set: SetName, dtype: NumericsDtype): Stored => {
+    const key = `${set}:${dtype}`;
+    let e = cache.get(key);
+    if (e === undefined) {
+      const s = roundArray(dtype, sets[set].logits);
+      const V = roundArray(dtype, sets[set].V);
+      const rowMax = rowMaxes(s, rows);
+      e = { s, V, ref: softmaxVBaseline(FP64, s, rows, V, d).out, rowMax, maxLogit: Math.max(...rowMax) };
+      cache.set(key, e);
+    }
+    return e;
+  };
+  const out: OverflowItem[] = [];
+  const lnMax = FP16_LN_MAX.toFixed(2);
+  const ofl = (o: boolean): string => (o ? 'overflowed: Infinity reached the output (NaN)' : 'no overflow');
+  const run = (
+    set: SetName,
+    dtype: NumericsDtype,
+    offset: SoftmaxOffset | 'none',
+    c: (rowMax: Float64Array) => Float64Array,
+    describe: (o: boolean, flushed: number, st: Stored) => string,
+  ): void => {
+    const st = storedFor(set, dtype);
+    const res = softmaxVDeferred(kernelConfig(dtype, options.accumulate), st.s, rows, st.V, d, offsetSpec(offset, c(st.rowMax)));
+    out.push({
+      dtype,
+      maxLogit: st.maxLogit,
+      offset,
+      overflowed: res.overflowed,
+      note: describe(res.overflowed, res.underflowedCount, st),
+      maxRelErr: relErrorStats(res.out, st.ref).max,
+    });
+  };
+  const none = (m: Float64Array): Float64Array => new Float64Array(m.length);
+  const shifted = (by: number) => (m: Float64Array) => m.map((v) => v + by);
+  const flushed = (u: number): string => `${u} of ${rows * L} stored exp values flushed to zero`;
+  const csGap = (set: SetName, st: Stored): number => {
+    let gap = 0;
+    for (let r = 0; r < rows; r++) gap = Math.max(gap, sets[set].csBound[r]! - st.rowMax[r]!);
+    return gap;
+  };
+  const big = OVERFLOW_MAX_LOGIT;
+  run('large', 'fp16', 'none', none, (o) => `c = 0: exp(${big}) ≈ ${Math.exp(big).toExponential(1)} > 65504 (float16 overflows once s − c > ln 65504 ≈ ${lnMax}); ${ofl(o)}`);
+  run('large', 'fp16', 'exact', none, (o) => `c = row max: every exp(s − c) ≤ 1; ${ofl(o)}`);
+  run('large', 'fp16', 'online', none, (o) => `running max per ${ONLINE_BLOCK}-key block: every exp(s − m) ≤ 1; ${ofl(o)}`);
+  run('large', 'fp16', 'bound', shifted(-12), (o) => `stale bound 12 below the row max (more than ln 65504 ≈ ${lnMax}): the largest terms exceed 65504; ${ofl(o)}`);
+  run('large', 'fp16', 'bound', shifted(-8), (o) => `stale bound 8 below the row max (less than ${lnMax}): terms up to e^8 ≈ 2981 still fit; ${ofl(o)}`);
+  run('large', 'fp16', 'bound', () => Float64Array.from(sets.large.csBound), (o, u, st) =>
+    `Cauchy–Schwarz bound c = |q|·max|k|/√d: never below the max so never overflows, but up to ${csGap('large', st).toFixed(1)} above it; ${flushed(u)} (underflow); ${ofl(o)}`);
+  run('large', 'bf16', 'none', none, (o) => `bfloat16 for contrast: c = 0 and exp(${big}) fits (bfloat16 overflows past s ≈ 88.7); ${ofl(o)}`);
+  run('ordinary', 'fp16', 'bound', shifted(8), (o, u) => `ordinary logits, bound 8 above the row max: exp(s − c) ≤ e^-8, most terms in float16 subnormals (below e^-9.7); ${flushed(u)}; precision lost, ${ofl(o)}`);
+  run('ordinary', 'fp16', 'bound', () => Float64Array.from(sets.ordinary.csBound), (o, u, st) =>
+    `ordinary logits, Cauchy–Schwarz bound up to ${csGap('ordinary', st).toFixed(1)} above the row max; ${flushed(u)}; ${ofl(o)}`);
+  run('ordinary', 'bf16', 'bound', () => Float64Array.from(sets.ordinary.csBound), (o, u, st) =>
+    `bfloat16 for contrast: the same Cauchy–Schwarz bound (up to ${csGap('ordinary', st).toFixed(1)} above the max) is harmless in bfloat16's exponent range; ${flushed(u)}; ${ofl(o)}`);
+  return out;
+}
+
+/**
+ * The LayerNorm fold checked against the unfolded layer in float64: y = LN(x)·W + b versus
+ * r·(x·W̃) + (β·W + b). `fold` is a parameter so that a wrong fold can be shown to fail.
+ */
+export function checkLayerNormFold(
+  seed: number,
+  shape: Pick<NumericsShape, 'hidden' | 'outFeatures' | 'rows'>,
+  fold: typeof foldLayerNorm = foldLayerNorm,
+): { maxAbsErr: number; maxRelErr: number; ok: boolean } {
+  const n = shape.hidden;
+  const m = Math.min(shape.outFeatures, 64);
+  const rows = shape.rows;
+  const x = activations(seed, 'lnfold', rows, n);
+  const norm: NormParams = {
+    kind: 'layernorm',
+    gamma: gammaVector(seed, 'lnfold', n),
+    beta: betaVector(seed, 'lnfold', n),
+    eps: LAYERNORM_EPS,
+  };
+  const W = weight(seed, 'lnfold', n, m);
+  const b = biasVector(seed, 'lnfold', m);
+  const ref = normLinearBaseline(FP64, norm, x, rows, W, m, b);
+  const { Wtilde, bias } = fold(norm.gamma, norm.beta!, W, b);
+  const y = normLinearDeferred(FP64, norm, x, rows, { W: Wtilde, bias }, m);
+  const maxRelErr = relErrorStats(y, ref).max;
+  return { maxAbsErr: maxAbsError(y, ref), maxRelErr, ok: maxRelErr < 1e-12 };
+}
+
+/**
+ * How the one-pass variance E[x²] − μ² of the deferred LayerNorm degrades as the activations' mean
+ * grows relative to their spread (the baseline centres first and does not cancel). Also exposes the
+ * second cost of a non-zero mean: the rounded W̃ no longer has zero column sums, so μ leaks in.
+ */
+export function layerNormCancellation(
+  options: Pick<NumericsOptions, 'seed' | 'accumulate' | 'tolerance' | 'linearBias'>,
+  shape: NumericsShape,
+  dtypes: readonly NumericsDtype[],
+  meanOverStd: readonly number[] = [0, 10, 100],
+): NonNullable<NumericsResult['layerNormCancellation']> {
+  const small: NumericsShape = { ...shape, hidden: Math.min(shape.hidden, 512), rows: Math.min(shape.rows, 4) };
+  const m = Math.min(shape.outFeatures, 64);
+  const out: NonNullable<NumericsResult['layerNormCancellation']> = [];
+  const pool = new WeightPool(options.seed, 'lncancel', small.hidden, m);
+  for (const ratio of meanOverStd) {
+    const inputs = normSiteInputs(options.seed, `lncancel:${ratio}`, 'layernorm', small, [m], options.linearBias, pool, ratio);
+    for (const dtype of dtypes) {
+      const cfg = kernelConfig(dtype, options.accumulate);
+      const x = roundArray(dtype, inputs.x);
+      const norm = storeNorm(dtype, inputs.norm);
+      const rExact = normScales(FP64, norm, x, small.rows);
+      const rOnePass = normScales(cfg, norm, x, small.rows);
+      // r = 1/√var, so var's relative error ≈ 2 × r's.
+      let varianceRelErr = 0;
+      for (let r = 0; r < small.rows; r++) {
+        const e = Math.abs(rOnePass[r]! - rExact[r]!) / rExact[r]!;
+        varianceRelErr = Math.max(varianceRelErr, Number.isFinite(e) ? 2 * e : Infinity);
+      }
+      const { base, def } = measureNormSite(inputs, cfg);
+      out.push({
+        dtype,
+        meanOverStd: ratio,
+        varianceRelErr,
+        baselineMaxRelErr: base.max,
+        deferredMaxRelErr: def.max,
+        withinBaseline: def.max <= base.max * options.tolerance,
+      });
+    }
+  }
+  return out;
+}
+
+/** The numerics check: see the file header and types.ts. */
+export function checkNumerics(options: NumericsOptions): NumericsResult {
+  validate(options);
+  const shape = capShape(options.shape);
+  const capped = JSON.stringify(shape) !== JSON.stringify(options.shape);
+  const sites = SITE_KINDS.filter((s) => options.sites.includes(s));
+  const dtypes = DTYPES.filter((d) => options.dtypes.includes(d));
+  const entries: NumericsEntry[] = [];
+  const { seed, tolerance } = options;
+  const biasLabel = options.linearBias ? ' (+bias)' : '';
+  const poolWidth = Math.max(shape.outFeatures, shape.multiOut.reduce((a, b) => a + b, 0));
+  const pool = new WeightPool(seed, 'weights', shape.hidden, poolWidth);
+  for (const site of sites) {
+    if (site === 'softmax-v') {
+      for (const dtype of dtypes) entries.push(...softmaxEntries(options, shape, dtype));
+      continue;
+    }
+    const kind: NormKind =
+      site === 'rmsnorm-linear' ? 'rmsnorm' : site === 'layernorm-linear' ? 'layernorm' : options.normKind;
+    const widths = site === 'norm-multi-linear' ? shape.multiOut : [shape.outFeatures];
+    const inputs = normSiteInputs(seed, site, kind, shape, widths, options.linearBias, pool);
+    const label =
+      site === 'norm-multi-linear'
+        ? `${kind === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm'} → ${widths.length} Linears [${widths.join(', ')}]${biasLabel}`
+        : SITE_LABEL[site] + biasLabel;
+    for (const dtype of dtypes) {
+      const { base, def, worst } = measureNormSite(inputs, kernelConfig(dtype, options.accumulate));
+      entries.push(
+        makeEntry(site, label, dtype, base, def, tolerance, site === 'norm-multi-linear' ? { worstConsumer: worst } : {}),
+      );
+    }
+  }
+  const hasLayerNorm = sites.includes('layernorm-linear') || (sites.includes('norm-multi-linear') && options.normKind === 'layernorm');
+  const result: NumericsResult = {
+    entries,
+    overflow: sites.includes('softmax-v') ? overflowCases(options, shape) : [],
+    layerNormFold: hasLayerNorm ? checkLayerNormFold(seed, shape) : null,
+    tolerance,
+    seed,
+    shape,
+    accumulate: options.accumulate,
+    floorFraction: FLOOR_FRACTION,
+  };
+  if (hasLayerNorm) result.layerNormCancellation = layerNormCancellation(options, shape, dtypes);
+  if (capped) result.requestedShape = options.shape;
+  return result;
+}
