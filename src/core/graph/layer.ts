@@ -274,27 +274,26 @@ class LayerBuilder {
       const elems = rowsPerTile * keys;
       const pv = (d: number[]) =>
         this.g.add({ name: `${cross ? 'cross_' : ''}p·V${tag}`, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, weightBytes: 0 }, deps: d, site: site.id });
+      // A row held by one unit has its max and sum locally: no gather, and nothing for online to rescale.
+      const gather = (what: string, values: number, deps: number[]) => (span > 1 ? this.collective(`softmax.gather-${what}${tag}`, rowsPerTile, values, deps, site.id, span) : deps[0]!);
       if (!deferred) {
         const max = this.vector(`softmax.max${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
-        const maxAll = this.collective(`softmax.gather-max${tag}`, rowsPerTile, 1, [max], site.id, span);
-        const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), [maxAll], 'softmax', site.id);
-        const sumAll = this.collective(`softmax.gather-sum${tag}`, rowsPerTile, 1, [exp], site.id, span);
-        const div = this.vector(`softmax.divide${tag}`, vec(elems, 1, { divs: rowsPerTile }), [sumAll], 'softmax', site.id);
+        const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), [gather('max', 1, [max])], 'softmax', site.id);
+        const div = this.vector(`softmax.divide${tag}`, vec(elems, 1, { divs: rowsPerTile }), [gather('sum', 1, [exp])], 'softmax', site.id);
         outs.push(pv([div]));
         continue;
       }
+      const online = offset === 'online' && span > 1;
       let expDeps = [scores];
-      if (offset === 'exact') {
-        const max = this.vector(`softmax.max${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
-        expDeps = [this.collective(`softmax.gather-max${tag}`, rowsPerTile, 1, [max], site.id, span)];
-      } else if (offset === 'online') {
-        expDeps = [this.vector(`softmax.local-max${tag}`, vec(elems, 1), [scores], 'softmax', site.id)];
+      if (offset !== 'bound') {
+        const max = this.vector(`softmax.${online ? 'local-max' : 'max'}${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
+        expDeps = [online ? max : gather('max', 1, [max])];
       }
       const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), expDeps, 'softmax', site.id);
       // Online: one gather carries each unit's max and sum; the epilogue rescales by exp(m_unit − m).
-      const gathered = this.collective(`softmax.gather-${offset === 'online' ? 'max-sum' : 'sum'}${tag}`, rowsPerTile, offset === 'online' ? 2 : 1, [exp], site.id, span);
+      const gathered = gather(online ? 'max-sum' : 'sum', online ? 2 : 1, [exp]);
       const out = pv([exp]);
-      const rescale = offset === 'online' ? { ops: 2, exps: rowsPerTile } : { ops: 1, exps: 0 };
+      const rescale = online ? { ops: 2, exps: rowsPerTile } : { ops: 1, exps: 0 };
       outs.push(this.epilogue(`softmax.divide-after-V${tag}`, rowsPerTile * vDim, rescale.ops, [out, gathered], site.id, { divs: rowsPerTile, exps: rescale.exps }));
     }
     return outs;
