@@ -97,6 +97,8 @@ export function specFromConfigWithFields(
   if (!isObject(config)) throw new InputError(file, '', 'a JSON object (a model config)', describeValue(config));
   const top = config;
   const architecture = firstArchitecture(top, file);
+  // Before model_type: original Mamba configs have none, only ssm_cfg.
+  refuseStateSpace(top, typeof top['model_type'] === 'string' ? top['model_type'] : '', file, fieldName);
   const topType = modelTypeOf(top, architecture, file, fieldName);
   refuseStateSpace(top, topType, file, fieldName);
 
@@ -197,7 +199,7 @@ function refuseStateSpace(cfg: JsonObject, modelType: string, file: string, fiel
       file,
       fieldName('model_type'),
       'a model with attention layers',
-      `"${modelType}": this is a pure state-space model (Mamba) with no attention or Softmax to profile`,
+      `${modelType ? `"${modelType}"` : 'a state-space config (ssm_cfg/state_size)'}: this is a pure state-space model (Mamba) with no attention or Softmax to profile`,
       'unsupported',
     );
   }
