@@ -79,10 +79,12 @@ for (const normKind of ['rmsnorm', 'layernorm'] as const)
 test('Softmax offsets exact, bound and online are equally accurate where nothing overflows', () => {
   const r = run();
   for (const dtype of ['fp32', 'bf16', 'fp16'] as const) {
-    const errs = r.entries.filter((e) => e.siteKind === 'softmax-v' && e.dtype === dtype).map((e) => e.deferredMaxRelErr);
-    const lo = Math.min(...errs);
-    const hi = Math.max(...errs);
-    assert.ok(hi <= 2 * lo, `${dtype}: ${errs.join(', ')}`);
+    const es = r.entries.filter((e) => e.siteKind === 'softmax-v' && e.dtype === dtype);
+    // Each within the usual schedule's own error…
+    for (const e of es) assert.ok(e.withinBaseline, `${dtype} ${e.offset}`);
+    // …and the typical (mean) errors agree closely; maxima are single-element statistics.
+    const means = es.map((e) => e.deferredMeanRelErr);
+    assert.ok(Math.max(...means) <= 2 * Math.min(...means), `${dtype}: ${means.join(', ')}`);
   }
   const bound = r.entries.find((e) => e.offset === 'bound');
   assert.match(bound?.note ?? '', /largest logit/);

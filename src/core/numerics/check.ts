@@ -28,7 +28,7 @@ import {
   softmaxVDeferred,
   storeFolded,
 } from './kernels';
-import { activations, attention, betaVector, biasVector, gammaVector, weight } from './inputs';
+import { AttentionInputs, activations, attentionUnit, betaVector, biasVector, gammaVector, scaleLogits, weight } from './inputs';
 import { ErrorStats, FLOOR_FRACTION, maxAbsError, relErrorStats } from './metrics';
 import type {
   NumericsDtype,
@@ -178,7 +178,8 @@ function makeEntry(
 interface NormSiteInputs {
   x: Float64Array;
   norm: NormParams;
-  consumers: { W: Float64Array; b: Float64Array | null; m: number }[];
+  /** Each consumer's weight, stored in a precision (W(p) is already rounded to p). */
+  consumers: { W: (p: Precision) => Float64Array; b: Float64Array | null; m: number }[];
 }
 
 /**
@@ -187,18 +188,28 @@ interface NormSiteInputs {
  */
 class WeightPool {
   private pool: Float64Array | null = null;
+  /** Stored (rounded) column blocks, by "c0:m:precision": sites that share a block round it once. */
+  private readonly blocks = new Map<string, Float64Array>();
   constructor(
     private readonly seed: number,
     private readonly label: string,
     private readonly n: number,
     private readonly width: number,
   ) {}
-  /** Columns [c0, c0 + m) of the pool as an n×m matrix (wrapping around when c0 + m > width). */
-  columns(c0: number, m: number): Float64Array {
+  /**
+   * Columns [c0, c0 + m) of the pool as an n×m matrix (wrapping around when c0 + m > width),
+   * stored in precision p. Do not modify the result: it is shared.
+   */
+  columns(c0: number, m: number, p: Precision): Float64Array {
+    const key = `${c0}:${m}:${p}`;
+    const hit = this.blocks.get(key);
+    if (hit !== undefined) return hit;
     this.pool ??= weight(this.seed, this.label, this.n, this.width);
     const out = new Float64Array(this.n * m);
     for (let i = 0; i < this.n; i++)
       for (let j = 0; j < m; j++) out[i * m + j] = this.pool[i * this.width + ((c0 + j) % this.width)]!;
+    roundArray(p, out, out);
+    this.blocks.set(key, out);
     return out;
   }
 }
@@ -224,9 +235,9 @@ function normSiteInputs(
       eps: kind === 'layernorm' ? LAYERNORM_EPS : RMSNORM_EPS,
     },
     consumers: widths.map((m, c) => {
-      const W = pool.columns(c0, m);
+      const start = c0;
       c0 += m;
-      return { W, b: withBias ? biasVector(seed, `${label}:${c}`, m) : null, m };
+      return { W: (p: Precision) => pool.columns(start, m, p), b: withBias ? biasVector(seed, `${label}:${c}`, m) : null, m };
     }),
   };
 }
@@ -249,7 +260,7 @@ function measureNormSite(inputs: NormSiteInputs, cfg: KernelConfig): { base: Err
   const def: ErrorStats = { max: 0, mean: 0 };
   let worst = 0;
   inputs.consumers.forEach((c, idx) => {
-    const W = roundArray(p, c.W);
+    const W = c.W(p);
     const b = c.b === null ? null : roundArray(p, c.b);
     const ref = linear(FP64, xhatRef, rows, W, c.m, b);
     const yb = linear(cfg, xhat, rows, W, c.m, b);
@@ -290,10 +301,20 @@ function offsetSpec(offset: SoftmaxOffset | 'none', c: Float64Array): SoftmaxOff
   }
 }
 
-function softmaxEntries(options: NumericsOptions, shape: NumericsShape, dtype: NumericsDtype): NumericsEntry[] {
+/** The attention inputs of one check: one draw of q, k, V, used at ordinary and at large scale. */
+function attentionFor(seed: number, shape: NumericsShape): AttentionInputs {
+  return attentionUnit(seed, 'attention', shape.rows, shape.context, shape.headDim);
+}
+
+function softmaxEntries(
+  options: NumericsOptions,
+  shape: NumericsShape,
+  dtype: NumericsDtype,
+  unit: AttentionInputs = attentionFor(options.seed, shape),
+): NumericsEntry[] {
   const { rows, context: L, headDim: d } = shape;
   const cfg = kernelConfig(dtype, options.accumulate);
-  const a = attention(options.seed, 'softmax', rows, L, d, LOGIT_SCALE);
+  const a = scaleLogits(unit, LOGIT_SCALE);
   const s = roundArray(dtype, a.logits);
   const V = roundArray(dtype, a.V);
   const ref = softmaxVBaseline(FP64, s, rows, V, d).out;
@@ -326,11 +347,15 @@ type OverflowItem = NumericsResult['overflow'][number];
  * bound, underflow: a bound far above the max pushes exp(s − c) into float16 subnormals
  * (below e^-9.7) or to zero. In float16 a usable bound lies in [max − 11.09, max + ≈3].
  */
-export function overflowCases(options: Pick<NumericsOptions, 'seed' | 'accumulate'>, shape: NumericsShape): OverflowItem[] {
+export function overflowCases(
+  options: Pick<NumericsOptions, 'seed' | 'accumulate'>,
+  shape: NumericsShape,
+  unit: AttentionInputs = attentionFor(options.seed, shape),
+): OverflowItem[] {
   const { rows, context: L, headDim: d } = shape;
   const sets = {
-    large: attention(options.seed, 'overflow', rows, L, d, LOGIT_SCALE, OVERFLOW_MAX_LOGIT),
-    ordinary: attention(options.seed, 'softmax', rows, L, d, LOGIT_SCALE),
+    large: scaleLogits(unit, LOGIT_SCALE, OVERFLOW_MAX_LOGIT),
+    ordinary: scaleLogits(unit, LOGIT_SCALE),
   };
   type SetName = keyof typeof sets;
   interface Stored {
@@ -482,9 +507,10 @@ export function checkNumerics(options: NumericsOptions): NumericsResult {
   const biasLabel = options.linearBias ? ' (+bias)' : '';
   const poolWidth = Math.max(shape.outFeatures, shape.multiOut.reduce((a, b) => a + b, 0));
   const pool = new WeightPool(seed, 'weights', shape.hidden, poolWidth);
+  const unit = sites.includes('softmax-v') ? attentionFor(seed, shape) : null;
   for (const site of sites) {
     if (site === 'softmax-v') {
-      for (const dtype of dtypes) entries.push(...softmaxEntries(options, shape, dtype));
+      for (const dtype of dtypes) entries.push(...softmaxEntries(options, shape, dtype, unit ?? undefined));
       continue;
     }
     const kind: NormKind =
@@ -505,7 +531,7 @@ export function checkNumerics(options: NumericsOptions): NumericsResult {
   const hasLayerNorm = sites.includes('layernorm-linear') || (sites.includes('norm-multi-linear') && options.normKind === 'layernorm');
   const result: NumericsResult = {
     entries,
-    overflow: sites.includes('softmax-v') ? overflowCases(options, shape) : [],
+    overflow: unit !== null ? overflowCases(options, shape, unit) : [],
     layerNormFold: hasLayerNorm ? checkLayerNormFold(seed, shape) : null,
     tolerance,
     seed,

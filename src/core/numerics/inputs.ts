@@ -73,6 +73,11 @@ export function attention(
   alpha = 2,
   rowMaxTarget?: number,
 ): AttentionInputs {
+  return scaleLogits(attentionUnit(seed, label, rows, L, d), alpha, rowMaxTarget);
+}
+
+/** Logits q·k/√d (α = 1) with q, k, V ~ N(0, 1). */
+export function attentionUnit(seed: number, label: string, rows: number, L: number, d: number): AttentionInputs {
   const rng = createRng(deriveSeed(seed, `attn:${label}`));
   const q = rng.normals(rows * d);
   const k = rng.normals(L * d);
@@ -97,10 +102,28 @@ export function attention(
       logits[r * L + j] = s * inv;
       mx = Math.max(mx, s * inv);
     }
-    const a = rowMaxTarget === undefined || mx <= 0 ? alpha : rowMaxTarget / mx;
-    for (let j = 0; j < L; j++) logits[r * L + j] = logits[r * L + j]! * a;
-    csBound[r] = a * Math.sqrt(qn) * kMax * inv;
-    rowMax[r] = rowMaxTarget === undefined || mx <= 0 ? mx * a : rowMaxTarget;
+    csBound[r] = Math.sqrt(qn) * kMax * inv;
+    rowMax[r] = mx;
   }
   return { logits, V, csBound, rowMax };
+}
+
+/**
+ * The same attention with q scaled by α (logits, bound and max scale with it), or with each row's
+ * q scaled so that its largest logit is `rowMaxTarget`. V is shared, not copied.
+ */
+export function scaleLogits(unit: AttentionInputs, alpha: number, rowMaxTarget?: number): AttentionInputs {
+  const rows = unit.rowMax.length;
+  const L = unit.logits.length / rows;
+  const logits = new Float64Array(unit.logits.length);
+  const csBound = new Float64Array(rows);
+  const rowMax = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const mx = unit.rowMax[r]!;
+    const a = rowMaxTarget === undefined || mx <= 0 ? alpha : rowMaxTarget / mx;
+    for (let j = 0; j < L; j++) logits[r * L + j] = unit.logits[r * L + j]! * a;
+    csBound[r] = unit.csBound[r]! * a;
+    rowMax[r] = mx * a;
+  }
+  return { logits, V: unit.V, csBound, rowMax };
 }

@@ -63,7 +63,7 @@ export interface FoldedLinear {
 
 /**
  * The accumulators of x·W (rows×n times n×m), rounded to `acc` after every add, summed in index
- * order i = 0..n−1 for every output (the order a dot-product kernel uses).
+ * order i = 0..n−1 for every output (the order a dot-product kernel uses). n = W.length / m.
  */
 export function matmulAccumulate(
   x: Float64Array,
@@ -71,12 +71,14 @@ export function matmulAccumulate(
   W: Float64Array,
   m: number,
   acc: Precision,
+  into?: Float64Array,
 ): Float64Array {
   const n = W.length / m;
   // Loop order: i (outer), then j, with four rows at a time, so each row of W (the big operand) is
   // read once for four rows of x. Every output still sums its terms in order i = 0..n−1.
   // One monomorphic loop per accumulator so that V8 keeps each tight.
-  const out = new Float64Array(rows * m);
+  // With `into`, the sums continue from the accumulators already there (values in `acc` precision).
+  const out = into ?? new Float64Array(rows * m);
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
     if (acc === 'fp64') matmul4F64(x, n, r, W, m, out);
@@ -463,50 +465,64 @@ export function softmaxVDeferred(
   const L = V.length / d;
   const acc = rounder(cfg.accumulate);
   const store = rounder(cfg.storage);
-  const out = new Float64Array(rows * d);
-  const O = new Float64Array(d);
+  const O = new Float64Array(rows * d);
+  const l = new Float64Array(rows);
   let bad = false;
   let underflowed = 0;
-  for (let r = 0; r < rows; r++) {
-    const s = r * L;
-    O.fill(0);
-    let l = 0;
-    const addKey = (j: number, c: number): void => {
-      const exact = Math.exp(logits[s + j]! - c);
-      const ev = acc(Math.exp(acc(logits[s + j]! - c)));
-      const pv = store(ev);
-      if (!Number.isFinite(ev) || !Number.isFinite(pv)) bad = true;
-      if (pv === 0 && exact > 0) underflowed++;
-      l = acc(l + ev);
-      const vb = j * d;
-      for (let k = 0; k < d; k++) O[k] = acc(O[k]! + pv * V[vb + k]!);
-    };
-    if (offset.kind === 'online') {
-      let mRun = -Infinity;
-      const B = Math.max(1, Math.floor(offset.block));
-      for (let j0 = 0; j0 < L; j0 += B) {
-        const j1 = Math.min(L, j0 + B);
-        let mb = -Infinity;
-        for (let j = j0; j < j1; j++) mb = Math.max(mb, logits[s + j]!);
-        if (mb > mRun) {
-          const scale = mRun === -Infinity ? 0 : acc(Math.exp(acc(mRun - mb)));
-          l = acc(l * scale);
-          for (let k = 0; k < d; k++) O[k] = acc(O[k]! * scale);
-          mRun = mb;
-        }
-        for (let j = j0; j < j1; j++) addKey(j, mRun);
+  // Block of keys [j0, j1) with per-row offsets c: ẽ stored, ℓ += Σ exp(s − c), O += ẽ·V_block.
+  const addBlock = (j0: number, j1: number, c: Float64Array): void => {
+    const B = j1 - j0;
+    const p = new Float64Array(rows * B);
+    for (let r = 0; r < rows; r++) {
+      let lr = l[r]!;
+      const cr = c[r]!;
+      for (let j = j0; j < j1; j++) {
+        const ev = acc(Math.exp(acc(logits[r * L + j]! - cr)));
+        const pv = store(ev);
+        if (!Number.isFinite(pv)) bad = true;
+        else if (pv === 0 && Math.exp(logits[r * L + j]! - cr) > 0) underflowed++;
+        lr = acc(lr + ev);
+        p[r * B + (j - j0)] = pv;
       }
-    } else {
-      let c = 0;
-      if (offset.kind === 'exact') {
-        c = -Infinity;
-        for (let j = 0; j < L; j++) c = Math.max(c, logits[s + j]!);
-      } else if (offset.kind === 'bound') c = offset.c[r]!;
-      for (let j = 0; j < L; j++) addKey(j, c);
+      l[r] = lr;
     }
-    if (!Number.isFinite(l)) bad = true;
+    matmulAccumulate(p, rows, V.subarray(j0 * d, j1 * d), d, cfg.accumulate, O);
+  };
+  if (offset.kind === 'online') {
+    const B = Math.max(1, Math.floor(offset.block));
+    const m = new Float64Array(rows).fill(-Infinity);
+    for (let j0 = 0; j0 < L; j0 += B) {
+      const j1 = Math.min(L, j0 + B);
+      for (let r = 0; r < rows; r++) {
+        let mb = -Infinity;
+        for (let j = j0; j < j1; j++) mb = Math.max(mb, logits[r * L + j]!);
+        const mOld = m[r]!;
+        if (mb > mOld) {
+          // Rescale what was summed against the old max: exp(m_old − m_new) ≤ 1.
+          const scale = mOld === -Infinity ? 0 : acc(Math.exp(acc(mOld - mb)));
+          l[r] = acc(l[r]! * scale);
+          for (let k = 0; k < d; k++) O[r * d + k] = acc(O[r * d + k]! * scale);
+          m[r] = mb;
+        }
+      }
+      addBlock(j0, j1, m);
+    }
+  } else {
+    const c = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      if (offset.kind === 'exact') {
+        let mx = -Infinity;
+        for (let j = 0; j < L; j++) mx = Math.max(mx, logits[r * L + j]!);
+        c[r] = mx;
+      } else if (offset.kind === 'bound') c[r] = offset.c[r]!;
+    }
+    addBlock(0, L, c);
+  }
+  const out = new Float64Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    if (!Number.isFinite(l[r]!)) bad = true;
     for (let k = 0; k < d; k++) {
-      const v = store(acc(O[k]! / l));
+      const v = store(acc(O[r * d + k]! / l[r]!));
       if (!Number.isFinite(v)) bad = true;
       out[r * d + k] = v;
     }
