@@ -12,6 +12,8 @@ const common = {
   sourcemap: !production,
   minify: production,
   legalComments: 'none',
+  // jsonc-parser's UMD build hides its requires from the bundler; its ESM build does not.
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
 };
 

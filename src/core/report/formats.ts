@@ -40,7 +40,7 @@ const SITE_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'left'];
 
 function collectiveLine(r: Report): string {
   const t = r.totals;
-  return `Statistic collectives add ${percent(t.collectiveShareBaselinePct)} to baseline latency; deferral hides ${percent(t.hiddenCollectivePct)} of that.`;
+  return `Statistic collectives take ${percent(t.collectiveShareBaselinePct)} of the baseline latency; deferral hides ${percent(t.hiddenCollectivePct)} of that time.`;
 }
 
 /** What a person reads first: per layer kind, the sites, the whole model. */

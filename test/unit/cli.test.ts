@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixturePath } from './helpers/fixtures';
+
+// The built CLI (npm test builds before it runs the unit tests).
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const llama = fixturePath('Llama-3.1-8B');
+
+test('profile prints the table with the estimate disclaimer and the preset', () => {
+  const r = run('profile', llama);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Simulated estimate/);
+  assert.match(r.stdout, /dimc/);
+  assert.match(r.stdout, /input_layernorm → q_proj, k_proj, v_proj/);
+  assert.match(r.stdout, /whole model/);
+});
+
+test('profile --format json has the report fields of the design', () => {
+  const r = run('profile', llama, '--format', 'json', '--phase', 'prefill', '--seq', '256', '--batch', '2');
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.model.layers, 32);
+  assert.equal(report.layers.length, 33);
+  assert.deepEqual(Object.keys(report.layers[0]).sort(), ['baselineUs', 'deferredUs', 'index', 'kind', 'savedUs', 'sites']);
+  assert.equal(report.workload.phase, 'prefill');
+  assert.equal(report.workload.seq, 256);
+  for (const key of ['baselineUs', 'deferredUs', 'savedUs', 'savedPct', 'collectiveShareBaselinePct', 'hiddenCollectivePct']) {
+    assert.equal(typeof report.totals[key], 'number', key);
+  }
+  assert.ok(Object.keys(report.hardware.provenance).length > 10);
+});
+
+test('csv, md and trace exports', () => {
+  const csv = run('profile', llama, '--format', 'csv');
+  assert.equal(csv.status, 0, csv.stderr);
+  assert.equal(csv.stdout.trim().split('\n').length, 34);
+  const md = run('profile', llama, '--format', 'md');
+  assert.match(md.stdout, /^# Deferred normalization/);
+  assert.match(md.stdout, /## Where the hardware numbers come from/);
+  const trace = JSON.parse(run('profile', llama, '--format', 'trace').stdout);
+  const threads = trace.traceEvents.filter((e: { name: string }) => e.name === 'thread_name').map((e: { args: { name: string } }) => e.args.name);
+  assert.deepEqual([...new Set(threads)].sort(), ['collective', 'matrix', 'memory', 'vector']);
+  assert.ok(trace.traceEvents.some((e: { ph: string; pid: number }) => e.ph === 'X' && e.pid === 2));
+});
+
+test('--out writes the file and keeps stdout empty', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'dnp-')), 'r.json');
+  const r = run('profile', llama, '--format', 'json', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(JSON.parse(readFileSync(out, 'utf8')).model.name.length > 0, true);
+});
+
+test('hardware show --format json round-trips through --hardware FILE, and --set overrides a number', () => {
+  const shown = run('hardware', 'show', 'gpu-h100', '--format', 'json');
+  assert.equal(shown.status, 0, shown.stderr);
+  const file = join(mkdtempSync(join(tmpdir(), 'dnp-')), 'my.hardware.json');
+  writeFileSync(file, shown.stdout);
+  const a = JSON.parse(run('profile', llama, '--hardware', 'gpu-h100', '--format', 'json').stdout);
+  const b = JSON.parse(run('profile', llama, '--hardware', file, '--format', 'json').stdout);
+  assert.equal(a.totals.deferredUs, b.totals.deferredUs);
+  const c = JSON.parse(run('profile', llama, '--hardware', file, '--set', 'collective.hopLatencyNs=0', '--format', 'json').stdout);
+  assert.match(c.hardware.provenance['collective.hopLatencyNs'], /set on the command line/);
+  assert.ok(c.totals.baselineUs < a.totals.baselineUs);
+  assert.match(run('hardware', 'list').stdout, /dimc[\s\S]*gpu-h100[\s\S]*tpu-v5e/);
+});
+
+test('sweep evaluates the grid', () => {
+  const r = run('sweep', llama, '--batch', '1,8', '--context', '512,1024', '--set-range', 'collective.hopLatencyNs=0,100', '--format', 'json');
+  assert.equal(r.status, 0, r.stderr);
+  const points = JSON.parse(r.stdout);
+  assert.equal(points.length, 8);
+  const free = points.filter((p: { set: Record<string, string> }) => p.set['collective.hopLatencyNs'] === '0');
+  const slow = points.filter((p: { set: Record<string, string> }) => p.set['collective.hopLatencyNs'] === '100');
+  assert.ok(slow[0].savedUs > free[0].savedUs);
+});
+
+test('bad input: exit 2, one line on stderr naming the file and field, nothing on stdout', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnp-'));
+  const notJson = join(dir, 'config.json');
+  writeFileSync(notJson, '{ "hidden_size": 4096,, }');
+  const cases: [string[], RegExp][] = [
+    [['profile', join(dir, 'missing.json')], /missing\.json/],
+    [['profile', notJson], /config\.json: line 1/],
+    [['profile', llama, '--batch', '0'], /--batch/],
+    [['profile', llama, '--phase', 'train'], /--phase: expected one of prefill, decode/],
+    [['profile', llama, '--bogus'], /command line/],
+    [['profile', llama, '--set', 'collective.nope=1'], /collective\.nope/],
+    [['profile', llama, '--hardware', 'nosuch'], /--hardware/],
+    [['profile', llama, '--dtype', 'bf16'], /dtype/],
+    [['profile', fixturePath('falcon-mamba-7b')], /state-space|Mamba/i],
+    [['frobnicate'], /a command/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
