@@ -104,7 +104,8 @@ async function run(argv: string[]): Promise<number> {
       const format = formatOption(values, ['table', 'json'], 'table');
       const spec = await loadModel(modelArg(positionals, verb));
       const hw = hardwareFrom(values);
-      const base = workloadFrom(values);
+      // The grid flags hold lists; the base workload takes every other flag.
+      const base = workloadFrom({ ...values, seq: undefined, batch: undefined, context: undefined, tp: undefined });
       const grid = {
         seq: values.seq ? intList('--seq', values.seq) : [base.seq],
         batch: values.batch ? intList('--batch', values.batch) : [base.batch],

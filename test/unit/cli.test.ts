@@ -57,11 +57,11 @@ test('--out writes the file and keeps stdout empty', () => {
 });
 
 test('hardware show --format json round-trips through --hardware FILE, and --set overrides a number', () => {
-  const shown = run('hardware', 'show', 'gpu-h100', '--format', 'json');
+  const shown = run('hardware', 'show', 'dimc', '--format', 'json');
   assert.equal(shown.status, 0, shown.stderr);
   const file = join(mkdtempSync(join(tmpdir(), 'dnp-')), 'my.hardware.json');
   writeFileSync(file, shown.stdout);
-  const a = JSON.parse(run('profile', llama, '--hardware', 'gpu-h100', '--format', 'json').stdout);
+  const a = JSON.parse(run('profile', llama, '--hardware', 'dimc', '--format', 'json').stdout);
   const b = JSON.parse(run('profile', llama, '--hardware', file, '--format', 'json').stdout);
   assert.equal(a.totals.deferredUs, b.totals.deferredUs);
   const c = JSON.parse(run('profile', llama, '--hardware', file, '--set', 'collective.hopLatencyNs=0', '--format', 'json').stdout);
