@@ -41,15 +41,19 @@ import type {
 } from './types';
 
 /**
- * Caps on the tensors the check builds. With fp32 accumulation, the largest capped shape runs all
- * four site kinds × fp32/bf16/fp16 in about 50 ms on one core (test/bench/numerics-bench.ts).
- * Capping the hidden width shortens the dot products (accumulation error grows like √n at most),
- * so errors at the model's full width may be a little larger than measured, for both schedules.
+ * Caps on the tensors the check builds, applied inside checkNumerics (and by numericsShapeFor), so
+ * no caller can make it slow. With fp32 accumulation the largest capped shape runs all four site
+ * kinds × fp32/bf16/fp16 in ≈ 55 ms warm and ≈ 150 ms on a cold first call on the 2-core dev VM
+ * (test/bench/numerics-bench.ts); 'storage' accumulation ≈ 160 ms warm (a rounding call per add).
+ * The hidden cap shortens the dot products (fp32 accumulation error grows like √n at most), so
+ * errors at a model's full width may be a little larger than measured, for both schedules alike;
+ * the output caps only reduce the number of samples the max is taken over. Consumers of one norm
+ * are scaled down together so their ratio (e.g. q : kv = 4 : 1) is kept.
  */
 export const NUMERICS_CAPS = {
   hidden: 1024,
-  outFeatures: 256,
-  multiOut: 256,
+  outFeatures: 128,
+  multiOut: 128,
   multiCount: 4,
   headDim: 256,
   context: 512,
@@ -97,9 +101,8 @@ export function numericsShapeFor(dims: {
   const kvHeads = Math.min(pos(dims.kvHeads, heads), heads);
   const hidden = Math.min(pos(dims.hidden, heads * headDim), c.hidden);
   const outWidth = dims.ffn >= 1 ? dims.ffn : pos(dims.vocab, hidden);
-  const q = Math.min(heads * headDim, c.multiOut);
-  // K and V keep their ratio to Q (grouped-query attention), at least 16 wide.
-  const kv = Math.min(kvHeads * headDim, Math.max(16, Math.round((q * kvHeads) / heads)));
+  // K and V keep their ratio to Q (grouped-query attention).
+  const [q, kv] = capWidths([heads * headDim, kvHeads * headDim], c.multiOut) as [number, number];
   return {
     hidden,
     outFeatures: Math.min(Math.floor(outWidth), c.outFeatures),
@@ -108,6 +111,13 @@ export function numericsShapeFor(dims: {
     context: c.context,
     rows: 4,
   };
+}
+
+/** Scale consumer widths down together so the widest is at most `cap` (keeps e.g. q : kv = 4 : 1), at least 16 each. */
+function capWidths(widths: number[], cap: number): number[] {
+  const widest = Math.max(...widths);
+  if (widest <= cap) return widths.slice();
+  return widths.map((w) => Math.min(w, Math.max(16, Math.round((w * cap) / widest))));
 }
 
 /** Apply NUMERICS_CAPS to a shape (validated first). */
@@ -131,7 +141,7 @@ export function capShape(shape: NumericsShape): NumericsShape {
   return {
     hidden: Math.min(shape.hidden, c.hidden),
     outFeatures: Math.min(shape.outFeatures, c.outFeatures),
-    multiOut: shape.multiOut.slice(0, c.multiCount).map((v) => Math.min(v, c.multiOut)),
+    multiOut: capWidths(shape.multiOut.slice(0, c.multiCount), c.multiOut),
     headDim: Math.min(shape.headDim, c.headDim),
     context: Math.min(shape.context, c.context),
     rows: Math.min(shape.rows, c.rows),
@@ -205,9 +215,13 @@ class WeightPool {
     const hit = this.blocks.get(key);
     if (hit !== undefined) return hit;
     this.pool ??= weight(this.seed, this.label, this.n, this.width);
-    const out = new Float64Array(this.n * m);
-    for (let i = 0; i < this.n; i++)
-      for (let j = 0; j < m; j++) out[i * m + j] = this.pool[i * this.width + ((c0 + j) % this.width)]!;
+    const pool = this.pool;
+    const { n, width } = this;
+    const out = new Float64Array(n * m);
+    for (let j = 0; j < m; j++) {
+      const col = (c0 + j) % width;
+      for (let i = 0; i < n; i++) out[i * m + j] = pool[i * width + col]!;
+    }
     roundArray(p, out, out);
     this.blocks.set(key, out);
     return out;
@@ -264,7 +278,7 @@ function measureNormSite(inputs: NormSiteInputs, cfg: KernelConfig): { base: Err
     const b = c.b === null ? null : roundArray(p, c.b);
     const ref = linear(FP64, xhatRef, rows, W, c.m, b);
     const yb = linear(cfg, xhat, rows, W, c.m, b);
-    const folded: FoldedLinear = storeFolded(cfg, foldNorm(norm, W, b));
+    const folded: FoldedLinear = storeFolded(cfg, foldNorm(norm, W, b), true);
     const yd = scaledLinear(cfg, x, rows, folded, c.m, scales);
     const eb = relErrorStats(yb, ref);
     const ed = relErrorStats(yd, ref);
@@ -434,7 +448,7 @@ export function checkLayerNormFold(
   fold: typeof foldLayerNorm = foldLayerNorm,
 ): { maxAbsErr: number; maxRelErr: number; ok: boolean } {
   const n = shape.hidden;
-  const m = Math.min(shape.outFeatures, 64);
+  const m = Math.min(shape.outFeatures, 32);
   const rows = shape.rows;
   const x = activations(seed, 'lnfold', rows, n);
   const norm: NormParams = {
@@ -463,8 +477,8 @@ export function layerNormCancellation(
   dtypes: readonly NumericsDtype[],
   meanOverStd: readonly number[] = [0, 10, 100],
 ): NonNullable<NumericsResult['layerNormCancellation']> {
-  const small: NumericsShape = { ...shape, hidden: Math.min(shape.hidden, 512), rows: Math.min(shape.rows, 4) };
-  const m = Math.min(shape.outFeatures, 64);
+  const small: NumericsShape = { ...shape, hidden: Math.min(shape.hidden, 256), rows: Math.min(shape.rows, 4) };
+  const m = Math.min(shape.outFeatures, 32);
   const out: NonNullable<NumericsResult['layerNormCancellation']> = [];
   const pool = new WeightPool(options.seed, 'lncancel', small.hidden, m);
   for (const ratio of meanOverStd) {

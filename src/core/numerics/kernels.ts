@@ -361,9 +361,13 @@ export function foldNorm(norm: NormParams, W: Float64Array, b: Float64Array | nu
   return { W: Wtilde, bias };
 }
 
-/** Round a float64 fold to the storage precision (a load-time fold, then store). */
-export function storeFolded(cfg: KernelConfig, f: FoldedLinear): FoldedLinear {
-  return { W: roundArray(cfg.storage, f.W), bias: f.bias === null ? null : roundArray(cfg.storage, f.bias) };
+/**
+ * Round a float64 fold to the storage precision (a load-time fold, then store). With `inPlace`
+ * the fold's own arrays are rounded and returned (saves allocating a second n×m matrix).
+ */
+export function storeFolded(cfg: KernelConfig, f: FoldedLinear, inPlace = false): FoldedLinear {
+  const out = (a: Float64Array): Float64Array => roundArray(cfg.storage, a, inPlace ? a : undefined);
+  return { W: out(f.W), bias: f.bias === null ? null : out(f.bias) };
 }
 
 /** Baseline norm → linear: y = norm(x)·W (+ b). */
