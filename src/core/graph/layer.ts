@@ -132,8 +132,8 @@ class LayerBuilder {
           category: 'linear',
           work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, weightBytes: this.ctx.prefetch ? 0 : bytes },
           deps: all,
-          ...(site ? { site } : {}),
-          ...(t > 0 ? { continues: true } : {}),
+          site,
+          continues: t > 0,
         }),
       );
     }
@@ -146,7 +146,7 @@ class LayerBuilder {
   }
 
   vector(name: string, work: Work, deps: number[], category: 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise', site?: string, continues = false): number {
-    return this.g.add({ name, engine: 'vector', category, work, deps, ...(site ? { site } : {}), ...(continues ? { continues } : {}) });
+    return this.g.add({ name, engine: 'vector', category, work, deps, site, continues });
   }
 
   /** A gather and broadcast of per-row statistics over the `units` a row spans (all P by default). */
@@ -158,7 +158,7 @@ class LayerBuilder {
       category: 'stat-collective',
       work: { kind: 'collective', rows: free ? 0 : rows, values: free ? 0 : values, units },
       deps,
-      ...(site ? { site } : {}),
+      site,
     });
   }
 
@@ -170,14 +170,14 @@ class LayerBuilder {
   /** An epilogue on one matmul tile: on the vector engine, or inside the matmul where epilogues fuse. */
   epilogue(name: string, elements: number, ops: number, deps: number[], site: string, extra: { rsqrts?: number; divs?: number; exps?: number } = {}, continues = false): number {
     return this.g.add({
-      ...(continues ? { continues } : {}),
       name,
       engine: this.ctx.fusedEpilogue ? 'matrix' : 'vector',
       category: 'epilogue',
       work: vec(elements, ops, extra),
       deps,
       site,
-      ...(this.ctx.fusedEpilogue ? { fused: true } : {}),
+      fused: this.ctx.fusedEpilogue,
+      continues,
     });
   }
 

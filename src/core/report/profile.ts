@@ -98,7 +98,27 @@ function siteResult(d: SiteDecision): SiteResult {
   }
 }
 
-function totalsOf(kinds: LayerKindResult[]): Totals {
+/** What the totals need of a layer kind. */
+type KindFigures = Pick<LayerKindResult, 'layers' | 'baselineUs' | 'deferredUs' | 'exposedCollectiveBaselineUs' | 'exposedCollectiveDeferredUs'>;
+
+/** Whole-model totals straight from a simulation (what a sweep needs, without the rest of the report). */
+export function totalsOfSimulation(simulation: Simulation): Totals {
+  return totalsOf(
+    simulation.kinds.map((k) => {
+      const base = k.baseline.timeline.makespanNs;
+      const def = k.deferred.timeline.makespanNs;
+      return {
+        layers: k.layers,
+        baselineUs: us(base),
+        deferredUs: us(def),
+        exposedCollectiveBaselineUs: us(Math.max(0, base - k.baselineFreeNs)),
+        exposedCollectiveDeferredUs: us(Math.max(0, def - k.deferredFreeNs)),
+      };
+    }),
+  );
+}
+
+function totalsOf(kinds: KindFigures[]): Totals {
   let baselineUs = 0;
   let deferredUs = 0;
   let exposedB = 0;

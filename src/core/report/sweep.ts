@@ -2,9 +2,10 @@ import { InputError } from '../errors';
 import { applyOverrides } from '../hardware/overrides';
 import type { HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
+import type { LayerGraph } from '../graph/ops';
 import { simulate } from '../sim/simulate';
 import { validateWorkload, type Workload } from '../workload';
-import { reportOf } from './profile';
+import { totalsOfSimulation } from './profile';
 import { num, percent, table } from './text';
 
 export interface SweepGrid {
@@ -52,13 +53,15 @@ export function runSweep(spec: ModelSpec, hw: HardwareProfile, base: Workload, g
   const size = machines.length * grid.seq.length * grid.batch.length * grid.context.length * grid.tp.length;
   if (size > MAX_POINTS) throw new InputError('sweep', 'grid', `at most ${MAX_POINTS.toLocaleString('en')} points`, size.toLocaleString('en'));
   const points: SweepPoint[] = [];
-  for (const m of machines) {
-    for (const tp of grid.tp) {
-      for (const batch of grid.batch) {
-        for (const seq of grid.seq) {
-          for (const context of grid.context) {
-            const w = validateWorkload({ ...base, tp, batch, seq, context }, 'sweep');
-            const t = reportOf(spec, m.hw, w, simulate(spec, m.hw, w)).totals;
+  // Machines innermost: the graphs of one workload point serve every machine.
+  for (const tp of grid.tp) {
+    for (const batch of grid.batch) {
+      for (const seq of grid.seq) {
+        for (const context of grid.context) {
+          const w = validateWorkload({ ...base, tp, batch, seq, context }, 'sweep');
+          const graphs = new Map<string, Map<string, LayerGraph>>();
+          for (const m of machines) {
+            const t = totalsOfSimulation(simulate(spec, m.hw, w, { graphs }));
             points.push({ phase: w.phase, seq, batch, context, tp, set: m.set, ...t });
           }
         }

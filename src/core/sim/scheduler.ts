@@ -15,6 +15,43 @@ export interface Timeline {
 
 const ENGINE_INDEX = new Map(ENGINES.map((e, i) => [e, i]));
 
+/** The parts of a graph the scheduler needs that do not depend on durations. */
+interface Prepared {
+  indegree: Int32Array;
+  /** Successors of op i are succ[succStart[i]] … succ[succStart[i + 1] − 1]. */
+  succStart: Int32Array;
+  succ: Int32Array;
+  engineOf: Int8Array;
+}
+
+// A graph is scheduled many times (each site decision, each sweep point): prepare it once.
+const prepared = new WeakMap<readonly Op[], Prepared>();
+
+function prepare(ops: readonly Op[]): Prepared {
+  const cached = prepared.get(ops);
+  if (cached) return cached;
+  const n = ops.length;
+  const indegree = new Int32Array(n);
+  const succStart = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const deps = ops[i]!.deps;
+    indegree[i] = deps.length;
+    for (let d = 0; d < deps.length; d++) succStart[deps[d]! + 1]!++;
+  }
+  for (let i = 0; i < n; i++) succStart[i + 1]! += succStart[i]!;
+  const succ = new Int32Array(succStart[n]!);
+  const fill = succStart.slice(0, n);
+  for (let i = 0; i < n; i++) {
+    const deps = ops[i]!.deps;
+    for (let d = 0; d < deps.length; d++) succ[fill[deps[d]!]!++] = i;
+  }
+  const engineOf = new Int8Array(n);
+  for (let i = 0; i < n; i++) engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
+  const result = { indegree, succStart, succ, engineOf };
+  prepared.set(ops, result);
+  return result;
+}
+
 /**
  * Event-driven list scheduling: each engine runs one op at a time; whenever an
  * engine is idle it starts the ready op with the longest path to the end of the
@@ -28,21 +65,8 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
   const end = new Float64Array(n);
   if (n === 0) return { start, release, end, makespanNs: 0 };
 
-  // Successor lists (CSR) and in-degrees.
-  const indeg = new Int32Array(n);
-  const succCount = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const deps = ops[i]!.deps;
-    indeg[i] = deps.length;
-    for (let d = 0; d < deps.length; d++) succCount[deps[d]! + 1]!++;
-  }
-  for (let i = 0; i < n; i++) succCount[i + 1]! += succCount[i]!;
-  const succ = new Int32Array(succCount[n]!);
-  const fill = succCount.slice(0, n);
-  for (let i = 0; i < n; i++) {
-    const deps = ops[i]!.deps;
-    for (let d = 0; d < deps.length; d++) succ[fill[deps[d]!]!++] = i;
-  }
+  const { indegree, succStart: succCount, succ, engineOf } = prepare(ops);
+  const indeg = indegree.slice();
 
   // Priority: longest remaining path (bottom level).
   const level = new Float64Array(n);
@@ -52,8 +76,6 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
     level[i] = best + busy[i]! + latency[i]!;
   }
 
-  const engineOf = new Int8Array(n);
-  for (let i = 0; i < n; i++) engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
   const engines = ENGINES.length;
   const ready: number[][] = Array.from({ length: engines }, () => []);
   for (let i = 0; i < n; i++) if (indeg[i] === 0) ready[engineOf[i]!]!.push(i);

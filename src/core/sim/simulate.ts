@@ -75,40 +75,69 @@ export function graphContext(hw: HardwareProfile, workload: Workload, dtype: Dty
  * eligible site by cost: start from all deferred, keep any site whose deferral
  * makes the layer slower, and fall back to the baseline if the result is worse.
  */
-export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workload): Simulation {
+export interface SimulateOptions {
+  /**
+   * Graphs already built for this model and workload, reused across machines: a graph
+   * depends on the hardware only through the structural fields of GraphContext.
+   */
+  graphs?: Map<string, Map<string, LayerGraph>>;
+}
+
+export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workload, options: SimulateOptions = {}): Simulation {
   if (spec.topology === 'encoder' && workload.phase === 'decode') {
     throw new InputError(spec.source.path, 'phase', 'prefill: an encoder-only model has no decode step');
   }
   const dtype = resolveDtype(hw, workload);
   const ctx = graphContext(hw, workload, dtype);
-  const kinds: KindSimulation[] = spec.layerKinds.map((kind) =>
-    simulateKind(kind.id, kind.label, kind.layers, layerSites(kind), (c, d) => buildLayerGraph(spec, kind, c, d), ctx, hw, dtype),
+  // One inner map per graph context; inside it, graphs by layer kind, deferred sites and free collectives.
+  let cache: Map<string, LayerGraph> | undefined;
+  if (options.graphs) {
+    const ctxKey = JSON.stringify(ctx);
+    cache = options.graphs.get(ctxKey);
+    if (!cache) options.graphs.set(ctxKey, (cache = new Map()));
+  }
+  const cached = (key: string, build: Builder): Builder => {
+    if (!cache) return build;
+    const graphs = cache;
+    return (c, defer, deferredKey) => {
+      const k = `${key}|${deferredKey}|${c.freeStatCollectives === true}`;
+      let g = graphs.get(k);
+      if (!g) graphs.set(k, (g = build(c, defer, deferredKey)));
+      return g;
+    };
+  };
+  const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
+    simulateKind(kind.id, kind.label, kind.layers, layerSites(kind), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
   );
   const head = headSites(spec);
   if (head.length > 0) {
-    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, (c, d) => buildHeadGraph(spec, c, d)!, ctx, hw, dtype));
+    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, hw, dtype));
   }
   return { dtype, kinds };
 }
+
+/** Builds one graph; `deferredKey` names the set of deferred sites (for caching). */
+type Builder = (ctx: GraphContext, defer: DeferChoice, deferredKey: string) => LayerGraph;
 
 function simulateKind(
   id: string,
   label: string,
   layers: number[],
   sites: Site[],
-  build: (ctx: GraphContext, defer: DeferChoice) => LayerGraph,
+  build: Builder,
   ctx: GraphContext,
   hw: HardwareProfile,
   dtype: Dtype,
 ): KindSimulation {
+  const keyOf = (deferred: ReadonlySet<string>) => [...deferred].sort().join('|');
   const run = (deferred: ReadonlySet<string>, c: GraphContext = ctx): Run => {
-    const graph = build(c, (siteId) => deferred.has(siteId));
+    const graph = build(c, (siteId) => deferred.has(siteId), keyOf(deferred));
     const times = opTimes(graph.ops, hw, dtype, c.tp);
     return { graph, timeline: schedule(graph.ops, times), times };
   };
   const memo = new Map<string, Run>();
   const cached = (deferred: ReadonlySet<string>): Run => {
-    const key = [...deferred].sort().join('|');
+    const key = keyOf(deferred);
     let r = memo.get(key);
     if (r === undefined) {
       r = run(deferred);
