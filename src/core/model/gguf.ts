@@ -169,7 +169,7 @@ async function readValue(cur: Cursor, field: string, type: number, depth: number
     case 3: return v.getInt16(0, true);
     case 4: return v.getUint32(0, true);
     case 5: return v.getInt32(0, true);
-    case 6: return v.getFloat32(0, true);
+    case 6: return shortestFloat32(v.getFloat32(0, true));
     case 7: return v.getUint8(0) !== 0;
     case 10: return Number(v.getBigUint64(0, true));
     case 11: return Number(v.getBigInt64(0, true));
@@ -216,6 +216,16 @@ async function skipValue(cur: Cursor, field: string, type: number, depth: number
   const size = FIXED_SIZE[type];
   if (size === undefined) throw new InputError(cur.file, `${field}.value type`, 'a GGUF value type 0–12', String(type));
   cur.skip(size, `${field}.value`, `a ${TYPE_NAMES[type]}`);
+}
+
+/** The shortest decimal that is the same float32 (1e-5, not 0.000009999999747378752). */
+function shortestFloat32(f: number): number {
+  if (!Number.isFinite(f) || f === 0) return f;
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(f.toPrecision(p));
+    if (Math.fround(d) === f) return d;
+  }
+  return f;
 }
 
 function decode(bytes: Uint8Array, file: string, field: string): string {
@@ -313,7 +323,8 @@ export function configFromGguf(h: GgufHeader, file: string): GgufConfig {
   if (typeof fileType === 'number') config['torch_dtype'] = FILE_TYPES[fileType] ?? `file_type ${fileType}`;
 
   const tensorNames = h.tensors ? new Set(h.tensors.map((t) => t.name)) : null;
-  if (tensorNames) {
+  if (tensorNames?.has('token_embd.weight')) {
+    // llama.cpp writes no output.weight when the output layer reuses the embeddings.
     config['tie_word_embeddings'] = !tensorNames.has('output.weight');
   } else {
     notes.push('Tensor list not read: whether the output layer is tied to the embeddings follows the family default.');
