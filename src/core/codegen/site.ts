@@ -1,0 +1,350 @@
+/**
+ * Before/after pseudo-code of one rewrite site (DESIGN.md §1's table), in
+ * PyTorch-flavoured text with the model's own module names and sizes. Every
+ * name, size and number comes from the site, the spec and the report.
+ */
+import type { Site } from '../graph/sites';
+import type { LinearSpec, NormSpec } from '../model/spec';
+import type { SoftmaxOffset } from '../numerics/types';
+import type { PseudocodeSite, SiteResult } from '../report/types';
+import { blank, code, comment, count, eps, ident, layerRange, render, us, type Line } from './text';
+
+/** Where a deferred site's epilogue runs: its own vector pass, or inside the matmul that produces its input. */
+export type EpilogueEngine = 'vector' | 'fused' | 'unknown';
+
+/** The shape of one attention's Softmax → ·V, as the simulated graph has it. */
+export interface SoftmaxShape {
+  offset: SoftmaxOffset;
+  heads: number;
+  kvHeads: number;
+  /** Keys each query row attends to (an average in a causal prefill). */
+  keys: number;
+  /** Width of q and k per head as multiplied (MLA decode: the latent width). */
+  qkDim: number;
+  /** Width of v per head as multiplied: the values the deferred division acts on per row. */
+  vDim: number;
+}
+
+/** Everything one site's pseudo-code is made of. */
+export interface SiteCodeInput {
+  site: Site;
+  layerKind: { id: string; label: string; layers: readonly number[] };
+  /** The decision and its numbers, from the report. */
+  result: Pick<SiteResult, 'decision' | 'keptUs' | 'deferredUs' | 'reason'>;
+  /** Compute units the statistic is gathered over (from the graph's collective); null when it is local. */
+  units: number | null;
+  epilogue: EpilogueEngine;
+  /** Experts a token is routed to, when a router reads this norm. */
+  topK: number | null;
+  /** Softmax sites only. */
+  softmax: SoftmaxShape | null;
+}
+
+const MATRIX = 'matrix engine';
+const VECTOR = 'vector engine';
+
+function epilogueEngine(e: EpilogueEngine): string {
+  switch (e) {
+    case 'vector':
+      return VECTOR;
+    case 'fused':
+      return 'matrix engine, fused into the matmul epilogue';
+    case 'unknown':
+      return 'epilogue (vector engine, or fused into the matmul)';
+  }
+}
+
+/** γ as it multiplies the normalized row: `input_layernorm.weight`, `(1 + norm.weight)`, or nothing. */
+export function gammaOf(norm: NormSpec): string | null {
+  switch (norm.affine) {
+    case 'weight':
+    case 'weight+bias':
+      return `${norm.name}.weight`;
+    case 'one-plus-weight':
+      return `(1 + ${norm.name}.weight)`;
+    case 'none':
+      return null;
+  }
+}
+
+const betaOf = (norm: NormSpec): string | null => (norm.affine === 'weight+bias' ? `${norm.name}.bias` : null);
+
+/** `4096 → 11008`, with the experts a token uses where the weight has copies. */
+export function linearSize(lin: LinearSpec): string {
+  const experts = lin.copies ? `, top-${lin.copies.active} of ${lin.copies.total} experts per token` : '';
+  return `${lin.in} → ${lin.out}${experts}${lin.role === 'router' ? ' (router logits)' : ''}`;
+}
+
+/** `q_proj.weight′[topk_idx]` for routed experts, `q_proj.weight′` otherwise. */
+function weightRef(lin: LinearSpec, folded: boolean): string {
+  return `${lin.name}.weight${folded ? '′' : ''}${lin.copies ? '[topk_idx]' : ''}`;
+}
+
+const raw = (lin: LinearSpec): string => `${ident(lin.name)}_raw`;
+const out = (lin: LinearSpec): string => `${ident(lin.name)}_out`;
+
+/** Router first: routed experts wait for its decision (as the graph builds them). */
+function ordered(consumers: readonly LinearSpec[]): LinearSpec[] {
+  return [...consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
+}
+
+const isLayerNorm = (norm: NormSpec): boolean => norm.kind === 'layernorm';
+
+/** What the deferred epilogue adds after the scale: c = β·W + b folded at load time, or the bias b. */
+export function epilogueBias(norm: NormSpec, lin: LinearSpec): string | null {
+  if (betaOf(norm) !== null) return `${lin.name}.bias′`;
+  return lin.bias ? `${lin.name}.bias` : null;
+}
+
+/**
+ * The load-time folds of a deferred norm site: W′ = diag(γ)·W for RMSNorm;
+ * W̃ = (I − 11ᵀ/n)·diag(γ)·W and c = β·W + b for LayerNorm.
+ */
+export function foldLines(site: Site): Line[] {
+  const norm = site.norm;
+  if (!norm) return [];
+  const gamma = gammaOf(norm);
+  const beta = betaOf(norm);
+  const lines: Line[] = [];
+  if (gamma !== null) {
+    const params = beta !== null ? `γ, β = ${gamma}, ${beta}` : `γ = ${gamma}`;
+    lines.push(code(params, `[${norm.width}]${norm.affine === 'one-plus-weight' ? ', scaled as (1 + weight)' : ''}`));
+  } else if (beta !== null) {
+    lines.push(code(`β = ${beta}`, `[${norm.width}]`));
+  }
+  for (const lin of site.consumers) {
+    const w = `${lin.name}.weight`;
+    const shape = lin.copies ? `[${lin.copies.total}, ${lin.out}, ${lin.in}]` : `[${lin.out}, ${lin.in}]`;
+    const gammaTag = norm.affine === 'one-plus-weight' ? 'diag(1 + γ)' : 'diag(γ)';
+    if (isLayerNorm(norm)) {
+      lines.push(code(`${w}′ = ${gamma !== null ? `${w} * γ` : w}`, gamma !== null ? `${gammaTag}·W, γ along the ${lin.in} inputs` : `no γ: W`));
+      lines.push(code(`${w}′ = ${w}′ - ${w}′.mean(dim=-1, keepdim=True)`, `W̃ = (I − 11ᵀ/n)·${gamma !== null ? `${gammaTag}·` : ''}W: centering folded, n = ${norm.width}, ${shape}`));
+    } else {
+      lines.push(code(`${w}′ = ${gamma !== null ? `${w} * γ` : w}`, gamma !== null ? `W′ = ${gammaTag}·W, ${shape}` : `no γ to fold: W′ = W`));
+    }
+    if (beta !== null) {
+      lines.push(code(`${lin.name}.bias′ = ${w} @ β${lin.bias ? ` + ${lin.name}.bias` : ''}`, `c = β·W${lin.bias ? ' + b' : ''}: ${lin.out} values`));
+    }
+  }
+  return lines;
+}
+
+/** The statistic of a norm site: local sums and, where the row is spread over units, the gather. */
+function statisticLines(norm: NormSpec, units: number | null, note: string): Line[] {
+  const ln = isLayerNorm(norm);
+  const what = ln ? 'Σx and Σx²' : 'Σx²';
+  const local = units === null ? `over the ${norm.width} values, all held by one unit` : `over this unit's part of the ${norm.width} values`;
+  const lines = [code(ln ? 's1, ss = x.sum(dim=-1), (x * x).sum(dim=-1)' : 'ss = (x * x).sum(dim=-1)', `${VECTOR}: ${what} ${local}`)];
+  if (units !== null) {
+    lines.push(code(ln ? 's1, ss = all_gather_sum(s1, ss)' : 'ss = all_gather_sum(ss)', `collective: gather ${what} over ${units} units${note}`));
+  } else {
+    lines.push(comment('no collective: the statistic is local to one unit'));
+  }
+  return lines;
+}
+
+function scaleLine(norm: NormSpec): Line {
+  return isLayerNorm(norm)
+    ? code(`mu = s1 / ${norm.width}; r = rsqrt(ss / ${norm.width} - mu * mu + ${eps(norm.eps)})`, `${VECTOR}: one rsqrt per row`)
+    : code(`r = rsqrt(ss / ${norm.width} + ${eps(norm.eps)})`, `${VECTOR}: one rsqrt per row`);
+}
+
+function header(input: SiteCodeInput): Line[] {
+  const { site, layerKind } = input;
+  const what = site.norm
+    ? `${site.norm.kind === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm'} over ${site.norm.width} values (${site.norm.placement}-norm)`
+    : softmaxWhat(input);
+  return [comment(`${site.name}  ·  ${what}`), comment(`layer kind "${layerKind.id}": ${layerKind.label} (${layerRange(layerKind.layers)})`), comment(decision(input))];
+}
+
+function softmaxWhat(input: SiteCodeInput): string {
+  const s = input.softmax;
+  const att = input.site.attention === 'cross' ? 'cross-attention' : 'self-attention';
+  if (!s) return att;
+  return `${att}, ${s.heads} heads (${s.kvHeads} KV heads), ${count(s.keys)} keys per row, q·k over ${s.qkDim}, v width ${s.vDim}`;
+}
+
+/** Values per row the deferred epilogue scales, and where. */
+function epilogueWork(input: SiteCodeInput): string {
+  if (input.site.kind === 'softmax') {
+    return input.softmax ? `divides ${input.softmax.vDim} values per row` : 'divides the p·V output';
+  }
+  const values = input.site.consumers.reduce((n, l) => n + l.out * (l.copies?.active ?? 1), 0);
+  return `scales ${values} values per row (${input.site.consumers.map((l) => l.name).join(', ')})`;
+}
+
+/** The decision with its numbers, from the report. */
+export function decision(input: SiteCodeInput): string {
+  const r = input.result;
+  const per = input.layerKind.id === 'head' ? 'for the head' : 'per layer';
+  switch (r.decision) {
+    case 'defer':
+      return `deferred: ${us(r.deferredUs)} instead of ${us(r.keptUs)} ${per} (simulated)`;
+    case 'ineligible':
+      return `ineligible: ${input.site.ineligible ?? r.reason}`;
+    case 'keep': {
+      const gather = input.site.kind === 'softmax' ? 'the gathers it would hide' : 'the gather it would hide';
+      if (r.deferredUs > r.keptUs) {
+        return `kept: deferring would take ${us(r.deferredUs)} instead of ${us(r.keptUs)} ${per} (simulated); the epilogue ${epilogueWork(input)}, which costs more than ${gather}`;
+      }
+      if (r.deferredUs === r.keptUs) {
+        return `kept: deferring would save nothing (${us(r.keptUs)} ${per} either way, simulated); ${gather} are not on the critical path`;
+      }
+      return `kept: deferring this site alone would take ${us(r.deferredUs)} instead of ${us(r.keptUs)} ${per}, but the layer with its deferrals was slower than the usual schedule, so the usual schedule was kept (simulated)`;
+    }
+  }
+}
+
+/** How a normalized row (h) leaves the site when it does not (only) go into linears. */
+function residualLines(norm: NormSpec): Line[] {
+  if (norm.placement === 'post') return [code('x = h', 'post-norm: the normalized rows are the residual stream itself')];
+  if (norm.placement === 'qk') return [code(`${norm.role === 'k' ? 'k' : 'q'} = h`, 'per-head rows go on to the rotary embedding and q·Kᵀ')];
+  if (norm.feeds.length === 0) return [code('residual = residual + h', `${VECTOR}: the normalized rows feed the residual sum`)];
+  return [];
+}
+
+function normBefore(input: SiteCodeInput, norm: NormSpec): Line[] {
+  const gamma = gammaOf(norm);
+  const beta = betaOf(norm);
+  const ln = isLayerNorm(norm);
+  const lines = [
+    ...header(input),
+    comment(`before: the usual schedule; ${input.site.consumers.length > 0 ? 'the matmuls wait for the gathered statistic' : 'the normalized rows are materialized'}`),
+    comment(`x: rows of ${norm.width} values entering ${norm.name}`),
+    ...statisticLines(norm, input.units, input.units !== null ? ', on the critical path' : ''),
+    scaleLine(norm),
+    code(`h = ${ln ? '(x - mu)' : 'x'} * r${gamma !== null ? ` * ${gamma}` : ''}${beta !== null ? ` + ${beta}` : ''}`, `${VECTOR}: normalize ${norm.width} values per row`),
+  ];
+  const consumers = ordered(input.site.consumers);
+  const router = consumers.find((l) => l.role === 'router');
+  for (const lin of consumers) {
+    lines.push(code(`${out(lin)} = h @ ${weightRef(lin, false)}.T${lin.bias ? ` + ${lin.name}.bias` : ''}`, `${MATRIX}: ${linearSize(lin)}`));
+    if (lin === router) lines.push(code(`topk_idx = topk(${out(lin)}, k=${input.topK ?? '?'})`, `${VECTOR}: routing decision`));
+  }
+  if (router) lines.push(code(`gate_w = softmax(${out(router)}, dim=-1)`, `${VECTOR}: gate weights, read at topk_idx`));
+  lines.push(...residualLines(norm));
+  return lines;
+}
+
+function normAfter(input: SiteCodeInput, norm: NormSpec): Line[] {
+  const ln = isLayerNorm(norm);
+  const consumers = ordered(input.site.consumers);
+  const router = consumers.find((l) => l.role === 'router');
+  const lines: Line[] = [
+    comment(
+      ln
+        ? 'after: centering and γ folded into the weights, β into the bias; the matmuls start at once while Σx and Σx² are gathered'
+        : 'after: γ folded into the weights; the matmuls start at once while Σx² is gathered',
+    ),
+    comment('load time, once:'),
+    ...foldLines(input.site),
+    blank,
+    comment('per row, side by side on different engines:'),
+  ];
+  for (const lin of consumers) {
+    lines.push(code(`${raw(lin)} = x @ ${weightRef(lin, true)}.T`, `${MATRIX}: ${linearSize(lin)}, on the raw rows`));
+    if (lin === router) {
+      lines.push(code(`topk_idx = topk(${raw(lin)}, k=${input.topK ?? '?'})`, `${VECTOR}: top-k on raw logits: a positive scale r does not change top-k`));
+    }
+  }
+  lines.push(...statisticLines(norm, input.units, ', hidden behind the matmuls'));
+  lines.push(blank, comment(consumers.length > 1 ? `epilogue: one statistic, one epilogue per consumer (${consumers.length})` : 'epilogue:'));
+  lines.push(scaleLine(norm));
+  const engine = epilogueEngine(input.epilogue);
+  for (const lin of consumers) {
+    const bias = epilogueBias(norm, lin);
+    const formula = `y = r·(x @ ${ln ? 'W̃' : 'W′'})${bias === null ? '' : betaOf(norm) !== null ? ' + c' : ' + b'}`;
+    lines.push(code(`${out(lin)} = r * ${raw(lin)}${bias !== null ? ` + ${bias}` : ''}`, `${engine}: ${formula}, ${lin.out} values per row${lin.copies ? ' per routed expert' : ''}`));
+  }
+  if (router) {
+    lines.push(code(`gate_w = softmax(${out(router)}, dim=-1)`, `${VECTOR}: the gate softmax after the scale: r changes the weights, not the choice`));
+  }
+  return lines;
+}
+
+/** The offset c and the exponentials of a Softmax, before the sum is gathered. */
+function softmaxScores(s: SoftmaxShape | null): Line {
+  const shape = s ? `: [rows, ${s.qkDim}] @ [${s.qkDim}, ${count(s.keys)}]` : '';
+  return code('s = (q @ k.transpose(-2, -1)) * scale', `${MATRIX}${shape}`);
+}
+
+const LOCAL_ROW = 'each row is held by one unit: its max and Σ are local, no collective';
+
+function softmaxBefore(input: SiteCodeInput): Line[] {
+  const s = input.softmax;
+  const units = input.units;
+  const keys = s ? count(s.keys) : 'L';
+  return [
+    ...header(input),
+    comment(`before: the usual schedule; p @ V waits for ${units !== null ? 'both gathers and ' : ''}a division over every key`),
+    softmaxScores(s),
+    code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max over ${units !== null ? "this unit's" : 'the'} keys`),
+    units !== null ? code('c = all_gather_max(c)', `collective: gather the max over ${units} units`) : comment(LOCAL_ROW),
+    code('e = exp(s - c); l = e.sum(dim=-1, keepdim=True)', `${VECTOR}: ${keys} exps per row`),
+    ...(units !== null ? [code('l = all_gather_sum(l)', `collective: gather Σ exp(s − c) over ${units} units`)] : []),
+    code('p = e / l', `${VECTOR}: p = exp(s − c) / sum(exp(s − c)), ${keys} values per row`),
+    code('o = p @ v', `${MATRIX}${s ? `: [rows, ${keys}] @ [${keys}, ${s.vDim}]` : ''}`),
+  ];
+}
+
+function softmaxAfter(input: SiteCodeInput): Line[] {
+  const s = input.softmax;
+  const offset = s?.offset ?? 'exact';
+  const units = input.units;
+  const keys = s ? count(s.keys) : 'L';
+  const vDim = s ? String(s.vDim) : 'head_dim';
+  const pv = `${MATRIX}: starts at once on the unnormalized exponentials${s ? `, [rows, ${keys}] @ [${keys}, ${vDim}]` : ''}`;
+  const engine = epilogueEngine(input.epilogue);
+  const exps = code('e = exp(s - c); l = e.sum(dim=-1, keepdim=True)', `${VECTOR}: ${keys} exps per row`);
+  const divide = code('o = o_raw / l', `${engine}: o = (exp(s − c) @ V) / Σ, ${vDim} values per row`);
+  const sum = code('l = all_gather_sum(l)', `collective: gather Σ exp(s − c) over ${units ?? 0} units, side by side with e @ v`);
+  const lines: Line[] = [comment(`after (offset: ${offset}): p @ V runs on exp(s − c); the division acts on ${vDim} values per row instead of ${keys}`), softmaxScores(s)];
+  if (offset === 'bound') {
+    lines.push(code('c = score_bound', 'a known upper bound of s: no max, no wait (exp overflows if a score exceeds it)'), exps, code('o_raw = e @ v', pv));
+    if (units !== null) lines.push(sum);
+    lines.push(divide);
+  } else if (units === null) {
+    lines.push(comment(LOCAL_ROW), code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max over the row, local`), exps, code('o_raw = e @ v', pv), divide);
+  } else if (offset === 'exact') {
+    lines.push(
+      code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max over this unit's keys`),
+      code('c = all_gather_max(c)', `collective: gather the max over ${units} units first: still on the critical path`),
+      exps,
+      code('o_raw = e @ v', pv),
+      sum,
+      divide,
+    );
+  } else {
+    lines.push(
+      code('m_unit = s.amax(dim=-1, keepdim=True)', `${VECTOR}: running max over this unit's keys, no wait`),
+      code('e = exp(s - m_unit); l_unit = e.sum(dim=-1, keepdim=True)', `${VECTOR}: ${keys} exps per row`),
+      code('o_raw = e @ v', pv),
+      code('m, l = all_gather_max_sum(m_unit, l_unit)', `collective: one gather over ${units} units carries each unit's max and Σ: m = max m_unit, l = Σ l_unit·exp(m_unit − m)`),
+      code('o = o_raw * exp(m_unit - m) / l', `${engine}: FlashAttention-style rescale by exp(m_unit − m), then divide: ${vDim} values per row`),
+    );
+  }
+  return lines;
+}
+
+/** Why there is no rewrite, or the rewrite that was rejected, above the `after` code. */
+function afterPreamble(input: SiteCodeInput): Line[] {
+  switch (input.result.decision) {
+    case 'defer':
+      return header(input);
+    case 'keep':
+      return [...header(input), comment('REJECTED rewrite: not applied, the usual schedule (before) is kept; shown for reference'), blank];
+    case 'ineligible':
+      return [...header(input), comment(`no rewrite: ${input.site.ineligible ?? input.result.reason}`), comment('the usual schedule (before) stays as it is')];
+  }
+}
+
+/** The before/after pseudo-code of one site. */
+export function sitePseudocode(input: SiteCodeInput): PseudocodeSite {
+  const { site } = input;
+  const before = site.norm ? normBefore(input, site.norm) : softmaxBefore(input);
+  let after = afterPreamble(input);
+  if (input.result.decision !== 'ineligible') {
+    after = [...after, ...(site.norm ? normAfter(input, site.norm) : softmaxAfter(input))];
+  }
+  return { site: site.id, layerKind: input.layerKind.id, before: render(before), after: render(after) };
+}
