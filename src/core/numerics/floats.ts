@@ -28,25 +28,12 @@
 
 export type Precision = 'fp64' | 'fp32' | 'bf16' | 'fp16';
 
-interface Format {
-  /** Significand bits including the implicit one. */
-  readonly p: number;
-  /** Smallest normal exponent. */
-  readonly emin: number;
-  /** Largest finite value. */
-  readonly max: number;
-}
-
-export const FP16 = { p: 11, emin: -14, max: 65504 } as const satisfies Format;
-export const BF16 = { p: 8, emin: -126, max: (2 - 2 ** -7) * 2 ** 127 } as const satisfies Format;
-export const FP32 = { p: 24, emin: -126, max: (2 - 2 ** -23) * 2 ** 127 } as const satisfies Format;
-
-/** Largest finite float16 value, 65504. */
-export const FP16_MAX = FP16.max;
+/** Largest finite float16 value, 65504 = (2 − 2^-10)·2^15. */
+export const FP16_MAX = 65504;
 /** Smallest positive float16 subnormal, 2^-24. */
 export const FP16_MIN_SUBNORMAL = 2 ** -24;
 /** Largest finite bfloat16 value, (2 − 2^-7)·2^127 ≈ 3.39e38. */
-export const BF16_MAX = BF16.max;
+export const BF16_MAX = (2 - 2 ** -7) * 2 ** 127;
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);

@@ -1,8 +1,47 @@
-/** The numerics check's public surface. */
+/** The numerics check's public surface (see README.md beside this file). */
 export * from './types';
-export { checkNumerics, numericsShapeFor, capShape, checkLayerNormFold, overflowCases, layerNormCancellation, NUMERICS_CAPS, DEFAULT_TOLERANCE } from './check';
-export { roundTo, roundArray, roundInPlace, roundFp16, roundBf16, roundFp32, rounder, fp16Bits, fp16FromBits, bf16Bits, bf16FromBits, fp32Bits } from './floats';
+export {
+  checkNumerics,
+  numericsShapeFor,
+  capShape,
+  checkLayerNormFold,
+  overflowCases,
+  layerNormCancellation,
+  NUMERICS_CAPS,
+  DEFAULT_TOLERANCE,
+  BOUND_SLACK,
+  OVERFLOW_MAX_LOGIT,
+} from './check';
+export {
+  roundTo,
+  roundArray,
+  roundInPlace,
+  roundFp16,
+  roundBf16,
+  roundFp32,
+  rounder,
+  fp16Bits,
+  fp16FromBits,
+  bf16Bits,
+  bf16FromBits,
+  fp32Bits,
+  FP16_MAX,
+  FP16_MIN_SUBNORMAL,
+  BF16_MAX,
+} from './floats';
 export type { Precision } from './floats';
-export { foldLayerNorm, foldRmsNorm } from './kernels';
+export {
+  foldLayerNorm,
+  foldRmsNorm,
+  foldNorm,
+  kernelConfig,
+  normLinearBaseline,
+  normLinearDeferred,
+  softmaxVBaseline,
+  softmaxVDeferred,
+  FP64,
+} from './kernels';
+export type { KernelConfig, NormParams, FoldedLinear, SoftmaxOffsetSpec, SoftmaxResult } from './kernels';
 export { createRng, deriveSeed } from './rng';
+export type { Rng } from './rng';
 export { relErrorStats, FLOOR_FRACTION } from './metrics';
