@@ -10,8 +10,9 @@ import { formatSpecTable, summarizeSpec } from '../core/model/summary';
 import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace, type ReportFormat } from '../core/report/formats';
 import { reportOf } from '../core/report/profile';
 import { simulate } from '../core/sim/simulate';
+import { formatNumerics, numericsFor, numericsPass } from '../core/report/numerics';
 import { formatSweep, runSweep } from '../core/report/sweep';
-import { formatOption, intList, parseCommandLine, workloadFrom, type ParsedOptions } from './options';
+import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 declare const PACKAGE_VERSION: string | undefined;
 
@@ -21,6 +22,7 @@ Usage
   deferred-norm inspect <model> [--format table|json]
   deferred-norm profile <model> [workload and hardware options] [--format table|json|csv|md|trace] [--out FILE]
   deferred-norm sweep <model> [--seq a,b,…] [--batch x,y,…] [--context …] [--tp …] [--set-range path=v1,v2,…] [--format table|json]
+  deferred-norm verify <model> [--seed N] [--format table|json]   (exit 1 if a deferred form is worse than its baseline)
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
 
@@ -50,6 +52,10 @@ function modelArg(positionals: string[], verb: string): string {
   const path = positionals[1];
   if (!path) throw new InputError('command line', '', `a model path after "${verb}" (config.json, folder, .gguf or .safetensors)`);
   return path;
+}
+
+function seedFrom(values: ParsedOptions): number {
+  return values.seed === undefined ? 1 : positiveInt('--seed', values.seed);
 }
 
 /** Writes to --out, or to stdout. */
@@ -87,6 +93,8 @@ async function run(argv: string[]): Promise<number> {
       const workload = workloadFrom(values);
       const simulation = simulate(spec, hw, workload);
       const report = reportOf(spec, hw, workload, simulation);
+      // The full exports carry the numerics check; the quick views do not pay for it.
+      if (format === 'json' || format === 'md') report.numerics = numericsFor(spec, seedFrom(values));
       const text =
         format === 'json'
           ? JSON.stringify(report, null, 2) + '\n'
@@ -117,6 +125,13 @@ async function run(argv: string[]): Promise<number> {
       emit(format === 'json' ? JSON.stringify(points, null, 2) + '\n' : formatSweep(points, hw, base), values);
       return 0;
     }
+    case 'verify': {
+      const format = formatOption(values, ['table', 'json'], 'table');
+      const spec = await loadModel(modelArg(positionals, verb));
+      const result = numericsFor(spec, seedFrom(values));
+      emit(format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatNumerics(result, spec.name), values);
+      return numericsPass(result) ? 0 : 1;
+    }
     case 'hardware': {
       const sub = positionals[1];
       const format = formatOption(values, ['table', 'json'], 'table');
@@ -134,7 +149,7 @@ async function run(argv: string[]): Promise<number> {
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
     }
     default:
-      throw new InputError('command line', '', 'a command: inspect, profile, sweep or hardware (see --help)', JSON.stringify(verb));
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify or hardware (see --help)', JSON.stringify(verb));
   }
 }
 

@@ -60,7 +60,7 @@ export function formatTable(r: Report): string {
     out.push('', `Sites in ${k.id === 'head' ? 'the head' : `each ${k.id} layer`} (µs per layer):`, table(SITE_HEADER, siteRows(k), SITE_ALIGN));
   }
   if (r.model.notes.length > 0) out.push('', 'Notes:', ...r.model.notes.map((n) => `  - ${n}`));
-  out.push('', `Where the numbers come from: deferred-norm hardware show ${r.hardware.name}`);
+  out.push('', `Where the numbers come from: deferred-norm hardware show ${r.hardware.name}`, `Does the rewrite keep the numbers: deferred-norm verify ${r.model.source}`);
   return out.join('\n') + '\n';
 }
 
@@ -90,6 +90,22 @@ export function formatMarkdown(r: Report): string {
   ];
   for (const k of r.layerKinds) {
     out.push('', `## Sites in ${k.id === 'head' ? 'the head' : `each ${k.id} layer`}`, '', markdownTable(SITE_HEADER, siteRows(k), SITE_ALIGN));
+  }
+  if (r.numerics) {
+    const n = r.numerics;
+    const sci = (x: number) => x.toExponential(2);
+    out.push(
+      '',
+      '## Numerics',
+      '',
+      `Baseline and deferred forms against a float64 reference on seeded tensors shaped like the model's (seed ${n.seed}, accumulation ${n.accumulate}); "within" means the deferred max error is at most ${n.tolerance}× the baseline's.`,
+      '',
+      markdownTable(
+        ['Site', 'Dtype', 'Offset', 'Baseline max', 'Deferred max', 'Deferred mean', 'Within'],
+        n.entries.map((e) => [e.site, e.dtype, e.offset ?? '', sci(e.baselineMaxRelErr), sci(e.deferredMaxRelErr), sci(e.deferredMeanRelErr), e.withinBaseline ? 'yes' : 'no']),
+        ['left', 'left', 'left', 'right', 'right', 'right', 'left'],
+      ),
+    );
   }
   out.push('', '## Assumptions', '', ...r.assumptions.map((a) => `- ${a}`));
   out.push('', '## Where the hardware numbers come from', '', markdownTable(['Number', 'Source'], Object.entries(r.hardware.provenance), ['left', 'left']));
