@@ -7,7 +7,7 @@
  */
 import { InputError, describeValue } from '../errors';
 import { isObject, type JsonObject } from '../json';
-import { Cursor, boundedCount, type ByteSource } from './bytes';
+import { boundedCount, type ByteSource } from './bytes';
 import { specFromConfig } from './config';
 import type { ModelSpec, SourceFormat } from './spec';
 
@@ -35,14 +35,17 @@ export const SAFETENSORS_DTYPE_BYTES: Record<string, number> = {
 };
 
 export async function readSafetensorsHeader(src: ByteSource, file: string): Promise<SafetensorsHeader> {
-  const cur = new Cursor(src, file);
+  // Two exact reads: the length, then the JSON. Tensor data is never touched.
   if (src.size < 8) throw new InputError(file, 'header length', 'an 8-byte little-endian header length', `a ${src.size}-byte file`);
-  const raw = await cur.u64('header length');
+  const head = await src.read(0, 8);
+  if (head.length < 8) throw new InputError(file, 'header length', 'an 8-byte little-endian header length', 'a short read');
+  const raw = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   const length = boundedCount(file, 'header length', raw, SAFETENSORS_HEADER_CAP, 'a header length in bytes');
   if (length > src.size - 8) {
     throw new InputError(file, 'header length', `at most ${src.size - 8} bytes (the file is ${src.size} bytes)`, length.toLocaleString('en'));
   }
-  const bytes = await cur.bytes(length, 'header', 'the JSON header');
+  const bytes = await src.read(8, length);
+  if (bytes.length < length) throw new InputError(file, 'header', `${length} bytes of JSON header`, `a short read of ${bytes.length}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
