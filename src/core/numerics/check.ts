@@ -60,7 +60,12 @@ export const NUMERICS_CAPS = {
   rows: 8,
 } as const;
 
-export const DEFAULT_TOLERANCE = 2;
+/**
+ * How much worse than the baseline's own max error the deferred form may be. A max over a few hundred
+ * outputs is noisy: over 40 seeds × 5 models the deferred/baseline ratio reached 3.02 (fp32 Softmax,
+ * both errors ~1e-6). Real defects (LayerNorm cancellation, overflow) are orders of magnitude off.
+ */
+export const DEFAULT_TOLERANCE = 4;
 export const RMSNORM_EPS = 1e-6;
 export const LAYERNORM_EPS = 1e-5;
 /** Logit scale of the Softmax entries (logit std ≈ 2). */
