@@ -515,6 +515,10 @@ describe('bad configs → InputError naming the file and the field', () => {
     assert.equal(spec.params.total, 6_738_415_616);
     assert.ok(spec.notes.some((n) => /Unknown model_type/.test(n)));
   });
+  it('a hybrid whose layout is not modelled (Zamba) is refused, not misread as Llama-style', () => {
+    const zamba = { model_type: 'zamba', hidden_size: 3712, num_hidden_layers: 76, num_attention_heads: 16, intermediate_size: 14848, vocab_size: 32000, mamba_d_state: 16 };
+    assert.throws(() => fromConfig(zamba, file), (e: unknown) => e instanceof InputError && e.kind === 'unsupported' && /hybrid/.test(e.message));
+  });
   it('nested text_config fields are named with their path', () => {
     const config = JSON.parse(readFileSync(fixturePath('Llava-1.5-7b-hf'), 'utf8'));
     config.text_config.hidden_size = 0;

@@ -80,6 +80,13 @@ const MULTIMODAL_TEXT_TYPES: Record<string, string> = {
 
 const PURE_SSM_TYPES = new Set(['mamba', 'mamba2', 'falcon_mamba']);
 
+/**
+ * Hybrids whose layout is not modelled (shared attention blocks, Mamba-2 mixers in
+ * parallel with attention, …). Refused rather than misread as Llama-style decoders.
+ * Jamba, and any config whose layer_types marks its non-attention layers, are profiled.
+ */
+const UNMODELLED_HYBRIDS = new Set(['zamba', 'zamba2', 'bamba', 'nemotron_h', 'falcon_h1', 'granitemoehybrid', 'plamo2', 'lfm2']);
+
 export function specFromConfig(config: unknown, source: { path: string; format: SourceFormat }): ModelSpec {
   return specFromConfigWithFields(config, source);
 }
@@ -117,6 +124,15 @@ export function specFromConfigWithFields(
     defaults = TEXT_CONFIG_DEFAULTS[textType] ?? {};
     fallbacks.push(pick(top, ['torch_dtype', 'dtype', 'tie_word_embeddings', 'vocab_size']));
     refuseStateSpace(textConfig, textType, file, (k) => prefix + fieldName(k));
+  }
+  if (UNMODELLED_HYBRIDS.has(textType)) {
+    throw new InputError(
+      file,
+      prefix + fieldName('model_type'),
+      'a model whose layer layout this tool models (Jamba-style hybrids and configs with layer_types are)',
+      `"${textType}": a hybrid of attention and state-space layers whose layout is not modelled yet`,
+      'unsupported',
+    );
   }
   const reader = new ConfigReader(cfg, file, prefix, defaults, fieldName, fallbacks);
   const adapter = ADAPTERS[textType] ?? genericAdapter(reader, textType, file, fieldName);

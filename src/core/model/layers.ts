@@ -111,8 +111,7 @@ export function attentionPart(o: {
     inner.push(norm(o.qkNorm.style, o.qkNorm.q, 'q', 'qk', attn.headDim, []));
     inner.push(norm(o.qkNorm.style, o.qkNorm.k, 'k', 'qk', attn.headDim, []));
   }
-  const oName = 'qkv' in o.names ? o.names.o : o.names.o;
-  linears.push(linear(oName, o.cross ? 'cross_o' : 'o', oIn, hidden, o.oBias));
+  linears.push(linear(o.names.o, o.cross ? 'cross_o' : 'o', oIn, hidden, o.oBias));
   return { linears, inner, reads };
 }
 

@@ -212,7 +212,7 @@ function buildDecoder(r: ConfigReader, t: Traits): FamilyResult {
   const hidden = hiddenSize(r);
   const layers = layerCount(r);
   const vocab = vocabSize(r);
-  const isMla = (t.moe === 'deepseek' && r.has('kv_lora_rank'));
+  const isMla = t.moe === 'deepseek' && r.has('kv_lora_rank');
   const { heads, kvHeads, headDim } = isMla
     ? { heads: r.size(KEYS.heads, { max: LIMITS.heads }), kvHeads: 0, headDim: 0 }
     : resolveHeads(r, hidden);
