@@ -90,7 +90,7 @@ interface OpCode {
   pre?: string;
 }
 
-const matmulShape = (op: Op): string => (op.work.kind === 'matmul' ? `${count(op.work.m)}×${op.work.k} @ ${op.work.k}×${count(op.work.n)}` : '');
+const matmulShape = (op: Op): string => (op.work.kind === 'matmul' ? `${count(op.work.m)}×${count(op.work.k)} @ ${count(op.work.k)}×${count(op.work.n)}` : '');
 
 class BlockWriter {
   private readonly values = new Map<number, Value>();

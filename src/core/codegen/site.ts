@@ -143,10 +143,10 @@ function statisticLines(norm: NormSpec, units: number | null, note: string): Lin
   return lines;
 }
 
-function scaleLine(norm: NormSpec): Line {
+function scaleLine(norm: NormSpec, engine = VECTOR): Line {
   return isLayerNorm(norm)
-    ? code(`mu = s1 / ${norm.width}; r = rsqrt(ss / ${norm.width} - mu * mu + ${eps(norm.eps)})`, `${VECTOR}: one rsqrt per row`)
-    : code(`r = rsqrt(ss / ${norm.width} + ${eps(norm.eps)})`, `${VECTOR}: one rsqrt per row`);
+    ? code(`mu = s1 / ${norm.width}; r = rsqrt(ss / ${norm.width} - mu * mu + ${eps(norm.eps)})`, `${engine}: one rsqrt per row`)
+    : code(`r = rsqrt(ss / ${norm.width} + ${eps(norm.eps)})`, `${engine}: one rsqrt per row`);
 }
 
 function header(input: SiteCodeInput): Line[] {
@@ -249,8 +249,8 @@ function normAfter(input: SiteCodeInput, norm: NormSpec): Line[] {
   }
   lines.push(...statisticLines(norm, input.units, ', hidden behind the matmuls'));
   lines.push(blank, comment(consumers.length > 1 ? `epilogue: one statistic, one epilogue per consumer (${consumers.length})` : 'epilogue:'));
-  lines.push(scaleLine(norm));
   const engine = epilogueEngine(input.epilogue);
+  lines.push(scaleLine(norm, engine));
   for (const lin of consumers) {
     const bias = epilogueBias(norm, lin);
     const formula = `y = r·(x @ ${ln ? 'W̃' : 'W′'})${bias === null ? '' : betaOf(norm) !== null ? ' + c' : ' + b'}`;
@@ -334,7 +334,7 @@ function afterPreamble(input: SiteCodeInput): Line[] {
     case 'keep':
       return [...header(input), comment('REJECTED rewrite: not applied, the usual schedule (before) is kept; shown for reference'), blank];
     case 'ineligible':
-      return [...header(input), comment(`no rewrite: ${input.site.ineligible ?? input.result.reason}`), comment('the usual schedule (before) stays as it is')];
+      return [...header(input), comment('no rewrite: the usual schedule (before) stays as it is')];
   }
 }
 
