@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { InputError } from '../../src/core/errors';
-import { formatPseudocode } from '../../src/core/codegen/index';
+import { formatPseudocode, pseudocodeFor, withPseudocode } from '../../src/core/codegen/index';
+import { profile } from '../../src/core/report/profile';
+import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { generate, lineIndex, site } from './codegen-helpers.test';
 import { loadFixture, profiledFixtures } from './helpers/fixtures';
 
@@ -250,4 +252,14 @@ test('no model names are hard-coded in codegen: every module name comes from the
   const distinctive = [...names].filter((n) => /[._]/.test(n));
   assert.ok(distinctive.length > 20);
   for (const n of distinctive) assert.ok(!source.includes(n), `codegen source mentions the module name ${n}`);
+});
+
+test('withPseudocode fills report.pseudocode through profile()', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const hw = getPreset('dimc');
+  const report = profile(spec, hw, DEFAULT_WORKLOAD, { extend: withPseudocode(spec) });
+  assert.ok(report.pseudocode !== null && report.pseudocode.length === report.layerKinds.reduce((n, k) => n + k.sites.length, 0));
+  const g = await generate('Llama-3.1-8B');
+  assert.deepEqual(report.pseudocode, pseudocodeFor(g.spec, g.simulation, g.report));
+  assert.match(JSON.stringify(report.pseudocode), /q_proj\.weight′ = q_proj\.weight \* γ/);
 });

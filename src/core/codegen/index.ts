@@ -81,6 +81,13 @@ export function pseudocodeFor(spec: ModelSpec, simulation: Simulation, report: R
   return siteInputs(spec, simulation, report).map(sitePseudocode);
 }
 
+/** For `profile(spec, hw, workload, { extend: withPseudocode(spec) })`: fills `report.pseudocode`. */
+export function withPseudocode(spec: ModelSpec): (report: Report, simulation: Simulation) => void {
+  return (report, simulation) => {
+    report.pseudocode = pseudocodeFor(spec, simulation, report);
+  };
+}
+
 /** The whole block of every layer kind (and the head), baseline and deferred. */
 export function blockListings(spec: ModelSpec, simulation: Simulation): BlockText[] {
   return simulation.kinds.map((sim) => ({
