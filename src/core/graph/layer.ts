@@ -328,6 +328,8 @@ class BlockAssembler {
   constructor(
     private readonly b: LayerBuilder,
     private readonly kind: LayerKind,
+    /** Rotary position embeddings are applied to q and k (other position schemes cost nothing here). */
+    private readonly rope: boolean,
   ) {
     this.sites = layerSites(kind);
   }
@@ -365,7 +367,8 @@ class BlockAssembler {
     if (parallel) this.norm(findNorm(kind, 'mlp'), input);
 
     const attnOut = this.selfAttention(attnIn);
-    let residual = this.closeSublayer(attnOut, 'attn', input);
+    // A parallel block sums attention, MLP and input once, below.
+    let residual = parallel ? input : this.closeSublayer(attnOut, 'attn', input);
 
     if (kind.crossAttention) {
       const crossIn = this.norm(post ? undefined : findNorm(kind, 'cross'), residual);
@@ -414,16 +417,19 @@ class BlockAssembler {
       kv = this.outputs(['kv_b'], this.norm(findNorm(kind, 'kv-latent'), kvaOut));
     } else {
       q = this.outputs(['q', 'qkv'], attnIn);
-      kv = this.outputs(['k', 'v'], attnIn);
-      if (kv.length === 0) kv = q;
+      kv = this.outputs(['k'], attnIn);
     }
-    // Per-head QK norms: local statistics, applied before the rotary embedding.
+    const v = attn.mla ? [] : this.outputs(['v'], attnIn);
+    // Per-head QK norms: local statistics, applied before the rotary embedding; V is not normalized.
     q = this.norm(findNorm(kind, 'q'), q);
-    kv = this.norm(findNorm(kind, 'k'), kv);
-    const heads = Math.ceil(attn.heads / b.ctx.tp);
-    const kvHeads = Math.max(1, Math.ceil(attn.kvHeads / b.ctx.tp));
-    const rope = b.vector('rope(q, k)', vec(b.rows * (heads + kvHeads) * attn.headDim, OPS.rope), [...q, ...kv], 'elementwise');
-    const pv = b.attention(attn, [rope], [], false, this.site('softmax'));
+    if (kv.length > 0) kv = this.norm(findNorm(kind, 'k'), kv);
+    let qk = [...q, ...kv];
+    if (this.rope) {
+      const heads = Math.ceil(attn.heads / b.ctx.tp);
+      const kvHeads = Math.max(1, Math.ceil(attn.kvHeads / b.ctx.tp));
+      qk = [b.vector('rope(q, k)', vec(b.rows * (heads + kvHeads) * attn.headDim, OPS.rope), qk, 'elementwise')];
+    }
+    const pv = b.attention(attn, qk, v, false, this.site('softmax'));
     return this.outputs(['o'], pv);
   }
 
@@ -463,7 +469,7 @@ class BlockAssembler {
 /** The graph of one layer of `kind` for one pass. */
 export function buildLayerGraph(spec: ModelSpec, kind: LayerKind, ctx: GraphContext, defer: DeferChoice): LayerGraph {
   const b = new LayerBuilder(ctx, defer, rowsFor(kind, ctx, spec.topology), spec.hidden);
-  new BlockAssembler(b, kind).build();
+  new BlockAssembler(b, kind, spec.positions === 'rope').build();
   return b.build();
 }
 
