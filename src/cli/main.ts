@@ -11,6 +11,8 @@ import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace, 
 import { reportOf } from '../core/report/profile';
 import { simulate } from '../core/sim/simulate';
 import { formatNumerics, numericsFor, numericsPass } from '../core/report/numerics';
+import { fullReport } from '../core/report/full';
+import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen';
 import { formatSweep, runSweep } from '../core/report/sweep';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
@@ -23,6 +25,7 @@ Usage
   deferred-norm profile <model> [workload and hardware options] [--format table|json|csv|md|trace] [--out FILE]
   deferred-norm sweep <model> [--seq a,b,…] [--batch x,y,…] [--context …] [--tp …] [--set-range path=v1,v2,…] [--format table|json]
   deferred-norm verify <model> [--seed N] [--format table|json]   (exit 1 if a deferred form is worse than its baseline)
+  deferred-norm pseudocode <model> [--site NAME] [workload and hardware options]
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
 
@@ -91,20 +94,20 @@ async function run(argv: string[]): Promise<number> {
       const spec = await loadModel(modelArg(positionals, verb));
       const hw = hardwareFrom(values);
       const workload = workloadFrom(values);
-      const simulation = simulate(spec, hw, workload);
-      const report = reportOf(spec, hw, workload, simulation);
-      // The full exports carry the numerics check; the quick views do not pay for it.
-      if (format === 'json' || format === 'md') report.numerics = numericsFor(spec, seedFrom(values));
+      // The full exports carry the numerics check and the rewritten code; the quick views do not pay for them.
+      const { report, simulation } =
+        format === 'json' || format === 'md' ? fullReport(spec, hw, workload, seedFrom(values)) : { report: undefined, simulation: simulate(spec, hw, workload) };
+      const full = report ?? reportOf(spec, hw, workload, simulation);
       const text =
         format === 'json'
-          ? JSON.stringify(report, null, 2) + '\n'
+          ? JSON.stringify(full, null, 2) + '\n'
           : format === 'csv'
-            ? formatCsv(report)
+            ? formatCsv(full)
             : format === 'md'
-              ? formatMarkdown(report)
+              ? formatMarkdown(full)
               : format === 'trace'
-                ? toChromeTrace(report, simulation) + '\n'
-                : formatTable(report);
+                ? toChromeTrace(full, simulation) + '\n'
+                : formatTable(full);
       emit(text, values);
       return 0;
     }
@@ -123,6 +126,15 @@ async function run(argv: string[]): Promise<number> {
       };
       const points = runSweep(spec, hw, base, grid);
       emit(format === 'json' ? JSON.stringify(points, null, 2) + '\n' : formatSweep(points, hw, base), values);
+      return 0;
+    }
+    case 'pseudocode': {
+      const spec = await loadModel(modelArg(positionals, verb));
+      const hw = hardwareFrom(values);
+      const workload = workloadFrom(values);
+      const simulation = simulate(spec, hw, workload);
+      const report = reportOf(spec, hw, workload, simulation);
+      emit(formatPseudocode(pseudocodeFor(spec, simulation, report), blockListings(spec, simulation), values.site), values);
       return 0;
     }
     case 'verify': {
@@ -149,7 +161,7 @@ async function run(argv: string[]): Promise<number> {
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
     }
     default:
-      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify or hardware (see --help)', JSON.stringify(verb));
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode or hardware (see --help)', JSON.stringify(verb));
   }
 }
 

@@ -105,3 +105,40 @@ test('bad input: exit 2, one line on stderr naming the file and field, nothing o
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('verify prints the numerics table and exits 0 when every deferred form is within its baseline', () => {
+  const r = run('verify', llama);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /RMSNorm → Linear +fp32/);
+  assert.match(r.stdout, /Softmax → ·V +fp16 +online/);
+  assert.match(r.stdout, /offset none: overflows/);
+  assert.match(r.stdout, /Every deferred form is within its baseline/);
+  const json = JSON.parse(run('verify', fixturePath('GPT-2'), '--format', 'json', '--seed', '3').stdout);
+  assert.equal(json.seed, 3);
+  assert.ok(json.layerNormFold.ok);
+});
+
+test('pseudocode prints every site and block, or one site with --site', () => {
+  const all = run('pseudocode', llama);
+  assert.equal(all.status, 0, all.stderr);
+  assert.match(all.stdout, /q_proj\.weight′ = q_proj\.weight \* γ/);
+  assert.match(all.stdout, /block decoder · deferred/);
+  const one = run('pseudocode', llama, '--site', 'mlp-norm');
+  assert.match(one.stdout, /gate_proj_raw = x @ gate_proj\.weight′\.T/);
+  assert.doesNotMatch(one.stdout, /block decoder/);
+  const bad = run('pseudocode', llama, '--site', 'nope');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--site: expected one of: attn-norm/);
+});
+
+test('the JSON and Markdown reports carry numerics and the rewritten code', () => {
+  const report = JSON.parse(run('profile', llama, '--format', 'json').stdout);
+  assert.ok(report.numerics.entries.length > 0);
+  assert.ok(report.pseudocode.length >= 4);
+  assert.equal(typeof report.pseudocode[0].before, 'string');
+  assert.equal(report.pseudocodeBlocks.length, 2);
+  const md = run('profile', llama, '--format', 'md').stdout;
+  assert.match(md, /## Numerics/);
+  assert.match(md, /## Rewritten code/);
+  assert.match(md, /```python\n/);
+});

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { InputError } from '../../src/core/errors';
-import { formatPseudocode, pseudocodeFor, withPseudocode } from '../../src/core/codegen/index';
+import { formatPseudocode, pseudocodeFor } from '../../src/core/codegen/index';
+import { fullReport } from '../../src/core/report/full';
 import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { generate, lineIndex, site } from './codegen-helpers.test';
@@ -254,11 +255,18 @@ test('no model names are hard-coded in codegen: every module name comes from the
   for (const n of distinctive) assert.ok(!source.includes(n), `codegen source mentions the module name ${n}`);
 });
 
-test('withPseudocode fills report.pseudocode through profile()', async () => {
+test('fullReport fills the pseudo-code, the block listings and the numerics', async () => {
   const spec = await loadFixture('Llama-3.1-8B');
   const hw = getPreset('dimc');
-  const report = profile(spec, hw, DEFAULT_WORKLOAD, { extend: withPseudocode(spec) });
+  const { report } = fullReport(spec, hw, DEFAULT_WORKLOAD);
   assert.ok(report.pseudocode !== null && report.pseudocode.length === report.layerKinds.reduce((n, k) => n + k.sites.length, 0));
+  assert.deepEqual(report.pseudocodeBlocks?.map((b) => b.layerKind), report.layerKinds.map((k) => k.id));
+  assert.ok(report.numerics !== null && report.numerics.entries.length > 0);
+  for (const p of report.pseudocode) {
+    const site = report.layerKinds.find((k) => k.id === p.layerKind)!.sites.find((s) => s.id === p.site)!;
+    assert.equal(p.name, site.name);
+    assert.equal(p.decision, site.decision);
+  }
   const g = await generate('Llama-3.1-8B');
   assert.deepEqual(report.pseudocode, pseudocodeFor(g.spec, g.simulation, g.report));
   assert.match(JSON.stringify(report.pseudocode), /q_proj\.weight′ = q_proj\.weight \* γ/);

@@ -8,7 +8,7 @@ import type { Op } from '../graph/ops';
 import type { Site } from '../graph/sites';
 import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
-import type { PseudocodeSite, Report, SiteResult } from '../report/types';
+import type { PseudocodeBlock, PseudocodeSite, Report, SiteResult } from '../report/types';
 import type { KindSimulation, SiteDecision, Simulation } from '../sim/simulate';
 import { blockPseudocode } from './block';
 import { sitePseudocode, type EpilogueEngine, type SiteCodeInput, type SoftmaxShape } from './site';
@@ -17,11 +17,7 @@ export { blockPseudocode, type BlockLine, type BlockListing, type Schedule } fro
 export { foldLines, sitePseudocode, type EpilogueEngine, type SiteCodeInput, type SoftmaxShape } from './site';
 
 /** A layer kind's block, baseline and deferred, as text. */
-export interface BlockText {
-  layerKind: string;
-  baseline: string;
-  deferred: string;
-}
+export type BlockText = PseudocodeBlock;
 
 /** The units a site's statistic is gathered over, from its collective in the usual schedule; null if local. */
 function unitsOf(sim: KindSimulation, site: Site): number | null {
@@ -81,13 +77,6 @@ export function pseudocodeFor(spec: ModelSpec, simulation: Simulation, report: R
   return siteInputs(spec, simulation, report).map(sitePseudocode);
 }
 
-/** For `profile(spec, hw, workload, { extend: withPseudocode(spec) })`: fills `report.pseudocode`. */
-export function withPseudocode(spec: ModelSpec): (report: Report, simulation: Simulation) => void {
-  return (report, simulation) => {
-    report.pseudocode = pseudocodeFor(spec, simulation, report);
-  };
-}
-
 /** The whole block of every layer kind (and the head), baseline and deferred. */
 export function blockListings(spec: ModelSpec, simulation: Simulation): BlockText[] {
   return simulation.kinds.map((sim) => ({
@@ -97,11 +86,6 @@ export function blockListings(spec: ModelSpec, simulation: Simulation): BlockTex
   }));
 }
 
-/** The site's readable name, from the first line of its listing (`# input_layernorm → q_proj, …  ·  …`). */
-export function siteName(p: PseudocodeSite): string {
-  const first = p.before.split('\n', 1)[0] ?? '';
-  return first.replace(/^# /, '').split('  ·  ')[0] ?? '';
-}
 
 function banner(title: string): string {
   return `═══ ${title} ${'═'.repeat(Math.max(3, 76 - title.length))}`;
@@ -116,7 +100,7 @@ export function formatPseudocode(sites: readonly PseudocodeSite[], blocks: reado
   if (siteFilter !== undefined) {
     const f = siteFilter.trim();
     const needle = f.toLowerCase();
-    shown = sites.filter((p) => p.site === f || `${p.layerKind}/${p.site}` === f || (needle !== '' && siteName(p).toLowerCase().includes(needle)));
+    shown = sites.filter((p) => p.site === f || `${p.layerKind}/${p.site}` === f || (needle !== '' && p.name.toLowerCase().includes(needle)));
     if (shown.length === 0) {
       const ids = [...new Set(sites.map((p) => p.site))];
       throw new InputError('--site', '', `one of: ${ids.join(', ')}`);

@@ -346,5 +346,5 @@ export function sitePseudocode(input: SiteCodeInput): PseudocodeSite {
   if (input.result.decision !== 'ineligible') {
     after = [...after, ...(site.norm ? normAfter(input, site.norm) : softmaxAfter(input))];
   }
-  return { site: site.id, layerKind: input.layerKind.id, before: render(before), after: render(after) };
+  return { site: site.id, name: site.name, decision: input.result.decision, layerKind: input.layerKind.id, before: render(before), after: render(after) };
 }

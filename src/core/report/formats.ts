@@ -107,10 +107,23 @@ export function formatMarkdown(r: Report): string {
       ),
     );
   }
+  if (r.pseudocode) {
+    out.push('', '## Rewritten code', '');
+    for (const p of r.pseudocode) {
+      out.push(`### ${p.layerKind}: ${p.name} (${p.decision})`, '', 'Before:', '', fenced(p.before), '', 'After:', '', fenced(p.after), '');
+    }
+  }
   out.push('', '## Assumptions', '', ...r.assumptions.map((a) => `- ${a}`));
   out.push('', '## Where the hardware numbers come from', '', markdownTable(['Number', 'Source'], Object.entries(r.hardware.provenance), ['left', 'left']));
   if (r.hardware.sources.length > 0) out.push('', ...r.hardware.sources.map((s) => `- [${s.id}] ${s.citation}`));
   return out.join('\n') + '\n';
+}
+
+/** A code block whose fence is longer than any backtick run inside it, so no text can close it early. */
+function fenced(code: string): string {
+  const longest = Math.max(0, ...(code.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}python\n${code}\n${fence}`;
 }
 
 interface TraceEvent {

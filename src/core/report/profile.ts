@@ -8,17 +8,9 @@ const us = (ns: number): number => ns / 1000;
 const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
 const fmt = (ns: number): string => `${us(ns).toFixed(3)} µs`;
 
-export interface ProfileOptions {
-  /** Extra sections filled by other parts of the core (numerics, pseudo-code). */
-  extend?: (report: Report, simulation: Simulation) => void;
-}
-
-/** The one entry point: model × machine × workload → Report. */
-export function profile(spec: ModelSpec, hw: HardwareProfile, workload: Workload, options: ProfileOptions = {}): Report {
-  const simulation = simulate(spec, hw, workload);
-  const report = reportOf(spec, hw, workload, simulation);
-  options.extend?.(report, simulation);
-  return report;
+/** The one entry point: model × machine × workload → Report (figures only; see fullReport for the rest). */
+export function profile(spec: ModelSpec, hw: HardwareProfile, workload: Workload): Report {
+  return reportOf(spec, hw, workload, simulate(spec, hw, workload));
 }
 
 export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workload, simulation: Simulation): Report {
@@ -58,6 +50,7 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     totals: totalsOf(layerKinds),
     numerics: null,
     pseudocode: null,
+    pseudocodeBlocks: null,
   };
 }
 

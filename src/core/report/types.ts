@@ -62,10 +62,21 @@ export interface Totals {
 }
 
 export interface PseudocodeSite {
+  /** The site's id within its layer kind. */
   site: string;
+  /** The site's readable name, as in `layerKinds[].sites[].name`. */
+  name: string;
+  decision: Decision;
   layerKind: string;
   before: string;
   after: string;
+}
+
+/** A whole layer as code, in the simulated order of its ops. */
+export interface PseudocodeBlock {
+  layerKind: string;
+  baseline: string;
+  deferred: string;
 }
 
 export interface Report {
@@ -100,4 +111,5 @@ export interface Report {
   totals: Totals;
   numerics: NumericsResult | null;
   pseudocode: PseudocodeSite[] | null;
+  pseudocodeBlocks: PseudocodeBlock[] | null;
 }

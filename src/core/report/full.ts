@@ -1,0 +1,21 @@
+import { blockListings, pseudocodeFor } from '../codegen';
+import type { HardwareProfile } from '../hardware/profile';
+import type { ModelSpec } from '../model/spec';
+import { simulate, type Simulation } from '../sim/simulate';
+import type { Workload } from '../workload';
+import { numericsFor } from './numerics';
+import { reportOf } from './profile';
+import type { Report } from './types';
+
+/**
+ * The whole report: the simulated figures, the numerics check and the rewritten
+ * code. The quick views (table, CSV, sweeps) use profile() and skip the last two.
+ */
+export function fullReport(spec: ModelSpec, hw: HardwareProfile, workload: Workload, seed = 1): { report: Report; simulation: Simulation } {
+  const simulation = simulate(spec, hw, workload);
+  const report = reportOf(spec, hw, workload, simulation);
+  report.numerics = numericsFor(spec, seed);
+  report.pseudocode = pseudocodeFor(spec, simulation, report);
+  report.pseudocodeBlocks = blockListings(spec, simulation);
+  return { report, simulation };
+}
