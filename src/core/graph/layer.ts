@@ -25,8 +25,6 @@ export interface GraphContext {
   fusedEpilogue: boolean;
   /** P: compute units one activation vector is spread over. */
   computeUnits: number;
-  /** Collective statistics cost nothing (used to measure how much of them is exposed). */
-  freeStatCollectives?: boolean;
 }
 
 /** Which eligible sites are deferred; ineligible sites are always kept. */
@@ -151,12 +149,11 @@ class LayerBuilder {
 
   /** A gather and broadcast of per-row statistics over the `units` a row spans (all P by default). */
   collective(name: string, rows: number, values: number, deps: number[], site?: string, units = this.ctx.computeUnits): number {
-    const free = this.ctx.freeStatCollectives === true;
     return this.g.add({
       name,
       engine: 'collective',
       category: 'stat-collective',
-      work: { kind: 'collective', rows: free ? 0 : rows, values: free ? 0 : values, units },
+      work: { kind: 'collective', rows, values, units },
       deps,
       site,
     });

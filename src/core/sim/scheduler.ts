@@ -15,6 +15,16 @@ export interface Timeline {
 
 const ENGINE_INDEX = new Map(ENGINES.map((e, i) => [e, i]));
 
+// Scratch space reused across calls: the scheduler runs thousands of times per sweep and is never re-entered.
+let scratch = { indeg: new Int32Array(256), level: new Float64Array(256) };
+const READY: number[][] = ENGINES.map(() => []);
+const IN_FLIGHT: number[] = [];
+
+function scratchFor(n: number): { indeg: Int32Array; level: Float64Array } {
+  if (scratch.indeg.length < n) scratch = { indeg: new Int32Array(2 * n), level: new Float64Array(2 * n) };
+  return scratch;
+}
+
 /** The parts of a graph the scheduler needs that do not depend on durations. */
 interface Prepared {
   indegree: Int32Array;
@@ -66,10 +76,10 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
   if (n === 0) return { start, release, end, makespanNs: 0 };
 
   const { indegree, succStart: succCount, succ, engineOf } = prepare(ops);
-  const indeg = indegree.slice();
+  const { indeg, level } = scratchFor(n);
+  indeg.set(indegree);
 
   // Priority: longest remaining path (bottom level).
-  const level = new Float64Array(n);
   for (let i = n - 1; i >= 0; i--) {
     let best = 0;
     for (let s = succCount[i]!; s < succCount[i + 1]!; s++) best = Math.max(best, level[succ[s]!]!);
@@ -77,11 +87,13 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
   }
 
   const engines = ENGINES.length;
-  const ready: number[][] = Array.from({ length: engines }, () => []);
+  const ready = READY;
+  for (const queue of ready) queue.length = 0;
   for (let i = 0; i < n; i++) if (indeg[i] === 0) ready[engineOf[i]!]!.push(i);
   const running = new Int32Array(engines).fill(-1);
   // Ops that left their engine but whose result is still on the network.
-  const inFlight: number[] = [];
+  const inFlight = IN_FLIGHT;
+  inFlight.length = 0;
 
   let now = 0;
   let done = 0;
