@@ -155,7 +155,9 @@ async function run(argv: string[]): Promise<number> {
         const name = positionals[2];
         if (!name) throw new InputError('command line', '', 'a preset name or file after "hardware show"');
         const profile = hardwareFrom({ ...values, hardware: name });
-        emit(format === 'json' ? JSON.stringify(profile, null, 2) + '\n' : formatProfile(profile), values);
+        // The presets' $schema is a path inside this repository; a saved copy is checked by its name (*.hardware.json).
+        const { $schema: _schema, ...portable } = profile;
+        emit(format === 'json' ? JSON.stringify(portable, null, 2) + '\n' : formatProfile(profile), values);
         return 0;
       }
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));

@@ -144,7 +144,7 @@ function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[
     `Softmax offset for deferred sites: ${w.softmaxOffset}.`,
     'Embedding lookup and sampling are not modelled; prefill computes logits for the last token of each sequence only.',
   ];
-  if (hw.matrix.weightsResident) list.push('Weights are resident in the matrix engine (in-memory compute): they never move.');
+  if (hw.matrix.weightsResident) list.push('Weights are resident in the matrix engine (in-memory compute): they never move. Capacity is not checked: a model larger than one device is treated as spread over enough of them to stay resident.');
   else list.push(`Weights stream from "${hw.memory.weightsTier}"${hw.memory.prefetch ? ', fetched ahead by the memory engine' : ' inside each matmul (roofline)'}.`);
   if (spec.skippedLayers.length > 0) {
     for (const s of spec.skippedLayers) list.push(`Layers ${s.indices.join(', ')} are left out: ${s.reason}.`);
