@@ -85,7 +85,8 @@ async function run(argv: string[]): Promise<number> {
   switch (verb) {
     case 'inspect': {
       const format = formatOption(values, ['table', 'json'], 'table');
-      const spec = await loadModel(modelArg(positionals, verb));
+      // inspect shows parameter counts, so it reads a GGUF's tensor list too (tied embeddings, weight count).
+      const spec = await loadModel(modelArg(positionals, verb), { gguf: 'tensors' });
       emit(format === 'json' ? JSON.stringify(summarizeSpec(spec), null, 2) + '\n' : formatSpecTable(spec), values);
       return 0;
     }

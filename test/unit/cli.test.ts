@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath } from './helpers/fixtures';
+import { gv, llamaGgufKv, llamaGgufTensors, writeGguf } from './helpers/gguf-writer';
 
 // The built CLI (npm test builds before it runs the unit tests).
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
@@ -141,4 +142,18 @@ test('the JSON and Markdown reports carry numerics and the rewritten code', () =
   assert.match(md, /## Numerics/);
   assert.match(md, /## Rewritten code/);
   assert.match(md, /```python\n/);
+});
+
+test('a GGUF file: profile reads only its metadata, inspect reads on to the tensor list', () => {
+  const dims = { name: 'tiny-llama', layers: 4, hidden: 256, ffn: 512, heads: 8, kvHeads: 2, context: 2048, vocab: 5000, eps: 1e-5 };
+  const kv = llamaGgufKv(dims);
+  kv.push(['tokenizer.ggml.tokens', gv.tokens(dims.vocab)]);
+  const file = join(mkdtempSync(join(tmpdir(), 'dnp-')), 'tiny.gguf');
+  writeFileSync(file, writeGguf({ kv, tensors: llamaGgufTensors(dims), dataBytes: 4096 }).bytes);
+  const profiled = run('profile', file, '--format', 'json');
+  assert.equal(profiled.status, 0, profiled.stderr);
+  assert.equal(JSON.parse(profiled.stdout).model.layers, 4);
+  const inspected = JSON.parse(run('inspect', file, '--format', 'json').stdout);
+  assert.equal(inspected.hidden, 256);
+  assert.equal(inspected.params.fromWeights, inspected.params.total);
 });

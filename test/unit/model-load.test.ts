@@ -106,10 +106,14 @@ describe('loadModel', () => {
     const d = dir('gguf');
     const bytes = writeGguf({ kv: llamaGgufKv(dims), tensors: llamaGgufTensors(dims) }).bytes;
     writeFileSync(join(d, 'tiny.Q4_K_M.gguf'), bytes);
-    const spec = await loadModel(join(d, 'tiny.Q4_K_M.gguf'));
+    const spec = await loadModel(join(d, 'tiny.Q4_K_M.gguf'), { gguf: 'tensors' });
     assert.equal(spec.source.format, 'gguf');
     assert.equal(spec.paramsFromWeights, spec.params.total);
-    assert.equal((await loadModel(d)).params.total, spec.params.total);
+    // By default the read stops before the vocabulary and the tensor list: no weight count.
+    const quick = await loadModel(join(d, 'tiny.Q4_K_M.gguf'));
+    assert.equal(quick.paramsFromWeights, null);
+    assert.equal(quick.hidden, spec.hidden);
+    assert.equal((await loadModel(d, { gguf: 'tensors' })).params.total, spec.params.total);
     const renamed = join(dir('renamed'), 'model.bin');
     writeFileSync(renamed, bytes);
     assert.equal((await loadModel(renamed)).hidden, 64);

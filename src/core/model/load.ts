@@ -22,20 +22,30 @@ const TORCH_DTYPE_BYTES: Record<string, number> = {
   float32: 4, float: 4, float16: 2, half: 2, bfloat16: 2, float8_e4m3fn: 1, float8_e5m2: 1, int8: 1, uint8: 1,
 };
 
-export async function loadModel(path: string): Promise<ModelSpec> {
+export interface LoadOptions {
+  /**
+   * GGUF only. 'metadata' (the default) stops once the model's own keys are read: a few KB whatever
+   * the file's size. 'tensors' reads on through the vocabulary to the tensor list (never tensor data),
+   * which tells tied embeddings and counts the weights: as many MB as the vocabulary takes.
+   */
+  gguf?: 'metadata' | 'tensors';
+}
+
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<ModelSpec> {
+  const tensors = options.gguf === 'tensors';
   const info = await stat(path).catch(() => null);
   if (!info) throw new InputError(path, '', 'an existing file or folder');
-  if (info.isDirectory()) return loadDirectory(path);
+  if (info.isDirectory()) return loadDirectory(path, tensors);
   const lower = path.toLowerCase();
-  if (lower.endsWith('.gguf')) return loadGguf(path);
+  if (lower.endsWith('.gguf')) return loadGguf(path, tensors);
   if (lower.endsWith('.safetensors')) return loadSafetensorsFile(path);
   // A GGUF file under another name is still a GGUF file.
   const magic = await withSource(path, (src) => src.read(0, 4));
-  if (String.fromCharCode(...magic) === 'GGUF') return loadGguf(path);
+  if (String.fromCharCode(...magic) === 'GGUF') return loadGguf(path, tensors);
   return loadConfigFile(path, 'config.json');
 }
 
-async function loadDirectory(dir: string): Promise<ModelSpec> {
+async function loadDirectory(dir: string, tensors: boolean): Promise<ModelSpec> {
   const names = await readdir(dir);
   if (names.includes('config.json')) {
     const spec = await loadConfigFile(join(dir, 'config.json'), 'directory');
@@ -44,7 +54,7 @@ async function loadDirectory(dir: string): Promise<ModelSpec> {
     return spec;
   }
   const ggufs = names.filter((n) => n.toLowerCase().endsWith('.gguf')).sort();
-  if (ggufs.length === 1) return loadGguf(join(dir, ggufs[0]!));
+  if (ggufs.length === 1) return loadGguf(join(dir, ggufs[0]!), tensors);
   if (ggufs.length > 1) {
     throw new InputError(dir, '', 'one model file: several .gguf files are here, name the one to profile', ggufs.slice(0, 4).join(', '));
   }
@@ -65,10 +75,10 @@ async function loadConfigFile(path: string, format: 'config.json' | 'directory' 
   return specFromConfig(parseLenientJson(text, path), { path, format });
 }
 
-async function loadGguf(path: string): Promise<ModelSpec> {
+async function loadGguf(path: string, tensors: boolean): Promise<ModelSpec> {
   return withSource(path, async (src) => {
-    const spec = await specFromGguf(src, { path, format: 'gguf' }, { tensors: true });
-    noteWeightsMismatch(spec, 'the GGUF tensor list');
+    const spec = await specFromGguf(src, { path, format: 'gguf' }, { tensors });
+    if (tensors) noteWeightsMismatch(spec, 'the GGUF tensor list');
     return spec;
   });
 }

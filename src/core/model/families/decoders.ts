@@ -144,7 +144,7 @@ function layerTypes(r: ConfigReader, t: Traits, layers: number, notes: string[])
     }
     case 'gemma3': {
       const pattern = r.size(['sliding_window_pattern', '_sliding_window_pattern'], { default: 6, max: LIMITS.layers });
-      notes.push(`Gemma 3 layout: every ${pattern}th layer is global, the others use a sliding window.`);
+      notes.push(`Gemma 3 layout: every ${pattern}th layer is global, the others attend within a sliding window of recent tokens.`);
       return fill((i) => ((i + 1) % pattern !== 0 ? 'sliding_attention' : 'full_attention'));
     }
   }
