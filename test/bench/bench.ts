@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: measures and prints; asserts nothing. The targets (issue #3) are
  * printed beside the numbers: under 5 ms per full profile, under 1 s for a
- * 10,000-point sweep, and a CLI `profile` run within 3× a bare `node -e 0`.
+ * 10,000-point sweep, a CLI `profile` run within 3× a bare `node -e 0`, and the numerics check
+ * of the largest fixture under 200 ms (issue #4).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
+import { numericsFor } from '../../src/core/report/numerics';
 import { profile } from '../../src/core/report/profile';
 import { runSweep } from '../../src/core/report/sweep';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
@@ -49,6 +51,13 @@ async function main(): Promise<void> {
     console.log(`  ${name.padEnd(28)} ${medianMs.toFixed(3).padStart(8)} ms  (${spec.layers} layers, ${runs} runs)`);
   }
   console.log(`  slowest: ${worst.name} at ${worst.ms.toFixed(3)} ms (target < 5 ms)`);
+
+  const largest = await loadFixture('Llama-3.1-405B');
+  const cold = performance.now();
+  numericsFor(largest);
+  const coldMs = performance.now() - cold;
+  const warm = timeMs(() => numericsFor(largest), 3, 500);
+  console.log(`\nNumerics check (verify) of Llama-3.1-405B: first call ${coldMs.toFixed(0)} ms, then ${warm.medianMs.toFixed(0)} ms median (target < 200 ms)`);
 
   const llama = await loadFixture('Llama-3.1-8B');
   const grid = {
