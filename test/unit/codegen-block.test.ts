@@ -6,7 +6,7 @@ import type { LinearSpec, ModelSpec } from '../../src/core/model/spec';
 import type { KindSimulation } from '../../src/core/sim/simulate';
 import type { Workload } from '../../src/core/workload';
 import { blockListings, blockPseudocode, type Schedule } from '../../src/core/codegen/index';
-import { generate, lineIndex } from './codegen-helpers.test';
+import { generate, lineIndex } from './helpers/codegen';
 import { profiledFixtures } from './helpers/fixtures';
 
 const WORKLOADS: Partial<Workload>[] = [

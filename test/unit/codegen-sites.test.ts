@@ -9,7 +9,7 @@ import { formatPseudocode, pseudocodeFor } from '../../src/core/codegen/index';
 import { fullReport } from '../../src/core/report/full';
 import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
-import { generate, lineIndex, site } from './codegen-helpers.test';
+import { generate, lineIndex, site } from './helpers/codegen';
 import { loadFixture, profiledFixtures } from './helpers/fixtures';
 
 const us2 = (v: number): string => `${v.toFixed(2)} µs`;

@@ -1,13 +1,13 @@
 /** Shared set-up of the codegen tests (no tests of its own; named *.test.ts to stay within the codegen test files). */
-import { getPreset } from '../../src/core/hardware/presets';
-import type { HardwareProfile } from '../../src/core/hardware/profile';
-import type { ModelSpec } from '../../src/core/model/spec';
-import { reportOf } from '../../src/core/report/profile';
-import type { PseudocodeSite, Report } from '../../src/core/report/types';
-import { simulate, type Simulation } from '../../src/core/sim/simulate';
-import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
-import { blockListings, pseudocodeFor, type BlockText } from '../../src/core/codegen/index';
-import { loadFixture } from './helpers/fixtures';
+import { getPreset } from '../../../src/core/hardware/presets';
+import type { HardwareProfile } from '../../../src/core/hardware/profile';
+import type { ModelSpec } from '../../../src/core/model/spec';
+import { reportOf } from '../../../src/core/report/profile';
+import type { PseudocodeSite, Report } from '../../../src/core/report/types';
+import { simulate, type Simulation } from '../../../src/core/sim/simulate';
+import { DEFAULT_WORKLOAD, type Workload } from '../../../src/core/workload';
+import { blockListings, pseudocodeFor, type BlockText } from '../../../src/core/codegen/index';
+import { loadFixture } from './fixtures';
 
 export interface Generated {
   spec: ModelSpec;
