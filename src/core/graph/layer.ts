@@ -193,8 +193,8 @@ class LayerBuilder {
     // The router goes first so that routed experts can depend on its decision.
     const consumers = [...site.consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
     const stat = this.vector(`${norm.name}.${ln ? 'Σx,Σx²' : 'Σx²'}`, vec(rows * width, ln ? OPS.lnStat : OPS.rmsStat), inputDeps, 'norm-stat', site.id);
-    const local = site.ineligible?.startsWith('per-head') === true;
-    const gathered = local ? stat : this.collective(`${norm.name}.gather`, rows, ln ? 2 : 1, [stat], site.id);
+    // A per-head QK norm runs over head_dim values held by one unit: its statistic needs no gather.
+    const gathered = norm.placement === 'qk' ? stat : this.collective(`${norm.name}.gather`, rows, ln ? 2 : 1, [stat], site.id);
     const deferred = site.ineligible === null && site.consumers.length > 0 && this.defer(site.id);
     if (!deferred) {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
