@@ -7,7 +7,6 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { InputError } from '../../src/core/errors';
 import { formatPseudocode, pseudocodeFor } from '../../src/core/codegen/index';
 import { fullReport } from '../../src/core/report/full';
-import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { generate, lineIndex, site } from './helpers/codegen';
 import { loadFixture, profiledFixtures } from './helpers/fixtures';

@@ -9,7 +9,7 @@ import type { Site } from '../graph/sites';
 import type { AttentionSpec, LinearSpec, MlpSpec, ModelSpec, NormSpec } from '../model/spec';
 import type { KindSimulation, Run } from '../sim/simulate';
 import { epilogueBias, foldLines, gammaOf, linearSize } from './site';
-import { blank, bytes, comment, count, eps, ident, layerRange, render, type Line } from './text';
+import { blank, bytes, count, eps, ident, layerRange, render, type Line } from './text';
 
 export type Schedule = 'baseline' | 'deferred';
 

@@ -5,7 +5,6 @@
  */
 import type {
   AttentionSpec,
-  BlockStyle,
   LayerKind,
   LinearRole,
   LinearSpec,
@@ -65,6 +64,11 @@ export interface Part {
   inner: NormSpec[];
   /** Names of the linears that read the sublayer's input (what the norm before it feeds). */
   reads: string[];
+}
+
+/** An MLP's linear layers together with the MlpSpec that describes them: one statement of its sizes. */
+export interface MlpPart extends Part {
+  spec: MlpSpec;
 }
 
 export interface AttentionNames {
@@ -154,14 +158,17 @@ export function gatedMlpPart(o: {
   hidden: number;
   ffn: number;
   bias: boolean;
+  activation: string;
   names?: { gate: string; up: string; down: string } | { gateUp: string; down: string };
-}): Part {
+}): MlpPart {
   const names = o.names ?? { gate: 'gate_proj', up: 'up_proj', down: 'down_proj' };
+  const spec: MlpSpec = { kind: 'gated', ffn: o.ffn, activation: o.activation, gated: true, bias: o.bias };
   if ('gateUp' in names) {
     return {
       linears: [linear(names.gateUp, 'gate_up', o.hidden, 2 * o.ffn, o.bias), linear(names.down, 'down', o.ffn, o.hidden, o.bias)],
       inner: [],
       reads: [names.gateUp],
+      spec,
     };
   }
   return {
@@ -172,15 +179,17 @@ export function gatedMlpPart(o: {
     ],
     inner: [],
     reads: [names.gate, names.up],
+    spec,
   };
 }
 
 /** A plain two-layer MLP (fc1 → activation → fc2). */
-export function denseMlpPart(o: { hidden: number; ffn: number; bias: boolean; fc1: string; fc2: string; outBias?: boolean }): Part {
+export function denseMlpPart(o: { hidden: number; ffn: number; bias: boolean; activation: string; fc1: string; fc2: string; outBias?: boolean }): MlpPart {
   return {
     linears: [linear(o.fc1, 'fc1', o.hidden, o.ffn, o.bias), linear(o.fc2, 'down', o.ffn, o.hidden, o.outBias ?? o.bias)],
     inner: [],
     reads: [o.fc1],
+    spec: { kind: 'dense', ffn: o.ffn, activation: o.activation, gated: false, bias: o.bias },
   };
 }
 
@@ -190,13 +199,19 @@ export function moePart(o: {
   ffn: number;
   experts: number;
   topK: number;
+  activation: string;
   router: string;
   routerBias: boolean;
   expertBias: boolean;
   /** Expert projection names; `gateUp` for fused (gpt-oss). */
   expertNames: { gate: string; up: string; down: string } | { gateUp: string; down: string };
-  shared?: { ffn: number; prefix: string; gate?: string } | null;
-}): Part {
+  shared?: { count: number; ffn: number; prefix: string; gate?: string } | null;
+}): MlpPart {
+  const spec: MlpSpec = { kind: 'moe', ffn: o.ffn, activation: o.activation, gated: true, bias: o.expertBias, experts: o.experts, topK: o.topK };
+  if (o.shared) {
+    spec.sharedExperts = o.shared.count;
+    spec.sharedFfn = o.shared.ffn;
+  }
   const copies = { total: o.experts, active: o.topK };
   const linears: LinearSpec[] = [linear(o.router, 'router', o.hidden, o.experts, o.routerBias)];
   const reads = [o.router];
@@ -226,7 +241,7 @@ export function moePart(o: {
       reads.push(o.shared.gate);
     }
   }
-  return { linears, inner: [], reads };
+  return { linears, inner: [], reads, spec };
 }
 
 /**
@@ -239,8 +254,7 @@ export function preNormLayer(o: {
   hidden: number;
   attention: AttentionSpec;
   attn: Part;
-  mlp: Part;
-  mlpSpec: MlpSpec;
+  mlp: MlpPart;
   names?: { attn: string; mlp: string };
   sandwich?: { attnPost: string; mlpPre: string; mlpPost: string } | null;
 }): LayerKind {
@@ -263,7 +277,7 @@ export function preNormLayer(o: {
     layers: [o.index],
     block: o.sandwich ? 'sandwich' : 'pre-norm',
     attention: o.attention,
-    mlp: o.mlpSpec,
+    mlp: o.mlp.spec,
     norms,
     linears: [...o.attn.linears, ...o.mlp.linears],
     stack: 'decoder',
@@ -271,16 +285,9 @@ export function preNormLayer(o: {
 }
 
 /** A bare LayerKind for families that lay out their norms by hand. */
-export function layerKind(o: {
-  index: number;
-  block: BlockStyle;
-  attention: AttentionSpec;
-  crossAttention?: AttentionSpec;
-  mlp: MlpSpec;
-  norms: NormSpec[];
-  linears: LinearSpec[];
-  stack?: 'decoder' | 'encoder';
-}): LayerKind {
+export function layerKind(
+  o: Pick<LayerKind, 'block' | 'attention' | 'crossAttention' | 'mlp' | 'norms' | 'linears'> & { index: number; stack?: LayerKind['stack'] },
+): LayerKind {
   const kind: LayerKind = {
     id: '',
     label: '',

@@ -7,6 +7,7 @@ import { simulate } from '../sim/simulate';
 import { validateWorkload, type Workload } from '../workload';
 import { totalsOfSimulation } from './profile';
 import { num, percent, table } from './text';
+import type { Totals } from './types';
 
 export interface SweepGrid {
   seq: number[];
@@ -17,7 +18,8 @@ export interface SweepGrid {
   ranges: string[];
 }
 
-export interface SweepPoint {
+/** One point of the grid: its workload and hardware values, and the whole-model totals there. */
+export interface SweepPoint extends Totals {
   phase: Workload['phase'];
   seq: number;
   batch: number;
@@ -25,12 +27,6 @@ export interface SweepPoint {
   tp: number;
   /** Hardware values set for this point, by path. */
   set: Record<string, string>;
-  baselineUs: number;
-  deferredUs: number;
-  savedUs: number;
-  savedPct: number;
-  collectiveShareBaselinePct: number;
-  hiddenCollectivePct: number;
 }
 
 const MAX_POINTS = 1_000_000;

@@ -2,7 +2,7 @@ import { buildHeadGraph, buildLayerGraph, type DeferChoice, type GraphContext } 
 import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
 import { headSites, layerSites, type Site } from '../graph/sites';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
-import type { LayerKind, ModelSpec } from '../model/spec';
+import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type OpTimes } from './costs';

@@ -42,7 +42,7 @@ export function gpt2({ r, modelType }: FamilyInput): FamilyResult {
   const positions = r.size(['n_positions', 'max_position_embeddings'], { max: LIMITS.positions });
   const attention = attentionSpec(heads, kvHeads, headDim, null, true);
   const attn = attentionPart({ hidden, attn: attention, names: { qkv: 'c_attn', o: 'attn.c_proj' }, qkvBias: true, oBias: true });
-  const mlp = denseMlpPart({ hidden, ffn, bias: true, fc1: 'c_fc', fc2: 'mlp.c_proj' });
+  const mlp = denseMlpPart({ hidden, ffn, bias: true, activation: act, fc1: 'c_fc', fc2: 'mlp.c_proj' });
   return {
     family: modelType === 'gpt_bigcode' ? 'gpt_bigcode' : 'gpt2',
     hidden,
@@ -57,7 +57,7 @@ export function gpt2({ r, modelType }: FamilyInput): FamilyResult {
         index: i,
         block: 'pre-norm',
         attention,
-        mlp: { kind: 'dense', ffn, activation: act, gated: false, bias: true },
+        mlp: mlp.spec,
         norms: [norm(style, 'ln_1', 'attn', 'pre', hidden, attn.reads), norm(style, 'ln_2', 'mlp', 'pre', hidden, mlp.reads)],
         linears: [...attn.linears, ...mlp.linears],
       }),
@@ -81,7 +81,7 @@ export function gptj({ r }: FamilyInput): FamilyResult {
   const act = activation(r, 'gelu_new');
   const attention = attentionSpec(heads, heads, headDim, null, true);
   const attn = attentionPart({ hidden, attn: attention, names: { q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'out_proj' }, qkvBias: false, oBias: false });
-  const mlp = denseMlpPart({ hidden, ffn, bias: true, fc1: 'fc_in', fc2: 'fc_out' });
+  const mlp = denseMlpPart({ hidden, ffn, bias: true, activation: act, fc1: 'fc_in', fc2: 'fc_out' });
   const rotary = r.optSize(['rotary_dim']);
   return {
     family: 'gptj',
@@ -97,7 +97,7 @@ export function gptj({ r }: FamilyInput): FamilyResult {
         index: i,
         block: 'parallel',
         attention,
-        mlp: { kind: 'dense', ffn, activation: act, gated: false, bias: true },
+        mlp: mlp.spec,
         norms: [norm(style, 'ln_1', 'attn', 'pre', hidden, [...attn.reads, ...mlp.reads])],
         linears: [...attn.linears, ...mlp.linears],
       }),
@@ -126,7 +126,7 @@ export function gptNeox({ r }: FamilyInput): FamilyResult {
   const parallel = r.bool(['use_parallel_residual'], true);
   const attention = attentionSpec(heads, heads, headDim, null, true);
   const attn = attentionPart({ hidden, attn: attention, names: { qkv: 'query_key_value', o: 'dense' }, qkvBias: bias, oBias: bias });
-  const mlp = denseMlpPart({ hidden, ffn, bias: true, fc1: 'dense_h_to_4h', fc2: 'dense_4h_to_h' });
+  const mlp = denseMlpPart({ hidden, ffn, bias: true, activation: act, fc1: 'dense_h_to_4h', fc2: 'dense_4h_to_h' });
   const rotaryPct = r.number(['rotary_pct', 'partial_rotary_factor'], 1);
   return {
     family: 'gpt_neox',
@@ -142,7 +142,7 @@ export function gptNeox({ r }: FamilyInput): FamilyResult {
         index: i,
         block: parallel ? 'parallel' : 'pre-norm',
         attention,
-        mlp: { kind: 'dense', ffn, activation: act, gated: false, bias: true },
+        mlp: mlp.spec,
         norms: [
           norm(style, 'input_layernorm', 'attn', 'pre', hidden, attn.reads),
           norm(style, 'post_attention_layernorm', 'mlp', 'pre', hidden, mlp.reads),
@@ -196,7 +196,7 @@ export function falcon({ r, modelType }: FamilyInput): FamilyResult {
   const lnCount = newArch ? r.size(['num_ln_in_parallel_attn'], { default: 2, max: 2 }) : 1;
   const attention = attentionSpec(heads, kvHeads, headDim, null, true);
   const attn = attentionPart({ hidden, attn: attention, names: { qkv: 'query_key_value', o: 'dense' }, qkvBias: bias, oBias: bias });
-  const mlp = denseMlpPart({ hidden, ffn, bias, fc1: 'dense_h_to_4h', fc2: 'dense_4h_to_h' });
+  const mlp = denseMlpPart({ hidden, ffn, bias, activation: activation(r, 'gelu'), fc1: 'dense_h_to_4h', fc2: 'dense_4h_to_h' });
   let norms: NormSpec[];
   let block: LayerKind['block'] = 'parallel';
   if (parallel && lnCount === 2) {
@@ -227,7 +227,7 @@ export function falcon({ r, modelType }: FamilyInput): FamilyResult {
         index: i,
         block,
         attention,
-        mlp: { kind: 'dense', ffn, activation: activation(r, 'gelu'), gated: false, bias },
+        mlp: mlp.spec,
         norms,
         linears: [...attn.linears, ...mlp.linears],
       }),
@@ -250,7 +250,7 @@ export function bloom({ r }: FamilyInput): FamilyResult {
   const style = layerNormStyle(r.eps(KEYS.eps, 1e-5));
   const attention = attentionSpec(heads, heads, headDim, null, true);
   const attn = attentionPart({ hidden, attn: attention, names: { qkv: 'query_key_value', o: 'dense' }, qkvBias: true, oBias: true });
-  const mlp = denseMlpPart({ hidden, ffn, bias: true, fc1: 'dense_h_to_4h', fc2: 'dense_4h_to_h' });
+  const mlp = denseMlpPart({ hidden, ffn, bias: true, activation: 'gelu', fc1: 'dense_h_to_4h', fc2: 'dense_4h_to_h' });
   return {
     family: 'bloom',
     hidden,
@@ -265,7 +265,7 @@ export function bloom({ r }: FamilyInput): FamilyResult {
         index: i,
         block: 'pre-norm',
         attention,
-        mlp: { kind: 'dense', ffn, activation: 'gelu', gated: false, bias: true },
+        mlp: mlp.spec,
         norms: [
           norm(style, 'input_layernorm', 'attn', 'pre', hidden, attn.reads),
           norm(style, 'post_attention_layernorm', 'mlp', 'pre', hidden, mlp.reads),
@@ -298,7 +298,7 @@ export function opt({ r }: FamilyInput): FamilyResult {
   const act = activation(r, 'relu');
   const attention = attentionSpec(heads, heads, headDim, null, true);
   const attn = attentionPart({ hidden, attn: attention, names: { q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'out_proj' }, qkvBias: bias, oBias: bias });
-  const mlp = denseMlpPart({ hidden, ffn, bias, fc1: 'fc1', fc2: 'fc2' });
+  const mlp = denseMlpPart({ hidden, ffn, bias, activation: act, fc1: 'fc1', fc2: 'fc2' });
   const norms = before
     ? [norm(style, 'self_attn_layer_norm', 'attn', 'pre', hidden, attn.reads), norm(style, 'final_layer_norm', 'mlp', 'pre', hidden, mlp.reads)]
     : [norm(style, 'self_attn_layer_norm', 'attn-post', 'post', hidden, mlp.reads), norm(style, 'final_layer_norm', 'mlp-post', 'post', hidden, [])];
@@ -324,7 +324,7 @@ export function opt({ r }: FamilyInput): FamilyResult {
         index: i,
         block: before ? 'pre-norm' : 'post-norm',
         attention,
-        mlp: { kind: 'dense', ffn, activation: act, gated: false, bias },
+        mlp: mlp.spec,
         norms,
         linears: [...attn.linears, ...mlp.linears],
       }),
@@ -355,7 +355,7 @@ export function phi({ r }: FamilyInput): FamilyResult {
     oBias: true,
     qkNorm: qkLn ? { style, q: 'q_layernorm', k: 'k_layernorm' } : null,
   });
-  const mlp = denseMlpPart({ hidden, ffn, bias: true, fc1: 'fc1', fc2: 'fc2' });
+  const mlp = denseMlpPart({ hidden, ffn, bias: true, activation: activation(r, 'gelu_new'), fc1: 'fc1', fc2: 'fc2' });
   const rotary = r.number(['partial_rotary_factor'], 0.5);
   return {
     family: 'phi',
@@ -371,7 +371,7 @@ export function phi({ r }: FamilyInput): FamilyResult {
         index: i,
         block: 'parallel',
         attention,
-        mlp: { kind: 'dense', ffn, activation: activation(r, 'gelu_new'), gated: false, bias: true },
+        mlp: mlp.spec,
         norms: [norm(style, 'input_layernorm', 'attn', 'pre', hidden, [...attn.reads, ...mlp.reads]), ...attn.inner],
         linears: [...attn.linears, ...mlp.linears],
       }),

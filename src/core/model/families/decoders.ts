@@ -14,10 +14,11 @@ import {
   moePart,
   norm,
   preNormLayer,
+  type MlpPart,
   type NormStyle,
   type Part,
 } from '../layers';
-import type { AttentionSpec, LayerKind, MlpSpec, NormKind } from '../spec';
+import type { AttentionSpec, LayerKind, NormKind } from '../spec';
 import {
   KEYS,
   activation,
@@ -271,19 +272,10 @@ function buildDecoder(r: ConfigReader, t: Traits): FamilyResult {
     }
 
     // MLP part: dense (gated) or MoE.
-    let mlpPart: Part;
-    let mlpSpec: MlpSpec;
-    if (moe && moe.isMoe(i)) {
-      mlpPart = moeFor(t, hidden, moe);
-      mlpSpec = { kind: 'moe', ffn: moe.ffn, activation: act, gated: true, bias: t.family === 'gpt_oss', experts: moe.experts, topK: moe.topK };
-      if (moe.shared) {
-        mlpSpec.sharedExperts = moe.shared.count;
-        mlpSpec.sharedFfn = moe.shared.ffn;
-      }
-    } else {
-      mlpPart = gatedMlpPart({ hidden, ffn: denseFfn, bias: mlpBias, names: t.fused ? { gateUp: 'gate_up_proj', down: 'down_proj' } : undefined });
-      mlpSpec = { kind: 'gated', ffn: denseFfn, activation: act, gated: true, bias: mlpBias };
-    }
+    const mlpPart =
+      moe && moe.isMoe(i)
+        ? moeFor(t, hidden, moe, act)
+        : gatedMlpPart({ hidden, ffn: denseFfn, bias: mlpBias, activation: act, names: t.fused ? { gateUp: 'gate_up_proj', down: 'down_proj' } : undefined });
 
     perLayer.push(
       preNormLayer({
@@ -293,7 +285,6 @@ function buildDecoder(r: ConfigReader, t: Traits): FamilyResult {
         attention,
         attn,
         mlp: mlpPart,
-        mlpSpec,
         names: t.moe === 'jamba' ? { attn: 'input_layernorm', mlp: 'pre_ff_layernorm' } : undefined,
         sandwich:
           t.gemma && t.gemma >= 2
@@ -376,8 +367,8 @@ function mla(r: ConfigReader, hidden: number, heads: number, style: NormStyle, b
   return { attention, part };
 }
 
-function moeFor(t: Traits, hidden: number, moe: MoeLayout): Part {
-  const base = { hidden, ffn: moe.ffn, experts: moe.experts, topK: moe.topK };
+function moeFor(t: Traits, hidden: number, moe: MoeLayout, activation: string): MlpPart {
+  const base = { hidden, ffn: moe.ffn, experts: moe.experts, topK: moe.topK, activation };
   switch (t.moe) {
     case 'mixtral':
       return moePart({ ...base, router: 'gate', routerBias: false, expertBias: false, expertNames: { gate: 'experts.w1', up: 'experts.w3', down: 'experts.w2' } });

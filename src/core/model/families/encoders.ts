@@ -3,8 +3,8 @@
  * Layer indices run encoder first, then decoder: the order one pass runs them.
  */
 import { LIMITS } from '../fields';
-import { attentionPart, attentionSpec, denseMlpPart, gatedMlpPart, layerKind, linear, norm, type NormStyle, type Part } from '../layers';
-import type { AttentionSpec, LayerKind, MlpSpec } from '../spec';
+import { attentionPart, attentionSpec, denseMlpPart, gatedMlpPart, layerKind, linear, norm, type MlpPart, type NormStyle } from '../layers';
+import type { AttentionSpec, LayerKind } from '../spec';
 import {
   KEYS,
   activation,
@@ -39,7 +39,7 @@ export function bert({ r, modelType, architecture }: FamilyInput): FamilyResult 
     qkvBias: true,
     oBias: true,
   });
-  const mlp = denseMlpPart({ hidden, ffn, bias: true, fc1: 'intermediate.dense', fc2: 'output.dense' });
+  const mlp = denseMlpPart({ hidden, ffn, bias: true, activation: activation(r, 'gelu'), fc1: 'intermediate.dense', fc2: 'output.dense' });
   const posType = r.str(['position_embedding_type'], 'absolute');
   const hasPooler = !/ForMaskedLM|ForPreTraining|ForCausalLM|ForTokenClassification|ForQuestionAnswering/.test(architecture ?? '');
   const extraParams: FamilyResult['extraParams'] = [
@@ -63,7 +63,7 @@ export function bert({ r, modelType, architecture }: FamilyInput): FamilyResult 
         index: i,
         block: 'post-norm',
         attention,
-        mlp: { kind: 'dense', ffn, activation: activation(r, 'gelu'), gated: false, bias: true },
+        mlp: mlp.spec,
         norms: [
           // Post-norm: each LayerNorm normalizes the residual sum; its output is the residual stream.
           norm(style, 'attention.output.LayerNorm', 'attn-post', 'post', hidden, mlp.reads),
@@ -107,11 +107,10 @@ export function t5({ r, modelType }: FamilyInput): FamilyResult {
   const selfEnc = attentionSpec(heads, heads, headDim, null, false);
   const selfDec = attentionSpec(heads, heads, headDim, null, true);
   const cross = attentionSpec(heads, heads, headDim, null, false);
-  const mlpSpec: MlpSpec = { kind: gated ? 'gated' : 'dense', ffn, activation: act, gated, bias: false };
-  const mlpPart = (): Part =>
+  const mlpPart = (): MlpPart =>
     gated
-      ? gatedMlpPart({ hidden, ffn, bias: false, names: { gate: 'DenseReluDense.wi_0', up: 'DenseReluDense.wi_1', down: 'DenseReluDense.wo' } })
-      : denseMlpPart({ hidden, ffn, bias: false, fc1: 'DenseReluDense.wi', fc2: 'DenseReluDense.wo' });
+      ? gatedMlpPart({ hidden, ffn, bias: false, activation: act, names: { gate: 'DenseReluDense.wi_0', up: 'DenseReluDense.wi_1', down: 'DenseReluDense.wo' } })
+      : denseMlpPart({ hidden, ffn, bias: false, activation: act, fc1: 'DenseReluDense.wi', fc2: 'DenseReluDense.wo' });
   const selfPart = (a: AttentionSpec) =>
     attentionPart({ hidden, attn: a, names: { q: 'SelfAttention.q', k: 'SelfAttention.k', v: 'SelfAttention.v', o: 'SelfAttention.o' }, qkvBias: false, oBias: false });
   const crossPart = attentionPart({
@@ -132,7 +131,7 @@ export function t5({ r, modelType }: FamilyInput): FamilyResult {
         index: i,
         block: 'pre-norm',
         attention: selfEnc,
-        mlp: mlpSpec,
+        mlp: m.spec,
         norms: [norm(style, 'layer.0.layer_norm', 'attn', 'pre', hidden, a.reads), norm(style, 'layer.1.layer_norm', 'mlp', 'pre', hidden, m.reads)],
         linears: [...a.linears, ...m.linears],
         stack: 'encoder',
@@ -148,7 +147,7 @@ export function t5({ r, modelType }: FamilyInput): FamilyResult {
         block: 'pre-norm',
         attention: selfDec,
         crossAttention: cross,
-        mlp: mlpSpec,
+        mlp: m.spec,
         norms: [
           norm(style, 'layer.0.layer_norm', 'attn', 'pre', hidden, a.reads),
           norm(style, 'layer.1.layer_norm', 'cross', 'pre', hidden, crossPart.reads),
@@ -213,7 +212,7 @@ export function bart({ r, modelType }: FamilyInput): FamilyResult {
     const cross = attentionSpec(heads, heads, hidden / heads, null, false);
     const a = attentionPart({ hidden, attn: selfAttn, names: names('self_attn'), qkvBias: true, oBias: true });
     const c = attentionPart({ hidden, attn: cross, names: names('encoder_attn'), qkvBias: true, oBias: true, cross: true });
-    const m = denseMlpPart({ hidden, ffn, bias: true, fc1: 'fc1', fc2: 'fc2' });
+    const m = denseMlpPart({ hidden, ffn, bias: true, activation: act, fc1: 'fc1', fc2: 'fc2' });
     const norms = preNorm
       ? [
           norm(style, 'self_attn_layer_norm', 'attn', 'pre', hidden, a.reads),
@@ -229,7 +228,7 @@ export function bart({ r, modelType }: FamilyInput): FamilyResult {
       index,
       block: preNorm ? 'pre-norm' : 'post-norm',
       attention: selfAttn,
-      mlp: { kind: 'dense', ffn, activation: act, gated: false, bias: true },
+      mlp: m.spec,
       norms,
       linears: decoder ? [...a.linears, ...c.linears, ...m.linears] : [...a.linears, ...m.linears],
       stack: decoder ? 'decoder' : 'encoder',
