@@ -1,0 +1,83 @@
+/**
+ * What the panel and the HTML export show, built from the core: the report, one
+ * layer's schedules per kind, and the sweep. Pure: the extension and the CLI both
+ * call it, so the panel and the export can never disagree.
+ */
+import { blockListings, pseudocodeFor } from '../core/codegen';
+import type { HardwareProfile } from '../core/hardware/profile';
+import type { ModelSpec } from '../core/model/spec';
+import type { NumericsResult } from '../core/numerics/types';
+import { reportOf } from '../core/report/profile';
+import { runSweep, type SweepGrid } from '../core/report/sweep';
+import { timelinesOf } from '../core/report/timeline';
+import { simulate } from '../core/sim/simulate';
+import { DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
+import type { HardwareChoice, PanelView, SweepAxis, SweepView, WorkloadInput } from './protocol';
+
+export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
+  return validateWorkload({ ...input, tiles: DEFAULT_WORKLOAD.tiles }, source);
+}
+
+export function inputOf(w: Workload): WorkloadInput {
+  return { phase: w.phase, batch: w.batch, seq: w.seq, context: w.context, tp: w.tp, dtype: w.dtype, softmaxOffset: w.softmaxOffset };
+}
+
+export interface PanelViewOptions {
+  hardware: string;
+  hardwareChoices: HardwareChoice[];
+  interactive: boolean;
+  /** The numerics check depends on the model only; the caller computes it once and may pass it later. */
+  numerics: NumericsResult | null;
+  sweep: SweepView | null;
+}
+
+/** Simulates and assembles the panel's data: figures, timelines and pseudo-code (numerics as given). */
+export function buildPanelView(spec: ModelSpec, hw: HardwareProfile, input: WorkloadInput, options: PanelViewOptions): PanelView {
+  const workload = workloadOf(input);
+  const simulation = simulate(spec, hw, workload);
+  const report = reportOf(spec, hw, workload, simulation);
+  report.numerics = options.numerics;
+  report.pseudocode = pseudocodeFor(spec, simulation, report);
+  report.pseudocodeBlocks = blockListings(spec, simulation);
+  return {
+    report,
+    timelines: timelinesOf(simulation),
+    hardwareChoices: options.hardwareChoices,
+    hardware: options.hardware,
+    workload: input,
+    sweep: options.sweep,
+    interactive: options.interactive,
+  };
+}
+
+const POWERS = (from: number, to: number): number[] => {
+  const out: number[] = [];
+  for (let v = from; v <= to; v *= 2) out.push(v);
+  return out;
+};
+
+/** The values a sweep visits along an axis: powers of two over the range people serve at. */
+export function sweepValues(spec: ModelSpec, axis: SweepAxis): number[] {
+  switch (axis) {
+    case 'seq':
+      return POWERS(128, 32768);
+    case 'context':
+      return POWERS(256, 131072);
+    case 'batch':
+      return POWERS(1, 256);
+    case 'tp': {
+      // Only degrees that split every layer kind's heads and KV heads evenly.
+      const splits = (tp: number) => spec.layerKinds.every((k) => k.attention.heads % tp === 0 && k.attention.kvHeads % tp === 0);
+      return POWERS(1, 64).filter(splits);
+    }
+  }
+}
+
+/** Savings along one axis, every other workload value as given. */
+export function buildSweepView(spec: ModelSpec, hw: HardwareProfile, hardware: string, input: WorkloadInput, axis: SweepAxis): SweepView {
+  const base = workloadOf(input);
+  const values = sweepValues(spec, axis);
+  const grid: SweepGrid = { seq: [base.seq], batch: [base.batch], context: [base.context], tp: [base.tp], ranges: [] };
+  grid[axis] = values;
+  return { axis, hardware, points: runSweep(spec, hw, base, grid) };
+}

@@ -1,0 +1,165 @@
+/**
+ * The messages between the extension host and the report's webview: a discriminated
+ * union each way. Both sides validate what arrives, since a webview's messages are
+ * only as trustworthy as the page (and a report's strings come from model files).
+ * Pure: no vscode, no DOM.
+ */
+import type { Dtype } from '../core/hardware/profile';
+import { DTYPES } from '../core/hardware/profile';
+import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
+import type { SweepPoint } from '../core/report/sweep';
+import type { KindTimeline } from '../core/report/timeline';
+import type { Report } from '../core/report/types';
+import { SOFTMAX_OFFSETS, type Phase } from '../core/workload';
+
+/** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
+export interface HardwareChoice {
+  /** A preset name, or the file's URI for a workspace profile. */
+  id: string;
+  label: string;
+  description: string;
+  source: 'preset' | 'workspace';
+}
+
+/** The workload as the controls edit it (tiles stay at the core's default). */
+export interface WorkloadInput {
+  phase: Phase;
+  batch: number;
+  seq: number;
+  context: number;
+  tp: number;
+  /** null: the hardware profile's default dtype. */
+  dtype: Dtype | null;
+  softmaxOffset: SoftmaxOffset;
+}
+
+export type SweepAxis = 'seq' | 'context' | 'batch' | 'tp';
+export const SWEEP_AXES: readonly SweepAxis[] = ['seq', 'context', 'batch', 'tp'];
+
+/** Savings along one axis of the workload, the rest held at the panel's workload. */
+export interface SweepView {
+  axis: SweepAxis;
+  hardware: string;
+  points: SweepPoint[];
+}
+
+/** Everything the panel (or the stand-alone HTML export) renders. */
+export interface PanelView {
+  report: Report;
+  timelines: KindTimeline[];
+  hardwareChoices: HardwareChoice[];
+  /** The id of the chosen hardware among hardwareChoices. */
+  hardware: string;
+  /** The workload the controls show (the report's, before the hardware resolved the dtype). */
+  workload: WorkloadInput;
+  sweep: SweepView | null;
+  /** False in the HTML export: there is no extension to re-profile, so the controls are read-only. */
+  interactive: boolean;
+}
+
+/** Extension → webview. */
+export type HostMessage =
+  | { type: 'view'; view: PanelView }
+  | { type: 'numerics'; numerics: NumericsResult }
+  | { type: 'sweep'; sweep: SweepView }
+  | { type: 'busy'; label: string | null }
+  | { type: 'error'; message: string }
+  /** Scrolls the panel to a section, e.g. after Verify Numerics. */
+  | { type: 'reveal'; section: PanelSection };
+
+export type PanelSection = 'headline' | 'layers' | 'timeline' | 'sites' | 'numerics' | 'pseudocode' | 'controls' | 'sweep';
+export const PANEL_SECTIONS: readonly PanelSection[] = ['headline', 'layers', 'timeline', 'sites', 'numerics', 'pseudocode', 'controls', 'sweep'];
+
+/** Webview → extension. */
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'profile'; hardware: string; workload: WorkloadInput }
+  | { type: 'sweep'; axis: SweepAxis }
+  | { type: 'verify' }
+  | { type: 'openDiff'; layerKind: string; site: string | null }
+  | { type: 'export' };
+
+/** What a panel keeps across window reloads (webview state), enough to profile again. */
+export interface PanelState {
+  modelPath: string;
+  hardware: string;
+  workload: WorkloadInput;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
+const isShortString = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length <= max;
+
+/** The limits match the core's validateWorkload; the core checks again before it simulates. */
+export function parseWorkloadInput(v: unknown): WorkloadInput | null {
+  if (!isRecord(v)) return null;
+  const { phase, batch, seq, context, tp, dtype, softmaxOffset } = v;
+  if (phase !== 'prefill' && phase !== 'decode') return null;
+  if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !isCount(tp, 1024)) return null;
+  if (dtype !== null && !(typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype))) return null;
+  if (typeof softmaxOffset !== 'string' || !(SOFTMAX_OFFSETS as readonly string[]).includes(softmaxOffset)) return null;
+  return { phase, batch, seq, context, tp, dtype: dtype as Dtype | null, softmaxOffset: softmaxOffset as SoftmaxOffset };
+}
+
+/** A message from the webview, or null when it is not one this protocol knows (the caller logs and drops it). */
+export function parseWebviewMessage(v: unknown): WebviewMessage | null {
+  if (!isRecord(v)) return null;
+  switch (v['type']) {
+    case 'ready':
+    case 'verify':
+    case 'export':
+      return { type: v['type'] };
+    case 'profile': {
+      const workload = parseWorkloadInput(v['workload']);
+      const hardware = v['hardware'];
+      return workload && isShortString(hardware) && hardware.length > 0 ? { type: 'profile', hardware, workload } : null;
+    }
+    case 'sweep': {
+      const axis = v['axis'];
+      return typeof axis === 'string' && (SWEEP_AXES as readonly string[]).includes(axis) ? { type: 'sweep', axis: axis as SweepAxis } : null;
+    }
+    case 'openDiff': {
+      const { layerKind, site } = v;
+      if (!isShortString(layerKind, 256) || !(site === null || isShortString(site, 256))) return null;
+      return { type: 'openDiff', layerKind, site };
+    }
+    default:
+      return null;
+  }
+}
+
+/** A message from the extension, or null. The webview trusts its host, but checks the shape before it draws. */
+export function parseHostMessage(v: unknown): HostMessage | null {
+  if (!isRecord(v)) return null;
+  switch (v['type']) {
+    case 'view': {
+      const view = v['view'];
+      return isRecord(view) && isRecord(view['report']) && Array.isArray(view['timelines']) ? { type: 'view', view: view as unknown as PanelView } : null;
+    }
+    case 'numerics':
+      return isRecord(v['numerics']) && Array.isArray(v['numerics']['entries']) ? { type: 'numerics', numerics: v['numerics'] as unknown as NumericsResult } : null;
+    case 'sweep': {
+      const sweep = v['sweep'];
+      return isRecord(sweep) && Array.isArray(sweep['points']) && typeof sweep['axis'] === 'string' ? { type: 'sweep', sweep: sweep as unknown as SweepView } : null;
+    }
+    case 'busy':
+      return v['label'] === null || isShortString(v['label']) ? { type: 'busy', label: v['label'] as string | null } : null;
+    case 'error':
+      return isShortString(v['message'], 65536) ? { type: 'error', message: v['message'] } : null;
+    case 'reveal': {
+      const section = v['section'];
+      return typeof section === 'string' && (PANEL_SECTIONS as readonly string[]).includes(section) ? { type: 'reveal', section: section as PanelSection } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The state a serialized panel was saved with, or null when it cannot be restored from it. */
+export function parsePanelState(v: unknown): PanelState | null {
+  if (!isRecord(v)) return null;
+  const workload = parseWorkloadInput(v['workload']);
+  const { modelPath, hardware } = v;
+  if (!workload || !isShortString(modelPath) || modelPath.length === 0 || !isShortString(hardware) || hardware.length === 0) return null;
+  return { modelPath, hardware, workload };
+}
