@@ -27,6 +27,14 @@ const bundles = [
     external: ['vscode'],
   },
   {
+    // The core the extension loads on first use, so activation stays light (src/extension/core.ts).
+    entryPoints: ['src/extension/core-api.ts'],
+    outfile: 'dist/core.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
     platform: 'node',

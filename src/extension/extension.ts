@@ -1,9 +1,84 @@
+/**
+ * Activation registers commands, the panel serializer and the document provider;
+ * nothing heavy. The core (dist/core.js) loads the first time a command needs it.
+ */
 import * as vscode from 'vscode';
+import { parsePanelState } from '../shared/protocol';
+import { compareHardware } from './commands/compareHardware';
+import { exportReport, initExport } from './commands/exportReport';
+import { newHardwareProfile } from './commands/newHardwareProfile';
+import { profileActiveFile } from './commands/profileActiveFile';
+import { profileModel } from './commands/profileModel';
+import { selectHardware } from './commands/selectHardware';
+import { openDiffFor, showPseudocode } from './commands/showPseudocode';
+import { sweep } from './commands/sweep';
+import { verifyNumerics } from './commands/verifyNumerics';
+import { ReadonlyDocuments } from './documents';
+import { DOCUMENT_SCHEME } from './document-refs';
+import { initHardware } from './hardware';
+import { log, reportError } from './log';
+import { isModelFileName } from './model-files';
+import { REPORT_VIEW_TYPE, ReportPanel } from './panel/reportPanel';
+import { setPrompts, type Prompts } from './prompts';
 
-// Placeholder while the glue is written: registers only the log command.
-export function activate(context: vscode.ExtensionContext): void {
-  const log = vscode.window.createOutputChannel('Deferred Norm', { log: true });
-  context.subscriptions.push(log, vscode.commands.registerCommand('deferredNorm.showLog', () => log.show()));
+/** What activate() returns: a seam for the extension-host tests, not an API for other extensions. */
+export interface TestApi {
+  setPrompts(replacement: Partial<Prompts> | null): void;
+  panels(): readonly ReportPanel[];
+}
+
+export function activate(context: vscode.ExtensionContext): TestApi {
+  initHardware(context.workspaceState);
+  initExport(context.extensionUri);
+  ReportPanel.init(context.extensionUri, { openDiff: openDiffFor, exportReport });
+
+  // Each command reports its own failures: one notification with Show Log, never an unhandled rejection.
+  const command = <A extends unknown[]>(id: string, run: (...args: A) => Thenable<unknown> | unknown) =>
+    vscode.commands.registerCommand(id, async (...args: A) => {
+      try {
+        return await run(...args);
+      } catch (err) {
+        reportError(err, id);
+        return undefined;
+      }
+    });
+  const uriArg = (arg: unknown): vscode.Uri | undefined => (arg instanceof vscode.Uri ? arg : undefined);
+
+  context.subscriptions.push(
+    command('deferredNorm.profileModel', (arg?: unknown) => profileModel(uriArg(arg))),
+    command('deferredNorm.profileActiveFile', (arg?: unknown) => profileActiveFile(uriArg(arg))),
+    command('deferredNorm.selectHardware', selectHardware),
+    command('deferredNorm.compareHardware', (arg?: unknown) => compareHardware(uriArg(arg))),
+    command('deferredNorm.sweep', (arg?: unknown) => sweep(uriArg(arg))),
+    command('deferredNorm.showPseudocode', (arg?: unknown) => showPseudocode(uriArg(arg))),
+    command('deferredNorm.exportReport', (arg?: unknown) => exportReport(uriArg(arg))),
+    command('deferredNorm.newHardwareProfile', newHardwareProfile),
+    command('deferredNorm.verifyNumerics', (arg?: unknown) => verifyNumerics(uriArg(arg))),
+    command('deferredNorm.showLog', () => log().show()),
+    vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new ReadonlyDocuments()),
+    vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const parsed = parsePanelState(state);
+        if (!parsed) {
+          log().warn('A report panel could not be restored: its saved state is missing or malformed.');
+          panel.dispose();
+          return;
+        }
+        await ReportPanel.revive(panel, parsed);
+      },
+    }),
+    vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),
+  );
+  return { setPrompts, panels: () => ReportPanel.all() };
+}
+
+/** A saved hardware profile re-profiles the panels that use it; a saved model file reloads its panels. */
+function onSaved(uri: vscode.Uri): void {
+  const id = uri.toString();
+  for (const panel of ReportPanel.all()) {
+    if (panel.hardware === id) void panel.refresh();
+    else if (isModelFileName(uri.fsPath) && (panel.modelPath === uri.fsPath || uri.fsPath.startsWith(panel.modelPath + '/'))) void panel.reloadModel();
+  }
 }
 
 export function deactivate(): void {}

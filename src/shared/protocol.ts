@@ -77,7 +77,9 @@ export type WebviewMessage =
   | { type: 'sweep'; axis: SweepAxis }
   | { type: 'verify' }
   | { type: 'openDiff'; layerKind: string; site: string | null }
-  | { type: 'export' };
+  | { type: 'export' }
+  /** After each render: the headline's text as shown, so the host (and its tests) know what the user sees. */
+  | { type: 'rendered'; headline: string };
 
 /** What a panel keeps across window reloads (webview state), enough to profile again. */
 export interface PanelState {
@@ -118,6 +120,8 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
       const axis = v['axis'];
       return typeof axis === 'string' && (SWEEP_AXES as readonly string[]).includes(axis) ? { type: 'sweep', axis: axis as SweepAxis } : null;
     }
+    case 'rendered':
+      return isShortString(v['headline'], 65536) ? { type: 'rendered', headline: v['headline'] } : null;
     case 'openDiff': {
       const { layerKind, site } = v;
       if (!isShortString(layerKind, 256) || !(site === null || isShortString(site, 256))) return null;

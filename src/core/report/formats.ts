@@ -2,15 +2,16 @@ import { ENGINES } from '../graph/ops';
 import type { Simulation } from '../sim/simulate';
 import { count, csvField, markdownTable, num, percent, ranges, table, type Align } from './text';
 import type { LayerKindResult, Report } from './types';
+import type { Workload } from '../workload';
 
 /** Exports of a Report (DESIGN.md §5): table, JSON, CSV, Markdown, Chrome trace. */
 export type ReportFormat = 'table' | 'json' | 'csv' | 'md' | 'trace';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'csv', 'md', 'trace'];
 
-function workloadLine(r: Report): string {
-  const w = r.workload;
+/** The workload in one line, as every export states it (a null dtype is each hardware profile's own). */
+export function workloadLine(w: Workload): string {
   const pass = w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode, context ${w.context}`;
-  return `${pass}, batch ${w.batch}, tp ${w.tp}, ${w.dtype}, softmax offset ${w.softmaxOffset}, ${w.tiles} tiles`;
+  return `${pass}, batch ${w.batch}, tp ${w.tp}, ${w.dtype ?? 'default dtype'}, softmax offset ${w.softmaxOffset}, ${w.tiles} tiles`;
 }
 
 function kindRows(r: Report): string[][] {
@@ -50,7 +51,7 @@ export function formatTable(r: Report): string {
     '',
     `Model     ${r.model.name} (${r.model.family}, ${r.model.layers} layers, hidden ${r.model.hidden}, ${count(r.model.params.total)} params${r.model.params.active !== r.model.params.total ? `, ${count(r.model.params.active)} active` : ''})`,
     `Hardware  ${r.hardware.name}: ${r.hardware.title}`,
-    `Workload  ${workloadLine(r)}`,
+    `Workload  ${workloadLine(r.workload)}`,
     '',
     table(KIND_HEADER, kindRows(r), KIND_ALIGN),
     '',
@@ -82,7 +83,7 @@ export function formatMarkdown(r: Report): string {
     '',
     `- **Model:** ${r.model.name} (${r.model.family}, ${r.model.layers} layers, hidden ${r.model.hidden}, ${count(r.model.params.total)} parameters)`,
     `- **Hardware:** ${r.hardware.title} (\`${r.hardware.name}\`)`,
-    `- **Workload:** ${workloadLine(r)}`,
+    `- **Workload:** ${workloadLine(r.workload)}`,
     '',
     markdownTable(KIND_HEADER, kindRows(r), KIND_ALIGN),
     '',

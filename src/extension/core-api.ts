@@ -1,0 +1,16 @@
+/**
+ * Everything the extension asks of the core, bundled on its own (dist/core.js) and
+ * loaded on first use, so that activation only registers commands. Import it as a
+ * type only (`import type * as Core`) and load it with loadCore() in core.ts.
+ */
+export { InputError } from '../core/errors';
+export { DEFAULT_HARDWARE, getPreset, isPresetName, listPresets } from '../core/hardware/presets';
+export { parseHardwareProfile } from '../core/hardware/validate';
+export { loadModel } from '../core/model/load';
+export { numericsFor } from '../core/report/numerics';
+export { fullReport } from '../core/report/full';
+export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
+export { compareHardware, formatComparisonMarkdown } from '../core/report/compare';
+export { DEFAULT_WORKLOAD } from '../core/workload';
+export { buildPanelView, buildSweepView, inputOf, workloadOf } from '../shared/panel-view';
+export { standaloneHtml } from '../shared/report-html';

@@ -1,0 +1,60 @@
+/**
+ * What a read-only `deferred-norm:` document shows, carried in its URI so that an
+ * editor restored after a reload can be rebuilt. Pure: no vscode.
+ */
+import { parseWorkloadInput, type WorkloadInput } from '../shared/protocol';
+
+export const DOCUMENT_SCHEME = 'deferred-norm';
+
+/** One side of a site's (or a whole layer's) rewrite. */
+export interface PseudocodeRef {
+  kind: 'pseudocode';
+  modelPath: string;
+  hardware: string;
+  workload: WorkloadInput;
+  layerKind: string;
+  /** A site id, or null for the whole layer. */
+  site: string | null;
+  side: 'before' | 'after';
+}
+
+/** One model on every hardware profile. */
+export interface ComparisonRef {
+  kind: 'comparison';
+  modelPath: string;
+  workload: WorkloadInput;
+}
+
+export type DocumentRef = PseudocodeRef | ComparisonRef;
+
+const clean = (s: string) => s.replace(/[^\w.-]+/g, '_');
+
+/** The path people see in the editor's tab: readable, with an extension that picks the highlighting. */
+export function refPath(ref: DocumentRef, modelTitle: string): string {
+  if (ref.kind === 'comparison') return `/${clean(modelTitle)}/hardware-comparison.md`;
+  return `/${clean(modelTitle)}/${clean(ref.layerKind)}/${clean(ref.site ?? 'block')}.${ref.side === 'before' ? 'baseline' : 'deferred'}.py`;
+}
+
+export function refQuery(ref: DocumentRef): string {
+  return JSON.stringify(ref);
+}
+
+export function parseRefQuery(query: string): DocumentRef | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(query);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const r = v as Record<string, unknown>;
+  const str = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length < 4096;
+  const workload = parseWorkloadInput(r['workload']);
+  if (!workload || !str(r['modelPath'])) return null;
+  if (r['kind'] === 'comparison') return { kind: 'comparison', modelPath: r['modelPath'], workload };
+  if (r['kind'] !== 'pseudocode' || !str(r['hardware']) || !str(r['layerKind'])) return null;
+  const site = r['site'];
+  const side = r['side'];
+  if (!(site === null || str(site)) || (side !== 'before' && side !== 'after')) return null;
+  return { kind: 'pseudocode', modelPath: r['modelPath'], hardware: r['hardware'], workload, layerKind: r['layerKind'], site, side };
+}

@@ -1,0 +1,304 @@
+import * as vscode from 'vscode';
+import type { ModelSpec } from '../../core/model/spec';
+import type { NumericsResult } from '../../core/numerics/types';
+import { panelHtml } from '../../shared/report-html';
+import { parseWebviewMessage, type HostMessage, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../shared/protocol';
+import { loadCore } from '../core';
+import { hardwareChoices, resolveHardware } from '../hardware';
+import { log, reportError } from '../log';
+import { modelTitle } from '../model-files';
+
+export const REPORT_VIEW_TYPE = 'deferredNorm.report';
+
+/** What a panel needs from the extension to act on the webview's requests. */
+export interface PanelActions {
+  openDiff(panel: ReportPanel, layerKind: string, site: string | null): Thenable<unknown>;
+  exportReport(panel: ReportPanel): Thenable<unknown>;
+}
+
+/**
+ * One report panel per model. It owns the model's spec (read once), the hardware and
+ * workload the controls show, and the numerics check (which depends on the model only,
+ * so it runs once, after the first render).
+ */
+export class ReportPanel {
+  private static readonly panels = new Map<string, ReportPanel>();
+  private static actions: PanelActions | undefined;
+  private static extensionUri: vscode.Uri;
+
+  private spec: ModelSpec | undefined;
+  private numerics: NumericsResult | null = null;
+  private numericsRunning: Promise<NumericsResult | null> | undefined;
+  private sweep: SweepView | null = null;
+  private view: PanelView | undefined;
+  private ready = false;
+  private pending: HostMessage[] = [];
+  private disposed = false;
+  /** The headline as the webview last reported it, and the messages it sent (for the extension-host tests). */
+  lastRendered: string | undefined;
+  readonly received: WebviewMessage[] = [];
+  private readonly renderedListeners = new Set<(headline: string) => void>();
+
+  static init(extensionUri: vscode.Uri, actions: PanelActions): void {
+    ReportPanel.extensionUri = extensionUri;
+    ReportPanel.actions = actions;
+  }
+
+  /** Opens (or reveals) the panel of a model and profiles it. */
+  static async show(modelPath: string, hardware: string, workload: WorkloadInput): Promise<ReportPanel> {
+    const existing = ReportPanel.panels.get(modelPath);
+    if (existing) {
+      existing.panel.reveal();
+      existing.hardware = hardware;
+      existing.workload = workload;
+      await existing.refresh();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, titleOf(modelPath), vscode.ViewColumn.Active, webviewOptions(ReportPanel.extensionUri));
+    const created = new ReportPanel(panel, modelPath, hardware, workload);
+    await created.refresh();
+    return created;
+  }
+
+  /** A panel VS Code restored after a reload, with the state its webview saved. */
+  static async revive(panel: vscode.WebviewPanel, state: PanelState): Promise<ReportPanel> {
+    panel.webview.options = webviewOptions(ReportPanel.extensionUri);
+    const revived = new ReportPanel(panel, state.modelPath, state.hardware, state.workload);
+    await revived.refresh();
+    return revived;
+  }
+
+  /** The panel the user last looked at, if one is open. */
+  static active(): ReportPanel | undefined {
+    let best: ReportPanel | undefined;
+    for (const p of ReportPanel.panels.values()) {
+      if (p.panel.active) return p;
+      if (p.panel.visible) best ??= p;
+    }
+    return best ?? [...ReportPanel.panels.values()].pop();
+  }
+
+  static all(): ReportPanel[] {
+    return [...ReportPanel.panels.values()];
+  }
+
+  static forModel(modelPath: string): ReportPanel | undefined {
+    return ReportPanel.panels.get(modelPath);
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly modelPath: string,
+    public hardware: string,
+    public workload: WorkloadInput,
+  ) {
+    ReportPanel.panels.set(modelPath, this);
+    panel.iconPath = vscode.Uri.joinPath(ReportPanel.extensionUri, 'media', 'icon.png');
+    panel.webview.html = this.html();
+    panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw));
+    panel.onDidDispose(() => {
+      this.disposed = true;
+      ReportPanel.panels.delete(modelPath);
+    });
+    // A hidden webview is unloaded; when it comes back it says "ready" again and gets the view anew.
+    panel.onDidChangeViewState(() => {
+      if (!panel.visible) this.ready = false;
+    });
+  }
+
+  /** Reads the model again (its file changed) and re-profiles. */
+  async reloadModel(): Promise<void> {
+    this.spec = undefined;
+    this.numerics = null;
+    this.numericsRunning = undefined;
+    await this.refresh();
+  }
+
+  /** Profiles with the panel's hardware and workload and sends the view; errors become the panel's error state. */
+  async refresh(): Promise<PanelView | undefined> {
+    this.post({ type: 'busy', label: 'Profiling…' });
+    try {
+      const core = loadCore();
+      this.spec ??= await core.loadModel(this.modelPath);
+      const hw = await resolveHardware(this.hardware);
+      const view = core.buildPanelView(this.spec, hw, this.workload, {
+        hardware: this.hardware,
+        hardwareChoices: await hardwareChoices(),
+        interactive: true,
+        numerics: this.numerics,
+        sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
+      });
+      this.view = view;
+      this.post({ type: 'view', view });
+      if (!this.numerics) void this.runNumerics();
+      return view;
+    } catch (err) {
+      this.post({ type: 'error', message: reportError(err, `Profiling ${this.modelPath}`) });
+      return undefined;
+    } finally {
+      this.post({ type: 'busy', label: null });
+    }
+  }
+
+  /** The numerics check of this model, run once (a tick after the first render, so it never delays it). */
+  runNumerics(): Promise<NumericsResult | null> {
+    this.numericsRunning ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+      try {
+        if (!this.spec) return null;
+        const started = Date.now();
+        this.numerics = loadCore().numericsFor(this.spec, 1);
+        log().info(`Numerics check of ${this.modelPath}: ${Date.now() - started} ms`);
+        if (this.view) this.view.report.numerics = this.numerics;
+        this.post({ type: 'numerics', numerics: this.numerics });
+        return this.numerics;
+      } catch (err) {
+        reportError(err, `Numerics check of ${this.modelPath}`);
+        return null;
+      }
+    });
+    return this.numericsRunning;
+  }
+
+  async runSweep(axis: SweepAxis): Promise<SweepView | undefined> {
+    this.post({ type: 'busy', label: `Sweeping ${axis}…` });
+    try {
+      const core = loadCore();
+      this.spec ??= await core.loadModel(this.modelPath);
+      const hw = await resolveHardware(this.hardware);
+      const sweep = core.buildSweepView(this.spec, hw, this.hardware, this.workload, axis);
+      this.sweep = sweep;
+      if (this.view) this.view.sweep = sweep;
+      this.post({ type: 'sweep', sweep });
+      this.reveal('sweep');
+      return sweep;
+    } catch (err) {
+      this.post({ type: 'error', message: reportError(err, `Sweep of ${this.modelPath}`) });
+      return undefined;
+    } finally {
+      this.post({ type: 'busy', label: null });
+    }
+  }
+
+  reveal(section: PanelSection): void {
+    this.panel.reveal(undefined, true);
+    this.post({ type: 'reveal', section });
+  }
+
+  /** The current view (after a refresh), with the numerics if they are done. */
+  currentView(): PanelView | undefined {
+    return this.view;
+  }
+
+  async modelSpec(): Promise<ModelSpec> {
+    this.spec ??= await loadCore().loadModel(this.modelPath);
+    return this.spec;
+  }
+
+  /** Resolves on the next "rendered" report from the webview. */
+  nextRender(): Promise<string> {
+    return new Promise((resolve) => {
+      const once = (headline: string) => {
+        this.renderedListeners.delete(once);
+        resolve(headline);
+      };
+      this.renderedListeners.add(once);
+    });
+  }
+
+  /** Lets tests send what the webview would, through the same validation. */
+  receive(raw: unknown): Promise<void> {
+    return this.onMessage(raw);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const message = parseWebviewMessage(raw);
+    if (!message) {
+      log().warn(`Dropped a malformed message from the report webview of ${this.modelPath}: ${preview(raw)}`);
+      return;
+    }
+    this.received.push(message);
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        this.flush();
+        if (this.view) this.post({ type: 'view', view: this.view });
+        return;
+      case 'rendered':
+        this.lastRendered = message.headline;
+        for (const listener of [...this.renderedListeners]) listener(message.headline);
+        return;
+      case 'profile':
+        this.hardware = message.hardware;
+        this.workload = message.workload;
+        await this.refresh();
+        return;
+      case 'sweep':
+        await this.runSweep(message.axis);
+        return;
+      case 'verify':
+        await this.runNumerics();
+        this.reveal('numerics');
+        return;
+      case 'openDiff':
+        await ReportPanel.actions?.openDiff(this, message.layerKind, message.site);
+        return;
+      case 'export':
+        await ReportPanel.actions?.exportReport(this);
+        return;
+    }
+  }
+
+  private post(message: HostMessage): void {
+    if (this.disposed) return;
+    if (!this.ready) {
+      // Until the page says it is ready only the latest of each kind matters.
+      this.pending = this.pending.filter((m) => m.type !== message.type);
+      this.pending.push(message);
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  private flush(): void {
+    const queued = this.pending;
+    this.pending = [];
+    for (const m of queued) if (m.type !== 'view') void this.panel.webview.postMessage(m);
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const dist = vscode.Uri.joinPath(ReportPanel.extensionUri, 'dist', 'webview');
+    return panelHtml({
+      cspSource: webview.cspSource,
+      nonce: nonce(),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'report.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'report.css')).toString(),
+      codiconUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'codicon.css')).toString(),
+      title: titleOf(this.modelPath),
+    });
+  }
+}
+
+function titleOf(modelPath: string): string {
+  return `Deferred Norm: ${modelTitle(modelPath)}`;
+}
+
+/** Scripts on, and nothing loadable but the webview bundle's own folder. */
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return { enableScripts: true, enableFindWidget: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
+}
+
+function nonce(): string {
+  const bytes = new Uint8Array(18);
+  crypto.getRandomValues(bytes);
+  return Buffer.from(bytes).toString('base64');
+}
+
+function preview(raw: unknown): string {
+  try {
+    const text = JSON.stringify(raw) ?? String(raw);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return typeof raw;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The deferredNorm.* settings as a workload. Pure: it takes a getter, so it is unit-tested without
+ * VS Code; bad values fall back to the defaults and are named, never thrown at the user mid-command.
+ */
+import type { WorkloadInput } from '../shared/protocol';
+
+export type SettingGetter = (key: string) => unknown;
+
+const DEFAULTS: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' };
+const DTYPES = ['fp32', 'bf16', 'fp16', 'fp8', 'int8', 'int4'] as const;
+const OFFSETS = ['online', 'exact', 'bound'] as const;
+
+const LIMITS = { batch: 1 << 16, sequenceLength: 1 << 24, context: 1 << 24, tensorParallel: 1024 } as const;
+
+export interface SettingsWorkload {
+  workload: WorkloadInput;
+  /** Settings whose values were not usable, with what was expected. */
+  ignored: string[];
+}
+
+export function workloadFromSettings(get: SettingGetter): SettingsWorkload {
+  const ignored: string[] = [];
+  const int = (key: keyof typeof LIMITS, fallback: number): number => {
+    const v = get(key);
+    if (v === undefined) return fallback;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= LIMITS[key]) return v;
+    ignored.push(`deferredNorm.${key}: expected a whole number from 1 to ${LIMITS[key]}`);
+    return fallback;
+  };
+  const choice = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const v = get(key);
+    if (v === undefined) return fallback;
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    ignored.push(`deferredNorm.${key}: expected one of ${allowed.join(', ')}`);
+    return fallback;
+  };
+  const dtype = choice('dtype', ['default', ...DTYPES], 'default');
+  return {
+    workload: {
+      phase: choice('phase', ['decode', 'prefill'], DEFAULTS.phase),
+      batch: int('batch', DEFAULTS.batch),
+      seq: int('sequenceLength', DEFAULTS.seq),
+      context: int('context', DEFAULTS.context),
+      tp: int('tensorParallel', DEFAULTS.tp),
+      dtype: dtype === 'default' ? null : dtype,
+      softmaxOffset: choice('softmaxOffset', OFFSETS, DEFAULTS.softmaxOffset),
+    },
+    ignored,
+  };
+}

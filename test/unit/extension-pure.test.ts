@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRefQuery, refPath, refQuery, type DocumentRef } from '../../src/extension/document-refs';
+import { isModelFileName, modelTitle } from '../../src/extension/model-files';
+import { workloadFromSettings } from '../../src/extension/settings';
+
+test('model files are config.json, .gguf and .safetensors, whatever the case', () => {
+  for (const yes of ['/m/config.json', 'C:\\m\\CONFIG.JSON', '/m/llama.Q4_K_M.gguf', '/m/model-00001-of-00004.safetensors']) assert.ok(isModelFileName(yes), yes);
+  for (const no of ['/m/tokenizer.json', '/m/config.json.bak', '/m/generation_config.json', '/m/model.bin', '/m/']) assert.ok(!isModelFileName(no), no);
+});
+
+test('a model is titled by its folder when the file name says nothing', () => {
+  assert.equal(modelTitle('/w/Llama-3.1-8B/config.json'), 'Llama-3.1-8B');
+  assert.equal(modelTitle('/w/Llama-3.1-8B/model.safetensors'), 'Llama-3.1-8B');
+  assert.equal(modelTitle('/w/gguf/tiny.Q8_0.gguf'), 'tiny.Q8_0.gguf');
+  assert.equal(modelTitle('/w/Mixtral-8x7B-v0.1'), 'Mixtral-8x7B-v0.1');
+});
+
+test('settings: defaults when unset, and each unusable value named and replaced', () => {
+  const unset = workloadFromSettings(() => undefined);
+  assert.deepEqual(unset, { workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' }, ignored: [] });
+  const values: Record<string, unknown> = { phase: 'prefill', batch: 4, sequenceLength: 512, context: 100, tensorParallel: 8, dtype: 'bf16', softmaxOffset: 'exact' };
+  assert.deepEqual(workloadFromSettings((k) => values[k]).workload, { phase: 'prefill', batch: 4, seq: 512, context: 100, tp: 8, dtype: 'bf16', softmaxOffset: 'exact' });
+  const bad: Record<string, unknown> = { phase: 'train', batch: 0, sequenceLength: 2.5, tensorParallel: '8', dtype: 'fp64', softmaxOffset: null };
+  const result = workloadFromSettings((k) => bad[k]);
+  assert.deepEqual(result.workload, unset.workload);
+  assert.equal(result.ignored.length, 6);
+  assert.ok(result.ignored.some((line) => line.startsWith('deferredNorm.batch: expected a whole number from 1 to 65536')));
+  assert.ok(result.ignored.some((line) => line.startsWith('deferredNorm.dtype: expected one of default, fp32')));
+});
+
+test('document addresses round-trip and reject what they did not make', () => {
+  const workload = { phase: 'decode' as const, batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const };
+  const refs: DocumentRef[] = [
+    { kind: 'pseudocode', modelPath: '/w/m/config.json', hardware: 'dimc', workload, layerKind: 'dense', site: 'attn-norm', side: 'before' },
+    { kind: 'pseudocode', modelPath: '/w/m/config.json', hardware: 'file:///w/x.hardware.json', workload, layerKind: 'head', site: null, side: 'after' },
+    { kind: 'comparison', modelPath: '/w/m', workload },
+  ];
+  for (const ref of refs) assert.deepEqual(parseRefQuery(refQuery(ref)), ref);
+  assert.equal(refPath(refs[0]!, 'Llama 3/8B'), '/Llama_3_8B/dense/attn-norm.baseline.py');
+  assert.equal(refPath(refs[1]!, 'm'), '/m/head/block.deferred.py');
+  assert.equal(refPath(refs[2]!, 'm'), '/m/hardware-comparison.md');
+  for (const bad of ['', '{', '[]', '{"kind":"pseudocode"}', JSON.stringify({ ...refs[0], side: 'middle' }), JSON.stringify({ ...refs[2], workload: { ...workload, tp: 0 } })]) {
+    assert.equal(parseRefQuery(bad), null, bad);
+  }
+});

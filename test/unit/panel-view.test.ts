@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getPreset } from '../../src/core/hardware/presets';
+import { compareHardware, formatComparisonMarkdown } from '../../src/core/report/compare';
+import { profile } from '../../src/core/report/profile';
+import { timelinesOf } from '../../src/core/report/timeline';
+import { simulate } from '../../src/core/sim/simulate';
+import { DEFAULT_WORKLOAD } from '../../src/core/workload';
+import { buildPanelView, buildSweepView, inputOf, sweepValues } from '../../src/shared/panel-view';
+import { loadFixture } from './helpers/fixtures';
+
+const input = inputOf(DEFAULT_WORKLOAD);
+
+test('the timeline shows the gather on the critical path in the baseline and under the matmul when deferred', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const [layer] = timelinesOf(simulate(spec, getPreset('dimc'), DEFAULT_WORKLOAD));
+  assert.ok(layer);
+  const gather = (ops: typeof layer.baseline.ops) => ops.find((o) => o.site === 'attn-norm' && o.category === 'stat-collective')!;
+  const firstQ = (ops: typeof layer.baseline.ops) => ops.filter((o) => o.name.startsWith('q_proj') && o.engine === 'matrix').sort((a, b) => a.startUs - b.startUs)[0]!;
+  assert.equal(gather(layer.baseline.ops).engine, 'collective');
+  // Usual schedule: q_proj reads the normalized x, so it starts only once Σx² has been gathered.
+  assert.ok(firstQ(layer.baseline.ops).startUs >= gather(layer.baseline.ops).endUs);
+  // Deferred: q_proj reads x itself and runs while the gather is under way.
+  assert.ok(firstQ(layer.deferred.ops).startUs < gather(layer.deferred.ops).endUs);
+  for (const side of [layer.baseline, layer.deferred]) {
+    for (const op of side.ops) assert.ok(op.startUs >= 0 && op.endUs >= op.startUs && op.endUs <= side.makespanUs + 1e-9, op.name);
+  }
+});
+
+test('the panel view carries the same figures as profile(), with the code, and numerics as given', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const hw = getPreset('gpu-h100');
+  const view = buildPanelView(spec, hw, { ...input, phase: 'prefill', seq: 512, batch: 1 }, { hardware: 'gpu-h100', hardwareChoices: [], interactive: true, numerics: null, sweep: null });
+  const direct = profile(spec, getPreset('gpu-h100'), { ...DEFAULT_WORKLOAD, phase: 'prefill', seq: 512, batch: 1 });
+  assert.deepEqual(view.report.totals, direct.totals);
+  assert.equal(view.report.numerics, null);
+  assert.ok(view.report.pseudocode && view.report.pseudocode.some((p) => p.name === 'input_layernorm → q_proj, k_proj, v_proj'));
+  assert.equal(view.timelines.length, view.report.layerKinds.length);
+  assert.equal(view.workload.seq, 512);
+});
+
+test('sweep values: powers of two, and only TP degrees that split every head count', async () => {
+  const llama = await loadFixture('Llama-3.1-8B'); // 32 heads, 8 KV heads
+  const gpt2 = await loadFixture('GPT-2'); // 12 heads
+  assert.deepEqual(sweepValues(llama, 'tp'), [1, 2, 4, 8]);
+  assert.deepEqual(sweepValues(gpt2, 'tp'), [1, 2, 4]);
+  assert.deepEqual(sweepValues(llama, 'batch'), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  const sweep = buildSweepView(llama, getPreset('dimc'), 'dimc', input, 'batch');
+  assert.deepEqual(sweep.points.map((p) => p.batch), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  assert.ok(sweep.points.every((p) => p.context === input.context && p.tp === 1));
+  const at32 = sweep.points.find((p) => p.batch === 32)!;
+  assert.equal(at32.savedPct, profile(llama, getPreset('dimc'), DEFAULT_WORKLOAD).totals.savedPct);
+});
+
+test('hardware comparison: one row per machine with its own totals; names from files cannot form markup', async () => {
+  const spec = await loadFixture('Llama-2-7b-hf');
+  const machines = [getPreset('dimc'), getPreset('gpu-h100'), getPreset('tpu-v5e')];
+  const result = compareHardware(spec, machines, DEFAULT_WORKLOAD);
+  assert.deepEqual(result.rows.map((r) => r.hardware), ['dimc', 'gpu-h100', 'tpu-v5e']);
+  for (const row of result.rows) assert.equal(row.savedPct, profile(spec, getPreset(row.hardware), DEFAULT_WORKLOAD).totals.savedPct);
+  // dimc has no fp32 matrix rate: that machine is listed as not compared, with the reason, and the others still are.
+  const fp32 = compareHardware(spec, [getPreset('dimc'), getPreset('gpu-h100')], { ...DEFAULT_WORKLOAD, dtype: 'fp32' });
+  assert.deepEqual(fp32.rows.map((r) => r.hardware), ['gpu-h100']);
+  assert.equal(fp32.skipped[0]?.hardware, 'dimc');
+  assert.match(fp32.skipped[0]!.reason, /dtype/);
+  const md = formatComparisonMarkdown('<img src=x onerror=alert(1)>[link](javascript:x)', 'decode', result);
+  assert.ok(!md.includes('<img') && !md.includes('](javascript'), md.split('\n')[0]);
+  assert.match(md, /Simulated estimates, not measurements/);
+});

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHostMessage, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/shared/protocol';
+
+const workload: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' };
+
+test('every webview message the protocol names is accepted as sent', () => {
+  const valid: unknown[] = [
+    { type: 'ready' },
+    { type: 'verify' },
+    { type: 'export' },
+    { type: 'profile', hardware: 'gpu-h100', workload },
+    { type: 'profile', hardware: 'file:///w/my.hardware.json', workload: { ...workload, phase: 'prefill', dtype: 'bf16', softmaxOffset: 'exact' } },
+    { type: 'sweep', axis: 'context' },
+    { type: 'openDiff', layerKind: 'dense', site: 'attn-norm' },
+    { type: 'openDiff', layerKind: 'dense', site: null },
+    { type: 'rendered', headline: 'Llama-3.1-8B on dimc: saved 20.3%' },
+  ];
+  for (const message of valid) assert.deepEqual(parseWebviewMessage(message), message);
+});
+
+test('unknown and malformed webview messages are dropped, extra fields are not passed on', () => {
+  const invalid: unknown[] = [
+    null,
+    'ready',
+    [],
+    { type: 'eval', code: 'alert(1)' },
+    { type: 'profile', hardware: '', workload },
+    { type: 'profile', hardware: 'dimc' },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, tp: 0 } },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, batch: 1.5 } },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, batch: 65537 } },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, phase: 'train' } },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, dtype: 'fp64' } },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, softmaxOffset: 'none' } },
+    { type: 'profile', hardware: 'x'.repeat(5000), workload },
+    { type: 'sweep', axis: 'layers' },
+    { type: 'openDiff', layerKind: 7, site: null },
+    { type: 'openDiff', layerKind: 'dense' },
+    { type: 'rendered' },
+  ];
+  for (const message of invalid) assert.equal(parseWebviewMessage(message), null, JSON.stringify(message)?.slice(0, 80));
+  assert.deepEqual(parseWebviewMessage({ type: 'verify', payload: '<script>' }), { type: 'verify' });
+  assert.deepEqual(parseWorkloadInput({ ...workload, extra: 1 }), workload);
+});
+
+test('host messages are checked for shape before the webview draws them', () => {
+  assert.deepEqual(parseHostMessage({ type: 'busy', label: null }), { type: 'busy', label: null });
+  assert.deepEqual(parseHostMessage({ type: 'error', message: 'config.json: hidden_size: expected a whole number' }), { type: 'error', message: 'config.json: hidden_size: expected a whole number' });
+  assert.deepEqual(parseHostMessage({ type: 'reveal', section: 'numerics' }), { type: 'reveal', section: 'numerics' });
+  assert.equal(parseHostMessage({ type: 'reveal', section: 'elsewhere' }), null);
+  assert.equal(parseHostMessage({ type: 'view', view: { report: {} } }), null);
+  assert.equal(parseHostMessage({ type: 'numerics', numerics: {} }), null);
+  assert.equal(parseHostMessage({ type: 'sweep', sweep: { points: [] } }), null);
+  assert.equal(parseHostMessage({ type: 'busy', label: 3 }), null);
+});
+
+test('a panel state restores only with a model, a hardware and a valid workload', () => {
+  const state = { modelPath: '/w/Llama-3.1-8B/config.json', hardware: 'dimc', workload };
+  assert.deepEqual(parsePanelState(state), state);
+  assert.equal(parsePanelState(undefined), null);
+  assert.equal(parsePanelState({ ...state, modelPath: '' }), null);
+  assert.equal(parsePanelState({ ...state, workload: { ...workload, context: -1 } }), null);
+});
