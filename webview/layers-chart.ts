@@ -1,0 +1,78 @@
+/** Per-layer latency: deferred and saved stacked to the baseline, one bar per layer (126 + head stays readable). */
+import { axisBottom, axisLeft } from 'd3-axis';
+import { scaleBand, scaleLinear } from 'd3-scale';
+import type { Report } from '../src/core/report/types';
+import { axisGroup, axisLabel, keyboardMarks, svgOf } from './chart';
+import { h, replaceChildren, s, widthOf } from './dom';
+import { pct, usFine } from './format';
+import { attachTooltip } from './tooltip';
+
+const HEIGHT = 260;
+const MARGIN = { top: 12, right: 12, bottom: 40, left: 64 };
+
+function legend(): HTMLElement {
+  const item = (className: string, text: string) => h('span', { className: 'legend-item' }, h('span', { className: `swatch ${className}` }), text);
+  return h('div', { className: 'legend', attrs: { 'aria-hidden': 'true' } }, item('swatch-deferred', 'Deferred latency'), item('swatch-saved', 'Saved by deferral'), item('swatch-head', 'Head (final norm → lm_head)'));
+}
+
+export function renderLayersChart(body: HTMLElement, report: Report): void {
+  const layers = report.layers;
+  const headIndex = report.model.layers;
+  const width = Math.max(360, widthOf(body));
+  const innerW = width - MARGIN.left - MARGIN.right;
+  const innerH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const labelOf = (index: number) => (index === headIndex ? 'head' : String(index));
+
+  const x = scaleBand<string>()
+    .domain(layers.map((l) => labelOf(l.index)))
+    .range([0, innerW])
+    .paddingInner(layers.length > 60 ? 0.15 : 0.25)
+    .paddingOuter(0.1);
+  const y = scaleLinear()
+    .domain([0, Math.max(...layers.map((l) => l.baselineUs), 1e-9)])
+    .nice()
+    .range([innerH, 0]);
+
+  // Label every k-th layer so the labels never collide, and always the head.
+  const step = Math.max(1, Math.ceil(layers.length / Math.max(1, Math.floor(innerW / 34))));
+  const ticks = x.domain().filter((label, i) => i % step === 0 || label === 'head');
+  const svg = svgOf(width, HEIGHT, `Latency per layer of ${report.model.name}, baseline and deferred`);
+  const plot = s('g', { attrs: { transform: `translate(${MARGIN.left},${MARGIN.top})` } });
+  svg.append(
+    axisGroup(axisLeft(y).ticks(5).tickSizeInner(-innerW).tickFormat((v) => `${v}`), MARGIN.left, MARGIN.top, 'axis-y grid'),
+    axisGroup(axisBottom(x).tickValues(ticks).tickSizeOuter(0), MARGIN.left, MARGIN.top + innerH, 'axis-x'),
+    axisLabel('µs per layer', 14, MARGIN.top + innerH / 2, 'middle', true),
+    axisLabel('layer', MARGIN.left + innerW / 2, HEIGHT - 4, 'middle'),
+    plot,
+  );
+
+  const bars: SVGGElement[] = [];
+  const lines = (i: number): string[] => {
+    const l = layers[i]!;
+    const kind = report.layerKinds.find((k) => k.id === l.kind);
+    return [
+      l.index === headIndex ? 'Head (final norm → lm_head)' : `Layer ${l.index}`,
+      `kind: ${kind?.label ?? l.kind}`,
+      `baseline ${usFine(l.baselineUs)}`,
+      `deferred ${usFine(l.deferredUs)}`,
+      `saved ${usFine(l.savedUs)} (${pct(l.baselineUs > 0 ? (100 * l.savedUs) / l.baselineUs : 0)})`,
+    ];
+  };
+  layers.forEach((l, i) => {
+    const x0 = x(labelOf(l.index)) ?? 0;
+    const isHead = l.index === headIndex;
+    const bar = s(
+      'g',
+      { className: `layer-bar${isHead ? ' layer-bar-head' : ''}`, attrs: { 'data-layer': l.index } },
+      // A full-height hit area so thin or short bars are easy to hover.
+      s('rect', { className: 'hit', attrs: { x: x0, y: 0, width: x.bandwidth(), height: innerH, fill: 'transparent' } }),
+      s('rect', { className: 'bar-deferred', attrs: { x: x0, y: y(l.deferredUs), width: x.bandwidth(), height: Math.max(0, innerH - y(l.deferredUs)), fill: isHead ? 'var(--vscode-charts-purple)' : 'var(--vscode-charts-blue)' } }),
+      s('rect', { className: 'bar-saved', attrs: { x: x0, y: y(l.baselineUs), width: x.bandwidth(), height: Math.max(0, y(l.deferredUs) - y(l.baselineUs)), fill: 'var(--vscode-charts-green)' } }),
+    );
+    attachTooltip(bar, () => lines(i));
+    bars.push(bar);
+    plot.appendChild(bar);
+  });
+  keyboardMarks(svg, bars, lines);
+  replaceChildren(body, legend(), h('div', { className: 'chart-frame' }, svg), h('p', { className: 'hint', text: 'Hover a bar, or focus the chart and use the arrow keys, to read a layer’s figures.' }));
+}
