@@ -2,7 +2,7 @@
 // left to the host), the command line (Node), and the report's webview (browser).
 // An entry whose source does not exist yet is skipped, so each feature adds its own.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -43,13 +43,27 @@ const bundles = [
     banner: { js: '#!/usr/bin/env node' },
   },
   {
+    // One script and one stylesheet (report.js, report.css from the CSS it imports), so the
+    // HTML export can inline both; iife because the export inlines it as a classic script.
     entryPoints: ['webview/main.ts'],
     outfile: 'dist/webview/report.js',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
+    // The components' sources are ESM; their `module` field is what tree-shakes.
+    mainFields: ['browser', 'module', 'main'],
+    // The webview is small enough that a source map would double what the panel loads.
+    sourcemap: false,
   },
 ].filter((b) => existsSync(b.entryPoints[0]));
+
+// Codicons for the webview: the stylesheet and its font must sit side by side (WEBVIEW.md).
+function copyCodicons() {
+  if (!existsSync('webview/main.ts')) return;
+  mkdirSync('dist/webview', { recursive: true });
+  for (const file of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${file}`, `dist/webview/${file}`);
+}
+copyCodicons();
 
 if (watch) {
   const { context } = await import('esbuild');

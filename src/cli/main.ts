@@ -14,6 +14,7 @@ import { formatNumerics, numericsFor, numericsPass } from '../core/report/numeri
 import { fullReport } from '../core/report/full';
 import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen';
 import { formatSweep, runSweep } from '../core/report/sweep';
+import { htmlReport } from './html';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 declare const PACKAGE_VERSION: string | undefined;
@@ -22,7 +23,7 @@ const HELP = `deferred-norm: how much latency deferring Softmax/LayerNorm/RMSNor
 
 Usage
   deferred-norm inspect <model> [--format table|json]
-  deferred-norm profile <model> [workload and hardware options] [--format table|json|csv|md|trace] [--out FILE]
+  deferred-norm profile <model> [workload and hardware options] [--format table|json|csv|md|trace|html] [--out FILE]
   deferred-norm sweep <model> [--seq a,b,…] [--batch x,y,…] [--context …] [--tp …] [--set-range path=v1,v2,…] [--format table|json]
   deferred-norm verify <model> [--seed N] [--format table|json]   (exit 1 if a deferred form is worse than its baseline)
   deferred-norm pseudocode <model> [--site NAME] [workload and hardware options]
@@ -95,6 +96,10 @@ async function run(argv: string[]): Promise<number> {
       const spec = await loadModel(modelArg(positionals, verb));
       const hw = hardwareFrom(values);
       const workload = workloadFrom(values);
+      if (format === 'html') {
+        emit(htmlReport(spec, hw, values.hardware ?? DEFAULT_HARDWARE, workload, seedFrom(values)), values);
+        return 0;
+      }
       // The full exports carry the numerics check and the rewritten code; the quick views do not pay for them.
       const { report, simulation } =
         format === 'json' || format === 'md' ? fullReport(spec, hw, workload, seedFrom(values)) : { report: undefined, simulation: simulate(spec, hw, workload) };

@@ -5,8 +5,8 @@ import type { LayerKindResult, Report } from './types';
 import type { Workload } from '../workload';
 
 /** Exports of a Report (DESIGN.md §5): table, JSON, CSV, Markdown, Chrome trace. */
-export type ReportFormat = 'table' | 'json' | 'csv' | 'md' | 'trace';
-export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'csv', 'md', 'trace'];
+export type ReportFormat = 'table' | 'json' | 'csv' | 'md' | 'trace' | 'html';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'csv', 'md', 'trace', 'html'];
 
 /** The workload in one line, as every export states it (a null dtype is each hardware profile's own). */
 export function workloadLine(w: Workload): string {
