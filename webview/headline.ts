@@ -20,6 +20,7 @@ export function renderHeadline(body: HTMLElement, report: Report): void {
   const title = h('h1', { className: 'model-name', text: model.name });
   const facts = h('p', { className: 'model-facts', text: `${model.family} · ${model.architecture ?? model.modelType} · ${model.layers} layers · hidden ${model.hidden} · ${params}` });
   const hw = h('p', { className: 'hardware-line' }, h('span', { className: 'fact-label', text: 'Hardware ' }), h('span', { className: 'hardware-title', text: hardware.title }), ' ', h('code', { className: 'hardware-name', text: hardware.name }));
+  const src = h('p', { className: 'source-line' }, h('span', { className: 'fact-label', text: 'Source ' }), h('code', { className: 'model-source', text: model.source }));
   const wl = h('p', { className: 'workload-line' }, h('span', { className: 'fact-label', text: 'Workload ' }), h('span', { text: workloadLine(report.workload) }));
   const figures = h(
     'div',
@@ -38,7 +39,7 @@ export function renderHeadline(body: HTMLElement, report: Report): void {
     h('a', { className: 'provenance-link', text: 'Sources and assumptions', attrs: { href: '#provenance' } }),
   );
   const notes = model.notes.length > 0 ? h('ul', { className: 'model-notes' }, ...model.notes.map((n) => h('li', { text: n }))) : null;
-  replaceChildren(body, title, facts, hw, wl, figures, estimate, notes);
+  replaceChildren(body, title, facts, src, hw, wl, figures, estimate, notes);
 }
 
 /** The headline as plain text, for the host's `rendered` message. */

@@ -1,0 +1,218 @@
+/**
+ * The stand-alone HTML export in Chromium: made by the built CLI, opened from
+ * file://, checked against the JSON report of the same model and workload (the
+ * expected figures are formatted here, not read back from the page's code), and
+ * attacked with a model whose strings are markup.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'configs');
+const SHOTS = join(ROOT, 'docs', 'images');
+const TMP = mkdtempSync(join(tmpdir(), 'dnp-export-'));
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const WORKLOAD = ['--phase', 'decode', '--batch', '16', '--context', '4096'];
+
+/** The parts of the JSON report the page must show. */
+interface JsonReport {
+  estimate: string;
+  model: { name: string; architecture: string | null; layers: number; source: string };
+  hardware: { name: string; title: string; provenance: Record<string, string> };
+  layerKinds: { id: string; label: string; sites: { id: string; name: string }[]; busyUs: Record<'baseline' | 'deferred', Record<string, number>> }[];
+  layers: { index: number }[];
+  totals: { baselineUs: number; deferredUs: number; savedUs: number; savedPct: number; collectiveShareBaselinePct: number; hiddenCollectivePct: number };
+  numerics: { entries: unknown[] };
+  pseudocode: { name: string; before: string }[];
+}
+
+function cli(...args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `deferred-norm ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function exportOf(model: string, name: string): { file: string; report: JsonReport } {
+  const file = join(TMP, `${name}.html`);
+  cli('profile', model, ...WORKLOAD, '--format', 'html', '--out', file);
+  const report = JSON.parse(cli('profile', model, ...WORKLOAD, '--format', 'json')) as JsonReport;
+  return { file, report };
+}
+
+// The page's formats, written out independently: µs with one decimal and en-US separators, % with one decimal.
+const us = (v: number) => `${v.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} µs`;
+const pct = (v: number) => `${v.toFixed(1)}%`;
+
+interface Watched {
+  page: Page;
+  problems: string[];
+  requests: string[];
+  dialogs: string[];
+}
+
+let browser: Browser;
+
+before(async () => {
+  assert.ok(existsSync(CLI) && existsSync(join(ROOT, 'dist', 'webview', 'report.js')), 'run `npm run build` first');
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Opens a file with every console error, page error, CSP violation, request and dialog recorded. */
+async function open(file: string, colorScheme: 'light' | 'dark'): Promise<Watched> {
+  const context = await browser.newContext({ colorScheme, viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const watched: Watched = { page, problems: [], requests: [], dialogs: [] };
+  const url = pathToFileURL(file).href;
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') watched.problems.push(`console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => watched.problems.push(`pageerror: ${e.message}`));
+  page.on('request', (r) => {
+    if (r.url() !== url && !r.url().startsWith('data:')) watched.requests.push(r.url());
+  });
+  page.on('dialog', (d) => {
+    watched.dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(url);
+  await page.waitForSelector('#headline h1');
+  // CSP violations are reported a moment after the fact.
+  await page.waitForTimeout(300);
+  return watched;
+}
+
+function assertClean(w: Watched): void {
+  assert.deepEqual(w.problems, [], 'no console error, warning or CSP violation');
+  assert.deepEqual(w.requests, [], 'no request but the file itself');
+  assert.deepEqual(w.dialogs, [], 'no dialog');
+}
+
+const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+
+async function checkShowsReport(w: Watched, report: JsonReport): Promise<void> {
+  const { page } = w;
+  const headline = await text(page, '#headline');
+  for (const expected of [report.model.name, report.hardware.title, report.hardware.name, report.estimate]) assert.ok(headline.includes(expected), `headline shows ${expected}`);
+  const t = report.totals;
+  const figure = async (label: string) => (await page.locator('.figure', { hasText: label }).first().innerText()).replace(/\s+/g, ' ');
+  assert.match(await figure('Baseline'), new RegExp(`Baseline ${us(t.baselineUs)}`, 'i'));
+  assert.match(await figure('Deferred'), new RegExp(`Deferred ${us(t.deferredUs)}`, 'i'));
+  const saved = await figure('Saved');
+  assert.ok(saved.includes(pct(t.savedPct)) && saved.includes(us(t.savedUs)), saved);
+  assert.ok((await figure('Collective share')).includes(pct(t.collectiveShareBaselinePct)));
+  assert.ok((await figure('Hidden')).includes(pct(t.hiddenCollectivePct)));
+
+  // One bar per layer, the head included.
+  assert.equal(await page.locator('#layers .layer-bar').count(), report.layers.length);
+  assert.equal(await page.locator('#layers .layer-bar-head').count(), 1);
+
+  // The timeline shows the first layer kind: ops in exactly the lanes whose engines are busy in the JSON.
+  const kind = report.layerKinds[0]!;
+  const schedules = page.locator('#timeline figure.schedule');
+  assert.equal(await schedules.count(), 2);
+  for (const [i, run] of (['baseline', 'deferred'] as const).entries()) {
+    for (const [engine, busy] of Object.entries(kind.busyUs[run])) {
+      const ops = await schedules.nth(i).locator(`.lane-${engine} .op`).count();
+      assert.equal(ops > 0, busy > 0, `${run} ${engine}: ${ops} ops drawn, ${busy} µs busy`);
+    }
+    assert.ok((await schedules.nth(i).locator('.op-gather').count()) > 0, `${run} shows its statistic gathers`);
+  }
+
+  for (const site of kind.sites) assert.ok((await text(page, '#sites')).includes(site.name), `sites table lists ${site.name}`);
+  assert.ok((await text(page, '#pseudocode')).includes(report.pseudocode[0]!.name));
+  assert.equal(await page.locator('#numerics tbody tr').count(), report.numerics.entries.length);
+  assert.ok((await page.locator('#sweep .sweep-point').count()) > 1);
+  const provenance = await text(page, '#provenance');
+  assert.ok(Object.keys(report.hardware.provenance).every((path) => provenance.includes(path)));
+  // Read-only controls, and the link to the provenance section works.
+  assert.equal(await page.locator('#ctl-batch').getAttribute('disabled'), '');
+  assert.equal(await page.locator('#ctl-hardware').evaluate((e) => (e as HTMLElement & { value: string }).value), 'dimc');
+  await page.click('a.provenance-link');
+  assert.ok(page.url().endsWith('#provenance'));
+}
+
+for (const [model, layers] of [
+  ['Llama-3.1-8B', 33],
+  ['Llama-3.1-405B', 127],
+] as const) {
+  test(`export of ${model} shows its report in light and dark, with nothing loaded or violated`, async () => {
+    const { file, report } = exportOf(join(FIXTURES, model), model);
+    assert.equal(report.layers.length, layers);
+    for (const scheme of ['light', 'dark'] as const) {
+      const w = await open(file, scheme);
+      try {
+        // The theme fallbacks follow the browser's scheme.
+        const background = await w.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        assert.equal(background, scheme === 'light' ? 'rgb(255, 255, 255)' : 'rgb(31, 31, 31)');
+        if (model === 'Llama-3.1-8B') {
+          mkdirSync(SHOTS, { recursive: true });
+          await w.page.screenshot({ path: join(SHOTS, `export-${scheme}.png`) });
+          await w.page.screenshot({ path: join(SHOTS, `export-${scheme}-full.png`), fullPage: true });
+        }
+        await checkShowsReport(w, report);
+        // Hovering a gather shows its name, start, duration and site as text.
+        const gather = w.page.locator('#timeline figure.schedule').nth(1).locator('.op-gather').first();
+        await gather.hover();
+        const tip = await w.page.locator('#dnp-tooltip').innerText();
+        assert.match(tip, /gather/);
+        assert.match(tip, /start \d+\.\d{3} µs/);
+        assert.match(tip, /duration \d+\.\d{3} µs/);
+        assert.match(tip, /site: \S/);
+        assertClean(w);
+      } finally {
+        await w.page.context().close();
+      }
+    }
+  });
+}
+
+test('a model whose strings are markup is shown as text and runs nothing', async () => {
+  const payloads = {
+    img: '<img src=x onerror=alert(1)>',
+    script: '</script><script>window.__pwned=1</script>',
+    svg: '"><svg onload=alert(1)>',
+  };
+  const config = JSON.parse(readFileSync(join(FIXTURES, 'Llama-3.1-8B', 'config.json'), 'utf8')) as Record<string, unknown>;
+  config['_name_or_path'] = `${payloads.script}${payloads.img}`;
+  config['architectures'] = [`LlamaForCausalLM${payloads.svg}`];
+  config['quantization_config'] = { quant_method: payloads.img };
+  // The folder's name reaches the page as the report's source path.
+  const dir = join(TMP, payloads.img);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  const { file, report } = exportOf(dir, 'hostile');
+  assert.equal(report.model.name, config['_name_or_path']);
+
+  const w = await open(file, 'light');
+  try {
+    const { page } = w;
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned), undefined);
+    // Only the page's own markup: no <img> at all, no element with an onload or onerror handler.
+    assert.equal(await page.locator('img').count(), 0);
+    assert.equal(await page.evaluate(() => document.querySelectorAll('[onload], [onerror]').length), 0);
+    assert.equal(await page.evaluate(() => document.querySelectorAll('script').length), 2, 'the data block and the bundle');
+    const headline = await text(page, '#headline');
+    assert.ok(headline.includes(report.model.name), 'the name shows as text');
+    assert.ok(headline.includes(`LlamaForCausalLM${payloads.svg}`), 'the architecture shows as text');
+    assert.ok(headline.includes(payloads.img), 'the quantization note and source show as text');
+    assert.equal(await page.title(), `Deferred Norm: ${report.model.name}`);
+    await page.waitForTimeout(200);
+    assertClean(w);
+  } finally {
+    await w.page.context().close();
+  }
+});
