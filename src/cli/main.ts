@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { InputError } from '../core/errors';
+import { pathKind, readHardwareProfileFile } from '../core/files';
 import { applyOverrides } from '../core/hardware/overrides';
 import { formatPresetList, formatProfile } from '../core/hardware/format';
 import { DEFAULT_HARDWARE, getPreset, listPresets } from '../core/hardware/presets';
 import type { HardwareProfile } from '../core/hardware/profile';
-import { parseHardwareProfile } from '../core/hardware/validate';
 import { loadModel } from '../core/model/load';
 import { formatSpecTable, summarizeSpec } from '../core/model/summary';
 import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace, type ReportFormat } from '../core/report/formats';
@@ -14,6 +14,8 @@ import { formatNumerics, numericsFor, numericsPass } from '../core/report/numeri
 import { fullReport } from '../core/report/full';
 import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen';
 import { formatSweep, runSweep } from '../core/report/sweep';
+import { checkWorkloadForModel, type Workload } from '../core/workload';
+import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
@@ -40,14 +42,18 @@ Hardware options
   --hardware NAME|FILE [dimc]         --set path=value (repeatable), e.g. --set collective.hopLatencyNs=0
 
 Every figure is a simulated estimate; the report names the hardware profile and the source of each of its numbers.
-Exit codes: 0 done, 1 verification failed, 2 bad input or nothing to profile.`;
+  --debug                             a stack trace with an internal error
 
-/** Resolves --hardware (a preset name or a JSON file) and applies --set overrides. */
-function hardwareFrom(values: ParsedOptions): HardwareProfile {
+Exit codes: 0 done; 1 verify found a deferred form worse than its baseline, or an internal error (the
+message says which, and asks for a report); 2 bad input (a file, flag or value, named on one line) or
+nothing to profile.`;
+
+/** Resolves --hardware (a preset name or a JSON file, read through the bounded file edge) and applies --set overrides. */
+async function hardwareFrom(values: ParsedOptions): Promise<HardwareProfile> {
   const arg = values.hardware ?? DEFAULT_HARDWARE;
   let profile: HardwareProfile;
   if (listPresets().some((p) => p.name === arg)) profile = getPreset(arg);
-  else if (existsSync(arg)) profile = parseHardwareProfile(readFileSync(arg, 'utf8'), arg);
+  else if ((await pathKind(arg)) !== 'missing') profile = await readHardwareProfileFile(arg);
   else throw new InputError('--hardware', '', `a preset name (${listPresets().map((p) => p.name).join(', ')}) or an existing JSON file`, JSON.stringify(arg));
   return values.set && values.set.length > 0 ? applyOverrides(profile, values.set) : profile;
 }
@@ -62,14 +68,38 @@ function seedFrom(values: ParsedOptions): number {
   return values.seed === undefined ? 1 : positiveInt('--seed', values.seed);
 }
 
-/** Writes to --out, or to stdout. */
+/** The workload's fit to the model (tensor-parallel degree against the heads); notes go with the model's. */
+function checkedWorkload(spec: ModelSpec, workload: Workload): Workload {
+  spec.notes.push(...checkWorkloadForModel(spec, workload, 'command line').notes);
+  return workload;
+}
+
+/** Writes to --out, or to stdout (whose write errors are handled in main). */
 function emit(text: string, values: ParsedOptions): void {
   if (values.out) {
-    writeFileSync(values.out, text);
+    try {
+      writeFileSync(values.out, text);
+    } catch (err) {
+      throw writeError('--out', values.out, err);
+    }
     process.stderr.write(`wrote ${values.out}\n`);
   } else {
     process.stdout.write(text);
   }
+}
+
+/** A failed write as one line: the file, what it is, and the system's reason. */
+function writeError(flag: string, path: string | null, err: unknown): InputError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const found =
+    code === 'EISDIR' ? 'a folder'
+    : code === 'ENOENT' ? 'a path whose folder does not exist'
+    : code === 'ENOTDIR' ? 'a path through something that is not a folder'
+    : code === 'EACCES' || code === 'EPERM' ? 'no permission to write there'
+    : code === 'ENOSPC' ? 'no space left on the device'
+    : code === 'EROFS' ? 'a read-only file system'
+    : `a write error (${code ?? (err instanceof Error ? err.message : String(err))})`;
+  return new InputError(flag, '', path === null ? 'an output that can be written' : `a file that can be written (${JSON.stringify(path)})`, found);
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -94,8 +124,8 @@ async function run(argv: string[]): Promise<number> {
     case 'profile': {
       const format: ReportFormat = formatOption(values, REPORT_FORMATS, 'table');
       const spec = await loadModel(modelArg(positionals, verb));
-      const hw = hardwareFrom(values);
-      const workload = workloadFrom(values);
+      const hw = await hardwareFrom(values);
+      const workload = checkedWorkload(spec, workloadFrom(values));
       if (format === 'html') {
         emit(htmlReport(spec, hw, values.hardware ?? DEFAULT_HARDWARE, workload, seedFrom(values)), values);
         return 0;
@@ -120,7 +150,7 @@ async function run(argv: string[]): Promise<number> {
     case 'sweep': {
       const format = formatOption(values, ['table', 'json'], 'table');
       const spec = await loadModel(modelArg(positionals, verb));
-      const hw = hardwareFrom(values);
+      const hw = await hardwareFrom(values);
       // The grid flags hold lists; the base workload takes every other flag.
       const base = workloadFrom({ ...values, seq: undefined, batch: undefined, context: undefined, tp: undefined });
       const grid = {
@@ -136,8 +166,8 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'pseudocode': {
       const spec = await loadModel(modelArg(positionals, verb));
-      const hw = hardwareFrom(values);
-      const workload = workloadFrom(values);
+      const hw = await hardwareFrom(values);
+      const workload = checkedWorkload(spec, workloadFrom(values));
       const simulation = simulate(spec, hw, workload);
       const report = reportOf(spec, hw, workload, simulation);
       emit(formatPseudocode(pseudocodeFor(spec, simulation, report), blockListings(spec, simulation), values.site), values);
@@ -160,7 +190,7 @@ async function run(argv: string[]): Promise<number> {
       if (sub === 'show') {
         const name = positionals[2];
         if (!name) throw new InputError('command line', '', 'a preset name or file after "hardware show"');
-        const profile = hardwareFrom({ ...values, hardware: name });
+        const profile = await hardwareFrom({ ...values, hardware: name });
         // The presets' $schema is a path inside this repository; a saved copy is checked by its name (*.hardware.json).
         const { $schema: _schema, ...portable } = profile;
         emit(format === 'json' ? JSON.stringify(portable, null, 2) + '\n' : formatProfile(profile), values);
@@ -173,22 +203,48 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** Exit codes: 0 done, 1 verification failed, 2 bad input; one line on stderr, no stack trace. */
+/**
+ * Exit codes: 0 done; 2 bad input (InputError: one line naming the file, the field and what was
+ * expected); 1 a failed verification, or an internal error (one line asking for a report). Issue 9 asked
+ * for 1 rather than the former 3: a script sees "did not succeed, and not because of its input" either
+ * way, and the line on stderr tells a failed check from a bug. No stack trace unless --debug.
+ */
 export async function main(argv: string[]): Promise<number> {
   try {
     return await run(argv);
   } catch (err) {
     if (err instanceof InputError) {
-      process.stderr.write(`deferred-norm: ${err.message}\n`);
+      process.stderr.write(`deferred-norm: ${oneLine(err.message)}\n`);
       return 2;
     }
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`deferred-norm: internal error: ${message} (please report it with the command you ran)\n`);
-    return 3;
+    process.stderr.write(`deferred-norm: internal error: ${oneLine(message)} (a bug: please report it with the command you ran; --debug shows where)\n`);
+    if (argv.includes('--debug') && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return 1;
   }
 }
 
+/** Messages quote file content; a newline or control character in it must not break the one line. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+}
+
+/**
+ * stdout may close early (`| head -1`): EPIPE ends the run quietly with status 0, since the reader
+ * had what it wanted. Other write errors (ENOSPC on `> /dev/full`) are one line and exit 2: the output
+ * went where the command line sent it, and it could not be written there.
+ */
+function guardStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`deferred-norm: ${oneLine(writeError('stdout', null, err).message)}\n`);
+    process.exit(2);
+  });
+}
+
 if (require.main === module) {
+  guardStdout();
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

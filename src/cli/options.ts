@@ -23,11 +23,24 @@ const OPTIONS = {
   seed: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  debug: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type ParsedOptions = ReturnType<typeof parseCommandLine>['values'];
 
+/** Flags that take a whole number ≥ 1 (lists of them in a sweep). */
+const COUNT_FLAGS = new Set(['batch', 'seq', 'context', 'tp', 'tiles', 'seed']);
+
 export function parseCommandLine(argv: string[]) {
+  // `--seq -5`: node:util calls the value ambiguous (it starts with a dash); say what the flag takes.
+  argv.forEach((arg, i) => {
+    const name = arg.startsWith('--') ? arg.slice(2) : '';
+    const next = argv[i + 1];
+    if (!Object.hasOwn(OPTIONS, name) || OPTIONS[name as keyof typeof OPTIONS].type !== 'string' || next === undefined || !next.startsWith('-')) return;
+    if (!/^-[\d.]/.test(next)) return;
+    if (COUNT_FLAGS.has(name)) throw new InputError(arg, '', 'a whole number of at least 1', JSON.stringify(next));
+    throw new InputError(arg, '', `a value; one that starts with "-" is written ${arg}=${next}`, JSON.stringify(next));
+  });
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {

@@ -3,6 +3,16 @@
  * the CLI and the extension can show one clear line: the file, the field, and
  * what was expected.
  */
+/**
+ * - `invalid`: the input is wrong (a missing field, a bad value, a malformed file); the user should fix it.
+ * - `unsupported`: the file is fine but this tool has nothing to profile in it (a pure state-space model):
+ *   the extension shows it as information rather than as an error.
+ * - `limit`: the input is beyond a stated bound (file size, JSON depth, sweep size, a workload bound);
+ *   the message names the bound and what was asked for.
+ * The CLI exits 2 for all three (bad input or nothing to profile); the message says which.
+ */
+export type InputErrorKind = 'invalid' | 'unsupported' | 'limit';
+
 export class InputError extends Error {
   constructor(
     readonly file: string,
@@ -10,8 +20,8 @@ export class InputError extends Error {
     readonly expected: string,
     /** What was found instead, when that helps the user. */
     readonly found?: string,
-    /** A different exit code for "valid file, nothing to profile" (e.g. Mamba). */
-    readonly kind: 'invalid' | 'unsupported' = 'invalid',
+    /** What the caller should make of it (see InputErrorKind). */
+    readonly kind: InputErrorKind = 'invalid',
   ) {
     super(formatInputError(file, field, expected, found));
     this.name = 'InputError';

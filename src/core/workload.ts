@@ -2,6 +2,7 @@ import type { Dtype } from './hardware/profile';
 import { DTYPES } from './hardware/profile';
 import type { SoftmaxOffset } from './numerics/types';
 import { InputError, describeValue } from './errors';
+import type { AttentionSpec, ModelSpec } from './model/spec';
 
 export type Phase = 'prefill' | 'decode';
 export const SOFTMAX_OFFSETS: readonly SoftmaxOffset[] = ['exact', 'bound', 'online'];
@@ -39,7 +40,14 @@ export const DEFAULT_WORKLOAD: Workload = {
   tiles: 4,
 };
 
-const LIMITS = { batch: 1 << 16, seq: 1 << 24, context: 1 << 24, tp: 1024, tiles: 64 } as const;
+export const WORKLOAD_LIMITS = { batch: 1 << 16, seq: 1 << 24, context: 1 << 24, tp: 1024, tiles: 64 } as const;
+const LIMITS = WORKLOAD_LIMITS;
+/**
+ * Tokens in one pass (batch × prompt length in prefill, batch × context in decode): 2^31, e.g. 1,024
+ * sequences of two million tokens. Beyond it no deployment serves one pass, and the figures would only
+ * be large numbers.
+ */
+export const MAX_TOKENS_PER_PASS = 2 ** 31;
 
 /** Checks a workload assembled from user input; `source` names where it came from (e.g. `--batch`). */
 export function validateWorkload(w: Workload, source = 'workload'): Workload {
@@ -52,6 +60,17 @@ export function validateWorkload(w: Workload, source = 'workload'): Workload {
   if (w.phase !== 'prefill' && w.phase !== 'decode') {
     throw new InputError(source, 'phase', 'prefill or decode', describeValue(w.phase));
   }
+  const tokens = w.phase === 'prefill' ? w.seq : w.context;
+  if (w.batch * tokens > MAX_TOKENS_PER_PASS) {
+    const what = w.phase === 'prefill' ? 'seq' : 'context';
+    throw new InputError(
+      source,
+      `batch × ${what}`,
+      `at most ${MAX_TOKENS_PER_PASS.toLocaleString('en')} tokens in one pass`,
+      `${w.batch.toLocaleString('en')} × ${tokens.toLocaleString('en')} = ${(w.batch * tokens).toLocaleString('en')}`,
+      'limit',
+    );
+  }
   if (w.dtype !== null && !DTYPES.includes(w.dtype)) {
     throw new InputError(source, 'dtype', `one of ${DTYPES.join(', ')}`, describeValue(w.dtype));
   }
@@ -59,4 +78,49 @@ export function validateWorkload(w: Workload, source = 'workload'): Workload {
     throw new InputError(source, 'softmaxOffset', `one of ${SOFTMAX_OFFSETS.join(', ')}`, describeValue(w.softmaxOffset));
   }
   return w;
+}
+
+/**
+ * Checks a (valid) workload against the model it runs on, as tensor-parallel serving does: the degree
+ * must divide the attention heads (each chip holds whole heads), and it must divide the KV heads or be
+ * a multiple of them. With fewer KV heads than chips each KV head is replicated (vLLM and TensorRT-LLM
+ * do the same for grouped-query attention): accepted, and the returned note says so. Anything else
+ * would simulate heads the model does not have, so it is refused, naming the degrees that fit.
+ */
+export function checkWorkloadForModel(spec: ModelSpec, w: Workload, source = 'workload'): { notes: string[] } {
+  const notes: string[] = [];
+  const seen = new Set<string>();
+  for (const kind of spec.layerKinds) {
+    for (const attn of [kind.attention, kind.crossAttention]) {
+      if (!attn) continue;
+      const key = `${attn.heads}/${attn.kvHeads}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const note = checkTensorParallel(attn, w.tp, source);
+      if (note && !notes.includes(note)) notes.push(note);
+    }
+  }
+  return { notes };
+}
+
+function fits(attn: AttentionSpec, tp: number): boolean {
+  return attn.heads % tp === 0 && (attn.kvHeads % tp === 0 || tp % attn.kvHeads === 0);
+}
+
+function checkTensorParallel(attn: AttentionSpec, tp: number, source: string): string | null {
+  if (tp === 1) return null;
+  const { heads, kvHeads } = attn;
+  if (!fits(attn, tp)) {
+    const fitting: number[] = [];
+    for (let d = 1; d <= Math.min(heads, LIMITS.tp); d++) if (fits(attn, d)) fitting.push(d);
+    const why =
+      tp > heads ? `no more than the model's ${heads} attention heads`
+      : heads % tp !== 0 ? `a divisor of the model's ${heads} attention heads`
+      : `a divisor or a multiple of the model's ${kvHeads} KV heads`;
+    throw new InputError(source, 'tp', `${why} (${fitting.join(', ')})`, String(tp), tp > heads ? 'limit' : 'invalid');
+  }
+  if (kvHeads < tp) {
+    return `Tensor parallelism over ${tp} chips with ${kvHeads} KV head${kvHeads === 1 ? '' : 's'}: each KV head is replicated on ${tp / kvHeads} chips (its projection and cache computed on each), as serving engines do.`;
+  }
+  return null;
 }

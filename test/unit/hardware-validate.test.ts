@@ -37,19 +37,19 @@ function rejects(value: unknown, field: string, message?: string | RegExp): void
 test('the error names the file, the field path, what was expected and what was found', () => {
   const p = userProfile();
   p.collective.hopLatencyNs = 'fast';
-  rejects(p, 'collective.hopLatencyNs', `${FILE}: collective.hopLatencyNs: expected a number ≥ 0, found "fast"`);
+  rejects(p, 'collective.hopLatencyNs', `${FILE}: collective.hopLatencyNs: expected a number ≥ 0 and ≤ 1e9, found "fast"`);
 });
 
 test('missing fields, wrong types, out-of-range numbers', () => {
   const cases: [string, (p: Record<string, any>) => void, RegExp][] = [
-    ['matrix.efficiency', (p) => delete p.matrix.efficiency, /expected a number > 0 and ≤ 1, found nothing \(the field is missing\)$/],
+    ['matrix.efficiency', (p) => delete p.matrix.efficiency, /expected a number ≥ 0.001 and ≤ 1, found nothing \(the field is missing\)$/],
     ['collective', (p) => delete p.collective, /expected an object \(Collective network: topology, hopLatencyNs/],
     ['memory.tiers[0].name', (p) => delete p.memory.tiers[0].name, /expected a non-empty string, found nothing/],
-    ['vector.gelemsPerSec', (p) => (p.vector.gelemsPerSec = '750'), /expected a number > 0, found "750"$/],
-    ['vector.startLatencyNs', (p) => (p.vector.startLatencyNs = -3), /expected a number ≥ 0, found -3$/],
-    ['matrix.efficiency', (p) => (p.matrix.efficiency = 1.5), /expected a number > 0 and ≤ 1, found 1\.5$/],
+    ['vector.gelemsPerSec', (p) => (p.vector.gelemsPerSec = '750'), /expected a number ≥ 0.001 and ≤ 1e12, found "750"$/],
+    ['vector.startLatencyNs', (p) => (p.vector.startLatencyNs = -3), /expected a number ≥ 0 and ≤ 1e9, found -3$/],
+    ['matrix.efficiency', (p) => (p.matrix.efficiency = 1.5), /expected a number ≥ 0.001 and ≤ 1, found 1\.5$/],
     ['collective.topology', (p) => (p.collective.topology = 'mesh'), /expected one of "tree", "ring", found "mesh"$/],
-    ['computeUnits', (p) => (p.computeUnits = 13.2), /expected an integer ≥ 1, found 13\.2$/],
+    ['computeUnits', (p) => (p.computeUnits = 13.2), /expected an integer ≥ 1 and ≤ 1048576, found 13\.2$/],
     ['matrix.fusedEpilogue', (p) => (p.matrix.fusedEpilogue = 1), /expected true or false, found 1$/],
     ['memory.tiers', (p) => (p.memory.tiers = {}), /expected an array of at least 1 memory tier, found an object$/],
     ['matrix.peakTflops', (p) => (p.matrix.peakTflops = {}), /expected a peak rate for at least one dtype/],
@@ -86,7 +86,7 @@ test('not an object, and JSON syntax errors', () => {
 
 test('a NaN in the file reads as null and is reported at its field', () => {
   const text = JSON.stringify(userProfile(), null, 2).replace('"hopLatencyNs": 60', '"hopLatencyNs": NaN');
-  assert.throws(() => parseHardwareProfile(text, FILE), (e: unknown) => e instanceof InputError && e.message === `${FILE}: collective.hopLatencyNs: expected a number ≥ 0, found null`);
+  assert.throws(() => parseHardwareProfile(text, FILE), (e: unknown) => e instanceof InputError && e.message === `${FILE}: collective.hopLatencyNs: expected a number ≥ 0 and ≤ 1e9, found null`);
 });
 
 test('comments and trailing commas are fine in a user file', () => {

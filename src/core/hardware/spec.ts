@@ -67,9 +67,27 @@ export interface ArraySpec {
 }
 export type NodeSpec = LeafSpec | ObjectSpec | DtypeRecordSpec | ArraySpec;
 
-const ns = (label: string): NumberSpec => ({ kind: 'number', min: 0, exclusiveMin: false, unit: 'ns', label });
-const positive = (unit: string, label: string): NumberSpec => ({ kind: 'number', min: 0, exclusiveMin: true, unit, label });
-const cost = (label: string): NumberSpec => ({ kind: 'number', min: 0, exclusiveMin: false, unit: '× add', label });
+/**
+ * Plausible ranges (issue 9): wide enough for any machine one might describe, narrow enough that no
+ * value makes a duration overflow or vanish (a rate of 1e-300 made every time Infinity and the printed
+ * percentages NaN). Rates and bandwidths start at 10^-3 of their unit (1 GFLOP/s, 1 M elem/s, 1 MB/s)
+ * and stop at 10^12 of it, far past any device, so that what-if runs can make an engine or a network
+ * free (`--set collective.bandwidthGBps=1e12`) the way a latency is set to 0; latencies stop at one
+ * second; costs at 1,000 adds.
+ */
+const RANGE = {
+  latencyNs: { min: 0, max: 1e9 },
+  rate: { min: 1e-3, max: 1e12 },
+  bandwidth: { min: 1e-3, max: 1e12 },
+  capacity: { min: 1e-3, max: 1e7 },
+  cost: { min: 0, max: 1e3 },
+  computeUnits: { min: 1, max: 2 ** 20 },
+  efficiency: { min: 1e-3, max: 1 },
+} as const;
+const ns = (label: string): NumberSpec => ({ kind: 'number', ...RANGE.latencyNs, exclusiveMin: false, unit: 'ns', label });
+const rate = (unit: string, label: string): NumberSpec => ({ kind: 'number', ...RANGE.rate, exclusiveMin: false, unit, label });
+const bandwidth = (label: string): NumberSpec => ({ kind: 'number', ...RANGE.bandwidth, exclusiveMin: false, unit: 'GB/s', label });
+const cost = (label: string): NumberSpec => ({ kind: 'number', ...RANGE.cost, exclusiveMin: false, unit: '× add', label });
 
 export const TOPOLOGIES = ['tree', 'ring'] as const;
 
@@ -78,8 +96,8 @@ const TIER: ObjectSpec = {
   label: 'memory tier',
   fields: {
     name: { kind: 'string', label: 'name', allowEmpty: false },
-    bandwidthGBps: positive('GB/s', 'bandwidth'),
-    capacityGB: positive('GB', 'capacity'),
+    bandwidthGBps: bandwidth('bandwidth'),
+    capacityGB: { kind: 'number', ...RANGE.capacity, exclusiveMin: false, unit: 'GB', label: 'capacity' },
   },
 };
 
@@ -99,13 +117,13 @@ export const PROFILE_SPEC: ObjectSpec = {
     title: { kind: 'string', label: 'title', allowEmpty: false },
     description: { kind: 'string', label: 'description', allowEmpty: true },
     defaultDtype: { kind: 'enum', values: DTYPES, label: 'default dtype' },
-    computeUnits: { kind: 'number', min: 1, exclusiveMin: false, integer: true, unit: 'units', label: 'compute units P' },
+    computeUnits: { kind: 'number', ...RANGE.computeUnits, exclusiveMin: false, integer: true, unit: 'units', label: 'compute units P' },
     matrix: {
       kind: 'object',
       label: 'Matrix engine',
       fields: {
-        peakTflops: { kind: 'dtypeRecord', label: 'peak', value: positive('TFLOP/s', 'peak') },
-        efficiency: { kind: 'number', min: 0, exclusiveMin: true, max: 1, unit: '', label: 'efficiency' },
+        peakTflops: { kind: 'dtypeRecord', label: 'peak', value: rate('TFLOP/s', 'peak') },
+        efficiency: { kind: 'number', ...RANGE.efficiency, exclusiveMin: false, unit: '', label: 'efficiency' },
         startLatencyNs: ns('start latency'),
         weightsResident: { kind: 'boolean', label: 'weights resident' },
         fusedEpilogue: { kind: 'boolean', label: 'fused epilogue' },
@@ -115,7 +133,7 @@ export const PROFILE_SPEC: ObjectSpec = {
       kind: 'object',
       label: 'Vector engine',
       fields: {
-        gelemsPerSec: positive('G elem/s', 'throughput'),
+        gelemsPerSec: rate('G elem/s', 'throughput'),
         expCost: cost('exp cost'),
         rsqrtCost: cost('rsqrt cost'),
         divCost: cost('div cost'),
@@ -128,14 +146,14 @@ export const PROFILE_SPEC: ObjectSpec = {
       fields: {
         topology: { kind: 'enum', values: TOPOLOGIES, label: 'topology' },
         hopLatencyNs: ns('hop latency'),
-        bandwidthGBps: positive('GB/s', 'bandwidth'),
+        bandwidthGBps: bandwidth('bandwidth'),
         startLatencyNs: ns('start latency'),
         interChip: {
           kind: 'object',
           label: 'between chips',
           fields: {
             hopLatencyNs: ns('inter-chip hop latency'),
-            bandwidthGBps: positive('GB/s', 'inter-chip bandwidth'),
+            bandwidthGBps: bandwidth('inter-chip bandwidth'),
           },
         },
       },
@@ -158,8 +176,8 @@ export function expectedText(spec: LeafSpec, tierNames?: readonly string[]): str
   switch (spec.kind) {
     case 'number': {
       const noun = spec.integer ? 'an integer' : 'a number';
-      const low = `${spec.exclusiveMin ? '>' : '≥'} ${spec.min}`;
-      return spec.max === undefined ? `${noun} ${low}` : `${noun} ${low} and ≤ ${spec.max}`;
+      const low = `${spec.exclusiveMin ? '>' : '≥'} ${boundText(spec.min)}`;
+      return spec.max === undefined ? `${noun} ${low}` : `${noun} ${low} and ≤ ${boundText(spec.max)}`;
     }
     case 'boolean':
       return 'true or false';
@@ -172,6 +190,12 @@ export function expectedText(spec: LeafSpec, tierNames?: readonly string[]): str
         ? `the name of a tier in memory.tiers (${tierNames.map((n) => JSON.stringify(n)).join(', ')})`
         : 'the name of a tier in memory.tiers';
   }
+}
+
+/** 1e9 rather than 1000000000 for the round bounds. */
+function boundText(n: number): string {
+  const log = Math.log10(n);
+  return n >= 1e5 && Number.isInteger(log) ? `1e${log}` : String(n);
 }
 
 /** Checks one leaf value against its spec (tier references only for being a non-empty string). */

@@ -1,21 +1,17 @@
 /**
- * The file-reading edge of the model reader: the only module here that touches
- * node:fs. It finds what the user pointed at (config.json, a folder, a .gguf or
- * a .safetensors file), reads as little of it as it can, and hands bytes or
- * parsed JSON to the pure readers.
+ * Finds what the user pointed at (config.json, a folder, a .gguf or a .safetensors file), reads as
+ * little of it as it can through the bounded file edge (../files.ts: regular files only, bytes capped
+ * per kind while reading), and hands bytes or parsed JSON to the pure readers. Uses node:path, so
+ * tsconfig.core.json leaves it out of the pure-core check with files.ts.
  */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors';
-import { isObject, parseLenientJson } from '../json';
-import type { ByteSource } from './bytes';
+import { listFolder, pathKind, readJsonFile, withByteSource } from '../files';
+import { isObject } from '../json';
 import { specFromConfig } from './config';
 import { specFromGguf } from './gguf';
 import { countElements, dominantDtype, readSafetensorsHeader, specFromSafetensors, torchDtypeName, type SafetensorsHeader } from './safetensors';
 import type { ModelSpec } from './spec';
-
-/** config.json files beyond this are not configs. */
-const CONFIG_CAP = 64 * 1024 * 1024;
 
 /** Bytes per element of a torch dtype name, for index.json's total_size. */
 const TORCH_DTYPE_BYTES: Record<string, number> = {
@@ -33,20 +29,21 @@ export interface LoadOptions {
 
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<ModelSpec> {
   const tensors = options.gguf === 'tensors';
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new InputError(path, '', 'an existing file or folder');
-  if (info.isDirectory()) return loadDirectory(path, tensors);
+  const kind = await pathKind(path);
+  if (kind === 'missing') throw new InputError(path, '', 'an existing file or folder');
+  if (kind === 'folder') return loadDirectory(path, tensors);
+  // Devices, pipes and sockets are refused by the file edge, naming what they are.
   const lower = path.toLowerCase();
   if (lower.endsWith('.gguf')) return loadGguf(path, tensors);
   if (lower.endsWith('.safetensors')) return loadSafetensorsFile(path);
   // A GGUF file under another name is still a GGUF file.
-  const magic = await withSource(path, (src) => src.read(0, 4));
+  const magic = await withByteSource(path, 'config', (src) => src.read(0, 4));
   if (String.fromCharCode(...magic) === 'GGUF') return loadGguf(path, tensors);
   return loadConfigFile(path, 'config.json');
 }
 
 async function loadDirectory(dir: string, tensors: boolean): Promise<ModelSpec> {
-  const names = await readdir(dir);
+  const names = await listFolder(dir);
   if (names.includes('config.json')) {
     const spec = await loadConfigFile(join(dir, 'config.json'), 'directory');
     spec.source.path = dir;
@@ -69,14 +66,11 @@ async function loadDirectory(dir: string, tensors: boolean): Promise<ModelSpec> 
 }
 
 async function loadConfigFile(path: string, format: 'config.json' | 'directory' | 'safetensors'): Promise<ModelSpec> {
-  const info = await stat(path);
-  if (info.size > CONFIG_CAP) throw new InputError(path, '', `a config.json (at most ${CONFIG_CAP} bytes)`, `${info.size} bytes`);
-  const text = await readFile(path, 'utf8');
-  return specFromConfig(parseLenientJson(text, path), { path, format });
+  return specFromConfig(await readJsonFile(path, 'config'), { path, format });
 }
 
 async function loadGguf(path: string, tensors: boolean): Promise<ModelSpec> {
-  return withSource(path, async (src) => {
+  return withByteSource(path, 'gguf', async (src) => {
     const spec = await specFromGguf(src, { path, format: 'gguf' }, { tensors });
     if (tensors) noteWeightsMismatch(spec, 'the GGUF tensor list');
     return spec;
@@ -86,14 +80,14 @@ async function loadGguf(path: string, tensors: boolean): Promise<ModelSpec> {
 /** A .safetensors file: with a config.json beside it, that config; alone, a spec inferred from tensor shapes. */
 async function loadSafetensorsFile(path: string): Promise<ModelSpec> {
   const dir = dirname(path);
-  const names = await readdir(dir);
+  const names = await listFolder(dir);
   if (names.includes('config.json')) {
     const spec = await loadConfigFile(join(dir, 'config.json'), 'safetensors');
     spec.source.path = path;
     await crossCheckWeights(spec, dir, names);
     return spec;
   }
-  const header = await withSource(path, (src) => readSafetensorsHeader(src, path));
+  const header = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
   return specFromSafetensors(header, { path, format: 'safetensors' }, basename(path).replace(/\.safetensors$/i, ''));
 }
 
@@ -107,7 +101,7 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
   if (names.includes(index)) {
     const path = join(dir, index);
     try {
-      const json = parseLenientJson(await readFile(path, 'utf8'), path);
+      const json = await readJsonFile(path, 'index');
       const meta = isObject(json) && isObject(json['metadata']) ? json['metadata'] : null;
       const total = meta?.['total_size'];
       const width = spec.dtype ? TORCH_DTYPE_BYTES[spec.dtype] : undefined;
@@ -136,7 +130,7 @@ async function mergedHeaders(dir: string, shards: string[]): Promise<Safetensors
   const merged: SafetensorsHeader = { tensors: [], metadata: {}, headerBytes: 0 };
   for (const shard of shards) {
     const path = join(dir, shard);
-    const h = await withSource(path, (src) => readSafetensorsHeader(src, path));
+    const h = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
     merged.tensors.push(...h.tensors);
     merged.headerBytes += h.headerBytes;
     Object.assign(merged.metadata, h.metadata);
@@ -153,25 +147,5 @@ function noteWeightsMismatch(spec: ModelSpec, from: string): void {
       `The weights (${from}) hold ${w.toLocaleString('en')} elements; the spec counts ${spec.params.total.toLocaleString('en')} parameters ` +
         `(${(diff * 100).toFixed(1)}% apart: quantization scales, extra heads or layers not in the inference pass, or a config that does not match).`,
     );
-  }
-}
-
-/** Opens a file as a ByteSource for the duration of `use`. */
-async function withSource<T>(path: string, use: (src: ByteSource) => Promise<T>): Promise<T> {
-  const handle = await open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    const src: ByteSource = {
-      size,
-      read: async (offset, length) => {
-        const want = Math.max(0, Math.min(length, size - offset));
-        const buf = Buffer.alloc(want);
-        const { bytesRead } = await handle.read(buf, 0, want, offset);
-        return new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
-      },
-    };
-    return await use(src);
-  } finally {
-    await handle.close();
   }
 }
