@@ -160,12 +160,12 @@ test('numericsShapeFor picks capped slices from a model', () => {
     outFeatures: NUMERICS_CAPS.outFeatures,
     multiOut: [NUMERICS_CAPS.multiOut, NUMERICS_CAPS.multiOut / 4, NUMERICS_CAPS.multiOut / 4],
     headDim: 128,
-    context: 512,
+    context: NUMERICS_CAPS.context,
     rows: 4,
   });
   // A tiny model is not inflated.
   const tiny = numericsShapeFor({ hidden: 64, headDim: 16, ffn: 128, vocab: 1000, kvHeads: 4, heads: 4 });
-  assert.deepEqual(tiny, { hidden: 64, outFeatures: 128, multiOut: [64, 64, 64], headDim: 16, context: 512, rows: 4 });
+  assert.deepEqual(tiny, { hidden: 64, outFeatures: Math.min(128, NUMERICS_CAPS.outFeatures), multiOut: [64, 64, 64], headDim: 16, context: NUMERICS_CAPS.context, rows: 4 });
 });
 
 test('accumulating in the storage dtype is worse than fp32 accumulation for bf16', () => {
