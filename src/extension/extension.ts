@@ -25,6 +25,18 @@ import { setPrompts, type Prompts } from './prompts';
 export interface TestApi {
   setPrompts(replacement: Partial<Prompts> | null): void;
   panels(): readonly ReportPanel[];
+  /** What the serializer does with a panel VS Code restores after a reload. */
+  restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
+}
+
+async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+  const parsed = parsePanelState(state);
+  if (!parsed) {
+    log().warn('A report panel could not be restored: its saved state is missing or malformed.');
+    panel.dispose();
+    return;
+  }
+  await ReportPanel.revive(panel, parsed);
 }
 
 export function activate(context: vscode.ExtensionContext): TestApi {
@@ -56,20 +68,10 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     command('deferredNorm.verifyNumerics', (arg?: unknown) => verifyNumerics(uriArg(arg))),
     command('deferredNorm.showLog', () => log().show()),
     vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new ReadonlyDocuments()),
-    vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        const parsed = parsePanelState(state);
-        if (!parsed) {
-          log().warn('A report panel could not be restored: its saved state is missing or malformed.');
-          panel.dispose();
-          return;
-        }
-        await ReportPanel.revive(panel, parsed);
-      },
-    }),
+    vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),
     vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),
   );
-  return { setPrompts, panels: () => ReportPanel.all() };
+  return { setPrompts, panels: () => ReportPanel.all(), restorePanel };
 }
 
 /** A saved hardware profile re-profiles the panels that use it; a saved model file reloads its panels. */

@@ -36,6 +36,8 @@ export class ReportPanel {
   private disposed = false;
   /** The headline as the webview last reported it, and the messages it sent (for the extension-host tests). */
   lastRendered: string | undefined;
+  /** The message of the last failed profile, shown in the panel's error state. */
+  lastError: string | undefined;
   readonly received: WebviewMessage[] = [];
   private readonly renderedListeners = new Set<(headline: string) => void>();
 
@@ -129,11 +131,13 @@ export class ReportPanel {
         sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
       });
       this.view = view;
+      this.lastError = undefined;
       this.post({ type: 'view', view });
       if (!this.numerics) void this.runNumerics();
       return view;
     } catch (err) {
-      this.post({ type: 'error', message: reportError(err, `Profiling ${this.modelPath}`) });
+      this.lastError = reportError(err, `Profiling ${this.modelPath}`);
+      this.post({ type: 'error', message: this.lastError });
       return undefined;
     } finally {
       this.post({ type: 'busy', label: null });

@@ -1,0 +1,267 @@
+/**
+ * The extension in a real VS Code extension host: every command through
+ * executeCommand, pickers and dialogs answered through the prompts seam, the
+ * report panel's real webview. Expected figures come from the core called
+ * directly, a second path beside the extension's own.
+ */
+/// <reference types="mocha" />
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { getPreset } from '../../../src/core/hardware/presets';
+import { loadModel } from '../../../src/core/model/load';
+import { numericsFor } from '../../../src/core/report/numerics';
+import { profile } from '../../../src/core/report/profile';
+import { DEFAULT_WORKLOAD, type Workload } from '../../../src/core/workload';
+import type { TestApi } from '../../../src/extension/extension';
+import type { ReportPanel } from '../../../src/extension/panel/reportPanel';
+import { EXTENSION_ID, workspaceRoot } from './helpers';
+
+const workspaceDir = (): string => workspaceRoot().fsPath;
+
+const modelUri = (name: string) => vscode.Uri.file(path.join(workspaceDir(), name, 'config.json'));
+
+/** The percentage as the panel shows it. */
+const pct = (value: number) => `${value.toFixed(1)}%`;
+
+async function expectedSavedPct(name: string, hardware: string, workload: Workload = DEFAULT_WORKLOAD): Promise<number> {
+  const spec = await loadModel(modelUri(name).fsPath);
+  return profile(spec, getPreset(hardware), workload).totals.savedPct;
+}
+
+/** Runs `act` and resolves with the headline the webview renders next. */
+async function renderedAfter(panel: ReportPanel, act: () => Thenable<unknown> | Promise<unknown>): Promise<string> {
+  const rendered = panel.nextRender();
+  await act();
+  return withTimeout(rendered, 20000, 'the webview did not report a render');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+async function firstRender(panel: ReportPanel): Promise<string> {
+  if (panel.lastRendered !== undefined) return panel.lastRendered;
+  return withTimeout(panel.nextRender(), 30000, 'the webview did not render the report');
+}
+
+let api: TestApi;
+
+suite('Deferred Norm in the extension host', () => {
+  suiteSetup(async () => {
+    const extension = vscode.extensions.getExtension<TestApi>(EXTENSION_ID);
+    assert.ok(extension, `${EXTENSION_ID} is installed in the host`);
+    api = await extension.activate();
+    assert.ok(api && typeof api.setPrompts === 'function', 'activate() returns the test seam');
+  });
+
+  teardown(async () => {
+    api.setPrompts(null);
+  });
+
+  suiteTeardown(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  test('Profile Model… opens the panel, and the webview renders the model’s simulated figures', async () => {
+    api.setPrompts({ pickModel: async () => modelUri('Llama-3.1-8B') });
+    const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel');
+    assert.ok(panel, 'a panel was opened');
+    assert.equal(panel.modelPath, modelUri('Llama-3.1-8B').fsPath);
+    assert.equal(panel.hardware, 'dimc');
+    const headline = await firstRender(panel);
+    const saved = await expectedSavedPct('Llama-3.1-8B', 'dimc');
+    assert.ok(saved > 5, `deferral saves something on dimc (${saved})`);
+    assert.match(headline, /Llama-3\.1-8B|Meta-Llama-3\.1-8B/);
+    assert.ok(headline.includes(pct(saved)), `the headline shows ${pct(saved)}: ${headline}`);
+    assert.match(headline, /simulated estimate/i);
+    assert.ok(panel.received.some((m) => m.type === 'ready'), 'the webview said it was ready');
+  });
+
+  test('a control in the panel re-profiles at once: hardware and workload from the webview’s message', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath);
+    assert.ok(panel);
+    const workload = { phase: 'prefill' as const, batch: 1, seq: 1024, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const };
+    const headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'gpu-h100', workload }));
+    const saved = await expectedSavedPct('Llama-3.1-8B', 'gpu-h100', { ...DEFAULT_WORKLOAD, ...workload });
+    assert.ok(headline.includes(pct(saved)), `the headline shows ${pct(saved)} on gpu-h100: ${headline}`);
+    assert.match(headline, /H100/);
+    assert.equal(panel.currentView()?.report.workload.seq, 1024);
+  });
+
+  test('a malformed message from the webview is dropped and changes nothing', async () => {
+    const panel = api.panels()[0]!;
+    const before = JSON.stringify(panel.currentView()?.report.totals);
+    const count = panel.received.length;
+    await panel.receive({ type: 'profile', hardware: 'dimc', workload: { phase: 'decode', batch: -1 } });
+    await panel.receive({ type: 'run', command: 'workbench.action.terminal.new' });
+    assert.equal(panel.received.length, count);
+    assert.equal(JSON.stringify(panel.currentView()?.report.totals), before);
+  });
+
+  test('Profile Active File profiles the config.json in the editor', async () => {
+    await vscode.window.showTextDocument(modelUri('GPT-2'));
+    const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileActiveFile');
+    assert.ok(panel);
+    assert.equal(panel.modelPath, modelUri('GPT-2').fsPath);
+    const headline = await firstRender(panel);
+    assert.ok(headline.includes(pct(await expectedSavedPct('GPT-2', 'dimc'))), headline);
+  });
+
+  test('a restored panel (what the serializer gets after a reload) profiles again from its saved state', async () => {
+    const state = { modelPath: modelUri('Mixtral-8x7B-v0.1').fsPath, hardware: 'tpu-v5e', workload: { phase: 'decode', batch: 8, seq: 2048, context: 4096, tp: 1, dtype: null, softmaxOffset: 'online' } };
+    const raw = vscode.window.createWebviewPanel('deferredNorm.report', 'restored', vscode.ViewColumn.Active, {});
+    await api.restorePanel(raw, state);
+    const panel = api.panels().find((p) => p.modelPath === state.modelPath);
+    assert.ok(panel, 'the restored panel is tracked');
+    const headline = await firstRender(panel);
+    const saved = await expectedSavedPct('Mixtral-8x7B-v0.1', 'tpu-v5e', { ...DEFAULT_WORKLOAD, batch: 8, context: 4096 });
+    assert.ok(headline.includes(pct(saved)), headline);
+    // A state that cannot be restored closes the panel instead of leaving it blank.
+    const broken = vscode.window.createWebviewPanel('deferredNorm.report', 'broken', vscode.ViewColumn.Active, {});
+    let disposed = false;
+    broken.onDidDispose(() => (disposed = true));
+    await api.restorePanel(broken, { modelPath: 42 });
+    assert.ok(disposed);
+  });
+
+  test('Select Hardware Profile lists presets and workspace profiles, remembers the choice and re-profiles', async () => {
+    let offered: readonly vscode.QuickPickItem[] = [];
+    api.setPrompts({
+      pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => {
+        offered = items;
+        return items.find((i) => i.label.endsWith('gpu-h100'));
+      },
+    });
+    const chosen = await vscode.commands.executeCommand<string>('deferredNorm.selectHardware');
+    assert.equal(chosen, 'gpu-h100');
+    assert.deepEqual(offered.slice(0, 3).map((i) => i.label.replace('$(check) ', '')), ['dimc', 'gpu-h100', 'tpu-v5e']);
+    assert.ok(offered.every((i) => typeof i.description === 'string' && i.description.length > 0));
+    api.setPrompts({ pickModel: async () => modelUri('Llama-3.1-8B') });
+    const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel', modelUri('Llama-3.1-405B'));
+    assert.equal(panel?.hardware, 'gpu-h100', 'new panels use the remembered choice');
+  });
+
+  test('Show Rewritten Pseudo-code opens VS Code’s diff of deferred-norm: documents, baseline ↔ deferred', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    panel.panel.reveal();
+    await firstRender(panel);
+    api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => i.label.includes('input_layernorm → q_proj, k_proj, v_proj')) });
+    assert.equal(await vscode.commands.executeCommand('deferredNorm.showPseudocode'), true);
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    assert.ok(input instanceof vscode.TabInputTextDiff, 'a diff editor is active');
+    assert.equal(input.original.scheme, 'deferred-norm');
+    assert.equal(input.modified.scheme, 'deferred-norm');
+    const before = (await vscode.workspace.openTextDocument(input.original)).getText();
+    const after = (await vscode.workspace.openTextDocument(input.modified)).getText();
+    const site = panel.currentView()!.report.pseudocode!.find((p) => p.name === 'input_layernorm → q_proj, k_proj, v_proj')!;
+    assert.equal(before, site.before);
+    assert.equal(after, site.after);
+    assert.notEqual(before, after);
+    for (const name of ['input_layernorm', 'q_proj', 'k_proj', 'v_proj']) assert.ok(after.includes(name), name);
+    // A document address the extension did not make is answered with a sentence, not an exception.
+    const stray = await vscode.workspace.openTextDocument(vscode.Uri.parse('deferred-norm:/x/y.py?not-json'));
+    assert.match(stray.getText(), /cannot be rebuilt/);
+  });
+
+  test('Export Report writes JSON, CSV, Markdown, a Chrome trace and stand-alone HTML', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    panel.panel.reveal();
+    const outputs: Record<string, string> = {};
+    for (const format of ['json', 'csv', 'md', 'trace', 'html']) {
+      const target = vscode.Uri.file(path.join(workspaceDir(), 'exports', `report.${format}`));
+      api.setPrompts({
+        pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => (i as T & { format?: string }).format === format),
+        saveTo: async () => target,
+      });
+      const written = await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.exportReport');
+      assert.equal(written?.fsPath, target.fsPath, format);
+      outputs[format] = new TextDecoder().decode(await vscode.workspace.fs.readFile(target));
+    }
+    const workload = { ...DEFAULT_WORKLOAD, phase: 'prefill' as const, batch: 1, seq: 1024 };
+    const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
+    const expected = profile(spec, getPreset('gpu-h100'), workload);
+    const json = JSON.parse(outputs['json']!);
+    assert.equal(json.totals.savedPct, expected.totals.savedPct);
+    assert.equal(json.hardware.name, 'gpu-h100');
+    assert.ok(json.numerics && json.numerics.entries.length > 0, 'the JSON export carries the numerics check');
+    assert.ok(Array.isArray(json.pseudocode) && json.pseudocode.length > 0, 'and the rewritten code');
+    assert.equal(outputs['csv']!.trim().split('\n').length, 1 + 32 + 1, 'a header, 32 layers and the head');
+    assert.match(outputs['md']!, /^# Deferred normalization: /);
+    assert.ok(Array.isArray(JSON.parse(outputs['trace']!).traceEvents));
+    const html = outputs['html']!;
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'/);
+    assert.ok(!/https?:\/\//.test(html.replace(/http:\/\/www\.w3\.org\/[\w/.]+/g, '')), 'the HTML export links to nothing outside itself');
+    assert.ok(html.includes('id="dnp-data"'));
+  });
+
+  test('New Hardware Profile writes an editable *.hardware.json, selects it, and saving it re-profiles the panel', async () => {
+    const target = vscode.Uri.file(path.join(workspaceDir(), 'profiles', 'fast-network.hardware.json'));
+    api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => i.label === 'dimc'), saveTo: async () => target });
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const firstRefresh = panel.nextRender();
+    assert.equal((await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.newHardwareProfile'))?.fsPath, target.fsPath);
+    await withTimeout(firstRefresh, 20000, 'the panel did not re-profile on the new profile');
+    assert.equal(panel.hardware, target.toString());
+    const written = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(target)));
+    assert.equal(written.collective.hopLatencyNs, getPreset('dimc').collective.hopLatencyNs);
+    const before = panel.currentView()!.report.totals;
+    assert.ok(before.collectiveShareBaselinePct > 1, `collectives cost something on the copy of dimc (${before.collectiveShareBaselinePct})`);
+    // Make the network free, as a user would: edit the open document and save it.
+    const doc = await vscode.workspace.openTextDocument(target);
+    const edited = JSON.stringify({ ...written, collective: { ...written.collective, hopLatencyNs: 0 } }, null, 2);
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(target, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), edited);
+    await vscode.workspace.applyEdit(edit);
+    await renderedAfter(panel, () => doc.save());
+    const after = panel.currentView()!.report.totals;
+    assert.ok(after.collectiveShareBaselinePct < before.collectiveShareBaselinePct, `free hops shrink the collective share (${before.collectiveShareBaselinePct} → ${after.collectiveShareBaselinePct})`);
+  });
+
+  test('Compare Hardware Profiles puts the model on every preset and workspace profile, side by side', async () => {
+    const doc = await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.compareHardware', modelUri('Llama-3.1-8B'));
+    assert.ok(doc);
+    const text = (await vscode.workspace.openTextDocument(doc)).getText();
+    const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
+    for (const name of ['dimc', 'gpu-h100', 'tpu-v5e']) {
+      const saved = profile(spec, getPreset(name), DEFAULT_WORKLOAD).totals.savedPct;
+      const row = text.split('\n').find((line) => line.includes(`(${name})`));
+      assert.ok(row, `a row for ${name}`);
+      assert.ok(row.includes(pct(saved)), `${name}: ${pct(saved)} in ${row}`);
+    }
+    assert.ok(text.includes('fast-network.hardware.json') || text.includes('my-dimc'), 'the workspace profile is compared too');
+  });
+
+  test('Sweep draws savings along an axis in the panel', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    panel.panel.reveal();
+    api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => i.label === 'Batch') });
+    const sweep = await vscode.commands.executeCommand<{ axis: string; points: { batch: number; savedPct: number }[] }>('deferredNorm.sweep');
+    assert.equal(sweep?.axis, 'batch');
+    assert.deepEqual(sweep.points.map((p) => p.batch), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+    assert.equal(panel.currentView()?.sweep?.axis, 'batch');
+  });
+
+  test('Verify Numerics runs the check and puts it in the panel', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    panel.panel.reveal();
+    const result = await vscode.commands.executeCommand<{ entries: { site: string; dtype: string; withinBaseline: boolean }[] }>('deferredNorm.verifyNumerics');
+    const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
+    const expected = numericsFor(spec, 1);
+    assert.deepEqual(result?.entries.map((e) => `${e.site}/${e.dtype}`), expected.entries.map((e) => `${e.site}/${e.dtype}`));
+    assert.ok(panel.currentView()?.report.numerics, 'the panel has the numerics');
+  });
+
+  test('a broken config gets the core’s one-line message in the panel, not a stack trace', async () => {
+    const dir = vscode.Uri.file(path.join(workspaceDir(), 'broken-model'));
+    await vscode.workspace.fs.createDirectory(dir);
+    const config = vscode.Uri.joinPath(dir, 'config.json');
+    await vscode.workspace.fs.writeFile(config, new TextEncoder().encode(JSON.stringify({ model_type: 'llama', hidden_size: 'wide', num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 100 })));
+    const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel', config);
+    assert.ok(panel);
+    assert.ok(panel.lastError, 'the panel is in its error state');
+    assert.match(panel.lastError, /config\.json: hidden_size/);
+    assert.doesNotMatch(panel.lastError, /\n\s+at /);
+  });
+});
