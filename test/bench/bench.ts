@@ -1,10 +1,12 @@
 /**
- * `npm run bench`: measures and prints; asserts nothing. The targets (issue #3) are
- * printed beside the numbers: under 5 ms per full profile, under 1 s for a
- * 10,000-point sweep, a CLI `profile` run within 3× a bare `node -e 0`, and the numerics check
- * of the largest fixture under 200 ms (issue #4).
+ * `npm run bench`: measures and prints; asserts nothing. The targets are printed beside the
+ * numbers: under 5 ms per full profile, under 1 s for a 10,000-point sweep, a CLI `profile` run
+ * within 3× a bare `node -e 0` (issue #3); the numerics check of the largest fixture under 200 ms
+ * (issue #4); the full report of Llama-3.1-405B from the CLI under 2× a bare `node -e 0`, and the
+ * minified extension and webview bundles under 400 KB and 300 KB (issue #7).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
 import { numericsFor } from '../../src/core/report/numerics';
@@ -26,16 +28,51 @@ function timeMs(fn: () => void, minRuns = 5, minMs = 200): { medianMs: number; r
   return { medianMs: samples[Math.floor(samples.length / 2)]!, runs: samples.length };
 }
 
-function wallMs(args: string[], runs = 7): number {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
-    samples.push(performance.now() - t);
-    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}`);
+/**
+ * Medians of wall times, the commands interleaved run by run so that a change in the machine's
+ * load hits all of them alike.
+ */
+function wallMs(commands: string[][], runs = 9): number[] {
+  const samples: number[][] = commands.map(() => []);
+  for (let i = 0; i < runs; i++)
+    commands.forEach((args, c) => {
+      const t = performance.now();
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+      samples[c]!.push(performance.now() - t);
+      if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}`);
+    });
+  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(runs / 2)]!);
+}
+
+const ROOT = join(__dirname, '..', '..');
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KB`;
+
+/**
+ * Builds the minified bundles (`node esbuild.config.mjs --production`, into dist/), reports their
+ * sizes, then rebuilds the development bundles that `npm run build` leaves there. A bundle whose
+ * entry does not exist yet is skipped by the config: it is "not built yet" (an older file in dist/
+ * does not count).
+ */
+function bundleSizes(): void {
+  const started = Date.now();
+  const prod = spawnSync(process.execPath, ['esbuild.config.mjs', '--production'], { cwd: ROOT, encoding: 'utf8' });
+  const built = (file: string): number | null => {
+    const path = join(ROOT, file);
+    return existsSync(path) && statSync(path).mtimeMs >= started - 1000 ? statSync(path).size : null;
+  };
+  console.log('\nMinified bundles (node esbuild.config.mjs --production):');
+  if (prod.status !== 0) console.log(`  the production build failed: ${(prod.stderr || prod.stdout).trim().split('\n')[0]}`);
+  for (const [file, target] of [
+    ['dist/extension.js', 400],
+    ['dist/webview/report.js', 300],
+    ['dist/cli.js', null],
+  ] as const) {
+    const size = prod.status === 0 ? built(file) : null;
+    const goal = target === null ? '' : ` (target < ${target} KB)`;
+    console.log(`  ${file.padEnd(24)} ${size === null ? 'not built yet' : kb(size)}${goal}`);
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(runs / 2)]!;
+  const dev = spawnSync(process.execPath, ['esbuild.config.mjs'], { cwd: ROOT, encoding: 'utf8' });
+  if (dev.status !== 0) console.log(`  (rebuilding the development bundles failed: ${(dev.stderr || dev.stdout).trim().split('\n')[0]})`);
 }
 
 async function main(): Promise<void> {
@@ -72,10 +109,17 @@ async function main(): Promise<void> {
   const sweepMs = performance.now() - t;
   console.log(`\nSweep of ${points.length} points (Llama-3.1-8B: 10 batches × 10 contexts × 100 hop latencies): ${sweepMs.toFixed(0)} ms (target < 1000 ms)`);
 
-  const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
-  const bare = wallMs(['-e', '0']);
-  const run = wallMs([cli, 'profile', fixturePath('Llama-3.1-8B')]);
-  console.log(`\nCLI wall time, median of 7: node -e 0 ${bare.toFixed(0)} ms; deferred-norm profile Llama-3.1-8B ${run.toFixed(0)} ms = ${(run / bare).toFixed(2)}× (target ≤ 3×)`);
+  const cli = join(ROOT, 'dist', 'cli.js');
+  const [bare, table, full] = wallMs([
+    ['-e', '0'],
+    [cli, 'profile', fixturePath('Llama-3.1-8B')],
+    [cli, 'profile', fixturePath('Llama-3.1-405B'), '--format', 'json'],
+  ]);
+  console.log(`\nCLI wall time, medians of 9 interleaved runs: node -e 0 ${bare!.toFixed(0)} ms`);
+  console.log(`  deferred-norm profile Llama-3.1-8B (table)                ${table!.toFixed(0)} ms = ${(table! / bare!).toFixed(2)}× (target ≤ 3×)`);
+  console.log(`  deferred-norm profile Llama-3.1-405B --format json (full) ${full!.toFixed(0)} ms = ${(full! / bare!).toFixed(2)}× (target < 2×)`);
+
+  bundleSizes();
 }
 
 void main();
