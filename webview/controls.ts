@@ -24,6 +24,8 @@ export class ControlsView {
   private hardwareIds = '';
   private timer: ReturnType<typeof setTimeout> | undefined;
   private built = false;
+  /** What was last asked for (or shown), so a text field's input and change do not post twice. */
+  private lastRequest = '';
 
   constructor(
     private readonly body: HTMLElement,
@@ -35,6 +37,7 @@ export class ControlsView {
     const ids = view.hardwareChoices.map((c) => c.id).join('\n');
     if (!this.built || ids !== this.hardwareIds) this.build(view);
     const w = view.workload;
+    this.lastRequest = JSON.stringify({ hardware: view.hardware, workload: w });
     const set = (el: SelectElement | TextfieldElement, value: string) => {
       if (!el.matches(':focus-within')) el.value = value;
     };
@@ -139,6 +142,10 @@ export class ControlsView {
       valid &&= ok;
     }
     const workload: WorkloadInput | null = valid ? parseWorkloadInput(raw) : null;
-    if (workload) this.post({ type: 'profile', hardware: this.hardware.value, workload });
+    if (!workload) return;
+    const request = JSON.stringify({ hardware: this.hardware.value, workload });
+    if (request === this.lastRequest) return;
+    this.lastRequest = request;
+    this.post({ type: 'profile', hardware: this.hardware.value, workload });
   }
 }

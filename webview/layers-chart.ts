@@ -30,12 +30,13 @@ export function renderLayersChart(body: HTMLElement, report: Report): void {
     .paddingOuter(0.1);
   const y = scaleLinear()
     .domain([0, Math.max(...layers.map((l) => l.baselineUs), 1e-9)])
-    .nice()
+    .nice(5)
     .range([innerH, 0]);
 
   // Label every k-th layer so the labels never collide, and always the head.
   const step = Math.max(1, Math.ceil(layers.length / Math.max(1, Math.floor(innerW / 34))));
-  const ticks = x.domain().filter((label, i) => i % step === 0 || label === 'head');
+  const last = layers.length - 1;
+  const ticks = x.domain().filter((label, i) => label === 'head' || (i % step === 0 && (labelOf(layers[last]!.index) !== 'head' || last - i >= step / 2 + 1)));
   const svg = svgOf(width, HEIGHT, `Latency per layer of ${report.model.name}, baseline and deferred`);
   const plot = s('g', { attrs: { transform: `translate(${MARGIN.left},${MARGIN.top})` } });
   svg.append(

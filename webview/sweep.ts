@@ -29,11 +29,11 @@ export function renderSweep(body: HTMLElement, sweep: SweepView | null, interact
     .range([0, innerW]);
   const yPct = scaleLinear()
     .domain([Math.min(0, ...points.map((p) => p.savedPct)), Math.max(1, ...points.map((p) => p.savedPct))])
-    .nice()
+    .nice(5)
     .range([innerH, 0]);
   const yUs = scaleLinear()
     .domain([Math.min(0, ...points.map((p) => p.savedUs)), Math.max(1e-9, ...points.map((p) => p.savedUs))])
-    .nice()
+    .nice(5)
     .range([innerH, 0]);
 
   const svg = svgOf(width, HEIGHT, `Saved latency against ${AXIS_TEXT[axis]}`);
@@ -60,7 +60,7 @@ export function renderSweep(body: HTMLElement, sweep: SweepView | null, interact
   });
   svg.append(
     axisGroup(axisLeft(yPct).ticks(5).tickSizeInner(-innerW).tickFormat((v) => `${v}%`), MARGIN.left, MARGIN.top, 'axis-y grid'),
-    axisGroup(axisRight(yUs).ticks(5).tickFormat((v) => `${v}`), MARGIN.left + innerW, MARGIN.top, 'axis-y axis-right'),
+    axisGroup(axisRight(yUs).ticks(5).tickFormat((v) => int(Number(v))), MARGIN.left + innerW, MARGIN.top, 'axis-y axis-right'),
     axisGroup(axisBottom(x).tickValues(xs).tickFormat((v) => int(Number(v))), MARGIN.left, MARGIN.top + innerH, 'axis-x'),
     axisLabel('saved %', 14, MARGIN.top + innerH / 2, 'middle', true),
     axisLabel('saved µs per pass', width - 12, MARGIN.top + innerH / 2, 'middle', true),

@@ -18,7 +18,7 @@ const LANES: readonly Engine[] = ['matrix', 'vector', 'collective', 'memory'];
 const ROW = 16;
 const ROW_GAP = 3;
 const LANE_PAD = 5;
-const MARGIN = { top: 6, right: 16, bottom: 26, left: 84 };
+const MARGIN = { top: 6, right: 32, bottom: 26, left: 84 };
 /** Concurrent ops of one lane are stacked in rows up to this many; past it they overlap. */
 const MAX_ROWS = 4;
 

@@ -15,7 +15,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'configs');
+// Relative to the repository (the CLI runs there), so the page and its screenshots show a short source path.
+const FIXTURES = join('test', 'fixtures', 'configs');
 const SHOTS = join(ROOT, 'docs', 'images');
 const TMP = mkdtempSync(join(tmpdir(), 'dnp-export-'));
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -34,7 +35,7 @@ interface JsonReport {
 }
 
 function cli(...args: string[]): string {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT });
   assert.equal(r.status, 0, `deferred-norm ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -186,7 +187,7 @@ test('a model whose strings are markup is shown as text and runs nothing', async
     script: '</script><script>window.__pwned=1</script>',
     svg: '"><svg onload=alert(1)>',
   };
-  const config = JSON.parse(readFileSync(join(FIXTURES, 'Llama-3.1-8B', 'config.json'), 'utf8')) as Record<string, unknown>;
+  const config = JSON.parse(readFileSync(join(ROOT, FIXTURES, 'Llama-3.1-8B', 'config.json'), 'utf8')) as Record<string, unknown>;
   config['_name_or_path'] = `${payloads.script}${payloads.img}`;
   config['architectures'] = [`LlamaForCausalLM${payloads.svg}`];
   config['quantization_config'] = { quant_method: payloads.img };

@@ -1,0 +1,180 @@
+/**
+ * The report webview as the panel runs it: panelHtml's document with the built
+ * bundle, under its CSP, and a stand-in for VS Code's webview API that records
+ * what the page posts. Checks the message protocol both ways and the controls.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { listPresets, getPreset } from '../../src/core/hardware/presets';
+import { loadModel } from '../../src/core/model/load';
+import { numericsFor } from '../../src/core/report/numerics';
+import { DEFAULT_WORKLOAD } from '../../src/core/workload';
+import { buildPanelView, inputOf } from '../../src/shared/panel-view';
+import type { HostMessage, PanelView } from '../../src/shared/protocol';
+import { panelHtml } from '../../src/shared/report-html';
+
+const ROOT = join(__dirname, '..', '..');
+const DIST = join(ROOT, 'dist', 'webview');
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+interface Recorded {
+  posted: { type: string; [k: string]: unknown }[];
+  state: unknown;
+}
+
+let browser: Browser;
+let page: Page;
+let view: PanelView;
+const problems: string[] = [];
+const warnings: string[] = [];
+const offMachine: string[] = [];
+
+const recorded = (): Promise<Recorded> => page.evaluate(() => (window as unknown as { __dnp: Recorded }).__dnp);
+const send = (message: HostMessage | Record<string, unknown>) => page.evaluate((m) => window.postMessage(m, '*'), message as unknown as Record<string, unknown>);
+const postedOf = async (type: string) => (await recorded()).posted.filter((m) => m.type === type);
+
+before(async () => {
+  assert.ok(existsSync(join(DIST, 'report.js')), 'run `npm run build` first');
+  const spec = await loadModel(join(ROOT, 'test', 'fixtures', 'configs', 'Llama-3.1-8B'));
+  view = buildPanelView(spec, getPreset('dimc'), inputOf(DEFAULT_WORKLOAD), {
+    hardware: 'dimc',
+    hardwareChoices: listPresets().map((p) => ({ id: p.name, label: p.name, description: p.title, source: 'preset' })),
+    interactive: true,
+    numerics: null,
+    sweep: null,
+  });
+  (view as { numericsLater?: unknown }).numericsLater = numericsFor(spec, 1);
+  // The panel's document, with file: standing in for the webview's resource origin.
+  const file = join(mkdtempSync(join(tmpdir(), 'dnp-panel-')), 'panel.html');
+  const uri = (name: string) => pathToFileURL(join(DIST, name)).href;
+  writeFileSync(file, panelHtml({ cspSource: 'file:', nonce: 'bm9uY2UtZm9yLXRlc3Q=', scriptUri: uri('report.js'), styleUri: uri('report.css'), codiconUri: uri('codicon.css'), title: 'Deferred Norm: test' }));
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  page = await browser.newPage({ colorScheme: 'light', viewport: { width: 1100, height: 800 } });
+  page.on('console', (m) => (m.type() === 'error' ? problems : m.type() === 'warning' ? warnings : []).push(m.text()));
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('request', (r) => {
+    if (!r.url().startsWith('file://') && !r.url().startsWith('data:')) offMachine.push(r.url());
+  });
+  // A string, not a function: the TypeScript loader would wrap a function's inner closures in helpers the page lacks.
+  await page.addInitScript(`
+    const record = { posted: [], state: undefined };
+    window.__dnp = record;
+    document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));
+    window.acquireVsCodeApi = () => ({
+      postMessage: (m) => record.posted.push(JSON.parse(JSON.stringify(m))),
+      setState: (s) => { record.state = s; },
+      getState: () => record.state,
+    });
+  `);
+  await page.goto(pathToFileURL(file).href);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('says ready, renders each view, saves the panel state and reports the headline', async () => {
+  await page.waitForFunction(() => (window as unknown as { __dnp: Recorded }).__dnp.posted.some((m) => m.type === 'ready'));
+  assert.ok(await page.locator('.placeholder').isVisible(), 'a placeholder before the first view, never a blank page');
+  await send({ type: 'view', view });
+  await page.waitForSelector('#headline h1');
+  const state = (await recorded()).state as { modelPath: string; hardware: string; workload: unknown };
+  assert.deepEqual(state, { modelPath: view.report.model.source, hardware: 'dimc', workload: view.workload });
+  const rendered = await postedOf('rendered');
+  assert.equal(rendered.length, 1);
+  assert.ok(String(rendered[0]!.headline).includes(`${view.report.totals.savedPct.toFixed(1)}%`));
+  assert.ok(String(rendered[0]!.headline).includes(view.report.model.name));
+});
+
+test('numerics show "running…" until their message arrives', async () => {
+  assert.match(await page.locator('#numerics').innerText(), /running…/);
+  const numerics = (view as { numericsLater?: unknown }).numericsLater as { entries: unknown[] };
+  await send({ type: 'numerics', numerics });
+  assert.equal(await page.locator('#numerics tbody tr').count(), numerics.entries.length);
+});
+
+test('a text field posts one profile after typing stops; a select posts at once', async () => {
+  const before = (await postedOf('profile')).length;
+  const batch = page.locator('#ctl-batch input');
+  await batch.fill('');
+  await batch.pressSequentially('64', { delay: 30 });
+  await page.waitForTimeout(400);
+  let profiles = (await postedOf('profile')).slice(before);
+  assert.equal(profiles.length, 1, JSON.stringify(profiles));
+  assert.deepEqual(profiles[0], { type: 'profile', hardware: 'dimc', workload: { ...view.workload, batch: 64 } });
+
+  // An invalid count is flagged and not sent.
+  await batch.fill('0');
+  await page.waitForTimeout(300);
+  assert.equal((await postedOf('profile')).length, before + 1);
+  assert.equal(await page.locator('#ctl-batch').getAttribute('invalid'), '');
+  await batch.fill('64');
+
+  await page.locator('#ctl-hardware').click();
+  await page.locator('#ctl-hardware').getByRole('option', { name: /^gpu-h100/ }).click();
+  await page.waitForTimeout(50);
+  profiles = (await postedOf('profile')).slice(before);
+  assert.equal(profiles.at(-1)!.hardware, 'gpu-h100');
+});
+
+test('buttons post verify, export, sweep and openDiff', async () => {
+  await page.locator('vscode-button', { hasText: 'Verify numerics' }).click();
+  await page.locator('vscode-button', { hasText: 'Export' }).click();
+  await page.locator('vscode-button', { hasText: 'Sweep' }).click();
+  const first = view.report.pseudocode![0]!;
+  await page.locator(`#pseudocode article[data-site="${first.site}"] vscode-button`).click();
+  const posted = (await recorded()).posted;
+  assert.ok(posted.some((m) => m.type === 'verify'));
+  assert.ok(posted.some((m) => m.type === 'export'));
+  assert.deepEqual(posted.find((m) => m.type === 'sweep'), { type: 'sweep', axis: 'context' });
+  assert.deepEqual(posted.find((m) => m.type === 'openDiff'), { type: 'openDiff', layerKind: first.layerKind, site: first.site });
+});
+
+test('the keyboard reaches the controls and the charts', async () => {
+  await page.locator('#ctl-tp input').focus();
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.id ?? '');
+  assert.equal(focused, 'ctl-dtype');
+  await page.locator('#layers svg.chart').focus();
+  await page.keyboard.press('ArrowRight');
+  assert.match(await page.locator('#dnp-tooltip').innerText(), /Layer 1/);
+});
+
+test('sweep, busy, error and reveal messages; unknown ones are ignored with a warning', async () => {
+  const points = [1024, 2048, 4096].map((context, i) => ({ ...view.report.totals, phase: 'decode', seq: 2048, batch: 32, context, tp: 1, set: {}, savedPct: 10 + i }));
+  await send({ type: 'sweep', sweep: { axis: 'context', hardware: 'dimc', points } });
+  assert.equal(await page.locator('#sweep .sweep-point').count(), 3);
+
+  await send({ type: 'busy', label: 'Profiling…' });
+  assert.ok(await page.locator('.status vscode-progress-ring').isVisible());
+  assert.match(await page.locator('.status').innerText(), /Profiling…/);
+  await send({ type: 'busy', label: null });
+  assert.equal(await page.locator('.status vscode-progress-ring').count(), 0);
+
+  await send({ type: 'error', message: 'config.json: hidden_size: expected a positive integer <b>x</b>' });
+  const alert = page.locator('[role=alert]');
+  assert.ok(await alert.isVisible());
+  assert.match(await alert.innerText(), /hidden_size: expected a positive integer <b>x<\/b>/);
+  assert.ok(await page.locator('#headline h1').isVisible(), 'the last view stays');
+
+  await send({ type: 'reveal', section: 'numerics' });
+  await page.waitForTimeout(600);
+  const top = await page.evaluate(() => document.getElementById('numerics')!.getBoundingClientRect().top);
+  // Smooth scrolling lands within the section's scroll margin of the top (it starts thousands of pixels down).
+  assert.ok(top >= 0 && top < 100, `numerics scrolled to the top (${top})`);
+
+  await send({ type: 'no-such-message' });
+  await send({ type: 'view', view: 'not a view' });
+  await page.waitForTimeout(50);
+  assert.equal(warnings.filter((w) => /ignored an unknown message/.test(w)).length, 2);
+
+  await page.waitForTimeout(300);
+  assert.deepEqual(problems, [], 'no console error or CSP violation');
+  assert.deepEqual(offMachine, []);
+});
