@@ -24,7 +24,8 @@ export async function newHardwareProfile(): Promise<vscode.Uri | undefined> {
   const profile = { ...portable, name: `my-${picked.name}`, title: `${portable.title} (edited copy)` };
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(JSON.stringify(profile, null, 2) + '\n'));
   await rememberHardware(target.toString());
-  await vscode.window.showTextDocument(target);
+  // Beside an open report, so that the panel stays in view and re-profiles as the file is saved.
+  await vscode.window.showTextDocument(target, { viewColumn: ReportPanel.all().length > 0 ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active });
   await Promise.all(
     ReportPanel.all().map((panel) => {
       panel.hardware = target.toString();

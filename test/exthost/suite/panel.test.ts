@@ -41,9 +41,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
+/** Brings a panel to the front; a hidden webview reloads when shown, so wait for it to draw again. */
+async function revealed(panel: ReportPanel): Promise<ReportPanel> {
+  if (panel.panel.visible) return panel;
+  const rendered = panel.nextRender();
+  panel.panel.reveal();
+  await withTimeout(rendered, 20000, 'the revealed panel did not render');
+  return panel;
+}
+
 async function firstRender(panel: ReportPanel): Promise<string> {
   if (panel.lastRendered !== undefined) return panel.lastRendered;
-  return withTimeout(panel.nextRender(), 30000, 'the webview did not render the report');
+  return withTimeout(panel.nextRender(), 30000, `the webview did not render the report (received: ${panel.received.map((m) => m.type).join(', ') || 'nothing'}; error: ${panel.lastError ?? 'none'})`);
 }
 
 let api: TestApi;
@@ -111,7 +120,8 @@ suite('Deferred Norm in the extension host', () => {
 
   test('a restored panel (what the serializer gets after a reload) profiles again from its saved state', async () => {
     const state = { modelPath: modelUri('Mixtral-8x7B-v0.1').fsPath, hardware: 'tpu-v5e', workload: { phase: 'decode', batch: 8, seq: 2048, context: 4096, tp: 1, dtype: null, softmaxOffset: 'online' } };
-    const raw = vscode.window.createWebviewPanel('deferredNorm.report', 'restored', vscode.ViewColumn.Active, {});
+    // VS Code hands the serializer a panel with the options it was saved with: scripts on.
+    const raw = vscode.window.createWebviewPanel('deferredNorm.report', 'restored', vscode.ViewColumn.Active, { enableScripts: true });
     await api.restorePanel(raw, state);
     const panel = api.panels().find((p) => p.modelPath === state.modelPath);
     assert.ok(panel, 'the restored panel is tracked');
@@ -145,10 +155,8 @@ suite('Deferred Norm in the extension host', () => {
 
   test('Show Rewritten Pseudo-code opens VS Code’s diff of deferred-norm: documents, baseline ↔ deferred', async () => {
     const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
-    panel.panel.reveal();
-    await firstRender(panel);
     api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => i.label.includes('input_layernorm → q_proj, k_proj, v_proj')) });
-    assert.equal(await vscode.commands.executeCommand('deferredNorm.showPseudocode'), true);
+    assert.equal(await vscode.commands.executeCommand('deferredNorm.showPseudocode', modelUri('Llama-3.1-8B')), true);
     const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
     assert.ok(input instanceof vscode.TabInputTextDiff, 'a diff editor is active');
     assert.equal(input.original.scheme, 'deferred-norm');
@@ -166,8 +174,6 @@ suite('Deferred Norm in the extension host', () => {
   });
 
   test('Export Report writes JSON, CSV, Markdown, a Chrome trace and stand-alone HTML', async () => {
-    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
-    panel.panel.reveal();
     const outputs: Record<string, string> = {};
     for (const format of ['json', 'csv', 'md', 'trace', 'html']) {
       const target = vscode.Uri.file(path.join(workspaceDir(), 'exports', `report.${format}`));
@@ -175,7 +181,7 @@ suite('Deferred Norm in the extension host', () => {
         pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => (i as T & { format?: string }).format === format),
         saveTo: async () => target,
       });
-      const written = await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.exportReport');
+      const written = await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.exportReport', modelUri('Llama-3.1-8B'));
       assert.equal(written?.fsPath, target.fsPath, format);
       outputs[format] = new TextDecoder().decode(await vscode.workspace.fs.readFile(target));
     }
@@ -191,7 +197,7 @@ suite('Deferred Norm in the extension host', () => {
     assert.match(outputs['md']!, /^# Deferred normalization: /);
     assert.ok(Array.isArray(JSON.parse(outputs['trace']!).traceEvents));
     const html = outputs['html']!;
-    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'/);
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src (&#39;|')none\1;/);
     assert.ok(!/https?:\/\//.test(html.replace(/http:\/\/www\.w3\.org\/[\w/.]+/g, '')), 'the HTML export links to nothing outside itself');
     assert.ok(html.includes('id="dnp-data"'));
   });
@@ -199,7 +205,7 @@ suite('Deferred Norm in the extension host', () => {
   test('New Hardware Profile writes an editable *.hardware.json, selects it, and saving it re-profiles the panel', async () => {
     const target = vscode.Uri.file(path.join(workspaceDir(), 'profiles', 'fast-network.hardware.json'));
     api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => i.label === 'dimc'), saveTo: async () => target });
-    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const panel = await revealed(api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!);
     const firstRefresh = panel.nextRender();
     assert.equal((await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.newHardwareProfile'))?.fsPath, target.fsPath);
     await withTimeout(firstRefresh, 20000, 'the panel did not re-profile on the new profile');
@@ -235,9 +241,8 @@ suite('Deferred Norm in the extension host', () => {
 
   test('Sweep draws savings along an axis in the panel', async () => {
     const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
-    panel.panel.reveal();
     api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => i.label === 'Batch') });
-    const sweep = await vscode.commands.executeCommand<{ axis: string; points: { batch: number; savedPct: number }[] }>('deferredNorm.sweep');
+    const sweep = await vscode.commands.executeCommand<{ axis: string; points: { batch: number; savedPct: number }[] }>('deferredNorm.sweep', modelUri('Llama-3.1-8B'));
     assert.equal(sweep?.axis, 'batch');
     assert.deepEqual(sweep.points.map((p) => p.batch), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
     assert.equal(panel.currentView()?.sweep?.axis, 'batch');
@@ -245,8 +250,7 @@ suite('Deferred Norm in the extension host', () => {
 
   test('Verify Numerics runs the check and puts it in the panel', async () => {
     const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
-    panel.panel.reveal();
-    const result = await vscode.commands.executeCommand<{ entries: { site: string; dtype: string; withinBaseline: boolean }[] }>('deferredNorm.verifyNumerics');
+    const result = await vscode.commands.executeCommand<{ entries: { site: string; dtype: string; withinBaseline: boolean }[] }>('deferredNorm.verifyNumerics', modelUri('Llama-3.1-8B'));
     const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
     const expected = numericsFor(spec, 1);
     assert.deepEqual(result?.entries.map((e) => `${e.site}/${e.dtype}`), expected.entries.map((e) => `${e.site}/${e.dtype}`));
