@@ -151,3 +151,12 @@ test('panelHtml escapes every attribute and carries the CSP with the webview sou
 test('escapeHtml covers the five characters that matter in text and attributes', () => {
   assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;');
 });
+
+test('--format html without a built webview names the file and says to run npm run build', async () => {
+  const { webviewAssets } = await import('../../src/cli/html');
+  const { InputError } = await import('../../src/core/errors');
+  assert.throws(
+    () => webviewAssets(join(__dirname, 'no-such-dist')),
+    (err: unknown) => err instanceof InputError && /no-such-dist\/webview\/report\.js: expected .*npm run build/.test(err.message) && !err.message.includes('\n'),
+  );
+});
