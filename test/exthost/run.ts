@@ -4,9 +4,11 @@
 //   node --import tsx test/exthost/run.ts --interactive   the workbench with the extension loaded, open until Ctrl-C
 //                                                          (prints its URL; add --headed on a machine with a display)
 // Options: --grep PATTERN (only matching tests), --verbose (every workbench and server log line),
-//          --timeout SECONDS (the whole run; default 600).
+//          --timeout SECONDS (the whole run; default 600),
+//          --extension-path DIR (another extension folder, e.g. the unpacked .vsix's extension/).
 import { rmSync } from 'node:fs';
-import { assertExtensionBuilt, buildSuite, makeWorkspace } from './prepare';
+import { resolve } from 'node:path';
+import { assertExtensionBuilt, buildSuite, makeWorkspace, repoRoot } from './prepare';
 import { openWorkbench, vscodeVersion, type Workbench } from './workbench';
 import { OUTPUT_MARKER } from './suite/marker';
 
@@ -35,7 +37,8 @@ async function main(): Promise<number> {
 
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
-  assertExtensionBuilt();
+  const extensionPath = option('--extension-path');
+  if (!extensionPath) assertExtensionBuilt();
   const testsPath = interactive ? undefined : await buildSuite();
   const workspace = makeWorkspace();
   let wb: Workbench | undefined;
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
     await wb?.close();
     rmSync(workspace, { recursive: true, force: true });
   };
+  process.on('exit', () => rmSync(workspace, { recursive: true, force: true }));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => void cleanup().finally(() => process.exit(130)));
   }
@@ -58,9 +62,10 @@ async function main(): Promise<number> {
       `exthost: ${interactive ? 'opening' : 'running the suite in'} a real VS Code ${version} extension host ` +
         `(code-server's VS Code server on Node ${process.versions.node}; client: Debian Chromium via playwright-core)`,
     );
-    console.log(`exthost: workspace ${workspace}`);
+    console.log(`exthost: extension ${extensionPath ? resolve(extensionPath) : repoRoot}, workspace ${workspace}`);
     const opening = openWorkbench({
       folder: workspace,
+      ...(extensionPath ? { extensionDevelopmentPath: resolve(extensionPath) } : {}),
       ...(testsPath ? { extensionTestsPath: testsPath } : {}),
       headless: !process.argv.includes('--headed'),
       onLog: (severity, text) => {

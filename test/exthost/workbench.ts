@@ -178,8 +178,11 @@ export async function openWorkbench(options: WorkbenchOptions): Promise<Workbenc
   server.stdout?.on('data', onServer);
   server.stderr?.on('data', onServer);
 
-  // Whatever happens to this process, the server group must not outlive it.
-  const killOnExit = () => killGroup(server, 'SIGKILL');
+  // Whatever happens to this process, the server group and its files must not outlive it.
+  const killOnExit = () => {
+    killGroup(server, 'SIGKILL');
+    rmSync(runDir, { recursive: true, force: true });
+  };
   process.on('exit', killOnExit);
 
   let browser: Browser | undefined;
@@ -207,6 +210,10 @@ export async function openWorkbench(options: WorkbenchOptions): Promise<Workbenc
       executablePath: chromiumPath,
       headless: options.headless ?? true,
       args: chromiumArgs,
+      // Playwright's own handlers would exit the process before the caller's clean-up ran.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
     });
     const context = await browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 900 } });
     const page = await context.newPage();
@@ -238,4 +245,21 @@ export async function openWorkbench(options: WorkbenchOptions): Promise<Workbenc
     await close();
     throw err;
   }
+}
+
+/** Waits until the workbench has rendered its explorer with the opened folder. */
+export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<void> {
+  await page.locator('.monaco-workbench').waitFor({ timeout: timeoutMs });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: timeoutMs });
+}
+
+/** Runs a command the way a person does: F1, type its title, Enter. */
+export async function runFromCommandPalette(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input[type="text"]');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  // The first row is the best match once the list has filtered to the title.
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
 }
