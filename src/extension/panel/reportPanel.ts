@@ -64,7 +64,11 @@ export class ReportPanel {
 
   /** A panel VS Code restored after a reload, with the state its webview saved. */
   static async revive(panel: vscode.WebviewPanel, state: PanelState): Promise<ReportPanel> {
-    panel.webview.options = webviewOptions(ReportPanel.extensionUri);
+    // VS Code restores a panel with the options it was made with; setting them again only when they
+    // differ (an older version of the extension) spares the page a reload racing the new HTML.
+    const wanted = webviewOptions(ReportPanel.extensionUri);
+    const roots = (o: vscode.WebviewOptions) => (o.localResourceRoots ?? []).map(String).join('|');
+    if (!panel.webview.options.enableScripts || roots(panel.webview.options) !== roots(wanted)) panel.webview.options = wanted;
     const revived = new ReportPanel(panel, state.modelPath, state.hardware, state.workload);
     await revived.refresh();
     return revived;
@@ -102,10 +106,8 @@ export class ReportPanel {
       this.disposed = true;
       ReportPanel.panels.delete(modelPath);
     });
-    // A hidden webview is unloaded; when it comes back it says "ready" again and gets the view anew.
-    panel.onDidChangeViewState(() => {
-      if (!panel.visible) this.ready = false;
-    });
+    // A hidden webview may be unloaded (messages to it are dropped) or kept: either way post as usual;
+    // a reloaded page says "ready" again and gets the latest view.
   }
 
   /** Reads the model again (its file changed) and re-profiles. */
@@ -287,9 +289,13 @@ function titleOf(modelPath: string): string {
   return `Deferred Norm: ${modelTitle(modelPath)}`;
 }
 
-/** Scripts on, and nothing loadable but the webview bundle's own folder. */
+/**
+ * Scripts on, and nothing loadable but the webview bundle's own folder. The page is kept while its
+ * tab is hidden: switching back shows it as it was (scroll, chosen layer, open tooltips) without
+ * reloading and redrawing a report of a hundred layers.
+ */
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-  return { enableScripts: true, enableFindWidget: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
+  return { enableScripts: true, enableFindWidget: true, retainContextWhenHidden: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
 }
 
 function nonce(): string {

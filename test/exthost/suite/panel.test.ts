@@ -15,7 +15,7 @@ import { profile } from '../../../src/core/report/profile';
 import { DEFAULT_WORKLOAD, type Workload } from '../../../src/core/workload';
 import type { TestApi } from '../../../src/extension/extension';
 import type { ReportPanel } from '../../../src/extension/panel/reportPanel';
-import { EXTENSION_ID, workspaceRoot } from './helpers';
+import { EXTENSION_ID, report, workspaceRoot } from './helpers';
 
 const workspaceDir = (): string => workspaceRoot().fsPath;
 
@@ -33,7 +33,7 @@ async function expectedSavedPct(name: string, hardware: string, workload: Worklo
 async function renderedAfter(panel: ReportPanel, act: () => Thenable<unknown> | Promise<unknown>): Promise<string> {
   const rendered = panel.nextRender();
   await act();
-  return withTimeout(rendered, 20000, 'the webview did not report a render');
+  return withTimeout(rendered, 20000, `the webview did not report a render (received: ${panel.received.map((m) => m.type).join(', ')})`);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -41,18 +41,37 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
-/** Brings a panel to the front; a hidden webview reloads when shown, so wait for it to draw again. */
+/** Brings a panel to the front and waits until its page has drawn the current report. */
 async function revealed(panel: ReportPanel): Promise<ReportPanel> {
-  if (panel.panel.visible) return panel;
-  const rendered = panel.nextRender();
   panel.panel.reveal();
-  await withTimeout(rendered, 20000, 'the revealed panel did not render');
+  await renderedAfter(panel, () => panel.refresh());
   return panel;
 }
 
-async function firstRender(panel: ReportPanel): Promise<string> {
+async function firstRender(panel: ReportPanel, ms = 30000): Promise<string> {
   if (panel.lastRendered !== undefined) return panel.lastRendered;
-  return withTimeout(panel.nextRender(), 30000, `the webview did not render the report (received: ${panel.received.map((m) => m.type).join(', ') || 'nothing'}; error: ${panel.lastError ?? 'none'})`);
+  return withTimeout(panel.nextRender(), ms, `the webview did not render the report (received: ${panel.received.map((m) => m.type).join(', ') || 'nothing'}; error: ${panel.lastError ?? 'none'})`);
+}
+
+/**
+ * Opens a panel and waits for its first render. In this workbench every webview shares one
+ * origin (VS Code for the web served from one host, as code-server does), and VS Code 1.100's
+ * webview page can wait forever on another page's service worker (fixed upstream later:
+ * microsoft/vscode#312020). A page that never said a word is closed and opened again, up to
+ * three times, and the run says so; a page that loaded but drew nothing still fails.
+ */
+async function opened(open: () => Thenable<ReportPanel | undefined> | Promise<ReportPanel | undefined>): Promise<{ panel: ReportPanel; headline: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const panel = await open();
+    assert.ok(panel, 'a panel was opened');
+    try {
+      return { panel, headline: await firstRender(panel, attempt < 4 ? 10000 : 30000) };
+    } catch (err) {
+      if (attempt >= 4 || panel.received.length > 0) throw err;
+      report(`      (workbench: the webview page never loaded, a known VS Code 1.100 web service-worker race; reopening, attempt ${attempt + 1})`);
+      panel.panel.dispose();
+    }
+  }
 }
 
 let api: TestApi;
@@ -73,13 +92,32 @@ suite('Deferred Norm in the extension host', () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
+  // First: where every webview shares one origin (VS Code for the web from one host, as here), a page
+  // made while another is still starting can wait forever on that one's service worker.
+  test('a restored panel (what the serializer gets after a reload) profiles again from its saved state', async () => {
+    const state = { modelPath: modelUri('Mixtral-8x7B-v0.1').fsPath, hardware: 'tpu-v5e', workload: { phase: 'decode', batch: 8, seq: 2048, context: 4096, tp: 1, dtype: null, softmaxOffset: 'online' } };
+    // VS Code hands the serializer a panel with the options it was saved with.
+    const extensionUri = vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri;
+    const { headline } = await opened(async () => {
+      const raw = vscode.window.createWebviewPanel('deferredNorm.report', 'restored', vscode.ViewColumn.Active, { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] });
+      await api.restorePanel(raw, state);
+      return api.panels().find((p) => p.modelPath === state.modelPath);
+    });
+    const saved = await expectedSavedPct('Mixtral-8x7B-v0.1', 'tpu-v5e', { ...DEFAULT_WORKLOAD, batch: 8, context: 4096 });
+    assert.ok(headline.includes(pct(saved)), headline);
+    // A state that cannot be restored closes the panel instead of leaving it blank.
+    const broken = vscode.window.createWebviewPanel('deferredNorm.report', 'broken', vscode.ViewColumn.Active, {});
+    let disposed = false;
+    broken.onDidDispose(() => (disposed = true));
+    await api.restorePanel(broken, { modelPath: 42 });
+    assert.ok(disposed);
+  });
+
   test('Profile Model… opens the panel, and the webview renders the model’s simulated figures', async () => {
     api.setPrompts({ pickModel: async () => modelUri('Llama-3.1-8B') });
-    const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel');
-    assert.ok(panel, 'a panel was opened');
+    const { panel, headline } = await opened(() => vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel'));
     assert.equal(panel.modelPath, modelUri('Llama-3.1-8B').fsPath);
     assert.equal(panel.hardware, 'dimc');
-    const headline = await firstRender(panel);
     const saved = await expectedSavedPct('Llama-3.1-8B', 'dimc');
     assert.ok(saved > 5, `deferral saves something on dimc (${saved})`);
     assert.match(headline, /Llama-3\.1-8B|Meta-Llama-3\.1-8B/);
@@ -111,29 +149,9 @@ suite('Deferred Norm in the extension host', () => {
 
   test('Profile Active File profiles the config.json in the editor', async () => {
     await vscode.window.showTextDocument(modelUri('GPT-2'));
-    const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileActiveFile');
-    assert.ok(panel);
+    const { panel, headline } = await opened(() => vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileActiveFile'));
     assert.equal(panel.modelPath, modelUri('GPT-2').fsPath);
-    const headline = await firstRender(panel);
     assert.ok(headline.includes(pct(await expectedSavedPct('GPT-2', 'dimc'))), headline);
-  });
-
-  test('a restored panel (what the serializer gets after a reload) profiles again from its saved state', async () => {
-    const state = { modelPath: modelUri('Mixtral-8x7B-v0.1').fsPath, hardware: 'tpu-v5e', workload: { phase: 'decode', batch: 8, seq: 2048, context: 4096, tp: 1, dtype: null, softmaxOffset: 'online' } };
-    // VS Code hands the serializer a panel with the options it was saved with: scripts on.
-    const raw = vscode.window.createWebviewPanel('deferredNorm.report', 'restored', vscode.ViewColumn.Active, { enableScripts: true });
-    await api.restorePanel(raw, state);
-    const panel = api.panels().find((p) => p.modelPath === state.modelPath);
-    assert.ok(panel, 'the restored panel is tracked');
-    const headline = await firstRender(panel);
-    const saved = await expectedSavedPct('Mixtral-8x7B-v0.1', 'tpu-v5e', { ...DEFAULT_WORKLOAD, batch: 8, context: 4096 });
-    assert.ok(headline.includes(pct(saved)), headline);
-    // A state that cannot be restored closes the panel instead of leaving it blank.
-    const broken = vscode.window.createWebviewPanel('deferredNorm.report', 'broken', vscode.ViewColumn.Active, {});
-    let disposed = false;
-    broken.onDidDispose(() => (disposed = true));
-    await api.restorePanel(broken, { modelPath: 42 });
-    assert.ok(disposed);
   });
 
   test('Select Hardware Profile lists presets and workspace profiles, remembers the choice and re-profiles', async () => {
@@ -198,7 +216,8 @@ suite('Deferred Norm in the extension host', () => {
     assert.ok(Array.isArray(JSON.parse(outputs['trace']!).traceEvents));
     const html = outputs['html']!;
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src (&#39;|')none\1;/);
-    assert.ok(!/https?:\/\//.test(html.replace(/http:\/\/www\.w3\.org\/[\w/.]+/g, '')), 'the HTML export links to nothing outside itself');
+    // Citations mention web addresses as text; nothing may be loaded from one.
+    assert.ok(!/\b(src|href)\s*=\s*["']?\s*(https?:)?\/\//i.test(html), 'the HTML export loads nothing from outside itself');
     assert.ok(html.includes('id="dnp-data"'));
   });
 
