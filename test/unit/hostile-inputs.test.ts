@@ -20,7 +20,7 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { DEFAULT_WORKLOAD, checkWorkloadForModel } from '../../src/core/workload';
 import { main } from '../../src/cli/main';
 import { fixturePath, loadFixture } from './helpers/fixtures';
-import { gv, llamaGgufKv, writeGguf } from './helpers/gguf-writer';
+import { llamaGgufKv, writeGguf } from './helpers/gguf-writer';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const LLAMA = fixturePath('Llama-3.1-8B'); // 32 heads, 8 KV heads
