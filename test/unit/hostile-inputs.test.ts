@@ -17,6 +17,7 @@ import { JSON_MAX_DEPTH, parseLenientJson } from '../../src/core/json';
 import { loadModel } from '../../src/core/model/load';
 import { MAX_SWEEP_POINTS, runSweep } from '../../src/core/report/sweep';
 import { getPreset } from '../../src/core/hardware/presets';
+import { leaves } from '../../src/core/hardware/spec';
 import { DEFAULT_WORKLOAD, checkWorkloadForModel } from '../../src/core/workload';
 import { main } from '../../src/cli/main';
 import { fixturePath, loadFixture } from './helpers/fixtures';
@@ -321,4 +322,23 @@ test('an error message quoting file content or a path stays one line', () => {
   writeFileSync(path, JSON.stringify({ ...JSON.parse(dimcJson), name: 'a\nb\u001b[31m' }));
   refused(cli('profile', LLAMA, '--hardware', path), /bad-line\.hardware\.json: name: expected a short id .*found "a\\nb\\u001b\[31m"$/);
   refused(cli('profile', join(TMP, 'two\nlines\u001b[2J.json')), /two lines .*\.json: expected an existing file or folder$/);
+});
+
+// --- hardware ranges: the validator and the schema state the same bounds -----------------------------
+
+test('every number of a profile has the same minimum and maximum in the validator and in the JSON schema', () => {
+  const schema = JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'hardware-profile.schema.json'), 'utf8'));
+  let checked = 0;
+  for (const leaf of leaves(getPreset('gpu-h100'))) {
+    if (leaf.spec.kind !== 'number') continue;
+    let node = schema;
+    for (const seg of leaf.segments) node = typeof seg === 'number' ? node.items : node.properties[seg];
+    const min = node.minimum ?? node.exclusiveMinimum;
+    assert.equal(min, leaf.spec.min, `${leaf.path}: minimum`);
+    assert.equal(node.exclusiveMinimum !== undefined, leaf.spec.exclusiveMin, `${leaf.path}: exclusive minimum`);
+    assert.equal(node.maximum, leaf.spec.max, `${leaf.path}: maximum`);
+    assert.ok(Number.isFinite(node.maximum), `${leaf.path}: bounded above`);
+    checked++;
+  }
+  assert.ok(checked >= 20, `${checked} numbers checked`);
 });
