@@ -3,7 +3,7 @@
 // playwright-core. Used by run.ts (the Mocha suite) and by anything that drives the UI like a
 // person (screenshots). Why each flag exists: ../../../shared/EXTHOST.md.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,10 @@ export interface WorkbenchOptions {
   onServerOutput?: (text: string) => void;
   headless?: boolean;
   viewport?: { width: number; height: number };
+  /** The browser's preferred colour scheme (VS Code for the web starts in a matching theme). */
+  colorScheme?: 'light' | 'dark';
+  /** User settings the workbench starts with (e.g. a colour theme). */
+  userSettings?: Record<string, unknown>;
   /** How long to wait for the server to listen. */
   serverStartTimeoutMs?: number;
 }
@@ -138,6 +142,10 @@ export async function openWorkbench(options: WorkbenchOptions): Promise<Workbenc
   const dirs = { user: join(runDir, 'user-data'), server: join(runDir, 'server-data'), ext: join(runDir, 'extensions') };
   // The extensions folder must exist or the extension under development is not found.
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  if (options.userSettings) {
+    mkdirSync(join(dirs.user, 'User'), { recursive: true });
+    writeFileSync(join(dirs.user, 'User', 'settings.json'), JSON.stringify(options.userSettings, null, 2));
+  }
 
   const port = await freePort();
   const server = spawn(
@@ -215,7 +223,7 @@ export async function openWorkbench(options: WorkbenchOptions): Promise<Workbenc
       handleSIGTERM: false,
       handleSIGHUP: false,
     });
-    const context = await browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 900 }, colorScheme: options.colorScheme ?? 'light' });
     const page = await context.newPage();
 
     let settle: (code: number) => void = () => undefined;
