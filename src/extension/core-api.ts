@@ -5,7 +5,7 @@
  */
 export { InputError } from '../core/errors';
 export { DEFAULT_HARDWARE, getPreset, isPresetName, listPresets } from '../core/hardware/presets';
-export { parseHardwareProfile } from '../core/hardware/validate';
+export { readHardwareProfileFile } from '../core/files';
 export { loadModel } from '../core/model/load';
 export { numericsFor } from '../core/report/numerics';
 export { fullReport } from '../core/report/full';

@@ -4,9 +4,6 @@ import type { HardwareChoice } from '../shared/protocol';
 import { loadCore } from './core';
 
 const SELECTED_KEY = 'deferredNorm.hardware';
-/** A hardware profile is a few KB; anything far larger is not one. */
-const PROFILE_CAP_BYTES = 1 << 20;
-
 let state: vscode.Memento | undefined;
 
 export function initHardware(workspaceState: vscode.Memento): void {
@@ -43,14 +40,11 @@ export async function rememberHardware(id: string): Promise<void> {
   await state?.update(SELECTED_KEY, id);
 }
 
-/** A preset by name, or a profile file by URI, validated by the core (bad files throw its InputError). */
+/** A preset by name, or a profile file by URI, read through the core's bounded file edge and validated. */
 export async function resolveHardware(id: string): Promise<HardwareProfile> {
   const core = loadCore();
   if (core.isPresetName(id)) return core.getPreset(id);
   const uri = vscode.Uri.parse(id);
-  const stat = await vscode.workspace.fs.stat(uri).then(undefined, () => null);
-  if (!stat || stat.type !== vscode.FileType.File) throw new core.InputError(uri.fsPath, '', 'an existing hardware profile file (*.hardware.json) or a preset name');
-  if (stat.size > PROFILE_CAP_BYTES) throw new core.InputError(uri.fsPath, '', `a hardware profile of at most ${PROFILE_CAP_BYTES} bytes`, `${stat.size} bytes`);
-  const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-  return core.parseHardwareProfile(text, uri.fsPath);
+  if (uri.scheme !== 'file') throw new core.InputError(id, '', 'a hardware profile file on this machine (*.hardware.json) or a preset name');
+  return core.readHardwareProfileFile(uri.fsPath);
 }

@@ -11,7 +11,7 @@ import { reportOf } from '../core/report/profile';
 import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
-import { DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
+import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
 import type { HardwareChoice, PanelView, SweepAxis, SweepView, WorkloadInput } from './protocol';
 
 export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
@@ -34,8 +34,11 @@ export interface PanelViewOptions {
 /** Simulates and assembles the panel's data: figures, timelines and pseudo-code (numerics as given). */
 export function buildPanelView(spec: ModelSpec, hw: HardwareProfile, input: WorkloadInput, options: PanelViewOptions): PanelView {
   const workload = workloadOf(input);
+  // Refuses a TP degree the model's heads cannot be split into; notes KV-head replication.
+  const { notes } = checkWorkloadForModel(spec, workload);
   const simulation = simulate(spec, hw, workload);
   const report = reportOf(spec, hw, workload, simulation);
+  report.model.notes = [...report.model.notes, ...notes];
   report.numerics = options.numerics;
   report.pseudocode = pseudocodeFor(spec, simulation, report);
   report.pseudocodeBlocks = blockListings(spec, simulation);
@@ -65,11 +68,16 @@ export function sweepValues(spec: ModelSpec, axis: SweepAxis): number[] {
       return POWERS(256, 131072);
     case 'batch':
       return POWERS(1, 256);
-    case 'tp': {
-      // Only degrees that split every layer kind's heads and KV heads evenly.
-      const splits = (tp: number) => spec.layerKinds.every((k) => k.attention.heads % tp === 0 && k.attention.kvHeads % tp === 0);
-      return POWERS(1, 64).filter(splits);
-    }
+    case 'tp':
+      // Only degrees the core accepts for this model's heads and KV heads.
+      return POWERS(1, 64).filter((tp) => {
+        try {
+          checkWorkloadForModel(spec, { ...DEFAULT_WORKLOAD, tp });
+          return true;
+        } catch {
+          return false;
+        }
+      });
   }
 }
 

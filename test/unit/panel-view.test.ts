@@ -39,10 +39,11 @@ test('the panel view carries the same figures as profile(), with the code, and n
   assert.equal(view.workload.seq, 512);
 });
 
-test('sweep values: powers of two, and only TP degrees that split every head count', async () => {
+test('sweep values: powers of two, and only TP degrees the heads can be split into', async () => {
   const llama = await loadFixture('Llama-3.1-8B'); // 32 heads, 8 KV heads
   const gpt2 = await loadFixture('GPT-2'); // 12 heads
-  assert.deepEqual(sweepValues(llama, 'tp'), [1, 2, 4, 8]);
+  // Each chip holds whole heads (32 = 16·2 = 32·1); 16 and 32 chips replicate the 8 KV heads.
+  assert.deepEqual(sweepValues(llama, 'tp'), [1, 2, 4, 8, 16, 32]);
   assert.deepEqual(sweepValues(gpt2, 'tp'), [1, 2, 4]);
   assert.deepEqual(sweepValues(llama, 'batch'), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
   const sweep = buildSweepView(llama, getPreset('dimc'), 'dimc', input, 'batch');
@@ -50,6 +51,15 @@ test('sweep values: powers of two, and only TP degrees that split every head cou
   assert.ok(sweep.points.every((p) => p.context === input.context && p.tp === 1));
   const at32 = sweep.points.find((p) => p.batch === 32)!;
   assert.equal(at32.savedPct, profile(llama, getPreset('dimc'), DEFAULT_WORKLOAD).totals.savedPct);
+});
+
+test('the panel refuses a TP degree that splits heads, and says when KV heads are replicated', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const options = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null, sweep: null };
+  assert.throws(() => buildPanelView(spec, getPreset('dimc'), { ...input, tp: 3 }, options), (err: Error) => err.name === 'InputError' && /tp/.test(err.message));
+  const view = buildPanelView(spec, getPreset('dimc'), { ...input, tp: 16 }, options);
+  assert.ok(view.report.model.notes.some((n) => /replicated on 2 chips/.test(n)), view.report.model.notes.join(' | '));
+  assert.ok(!spec.notes.some((n) => /replicated/.test(n)), 'the shared spec is not changed');
 });
 
 test('hardware comparison: one row per machine with its own totals; names from files cannot form markup', async () => {
