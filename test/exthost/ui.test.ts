@@ -71,6 +71,7 @@ async function chooseTheme(page: Page, label: string): Promise<void> {
 for (const theme of [
   { name: 'Default Light Modern', label: 'Light Modern', file: 'panel-light.png', dark: false },
   { name: 'Default Dark Modern', label: 'Dark Modern', file: 'panel-dark.png', dark: true },
+  { name: 'Default High Contrast', label: 'Dark High Contrast', file: 'panel-high-contrast.png', dark: true },
 ]) {
   test(`Quick Open a config, Profile Active File from the palette, and read the report (${theme.name})`, async () => {
     assertExtensionBuilt();
