@@ -10,7 +10,7 @@ import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
 import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
-import { SOFTMAX_OFFSETS, type Phase } from '../core/workload';
+import { SOFTMAX_OFFSETS, type Workload } from '../core/workload';
 
 /** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
 export interface HardwareChoice {
@@ -21,17 +21,8 @@ export interface HardwareChoice {
   source: 'preset' | 'workspace';
 }
 
-/** The workload as the controls edit it (tiles stay at the core's default). */
-export interface WorkloadInput {
-  phase: Phase;
-  batch: number;
-  seq: number;
-  context: number;
-  tp: number;
-  /** null: the hardware profile's default dtype. */
-  dtype: Dtype | null;
-  softmaxOffset: SoftmaxOffset;
-}
+/** The workload as the controls edit it: the core's, with tiles left at its default. */
+export type WorkloadInput = Omit<Workload, 'tiles'>;
 
 export type SweepAxis = 'seq' | 'context' | 'batch' | 'tp';
 export const SWEEP_AXES: readonly SweepAxis[] = ['seq', 'context', 'batch', 'tp'];
