@@ -13,9 +13,11 @@ export async function compareHardware(uri?: vscode.Uri): Promise<vscode.Uri | un
   const modelPath = uri?.fsPath ?? panel?.modelPath ?? activeModelUri()?.fsPath ?? (await prompts().pickModel())?.fsPath;
   if (!modelPath) return undefined;
   const doc = documentUri({ kind: 'comparison', modelPath, workload: panel?.workload ?? settingsWorkload() });
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Deferred Norm: comparing hardware profiles…', cancellable: true }, async () => {
+  const cancelled = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Deferred Norm: comparing hardware profiles…', cancellable: true }, async (_progress, token) => {
     await vscode.workspace.openTextDocument(doc);
+    return token.isCancellationRequested;
   });
+  if (cancelled) return undefined;
   await vscode.commands.executeCommand('markdown.showPreview', doc);
   return doc;
 }

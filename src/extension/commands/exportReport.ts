@@ -32,7 +32,12 @@ export async function exportReport(arg?: vscode.Uri | ReportPanel): Promise<vsco
   const base = `${spec.name.replace(/[^\w.-]+/g, '_')}-${panel.hardware.replace(/[^\w.-]+/g, '_').slice(-40)}.${picked.extension}`;
   const target = await prompts().saveTo({ title: 'Export report', defaultUri: folder ? vscode.Uri.joinPath(folder, base) : undefined, filters: { [picked.filter]: [picked.extension.split('.').pop()!] } });
   if (!target) return undefined;
-  const text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deferred Norm: exporting ${picked.label}…` }, () => render(panel, picked.format));
+  const text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deferred Norm: exporting ${picked.label}…`, cancellable: true }, async (_progress, token) => {
+    const rendered = await render(panel, picked.format);
+    return token.isCancellationRequested ? undefined : rendered;
+  });
+  // Cancelled: nothing is written.
+  if (text === undefined) return undefined;
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   void vscode.window.showInformationMessage(`Deferred Norm: exported ${vscode.workspace.asRelativePath(target)}`);
   return target;
