@@ -55,6 +55,15 @@ const bundles = [
     // The webview is small enough that a source map would double what the panel loads.
     sourcemap: false,
   },
+  {
+    // The binary-model viewer's one small script (its page is static HTML from the extension).
+    entryPoints: ['webview/model-viewer/main.ts'],
+    outfile: 'dist/webview/model-viewer.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: false,
+  },
 ].filter((b) => existsSync(b.entryPoints[0]));
 
 // Codicons for the webview: the stylesheet and its font must sit side by side (WEBVIEW.md).

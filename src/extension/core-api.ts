@@ -14,3 +14,6 @@ export { compareHardware, formatComparisonMarkdown } from '../core/report/compar
 export { DEFAULT_WORKLOAD } from '../core/workload';
 export { buildPanelView, buildSweepView, inputOf, workloadOf } from '../shared/panel-view';
 export { standaloneHtml } from '../shared/report-html';
+// The binary-model viewer and the chat tool.
+export { readModelFileHeader } from './model-viewer/read-header';
+export { chatParts, headlineFigures, profileChecked } from '../core/report/brief';

@@ -17,7 +17,9 @@ import { ReadonlyDocuments } from './documents';
 import { DOCUMENT_SCHEME } from './document-refs';
 import { initHardware } from './hardware';
 import { log, reportError } from './log';
+import { registerProfileTool } from './lm/profileTool';
 import { isModelFileName } from './model-files';
+import { ModelViewer, registerModelViewer } from './model-viewer/provider';
 import { REPORT_VIEW_TYPE, ReportPanel } from './panel/reportPanel';
 import { setPrompts, type Prompts } from './prompts';
 
@@ -27,6 +29,8 @@ export interface TestApi {
   panels(): readonly ReportPanel[];
   /** What the serializer does with a panel VS Code restores after a reload. */
   restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
+  /** The open .gguf/.safetensors viewers (custom editors), with what each page reported drawing. */
+  modelViewers(): readonly ModelViewer[];
 }
 
 async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
@@ -71,7 +75,8 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),
     vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),
   );
-  return { setPrompts, panels: () => ReportPanel.all(), restorePanel };
+  context.subscriptions.push(registerModelViewer(context.extensionUri), registerProfileTool());
+  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all() };
 }
 
 /** A saved hardware profile re-profiles the panels that use it; a saved model file reloads its panels. */

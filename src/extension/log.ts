@@ -20,6 +20,13 @@ export function messageOf(err: unknown): string {
   return `Internal error: ${message} (details in the Deferred Norm log)`;
 }
 
+/** Logs an error (with its stack for bugs) and returns its user-facing line, for views that show it themselves. */
+export function logError(err: unknown, doing: string): string {
+  if (isInputError(err)) log().warn(`${doing}: ${err.message}`);
+  else log().error(`${doing}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return messageOf(err);
+}
+
 /** Logs an error (with its stack for bugs) and shows a notification with a Show Log action. */
 export function reportError(err: unknown, doing: string): string {
   const message = messageOf(err);

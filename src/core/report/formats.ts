@@ -32,12 +32,12 @@ function kindRows(r: Report): string[][] {
 const KIND_HEADER = ['Layer kind', 'Layers', 'Baseline µs', 'Deferred µs', 'Saved µs', 'Saved'];
 const KIND_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'right'];
 
-function siteRows(k: LayerKindResult): string[][] {
+export function siteRows(k: LayerKindResult): string[][] {
   return k.sites.map((s) => [s.decision, s.name, s.decision === 'ineligible' ? '' : num(s.keptUs), s.decision === 'ineligible' ? '' : num(s.deferredUs), num(s.savedUs), s.decision === 'ineligible' ? s.reason : '']);
 }
 
-const SITE_HEADER = ['Decision', 'Site', 'Kept µs', 'Deferred µs', 'Saved µs', 'Why not'];
-const SITE_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'left'];
+export const SITE_HEADER = ['Decision', 'Site', 'Kept µs', 'Deferred µs', 'Saved µs', 'Why not'];
+export const SITE_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'left'];
 
 function collectiveLine(r: Report): string {
   const t = r.totals;
