@@ -35,6 +35,15 @@ const bundles = [
     target: 'node20',
   },
   {
+    // The Python parser for modeling-code hints, loaded the first time a Python file needs it
+    // (src/extension/modeling/features.ts); its wasm files are copied beside it below.
+    entryPoints: ['src/extension/modeling/python-scan.ts'],
+    outfile: 'dist/modeling.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
     platform: 'node',
@@ -73,6 +82,15 @@ function copyCodicons() {
   for (const file of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${file}`, `dist/webview/${file}`);
 }
 copyCodicons();
+
+// web-tree-sitter's runtime and the Python grammar, found by the parser beside dist/modeling.js (WEBVIEW.md).
+function copyPythonParserWasm() {
+  if (!existsSync('src/extension/modeling/python-scan.ts')) return;
+  mkdirSync('dist', { recursive: true });
+  copyFileSync('node_modules/web-tree-sitter/tree-sitter.wasm', 'dist/tree-sitter.wasm');
+  copyFileSync('node_modules/tree-sitter-python/tree-sitter-python.wasm', 'dist/tree-sitter-python.wasm');
+}
+copyPythonParserWasm();
 
 if (watch) {
   const { context } = await import('esbuild');

@@ -19,6 +19,7 @@ import { initHardware } from './hardware';
 import { log, reportError } from './log';
 import { registerProfileTool } from './lm/profileTool';
 import { isModelFileName } from './model-files';
+import { registerModelingFeatures } from './modeling/features';
 import { ModelViewer, registerModelViewer } from './model-viewer/provider';
 import { REPORT_VIEW_TYPE, ReportPanel } from './panel/reportPanel';
 import { setPrompts, type Prompts } from './prompts';
@@ -75,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),
     vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),
   );
+  registerModelingFeatures(context);
   context.subscriptions.push(registerModelViewer(context.extensionUri), registerProfileTool());
   return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all() };
 }
