@@ -17,3 +17,5 @@ export { standaloneHtml } from '../shared/report-html';
 // The binary-model viewer and the chat tool.
 export { readModelFileHeader } from './model-viewer/read-header';
 export { chatParts, headlineFigures, profileChecked } from '../core/report/brief';
+// Model configs in the editor: hovers, CodeLens, status bar, diagnostics.
+export { analyzeConfigText } from './editor/analysis';

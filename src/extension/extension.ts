@@ -15,6 +15,7 @@ import { sweep } from './commands/sweep';
 import { verifyNumerics } from './commands/verifyNumerics';
 import { ReadonlyDocuments } from './documents';
 import { DOCUMENT_SCHEME } from './document-refs';
+import { registerEditorFeatures } from './editor/config-features';
 import { initHardware } from './hardware';
 import { log, reportError } from './log';
 import { registerProfileTool } from './lm/profileTool';
@@ -78,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): TestApi {
   );
   registerModelingFeatures(context);
   context.subscriptions.push(registerModelViewer(context.extensionUri), registerProfileTool());
+  registerEditorFeatures(context);
   return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all() };
 }
 

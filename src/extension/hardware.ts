@@ -5,6 +5,9 @@ import { loadCore } from './core';
 
 const SELECTED_KEY = 'deferredNorm.hardware';
 let state: vscode.Memento | undefined;
+const hardwareChanged = new vscode.EventEmitter<string>();
+/** Fires with the new id when the user picks the workspace's hardware (hovers and lenses follow it). */
+export const onDidChangeHardware = hardwareChanged.event;
 
 export function initHardware(workspaceState: vscode.Memento): void {
   state = workspaceState;
@@ -38,6 +41,7 @@ export function chosenHardware(): string {
 
 export async function rememberHardware(id: string): Promise<void> {
   await state?.update(SELECTED_KEY, id);
+  hardwareChanged.fire(id);
 }
 
 /** A preset by name, or a profile file by URI, read through the core's bounded file edge and validated. */

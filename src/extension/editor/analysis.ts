@@ -1,0 +1,427 @@
+/**
+ * What the editor features (hover, CodeLens, status bar, diagnostics) know about one model config's
+ * text: its fields by role, the problems in it, and the simulated figures on a machine and workload.
+ * Pure and core-side: it is bundled into dist/core.js (through core-api.ts) and loaded only when a
+ * model config is opened, so activation stays light. Never runs the numerics check: the first hover
+ * must not wait on it.
+ */
+import { InputError, type InputErrorKind } from '../../core/errors';
+import { parseLenientJson } from '../../core/json';
+import type { HardwareProfile } from '../../core/hardware/profile';
+import { specFromConfig } from '../../core/model/config';
+import { KEYS } from '../../core/model/families/common';
+import { isObject, type JsonObject } from '../../core/json';
+import type { LayerKind, ModelSpec } from '../../core/model/spec';
+import type { LayerKindResult, Report, Totals } from '../../core/report/types';
+import { reportOf } from '../../core/report/profile';
+import { graphContext, simulate, type KindSimulation } from '../../core/sim/simulate';
+import { checkWorkloadForModel } from '../../core/workload';
+import { FILE_CAPS } from '../../core/files';
+import { MODEL_MARKER_KEYS } from './markers';
+import { workloadOf } from '../../shared/panel-view';
+import type { WorkloadInput } from '../../shared/protocol';
+
+/** What a config key is for the profile. Keys come from the core's own alias chains (KEYS). */
+export type FieldRole = 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'ffn' | 'experts' | 'topK' | 'eps' | 'modelType' | 'architectures';
+
+const ROLE_KEYS: [FieldRole, readonly string[]][] = [
+  ['hidden', KEYS.hidden],
+  ['layers', KEYS.layers],
+  ['heads', KEYS.heads],
+  ['kvHeads', KEYS.kvHeads],
+  ['ffn', KEYS.ffn],
+  ['experts', KEYS.experts],
+  ['topK', KEYS.topK],
+  ['eps', KEYS.eps],
+  ['modelType', ['model_type']],
+  ['architectures', ['architectures']],
+];
+
+/** The role of a key, by the core's alias chains; undefined for keys the profile does not read by role. */
+export function roleOfKey(key: string): FieldRole | undefined {
+  return ROLE_KEYS.find(([, keys]) => keys.includes(key))?.[0];
+}
+
+/** A JSON path inside the config: object keys and array indices. */
+export type JsonPath = (string | number)[];
+
+export type ProblemSeverity = 'error' | 'warning' | 'information';
+
+export interface ConfigProblem {
+  path: JsonPath;
+  severity: ProblemSeverity;
+  message: string;
+  /** Values that would fix it, nearest first (offered as quick fixes). */
+  fixes: number[];
+}
+
+export interface SiteFigure {
+  name: string;
+  kind: 'rmsnorm' | 'layernorm' | 'softmax';
+  decision: 'defer' | 'keep' | 'ineligible';
+  savedUs: number;
+  /** The norm's placement (pre, post, sandwich, qk, …) for norm sites. */
+  placement: string | null;
+}
+
+/** The figures the hovers and lenses show; every one of them a simulated estimate. */
+export interface ConfigFigures {
+  hardware: string;
+  /** The workload as simulated, dtype resolved. */
+  workload: WorkloadInput & { dtype: string };
+  totals: Totals;
+  /** Layers (and head) the totals sum. */
+  headUs: { baseline: number; deferred: number } | null;
+  /** The most common layer kind: what "a layer" means in a hover. */
+  layer: {
+    id: string;
+    label: string;
+    count: number;
+    baselineUs: number;
+    deferredUs: number;
+    savedUs: number;
+    savedPct: number;
+    sites: SiteFigure[];
+    /** Matrix-engine busy time of the MLP's linears over the layer's, baseline schedule. */
+    mlpMatrixUs: number;
+    matrixUs: number;
+  };
+  /** Bytes the KV cache grows by per token of context, over all attention layers. */
+  kvCache: { bytesPerToken: number; bytesPerValue: number; attentionLayers: number; latent: boolean };
+}
+
+export interface ConfigModel {
+  name: string;
+  family: string;
+  modelType: string;
+  architecture: string | null;
+  /** An unknown model_type read as a Llama-style decoder by its fields. */
+  readByFields: boolean;
+  hidden: number;
+  layers: number;
+  normKind: ModelSpec['normKind'];
+  normEps: number;
+  params: { total: number; active: number };
+  attention: { kind: string; heads: number; kvHeads: number; headDim: number; vHeadDim: number; window: number | null };
+  mlp: {
+    kind: string;
+    ffn: number;
+    gated: boolean;
+    activation: string;
+    experts: number | null;
+    topK: number | null;
+    sharedExperts: number | null;
+    /** The MLP's linears by their module names, and their share of the layer's weights. */
+    linears: string[];
+    paramShare: number;
+  };
+}
+
+export interface ConfigAnalysis {
+  /** The language model's keys sit under this path (text_config for multimodal wrappers). */
+  prefix: JsonPath;
+  /** Every key the hovers explain, where it sits. */
+  fields: { path: JsonPath; key: string; role: FieldRole }[];
+  problems: ConfigProblem[];
+  model: ConfigModel | null;
+  figures: ConfigFigures | null;
+  /** Why there are no figures: the core's one line (model or workload), with its kind. */
+  error: { message: string; field: string; kind: InputErrorKind; inFile: boolean } | null;
+}
+
+/** The outcome for a document: not JSON (mid-edit), not a model config, or the analysis. */
+export type AnalysisOutcome = { kind: 'invalid-json' } | { kind: 'not-a-model' } | { kind: 'model'; analysis: ConfigAnalysis };
+
+
+/** Whether a parsed JSON value reads as a model config (at the top level or in its text_config). */
+export function looksLikeModelConfig(config: unknown): config is JsonObject {
+  if (!isObject(config)) return false;
+  const text = config['text_config'];
+  return MODEL_MARKER_KEYS.some((k) => k in config) || (isObject(text) && MODEL_MARKER_KEYS.some((k) => k in text));
+}
+
+export function analyzeConfigText(text: string, path: string, hw: HardwareProfile, input: WorkloadInput): AnalysisOutcome {
+  // The core's own cap for a config file: beyond it nothing is parsed.
+  if (text.length > FILE_CAPS.config.bytes) return { kind: 'not-a-model' };
+  let config: unknown;
+  try {
+    config = parseLenientJson(text, path);
+  } catch {
+    return { kind: 'invalid-json' };
+  }
+  if (!looksLikeModelConfig(config)) return { kind: 'not-a-model' };
+  return { kind: 'model', analysis: analyzeConfig(config, path, hw, input) };
+}
+
+export function analyzeConfig(config: JsonObject, path: string, hw: HardwareProfile, input: WorkloadInput): ConfigAnalysis {
+  const prefix: JsonPath = isObject(config['text_config']) ? ['text_config'] : [];
+  const fields = fieldsOf(config, prefix);
+  const problems = configProblems(config, prefix);
+  let spec: ModelSpec;
+  try {
+    spec = specFromConfig(config, { path, format: 'config.json' });
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const fieldPath = pathOfField(config, err.field);
+    // One problem per field: the core names the first it meets, our checks may have found it already.
+    if (!problems.some((p) => samePath(p.path, fieldPath ?? []))) {
+      problems.push({ path: fieldPath ?? [], severity: severityOf(err.kind), message: err.message, fixes: [] });
+    }
+    return { prefix, fields, problems, model: null, figures: null, error: { message: err.message, field: err.field, kind: err.kind, inFile: true } };
+  }
+  const model = modelOf(spec);
+  if (model.readByFields) {
+    const at = fields.find((f) => f.role === 'modelType')?.path ?? [];
+    problems.push({
+      path: at,
+      severity: 'information',
+      message: `Unknown model_type "${spec.modelType}": read by its fields as a Llama-style decoder (pre-norm, q/k/v/o, gated MLP). Check the figures against the model's code.`,
+      fixes: [],
+    });
+  }
+  try {
+    const workload = workloadOf(input, 'deferredNorm settings');
+    checkWorkloadForModel(spec, workload, 'deferredNorm settings');
+    const simulation = simulate(spec, hw, workload);
+    const report = reportOf(spec, hw, workload, simulation);
+    return { prefix, fields, problems, model, figures: figuresOf(spec, hw, report, simulation), error: null };
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    // The workload or the hardware, not the file: no diagnostic, the lens says it.
+    return { prefix, fields, problems, model, figures: null, error: { message: err.message, field: err.field, kind: err.kind, inFile: false } };
+  }
+}
+
+function severityOf(kind: InputErrorKind): ProblemSeverity {
+  return kind === 'unsupported' ? 'information' : kind === 'limit' ? 'warning' : 'error';
+}
+
+function samePath(a: JsonPath, b: JsonPath): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+/** The core's field name (`text_config.num_key_value_heads`) as a path, if it names a key of the file. */
+export function pathOfField(config: JsonObject, field: string): JsonPath | null {
+  if (!field) return null;
+  const path = field.split('.');
+  let node: unknown = config;
+  for (const key of path) {
+    if (!isObject(node) || !(key in node)) return null;
+    node = node[key];
+  }
+  return path;
+}
+
+function fieldsOf(config: JsonObject, prefix: JsonPath): ConfigAnalysis['fields'] {
+  const out: ConfigAnalysis['fields'] = [];
+  const scopes: [JsonObject, JsonPath][] = [[config, []]];
+  const inner = prefix.length ? config[prefix[0] as string] : undefined;
+  if (isObject(inner)) scopes.push([inner, prefix]);
+  for (const [obj, at] of scopes) {
+    for (const key of Object.keys(obj)) {
+      const role = roleOfKey(key);
+      if (role) out.push({ path: [...at, key], key, role });
+    }
+  }
+  return out;
+}
+
+/** The language model's object and the first key of an alias chain that it holds. */
+function firstKey(obj: JsonObject, keys: readonly string[]): { key: string; value: unknown } | undefined {
+  for (const key of keys) if (obj[key] !== undefined && obj[key] !== null) return { key, value: obj[key] };
+  return undefined;
+}
+
+/**
+ * Checks on the file's own values, all of them at once (the core stops at the first): sizes that are
+ * zero or negative, heads that do not divide the hidden size, KV heads that do not divide the heads,
+ * a layer pattern whose length is not the layer count.
+ */
+export function configProblems(config: JsonObject, prefix: JsonPath): ConfigProblem[] {
+  const inner = prefix.length ? config[prefix[0] as string] : config;
+  const cfg = isObject(inner) ? inner : config;
+  const at = (key: string): JsonPath => [...prefix, key];
+  const problems: ConfigProblem[] = [];
+  const sizes: [keyof typeof KEYS, string][] = [
+    ['hidden', 'hidden size'],
+    ['layers', 'layer count'],
+    ['heads', 'number of attention heads'],
+    ['kvHeads', 'number of KV heads'],
+    ['ffn', 'MLP width'],
+    ['experts', 'number of experts'],
+    ['topK', 'number of experts per token'],
+    ['vocab', 'vocabulary size'],
+  ];
+  const positive = new Map<string, number>();
+  for (const [group, what] of sizes) {
+    const found = firstKey(cfg, KEYS[group]);
+    if (!found || typeof found.value !== 'number') continue;
+    if (found.value <= 0) problems.push({ path: at(found.key), severity: 'error', message: `${found.key}: the ${what} must be a positive integer, found ${found.value}.`, fixes: [] });
+    else if (Number.isInteger(found.value)) positive.set(group, found.value);
+  }
+  const headDim = cfg['head_dim'];
+  if (typeof headDim === 'number' && headDim <= 0) problems.push({ path: at('head_dim'), severity: 'error', message: `head_dim: the head width must be a positive integer, found ${headDim}.`, fixes: [] });
+
+  const hidden = positive.get('hidden');
+  const heads = positive.get('heads');
+  const kvHeads = positive.get('kvHeads');
+  const headsKey = firstKey(cfg, KEYS.heads)?.key;
+  const kvKey = firstKey(cfg, KEYS.kvHeads)?.key;
+  if (hidden !== undefined && heads !== undefined && headsKey && typeof headDim !== 'number' && hidden % heads !== 0) {
+    problems.push({
+      path: at(headsKey),
+      severity: 'error',
+      message: `${headsKey}: ${heads} heads do not divide the hidden size ${hidden}, and no head_dim is given.`,
+      fixes: nearestDivisors(hidden, heads),
+    });
+  }
+  if (heads !== undefined && kvHeads !== undefined && kvKey && heads % kvHeads !== 0) {
+    problems.push({
+      path: at(kvKey),
+      severity: 'error',
+      message: `${kvKey}: ${kvHeads} KV heads do not divide the ${heads} attention heads (each KV head serves a whole group of query heads).`,
+      fixes: nearestDivisors(heads, kvHeads),
+    });
+  }
+  const layers = positive.get('layers');
+  if (layers !== undefined) {
+    for (const key of ['layer_types', 'layers_block_type']) {
+      const list = cfg[key];
+      if (Array.isArray(list) && list.length !== layers) {
+        problems.push({ path: at(key), severity: 'error', message: `${key}: ${list.length} entries for ${layers} layers (${firstKey(cfg, KEYS.layers)?.key}); one per layer is expected.`, fixes: [] });
+      }
+    }
+    for (const key of ['sliding_window_pattern', '_sliding_window_pattern']) {
+      const pattern = cfg[key];
+      if (typeof pattern === 'number' && Number.isInteger(pattern) && pattern > layers) {
+        problems.push({
+          path: at(key),
+          severity: 'warning',
+          message: `${key}: every ${pattern}th layer is global, but there are only ${layers} layers: none is.`,
+          fixes: [],
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Divisors of `n` closest to `near` (ties: the smaller first), at most `limit` of them. */
+export function nearestDivisors(n: number, near: number, limit = 3): number[] {
+  const divisors: number[] = [];
+  for (let d = 1; d * d <= n; d++) {
+    if (n % d !== 0) continue;
+    divisors.push(d);
+    if (d * d !== n) divisors.push(n / d);
+  }
+  return divisors
+    .filter((d) => d !== near)
+    .sort((a, b) => Math.abs(a - near) - Math.abs(b - near) || a - b)
+    .slice(0, limit);
+}
+
+const MLP_ROLES = new Set(['gate', 'up', 'gate_up', 'fc1', 'down', 'router', 'shared_gate', 'shared_up', 'shared_down']);
+
+/** The layer kind most layers are (what "a layer" means in a hover). */
+function mainKind(spec: ModelSpec): LayerKind {
+  return spec.layerKinds.reduce((a, b) => (b.layers.length > a.layers.length ? b : a));
+}
+
+function weightsOf(lin: LayerKind['linears'][number]): number {
+  return lin.in * lin.out * (lin.copies?.active ?? 1);
+}
+
+function modelOf(spec: ModelSpec): ConfigModel {
+  const kind = mainKind(spec);
+  const mlpLinears = kind.linears.filter((l) => MLP_ROLES.has(l.role));
+  const allWeights = kind.linears.reduce((s, l) => s + weightsOf(l), 0);
+  const mlpWeights = mlpLinears.reduce((s, l) => s + weightsOf(l), 0);
+  const a = kind.attention;
+  const m = kind.mlp;
+  return {
+    name: spec.name,
+    family: spec.family,
+    modelType: spec.modelType,
+    architecture: spec.architecture,
+    // The core notes an unknown model_type it reads as a Llama-style decoder (families/decoders.ts).
+    readByFields: spec.notes.some((n) => n.startsWith('Unknown model_type')),
+    hidden: spec.hidden,
+    layers: spec.layers,
+    normKind: spec.normKind,
+    normEps: spec.normEps,
+    params: spec.params,
+    attention: { kind: a.kind, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, vHeadDim: a.vHeadDim, window: a.window },
+    mlp: {
+      kind: m.kind,
+      ffn: m.ffn,
+      gated: m.gated,
+      activation: m.activation,
+      experts: m.experts ?? null,
+      topK: m.topK ?? null,
+      sharedExperts: m.sharedExperts ?? null,
+      linears: mlpLinears.map((l) => l.name),
+      paramShare: allWeights > 0 ? mlpWeights / allWeights : 0,
+    },
+  };
+}
+
+/** Whether a simulated op belongs to one of the named linears (`down_proj`, `down_proj[2/4]`, `down_proj.load[…]`). */
+function opOf(opName: string, linears: readonly string[]): boolean {
+  return linears.some((n) => opName === n || opName.startsWith(n + '[') || opName.startsWith(n + '.'));
+}
+
+function figuresOf(spec: ModelSpec, hw: HardwareProfile, report: Report, simulation: { dtype: string; kinds: KindSimulation[] }): ConfigFigures {
+  const kind = mainKind(spec);
+  const result = report.layerKinds.find((k) => k.id === kind.id) as LayerKindResult;
+  const sim = simulation.kinds.find((k) => k.id === kind.id) as KindSimulation;
+  const mlpNames = kind.linears.filter((l) => MLP_ROLES.has(l.role)).map((l) => l.name);
+  let matrixNs = 0;
+  let mlpMatrixNs = 0;
+  sim.baseline.graph.ops.forEach((op, i) => {
+    if (op.engine !== 'matrix') return;
+    const busy = sim.baseline.times.busy[i] ?? 0;
+    matrixNs += busy;
+    if (opOf(op.name, mlpNames)) mlpMatrixNs += busy;
+  });
+  const head = report.layerKinds.find((k) => k.id === 'head');
+  const placementOf = (siteName: string): string | null => kind.norms.find((n) => siteName.startsWith(n.name))?.placement ?? null;
+  return {
+    hardware: hw.name,
+    workload: { ...report.workload, dtype: report.workload.dtype },
+    totals: report.totals,
+    headUs: head ? { baseline: head.baselineUs, deferred: head.deferredUs } : null,
+    layer: {
+      id: result.id,
+      label: result.label,
+      count: result.layers.length,
+      baselineUs: result.baselineUs,
+      deferredUs: result.deferredUs,
+      savedUs: result.savedUs,
+      savedPct: result.savedPct,
+      sites: result.sites.map((s) => ({ name: s.name, kind: s.kind, decision: s.decision, savedUs: s.savedUs, placement: s.kind === 'softmax' ? null : placementOf(s.name) })),
+      mlpMatrixUs: mlpMatrixNs / 1000,
+      matrixUs: matrixNs / 1000,
+    },
+    kvCache: kvCacheOf(spec, graphContext(hw, report.workload, simulation.dtype as Report['workload']['dtype']).activationBytes),
+  };
+}
+
+/**
+ * KV-cache bytes per token of context, as the simulator stores it: per attention layer, K and V of
+ * every KV head (head_dim + v_head_dim values each) at the activation width (16 bits when weights are
+ * narrower); MLA keeps one latent (kv_lora_rank + rope dim) instead.
+ */
+export function kvCacheOf(spec: ModelSpec, bytesPerValue: number): ConfigFigures['kvCache'] {
+  let bytesPerToken = 0;
+  let attentionLayers = 0;
+  let latent = false;
+  for (const kind of spec.layerKinds) {
+    if (kind.stack !== 'decoder') continue;
+    const a = kind.attention;
+    const values = a.mla ? a.mla.kvLoraRank + a.mla.ropeHeadDim : a.kvHeads * (a.headDim + a.vHeadDim);
+    latent ||= a.mla !== undefined;
+    bytesPerToken += kind.layers.length * values * bytesPerValue;
+    attentionLayers += kind.layers.length;
+  }
+  return { bytesPerToken, bytesPerValue, attentionLayers, latent };
+}

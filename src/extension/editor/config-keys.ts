@@ -1,0 +1,50 @@
+/**
+ * Where things are in a config's text: the key under an offset, the range of a field by its path.
+ * Pure (jsonc-parser, no vscode), so offsets are unit-tested on real files.
+ */
+import { findNodeAtLocation, findNodeAtOffset, getNodePath, parseTree, type Node } from 'jsonc-parser';
+import type { JsonPath } from './analysis';
+
+export interface KeyAtOffset {
+  /** The key's path from the root, e.g. ['text_config', 'hidden_size']. */
+  path: JsonPath;
+  key: string;
+  /** [start, end) of the key's string, quotes included. */
+  start: number;
+  end: number;
+}
+
+/** The object key under `offset` (on the key itself or on its scalar value), if any. */
+export function keyAt(text: string, offset: number): KeyAtOffset | undefined {
+  const root = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  const hit = root && findNodeAtOffset(root, offset, true);
+  // An entry of a list of strings (architectures) answers for the list's key.
+  const node = hit?.parent?.type === 'array' && hit.type !== 'object' && hit.type !== 'array' ? hit.parent : hit;
+  const property = node?.parent?.type === 'property' ? node.parent : undefined;
+  const keyNode = property?.children?.[0];
+  if (!node || !property || !keyNode || typeof keyNode.value !== 'string') return undefined;
+  const onKey = keyNode === node;
+  const onScalarValue = !onKey && property.children?.[1] === node && node.type !== 'object' && (node.type !== 'array' || node !== hit);
+  if (!onKey && !onScalarValue) return undefined;
+  return { path: getNodePath(keyNode), key: keyNode.value, start: keyNode.offset, end: keyNode.offset + keyNode.length };
+}
+
+export interface FieldRange {
+  /** The whole `"key": value` property. */
+  property: { start: number; end: number };
+  /** The value alone (what a quick fix replaces). */
+  value: { start: number; end: number };
+}
+
+/** The property at `path`, or null when the text does not hold it. */
+export function fieldRange(text: string, path: JsonPath): FieldRange | null {
+  const root = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  if (!root || path.length === 0) return null;
+  const value: Node | undefined = findNodeAtLocation(root, path);
+  const property = value?.parent;
+  if (!value || !property || property.type !== 'property') return null;
+  return {
+    property: { start: property.offset, end: property.offset + property.length },
+    value: { start: value.offset, end: value.offset + value.length },
+  };
+}

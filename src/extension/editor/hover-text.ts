@@ -1,0 +1,176 @@
+/**
+ * The words of the editor features: hover Markdown per config key, the CodeLens title, the status bar
+ * text. Pure (no vscode), computed from a ConfigAnalysis. Model files are untrusted: every string that
+ * comes from one (names, module names, messages quoting values) is escaped before it enters Markdown.
+ */
+import { count, num, percent } from '../../core/report/text';
+import type { ConfigAnalysis, ConfigFigures, ConfigModel, FieldRole, SiteFigure } from './analysis';
+
+/** The command a hover's link and the CodeLens run (the only one the hover Markdown may run). */
+export const OPEN_REPORT_COMMAND = 'deferredNorm.profileModel';
+
+/** Backslash-escapes Markdown syntax (as MarkdownString.appendText does) and flattens newlines. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, '\\$&').replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+/** `command:` link that opens the report of the file whose URI is given as its JSON form. */
+export function openReportLink(uriJson: unknown): string {
+  return `command:${OPEN_REPORT_COMMAND}?${encodeURIComponent(JSON.stringify([uriJson]))}`;
+}
+
+/** "decode b32 ctx2048", "prefill b1 seq4096 tp2": the workload as short as a lens can hold it. */
+export function shortWorkload(w: ConfigFigures['workload']): string {
+  const pass = w.phase === 'prefill' ? `prefill b${w.batch} seq${w.seq}` : `decode b${w.batch} ctx${w.context}`;
+  return w.tp > 1 ? `${pass} tp${w.tp}` : pass;
+}
+
+/** A signed saving as the lens shows it: a saving is a reduction, "−20.3%". */
+export function savingText(savedPct: number): string {
+  return savedPct >= 0 ? `−${num(savedPct, 1)}%` : `+${num(-savedPct, 1)}%`;
+}
+
+export function lensTitle(analysis: ConfigAnalysis, hardwareLabel: string): string {
+  const f = analysis.figures;
+  if (f) return `Deferred norm: ${savingText(f.totals.savedPct)} on ${hardwareLabel} · ${shortWorkload(f.workload)}`;
+  return `Deferred norm: not profiled (${analysis.error?.inFile === false ? 'settings' : 'see Problems'})`;
+}
+
+export function statusText(analysis: ConfigAnalysis, hardwareLabel: string): { text: string; tooltip: string } {
+  const f = analysis.figures;
+  if (!f) return { text: '$(pulse) Deferred norm: —', tooltip: analysis.error?.message ?? 'Not profiled' };
+  return {
+    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}`,
+    tooltip: `Deferred norm: ${savingText(f.totals.savedPct)} latency (simulated) on ${hardwareLabel} · ${shortWorkload(f.workload)}. Click to open the report.`,
+  };
+}
+
+const us = (v: number): string => `${num(v, 2)} µs`;
+
+/** 134,217,728 → "128 MiB". */
+export function bytesText(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${num(v, 0)} B` : `${num(v, v >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+const ATTENTION_NAMES: Record<string, string> = {
+  mha: 'multi-head attention (MHA): one KV head per query head',
+  gqa: 'grouped-query attention (GQA)',
+  mqa: 'multi-query attention (MQA): one KV head shared by every query head',
+  mla: 'multi-head latent attention (MLA): keys and values cached as one compressed latent',
+};
+
+const NORM_NAMES: Record<string, string> = { rmsnorm: 'RMSNorm', layernorm: 'LayerNorm' };
+
+function siteLine(s: SiteFigure): string {
+  const what = s.decision === 'defer' ? `deferred, saves ${us(s.savedUs)}` : s.decision === 'keep' ? 'kept (deferring costs more than it hides)' : 'ineligible';
+  const where = s.placement ? `, ${s.placement}` : '';
+  return `- ${escapeMarkdown(s.name)} (${NORM_NAMES[s.kind] ?? 'Softmax'}${where}): ${what}`;
+}
+
+function layerLine(f: ConfigFigures): string {
+  const l = f.layer;
+  return `A ${escapeMarkdown(l.label)} layer (${l.count} of them): ${us(l.baselineUs)} → ${us(l.deferredUs)}, saves **${us(l.savedUs)} (${percent(l.savedPct)})**.`;
+}
+
+function body(role: FieldRole, key: string, m: ConfigModel, f: ConfigFigures): string[] {
+  const a = m.attention;
+  switch (role) {
+    case 'hidden': {
+      const norms = f.layer.sites.filter((s) => s.kind !== 'softmax');
+      return [
+        `The width of the residual stream: each norm's statistic (${m.normKind === 'rmsnorm' ? 'Σx²' : 'Σx and Σx²'}) is gathered over ${num(m.hidden, 0)} values per token.`,
+        layerLine(f),
+        norms.length ? `Norm sites it feeds:\n\n${norms.map(siteLine).join('\n')}` : 'It feeds no norm site in this layer.',
+      ];
+    }
+    case 'heads':
+    case 'kvHeads': {
+      const group = a.kvHeads > 0 ? a.heads / a.kvHeads : 0;
+      const kind = ATTENTION_NAMES[a.kind] ?? a.kind;
+      const grouping = a.kind === 'gqa' ? `: ${a.heads} query heads share ${a.kvHeads} KV heads, ${num(group, 0)} per group` : '';
+      const kv = f.kvCache;
+      const uniform = !kv.latent && a.headDim === a.vHeadDim;
+      const formula = uniform ? ` (2 × ${kv.attentionLayers} layers × ${a.kvHeads} KV heads × ${a.headDim} head_dim × ${kv.bytesPerValue} B)` : '';
+      const tokens = f.workload.phase === 'prefill' ? f.workload.seq : f.workload.context;
+      const softmax = f.layer.sites.filter((s) => s.kind === 'softmax');
+      return [
+        `${kind[0]!.toUpperCase()}${kind.slice(1)}${grouping}; head_dim ${a.headDim}${a.window ? `, sliding window ${num(a.window, 0)}` : ''}.`,
+        `KV cache: **${num(kv.bytesPerToken, 0)} bytes per token**${formula}, ${bytesText(kv.bytesPerToken * tokens * f.workload.batch)} for ${num(tokens, 0)} tokens × batch ${f.workload.batch}. ` +
+          `${kv.bytesPerValue} B per value: the simulation keeps activations and the cache at 16 bits when weights (${f.workload.dtype}) are narrower.`,
+        ...(softmax.length ? [softmax.map(siteLine).join('\n')] : []),
+      ];
+    }
+    case 'ffn': {
+      const mlp = m.mlp;
+      const matrixShare = f.layer.matrixUs > 0 ? (100 * f.layer.mlpMatrixUs) / f.layer.matrixUs : 0;
+      const shape = `${mlp.gated ? 'gated ' : ''}${mlp.kind === 'moe' ? 'mixture-of-experts ' : ''}MLP (${escapeMarkdown(mlp.linears.join(', '))}; ${escapeMarkdown(mlp.activation)})`;
+      return [
+        `The ${shape}${mlp.kind === 'moe' ? `, ${num(mlp.ffn, 0)} wide per expert` : `, ${num(mlp.ffn, 0)} wide`}.`,
+        `Its share of a layer: **${percent(100 * mlp.paramShare)} of the weights** a token uses, ${percent(matrixShare)} of the simulated matrix-engine time (${us(f.layer.mlpMatrixUs)} of ${us(f.layer.matrixUs)}, baseline).`,
+        layerLine(f),
+      ];
+    }
+    case 'layers': {
+      const t = f.totals;
+      const head = f.headUs ? ` + head ${us(f.headUs.baseline)}` : '';
+      return [
+        `${m.layers} layers${head}: **${us(t.baselineUs)} → ${us(t.deferredUs)}** for the whole model, saves ${us(t.savedUs)} (**${percent(t.savedPct)}**).`,
+        `Statistic collectives take ${percent(t.collectiveShareBaselinePct)} of the baseline; deferral hides ${percent(t.hiddenCollectivePct)} of that time.`,
+      ];
+    }
+    case 'eps': {
+      const norms = f.layer.sites.filter((s) => s.kind !== 'softmax');
+      const stat = m.normKind === 'rmsnorm' ? 'r = 1/√(mean(x²)+ε): one sum (Σx²) to gather' : 'mean and variance: two sums (Σx, Σx²) to gather, in parallel';
+      return [`${NORM_NAMES[m.normKind]} with ε = ${m.normEps}: ${stat}. Deferring moves r past the next linear layer (y = r·(x·W′)).`, ...(norms.length ? [norms.map(siteLine).join('\n')] : [])];
+    }
+    case 'modelType':
+    case 'architectures': {
+      const arch = m.architecture ? `, ${escapeMarkdown(m.architecture)}` : '';
+      const read = m.readByFields
+        ? `Unknown model_type "${escapeMarkdown(m.modelType)}": read by its fields as a Llama-style decoder.`
+        : `Read as the **${escapeMarkdown(m.family)}** family (model_type "${escapeMarkdown(m.modelType)}"${arch}).`;
+      return [read, `${count(m.params.total)} parameters${m.params.active !== m.params.total ? `, ${count(m.params.active)} active per token` : ''}; ${m.layers} layers, hidden ${num(m.hidden, 0)}, ${NORM_NAMES[m.normKind]}.`, layerLine(f)];
+    }
+    case 'experts':
+    case 'topK': {
+      const mlp = m.mlp;
+      if (mlp.experts === null) return [`${escapeMarkdown(key)}: this model's layers read as dense (no routed experts in the profiled layer).`, layerLine(f)];
+      const shared = mlp.sharedExperts ? ` plus ${mlp.sharedExperts} shared expert${mlp.sharedExperts === 1 ? '' : 's'} every token uses` : '';
+      return [
+        `Routing: each token goes to the top ${mlp.topK ?? '?'} of ${mlp.experts} experts${shared}; ${count(m.params.active)} of ${count(m.params.total)} parameters are active per token.`,
+        `The MLP takes ${percent(f.layer.matrixUs > 0 ? (100 * f.layer.mlpMatrixUs) / f.layer.matrixUs : 0)} of a layer's simulated matrix-engine time.`,
+        layerLine(f),
+      ];
+    }
+  }
+}
+
+export interface HoverInput {
+  role: FieldRole;
+  /** The key as written in the file. */
+  key: string;
+  analysis: ConfigAnalysis;
+  hardwareLabel: string;
+  /** The document's URI as JSON (what the command link passes back). */
+  uriJson: unknown;
+}
+
+/** The hover's Markdown; null when there is nothing to say (no figures and no error). */
+export function hoverText({ role, key, analysis, hardwareLabel, uriJson }: HoverInput): string | null {
+  const link = `[Open report](${openReportLink(uriJson)})`;
+  const title = `**${escapeMarkdown(key)}**`;
+  const { model, figures } = analysis;
+  if (!model || !figures) {
+    if (!analysis.error) return null;
+    return [`${title} · Deferred Norm Profiler`, `Not profiled: ${escapeMarkdown(analysis.error.message)}`, '---', link].join('\n\n');
+  }
+  const footer = `_Simulated estimate on ${escapeMarkdown(hardwareLabel)} · ${shortWorkload(figures.workload)} (${figures.workload.dtype}), not a measurement._ ${link}`;
+  return [`${title} · Deferred Norm Profiler`, ...body(role, key, model, figures), '---', footer].join('\n\n');
+}

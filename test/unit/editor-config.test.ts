@@ -1,0 +1,252 @@
+/**
+ * The pure parts of the config.json editor features: keys by offset, field ranges, the analysis
+ * (roles, problems, figures) and the hover, lens and status texts. Expected values are derived by
+ * hand here from the fixture's numbers, not read back from the code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getPreset } from '../../src/core/hardware/presets';
+import { analyzeConfigText, nearestDivisors, type ConfigAnalysis } from '../../src/extension/editor/analysis';
+import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
+import { bytesText, escapeMarkdown, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
+import { mightBeModelConfig } from '../../src/extension/editor/markers';
+import type { WorkloadInput } from '../../src/shared/protocol';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'configs');
+const DEFAULT_INPUT: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' };
+
+function fixture(model: string): { text: string; path: string } {
+  const path = join(FIXTURES, model, 'config.json');
+  return { text: readFileSync(path, 'utf8'), path };
+}
+
+function analyze(text: string, path = '/models/x/config.json', input = DEFAULT_INPUT, hardware = 'dimc'): ConfigAnalysis {
+  const outcome = analyzeConfigText(text, path, getPreset(hardware), input);
+  assert.equal(outcome.kind, 'model', `expected a model config, got ${outcome.kind}`);
+  return (outcome as { analysis: ConfigAnalysis }).analysis;
+}
+
+function hover(analysis: ConfigAnalysis, key: string): string {
+  const field = analysis.fields.find((f) => f.key === key);
+  assert.ok(field, `${key} has a role`);
+  const text = hoverText({ role: field.role, key, analysis, hardwareLabel: 'dimc', uriJson: { scheme: 'file', path: '/models/x/config.json' } });
+  assert.ok(text);
+  return text;
+}
+
+/** A config with one value replaced (the text stays as the fixture writes it). */
+function edited(model: string, key: string, value: string): string {
+  const { text } = fixture(model);
+  const pattern = new RegExp(`("${key}":\\s*)[^,\\n]+`);
+  assert.ok(pattern.test(text), `${key} is in ${model}`);
+  return text.replace(pattern, `$1${value}`);
+}
+
+test('keyAt: on a key and on its value, the key and its path; elsewhere nothing', () => {
+  const { text } = fixture('Llama-3.1-8B');
+  const at = text.indexOf('"hidden_size"');
+  assert.deepEqual(keyAt(text, at + 3), { path: ['hidden_size'], key: 'hidden_size', start: at, end: at + '"hidden_size"'.length });
+  assert.deepEqual(keyAt(text, text.indexOf('4096', at) + 1)?.path, ['hidden_size']);
+  // Inside an array of names: the list's key.
+  assert.deepEqual(keyAt(text, text.indexOf('LlamaForCausalLM') + 2)?.path, ['architectures']);
+  // Between members, and on an object-valued key's value.
+  assert.equal(keyAt(text, 1), undefined);
+  assert.deepEqual(keyAt(text, text.indexOf('"factor"') + 2)?.path, ['rope_scaling', 'factor']);
+  const nested = fixture('Llava-1.5-7b-hf').text;
+  const eps = nested.indexOf('"rms_norm_eps"');
+  assert.deepEqual(keyAt(nested, eps + 1)?.path, ['text_config', 'rms_norm_eps']);
+});
+
+test('fieldRange: the property and its value by path; null for a missing field', () => {
+  const text = '{\n  "a": 1,\n  "text_config": { "num_key_value_heads": 7 }\n}';
+  const range = fieldRange(text, ['text_config', 'num_key_value_heads']);
+  assert.ok(range);
+  assert.equal(text.slice(range.property.start, range.property.end), '"num_key_value_heads": 7');
+  assert.equal(text.slice(range.value.start, range.value.end), '7');
+  assert.equal(fieldRange(text, ['missing']), null);
+  assert.equal(fieldRange(text, []), null);
+});
+
+test('only model configs are analyzed: other JSON is not-a-model, broken JSON is invalid-json', () => {
+  const tokenizer = JSON.stringify({ tokenizer_class: 'LlamaTokenizer', model_max_length: 131072, bos_token: '<s>' });
+  assert.equal(mightBeModelConfig(tokenizer), false);
+  assert.equal(analyzeConfigText(tokenizer, 'tokenizer_config.json', getPreset('dimc'), DEFAULT_INPUT).kind, 'not-a-model');
+  // "model_type" as a value, not a key, is not a marker.
+  assert.equal(mightBeModelConfig('{"note": "model_type"}'), false);
+  const broken = fixture('Llama-3.1-8B').text.replace('"hidden_size": 4096,', '"hidden_size": 40');
+  assert.equal(analyzeConfigText(broken, 'config.json', getPreset('dimc'), DEFAULT_INPUT).kind, 'invalid-json');
+  assert.equal(mightBeModelConfig(fixture('GPT-2').text), true);
+});
+
+test('Llama-3.1-8B: KV bytes per token, attention kind, MLP share, computed hovers', () => {
+  const a = analyze(fixture('Llama-3.1-8B').text);
+  assert.ok(a.figures && a.model);
+  // K and V × 32 layers × 8 KV heads × 128 head_dim × 2 bytes. The hover uses the simulation's own
+  // cache width: dimc runs fp8 weights, and the simulator keeps activations and the KV cache at 16 bits
+  // when weights are narrower, so 2 bytes (what bf16, the checkpoint's torch_dtype, also gives).
+  assert.equal(a.figures.kvCache.bytesPerValue, 2);
+  assert.equal(a.figures.kvCache.bytesPerToken, 2 * 32 * 8 * 128 * 2);
+  assert.equal(a.figures.kvCache.bytesPerToken, 131_072);
+  const kv = hover(a, 'num_key_value_heads');
+  assert.match(kv, /Grouped-query attention \(GQA\): 32 query heads share 8 KV heads, 4 per group/);
+  assert.match(kv, /131,072 bytes per token/);
+  // 131,072 B × 2,048 tokens × batch 32 = 8 GiB.
+  assert.match(kv, /8\.0 GiB for 2,048 tokens × batch 32/);
+
+  // Gated MLP: 3 × 4096 × 14336 weights of a layer's 3 × 4096 × 14336 + 2 × 4096 × 4096 + 2 × 4096 × 1024.
+  const mlp = 3 * 4096 * 14336;
+  const share = mlp / (mlp + 2 * 4096 * 4096 + 2 * 4096 * 1024);
+  assert.ok(Math.abs(a.model.mlp.paramShare - share) < 1e-12);
+  assert.match(hover(a, 'intermediate_size'), new RegExp(`${(100 * share).toFixed(1)}% of the weights`));
+  assert.deepEqual(a.model.mlp.linears, ['gate_proj', 'up_proj', 'down_proj']);
+  assert.ok(a.figures.layer.mlpMatrixUs > 0 && a.figures.layer.mlpMatrixUs < a.figures.layer.matrixUs);
+
+  // hidden_size: the layer's saving as the report computes it, and both norm sites by their module names.
+  const hidden = hover(a, 'hidden_size');
+  const l = a.figures.layer;
+  assert.equal(l.count, 32);
+  assert.ok(Math.abs(l.savedUs - (l.baselineUs - l.deferredUs)) < 1e-9);
+  assert.ok(hidden.includes(`saves **${l.savedUs.toFixed(2)} µs (${l.savedPct.toFixed(1)}%)**`), hidden);
+  assert.match(hidden, /input\\_layernorm → q\\_proj, k\\_proj, v\\_proj \(RMSNorm, pre\): deferred/);
+  assert.match(hidden, /post\\_attention\\_layernorm → gate\\_proj, up\\_proj \(RMSNorm, pre\): deferred/);
+  assert.match(hidden, /4,096 values per token/);
+
+  // The whole model: 32 layers + the head; README's calibration table gives 20.3% for this model on dimc.
+  const t = a.figures.totals;
+  const head = a.figures.headUs;
+  assert.ok(head);
+  assert.ok(Math.abs(t.baselineUs - (32 * l.baselineUs + head.baseline)) < 1e-6);
+  assert.match(hover(a, 'num_hidden_layers'), /saves [\d.,]+ µs \(\*\*20\.3%\*\*\)/);
+  assert.equal(lensTitle(a, 'dimc'), 'Deferred norm: −20.3% on dimc · decode b32 ctx2048');
+  assert.deepEqual(statusText(a, 'dimc').text, '$(pulse) −20.3% dimc');
+
+  assert.match(hover(a, 'rms_norm_eps'), /RMSNorm with ε = 0\.00001: r = 1\/√\(mean\(x²\)\+ε\): one sum \(Σx²\)/);
+  assert.match(hover(a, 'model_type'), /Read as the \*\*llama\*\* family \(model_type "llama", LlamaForCausalLM\)/);
+  assert.match(hover(a, 'architectures'), /8\.03 B parameters/);
+  assert.deepEqual(a.problems, []);
+});
+
+test('every hover names the estimate, the hardware and workload, and ends with the command link', () => {
+  const a = analyze(fixture('Llama-3.1-8B').text);
+  const uri = { scheme: 'file', path: '/models/x/config.json' };
+  for (const field of a.fields) {
+    const text = hoverText({ role: field.role, key: field.key, analysis: a, hardwareLabel: 'dimc', uriJson: uri });
+    assert.ok(text);
+    assert.match(text, /_Simulated estimate on dimc · decode b32 ctx2048 \(fp8\), not a measurement\._/);
+    assert.ok(text.endsWith(`[Open report](${openReportLink(uri)})`), field.key);
+  }
+  assert.equal(openReportLink(uri), `command:deferredNorm.profileModel?${encodeURIComponent(JSON.stringify([uri]))}`);
+});
+
+test('aliases are the core\'s: GPT-2 n_embd, n_head, n_layer, layer_norm_epsilon; MHA', () => {
+  const a = analyze(fixture('GPT-2').text);
+  const roles = Object.fromEntries(a.fields.map((f) => [f.key, f.role]));
+  assert.deepEqual(roles, { architectures: 'architectures', layer_norm_epsilon: 'eps', model_type: 'modelType', n_embd: 'hidden', n_head: 'heads', n_layer: 'layers' });
+  assert.ok(a.figures);
+  // K and V × 12 layers × 12 heads × 64 head_dim (768 / 12) × 2 bytes.
+  assert.equal(a.figures.kvCache.bytesPerToken, 2 * 12 * 12 * 64 * 2);
+  assert.match(hover(a, 'n_head'), /Multi-head attention \(MHA\)/);
+  assert.match(hover(a, 'layer_norm_epsilon'), /LayerNorm with ε = 0\.00001: mean and variance: two sums \(Σx, Σx²\)/);
+});
+
+test('Mixtral: routing on the expert keys, active and total parameters', () => {
+  const a = analyze(fixture('Mixtral-8x7B-v0.1').text);
+  const experts = hover(a, 'num_local_experts');
+  assert.match(experts, /each token goes to the top 2 of 8 experts/);
+  assert.match(experts, /12\.88 B of 46\.70 B parameters are active per token/);
+  assert.match(hover(a, 'num_experts_per_tok'), /top 2 of 8/);
+  assert.match(hover(a, 'intermediate_size'), /14,336 wide per expert/);
+});
+
+test('workload and hardware follow the input: prefill on gpu-h100', () => {
+  const a = analyze(fixture('Llama-3.1-8B').text, '/m/config.json', { ...DEFAULT_INPUT, phase: 'prefill', batch: 1, seq: 4096 }, 'gpu-h100');
+  assert.ok(a.figures);
+  assert.equal(a.figures.hardware, 'gpu-h100');
+  assert.equal(shortWorkload(a.figures.workload), 'prefill b1 seq4096');
+  assert.equal(shortWorkload({ ...a.figures.workload, tp: 2 }), 'prefill b1 seq4096 tp2');
+  assert.ok(lensTitle(a, 'gpu-h100').startsWith('Deferred norm: '));
+  // A tensor-parallel degree the heads cannot take is the settings' error, not the file's.
+  const bad = analyze(fixture('Llama-3.1-8B').text, '/m/config.json', { ...DEFAULT_INPUT, tp: 3 });
+  assert.equal(bad.figures, null);
+  assert.equal(bad.error?.inFile, false);
+  assert.deepEqual(bad.problems, []);
+  assert.equal(lensTitle(bad, 'dimc'), 'Deferred norm: not profiled (settings)');
+});
+
+test('problems: KV heads not dividing heads, with the nearest divisors as fixes', () => {
+  const a = analyze(edited('Llama-3.1-8B', 'num_key_value_heads', '7'));
+  const p = a.problems.find((x) => x.path.join('.') === 'num_key_value_heads');
+  assert.ok(p, JSON.stringify(a.problems));
+  assert.equal(p.severity, 'error');
+  assert.match(p.message, /7 KV heads do not divide the 32 attention heads/);
+  // Divisors of 32 by distance from 7: 8 (1), 4 (3), 2 (5).
+  assert.deepEqual(p.fixes, [8, 4, 2]);
+  // The core refuses the same field: one problem for it, not two.
+  assert.equal(a.problems.filter((x) => x.path.join('.') === 'num_key_value_heads').length, 1);
+  assert.equal(a.figures, null);
+});
+
+test('problems: heads not dividing hidden, zero and negative sizes, all at once', () => {
+  let text = edited('Llama-3.1-8B', 'num_attention_heads', '30');
+  text = text.replace('"intermediate_size": 14336', '"intermediate_size": 0').replace('"vocab_size": 128256', '"vocab_size": -5');
+  const a = analyze(text);
+  const byPath = new Map(a.problems.map((p) => [p.path.join('.'), p]));
+  assert.match(byPath.get('num_attention_heads')?.message ?? '', /30 heads do not divide the hidden size 4096/);
+  // Divisors of 4096 near 30: 32 (2), 16 (14), 8 (22); 64 is 34 away.
+  assert.deepEqual(byPath.get('num_attention_heads')?.fixes, [32, 16, 8]);
+  assert.match(byPath.get('intermediate_size')?.message ?? '', /must be a positive integer, found 0/);
+  assert.match(byPath.get('vocab_size')?.message ?? '', /found -5/);
+  // 30 heads do not divide 4096, but 8 KV heads do not divide 30 either.
+  assert.ok(byPath.has('num_key_value_heads'));
+});
+
+test('problems: a layer pattern whose length is not the layer count; a sliding pattern beyond it', () => {
+  const base = JSON.parse(fixture('Llama-3.1-8B').text) as Record<string, unknown>;
+  const a = analyze(JSON.stringify({ ...base, layer_types: Array(30).fill('full_attention') }));
+  assert.match(a.problems.find((p) => p.path[0] === 'layer_types')?.message ?? '', /30 entries for 32 layers/);
+  const g = analyze(JSON.stringify({ ...base, sliding_window_pattern: 40 }));
+  assert.equal(g.problems.find((p) => p.path[0] === 'sliding_window_pattern')?.severity, 'warning');
+});
+
+test('problems: an unknown model_type read by its fields is information; the core\'s InputError lands on its field', () => {
+  const unknown = analyze(edited('Llama-3.1-8B', 'model_type', '"acme_lm"').replace('"LlamaForCausalLM"', '"AcmeForCausalLM"'));
+  assert.ok(unknown.figures, 'still profiled');
+  const info = unknown.problems.find((p) => p.path[0] === 'model_type');
+  assert.equal(info?.severity, 'information');
+  assert.match(info?.message ?? '', /Unknown model_type "acme_lm": read by its fields/);
+  assert.match(hover(unknown, 'model_type'), /Unknown model_type "acme\\_lm": read by its fields/);
+
+  const eps = analyze(edited('Llama-3.1-8B', 'rms_norm_eps', '5'), '/models/x/config.json');
+  const p = eps.problems.find((x) => x.path[0] === 'rms_norm_eps');
+  assert.equal(p?.severity, 'error');
+  assert.equal(p?.message, '/models/x/config.json: rms_norm_eps: expected a positive number below 1 (a norm epsilon), found 5');
+  // The hover says why there are no figures instead.
+  assert.match(hover(eps, 'hidden_size'), /Not profiled: \/models\/x\/config\\\.json: rms\\_norm\\_eps/);
+
+  const mamba = analyze(fixture('falcon-mamba-7b').text);
+  assert.equal(mamba.problems.find((x) => x.path[0] === 'model_type')?.severity, 'information');
+});
+
+test('model strings are escaped: a hostile name cannot add a link or a command', () => {
+  const hostile = '](command:workbench.action.terminal.new) <img src=x> `code` *b*';
+  const base = JSON.parse(fixture('Llama-3.1-8B').text) as Record<string, unknown>;
+  const a = analyze(JSON.stringify({ ...base, model_type: hostile, architectures: [hostile] }));
+  for (const key of ['model_type', 'architectures', 'hidden_size']) {
+    const text = hover(a, key);
+    // The only link is ours, at the end.
+    assert.equal(text.split('](command:').length - 1, 1, text);
+    assert.ok(!/(^|[^\\])</.test(text), 'no raw HTML');
+  }
+  assert.equal(escapeMarkdown('a_b [c](d)\n`e`'), 'a\\_b \\[c\\]\\(d\\) \\`e\\`');
+});
+
+test('nearestDivisors and bytesText', () => {
+  assert.deepEqual(nearestDivisors(32, 7), [8, 4, 2]);
+  assert.deepEqual(nearestDivisors(12, 5), [4, 6, 3]);
+  assert.deepEqual(nearestDivisors(1, 3), [1]);
+  assert.equal(bytesText(512), '512 B');
+  assert.equal(bytesText(131_072), '128 KiB');
+  assert.equal(bytesText(8 * 1024 ** 3), '8.0 GiB');
+});
