@@ -48,5 +48,8 @@ export function makeWorkspace(fixtures: readonly string[] = FIXTURES): string {
     if (!existsSync(src)) throw new Error(`fixture ${src} is missing`);
     cpSync(src, join(ws, name), { recursive: true });
   }
+  // Modeling code beside a config (test/fixtures/modeling/<family>: config.json + modeling_*.py).
+  const modeling = join(repoRoot, 'test/fixtures/modeling');
+  for (const family of existsSync(modeling) ? readdirSync(modeling) : []) cpSync(join(modeling, family), join(ws, `modeling-${family}`), { recursive: true });
   return ws;
 }

@@ -22,9 +22,17 @@ const QUERY = `
 `;
 const MATMUL_CALLEES = new Set(['matmul', 'bmm']);
 
+// Parser.init replaces the runtime's module: a second call would orphan every parser and
+// language made before it, so the runtime starts once per process.
+let runtime: Promise<void> | undefined;
+
 export async function createModelingParser(files: ParserWasmFiles): Promise<ModelingParser> {
   let t = performance.now();
-  await TS.Parser.init({ locateFile: () => files.runtime });
+  runtime ??= TS.Parser.init({ locateFile: () => files.runtime }).catch((err: unknown) => {
+    runtime = undefined; // a later request may try again
+    throw err;
+  });
+  await runtime;
   const runtimeMs = performance.now() - t;
   t = performance.now();
   const language = await TS.Language.load(files.grammar);
