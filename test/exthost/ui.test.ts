@@ -12,7 +12,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { openWorkbench, runFromCommandPalette, waitForWorkbench, type Workbench } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, type Workbench } from './workbench';
 
 const SHOTS = join(repoRoot, 'docs', 'images');
 const MODEL = 'Llama-3.1-8B';
@@ -41,31 +41,6 @@ async function reportFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
     await page.waitForTimeout(250);
   }
   throw new Error('no webview frame with the report appeared');
-}
-
-async function quickOpen(page: Page, path: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input[type="text"]');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(path);
-  await page.locator('.quick-input-list .monaco-list-row').first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.tab.active', { hasText: 'config.json' }).waitFor();
-}
-
-/** Preferences: Color Theme (Ctrl+K Ctrl+T), as a person picks one. */
-async function chooseTheme(page: Page, label: string): Promise<void> {
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
-  // Right after start-up the workbench may not take chords yet: press again until the picker shows.
-  for (let i = 0; i < 10 && !(await row.isVisible()); i++) {
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('Control+T');
-    await row.waitFor({ timeout: 2000 }).catch(() => undefined);
-  }
-  await page.keyboard.type(label);
-  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 
 for (const theme of [

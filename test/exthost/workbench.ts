@@ -271,3 +271,29 @@ export async function runFromCommandPalette(page: Page, title: string): Promise<
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
   await page.keyboard.press('Enter');
 }
+
+/** Quick Open (Ctrl+P) a workspace file by its path, as a person does; resolves when its tab is active. */
+export async function quickOpen(page: Page, path: string, tabTitle = path.split('/').pop() ?? path): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input[type="text"]');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(path);
+  await page.locator('.quick-input-list .monaco-list-row').first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.tab.active', { hasText: tabTitle }).waitFor();
+}
+
+/** Preferences: Color Theme (Ctrl+K Ctrl+T), as a person picks one. */
+export async function chooseTheme(page: Page, label: string): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+  // Right after start-up the workbench may not take chords yet: press again until the picker shows.
+  for (let i = 0; i < 10 && !(await row.isVisible()); i++) {
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+T');
+    await row.waitFor({ timeout: 2000 }).catch(() => undefined);
+  }
+  await page.keyboard.type(label);
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+}

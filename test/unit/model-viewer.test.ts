@@ -47,6 +47,7 @@ test('a GGUF header becomes metadata rows in file order and tensor rows with ggm
   const row = (key: string) => header.metadata.find((r) => r.key === key)?.value;
   assert.equal(row('general.architecture'), 'llama');
   assert.equal(row('llama.block_count'), '2');
+  assert.equal(row('general.file_type'), '15 (Q4_K_M)', 'llama.cpp’s name for the file type');
   assert.equal(row('tokenizer.ggml.tokens'), 'array of 5,000 strings');
   assert.equal(row('tokenizer.ggml.token_type'), 'array of 4,096 numbers');
   assert.equal(header.tensorCount, tensors.length);

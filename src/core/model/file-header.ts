@@ -4,7 +4,7 @@
  * tensor list (names, shapes, dtypes) and the element count. Pure: the headers come
  * from the bounded readers in gguf.ts and safetensors.ts.
  */
-import { isLongArray, type GgufHeader, type GgufValue } from './gguf';
+import { FILE_TYPES, isLongArray, type GgufHeader, type GgufValue } from './gguf';
 import { countElements, type SafetensorsHeader } from './safetensors';
 
 /** Tensor rows kept for display; the count of the rest is stated (MoE checkpoints list tens of thousands). */
@@ -87,7 +87,7 @@ export function ggufFileHeader(h: GgufHeader): ModelFileHeader {
     format: 'gguf',
     formatLabel: `GGUF v${h.version}`,
     shapeOrder: 'ggml order: ne[0] (the input width) first',
-    metadata: [...h.metadata].map(([key, value]) => ({ key, value: describeGgufValue(value) })),
+    metadata: [...h.metadata].map(([key, value]) => ({ key, value: describeGgufValue(value) + (key === 'general.file_type' && typeof value === 'number' && FILE_TYPES[value] ? ` (${FILE_TYPES[value]})` : '') })),
     tensors: tensors.slice(0, TENSOR_ROWS_SHOWN).map((t) => ({ name: t.name, shape: shapeText(t.shape), dtype: ggmlTypeName(t.type), elements: product(t.shape) })),
     tensorCount: h.tensorCount,
     elements: tensors.reduce((n, t) => n + product(t.shape), 0),

@@ -96,7 +96,7 @@ function summary(c: ViewerContent): string {
 function metadataSection(h: ModelFileHeader): string {
   const title = h.format === 'gguf' ? 'Metadata' : 'Metadata (__metadata__)';
   const rows = h.metadata.map((r) => `<tr><td class="key">${e(r.key)}</td><td class="val">${e(r.value)}</td></tr>`).join('\n');
-  const table = h.metadata.length > 0 ? `<table><thead><tr><th>Key</th><th>Value</th></tr></thead><tbody>\n${rows}\n</tbody></table>` : '<p class="muted">None in this file.</p>';
+  const table = h.metadata.length > 0 ? `<table class="kv"><thead><tr><th>Key</th><th>Value</th></tr></thead><tbody>\n${rows}\n</tbody></table>` : '<p class="muted">None in this file.</p>';
   return `<section id="metadata" aria-labelledby="metadata-title"><h2 id="metadata-title">${title}</h2>${table}</section>`;
 }
 
@@ -108,7 +108,7 @@ function tensorSection(h: ModelFileHeader): string {
 }
 
 const STYLE = `
-body { color: var(--vscode-foreground); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); padding: 0 20px 24px; max-width: 1100px; }
+body { background: var(--vscode-editor-background); color: var(--vscode-foreground); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); padding: 0 20px 24px; max-width: 1100px; }
 h1 { font-size: 1.5em; font-weight: 600; margin: 16px 0 4px; word-break: break-all; }
 h2 { font-size: 1.1em; font-weight: 600; margin: 22px 0 8px; }
 .muted, .estimate { color: var(--vscode-descriptionForeground); }
@@ -128,6 +128,8 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid var(--vscode-panel-border, var(--vscode-widget-border)); vertical-align: top; }
 th { font-weight: 600; color: var(--vscode-descriptionForeground); }
 td.key { font-family: var(--vscode-editor-font-family); word-break: break-all; }
+/* Keys as wide as the longest (within reason), values take the rest. */
+table.kv td.key { width: 1%; min-width: 16em; white-space: nowrap; padding-right: 24px; }
 td.val { word-break: break-word; white-space: pre-wrap; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 `;
@@ -136,7 +138,7 @@ td.val { word-break: break-word; white-space: pre-wrap; }
 export function viewerHtml(c: ViewerContent, o: ViewerPageOptions): string {
   const nonce = e(o.nonce);
   const csp = ["default-src 'none'", `style-src 'nonce-${o.nonce}'`, `script-src 'nonce-${o.nonce}'`, `img-src ${o.cspSource}`].join('; ');
-  const subtitle = c.header ? `${c.header.formatLabel} · header and metadata, never tensor data` : 'could not be read';
+  const subtitle = c.header ? 'Header only: metadata and tensor list, never tensor data' : 'could not be read';
   const body = c.header
     ? `${summary(c)}\n${profileSection(c)}\n${metadataSection(c.header)}\n${tensorSection(c.header)}`
     : `${errorBlock('header-error', c.headerError ?? 'The header could not be read.')}\n${summary(c)}`;
