@@ -76,7 +76,8 @@ function siteLine(s: SiteFigure): string {
 
 function layerLine(f: ConfigFigures): string {
   const l = f.layer;
-  return `A ${escapeMarkdown(l.label)} layer (${l.count} of them): ${us(l.baselineUs)} → ${us(l.deferredUs)}, saves **${us(l.savedUs)} (${percent(l.savedPct)})**.`;
+  const which = l.count === 1 ? 'The one layer' : `Each of the ${l.count} layers`;
+  return `${which} (${escapeMarkdown(l.label)}): ${us(l.baselineUs)} → ${us(l.deferredUs)}, saves **${us(l.savedUs)} (${percent(l.savedPct)})**.`;
 }
 
 function body(role: FieldRole, key: string, m: ConfigModel, f: ConfigFigures): string[] {
