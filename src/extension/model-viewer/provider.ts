@@ -57,6 +57,8 @@ export class ModelViewer {
   readonly received: ViewerMessage[] = [];
   private readonly renderedListeners = new Set<(text: string) => void>();
   private renderedKey: string | undefined;
+  /** How long the last render took to read the header and profile (ms), page loading aside. */
+  contentMs: number | undefined;
 
   static all(): ModelViewer[] {
     return [...ModelViewer.open];
@@ -82,7 +84,8 @@ export class ModelViewer {
     this.renderedKey = profileKey();
     const started = Date.now();
     const content = await viewerContent(this.uri.fsPath);
-    log().info(`Model viewer: ${this.uri.fsPath} read and profiled in ${Date.now() - started} ms`);
+    this.contentMs = Date.now() - started;
+    log().info(`Model viewer: ${this.uri.fsPath} read and profiled in ${this.contentMs} ms`);
     const webview = this.panel.webview;
     webview.html = viewerHtml(content, {
       cspSource: webview.cspSource,
