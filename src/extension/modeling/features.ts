@@ -11,7 +11,7 @@ import type { Report } from '../../core/report/types';
 import { parseWorkloadInput, type WorkloadInput } from '../../shared/protocol';
 import { loadCore } from '../core';
 import { openPseudocodeDiff } from '../documents';
-import { chosenHardware, resolveHardware } from '../hardware';
+import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
 import { log, reportError } from '../log';
 import { modelTitle } from '../model-files';
 import { settingsWorkload } from '../targets';
@@ -227,7 +227,8 @@ export function registerModelingFeatures(context: vscode.ExtensionContext): void
       }
     }),
     vscode.workspace.onDidCloseTextDocument((doc) => scans.delete(doc.uri.toString())),
-    // Lenses follow the settings' workload and hardware, and a saved config or hardware profile.
+    // Lenses follow the chosen hardware, the settings' workload, and a saved config or hardware profile.
+    onDidChangeHardware(() => lenses.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('deferredNorm')) lenses.refresh();
     }),
