@@ -141,7 +141,7 @@ test('the viewer page: an unreadable header shows the one-line error; a failed p
 });
 
 test('sizes and messages', () => {
-  assert.equal(byteSize(512), '512 bytes');
+  assert.equal(byteSize(512), '512 B');
   assert.equal(byteSize(1500), '1.5 KB');
   assert.equal(byteSize(50e9), '50.0 GB');
   assert.deepEqual(parseViewerMessage({ type: 'openReport' }), { type: 'openReport' });

@@ -12,6 +12,21 @@ export function percent(value: number, decimals = 1): string {
   return `${num(value, decimals)}%`;
 }
 
+/**
+ * A byte count with its unit: binary (KiB, MiB: memory, the KV cache) or decimal (KB, MB: file sizes, as
+ * file managers show them). 131,072 → "128 KiB"; 1,500 → "1.5 KB"; below one unit, the exact count.
+ */
+export function byteCount(bytes: number, base: 1024 | 1000): string {
+  const units = base === 1024 ? ['B', 'KiB', 'MiB', 'GiB', 'TiB'] : ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= base && unit < units.length - 1) {
+    value /= base;
+    unit++;
+  }
+  return unit === 0 ? `${num(bytes, 0)} B` : `${num(value, value >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
 /** 8,030,261,248 → "8.03 B". */
 export function count(value: number): string {
   if (value >= 1e12) return `${(value / 1e12).toFixed(2)} T`;

@@ -3,7 +3,7 @@
  * text. Pure (no vscode), computed from a ConfigAnalysis. Model files are untrusted: every string that
  * comes from one (names, module names, messages quoting values) is escaped before it enters Markdown.
  */
-import { count, num, percent } from '../../core/report/text';
+import { byteCount, count, num, percent } from '../../core/report/text';
 import type { ConfigAnalysis, ConfigFigures, ConfigModel, FieldRole, SiteFigure } from './analysis';
 
 /** The command a hover's link and the CodeLens run (the only one the hover Markdown may run). */
@@ -48,16 +48,7 @@ export function statusText(analysis: ConfigAnalysis, hardwareLabel: string): { t
 const us = (v: number): string => `${num(v, 2)} µs`;
 
 /** 134,217,728 → "128 MiB". */
-export function bytesText(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${num(v, 0)} B` : `${num(v, v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+export const bytesText = (bytes: number): string => byteCount(bytes, 1024);
 
 const ATTENTION_NAMES: Record<string, string> = {
   mha: 'multi-head attention (MHA): one KV head per query head',

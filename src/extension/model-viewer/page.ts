@@ -6,7 +6,7 @@
  */
 import type { ModelFileHeader } from '../../core/model/file-header';
 import type { HeadlineFigures } from '../../core/report/brief';
-import { count } from '../../core/report/text';
+import { byteCount, count } from '../../core/report/text';
 import { escapeHtml } from '../../shared/report-html';
 
 export interface ViewerProfile {
@@ -48,16 +48,7 @@ export function parseViewerMessage(raw: unknown): ViewerMessage | null {
 }
 
 /** 53687091200 → "50.0 GB" (decimal units, as file managers show sizes). */
-export function byteSize(bytes: number): string {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${bytes.toLocaleString('en')} bytes` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export const byteSize = (bytes: number): string => byteCount(bytes, 1000);
 
 const e = escapeHtml;
 

@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { makeNonce } from '../../shared/report-html';
 import { loadCore } from '../core';
-import { chosenHardware, resolveHardware } from '../hardware';
+import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
 import { log, logError } from '../log';
 import { settingsWorkload } from '../targets';
 import { parseViewerMessage, viewerHtml, type ViewerContent, type ViewerMessage, type ViewerProfile } from './page';
@@ -136,9 +136,12 @@ class ModelViewerProvider implements vscode.CustomReadonlyEditorProvider {
 export function registerModelViewer(extensionUri: vscode.Uri): vscode.Disposable {
   return vscode.Disposable.from(
     vscode.window.registerCustomEditorProvider(MODEL_VIEWER_TYPE, new ModelViewerProvider(extensionUri), { supportsMultipleEditorsPerDocument: true }),
-    // A changed deferredNorm.* setting changes every headline.
+    // A changed deferredNorm.* setting or a newly chosen hardware profile changes every headline.
     vscode.workspace.onDidChangeConfiguration((change) => {
       if (!change.affectsConfiguration('deferredNorm')) return;
+      for (const viewer of ModelViewer.all()) void viewer.render();
+    }),
+    onDidChangeHardware(() => {
       for (const viewer of ModelViewer.all()) void viewer.render();
     }),
   );
