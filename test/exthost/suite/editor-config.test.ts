@@ -29,8 +29,23 @@ function hoverTextOf(hovers: vscode.Hover[]): string {
     .join('\n');
 }
 
+/**
+ * Runs an executeXProvider command again when the workbench cancels it: it cancels a request whose
+ * document changed under it, and VS Code's JSON server may still be starting when a run begins.
+ */
+async function unlessCanceled<T>(run: () => Thenable<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof Error) || err.message !== 'Canceled') throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function hoverOn(doc: vscode.TextDocument, key: string): Promise<string> {
-  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, positionOfKey(doc, key));
+  const hovers = await unlessCanceled(() => vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, positionOfKey(doc, key)));
   return hoverTextOf(hovers ?? []);
 }
 
@@ -47,7 +62,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 const ourDiagnostics = (uri: vscode.Uri): vscode.Diagnostic[] => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'Deferred Norm');
 
 async function lensTitles(uri: vscode.Uri): Promise<string[]> {
-  const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
+  const lenses = await unlessCanceled(() => vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10));
   return (lenses ?? []).filter((l) => l.command?.command === 'deferredNorm.profileModel').map((l) => l.command?.title ?? '');
 }
 
@@ -164,7 +179,7 @@ suite('Model config in the editor', () => {
     const ffn = found.find((d) => d.message.includes('intermediate_size'));
     assert.equal(ffn && doc.getText(ffn.range), '"intermediate_size": 0');
 
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, kv.range, vscode.CodeActionKind.QuickFix.value);
+    const actions = await unlessCanceled(() => vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, kv.range, vscode.CodeActionKind.QuickFix.value));
     const titles = (actions ?? []).map((a) => a.title);
     assert.deepEqual(titles.filter((t) => t.startsWith('Set num_key_value_heads')), ['Set num_key_value_heads to 8', 'Set num_key_value_heads to 4', 'Set num_key_value_heads to 2']);
     const fix = (actions ?? []).find((a) => a.title === 'Set num_key_value_heads to 8');

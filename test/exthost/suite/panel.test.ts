@@ -287,4 +287,17 @@ suite('Deferred Norm in the extension host', () => {
     assert.match(panel.lastError, /config\.json: hidden_size/);
     assert.doesNotMatch(panel.lastError, /\n\s+at /);
   });
+
+  test('a model whose strings are markup reaches the panel as text', async () => {
+    // Were the name parsed as HTML, the headline's text would hold an image and lose the tag's letters.
+    const payload = '<img src=x onerror="window.__pwned=1">"><svg onload=alert(1)>';
+    const dir = vscode.Uri.file(path.join(workspaceDir(), 'hostile-model'));
+    await vscode.workspace.fs.createDirectory(dir);
+    const original = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(modelUri('Llama-3.1-8B'))));
+    const config = vscode.Uri.joinPath(dir, 'config.json');
+    await vscode.workspace.fs.writeFile(config, new TextEncoder().encode(JSON.stringify({ ...original, _name_or_path: payload, architectures: [`${payload}ForCausalLM`] })));
+    const { headline } = await opened(() => vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel', config));
+    assert.ok(headline.includes(payload), `the name shows as typed: ${headline.slice(0, 200)}`);
+    assert.ok(headline.includes(`${payload}ForCausalLM`), 'and so does the architecture');
+  });
 });
