@@ -5,8 +5,11 @@
  */
 import { axisBottom } from 'd3-axis';
 import { scaleLinear, type ScaleLinear } from 'd3-scale';
-import type { Engine, OpCategory } from '../src/core/graph/ops';
 import type { KindTimeline, ScheduleView, TimelineOp } from '../src/core/report/timeline';
+
+// The report's own names for engines and op categories (the webview reads the Report, not the simulator).
+type Engine = TimelineOp['engine'];
+type OpCategory = TimelineOp['category'];
 import type { Report } from '../src/core/report/types';
 import { axisGroup, keyboardMarks, svgOf } from './chart';
 import { h, replaceChildren, s, widthOf } from './dom';
