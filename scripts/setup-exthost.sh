@@ -2,7 +2,7 @@
 # Installs what the extension-host tests need, outside the project's dependencies:
 # Debian's Chromium (the workbench client) and code-server 4.100.3 (a VS Code 1.100.3
 # server build with a real Node extension host) in the git-ignored .vscode-test/.
-# Idempotent: a second run only checks. See ../shared/EXTHOST.md for why each step exists.
+# Idempotent: a second run only checks. Each step works around a trap of installing code-server offline as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -52,31 +52,47 @@ export interface PanelHtmlOptions {
   title: string;
 }
 
+/** What an HTML document of the extension's differs by; everything else (charset, CSP meta, viewport) is shared. */
+export interface DocumentParts {
+  /** Content-Security-Policy directives, joined with "; ". */
+  csp: string[];
+  title: string;
+  /** Markup after the <title> inside <head> (stylesheets, more metas). */
+  head: string;
+  body: string;
+  /** A class on <html>, e.g. the export's theme-fallback scope. */
+  htmlClass?: string;
+}
+
+/** An HTML document under its CSP; title and policy are escaped here, head and body arrive as markup. */
+export function htmlDocument(d: DocumentParts): string {
+  const cls = d.htmlClass ? ` class="${escapeHtml(d.htmlClass)}"` : '';
+  return `<!DOCTYPE html>
+<html lang="en"${cls}>
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(d.csp.join('; '))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escapeHtml(d.title)}</title>
+${d.head}</head>
+<body>
+${d.body}</body>
+</html>
+`;
+}
+
 /** The panel's document: everything loaded from the extension's dist/webview folder, nothing inline but the page. */
 export function panelHtml(o: PanelHtmlOptions): string {
   const nonce = escapeHtml(o.nonce);
-  const csp = [
-    "default-src 'none'",
-    `img-src ${o.cspSource} data:`,
-    `style-src ${o.cspSource} 'nonce-${o.nonce}'`,
-    `script-src 'nonce-${o.nonce}'`,
-    `font-src ${o.cspSource}`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${escapeHtml(o.title)}</title>
-<link rel="stylesheet" id="vscode-codicon-stylesheet" nonce="${nonce}" href="${escapeHtml(o.codiconUri)}">
+  return htmlDocument({
+    csp: ["default-src 'none'", `img-src ${o.cspSource} data:`, `style-src ${o.cspSource} 'nonce-${o.nonce}'`, `script-src 'nonce-${o.nonce}'`, `font-src ${o.cspSource}`],
+    title: o.title,
+    head: `<link rel="stylesheet" id="vscode-codicon-stylesheet" nonce="${nonce}" href="${escapeHtml(o.codiconUri)}">
 <link rel="stylesheet" nonce="${nonce}" href="${escapeHtml(o.styleUri)}">
-</head>
-<body>
-<script nonce="${nonce}" src="${escapeHtml(o.scriptUri)}"></script>
-</body>
-</html>
-`;
+`,
+    body: `<script nonce="${nonce}" src="${escapeHtml(o.scriptUri)}"></script>
+`,
+  });
 }
 
 export interface StandaloneAssets {
@@ -226,30 +242,24 @@ function codiconLink(css: string, font: Uint8Array, nonce: string): string {
 /** One self-contained HTML file showing the view as the panel does (controls read-only). */
 export function standaloneHtml(view: PanelView, assets: StandaloneAssets): string {
   const nonce = makeNonce();
-  const csp = ["default-src 'none'", `style-src 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`, 'img-src data:', 'font-src data:'].join('; ');
   const title = `Deferred Norm: ${view.report.model.name}`;
   const codicons = assets.codiconCss !== undefined && assets.codiconFont !== undefined ? codiconLink(assets.codiconCss, assets.codiconFont, nonce) : '';
-  return `<!DOCTYPE html>
-<html lang="en" class="dnp-export">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<meta name="color-scheme" content="light dark">
+  return htmlDocument({
+    csp: ["default-src 'none'", `style-src 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`, 'img-src data:', 'font-src data:'],
+    title,
+    htmlClass: 'dnp-export',
+    head: `<meta name="color-scheme" content="light dark">
 <meta name="generator" content="deferred-norm (Deferred Norm Profiler)">
-<title>${escapeHtml(title)}</title>
 ${codicons}<style nonce="${nonce}">
 ${inlineSafe(exportThemeCss(), 'style')}</style>
 <style nonce="${nonce}">
 ${inlineSafe(assets.style, 'style')}
 </style>
-</head>
-<body>
-<script type="application/json" id="dnp-data" nonce="${nonce}">${jsonForScript(view)}</script>
+`,
+    body: `<script type="application/json" id="dnp-data" nonce="${nonce}">${jsonForScript(view)}</script>
 <script nonce="${nonce}">
 ${inlineSafe(assets.script, 'script')}
 </script>
-</body>
-</html>
-`;
+`,
+  });
 }

@@ -6,24 +6,19 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
 import { inputOf } from '../../src/shared/panel-view';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { analyzeConfigText } from '../../src/extension/editor/analysis';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { openWorkbench, quickOpen, waitForWorkbench, type Workbench } from './workbench';
+import { openWorkbench, quickOpen, waitForWorkbench, OpenedForTests } from './workbench';
 
 const SHOTS = join(repoRoot, 'docs', 'images');
 const MODEL = 'Llama-3.1-8B';
-const open: Workbench[] = [];
-const workspaces: string[] = [];
-
-after(async () => {
-  for (const w of open) await w.close();
-  for (const ws of workspaces) rmSync(ws, { recursive: true, force: true });
-});
+const opened = new OpenedForTests();
+after(() => opened.closeAll());
 
 /** The figures the editor should show, from the core directly. */
 function expected(): { layerPct: string; totalPct: string } {
@@ -39,7 +34,7 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
   assertExtensionBuilt();
   const { layerPct, totalPct } = expected();
   const ws = makeWorkspace([MODEL]);
-  workspaces.push(ws);
+  opened.workspace(ws);
   mkdirSync(join(ws, '.vscode'));
   writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
   const workbench = await openWorkbench({
@@ -48,7 +43,7 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
     colorScheme: 'light',
     userSettings: { 'workbench.colorTheme': 'Default Light Modern', 'editor.hover.delay': 150 },
   });
-  open.push(workbench);
+  opened.workbench(workbench);
   const { page } = workbench;
   await waitForWorkbench(page);
   await quickOpen(page, `${MODEL}/config.json`);

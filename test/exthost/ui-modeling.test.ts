@@ -5,26 +5,21 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, type Workbench } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
 
 const SHOT = join(repoRoot, 'docs', 'images', 'modeling-hover.png');
 const FILE = 'modeling-llama/modeling_llama.py';
 const CALL = 'self.input_layernorm(hidden_states)';
-const open: Workbench[] = [];
-const workspaces: string[] = [];
-
-after(async () => {
-  for (const w of open) await w.close();
-  for (const ws of workspaces) rmSync(ws, { recursive: true, force: true });
-});
+const opened = new OpenedForTests();
+after(() => opened.closeAll());
 
 test('Quick Open a modeling file beside its config and hover a norm call (Light Modern)', async () => {
   assertExtensionBuilt();
   const ws = makeWorkspace([]);
-  workspaces.push(ws);
+  opened.workspace(ws);
   mkdirSync(join(ws, '.vscode'));
   // A hover tall enough for the rewrite's code, below the line so the call stays in view.
   writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'editor.hover.above': false, 'editor.minimap.enabled': false, 'editor.stickyScroll.enabled': false }));
@@ -35,7 +30,7 @@ test('Quick Open a modeling file beside its config and hover a norm call (Light 
   const column = at - source.lastIndexOf('\n', at - 1) + 'self.input_'.length;
 
   const workbench = await openWorkbench({ folder: ws, viewport: { width: 1440, height: 960 } });
-  open.push(workbench);
+  opened.workbench(workbench);
   const { page } = workbench;
   await waitForWorkbench(page);
   await chooseTheme(page, 'Light Modern');

@@ -8,21 +8,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, type Workbench } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
 
 const SHOTS = join(repoRoot, 'docs', 'images');
 const MODEL = 'Llama-3.1-8B';
-const open: Workbench[] = [];
-const workspaces: string[] = [];
-
-after(async () => {
-  for (const w of open) await w.close();
-  for (const ws of workspaces) rmSync(ws, { recursive: true, force: true });
-});
+const opened = new OpenedForTests();
+after(() => opened.closeAll());
 
 function expectedSavedPct(): string {
   const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'profile', join(repoRoot, 'test/fixtures/configs', MODEL), '--format', 'json'], { encoding: 'utf8' });
@@ -52,7 +47,7 @@ for (const theme of [
     assertExtensionBuilt();
     const saved = expectedSavedPct();
     const ws = makeWorkspace([MODEL]);
-    workspaces.push(ws);
+    opened.workspace(ws);
     mkdirSync(join(ws, '.vscode'));
     writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
     const problems: string[] = [];
@@ -64,7 +59,7 @@ for (const theme of [
         if (/Content Security Policy|Refused to/i.test(text) && /report\.js|vscode-resource|nonce|style-src|script-src/.test(text)) problems.push(text);
       },
     });
-    open.push(workbench);
+    opened.workbench(workbench);
     const { page } = workbench;
     await waitForWorkbench(page);
     await chooseTheme(page, theme.label);

@@ -297,3 +297,24 @@ export async function chooseTheme(page: Page, label: string): Promise<void> {
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
+
+/** The workbenches and workspace folders a test file opens, closed and removed once its tests end. */
+export class OpenedForTests {
+  private readonly workbenches: Workbench[] = [];
+  private readonly folders: string[] = [];
+
+  workbench(w: Workbench): Workbench {
+    this.workbenches.push(w);
+    return w;
+  }
+
+  workspace(folder: string): string {
+    this.folders.push(folder);
+    return folder;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const w of this.workbenches) await w.close();
+    for (const folder of this.folders) rmSync(folder, { recursive: true, force: true });
+  }
+}

@@ -7,7 +7,7 @@
 import type { ModelFileHeader } from '../../core/model/file-header';
 import type { HeadlineFigures } from '../../core/report/brief';
 import { byteCount, count } from '../../core/report/text';
-import { escapeHtml } from '../../shared/report-html';
+import { escapeHtml, htmlDocument } from '../../shared/report-html';
 
 export interface ViewerProfile {
   figures: HeadlineFigures;
@@ -128,26 +128,18 @@ td.val { word-break: break-word; white-space: pre-wrap; }
 /** The whole page under a nonce-only CSP: no inline style attributes, the style block and the script by nonce. */
 export function viewerHtml(c: ViewerContent, o: ViewerPageOptions): string {
   const nonce = e(o.nonce);
-  const csp = ["default-src 'none'", `style-src 'nonce-${o.nonce}'`, `script-src 'nonce-${o.nonce}'`, `img-src ${o.cspSource}`].join('; ');
   const subtitle = c.header ? 'Header only: metadata and tensor list, never tensor data' : 'could not be read';
   const body = c.header
     ? `${summary(c)}\n${profileSection(c)}\n${metadataSection(c.header)}\n${tensorSection(c.header)}`
     : `${errorBlock('header-error', c.headerError ?? 'The header could not be read.')}\n${summary(c)}`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${e(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${e(c.fileName)}</title>
-<style nonce="${nonce}">${STYLE}</style>
-</head>
-<body>
-<h1>${e(c.fileName)}</h1>
+  return htmlDocument({
+    csp: ["default-src 'none'", `style-src 'nonce-${o.nonce}'`, `script-src 'nonce-${o.nonce}'`, `img-src ${o.cspSource}`],
+    title: c.fileName,
+    head: `<style nonce="${nonce}">${STYLE}</style>\n`,
+    body: `<h1>${e(c.fileName)}</h1>
 <p class="muted">${e(subtitle)}</p>
 ${body}
 <script nonce="${nonce}" src="${e(o.scriptUri)}"></script>
-</body>
-</html>
-`;
+`,
+  });
 }

@@ -3,6 +3,7 @@
  * the parameter count and the profile's headline on the chosen hardware and workload, instead of
  * binary noise. Only headers are read (the core's bounded edge), so a 50 GB file opens at once.
  */
+import { RenderSignal } from '../render-signal';
 import * as vscode from 'vscode';
 import { makeNonce } from '../../shared/report-html';
 import { loadCore } from '../core';
@@ -53,9 +54,8 @@ async function viewerContent(path: string): Promise<ViewerContent> {
 export class ModelViewer {
   private static readonly open = new Set<ModelViewer>();
   /** The text the page last reported drawing, and every message it sent (extension-host tests). */
-  lastRendered: string | undefined;
+  readonly rendered = new RenderSignal();
   readonly received: ViewerMessage[] = [];
-  private readonly renderedListeners = new Set<(text: string) => void>();
   private renderedKey: string | undefined;
   /** How long the last render took to read the header and profile (ms), page loading aside. */
   contentMs: number | undefined;
@@ -96,14 +96,9 @@ export class ModelViewer {
 
   /** Resolves on the next text the page reports drawing. */
   nextRender(): Promise<string> {
-    return new Promise((resolve) => {
-      const once = (text: string) => {
-        this.renderedListeners.delete(once);
-        resolve(text);
-      };
-      this.renderedListeners.add(once);
-    });
+    return this.rendered.next();
   }
+
 
   private async onMessage(raw: unknown): Promise<void> {
     const message = parseViewerMessage(raw);
@@ -113,8 +108,7 @@ export class ModelViewer {
     }
     this.received.push(message);
     if (message.type === 'rendered') {
-      this.lastRendered = message.text;
-      for (const listener of [...this.renderedListeners]) listener(message.text);
+      this.rendered.fire(message.text);
     } else {
       await vscode.commands.executeCommand('deferredNorm.profileModel', this.uri);
     }

@@ -1,7 +1,8 @@
+import { RenderSignal } from '../render-signal';
 import * as vscode from 'vscode';
 import type { ModelSpec } from '../../core/model/spec';
 import type { NumericsResult } from '../../core/numerics/types';
-import { panelHtml } from '../../shared/report-html';
+import { makeNonce, panelHtml } from '../../shared/report-html';
 import { parseWebviewMessage, type HostMessage, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../shared/protocol';
 import { loadCore } from '../core';
 import { hardwareChoices, resolveHardware } from '../hardware';
@@ -35,11 +36,10 @@ export class ReportPanel {
   private pending: HostMessage[] = [];
   private disposed = false;
   /** The headline as the webview last reported it, and the messages it sent (for the extension-host tests). */
-  lastRendered: string | undefined;
+  readonly rendered = new RenderSignal();
   /** The message of the last failed profile, shown in the panel's error state. */
   lastError: string | undefined;
   readonly received: WebviewMessage[] = [];
-  private readonly renderedListeners = new Set<(headline: string) => void>();
 
   static init(extensionUri: vscode.Uri, actions: PanelActions): void {
     ReportPanel.extensionUri = extensionUri;
@@ -202,14 +202,9 @@ export class ReportPanel {
 
   /** Resolves on the next "rendered" report from the webview. */
   nextRender(): Promise<string> {
-    return new Promise((resolve) => {
-      const once = (headline: string) => {
-        this.renderedListeners.delete(once);
-        resolve(headline);
-      };
-      this.renderedListeners.add(once);
-    });
+    return this.rendered.next();
   }
+
 
   /** Lets tests send what the webview would, through the same validation. */
   receive(raw: unknown): Promise<void> {
@@ -230,8 +225,7 @@ export class ReportPanel {
         if (this.view) this.post({ type: 'view', view: this.view });
         return;
       case 'rendered':
-        this.lastRendered = message.headline;
-        for (const listener of [...this.renderedListeners]) listener(message.headline);
+        this.rendered.fire(message.headline);
         return;
       case 'profile':
         this.hardware = message.hardware;
@@ -276,7 +270,7 @@ export class ReportPanel {
     const dist = vscode.Uri.joinPath(ReportPanel.extensionUri, 'dist', 'webview');
     return panelHtml({
       cspSource: webview.cspSource,
-      nonce: nonce(),
+      nonce: makeNonce(),
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'report.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'report.css')).toString(),
       codiconUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, 'codicon.css')).toString(),
@@ -296,12 +290,6 @@ function titleOf(modelPath: string): string {
  */
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   return { enableScripts: true, enableFindWidget: true, retainContextWhenHidden: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
-}
-
-function nonce(): string {
-  const bytes = new Uint8Array(18);
-  crypto.getRandomValues(bytes);
-  return Buffer.from(bytes).toString('base64');
 }
 
 function preview(raw: unknown): string {

@@ -54,7 +54,7 @@ async function openedInViewer(uri: vscode.Uri): Promise<{ viewer: ModelViewer; t
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
     const viewer = await waitFor(() => api.modelViewers().find((v) => v.uri.fsPath === uri.fsPath), 10000, `a viewer for ${uri.fsPath}`);
     try {
-      const text = viewer.lastRendered ?? (await withTimeout(viewer.nextRender(), attempt < 4 ? 10000 : 30000, `the viewer page of ${uri.fsPath} did not report a render`));
+      const text = viewer.rendered.last ?? (await withTimeout(viewer.nextRender(), attempt < 4 ? 10000 : 30000, `the viewer page of ${uri.fsPath} did not report a render`));
       return { viewer, text, ms: Date.now() - started };
     } catch (err) {
       if (attempt >= 4 || viewer.received.length > 0) throw err;

@@ -49,7 +49,7 @@ async function revealed(panel: ReportPanel): Promise<ReportPanel> {
 }
 
 async function firstRender(panel: ReportPanel, ms = 30000): Promise<string> {
-  if (panel.lastRendered !== undefined) return panel.lastRendered;
+  if (panel.rendered.last !== undefined) return panel.rendered.last;
   return withTimeout(panel.nextRender(), ms, `the webview did not render the report (received: ${panel.received.map((m) => m.type).join(', ') || 'nothing'}; error: ${panel.lastError ?? 'none'})`);
 }
 
