@@ -135,7 +135,11 @@ test('the result is a fresh object in canonical order; the input is not changed'
   const before = structuredClone(p);
   const v = validateHardwareProfile(p, FILE);
   assert.deepEqual(p, before);
-  assert.deepEqual(Object.keys(v.memory), ['tiers', 'weightsTier', 'kvCacheTier', 'prefetch']);
+  // memory.efficiency is optional: left out, its default (1) is filled in, after the given fields.
+  assert.deepEqual(Object.keys(v.memory), ['tiers', 'weightsTier', 'kvCacheTier', 'prefetch', 'efficiency']);
+  assert.equal(v.memory.efficiency, 1);
+
+  assert.match(v.provenance['memory.efficiency']!, /^default: not given in /);
   assert.deepEqual(Object.keys(v).slice(0, 3), ['name', 'title', 'description']);
   v.memory.tiers[0]!.bandwidthGBps = 1;
   assert.equal(p.memory.tiers[0].bandwidthGBps, 3350);
@@ -154,4 +158,18 @@ test('path syntax: dotted names with [i] for tiers; .i accepted; junk rejected',
   assert.deepEqual(parsePath('memory.tiers.1.capacityGB'), ['memory', 'tiers', 1, 'capacityGB']);
   assert.deepEqual(parsePath('matrix.peakTflops.fp8'), ['matrix', 'peakTflops', 'fp8']);
   for (const bad of ['', '.a', 'a.', 'a..b', '[0]', 'a[x]', 'a b', 'a.0b', 'a[0']) assert.equal(parsePath(bad), undefined, bad);
+});
+
+test('kernels left out: each choice gets its default, and its provenance says it was not given', () => {
+  const p: Record<string, unknown> = structuredClone(userProfile());
+  delete p.kernels;
+  const v = validateHardwareProfile(p, FILE);
+  assert.deepEqual(v.kernels, { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0 });
+  assert.equal(v.provenance['kernels.attention'], `default: not given in ${FILE}`);
+});
+
+test('memory.activationsTier must name a tier', () => {
+  const p = userProfile();
+  (p.memory as Record<string, unknown>).activationsTier = 'sram';
+  assert.throws(() => validateHardwareProfile(p, FILE), (e: Error) => /memory\.activationsTier/.test(e.message) && /"hbm3"/.test(e.message));
 });

@@ -26,7 +26,7 @@ export function formatProfile(profile: HardwareProfile): string {
   const groups: { title: string; rows: Leaf[] }[] = [
     { title: 'General', rows: all.filter((l) => l.path === 'defaultDtype' || l.path === 'computeUnits') },
   ];
-  for (const key of ['matrix', 'vector', 'collective', 'memory'] as const) {
+  for (const key of ['matrix', 'vector', 'collective', 'memory', 'kernels'] as const) {
     const spec = PROFILE_SPEC.fields[key] as ObjectSpec;
     groups.push({ title: spec.label, rows: all.filter((l) => l.segments[0] === key && !isTierName(l)) });
   }

@@ -23,7 +23,10 @@ export interface MatrixEngine {
 }
 
 export interface VectorEngine {
-  /** Elementwise throughput (add/mul) over all units, in 10^9 elements per second. */
+  /**
+   * Arithmetic throughput of the elementwise units over all units, in 10^9 add/mul-equivalents per
+   * second. Where operands stream from memory (memory.activationsTier) the bandwidth bounds it too.
+   */
   gelemsPerSec: number;
   /** Cost of one exp, rsqrt or division relative to one add/mul. */
   expCost: number;
@@ -60,6 +63,29 @@ export interface MemorySystem {
   kvCacheTier: string;
   /** Weights can be fetched ahead of the matmul that needs them (a memory engine running ahead). */
   prefetch: boolean;
+  /**
+   * Tier activations live in between kernels (HBM on a GPU): elementwise ops then read and write their
+   * operands there and share its bandwidth. Absent: activations stay next to the compute units.
+   */
+  activationsTier?: string;
+  /** Fraction of a tier's peak bandwidth that streaming kernels reach (0–1]. */
+  efficiency: number;
+}
+
+export type AttentionKernel = 'eager' | 'flash';
+export type NormKernel = 'fused' | 'eager';
+export type KernelLaunch = 'per-kernel' | 'graph-in-decode';
+
+/** How the serving software runs the model on this machine: stated choices, not hardware facts. */
+export interface Kernels {
+  /** `eager`: scores materialized, softmax as its own passes; `flash`: one fused kernel, online softmax, division after ·V. */
+  attention: AttentionKernel;
+  /** `fused`: one norm kernel; `eager`: PyTorch's unfused RMSNorm/LayerNorm (up-cast, square, mean, rsqrt, multiply, down-cast, γ). */
+  norm: NormKernel;
+  /** `per-kernel`: every kernel pays its engine's start latency; `graph-in-decode`: decode runs as a captured graph. */
+  launch: KernelLaunch;
+  /** Cost of one kernel inside a captured graph (ns). */
+  graphKernelNs: number;
 }
 
 export interface HardwareProfile {
@@ -76,6 +102,7 @@ export interface HardwareProfile {
   vector: VectorEngine;
   collective: CollectiveNetwork;
   memory: MemorySystem;
+  kernels: Kernels;
   /**
    * Where each number comes from, keyed by its dotted path
    * (e.g. `collective.hopLatencyNs`): a datasheet, a paper, an assumption, or

@@ -52,6 +52,8 @@ export interface ObjectSpec {
   fields: Readonly<Record<string, NodeSpec>>;
   /** Fields that may be left out; the validator fills `defaults` for them. */
   optional?: readonly string[];
+  /** Values of optional fields that are left out (a field without one is simply absent). */
+  defaults?: Readonly<Record<string, unknown>>;
 }
 /** `matrix.peakTflops`: keys are dtypes, any subset (at least one). */
 export interface DtypeRecordSpec {
@@ -90,6 +92,9 @@ const bandwidth = (label: string): NumberSpec => ({ kind: 'number', ...RANGE.ban
 const cost = (label: string): NumberSpec => ({ kind: 'number', ...RANGE.cost, exclusiveMin: false, unit: '× add', label });
 
 export const TOPOLOGIES = ['tree', 'ring'] as const;
+export const ATTENTION_KERNELS = ['eager', 'flash'] as const;
+export const NORM_KERNELS = ['fused', 'eager'] as const;
+export const KERNEL_LAUNCHES = ['per-kernel', 'graph-in-decode'] as const;
 
 const TIER: ObjectSpec = {
   kind: 'object',
@@ -105,7 +110,6 @@ const TIER: ObjectSpec = {
 export const PROFILE_SPEC: ObjectSpec = {
   kind: 'object',
   label: 'hardware profile',
-  optional: ['title', 'description'],
   fields: {
     name: {
       kind: 'string',
@@ -166,9 +170,27 @@ export const PROFILE_SPEC: ObjectSpec = {
         weightsTier: { kind: 'tierRef', label: 'weights tier' },
         kvCacheTier: { kind: 'tierRef', label: 'KV-cache tier' },
         prefetch: { kind: 'boolean', label: 'prefetch' },
+        activationsTier: { kind: 'tierRef', label: 'activations tier' },
+        efficiency: { kind: 'number', ...RANGE.efficiency, exclusiveMin: false, unit: '', label: 'bandwidth efficiency' },
       },
+      optional: ['activationsTier', 'efficiency'],
+      defaults: { efficiency: 1 },
+    },
+    kernels: {
+      kind: 'object',
+      label: 'Kernels',
+      fields: {
+        attention: { kind: 'enum', values: ATTENTION_KERNELS, label: 'attention kernel' },
+        norm: { kind: 'enum', values: NORM_KERNELS, label: 'norm kernel' },
+        launch: { kind: 'enum', values: KERNEL_LAUNCHES, label: 'launch' },
+        graphKernelNs: ns('kernel in a captured graph'),
+      },
+      optional: ['attention', 'norm', 'launch', 'graphKernelNs'],
+      defaults: { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0 },
     },
   },
+  optional: ['title', 'description', 'kernels'],
+  defaults: { kernels: {} },
 };
 
 /** What a leaf accepts, in words, for error messages. */

@@ -47,7 +47,7 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
     throw new InputError(file, '$schema', 'a string (the path or URL of the JSON schema)', describeValue(schema));
   }
   const sources = checkSources(value.sources, file);
-  const provenance = checkProvenance(value.provenance, profile, file);
+  const provenance = checkProvenance(value.provenance, profile, file, value);
 
   return {
     ...(schema === undefined ? {} : { $schema: schema }),
@@ -60,6 +60,7 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
     vector: profile.vector,
     collective: profile.collective,
     memory: profile.memory,
+    kernels: profile.kernels,
     provenance,
     sources,
   };
@@ -76,8 +77,9 @@ export function checkCrossFieldRules(profile: HardwareProfile, file: string): vo
       throw new InputError(file, `memory.tiers[${i}].name`, 'a name not used by another tier', JSON.stringify(name));
     }
   });
-  for (const key of ['weightsTier', 'kvCacheTier'] as const) {
-    if (!names.includes(profile.memory[key])) {
+  for (const key of ['weightsTier', 'kvCacheTier', 'activationsTier'] as const) {
+    if (key === 'activationsTier' && profile.memory[key] === undefined) continue;
+    if (!names.includes(profile.memory[key]!)) {
       throw new InputError(
         file,
         `memory.${key}`,
@@ -133,7 +135,12 @@ function checkObject(spec: ObjectSpec, value: Record<string, unknown>, at: PathS
   const out: Out = {};
   for (const [key, child] of Object.entries(spec.fields)) {
     const v = value[key];
-    if (v === undefined && spec.optional?.includes(key)) continue;
+    if (v === undefined && spec.optional?.includes(key)) {
+      const fallback = spec.defaults?.[key];
+      // An object default ({} for `kernels`) is checked like a given one, so its own defaults fill in.
+      if (fallback !== undefined) out[key] = checkNode(child, structuredClone(fallback), [...at, key], file);
+      continue;
+    }
     if (v === undefined) {
       const expected = child.kind === 'object' ? objectExpected(child) : nodeExpected(child);
       throw new InputError(file, formatPath([...at, key]), expected, 'nothing (the field is missing)');
@@ -199,7 +206,7 @@ function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {
   return node;
 }
 
-function checkProvenance(value: unknown, profile: HardwareProfile, file: string): Record<string, string> {
+function checkProvenance(value: unknown, profile: HardwareProfile, file: string, raw: unknown): Record<string, string> {
   const given: Record<string, string> = {};
   if (value !== undefined) {
     if (!isObject(value)) {
@@ -220,7 +227,7 @@ function checkProvenance(value: unknown, profile: HardwareProfile, file: string)
   for (const leaf of leaves(profile)) {
     const note = given[leaf.path];
     if (note !== undefined) out[leaf.path] = note;
-    else if (isParameter(leaf)) out[leaf.path] = `user-supplied (${file})`;
+    else if (isParameter(leaf)) out[leaf.path] = valueAt(raw, leaf.segments) === undefined ? `default: not given in ${file}` : `user-supplied (${file})`;
   }
   return out;
 }
