@@ -1,7 +1,9 @@
+import type { AttentionKernel, NormKernel } from '../hardware/profile';
 import type { AttentionSpec, LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
 import type { SoftmaxOffset } from '../numerics/types';
 import type { Phase } from '../workload';
-import { GraphBuilder, type LayerGraph, type Work } from './ops';
+import { GraphBuilder, type LayerGraph, type OpCategory, type OpRole, type Work } from './ops';
+import { headsOf, shardOf } from './shard';
 import { headSites, layerSites, type Site } from './sites';
 
 /** Everything about the pass and the machine that changes the shape of a layer's graph. */
@@ -25,6 +27,9 @@ export interface GraphContext {
   fusedEpilogue: boolean;
   /** P: compute units one activation vector is spread over. */
   computeUnits: number;
+  /** The attention and norm kernels the serving software runs (hardware profile's `kernels`). */
+  attention: AttentionKernel;
+  norm: NormKernel;
 }
 
 /** Which eligible sites are deferred; ineligible sites are always kept. */
@@ -51,14 +56,21 @@ function activationCost(name: string): { ops: number; exps: number; divs: number
   return { ops: 2, exps: 1, divs: 1 }; // silu/swish: x / (1 + e^−x)
 }
 
-const vec = (elements: number, ops: number, extra: Partial<Omit<Extract<Work, { kind: 'vector' }>, 'kind'>> = {}): Work => ({
+type VectorExtra = Partial<Pick<Extract<Work, { kind: 'vector' }>, 'exps' | 'rsqrts' | 'divs'>>;
+
+/** Elementwise work over `elements` values, `ops` each, reading and writing `bytes` where operands live in memory. */
+const vec = (elements: number, ops: number, bytes: number, extra: VectorExtra = {}): Work => ({
   kind: 'vector',
   elements,
   ops,
   exps: extra.exps ?? 0,
   rsqrts: extra.rsqrts ?? 0,
   divs: extra.divs ?? 0,
+  bytes,
 });
+
+/** Bytes of one fp32 statistic per row. */
+const STAT_BYTES = 4;
 
 /** Average number of keys each query attends to. */
 export function keysPerQuery(attn: AttentionSpec, ctx: GraphContext, cross: boolean): number {
@@ -70,10 +82,6 @@ export function keysPerQuery(attn: AttentionSpec, ctx: GraphContext, cross: bool
   if (w >= t) return (t + 1) / 2;
   return ((w * (w + 1)) / 2 + (t - w) * w) / t;
 }
-
-/** Column-parallel layers split their outputs over TP chips, row-parallel ones their inputs. */
-const ROW_PARALLEL = new Set(['o', 'down', 'cross_o', 'shared_down']);
-const UNSHARDED = new Set(['router', 'q_a', 'kv_a']);
 
 class LayerBuilder {
   private readonly g = new GraphBuilder();
@@ -105,11 +113,7 @@ class LayerBuilder {
    * returns the tile ids. `tileDeps(t)` adds per-tile inputs (a streamed prologue).
    */
   linear(lin: LinearSpec, deps: number[], site?: string, tileDeps?: (t: number) => number[]): number[] {
-    const { tp } = this.ctx;
-    const rowParallel = ROW_PARALLEL.has(lin.role);
-    const sharded = tp > 1 && !UNSHARDED.has(lin.role);
-    const k = sharded && rowParallel ? Math.ceil(lin.in / tp) : lin.in;
-    const n = sharded && !rowParallel ? Math.ceil(lin.out / tp) : lin.out;
+    const { k, n } = shardOf(lin, this.ctx.tp);
     const active = lin.copies?.active ?? 1;
     const total = lin.copies?.total ?? 1;
     // Distinct experts a batch touches: each expert's weights are read once.
@@ -121,14 +125,15 @@ class LayerBuilder {
     for (let t = 0; t < tiles; t++) {
       const all = [...deps, ...(tileDeps ? tileDeps(t) : [])];
       if (bytes > 0 && this.ctx.prefetch) {
-        all.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
+        all.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, role: 'weight-load', engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
       }
       ids.push(
         this.g.add({
           name: tiles > 1 ? `${lin.name}[${t + 1}/${tiles}]` : lin.name,
+          role: 'linear',
           engine: 'matrix',
           category: 'linear',
-          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, weightBytes: this.ctx.prefetch ? 0 : bytes },
+          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0 },
           deps: all,
           site,
           continues: t > 0,
@@ -143,14 +148,20 @@ class LayerBuilder {
     return this.routing;
   }
 
-  vector(name: string, work: Work, deps: number[], category: 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise', site?: string, continues = false): number {
-    return this.g.add({ name, engine: 'vector', category, work, deps, site, continues });
+  vector(name: string, role: OpRole, work: Work, deps: number[], category: Extract<OpCategory, 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise'>, site?: string, continues = false): number {
+    return this.g.add({ name, role, engine: 'vector', category, work, deps, site, continues });
+  }
+
+  /** Bytes of `values` activations. */
+  act(values: number): number {
+    return values * this.ctx.activationBytes;
   }
 
   /** A gather and broadcast of per-row statistics over the `units` a row spans (all P by default). */
-  collective(name: string, rows: number, values: number, deps: number[], site?: string, units = this.ctx.computeUnits): number {
+  collective(name: string, role: 'norm-gather' | 'softmax-gather', rows: number, values: number, deps: number[], site?: string, units = this.ctx.computeUnits): number {
     return this.g.add({
       name,
+      role,
       engine: 'collective',
       category: 'stat-collective',
       work: { kind: 'collective', rows, values, units },
@@ -161,21 +172,86 @@ class LayerBuilder {
 
   allReduce(name: string, deps: number[], width: number): number[] {
     if (this.ctx.tp <= 1) return deps;
-    return [this.g.add({ name, engine: 'collective', category: 'allreduce', work: { kind: 'allreduce', bytes: this.rows * width * this.ctx.activationBytes }, deps })];
+    return [this.g.add({ name, role: 'all-reduce', engine: 'collective', category: 'allreduce', work: { kind: 'allreduce', bytes: this.act(this.rows * width) }, deps })];
   }
 
-  /** An epilogue on one matmul tile: on the vector engine, or inside the matmul where epilogues fuse. */
-  epilogue(name: string, elements: number, ops: number, deps: number[], site: string, extra: { rsqrts?: number; divs?: number; exps?: number } = {}, continues = false): number {
+  /**
+   * An epilogue on one matmul tile: inside the matmul where epilogues fuse (a few ALU ops per output
+   * on values in registers, no memory pass), else an elementwise pass over the output that reads it,
+   * reads one statistic per row and writes it back. PyTorch's eager kernels fuse nothing.
+   */
+  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, extra: VectorExtra = {}, continues = false): number {
+    const fused = this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
     return this.g.add({
       name,
-      engine: this.ctx.fusedEpilogue ? 'matrix' : 'vector',
+      role,
+      engine: fused ? 'matrix' : 'vector',
       category: 'epilogue',
-      work: vec(elements, ops, extra),
+      work: vec(elements, ops, fused ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra),
       deps,
       site,
-      fused: this.ctx.fusedEpilogue,
+      fused,
       continues,
     });
+  }
+
+  /**
+   * The statistic of a norm over `rows` rows of `width` values: one kernel, or PyTorch's eager
+   * RMSNorm (up-cast to fp32, square, mean, add ε, rsqrt: a kernel each, every one a memory pass).
+   * LayerNorm is one native kernel in PyTorch either way. Returns the op the statistic is ready after.
+   */
+  normStatistic(norm: NormSpec, deps: number[], site: string): number {
+    const rows = this.rows;
+    const width = norm.width;
+    const x = rows * width;
+    const ln = norm.kind === 'layernorm';
+    if (ln || this.ctx.norm === 'fused') {
+      const stats = ln ? 2 : 1;
+      return this.vector(`${norm.name}.${ln ? 'Σx,Σx²' : 'Σx²'}`, 'norm-stat', vec(x, ln ? OPS.lnStat : OPS.rmsStat, this.act(x) + rows * stats * STAT_BYTES), deps, 'norm-stat', site);
+    }
+    const f32 = 4;
+    const kernels: [string, Work][] = [];
+    if (this.ctx.activationBytes < f32) kernels.push(['to(float32)', vec(x, 1, this.act(x) + x * f32)]);
+    kernels.push(
+      ['pow(2)', vec(x, 1, 2 * x * f32)],
+      ['mean(-1)', vec(x, 1, x * f32 + rows * STAT_BYTES)],
+      ['+ eps', vec(rows, 1, 2 * rows * STAT_BYTES)],
+      ['rsqrt', vec(rows, 0, 2 * rows * STAT_BYTES, { rsqrts: rows })],
+    );
+    let last = deps;
+    for (const [what, work] of kernels) last = [this.vector(`${norm.name}.${what}`, 'norm-stat', work, last, 'norm-stat', site)];
+    return last[0]!;
+  }
+
+  /**
+   * Applying a kept norm, in `count` chunks that stream into the matmul tiles: one kernel, or the
+   * rest of PyTorch's eager RMSNorm (x·r in fp32, down-cast, ·γ), which runs whole before any tile.
+   */
+  normApply(norm: NormSpec, gathered: number, count: number, site: string): number[] {
+    const rows = this.rows;
+    const x = rows * norm.width;
+    const ln = norm.kind === 'layernorm';
+    const params = this.act(norm.width * (norm.affine === 'weight+bias' ? 2 : 1));
+    if (ln || this.ctx.norm === 'fused') {
+      return Array.from({ length: count }, (_, t) =>
+        this.vector(
+          `${norm.name}.apply[${t + 1}/${count}]`,
+          'norm-apply',
+          vec(x / count, ln ? OPS.lnApply : OPS.rmsApply, (2 * this.act(x) + rows * (ln ? 2 : 1) * STAT_BYTES) / count + params, { rsqrts: t === 0 ? rows : 0 }),
+          [gathered],
+          'norm-apply',
+          site,
+          t > 0,
+        ),
+      );
+    }
+    const f32 = 4;
+    const kernels: [string, Work][] = [['x * r', vec(x, 1, 2 * x * f32 + rows * STAT_BYTES)]];
+    if (this.ctx.activationBytes < f32) kernels.push(['to(dtype)', vec(x, 1, x * f32 + this.act(x))]);
+    kernels.push(['γ *', vec(x, 1, 2 * this.act(x) + params)]);
+    let last = gathered;
+    for (const [what, work] of kernels) last = this.vector(`${norm.name}.${what}`, 'norm-apply', work, [last], 'norm-apply', site);
+    return [last];
   }
 
   /**
@@ -187,34 +263,31 @@ class LayerBuilder {
   normSite(site: Site, inputDeps: number[]): Map<string, number[]> {
     const rows = this.rows;
     const norm = site.norm!;
-    const width = norm.width;
     const ln = norm.kind === 'layernorm';
     const outputs = new Map<string, number[]>();
     // The router goes first so that routed experts can depend on its decision.
     const consumers = [...site.consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
-    const stat = this.vector(`${norm.name}.${ln ? 'Σx,Σx²' : 'Σx²'}`, vec(rows * width, ln ? OPS.lnStat : OPS.rmsStat), inputDeps, 'norm-stat', site.id);
+    const stat = this.normStatistic(norm, inputDeps, site.id);
     // A per-head QK norm runs over head_dim values held by one unit: its statistic needs no gather.
-    const gathered = norm.placement === 'qk' ? stat : this.collective(`${norm.name}.gather`, rows, ln ? 2 : 1, [stat], site.id);
+    const gathered = norm.placement === 'qk' ? stat : this.collective(`${norm.name}.gather`, 'norm-gather', rows, ln ? 2 : 1, [stat], site.id);
     const deferred = site.ineligible === null && site.consumers.length > 0 && this.defer(site.id);
     if (!deferred) {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
       const { count, byRows } = this.tiling();
-      const chunks = Array.from({ length: count }, (_, t) =>
-        this.vector(`${norm.name}.apply[${t + 1}/${count}]`, vec((rows * width) / count, ln ? OPS.lnApply : OPS.rmsApply, { rsqrts: t === 0 ? rows : 0 }), [gathered], 'norm-apply', site.id, t > 0),
-      );
-      const chunkDeps = (t: number) => (byRows ? [chunks[t]!] : chunks);
+      const chunks = this.normApply(norm, gathered, count, site.id);
+      const chunkDeps = (t: number) => (byRows && chunks.length === count ? [chunks[t]!] : chunks);
       for (const lin of consumers) outputs.set(lin.name, this.consumer(lin, [], chunkDeps));
       outputs.set('', chunks);
       return outputs;
     }
     for (const lin of consumers) {
       const tiles = this.consumer(lin, inputDeps, undefined, site.id);
-      const n = lin.out * (lin.copies?.active ?? 1);
-      const perTile = (rows * n) / Math.max(1, tiles.length) / (ROW_PARALLEL.has(lin.role) ? 1 : this.ctx.tp);
+      // The scale acts on this chip's share of the output: split only if the linear's columns are.
+      const perTile = (rows * shardOf(lin, this.ctx.tp).n * (lin.copies?.active ?? 1)) / Math.max(1, tiles.length);
       const ops = ln || lin.bias ? OPS.scaleBias : OPS.scale;
       outputs.set(
         lin.name,
-        tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${tiles.length}]`, perTile, ops, [tile, gathered], site.id, { rsqrts: t === 0 ? rows : 0 }, t > 0)),
+        tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${tiles.length}]`, 'norm-scale', perTile, ops, rows / tiles.length, [tile, gathered], site.id, { rsqrts: t === 0 ? rows : 0 }, t > 0)),
       );
     }
     outputs.set('', [gathered]);
@@ -230,68 +303,95 @@ class LayerBuilder {
     const routed = lin.copies !== undefined && this.routing !== null ? [this.routing] : [];
     const tiles = this.linear(lin, [...deps, ...routed], site, tileDeps);
     if (lin.role === 'router') {
-      this.routing = this.vector('router.top-k', vec(this.rows * lin.out, 1), tiles, 'elementwise');
+      this.routing = this.vector('router.top-k', 'router-top-k', vec(this.rows * lin.out, 1, this.act(this.rows * lin.out)), tiles, 'elementwise');
     }
     return tiles;
   }
 
   /**
    * Scores, Softmax and p·V for one attention, split into head groups (tiles).
-   * Kept: max → gather → exp → sum → gather → divide over every key → p·V.
-   * Deferred: p·V runs on the unnormalized exponentials while the sum (and, for
+   * Eager kernels, kept: max → gather → exp → sum → gather → divide over every key → p·V,
+   * the score matrix written to and read from memory between them.
+   * Eager, deferred: p·V runs on the unnormalized exponentials while the sum (and, for
    * `online`, the max) is gathered; the division then acts on v_head values.
+   * Fused (FlashAttention-style): one kernel per head group; scores never reach memory and
+   * the division already happens after ·V, so the baseline is the deferred form.
    */
   attention(attn: AttentionSpec, qDeps: number[], kvDeps: number[], cross: boolean, site: Site): number[] {
     const ctx = this.ctx;
-    const heads = Math.ceil(attn.heads / ctx.tp);
-    const kvHeads = Math.max(1, Math.ceil(attn.kvHeads / ctx.tp));
+    const { heads, kvHeads } = headsOf(attn, ctx.tp);
     const queries = this.rows; // one query row per token, per head
     const keys = keysPerQuery(attn, ctx, cross);
     const mla = attn.mla && ctx.phase === 'decode';
     // MLA decode attends in the latent space (kv_b absorbed into q and o), reading the latent cache.
     const qkDim = mla ? attn.mla!.kvLoraRank + attn.mla!.ropeHeadDim : attn.headDim;
     const vDim = mla ? attn.mla!.kvLoraRank : attn.vHeadDim;
-    const cachedKeys = ctx.phase === 'decode' || cross ? (cross ? ctx.seq : ctx.context) : 0;
-    const cacheBytesPerToken = mla ? qkDim * ctx.activationBytes : kvHeads * (attn.headDim + attn.vHeadDim) * ctx.activationBytes;
+    // Decode reads the cached keys it attends to (a sliding window reads only its window); the new token's come from this step.
+    const cachedKeys = cross ? ctx.seq : ctx.phase === 'decode' ? keys - 1 : 0;
+    const cacheBytesPerToken = mla ? this.act(qkDim) : this.act(kvHeads * (attn.headDim + attn.vHeadDim));
     const tiles = Math.max(1, Math.min(ctx.tiles, heads));
     const rowsPerTile = (queries * heads) / tiles;
+    const kvBytes = (ctx.batch * cachedKeys * cacheBytesPerToken) / tiles;
+    const prefix = cross ? 'cross_' : '';
+    const outs: number[] = [];
+    if (ctx.attention === 'flash') {
+      for (let t = 0; t < tiles; t++) {
+        const tag = tiles > 1 ? `[${t + 1}/${tiles}]` : '';
+        outs.push(
+          this.g.add({
+            name: `${prefix}flash_attention${tag}`,
+            role: 'attention-fused',
+            engine: 'matrix',
+            category: 'attention',
+            // q·Kᵀ and p·V: 2·rows·keys·(qk + v) FLOPs; the cache streams through the kernel.
+            work: { kind: 'matmul', m: rowsPerTile, k: keys, n: qkDim + vDim, bytes: kvBytes, tier: 'kv', exps: rowsPerTile * keys },
+            deps: [...qDeps, ...kvDeps],
+            continues: t > 0,
+          }),
+        );
+      }
+      return outs;
+    }
     const offset = ctx.softmaxOffset;
     const deferred = this.defer(site.id);
     // A score row spans the units that hold its sequence's cache for its KV head.
     const span = Math.max(1, Math.floor(ctx.computeUnits / (ctx.batch * kvHeads)));
-    const outs: number[] = [];
     for (let t = 0; t < tiles; t++) {
       const tag = tiles > 1 ? `[${t + 1}/${tiles}]` : '';
       const deps = [...qDeps, ...kvDeps];
       if (cachedKeys > 0) {
-        const bytes = (ctx.batch * cachedKeys * cacheBytesPerToken) / tiles;
-        deps.push(this.g.add({ name: `${cross ? 'cross_' : ''}kv_cache.read${tag}`, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'kv' }, deps: [] }));
+        deps.push(this.g.add({ name: `${prefix}kv_cache.read${tag}`, role: 'kv-read', engine: 'memory', category: 'memory', work: { kind: 'memory', bytes: kvBytes, tier: 'kv' }, deps: [] }));
       }
-      const scores = this.g.add({ name: `${cross ? 'cross_' : ''}q·Kᵀ${tag}`, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: qkDim, n: keys, weightBytes: 0 }, deps });
       const elems = rowsPerTile * keys;
+      // The score matrix is written by q·Kᵀ and read back by p·V (where activations live in memory).
+      const scoresBytes = this.act(elems);
+      const scores = this.g.add({ name: `${prefix}q·Kᵀ${tag}`, role: 'scores', engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: qkDim, n: keys, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps });
       const pv = (d: number[]) =>
-        this.g.add({ name: `${cross ? 'cross_' : ''}p·V${tag}`, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, weightBytes: 0 }, deps: d, site: site.id });
+        this.g.add({ name: `${prefix}p·V${tag}`, role: 'pv', engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps: d, site: site.id });
       // A row held by one unit has its max and sum locally: no gather, and nothing for online to rescale.
-      const gather = (what: string, values: number, deps: number[]) => (span > 1 ? this.collective(`softmax.gather-${what}${tag}`, rowsPerTile, values, deps, site.id, span) : deps[0]!);
+      const gather = (what: string, values: number, deps: number[]) => (span > 1 ? this.collective(`softmax.gather-${what}${tag}`, 'softmax-gather', rowsPerTile, values, deps, site.id, span) : deps[0]!);
+      // Passes over the scores: the max reads them; exp-and-sum and the division read and write them.
+      const read = scoresBytes;
+      const readWrite = 2 * scoresBytes;
       if (!deferred) {
-        const max = this.vector(`softmax.max${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
-        const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), [gather('max', 1, [max])], 'softmax', site.id);
-        const div = this.vector(`softmax.divide${tag}`, vec(elems, 1, { divs: rowsPerTile }), [gather('sum', 1, [exp])], 'softmax', site.id);
+        const max = this.vector(`softmax.max${tag}`, 'softmax-max', vec(elems, 1, read), [scores], 'softmax', site.id);
+        const exp = this.vector(`softmax.exp-sum${tag}`, 'softmax-exp-sum', vec(elems, 2, readWrite, { exps: elems }), [gather('max', 1, [max])], 'softmax', site.id);
+        const div = this.vector(`softmax.divide${tag}`, 'softmax-divide', vec(elems, 1, readWrite, { divs: rowsPerTile }), [gather('sum', 1, [exp])], 'softmax', site.id);
         outs.push(pv([div]));
         continue;
       }
       const online = offset === 'online' && span > 1;
       let expDeps = [scores];
       if (offset !== 'bound') {
-        const max = this.vector(`softmax.${online ? 'local-max' : 'max'}${tag}`, vec(elems, 1), [scores], 'softmax', site.id);
+        const max = this.vector(`softmax.${online ? 'local-max' : 'max'}${tag}`, 'softmax-max', vec(elems, 1, read), [scores], 'softmax', site.id);
         expDeps = [online ? max : gather('max', 1, [max])];
       }
-      const exp = this.vector(`softmax.exp-sum${tag}`, vec(elems, 2, { exps: elems }), expDeps, 'softmax', site.id);
+      const exp = this.vector(`softmax.exp-sum${tag}`, 'softmax-exp-sum', vec(elems, 2, readWrite, { exps: elems }), expDeps, 'softmax', site.id);
       // Online: one gather carries each unit's max and sum; the epilogue rescales by exp(m_unit − m).
       const gathered = gather(online ? 'max-sum' : 'sum', online ? 2 : 1, [exp]);
       const out = pv([exp]);
       const rescale = online ? { ops: 2, exps: rowsPerTile } : { ops: 1, exps: 0 };
-      outs.push(this.epilogue(`softmax.divide-after-V${tag}`, rowsPerTile * vDim, rescale.ops, [out, gathered], site.id, { divs: rowsPerTile, exps: rescale.exps }));
+      outs.push(this.epilogue(`softmax.divide-after-V${tag}`, 'softmax-divide-after-v', rowsPerTile * vDim, rescale.ops, rowsPerTile, [out, gathered], site.id, { divs: rowsPerTile, exps: rescale.exps }));
     }
     return outs;
   }
@@ -377,7 +477,7 @@ class BlockAssembler {
     const mlpIn = parallel ? attnIn : this.norm(post ? undefined : findNorm(kind, 'mlp'), residual);
     const mlpOut = this.mlp(mlpIn);
     if (parallel) {
-      const sum = b.vector('residual(x + attn + mlp)', vec(b.rows * b.hidden, 2), [...attnOut, ...mlpOut], 'elementwise');
+      const sum = b.vector('residual(x + attn + mlp)', 'residual', vec(b.rows * b.hidden, 2, b.act(4 * b.rows * b.hidden)), [...attnOut, ...mlpOut], 'elementwise');
       b.allReduce('all-reduce(attn + mlp)', [sum], b.hidden);
     } else {
       this.closeSublayer(mlpOut, 'mlp', residual);
@@ -390,7 +490,7 @@ class BlockAssembler {
     const reduced = b.allReduce(`all-reduce(${sublayer})`, outs, b.hidden);
     const sandwich = kind.block === 'sandwich' ? findNorm(kind, `${sublayer}-post`) : undefined;
     const normed = this.norm(sandwich, reduced);
-    const add = b.vector(`residual(${sublayer})`, vec(b.rows * b.hidden, OPS.residual), [...normed, ...residual], 'elementwise');
+    const add = b.vector(`residual(${sublayer})`, 'residual', vec(b.rows * b.hidden, OPS.residual, b.act(3 * b.rows * b.hidden)), [...normed, ...residual], 'elementwise');
     if (kind.block !== 'post-norm') return [add];
     const postNorm = kind.norms.find((n) => n.placement === 'post' && (n.role === `${sublayer}-post` || n.role === sublayer));
     return this.norm(postNorm, [add]);
@@ -422,9 +522,10 @@ class BlockAssembler {
     if (kv.length > 0) kv = this.norm(findNorm(kind, 'k'), kv);
     let qk = [...q, ...kv];
     if (this.rope) {
-      const heads = Math.ceil(attn.heads / b.ctx.tp);
-      const kvHeads = Math.max(1, Math.ceil(attn.kvHeads / b.ctx.tp));
-      qk = [b.vector('rope(q, k)', vec(b.rows * (heads + kvHeads) * attn.headDim, OPS.rope), qk, 'elementwise')];
+      const { heads, kvHeads } = headsOf(attn, b.ctx.tp);
+      const values = b.rows * (heads + kvHeads) * attn.headDim;
+      // Reads q and k and the cos/sin of each position, writes the rotated q and k.
+      qk = [b.vector('rope(q, k)', 'rope', vec(values, OPS.rope, b.act(3 * values)), qk, 'elementwise')];
     }
     const pv = b.attention(attn, qk, v, false, this.site('softmax'));
     return this.outputs(['o'], pv);
@@ -446,10 +547,12 @@ class BlockAssembler {
       const routed = path.up.some((l) => l.copies !== undefined);
       const upOuts = path.up.flatMap((l) => this.ready.get(l.name) ?? b.linear(l, [...mlpIn, ...(routed && b.routingDecision() !== null ? [b.routingDecision()!] : [])]));
       const active = path.down?.copies?.active ?? 1;
-      const width = Math.ceil(path.width / b.ctx.tp) * active;
+      const width = (path.down ? shardOf(path.down, b.ctx.tp).k : Math.ceil(path.width / b.ctx.tp)) * active;
+      const values = b.rows * width;
       const actOp = b.vector(
         `${m.activation}${m.gated ? ' ⊙ up' : ''}`,
-        vec(b.rows * width, act.ops + (m.gated ? OPS.gatedMul : 0), { exps: b.rows * width * act.exps, divs: b.rows * width * act.divs }),
+        'activation',
+        vec(values, act.ops + (m.gated ? OPS.gatedMul : 0), b.act((m.gated ? 3 : 2) * values), { exps: values * act.exps, divs: values * act.divs }),
         upOuts,
         'elementwise',
       );
@@ -457,9 +560,11 @@ class BlockAssembler {
     }
     if (!router) return outs;
     // Gate weights need the normalized logits: the softmax over experts waits for the router's scaled output.
-    const weights = b.vector('router.softmax', vec(b.rows * router.out, 2, { exps: b.rows * router.out }), this.ready.get(router.name) ?? [], 'elementwise');
+    const logits = b.rows * router.out;
+    const weights = b.vector('router.softmax', 'router-softmax', vec(logits, 2, b.act(2 * logits), { exps: logits }), this.ready.get(router.name) ?? [], 'elementwise');
     const topK = m.topK ?? 1;
-    return [b.vector('moe.combine', vec(b.rows * b.hidden * topK, 2), [...outs, weights], 'elementwise')];
+    // Reads each token's top-k expert outputs and writes their weighted sum.
+    return [b.vector('moe.combine', 'moe-combine', vec(b.rows * b.hidden * topK, 2, b.act(b.rows * b.hidden * (topK + 1))), [...outs, weights], 'elementwise')];
   }
 }
 
@@ -475,6 +580,13 @@ export function buildHeadGraph(spec: ModelSpec, ctx: GraphContext, defer: DeferC
   const [site] = headSites(spec);
   if (!site) return null;
   const b = new LayerBuilder(ctx, defer, ctx.batch, spec.hidden);
+  b.normSite(site, []);
+  return b.build();
+}
+
+/** One norm site alone, the norm and the linears it feeds, as the FlashNorm benchmark times it. */
+export function buildSiteGraph(spec: ModelSpec, kind: LayerKind, site: Site, ctx: GraphContext, defer: DeferChoice): LayerGraph {
+  const b = new LayerBuilder(ctx, defer, rowsFor(kind, ctx, spec.topology), spec.hidden);
   b.normSite(site, []);
   return b.build();
 }

@@ -7,10 +7,16 @@ export type Engine = 'matrix' | 'vector' | 'collective' | 'memory';
 export const ENGINES: readonly Engine[] = ['matrix', 'vector', 'collective', 'memory'];
 
 export type Work =
-  /** M×K by K×N multiply; `weightBytes` > 0 when the right operand is a weight matrix. */
-  | { kind: 'matmul'; m: number; k: number; n: number; weightBytes: number }
-  /** Elementwise work: `elements` values, `ops` add/mul-equivalents each, plus `special` exp/rsqrt/div counts in total. */
-  | { kind: 'vector'; elements: number; ops: number; exps: number; rsqrts: number; divs: number }
+  /**
+   * M×K by K×N multiply. `bytes` stream through memory during it: the weight matrix, the KV cache a
+   * fused attention kernel reads, or an eager attention's score matrix; `exps` are a fused softmax's.
+   */
+  | { kind: 'matmul'; m: number; k: number; n: number; bytes: number; tier: 'weights' | 'kv' | 'activations'; exps: number }
+  /**
+   * Elementwise work: `elements` values, `ops` add/mul-equivalents each, plus exp/rsqrt/div counts in
+   * total; `bytes` read and written where operands live in memory (memory.activationsTier).
+   */
+  | { kind: 'vector'; elements: number; ops: number; exps: number; rsqrts: number; divs: number; bytes: number }
   /** Gather and broadcast of `values` scalars per row for `rows` rows across the `units` compute units a row spans. */
   | { kind: 'collective'; rows: number; values: number; units: number }
   /** Ring all-reduce of `bytes` between tensor-parallel chips. */
@@ -31,10 +37,39 @@ export type OpCategory =
   | 'allreduce'
   | 'memory';
 
+/** What an op is, for the pseudo-code and the tests: names are for people, roles for code. */
+export type OpRole =
+  | 'linear'
+  | 'weight-load'
+  | 'kv-read'
+  | 'scores'
+  | 'pv'
+  /** FlashAttention-style kernel: scores, online softmax and ·V in one pass; the division after ·V. */
+  | 'attention-fused'
+  | 'softmax-max'
+  | 'softmax-exp-sum'
+  | 'softmax-gather'
+  | 'softmax-divide'
+  /** The deferred Softmax's division (and online rescale) after ·V. */
+  | 'softmax-divide-after-v'
+  | 'norm-stat'
+  | 'norm-gather'
+  | 'norm-apply'
+  /** A deferred norm's per-row scale on a linear's output. */
+  | 'norm-scale'
+  | 'rope'
+  | 'activation'
+  | 'residual'
+  | 'router-top-k'
+  | 'router-softmax'
+  | 'moe-combine'
+  | 'all-reduce';
+
 export interface Op {
   id: number;
   /** Readable name, e.g. `q_proj[2/4]`, `input_layernorm.Σx²`. */
   name: string;
+  role: OpRole;
   engine: Engine;
   category: OpCategory;
   work: Work;

@@ -1,3 +1,4 @@
+import type { AttentionKernel } from '../hardware/profile';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
 
 /**
@@ -65,8 +66,12 @@ function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[
   };
 }
 
-/** Every site of one layer kind, in execution order. */
-export function layerSites(kind: LayerKind): Site[] {
+/** Why a Softmax site is not a candidate when the attention kernel is fused. */
+export const FUSED_ATTENTION_REASON =
+  'already deferred by the baseline kernel: a fused (FlashAttention-style) attention keeps a running max and sum and divides after ·V, so there is no gather left to hide';
+
+/** Every site of one layer kind, in execution order, for the attention kernel the machine runs. */
+export function layerSites(kind: LayerKind, attention: AttentionKernel = 'eager'): Site[] {
   const sites: Site[] = [];
   for (const norm of kind.norms) {
     sites.push(normSite(kind, norm, normConsumers(kind, norm)));
@@ -78,9 +83,10 @@ export function layerSites(kind: LayerKind): Site[] {
     out: 0,
     bias: false,
   });
-  sites.push({ id: 'softmax', name: 'softmax → ·V', kind: 'softmax', consumers: [pv(false)], ineligible: null, attention: 'self' });
+  const softmaxReason = attention === 'flash' ? FUSED_ATTENTION_REASON : null;
+  sites.push({ id: 'softmax', name: 'softmax → ·V', kind: 'softmax', consumers: [pv(false)], ineligible: softmaxReason, attention: 'self' });
   if (kind.crossAttention) {
-    sites.push({ id: 'cross-softmax', name: 'cross-attention softmax → ·V', kind: 'softmax', consumers: [pv(true)], ineligible: null, attention: 'cross' });
+    sites.push({ id: 'cross-softmax', name: 'cross-attention softmax → ·V', kind: 'softmax', consumers: [pv(true)], ineligible: softmaxReason, attention: 'cross' });
   }
   return sites;
 }

@@ -62,13 +62,17 @@ function prepare(ops: readonly Op[]): Prepared {
   return result;
 }
 
+const MEMORY = ENGINE_INDEX.get('memory')!;
+
 /**
  * Event-driven list scheduling: each engine runs one op at a time; whenever an
  * engine is idle it starts the ready op with the longest path to the end of the
- * graph (ties: program order). Ops must be listed so that deps precede them.
+ * graph (ties: program order). An op that streams bytes also holds the memory
+ * system for `times.memory[op]` from its start, so it waits while another op
+ * holds it (one bandwidth, shared). Ops must be listed so that deps precede them.
  */
 export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
-  const { busy, latency } = times;
+  const { busy, latency, memory } = times;
   const n = ops.length;
   const start = new Float64Array(n);
   const release = new Float64Array(n);
@@ -94,6 +98,8 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
   // Ops that left their engine but whose result is still on the network.
   const inFlight = IN_FLIGHT;
   inFlight.length = 0;
+  // The memory system is held by the op on the memory engine, or by a streaming op on another engine until then.
+  let memoryHeldUntil = 0;
 
   let now = 0;
   let done = 0;
@@ -101,12 +107,15 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
     for (let e = 0; e < engines; e++) {
       const queue = ready[e]!;
       if (running[e] !== -1 || queue.length === 0) continue;
-      let pick = 0;
-      for (let q = 1; q < queue.length; q++) {
+      const memoryFree = running[MEMORY] === -1 && memoryHeldUntil <= now;
+      let pick = -1;
+      for (let q = 0; q < queue.length; q++) {
         const a = queue[q]!;
-        const b = queue[pick]!;
-        if (level[a]! > level[b]! || (level[a] === level[b] && a < b)) pick = q;
+        if (!memoryFree && (e === MEMORY || memory[a]! > 0)) continue;
+        const b = pick === -1 ? -1 : queue[pick]!;
+        if (b === -1 || level[a]! > level[b]! || (level[a] === level[b] && a < b)) pick = q;
       }
+      if (pick === -1) continue;
       const op = queue[pick]!;
       queue[pick] = queue[queue.length - 1]!;
       queue.pop();
@@ -114,10 +123,12 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
       release[op] = now + busy[op]!;
       end[op] = release[op]! + latency[op]!;
       running[e] = op;
+      if (e !== MEMORY && memory[op]! > 0) memoryHeldUntil = now + memory[op]!;
     }
     let next = Infinity;
     for (let e = 0; e < engines; e++) if (running[e] !== -1) next = Math.min(next, release[running[e]!]!);
     for (const op of inFlight) next = Math.min(next, end[op]!);
+    if (memoryHeldUntil > now) next = Math.min(next, memoryHeldUntil);
     if (next === Infinity) throw new Error('scheduler: dependency cycle or op on an unknown engine');
     now = next;
     for (let e = 0; e < engines; e++) {

@@ -1,4 +1,4 @@
-import { buildHeadGraph, buildLayerGraph, type DeferChoice, type GraphContext } from '../graph/layer';
+import { buildHeadGraph, buildLayerGraph, buildSiteGraph, type DeferChoice, type GraphContext } from '../graph/layer';
 import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
 import { headSites, layerSites, type Site } from '../graph/sites';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
@@ -67,6 +67,8 @@ export function graphContext(hw: HardwareProfile, workload: Workload, dtype: Dty
     prefetch: hw.memory.prefetch,
     fusedEpilogue: hw.matrix.fusedEpilogue,
     computeUnits: hw.computeUnits,
+    attention: hw.kernels.attention,
+    norm: hw.kernels.norm,
   };
 }
 
@@ -107,7 +109,7 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     };
   };
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, layerSites(kind), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
+    simulateKind(kind.id, kind.label, kind.layers, layerSites(kind, hw.kernels.attention), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
   );
   const head = headSites(spec);
   if (head.length > 0) {
@@ -134,7 +136,7 @@ function simulateKind(
   const bit = new Map(eligible.map((siteId, b) => [siteId, 1 << b]));
   const run = (mask: number): Run => {
     const graph = build(ctx, (siteId) => (mask & (bit.get(siteId) ?? 0)) !== 0, String(mask));
-    const times = opTimes(graph.ops, hw, dtype, ctx.tp);
+    const times = opTimes(graph.ops, { hw, dtype, tp: ctx.tp, phase: ctx.phase });
     return { graph, timeline: schedule(graph.ops, times), times };
   };
   const memo = new Map<number, Run>();
@@ -151,7 +153,7 @@ function simulateKind(
     r.graph.ops.forEach((op, i) => {
       if (op.category === 'stat-collective') busy[i] = latency[i] = 0;
     });
-    return schedule(r.graph.ops, { busy, latency }).makespanNs;
+    return schedule(r.graph.ops, { busy, latency, memory: r.times.memory }).makespanNs;
   };
 
   // Local search: start from the better of "all deferred" and "none", flip any site whose flip makes
@@ -191,6 +193,25 @@ function simulateKind(
     deferredFreeNs: chosen === none ? baselineFreeNs : freeMakespan(cached(chosen)),
     sites: decisions,
   };
+}
+
+/**
+ * One norm site of the first layer kind that has it, simulated alone (the norm and the linears it
+ * feeds, nothing else): what a micro-benchmark of "norm then project" measures.
+ */
+export function simulateSite(spec: ModelSpec, hw: HardwareProfile, workload: Workload, siteId: string): { keptNs: number; deferredNs: number; site: Site } {
+  const dtype = resolveDtype(hw, workload);
+  const ctx = graphContext(hw, workload, dtype);
+  for (const kind of spec.layerKinds) {
+    const site = layerSites(kind, hw.kernels.attention).find((s) => s.id === siteId);
+    if (!site || !site.norm) continue;
+    const makespan = (deferred: boolean): number => {
+      const graph = buildSiteGraph(spec, kind, site, ctx, () => deferred);
+      return schedule(graph.ops, opTimes(graph.ops, { hw, dtype, tp: ctx.tp, phase: ctx.phase })).makespanNs;
+    };
+    return { keptNs: makespan(false), deferredNs: site.ineligible === null ? makespan(true) : makespan(false), site };
+  }
+  throw new InputError(spec.source.path, 'site', `the id of a norm site of this model (e.g. attn-norm, mlp-norm)`, JSON.stringify(siteId));
 }
 
 /** Busy time per engine over one run (ns). */
