@@ -6,7 +6,9 @@ import { InputError } from '../errors';
 import type { HardwareProfile } from './profile';
 import { validateHardwareProfile } from './validate';
 import dimc from './presets/dimc.json';
+import gpuA100 from './presets/gpu-a100.json';
 import gpuH100 from './presets/gpu-h100.json';
+import gpuT4 from './presets/gpu-t4.json';
 import tpuV5e from './presets/tpu-v5e.json';
 
 /** The preset used when no hardware is named. */
@@ -20,7 +22,9 @@ export interface PresetInfo {
 
 const RAW: readonly { file: string; data: unknown }[] = [
   { file: 'presets/dimc.json', data: dimc },
+  { file: 'presets/gpu-a100.json', data: gpuA100 },
   { file: 'presets/gpu-h100.json', data: gpuH100 },
+  { file: 'presets/gpu-t4.json', data: gpuT4 },
   { file: 'presets/tpu-v5e.json', data: tpuV5e },
 ];
 
