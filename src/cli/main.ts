@@ -15,8 +15,10 @@ import { fullReport } from '../core/report/full';
 import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen';
 import { formatSweep, runSweep } from '../core/report/sweep';
 import { checkWorkloadForModel, type Workload } from '../core/workload';
+import { formatValidation, validate } from '../core/validate/validate';
 import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
+import { validationInputs } from './validate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 declare const PACKAGE_VERSION: string | undefined;
@@ -31,6 +33,7 @@ Usage
   deferred-norm pseudocode <model> [--site NAME] [workload and hardware options]
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
+  deferred-norm validate [--format table|json]   (published latency measurements beside the simulated figures)
 
 <model> is a config.json, a folder holding one, a .gguf file or a .safetensors file.
 
@@ -180,6 +183,12 @@ async function run(argv: string[]): Promise<number> {
       emit(format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatNumerics(result, spec.name), values);
       return numericsPass(result) ? 0 : 1;
     }
+    case 'validate': {
+      const format = formatOption(values, ['table', 'json'], 'table');
+      const result = validate(await validationInputs());
+      emit(format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatValidation(result), values);
+      return 0;
+    }
     case 'hardware': {
       const sub = positionals[1];
       const format = formatOption(values, ['table', 'json'], 'table');
@@ -199,7 +208,7 @@ async function run(argv: string[]): Promise<number> {
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
     }
     default:
-      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode or hardware (see --help)', JSON.stringify(verb));
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, hardware or validate (see --help)', JSON.stringify(verb));
   }
 }
 

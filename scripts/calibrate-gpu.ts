@@ -1,0 +1,65 @@
+/**
+ * `npm run calibrate:gpu`: fits each GPU preset's `matrix.efficiency` and `memory.efficiency` (and
+ * nothing else) to the calibration points of `deferred-norm validate` (src/core/validate/points.ts,
+ * `use: 'calibration'`), by least squares on log(simulated ÷ measured). Prints the fit and what it
+ * yields on the fitted and the held-back points; the preset files hold the result, rounded, with a
+ * "calibrated:" provenance naming the points.
+ */
+import { join } from 'node:path';
+import { applyOverrides } from '../src/core/hardware/overrides';
+import { getPreset } from '../src/core/hardware/presets';
+import { loadModel } from '../src/core/model/load';
+import type { ModelSpec } from '../src/core/model/spec';
+import { POINTS, type Point } from '../src/core/validate/points';
+import { summarize, validate } from '../src/core/validate/validate';
+
+const GPUS = ['gpu-a100', 'gpu-h100', 'gpu-t4'];
+const FIXTURES = join(__dirname, '..', 'test', 'fixtures', 'configs');
+
+/** Efficiencies are searched on a coarse grid, then refined around the best point on this step. */
+const FINE_STEP = 0.005;
+const COARSE = range(0.05, 1, 0.05);
+
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to + 1e-9; v += step) out.push(Math.round(v / FINE_STEP) * FINE_STEP);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const specs = new Map<string, ModelSpec>();
+  for (const model of new Set(POINTS.map((p) => p.model))) specs.set(model, await loadModel(join(FIXTURES, model, 'config.json')));
+  for (const gpu of GPUS) {
+    const mine = POINTS.filter((p) => p.hardware === gpu);
+    const fitted = mine.filter((p) => p.use === 'calibration');
+    if (fitted.length === 0) continue;
+    const base = getPreset(gpu);
+    const with_ = (m: number, b: number) => (name: string) => applyOverrides(getPreset(name), [`matrix.efficiency=${m}`, `memory.efficiency=${b}`]);
+    const cost = (m: number, b: number, points: readonly Point[]) =>
+      validate({ specs, hardware: with_(m, b), points }).rows.reduce((sum, r) => sum + Math.log(r.ratio ?? 1) ** 2, 0);
+    let best = { m: base.matrix.efficiency, b: base.memory.efficiency, cost: cost(base.matrix.efficiency, base.memory.efficiency, fitted) };
+    const search = (ms: number[], bs: number[]) => {
+      for (const m of ms) for (const b of bs) {
+        const c = cost(m, b, fitted);
+        if (c < best.cost) best = { m, b, cost: c };
+      }
+    };
+    search(COARSE, COARSE);
+    search(range(Math.max(FINE_STEP, best.m - 0.05), Math.min(1, best.m + 0.05), FINE_STEP), range(Math.max(FINE_STEP, best.b - 0.05), Math.min(1, best.b + 0.05), FINE_STEP));
+    const before = validate({ specs, hardware: getPreset, points: mine });
+    const after = validate({ specs, hardware: with_(best.m, best.b), points: mine });
+    const line = (label: string, s: ReturnType<typeof summarize>) =>
+      `    ${label.padEnd(12)} n ${String(s.n).padStart(2)}  mean |ratio−1| ${(100 * s.meanAbsError).toFixed(1).padStart(5)}%  max ${(100 * s.maxAbsError).toFixed(1).padStart(5)}%`;
+    console.log(`${gpu}: matrix.efficiency = ${best.m.toFixed(3)}, memory.efficiency = ${best.b.toFixed(3)} (now in the preset: ${base.matrix.efficiency}, ${base.memory.efficiency})`);
+    console.log(`  fitted to ${fitted.map((p) => p.id).join(', ')}`);
+    console.log('  with the preset as it is:');
+    console.log(line('fitted', before.calibration));
+    console.log(line('held back', before.heldBack));
+    console.log('  with the fit:');
+    console.log(line('fitted', after.calibration));
+    console.log(line('held back', after.heldBack));
+    for (const r of after.rows) console.log(`    ${r.use === 'calibration' ? '*' : ' '} ${r.id.padEnd(34)} ratio ${r.ratio === null ? 'pending' : r.ratio.toFixed(3)}`);
+  }
+}
+
+void main();

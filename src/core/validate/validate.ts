@@ -1,0 +1,325 @@
+/**
+ * `deferred-norm validate`: the simulator beside published measurements (issue 10). Pure: the
+ * caller hands in the loaded model specs and the hardware presets; this runs the simulator for
+ * every point of points.ts and returns the rows with their ratios and the error figures.
+ *
+ * The simulated figure of an end-to-end point is the BASELINE latency (no deferral): the measured
+ * stacks do not defer their norms. FlashNorm's site rows compare its standard form with our
+ * baseline and its deferred form with our deferred one.
+ */
+import { applyOverrides } from '../hardware/overrides';
+import type { HardwareProfile } from '../hardware/profile';
+import type { ModelSpec } from '../model/spec';
+import { num, percent, table } from '../report/text';
+import { totalsOfSimulation } from '../report/profile';
+import { simulate, simulateSite } from '../sim/simulate';
+import { DEFAULT_WORKLOAD, type Workload } from '../workload';
+import { POINTS, SOURCES, type MetricKind, type Point, type Source } from './points';
+
+/** One point beside its simulated estimate. */
+export interface ValidationRow {
+  id: string;
+  source: string;
+  model: string;
+  hardware: string;
+  /** Overrides of the preset for this point's software stack. */
+  set: string[];
+  /** The workload in one line, e.g. `prefill b1 in2048 tp4 fp16`. */
+  workload: string;
+  metric: MetricKind;
+  /** The figure as published, and where in the source it is. */
+  published: string;
+  where: string;
+  /** The measured serving stack, and what the source leaves out or makes approximate. */
+  stack: string;
+  note: string;
+  measuredMs: number;
+  /** Simulated estimate in ms; null while the simulator cannot compute this metric yet. */
+  simulatedMs: number | null;
+  /** simulated ÷ measured; null when pending. */
+  ratio: number | null;
+  use: Point['use'];
+  /** Why the row has no simulated figure. */
+  pending: string | null;
+  /** The simulated pieces the figure is made of (ms). */
+  parts: Record<string, number>;
+}
+
+/** |ratio − 1| over a set of rows, as fractions (0.1 = 10%). */
+export interface ErrorSummary {
+  n: number;
+  meanAbsError: number;
+  maxAbsError: number;
+  /** Geometric mean of the ratios: above 1, the simulator is slow on average; below, fast. */
+  geoMeanRatio: number;
+}
+
+export interface SourceSummary extends ErrorSummary {
+  source: string;
+  title: string;
+}
+
+/** FlashNorm's saving on one site, as published and as simulated. */
+export interface SiteSaving {
+  model: string;
+  tokens: number;
+  publishedPct: number;
+  simulatedPct: number | null;
+}
+
+export interface ValidationResult {
+  /** The sentence every view of these figures carries. */
+  estimate: string;
+  rows: ValidationRow[];
+  sources: readonly Source[];
+  perSource: SourceSummary[];
+  /** All rows with a simulated figure. */
+  overall: ErrorSummary;
+  /** Rows the presets were not fitted to. */
+  heldBack: ErrorSummary;
+  /** Rows the presets' efficiencies were fitted to. */
+  calibration: ErrorSummary;
+  calibrationPoints: string[];
+  heldBackPoints: string[];
+  flashNorm: SiteSaving[];
+  /** The issue's targets, and whether they hold (true only if every point has a figure). */
+  targets: { perPoint: number; mean: number; everyPointWithin: boolean; meanWithin: boolean };
+  /** Rows still waiting for the simulator (e.g. site rows before simulateSite exists). */
+  pending: string[];
+}
+
+export interface ValidateInputs {
+  /** Model specs by fixture name (every `point.model`). */
+  specs: ReadonlyMap<string, ModelSpec>;
+  /** A fresh copy of a hardware preset by name. */
+  hardware: (name: string) => HardwareProfile;
+  /** Defaults to POINTS. */
+  points?: readonly Point[];
+}
+
+export const TARGETS = { perPoint: 0.15, mean: 0.08 } as const;
+
+const ESTIMATE =
+  'Measured figures are as published (source, table or file beside each); simulated figures are estimates of this simulator, not measurements: the baseline (nothing deferred) for whole passes, baseline and deferred for FlashNorm\'s site rows.';
+
+export function validate(inputs: ValidateInputs): ValidationResult {
+  const points = inputs.points ?? POINTS;
+  const rows = points.map((p) => rowFor(p, inputs));
+  const withFigure = rows.filter((r) => r.ratio !== null);
+  const perSource: SourceSummary[] = [];
+  for (const source of SOURCES) {
+    const mine = withFigure.filter((r) => r.source === source.id);
+    if (mine.length > 0 || rows.some((r) => r.source === source.id)) perSource.push({ source: source.id, title: source.title, ...summarize(mine) });
+  }
+  const overall = summarize(withFigure);
+  const pending = rows.filter((r) => r.pending !== null).map((r) => r.id);
+  return {
+    estimate: ESTIMATE,
+    rows,
+    sources: SOURCES,
+    perSource,
+    overall,
+    heldBack: summarize(withFigure.filter((r) => r.use === 'held-back')),
+    calibration: summarize(withFigure.filter((r) => r.use === 'calibration')),
+    calibrationPoints: rows.filter((r) => r.use === 'calibration').map((r) => r.id),
+    heldBackPoints: rows.filter((r) => r.use === 'held-back').map((r) => r.id),
+    flashNorm: siteSavings(points, rows),
+    targets: {
+      ...TARGETS,
+      everyPointWithin: pending.length === 0 && withFigure.every((r) => Math.abs(r.ratio! - 1) <= TARGETS.perPoint),
+      meanWithin: pending.length === 0 && overall.meanAbsError <= TARGETS.mean,
+    },
+    pending,
+  };
+}
+
+/** Mean and max of |ratio − 1| (and the geometric mean of the ratios) over rows that have a ratio. */
+export function summarize(rows: readonly Pick<ValidationRow, 'ratio'>[]): ErrorSummary {
+  const ratios = rows.map((r) => r.ratio).filter((r): r is number => r !== null);
+  if (ratios.length === 0) return { n: 0, meanAbsError: 0, maxAbsError: 0, geoMeanRatio: 1 };
+  const errs = ratios.map((r) => Math.abs(r - 1));
+  return {
+    n: ratios.length,
+    meanAbsError: errs.reduce((a, b) => a + b, 0) / errs.length,
+    maxAbsError: Math.max(...errs),
+    geoMeanRatio: Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length),
+  };
+}
+
+/** The workload of one pass of a point. */
+export function passWorkload(p: Point, phase: Workload['phase'], context = 1): Workload {
+  return {
+    ...DEFAULT_WORKLOAD,
+    phase,
+    batch: p.workload.batch,
+    seq: p.workload.input,
+    context,
+    tp: p.workload.tp,
+    dtype: p.workload.dtype,
+  };
+}
+
+/** The point's hardware: its preset with the point's overrides. */
+export function pointHardware(p: Point, hardware: (name: string) => HardwareProfile): HardwareProfile {
+  const hw = hardware(p.hardware);
+  return p.set.length > 0 ? applyOverrides(hw, p.set) : hw;
+}
+
+/** Baseline latency of one whole pass, in ms (every layer and the head, nothing deferred). */
+export function passMs(spec: ModelSpec, hw: HardwareProfile, w: Workload): number {
+  return totalsOfSimulation(simulate(spec, hw, w)).baselineUs / 1000;
+}
+
+function rowFor(p: Point, inputs: ValidateInputs): ValidationRow {
+  const base: Omit<ValidationRow, 'simulatedMs' | 'ratio' | 'pending' | 'parts'> = {
+    id: p.id,
+    source: p.source,
+    model: p.model,
+    hardware: p.hardware,
+    set: p.set,
+    workload: workloadText(p),
+    metric: p.metric,
+    published: p.published,
+    where: p.where,
+    stack: p.stack,
+    note: p.note,
+    measuredMs: p.measuredMs,
+    use: p.use,
+  };
+  const spec = inputs.specs.get(p.model);
+  if (!spec) throw new Error(`validate: no model spec for fixture ${p.model} (point ${p.id})`);
+  const hw = pointHardware(p, inputs.hardware);
+  const figure = simulatedFigure(p, spec, hw);
+  if ('pending' in figure) return { ...base, simulatedMs: null, ratio: null, pending: figure.pending, parts: {} };
+  return { ...base, simulatedMs: figure.ms, ratio: figure.ms / p.measuredMs, pending: null, parts: figure.parts };
+}
+
+function simulatedFigure(p: Point, spec: ModelSpec, hw: HardwareProfile): { ms: number; parts: Record<string, number> } | { pending: string } {
+  const w = p.workload;
+  switch (p.metric) {
+    case 'ttft': {
+      const ttft = passMs(spec, hw, passWorkload(p, 'prefill'));
+      return { ms: ttft, parts: { ttft } };
+    }
+    case 'tpot': {
+      const step = passMs(spec, hw, passWorkload(p, 'decode', w.context ?? w.input));
+      return { ms: step, parts: { decodeStep: step } };
+    }
+    case 'e2e': {
+      const output = w.output ?? 1;
+      const ttft = passMs(spec, hw, passWorkload(p, 'prefill'));
+      if (output <= 1) return { ms: ttft, parts: { ttft } };
+      // Decode step k (k = 1 … output − 1) runs with input + k tokens cached. A step's latency is affine
+      // in the context (the KV-cache bytes and the attention work grow linearly with it), so the sum
+      // is (output − 1) × the mean of the first and last step, which is the step at the midpoint.
+      const first = passMs(spec, hw, passWorkload(p, 'decode', w.input + 1));
+      const last = passMs(spec, hw, passWorkload(p, 'decode', w.input + output - 1));
+      const decode = ((output - 1) * (first + last)) / 2;
+      return { ms: ttft + decode, parts: { ttft, decodeFirst: first, decodeLast: last, decode } };
+    }
+    case 'site': {
+      const site = p.site!;
+      const times = simulateSite(restrictConsumers(spec, site.siteId, site.consumers), hw, passWorkload(p, 'prefill'), site.siteId);
+      const ns = site.variant === 'baseline' ? times.keptNs : times.deferredNs;
+      return { ms: ns / 1e6, parts: { kept: times.keptNs / 1e6, deferred: times.deferredNs / 1e6 } };
+    }
+  }
+}
+
+/**
+ * A copy of the spec whose norm at `siteId` feeds only `consumers` (FlashNorm's Llama-7B rows time a
+ * 4096 → 4096 projection, q_proj's shape, not the whole q,k,v). Sizes stay the model's own.
+ */
+export function restrictConsumers(spec: ModelSpec, siteId: string, consumers: readonly string[] | undefined): ModelSpec {
+  if (!consumers) return spec;
+  const role = siteId === 'attn-norm' ? 'attn' : siteId === 'mlp-norm' ? 'mlp' : null;
+  if (!role) throw new Error(`validate: cannot restrict the consumers of site ${siteId}`);
+  return {
+    ...spec,
+    layerKinds: spec.layerKinds.map((kind) => ({
+      ...kind,
+      norms: kind.norms.map((n) => (n.role === role ? { ...n, feeds: n.feeds.filter((f) => consumers.includes(f)) } : n)),
+    })),
+  };
+}
+
+function workloadText(p: Point): string {
+  const w = p.workload;
+  const parts = [`b${w.batch}`, `in${w.input}`];
+  if (p.metric === 'e2e') parts.push(`out${w.output}`);
+  if (p.metric === 'tpot') parts.push(`ctx${w.context}`);
+  if (p.metric === 'site') parts.push(p.site!.consumers ? `→${p.site!.consumers.join(',')}` : '→qkv');
+  parts.push(`tp${w.tp}`, w.dtype);
+  return `${p.metric} ${parts.join(' ')}`;
+}
+
+function siteSavings(points: readonly Point[], rows: readonly ValidationRow[]): SiteSaving[] {
+  const out: SiteSaving[] = [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const p of points) {
+    if (p.metric !== 'site' || p.site?.variant !== 'baseline') continue;
+    const partner = points.find((q) => q.metric === 'site' && q.site?.variant === 'deferred' && q.model === p.model && q.workload.input === p.workload.input && q.source === p.source);
+    if (!partner) continue;
+    const b = byId.get(p.id)!;
+    const d = byId.get(partner.id)!;
+    out.push({
+      model: p.model,
+      tokens: p.workload.input,
+      publishedPct: (100 * (p.measuredMs - partner.measuredMs)) / p.measuredMs,
+      simulatedPct: b.simulatedMs !== null && d.simulatedMs !== null ? (100 * (b.simulatedMs - d.simulatedMs)) / b.simulatedMs : null,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+
+const pct = (fraction: number) => percent(100 * fraction);
+const ms = (value: number) => (value >= 100 ? num(value, 1) : value >= 1 ? num(value, 2) : num(value, 3));
+
+export function formatValidation(r: ValidationResult): string {
+  const header = ['point', 'source', 'model', 'hardware', 'workload', 'measured', 'simulated', 'ratio', 'used for'];
+  const rows = r.rows.map((row) => [
+    row.id,
+    row.source,
+    row.model,
+    row.hardware + (row.set.length > 0 ? '*' : ''),
+    row.workload,
+    `${ms(row.measuredMs)} ms`,
+    row.simulatedMs === null ? 'pending' : `${ms(row.simulatedMs)} ms`,
+    row.ratio === null ? '—' : row.ratio.toFixed(3),
+    row.use === 'calibration' ? 'calibration' : 'held back',
+  ]);
+  const summaryHeader = ['source', 'n', 'mean |ratio−1|', 'max |ratio−1|', 'geo-mean ratio'];
+  const line = (name: string, s: ErrorSummary) => [name, `${s.n}`, pct(s.meanAbsError), pct(s.maxAbsError), s.geoMeanRatio.toFixed(3)];
+  const summary = [
+    ...r.perSource.map((s) => line(s.source, s)),
+    line('all', r.overall),
+    line('held back', r.heldBack),
+    line('calibration', r.calibration),
+  ];
+  const out = [
+    `Validation against published measurements: ${r.rows.length} points from ${r.perSource.length} sources.`,
+    r.estimate,
+    'ratio = simulated ÷ measured. * = preset with the point\'s --set overrides (the measured software stack; `--format json` lists them).',
+    '',
+    table(header, rows, ['left', 'left', 'left', 'left', 'left', 'right', 'right', 'right', 'left']),
+    '',
+    'Error of the simulated estimates, per source:',
+    table(summaryHeader, summary, ['left', 'right', 'right', 'right', 'right']),
+    '',
+    `Targets (issue 10): every point within ±${pct(r.targets.perPoint)}: ${r.targets.everyPointWithin ? 'yes' : 'no'}; mean within ±${pct(r.targets.mean)}: ${r.targets.meanWithin ? 'yes' : 'no'}.`,
+    `Calibration (npm run calibrate:gpu fits matrix.efficiency and memory.efficiency of each GPU preset, nothing else): ${r.calibrationPoints.join(', ')}.`,
+    `Held back (never fitted): ${r.heldBackPoints.length} points.`,
+  ];
+  if (r.flashNorm.length > 0) {
+    out.push(
+      '',
+      'FlashNorm on a T4, the site\'s latency saved by deferral (published; simulated estimate):',
+      ...r.flashNorm.map((s) => `  ${s.model} at ${s.tokens} tokens: ${percent(s.publishedPct)} published; ${s.simulatedPct === null ? 'pending' : `${percent(s.simulatedPct)} simulated`}`),
+    );
+  }
+  if (r.pending.length > 0) out.push('', `Pending (no simulated figure yet): ${r.pending.join(', ')}.`);
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { getPreset, isPresetName } from '../../src/core/hardware/presets';
+import { loadModel } from '../../src/core/model/load';
+import type { ModelSpec } from '../../src/core/model/spec';
+import { simulate, simulateSite } from '../../src/core/sim/simulate';
+import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
+import { POINTS, SOURCES } from '../../src/core/validate/points';
+import { formatValidation, validate, type ValidationResult } from '../../src/core/validate/validate';
+import { fixturesDir } from '../../src/cli/validate';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'configs');
+const GPU_END_TO_END = POINTS.filter((p) => p.metric !== 'site' && p.hardware.startsWith('gpu-'));
+
+let cached: Promise<{ result: ValidationResult; specs: Map<string, ModelSpec> }> | undefined;
+function run(): Promise<{ result: ValidationResult; specs: Map<string, ModelSpec> }> {
+  cached ??= (async () => {
+    const specs = new Map<string, ModelSpec>();
+    for (const model of new Set(POINTS.map((p) => p.model))) specs.set(model, await loadModel(join(FIXTURES, model, 'config.json')));
+    return { result: validate({ specs, hardware: getPreset }), specs };
+  })();
+  return cached;
+}
+
+test('at least 8 GPU points (TTFT or end to end) from at least 3 sources, plus FlashNorm\'s T4 rows', () => {
+  assert.ok(GPU_END_TO_END.length >= 8, `${GPU_END_TO_END.length} GPU points`);
+  const sources = new Set(GPU_END_TO_END.map((p) => p.source));
+  assert.ok(sources.size >= 3, `sources: ${[...sources].join(', ')}`);
+  const gpus = new Set(GPU_END_TO_END.map((p) => p.hardware));
+  assert.ok(gpus.has('gpu-a100') && gpus.has('gpu-h100'), [...gpus].join(', '));
+  const flash = POINTS.filter((p) => p.source === 'flashnorm');
+  assert.ok(flash.every((p) => p.metric === 'site' && p.hardware === 'gpu-t4'));
+  assert.deepEqual(new Set(flash.map((p) => p.model)), new Set(['SmolLM2-135M', 'Llama-2-7b-hf']));
+  assert.equal(new Set(POINTS.map((p) => p.id)).size, POINTS.length, 'ids are unique');
+});
+
+test('every point cites its source in full: title, authors, URL, where in it, the figure as published, the stack', () => {
+  for (const s of SOURCES) {
+    for (const field of ['id', 'title', 'authors', 'url', 'kind'] as const) assert.ok(s[field].trim().length > 0, `${s.id}.${field}`);
+    assert.match(s.url, /https:\/\//, s.id);
+  }
+  for (const p of POINTS) {
+    assert.ok(SOURCES.some((s) => s.id === p.source), `${p.id}: source ${p.source} is listed`);
+    for (const field of ['where', 'modelAsPublished', 'hardwareAsPublished', 'stack', 'published', 'note'] as const) {
+      assert.ok(p[field].trim().length > 10 || (field === 'published' && p.published.length > 0), `${p.id}.${field}`);
+    }
+    assert.ok(p.measuredMs > 0 && Number.isFinite(p.measuredMs), p.id);
+    if (p.metric === 'e2e') assert.ok((p.workload.output ?? 0) >= 1, `${p.id}: e2e names its output length`);
+    if (p.metric === 'site') assert.ok(p.site, `${p.id}: site points name the site`);
+  }
+});
+
+test('the measured figure is the published one, or follows from it as the derivation says', () => {
+  for (const p of POINTS) {
+    const m = /^([\d.]+) (ms|tokens\/s)$/.exec(p.published);
+    assert.ok(m, `${p.id}: published "${p.published}" has a number and a unit`);
+    const value = Number(m[1]);
+    if (m[2] === 'ms') assert.equal(p.measuredMs, value, p.id);
+    else {
+      // tokens/s over the generated tokens of one request (batch 1) → wall time of the request.
+      assert.equal(p.workload.batch, 1, p.id);
+      assert.ok(Math.abs(p.measuredMs - (p.workload.output! / value) * 1000) < 1e-9, p.id);
+      assert.ok(p.derivation && p.derivation.includes(m[1]!), `${p.id}: derivation states the published figure`);
+    }
+  }
+});
+
+test('every fixture and every preset a point names exists, and every override applies', async () => {
+  for (const p of POINTS) {
+    assert.ok(existsSync(join(FIXTURES, p.model, 'config.json')), `${p.id}: fixture ${p.model}`);
+    assert.ok(isPresetName(p.hardware), `${p.id}: preset ${p.hardware}`);
+  }
+  assert.equal(fixturesDir(), FIXTURES, 'the CLI finds the same fixtures folder');
+  const { result } = await run();
+  assert.equal(result.rows.length, POINTS.length);
+});
+
+test('calibration and held-back points: about a third of each GPU\'s points are fitted to, the rest held back', () => {
+  for (const gpu of ['gpu-a100', 'gpu-h100', 'gpu-t4']) {
+    const mine = POINTS.filter((p) => p.hardware === gpu);
+    const fitted = mine.filter((p) => p.use === 'calibration');
+    assert.ok(fitted.length >= 1, `${gpu} has calibration points`);
+    assert.ok(fitted.length <= Math.ceil(mine.length / 3) + 1, `${gpu}: ${fitted.length} of ${mine.length} fitted`);
+  }
+  // FlashNorm's deferred rows are never fitted to: its trend must come out of the model.
+  assert.ok(POINTS.filter((p) => p.site?.variant === 'deferred').every((p) => p.use === 'held-back'));
+});
+
+test('ratios and the error figures, recomputed here from the rows', async () => {
+  const { result } = await run();
+  for (const row of result.rows) {
+    if (row.simulatedMs === null) continue;
+    assert.ok(row.simulatedMs > 0, row.id);
+    assert.ok(Math.abs(row.ratio! - row.simulatedMs / row.measuredMs) < 1e-12, row.id);
+  }
+  const byHand = (rows: typeof result.rows) => {
+    const errs = rows.filter((r) => r.ratio !== null).map((r) => (r.ratio! > 1 ? r.ratio! - 1 : 1 - r.ratio!));
+    let sum = 0;
+    let max = 0;
+    for (const e of errs) {
+      sum += e;
+      if (e > max) max = e;
+    }
+    return { n: errs.length, mean: errs.length ? sum / errs.length : 0, max };
+  };
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
+  for (const s of result.perSource) {
+    const h = byHand(result.rows.filter((r) => r.source === s.source));
+    assert.equal(s.n, h.n, s.source);
+    close(s.meanAbsError, h.mean, `${s.source} mean`);
+    close(s.maxAbsError, h.max, `${s.source} max`);
+  }
+  assert.deepEqual(result.perSource.map((s) => s.source), SOURCES.map((s) => s.id));
+  const all = byHand(result.rows);
+  assert.equal(result.overall.n, all.n);
+  close(result.overall.meanAbsError, all.mean, 'overall mean');
+  close(result.overall.maxAbsError, all.max, 'overall max');
+  const held = byHand(result.rows.filter((r) => r.use === 'held-back'));
+  close(result.heldBack.meanAbsError, held.mean, 'held-back mean');
+  assert.deepEqual(result.calibrationPoints, POINTS.filter((p) => p.use === 'calibration').map((p) => p.id));
+  // The targets' verdicts follow from the same figures (they are reported, not asserted to hold).
+  assert.equal(result.targets.meanWithin, result.pending.length === 0 && all.mean <= 0.08);
+  assert.equal(result.targets.everyPointWithin, result.pending.length === 0 && all.max <= 0.15);
+});
+
+test('an end-to-end figure is TTFT plus (output − 1) decode steps at the contexts they run with', async () => {
+  const { result, specs } = await run();
+  const p = POINTS.find((q) => q.id === 'gptfast-a100-l2-7b-tp1')!;
+  const row = result.rows.find((r) => r.id === p.id)!;
+  const hw = getPreset('gpu-a100');
+  const base: Workload = { ...DEFAULT_WORKLOAD, batch: 1, seq: 6, tp: 1, dtype: 'bf16' };
+  const passMs = (w: Workload) => {
+    const s = simulate(specs.get('Llama-2-7b-hf')!, hw, w);
+    let us = 0;
+    for (const k of s.kinds) us += (k.layers.length * k.baseline.timeline.makespanNs) / 1000;
+    return us / 1000;
+  };
+  const ttft = passMs({ ...base, phase: 'prefill' });
+  let decode = 0;
+  for (let context = 7; context <= 205; context++) decode += passMs({ ...base, phase: 'decode', context });
+  // Summed step by step here; validate uses the two end steps (decode latency is affine in the context).
+  assert.ok(Math.abs(row.simulatedMs! - (ttft + decode)) / (ttft + decode) < 0.005, `${row.simulatedMs} vs ${ttft + decode}`);
+});
+
+test('the table says the simulated figures are estimates and prints every row and the per-source errors', async () => {
+  const { result } = await run();
+  const text = formatValidation(result);
+  assert.match(text, /estimates of this simulator, not measurements/);
+  for (const p of POINTS) assert.ok(text.includes(p.id), p.id);
+  for (const s of SOURCES) assert.match(text, new RegExp(`^${s.id}\\s+\\d+\\s`, 'm'));
+  assert.match(text, /Calibration \(npm run calibrate:gpu/);
+});
+
+const siteSaving = (spec: ModelSpec, seq: number) => {
+  const w: Workload = { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq, tp: 1, dtype: null };
+  const s = simulateSite(spec, getPreset('gpu-t4'), w, 'attn-norm');
+  return (s.keptNs - s.deferredNs) / s.keptNs;
+};
+
+test("FlashNorm's trend comes out of the model: on gpu-t4 in prefill the norm → projection saves more at SmolLM2-135M shapes than at Llama-2-7B's, and both save", async () => {
+  const { result, specs } = await run();
+  for (const seq of [1024, 4096]) {
+    const small = siteSaving(specs.get('SmolLM2-135M')!, seq);
+    const large = siteSaving(specs.get('Llama-2-7b-hf')!, seq);
+    assert.ok(small > large && large > 0, `seq ${seq}: SmolLM2 ${(100 * small).toFixed(1)}%, Llama-2-7B ${(100 * large).toFixed(1)}%`);
+  }
+  // and on FlashNorm's own stack, at its token counts
+  const small = result.flashNorm.filter((s) => s.model === 'SmolLM2-135M').map((s) => s.simulatedPct!);
+  const large = result.flashNorm.filter((s) => s.model === 'Llama-2-7b-hf').map((s) => s.simulatedPct!);
+  assert.ok(Math.min(...small) > Math.max(...large) && Math.min(...large) > 0, `SmolLM2 ${small.join(', ')}; Llama-2-7B ${large.join(', ')}`);
+});
+
+test('the Llama-2-7B attn-norm site is deferred on gpu-t4 in prefill', { todo: 'needs the cost-model fixes' }, async () => {
+  const { specs } = await run();
+  const spec = specs.get('Llama-2-7b-hf')!;
+  for (const seq of [512, 2048]) {
+    const sim = simulate(spec, getPreset('gpu-t4'), { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq });
+    const site = sim.kinds[0]!.sites.find((s) => s.site.id === 'attn-norm')!;
+    assert.equal(site.decision, 'defer', `seq ${seq}: kept ${site.keptNs} ns, deferred ${site.deferredNs} ns`);
+  }
+});
