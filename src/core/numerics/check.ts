@@ -7,7 +7,7 @@
  */
 
 import { InputError, describeValue } from '../errors';
-import { Precision, roundArray } from './floats';
+import { Precision, roundArray, rounder } from './floats';
 import {
   FP64,
   FoldedLinear,
@@ -17,6 +17,7 @@ import {
   SoftmaxOffsetSpec,
   foldLayerNorm,
   foldNorm,
+  foldRmsNorm,
   kernelConfig,
   normLinearBaseline,
   normLinearDeferred,
@@ -29,8 +30,10 @@ import {
   storeFolded,
 } from './kernels';
 import { AttentionInputs, activations, attentionUnit, betaVector, biasVector, gammaVector, scaleLogits, weight } from './inputs';
+import { DeepMutation, LogitScales, MlpWeights, applyRope, attentionForm, mlpHidden, ropeTables, scaleRows } from './deep';
 import { ErrorStats, FLOOR_FRACTION, maxAbsError, relErrorStats } from './metrics';
 import type {
+  DeferDepth,
   NumericsDtype,
   NumericsEntry,
   NumericsOptions,
@@ -87,9 +90,22 @@ const SITE_LABEL: Record<NumericsSiteKind, string> = {
   'layernorm-linear': 'LayerNorm → Linear',
   'softmax-v': 'Softmax → ·V',
   'norm-multi-linear': 'Norm → several Linears',
+  'rmsnorm-rope': 'RMSNorm → q, k → RoPE, r after RoPE',
+  'rmsnorm-attention': 'RMSNorm → attention, r on the logits and after Σ',
+  'rmsnorm-relu-down': 'RMSNorm → ReLU MLP, r after down',
 };
 
-const SITE_KINDS: readonly NumericsSiteKind[] = ['rmsnorm-linear', 'layernorm-linear', 'softmax-v', 'norm-multi-linear'];
+const SITE_KINDS: readonly NumericsSiteKind[] = [
+  'rmsnorm-linear',
+  'layernorm-linear',
+  'softmax-v',
+  'norm-multi-linear',
+  'rmsnorm-rope',
+  'rmsnorm-attention',
+  'rmsnorm-relu-down',
+];
+/** The site kinds of deeper deferral (issue 10): the scale travels past RoPE, into the attention, or to the down projection. */
+const DEEP_KINDS: readonly NumericsSiteKind[] = ['rmsnorm-rope', 'rmsnorm-attention', 'rmsnorm-relu-down'];
 const DTYPES: readonly NumericsDtype[] = ['fp32', 'bf16', 'fp16'];
 const OFFSETS: readonly SoftmaxOffset[] = ['exact', 'bound', 'online'];
 
@@ -534,6 +550,265 @@ export function layerNormCancellation(
   return out;
 }
 
+/**
+ * Sizes of the deeper-deferral entries (issue 10). Small on purpose: these kernels run cold in
+ * every full report (see README.md, Speed). The norm width is the shape's hidden capped at 128
+ * (still two outlier channels, which dominate Σx² and so r; the dot-product length is what the
+ * 'linear' entries already cover at up to 512). Attention: a prefill chunk of 8 tokens at
+ * positions 1000–1007, two query heads sharing one KV head of width min(head_dim, 64), so the RoPE
+ * frequencies θ^(−2t/d) are those of a model with that head width; the decode form takes each
+ * token of the chunk as the new token of one step against the tokens before it as the cache (8
+ * steps: 1024 outputs, as many as the prefill; with one step the max over 64 outputs was too noisy
+ * to compare). MLP: a slice of 64 intermediate and 64 output columns over the shape's rows.
+ */
+export const DEEP_SIZES = {
+  hidden: 128,
+  tokens: 8,
+  queryHeads: 2,
+  headDim: 64,
+  ffn: 64,
+  out: 64,
+  firstPosition: 1000,
+} as const;
+
+interface DeepSizes {
+  n: number;
+  tokens: number;
+  heads: number;
+  d: number;
+  f: number;
+  m: number;
+  rows: number;
+  positions: number[];
+}
+
+function deepSizes(shape: NumericsShape): DeepSizes {
+  const D = DEEP_SIZES;
+  const d0 = Math.min(shape.headDim, D.headDim);
+  const d = Math.max(2, d0 - (d0 % 2));
+  return {
+    n: Math.min(shape.hidden, D.hidden),
+    tokens: D.tokens,
+    heads: D.queryHeads,
+    d,
+    f: D.ffn,
+    m: Math.min(shape.hidden, D.out),
+    rows: shape.rows,
+    positions: Array.from({ length: D.tokens }, (_, i) => D.firstPosition + i),
+  };
+}
+
+/** Max of the maxima and of the means of several outputs' errors (as for several consumers of one norm). */
+function worstOf(stats: ErrorStats[]): ErrorStats {
+  return { max: Math.max(...stats.map((s) => s.max)), mean: Math.max(...stats.map((s) => s.mean)) };
+}
+
+/** Rows [from, from + count) of a rows × width matrix, as a view. */
+function rowsOf(a: Float64Array, width: number, from: number, count: number): Float64Array {
+  return a.subarray(from * width, (from + count) * width);
+}
+
+interface DeepMeasure {
+  kind: NumericsSiteKind;
+  depth: DeferDepth;
+  label: string;
+  base: ErrorStats;
+  def: ErrorStats;
+  note: string;
+  offset?: SoftmaxOffset;
+}
+
+/**
+ * The attention-input forms in one dtype: q, k, v from one RMSNorm, RoPE, causal attention; the
+ * baseline (usual schedule) and the deferred forms, each against the float64 baseline on the same
+ * stored inputs. Returns the 'rope' measure and the prefill and decode 'attention' measures.
+ */
+function measureAttentionDeep(
+  seed: number,
+  sz: DeepSizes,
+  pool: WeightPool,
+  cfg: KernelConfig,
+  mutation: DeepMutation | undefined,
+): { rope: DeepMeasure; prefill: DeepMeasure; decode: DeepMeasure } {
+  const { n, tokens: T, heads: H, d } = sz;
+  const p = cfg.storage;
+  const HD = H * d;
+  const x = roundArray(p, activations(seed, 'deep-attention', T, n));
+  const norm = storeNorm(p, { kind: 'rmsnorm', gamma: gammaVector(seed, 'deep-attention', n), beta: null, eps: RMSNORM_EPS });
+  const Wq = pool.columns(0, HD, p);
+  const Wk = pool.columns(HD, d, p);
+  const Wv = pool.columns(HD + d, d, p);
+  const withBias = mutation === 'rope-with-bias';
+  const bq = withBias ? roundArray(p, biasVector(seed, 'deep-q', HD)) : null;
+  const bk = withBias ? roundArray(p, biasVector(seed, 'deep-k', d)) : null;
+  const tables = ropeTables(sz.positions, d);
+  const cos = roundArray(p, tables.cos);
+  const sin = roundArray(p, tables.sin);
+  // The usual schedule: x̂ = norm(x), q = x̂·W (+ b), RoPE, attention; in `c` (float64 for the reference).
+  const usual = (c: KernelConfig) => {
+    const xhat = normalizeRows(c, norm, x, T);
+    const q = applyRope(c, linear(c, xhat, T, Wq, HD, bq), T, d, cos, sin);
+    const k = applyRope(c, linear(c, xhat, T, Wk, d, bk), T, d, cos, sin);
+    const v = linear(c, xhat, T, Wv, d, null);
+    return { q, k, o: attentionForm(c, q, T, 0, H, k, v, d, null) };
+  };
+  const ref = usual(FP64);
+  const base = usual(cfg);
+  // Deferred: raw projections with γ folded, RoPE on raw q and k, r applied later.
+  const r = normScales(cfg, norm, x, T);
+  const raw = (W: Float64Array, m: number, b: Float64Array | null): Float64Array => {
+    const f = storeFolded(cfg, foldRmsNorm(norm.gamma, W, b), true);
+    return linear(cfg, x, T, f.W, m, f.bias);
+  };
+  const qRot = applyRope(cfg, raw(Wq, HD, bq), T, d, cos, sin);
+  const kRaw = raw(Wk, d, bk);
+  const kRot = applyRope(cfg, kRaw, T, d, cos, sin);
+  const vRaw = raw(Wv, d, null);
+  // 'rope': r after RoPE (its own epilogue: r is not ready when RoPE runs).
+  const qDef = scaleRows(cfg, qRot, T, r);
+  const kDef = scaleRows(cfg, kRot, T, r);
+  // 'attention', prefill: r_i on row i and r_j on column j of the logits, r_j on e's column after Σ.
+  const oPrefill = attentionForm(cfg, qRot, T, 0, H, kRot, vRaw, d, { q: r, k: r, v: r }, mutation);
+  // 'attention', decode: each token of the chunk as the new token of one step,
+  // against the tokens before it as the cache; the new column takes r. The cache write is off the
+  // critical path, so it waits for r and stores r·RoPE(k_raw) in one kernel (k rounded as often as
+  // the usual schedule's); v is stored raw by its matmul and scaled when it is written (one more
+  // rounding than the usual schedule's v, which the matmul's epilogue scales).
+  const last = T - 1;
+  const kScaled = applyRope(cfg, kRaw, T, d, cos, sin, r);
+  const vScaled = scaleRows(cfg, vRaw, T, r);
+  const oDecode = new Float64Array(T * HD);
+  for (let i = 0; i < T; i++) {
+    const kCache = Float64Array.from(kScaled);
+    kCache.set(rowsOf(kRot, d, i, 1), i * d);
+    const vCache = Float64Array.from(vScaled);
+    vCache.set(rowsOf(vRaw, d, i, 1), i * d);
+    const cols = new Float64Array(T).fill(1);
+    cols[i] = r[i]!;
+    const scales: LogitScales = { q: Float64Array.of(r[i]!), k: cols, v: cols };
+    oDecode.set(attentionForm(cfg, rowsOf(qRot, HD, i, 1), 1, i, H, kCache, vCache, d, scales, mutation), i * HD);
+  }
+  const shapeNote = `${T} tokens at positions ${sz.positions[0]}–${sz.positions[last]}, hidden ${n}, ${H} query heads sharing 1 KV head of width ${d}, RoPE θ = 10000 (cos and sin stored in the dtype)`;
+  return {
+    rope: {
+      kind: 'rmsnorm-rope',
+      depth: 'rope',
+      label: SITE_LABEL['rmsnorm-rope'] + (withBias ? ' (+bias: not a valid rewrite)' : ''),
+      base: worstOf([relErrorStats(base.q, ref.q), relErrorStats(base.k, ref.k)]),
+      def: worstOf([relErrorStats(qDef, ref.q), relErrorStats(kDef, ref.k)]),
+      note: `${shapeNote}; q and k rotated raw (stored after the matmul and after RoPE), then scaled by r: worst of q and k`,
+    },
+    prefill: {
+      kind: 'rmsnorm-attention',
+      depth: 'attention',
+      label: `${SITE_LABEL['rmsnorm-attention']} (prefill, causal)`,
+      offset: 'exact',
+      base: relErrorStats(base.o, ref.o),
+      def: relErrorStats(oPrefill, ref.o),
+      note: `${shapeNote}; logits (q̂·k̂/√d)·r_i·r_j before exp, c = row max of the scaled logits; ℓ = Σ_j e_ij, then v's r_j on column j of e, o = (ẽ·V)/ℓ`,
+    },
+    decode: {
+      kind: 'rmsnorm-attention',
+      depth: 'attention',
+      label: `${SITE_LABEL['rmsnorm-attention']} (decode)`,
+      offset: 'exact',
+      // The usual schedule's decode step i computes what its prefill row i does.
+      base: relErrorStats(base.o, ref.o),
+      def: relErrorStats(oDecode, ref.o),
+      note: `${shapeNote}; ${T} decode steps, token i against tokens 0…i−1 as a cache whose k and v were stored scaled (r·RoPE(k) in one kernel, v scaled after its matmul): r on the logits row, the new token's r on its own column and on its v after ℓ`,
+    },
+  };
+}
+
+/** The ReLU MLP forms in one dtype: plain ReLU (r after down) and ReGLU (r² after down). */
+function measureMlpDeep(
+  seed: number,
+  sz: DeepSizes,
+  pool: WeightPool,
+  down: (p: Precision) => Float64Array,
+  cfg: KernelConfig,
+  mutation: DeepMutation | undefined,
+): DeepMeasure[] {
+  const { n, f, m, rows } = sz;
+  const p = cfg.storage;
+  const x = roundArray(p, activations(seed, 'deep-mlp', rows, n));
+  const norm = storeNorm(p, { kind: 'rmsnorm', gamma: gammaVector(seed, 'deep-mlp', n), beta: null, eps: RMSNORM_EPS });
+  const act = mutation === 'silu-not-relu' ? 'silu' : 'relu';
+  const actName = act === 'silu' ? 'SiLU' : 'ReLU';
+  const Wd = down(p);
+  const r = normScales(cfg, norm, x, rows);
+  return [false, true].map((gated) => {
+    const w: MlpWeights = { up: pool.columns(0, f, p), gate: gated ? pool.columns(f, f, p) : null, down: Wd, f, m };
+    const usual = (c: KernelConfig): Float64Array => linear(c, mlpHidden(c, normalizeRows(c, norm, x, rows), rows, w, act), rows, Wd, m, null);
+    const ref = usual(FP64);
+    const fold = (W: Float64Array): Float64Array => storeFolded(cfg, foldRmsNorm(norm.gamma, W), true).W;
+    const folded: MlpWeights = { ...w, up: fold(w.up), gate: w.gate === null ? null : fold(w.gate) };
+    const h = mlpHidden(cfg, x, rows, folded, act);
+    const acc = rounder(cfg.accumulate);
+    const power = gated && mutation !== 'reglu-r-not-r2' ? 2 : 1;
+    const scales = power === 2 ? r.map((v) => acc(v * v)) : r;
+    const def = scaledLinear(cfg, h, rows, { W: Wd, bias: null }, m, scales);
+    const form = gated ? `${act === 'silu' ? 'SwiGLU' : 'ReGLU'} MLP, r${power === 2 ? '²' : ''} after down` : `${actName} MLP, r after down`;
+    const wrong = mutation === 'silu-not-relu' || (gated && mutation === 'reglu-r-not-r2') ? ' (not a valid rewrite)' : '';
+    return {
+      kind: 'rmsnorm-relu-down' as const,
+      depth: 'down' as const,
+      label: `RMSNorm → ${form}${wrong}`,
+      base: relErrorStats(usual(cfg), ref),
+      def: relErrorStats(def, ref),
+      note:
+        `${rows} rows, hidden ${n} → ${gated ? `gate and up ${f}` : `up ${f}`} → down ${m} outputs; ` +
+        `${gated ? `${actName}(g)⊙u` : `${actName}(a)`} and the down projection on raw rows (γ folded into ${gated ? 'gate and up' : 'up'}), ` +
+        `${power === 2 ? 'r²' : 'r'} on the down projection's output`,
+    };
+  });
+}
+
+/**
+ * The deeper-deferral entries (issue 10) of the kinds asked for, per dtype: baseline and deferred
+ * against the float64 baseline on the same stored inputs, as every other entry. `mutation` swaps
+ * in a deliberately wrong form (tests only: it shows that the check fails it).
+ */
+export function deepEntries(
+  options: Pick<NumericsOptions, 'seed' | 'accumulate' | 'tolerance'>,
+  shape: NumericsShape,
+  kinds: readonly NumericsSiteKind[],
+  dtypes: readonly NumericsDtype[],
+  mutation?: DeepMutation,
+): NumericsEntry[] {
+  const want = (k: NumericsSiteKind): boolean => kinds.includes(k);
+  if (!DEEP_KINDS.some(want)) return [];
+  const sz = deepSizes(shape);
+  const pool = new WeightPool(options.seed, 'deep', sz.n, Math.max((sz.heads + 2) * sz.d, 2 * sz.f));
+  const downPool = new WeightPool(options.seed, 'deep-down', sz.f, sz.m);
+  const byKind = new Map<NumericsSiteKind, DeepMeasure[]>(DEEP_KINDS.map((k) => [k, []]));
+  for (const dtype of dtypes) {
+    const cfg = kernelConfig(dtype, options.accumulate);
+    if (want('rmsnorm-rope') || want('rmsnorm-attention')) {
+      const a = measureAttentionDeep(options.seed, sz, pool, cfg, mutation);
+      byKind.get('rmsnorm-rope')!.push(a.rope);
+      byKind.get('rmsnorm-attention')!.push(a.prefill, a.decode);
+    }
+    if (want('rmsnorm-relu-down')) byKind.get('rmsnorm-relu-down')!.push(...measureMlpDeep(options.seed, sz, pool, (p) => downPool.columns(0, sz.m, p), cfg, mutation));
+  }
+  const entries: NumericsEntry[] = [];
+  for (const kind of DEEP_KINDS) {
+    if (!want(kind)) continue;
+    byKind.get(kind)!.forEach((e, i) => {
+      const perDtype = byKind.get(kind)!.length / dtypes.length;
+      const dtype = dtypes[Math.floor(i / perDtype)]!;
+      entries.push(
+        makeEntry(kind, e.label, dtype, e.base, e.def, options.tolerance, {
+          ...(e.offset !== undefined ? { offset: e.offset } : {}),
+          depth: e.depth,
+          note: e.note,
+        }),
+      );
+    });
+  }
+  return entries;
+}
+
 /** The numerics check: see the file header and types.ts. */
 export function checkNumerics(options: NumericsOptions): NumericsResult {
   validate(options);
@@ -548,6 +823,7 @@ export function checkNumerics(options: NumericsOptions): NumericsResult {
   const pool = new WeightPool(seed, 'weights', shape.hidden, poolWidth);
   const attention = sites.includes('softmax-v') ? new AttentionStore(attentionFor(seed, shape), shape.rows, shape.headDim) : null;
   for (const site of sites) {
+    if (DEEP_KINDS.includes(site)) continue;
     if (site === 'softmax-v' && attention !== null) {
       for (const dtype of dtypes) entries.push(...softmaxEntries(options, shape, dtype, attention));
       continue;
@@ -567,6 +843,7 @@ export function checkNumerics(options: NumericsOptions): NumericsResult {
       );
     }
   }
+  entries.push(...deepEntries(options, shape, sites, dtypes));
   const hasLayerNorm = sites.includes('layernorm-linear') || (sites.includes('norm-multi-linear') && options.normKind === 'layernorm');
   const result: NumericsResult = {
     entries,

@@ -3,8 +3,28 @@
 export type NumericsDtype = 'fp32' | 'bf16' | 'fp16';
 export type SoftmaxOffset = 'exact' | 'bound' | 'online';
 
-/** The kinds of rewrite site the check exercises (DESIGN.md §1's table). */
-export type NumericsSiteKind = 'rmsnorm-linear' | 'layernorm-linear' | 'softmax-v' | 'norm-multi-linear';
+/**
+ * The kinds of rewrite site the check exercises: DESIGN.md §1's table, and the deeper deferral of
+ * an RMSNorm's scale (issue 10): past RoPE (`rmsnorm-rope`), onto the attention logits and after
+ * the softmax's row sum (`rmsnorm-attention`), past a ReLU MLP to the down projection
+ * (`rmsnorm-relu-down`).
+ */
+export type NumericsSiteKind =
+  | 'rmsnorm-linear'
+  | 'layernorm-linear'
+  | 'softmax-v'
+  | 'norm-multi-linear'
+  | 'rmsnorm-rope'
+  | 'rmsnorm-attention'
+  | 'rmsnorm-relu-down';
+
+/**
+ * How far a deferred norm's scale travels before it is applied (the same type as the graph's):
+ * 'linear' the output of the linear right after the norm; 'rope' after the rotary embedding of q
+ * and k; 'attention' on the logits (q, k) and after the softmax's row sum (v); 'down' after a ReLU
+ * MLP's down projection.
+ */
+export type DeferDepth = 'linear' | 'rope' | 'attention' | 'down';
 
 /** Sizes taken from the model so the tensors are shaped like its own. */
 export interface NumericsShape {
@@ -52,6 +72,8 @@ export interface NumericsEntry {
   note?: string;
   /** Added by numerics: norm-multi-linear entries, index of the consumer with the worst deferred max error. */
   worstConsumer?: number;
+  /** Added by numerics: the deeper-deferral entries, how far the scale travelled ('rope', 'attention' or 'down'). */
+  depth?: DeferDepth;
 }
 
 export interface NumericsResult {
