@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { InputError } from '../../src/core/errors';
-import { formatPseudocode, pseudocodeFor } from '../../src/core/codegen/index';
+import { formatPseudocode, pseudocodeFor, siteInputs, sitePseudocode } from '../../src/core/codegen/index';
+import { depthRefusal, type DeferDepth } from '../../src/core/codegen/site';
+import type { ModelSpec } from '../../src/core/model/spec';
+import type { PseudocodeSite } from '../../src/core/report/types';
 import { fullReport } from '../../src/core/report/full';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { generate, lineIndex, site } from './helpers/codegen';
@@ -269,4 +272,142 @@ test('fullReport fills the pseudo-code, the block listings and the numerics', as
   const g = await generate('Llama-3.1-8B');
   assert.deepEqual(report.pseudocode, pseudocodeFor(g.spec, g.simulation, g.report));
   assert.match(JSON.stringify(report.pseudocode), /q_proj\.weight′ = q_proj\.weight \* γ/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Deeper deferral (issue 10): the listing at the depth the simulator chose
+
+/** One site's pseudo-code at a depth, with the layer kind and positions from the spec. */
+function atDepth(g: Awaited<ReturnType<typeof generate>>, kind: string, id: string, depth: DeferDepth | undefined, spec: ModelSpec = g.spec): PseudocodeSite {
+  const input = siteInputs(g.spec, g.simulation, g.report).find((i) => i.layerKind.id === kind && i.site.id === id);
+  assert.ok(input, `${kind}/${id}`);
+  const layer = spec.layerKinds.find((k) => k.id === kind);
+  return sitePseudocode({ ...input!, depth, layer, positions: spec.positions });
+}
+
+test("depth 'rope' (Llama-2-7B): q and k rotated raw, r applied after RoPE; v scaled after its matmul", async () => {
+  const g = await generate('Llama-2-7b-hf');
+  const p = atDepth(g, 'decoder', 'attn-norm', 'rope');
+  assert.match(p.after, /after \(depth: rope\)/);
+  assert.match(p.after, /q_proj_raw = x @ q_proj\.weight′\.T +# matrix engine: 4096 → 4096, on the raw rows/);
+  assert.match(p.after, /q_proj_rot = rope\(q_proj_raw, pos\) +# vector engine: RoPE on the raw rows: .*rope\(r·q\) = r·rope\(q\)/);
+  assert.match(p.after, /k_proj_rot = rope\(k_proj_raw, pos\)/);
+  assert.match(p.after, /q_proj_out = r \* q_proj_rot +# vector engine: q = r·rope\(x @ W′\)/);
+  assert.match(p.after, /k_proj_out = r \* k_proj_rot/);
+  assert.match(p.after, /v_proj_out = r \* v_proj_raw +# vector engine: y = r·\(x @ W′\)/);
+  assert.match(p.after, /all_gather_sum\(ss\) +# collective: .*hidden behind the matmuls and RoPE/);
+  // RoPE runs before r is needed: rotation, then the statistic's rsqrt, then the scale.
+  assert.ok(lineIndex(p.after, 'q_proj_rot = rope(') < lineIndex(p.after, 'r = rsqrt('));
+  assert.ok(lineIndex(p.after, 'r = rsqrt(') < lineIndex(p.after, 'q_proj_out = r * q_proj_rot'));
+  assert.equal(p.after.split('\n').filter((l) => l.startsWith('r = rsqrt(')).length, 1, 'one statistic');
+  // The usual schedule for the same span: normalize, project, rotate.
+  assert.match(p.before, /q_proj_rot = rope\(q_proj_out, pos\)/);
+  assert.ok(lineIndex(p.before, 'h = x * r') < lineIndex(p.before, 'q_proj_rot = rope('));
+});
+
+test("depth 'attention' (Llama-2-7B): r_i·r_j on the logits before exp, v's r after the row sum, the cache stored scaled", async () => {
+  const g = await generate('Llama-2-7b-hf');
+  const p = atDepth(g, 'decoder', 'attn-norm', 'attention');
+  assert.match(p.after, /after \(depth: attention\)/);
+  assert.match(p.after, /s = \(q_proj_rot @ k_proj_rot\.transpose\(-2, -1\)\) \* scale +# matrix engine: logits of the raw rows/);
+  assert.match(p.after, /s = s \* \(r\[:, None\] \* r\[None, :\]\) +# .*row i by q's scale, column j by k's/);
+  assert.match(p.after, /decode: the new token's r on its row, and on its own column only/);
+  assert.match(p.after, /e = exp\(s - c\); l = e\.sum\(dim=-1, keepdim=True\) +# vector engine: the row sum without the v scale/);
+  assert.match(p.after, /o = \(\(e \* r\[None, :\]\) @ v_proj_raw\) \/ l +# matrix engine: v's scale r_j on column j of e after the row sum/);
+  assert.match(p.after, /cache_k, cache_v = r\[:, None\] \* k_proj_rot, r\[:, None\] \* v_proj_raw/);
+  assert.match(p.after, /hidden behind the matmuls, RoPE and q·kᵀ/);
+  // The scales go on the logits before exp; the v scale multiplies e after its sum is taken.
+  assert.ok(lineIndex(p.after, 's = (q_proj_rot @') < lineIndex(p.after, 'r = rsqrt('));
+  assert.ok(lineIndex(p.after, 's = s * (r[:, None]') < lineIndex(p.after, 'c = s.amax'));
+  assert.ok(lineIndex(p.after, 'e = exp(s - c); l = e.sum') < lineIndex(p.after, 'o = ((e * r[None, :])'));
+  // None of q, k, v is scaled on its own any more.
+  assert.doesNotMatch(p.after, /_out = r \*/);
+  assert.match(p.before, /s = \(q_proj_rot @ k_proj_rot\.transpose\(-2, -1\)\) \* scale/);
+  assert.match(p.before, /o = p @ v_proj_out/);
+});
+
+test("depth 'down': a ReLU MLP runs raw and r scales the down projection's output (T5); a gated ReLU takes r²", async () => {
+  const t5 = await generate('t5-small');
+  const p = atDepth(t5, 'encoder', 'mlp-norm', 'down');
+  assert.match(p.after, /after \(depth: down\)/);
+  assert.match(p.after, /DenseReluDense_wi_raw = x @ DenseReluDense\.wi\.weight′\.T/);
+  assert.match(p.after, /h = relu\(DenseReluDense_wi_raw\) +# vector engine: on the raw rows, relu\(r·a\) = r·relu\(a\) for r > 0/);
+  assert.match(p.after, /DenseReluDense_wo_raw = h @ DenseReluDense\.wo\.weight\.T +# matrix engine: 2048 → 512, weights unchanged/);
+  assert.match(p.after, /DenseReluDense_wo_out = r \* DenseReluDense_wo_raw +# vector engine: out = r·\(h @ W_down\), 512 values per row/);
+  assert.doesNotMatch(p.after, /DenseReluDense\.wo\.weight′/, 'the down projection keeps its weights');
+  assert.ok(lineIndex(p.after, 'DenseReluDense_wo_raw = h @') < lineIndex(p.after, 'r = rsqrt('));
+  assert.match(p.before, /h = relu\(DenseReluDense_wi_out\)/);
+  assert.match(p.before, /DenseReluDense_wo_out = h @ DenseReluDense\.wo\.weight\.T/);
+
+  // Llama-2-7B with its SiLU replaced by ReLU: ReGLU, relu(r·g)⊙(r·u) = r²·(relu(g)⊙u).
+  const llama = await generate('Llama-2-7b-hf');
+  const reglu: ModelSpec = { ...llama.spec, layerKinds: llama.spec.layerKinds.map((k) => ({ ...k, mlp: { ...k.mlp, activation: 'relu' } })) };
+  const q = atDepth(llama, 'decoder', 'mlp-norm', 'down', reglu);
+  assert.match(q.after, /h = relu\(gate_proj_raw\) \* up_proj_raw +# .*relu\(r·g\)⊙\(r·u\) = r²·\(relu\(g\)⊙u\)/);
+  assert.match(q.after, /down_proj_raw = h @ down_proj\.weight\.T +# matrix engine: 11008 → 4096/);
+  assert.match(q.after, /down_proj_out = r \* r \* down_proj_raw +# vector engine: out = r²·\(h @ W_down\), 4096 values per row/);
+  assert.match(q.after, /epilogue: r² on the down projection's output/);
+});
+
+test('depth with a fused qkv projection (Phi-3): split, rotate q and k raw, scale q, k and v', async () => {
+  const g = await generate('Phi-3-mini-4k-instruct');
+  const p = atDepth(g, 'decoder', 'attn-norm', 'rope');
+  assert.match(p.after, /q_raw, k_raw, v_raw = qkv_proj_raw\.split\(\[3072, 3072, 3072\], dim=-1\)/);
+  assert.match(p.after, /q_rot = rope\(q_raw, pos\)/);
+  assert.match(p.after, /q = r \* q_rot/);
+  assert.match(p.after, /v = r \* v_raw/);
+  assert.doesNotMatch(p.after, /qkv_proj_out = r \*/);
+});
+
+test('a depth the algebra does not allow is refused in words and the linear form is shown', async () => {
+  const cases: [string, string, string, DeferDepth, RegExp][] = [
+    ['Llama-2-7b-hf', 'decoder', 'mlp-norm', 'down', /silu is not positively homogeneous: silu\(r·a\) ≠ r·silu\(a\)/],
+    ['Gemma-2b', 'decoder', 'mlp-norm', 'down', /gelu is not positively homogeneous/],
+    ['Qwen2-7B-Instruct', 'decoder', 'attn-norm', 'rope', /q_proj, k_proj have a bias: .*RoPE\(r·y \+ b\) ≠ r·RoPE\(y \+ b\)/],
+    ['Qwen2-7B-Instruct', 'decoder', 'attn-norm', 'attention', /q_proj, k_proj, v_proj have a bias/],
+    ['Qwen3-0.6B', 'decoder', 'attn-norm', 'rope', /per-head norms \(q_norm, k_norm\) sit between the projections and RoPE/],
+    ['GPT-2', 'decoder', 'attn-norm', 'rope', /LayerNorm: its deferred output is r·\(x·W̃\) \+ c/],
+    ['DeepSeek-V3', 'dense', 'attn-norm', 'rope', /q_a_proj, kv_a_proj_with_mqa are not the q and k projections/],
+    ['Llama-2-7b-hf', 'decoder', 'attn-norm', 'down', /q_proj, k_proj, v_proj are not the input projection of an MLP/],
+    ['Llama-2-7b-hf', 'decoder', 'mlp-norm', 'rope', /gate_proj, up_proj are not the q and k projections/],
+    ['Llama-2-7b-hf', 'head', 'final-norm', 'attention', /norm feeds lm_head outside any layer/],
+    ['t5-small', 'encoder', 'attn-norm', 'rope', /no rotary embedding \(positions: relative\)/],
+    ['t5-small', 'encoder', 'attn-norm', 'attention', /the logits also get a relative position bias after q·kᵀ/],
+  ];
+  for (const [name, kind, id, depth, why] of cases) {
+    const g = await generate(name);
+    const p = atDepth(g, kind, id, depth);
+    const linear = atDepth(g, kind, id, 'linear');
+    assert.match(p.after, new RegExp(`depth '${depth}' not taken: ${why.source}`), `${name} ${kind}/${id} ${depth}`);
+    // Otherwise the listing is the linear one.
+    assert.equal(p.after.split('\n').filter((l) => !l.includes('not taken')).join('\n'), linear.after, `${name} ${kind}/${id}`);
+    assert.equal(p.before, linear.before);
+    const site = siteInputs(g.spec, g.simulation, g.report).find((i) => i.layerKind.id === kind && i.site.id === id)!.site;
+    assert.match(depthRefusal(site, depth, g.spec.layerKinds.find((k) => k.id === kind), g.spec.positions) ?? '', why);
+  }
+});
+
+test('depthRefusal allows what the algebra allows', async () => {
+  const allowed = async (name: string, kind: string, id: string, depth: DeferDepth): Promise<string | null> => {
+    const g = await generate(name);
+    const site = siteInputs(g.spec, g.simulation, g.report).find((i) => i.layerKind.id === kind && i.site.id === id)!.site;
+    return depthRefusal(site, depth, g.spec.layerKinds.find((k) => k.id === kind), g.spec.positions);
+  };
+  assert.equal(await allowed('Llama-3.1-8B', 'decoder', 'attn-norm', 'rope'), null);
+  assert.equal(await allowed('Llama-3.1-8B', 'decoder', 'attn-norm', 'attention'), null);
+  assert.equal(await allowed('Llama-3.1-8B', 'decoder', 'mlp-norm', 'linear'), null);
+  assert.equal(await allowed('t5-small', 'encoder', 'mlp-norm', 'down'), null);
+  assert.equal(await allowed('Phi-3-mini-4k-instruct', 'decoder', 'attn-norm', 'attention'), null);
+});
+
+test("no depth, or depth 'linear', gives the listing every existing caller gets", async () => {
+  for (const name of ['Llama-2-7b-hf', 'GPT-2', 'Qwen3-30B-A3B']) {
+    const g = await generate(name);
+    for (const input of siteInputs(g.spec, g.simulation, g.report)) {
+      const plain = sitePseudocode(input);
+      const layer = g.spec.layerKinds.find((k) => k.id === input.layerKind.id);
+      assert.deepEqual(sitePseudocode({ ...input, depth: 'linear', layer, positions: g.spec.positions }), plain, `${name} ${input.site.id}`);
+      assert.deepEqual(sitePseudocode({ ...input, layer, positions: g.spec.positions }), plain);
+    }
+  }
 });

@@ -5,7 +5,12 @@ import { loadFixture, profiledFixtures } from './helpers/fixtures';
 
 test('the check exercises the site kinds each model has', async () => {
   const kinds = async (name: string) => numericsOptionsFor(await loadFixture(name)).sites.sort();
-  assert.deepEqual(await kinds('Llama-3.1-8B'), ['norm-multi-linear', 'rmsnorm-linear', 'softmax-v']);
+  // Llama: RoPE, no bias, no per-head q/k norm, SiLU MLP: the scale may travel past RoPE and into the attention, not past SiLU.
+  assert.deepEqual(await kinds('Llama-3.1-8B'), ['norm-multi-linear', 'rmsnorm-attention', 'rmsnorm-linear', 'rmsnorm-rope', 'softmax-v']);
+  // Qwen2's q/k/v have a bias, Qwen3 a per-head q/k norm: neither goes deeper. T5's ReLU MLP passes r to the down projection.
+  assert.deepEqual(await kinds('Qwen2-7B-Instruct'), ['norm-multi-linear', 'rmsnorm-linear', 'softmax-v']);
+  assert.deepEqual(await kinds('Qwen3-0.6B'), ['norm-multi-linear', 'rmsnorm-linear', 'softmax-v']);
+  assert.deepEqual(await kinds('t5-small'), ['norm-multi-linear', 'rmsnorm-linear', 'rmsnorm-relu-down', 'softmax-v']);
   // GPT-2's fused c_attn is one consumer per norm; Phi-2's parallel block feeds q, k, v and fc1 from one LayerNorm.
   assert.deepEqual(await kinds('GPT-2'), ['layernorm-linear', 'softmax-v']);
   assert.deepEqual(await kinds('Phi-2'), ['layernorm-linear', 'norm-multi-linear', 'softmax-v']);

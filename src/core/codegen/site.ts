@@ -4,8 +4,8 @@
  * name, size and number comes from the site, the spec and the report.
  */
 import type { Site } from '../graph/sites';
-import type { LinearSpec, NormSpec } from '../model/spec';
-import type { SoftmaxOffset } from '../numerics/types';
+import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
+import type { DeferDepth, SoftmaxOffset } from '../numerics/types';
 import type { PseudocodeSite, SiteResult } from '../report/types';
 import { blank, code, comment, count, eps, ident, layerRange, render, us, type Line } from './text';
 
@@ -38,7 +38,19 @@ export interface SiteCodeInput {
   topK: number | null;
   /** Softmax sites only. */
   softmax: SoftmaxShape | null;
+  /**
+   * How far the deferred scale travels before it is applied (norm sites; default 'linear', the
+   * output of the linear layer right after the norm). A depth the algebra does not allow for this
+   * site (see `depthRefusal`) is shown as 'linear' with the reason in words.
+   */
+  depth?: DeferDepth;
+  /** The spec's layer kind of the site (absent for the head): names q, k, v, the activation and the down projection at deeper depths. */
+  layer?: LayerKind;
+  /** The model's positions ('rope': a rotary embedding sits between q, k and q·kᵀ). */
+  positions?: ModelSpec['positions'];
 }
+
+export type { DeferDepth };
 
 const MATRIX = 'matrix engine';
 const VECTOR = 'vector engine';
@@ -203,10 +215,181 @@ function residualLines(norm: NormSpec): Line[] {
   return [];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Deeper deferral: how far the scale travels (issue 10)
+
+const isRelu = (activation: string): boolean => /^relu$/i.test(activation.trim());
+const QK_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['q', 'k', 'qkv']);
+const ATTENTION_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['q', 'k', 'v', 'qkv']);
+const MLP_IN_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['gate', 'up', 'gate_up', 'fc1']);
+
+const names = (lins: readonly LinearSpec[]): string => lins.map((l) => l.name).join(', ');
+const isAre = (lins: readonly unknown[], one: string, many: string): string => (lins.length === 1 ? one : many);
+
+/**
+ * Why a norm site's scale cannot travel to `depth`, in words, or null when the algebra allows it:
+ * - 'rope': RoPE is a linear map per position, RoPE(r·q) = r·RoPE(q), so q and k can be rotated
+ *   raw (needs rotary positions, q and k projections among the consumers, no bias on them, no
+ *   per-head q/k norm in between);
+ * - 'attention': r_i·r_j on the logits before exp, v's r_j after the softmax's row sum (q, k, v
+ *   without bias; no position bias on the logits);
+ * - 'down': ReLU is positively homogeneous, relu(r·a) = r·relu(a) for r > 0 (ReGLU: r²), so the
+ *   scale reaches the down projection's output; SiLU and GELU are not.
+ * LayerNorm's deferred output r·(x·W̃) + c is not a scale, so it stops at the linear layer.
+ */
+export function depthRefusal(site: Site, depth: DeferDepth, layer?: LayerKind, positions?: ModelSpec['positions']): string | null {
+  if (depth === 'linear') return null;
+  const norm = site.norm;
+  if (!norm) return 'a Softmax site has no norm scale to carry further';
+  if (isLayerNorm(norm)) {
+    return 'LayerNorm: its deferred output is r·(x·W̃) + c with c = β·W + b (the centring folded into W̃, β and the bias into c); c is not multiplied by r, so what follows would see r·y + c, not a scale of y';
+  }
+  if (!layer) return `${norm.name} feeds ${names(site.consumers)} outside any layer: there is nothing after it for r to reach`;
+  if (depth === 'rope' || depth === 'attention') {
+    const qk = site.consumers.filter((l) => QK_ROLES.has(l.role));
+    const roles = new Set(qk.map((l) => l.role));
+    if (!roles.has('qkv') && !(roles.has('q') && roles.has('k'))) {
+      return `${names(site.consumers)} ${isAre(site.consumers, 'is not', 'are not')} the q and k projections of the layer's attention: no RoPE or q·kᵀ follows ${isAre(site.consumers, 'it', 'them')} directly for r to reach`;
+    }
+    const qkNorms = layer.norms.filter((n) => n.placement === 'qk');
+    if (qkNorms.length > 0) {
+      return `per-head norms (${qkNorms.map((n) => n.name).join(', ')}) sit between the projections and RoPE: they renormalize every head, which removes r (up to ε) instead of passing it on`;
+    }
+    const carried = depth === 'rope' ? qk : site.consumers.filter((l) => ATTENTION_ROLES.has(l.role));
+    const biased = carried.filter((l) => l.bias);
+    if (biased.length > 0) {
+      const after = depth === 'rope' ? 'RoPE(r·y + b) ≠ r·RoPE(y + b)' : 'the logits and p·V would see r·y + b, not a scale of y';
+      return `${names(biased)} ${isAre(biased, 'has', 'have')} a bias: the deferred output r·(x·W′) + b is not a scale of x·W′, so ${after}`;
+    }
+    if (depth === 'rope' && positions !== 'rope') {
+      return `no rotary embedding (positions: ${positions ?? 'not given'}): nothing sits between the projections and q·kᵀ to defer past`;
+    }
+    if (depth === 'attention' && (positions === 'relative' || positions === 'alibi')) {
+      return `the logits also get a ${positions === 'alibi' ? 'ALiBi' : 'relative'} position bias after q·kᵀ, which r_i·r_j must not scale: that form is not modelled`;
+    }
+    return null;
+  }
+  const mlpIn = site.consumers.filter((l) => MLP_IN_ROLES.has(l.role));
+  if (mlpIn.length === 0) {
+    return `${names(site.consumers)} ${isAre(site.consumers, 'is not', 'are not')} the input projection of an MLP: no activation and down projection follow for r to reach`;
+  }
+  if (layer.mlp.kind === 'moe' || site.consumers.some((l) => l.role === 'router')) {
+    return 'routed experts: each token goes to the experts its router picks from the scaled logits; carrying r to the experts\' down projections is not modelled';
+  }
+  const act = layer.mlp.activation;
+  if (!isRelu(act)) {
+    return `${act} is not positively homogeneous: ${act}(r·a) ≠ r·${act}(a), so r cannot pass the activation (ReLU can: relu(r·a) = r·relu(a) for r > 0)`;
+  }
+  const biased = mlpIn.filter((l) => l.bias);
+  if (biased.length > 0) {
+    return `${names(biased)} ${isAre(biased, 'has', 'have')} a bias: relu(r·a + b) ≠ r·relu(a + b), so the scale cannot pass the activation`;
+  }
+  if (!layer.linears.some((l) => l.role === 'down')) return 'the layer has no down projection for r to reach';
+  return null;
+}
+
+/** The depth a listing shows: the one asked for, or 'linear' with the reason when the algebra refuses it. */
+function depthOf(input: SiteCodeInput): { depth: DeferDepth; refused: string | null } {
+  const asked = input.depth ?? 'linear';
+  const refused = input.site.norm ? depthRefusal(input.site, asked, input.layer, input.positions) : null;
+  return { depth: refused === null ? asked : 'linear', refused };
+}
+
+/** Names of q, k and v at one stage ('raw' in the deferred listing, 'out' in the usual one): split first when the projection is fused. */
+interface QkvVars {
+  split: Line[];
+  q: string;
+  k: string;
+  v: string | null;
+  /** The consumers q, k, v come from. */
+  qk: LinearSpec[];
+  vLin: LinearSpec | null;
+}
+
+function qkvVars(consumers: readonly LinearSpec[], stage: 'raw' | 'out', layer: LayerKind): QkvVars {
+  const of = (lin: LinearSpec): string => (stage === 'raw' ? raw(lin) : out(lin));
+  const fused = consumers.find((l) => l.role === 'qkv');
+  if (fused) {
+    const a = layer.attention;
+    const sizes = `[${a.heads * a.headDim}, ${a.kvHeads * a.headDim}, ${a.kvHeads * a.vHeadDim}]`;
+    return {
+      split: [code(`q_${stage}, k_${stage}, v_${stage} = ${of(fused)}.split(${sizes}, dim=-1)`, `${fused.name} holds q, k and v side by side`)],
+      q: `q_${stage}`,
+      k: `k_${stage}`,
+      v: `v_${stage}`,
+      qk: [fused],
+      vLin: fused,
+    };
+  }
+  const q = consumers.find((l) => l.role === 'q')!;
+  const k = consumers.find((l) => l.role === 'k')!;
+  const v = consumers.find((l) => l.role === 'v') ?? null;
+  return { split: [], q: of(q), k: of(k), v: v === null ? null : of(v), qk: [q, k], vLin: v };
+}
+
+/** `q_proj_raw` → `q_proj_rot`; `q_raw` → `q_rot`. */
+const rotName = (name: string): string => name.replace(/_(raw|out)$/, '') + '_rot';
+
+function ropeLines(vars: QkvVars, positions: ModelSpec['positions'] | undefined, note: string): { lines: Line[]; q: string; k: string } {
+  if (positions !== 'rope') return { lines: [], q: vars.q, k: vars.k };
+  const q = rotName(vars.q);
+  const k = rotName(vars.k);
+  return { lines: [code(`${q} = rope(${vars.q}, pos)`, `${VECTOR}: ${note}`), code(`${k} = rope(${vars.k}, pos)`)], q, k };
+}
+
+/** The MLP's input projections (gate and up, fused gate_up, or fc1) as the activation reads them. */
+function mlpHidden(consumers: readonly LinearSpec[], layer: LayerKind, stage: 'raw' | 'out'): { lines: Line[]; gated: boolean } {
+  const of = (lin: LinearSpec): string => (stage === 'raw' ? raw(lin) : out(lin));
+  const act = layer.mlp.activation;
+  const fused = consumers.find((l) => l.role === 'gate_up');
+  const gate = consumers.find((l) => l.role === 'gate');
+  const up = consumers.find((l) => l.role === 'up');
+  const fc1 = consumers.find((l) => l.role === 'fc1');
+  const note = stage === 'raw' ? ': on the raw rows, ' : '';
+  if (fused) {
+    return {
+      gated: true,
+      lines: [
+        code(`g_${stage}, u_${stage} = ${of(fused)}.chunk(2, dim=-1)`, `${fused.name} holds the gate and up halves`),
+        code(`h = ${act}(g_${stage}) * u_${stage}`, `${VECTOR}${note}${stage === 'raw' ? `${act}(r·g)⊙(r·u) = r²·(${act}(g)⊙u)` : 'gated activation'}`),
+      ],
+    };
+  }
+  if (gate && up) {
+    return { gated: true, lines: [code(`h = ${act}(${of(gate)}) * ${of(up)}`, `${VECTOR}${note}${stage === 'raw' ? `${act}(r·g)⊙(r·u) = r²·(${act}(g)⊙u)` : 'gated activation'}`)] };
+  }
+  const first = fc1 ?? up ?? gate!;
+  return { gated: false, lines: [code(`h = ${act}(${of(first)})`, `${VECTOR}${note}${stage === 'raw' ? `${act}(r·a) = r·${act}(a) for r > 0` : 'activation'}`)] };
+}
+
+/** What the usual schedule does after the consumers, up to the point the deeper depth carries r to. */
+function usualContinuation(input: SiteCodeInput, depth: DeferDepth): Line[] {
+  const layer = input.layer;
+  if (depth === 'linear' || !layer) return [];
+  const consumers = input.site.consumers;
+  if (depth === 'down') {
+    const down = layer.linears.find((l) => l.role === 'down')!;
+    const { lines } = mlpHidden(consumers, layer, 'out');
+    return [...lines, code(`${out(down)} = h @ ${weightRef(down, false)}.T${down.bias ? ` + ${down.name}.bias` : ''}`, `${MATRIX}: ${linearSize(down)}`)];
+  }
+  const vars = qkvVars(consumers, 'out', layer);
+  const rope = ropeLines(vars, input.positions, 'rotary embedding');
+  const lines = [...vars.split, ...rope.lines];
+  if (depth === 'attention') {
+    lines.push(
+      code(`s = (${rope.q} @ ${rope.k}.transpose(-2, -1)) * scale`, `${MATRIX}: logits q·k/√d`),
+      code('p = softmax(s, dim=-1)', `${VECTOR}: as the Softmax site does it`),
+      code(`o = p @ ${vars.v ?? 'v'}`, MATRIX),
+    );
+  }
+  return lines;
+}
+
 function normBefore(input: SiteCodeInput, norm: NormSpec): Line[] {
   const gamma = gammaOf(norm);
   const beta = betaOf(norm);
   const ln = isLayerNorm(norm);
+  const { depth } = depthOf(input);
   const lines = [
     ...header(input),
     comment(`before: the usual schedule; ${input.site.consumers.length > 0 ? 'the matmuls wait for the gathered statistic' : 'the normalized rows are materialized'}`),
@@ -222,20 +405,35 @@ function normBefore(input: SiteCodeInput, norm: NormSpec): Line[] {
     if (lin === router) lines.push(code(`topk_idx = topk(${out(lin)}, k=${input.topK ?? '?'})`, `${VECTOR}: routing decision`));
   }
   if (router) lines.push(code(`gate_w = softmax(${out(router)}, dim=-1)`, `${VECTOR}: gate weights, read at topk_idx`));
+  lines.push(...usualContinuation(input, depth));
   lines.push(...residualLines(norm));
   return lines;
 }
 
+/** Where the deferred scale lands, for the listing's opening comment. */
+function depthSummary(depth: DeferDepth, ln: boolean): string {
+  switch (depth) {
+    case 'linear':
+      return ln
+        ? 'centering and γ folded into the weights, β into the bias; the matmuls start at once while Σx and Σx² are gathered'
+        : 'γ folded into the weights; the matmuls start at once while Σx² is gathered';
+    case 'rope':
+      return 'γ folded into the weights; q and k are rotated raw and scaled after RoPE (rope(r·q) = r·rope(q): RoPE mixes pairs within a row), so Σx² is gathered behind the matmuls and RoPE';
+    case 'attention':
+      return "γ folded into the weights; r reaches the attention: q's and k's scales multiply the logits' rows and columns before exp, v's multiplies e's columns after the row sum, so Σx² is gathered behind the matmuls, RoPE and q·kᵀ";
+    case 'down':
+      return 'γ folded into the input projections; the activation and the down projection run on the raw rows and r scales the down projection\'s output, so Σx² is gathered behind the whole MLP';
+  }
+}
+
 function normAfter(input: SiteCodeInput, norm: NormSpec): Line[] {
   const ln = isLayerNorm(norm);
+  const { depth, refused } = depthOf(input);
   const consumers = ordered(input.site.consumers);
   const router = consumers.find((l) => l.role === 'router');
   const lines: Line[] = [
-    comment(
-      ln
-        ? 'after: centering and γ folded into the weights, β into the bias; the matmuls start at once while Σx and Σx² are gathered'
-        : 'after: γ folded into the weights; the matmuls start at once while Σx² is gathered',
-    ),
+    comment(`after${depth !== 'linear' ? ` (depth: ${depth})` : ''}: ${depthSummary(depth, ln)}`),
+    ...(refused !== null ? [comment(`depth '${input.depth}' not taken: ${refused}; the scale is applied after the linear layer`)] : []),
     comment('load time, once:'),
     ...foldLines(input.site),
     blank,
@@ -247,14 +445,81 @@ function normAfter(input: SiteCodeInput, norm: NormSpec): Line[] {
       lines.push(code(`topk_idx = topk(${raw(lin)}, k=${input.topK ?? '?'})`, `${VECTOR}: top-k on raw logits: a positive scale r does not change top-k`));
     }
   }
-  lines.push(...statisticLines(norm, input.units, ', hidden behind the matmuls'));
-  lines.push(blank, comment(consumers.length > 1 ? `epilogue: one statistic, one epilogue per consumer (${consumers.length})` : 'epilogue:'));
+  const hidden = depth === 'linear' ? 'the matmuls' : depth === 'rope' ? 'the matmuls and RoPE' : depth === 'attention' ? 'the matmuls, RoPE and q·kᵀ' : 'the whole MLP';
+  lines.push(...statisticLines(norm, input.units, `, hidden behind ${hidden}`));
   const engine = epilogueEngine(input.epilogue);
-  lines.push(scaleLine(norm, engine));
-  for (const lin of consumers) {
-    const bias = epilogueBias(norm, lin);
-    const formula = `y = r·(x @ ${ln ? 'W̃' : 'W′'})${bias === null ? '' : betaOf(norm) !== null ? ' + c' : ' + b'}`;
-    lines.push(code(`${out(lin)} = r * ${raw(lin)}${bias !== null ? ` + ${bias}` : ''}`, `${engine}: ${formula}, ${lin.out} values per row${lin.copies ? ' per routed expert' : ''}`));
+  // Consumers the depth carries r past; the others take it right after their matmul.
+  const carried = new Set<LinearSpec>();
+  const deep: Line[] = [];
+  const layer = input.layer;
+  if (layer && (depth === 'rope' || depth === 'attention')) {
+    const vars = qkvVars(consumers, 'raw', layer);
+    vars.qk.forEach((l) => carried.add(l));
+    deep.push(...vars.split);
+    const rope = ropeLines(vars, input.positions, 'RoPE on the raw rows: it rotates pairs within a row, so rope(r·q) = r·rope(q)');
+    deep.push(...rope.lines);
+    if (depth === 'rope') {
+      deep.push(blank, comment('epilogue: r after RoPE for q and k'), scaleLine(norm, engine));
+      const fusedQkv = vars.qk[0]!.role === 'qkv';
+      const target = (stage: 'q' | 'k'): string => (fusedQkv ? stage : out(vars.qk[stage === 'q' ? 0 : 1]!));
+      const width = (stage: 'q' | 'k'): string => {
+        const a = layer.attention;
+        return String(stage === 'q' ? a.heads * a.headDim : a.kvHeads * a.headDim);
+      };
+      deep.push(code(`${target('q')} = r * ${rope.q}`, `${engine}: q = r·rope(x @ W′), ${width('q')} values per row`));
+      deep.push(code(`${target('k')} = r * ${rope.k}`, `${engine}: k = r·rope(x @ W′), ${width('k')} values per row`));
+      if (fusedQkv && vars.v !== null) deep.push(code(`v = r * ${vars.v}`, `${engine}: v = r·(x @ W′)`));
+    } else {
+      if (vars.vLin) carried.add(vars.vLin);
+      const v = vars.v ?? 'v';
+      deep.push(
+        code(`s = (${rope.q} @ ${rope.k}.transpose(-2, -1)) * scale`, `${MATRIX}: logits of the raw rows, q̂·k̂/√d`),
+        blank,
+        comment("epilogue: r on the logits before exp, v's r after the row sum"),
+        scaleLine(norm, engine),
+        code('s = s * (r[:, None] * r[None, :])', `${engine}: l_ij = r_i·r_j·(q̂_i·k̂_j)/√d, row i by q's scale, column j by k's`),
+        comment("decode: the new token's r on its row, and on its own column only: cached keys and values were stored scaled"),
+        code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max of the scaled logits`),
+        code('e = exp(s - c); l = e.sum(dim=-1, keepdim=True)', `${VECTOR}: the row sum without the v scale`),
+        code(`o = ((e * r[None, :]) @ ${v}) / l`, `${MATRIX}: v's scale r_j on column j of e after the row sum, = e·(r·V)/l`),
+        code(`cache_k, cache_v = r[:, None] * ${rope.k}, r[:, None] * ${v}`, 'stored scaled for later decode steps, off the critical path'),
+      );
+    }
+  } else if (layer && depth === 'down') {
+    const down = layer.linears.find((l) => l.role === 'down')!;
+    consumers.filter((l) => MLP_IN_ROLES.has(l.role)).forEach((l) => carried.add(l));
+    const { lines: act, gated } = mlpHidden(consumers, layer, 'raw');
+    deep.push(
+      ...act,
+      code(`${raw(down)} = h @ ${weightRef(down, false)}.T`, `${MATRIX}: ${linearSize(down)}, weights unchanged, on the raw activations`),
+      blank,
+      comment(`epilogue: ${gated ? 'r²' : 'r'} on the down projection's output`),
+      scaleLine(norm, engine),
+      code(
+        `${out(down)} = ${gated ? 'r * r' : 'r'} * ${raw(down)}${down.bias ? ` + ${down.name}.bias` : ''}`,
+        `${engine}: out = ${gated ? 'r²' : 'r'}·(h @ W_down)${down.bias ? ' + b' : ''}, ${down.out} values per row`,
+      ),
+    );
+  }
+  const rest = consumers.filter((l) => !carried.has(l));
+  if (deep.length > 0) lines.push(...deep);
+  if (rest.length > 0) {
+    lines.push(
+      blank,
+      comment(
+        deep.length > 0
+          ? `epilogue of the other consumers: r right after the matmul`
+          : rest.length > 1
+            ? `epilogue: one statistic, one epilogue per consumer (${rest.length})`
+            : 'epilogue:',
+      ),
+    );
+    if (deep.length === 0) lines.push(scaleLine(norm, engine));
+    for (const lin of rest) {
+      const bias = epilogueBias(norm, lin);
+      const formula = `y = r·(x @ ${ln ? 'W̃' : 'W′'})${bias === null ? '' : betaOf(norm) !== null ? ' + c' : ' + b'}`;
+      lines.push(code(`${out(lin)} = r * ${raw(lin)}${bias !== null ? ` + ${bias}` : ''}`, `${engine}: ${formula}, ${lin.out} values per row${lin.copies ? ' per routed expert' : ''}`));
+    }
   }
   if (router) {
     lines.push(code(`gate_w = softmax(${out(router)}, dim=-1)`, `${VECTOR}: the gate softmax after the scale: r changes the weights, not the choice`));

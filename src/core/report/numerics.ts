@@ -1,3 +1,4 @@
+import { depthRefusal } from '../codegen/site';
 import { layerSites } from '../graph/sites';
 import type { ModelSpec } from '../model/spec';
 import { checkNumerics, DEFAULT_TOLERANCE, numericsShapeFor } from '../numerics/check';
@@ -18,6 +19,13 @@ export function numericsOptionsFor(spec: ModelSpec, seed = 1, tolerance = DEFAUL
       kinds.add(site.kind === 'layernorm' ? 'layernorm-linear' : 'rmsnorm-linear');
       if (site.consumers.length > 1) kinds.add('norm-multi-linear');
       linearBias ||= site.consumers.some((c) => c.bias);
+      // Deeper deferral (issue 10): every depth the algebra allows for the site is a candidate the
+      // simulator may pick by cost, so the check covers it whatever the cost decides. The
+      // attention entries run their q and k through RoPE, so they need rotary positions.
+      const allows = (depth: 'rope' | 'attention' | 'down'): boolean => depthRefusal(site, depth, kind, spec.positions) === null;
+      if (allows('rope')) kinds.add('rmsnorm-rope');
+      if (allows('attention') && spec.positions === 'rope') kinds.add('rmsnorm-attention');
+      if (allows('down')) kinds.add('rmsnorm-relu-down');
     }
   }
   if (spec.finalNorm && spec.lmHead) kinds.add(spec.finalNorm.kind === 'layernorm' ? 'layernorm-linear' : 'rmsnorm-linear');
