@@ -39,6 +39,8 @@ export interface ValidationRow {
   /** simulated ÷ measured; null when pending. */
   ratio: number | null;
   use: Point['use'];
+  /** A calibration point whose preset holds the fit (its efficiencies' provenance says "calibrated:"). */
+  fitted: boolean;
   /** Why the row has no simulated figure. */
   pending: string | null;
   /** The simulated pieces the figure is made of (ms). */
@@ -75,12 +77,14 @@ export interface ValidationResult {
   perSource: SourceSummary[];
   /** All rows with a simulated figure. */
   overall: ErrorSummary;
-  /** Rows the presets were not fitted to. */
+  /** Rows the presets were not fitted to (designated calibration points of a preset without a fit count here). */
   heldBack: ErrorSummary;
   /** Rows the presets' efficiencies were fitted to. */
   calibration: ErrorSummary;
   calibrationPoints: string[];
   heldBackPoints: string[];
+  /** The presets the points run on: their efficiencies, and whether those are fitted. */
+  presets: { name: string; matrixEfficiency: number; memoryEfficiency: number; calibrated: boolean }[];
   flashNorm: SiteSaving[];
   /** The issue's targets, and whether they hold (true only if every point has a figure). */
   targets: { perPoint: number; mean: number; everyPointWithin: boolean; meanWithin: boolean };
@@ -113,16 +117,21 @@ export function validate(inputs: ValidateInputs): ValidationResult {
   }
   const overall = summarize(withFigure);
   const pending = rows.filter((r) => r.pending !== null).map((r) => r.id);
+  const presets = [...new Set(points.map((p) => p.hardware))].map((name) => {
+    const hw = inputs.hardware(name);
+    return { name, matrixEfficiency: hw.matrix.efficiency, memoryEfficiency: hw.memory.efficiency, calibrated: isCalibrated(hw) };
+  });
   return {
     estimate: ESTIMATE,
     rows,
     sources: SOURCES,
     perSource,
     overall,
-    heldBack: summarize(withFigure.filter((r) => r.use === 'held-back')),
-    calibration: summarize(withFigure.filter((r) => r.use === 'calibration')),
-    calibrationPoints: rows.filter((r) => r.use === 'calibration').map((r) => r.id),
-    heldBackPoints: rows.filter((r) => r.use === 'held-back').map((r) => r.id),
+    heldBack: summarize(withFigure.filter((r) => !r.fitted)),
+    calibration: summarize(withFigure.filter((r) => r.fitted)),
+    calibrationPoints: rows.filter((r) => r.fitted).map((r) => r.id),
+    heldBackPoints: rows.filter((r) => !r.fitted).map((r) => r.id),
+    presets,
     flashNorm: siteSavings(points, rows),
     targets: {
       ...TARGETS,
@@ -131,6 +140,11 @@ export function validate(inputs: ValidateInputs): ValidationResult {
     },
     pending,
   };
+}
+
+/** Whether a preset's two efficiencies are fitted (their provenance says so). */
+export function isCalibrated(hw: HardwareProfile): boolean {
+  return ['matrix.efficiency', 'memory.efficiency'].every((path) => hw.provenance[path]?.startsWith('calibrated:') ?? false);
 }
 
 /** Mean and max of |ratio − 1| (and the geometric mean of the ratios) over rows that have a ratio. */
@@ -172,6 +186,7 @@ export function passMs(spec: ModelSpec, hw: HardwareProfile, w: Workload): numbe
 
 function rowFor(p: Point, inputs: ValidateInputs): ValidationRow {
   const base: Omit<ValidationRow, 'simulatedMs' | 'ratio' | 'pending' | 'parts'> = {
+    fitted: p.use === 'calibration' && isCalibrated(inputs.hardware(p.hardware)),
     id: p.id,
     source: p.source,
     model: p.model,
@@ -289,7 +304,7 @@ export function formatValidation(r: ValidationResult): string {
     `${ms(row.measuredMs)} ms`,
     row.simulatedMs === null ? 'pending' : `${ms(row.simulatedMs)} ms`,
     row.ratio === null ? '—' : row.ratio.toFixed(3),
-    row.use === 'calibration' ? 'calibration' : 'held back',
+    row.fitted ? 'calibration' : row.use === 'calibration' ? 'held back (fit not applied)' : 'held back',
   ]);
   const summaryHeader = ['source', 'n', 'mean |ratio−1|', 'max |ratio−1|', 'geo-mean ratio'];
   const line = (name: string, s: ErrorSummary) => [name, `${s.n}`, pct(s.meanAbsError), pct(s.maxAbsError), s.geoMeanRatio.toFixed(3)];
@@ -312,6 +327,7 @@ export function formatValidation(r: ValidationResult): string {
     `Targets (issue 10): every point within ±${pct(r.targets.perPoint)}: ${r.targets.everyPointWithin ? 'yes' : 'no'}; mean within ±${pct(r.targets.mean)}: ${r.targets.meanWithin ? 'yes' : 'no'}.`,
     `Calibration (npm run calibrate:gpu fits matrix.efficiency and memory.efficiency of each GPU preset, nothing else): ${r.calibrationPoints.join(', ')}.`,
     `Held back (never fitted): ${r.heldBackPoints.length} points.`,
+    `Efficiencies: ${r.presets.map((p) => `${p.name} matrix ${p.matrixEfficiency}, memory ${p.memoryEfficiency} (${p.calibrated ? 'fitted' : 'stated assumptions, not fitted'})`).join('; ')}.`,
   ];
   if (r.flashNorm.length > 0) {
     out.push(
