@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Op } from '../../src/core/graph/ops';
+import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
 import type { LinearSpec, ModelSpec } from '../../src/core/model/spec';
 import type { KindSimulation } from '../../src/core/sim/simulate';
 import type { Workload } from '../../src/core/workload';
 import { blockListings, blockPseudocode, type Schedule } from '../../src/core/codegen/index';
-import { generate, lineIndex } from './helpers/codegen';
+import { generate, lineIndex, type Generated } from './helpers/codegen';
 import { profiledFixtures } from './helpers/fixtures';
 
 const WORKLOADS: Partial<Workload>[] = [
@@ -48,6 +50,8 @@ function checkListing(spec: ModelSpec, kind: KindSimulation, schedule: Schedule,
     assert.ok(main.comment!.startsWith(engine), `${where}: ${op.name} runs on ${engine}: ${main.comment}`);
     assert.ok(main.comment!.includes(`  ${op.name}`), `${where}: ${op.name} is named`);
     assert.ok(main.code.length > 0 && listing.text.includes(main.code), `${where}: ${op.name} has code`);
+    // The fallback for an op the listing does not understand names its role and id: no op should need it.
+    assert.ok(!main.code.startsWith(`${op.role.replace(/-/g, '_')}_${op.id} = `), `${where}: ${op.name} (${op.role}) has real code: ${main.code}`);
     if (op.category === 'linear') {
       const lin = linears.get(op.name.replace(/\[\d+\/\d+\]$/, ''));
       assert.ok(lin, `${where}: ${op.name} is a linear of the spec`);
@@ -68,12 +72,29 @@ function checkListing(spec: ModelSpec, kind: KindSimulation, schedule: Schedule,
   }
 }
 
+/** The machines whose graphs differ in shape: resident weights, flash attention, eager RMSNorm kernels, eager attention. */
+const PRESETS: HardwareProfile[] = [
+  getPreset('dimc'),
+  getPreset('gpu-h100'),
+  applyOverrides(getPreset('gpu-h100'), ['kernels.norm=eager']),
+  applyOverrides(getPreset('gpu-h100'), ['kernels.attention=eager']),
+];
+
+const memo = new Map<string, Promise<Generated>>();
+/** Generated once per fixture, workload and machine for all the tests of this file. */
+function generated(name: string, w: Partial<Workload>, hw: HardwareProfile, i: number): Promise<Generated> {
+  const key = `${name} ${JSON.stringify(w)} ${i}`;
+  let g = memo.get(key);
+  if (!g) memo.set(key, (g = generate(name, w, hw)));
+  return g;
+}
+
 test('every fixture, workload and profile: the block listings render every op of the graph, in a valid order', async () => {
-  const presets: HardwareProfile[] = [getPreset('dimc'), getPreset('gpu-h100')];
   for (const name of profiledFixtures()) {
-    for (const hw of presets) {
-      for (const w of WORKLOADS) {
-        const g = await generate(name, w, hw);
+    for (const [i, hw] of PRESETS.entries()) {
+      // The eager-kernel variants of the GPU with two workloads: a prefill and a tensor-parallel decode.
+      for (const w of i < 2 ? WORKLOADS : [WORKLOADS[1]!, WORKLOADS[3]!]) {
+        const g = await generated(name, w, hw, i);
         const blocks = blockListings(g.spec, g.simulation);
         for (const kind of g.simulation.kinds) {
           const where = `${name} on ${hw.name} ${JSON.stringify(w)} ${kind.id}`;
@@ -131,4 +152,118 @@ test('block listings: GPT-2 LayerNorm folds, Qwen3 routing on raw logits, DeepSe
     assert.match(moe.deferred, /kv_a_layernorm → kv_b_proj: kept, usual schedule/);
     assert.match(moe.deferred, /kv_b_proj_out = h_kv_a_layernorm @ kv_b_proj\.weight\.T/);
   }
+});
+
+/** The same simulation with every op of one schedule renamed. */
+function renamed(kind: KindSimulation, schedule: Schedule, name: (op: Op, ops: readonly Op[]) => string): KindSimulation {
+  const run = kind[schedule];
+  const ops = run.graph.ops.map((op) => ({ ...op, name: name(op, run.graph.ops) }));
+  return { ...kind, [schedule]: { ...run, graph: { ...run.graph, ops } } };
+}
+
+test('names are for people: renaming every op leaves the code column of every listing unchanged', async () => {
+  const renamings: [string, (op: Op, ops: readonly Op[]) => string][] = [
+    ['every op named x', () => 'x'],
+    // Misleading names: each op wears the name of another (a scale named like a matmul, a max like a sum, …).
+    ['names rotated', (op, ops) => ops[(op.id + 1) % ops.length]!.name],
+  ];
+  for (const name of profiledFixtures()) {
+    for (const [i, hw] of PRESETS.entries()) {
+      for (const w of [WORKLOADS[1]!, WORKLOADS[3]!]) {
+        const g = await generated(name, w, hw, i);
+        for (const kind of g.simulation.kinds) {
+          for (const schedule of ['baseline', 'deferred'] as const) {
+            const code = blockPseudocode(g.spec, kind, schedule).lines.map((l) => l.code);
+            for (const [what, rename] of renamings) {
+              const other = blockPseudocode(g.spec, renamed(kind, schedule, rename), schedule).lines.map((l) => l.code);
+              assert.deepEqual(other, code, `${name} on ${hw.name} ${JSON.stringify(w)} ${kind.id} ${schedule}, ${what}`);
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
+/** The code column of a listing (what a line says, without the timing comment). */
+const codeLines = (text: string): string[] => text.split('\n').map((l) => (l.startsWith('#') ? '' : l.split('  # ')[0]!.trimEnd()));
+/** Index of the line whose code is exactly `code`. */
+const codeIndex = (text: string, code: string): number => codeLines(text).indexOf(code);
+/** The whole line whose code is exactly `code`. */
+const lineOf = (text: string, code: string): string => text.split('\n')[codeIndex(text, code)] ?? '';
+
+test('flash attention (gpu-h100): one fused kernel per head group, read as flash_attention, no scores in memory', async () => {
+  const hw = getPreset('gpu-h100');
+  assert.equal(hw.kernels.attention, 'flash');
+  // Llama-3.1-8B: 32 query heads, 8 KV heads, head_dim 128; prefill of 512 tokens in 4 head groups.
+  const prefill = await generate('Llama-3.1-8B', { phase: 'prefill', batch: 1, seq: 512, tiles: 4 }, hw);
+  const b = prefill.blocks.find((x) => x.layerKind === 'decoder')!;
+  for (const text of [b.baseline, b.deferred]) {
+    const code = codeLines(text).join('\n');
+    assert.doesNotMatch(code, /^s(\[\d\/4\])? = /m, 'no score matrix');
+    assert.doesNotMatch(code, /softmax|amax|all_gather_max/);
+    assert.ok(codeIndex(text, 'o_proj_out[1/4] = o @ o_proj.weight.T') > 0);
+  }
+  for (let t = 1; t <= 4; t++) assert.ok(codeIndex(b.baseline, `o[${t}/4] = flash_attention(q[${t}/4], k[${t}/4], v[${t}/4])`) > 0, `head group ${t}`);
+  // 512·32/4 = 4096 query rows per head group; causal: (512 + 1)/2 = 256.5 keys per row on average; n = 128 + 128.
+  const line = lineOf(b.baseline, 'o[1/4] = flash_attention(q[1/4], k[1/4], v[1/4])');
+  assert.match(line, /# matrix .* flash_attention\[1\/4\]  \(fused kernel: online softmax, the division after ·V; 4096 query rows × ≈256\.5 keys, d_qk \+ d_v = 256\)$/);
+  assert.ok(codeIndex(b.baseline, 'q, k = rope(split_heads(q_proj_out), split_heads(k_proj_out))') < codeIndex(b.baseline, 'o[1/4] = flash_attention(q[1/4], k[1/4], v[1/4])'));
+  assert.ok(codeIndex(b.baseline, 'o[4/4] = flash_attention(q[4/4], k[4/4], v[4/4])') < codeIndex(b.baseline, 'o_proj_out[1/4] = o @ o_proj.weight.T'));
+
+  // Decode with 1024 cached tokens: 1·32/4 = 8 query rows per group, 1025 keys; the cache streams through the
+  // kernel: 1024 tokens × 8 KV heads × (128 + 128) values × 2 bytes / 4 groups = 1 048 576 bytes.
+  const decode = await generate('Llama-3.1-8B', { phase: 'decode', batch: 1, context: 1024, tiles: 4 }, hw);
+  const d = decode.blocks.find((x) => x.layerKind === 'decoder')!;
+  const code = 'o[2/4] = flash_attention(q[2/4], cat(k_cache[2/4], k[2/4]), cat(v_cache[2/4], v[2/4]))';
+  assert.ok(codeIndex(d.baseline, code) > 0, d.baseline);
+  assert.match(lineOf(d.baseline, code), /\(fused kernel: online softmax, the division after ·V; 8 query rows × 1025 keys, d_qk \+ d_v = 256; KV cache 1\.0 MB streamed through\)$/);
+  assert.doesNotMatch(d.baseline, /= load\(kv_cache/, 'no separate cache read');
+
+  // The Softmax site's shape comes from the fused kernel: the report's site shows the widths.
+  const site = prefill.sites.find((s) => s.layerKind === 'decoder' && s.site === 'softmax')!;
+  assert.match(site.before, /q·k over 128, v width 128/);
+});
+
+test('eager RMSNorm kernels (kernels.norm=eager): PyTorch\'s chain, line by line; the deferred scale is a pass of its own', async () => {
+  const hw = applyOverrides(getPreset('gpu-h100'), ['kernels.norm=eager']);
+  const g = await generate('Llama-3.1-8B', { phase: 'prefill', batch: 1, seq: 512, tiles: 4 }, hw);
+  const b = g.blocks.find((x) => x.layerKind === 'decoder')!;
+  // LlamaRMSNorm.forward in eager PyTorch: up-cast, square, mean, + ε, rsqrt; x·r, down-cast, ·γ; bf16 activations.
+  const usual = [
+    'xf_input_layernorm = x.to(torch.float32)',
+    'sq_input_layernorm = xf_input_layernorm.pow(2)',
+    'var_input_layernorm = sq_input_layernorm.mean(-1, keepdim=True)',
+    'var_input_layernorm = var_input_layernorm + 1e-05',
+    'r_input_layernorm = torch.rsqrt(var_input_layernorm)',
+    'r_input_layernorm = all_gather(r_input_layernorm)',
+    'hf_input_layernorm = xf_input_layernorm * r_input_layernorm',
+    'h_input_layernorm = hf_input_layernorm.to(input_dtype)',
+    'h_input_layernorm = input_layernorm.weight * h_input_layernorm',
+    'q_proj_out[1/4] = h_input_layernorm @ q_proj.weight.T',
+  ];
+  const at = usual.map((c) => codeIndex(b.baseline, c));
+  assert.ok(at.every((i) => i > 0), `all lines present: ${usual.filter((_, i) => at[i]! < 0).join(' | ')}`);
+  assert.deepEqual([...at].sort((x, y) => x - y), at, 'in this order');
+  assert.match(lineOf(b.baseline, 'var_input_layernorm = var_input_layernorm + 1e-05'), /# vector .* input_layernorm\.\+ eps  \(eager RMSNorm kernel: \+ ε, one value per row\)$/);
+  assert.match(lineOf(b.baseline, 'r_input_layernorm = all_gather(r_input_layernorm)'), /# collective .* \(gather the per-row statistic over 132 units\)$/);
+  // No fused-kernel statistic and no second r: the chain computes it.
+  assert.doesNotMatch(b.baseline, /ss_input_layernorm|rsqrt\(ss_/);
+
+  // Deferred: the chain still computes r; the scale on the gate projection is an unfused pass on the vector engine:
+  // 512 rows × 14336 / 4 tiles = 1 835 008 bf16 values read and written, and 128 fp32 statistics: 7 340 544 bytes.
+  const scale = 'gate_proj_out[1/4] = r_post_attention_layernorm * gate_proj_raw[1/4]';
+  assert.match(lineOf(b.deferred, scale), /# vector .* gate_proj\.scale\[1\/4\]  \(deferred post_attention_layernorm scale, 14336 values per row; its own pass over the output, 7\.3 MB\)$/);
+  assert.ok(codeIndex(b.deferred, 'r_post_attention_layernorm = torch.rsqrt(var_post_attention_layernorm)') < codeIndex(b.deferred, scale));
+  assert.equal(codeLines(b.deferred).filter((c) => c.startsWith('r_post_attention_layernorm = ')).length, 2, 'rsqrt and gather, no third r');
+  assert.ok(codeIndex(b.deferred, 'gate_proj_raw[1/4] = x @ gate_proj.weight′.T') >= 0);
+  const head = g.blocks.find((x) => x.layerKind === 'head')!;
+  assert.match(lineOf(head.deferred, 'lm_head_out[1/4] = r_norm * lm_head_raw[1/4]'), /# vector .*its own pass over the output/);
+
+  // fp32 activations: no up-cast and no down-cast kernels.
+  const f32 = (await generate('Llama-3.1-8B', { phase: 'prefill', batch: 1, seq: 512, tiles: 4, dtype: 'fp32' }, hw)).blocks.find((x) => x.layerKind === 'decoder')!;
+  for (const c of ['sq_input_layernorm = x.pow(2)', 'hf_input_layernorm = x * r_input_layernorm', 'h_input_layernorm = input_layernorm.weight * hf_input_layernorm']) {
+    assert.ok(codeIndex(f32.baseline, c) > 0, c);
+  }
+  assert.doesNotMatch(f32.baseline, /torch\.float32|input_dtype/);
 });

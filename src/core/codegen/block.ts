@@ -1,10 +1,13 @@
 /**
  * The whole decoder block as one listing, generated from the simulated graph:
  * one line (or a short group) per op, in the order the timeline starts them,
- * each with its engine and start time; the load-time folds at the top. Names
- * and sizes come from the spec and the ops.
+ * each with its engine and start time; the load-time folds at the top. What a
+ * line says follows from what its op is (role, work, site, the ops it reads),
+ * never from the op's name, which is only printed. Module names and sizes come
+ * from the spec.
  */
-import type { Op } from '../graph/ops';
+import type { Op, OpRole } from '../graph/ops';
+import { shardOf } from '../graph/shard';
 import type { Site } from '../graph/sites';
 import type { AttentionSpec, LinearSpec, MlpSpec, ModelSpec, NormSpec } from '../model/spec';
 import type { KindSimulation, Run } from '../sim/simulate';
@@ -55,18 +58,229 @@ function kindInfo(spec: ModelSpec, sim: KindSimulation): KindInfo {
   };
 }
 
-const TILE = /\[(\d+)\/(\d+)\]$/;
-
-/** `q_proj[2/4]` → { base: `q_proj`, tag: `[2/4]` }. */
-function splitTile(name: string): { base: string; tag: string } {
-  const m = TILE.exec(name);
-  if (!m) return { base: name, tag: '' };
-  return { base: name.slice(0, m.index), tag: m[2] === '1' ? '' : m[0] };
+/** Tile t (0-based) of a kernel split into `count` tiles. */
+interface Tile {
+  t: number;
+  count: number;
 }
 
-/** `input_layernorm.apply` → the norm `input_layernorm` (module names may contain dots). */
-function stripSuffix(base: string, suffix: string): string | null {
-  return base.endsWith(suffix) ? base.slice(0, -suffix.length) : null;
+/** The ops whose output is an attention's result, read by the output projection. */
+const ATTENTION_OUT: ReadonlySet<OpRole> = new Set(['attention-fused', 'pv', 'softmax-divide-after-v']);
+/** Ops of an eager attention's head-group tile (they inherit the tile of the scores they read). */
+const ATTENTION_TILED: ReadonlySet<OpRole> = new Set(['softmax-max', 'softmax-exp-sum', 'softmax-gather', 'softmax-divide', 'pv', 'softmax-divide-after-v']);
+const SHARED_MLP: ReadonlySet<LinearSpec['role']> = new Set(['shared_gate', 'shared_up']);
+/** Roles a linear fed by nothing in particular is never: they are found from what they read. */
+const READS_SOMETHING: ReadonlySet<LinearSpec['role']> = new Set(['o', 'cross_o', 'down', 'shared_down']);
+
+/** PyTorch's eager RMSNorm statistic, last kernel first (the up-cast is absent when activations are fp32). */
+const EAGER_STAT = ['rsqrt', '+ eps', 'mean', 'square', 'up-cast'] as const;
+type StatStep = 'fused' | (typeof EAGER_STAT)[number];
+type ApplyStep = 'chunk' | 'x * r' | 'down-cast' | 'γ *';
+
+/** Router first: routed experts wait for its decision, as the graph builds them. */
+const routerFirst = (lins: readonly LinearSpec[]): LinearSpec[] => [...lins].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
+
+/** Whether a matmul's inner dimension fits a linear, whatever the tensor-parallel degree. */
+function fits(lin: LinearSpec, op: Op): boolean {
+  if (op.work.kind !== 'matmul') return false;
+  const k = op.work.k;
+  return k === lin.in || (k < lin.in && shardOf(lin, 2).split === 'rows');
+}
+
+/**
+ * What each op of a graph is part of, found from roles, work, sites and dependencies only (names are
+ * for people): the linear layer a matmul computes, the tile of a kernel it is, whether an attention
+ * op is cross-attention, the step of a norm's kernel chain.
+ */
+export class GraphFacts {
+  /** Ids of the ops that read each op. */
+  readonly users: number[][];
+  private readonly linears = new Map<number, LinearSpec>();
+  private readonly tiles = new Map<number, Tile>();
+  private readonly cross = new Map<number, boolean>();
+  private readonly statSteps = new Map<number, StatStep>();
+  private readonly applySteps = new Map<number, ApplyStep>();
+
+  constructor(
+    private readonly ops: readonly Op[],
+    private readonly linearSpecs: readonly LinearSpec[],
+    private readonly sites: ReadonlyMap<string, Site>,
+  ) {
+    this.users = ops.map(() => []);
+    for (const op of ops) for (const d of op.deps) this.users[d]!.push(op.id);
+    this.resolveLinears();
+    this.resolveTiles();
+    this.resolveNormChains();
+  }
+
+  /** The linear layer a matmul tile (or the weight load feeding it) computes. */
+  linearOf(id: number): LinearSpec | undefined {
+    return this.linears.get(id);
+  }
+
+  /** The linear layer whose output an op is: a matmul tile, or a deferred scale on one. */
+  linearBehind(id: number): LinearSpec | undefined {
+    const op = this.ops[id]!;
+    if (op.role === 'linear') return this.linears.get(id);
+    if (op.role === 'norm-scale') {
+      const d = op.deps.find((x) => this.ops[x]!.role === 'linear');
+      return d === undefined ? undefined : this.linears.get(d);
+    }
+    return undefined;
+  }
+
+  tileOf(id: number): Tile | undefined {
+    return this.tiles.get(id);
+  }
+
+  /** `[t/T]` for tile t of T (1-based), '' for an op that is not split. */
+  tag(id: number): string {
+    const tile = this.tiles.get(id);
+    return tile && tile.count > 1 ? `[${tile.t + 1}/${tile.count}]` : '';
+  }
+
+  siteOf(op: Op): Site | undefined {
+    return op.site === undefined ? undefined : this.sites.get(op.site);
+  }
+
+  /** Whether an attention op belongs to the cross-attention. */
+  isCross(id: number): boolean {
+    let c = this.cross.get(id);
+    if (c !== undefined) return c;
+    const op = this.ops[id]!;
+    const site = this.siteOf(op);
+    if (site?.kind === 'softmax') c = site.attention === 'cross';
+    // A cache read belongs to the attention that reads it.
+    else if (op.role === 'kv-read') c = this.users[id]!.some((u) => this.isCross(u));
+    // Scores or a fused kernel: cross-attention's queries come from its own projection.
+    else c = op.deps.some((d) => this.linearBehind(d)?.role === 'cross_q' || (ATTENTION_TILED.has(this.ops[d]!.role) && this.isCross(d)));
+    this.cross.set(id, c);
+    return c;
+  }
+
+  statStep(id: number): StatStep | undefined {
+    return this.statSteps.get(id);
+  }
+
+  applyStep(id: number): ApplyStep | undefined {
+    return this.applySteps.get(id);
+  }
+
+  /** Whether an op's output is scaled later by a deferred norm's scale (a raw output). */
+  scaledLater(id: number): boolean {
+    return this.users[id]!.some((u) => this.ops[u]!.role === 'norm-scale');
+  }
+
+  /**
+   * The linear layers, in the order the graph builds them. A linear's tiles follow each other (a
+   * later tile `continues` the first). Which linear a run of tiles computes follows from what it
+   * reads: a norm's output (its site's consumers), an attention's output (o), an activation (down);
+   * among several candidates, the first not yet built whose inner dimension fits.
+   */
+  private resolveLinears(): void {
+    const runs: Op[][] = [];
+    for (const op of this.ops) {
+      if (op.role !== 'linear') continue;
+      const last = runs[runs.length - 1];
+      if (op.continues === true && last) last.push(op);
+      else runs.push([op]);
+    }
+    const built = new Set<LinearSpec>();
+    for (const run of runs) {
+      const first = run[0]!;
+      const free = this.candidates(first).filter((l) => !built.has(l));
+      const lin = free.find((l) => fits(l, first)) ?? free[0];
+      if (lin) built.add(lin);
+      run.forEach((op, t) => {
+        const tile = { t, count: run.length };
+        this.tiles.set(op.id, tile);
+        if (lin) this.linears.set(op.id, lin);
+        for (const d of op.deps) {
+          if (this.ops[d]!.role !== 'weight-load') continue;
+          this.tiles.set(d, tile);
+          if (lin) this.linears.set(d, lin);
+        }
+      });
+    }
+  }
+
+  private candidates(op: Op): LinearSpec[] {
+    const deps = op.deps.map((d) => this.ops[d]!);
+    // A deferred norm's consumer carries the site; a kept norm's consumer reads the normalized rows.
+    const site = this.siteOf(op) ?? this.siteOf(deps.find((d) => d.role === 'norm-apply') ?? op);
+    if (site?.norm) return routerFirst(site.consumers);
+    const attention = deps.find((d) => ATTENTION_OUT.has(d.role));
+    if (attention) {
+      const role = this.isCross(attention.id) ? 'cross_o' : 'o';
+      return this.linearSpecs.filter((l) => l.role === role);
+    }
+    const act = deps.find((d) => d.role === 'activation');
+    if (act) {
+      const role = act.deps.some((d) => SHARED_MLP.has(this.linearBehind(d)?.role ?? 'o')) ? 'shared_down' : 'down';
+      return this.linearSpecs.filter((l) => l.role === role);
+    }
+    const plain = this.linearSpecs.filter((l) => !READS_SOMETHING.has(l.role));
+    return plain.length > 0 ? plain : [...this.linearSpecs];
+  }
+
+  /**
+   * Tiles of the other kernels: a fused attention's and an eager attention's scores by head group (the
+   * rest of an eager attention's ops take the tile of what they read, a cache read that of its
+   * reader), a kept norm's chunks, a deferred scale the tile of the matmul it scales.
+   */
+  private resolveTiles(): void {
+    const groups = new Map<string, number[]>();
+    const add = (key: string, id: number): void => {
+      const g = groups.get(key) ?? [];
+      g.push(id);
+      groups.set(key, g);
+    };
+    for (const op of this.ops) {
+      if (op.role === 'attention-fused' || op.role === 'scores') add(`${op.role}:${this.isCross(op.id)}`, op.id);
+      else if (op.role === 'norm-apply' && this.isChunk(op)) add(`apply:${op.site ?? ''}`, op.id);
+    }
+    for (const ids of groups.values()) ids.forEach((id, t) => this.tiles.set(id, { t, count: ids.length }));
+    for (const op of this.ops) {
+      if (this.tiles.has(op.id) || !(ATTENTION_TILED.has(op.role) || op.role === 'norm-scale')) continue;
+      const from = op.deps.find((d) => this.tiles.has(d) && this.ops[d]!.role !== 'norm-apply');
+      if (from !== undefined) this.tiles.set(op.id, this.tiles.get(from)!);
+    }
+    for (const op of this.ops) {
+      if (op.role !== 'kv-read') continue;
+      const reader = this.users[op.id]!.find((u) => this.tiles.has(u));
+      if (reader !== undefined) this.tiles.set(op.id, this.tiles.get(reader)!);
+    }
+  }
+
+  /** A kept norm's apply in one kernel, streamed in chunks: no other apply op before or after it. */
+  private isChunk(op: Op): boolean {
+    return !op.deps.some((d) => this.ops[d]!.role === 'norm-apply') && !this.users[op.id]!.some((u) => this.ops[u]!.role === 'norm-apply');
+  }
+
+  /** Each norm's statistic is one kernel or PyTorch's chain; a kept norm's apply, chunks or a chain. */
+  private resolveNormChains(): void {
+    const stats = new Map<string, number[]>();
+    const applies = new Map<string, number[]>();
+    for (const op of this.ops) {
+      const bucket = op.role === 'norm-stat' ? stats : op.role === 'norm-apply' ? applies : null;
+      if (!bucket) continue;
+      const key = op.site ?? '';
+      bucket.set(key, [...(bucket.get(key) ?? []), op.id]);
+    }
+    for (const ids of stats.values()) {
+      if (ids.length === 1) this.statSteps.set(ids[0]!, 'fused');
+      else ids.forEach((id, i) => this.statSteps.set(id, EAGER_STAT[ids.length - 1 - i] ?? 'up-cast'));
+    }
+    for (const ids of applies.values()) {
+      for (const id of ids) {
+        const op = this.ops[id]!;
+        if (this.isChunk(op)) this.applySteps.set(id, 'chunk');
+        else if (!op.deps.some((d) => this.ops[d]!.role === 'norm-apply')) this.applySteps.set(id, 'x * r');
+        else if (this.users[id]!.some((u) => this.ops[u]!.role === 'norm-apply')) this.applySteps.set(id, 'down-cast');
+        else this.applySteps.set(id, 'γ *');
+      }
+    }
+  }
 }
 
 /** The value an op produces: a variable, per tile; '' for ops that produce no value (loads). */
@@ -75,6 +289,8 @@ interface Value {
   tag: string;
   /** The linear whose output this is, if any. */
   linear?: LinearSpec;
+  /** A linear's output before a deferred norm's scale. */
+  raw?: boolean;
   /** Part of the residual stream (a residual sum or a post-norm output). */
   stream?: boolean;
 }
@@ -92,27 +308,35 @@ interface OpCode {
 
 const matmulShape = (op: Op): string => (op.work.kind === 'matmul' ? `${count(op.work.m)}×${count(op.work.k)} @ ${count(op.work.k)}×${count(op.work.n)}` : '');
 
+/** What an unfused epilogue costs: its own pass over the output. */
+const epilogueCost = (op: Op): string => (op.fused === true ? '; fused into the matmul' : op.work.kind === 'vector' && op.work.bytes > 0 ? `; its own pass over the output, ${bytes(op.work.bytes)}` : '');
+
 class BlockWriter {
   private readonly values = new Map<number, Value>();
+  /** The rows each norm reads, and (eager) the same rows up-cast to fp32. */
   private readonly normInput = new Map<string, string>();
+  private readonly upcast = new Map<string, string>();
   private readonly scaled = new Set<string>();
   private readonly cached = new Set<string>();
+  private readonly facts: GraphFacts;
 
   constructor(
     private readonly info: KindInfo,
     private readonly run: Run,
-  ) {}
+  ) {
+    this.facts = new GraphFacts(run.graph.ops, [...info.linears.values()], info.sites);
+  }
 
   private op(id: number): Op {
     return this.run.graph.ops[id]!;
   }
 
   /** The variables an op reads, one per producer; a single tile of a tiled producer is shown as `v[t/T]`. */
-  private uses(op: Op, keep: (dep: Op, value: Value) => boolean = () => true): string[] {
+  private uses(op: Op, keep: (dep: Op) => boolean = () => true): string[] {
     const groups = new Map<string, Value[]>();
     for (const d of op.deps) {
       const value = this.values.get(d) ?? NONE;
-      if (value.v === '' || !keep(this.op(d), value)) continue;
+      if (value.v === '' || !keep(this.op(d))) continue;
       const g = groups.get(value.v) ?? [];
       g.push(value);
       groups.set(value.v, g);
@@ -124,74 +348,89 @@ class BlockWriter {
     return op.deps.map((d) => this.values.get(d) ?? NONE).filter((v) => v.v !== '');
   }
 
+  private normOf(op: Op): NormSpec | undefined {
+    return this.facts.siteOf(op)?.norm;
+  }
+
   lineFor(op: Op): OpCode {
-    const { base, tag } = splitTile(op.name);
-    const site = op.site !== undefined ? this.info.sites.get(op.site) : undefined;
-    if (site?.kind === 'softmax' || (op.category === 'attention' && site === undefined)) return this.attention(op, base, tag, site);
-    switch (op.category) {
+    const tag = this.facts.tag(op.id);
+    switch (op.role) {
       case 'linear':
-        return this.linear(op, base, tag);
-      case 'memory':
-        return this.memory(op, base, tag);
+        return this.linear(op, tag);
+      case 'weight-load':
+        return this.weightLoad(op, tag);
+      case 'kv-read':
+        return this.kvRead(op, tag);
+      case 'attention-fused':
+        return this.fusedAttention(op, tag);
+      case 'scores':
+      case 'softmax-max':
+      case 'softmax-gather':
+      case 'softmax-exp-sum':
+      case 'softmax-divide':
+      case 'pv':
+      case 'softmax-divide-after-v':
+        return this.attention(op, tag);
       case 'norm-stat':
-        return this.normStat(op, base);
-      case 'stat-collective':
-        return this.normGather(op, base);
+        return this.normStat(op);
+      case 'norm-gather':
+        return this.normGather(op);
       case 'norm-apply':
-        return this.normApply(op, base, tag);
-      case 'epilogue':
-        return this.epilogue(op, base, tag, site);
-      case 'elementwise':
-        return this.elementwise(op, base);
-      case 'allreduce':
+        return this.normApply(op, tag);
+      case 'norm-scale':
+        return this.normScale(op, tag);
+      case 'rope':
+        return this.rope(op);
+      case 'activation':
+        return this.info.mlp ? this.activation(op, this.info.mlp) : this.generic(op);
+      case 'residual':
+        return this.residual(op);
+      case 'router-top-k':
+      case 'router-softmax':
+      case 'moe-combine':
+        return this.router(op);
+      case 'all-reduce':
         return this.allReduce(op);
-      default:
-        return this.generic(op);
     }
   }
 
+  /** An op the listing has no code for: its role, what it reads. */
   private generic(op: Op): OpCode {
-    const v = ident(op.name);
-    return { code: `${v} = ${op.name}(${this.uses(op).join(', ')})`, note: '', value: { v, tag: '' } };
+    const v = `${ident(op.role)}_${op.id}`;
+    return { code: `${v} = ${ident(op.role)}(${this.uses(op).join(', ')})`, note: '', value: { v, tag: '' } };
   }
 
-  private linear(op: Op, base: string, tag: string): OpCode {
-    const lin = this.info.linears.get(base);
+  private linear(op: Op, tag: string): OpCode {
+    const lin = this.facts.linearOf(op.id);
     if (!lin) return this.generic(op);
+    // A deferred norm's consumer carries its site: it runs on the raw rows with γ folded into W.
     const folded = op.site !== undefined;
-    const inputs = this.uses(op, (dep) => dep.category !== 'memory' && !(dep.category === 'elementwise' && this.values.get(dep.id)?.v === 'topk_idx'));
+    const raw = this.facts.scaledLater(op.id);
+    const inputs = this.uses(op, (dep) => dep.role !== 'weight-load' && dep.role !== 'router-top-k');
     const x = inputs.length === 0 ? 'x' : inputs.length === 1 ? inputs[0]! : `cat(${inputs.join(', ')})`;
-    const v = `${ident(lin.name)}_${folded ? 'raw' : 'out'}`;
+    const v = `${ident(lin.name)}_${raw || folded ? 'raw' : 'out'}`;
     const weight = `${lin.name}.weight${folded ? '′' : ''}${lin.copies ? '[topk_idx]' : ''}`;
     const bias = !folded && lin.bias ? ` + ${lin.name}.bias` : '';
+    const what = folded ? '; raw rows, folded weights' : raw ? '; scaled later' : '';
     return {
       code: `${v}${tag} = ${x} @ ${weight}.T${bias}`,
-      note: `${linearSize(lin)}; ${matmulShape(op)}${folded ? '; raw rows, folded weights' : ''}`,
-      value: { v, tag, linear: lin },
+      note: `${linearSize(lin)}; ${matmulShape(op)}${what}`,
+      value: { v, tag, linear: lin, raw: raw || folded },
     };
   }
 
-  private memory(op: Op, base: string, tag: string): OpCode {
+  private weightLoad(op: Op, tag: string): OpCode {
     const size = op.work.kind === 'memory' ? bytes(op.work.bytes) : '';
-    const lin = stripSuffix(base, '.load');
-    if (lin !== null && this.info.linears.has(lin)) {
-      return { code: `prefetch(${lin}.weight${tag})`, note: `weights, ${size}`, value: NONE };
-    }
-    const cache = stripSuffix(base, 'kv_cache.read');
-    if (cache !== null) {
-      const x = cache === '' ? '' : '_x';
-      this.cached.add(`${x}${tag}`);
-      return { code: `k_cache${x}${tag}, v_cache${x}${tag} = load(${base.slice(0, -'.read'.length)}${tag})`, note: `KV cache, ${size}`, value: NONE };
-    }
-    return { code: `load(${op.name})`, note: size, value: NONE };
+    const lin = this.facts.linearOf(op.id);
+    return { code: `prefetch(${lin ? `${lin.name}.weight` : 'weights'}${tag})`, note: `weights, ${size}`, value: NONE };
   }
 
-  private normOf(base: string, suffixes: string[]): NormSpec | undefined {
-    for (const s of suffixes) {
-      const name = stripSuffix(base, s);
-      if (name !== null && this.info.norms.has(name)) return this.info.norms.get(name);
-    }
-    return undefined;
+  private kvRead(op: Op, tag: string): OpCode {
+    const size = op.work.kind === 'memory' ? bytes(op.work.bytes) : '';
+    const cross = this.facts.isCross(op.id);
+    const x = cross ? '_x' : '';
+    this.cached.add(`${x}${tag}`);
+    return { code: `k_cache${x}${tag}, v_cache${x}${tag} = load(${cross ? 'cross_' : ''}kv_cache${tag})`, note: `KV cache, ${size}`, value: NONE };
   }
 
   /** The rows a norm reads: for a per-head norm of keys, the key projection only. */
@@ -205,25 +444,56 @@ class BlockWriter {
     return names.length === 1 ? names[0]! : `cat(${names.join(', ')})`;
   }
 
-  private normStat(op: Op, base: string): OpCode {
-    const norm = this.normOf(base, ['.Σx,Σx²', '.Σx²']);
-    if (!norm) return this.generic(op);
-    const x = this.normInputOf(norm, op);
-    this.normInput.set(norm.name, x);
+  private normStat(op: Op): OpCode {
+    const norm = this.normOf(op);
+    const step = this.facts.statStep(op.id);
+    if (!norm || !step) return this.generic(op);
     const n = ident(norm.name);
-    const ln = norm.kind === 'layernorm';
-    return {
-      code: ln ? `s1_${n}, ss_${n} = ${x}.sum(dim=-1), (${x} * ${x}).sum(dim=-1)` : `ss_${n} = (${x} * ${x}).sum(dim=-1)`,
-      note: `${ln ? 'Σx, Σx²' : 'Σx²'} over ${norm.width} values per row`,
-      value: { v: `ss_${n}`, tag: '' },
-    };
+    const prev = this.valuesOf(op)[0]?.v ?? 'x';
+    const line = (c: string, note: string, v: string): OpCode => ({ code: c, note, value: { v, tag: '' } });
+    switch (step) {
+      case 'fused': {
+        const x = this.normInputOf(norm, op);
+        this.normInput.set(norm.name, x);
+        const ln = norm.kind === 'layernorm';
+        return line(
+          ln ? `s1_${n}, ss_${n} = ${x}.sum(dim=-1), (${x} * ${x}).sum(dim=-1)` : `ss_${n} = (${x} * ${x}).sum(dim=-1)`,
+          `${ln ? 'Σx, Σx²' : 'Σx²'} over ${norm.width} values per row`,
+          `ss_${n}`,
+        );
+      }
+      // PyTorch's eager RMSNorm: each step its own kernel, a pass over memory.
+      case 'up-cast': {
+        const x = this.normInputOf(norm, op);
+        this.normInput.set(norm.name, x);
+        this.upcast.set(norm.name, `xf_${n}`);
+        return line(`xf_${n} = ${x}.to(torch.float32)`, 'eager RMSNorm kernel: up-cast to fp32', `xf_${n}`);
+      }
+      case 'square': {
+        const x = this.upcast.get(norm.name) ?? this.normInputOf(norm, op);
+        if (!this.normInput.has(norm.name)) this.normInput.set(norm.name, x);
+        return line(`sq_${n} = ${x}.pow(2)`, 'eager RMSNorm kernel: square', `sq_${n}`);
+      }
+      case 'mean':
+        return line(`var_${n} = ${prev}.mean(-1, keepdim=True)`, `eager RMSNorm kernel: mean over ${norm.width} values per row`, `var_${n}`);
+      case '+ eps':
+        return line(`var_${n} = ${prev} + ${eps(norm.eps)}`, 'eager RMSNorm kernel: + ε, one value per row', `var_${n}`);
+      case 'rsqrt':
+        this.scaled.add(norm.name);
+        return line(`r_${n} = torch.rsqrt(${prev})`, 'eager RMSNorm kernel: the per-row scale', `r_${n}`);
+    }
   }
 
-  private normGather(op: Op, base: string): OpCode {
-    const norm = this.normOf(base, ['.gather']);
+  private normGather(op: Op): OpCode {
+    const norm = this.normOf(op);
     if (!norm) return this.generic(op);
     const n = ident(norm.name);
     const units = op.work.kind === 'collective' ? ` over ${op.work.units} units` : '';
+    const from = op.deps.find((d) => this.op(d).role === 'norm-stat');
+    if (from !== undefined && this.facts.statStep(from) !== 'fused') {
+      // The eager chain has its per-row scale already: the gather brings it to every unit of the row.
+      return { code: `r_${n} = all_gather(r_${n})`, note: `gather the per-row statistic${units}`, value: { v: `r_${n}`, tag: '' } };
+    }
     const ln = norm.kind === 'layernorm';
     return {
       code: ln ? `s1_${n}, ss_${n} = all_gather_sum(s1_${n}, ss_${n})` : `ss_${n} = all_gather_sum(ss_${n})`,
@@ -245,124 +515,201 @@ class BlockWriter {
     };
   }
 
-  private normApply(op: Op, base: string, tag: string): OpCode {
-    const norm = this.normOf(base, ['.apply']);
-    if (!norm) return this.generic(op);
+  private normApply(op: Op, tag: string): OpCode {
+    const norm = this.normOf(op);
+    const step = this.facts.applyStep(op.id);
+    if (!norm || !step) return this.generic(op);
     const n = ident(norm.name);
-    const x = `${this.normInput.get(norm.name) ?? 'x'}${tag}`;
     const gamma = gammaOf(norm);
-    const centred = norm.kind === 'layernorm' ? `(${x} - mu_${n})` : x;
-    const beta = norm.affine === 'weight+bias' ? ` + ${norm.name}.bias` : '';
-    return {
-      ...this.scale(norm),
-      code: `h_${n}${tag} = ${centred} * r_${n}${gamma !== null ? ` * ${gamma}` : ''}${beta}`,
-      note: `normalize${norm.placement === 'post' ? ' (post-norm: also the residual stream)' : ''}`,
-      value: { v: `h_${n}`, tag, stream: norm.placement === 'post' },
-    };
+    const post = norm.placement === 'post';
+    const prev = this.valuesOf(op)[0]?.v ?? `h_${n}`;
+    switch (step) {
+      case 'chunk': {
+        const x = `${this.normInput.get(norm.name) ?? 'x'}${tag}`;
+        const centred = norm.kind === 'layernorm' ? `(${x} - mu_${n})` : x;
+        const beta = norm.affine === 'weight+bias' ? ` + ${norm.name}.bias` : '';
+        return {
+          ...this.scale(norm),
+          code: `h_${n}${tag} = ${centred} * r_${n}${gamma !== null ? ` * ${gamma}` : ''}${beta}`,
+          note: `normalize${post ? ' (post-norm: also the residual stream)' : ''}`,
+          value: { v: `h_${n}`, tag, stream: post },
+        };
+      }
+      case 'x * r': {
+        const x = this.upcast.get(norm.name) ?? this.normInput.get(norm.name) ?? 'x';
+        return { ...this.scale(norm), code: `hf_${n} = ${x} * r_${n}`, note: 'eager RMSNorm kernel: normalize in fp32', value: { v: `hf_${n}`, tag: '' } };
+      }
+      case 'down-cast':
+        return { code: `h_${n} = ${prev}.to(input_dtype)`, note: 'eager RMSNorm kernel: down-cast', value: { v: `h_${n}`, tag: '' } };
+      case 'γ *':
+        return {
+          code: `h_${n} = ${gamma !== null ? `${gamma} * ` : ''}${prev}`,
+          note: `eager RMSNorm kernel: ${gamma !== null ? '·γ' : 'no γ'}${post ? ' (post-norm: also the residual stream)' : ''}`,
+          value: { v: `h_${n}`, tag: '', stream: post },
+        };
+    }
   }
 
-  private epilogue(op: Op, base: string, tag: string, site: Site | undefined): OpCode {
-    const lin = this.info.linears.get(stripSuffix(base, '.scale') ?? '');
+  /**
+   * A deferred norm's per-row scale where the graph applies it: on a linear's output (`linear`, and
+   * `down`: on the down projection's, after a ReLU MLP ran on raw rows), or on q and k after RoPE.
+   */
+  private normScale(op: Op, tag: string): OpCode {
+    const site = this.facts.siteOf(op);
     const norm = site?.norm;
-    if (!lin || !norm) return this.generic(op);
-    const v = `${ident(lin.name)}_out`;
-    const bias = epilogueBias(norm, lin);
-    const fused = op.fused === true ? '; fused into the matmul' : '';
-    return {
-      ...this.scale(norm),
-      code: `${v}${tag} = r_${ident(norm.name)} * ${ident(lin.name)}_raw${tag}${bias !== null ? ` + ${bias}` : ''}`,
-      note: `deferred ${norm.name} scale, ${lin.out} values per row${lin.copies ? ' per routed expert' : ''}${fused}`,
-      value: { v, tag, linear: lin },
-    };
+    if (!norm) return this.generic(op);
+    const r = `r_${ident(norm.name)}`;
+    const deps = op.deps.map((d) => this.op(d));
+    const tile = deps.find((d) => d.role === 'linear');
+    const lin = tile ? this.facts.linearOf(tile.id) : undefined;
+    if (tile && lin) {
+      const raw = this.values.get(tile.id) ?? { v: `${ident(lin.name)}_raw`, tag };
+      const v = `${ident(lin.name)}_out`;
+      const consumer = site.consumers.includes(lin);
+      // Past a gated ReLU MLP both branches carry r: relu(r·g) ⊙ (r·u) = r²·(relu(g) ⊙ u).
+      const factor = !consumer && this.info.mlp?.gated ? `${r} * ${r}` : r;
+      const bias = consumer ? epilogueBias(norm, lin) : null;
+      const depth = consumer ? '' : ` (depth: ${lin.role === 'down' || lin.role === 'shared_down' ? 'down' : 'later'}; ${factor === r ? 'r' : 'r²'} passed through the MLP)`;
+      return {
+        ...this.scale(norm),
+        code: `${v}${tag} = ${factor} * ${raw.v}${raw.tag}${bias !== null ? ` + ${bias}` : ''}`,
+        note: `deferred ${norm.name} scale${depth}, ${lin.out} values per row${lin.copies ? ' per routed expert' : ''}${epilogueCost(op)}`,
+        value: { v, tag, linear: lin },
+      };
+    }
+    if (deps.some((d) => d.role === 'rope')) {
+      return {
+        ...this.scale(norm),
+        code: `q, k = ${r} * q, ${r} * k`,
+        note: `deferred ${norm.name} scale (depth: rope): RoPE(r·q) = r·RoPE(q)${epilogueCost(op)}`,
+        value: { v: 'q', tag: '' },
+      };
+    }
+    return { ...this.scale(norm), code: `${this.uses(op).join(', ')} *= ${r}`, note: `deferred ${norm.name} scale${epilogueCost(op)}`, value: NONE };
   }
 
-  private attention(op: Op, base: string, tag: string, site: Site | undefined): OpCode {
-    const cross = site ? site.attention === 'cross' : base.startsWith('cross_');
+  /** Names of an attention tile's values: `_x` for cross-attention, the tile's tag. */
+  private attentionNames(op: Op, tag: string) {
+    const cross = this.facts.isCross(op.id);
     const x = cross ? '_x' : '';
     const t = `${x}${tag}`;
     const cached = this.cached.has(t);
+    const keys = (which: 'k' | 'v', streamed = false): string =>
+      cross ? `${which}_cache${t}` : cached || streamed ? `cat(${which}_cache${t}, ${which}${tag})` : `${which}${tag}`;
+    const q = cross ? (this.uses(op, (dep) => dep.role !== 'kv-read' && dep.role !== 'norm-gather')[0] ?? 'q') : `q${tag}`;
+    const line = (c: string, note: string, v: string): OpCode => ({ code: c, note, value: { v: `${v}${x}`, tag } });
+    return { cross, x, t, q, keys, line };
+  }
+
+  /** The norm whose scales an attention op applies to the logits (depth: attention), if any. */
+  private logitScale(op: Op): NormSpec | undefined {
+    const gathered = op.deps.map((d) => this.op(d)).find((d) => d.role === 'norm-gather' || d.role === 'norm-stat');
+    return gathered ? this.facts.siteOf(gathered)?.norm : undefined;
+  }
+
+  /** FlashAttention-style: scores, online softmax and ·V in one kernel; the division is after ·V. */
+  private fusedAttention(op: Op, tag: string): OpCode {
+    const { t, q, keys, line } = this.attentionNames(op, tag);
+    if (op.work.kind !== 'matmul') return this.generic(op);
+    const w = op.work;
+    const streamed = w.tier === 'kv' && w.bytes > 0;
+    const norm = this.logitScale(op);
+    const r = norm ? `r_${ident(norm.name)}` : '';
+    const shape = `${count(w.m)} query rows × ${count(w.k)} keys, d_qk + d_v = ${count(w.n)}${streamed ? `; KV cache ${bytes(w.bytes)} streamed through` : ''}`;
+    const scaled = norm ? `, logit_scale=outer(${r}, ${r})` : '';
+    const depth = norm ? `; deferred ${norm.name} scale (depth: attention): logits times r_q·r_k before the exp` : '';
+    return {
+      ...(norm ? this.scale(norm) : {}),
+      ...line(`o${t} = flash_attention(${q}, ${keys('k', streamed)}, ${keys('v', streamed)}${scaled})`, `fused kernel: online softmax, the division after ·V${depth}; ${shape}`, 'o'),
+    };
+  }
+
+  /** An eager attention, op by op: scores, the Softmax's passes and gathers, p·V. */
+  private attention(op: Op, tag: string): OpCode {
+    const { t, q, keys, line } = this.attentionNames(op, tag);
     const units = op.work.kind === 'collective' ? ` over ${op.work.units} units` : '';
-    const keys = (which: 'k' | 'v'): string => (cross ? `${which}_cache${t}` : cached ? `cat(${which}_cache${t}, ${which}${tag})` : `${which}${tag}`);
-    const depNames = op.deps.map((d) => splitTile(this.op(d).name).base);
-    const line = (c: string, note: string, v: string): OpCode => ({ code: c, note, value: { v, tag } });
-    if (op.category === 'attention') {
-      if (op.site === undefined) {
-        const q = cross ? this.uses(op, (dep) => dep.category !== 'memory')[0] ?? 'q' : `q${tag}`;
-        return line(`s${t} = (${q} @ ${keys('k')}.transpose(-2, -1)) * scale`, `scores; ${matmulShape(op)}`, `s${x}`);
+    const deps = op.deps.map((d) => this.op(d));
+    const has = (role: OpRole): boolean => deps.some((d) => d.role === role);
+    /** Online offset: one gather carries each unit's max and sum. */
+    const onlineGather = (d: Op): boolean => d.role === 'softmax-gather' && d.work.kind === 'collective' && d.work.values === 2;
+    const expOf = (id: number): Op | undefined => this.facts.users[id]!.map((u) => this.op(u)).find((u) => u.role === 'softmax-exp-sum');
+    const online = (exp: Op | undefined): boolean => exp !== undefined && this.facts.users[exp.id]!.some((u) => onlineGather(this.op(u)));
+    // Depth 'attention': each pass over raw logits multiplies them by r_q·r_k first.
+    const norm = this.logitScale(op);
+    const r = norm ? `r_${ident(norm.name)}` : '';
+    const logits = norm ? `(s${t} * outer(${r}, ${r}))` : `s${t}`;
+    const depth = norm ? `; deferred ${norm.name} scale (depth: attention): logits times r_q·r_k` : '';
+    const pre = norm ? this.scale(norm) : {};
+    switch (op.role) {
+      case 'scores':
+        return line(`s${t} = (${q} @ ${keys('k')}.transpose(-2, -1)) * scale`, `scores; ${matmulShape(op)}`, 's');
+      case 'softmax-max': {
+        const gathered = this.facts.users[op.id]!.some((u) => this.op(u).role === 'softmax-gather');
+        if (online(expOf(op.id))) return { ...pre, ...line(`m_unit${t} = ${logits}.amax(dim=-1, keepdim=True)`, `online: running max over this unit's keys${depth}`, 'm_unit') };
+        return { ...pre, ...line(`c${t} = ${logits}.amax(dim=-1, keepdim=True)`, `the max over ${gathered ? "this unit's" : 'the row of'} keys${depth}`, 'c') };
       }
-      const deferred = depNames.some((n) => n.endsWith('exp-sum'));
-      return deferred
-        ? line(`o_raw${t} = e${t} @ ${keys('v')}`, `on the unnormalized exponentials; ${matmulShape(op)}`, `o_raw${x}`)
-        : line(`o${t} = p${t} @ ${keys('v')}`, matmulShape(op), `o${x}`);
-    }
-    const kind = base.slice(base.lastIndexOf('.') + 1);
-    switch (kind) {
-      case 'max':
-        return line(`c${t} = s${t}.amax(dim=-1, keepdim=True)`, "the max over this unit's keys", `c${x}`);
-      case 'gather-max':
-        return line(`c${t} = all_gather_max(c${t})`, `gather the max${units}`, `c${x}`);
-      case 'local-max':
-        return line(`m_unit${t} = s${t}.amax(dim=-1, keepdim=True)`, "online: running max over this unit's keys", `m_unit${x}`);
-      case 'exp-sum': {
-        const offset = depNames.some((n) => n.endsWith('local-max'))
-          ? `m_unit${t}`
-          : depNames.some((n) => n.endsWith('gather-max') || n.endsWith('.max'))
-            ? `c${t}`
-            : 'score_bound';
-        const note = offset === 'score_bound' ? 'bound offset: a known upper bound of s, no max' : `exp(s − ${offset.startsWith('m') ? 'm_unit' : 'c'})`;
-        return line(`e${t} = exp(s${t} - ${offset}); l${t} = e${t}.sum(dim=-1, keepdim=True)`, `${note}; ${count(op.work.kind === 'vector' ? op.work.exps : 0)} exps`, `e${x}`);
+      case 'softmax-gather': {
+        if (onlineGather(op)) return line(`m${t}, l${t} = all_gather_max_sum(m_unit${t}, l${t})`, `one gather of each unit's max and Σ${units}; l = Σ l_unit·exp(m_unit − m)`, 'l');
+        if (has('softmax-max')) return line(`c${t} = all_gather_max(c${t})`, `gather the max${units}`, 'c');
+        return line(`l${t} = all_gather_sum(l${t})`, `gather Σ exp(s − c)${units}`, 'l');
       }
-      case 'gather-sum':
-        return line(`l${t} = all_gather_sum(l${t})`, `gather Σ exp(s − c)${units}`, `l${x}`);
-      case 'gather-max-sum':
-        return line(`m${t}, l${t} = all_gather_max_sum(m_unit${t}, l${t})`, `one gather of each unit's max and Σ${units}; l = Σ l_unit·exp(m_unit − m)`, `l${x}`);
-      case 'divide':
-        return line(`p${t} = e${t} / l${t}`, 'p = exp(s − c) / sum(exp(s − c)) over every key', `p${x}`);
-      case 'divide-after-V': {
-        const online = op.deps.some((d) => this.op(d).name.includes('gather-max-sum'));
+      case 'softmax-exp-sum': {
+        const max = deps.find((d) => d.role === 'softmax-max');
+        const offset = max && online(op) ? `m_unit${t}` : max || has('softmax-gather') ? `c${t}` : 'score_bound';
+        const what = offset === 'score_bound' ? 'bound offset: a known upper bound of s, no max' : `exp(s − ${offset.startsWith('m') ? 'm_unit' : 'c'})`;
+        // The logits were scaled by the pass before, unless this is the first pass over them.
+        const scaledHere = norm !== undefined || this.scaledLogits(op);
+        const s = scaledHere && !norm && max ? `s${t}` : logits;
+        const note = `${what}${scaledHere && !norm ? '; on the scaled logits' : depth}; ${count(op.work.kind === 'vector' ? op.work.exps : 0)} exps`;
+        return { ...pre, ...line(`e${t} = exp(${s} - ${offset}); l${t} = e${t}.sum(dim=-1, keepdim=True)`, note, 'e') };
+      }
+      case 'softmax-divide':
+        return line(`p${t} = e${t} / l${t}`, 'p = exp(s − c) / sum(exp(s − c)) over every key', 'p');
+      case 'pv':
+        return has('softmax-exp-sum')
+          ? line(`o_raw${t} = e${t} @ ${keys('v')}`, `on the unnormalized exponentials; ${matmulShape(op)}`, 'o_raw')
+          : line(`o${t} = p${t} @ ${keys('v')}`, matmulShape(op), 'o');
+      case 'softmax-divide-after-v': {
         const values = op.work.kind === 'vector' && op.work.divs > 0 ? `${count(op.work.elements / op.work.divs)} values per row` : '';
-        const fused = op.fused === true ? '; fused into the matmul' : '';
-        return online
-          ? line(`o${t} = o_raw${t} * exp(m_unit${t} - m${t}) / l${t}`, `rescale by exp(m_unit − m), divide ${values}${fused}`, `o${x}`)
-          : line(`o${t} = o_raw${t} / l${t}`, `o = (exp(s − c) @ V) / Σ, ${values}${fused}`, `o${x}`);
+        const cost = epilogueCost(op);
+        return deps.some(onlineGather)
+          ? line(`o${t} = o_raw${t} * exp(m_unit${t} - m${t}) / l${t}`, `rescale by exp(m_unit − m), divide ${values}${cost}`, 'o')
+          : line(`o${t} = o_raw${t} / l${t}`, `o = (exp(s − c) @ V) / Σ, ${values}${cost}`, 'o');
       }
       default:
         return this.generic(op);
     }
   }
 
-  private elementwise(op: Op, base: string): OpCode {
-    const mlp = this.info.mlp;
-    const uses = this.uses(op);
-    if (base === 'router.top-k') {
-      const raw = this.valuesOf(op).some((v) => v.v.endsWith('_raw'));
-      return { code: `topk_idx = topk(${uses.join(', ')}, k=${mlp?.topK ?? '?'})`, note: raw ? 'routing on raw logits: r > 0 keeps the order' : 'routing decision', value: { v: 'topk_idx', tag: '' } };
+  /** Whether an exp pass follows a max pass that already scaled the logits (depth: attention). */
+  private scaledLogits(exp: Op): boolean {
+    const seen = new Set<number>();
+    const stack = [...exp.deps];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const d = this.op(id);
+      if (d.role === 'softmax-max') return this.logitScale(d) !== undefined;
+      if (d.role === 'softmax-gather') stack.push(...d.deps);
     }
-    if (base === 'router.softmax') {
-      return { code: `gate_w = softmax(${uses.join(', ')}, dim=-1)`, note: `gate weights over ${mlp?.experts ?? '?'} experts, read at topk_idx`, value: { v: 'gate_w', tag: '' } };
-    }
-    if (base === 'moe.combine') {
-      const values = this.valuesOf(op);
-      const routed = [...new Set(values.filter((v) => v.linear?.copies).map((v) => v.v))];
-      const other = [...new Set(values.filter((v) => v.v !== 'gate_w' && !v.linear?.copies).map((v) => v.v))];
-      const sum = [`combine(${[...routed, 'gate_w'].join(', ')})`, ...other].join(' + ');
-      return { code: `moe_out = ${sum}`, note: `weighted sum over the top-${mlp?.topK ?? '?'} experts`, value: { v: 'moe_out', tag: '' } };
-    }
-    if (base.startsWith('residual(')) {
-      const values = this.valuesOf(op);
-      const stream = [...new Set(values.filter((v) => v.stream).map((v) => v.v))];
-      const other = [...new Set(values.filter((v) => !v.stream).map((v) => v.v))];
-      const terms = [...(stream.length > 0 ? stream : ['x']), ...other];
-      return { code: `x = ${terms.join(' + ')}`, note: 'residual sum', value: { v: 'x', tag: '', stream: true } };
-    }
-    if (base.startsWith('rope(')) {
-      const split = `q, k, v = split_heads(${uses.join(', ')})`;
-      return this.info.positions === 'rope'
-        ? { code: `${split}; q, k = rope(q, k)`, note: 'rotary embedding', value: { v: 'q', tag: '' } }
-        : { code: split, note: `heads; positions are ${this.info.positions}, no rotation here (the simulated op is a small elementwise pass)`, value: { v: 'q', tag: '' } };
-    }
-    if (mlp && base.startsWith(mlp.activation)) return this.activation(op, mlp);
-    return this.generic(op);
+    return false;
+  }
+
+  /** q and k split into heads and rotated; with the scale deferred past RoPE they are rotated raw. */
+  private rope(op: Op): OpCode {
+    const values = this.valuesOf(op);
+    const names = (roles: LinearSpec['role'][]): string[] => [...new Set(values.filter((v) => v.linear && roles.includes(v.linear.role)).map((v) => v.v))];
+    const join = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `cat(${xs.join(', ')})`);
+    const fused = names(['qkv']);
+    const q = names(['q', 'q_b', 'q_a']);
+    const k = names(['k', 'kv_a', 'kv_b']);
+    const raw = values.some((v) => v.raw) ? '; raw q and k: RoPE(r·q) = r·RoPE(q)' : '';
+    let c: string;
+    if (fused.length > 0) c = `q, k, v = split_heads(${join(fused)}); q, k = rope(q, k)`;
+    else if (q.length > 0 && k.length > 0) c = `q, k = rope(split_heads(${join(q)}), split_heads(${join(k)}))`;
+    else c = `q, k = rope(split_heads(${this.uses(op).join(', ') || 'x'}))`;
+    return { code: c, note: `rotary embedding${raw}`, value: { v: 'q', tag: '' } };
   }
 
   private activation(op: Op, mlp: MlpSpec): OpCode {
@@ -378,7 +725,33 @@ class BlockWriter {
     if (mlp.gated && gate.length > 0 && up.length > 0) c = `${v} = ${act}(${gate.join(', ')}) * ${up.join(', ')}`;
     else if (mlp.gated && fused.length > 0) c = `g, u = ${fused[0]}.chunk(2, dim=-1); ${v} = ${act}(g) * u`;
     else c = `${v} = ${act}(${this.uses(op).join(', ')})`;
-    return { code: c, note: mlp.gated ? 'gated activation' : 'activation', value: { v, tag: '' } };
+    const raw = values.some((v) => v.raw) ? `; on raw rows: ${act}(r·a) = r·${act}(a)` : '';
+    return { code: c, note: `${mlp.gated ? 'gated activation' : 'activation'}${raw}`, value: { v, tag: '' } };
+  }
+
+  private residual(op: Op): OpCode {
+    const values = this.valuesOf(op);
+    const stream = [...new Set(values.filter((v) => v.stream).map((v) => v.v))];
+    const other = [...new Set(values.filter((v) => !v.stream).map((v) => v.v))];
+    const terms = [...(stream.length > 0 ? stream : ['x']), ...other];
+    return { code: `x = ${terms.join(' + ')}`, note: 'residual sum', value: { v: 'x', tag: '', stream: true } };
+  }
+
+  private router(op: Op): OpCode {
+    const mlp = this.info.mlp;
+    const uses = this.uses(op);
+    if (op.role === 'router-top-k') {
+      const raw = this.valuesOf(op).some((v) => v.raw);
+      return { code: `topk_idx = topk(${uses.join(', ')}, k=${mlp?.topK ?? '?'})`, note: raw ? 'routing on raw logits: r > 0 keeps the order' : 'routing decision', value: { v: 'topk_idx', tag: '' } };
+    }
+    if (op.role === 'router-softmax') {
+      return { code: `gate_w = softmax(${uses.join(', ')}, dim=-1)`, note: `gate weights over ${mlp?.experts ?? '?'} experts, read at topk_idx`, value: { v: 'gate_w', tag: '' } };
+    }
+    const values = this.valuesOf(op);
+    const routed = [...new Set(values.filter((v) => v.linear?.copies).map((v) => v.v))];
+    const other = [...new Set(values.filter((v) => v.v !== 'gate_w' && !v.linear?.copies).map((v) => v.v))];
+    const sum = [`combine(${[...routed, 'gate_w'].join(', ')})`, ...other].join(' + ');
+    return { code: `moe_out = ${sum}`, note: `weighted sum over the top-${mlp?.topK ?? '?'} experts`, value: { v: 'moe_out', tag: '' } };
   }
 
   private allReduce(op: Op): OpCode {
@@ -448,7 +821,8 @@ export function blockPseudocode(spec: ModelSpec, sim: KindSimulation, schedule: 
     ...foldSection(sim, schedule),
     { opId: null, ...blank },
     { opId: null, code: '', comment: 'one line per op, in the order the simulated timeline starts them; x: the rows entering the layer;' },
-    { opId: null, code: '', comment: 'v[t/T]: tile t of T; W′: folded weight; trailing comment: engine, start time, op (matrix* = fused epilogue)' },
+    { opId: null, code: '', comment: "v[t/T]: tile t of T (a matmul's rows or columns, an attention's head groups); W′: folded weight;" },
+    { opId: null, code: '', comment: 'trailing comment: engine, start time, op (matrix* = fused epilogue)' },
   ];
   const lines = [...header, ...new BlockWriter(info, run).write()];
   return { layerKind: info.id, schedule, lines, text: render(lines) };

@@ -10,7 +10,7 @@ import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { PseudocodeBlock, PseudocodeSite, Report, SiteResult } from '../report/types';
 import type { KindSimulation, SiteDecision, Simulation } from '../sim/simulate';
-import { blockPseudocode } from './block';
+import { blockPseudocode, GraphFacts } from './block';
 import { sitePseudocode, type EpilogueEngine, type SiteCodeInput, type SoftmaxShape } from './site';
 
 export { blockPseudocode, type BlockLine, type BlockListing, type Schedule } from './block';
@@ -21,31 +21,46 @@ export type BlockText = PseudocodeBlock;
 
 /** The units a site's statistic is gathered over, from its collective in the usual schedule; null if local. */
 function unitsOf(sim: KindSimulation, site: Site): number | null {
-  const gather = sim.baseline.graph.ops.find((op) => op.site === site.id && op.work.kind === 'collective');
+  const gather = sim.baseline.graph.ops.find((op) => op.site === site.id && (op.role === 'norm-gather' || op.role === 'softmax-gather'));
   return gather && gather.work.kind === 'collective' ? gather.work.units : null;
 }
 
 /** Where deferred epilogues run on this hardware, as the simulated graphs show it. */
 function epilogueOf(simulation: Simulation): EpilogueEngine {
   for (const k of simulation.kinds) {
-    const op = k.deferred.graph.ops.find((o) => o.category === 'epilogue');
+    const op = k.deferred.graph.ops.find((o) => o.role === 'norm-scale' || o.role === 'softmax-divide-after-v');
     if (op) return op.fused === true ? 'fused' : 'vector';
   }
   return 'unknown';
 }
 
-/** Heads, keys and widths of a Softmax site, read from the ops of the usual schedule. */
+/**
+ * Heads, keys and widths of a Softmax site, read from the ops of the usual schedule: p·V and the
+ * scores it reads (eager kernels), or the fused attention kernel, whose n is d_qk + d_v.
+ */
 function softmaxShape(spec: ModelSpec, sim: KindSimulation, site: Site, offset: SoftmaxShape['offset']): SoftmaxShape | null {
   const ops = sim.baseline.graph.ops;
-  const mine = ops.filter((op) => op.site === site.id);
-  const pv = mine.find((op) => op.work.kind === 'matmul');
-  const scores = mine
-    .flatMap((op) => op.deps.map((d) => ops[d]!))
-    .find((op: Op) => op.category === 'attention' && op.site === undefined && op.work.kind === 'matmul');
   const kind = spec.layerKinds.find((k) => k.id === sim.id);
   const attention = site.attention === 'cross' ? kind?.crossAttention : kind?.attention;
-  if (!pv || pv.work.kind !== 'matmul' || !scores || scores.work.kind !== 'matmul' || !attention) return null;
-  return { offset, heads: attention.heads, kvHeads: attention.kvHeads, keys: pv.work.k, qkDim: scores.work.k, vDim: pv.work.n };
+  if (!kind || !attention) return null;
+  const mine = ops.filter((op) => op.site === site.id);
+  const pv = mine.find((op) => op.role === 'pv');
+  const scores = mine.flatMap((op) => op.deps.map((d) => ops[d]!)).find((op: Op) => op.role === 'scores');
+  if (pv && pv.work.kind === 'matmul' && scores && scores.work.kind === 'matmul') {
+    return { offset, heads: attention.heads, kvHeads: attention.kvHeads, keys: pv.work.k, qkDim: scores.work.k, vDim: pv.work.n };
+  }
+  const facts = new GraphFacts(ops, kind.linears, new Map(sim.sites.map((d) => [d.site.id, d.site])));
+  const fused = ops.find((op) => op.role === 'attention-fused' && facts.isCross(op.id) === (site.attention === 'cross'));
+  if (!fused || fused.work.kind !== 'matmul') return null;
+  const { k: keys, n } = fused.work;
+  // The kernel multiplies q·Kᵀ (d_qk) and p·V (d_v): per head, or in MLA's latent space when it absorbs kv_b.
+  const mla = attention.mla;
+  const widths = [
+    { qkDim: attention.headDim, vDim: attention.vHeadDim },
+    ...(mla ? [{ qkDim: mla.kvLoraRank + mla.ropeHeadDim, vDim: mla.kvLoraRank }] : []),
+  ].find((w) => w.qkDim + w.vDim === n);
+  // A fused kernel's softmax is online whatever the workload asks: it keeps a running max and sum.
+  return widths ? { offset: 'online', heads: attention.heads, kvHeads: attention.kvHeads, keys, ...widths } : null;
 }
 
 /** The report's figures for a site, or the simulation's own when the report lacks them. */
