@@ -41,6 +41,7 @@ Workload options (defaults in brackets)
   --phase prefill|decode [decode]     --batch N [32]      --seq N [2048] (prefill tokens)
   --context N [2048] (decode)         --tp N [1]          --dtype fp32|bf16|fp16|fp8|int8|int4 [the hardware's]
   --softmax-offset exact|bound|online [online]            --tiles N [4]
+  --defer-depth deepest|linear [deepest] (how far deferred norm scales may travel; linear = the papers' rewrite)
 Hardware options
   --hardware NAME|FILE [dimc]         --set path=value (repeatable), e.g. --set collective.hopLatencyNs=0
 

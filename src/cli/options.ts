@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../core/errors';
 import { DTYPES, type Dtype } from '../core/hardware/profile';
-import { DEFAULT_WORKLOAD, SOFTMAX_OFFSETS, validateWorkload, type Phase, type Workload } from '../core/workload';
+import { DEFAULT_WORKLOAD, DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, validateWorkload, type DeferDepthLimit, type Phase, type Workload } from '../core/workload';
 import type { SoftmaxOffset } from '../core/numerics/types';
 
 /** Options every verb may take; each verb reads the ones it needs. */
@@ -16,6 +16,7 @@ const OPTIONS = {
   tp: { type: 'string' },
   dtype: { type: 'string' },
   'softmax-offset': { type: 'string' },
+  'defer-depth': { type: 'string' },
   tiles: { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
@@ -88,6 +89,7 @@ export function workloadFrom(values: ParsedOptions, overrides: Partial<Workload>
     tp: int('tp', DEFAULT_WORKLOAD.tp),
     dtype: values.dtype === undefined ? null : oneOf<Dtype>('--dtype', values.dtype, DTYPES, 'bf16'),
     softmaxOffset: oneOf<SoftmaxOffset>('--softmax-offset', values['softmax-offset'], SOFTMAX_OFFSETS, DEFAULT_WORKLOAD.softmaxOffset),
+    deferDepth: oneOf<DeferDepthLimit>('--defer-depth', values['defer-depth'], DEFER_DEPTH_LIMITS, DEFAULT_WORKLOAD.deferDepth),
     tiles: int('tiles', DEFAULT_WORKLOAD.tiles),
     ...overrides,
   };

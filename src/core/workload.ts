@@ -7,6 +7,10 @@ import type { AttentionSpec, ModelSpec } from './model/spec';
 export type Phase = 'prefill' | 'decode';
 export const SOFTMAX_OFFSETS: readonly SoftmaxOffset[] = ['exact', 'bound', 'online'];
 
+/** How far deferred scales may travel: as deep as the algebra allows, or the papers' rewrite (the linear layer). */
+export type DeferDepthLimit = 'deepest' | 'linear';
+export const DEFER_DEPTH_LIMITS: readonly DeferDepthLimit[] = ['deepest', 'linear'];
+
 /** One inference pass: what is being run, independent of the model and the machine. */
 export interface Workload {
   /** Prefill of `seq` tokens, or one decode step with `context` tokens already cached. */
@@ -20,6 +24,8 @@ export interface Workload {
   dtype: Dtype | null;
   /** How the deferred Softmax picks its offset c (DESIGN.md §1). */
   softmaxOffset: SoftmaxOffset;
+  /** How far deferred norm scales may travel before they are applied (DESIGN.md §1). */
+  deferDepth: DeferDepthLimit;
   /** Large matmuls are split into this many tiles so that engines pipeline. */
   tiles: number;
 }
@@ -37,6 +43,7 @@ export const DEFAULT_WORKLOAD: Workload = {
   tp: 1,
   dtype: null,
   softmaxOffset: 'online',
+  deferDepth: 'deepest',
   tiles: 4,
 };
 
@@ -76,6 +83,9 @@ export function validateWorkload(w: Workload, source = 'workload'): Workload {
   }
   if (!SOFTMAX_OFFSETS.includes(w.softmaxOffset)) {
     throw new InputError(source, 'softmaxOffset', `one of ${SOFTMAX_OFFSETS.join(', ')}`, describeValue(w.softmaxOffset));
+  }
+  if (!DEFER_DEPTH_LIMITS.includes(w.deferDepth)) {
+    throw new InputError(source, 'deferDepth', `one of ${DEFER_DEPTH_LIMITS.join(', ')}`, describeValue(w.deferDepth));
   }
   return w;
 }

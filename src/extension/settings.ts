@@ -6,7 +6,7 @@ import type { WorkloadInput } from '../shared/protocol';
 
 export type SettingGetter = (key: string) => unknown;
 
-const DEFAULTS: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' };
+const DEFAULTS: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
 const DTYPES = ['fp32', 'bf16', 'fp16', 'fp8', 'int8', 'int4'] as const;
 const OFFSETS = ['online', 'exact', 'bound'] as const;
 
@@ -44,6 +44,7 @@ export function workloadFromSettings(get: SettingGetter): SettingsWorkload {
       tp: int('tensorParallel', DEFAULTS.tp),
       dtype: dtype === 'default' ? null : dtype,
       softmaxOffset: choice('softmaxOffset', OFFSETS, DEFAULTS.softmaxOffset),
+      deferDepth: choice('deferDepth', ['deepest', 'linear'], DEFAULTS.deferDepth),
     },
     ignored,
   };

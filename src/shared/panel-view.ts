@@ -19,7 +19,7 @@ export function workloadOf(input: WorkloadInput, source = 'workload'): Workload 
 }
 
 export function inputOf(w: Workload): WorkloadInput {
-  return { phase: w.phase, batch: w.batch, seq: w.seq, context: w.context, tp: w.tp, dtype: w.dtype, softmaxOffset: w.softmaxOffset };
+  return { phase: w.phase, batch: w.batch, seq: w.seq, context: w.context, tp: w.tp, dtype: w.dtype, softmaxOffset: w.softmaxOffset, deferDepth: w.deferDepth };
 }
 
 export interface PanelViewOptions {

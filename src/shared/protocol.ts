@@ -10,7 +10,7 @@ import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
 import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
-import { SOFTMAX_OFFSETS, type Workload } from '../core/workload';
+import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, type DeferDepthLimit, type Workload } from '../core/workload';
 
 /** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
 export interface HardwareChoice {
@@ -86,12 +86,15 @@ const isShortString = (v: unknown, max = 4096): v is string => typeof v === 'str
 /** The limits match the core's validateWorkload; the core checks again before it simulates. */
 export function parseWorkloadInput(v: unknown): WorkloadInput | null {
   if (!isRecord(v)) return null;
-  const { phase, batch, seq, context, tp, dtype, softmaxOffset } = v;
+  const { phase, batch, seq, context, tp, dtype, softmaxOffset, deferDepth } = v;
   if (phase !== 'prefill' && phase !== 'decode') return null;
   if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !isCount(tp, 1024)) return null;
   if (dtype !== null && !(typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype))) return null;
   if (typeof softmaxOffset !== 'string' || !(SOFTMAX_OFFSETS as readonly string[]).includes(softmaxOffset)) return null;
-  return { phase, batch, seq, context, tp, dtype: dtype as Dtype | null, softmaxOffset: softmaxOffset as SoftmaxOffset };
+  // Panels saved before the depth existed restore with the default.
+  const depth = deferDepth ?? 'deepest';
+  if (typeof depth !== 'string' || !(DEFER_DEPTH_LIMITS as readonly string[]).includes(depth)) return null;
+  return { phase, batch, seq, context, tp, dtype: dtype as Dtype | null, softmaxOffset: softmaxOffset as SoftmaxOffset, deferDepth: depth as DeferDepthLimit };
 }
 
 /** A message from the webview, or null when it is not one this protocol knows (the caller logs and drops it). */

@@ -18,9 +18,9 @@ test('a model is titled by its folder when the file name says nothing', () => {
 
 test('settings: defaults when unset, and each unusable value named and replaced', () => {
   const unset = workloadFromSettings(() => undefined);
-  assert.deepEqual(unset, { workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' }, ignored: [] });
-  const values: Record<string, unknown> = { phase: 'prefill', batch: 4, sequenceLength: 512, context: 100, tensorParallel: 8, dtype: 'bf16', softmaxOffset: 'exact' };
-  assert.deepEqual(workloadFromSettings((k) => values[k]).workload, { phase: 'prefill', batch: 4, seq: 512, context: 100, tp: 8, dtype: 'bf16', softmaxOffset: 'exact' });
+  assert.deepEqual(unset, { workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' }, ignored: [] });
+  const values: Record<string, unknown> = { phase: 'prefill', batch: 4, sequenceLength: 512, context: 100, tensorParallel: 8, dtype: 'bf16', softmaxOffset: 'exact', deferDepth: 'linear' };
+  assert.deepEqual(workloadFromSettings((k) => values[k]).workload, { phase: 'prefill', batch: 4, seq: 512, context: 100, tp: 8, dtype: 'bf16', softmaxOffset: 'exact', deferDepth: 'linear' });
   const bad: Record<string, unknown> = { phase: 'train', batch: 0, sequenceLength: 2.5, tensorParallel: '8', dtype: 'fp64', softmaxOffset: null };
   const result = workloadFromSettings((k) => bad[k]);
   assert.deepEqual(result.workload, unset.workload);
@@ -30,7 +30,7 @@ test('settings: defaults when unset, and each unusable value named and replaced'
 });
 
 test('document addresses round-trip and reject what they did not make', () => {
-  const workload = { phase: 'decode' as const, batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const };
+  const workload = { phase: 'decode' as const, batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const, deferDepth: 'deepest' as const };
   const refs: DocumentRef[] = [
     { kind: 'pseudocode', modelPath: '/w/m/config.json', hardware: 'dimc', workload, layerKind: 'dense', site: 'attn-norm', side: 'before' },
     { kind: 'pseudocode', modelPath: '/w/m/config.json', hardware: 'file:///w/x.hardware.json', workload, layerKind: 'head', site: null, side: 'after' },

@@ -28,7 +28,7 @@ import type { HardwareProfile } from '../../src/core/hardware/profile';
 import { DTYPES } from '../../src/core/hardware/profile';
 import { simulate } from '../../src/core/sim/simulate';
 import { totalsOfSimulation } from '../../src/core/report/profile';
-import { DEFAULT_WORKLOAD, SOFTMAX_OFFSETS, checkWorkloadForModel, validateWorkload, type Workload } from '../../src/core/workload';
+import { DEFAULT_WORKLOAD, DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, checkWorkloadForModel, validateWorkload, type Workload } from '../../src/core/workload';
 import { allFixtures, fixturePath, loadFixture, profiledFixtures } from './helpers/fixtures';
 import { gv, llamaGgufKv, llamaGgufTensors, writeGguf } from './helpers/gguf-writer';
 import { llamaTensors, writeSafetensors } from './helpers/safetensors-writer';
@@ -428,6 +428,7 @@ test('workloads: random combinations of every option against every fixture', asy
     tp: fc.oneof({ arbitrary: fc.constantFrom(1, 2, 4, 8), weight: 6 }, fc.integer({ min: 0, max: 1100 }), fc.constantFrom(3, 16, 32, 64, 71, 128, 1024)),
     dtype: fc.oneof({ arbitrary: fc.constant(null), weight: 4 }, fc.constantFrom(...DTYPES, 'fp64')),
     softmaxOffset: fc.oneof({ arbitrary: fc.constantFrom(...SOFTMAX_OFFSETS), weight: 6 }, fc.constant('none')),
+    deferDepth: fc.oneof({ arbitrary: fc.constantFrom(...DEFER_DEPTH_LIMITS), weight: 6 }, fc.constant('rope')),
     tiles: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 8 }), weight: 6 }, fc.integer({ min: 0, max: 70 })),
   });
   let count = 0;

@@ -28,8 +28,8 @@ const find = (g: LayerGraph, prefix: string) => g.ops.filter((op) => op.name.sta
 test('deferred: the matmuls start on the raw rows; baseline: they wait for the gather', async () => {
   const spec = await loadFixture('Llama-2-7b-hf');
   const kind = spec.layerKinds[0]!;
-  const baseline = buildLayerGraph(spec, kind, ctx, () => false);
-  const deferred = buildLayerGraph(spec, kind, ctx, () => true);
+  const baseline = buildLayerGraph(spec, kind, ctx, () => null);
+  const deferred = buildLayerGraph(spec, kind, ctx, () => 'linear');
   for (const id of find(baseline, 'q_proj[')) assert.ok(dependsOn(baseline, id, 'input_layernorm.gather'));
   for (const id of find(deferred, 'q_proj[')) assert.ok(!dependsOn(deferred, id, 'input_layernorm.gather'));
   for (const id of find(deferred, 'q_proj.scale')) assert.ok(dependsOn(deferred, id, 'input_layernorm.gather'));
@@ -41,7 +41,7 @@ test('deferred: the matmuls start on the raw rows; baseline: they wait for the g
 
 test('attention waits for V even when K has a per-head norm (Qwen3)', async () => {
   const spec = await loadFixture('Qwen3-0.6B');
-  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => true);
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => 'linear');
   for (const id of find(g, 'p·V')) assert.ok(dependsOn(g, id, 'v_proj'), g.ops[id]!.name);
   for (const id of find(g, 'q·Kᵀ')) assert.ok(dependsOn(g, id, 'k_norm'), g.ops[id]!.name);
 });
@@ -49,7 +49,7 @@ test('attention waits for V even when K has a per-head norm (Qwen3)', async () =
 test('a parallel block adds attention, MLP and input once', async () => {
   for (const name of ['Pythia-410m', 'Phi-2', 'GPT-J-6B']) {
     const spec = await loadFixture(name);
-    const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => true);
+    const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => 'linear');
     assert.deepEqual(g.ops.filter((op) => op.name.startsWith('residual')).map((op) => op.name), ['residual(x + attn + mlp)'], name);
   }
 });
@@ -57,7 +57,7 @@ test('a parallel block adds attention, MLP and input once', async () => {
 test('only rotary models get a rotary op', async () => {
   const has = async (name: string) => {
     const spec = await loadFixture(name);
-    return buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => true).ops.some((op) => op.name.startsWith('rope'));
+    return buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => 'linear').ops.some((op) => op.name.startsWith('rope'));
   };
   assert.equal(await has('Llama-3.1-8B'), true);
   assert.equal(await has('GPT-2'), false);
@@ -67,7 +67,7 @@ test('only rotary models get a rotary op', async () => {
 test('ops list their dependencies before themselves', async () => {
   const spec = await loadFixture('DeepSeek-V3');
   for (const kind of spec.layerKinds) {
-    const g = buildLayerGraph(spec, kind, ctx, () => true);
+    const g = buildLayerGraph(spec, kind, ctx, () => 'linear');
     g.ops.forEach((op, i) => {
       assert.equal(op.id, i);
       for (const d of op.deps) assert.ok(d < i, `${op.name} depends on a later op`);

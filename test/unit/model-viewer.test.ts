@@ -183,7 +183,9 @@ test('the chat text: the headline figures, one site row per site, and the proven
   assert.equal(parts.length, report.layerKinds.length + 2);
   for (const kind of report.layerKinds) {
     for (const site of kind.sites) {
-      const cells = site.decision === 'ineligible' ? [site.decision, site.name] : [site.decision, site.name, two(site.keptUs), two(site.deferredUs), two(site.savedUs)];
+      // Decision, where the scale is applied (empty unless deferred), the site, its times.
+      const applied = site.decision !== 'defer' ? '' : site.kind === 'softmax' ? 'after ·V' : { linear: 'after linear', rope: 'after RoPE', attention: 'on logits', down: 'after down proj' }[site.depth!];
+      const cells = site.decision === 'ineligible' ? [site.decision, applied, site.name] : [site.decision, applied, site.name, two(site.keptUs), two(site.deferredUs), two(site.savedUs)];
       assert.ok(text.includes(`| ${cells.join(' | ')} |`), `${site.name} row`);
     }
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostMessage, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/shared/protocol';
 
-const workload: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' };
+const workload: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
 
 test('every webview message the protocol names is accepted as sent', () => {
   const valid: unknown[] = [

@@ -122,7 +122,7 @@ test("eager RMSNorm is PyTorch's eight kernels, each a pass over memory", async 
   const hw = applyOverrides(getPreset('gpu-h100'), ['kernels.norm=eager']);
   const w: Workload = { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq: 1024 };
   const ctx = graphContext(hw, w, 'bf16');
-  const ops = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => false).ops.filter((o) => o.site === 'attn-norm');
+  const ops = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => null).ops.filter((o) => o.site === 'attn-norm');
   const stat = ops.filter((o) => o.role === 'norm-stat');
   const apply = ops.filter((o) => o.role === 'norm-apply');
   // to(float32), pow(2), mean(-1), + eps, rsqrt | x * r, to(dtype), γ *
@@ -143,7 +143,7 @@ test('each elementwise op is charged the bytes it reads and writes at the worklo
   for (const dtype of ['bf16', 'fp8'] as const) {
     const hw = getPreset('gpu-h100');
     const ctx = graphContext(hw, { ...w, dtype }, dtype);
-    const ops = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => false).ops;
+    const ops = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, () => null).ops;
     const rows = 1024;
     const act = 2; // activations stay 16-bit when weights are 8-bit
     const statBytes = (ops.find((o) => o.site === 'attn-norm' && o.role === 'norm-stat')!.work as { bytes: number }).bytes;
@@ -160,7 +160,7 @@ test('a sliding-window layer reads only its window of the KV cache in decode', a
   for (const attention of ['eager', 'flash'] as const) {
     const hw = applyOverrides(getPreset('gpu-h100'), [`kernels.attention=${attention}`]);
     const w: Workload = { ...DEFAULT_WORKLOAD, batch: 1, context: 16384 };
-    const ops = buildLayerGraph(spec, spec.layerKinds[0]!, graphContext(hw, w, 'bf16'), () => false).ops;
+    const ops = buildLayerGraph(spec, spec.layerKinds[0]!, graphContext(hw, w, 'bf16'), () => null).ops;
     const kvBytes = ops.reduce((s, o) => s + ((o.work.kind === 'memory' || o.work.kind === 'matmul') && o.work.tier === 'kv' ? o.work.bytes : 0), 0);
     // The new token attends to 4,096 keys: 4,095 cached ones × 8 KV heads × (128 + 128) values × 2 B.
     assert.equal(kvBytes, 4095 * 8 * 256 * 2, attention);
@@ -172,7 +172,7 @@ test("a deferred scale covers the linear's output on one chip: split only when i
   const w: Workload = { ...DEFAULT_WORKLOAD, batch: 4, tp: 8, tiles: 1 };
   const scaled = async (fixture: string, kindIndex: number, linear: string): Promise<number> => {
     const spec = await loadFixture(fixture);
-    const ops = buildLayerGraph(spec, spec.layerKinds[kindIndex]!, graphContext(hw, w, 'bf16'), () => true).ops;
+    const ops = buildLayerGraph(spec, spec.layerKinds[kindIndex]!, graphContext(hw, w, 'bf16'), () => 'linear').ops;
     return ops.filter((o) => o.role === 'norm-scale' && o.name.startsWith(`${linear}.scale`)).reduce((s, o) => s + (o.work.kind === 'vector' ? o.work.elements : 0), 0);
   };
   // DeepSeek-V3's q_a_proj (7168 → 1536) is replicated on every chip: 4 rows × 1,536, not 1,536 / 8.

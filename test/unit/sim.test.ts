@@ -128,12 +128,23 @@ test('GPU preset: prefill saves more than decode (FlashNorm: the gain is in the 
 
 test('dimc reproduces the paper on Llama-2-7B and Llama-3.1-8B: collectives slow it ~20%, deferral saves ~15–20%', async () => {
   for (const name of ['Llama-2-7b-hf', 'Llama-3.1-8B']) {
-    const t = profile(await loadFixture(name), getPreset('dimc'), DEFAULT_WORKLOAD).totals;
+    // The paper's rewrite: every scale applied right after the linear layer.
+    const t = profile(await loadFixture(name), getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' }).totals;
     const slowdown = t.exposedCollectiveBaselineUs / (t.baselineUs - t.exposedCollectiveBaselineUs);
     assert.ok(slowdown >= 0.15 && slowdown <= 0.25, `${name}: collectives slow the baseline by ${slowdown}`);
     assert.ok(t.savedPct >= 14 && t.savedPct <= 21, `${name}: saved ${t.savedPct}%`);
     // Llama-2's wide QKV projection hides a whole gather; Llama-3.1-8B's GQA projection is shorter (see the README).
     assert.ok(t.hiddenCollectivePct > (name === 'Llama-2-7b-hf' ? 90 : 75), `${name}: hidden ${t.hiddenCollectivePct}%`);
+  }
+});
+
+test('deferring deeper than the paper never loses, and hides more of the collectives on dimc', async () => {
+  for (const name of ['Llama-2-7b-hf', 'Llama-3.1-8B', 't5-small']) {
+    const spec = await loadFixture(name);
+    const paper = profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' }).totals;
+    const deep = profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals;
+    assert.ok(deep.deferredUs <= paper.deferredUs + 1e-9, `${name}: ${deep.deferredUs} µs deep, ${paper.deferredUs} µs at the linear layer`);
+    assert.ok(deep.hiddenCollectivePct >= paper.hiddenCollectivePct - 1e-9, name);
   }
 });
 

@@ -4,7 +4,7 @@ import type { SoftmaxOffset } from '../numerics/types';
 import type { Phase } from '../workload';
 import { GraphBuilder, type LayerGraph, type OpCategory, type OpRole, type Work } from './ops';
 import { headsOf, shardOf } from './shard';
-import { headSites, layerSites, type Site } from './sites';
+import { headSites, layerSites, type DeferDepth, type Site } from './sites';
 
 /** Everything about the pass and the machine that changes the shape of a layer's graph. */
 export interface GraphContext {
@@ -32,8 +32,16 @@ export interface GraphContext {
   norm: NormKernel;
 }
 
-/** Which eligible sites are deferred; ineligible sites are always kept. */
-export type DeferChoice = (siteId: string) => boolean;
+/** How deep each eligible site is deferred, or null where it is kept; ineligible sites are always kept. */
+export type DeferChoice = (siteId: string) => DeferDepth | null;
+
+/** A deferred scale not yet applied: it travels past the consumers' outputs to a later op. */
+export interface PendingScale {
+  site: Site;
+  depth: DeferDepth;
+  /** The op after which the gathered statistic is there. */
+  gathered: number;
+}
 
 /** Per-element op counts of the vector work (add/mul-equivalents), see DESIGN.md §1. */
 const OPS = {
@@ -88,6 +96,9 @@ class LayerBuilder {
 
   /** The MoE routing decision, once the router has been built: routed experts wait for it. */
   private routing: number | null = null;
+
+  /** Scales deferred deeper than the linear layer, by site id: later stages of the block apply them. */
+  readonly pending = new Map<string, PendingScale>();
 
   constructor(
     readonly ctx: GraphContext,
@@ -196,6 +207,15 @@ class LayerBuilder {
   }
 
   /**
+   * A deferred scale applied after RoPE: its own elementwise pass over q and k (r·RoPE(q) = RoPE(r·q)),
+   * reading them and one statistic per row and writing them back.
+   */
+  scaleAfterRope(pending: PendingScale, elements: number, deps: number[]): number {
+    const rows = this.rows;
+    return this.vector(`${pending.site.norm!.name}.scale(q, k)`, 'norm-scale', vec(elements, OPS.scale, 2 * this.act(elements) + rows * STAT_BYTES, { rsqrts: rows }), [...deps, pending.gathered], 'epilogue', pending.site.id);
+  }
+
+  /**
    * The statistic of a norm over `rows` rows of `width` values: one kernel, or PyTorch's eager
    * RMSNorm (up-cast to fp32, square, mean, add ε, rsqrt: a kernel each, every one a memory pass).
    * LayerNorm is one native kernel in PyTorch either way. Returns the op the statistic is ready after.
@@ -270,8 +290,8 @@ class LayerBuilder {
     const stat = this.normStatistic(norm, inputDeps, site.id);
     // A per-head QK norm runs over head_dim values held by one unit: its statistic needs no gather.
     const gathered = norm.placement === 'qk' ? stat : this.collective(`${norm.name}.gather`, 'norm-gather', rows, ln ? 2 : 1, [stat], site.id);
-    const deferred = site.ineligible === null && site.consumers.length > 0 && this.defer(site.id);
-    if (!deferred) {
+    const depth = site.ineligible === null && site.consumers.length > 0 ? this.defer(site.id) : null;
+    if (depth === null) {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
       const { count, byRows } = this.tiling();
       const chunks = this.normApply(norm, gathered, count, site.id);
@@ -280,8 +300,14 @@ class LayerBuilder {
       outputs.set('', chunks);
       return outputs;
     }
+    if (depth !== 'linear') this.pending.set(site.id, { site, depth, gathered });
     for (const lin of consumers) {
       const tiles = this.consumer(lin, inputDeps, undefined, site.id);
+      // Deeper than the linear layer: q and k (or the MLP's inputs) leave raw; a later op applies r.
+      if (depth !== 'linear' && lin.role !== 'v') {
+        outputs.set(lin.name, tiles);
+        continue;
+      }
       // The scale acts on this chip's share of the output: split only if the linear's columns are.
       const perTile = (rows * shardOf(lin, this.ctx.tp).n * (lin.copies?.active ?? 1)) / Math.max(1, tiles.length);
       const ops = ln || lin.bias ? OPS.scaleBias : OPS.scale;
@@ -317,7 +343,7 @@ class LayerBuilder {
    * Fused (FlashAttention-style): one kernel per head group; scores never reach memory and
    * the division already happens after ·V, so the baseline is the deferred form.
    */
-  attention(attn: AttentionSpec, qDeps: number[], kvDeps: number[], cross: boolean, site: Site): number[] {
+  attention(attn: AttentionSpec, qkDeps: number[], vDeps: number[], cross: boolean, site: Site, logitScale: PendingScale | null = null): number[] {
     const ctx = this.ctx;
     const { heads, kvHeads } = headsOf(attn, ctx.tp);
     const queries = this.rows; // one query row per token, per head
@@ -345,7 +371,9 @@ class LayerBuilder {
             category: 'attention',
             // q·Kᵀ and p·V: 2·rows·keys·(qk + v) FLOPs; the cache streams through the kernel.
             work: { kind: 'matmul', m: rowsPerTile, k: keys, n: qkDim + vDim, bytes: kvBytes, tier: 'kv', exps: rowsPerTile * keys },
-            deps: [...qDeps, ...kvDeps],
+            // With the norm's scales deferred into the attention, the kernel scales each logit by r_q·r_k before its exp.
+            deps: [...qkDeps, ...vDeps, ...(logitScale ? [logitScale.gathered] : [])],
+            site: logitScale?.site.id,
             continues: t > 0,
           }),
         );
@@ -353,12 +381,13 @@ class LayerBuilder {
       return outs;
     }
     const offset = ctx.softmaxOffset;
-    const deferred = this.defer(site.id);
+    const deferred = this.defer(site.id) !== null;
     // A score row spans the units that hold its sequence's cache for its KV head.
     const span = Math.max(1, Math.floor(ctx.computeUnits / (ctx.batch * kvHeads)));
     for (let t = 0; t < tiles; t++) {
       const tag = tiles > 1 ? `[${t + 1}/${tiles}]` : '';
-      const deps = [...qDeps, ...kvDeps];
+      // q·Kᵀ needs q and k only; V is needed by p·V.
+      const deps = [...qkDeps];
       if (cachedKeys > 0) {
         deps.push(this.g.add({ name: `${prefix}kv_cache.read${tag}`, role: 'kv-read', engine: 'memory', category: 'memory', work: { kind: 'memory', bytes: kvBytes, tier: 'kv' }, deps: [] }));
       }
@@ -367,26 +396,28 @@ class LayerBuilder {
       const scoresBytes = this.act(elems);
       const scores = this.g.add({ name: `${prefix}q·Kᵀ${tag}`, role: 'scores', engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: qkDim, n: keys, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps });
       const pv = (d: number[]) =>
-        this.g.add({ name: `${prefix}p·V${tag}`, role: 'pv', engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps: d, site: site.id });
+        this.g.add({ name: `${prefix}p·V${tag}`, role: 'pv', engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps: [...d, ...vDeps], site: site.id });
       // A row held by one unit has its max and sum locally: no gather, and nothing for online to rescale.
       const gather = (what: string, values: number, deps: number[]) => (span > 1 ? this.collective(`softmax.gather-${what}${tag}`, 'softmax-gather', rowsPerTile, values, deps, site.id, span) : deps[0]!);
       // Passes over the scores: the max reads them; exp-and-sum and the division read and write them.
       const read = scoresBytes;
       const readWrite = 2 * scoresBytes;
+      // A norm's scales deferred into the attention: each pass that reads raw logits multiplies them by r_q·r_k (two ops).
+      const scaled = logitScale ? { deps: [logitScale.gathered], ops: 2 } : { deps: [], ops: 0 };
       if (!deferred) {
-        const max = this.vector(`softmax.max${tag}`, 'softmax-max', vec(elems, 1, read), [scores], 'softmax', site.id);
-        const exp = this.vector(`softmax.exp-sum${tag}`, 'softmax-exp-sum', vec(elems, 2, readWrite, { exps: elems }), [gather('max', 1, [max])], 'softmax', site.id);
+        const max = this.vector(`softmax.max${tag}`, 'softmax-max', vec(elems, 1 + scaled.ops, read), [scores, ...scaled.deps], 'softmax', site.id);
+        const exp = this.vector(`softmax.exp-sum${tag}`, 'softmax-exp-sum', vec(elems, 2 + scaled.ops, readWrite, { exps: elems }), [gather('max', 1, [max])], 'softmax', site.id);
         const div = this.vector(`softmax.divide${tag}`, 'softmax-divide', vec(elems, 1, readWrite, { divs: rowsPerTile }), [gather('sum', 1, [exp])], 'softmax', site.id);
         outs.push(pv([div]));
         continue;
       }
       const online = offset === 'online' && span > 1;
-      let expDeps = [scores];
+      let expDeps = [scores, ...scaled.deps];
       if (offset !== 'bound') {
-        const max = this.vector(`softmax.${online ? 'local-max' : 'max'}${tag}`, 'softmax-max', vec(elems, 1, read), [scores], 'softmax', site.id);
+        const max = this.vector(`softmax.${online ? 'local-max' : 'max'}${tag}`, 'softmax-max', vec(elems, 1 + scaled.ops, read), [scores, ...scaled.deps], 'softmax', site.id);
         expDeps = [online ? max : gather('max', 1, [max])];
       }
-      const exp = this.vector(`softmax.exp-sum${tag}`, 'softmax-exp-sum', vec(elems, 2, readWrite, { exps: elems }), expDeps, 'softmax', site.id);
+      const exp = this.vector(`softmax.exp-sum${tag}`, 'softmax-exp-sum', vec(elems, 2 + scaled.ops, readWrite, { exps: elems }), expDeps, 'softmax', site.id);
       // Online: one gather carries each unit's max and sum; the epilogue rescales by exp(m_unit − m).
       const gathered = gather(online ? 'max-sum' : 'sum', online ? 2 : 1, [exp]);
       const out = pv([exp]);
@@ -427,8 +458,10 @@ class BlockAssembler {
     private readonly kind: LayerKind,
     /** Rotary position embeddings are applied to q and k (other position schemes cost nothing here). */
     private readonly rope: boolean,
+    attention: GraphContext['attention'],
+    positions: ModelSpec['positions'],
   ) {
-    this.sites = layerSites(kind);
+    this.sites = layerSites(kind, attention, positions);
   }
 
   /** Builds a norm site (if the norm exists) and returns what its output is ready after. */
@@ -451,6 +484,12 @@ class BlockAssembler {
 
   site(id: string): Site {
     return this.sites.find((s) => s.id === id)!;
+  }
+
+  /** The scale of this block's `attn` or `mlp` norm, when it was deferred deeper than the linear layer. */
+  private pendingFor(role: 'attn' | 'mlp'): PendingScale | undefined {
+    const site = this.sites.find((s) => s.norm?.role === role);
+    return site ? this.b.pending.get(site.id) : undefined;
   }
 
   build(): void {
@@ -521,13 +560,15 @@ class BlockAssembler {
     q = this.norm(findNorm(kind, 'q'), q);
     if (kv.length > 0) kv = this.norm(findNorm(kind, 'k'), kv);
     let qk = [...q, ...kv];
+    const { heads, kvHeads } = headsOf(attn, b.ctx.tp);
+    const qkValues = b.rows * (heads + kvHeads) * attn.headDim;
     if (this.rope) {
-      const { heads, kvHeads } = headsOf(attn, b.ctx.tp);
-      const values = b.rows * (heads + kvHeads) * attn.headDim;
       // Reads q and k and the cos/sin of each position, writes the rotated q and k.
-      qk = [b.vector('rope(q, k)', 'rope', vec(values, OPS.rope, b.act(3 * values)), qk, 'elementwise')];
+      qk = [b.vector('rope(q, k)', 'rope', vec(qkValues, OPS.rope, b.act(3 * qkValues)), qk, 'elementwise')];
     }
-    const pv = b.attention(attn, qk, v, false, this.site('softmax'));
+    const late = this.pendingFor('attn');
+    if (late?.depth === 'rope') qk = [b.scaleAfterRope(late, qkValues, qk)];
+    const pv = b.attention(attn, qk, v, false, this.site('softmax'), late?.depth === 'attention' ? late : null);
     return this.outputs(['o'], pv);
   }
 
@@ -556,7 +597,16 @@ class BlockAssembler {
         upOuts,
         'elementwise',
       );
-      if (path.down) outs.push(...b.linear(path.down, [actOp]));
+      if (!path.down) continue;
+      const downs = b.linear(path.down, [actOp]);
+      const late = this.pendingFor('mlp');
+      if (late?.depth !== 'down' || routed) {
+        outs.push(...downs);
+        continue;
+      }
+      // ReLU(r·a) = r·ReLU(a): the MLP ran on raw rows; r (r² when gated) scales the down projection's output.
+      const perTile = (b.rows * shardOf(path.down, b.ctx.tp).n) / downs.length;
+      outs.push(...downs.map((tile, t) => b.epilogue(`${path.down!.name}.scale[${t + 1}/${downs.length}]`, 'norm-scale', perTile, OPS.scale, b.rows / downs.length, [tile, late.gathered], late.site.id, { rsqrts: t === 0 ? b.rows : 0 }, t > 0)));
     }
     if (!router) return outs;
     // Gate weights need the normalized logits: the softmax over experts waits for the router's scaled output.
@@ -571,7 +621,7 @@ class BlockAssembler {
 /** The graph of one layer of `kind` for one pass. */
 export function buildLayerGraph(spec: ModelSpec, kind: LayerKind, ctx: GraphContext, defer: DeferChoice): LayerGraph {
   const b = new LayerBuilder(ctx, defer, rowsFor(kind, ctx, spec.topology), spec.hidden);
-  new BlockAssembler(b, kind, spec.positions === 'rope').build();
+  new BlockAssembler(b, kind, spec.positions === 'rope', ctx.attention, spec.positions).build();
   return b.build();
 }
 

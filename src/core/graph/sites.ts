@@ -8,6 +8,16 @@ import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
  */
 export type SiteKind = 'rmsnorm' | 'layernorm' | 'softmax';
 
+/**
+ * How far a deferred norm's per-row scale r travels before it is applied (beyond both papers):
+ * `linear`: on each consumer's output (FlashNorm, Salmani & Soloveychik);
+ * `rope`: q and k are rotated raw and scaled after RoPE, a linear map per position, so RoPE(r·q) = r·RoPE(q);
+ * `attention`: q's scale multiplies its row of logits and k's its column, before the softmax's exp;
+ * `down`: through a ReLU MLP, ReLU(r·a) = r·ReLU(a) for r ≥ 0, onto the down projection's output.
+ */
+export type DeferDepth = 'linear' | 'rope' | 'attention' | 'down';
+export const DEFER_DEPTHS: readonly DeferDepth[] = ['linear', 'rope', 'attention', 'down'];
+
 export interface Site {
   /** Stable id within its layer kind: `attn-norm`, `mlp-norm`, `softmax`, `q-latent`, `final-norm`, … */
   id: string;
@@ -20,6 +30,10 @@ export interface Site {
   consumers: LinearSpec[];
   /** Null when the site can be deferred; otherwise why it cannot. */
   ineligible: string | null;
+  /** Where a deferred scale may be applied, shallowest first (`linear` always, when eligible). */
+  depths: DeferDepth[];
+  /** Why the scale cannot travel further than the deepest of `depths` (null for Softmax sites). */
+  depthLimit: string | null;
   /** Softmax sites: self- or cross-attention. */
   attention?: 'self' | 'cross';
 }
@@ -50,12 +64,13 @@ function siteIdOf(norm: NormSpec): string {
   }
 }
 
-function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[]): Site {
+function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[], positions: ModelSpec['positions']): Site {
   const reason =
     INELIGIBLE_REASON[norm.placement] ??
     (consumers.length === 0 ? 'its output does not go straight into a linear layer' : null);
   const target = consumers.length > 0 ? consumers.map((l) => l.name).join(', ') : 'residual';
   const id = siteIdOf(norm);
+  const reach = reason === null ? deferDepths(kind, norm, consumers, positions) : { depths: [], limit: null };
   return {
     id: kind && kind.norms.filter((n) => siteIdOf(n) === id).length > 1 ? `${id}:${norm.name}` : id,
     name: `${norm.name} → ${target}`,
@@ -63,7 +78,36 @@ function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[
     norm,
     consumers,
     ineligible: reason,
+    depths: reach.depths,
+    depthLimit: reach.limit,
   };
+}
+
+/**
+ * How deep a norm's scale can be deferred, and why not deeper. Only a pure positive scale commutes
+ * with later maps: RMSNorm's r, with no bias after the linear (r·y + b is not a scale) and no centring.
+ */
+function deferDepths(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[], positions: ModelSpec['positions']): { depths: DeferDepth[]; limit: string } {
+  const depths: DeferDepth[] = ['linear'];
+  const stop = (limit: string) => ({ depths, limit });
+  if (!kind) return stop('the output projection is the last linear map of the model');
+  if (norm.kind === 'layernorm') return stop('LayerNorm subtracts the mean: r·(x − μ) is not a pure scale of x, so the correction term stops at the linear layer');
+  if (consumers.some((l) => l.bias)) return stop(`${consumers.filter((l) => l.bias).map((l) => l.name).join(', ')} add a bias: r·y + b is not a scale of y`);
+  const roles = new Set(consumers.map((l) => l.role));
+  if (norm.role === 'attn' && roles.has('qkv')) return stop('q, k and v come out of one fused projection (qkv): its v columns need the scale right after it');
+  if (norm.role === 'attn' && roles.has('q') && [...roles].every((r) => r === 'q' || r === 'k' || r === 'v')) {
+    if (kind.attention.mla) return stop('multi-head latent attention: the scale meets the latent norms first');
+    if (kind.norms.some((n) => n.role === 'q' || n.role === 'k')) return stop('a per-head q/k norm follows the projections: it needs the scaled q and k');
+    if (positions === 'rope') depths.push('rope');
+    depths.push('attention');
+    return stop("in the attention the scales are needed before the softmax's exp; the exponential is not linear");
+  }
+  if (norm.role === 'mlp' && kind.mlp.kind !== 'moe') {
+    if (!/relu/i.test(kind.mlp.activation)) return stop(`${kind.mlp.activation} is not positively homogeneous (${kind.mlp.activation}(r·a) ≠ r·${kind.mlp.activation}(a)), so the scale stops at the up projection`);
+    depths.push('down');
+    return stop('the down projection feeds the residual sum, which needs the scaled value');
+  }
+  return stop('the next operation after the linear layer is not a linear map');
 }
 
 /** Why a Softmax site is not a candidate when the attention kernel is fused. */
@@ -71,10 +115,10 @@ export const FUSED_ATTENTION_REASON =
   'already deferred by the baseline kernel: a fused (FlashAttention-style) attention keeps a running max and sum and divides after ·V, so there is no gather left to hide';
 
 /** Every site of one layer kind, in execution order, for the attention kernel the machine runs. */
-export function layerSites(kind: LayerKind, attention: AttentionKernel = 'eager'): Site[] {
+export function layerSites(kind: LayerKind, attention: AttentionKernel = 'eager', positions: ModelSpec['positions'] = 'none'): Site[] {
   const sites: Site[] = [];
   for (const norm of kind.norms) {
-    sites.push(normSite(kind, norm, normConsumers(kind, norm)));
+    sites.push(normSite(kind, norm, normConsumers(kind, norm), positions));
   }
   const pv = (cross: boolean): LinearSpec => ({
     name: cross ? 'cross_attn(p·V)' : 'attn(p·V)',
@@ -84,9 +128,10 @@ export function layerSites(kind: LayerKind, attention: AttentionKernel = 'eager'
     bias: false,
   });
   const softmaxReason = attention === 'flash' ? FUSED_ATTENTION_REASON : null;
-  sites.push({ id: 'softmax', name: 'softmax → ·V', kind: 'softmax', consumers: [pv(false)], ineligible: softmaxReason, attention: 'self' });
+  const softmaxDepths: DeferDepth[] = softmaxReason === null ? ['linear'] : [];
+  sites.push({ id: 'softmax', name: 'softmax → ·V', kind: 'softmax', consumers: [pv(false)], ineligible: softmaxReason, attention: 'self', depths: softmaxDepths, depthLimit: null });
   if (kind.crossAttention) {
-    sites.push({ id: 'cross-softmax', name: 'cross-attention softmax → ·V', kind: 'softmax', consumers: [pv(true)], ineligible: softmaxReason, attention: 'cross' });
+    sites.push({ id: 'cross-softmax', name: 'cross-attention softmax → ·V', kind: 'softmax', consumers: [pv(true)], ineligible: softmaxReason, attention: 'cross', depths: softmaxDepths, depthLimit: null });
   }
   return sites;
 }
@@ -94,5 +139,5 @@ export function layerSites(kind: LayerKind, attention: AttentionKernel = 'eager'
 /** The final norm and the output projection, profiled as a layer of its own. */
 export function headSites(spec: ModelSpec): Site[] {
   if (!spec.finalNorm || !spec.lmHead) return [];
-  return [normSite(null, spec.finalNorm, [spec.lmHead])];
+  return [normSite(null, spec.finalNorm, [spec.lmHead], spec.positions)];
 }

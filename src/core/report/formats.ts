@@ -1,7 +1,7 @@
 import { ENGINES } from '../graph/ops';
 import type { Simulation } from '../sim/simulate';
 import { count, csvField, markdownTable, num, percent, ranges, table, type Align } from './text';
-import type { LayerKindResult, Report } from './types';
+import type { LayerKindResult, Report, SiteResult } from './types';
 import type { Workload } from '../workload';
 
 /** Exports of a Report (DESIGN.md §5): table, JSON, CSV, Markdown, Chrome trace. */
@@ -11,7 +11,7 @@ export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'csv', 
 /** The workload in one line, as every export states it (a null dtype is each hardware profile's own). */
 export function workloadLine(w: Workload): string {
   const pass = w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode, context ${w.context}`;
-  return `${pass}, batch ${w.batch}, tp ${w.tp}, ${w.dtype ?? 'default dtype'}, softmax offset ${w.softmaxOffset}, ${w.tiles} tiles`;
+  return `${pass}, batch ${w.batch}, tp ${w.tp}, ${w.dtype ?? 'default dtype'}, softmax offset ${w.softmaxOffset}, ${w.deferDepth === 'linear' ? 'scales at the linear layer' : 'scales as deep as they go'}, ${w.tiles} tiles`;
 }
 
 function kindRows(r: Report): string[][] {
@@ -32,12 +32,27 @@ function kindRows(r: Report): string[][] {
 const KIND_HEADER = ['Layer kind', 'Layers', 'Baseline µs', 'Deferred µs', 'Saved µs', 'Saved'];
 const KIND_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'right'];
 
-export function siteRows(k: LayerKindResult): string[][] {
-  return k.sites.map((s) => [s.decision, s.name, s.decision === 'ineligible' ? '' : num(s.keptUs), s.decision === 'ineligible' ? '' : num(s.deferredUs), num(s.savedUs), s.decision === 'ineligible' ? s.reason : '']);
+/** Where a deferred site applies its normalization, in a few words. */
+export function appliedAt(s: SiteResult): string {
+  if (s.depth === null) return '';
+  if (s.kind === 'softmax') return 'after ·V';
+  return { linear: 'after linear', rope: 'after RoPE', attention: 'on logits', down: 'after down proj' }[s.depth];
 }
 
-export const SITE_HEADER = ['Decision', 'Site', 'Kept µs', 'Deferred µs', 'Saved µs', 'Why not'];
-export const SITE_ALIGN: Align[] = ['left', 'left', 'right', 'right', 'right', 'left'];
+export function siteRows(k: LayerKindResult): string[][] {
+  return k.sites.map((s) => [
+    s.decision,
+    appliedAt(s),
+    s.name,
+    s.decision === 'ineligible' ? '' : num(s.keptUs),
+    s.decision === 'ineligible' ? '' : num(s.deferredUs),
+    num(s.savedUs),
+    s.decision === 'ineligible' ? s.reason : '',
+  ]);
+}
+
+export const SITE_HEADER = ['Decision', 'Applied', 'Site', 'Kept µs', 'Deferred µs', 'Saved µs', 'Why not'];
+export const SITE_ALIGN: Align[] = ['left', 'left', 'left', 'right', 'right', 'right', 'left'];
 
 function collectiveLine(r: Report): string {
   const t = r.totals;

@@ -1,3 +1,4 @@
+import type { DeferDepth } from '../graph/sites';
 import type { HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
@@ -74,18 +75,42 @@ function kindResult(k: KindSimulation): LayerKindResult {
   };
 }
 
+/** Where a deferred scale is applied, in words. */
+export const DEPTH_TEXT: Record<DeferDepth, string> = {
+  linear: 'after the linear layer',
+  rope: 'after RoPE',
+  attention: 'on the attention logits, before the exp',
+  down: 'after the down projection',
+};
+
 function siteResult(d: SiteDecision): SiteResult {
-  const common = { id: d.site.id, name: d.site.name, kind: d.site.kind, keptUs: us(d.keptNs), deferredUs: us(d.deferredNs), consumers: d.site.consumers.map((c) => c.name) };
+  const common = {
+    id: d.site.id,
+    name: d.site.name,
+    kind: d.site.kind,
+    keptUs: us(d.keptNs),
+    deferredUs: us(d.deferredNs),
+    consumers: d.site.consumers.map((c) => c.name),
+    depth: d.depth,
+    depthUs: d.depthNs.map(({ depth, ns }) => ({ depth, us: us(ns) })),
+    depthLimit: d.site.depthLimit,
+  };
+  const depths = d.depthNs.length > 1 ? `; by depth: ${d.depthNs.map(({ depth, ns }) => `${depth} ${fmt(ns)}`).join(', ')}` : '';
   switch (d.decision) {
     case 'ineligible':
       return { ...common, decision: 'ineligible', reason: d.site.ineligible ?? '', savedUs: 0 };
     case 'defer':
-      return { ...common, decision: 'defer', reason: `deferred: the layer takes ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}`, savedUs: us(d.keptNs - d.deferredNs) };
+      return {
+        ...common,
+        decision: 'defer',
+        reason: `deferred ${DEPTH_TEXT[d.depth ?? 'linear']}: the layer takes ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}${depths}`,
+        savedUs: us(d.keptNs - d.deferredNs),
+      };
     case 'keep':
       return {
         ...common,
         decision: 'keep',
-        reason: `kept: deferring would take ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}; the epilogue costs more than the collective it hides`,
+        reason: `kept: deferring would take ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}; the epilogue costs more than the collective it hides${depths}`,
         savedUs: 0,
       };
   }
@@ -142,6 +167,11 @@ function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[
     `Engines (matrix, vector, collective, memory) each run one op at a time; a list scheduler starts the ready op with the longest remaining path. Matmuls and attention are split into ${w.tiles} tiles so that engines pipeline.`,
     'Collective share = latency the statistic gathers (norm sums, Softmax max and sum) add to the critical path: the same schedule with those gathers made free is the reference.',
     `Softmax offset for deferred sites: ${w.softmaxOffset}.`,
+    w.deferDepth === 'linear'
+      ? 'Deferred norm scales are applied right after the linear layer, as in the papers (--defer-depth linear).'
+      : 'Deferred norm scales may travel past the linear layer where the algebra allows (after RoPE, onto the attention logits, through a ReLU MLP); each site takes the depth that makes its layer fastest.',
+    `Kernels (stated choices of the "${hw.name}" profile): attention ${hw.kernels.attention === 'flash' ? 'fused (FlashAttention-style: the Softmax is already deferred by the baseline)' : 'eager (scores, softmax and ·V as separate ops)'}; norms ${hw.kernels.norm === 'eager' ? "eager (PyTorch's unfused RMSNorm, a kernel per step)" : 'one fused kernel'}; ${hw.kernels.launch === 'graph-in-decode' ? `decode as a captured graph (${hw.kernels.graphKernelNs} ns per kernel)` : 'every kernel launched on its own'}.`,
+    `One memory system: weight streams, KV-cache reads${hw.memory.activationsTier ? ` and elementwise passes over activations in "${hw.memory.activationsTier}"` : ''} share its bandwidth (at ${Math.round(hw.memory.efficiency * 100)}% of peak).`,
     'Embedding lookup and sampling are not modelled; prefill computes logits for the last token of each sequence only.',
   ];
   if (hw.matrix.weightsResident) list.push('Weights are resident in the matrix engine (in-memory compute): they never move. Capacity is not checked: a model larger than one device is treated as spread over enough of them to stay resident.');

@@ -1,5 +1,5 @@
 import type { Engine } from '../graph/ops';
-import type { SiteKind } from '../graph/sites';
+import type { DeferDepth, SiteKind } from '../graph/sites';
 import type { Dtype } from '../hardware/profile';
 import type { NumericsResult } from '../numerics/types';
 import type { Workload } from '../workload';
@@ -20,6 +20,12 @@ export interface SiteResult {
   /** keptUs − deferredUs when deferred; 0 otherwise. */
   savedUs: number;
   consumers: string[];
+  /** Where the deferred scale is applied (null when not deferred). */
+  depth: DeferDepth | null;
+  /** Layer latency with the site deferred at each depth it allows, the other sites as decided (µs). */
+  depthUs: { depth: DeferDepth; us: number }[];
+  /** Why the scale cannot be deferred deeper than the deepest of depthUs (null for Softmax sites). */
+  depthLimit: string | null;
 }
 
 export interface LayerKindResult {

@@ -1,6 +1,6 @@
 import { buildHeadGraph, buildLayerGraph, buildSiteGraph, type DeferChoice, type GraphContext } from '../graph/layer';
 import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
-import { headSites, layerSites, type Site } from '../graph/sites';
+import { headSites, layerSites, type DeferDepth, type Site } from '../graph/sites';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
@@ -18,9 +18,13 @@ export interface Run {
 export interface SiteDecision {
   site: Site;
   decision: 'defer' | 'keep' | 'ineligible';
-  /** Layer makespan with the site kept / deferred, the other sites as decided (ns). */
+  /** Where the deferred scale is applied, when deferred. */
+  depth: DeferDepth | null;
+  /** Layer makespan with the site kept / deferred at its best depth, the other sites as decided (ns). */
   keptNs: number;
   deferredNs: number;
+  /** Layer makespan with the site deferred at each depth it allows, the other sites as decided (ns). */
+  depthNs: { depth: DeferDepth; ns: number }[];
 }
 
 export interface KindSimulation {
@@ -108,8 +112,10 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
       return g;
     };
   };
+  // The papers' rewrite applies every scale at the linear layer; `deepest` lets each site go further.
+  const candidates = (sites: Site[]): Site[] => (workload.deferDepth === 'linear' ? sites.map((s) => ({ ...s, depths: s.depths.slice(0, 1) })) : sites);
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, layerSites(kind, hw.kernels.attention), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
+    simulateKind(kind.id, kind.label, kind.layers, candidates(layerSites(kind, hw.kernels.attention, spec.positions)), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
   );
   const head = headSites(spec);
   if (head.length > 0) {
@@ -131,21 +137,29 @@ function simulateKind(
   hw: HardwareProfile,
   dtype: Dtype,
 ): KindSimulation {
-  // A choice of deferred sites is a bitmask over the eligible sites (bit b: eligible[b] is deferred).
-  const eligible = sites.filter((s) => s.ineligible === null).map((s) => s.id);
-  const bit = new Map(eligible.map((siteId, b) => [siteId, 1 << b]));
-  const run = (mask: number): Run => {
-    const graph = build(ctx, (siteId) => (mask & (bit.get(siteId) ?? 0)) !== 0, String(mask));
+  // A choice gives each eligible site an option: 0 keeps it, d + 1 defers it at depths[d].
+  const eligible = sites.filter((s) => s.ineligible === null && s.depths.length > 0);
+  const index = new Map(eligible.map((s, b) => [s.id, b]));
+  const keyOf = (choice: readonly number[]): string => choice.join('');
+  const run = (choice: readonly number[]): Run => {
+    const depthOf = (siteId: string): DeferDepth | null => {
+      const b = index.get(siteId);
+      const option = b === undefined ? 0 : choice[b]!;
+      return option === 0 ? null : eligible[b!]!.depths[option - 1]!;
+    };
+    const graph = build(ctx, depthOf, keyOf(choice));
     const times = opTimes(graph.ops, { hw, dtype, tp: ctx.tp, phase: ctx.phase });
     return { graph, timeline: schedule(graph.ops, times), times };
   };
-  const memo = new Map<number, Run>();
-  const cached = (mask: number): Run => {
-    let r = memo.get(mask);
-    if (r === undefined) memo.set(mask, (r = run(mask)));
+  const memo = new Map<string, Run>();
+  const cached = (choice: readonly number[]): Run => {
+    const key = keyOf(choice);
+    let r = memo.get(key);
+    if (r === undefined) memo.set(key, (r = run(choice)));
     return r;
   };
-  const makespan = (mask: number): number => cached(mask).timeline.makespanNs;
+  const makespan = (choice: readonly number[]): number => cached(choice).timeline.makespanNs;
+  const withOption = (choice: readonly number[], b: number, option: number): number[] => choice.map((o, i) => (i === b ? option : o));
   /** The same schedule with every statistic gather made free: the reference for the exposed collective time. */
   const freeMakespan = (r: Run): number => {
     const busy = r.times.busy.slice();
@@ -156,30 +170,35 @@ function simulateKind(
     return schedule(r.graph.ops, { busy, latency, memory: r.times.memory }).makespanNs;
   };
 
-  // Local search: start from the better of "all deferred" and "none", flip any site whose flip makes
-  // the layer faster, until none does. Every decision is then right given the others, and the result
-  // is never slower than the baseline.
-  const none = 0;
-  const all = (1 << eligible.length) - 1;
-  let chosen = makespan(all) < makespan(none) ? all : none;
-  let current = makespan(chosen);
+  // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
+  // go", then move any one site to any other option that makes the layer faster, until none does.
+  // Every decision is then right given the others, and the result is never slower than the baseline.
+  const none = eligible.map(() => 0);
+  let chosen = none;
+  let current = makespan(none);
+  for (const start of [eligible.map(() => 1), eligible.map((s) => s.depths.length)]) {
+    const t = makespan(start);
+    if (t < current) [chosen, current] = [start, t];
+  }
   for (let improved = true, rounds = 0; improved && rounds < 4 * eligible.length + 4; rounds++) {
     improved = false;
     for (let b = 0; b < eligible.length; b++) {
-      const trial = chosen ^ (1 << b);
-      const t = makespan(trial);
-      if (t < current) {
-        chosen = trial;
-        current = t;
-        improved = true;
+      for (let option = 0; option <= eligible[b]!.depths.length; option++) {
+        if (option === chosen[b]) continue;
+        const trial = withOption(chosen, b, option);
+        const t = makespan(trial);
+        if (t < current) [chosen, current, improved] = [trial, t, true];
       }
     }
   }
 
   const decisions: SiteDecision[] = sites.map((site) => {
-    const b = bit.get(site.id);
-    if (b === undefined) return { site, decision: 'ineligible', keptNs: current, deferredNs: current };
-    return { site, decision: chosen & b ? 'defer' : 'keep', keptNs: makespan(chosen & ~b), deferredNs: makespan(chosen | b) };
+    const b = index.get(site.id);
+    if (b === undefined) return { site, decision: 'ineligible', depth: null, keptNs: current, deferredNs: current, depthNs: [] };
+    const depthNs = site.depths.map((depth, d) => ({ depth, ns: makespan(withOption(chosen, b, d + 1)) }));
+    const option = chosen[b]!;
+    const best = option > 0 ? depthNs[option - 1]! : depthNs.reduce((x, y) => (y.ns < x.ns ? y : x));
+    return { site, decision: option > 0 ? 'defer' : 'keep', depth: option > 0 ? site.depths[option - 1]! : null, keptNs: makespan(withOption(chosen, b, 0)), deferredNs: best.ns, depthNs };
   });
 
   const baselineFreeNs = freeMakespan(cached(none));
@@ -190,7 +209,7 @@ function simulateKind(
     baseline: cached(none),
     deferred: cached(chosen),
     baselineFreeNs,
-    deferredFreeNs: chosen === none ? baselineFreeNs : freeMakespan(cached(chosen)),
+    deferredFreeNs: keyOf(chosen) === keyOf(none) ? baselineFreeNs : freeMakespan(cached(chosen)),
     sites: decisions,
   };
 }
@@ -203,10 +222,11 @@ export function simulateSite(spec: ModelSpec, hw: HardwareProfile, workload: Wor
   const dtype = resolveDtype(hw, workload);
   const ctx = graphContext(hw, workload, dtype);
   for (const kind of spec.layerKinds) {
-    const site = layerSites(kind, hw.kernels.attention).find((s) => s.id === siteId);
+    const site = layerSites(kind, hw.kernels.attention, spec.positions).find((s) => s.id === siteId);
     if (!site || !site.norm) continue;
+    // The site alone ends at its linear layers: its scale is applied right after them.
     const makespan = (deferred: boolean): number => {
-      const graph = buildSiteGraph(spec, kind, site, ctx, () => deferred);
+      const graph = buildSiteGraph(spec, kind, site, ctx, () => (deferred ? 'linear' : null));
       return schedule(graph.ops, opTimes(graph.ops, { hw, dtype, tp: ctx.tp, phase: ctx.phase })).makespanNs;
     };
     return { keptNs: makespan(false), deferredNs: site.ineligible === null ? makespan(true) : makespan(false), site };

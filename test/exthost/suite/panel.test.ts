@@ -129,7 +129,7 @@ suite('Deferred Norm in the extension host', () => {
   test('a control in the panel re-profiles at once: hardware and workload from the webview’s message', async () => {
     const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath);
     assert.ok(panel);
-    const workload = { phase: 'prefill' as const, batch: 1, seq: 1024, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const };
+    const workload = { phase: 'prefill' as const, batch: 1, seq: 1024, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const, deferDepth: 'deepest' as const };
     const headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'gpu-h100', workload }));
     const saved = await expectedSavedPct('Llama-3.1-8B', 'gpu-h100', { ...DEFAULT_WORKLOAD, ...workload });
     assert.ok(headline.includes(pct(saved)), `the headline shows ${pct(saved)} on gpu-h100: ${headline}`);
