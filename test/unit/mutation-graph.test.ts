@@ -1,0 +1,410 @@
+/**
+ * The op graph's facts, pinned where mutation testing (`npm run mutate`) found that a wrong formula
+ * left every other test green. The model is a tiny one written out here, so every expected count is
+ * small arithmetic derived in the comment beside it from the rule it checks, never read back from the
+ * code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildHeadGraph, buildLayerGraph, keysPerQuery, rowsFor, type DeferChoice, type GraphContext } from '../../src/core/graph/layer';
+import type { LayerGraph, Op, OpRole } from '../../src/core/graph/ops';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { getPreset } from '../../src/core/hardware/presets';
+import type { HardwareProfile } from '../../src/core/hardware/profile';
+import type { AttentionSpec, LayerKind, LinearSpec, ModelSpec, NormSpec } from '../../src/core/model/spec';
+import { graphContext } from '../../src/core/sim/simulate';
+import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
+
+const close = (a: number, b: number, tol = 1e-9) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
+const near = (actual: number, expected: number, what: string) => assert.ok(close(actual, expected), `${what}: got ${actual}, expected ${expected}`);
+
+// Keep every eligible site, or defer every one right after its linear layer (the papers' depth).
+const KEEP = (() => null) as unknown as DeferChoice;
+const DEFER = (() => 'linear') as unknown as DeferChoice;
+
+// ---------------------------------------------------------------------------------------------
+// A tiny Llama-like model: hidden 32, 4 query heads and 2 KV heads of 8, SwiGLU MLP of 48.
+// ---------------------------------------------------------------------------------------------
+
+const H = 32;
+const lin = (name: string, role: LinearSpec['role'], inW: number, out: number, extra: Partial<LinearSpec> = {}): LinearSpec => ({ name, role, in: inW, out, bias: false, ...extra });
+const rms = (name: string, role: NormSpec['role'], feeds: string[], extra: Partial<NormSpec> = {}): NormSpec => ({
+  name,
+  role,
+  kind: 'rmsnorm',
+  eps: 1e-5,
+  placement: role === 'final' ? 'final' : 'pre',
+  width: H,
+  affine: 'weight',
+  feeds,
+  ...extra,
+});
+
+const ATTN: AttentionSpec = { kind: 'gqa', heads: 4, kvHeads: 2, headDim: 8, vHeadDim: 8, window: null, causal: true };
+
+function kindOf(extra: Partial<LayerKind> = {}): LayerKind {
+  return {
+    id: 'decoder',
+    label: 'tiny',
+    layers: [0, 1],
+    block: 'pre-norm',
+    attention: ATTN,
+    mlp: { kind: 'gated', ffn: 48, activation: 'silu', gated: true, bias: false },
+    norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['gate_proj', 'up_proj'])],
+    linears: [
+      lin('q_proj', 'q', H, 32),
+      lin('k_proj', 'k', H, 16),
+      lin('v_proj', 'v', H, 16),
+      lin('o_proj', 'o', 32, H),
+      lin('gate_proj', 'gate', H, 48),
+      lin('up_proj', 'up', H, 48),
+      lin('down_proj', 'down', 48, H),
+    ],
+    stack: 'decoder',
+    ...extra,
+  };
+}
+
+function specOf(kind: LayerKind, extra: Partial<ModelSpec> = {}): ModelSpec {
+  return {
+    name: 'tiny',
+    family: 'llama',
+    modelType: 'llama',
+    architecture: null,
+    source: { path: 'tiny/config.json', format: 'config.json' },
+    hidden: H,
+    layers: 2,
+    vocab: 100,
+    normKind: 'rmsnorm',
+    normEps: 1e-5,
+    tiedEmbeddings: false,
+    positions: 'none',
+    maxPositions: null,
+    topology: 'decoder',
+    layerKinds: [kind],
+    finalNorm: rms('norm', 'final', ['lm_head']),
+    lmHead: lin('lm_head', 'lm_head', H, 100),
+    params: { total: 0, active: 0 },
+    paramsFromWeights: null,
+    dtype: null,
+    vision: null,
+    skippedLayers: [],
+    notes: [],
+    ...extra,
+  };
+}
+
+/** dimc with its numbers as shipped, except where a test sets them: 2,048 units, eager attention, no fused epilogues. */
+function dimc(extra: string[] = []): HardwareProfile {
+  return applyOverrides(getPreset('dimc'), ['kernels.attention=eager', 'kernels.norm=fused', ...extra]);
+}
+
+function ctxFor(w: Partial<Workload>, hw: HardwareProfile = dimc()): GraphContext {
+  return graphContext(hw, { ...DEFAULT_WORKLOAD, ...w }, hw.defaultDtype);
+}
+
+const byRole = (g: LayerGraph, role: OpRole): Op[] => g.ops.filter((op) => op.role === role);
+const sum = (ops: readonly Op[], f: (op: Op) => number) => ops.reduce((s, op) => s + f(op), 0);
+const flops = (op: Op) => (op.work.kind === 'matmul' ? 2 * op.work.m * op.work.k * op.work.n : 0);
+const elements = (op: Op) => (op.work.kind === 'vector' ? op.work.elements : 0);
+const baseName = (name: string) => name.replace(/\[\d+\/\d+\]$/, '');
+const ofLinear = (g: LayerGraph, name: string) => byRole(g, 'linear').filter((op) => baseName(op.name) === name);
+
+// ---------------------------------------------------------------------------------------------
+
+test('keys per query: causal prefill averages (t+1)/2, a window caps it, decode sees the cache plus itself', () => {
+  // Counted one query at a time: query i (0-based) of a causal prompt sees min(i + 1, w) keys.
+  const counted = (t: number, w: number) => Array.from({ length: t }, (_, i) => Math.min(i + 1, w)).reduce((a, b) => a + b, 0) / t;
+  const prefill = (seq: number): GraphContext => ctxFor({ phase: 'prefill', seq, batch: 1 });
+  // t = 8, full causal: (1 + … + 8)/8 = 36/8 = 4.5 = (8 + 1)/2.
+  near(keysPerQuery(ATTN, prefill(8), false), 4.5, 'causal t=8');
+  near(keysPerQuery(ATTN, prefill(8), false), counted(8, Infinity), 'causal t=8, counted');
+  // Window 3 over t = 8: 1 + 2 + 3 + 3·5 = 21, /8 = 2.625.
+  near(keysPerQuery({ ...ATTN, window: 3 }, prefill(8), false), 2.625, 'window 3, t=8');
+  near(keysPerQuery({ ...ATTN, window: 3 }, prefill(8), false), counted(8, 3), 'window 3, t=8, counted');
+  // A window as long as the prompt is no window: 4.5 again; one longer, too.
+  near(keysPerQuery({ ...ATTN, window: 8 }, prefill(8), false), 4.5, 'window = t');
+  near(keysPerQuery({ ...ATTN, window: 9 }, prefill(8), false), 4.5, 'window > t');
+  near(keysPerQuery({ ...ATTN, window: 7 }, prefill(8), false), counted(8, 7), 'window t − 1');
+  // Bidirectional (an encoder): every query sees all t keys, or its window.
+  near(keysPerQuery({ ...ATTN, causal: false }, prefill(8), false), 8, 'bidirectional');
+  near(keysPerQuery({ ...ATTN, causal: false, window: 3 }, prefill(8), false), 3, 'bidirectional, window 3');
+  // Decode with 100 cached tokens: 100 + the new one = 101; a window of 16 keeps 16.
+  const decode = ctxFor({ phase: 'decode', context: 100 });
+  near(keysPerQuery(ATTN, decode, false), 101, 'decode');
+  near(keysPerQuery({ ...ATTN, window: 16 }, decode, false), 16, 'decode, window 16');
+  // Cross-attention sees the whole encoder output (seq tokens), causal or not.
+  near(keysPerQuery(ATTN, ctxFor({ phase: 'decode', seq: 77, context: 100 }), true), 77, 'cross');
+});
+
+test('rows of a pass: batch × seq in prefill, batch in decode, and batch for the decoder of an encoder-decoder prefill', () => {
+  const prefill = ctxFor({ phase: 'prefill', batch: 3, seq: 5 });
+  const decode = ctxFor({ phase: 'decode', batch: 3, seq: 5 });
+  const decoder = kindOf();
+  const encoder = kindOf({ stack: 'encoder' });
+  assert.equal(rowsFor(decoder, prefill, 'decoder'), 15);
+  assert.equal(rowsFor(decoder, decode, 'decoder'), 3);
+  assert.equal(rowsFor(encoder, prefill, 'encoder-decoder'), 15);
+  // The decoder of an encoder-decoder makes its first token in the prefill pass: one row per sequence.
+  assert.equal(rowsFor(decoder, prefill, 'encoder-decoder'), 3);
+  assert.equal(rowsFor(encoder, decode, 'encoder-decoder'), 3);
+});
+
+test('tiles split a linear, never change it: by rows when there are enough rows, by output columns when not', () => {
+  const spec = specOf(kindOf());
+  for (const [batch, tiles] of [[12, 4], [2, 4], [5, 1], [3, 3]] as const) {
+    const ctx = ctxFor({ phase: 'decode', batch, tiles, context: 16 });
+    const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, KEEP);
+    // q_proj: 32 → 32 over `batch` rows: 2·batch·32·32 FLOPs in all, whatever the tiling.
+    const q = ofLinear(g, 'q_proj');
+    assert.equal(q.length, tiles, `q_proj in ${tiles} tiles`);
+    near(sum(q, flops), 2 * batch * 32 * 32, `q_proj FLOPs, batch ${batch}, ${tiles} tiles`);
+    for (const op of q) {
+      if (op.work.kind !== 'matmul') continue;
+      if (batch >= tiles) {
+        // Enough rows: each tile takes batch/tiles rows of the full width.
+        near(op.work.m, batch / tiles, 'rows per tile');
+        assert.equal(op.work.n, 32);
+      } else {
+        // Fewer rows than tiles: each tile takes all rows and 32/tiles output columns.
+        assert.equal(op.work.m, batch);
+        near(op.work.n, 32 / tiles, 'columns per tile');
+      }
+      assert.equal(op.work.k, 32);
+    }
+    // Only the first tile is a new kernel; the others continue it.
+    assert.deepEqual(q.map((op) => Boolean(op.continues)), q.map((_, t) => t > 0));
+  }
+});
+
+test('the whole layer: 2·rows·Σ(in·out) FLOPs of linears, split evenly over TP chips', () => {
+  const spec = specOf(kindOf());
+  // Σ in·out = 32·32 + 32·16 + 32·16 + 32·32 + 32·48 + 32·48 + 48·32 = 1024 + 512 + 512 + 1024 + 1536·3 = 7680.
+  for (const tp of [1, 2, 4]) {
+    const ctx = ctxFor({ phase: 'prefill', batch: 2, seq: 6, tp, tiles: 2 });
+    const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, KEEP);
+    near(sum(byRole(g, 'linear'), flops), (2 * 12 * 7680) / tp, `TP ${tp}`);
+    // Column-parallel (q, k, v, gate, up): full input, outputs / TP. Row-parallel (o, down): inputs / TP.
+    for (const op of ofLinear(g, 'k_proj')) assert.deepEqual([op.work.kind === 'matmul' && op.work.k, op.work.kind === 'matmul' && op.work.n], [32, 16 / tp]);
+    for (const op of ofLinear(g, 'down_proj')) assert.deepEqual([op.work.kind === 'matmul' && op.work.k, op.work.kind === 'matmul' && op.work.n], [48 / tp, 32]);
+  }
+});
+
+test('tensor parallelism: two all-reduces of rows × hidden activations per layer, none on one chip', () => {
+  const spec = specOf(kindOf());
+  // 2 sequences × 6 tokens = 12 rows of 32 values at 2 bytes (dimc keeps activations in 16 bits): 768 B.
+  const one = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'prefill', batch: 2, seq: 6, tp: 1 }), KEEP);
+  assert.equal(byRole(one, 'all-reduce').length, 0);
+  const four = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'prefill', batch: 2, seq: 6, tp: 4 }), KEEP);
+  const ar = byRole(four, 'all-reduce');
+  assert.equal(ar.length, 2);
+  for (const op of ar) assert.deepEqual(op.work, { kind: 'allreduce', bytes: 12 * 32 * 2 });
+  // The residual add after each sublayer waits for its all-reduce.
+  const residuals = byRole(four, 'residual');
+  assert.equal(residuals.length, 2);
+  for (const [i, r] of residuals.entries()) assert.ok(r.deps.includes(ar[i]!.id), `residual ${i} after all-reduce ${i}`);
+});
+
+test('a kept RMSNorm: Σx² over rows × width, one value per row gathered, applied in one chunk per tile with one rsqrt per row', () => {
+  const spec = specOf(kindOf());
+  const batch = 8;
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch, tiles: 4, context: 16 }), KEEP);
+  const stats = byRole(g, 'norm-stat');
+  // Two norms (attention and MLP), 8 rows × 32 wide each: 256 elements, 2 ops (square, add) each.
+  assert.equal(stats.length, 2);
+  for (const s of stats) assert.deepEqual([elements(s), s.work.kind === 'vector' && s.work.ops], [256, 2]);
+  const gathers = byRole(g, 'norm-gather');
+  assert.equal(gathers.length, 2);
+  for (const ga of gathers) assert.deepEqual(ga.work, { kind: 'collective', rows: batch, values: 1, units: 2048 });
+  const applies = byRole(g, 'norm-apply');
+  // 4 chunks per norm, 64 elements each, 2 ops (·r, ·γ); the 8 rsqrts once per norm.
+  assert.equal(applies.length, 8);
+  for (const a of applies) assert.equal(elements(a), 64);
+  assert.equal(sum(applies, (op) => (op.work.kind === 'vector' ? op.work.rsqrts : 0)), 2 * batch);
+  // Kept: every q_proj tile waits for the gathered statistic, through its chunk.
+  const gather0 = gathers[0]!.id;
+  for (const op of ofLinear(g, 'q_proj')) assert.ok(op.deps.some((d) => g.ops[d]!.deps.includes(gather0)), `${op.name} after the gather`);
+});
+
+test('a LayerNorm gathers two values per row (Σx and Σx²) and costs 3 ops per element for the statistic, 4 to apply', () => {
+  const ln = (name: string, role: NormSpec['role'], feeds: string[]) => rms(name, role, feeds, { kind: 'layernorm', affine: 'weight+bias' });
+  const kind = kindOf({ norms: [ln('ln_1', 'attn', ['q_proj', 'k_proj', 'v_proj']), ln('ln_2', 'mlp', ['gate_proj', 'up_proj'])] });
+  const spec = specOf(kind, { normKind: 'layernorm' });
+  const g = buildLayerGraph(spec, kind, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }), KEEP);
+  for (const s of byRole(g, 'norm-stat')) assert.deepEqual([elements(s), s.work.kind === 'vector' && s.work.ops], [256, 3]);
+  for (const ga of byRole(g, 'norm-gather')) assert.equal(ga.work.kind === 'collective' && ga.work.values, 2);
+  for (const a of byRole(g, 'norm-apply')) assert.deepEqual([elements(a), a.work.kind === 'vector' && a.work.ops], [256, 4]);
+});
+
+test('a deferred norm: the linears start on the raw input; each tile of output is scaled after the gather, one rsqrt per row', () => {
+  const spec = specOf(kindOf());
+  const batch = 8;
+  for (const tp of [1, 2]) {
+    const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch, tiles: 4, context: 16, tp }), DEFER);
+    const gather = byRole(g, 'norm-gather')[0]!;
+    for (const op of ofLinear(g, 'q_proj')) assert.ok(!op.deps.includes(gather.id) && op.deps.every((d) => !g.ops[d]!.deps.includes(gather.id)), `${op.name} does not wait`);
+    const scales = byRole(g, 'norm-scale').filter((op) => op.name.startsWith('k_proj'));
+    // k_proj is column-parallel: its output on one chip is 8 rows × 16/TP columns, in 4 tiles.
+    assert.equal(scales.length, 4);
+    near(sum(scales, elements), (batch * 16) / tp, `k_proj scale elements at TP ${tp}`);
+    assert.equal(sum(scales, (op) => (op.work.kind === 'vector' ? op.work.rsqrts : 0)), batch);
+    for (const s of scales) {
+      assert.ok(s.deps.includes(gather.id), `${s.name} after the gather`);
+      // No bias, RMSNorm: one multiply (r·y) per element.
+      assert.equal(s.work.kind === 'vector' && s.work.ops, 1);
+    }
+    // The MLP norm's scale covers gate and up: 8 × 48/TP each.
+    const mlpScales = byRole(g, 'norm-scale').filter((op) => op.name.startsWith('gate_proj') || op.name.startsWith('up_proj'));
+    near(sum(mlpScales, elements), (2 * batch * 48) / tp, `gate and up scale elements at TP ${tp}`);
+  }
+});
+
+test('attention in prefill: q·Kᵀ and p·V each 2·rows·heads·(t+1)/2·d FLOPs; nothing read from a cache', () => {
+  const spec = specOf(kindOf());
+  // 1 sequence of 8 tokens, 4 heads of 8: keys (8+1)/2 = 4.5 per query; 2·8·4·4.5·8 = 2,304 FLOPs each.
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'prefill', batch: 1, seq: 8, tiles: 2 }), KEEP);
+  near(sum(byRole(g, 'scores'), flops), 2304, 'q·Kᵀ');
+  near(sum(byRole(g, 'pv'), flops), 2304, 'p·V');
+  // Two tiles over heads: 2 head groups, 16 query rows each.
+  assert.equal(byRole(g, 'scores').length, 2);
+  assert.equal(byRole(g, 'kv-read').length, 0);
+  // At TP 2 each chip has 2 heads: half of it.
+  const tp2 = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'prefill', batch: 1, seq: 8, tiles: 2, tp: 2 }), KEEP);
+  near(sum(byRole(tp2, 'scores'), flops), 1152, 'q·Kᵀ at TP 2');
+});
+
+test('attention in decode: keys are the cache plus the new token; the cache read is batch × context × KV heads × (d_k + d_v) × 2 B', () => {
+  const spec = specOf(kindOf());
+  // 3 sequences, 100 cached tokens: 101 keys. q·Kᵀ: 2 · 3 rows · 4 heads · 101 · 8 = 19,392 FLOPs.
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, context: 100, tiles: 2 }), KEEP);
+  near(sum(byRole(g, 'scores'), flops), 19392, 'q·Kᵀ');
+  near(sum(byRole(g, 'pv'), flops), 19392, 'p·V');
+  // Cache: 3 × 100 × 2 KV heads × (8 + 8) × 2 B = 19,200 B, read in 2 tiles.
+  const reads = byRole(g, 'kv-read');
+  assert.equal(reads.length, 2);
+  near(sum(reads, (op) => (op.work.kind === 'memory' ? op.work.bytes : 0)), 19200, 'KV bytes');
+  for (const r of reads) assert.equal(r.work.kind === 'memory' && r.work.tier, 'kv');
+  // TP 2: one KV head per chip: half the bytes. TP 4: still one KV head per chip (replicated): the same half.
+  for (const [tp, bytes] of [[2, 9600], [4, 9600]] as const) {
+    const t = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, context: 100, tiles: 2, tp }), KEEP);
+    near(sum(byRole(t, 'kv-read'), (op) => (op.work.kind === 'memory' ? op.work.bytes : 0)), bytes, `KV bytes at TP ${tp}`);
+  }
+});
+
+test('a kept Softmax divides every score; a deferred one divides the v_head outputs after ·V', () => {
+  const spec = specOf(kindOf());
+  // 3 sequences, 100 cached: 12 query rows (3 × 4 heads) × 101 keys = 1,212 scores, in one tile.
+  const ctx = ctxFor({ phase: 'decode', batch: 3, context: 100, tiles: 1 });
+  const kept = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, KEEP);
+  const divide = byRole(kept, 'softmax-divide');
+  assert.equal(divide.length, 1);
+  assert.equal(elements(divide[0]!), 1212);
+  assert.equal(divide[0]!.work.kind === 'vector' && divide[0]!.work.divs, 12, 'one reciprocal per row');
+  const expSum = byRole(kept, 'softmax-exp-sum')[0]!;
+  assert.deepEqual([elements(expSum), expSum.work.kind === 'vector' && expSum.work.exps], [1212, 1212]);
+  assert.equal(elements(byRole(kept, 'softmax-max')[0]!), 1212);
+  const deferred = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, DEFER);
+  assert.equal(byRole(deferred, 'softmax-divide').length, 0);
+  const after = byRole(deferred, 'softmax-divide-after-v');
+  // 12 rows × 8 values of v_head.
+  assert.equal(after.length, 1);
+  assert.equal(elements(after[0]!), 96);
+  // p·V no longer waits for a gather.
+  const pv = byRole(deferred, 'pv')[0]!;
+  const upstream = new Set<number>();
+  const stack = [...pv.deps];
+  while (stack.length) {
+    const d = stack.pop()!;
+    if (upstream.has(d)) continue;
+    upstream.add(d);
+    stack.push(...deferred.ops[d]!.deps);
+  }
+  assert.ok([...upstream].every((d) => deferred.ops[d]!.role !== 'softmax-gather'), 'p·V after no gather');
+});
+
+test('a score row spans P/(batch × KV heads) units: its max and sum are gathered only when that is more than one', () => {
+  const spec = specOf(kindOf());
+  const gathersAt = (batch: number, units: number, offset: Workload['softmaxOffset'], choice: DeferChoice) =>
+    byRole(buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch, context: 50, tiles: 1, softmaxOffset: offset }, dimc([`computeUnits=${units}`])), choice), 'softmax-gather');
+  // 2,048 units / (4 sequences × 2 KV heads) = 256 units per row: kept, two gathers (max, then sum) of one value.
+  const kept = gathersAt(4, 2048, 'online', KEEP);
+  assert.equal(kept.length, 2);
+  for (const ga of kept) assert.deepEqual(ga.work, { kind: 'collective', rows: 16, values: 1, units: 256 });
+  // 8 units / (4 × 2) = 1: each row on one unit, nothing to gather.
+  assert.equal(gathersAt(4, 8, 'online', KEEP).length, 0);
+  assert.equal(gathersAt(4, 8, 'exact', DEFER).length, 0);
+  // 16 / 8 = 2 units: gathers again.
+  assert.equal(gathersAt(4, 16, 'exact', KEEP).length, 2);
+  // Deferred, online: one gather carrying each unit's max and sum (2 values).
+  const online = gathersAt(4, 2048, 'online', DEFER);
+  assert.equal(online.length, 1);
+  assert.equal(online[0]!.work.kind === 'collective' && online[0]!.work.values, 2);
+  // Deferred, exact: the max gathered first, then the sum after ·V: two of one value each.
+  assert.deepEqual(gathersAt(4, 2048, 'exact', DEFER).map((op) => op.work.kind === 'collective' && op.work.values), [1, 1]);
+  // Deferred with a known bound: no max at all, only the sum.
+  assert.deepEqual(gathersAt(4, 2048, 'bound', DEFER).map((op) => op.work.kind === 'collective' && op.work.values), [1]);
+});
+
+test('the MLP: SwiGLU over rows × ffn/TP (silu: 2 ops, 1 exp, 1 division, plus the ⊙ up), residual adds over rows × hidden', () => {
+  const spec = specOf(kindOf());
+  for (const tp of [1, 2]) {
+    const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, context: 16, tiles: 1, tp }), KEEP);
+    const act = byRole(g, 'activation');
+    assert.equal(act.length, 1);
+    const w = act[0]!.work;
+    // 8 rows × 48/TP values; silu x/(1 + e^−x): 2 ops, 1 exp and 1 division each, + 1 for the gate product.
+    const values = (8 * 48) / tp;
+    assert.deepEqual(w.kind === 'vector' && [w.elements, w.ops, w.exps, w.divs], [values, 3, values, values]);
+    for (const r of byRole(g, 'residual')) assert.equal(elements(r), 8 * 32);
+  }
+});
+
+test('the head: the final norm and lm_head over the last token of each sequence, also in prefill', () => {
+  const spec = specOf(kindOf());
+  // Prefill of 3 × 10 tokens: the logits of 3 rows; lm_head 2 · 3 · 32 · 100 = 19,200 FLOPs.
+  const g = buildHeadGraph(spec, ctxFor({ phase: 'prefill', batch: 3, seq: 10, tiles: 1 }), KEEP)!;
+  near(sum(byRole(g, 'linear'), flops), 19200, 'lm_head FLOPs');
+  assert.equal(elements(byRole(g, 'norm-stat')[0]!), 3 * 32);
+  assert.equal(buildHeadGraph(specOf(kindOf(), { lmHead: null }), ctxFor({}), KEEP), null);
+});
+
+test('MoE: the router on every row, experts on rows × top-k, and the weights of the experts the batch touches', () => {
+  // 8 experts of 32 → 16 (gate, up) and 16 → 32 (down), top-2, a router 32 → 8; weights streamed (not resident).
+  const experts = { total: 8, active: 2 };
+  const kind = kindOf({
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 8, topK: 2 },
+    norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])],
+    linears: [
+      lin('q_proj', 'q', H, 32),
+      lin('k_proj', 'k', H, 16),
+      lin('v_proj', 'v', H, 16),
+      lin('o_proj', 'o', 32, H),
+      lin('router', 'router', H, 8),
+      lin('gate_proj', 'gate', H, 16, { copies: experts }),
+      lin('up_proj', 'up', H, 16, { copies: experts }),
+      lin('down_proj', 'down', 16, H, { copies: experts }),
+    ],
+  });
+  const spec = specOf(kind);
+  const hw = dimc(['matrix.weightsResident=false']);
+  const batch = 3;
+  const g = buildLayerGraph(spec, kind, ctxFor({ phase: 'decode', batch, context: 16, tiles: 1 }, hw), KEEP);
+  // Experts: each row runs top-2: 2 · (3·2) · 32 · 16 FLOPs for gate, the same for up and down.
+  near(sum(ofLinear(g, 'gate_proj'), flops), 2 * 6 * 32 * 16, 'gate FLOPs');
+  near(sum(ofLinear(g, 'down_proj'), flops), 2 * 6 * 16 * 32, 'down FLOPs');
+  // The router runs once per row over all 8 experts: 2 · 3 · 32 · 8.
+  near(sum(ofLinear(g, 'router'), flops), 2 * 3 * 32 * 8, 'router FLOPs');
+  // Touched experts of 3 rows, each picking 2 of 8: 8·(1 − (6/8)³) = 8 · 37/64 = 4.625 experts' weights, 1 B each (fp8).
+  const loads = byRole(g, 'weight-load').filter((op) => baseName(op.name).startsWith('gate_proj'));
+  near(sum(loads, (op) => (op.work.kind === 'memory' ? op.work.bytes : 0)), 4.625 * 32 * 16, 'gate weight bytes');
+  // The routed experts wait for the routing decision (top-k on the router's logits).
+  const topK = byRole(g, 'router-top-k');
+  assert.equal(topK.length, 1);
+  assert.equal(elements(topK[0]!), 3 * 8);
+  for (const op of ofLinear(g, 'gate_proj')) assert.ok(op.deps.includes(topK[0]!.id), `${op.name} waits for the routing`);
+  // The gate softmax over 3 × 8 logits, and the combine of the top-2 outputs per row: 3 × 32 × 2.
+  assert.equal(elements(byRole(g, 'router-softmax')[0]!), 24);
+  assert.equal(elements(byRole(g, 'moe-combine')[0]!), 3 * 32 * 2);
+  // The activation runs on rows × top-k × ffn values: 3 · 2 · 16.
+  assert.equal(elements(byRole(g, 'activation')[0]!), 96);
+});

@@ -1,0 +1,214 @@
+/**
+ * The simulator's facts, pinned where mutation testing (`npm run mutate`) found that a wrong formula
+ * or a wrong scheduling rule left every other test green. Each expected value is derived by hand in
+ * the comment beside it from the rule it checks, never read back from the code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Engine, Op, Work } from '../../src/core/graph/ops';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { getPreset } from '../../src/core/hardware/presets';
+import type { HardwareProfile } from '../../src/core/hardware/profile';
+import { collectiveHops, opDurationNs, opLatencyNs, opMemoryNs, opTimes, type CostContext, type OpTimes } from '../../src/core/sim/costs';
+import { schedule } from '../../src/core/sim/scheduler';
+
+const close = (a: number, b: number, tol = 1e-9) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
+const near = (actual: number, expected: number, what: string) => assert.ok(close(actual, expected), `${what}: got ${actual}, expected ${expected}`);
+
+// ---------------------------------------------------------------------------------------------
+// The scheduler, on graphs made by hand with durations given directly (no cost model involved).
+// ---------------------------------------------------------------------------------------------
+
+const NOWORK: Work = { kind: 'memory', bytes: 0, tier: 'kv' };
+
+/** Op i on `engine`, after `deps`. */
+function node(id: number, engine: Engine, deps: number[] = []): Op {
+  return { id, name: `op${id}`, role: 'linear', engine, category: 'linear', work: NOWORK, deps };
+}
+
+/** Times by hand: busy (engine occupancy), latency (network flight after release), memory (memory-system hold). */
+function times(busy: number[], latency: number[] = [], memory: number[] = []): OpTimes {
+  const n = busy.length;
+  const f = (a: number[]) => Float64Array.from({ length: n }, (_, i) => a[i] ?? 0);
+  return { busy: f(busy), latency: f(latency), memory: f(memory) };
+}
+
+test('scheduler: a chain adds up; ops on different engines overlap; ops on one engine take turns', () => {
+  // A → B → C on three engines: each starts when the previous ends: 10 + 20 + 30 = 60.
+  const chain = [node(0, 'matrix'), node(1, 'vector', [0]), node(2, 'matrix', [1])];
+  const c = schedule(chain, times([10, 20, 30]));
+  assert.deepEqual([...c.start], [0, 10, 30]);
+  assert.deepEqual([...c.end], [10, 30, 60]);
+  assert.equal(c.makespanNs, 60);
+  // Two independent ops on two engines run side by side: max(10, 25) = 25.
+  assert.equal(schedule([node(0, 'matrix'), node(1, 'vector')], times([10, 25])).makespanNs, 25);
+  // Two independent ops on one engine run one after the other: 10 + 25 = 35.
+  const serial = schedule([node(0, 'vector'), node(1, 'vector')], times([10, 25]));
+  assert.equal(serial.makespanNs, 35);
+  // The empty graph takes no time.
+  assert.equal(schedule([], times([])).makespanNs, 0);
+});
+
+test('scheduler: network latency delays the result, not the engine (the collective network is pipelined)', () => {
+  // Two gathers on the collective engine, 5 ns busy each, 100 ns in flight each. The second starts as
+  // soon as the first leaves the engine (t = 5), not when its result lands (t = 105): it ends at
+  // 5 + 5 + 100 = 110. A vector op after the first gather starts at 105 and ends at 105 + 7 = 112.
+  const ops = [node(0, 'collective'), node(1, 'collective'), node(2, 'vector', [0])];
+  const t = schedule(ops, times([5, 5, 7], [100, 100, 0]));
+  assert.deepEqual([...t.start], [0, 5, 105]);
+  assert.deepEqual([...t.release], [5, 10, 112]);
+  assert.deepEqual([...t.end], [105, 110, 112]);
+  assert.equal(t.makespanNs, 112);
+});
+
+test('scheduler: an idle engine starts the ready op with the longest path to the end; ties go to program order', () => {
+  // Ops 0 and 1 both ready on the vector engine. Op 1 heads a long chain (1 → 2 on the matrix engine,
+  // 50 ns), op 0 none: the critical path says run op 1 first. Then: op 1 [0, 10], op 2 [10, 60],
+  // op 0 [10, 20]; makespan 60. Program order (op 0 first) would give op 1 [10, 20], op 2 [20, 70]: 70.
+  const ops = [node(0, 'vector'), node(1, 'vector'), node(2, 'matrix', [1])];
+  const t = schedule(ops, times([10, 10, 50]));
+  assert.equal(t.start[1], 0);
+  assert.equal(t.start[0], 10);
+  assert.equal(t.makespanNs, 60);
+  // Equal paths: the lower id first (op 0 at 0, op 1 at 10).
+  const tie = schedule([node(0, 'vector'), node(1, 'vector')], times([10, 10]));
+  assert.deepEqual([...tie.start], [0, 10]);
+  // The latency of a successor's path counts too: op 1 leads to a gather with 100 ns in flight.
+  const viaLatency = schedule([node(0, 'vector'), node(1, 'vector'), node(2, 'collective', [1])], times([10, 10, 1], [0, 0, 100]));
+  assert.equal(viaLatency.start[1], 0, 'the op that feeds the slow gather goes first');
+  assert.equal(viaLatency.makespanNs, 10 + 1 + 100);
+});
+
+test('scheduler: an op waits for all of its dependencies, and for the last one to land', () => {
+  // C needs A (matrix, 30) and B (collective, 5 busy + 40 flight = lands at 45): C starts at 45.
+  const ops = [node(0, 'matrix'), node(1, 'collective'), node(2, 'vector', [0, 1])];
+  const t = schedule(ops, times([30, 5, 1], [0, 40, 0]));
+  assert.equal(t.start[2], 45);
+  assert.equal(t.makespanNs, 46);
+});
+
+test('scheduler: one memory system: a streaming op on another engine and a transfer never overlap', () => {
+  // A weight load on the memory engine (40 ns) and an independent vector op that streams its operands
+  // (20 ns busy, holding memory for 20 ns). Without sharing they would overlap (makespan 40); with one
+  // memory system they take turns: 40 + 20 = 60, whichever goes first.
+  const ops = [node(0, 'memory'), node(1, 'vector')];
+  const t = schedule(ops, times([40, 20], [0, 0], [0, 20]));
+  assert.equal(t.makespanNs, 60);
+  assert.ok(t.start[1]! >= t.release[0]! || t.start[0]! >= t.release[1]!, 'the two never hold memory at once');
+  // An op that does not touch memory runs beside the transfer: max(40, 20) = 40.
+  assert.equal(schedule(ops, times([40, 20])).makespanNs, 40);
+  // Two streaming ops on two compute engines share memory too: 30 + 20 = 50 (each holds it for its whole time).
+  const two = schedule([node(0, 'matrix'), node(1, 'vector')], times([30, 20], [0, 0], [30, 20]));
+  assert.equal(two.makespanNs, 50);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Costs of single ops on a machine with round numbers (every number the formulas read is set here).
+// ---------------------------------------------------------------------------------------------
+
+function roundMachine(extra: string[] = []): HardwareProfile {
+  return applyOverrides(getPreset('gpu-h100'), [
+    'computeUnits=64',
+    'matrix.peakTflops.bf16=100',
+    'matrix.efficiency=0.5', // 5·10^13 FLOP/s reached
+    'matrix.startLatencyNs=3000',
+    'vector.gelemsPerSec=1000', // 10^12 add-equivalents per second: 1 ns per 1,000
+    'vector.startLatencyNs=2000',
+    'vector.expCost=10',
+    'vector.rsqrtCost=20',
+    'vector.divCost=30',
+    'collective.topology=tree',
+    'collective.hopLatencyNs=50',
+    'collective.bandwidthGBps=100', // 100 bytes per ns
+    'collective.startLatencyNs=700',
+    'collective.interChip.hopLatencyNs=1000',
+    'collective.interChip.bandwidthGBps=400', // 400 bytes per ns
+    'memory.tiers[0].bandwidthGBps=1000',
+    'memory.efficiency=0.5', // 500 bytes per ns
+    'kernels.launch=per-kernel',
+    ...extra,
+  ]);
+}
+
+const work = (w: Work, engine: Engine, extra: Partial<Op> = {}): Op => ({ id: 0, name: 'x', role: 'linear', engine, category: 'elementwise', work: w, deps: [], ...extra });
+const ctxOf = (hw: HardwareProfile, tp = 1): CostContext => ({ hw, dtype: 'bf16', tp, phase: 'prefill' });
+
+test('a statistic gather: its start cost plus rows × values × 4 bytes over the network bandwidth; no rows, no time', () => {
+  const c = ctxOf(roundMachine());
+  // 1,000 rows × 2 values (LayerNorm's Σx and Σx²) × 4 B = 8,000 B at 100 B/ns = 80 ns, plus 700 ns to start.
+  near(opDurationNs(work({ kind: 'collective', rows: 1000, values: 2, units: 64 }, 'collective'), c), 780, 'gather of 2 values');
+  // One value (RMSNorm's Σx²): 4,000 B = 40 ns.
+  near(opDurationNs(work({ kind: 'collective', rows: 1000, values: 1, units: 64 }, 'collective'), c), 740, 'gather of 1 value');
+  assert.equal(opDurationNs(work({ kind: 'collective', rows: 0, values: 1, units: 64 }, 'collective'), c), 0);
+  assert.equal(opLatencyNs(work({ kind: 'collective', rows: 0, values: 1, units: 64 }, 'collective'), c.hw, 1), 0);
+});
+
+test('the hops of a gather and broadcast: 2·⌈log2 P⌉ on a tree, 2·(P − 1) on a ring, P clamped to [1, computeUnits]', () => {
+  const tree = roundMachine();
+  const ring = roundMachine(['collective.topology=ring']);
+  // Tree over 64 units: up 6 levels, down 6: 12 hops. Over 5 units: ⌈log2 5⌉ = 3 each way: 6.
+  assert.equal(collectiveHops(tree, 64), 12);
+  assert.equal(collectiveHops(tree, 5), 6);
+  // A span wider than the machine is the machine (64 units); one unit (or none) needs no hop.
+  assert.equal(collectiveHops(tree, 1000), 12);
+  assert.equal(collectiveHops(tree, 1), 0);
+  assert.equal(collectiveHops(tree, 0), 0);
+  // Ring: 63 steps to gather, 63 to broadcast.
+  assert.equal(collectiveHops(ring, 64), 126);
+  assert.equal(collectiveHops(ring, 5), 8);
+  assert.equal(collectiveHops(ring, 1000), 126);
+  assert.equal(collectiveHops(ring, 1), 0);
+  // The latency of a gather over 16 units on the tree: 2·4 hops × 50 ns = 400 ns.
+  near(opLatencyNs(work({ kind: 'collective', rows: 10, values: 1, units: 16 }, 'collective'), tree, 1), 400, 'gather latency');
+});
+
+test('a ring all-reduce: each chip moves 2(tp − 1)/tp of the bytes and waits 2(tp − 1) hops; nothing at TP 1', () => {
+  const hw = roundMachine();
+  const ar = work({ kind: 'allreduce', bytes: 8e6 }, 'collective');
+  // TP 4: 2·3/4 × 8 MB = 12 MB at 400 B/ns = 30,000 ns; 6 hops × 1,000 ns = 6,000 ns in flight.
+  near(opDurationNs(ar, ctxOf(hw, 4)), 30000, 'TP 4 all-reduce time');
+  near(opLatencyNs(ar, hw, 4), 6000, 'TP 4 all-reduce hops');
+  // TP 2: 2·1/2 × 8 MB = 8 MB = 20,000 ns; 2 hops = 2,000 ns.
+  near(opDurationNs(ar, ctxOf(hw, 2)), 20000, 'TP 2 all-reduce time');
+  near(opLatencyNs(ar, hw, 2), 2000, 'TP 2 all-reduce hops');
+  assert.equal(opDurationNs(ar, ctxOf(hw, 1)), 0);
+  assert.equal(opLatencyNs(ar, hw, 1), 0);
+});
+
+test('vector work: adds plus exps, rsqrts and divisions at their relative costs, over the vector rate', () => {
+  const c = ctxOf(roundMachine());
+  // 1,000 elements × 3 ops + 100 exps × 10 + 10 rsqrts × 20 + 5 divisions × 30 = 3,000 + 1,000 + 200 + 150
+  // = 4,350 add-equivalents at 10^12/s = 4.35 ns, plus the 2,000 ns launch.
+  const v: Work = { kind: 'vector', elements: 1000, ops: 3, exps: 100, rsqrts: 10, divs: 5, bytes: 0 };
+  near(opDurationNs(work(v, 'vector'), c), 2004.35, 'vector op');
+  // A later tile of the same kernel pays no launch.
+  near(opDurationNs(work(v, 'vector', { continues: true }), c), 4.35, 'continuing tile');
+});
+
+test('a matmul: 2·m·k·n FLOPs at peak × efficiency, plus its launch; a later tile pays no launch', () => {
+  const c = ctxOf(roundMachine());
+  // 2 × 100 × 200 × 300 = 1.2·10^7 FLOPs at 5·10^13/s = 240 ns, plus 3,000 ns.
+  const mm: Work = { kind: 'matmul', m: 100, k: 200, n: 300, bytes: 0, tier: 'weights', exps: 0 };
+  near(opDurationNs(work(mm, 'matrix'), c), 3240, 'matmul');
+  near(opDurationNs(work(mm, 'matrix', { continues: true }), c), 240, 'continuing tile');
+  // No bytes: it never holds the memory system.
+  assert.equal(opTimes([work(mm, 'matrix')], c).memory[0], 0);
+});
+
+test('a transfer takes its bytes over the bandwidth of its own tier at the memory efficiency', () => {
+  // dimc keeps the KV cache in tier 0 (SRAM) and weights in tier 1 (LPDDR5X). Here: 1,000 and 400 GB/s
+  // peak at 0.5 efficiency, 500 and 200 bytes per ns.
+  const hw = applyOverrides(getPreset('dimc'), ['memory.tiers[0].bandwidthGBps=1000', 'memory.tiers[1].bandwidthGBps=400', 'memory.efficiency=0.5']);
+  assert.equal(hw.memory.kvCacheTier, hw.memory.tiers[0]!.name);
+  assert.equal(hw.memory.weightsTier, hw.memory.tiers[1]!.name);
+  const c: CostContext = { hw, dtype: 'fp8', tp: 1, phase: 'decode' };
+  const kv = work({ kind: 'memory', bytes: 1e6, tier: 'kv' }, 'memory');
+  // 10^6 B at 500 B/ns = 2,000 ns; from the weights tier at 200 B/ns = 5,000 ns.
+  near(opDurationNs(kv, c), 2000, 'KV read');
+  near(opDurationNs(work({ kind: 'memory', bytes: 1e6, tier: 'weights' }, 'memory'), c), 5000, 'weight load');
+  near(opMemoryNs(kv, c), 2000, 'a transfer holds memory for its whole time');
+  // The op on the memory engine is not counted a second time as another engine's hold on memory.
+  const t = opTimes([kv], c);
+  assert.equal(t.busy[0], 2000);
+  assert.equal(t.memory[0], 0);
+});
