@@ -193,7 +193,7 @@ test("FlashNorm's trend comes out of the model: on gpu-t4 in prefill the norm â†
   assert.ok(Math.min(...small) > Math.max(...large) && Math.min(...large) > 0, `SmolLM2 ${small.join(', ')}; Llama-2-7B ${large.join(', ')}`);
 });
 
-test('the Llama-2-7B attn-norm site is deferred on gpu-t4 in prefill', { todo: 'needs the cost-model fixes' }, async () => {
+test('the Llama-2-7B attn-norm site is deferred on gpu-t4 in prefill', async () => {
   const { specs } = await run();
   const spec = specs.get('Llama-2-7b-hf')!;
   for (const seq of [512, 2048]) {
