@@ -129,16 +129,12 @@ test('an array path cached for one profile is re-checked against another', () =>
   rejects(() => applyOverrides(getPreset('gpu-h100'), ['memory.tiers[1].bandwidthGBps=1']), 'memory.tiers[1]', /from 0 to 0/);
 });
 
-test('applyOverrides is cheap enough for sweeps (well under 20 µs per call)', () => {
+// Its speed is measured by `npm run bench` (sweeps apply one override per point), not asserted here.
+test('applyOverrides many times over one base: each result has its own value and the base never changes', () => {
   const base = getPreset('dimc');
-  const sets = ['collective.hopLatencyNs=12.5'];
-  for (let i = 0; i < 2000; i++) applyOverrides(base, sets);
-  const n = 20_000;
-  const t0 = process.hrtime.bigint();
+  const before = base.collective.hopLatencyNs;
   let p = base;
-  for (let i = 0; i < n; i++) p = applyOverrides(base, [`collective.hopLatencyNs=${i % 100}`]);
-  const perCallUs = Number(process.hrtime.bigint() - t0) / 1e3 / n;
-  assert.equal(p.collective.hopLatencyNs, (n - 1) % 100);
-  console.log(`# applyOverrides: ${perCallUs.toFixed(2)} µs per call (one --set from text)`);
-  assert.ok(perCallUs < 20, `${perCallUs} µs per call`);
+  for (let i = 0; i < 2000; i++) p = applyOverrides(base, [`collective.hopLatencyNs=${i % 100}`]);
+  assert.equal(p.collective.hopLatencyNs, 1999 % 100);
+  assert.equal(base.collective.hopLatencyNs, before);
 });
