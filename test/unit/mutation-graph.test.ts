@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildHeadGraph, buildLayerGraph, keysPerQuery, rowsFor, type DeferChoice, type GraphContext } from '../../src/core/graph/layer';
 import type { LayerGraph, Op, OpRole } from '../../src/core/graph/ops';
+import { headSites, layerSites } from '../../src/core/graph/sites';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
@@ -407,4 +408,133 @@ test('MoE: the router on every row, experts on rows × top-k, and the weights of
   assert.equal(elements(byRole(g, 'moe-combine')[0]!), 3 * 32 * 2);
   // The activation runs on rows × top-k × ffn values: 3 · 2 · 16.
   assert.equal(elements(byRole(g, 'activation')[0]!), 96);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sites: which norms can be deferred, how deep their scale may travel, and why it stops there.
+// ---------------------------------------------------------------------------------------------
+
+const siteOf = (kind: LayerKind, id: string, positions: ModelSpec['positions'] = 'rope', attention: 'eager' | 'flash' = 'eager') => {
+  const s = layerSites(kind, attention, positions).find((x) => x.id === id);
+  assert.ok(s, `site ${id}`);
+  return s;
+};
+
+test('sites of a Llama block: ids, names, the norms and softmax eligible; a scale passes RoPE and reaches the logits, not silu', () => {
+  const kind = kindOf();
+  const sites = layerSites(kind, 'eager', 'rope');
+  assert.deepEqual(sites.map((s) => s.id), ['attn-norm', 'mlp-norm', 'softmax']);
+  assert.deepEqual(sites.map((s) => s.name), ['input_layernorm → q_proj, k_proj, v_proj', 'post_attention_layernorm → gate_proj, up_proj', 'softmax → ·V']);
+  assert.deepEqual(sites.map((s) => s.ineligible), [null, null, null]);
+  assert.deepEqual(sites.map((s) => s.kind), ['rmsnorm', 'rmsnorm', 'softmax']);
+  // r·RoPE(q) = RoPE(r·q) (a rotation per position is linear), and r_q·r_k scales a logit: the exp then stops it.
+  assert.deepEqual(sites[0]!.depths, ['linear', 'rope', 'attention']);
+  assert.match(sites[0]!.depthLimit!, /exp/);
+  // Without rotary embeddings there is no RoPE to pass.
+  assert.deepEqual(siteOf(kind, 'attn-norm', 'none').depths, ['linear', 'attention']);
+  // silu(r·a) ≠ r·silu(a): the scale stops at gate and up.
+  assert.deepEqual(sites[1]!.depths, ['linear']);
+  assert.match(sites[1]!.depthLimit!, /silu/);
+  assert.deepEqual(sites[2]!.depths, ['linear']);
+  assert.equal(sites[2]!.depthLimit, null);
+  assert.equal(sites[2]!.attention, 'self');
+  // A fused (FlashAttention-style) kernel already divides after ·V: no Softmax candidate.
+  const flash = siteOf(kind, 'softmax', 'rope', 'flash');
+  assert.match(flash.ineligible!, /already deferred/);
+  assert.deepEqual(flash.depths, []);
+  // The head: the last linear map, so the scale stops at lm_head.
+  const [head] = headSites(specOf(kind));
+  assert.deepEqual([head!.id, head!.name, head!.depths], ['final-norm', 'norm → lm_head', ['linear']]);
+  assert.match(head!.depthLimit!, /last linear map/);
+  assert.deepEqual(headSites(specOf(kind, { finalNorm: null })), []);
+});
+
+test('sites: a ReLU MLP lets the scale reach the down projection; LayerNorm, a bias, a fused qkv, QK norms or MoE stop it at the linear', () => {
+  // ReLU(r·a) = r·ReLU(a) for r ≥ 0.
+  const relu = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false } });
+  assert.deepEqual(siteOf(relu, 'mlp-norm').depths, ['linear', 'down']);
+  assert.match(siteOf(relu, 'mlp-norm').depthLimit!, /residual/);
+  // LayerNorm centres: r·(x − μ) is no scale of x.
+  const ln = kindOf({ norms: kindOf().norms.map((n) => ({ ...n, kind: 'layernorm' as const })) });
+  assert.deepEqual(siteOf(ln, 'attn-norm').depths, ['linear']);
+  assert.match(siteOf(ln, 'attn-norm').depthLimit!, /mean/);
+  // A bias after the linear: r·y + b is no scale of y; the reason names the linear.
+  const biased = kindOf({ linears: kindOf().linears.map((l) => (l.name === 'k_proj' ? { ...l, bias: true } : l)) });
+  assert.deepEqual(siteOf(biased, 'attn-norm').depths, ['linear']);
+  assert.match(siteOf(biased, 'attn-norm').depthLimit!, /k_proj add a bias/);
+  // One fused qkv projection.
+  const qkv = kindOf({
+    norms: [rms('ln_1', 'attn', ['qkv_proj']), rms('ln_2', 'mlp', ['gate_proj', 'up_proj'])],
+    linears: [lin('qkv_proj', 'qkv', H, 64), ...kindOf().linears.filter((l) => !['q', 'k', 'v'].includes(l.role))],
+  });
+  assert.deepEqual(siteOf(qkv, 'attn-norm').depths, ['linear']);
+  assert.match(siteOf(qkv, 'attn-norm').depthLimit!, /qkv/);
+  // Per-head q/k norms need the scaled q and k; they are themselves no site (their statistic is local).
+  const qk = kindOf({ norms: [...kindOf().norms, rms('q_norm', 'q', [], { placement: 'qk', width: 8 }), rms('k_norm', 'k', [], { placement: 'qk', width: 8 })] });
+  assert.deepEqual(siteOf(qk, 'attn-norm').depths, ['linear']);
+  assert.match(siteOf(qk, 'attn-norm').depthLimit!, /q\/k norm/);
+  assert.match(siteOf(qk, 'q-norm').ineligible!, /per-head/);
+  assert.deepEqual(siteOf(qk, 'q-norm').depths, []);
+  // MoE: the router's softmax and the experts' top-k are not linear maps of the norm's output.
+  const moe = kindOf({ mlp: { kind: 'moe', ffn: 16, activation: 'relu', gated: true, bias: false, experts: 4, topK: 1 } });
+  assert.deepEqual(siteOf(moe, 'mlp-norm').depths, ['linear']);
+});
+
+test('sites: post-norms, sandwich norms and norms that feed no linear are ineligible, with the reason', () => {
+  const post = kindOf({ block: 'post-norm', norms: [rms('attention.output.LayerNorm', 'attn-post', [], { placement: 'post' })] });
+  const p = layerSites(post, 'eager', 'none')[0]!;
+  assert.match(p.ineligible!, /post-norm/);
+  assert.deepEqual([p.depths, p.name], [[], 'attention.output.LayerNorm → residual']);
+  const sandwich = kindOf({ block: 'sandwich', norms: [...kindOf().norms, rms('post_attention_norm', 'attn-post', [], { placement: 'sandwich' })] });
+  assert.match(siteOf(sandwich, 'attn-post-norm').ineligible!, /residual sum/);
+  const orphan = kindOf({ norms: [rms('input_layernorm', 'attn', [])] });
+  assert.match(siteOf(orphan, 'attn-norm').ineligible!, /does not go straight into a linear/);
+  // Two norms with one role get the module name in their id, so ids stay unique.
+  const twice = kindOf({ norms: [rms('norm_a', 'attn', ['q_proj']), rms('norm_b', 'attn', ['k_proj'])] });
+  assert.deepEqual(layerSites(twice, 'eager', 'none').map((s) => s.id), ['attn-norm:norm_a', 'attn-norm:norm_b', 'softmax']);
+});
+
+test('a scale deferred past RoPE: q and k leave their projections raw and one pass scales the rotated q and k', () => {
+  const spec = specOf(kindOf(), { positions: 'rope' });
+  const batch = 8;
+  const depth = ((id: string) => (id === 'attn-norm' ? 'rope' : null)) as unknown as DeferChoice;
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch, tiles: 2, context: 16 }), depth);
+  const scales = byRole(g, 'norm-scale');
+  // v is scaled on its output (8 rows × 16, in 2 tiles); q and k are not scaled at their projections.
+  assert.deepEqual(scales.filter((op) => op.name.startsWith('q_proj') || op.name.startsWith('k_proj')), []);
+  near(sum(scales.filter((op) => op.name.startsWith('v_proj')), elements), batch * 16, 'v scale');
+  // After RoPE: 8 rows × (4 + 2 heads) × 8 = 384 values, one rsqrt per row, after the rotation and the gather.
+  const late = scales.filter((op) => !/^[qkv]_proj/.test(op.name));
+  assert.equal(late.length, 1);
+  assert.deepEqual([elements(late[0]!), late[0]!.work.kind === 'vector' && late[0]!.work.rsqrts], [384, batch]);
+  const rope = byRole(g, 'rope')[0]!;
+  assert.ok(late[0]!.deps.includes(rope.id) && late[0]!.deps.includes(byRole(g, 'norm-gather')[0]!.id));
+  for (const s of byRole(g, 'scores')) assert.ok(s.deps.includes(late[0]!.id), 'q·Kᵀ after the scale');
+});
+
+test('a scale deferred into the attention: the passes that read raw logits multiply them by r_q·r_k (2 ops more) after the gather', () => {
+  const spec = specOf(kindOf());
+  const depth = ((id: string) => (id === 'attn-norm' ? 'attention' : null)) as unknown as DeferChoice;
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, tiles: 1, context: 100 }), depth);
+  const gather = byRole(g, 'norm-gather')[0]!;
+  const max = byRole(g, 'softmax-max')[0]!;
+  const expSum = byRole(g, 'softmax-exp-sum')[0]!;
+  // Kept softmax: max 1 op and exp-sum 2 ops per score, each + 2 for the two scales.
+  assert.deepEqual([max.work.kind === 'vector' && max.work.ops, expSum.work.kind === 'vector' && expSum.work.ops], [3, 4]);
+  assert.ok(max.deps.includes(gather.id));
+  assert.equal(byRole(g, 'norm-scale').filter((op) => !op.name.startsWith('v_proj')).length, 0);
+});
+
+test('a scale deferred through a ReLU MLP: gate and up run raw, the down projection output is scaled', () => {
+  const kind = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false } });
+  const spec = specOf(kind);
+  const depth = ((id: string) => (id === 'mlp-norm' ? 'down' : null)) as unknown as DeferChoice;
+  const g = buildLayerGraph(spec, kind, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }), depth);
+  const scales = byRole(g, 'norm-scale');
+  // Only the down projection's output: 8 rows × 32, in 2 tiles, after the MLP norm's gather.
+  assert.ok(scales.every((op) => op.name.startsWith('down_proj')), scales.map((op) => op.name).join());
+  near(sum(scales, elements), 8 * 32, 'down scale');
+  const gather = byRole(g, 'norm-gather')[1]!;
+  for (const s of scales) assert.ok(s.deps.includes(gather.id));
+  assert.equal(sum(scales, (op) => (op.work.kind === 'vector' ? op.work.rsqrts : 0)), 8);
 });

@@ -11,6 +11,9 @@ import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
 import { collectiveHops, opDurationNs, opLatencyNs, opMemoryNs, opTimes, type CostContext, type OpTimes } from '../../src/core/sim/costs';
 import { schedule } from '../../src/core/sim/scheduler';
+import { engineBusyNs, simulate } from '../../src/core/sim/simulate';
+import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../../src/core/model/spec';
+import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 
 const close = (a: number, b: number, tol = 1e-9) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
 const near = (actual: number, expected: number, what: string) => assert.ok(close(actual, expected), `${what}: got ${actual}, expected ${expected}`);
@@ -211,4 +214,137 @@ test('a transfer takes its bytes over the bandwidth of its own tier at the memor
   const t = opTimes([kv], c);
   assert.equal(t.busy[0], 2000);
   assert.equal(t.memory[0], 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// simulate(): the decision rule for each site, on a tiny Llama-like model (hidden 32, 4 heads of 8,
+// 2 KV heads, SwiGLU 48, vocabulary 100) so that a whole simulation takes milliseconds.
+// ---------------------------------------------------------------------------------------------
+
+const H = 32;
+const lin = (name: string, role: LinearSpec['role'], inW: number, out: number): LinearSpec => ({ name, role, in: inW, out, bias: false });
+const rms = (name: string, role: NormSpec['role'], feeds: string[]): NormSpec => ({ name, role, kind: 'rmsnorm', eps: 1e-5, placement: role === 'final' ? 'final' : 'pre', width: H, affine: 'weight', feeds });
+const KIND: LayerKind = {
+  id: 'decoder',
+  label: 'tiny',
+  layers: [0, 1, 2],
+  block: 'pre-norm',
+  attention: { kind: 'gqa', heads: 4, kvHeads: 2, headDim: 8, vHeadDim: 8, window: null, causal: true },
+  mlp: { kind: 'gated', ffn: 48, activation: 'silu', gated: true, bias: false },
+  norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['gate_proj', 'up_proj'])],
+  linears: [lin('q_proj', 'q', H, 32), lin('k_proj', 'k', H, 16), lin('v_proj', 'v', H, 16), lin('o_proj', 'o', 32, H), lin('gate_proj', 'gate', H, 48), lin('up_proj', 'up', H, 48), lin('down_proj', 'down', 48, H)],
+  stack: 'decoder',
+};
+const TINY: ModelSpec = {
+  name: 'tiny',
+  family: 'llama',
+  modelType: 'llama',
+  architecture: null,
+  source: { path: 'tiny/config.json', format: 'config.json' },
+  hidden: H,
+  layers: 3,
+  vocab: 100,
+  normKind: 'rmsnorm',
+  normEps: 1e-5,
+  tiedEmbeddings: false,
+  positions: 'rope',
+  maxPositions: null,
+  topology: 'decoder',
+  layerKinds: [KIND],
+  finalNorm: rms('norm', 'final', ['lm_head']),
+  lmHead: lin('lm_head', 'lm_head', H, 100),
+  params: { total: 0, active: 0 },
+  paramsFromWeights: null,
+  dtype: null,
+  vision: null,
+  skippedLayers: [],
+  notes: [],
+};
+const DIMC = () => applyOverrides(getPreset('dimc'), ['kernels.attention=eager', 'kernels.norm=fused']);
+const DECODE: Workload = { ...DEFAULT_WORKLOAD, batch: 4, context: 64 };
+
+test('simulate: every decision is a local optimum; the deferred layer is never slower than the baseline', () => {
+  for (const hw of [DIMC(), applyOverrides(DIMC(), ['vector.gelemsPerSec=1']), applyOverrides(DIMC(), ['collective.hopLatencyNs=5000'])]) {
+    const sim = simulate(TINY, hw, DECODE);
+    assert.deepEqual(sim.kinds.map((k) => k.id), ['decoder', 'head']);
+    assert.equal(sim.dtype, 'fp8', 'dimc computes in fp8 by default');
+    assert.deepEqual(sim.kinds[1]!.layers, [3], 'the head comes after the 3 layers');
+    for (const k of sim.kinds) {
+      const chosen = k.deferred.timeline.makespanNs;
+      assert.ok(chosen <= k.baseline.timeline.makespanNs, `${k.id}: deferred ${chosen} > baseline ${k.baseline.timeline.makespanNs}`);
+      for (const d of k.sites) {
+        if (d.decision === 'defer') {
+          // The chosen layer is the one with this site deferred; keeping it instead is no faster.
+          assert.equal(d.deferredNs, chosen, `${k.id}/${d.site.id}`);
+          assert.ok(d.keptNs >= chosen, `${k.id}/${d.site.id}: kept ${d.keptNs} < chosen ${chosen}`);
+          assert.notEqual(d.depth, null);
+        } else if (d.decision === 'keep') {
+          // Kept: the chosen layer keeps it, and deferring it at any depth is no faster.
+          assert.equal(d.keptNs, chosen, `${k.id}/${d.site.id}`);
+          assert.ok(d.deferredNs >= chosen, `${k.id}/${d.site.id}: deferring would give ${d.deferredNs} < ${chosen}`);
+          assert.equal(d.depth, null);
+        } else {
+          assert.deepEqual([d.keptNs, d.deferredNs], [chosen, chosen]);
+        }
+        for (const { ns } of d.depthNs ?? []) assert.ok(ns >= (d.decision === 'defer' ? chosen : d.keptNs) - 1e-9, `${k.id}/${d.site.id}: a depth at ${ns}`);
+      }
+    }
+  }
+});
+
+test('simulate: slow statistic gathers make deferral win; a crawling vector engine makes the scale epilogues lose', () => {
+  // Gathers of 5 µs a hop on a 2,048-unit tree (22 hops): a kept norm waits 110 µs before its matmuls;
+  // deferred, the matmuls run meanwhile and only the scale waits. Every norm site is deferred.
+  const slowNet = simulate(TINY, applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']), DECODE);
+  for (const k of slowNet.kinds) {
+    for (const d of k.sites.filter((s) => s.site.kind !== 'softmax')) assert.equal(d.decision, 'defer', `${k.id}/${d.site.id}`);
+    assert.ok(k.deferred.timeline.makespanNs < k.baseline.timeline.makespanNs, k.id);
+  }
+  // Free gathers and a vector engine of 1 G elements/s: a deferred scale costs a vector pass over the
+  // linears' outputs (wider than the norm's input for the MLP and the head) and hides nothing.
+  const slowVector = simulate(TINY, applyOverrides(DIMC(), ['vector.gelemsPerSec=1', 'collective.hopLatencyNs=0', 'collective.startLatencyNs=0']), DECODE);
+  const head = slowVector.kinds.find((k) => k.id === 'head')!;
+  assert.equal(head.sites[0]!.decision, 'keep');
+  assert.ok(head.sites[0]!.deferredNs > head.sites[0]!.keptNs);
+  assert.equal(head.deferred.timeline.makespanNs, head.baseline.timeline.makespanNs);
+});
+
+test('simulate: the collective-free makespans zero exactly the statistic gathers; engine busy time sums the ops', () => {
+  const sim = simulate(TINY, DIMC(), DECODE);
+  for (const k of sim.kinds) {
+    for (const [run, free] of [[k.baseline, k.baselineFreeNs], [k.deferred, k.deferredFreeNs]] as const) {
+      const busy = run.times.busy.slice();
+      const latency = run.times.latency.slice();
+      run.graph.ops.forEach((op, i) => {
+        if (op.category === 'stat-collective') busy[i] = latency[i] = 0;
+      });
+      assert.equal(free, schedule(run.graph.ops, { busy, latency, memory: run.times.memory }).makespanNs, k.id);
+      assert.ok(free <= run.timeline.makespanNs);
+      const byEngine = engineBusyNs(run);
+      for (const e of ['matrix', 'vector', 'collective', 'memory'] as const) {
+        near(byEngine[e], run.graph.ops.reduce((s, op, i) => s + (op.engine === e ? run.times.busy[i]! : 0), 0), `${k.id} ${e}`);
+      }
+    }
+  }
+  // The times of a run are the cost model's for its ops, at the machine's dtype.
+  const k = sim.kinds[0]!;
+  const again = opTimes(k.baseline.graph.ops, { hw: DIMC(), dtype: 'fp8', tp: 1, phase: 'decode' });
+  assert.deepEqual([...k.baseline.times.busy], [...again.busy]);
+});
+
+test('simulate: graphs kept in a cache give the same figures; an encoder has no decode step; a dtype needs a matrix rate', () => {
+  const graphs = new Map();
+  const a = simulate(TINY, DIMC(), DECODE, { graphs });
+  const b = simulate(TINY, DIMC(), DECODE, { graphs });
+  const plain = simulate(TINY, DIMC(), DECODE);
+  assert.equal(graphs.size, 1, 'one graph context');
+  assert.ok([...graphs.values()][0]!.size >= 2, 'graphs of the layer and the head');
+  for (const s of [a, b]) assert.deepEqual(s.kinds.map((k) => k.deferred.timeline.makespanNs), plain.kinds.map((k) => k.deferred.timeline.makespanNs));
+  assert.equal(b.kinds[0]!.baseline.graph, a.kinds[0]!.baseline.graph, 'the second run reuses the graph');
+  // Another context (another batch) gets its own entry.
+  simulate(TINY, DIMC(), { ...DECODE, batch: 5 }, { graphs });
+  assert.equal(graphs.size, 2);
+  assert.throws(() => simulate({ ...TINY, topology: 'encoder' }, DIMC(), DECODE), /phase: expected prefill/);
+  // dimc publishes no bf16 rate.
+  assert.throws(() => simulate(TINY, DIMC(), { ...DECODE, dtype: 'bf16' }), /dtype/);
 });
