@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { buildLayerGraph } from '../../src/core/graph/layer';
 import type { Op } from '../../src/core/graph/ops';
+import type { DeferDepth } from '../../src/core/graph/sites';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
 import type { LinearSpec, ModelSpec } from '../../src/core/model/spec';
-import type { KindSimulation } from '../../src/core/sim/simulate';
-import type { Workload } from '../../src/core/workload';
+import { graphContext, type KindSimulation } from '../../src/core/sim/simulate';
+import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 import { blockListings, blockPseudocode, type Schedule } from '../../src/core/codegen/index';
 import { generate, lineIndex, type Generated } from './helpers/codegen';
 import { profiledFixtures } from './helpers/fixtures';
@@ -266,4 +268,138 @@ test('eager RMSNorm kernels (kernels.norm=eager): PyTorch\'s chain, line by line
     assert.ok(codeIndex(f32.baseline, c) > 0, c);
   }
   assert.doesNotMatch(f32.baseline, /torch\.float32|input_dtype/);
+});
+
+// Deeper deferral: the scale where the graph applies it, named by its depth
+
+/**
+ * A layer kind's deferred run rebuilt with the given sites deferred at the given depths (the others
+ * kept), whatever the cost search would choose; ops listed in build order (a valid order).
+ */
+function atDepths(g: Generated, hw: HardwareProfile, w: Partial<Workload>, kindId: string, depths: Record<string, DeferDepth>): KindSimulation {
+  const sim = g.simulation.kinds.find((k) => k.id === kindId)!;
+  const kind = g.spec.layerKinds.find((k) => k.id === kindId)!;
+  const ctx = graphContext(hw, { ...DEFAULT_WORKLOAD, ...w }, g.simulation.dtype);
+  const graph = buildLayerGraph(g.spec, kind, ctx, (id) => depths[id] ?? null);
+  const start = Float64Array.from(graph.ops, (op) => op.id);
+  const sites = sim.sites.map((d) => (d.site.ineligible !== null ? d : { ...d, decision: depths[d.site.id] ? ('defer' as const) : ('keep' as const), depth: depths[d.site.id] ?? null }));
+  return { ...sim, sites, deferred: { ...sim.deferred, graph, timeline: { ...sim.deferred.timeline, start } } };
+}
+
+const siteOfRole = (g: Generated, kindId: string, role: string): string => g.simulation.kinds.find((k) => k.id === kindId)!.sites.find((d) => d.site.norm?.role === role)!.site.id;
+
+test("depth 'rope' (Llama-2-7B, dimc): q and k rotated raw, one pass scales both after RoPE; v scaled after its matmul", async () => {
+  const hw = getPreset('dimc');
+  const w: Partial<Workload> = { softmaxOffset: 'exact' };
+  const g = await generate('Llama-2-7b-hf', w, hw);
+  const sim = atDepths(g, hw, w, 'decoder', { [siteOfRole(g, 'decoder', 'attn')]: 'rope' });
+  const text = blockPseudocode(g.spec, sim, 'deferred').text;
+  const rope = codeIndex(text, 'q, k = rope(split_heads(q_proj_raw), split_heads(k_proj_raw))');
+  const scale = codeIndex(text, 'q, k = r_input_layernorm * q, r_input_layernorm * k');
+  assert.ok(rope > 0 && scale > rope, text);
+  assert.match(lineOf(text, 'q, k = rope(split_heads(q_proj_raw), split_heads(k_proj_raw))'), /\(rotary embedding; raw q and k: RoPE\(r·q\) = r·RoPE\(q\)\)$/);
+  // Decode, batch 32: 32 rows × (32 + 32 heads) × 128 = 262 144 values of q and k, 2 bytes each read and
+  // written, and 32 fp32 statistics: 1 048 704 bytes.
+  assert.match(lineOf(text, 'q, k = r_input_layernorm * q, r_input_layernorm * k'), /# vector .* input_layernorm\.scale\(q, k\)  \(deferred input_layernorm scale, depth rope: RoPE\(r·q\) = r·RoPE\(q\), the same for k; its own pass over q and k, 1\.0 MB\)$/);
+  assert.ok(codeIndex(text, 'v_proj_out[1/4] = r_input_layernorm * v_proj_raw[1/4]') > 0);
+  assert.doesNotMatch(text, /^(q|k)_proj_out/m, 'q and k are never scaled at their matmuls');
+  assert.ok(codeIndex(text, 's[1/4] = (q[1/4] @ cat(k_cache[1/4], k[1/4]).transpose(-2, -1)) * scale') > scale);
+  assert.equal(codeLines(text).filter((c) => c.startsWith('r_input_layernorm = rsqrt(')).length, 1);
+  assert.match(text, /# {3}input_layernorm → q_proj, k_proj, v_proj: deferred, depth rope: q and k are rotated raw and scaled after RoPE, v after its matmul/);
+});
+
+test("depth 'attention': the logits are scaled by r_q·r_k on every pass before the exp (eager), or inside the fused kernel", async () => {
+  const dimc = getPreset('dimc');
+  for (const offset of ['exact', 'online', 'bound'] as const) {
+    const w: Partial<Workload> = { softmaxOffset: offset };
+    const g = await generate('Llama-2-7b-hf', w, dimc);
+    const sim = atDepths(g, dimc, w, 'decoder', { [siteOfRole(g, 'decoder', 'attn')]: 'attention', softmax: 'linear' });
+    const text = blockPseudocode(g.spec, sim, 'deferred').text;
+    const where = `offset ${offset}`;
+    const rr = 's[1/4] * outer(r_input_layernorm, r_input_layernorm)';
+    // The scores are computed raw; each pass over them multiplies by r_q·r_k first.
+    const scores = codeIndex(text, 's[1/4] = (q[1/4] @ cat(k_cache[1/4], k[1/4]).transpose(-2, -1)) * scale');
+    assert.ok(scores > 0, where);
+    const max = { exact: `c[1/4] = (${rr}).amax(dim=-1, keepdim=True)`, online: `m_unit[1/4] = (${rr}).amax(dim=-1, keepdim=True)`, bound: null }[offset];
+    const offsetVar = { exact: 'c[1/4]', online: 'm_unit[1/4]', bound: 'score_bound' }[offset];
+    const exp = `e[1/4] = exp((${rr}) - ${offsetVar}); l[1/4] = e[1/4].sum(dim=-1, keepdim=True)`;
+    if (max) {
+      assert.ok(codeIndex(text, max) > scores, `${where}: ${max}`);
+      assert.match(lineOf(text, max), /deferred input_layernorm scale, depth attention: logits times r_q·r_k\)$/, where);
+    }
+    assert.ok(codeIndex(text, exp) > scores, `${where}: ${exp}\n${text}`);
+    assert.match(lineOf(text, exp), /deferred input_layernorm scale, depth attention: logits times r_q·r_k; 524544 exps\)$/, where);
+    assert.doesNotMatch(text, /^(q|k)_proj_out|^q, k = r_/m, `${where}: q and k are not scaled anywhere else`);
+    assert.ok(codeIndex(text, 'v_proj_out[1/4] = r_input_layernorm * v_proj_raw[1/4]') > 0, where);
+    // r is computed once, before its first use.
+    const r = codeLines(text).findIndex((c) => c.startsWith('r_input_layernorm = rsqrt('));
+    assert.ok(r > 0 && r < Math.min(codeIndex(text, exp), codeIndex(text, 'v_proj_out[1/4] = r_input_layernorm * v_proj_raw[1/4]')), where);
+    assert.equal(codeLines(text).filter((c) => c.startsWith('r_input_layernorm = rsqrt(')).length, 1, where);
+  }
+
+  const h100 = getPreset('gpu-h100');
+  const w: Partial<Workload> = { phase: 'prefill', batch: 1, seq: 512 };
+  const g = await generate('Llama-3.1-8B', w, h100);
+  const sim = atDepths(g, h100, w, 'decoder', { [siteOfRole(g, 'decoder', 'attn')]: 'attention' });
+  const text = blockPseudocode(g.spec, sim, 'deferred').text;
+  const flash = 'o[1/4] = flash_attention(q[1/4], k[1/4], v[1/4], logit_scale=outer(r_input_layernorm, r_input_layernorm))';
+  assert.match(lineOf(text, flash), /\(fused kernel: online softmax, the division after ·V; deferred input_layernorm scale, depth attention: logits times r_q·r_k before the exp; 4096 query rows × ≈256\.5 keys, d_qk \+ d_v = 256\)$/, text);
+  const r = codeLines(text).findIndex((c) => c.startsWith('r_input_layernorm = rsqrt('));
+  assert.ok(r > 0 && r < codeIndex(text, flash));
+});
+
+test("depth 'down': a ReLU MLP runs on raw rows and r scales the down projection's output (T5); r² past a gated ReLU", async () => {
+  const hw = getPreset('dimc');
+  const w: Partial<Workload> = { phase: 'prefill', batch: 1, seq: 128, tiles: 4 };
+  const g = await generate('t5-small', w, hw);
+  const kindId = g.spec.layerKinds[0]!.id;
+  const kind = g.spec.layerKinds[0]!;
+  const norm = kind.norms.find((n) => n.role === 'mlp')!;
+  const [wi, wo] = [kind.linears.find((l) => l.role === 'fc1' || l.role === 'up')!, kind.linears.find((l) => l.role === 'down')!];
+  assert.equal(`${wi.name} ${wo.name} ${norm.name}`, 'DenseReluDense.wi DenseReluDense.wo layer.1.layer_norm');
+  const sim = atDepths(g, hw, w, kindId, { [siteOfRole(g, kindId, 'mlp')]: 'down' });
+  const text = blockPseudocode(g.spec, sim, 'deferred').text;
+  const lines = [
+    'DenseReluDense_wi_raw[1/4] = x @ DenseReluDense.wi.weight′.T',
+    'a_DenseReluDense_wi = relu(DenseReluDense_wi_raw)',
+    'DenseReluDense_wo_raw[1/4] = a_DenseReluDense_wi @ DenseReluDense.wo.weight.T',
+    'DenseReluDense_wo_out[1/4] = r_layer_1_layer_norm * DenseReluDense_wo_raw[1/4]',
+    'x = x + DenseReluDense_wo_out',
+  ];
+  const at = lines.map((c) => codeIndex(text, c));
+  assert.ok(at.every((i) => i > 0), `${lines.filter((_, i) => at[i]! < 0).join(' | ')}\n${text}`);
+  assert.deepEqual([...at].sort((a, b) => a - b), at);
+  assert.match(lineOf(text, lines[1]!), /\(activation; on raw rows: relu\(r·a\) = r·relu\(a\)\)$/);
+  assert.match(lineOf(text, lines[2]!), /\(2048 → 512; 32×2048 @ 2048×512; scaled later\)$/);
+  // 128 rows × 512 outputs / 4 tiles; r once.
+  assert.match(lineOf(text, lines[3]!), /DenseReluDense\.wo\.scale\[1\/4\]  \(deferred layer\.1\.layer_norm scale, depth down: relu\(r·a\) = r·relu\(a\) carries r through the MLP to the DenseReluDense\.wo output, 512 values per row; /);
+  assert.doesNotMatch(text, /DenseReluDense_wi_out|DenseReluDense\.wo\.weight′/);
+  assert.match(text, /# {3}layer\.1\.layer_norm → DenseReluDense\.wi: deferred, depth down: the MLP runs on raw rows and r scales the down projection's output/);
+
+  // A gated ReLU (Llama-2-7B with relu in place of silu): relu(r·g) ⊙ (r·u) = r²·(relu(g) ⊙ u).
+  const llama = await generate('Llama-2-7b-hf', {}, hw);
+  const relu: ModelSpec = { ...llama.spec, layerKinds: llama.spec.layerKinds.map((k) => ({ ...k, mlp: { ...k.mlp, activation: 'relu' } })) };
+  const gated = atDepths({ ...llama, spec: relu }, hw, {}, 'decoder', { [siteOfRole(llama, 'decoder', 'mlp')]: 'down' });
+  const t = blockPseudocode(relu, gated, 'deferred').text;
+  assert.ok(codeIndex(t, 'a_gate_proj = relu(gate_proj_raw) * up_proj_raw') > 0, t);
+  const down = 'down_proj_out[1/4] = r_post_attention_layernorm * r_post_attention_layernorm * down_proj_raw[1/4]';
+  assert.match(lineOf(t, down), /depth down: relu\(r·a\) = r·relu\(a\) carries r² \(r from each branch\) through the MLP to the down_proj output/);
+});
+
+test("the simulation's own depth choices appear in the block listing, named by depth", async () => {
+  let seen = 0;
+  for (const name of profiledFixtures()) {
+    for (const [i, hw] of PRESETS.entries()) {
+      const g = await generated(name, WORKLOADS[1]!, hw, i);
+      for (const kind of g.simulation.kinds) {
+        const text = blockPseudocode(g.spec, kind, 'deferred').text;
+        for (const d of kind.sites) {
+          if (d.decision !== 'defer' || d.depth === null || d.depth === 'linear') continue;
+          seen++;
+          assert.match(text, new RegExp(`deferred .*depth ${d.depth}`), `${name} on ${hw.name} ${kind.id}: ${d.site.id} at ${d.depth}`);
+        }
+      }
+    }
+  }
+  assert.ok(seen > 0, 'some site goes deeper than its linear layer');
 });

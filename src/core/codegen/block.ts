@@ -8,7 +8,7 @@
  */
 import type { Op, OpRole } from '../graph/ops';
 import { shardOf } from '../graph/shard';
-import type { Site } from '../graph/sites';
+import type { DeferDepth, Site } from '../graph/sites';
 import type { AttentionSpec, LinearSpec, MlpSpec, ModelSpec, NormSpec } from '../model/spec';
 import type { KindSimulation, Run } from '../sim/simulate';
 import { epilogueBias, foldLines, gammaOf, linearSize } from './site';
@@ -308,8 +308,9 @@ interface OpCode {
 
 const matmulShape = (op: Op): string => (op.work.kind === 'matmul' ? `${count(op.work.m)}×${count(op.work.k)} @ ${count(op.work.k)}×${count(op.work.n)}` : '');
 
-/** What an unfused epilogue costs: its own pass over the output. */
-const epilogueCost = (op: Op): string => (op.fused === true ? '; fused into the matmul' : op.work.kind === 'vector' && op.work.bytes > 0 ? `; its own pass over the output, ${bytes(op.work.bytes)}` : '');
+/** What an unfused epilogue costs: its own pass over what it scales. */
+const epilogueCost = (op: Op, over = 'the output'): string =>
+  op.fused === true ? '; fused into the matmul' : op.work.kind === 'vector' && op.work.bytes > 0 ? `; its own pass over ${over}, ${bytes(op.work.bytes)}` : '';
 
 class BlockWriter {
   private readonly values = new Map<number, Value>();
@@ -560,7 +561,8 @@ class BlockWriter {
     if (!norm) return this.generic(op);
     const r = `r_${ident(norm.name)}`;
     const deps = op.deps.map((d) => this.op(d));
-    const tile = deps.find((d) => d.role === 'linear');
+    const tiles = deps.filter((d) => d.role === 'linear');
+    const tile = tiles.length === 1 ? tiles[0] : undefined;
     const lin = tile ? this.facts.linearOf(tile.id) : undefined;
     if (tile && lin) {
       const raw = this.values.get(tile.id) ?? { v: `${ident(lin.name)}_raw`, tag };
@@ -569,7 +571,8 @@ class BlockWriter {
       // Past a gated ReLU MLP both branches carry r: relu(r·g) ⊙ (r·u) = r²·(relu(g) ⊙ u).
       const factor = !consumer && this.info.mlp?.gated ? `${r} * ${r}` : r;
       const bias = consumer ? epilogueBias(norm, lin) : null;
-      const depth = consumer ? '' : ` (depth: ${lin.role === 'down' || lin.role === 'shared_down' ? 'down' : 'later'}; ${factor === r ? 'r' : 'r²'} passed through the MLP)`;
+      const act = this.info.mlp?.activation ?? 'relu';
+      const depth = consumer ? '' : `, depth down: ${act}(r·a) = r·${act}(a) carries ${factor === r ? 'r' : 'r² (r from each branch)'} through the MLP to the ${lin.name} output`;
       return {
         ...this.scale(norm),
         code: `${v}${tag} = ${factor} * ${raw.v}${raw.tag}${bias !== null ? ` + ${bias}` : ''}`,
@@ -577,11 +580,12 @@ class BlockWriter {
         value: { v, tag, linear: lin },
       };
     }
-    if (deps.some((d) => d.role === 'rope')) {
+    // After RoPE (or on q and k themselves where nothing rotates them): one pass over both.
+    if (deps.some((d) => d.role === 'rope') || tiles.length > 1) {
       return {
         ...this.scale(norm),
         code: `q, k = ${r} * q, ${r} * k`,
-        note: `deferred ${norm.name} scale (depth: rope): RoPE(r·q) = r·RoPE(q)${epilogueCost(op)}`,
+        note: `deferred ${norm.name} scale, depth rope: RoPE(r·q) = r·RoPE(q), the same for k${epilogueCost(op, 'q and k')}`,
         value: { v: 'q', tag: '' },
       };
     }
@@ -601,10 +605,18 @@ class BlockWriter {
     return { cross, x, t, q, keys, line };
   }
 
-  /** The norm whose scales an attention op applies to the logits (depth: attention), if any. */
+  /**
+   * The norm whose scales an attention op applies to the raw logits (depth: attention), if any: the
+   * op waits for the norm's statistic, or (an exp pass) follows a max pass that does. Each pass over
+   * the logits scales them again: they are not stored scaled.
+   */
   private logitScale(op: Op): NormSpec | undefined {
-    const gathered = op.deps.map((d) => this.op(d)).find((d) => d.role === 'norm-gather' || d.role === 'norm-stat');
-    return gathered ? this.facts.siteOf(gathered)?.norm : undefined;
+    const deps = op.deps.map((d) => this.op(d));
+    const gathered = deps.find((d) => d.role === 'norm-gather' || d.role === 'norm-stat');
+    if (gathered) return this.facts.siteOf(gathered)?.norm;
+    if (op.role !== 'softmax-exp-sum') return undefined;
+    const max = deps.find((d) => d.role === 'softmax-max') ?? deps.filter((d) => d.role === 'softmax-gather').flatMap((g) => g.deps.map((x) => this.op(x))).find((d) => d.role === 'softmax-max');
+    return max ? this.logitScale(max) : undefined;
   }
 
   /** FlashAttention-style: scores, online softmax and ·V in one kernel; the division is after ·V. */
@@ -617,7 +629,7 @@ class BlockWriter {
     const r = norm ? `r_${ident(norm.name)}` : '';
     const shape = `${count(w.m)} query rows × ${count(w.k)} keys, d_qk + d_v = ${count(w.n)}${streamed ? `; KV cache ${bytes(w.bytes)} streamed through` : ''}`;
     const scaled = norm ? `, logit_scale=outer(${r}, ${r})` : '';
-    const depth = norm ? `; deferred ${norm.name} scale (depth: attention): logits times r_q·r_k before the exp` : '';
+    const depth = norm ? `; deferred ${norm.name} scale, depth attention: logits times r_q·r_k before the exp` : '';
     return {
       ...(norm ? this.scale(norm) : {}),
       ...line(`o${t} = flash_attention(${q}, ${keys('k', streamed)}, ${keys('v', streamed)}${scaled})`, `fused kernel: online softmax, the division after ·V${depth}; ${shape}`, 'o'),
@@ -638,7 +650,7 @@ class BlockWriter {
     const norm = this.logitScale(op);
     const r = norm ? `r_${ident(norm.name)}` : '';
     const logits = norm ? `(s${t} * outer(${r}, ${r}))` : `s${t}`;
-    const depth = norm ? `; deferred ${norm.name} scale (depth: attention): logits times r_q·r_k` : '';
+    const depth = norm ? `; deferred ${norm.name} scale, depth attention: logits times r_q·r_k` : '';
     const pre = norm ? this.scale(norm) : {};
     switch (op.role) {
       case 'scores':
@@ -657,11 +669,7 @@ class BlockWriter {
         const max = deps.find((d) => d.role === 'softmax-max');
         const offset = max && online(op) ? `m_unit${t}` : max || has('softmax-gather') ? `c${t}` : 'score_bound';
         const what = offset === 'score_bound' ? 'bound offset: a known upper bound of s, no max' : `exp(s − ${offset.startsWith('m') ? 'm_unit' : 'c'})`;
-        // The logits were scaled by the pass before, unless this is the first pass over them.
-        const scaledHere = norm !== undefined || this.scaledLogits(op);
-        const s = scaledHere && !norm && max ? `s${t}` : logits;
-        const note = `${what}${scaledHere && !norm ? '; on the scaled logits' : depth}; ${count(op.work.kind === 'vector' ? op.work.exps : 0)} exps`;
-        return { ...pre, ...line(`e${t} = exp(${s} - ${offset}); l${t} = e${t}.sum(dim=-1, keepdim=True)`, note, 'e') };
+        return { ...pre, ...line(`e${t} = exp(${logits} - ${offset}); l${t} = e${t}.sum(dim=-1, keepdim=True)`, `${what}${depth}; ${count(op.work.kind === 'vector' ? op.work.exps : 0)} exps`, 'e') };
       }
       case 'softmax-divide':
         return line(`p${t} = e${t} / l${t}`, 'p = exp(s − c) / sum(exp(s − c)) over every key', 'p');
@@ -679,21 +687,6 @@ class BlockWriter {
       default:
         return this.generic(op);
     }
-  }
-
-  /** Whether an exp pass follows a max pass that already scaled the logits (depth: attention). */
-  private scaledLogits(exp: Op): boolean {
-    const seen = new Set<number>();
-    const stack = [...exp.deps];
-    while (stack.length > 0) {
-      const id = stack.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const d = this.op(id);
-      if (d.role === 'softmax-max') return this.logitScale(d) !== undefined;
-      if (d.role === 'softmax-gather') stack.push(...d.deps);
-    }
-    return false;
   }
 
   /** q and k split into heads and rotated; with the scale deferred past RoPE they are rotated raw. */
@@ -796,6 +789,13 @@ function moduleLines(info: KindInfo): BlockLine[] {
   return lines;
 }
 
+/** Where a scale deferred deeper than the linear layer is applied, for the fold section. */
+const DEPTH_WORDS: Record<Exclude<DeferDepth, 'linear'>, string> = {
+  rope: "depth rope: q and k are rotated raw and scaled after RoPE, v after its matmul",
+  attention: "depth attention: q's and k's scales multiply the logits before the exp, v's is applied after its matmul",
+  down: "depth down: the MLP runs on raw rows and r scales the down projection's output",
+};
+
 function foldSection(sim: KindSimulation, schedule: Schedule): BlockLine[] {
   const note = (text: string): BlockLine => ({ opId: null, code: '', comment: text });
   const lines: BlockLine[] = [note('load time, once:')];
@@ -803,7 +803,7 @@ function foldSection(sim: KindSimulation, schedule: Schedule): BlockLine[] {
   for (const d of sim.sites) {
     if (d.decision !== 'defer') lines.push(note(`  ${d.site.name}: ${d.decision === 'keep' ? 'kept' : 'ineligible'}, usual schedule, nothing to fold`));
     else if (d.site.norm === undefined) lines.push(note(`  ${d.site.name}: deferred, nothing to fold (the division moves after ·V)`));
-    else lines.push(note(`  ${d.site.name}: deferred`), ...foldLines(d.site).map((l) => ({ ...l, opId: null })));
+    else lines.push(note(`  ${d.site.name}: deferred${d.depth && d.depth !== 'linear' ? `, ${DEPTH_WORDS[d.depth]}` : ''}`), ...foldLines(d.site).map((l) => ({ ...l, opId: null })));
   }
   return lines;
 }
