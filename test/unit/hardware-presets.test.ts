@@ -8,7 +8,7 @@ import { isParameter, leaves } from '../../src/core/hardware/spec';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
 const PRESET_DIR = new URL('../../src/core/hardware/presets/', import.meta.url);
-const NAMES = ['dimc', 'gpu-h100', 'tpu-v5e'];
+const NAMES = ['dimc', 'gpu-a100', 'gpu-h100', 'gpu-t4', 'tpu-v5e'];
 
 function rawPreset(name: string): { [key: string]: unknown } & { provenance: Record<string, string>; sources: { id: string }[]; $schema: string } {
   return JSON.parse(readFileSync(new URL(`${name}.json`, PRESET_DIR), 'utf8'));
@@ -156,7 +156,7 @@ test('formatProfile shows every parameter with its unit and provenance, grouped 
   const h100 = formatProfile(getPreset('gpu-h100'));
   assert.match(h100, /peak bf16\s+989\.4 TFLOP\/s/);
   assert.match(h100, /hbm3 bandwidth\s+3,350 GB\/s/);
-  assert.match(h100, /efficiency\s+0\.7 \(70% of peak\)/);
+  assert.match(h100, /efficiency\s+0\.48 \(48% of peak\)/);
 });
 
 test('formatPresetList is a plain table with a header and one row per preset', () => {

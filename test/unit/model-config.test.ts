@@ -47,6 +47,8 @@ const EXPECTED: Record<string, [layers: number, heads: number, kv: number, headD
   'GPT-2': [12, 12, 12, 64, 3072, 50257, 'layernorm'],
   'Gemma-2b': [18, 8, 1, 256, 16384, 256000, 'rmsnorm'],
   'Llama-2-7b-hf': [32, 32, 32, 128, 11008, 32000, 'rmsnorm'],
+  'Llama-2-70b-hf': [80, 64, 8, 128, 28672, 32000, 'rmsnorm'],
+  'SmolLM2-135M': [30, 9, 3, 64, 1536, 49152, 'rmsnorm'],
   'Llama-3.1-70B': [80, 64, 8, 128, 28672, 128256, 'rmsnorm'],
   'Llama-3.1-8B': [32, 32, 8, 128, 14336, 128256, 'rmsnorm'],
   'Llama-3.1-405B': [126, 128, 8, 128, 53248, 128256, 'rmsnorm'],
