@@ -236,9 +236,9 @@ test('eager RMSNorm kernels (kernels.norm=eager): PyTorch\'s chain, line by line
     'xf_input_layernorm = x.to(torch.float32)',
     'sq_input_layernorm = xf_input_layernorm.pow(2)',
     'var_input_layernorm = sq_input_layernorm.mean(-1, keepdim=True)',
+    'var_input_layernorm = all_gather_sum(var_input_layernorm)',
     'var_input_layernorm = var_input_layernorm + 1e-05',
     'r_input_layernorm = torch.rsqrt(var_input_layernorm)',
-    'r_input_layernorm = all_gather(r_input_layernorm)',
     'hf_input_layernorm = xf_input_layernorm * r_input_layernorm',
     'h_input_layernorm = hf_input_layernorm.to(input_dtype)',
     'h_input_layernorm = input_layernorm.weight * h_input_layernorm',
@@ -248,7 +248,7 @@ test('eager RMSNorm kernels (kernels.norm=eager): PyTorch\'s chain, line by line
   assert.ok(at.every((i) => i > 0), `all lines present: ${usual.filter((_, i) => at[i]! < 0).join(' | ')}`);
   assert.deepEqual([...at].sort((x, y) => x - y), at, 'in this order');
   assert.match(lineOf(b.baseline, 'var_input_layernorm = var_input_layernorm + 1e-05'), /# vector .* input_layernorm\.\+ eps  \(eager RMSNorm kernel: \+ ε, one value per row\)$/);
-  assert.match(lineOf(b.baseline, 'r_input_layernorm = all_gather(r_input_layernorm)'), /# collective .* \(gather the per-row statistic over 132 units\)$/);
+  assert.match(lineOf(b.baseline, 'var_input_layernorm = all_gather_sum(var_input_layernorm)'), /# collective .* \(gather the partial means of x² over 132 units\)$/);
   // No fused-kernel statistic and no second r: the chain computes it.
   assert.doesNotMatch(b.baseline, /ss_input_layernorm|rsqrt\(ss_/);
 
@@ -257,7 +257,7 @@ test('eager RMSNorm kernels (kernels.norm=eager): PyTorch\'s chain, line by line
   const scale = 'gate_proj_out[1/4] = r_post_attention_layernorm * gate_proj_raw[1/4]';
   assert.match(lineOf(b.deferred, scale), /# vector .* gate_proj\.scale\[1\/4\]  \(deferred post_attention_layernorm scale, 14336 values per row; its own pass over the output, 7\.3 MB\)$/);
   assert.ok(codeIndex(b.deferred, 'r_post_attention_layernorm = torch.rsqrt(var_post_attention_layernorm)') < codeIndex(b.deferred, scale));
-  assert.equal(codeLines(b.deferred).filter((c) => c.startsWith('r_post_attention_layernorm = ')).length, 2, 'rsqrt and gather, no third r');
+  assert.equal(codeLines(b.deferred).filter((c) => c.startsWith('r_post_attention_layernorm = ')).length, 1, 'the rsqrt after the gather, no second r');
   assert.ok(codeIndex(b.deferred, 'gate_proj_raw[1/4] = x @ gate_proj.weight′.T') >= 0);
   const head = g.blocks.find((x) => x.layerKind === 'head')!;
   assert.match(lineOf(head.deferred, 'lm_head_out[1/4] = r_norm * lm_head_raw[1/4]'), /# vector .*its own pass over the output/);

@@ -703,12 +703,11 @@ test('deferred: each consumer scaled over its output on this chip (replicated on
 });
 
 // ---------------------------------------------------------------------------------------------
-// Where the code disagrees with the published architecture (left as todo, see the reasons).
+// Two places where the code disagreed with the published architecture (fixed in layer.ts).
 // ---------------------------------------------------------------------------------------------
 
 test(
   "Qwen3's q_norm and k_norm normalize every head: rows·heads/TP·128 and rows·kvHeads/TP·128 values",
-  { todo: 'layer.ts normStatistic/normApply take rows·norm.width = rows·128 for a per-head (qk) norm, missing the heads factor: Qwen3 applies q_norm to each of the 32 query heads and k_norm to each of the 4 KV heads (Qwen3Attention: q_norm(q_proj(x).view(…, head_dim)))' },
   async () => {
     for (const tp of [1, 8]) {
       for (const w of [PREFILL, DECODE]) {
@@ -729,7 +728,6 @@ test(
 
 test(
   "DeepSeek-V3's rotary embedding acts on the 64 rope dims of each query head and on one shared 64-dim key",
-  { todo: 'layer.ts rope(q, k) counts rows·(heads + kvHeads)·headDim = rows·(128 + 128)·192 at TP 1; MLA rotates only q_pe (qk_rope_head_dim 64 per head) and the single k_pe (64, shared by all heads): rows·(128·64 + 64), about 6× less' },
   async () => {
     for (const tp of [1, 8]) {
       for (const w of [PREFILL, DECODE]) {

@@ -492,8 +492,8 @@ class BlockWriter {
     const units = op.work.kind === 'collective' ? ` over ${op.work.units} units` : '';
     const from = op.deps.find((d) => this.op(d).role === 'norm-stat');
     if (from !== undefined && this.facts.statStep(from) !== 'fused') {
-      // The eager chain has its per-row scale already: the gather brings it to every unit of the row.
-      return { code: `r_${n} = all_gather(r_${n})`, note: `gather the per-row statistic${units}`, value: { v: `r_${n}`, tag: '' } };
+      // The eager chain gathers each unit's share of the mean of squares; + ε and rsqrt follow.
+      return { code: `var_${n} = all_gather_sum(var_${n})`, note: `gather the partial means of x²${units}`, value: { v: `var_${n}`, tag: '' } };
     }
     const ln = norm.kind === 'layernorm';
     return {

@@ -216,39 +216,47 @@ class LayerBuilder {
   }
 
   /**
-   * The statistic of a norm over `rows` rows of `width` values: one kernel, or PyTorch's eager
-   * RMSNorm (up-cast to fp32, square, mean, add ε, rsqrt: a kernel each, every one a memory pass).
-   * LayerNorm is one native kernel in PyTorch either way. Returns the op the statistic is ready after.
+   * The statistic of a norm over `vectors` vectors of `width` values per row (a per-head QK norm has
+   * one per head), gathered over the units a vector spans: one kernel, or PyTorch's eager RMSNorm
+   * (up-cast to fp32, square, mean, a kernel each, every one a memory pass; the partial sums gathered;
+   * then add ε and rsqrt). LayerNorm is one native kernel in PyTorch either way. Returns the op after
+   * which the statistic is known on every unit.
    */
-  normStatistic(norm: NormSpec, deps: number[], site: string): number {
-    const rows = this.rows;
-    const width = norm.width;
-    const x = rows * width;
+  normStatistic(norm: NormSpec, deps: number[], site: string, vectors: number): number {
+    const rows = this.rows * vectors;
+    const x = rows * norm.width;
     const ln = norm.kind === 'layernorm';
+    // A per-head QK norm runs over head_dim values held by one unit: its statistic needs no gather.
+    const gather = (after: number) => (norm.placement === 'qk' ? after : this.collective(`${norm.name}.gather`, 'norm-gather', rows, ln ? 2 : 1, [after], site));
     if (ln || this.ctx.norm === 'fused') {
       const stats = ln ? 2 : 1;
-      return this.vector(`${norm.name}.${ln ? 'Σx,Σx²' : 'Σx²'}`, 'norm-stat', vec(x, ln ? OPS.lnStat : OPS.rmsStat, this.act(x) + rows * stats * STAT_BYTES), deps, 'norm-stat', site);
+      return gather(this.vector(`${norm.name}.${ln ? 'Σx,Σx²' : 'Σx²'}`, 'norm-stat', vec(x, ln ? OPS.lnStat : OPS.rmsStat, this.act(x) + rows * stats * STAT_BYTES), deps, 'norm-stat', site));
     }
     const f32 = 4;
-    const kernels: [string, Work][] = [];
-    if (this.ctx.activationBytes < f32) kernels.push(['to(float32)', vec(x, 1, this.act(x) + x * f32)]);
-    kernels.push(
-      ['pow(2)', vec(x, 1, 2 * x * f32)],
-      ['mean(-1)', vec(x, 1, x * f32 + rows * STAT_BYTES)],
-      ['+ eps', vec(rows, 1, 2 * rows * STAT_BYTES)],
-      ['rsqrt', vec(rows, 0, 2 * rows * STAT_BYTES, { rsqrts: rows })],
+    const chain = (kernels: [string, Work][], from: number[]): number => {
+      let last = from;
+      for (const [what, work] of kernels) last = [this.vector(`${norm.name}.${what}`, 'norm-stat', work, last, 'norm-stat', site)];
+      return last[0]!;
+    };
+    const sum: [string, Work][] = [];
+    if (this.ctx.activationBytes < f32) sum.push(['to(float32)', vec(x, 1, this.act(x) + x * f32)]);
+    sum.push(['pow(2)', vec(x, 1, 2 * x * f32)], ['mean(-1)', vec(x, 1, x * f32 + rows * STAT_BYTES)]);
+    const gathered = gather(chain(sum, deps));
+    return chain(
+      [
+        ['+ eps', vec(rows, 1, 2 * rows * STAT_BYTES)],
+        ['rsqrt', vec(rows, 0, 2 * rows * STAT_BYTES, { rsqrts: rows })],
+      ],
+      [gathered],
     );
-    let last = deps;
-    for (const [what, work] of kernels) last = [this.vector(`${norm.name}.${what}`, 'norm-stat', work, last, 'norm-stat', site)];
-    return last[0]!;
   }
 
   /**
    * Applying a kept norm, in `count` chunks that stream into the matmul tiles: one kernel, or the
    * rest of PyTorch's eager RMSNorm (x·r in fp32, down-cast, ·γ), which runs whole before any tile.
    */
-  normApply(norm: NormSpec, gathered: number, count: number, site: string): number[] {
-    const rows = this.rows;
+  normApply(norm: NormSpec, gathered: number, count: number, site: string, vectors: number): number[] {
+    const rows = this.rows * vectors;
     const x = rows * norm.width;
     const ln = norm.kind === 'layernorm';
     const params = this.act(norm.width * (norm.affine === 'weight+bias' ? 2 : 1));
@@ -280,21 +288,19 @@ class LayerBuilder {
    * weights) while the statistic is gathered; each output tile is then scaled.
    * Returns, per consumer name, the ids its normalized output is ready after.
    */
-  normSite(site: Site, inputDeps: number[]): Map<string, number[]> {
+  normSite(site: Site, inputDeps: number[], vectors = 1): Map<string, number[]> {
     const rows = this.rows;
     const norm = site.norm!;
     const ln = norm.kind === 'layernorm';
     const outputs = new Map<string, number[]>();
     // The router goes first so that routed experts can depend on its decision.
     const consumers = [...site.consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
-    const stat = this.normStatistic(norm, inputDeps, site.id);
-    // A per-head QK norm runs over head_dim values held by one unit: its statistic needs no gather.
-    const gathered = norm.placement === 'qk' ? stat : this.collective(`${norm.name}.gather`, 'norm-gather', rows, ln ? 2 : 1, [stat], site.id);
+    const gathered = this.normStatistic(norm, inputDeps, site.id, vectors);
     const depth = site.ineligible === null && site.consumers.length > 0 ? this.defer(site.id) : null;
     if (depth === null) {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
       const { count, byRows } = this.tiling();
-      const chunks = this.normApply(norm, gathered, count, site.id);
+      const chunks = this.normApply(norm, gathered, count, site.id, vectors);
       const chunkDeps = (t: number) => (byRows && chunks.length === count ? [chunks[t]!] : chunks);
       for (const lin of consumers) outputs.set(lin.name, this.consumer(lin, [], chunkDeps));
       outputs.set('', chunks);
@@ -464,11 +470,11 @@ class BlockAssembler {
     this.sites = layerSites(kind, attention, positions);
   }
 
-  /** Builds a norm site (if the norm exists) and returns what its output is ready after. */
-  norm(norm: NormSpec | undefined, deps: number[]): number[] {
+  /** Builds a norm site (if the norm exists) and returns what its output is ready after; `vectors` per token (heads of a QK norm). */
+  norm(norm: NormSpec | undefined, deps: number[], vectors = 1): number[] {
     const site = norm && this.sites.find((s) => s.norm === norm);
     if (!site) return deps;
-    const outs = this.b.normSite(site, deps);
+    const outs = this.b.normSite(site, deps, vectors);
     for (const [name, ids] of outs) if (name) this.ready.set(name, ids);
     return outs.get('') ?? deps;
   }
@@ -556,12 +562,13 @@ class BlockAssembler {
       kv = this.outputs(['k'], attnIn);
     }
     const v = attn.mla ? [] : this.outputs(['v'], attnIn);
-    // Per-head QK norms: local statistics, applied before the rotary embedding; V is not normalized.
-    q = this.norm(findNorm(kind, 'q'), q);
-    if (kv.length > 0) kv = this.norm(findNorm(kind, 'k'), kv);
-    let qk = [...q, ...kv];
     const { heads, kvHeads } = headsOf(attn, b.ctx.tp);
-    const qkValues = b.rows * (heads + kvHeads) * attn.headDim;
+    // Per-head QK norms: one statistic per head, local, applied before the rotary embedding; V is not normalized.
+    q = this.norm(findNorm(kind, 'q'), q, heads);
+    if (kv.length > 0) kv = this.norm(findNorm(kind, 'k'), kv, kvHeads);
+    let qk = [...q, ...kv];
+    // MLA rotates only the rope part of each query head and the one key part all heads share.
+    const qkValues = attn.mla ? b.rows * (heads + 1) * attn.mla.ropeHeadDim : b.rows * (heads + kvHeads) * attn.headDim;
     if (this.rope) {
       // Reads q and k and the cos/sin of each position, writes the rotated q and k.
       qk = [b.vector('rope(q, k)', 'rope', vec(qkValues, OPS.rope, b.act(3 * qkValues)), qk, 'elementwise')];
