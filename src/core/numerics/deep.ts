@@ -18,14 +18,15 @@
  * a matmul's output is stored; RoPE is one kernel (rotation in the accumulator, stored); the
  * deferred scale of the 'rope' depth is its own epilogue after RoPE (stored again: the scale is
  * not ready when RoPE runs, which is the point of deferring that deep); the logits are scaled in
- * the accumulator before exp; the MLP's hidden activation is stored before the down projection.
+ * the accumulator before exp; e·r_j is stored as P is before P·V; the MLP's hidden activation is
+ * stored before the down projection.
  *
  * `DeepMutation`s are deliberately wrong forms (the negative controls of the tests): they show the
  * check can fail. None of them is used by checkNumerics itself.
  */
 
 import { rounder } from './floats';
-import { KernelConfig, linear, matmulAccumulate } from './kernels';
+import { KernelConfig, linear, matmulAccumulate, softmaxVBaseline } from './kernels';
 
 /** RoPE base frequency of Llama and most rotary models: frequency t of a head of width d is θ^(−2t/d). */
 export const ROPE_THETA = 10000;
@@ -120,76 +121,166 @@ export function scaleRows(cfg: KernelConfig, x: Float64Array, rows: number, scal
 
 // ---------------------------------------------------------------------------------------------
 // Attention with the scales on the logits
+//
+// Logits come from accumulated dot products (a matmul) with causal masking. The usual schedule then
+// runs softmaxVBaseline of kernels.ts (p = e/ℓ stored, p·V). The deferred forms compute, per row,
+// c = the max of the scaled logits, e = exp(l − c) and ℓ = Σ_j e_ij in the accumulator, then v's
+// scale on column j of e after the sum, ẽ_ij = e_ij·r_j stored (as P is stored before P·V, so no
+// more roundings than the usual p = e/ℓ), O = ẽ·V̂ accumulated and o = O/ℓ.
 
-/** Per-token scales of the 'attention' depth: q's per query token, k's and v's per key token (1 where already applied). */
-export interface LogitScales {
-  q: Float64Array;
-  k: Float64Array;
-  v: Float64Array;
+/** An L × d matrix transposed to d × L (keys as the columns of a matmul's right operand). */
+function transpose(k: Float64Array, d: number): Float64Array {
+  const L = k.length / d;
+  const kT = new Float64Array(d * L);
+  for (let j = 0; j < L; j++) for (let t = 0; t < d; t++) kT[t * L + j] = k[j * d + t]!;
+  return kT;
 }
 
 /**
- * Causal attention of `queries` tokens (starting at token `first`) against L keys, one KV head
- * shared by `heads` query heads of width d. q is queries × heads·d (row-major, so it is also
- * (queries·heads) × d), k and v are L × d; query token i sees keys j ≤ i. Returns
- * queries × heads·d, stored.
- *
- * Without `scales`: the usual schedule, logits q·k/√d, c = the row max, e = exp(s − c), ℓ = Σe in
- * the accumulator, p = e/ℓ stored, o = p·V.
- * With `scales`: the 'attention' depth, l_ij = (q̂·k̂_j/√d)·(r_q,i·r_k,j) in the accumulator,
- * c = max_j l_ij, e = exp(l − c), ℓ = Σ_j e_ij from the unrounded exponentials, then the v scale
- * p̃_ij = e_ij·r_v,j stored (after the sum), O = p̃·V accumulated and o = O/ℓ (d values per row).
+ * Causal logits of T query tokens × `heads` heads (row ρ belongs to token ⌊ρ/heads⌋) against T
+ * keys: l = (q·k_j/√d)·scale(i, j) in the accumulator for j ≤ i, −∞ for j > i (masked). q is
+ * T × heads·d, k is T × d. With `own`, the key j = i (the query's own token) is read from `own`
+ * instead of k (decode: the new token's raw k̂ beside the cache's scaled k).
  */
-export function attentionForm(
+function causalLogits(
   cfg: KernelConfig,
   q: Float64Array,
-  queries: number,
-  first: number,
+  T: number,
   heads: number,
   k: Float64Array,
-  v: Float64Array,
   d: number,
-  scales: LogitScales | null,
-  mutation?: DeepMutation,
+  scale: ((i: number, j: number) => number) | null,
+  own: Float64Array | null = null,
+): Float64Array {
+  const acc = rounder(cfg.accumulate);
+  const rows = T * heads;
+  const S = matmulAccumulate(q, rows, transpose(k, d), T, cfg.accumulate);
+  const Sown = own === null ? S : matmulAccumulate(q, rows, transpose(own, d), T, cfg.accumulate);
+  const inv = acc(1 / Math.sqrt(d));
+  const l = new Float64Array(rows * T);
+  for (let row = 0; row < rows; row++) {
+    const i = Math.floor(row / heads);
+    for (let j = 0; j < T; j++) {
+      if (j > i) {
+        l[row * T + j] = -Infinity;
+        continue;
+      }
+      const v = acc((j === i ? Sown : S)[row * T + j]! * inv);
+      l[row * T + j] = scale === null ? v : acc(v * scale(i, j));
+    }
+  }
+  return l;
+}
+
+/**
+ * The deferred Softmax → ·V with v's scale on e's columns after the row sum: for the causal
+ * logits of `causalLogits`, ẽ_ij = e_ij·colScale(i, j) stored, O = Σ_j ẽ_ij·V_j, o = O/ℓ with
+ * ℓ = Σ_j e_ij. With `ownV`, the key j = i takes its value from ownV's row i and is added last
+ * (decode: the new token's raw v̂ after the cache's scaled rows, the order of a decode step).
+ * Mutations: 'k-scale-after-exp' multiplies e_ij by kScale(i, j) after exp (both in ℓ and in ẽ);
+ * 'v-scale-in-row-sum' puts colScale into ℓ too.
+ */
+function softmaxVScaledColumns(
+  cfg: KernelConfig,
+  logits: Float64Array,
+  heads: number,
+  V: Float64Array,
+  d: number,
+  colScale: (i: number, j: number) => number,
+  ownV: Float64Array | null,
+  mutation: DeepMutation | undefined,
+  kScale: (i: number, j: number) => number,
 ): Float64Array {
   const acc = rounder(cfg.accumulate);
   const store = rounder(cfg.storage);
-  const L = k.length / d;
-  const rows = queries * heads;
-  const kT = new Float64Array(d * L);
-  for (let j = 0; j < L; j++) for (let t = 0; t < d; t++) kT[t * L + j] = k[j * d + t]!;
-  const S = matmulAccumulate(q, rows, kT, L, cfg.accumulate);
-  const inv = acc(1 / Math.sqrt(d));
+  const L = V.length / d;
+  const rows = logits.length / L;
   const P = new Float64Array(rows * L);
+  const pOwn = new Float64Array(rows);
   const ell = new Float64Array(rows);
   const e = new Float64Array(L);
   const kAfterExp = mutation === 'k-scale-after-exp';
   const vInSum = mutation === 'v-scale-in-row-sum';
   for (let row = 0; row < rows; row++) {
-    const i = first + Math.floor(row / heads);
-    const seen = Math.min(L, i + 1);
-    const rq = scales === null ? 1 : scales.q[Math.floor(row / heads)]!;
+    const i = Math.floor(row / heads);
     let c = -Infinity;
-    for (let j = 0; j < seen; j++) {
-      let l = acc(S[row * L + j]! * inv);
-      if (scales !== null) l = kAfterExp ? acc(l * rq) : acc(l * acc(rq * scales.k[j]!));
-      e[j] = l;
-      if (l > c) c = l;
-    }
+    for (let j = 0; j <= i; j++) c = Math.max(c, logits[row * L + j]!);
     let sum = 0;
-    for (let j = 0; j < seen; j++) {
-      let ev = acc(Math.exp(acc(e[j]! - c)));
-      if (scales !== null && kAfterExp) ev = acc(ev * scales.k[j]!);
+    for (let j = 0; j <= i; j++) {
+      let ev = acc(Math.exp(acc(logits[row * L + j]! - c)));
+      if (kAfterExp) ev = acc(ev * kScale(i, j));
       e[j] = ev;
-      sum = acc(sum + (scales !== null && vInSum ? acc(ev * scales.v[j]!) : ev));
+      sum = acc(sum + (vInSum ? acc(ev * colScale(i, j)) : ev));
     }
     ell[row] = sum;
-    for (let j = 0; j < seen; j++) P[row * L + j] = store(scales === null ? acc(e[j]! / sum) : acc(e[j]! * scales.v[j]!));
+    for (let j = 0; j <= i; j++) {
+      const p = store(acc(e[j]! * colScale(i, j)));
+      if (ownV !== null && j === i) pOwn[row] = p;
+      else P[row * L + j] = p;
+    }
   }
-  if (scales === null) return linear(cfg, P, rows, v, d, null);
-  const O = matmulAccumulate(P, rows, v, d, cfg.accumulate);
-  for (let row = 0; row < rows; row++) for (let t = 0; t < d; t++) O[row * d + t] = store(acc(O[row * d + t]! / ell[row]!));
+  const O = matmulAccumulate(P, rows, V, d, cfg.accumulate);
+  for (let row = 0; row < rows; row++) {
+    const i = Math.floor(row / heads);
+    const p = pOwn[row]!;
+    for (let t = 0; t < d; t++) {
+      const o = ownV === null ? O[row * d + t]! : acc(O[row * d + t]! + p * ownV[i * d + t]!);
+      O[row * d + t] = store(acc(o / ell[row]!));
+    }
+  }
   return O;
+}
+
+/** The usual schedule: causal softmax(q·kᵀ/√d)·V, p = e/ℓ stored. q is T × heads·d, k and v are T × d; returns T × heads·d. */
+export function attentionUsual(cfg: KernelConfig, q: Float64Array, T: number, heads: number, k: Float64Array, v: Float64Array, d: number): Float64Array {
+  return softmaxVBaseline(cfg, causalLogits(cfg, q, T, heads, k, d, null), T * heads, v, d).out;
+}
+
+/**
+ * The 'attention' depth in a causal prefill, from raw rotated q̂ and k̂ and raw v̂: logits
+ * (q̂_i·k̂_j/√d)·r_i·r_j (q's scale on row i, k's on column j, before exp), c their row max,
+ * ℓ = Σ_j e_ij, then v's r_j on column j of e (after the sum): o_i = Σ_j e_ij·r_j·v̂_j / ℓ_i.
+ */
+export function attentionDeep(
+  cfg: KernelConfig,
+  q: Float64Array,
+  T: number,
+  heads: number,
+  k: Float64Array,
+  v: Float64Array,
+  d: number,
+  r: Float64Array,
+  mutation?: DeepMutation,
+): Float64Array {
+  const acc = rounder(cfg.accumulate);
+  const kAfterExp = mutation === 'k-scale-after-exp';
+  const logits = causalLogits(cfg, q, T, heads, k, d, (i, j) => (kAfterExp ? r[i]! : acc(r[i]! * r[j]!)));
+  return softmaxVScaledColumns(cfg, logits, heads, v, d, (_i, j) => r[j]!, null, mutation, (_i, j) => r[j]!);
+}
+
+/**
+ * The 'attention' depth in decode, every token of a chunk as the new token of one step, all steps
+ * in one batch: step i's query (row i of q̂, raw and rotated) attends to keys 0…i−1 from the cache,
+ * whose k and v were stored scaled, and to its own raw k̂_i and v̂_i: logits (q̂_i·k_j/√d)·r_i for
+ * cached j and (q̂_i·k̂_i/√d)·r_i·r_i for its own column; ẽ_ij = e_ij for cached j and e_ii·r_i for
+ * its own (v's scale, after ℓ); O = Σ_{j<i} ẽ_ij·v_j + ẽ_ii·v̂_i in this order; o = O/ℓ.
+ */
+export function attentionDecode(
+  cfg: KernelConfig,
+  q: Float64Array,
+  T: number,
+  heads: number,
+  cache: { k: Float64Array; v: Float64Array },
+  own: { k: Float64Array; v: Float64Array },
+  d: number,
+  r: Float64Array,
+  mutation?: DeepMutation,
+): Float64Array {
+  const acc = rounder(cfg.accumulate);
+  const kAfterExp = mutation === 'k-scale-after-exp';
+  const logits = causalLogits(cfg, q, T, heads, cache.k, d, (i, j) => (j < i || kAfterExp ? r[i]! : acc(r[i]! * r[i]!)), own.k);
+  const ownScale = (i: number, j: number): number => (j < i ? 1 : r[i]!);
+  return softmaxVScaledColumns(cfg, logits, heads, cache.v, d, ownScale, own.v, mutation, ownScale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,7 +288,11 @@ export function attentionForm(
 
 export type MlpActivation = 'relu' | 'silu';
 
-function activate(cfg: KernelConfig, act: MlpActivation, a: Float64Array, u: Float64Array | null): Float64Array {
+/**
+ * The MLP's hidden activation from stored projections: plain h = act(a), gated h = act(a)⊙u; in
+ * the accumulator, stored.
+ */
+export function mlpActivation(cfg: KernelConfig, act: MlpActivation, a: Float64Array, u: Float64Array | null): Float64Array {
   const acc = rounder(cfg.accumulate);
   const store = rounder(cfg.storage);
   const out = new Float64Array(a.length);
@@ -227,5 +322,5 @@ export interface MlpWeights {
 export function mlpHidden(cfg: KernelConfig, xin: Float64Array, rows: number, w: MlpWeights, act: MlpActivation): Float64Array {
   const a = linear(cfg, xin, rows, w.gate ?? w.up, w.f, null);
   const u = w.gate === null ? null : linear(cfg, xin, rows, w.up, w.f, null);
-  return activate(cfg, act, a, u);
+  return mlpActivation(cfg, act, a, u);
 }

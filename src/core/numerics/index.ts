@@ -44,8 +44,8 @@ export {
   FP64,
 } from './kernels';
 export type { KernelConfig, NormParams, FoldedLinear, SoftmaxOffsetSpec, SoftmaxResult } from './kernels';
-export { ROPE_THETA, applyRope, attentionForm, mlpHidden, ropeTables, scaleRows } from './deep';
-export type { DeepMutation, LogitScales, MlpActivation, MlpWeights } from './deep';
+export { ROPE_THETA, applyRope, attentionDecode, attentionDeep, attentionUsual, mlpActivation, mlpHidden, ropeTables, scaleRows } from './deep';
+export type { DeepMutation, MlpActivation, MlpWeights } from './deep';
 export { createRng, deriveSeed } from './rng';
 export type { Rng } from './rng';
 export { relErrorStats, FLOOR_FRACTION } from './metrics';

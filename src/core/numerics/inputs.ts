@@ -19,15 +19,19 @@ export function outlierChannelCount(n: number): number {
   return Math.min(n, Math.max(2, Math.round(n / 2048)));
 }
 
-/** rows×n activations with outlier channels; `offset` is added to every element (a common mean). */
-export function activations(seed: number, label: string, rows: number, n: number, offset = 0): Float64Array {
+/**
+ * rows×n activations with outlier channels; `offset` is added to every element (a common mean),
+ * `magnitude` is the outliers' size (OUTLIER_MAGNITUDE unless a caller keeps their share of Σx²
+ * at a narrower width).
+ */
+export function activations(seed: number, label: string, rows: number, n: number, offset = 0, magnitude = OUTLIER_MAGNITUDE): Float64Array {
   const rng = createRng(deriveSeed(seed, `act:${label}`));
   const x = rng.normals(rows * n, offset, 1);
   const k = outlierChannelCount(n);
   for (let c = 0; c < k; c++) {
     const ch = Math.floor(rng.uniform() * n);
     const sign = rng.uniform() < 0.5 ? -1 : 1;
-    for (let r = 0; r < rows; r++) x[r * n + ch] = offset + sign * OUTLIER_MAGNITUDE * (1 + 0.1 * rng.normal());
+    for (let r = 0; r < rows; r++) x[r * n + ch] = offset + sign * magnitude * (1 + 0.1 * rng.normal());
   }
   return x;
 }
