@@ -26,19 +26,21 @@ test('which depths each site allows, and the reason it stops', async () => {
   const llamaMlp = await depthsOf('Llama-3.1-8B', 'mlp-norm');
   assert.deepEqual(llamaMlp.depths, ['linear']);
   assert.match(llamaMlp.limit, /silu is not positively homogeneous/);
-  // T5: RMSNorm, ReLU MLP, relative positions (no RoPE): onto the logits, and through the ReLU.
-  assert.deepEqual((await depthsOf('t5-small', 'attn-norm')).depths, ['linear', 'attention']);
+  // T5: RMSNorm and a ReLU MLP: through the ReLU; but its logits get a relative position bias, which r_q·r_k must not scale.
+  const t5 = await depthsOf('t5-small', 'attn-norm');
+  assert.deepEqual(t5.depths, ['linear']);
+  assert.match(t5.limit, /relative position bias after q·kᵀ/);
   assert.deepEqual((await depthsOf('t5-small', 'mlp-norm')).depths, ['linear', 'down']);
   // GPT-2: LayerNorm, and biases on its projections.
   const gpt2 = await depthsOf('GPT-2', 'attn-norm');
   assert.deepEqual(gpt2.depths, ['linear']);
-  assert.match(gpt2.limit, /LayerNorm subtracts the mean/);
+  assert.match(gpt2.limit, /LayerNorm: its deferred output is r·\(x·W̃\) \+ c/);
   // Qwen2: RMSNorm but q, k and v carry biases.
   const qwen2 = await depthsOf('Qwen2-7B-Instruct', 'attn-norm');
   assert.deepEqual(qwen2.depths, ['linear']);
-  assert.match(qwen2.limit, /add a bias/);
+  assert.match(qwen2.limit, /have a bias/);
   // Qwen3: a per-head q/k norm follows the projections.
-  assert.match((await depthsOf('Qwen3-0.6B', 'attn-norm')).limit, /per-head q\/k norm/);
+  assert.match((await depthsOf('Qwen3-0.6B', 'attn-norm')).limit, /per-head norms \(q_norm, k_norm\)/);
   // DeepSeek-V3: multi-head latent attention.
   assert.deepEqual((await depthsOf('DeepSeek-V3', 'attn-norm')).depths, ['linear']);
   // Mixtral: an MoE MLP (the router reads the norm too).

@@ -83,6 +83,10 @@ export function siteInputs(spec: ModelSpec, simulation: Simulation, report: Repo
       epilogue,
       topK: d.site.consumers.some((l) => l.role === 'router') ? (kind?.mlp.topK ?? null) : null,
       softmax: d.site.kind === 'softmax' ? softmaxShape(spec, sim, d.site, offset) : null,
+      // The listing shows the rewrite at the depth the simulation chose.
+      ...(d.depth !== null ? { depth: d.depth } : {}),
+      layer: kind,
+      positions: spec.positions,
     }));
   });
 }

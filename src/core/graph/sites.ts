@@ -1,4 +1,5 @@
 import type { AttentionKernel } from '../hardware/profile';
+import { deferDepths } from './depth';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
 
 /**
@@ -70,44 +71,22 @@ function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[
     (consumers.length === 0 ? 'its output does not go straight into a linear layer' : null);
   const target = consumers.length > 0 ? consumers.map((l) => l.name).join(', ') : 'residual';
   const id = siteIdOf(norm);
-  const reach = reason === null ? deferDepths(kind, norm, consumers, positions) : { depths: [], limit: null };
-  return {
+  const site: Site = {
     id: kind && kind.norms.filter((n) => siteIdOf(n) === id).length > 1 ? `${id}:${norm.name}` : id,
     name: `${norm.name} → ${target}`,
     kind: norm.kind,
     norm,
     consumers,
     ineligible: reason,
-    depths: reach.depths,
-    depthLimit: reach.limit,
+    depths: [],
+    depthLimit: null,
   };
-}
-
-/**
- * How deep a norm's scale can be deferred, and why not deeper. Only a pure positive scale commutes
- * with later maps: RMSNorm's r, with no bias after the linear (r·y + b is not a scale) and no centring.
- */
-function deferDepths(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[], positions: ModelSpec['positions']): { depths: DeferDepth[]; limit: string } {
-  const depths: DeferDepth[] = ['linear'];
-  const stop = (limit: string) => ({ depths, limit });
-  if (!kind) return stop('the output projection is the last linear map of the model');
-  if (norm.kind === 'layernorm') return stop('LayerNorm subtracts the mean: r·(x − μ) is not a pure scale of x, so the correction term stops at the linear layer');
-  if (consumers.some((l) => l.bias)) return stop(`${consumers.filter((l) => l.bias).map((l) => l.name).join(', ')} add a bias: r·y + b is not a scale of y`);
-  const roles = new Set(consumers.map((l) => l.role));
-  if (norm.role === 'attn' && roles.has('qkv')) return stop('q, k and v come out of one fused projection (qkv): its v columns need the scale right after it');
-  if (norm.role === 'attn' && roles.has('q') && [...roles].every((r) => r === 'q' || r === 'k' || r === 'v')) {
-    if (kind.attention.mla) return stop('multi-head latent attention: the scale meets the latent norms first');
-    if (kind.norms.some((n) => n.role === 'q' || n.role === 'k')) return stop('a per-head q/k norm follows the projections: it needs the scaled q and k');
-    if (positions === 'rope') depths.push('rope');
-    depths.push('attention');
-    return stop("in the attention the scales are needed before the softmax's exp; the exponential is not linear");
+  if (reason === null) {
+    const reach = deferDepths(site, kind ?? undefined, positions);
+    site.depths = reach.depths;
+    site.depthLimit = reach.limit;
   }
-  if (norm.role === 'mlp' && kind.mlp.kind !== 'moe') {
-    if (!/relu/i.test(kind.mlp.activation)) return stop(`${kind.mlp.activation} is not positively homogeneous (${kind.mlp.activation}(r·a) ≠ r·${kind.mlp.activation}(a)), so the scale stops at the up projection`);
-    depths.push('down');
-    return stop('the down projection feeds the residual sum, which needs the scaled value');
-  }
-  return stop('the next operation after the linear layer is not a linear map');
+  return site;
 }
 
 /** Why a Softmax site is not a candidate when the attention kernel is fused. */

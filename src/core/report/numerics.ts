@@ -1,4 +1,3 @@
-import { depthRefusal } from '../codegen/site';
 import { layerSites } from '../graph/sites';
 import type { ModelSpec } from '../model/spec';
 import { checkNumerics, DEFAULT_TOLERANCE, numericsShapeFor } from '../numerics/check';
@@ -10,7 +9,7 @@ export function numericsOptionsFor(spec: ModelSpec, seed = 1, tolerance = DEFAUL
   const kinds = new Set<NumericsSiteKind>();
   let linearBias = false;
   for (const kind of spec.layerKinds) {
-    for (const site of layerSites(kind)) {
+    for (const site of layerSites(kind, 'eager', spec.positions)) {
       if (site.kind === 'softmax') {
         kinds.add('softmax-v');
         continue;
@@ -22,7 +21,7 @@ export function numericsOptionsFor(spec: ModelSpec, seed = 1, tolerance = DEFAUL
       // Deeper deferral (issue 10): every depth the algebra allows for the site is a candidate the
       // simulator may pick by cost, so the check covers it whatever the cost decides. The
       // attention entries run their q and k through RoPE, so they need rotary positions.
-      const allows = (depth: 'rope' | 'attention' | 'down'): boolean => depthRefusal(site, depth, kind, spec.positions) === null;
+      const allows = (depth: 'rope' | 'attention' | 'down'): boolean => site.depths.includes(depth);
       if (allows('rope')) kinds.add('rmsnorm-rope');
       if (allows('attention') && spec.positions === 'rope') kinds.add('rmsnorm-attention');
       if (allows('down')) kinds.add('rmsnorm-relu-down');
