@@ -126,15 +126,30 @@ test('GPU preset: prefill saves more than decode (FlashNorm: the gain is in the 
   }
 });
 
-test('dimc reproduces the paper on Llama-2-7B and Llama-3.1-8B: collectives slow it ~20%, deferral saves ~15–20%', async () => {
+// Salmani & Soloveychik (arXiv 2502.17728): collectives "slow down inference on Transformers by approximately
+// 20%"; deferral gives "about 15–20%" lower latency on Llama-2 and Llama-3; the gather is completely hidden.
+test("dimc: the fitted hop latency still gives the paper's 20% slowdown (a check of the fit, not of the model)", async () => {
+  // collective.hopLatencyNs is FITTED (npm run calibrate) so that the mean slowdown of these two models is 20%.
+  // This only says the fit is up to date with the cost model: re-run the calibration when it fails.
+  let sum = 0;
   for (const name of ['Llama-2-7b-hf', 'Llama-3.1-8B']) {
-    // The paper's rewrite: every scale applied right after the linear layer.
-    const t = profile(await loadFixture(name), getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' }).totals;
-    const slowdown = t.exposedCollectiveBaselineUs / (t.baselineUs - t.exposedCollectiveBaselineUs);
-    assert.ok(slowdown >= 0.15 && slowdown <= 0.25, `${name}: collectives slow the baseline by ${slowdown}`);
-    assert.ok(t.savedPct >= 14 && t.savedPct <= 21, `${name}: saved ${t.savedPct}%`);
-    // Llama-2's wide QKV projection hides a whole gather; Llama-3.1-8B's GQA projection is shorter (see the README).
-    assert.ok(t.hiddenCollectivePct > (name === 'Llama-2-7b-hf' ? 90 : 75), `${name}: hidden ${t.hiddenCollectivePct}%`);
+    const t = profile(await loadFixture(name), getPreset('dimc'), DEFAULT_WORKLOAD).totals;
+    sum += t.exposedCollectiveBaselineUs / (t.baselineUs - t.exposedCollectiveBaselineUs);
+  }
+  // The fit rounds the hop latency to whole ns: within one percentage point of 20%.
+  assert.ok(Math.abs(sum / 2 - 0.2) < 0.01, `mean slowdown ${(50 * sum).toFixed(2)}%`);
+});
+
+test("dimc, not fitted: the papers' rewrite saves about 15–20% and hides the gather (Llama-2-7B; Llama-3.1-8B only deeper)", async () => {
+  for (const name of ['Llama-2-7b-hf', 'Llama-3.1-8B']) {
+    const spec = await loadFixture(name);
+    const paper = profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' }).totals;
+    // "about 15–20%": the paper's range, with "about" read as half a percentage point either side.
+    assert.ok(paper.savedPct >= 14.5 && paper.savedPct <= 20.5, `${name}: saved ${paper.savedPct}%`);
+    const deep = profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals;
+    // "completely hidden": all of the collective time, to the rounding of a float.
+    assert.ok(deep.hiddenCollectivePct > 99.9, `${name}: hidden ${deep.hiddenCollectivePct}% when deferred as deep as the algebra allows`);
+    if (name === 'Llama-2-7b-hf') assert.ok(paper.hiddenCollectivePct > 99.9, `${name}: hidden ${paper.hiddenCollectivePct}% at the linear layer`);
   }
 });
 
