@@ -160,7 +160,9 @@ suite('Binary model files and the chat tool', () => {
     assert.ok(text.includes(`baseline ${num(t.baselineUs)} µs, deferred ${num(t.deferredUs)} µs, saved ${num(t.savedUs)} µs (${percent(t.savedPct)})`), text.slice(0, 800));
     for (const kind of r.layerKinds) {
       for (const site of kind.sites) {
-        const row = site.decision === 'ineligible' ? `| ${site.decision} | ${site.name} |` : `| ${site.decision} | ${site.name} | ${num(site.keptUs)} | ${num(site.deferredUs)} | ${num(site.savedUs)} |`;
+        // Where the scale is applied: the CLI's Applied column, in its words (written out here).
+        const applied = site.depth === null ? '' : site.kind === 'softmax' ? 'after ·V' : { linear: 'after linear', rope: 'after RoPE', attention: 'on logits', down: 'after down proj' }[site.depth];
+        const row = site.decision === 'ineligible' ? `| ${site.decision} |  | ${site.name} |  |  | ${num(site.savedUs)} | ${site.reason} |` : `| ${site.decision} | ${applied} | ${site.name} | ${num(site.keptUs)} | ${num(site.deferredUs)} | ${num(site.savedUs)} |`;
         assert.ok(text.includes(row), `site row ${row}`);
       }
     }
@@ -178,7 +180,7 @@ suite('Binary model files and the chat tool', () => {
 
     assert.equal(await invokeTool({ model: 'GPT-2', batch: 0 }), 'Error: input: batch: expected a whole number from 1 to 65536, found 0');
     assert.equal(await invokeTool({ model: 'GPT-2', phase: 'training' }), 'Error: input: phase: expected one of prefill, decode, found "training"');
-    assert.equal(await invokeTool({ model: 'GPT-2', hardware: 'gpu-a100' }).then((s) => s.split('\n').length), 1);
+    assert.equal(await invokeTool({ model: 'GPT-2', hardware: 'gpu-b200' }).then((s) => s.split('\n').length), 1);
     const missing = await invokeTool({ model: 'no-such-model/config.json' });
     assert.match(missing, /^Error: .*no-such-model\/config\.json: expected an existing file or folder$/);
   });
