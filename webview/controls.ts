@@ -1,23 +1,65 @@
 /**
- * The workload and hardware controls. A change posts `profile` at once (text
- * fields after a short pause); the values are checked with the protocol's own
- * parser first, so the host only gets workloads it accepts.
+ * The hardware, kernel, rewrite and workload controls. A change posts `profile` at
+ * once (text fields after a short pause); the values are checked with the protocol's
+ * own parsers first, so the host only gets requests it accepts.
  */
-import { DTYPES } from '../src/core/hardware/profile';
+import { DTYPES, type AttentionKernel, type NormKernel } from '../src/core/hardware/profile';
 import { SOFTMAX_OFFSETS } from '../src/core/workload';
-import { parseWorkloadInput, SWEEP_AXES, type PanelView, type SweepAxis, type WebviewMessage, type WorkloadInput } from '../src/shared/protocol';
+import {
+  ATTENTION_KERNELS,
+  NORM_KERNELS,
+  NO_KERNEL_OVERRIDES,
+  parseKernelOverrides,
+  parseWorkloadInput,
+  SWEEP_AXES,
+  type KernelOverrides,
+  type PanelView,
+  type SweepAxis,
+  type WebviewMessage,
+  type WorkloadInput,
+} from '../src/shared/protocol';
 import { h, replaceChildren } from './dom';
-import { button, labelFor, select, textfield, type ButtonElement, type SelectElement, type TextfieldElement } from './elements';
+import { button, labelFor, select, textfield, type ButtonElement, type SelectElement, type SelectOption, type TextfieldElement } from './elements';
 
 const TEXT_DEBOUNCE_MS = 150;
 type CountField = 'batch' | 'seq' | 'context' | 'tp';
 const COUNT_LIMITS: Record<CountField, number> = { batch: 1 << 16, seq: 1 << 24, context: 1 << 24, tp: 1024 };
+/** The kernel selects' value for "what the profile says" (no override). */
+const PROFILE = 'profile';
+
+const KERNEL_TEXT: { attention: Record<AttentionKernel, string>; norm: Record<NormKernel, string> } = {
+  attention: {
+    flash: 'fused, online softmax: the Softmax is already deferred',
+    eager: 'scores in memory, softmax in its own passes',
+  },
+  norm: {
+    fused: 'one norm kernel',
+    eager: "PyTorch's unfused RMSNorm, a kernel per step (FlashNorm's baseline)",
+  },
+};
+
+/** The first option is the profile's own kernel, labelled so; the others override it, and say so when chosen. */
+function kernelOptions<K extends string>(all: readonly K[], profile: K, text: Record<K, string>): SelectOption[] {
+  return [
+    { value: PROFILE, label: `${profile} (profile)`, description: `the hardware profile's choice: ${text[profile]}` },
+    ...all.filter((k) => k !== profile).map((k) => ({ value: k, label: `${k} (override)`, description: `instead of the profile's ${profile}: ${text[k]}` })),
+  ];
+}
+
+/** Views made before the panel had kernel controls (an old export) carry none. */
+const kernelsOf = (view: PanelView): KernelOverrides => view.kernels ?? NO_KERNEL_OVERRIDES;
+const profileKernelsOf = (view: PanelView): PanelView['profileKernels'] | null => view.profileKernels ?? null;
 
 export class ControlsView {
   private hardware!: SelectElement;
   private phase!: SelectElement;
   private dtype!: SelectElement;
   private offset!: SelectElement;
+  private depth!: SelectElement;
+  private attention!: SelectElement;
+  private norm!: SelectElement;
+  /** The profile kernels the kernel selects' "(profile)" options were made for. */
+  private kernelsFor = '';
   private axis!: SelectElement;
   private counts!: Record<CountField, TextfieldElement>;
   private buttons: ButtonElement[] = [];
@@ -36,8 +78,11 @@ export class ControlsView {
   update(view: PanelView): void {
     const ids = view.hardwareChoices.map((c) => c.id).join('\n');
     if (!this.built || ids !== this.hardwareIds) this.build(view);
+    // Another hardware profile may state other kernels: its "(profile)" options are made anew.
+    if (JSON.stringify(profileKernelsOf(view)) !== this.kernelsFor) this.buildKernelSelects(view);
     const w = view.workload;
-    this.lastRequest = JSON.stringify({ hardware: view.hardware, workload: w });
+    const kernels = kernelsOf(view);
+    this.lastRequest = JSON.stringify({ hardware: view.hardware, workload: w, kernels });
     const set = (el: SelectElement | TextfieldElement, value: string) => {
       if (!el.matches(':focus-within')) el.value = value;
     };
@@ -45,6 +90,9 @@ export class ControlsView {
     set(this.phase, w.phase);
     set(this.dtype, w.dtype ?? 'default');
     set(this.offset, w.softmaxOffset);
+    set(this.depth, w.deferDepth);
+    set(this.attention, kernels.attention ?? PROFILE);
+    set(this.norm, kernels.norm ?? PROFILE);
     for (const f of Object.keys(this.counts) as CountField[]) {
       set(this.counts[f], String(w[f]));
       this.counts[f].invalid = false;
@@ -63,6 +111,16 @@ export class ControlsView {
     this.phase = select('ctl-phase', [{ value: 'decode', label: 'decode (one step)' }, { value: 'prefill', label: 'prefill' }], w.phase, 'Phase');
     this.dtype = select('ctl-dtype', [{ value: 'default', label: "hardware's default" }, ...DTYPES.map((d) => ({ value: d, label: d }))], w.dtype ?? 'default', 'Dtype');
     this.offset = select('ctl-offset', SOFTMAX_OFFSETS.map((o) => ({ value: o, label: o })), w.softmaxOffset, 'Softmax offset');
+    this.depth = select(
+      'ctl-depth',
+      [
+        { value: 'deepest', label: 'deepest', description: 'each scale as deep as the algebra allows (after RoPE, onto the logits, past a ReLU MLP), where it pays' },
+        { value: 'linear', label: "linear (papers')", description: "the papers' rewrite: every scale right after the linear layer" },
+      ],
+      w.deferDepth,
+      'Deferral depth',
+    );
+    this.buildKernelSelects(view);
     this.counts = {
       batch: textfield('ctl-batch', String(w.batch), 'Batch'),
       seq: textfield('ctl-seq', String(w.seq), 'Prompt tokens (prefill)'),
@@ -72,7 +130,7 @@ export class ControlsView {
     const defaultAxis: SweepAxis = view.sweep?.axis ?? (w.phase === 'prefill' ? 'seq' : 'context');
     this.axis = select('ctl-axis', SWEEP_AXES.map((a) => ({ value: a, label: a })), defaultAxis, 'Sweep axis');
 
-    for (const el of [this.hardware, this.phase, this.dtype, this.offset]) el.addEventListener('change', () => this.submit());
+    for (const el of [this.hardware, this.phase, this.dtype, this.offset, this.depth]) el.addEventListener('change', () => this.submit());
     this.phase.addEventListener('change', () => this.applyPhase(this.phase.value === 'prefill' ? 'prefill' : 'decode'));
     for (const el of Object.values(this.counts)) {
       el.addEventListener('input', () => this.submitSoon());
@@ -86,24 +144,56 @@ export class ControlsView {
     ];
     const sweepButton = button('Sweep', 'graph-line', () => this.post({ type: 'sweep', axis: this.axis.value as SweepAxis }), true);
     this.buttons.push(sweepButton);
+    const group = (id: string, title: string, ...fields: HTMLElement[]) =>
+      h('div', { className: `control-group group-${id}`, attrs: { role: 'group', 'aria-labelledby': `group-${id}-title` } }, h('div', { className: 'group-title', text: title, attrs: { id: `group-${id}-title` } }), ...fields);
     replaceChildren(
       this.body,
       h(
         'div',
-        { className: 'fields' },
-        field('ctl-hardware', 'Hardware', this.hardware),
-        field('ctl-phase', 'Phase', this.phase),
-        field('ctl-batch', 'Batch', this.counts.batch),
-        field('ctl-seq', 'Prompt tokens', this.counts.seq),
-        field('ctl-context', 'Context', this.counts.context),
-        field('ctl-tp', 'Tensor parallel', this.counts.tp),
-        field('ctl-dtype', 'Dtype', this.dtype),
-        field('ctl-offset', 'Softmax offset', this.offset),
+        { className: 'control-groups' },
+        group(
+          'machine',
+          'Machine',
+          h('div', { className: 'field field-hardware' }, labelFor('ctl-hardware', 'Hardware'), this.hardware),
+          field('ctl-attention', 'Attention kernel', this.attention),
+          field('ctl-norm', 'Norm kernel', this.norm),
+        ),
+        group('rewrite', 'Rewrite', field('ctl-offset', 'Softmax offset', this.offset), field('ctl-depth', 'Deferral depth', this.depth)),
+        group(
+          'workload',
+          'Workload',
+          field('ctl-phase', 'Phase', this.phase),
+          field('ctl-batch', 'Batch', this.counts.batch),
+          field('ctl-seq', 'Prompt tokens', this.counts.seq),
+          field('ctl-context', 'Context', this.counts.context),
+          field('ctl-tp', 'Tensor parallel', this.counts.tp),
+          field('ctl-dtype', 'Dtype', this.dtype),
+        ),
       ),
+      h('p', { className: 'hint controls-hint', text: "Kernels: the first choice is the hardware profile's own; another overrides it for this report, as --set kernels.attention=eager does on the command line." }),
       view.interactive
         ? h('div', { className: 'actions' }, field('ctl-axis', 'Sweep along', h('div', { className: 'inline' }, this.axis, sweepButton)), ...this.buttons.slice(0, 2))
         : h('p', { className: 'hint read-only-note', text: 'Exported report: the controls show the workload it was made with and are read-only.' }),
     );
+  }
+
+  /**
+   * The kernel selects, for the profile's stated kernels. Made anew (not re-optioned) when another
+   * profile states others; the user is then on the hardware select, so no focus is lost.
+   */
+  private buildKernelSelects(view: PanelView): void {
+    const profile = profileKernelsOf(view);
+    this.kernelsFor = JSON.stringify(profile);
+    const kernels = kernelsOf(view);
+    const previous = [this.attention, this.norm];
+    const attention = profile?.attention ?? kernels.attention ?? 'flash';
+    const norm = profile?.norm ?? kernels.norm ?? 'fused';
+    this.attention = select('ctl-attention', kernelOptions(ATTENTION_KERNELS, attention, KERNEL_TEXT.attention), kernels.attention ?? PROFILE, 'Attention kernel');
+    this.norm = select('ctl-norm', kernelOptions(NORM_KERNELS, norm, KERNEL_TEXT.norm), kernels.norm ?? PROFILE, 'Norm kernel');
+    for (const el of [this.attention, this.norm]) el.addEventListener('change', () => this.submit());
+    // On a rebuild, in place (update() then enables them as the rest); the first time build() places them.
+    previous[0]?.replaceWith(this.attention);
+    previous[1]?.replaceWith(this.norm);
   }
 
   /** The field a pass does not use is disabled: seq in decode, context in prefill. */
@@ -114,7 +204,7 @@ export class ControlsView {
   }
 
   private setEnabled(interactive: boolean): void {
-    for (const el of [this.hardware, this.phase, this.dtype, this.offset, this.axis, ...Object.values(this.counts)]) el.disabled = !interactive;
+    for (const el of [this.hardware, this.attention, this.norm, this.phase, this.dtype, this.offset, this.depth, this.axis, ...Object.values(this.counts)]) el.disabled = !interactive;
     for (const el of Object.values(this.counts)) el.readonly = !interactive;
     for (const b of this.buttons) b.disabled = !interactive;
     if (interactive) this.applyPhase(this.phase.value === 'prefill' ? 'prefill' : 'decode');
@@ -132,6 +222,7 @@ export class ControlsView {
       phase: this.phase.value,
       dtype: this.dtype.value === 'default' ? null : this.dtype.value,
       softmaxOffset: this.offset.value,
+      deferDepth: this.depth.value,
       ...Object.fromEntries((Object.keys(this.counts) as CountField[]).map((f) => [f, Number(this.counts[f].value.trim())])),
     };
     let valid = true;
@@ -142,10 +233,11 @@ export class ControlsView {
       valid &&= ok;
     }
     const workload: WorkloadInput | null = valid ? parseWorkloadInput(raw) : null;
-    if (!workload) return;
-    const request = JSON.stringify({ hardware: this.hardware.value, workload });
+    const kernels = parseKernelOverrides({ attention: this.attention.value === PROFILE ? null : this.attention.value, norm: this.norm.value === PROFILE ? null : this.norm.value });
+    if (!workload || !kernels) return;
+    const request = JSON.stringify({ hardware: this.hardware.value, workload, kernels });
     if (request === this.lastRequest) return;
     this.lastRequest = request;
-    this.post({ type: 'profile', hardware: this.hardware.value, workload });
+    this.post({ type: 'profile', hardware: this.hardware.value, workload, kernels });
   }
 }

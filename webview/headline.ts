@@ -1,6 +1,7 @@
 /** The headline: what was profiled, on what, and the whole-model figures. */
 import { workloadLine } from '../src/core/report/formats';
 import type { Report } from '../src/core/report/types';
+import type { PanelView } from '../src/shared/protocol';
 import { h, replaceChildren } from './dom';
 import { paramCount, pct, us } from './format';
 
@@ -14,7 +15,18 @@ function figure(label: string, value: string, detail: string | null, className =
   );
 }
 
-export function renderHeadline(body: HTMLElement, report: Report): void {
+/** The kernels simulated, each said to be the profile's or the panel's choice; null for a view without them. */
+function kernelsLine(view: Pick<PanelView, 'kernels' | 'profileKernels'>): HTMLElement | null {
+  if (!view.profileKernels) return null;
+  const item = (what: 'attention' | 'norm', label: string) => {
+    const override = view.kernels?.[what] ?? null;
+    const own = view.profileKernels[what];
+    return h('span', { className: `kernel kernel-${what}${override !== null ? ' kernel-override' : ''}` }, `${label} ${override ?? own}`, h('span', { className: 'kernel-source', text: override !== null ? ` (chosen in the panel; the profile says ${own})` : ' (profile)' }));
+  };
+  return h('p', { className: 'kernels-line' }, h('span', { className: 'fact-label', text: 'Kernels ' }), item('attention', 'attention'), ' · ', item('norm', 'norm'));
+}
+
+export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<PanelView, 'kernels' | 'profileKernels'>): void {
   const { model, hardware, totals } = report;
   const params = model.params.active !== model.params.total ? `${paramCount(model.params.total)} params, ${paramCount(model.params.active)} active` : `${paramCount(model.params.total)} params`;
   const title = h('h1', { className: 'model-name', text: model.name });
@@ -39,7 +51,7 @@ export function renderHeadline(body: HTMLElement, report: Report): void {
     h('a', { className: 'provenance-link', text: 'Sources and assumptions', attrs: { href: '#provenance' } }),
   );
   const notes = model.notes.length > 0 ? h('ul', { className: 'model-notes' }, ...model.notes.map((n) => h('li', { text: n }))) : null;
-  replaceChildren(body, title, facts, src, hw, wl, figures, estimate, notes);
+  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view) : null, wl, figures, estimate, notes);
 }
 
 /** The headline as plain text, for the host's `rendered` message. */

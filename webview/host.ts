@@ -29,7 +29,7 @@ export function connectHost(): Host {
   return {
     connected: api !== undefined,
     post: (message) => api?.postMessage(message),
-    saveState: (view) => api?.setState({ modelPath: view.report.model.source, hardware: view.hardware, workload: view.workload }),
+    saveState: (view) => api?.setState({ modelPath: view.report.model.source, hardware: view.hardware, workload: view.workload, kernels: view.kernels }),
   };
 }
 

@@ -53,7 +53,7 @@ function render(view: PanelView): void {
   main.hidden = false;
   const { report } = view;
   document.title = `Deferred Norm: ${report.model.name}`;
-  renderHeadline(sections.headline.body, report);
+  renderHeadline(sections.headline.body, report, view);
   controls.update(view);
   renderLayersChart(sections.layers.body, report);
   timeline.render(report, view.timelines);

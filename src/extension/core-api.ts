@@ -12,7 +12,7 @@ export { fullReport } from '../core/report/full';
 export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
 export { compareHardware, formatComparisonMarkdown } from '../core/report/compare';
 export { DEFAULT_WORKLOAD } from '../core/workload';
-export { buildPanelView, buildSweepView, inputOf, workloadOf } from '../shared/panel-view';
+export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../shared/panel-view';
 export { standaloneHtml } from '../shared/report-html';
 // The binary-model viewer and the chat tool.
 export { readModelFileHeader } from './model-viewer/read-header';

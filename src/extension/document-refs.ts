@@ -2,7 +2,7 @@
  * What a read-only `deferred-norm:` document shows, carried in its URI so that an
  * editor restored after a reload can be rebuilt. Pure: no vscode.
  */
-import { parseWorkloadInput, type WorkloadInput } from '../shared/protocol';
+import { parseKernelOverrides, parseWorkloadInput, type KernelOverrides, type WorkloadInput } from '../shared/protocol';
 
 export const DOCUMENT_SCHEME = 'deferred-norm';
 
@@ -12,6 +12,8 @@ export interface PseudocodeRef {
   modelPath: string;
   hardware: string;
   workload: WorkloadInput;
+  /** The report panel's kernel choices over the profile's, when it made any. */
+  kernels?: KernelOverrides;
   layerKind: string;
   /** A site id, or null for the whole layer. */
   site: string | null;
@@ -56,5 +58,8 @@ export function parseRefQuery(query: string): DocumentRef | null {
   const site = r['site'];
   const side = r['side'];
   if (!(site === null || str(site)) || (side !== 'before' && side !== 'after')) return null;
-  return { kind: 'pseudocode', modelPath: r['modelPath'], hardware: r['hardware'], workload, layerKind: r['layerKind'], site, side };
+  const kernels = parseKernelOverrides(r['kernels']);
+  if (!kernels) return null;
+  const overrides = kernels.attention !== null || kernels.norm !== null ? { kernels } : {};
+  return { kind: 'pseudocode', modelPath: r['modelPath'], hardware: r['hardware'], workload, ...overrides, layerKind: r['layerKind'], site, side };
 }

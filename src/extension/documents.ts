@@ -25,7 +25,7 @@ export class ReadonlyDocuments implements vscode.TextDocumentContentProvider {
 async function pseudocodeText(ref: PseudocodeRef): Promise<string> {
   const core = loadCore();
   const spec = await core.loadModel(ref.modelPath);
-  const view = core.buildPanelView(spec, await resolveHardware(ref.hardware), ref.workload, { hardware: ref.hardware, hardwareChoices: [], interactive: false, numerics: null, sweep: null });
+  const view = core.buildPanelView(spec, await resolveHardware(ref.hardware), ref.workload, { hardware: ref.hardware, hardwareChoices: [], interactive: false, numerics: null, sweep: null, kernels: ref.kernels });
   return pickCode(view.report, ref) ?? `# ${ref.layerKind}: this model has no site "${ref.site ?? ''}".`;
 }
 

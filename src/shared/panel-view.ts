@@ -4,6 +4,7 @@
  * call it, so the panel and the export can never disagree.
  */
 import { blockListings, pseudocodeFor } from '../core/codegen';
+import { applyOverrides } from '../core/hardware/overrides';
 import type { HardwareProfile } from '../core/hardware/profile';
 import type { ModelSpec } from '../core/model/spec';
 import type { NumericsResult } from '../core/numerics/types';
@@ -12,7 +13,7 @@ import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
 import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
-import type { HardwareChoice, PanelView, SweepAxis, SweepView, WorkloadInput } from './protocol';
+import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type PanelView, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
 
 export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
   return validateWorkload({ ...input, tiles: DEFAULT_WORKLOAD.tiles }, source);
@@ -22,6 +23,31 @@ export function inputOf(w: Workload): WorkloadInput {
   return { phase: w.phase, batch: w.batch, seq: w.seq, context: w.context, tp: w.tp, dtype: w.dtype, softmaxOffset: w.softmaxOffset, deferDepth: w.deferDepth };
 }
 
+/** The overrides that change something on this profile (one equal to the profile's own choice is none). */
+export function effectiveKernels(hw: HardwareProfile, kernels: KernelOverrides): KernelOverrides {
+  return {
+    attention: kernels.attention !== null && kernels.attention !== hw.kernels.attention ? kernels.attention : null,
+    norm: kernels.norm !== null && kernels.norm !== hw.kernels.norm ? kernels.norm : null,
+  };
+}
+
+/**
+ * The profile with the panel's kernel choices applied through the core's `--set` path
+ * (applyOverrides: the same checks, a new profile, the input untouched); the provenance of
+ * each changed field says where the choice was made and what the profile said.
+ */
+export function withKernelOverrides(hw: HardwareProfile, kernels: KernelOverrides, where = "the report panel's controls"): HardwareProfile {
+  const k = effectiveKernels(hw, kernels);
+  const sets = (['attention', 'norm'] as const).filter((f) => k[f] !== null).map((f) => `kernels.${f}=${k[f]}`);
+  if (sets.length === 0) return hw;
+  const out = applyOverrides(hw, sets);
+  const provenance = { ...out.provenance };
+  for (const f of ['attention', 'norm'] as const) {
+    if (k[f] !== null) provenance[`kernels.${f}`] = `chosen in ${where} (the "${hw.name}" profile says ${hw.kernels[f]})`;
+  }
+  return { ...out, provenance };
+}
+
 export interface PanelViewOptions {
   hardware: string;
   hardwareChoices: HardwareChoice[];
@@ -29,10 +55,14 @@ export interface PanelViewOptions {
   /** The numerics check depends on the model only; the caller computes it once and may pass it later. */
   numerics: NumericsResult | null;
   sweep: SweepView | null;
+  /** Kernel choices over the profile's own, applied here (none when absent). */
+  kernels?: KernelOverrides;
 }
 
 /** Simulates and assembles the panel's data: figures, timelines and pseudo-code (numerics as given). */
-export function buildPanelView(spec: ModelSpec, hw: HardwareProfile, input: WorkloadInput, options: PanelViewOptions): PanelView {
+export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, input: WorkloadInput, options: PanelViewOptions): PanelView {
+  const kernels = effectiveKernels(profileHw, options.kernels ?? NO_KERNEL_OVERRIDES);
+  const hw = withKernelOverrides(profileHw, kernels);
   const workload = workloadOf(input);
   // Refuses a TP degree the model's heads cannot be split into; notes KV-head replication.
   const { notes } = checkWorkloadForModel(spec, workload);
@@ -48,6 +78,8 @@ export function buildPanelView(spec: ModelSpec, hw: HardwareProfile, input: Work
     hardwareChoices: options.hardwareChoices,
     hardware: options.hardware,
     workload: input,
+    kernels,
+    profileKernels: { attention: profileHw.kernels.attention, norm: profileHw.kernels.norm },
     sweep: options.sweep,
     interactive: options.interactive,
   };
@@ -81,8 +113,9 @@ export function sweepValues(spec: ModelSpec, axis: SweepAxis): number[] {
   }
 }
 
-/** Savings along one axis, every other workload value as given. */
-export function buildSweepView(spec: ModelSpec, hw: HardwareProfile, hardware: string, input: WorkloadInput, axis: SweepAxis): SweepView {
+/** Savings along one axis, every other workload value (and kernel choice) as given. */
+export function buildSweepView(spec: ModelSpec, profileHw: HardwareProfile, hardware: string, input: WorkloadInput, axis: SweepAxis, kernels: KernelOverrides = NO_KERNEL_OVERRIDES): SweepView {
+  const hw = withKernelOverrides(profileHw, kernels);
   const base = workloadOf(input);
   const values = sweepValues(spec, axis);
   const grid: SweepGrid = { seq: [base.seq], batch: [base.batch], context: [base.context], tp: [base.tp], ranges: [] };

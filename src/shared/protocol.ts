@@ -4,7 +4,7 @@
  * only as trustworthy as the page (and a report's strings come from model files).
  * Pure: no vscode, no DOM.
  */
-import type { Dtype } from '../core/hardware/profile';
+import type { AttentionKernel, Dtype, NormKernel } from '../core/hardware/profile';
 import { DTYPES } from '../core/hardware/profile';
 import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
 import type { SweepPoint } from '../core/report/sweep';
@@ -23,6 +23,18 @@ export interface HardwareChoice {
 
 /** The workload as the controls edit it: the core's, with tiles left at its default. */
 export type WorkloadInput = Omit<Workload, 'tiles'>;
+
+/**
+ * The panel's kernel choices over the hardware profile's own (`kernels.attention`, `kernels.norm`):
+ * null keeps what the profile says. Applied on the host with the core's applyOverrides, as `--set` does.
+ */
+export interface KernelOverrides {
+  attention: AttentionKernel | null;
+  norm: NormKernel | null;
+}
+export const ATTENTION_KERNELS: readonly AttentionKernel[] = ['flash', 'eager'];
+export const NORM_KERNELS: readonly NormKernel[] = ['fused', 'eager'];
+export const NO_KERNEL_OVERRIDES: KernelOverrides = Object.freeze({ attention: null, norm: null });
 
 export type SweepAxis = 'seq' | 'context' | 'batch' | 'tp';
 export const SWEEP_AXES: readonly SweepAxis[] = ['seq', 'context', 'batch', 'tp'];
@@ -43,6 +55,10 @@ export interface PanelView {
   hardware: string;
   /** The workload the controls show (the report's, before the hardware resolved the dtype). */
   workload: WorkloadInput;
+  /** The kernel choices the panel overrides (null: the profile's own), as applied to this report. */
+  kernels: KernelOverrides;
+  /** What the chosen hardware profile itself says, for the controls' "(profile)" option. */
+  profileKernels: { attention: AttentionKernel; norm: NormKernel };
   sweep: SweepView | null;
   /** False in the HTML export: there is no extension to re-profile, so the controls are read-only. */
   interactive: boolean;
@@ -64,7 +80,7 @@ export const PANEL_SECTIONS: readonly PanelSection[] = ['headline', 'layers', 't
 /** Webview → extension. */
 export type WebviewMessage =
   | { type: 'ready' }
-  | { type: 'profile'; hardware: string; workload: WorkloadInput }
+  | { type: 'profile'; hardware: string; workload: WorkloadInput; kernels: KernelOverrides }
   | { type: 'sweep'; axis: SweepAxis }
   | { type: 'verify' }
   | { type: 'openDiff'; layerKind: string; site: string | null }
@@ -77,6 +93,7 @@ export interface PanelState {
   modelPath: string;
   hardware: string;
   workload: WorkloadInput;
+  kernels: KernelOverrides;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -97,6 +114,20 @@ export function parseWorkloadInput(v: unknown): WorkloadInput | null {
   return { phase, batch, seq, context, tp, dtype: dtype as Dtype | null, softmaxOffset: softmaxOffset as SoftmaxOffset, deferDepth: depth as DeferDepthLimit };
 }
 
+/**
+ * Kernel overrides as sent: an object whose `attention` and `norm` are each a kernel the core
+ * knows or null. Absent (undefined) means none; anything else is not kernel overrides (null).
+ */
+export function parseKernelOverrides(v: unknown): KernelOverrides | null {
+  if (v === undefined) return { ...NO_KERNEL_OVERRIDES };
+  if (!isRecord(v)) return null;
+  const { attention, norm } = v;
+  const pick = <T extends string>(x: unknown, allowed: readonly T[]): T | null | undefined => (x === null || x === undefined ? null : typeof x === 'string' && (allowed as readonly string[]).includes(x) ? (x as T) : undefined);
+  const a = pick(attention, ATTENTION_KERNELS);
+  const n = pick(norm, NORM_KERNELS);
+  return a === undefined || n === undefined ? null : { attention: a, norm: n };
+}
+
 /** A message from the webview, or null when it is not one this protocol knows (the caller logs and drops it). */
 export function parseWebviewMessage(v: unknown): WebviewMessage | null {
   if (!isRecord(v)) return null;
@@ -107,8 +138,9 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
       return { type: v['type'] };
     case 'profile': {
       const workload = parseWorkloadInput(v['workload']);
+      const kernels = parseKernelOverrides(v['kernels']);
       const hardware = v['hardware'];
-      return workload && isShortString(hardware) && hardware.length > 0 ? { type: 'profile', hardware, workload } : null;
+      return workload && kernels && isShortString(hardware) && hardware.length > 0 ? { type: 'profile', hardware, workload, kernels } : null;
     }
     case 'sweep': {
       const axis = v['axis'];
@@ -159,5 +191,8 @@ export function parsePanelState(v: unknown): PanelState | null {
   const workload = parseWorkloadInput(v['workload']);
   const { modelPath, hardware } = v;
   if (!workload || !isShortString(modelPath) || modelPath.length === 0 || !isShortString(hardware) || hardware.length === 0) return null;
-  return { modelPath, hardware, workload };
+  // Saved before the panel had kernel controls, or by a version whose kernels this one does not know:
+  // the panel comes back on the profile's own kernels rather than not at all.
+  const kernels = parseKernelOverrides(v['kernels']) ?? { ...NO_KERNEL_OVERRIDES };
+  return { modelPath, hardware, workload, kernels };
 }

@@ -142,6 +142,13 @@ async function checkShowsReport(w: Watched, report: JsonReport): Promise<void> {
   // Read-only controls, and the link to the provenance section works.
   assert.equal(await page.locator('#ctl-batch').getAttribute('disabled'), '');
   assert.equal(await page.locator('#ctl-hardware').evaluate((e) => (e as HTMLElement & { value: string }).value), 'dimc');
+  // The kernel and depth controls too: the profile's own kernels (dimc: eager attention, fused norm), the deepest depth.
+  for (const [id, value] of [['ctl-attention', 'profile'], ['ctl-norm', 'profile'], ['ctl-depth', 'deepest']] as const) {
+    assert.equal(await page.locator(`#${id}`).getAttribute('disabled'), '', id);
+    assert.equal(await page.locator(`#${id}`).evaluate((e) => (e as HTMLElement & { value: string }).value), value, id);
+  }
+  assert.deepEqual(await page.locator('#ctl-attention vscode-option').allInnerTexts(), ['eager (profile)', 'flash (override)']);
+  assert.match((await text(page, '#headline .kernels-line')).replace(/\s+/g, ' '), /attention eager \(profile\) · norm fused \(profile\)/);
   await page.click('a.provenance-link');
   assert.ok(page.url().endsWith('#provenance'));
 }

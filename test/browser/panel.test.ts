@@ -15,7 +15,7 @@ import { loadModel } from '../../src/core/model/load';
 import { numericsFor } from '../../src/core/report/numerics';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { buildPanelView, inputOf } from '../../src/shared/panel-view';
-import type { HostMessage, PanelView } from '../../src/shared/protocol';
+import type { HostMessage, PanelView, WorkloadInput } from '../../src/shared/protocol';
 import { panelHtml } from '../../src/shared/report-html';
 
 const ROOT = join(__dirname, '..', '..');
@@ -30,6 +30,8 @@ interface Recorded {
 let browser: Browser;
 let page: Page;
 let view: PanelView;
+/** Llama-3.1-8B on gpu-h100 with the attention kernel overridden to eager, deferral depth linear. */
+let h100Eager: PanelView;
 const problems: string[] = [];
 const warnings: string[] = [];
 const offMachine: string[] = [];
@@ -49,6 +51,14 @@ before(async () => {
     sweep: null,
   });
   (view as { numericsLater?: unknown }).numericsLater = numericsFor(spec, 1);
+  h100Eager = buildPanelView(spec, getPreset('gpu-h100'), { ...inputOf(DEFAULT_WORKLOAD), deferDepth: 'linear' }, {
+    hardware: 'gpu-h100',
+    hardwareChoices: view.hardwareChoices,
+    interactive: true,
+    numerics: null,
+    sweep: null,
+    kernels: { attention: 'eager', norm: null },
+  });
   // The panel's document, with file: standing in for the webview's resource origin.
   const file = join(mkdtempSync(join(tmpdir(), 'dnp-panel-')), 'panel.html');
   const uri = (name: string) => pathToFileURL(join(DIST, name)).href;
@@ -84,8 +94,8 @@ test('says ready, renders each view, saves the panel state and reports the headl
   assert.ok(await page.locator('.placeholder').isVisible(), 'a placeholder before the first view, never a blank page');
   await send({ type: 'view', view });
   await page.waitForSelector('#headline h1');
-  const state = (await recorded()).state as { modelPath: string; hardware: string; workload: unknown };
-  assert.deepEqual(state, { modelPath: view.report.model.source, hardware: 'dimc', workload: view.workload });
+  const state = (await recorded()).state as { modelPath: string; hardware: string; workload: unknown; kernels: unknown };
+  assert.deepEqual(state, { modelPath: view.report.model.source, hardware: 'dimc', workload: view.workload, kernels: { attention: null, norm: null } });
   const rendered = await postedOf('rendered');
   assert.equal(rendered.length, 1);
   assert.ok(String(rendered[0]!.headline).includes(`${view.report.totals.savedPct.toFixed(1)}%`));
@@ -107,7 +117,7 @@ test('a text field posts one profile after typing stops; a select posts at once'
   await page.waitForTimeout(400);
   let profiles = (await postedOf('profile')).slice(before);
   assert.equal(profiles.length, 1, JSON.stringify(profiles));
-  assert.deepEqual(profiles[0], { type: 'profile', hardware: 'dimc', workload: { ...view.workload, batch: 64 } });
+  assert.deepEqual(profiles[0], { type: 'profile', hardware: 'dimc', workload: { ...view.workload, batch: 64 }, kernels: { attention: null, norm: null } });
 
   // An invalid count is flagged and not sent.
   await batch.fill('0');
@@ -121,6 +131,65 @@ test('a text field posts one profile after typing stops; a select posts at once'
   await page.waitForTimeout(50);
   profiles = (await postedOf('profile')).slice(before);
   assert.equal(profiles.at(-1)!.hardware, 'gpu-h100');
+});
+
+/** Picks an option of one of the page's vscode-single-select controls, as a person does. */
+async function choose(id: string, option: RegExp): Promise<void> {
+  await page.locator(`#${id}`).click();
+  await page.locator(`#${id}`).getByRole('option', { name: option }).click();
+  await page.waitForTimeout(50);
+}
+
+const optionLabels = (id: string) => page.locator(`#${id} vscode-option`).allInnerTexts();
+const selected = (id: string) => page.locator(`#${id}`).evaluate((e) => (e as HTMLElement & { value: string }).value);
+
+test('the kernel and depth controls: the profile’s own kernel first, each change posts its override or depth', async () => {
+  await send({ type: 'view', view });
+  await page.waitForFunction(() => (document.querySelector('#ctl-hardware') as HTMLElement & { value: string } | null)?.value === 'dimc');
+  // dimc states eager attention and a fused norm: those are the "(profile)" options, the others override.
+  assert.deepEqual(await optionLabels('ctl-attention'), ['eager (profile)', 'flash (override)']);
+  assert.deepEqual(await optionLabels('ctl-norm'), ['fused (profile)', 'eager (override)']);
+  assert.equal(await selected('ctl-attention'), 'profile');
+  assert.equal(await selected('ctl-depth'), 'deepest');
+  const before = (await postedOf('profile')).length;
+
+  await choose('ctl-attention', /^flash/);
+  let posted = (await postedOf('profile')).slice(before);
+  assert.equal(posted.length, 1, JSON.stringify(posted));
+  assert.deepEqual(posted[0], { type: 'profile', hardware: 'dimc', workload: view.workload, kernels: { attention: 'flash', norm: null } });
+
+  await choose('ctl-norm', /^eager/);
+  await choose('ctl-depth', /^linear/);
+  posted = (await postedOf('profile')).slice(before);
+  assert.deepEqual(posted.map((m) => m['kernels']), [{ attention: 'flash', norm: null }, { attention: 'flash', norm: 'eager' }, { attention: 'flash', norm: 'eager' }]);
+  assert.equal((posted.at(-1)!['workload'] as WorkloadInput).deferDepth, 'linear');
+
+  // Back to the profile's own kernel: no override.
+  await choose('ctl-attention', /\(profile\)/);
+  assert.deepEqual((await postedOf('profile')).at(-1)!['kernels'], { attention: null, norm: 'eager' });
+});
+
+test('a view with overrides shows them: the new profile’s own kernels, the override selected, the kernels line', async () => {
+  await send({ type: 'view', view: h100Eager });
+  await page.waitForFunction(() => (document.querySelector('#ctl-hardware') as HTMLElement & { value: string } | null)?.value === 'gpu-h100');
+  // gpu-h100 states flash attention: its options are made anew.
+  assert.deepEqual(await optionLabels('ctl-attention'), ['flash (profile)', 'eager (override)']);
+  assert.equal(await selected('ctl-attention'), 'eager');
+  assert.equal(await selected('ctl-norm'), 'profile');
+  assert.equal(await selected('ctl-depth'), 'linear');
+  const kernels = (await page.locator('#headline .kernels-line').innerText()).replace(/\s+/g, ' ');
+  assert.match(kernels, /attention eager \(chosen in the panel; the profile says flash\) · norm fused \(profile\)/);
+  // The saved state keeps the override, for a reload.
+  assert.deepEqual(((await recorded()).state as { kernels: unknown }).kernels, { attention: 'eager', norm: null });
+  // A new view does not post the values it shows.
+  const before = (await postedOf('profile')).length;
+  await page.waitForTimeout(200);
+  assert.equal((await postedOf('profile')).length, before);
+  // The Softmax site is no longer left to the baseline kernel.
+  assert.notEqual(await page.locator('#sites tr[data-site="softmax"] .badge').innerText(), 'ineligible');
+  // Back to the plain view, numerics done, for the tests after.
+  await send({ type: 'view', view });
+  await send({ type: 'numerics', numerics: (view as { numericsLater?: unknown }).numericsLater as Record<string, unknown> });
 });
 
 test('buttons post verify, export, sweep and openDiff', async () => {
@@ -149,6 +218,8 @@ test('the keyboard reaches the controls and the charts', async () => {
 test('sweep, busy, error and reveal messages; unknown ones are ignored with a warning', async () => {
   const points = [1024, 2048, 4096].map((context, i) => ({ ...view.report.totals, phase: 'decode', seq: 2048, batch: 32, context, tp: 1, set: {}, savedPct: 10 + i }));
   await send({ type: 'sweep', sweep: { axis: 'context', hardware: 'dimc', points } });
+  // window.postMessage delivers after this call returns.
+  await page.locator('#sweep .sweep-point').first().waitFor();
   assert.equal(await page.locator('#sweep .sweep-point').count(), 3);
 
   await send({ type: 'busy', label: 'Profiling…' });
@@ -164,8 +235,14 @@ test('sweep, busy, error and reveal messages; unknown ones are ignored with a wa
   assert.ok(await page.locator('#headline h1').isVisible(), 'the last view stays');
 
   await send({ type: 'reveal', section: 'numerics' });
-  await page.waitForTimeout(600);
-  const top = await page.evaluate(() => document.getElementById('numerics')!.getBoundingClientRect().top);
+  // Smooth scrolling takes its time: wait until it has come to rest.
+  let top = Number.NaN;
+  for (let i = 0; i < 40; i++) {
+    await page.waitForTimeout(100);
+    const now = await page.evaluate(() => document.getElementById('numerics')!.getBoundingClientRect().top);
+    if (now === top) break;
+    top = now;
+  }
   // Smooth scrolling lands within the section's scroll margin of the top (it starts thousands of pixels down).
   assert.ok(top >= 0 && top < 100, `numerics scrolled to the top (${top})`);
 

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { compareHardware, formatComparisonMarkdown } from '../../src/core/report/compare';
 import { profile } from '../../src/core/report/profile';
 import { timelinesOf } from '../../src/core/report/timeline';
 import { simulate } from '../../src/core/sim/simulate';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
-import { buildPanelView, buildSweepView, inputOf, sweepValues } from '../../src/shared/panel-view';
+import { buildPanelView, buildSweepView, inputOf, sweepValues, withKernelOverrides } from '../../src/shared/panel-view';
 import { loadFixture } from './helpers/fixtures';
 
 const input = inputOf(DEFAULT_WORKLOAD);
@@ -76,4 +77,56 @@ test('hardware comparison: one row per machine with its own totals; names from f
   const md = formatComparisonMarkdown('<img src=x onerror=alert(1)>[link](javascript:x)', 'decode', result);
   assert.ok(!md.includes('<img') && !md.includes('](javascript'), md.split('\n')[0]);
   assert.match(md, /Simulated estimates, not measurements/);
+});
+
+test('kernel choices from the panel are the core’s --set overrides, named in the view and the provenance', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const h100 = getPreset('gpu-h100');
+  const options = { hardware: 'gpu-h100', hardwareChoices: [], interactive: true, numerics: null, sweep: null };
+  const plain = buildPanelView(spec, h100, input, options);
+  assert.deepEqual(plain.kernels, { attention: null, norm: null });
+  assert.deepEqual(plain.profileKernels, { attention: 'flash', norm: 'fused' });
+  const softmax = (v: typeof plain) => v.report.layerKinds[0]!.sites.find((s) => s.kind === 'softmax')!;
+  assert.equal(softmax(plain).decision, 'ineligible');
+  assert.match(softmax(plain).reason, /already deferred by the baseline kernel/);
+
+  const eager = buildPanelView(spec, h100, input, { ...options, kernels: { attention: 'eager', norm: null } });
+  // The expected figures: the CLI's path, `--set kernels.attention=eager`, called directly.
+  const direct = profile(spec, applyOverrides(getPreset('gpu-h100'), ['kernels.attention=eager']), DEFAULT_WORKLOAD);
+  assert.deepEqual(eager.report.totals, direct.totals);
+  assert.notDeepEqual(eager.report.totals, plain.report.totals);
+  assert.deepEqual(eager.kernels, { attention: 'eager', norm: null });
+  assert.deepEqual(eager.profileKernels, { attention: 'flash', norm: 'fused' }, 'the profile’s own choice stays what the "(profile)" option says');
+  assert.notEqual(softmax(eager).decision, 'ineligible');
+  assert.match(eager.report.hardware.provenance['kernels.attention']!, /chosen in the report panel's controls \(the "gpu-h100" profile says flash\)/);
+  assert.equal(h100.kernels.attention, 'flash', 'the preset itself is untouched');
+
+  const both = buildPanelView(spec, h100, input, { ...options, kernels: { attention: 'eager', norm: 'eager' } });
+  assert.deepEqual(both.report.totals, profile(spec, applyOverrides(getPreset('gpu-h100'), ['kernels.attention=eager', 'kernels.norm=eager']), DEFAULT_WORKLOAD).totals);
+
+  // An override equal to the profile's own choice is none.
+  const same = buildPanelView(spec, h100, input, { ...options, kernels: { attention: 'flash', norm: 'fused' } });
+  assert.deepEqual(same.kernels, { attention: null, norm: null });
+  assert.deepEqual(same.report.totals, plain.report.totals);
+  assert.equal(withKernelOverrides(h100, { attention: 'flash', norm: null }), h100);
+
+  // A sweep on the panel's kernels: its point at the panel's batch is the overridden profile's.
+  const sweep = buildSweepView(spec, h100, 'gpu-h100', input, 'batch', { attention: 'eager', norm: null });
+  assert.equal(sweep.points.find((p) => p.batch === input.batch)!.savedPct, direct.totals.savedPct);
+});
+
+test('deferral depth from the panel: linear keeps every scale after its linear layer (the papers’ rewrite)', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const options = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null, sweep: null };
+  const attnNorm = (v: ReturnType<typeof buildPanelView>) => v.report.layerKinds[0]!.sites.find((s) => s.id === 'attn-norm')!;
+  const deepest = buildPanelView(spec, getPreset('dimc'), input, options);
+  assert.equal(deepest.workload.deferDepth, 'deepest');
+  assert.equal(attnNorm(deepest).depth, 'rope');
+  assert.deepEqual(attnNorm(deepest).depthUs.map((d) => d.depth), ['linear', 'rope', 'attention']);
+  const linear = buildPanelView(spec, getPreset('dimc'), { ...input, deferDepth: 'linear' }, options);
+  assert.equal(linear.workload.deferDepth, 'linear');
+  assert.equal(attnNorm(linear).depth, 'linear');
+  assert.deepEqual(attnNorm(linear).depthUs.map((d) => d.depth), ['linear']);
+  assert.deepEqual(linear.report.totals, profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' }).totals);
+  assert.ok(linear.report.totals.savedUs < deepest.report.totals.savedUs, 'the deeper scales save more on dimc');
 });

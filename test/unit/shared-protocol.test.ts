@@ -1,16 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostMessage, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/shared/protocol';
+import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type KernelOverrides, type WorkloadInput } from '../../src/shared/protocol';
 
 const workload: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
+const none: KernelOverrides = { attention: null, norm: null };
 
 test('every webview message the protocol names is accepted as sent', () => {
   const valid: unknown[] = [
     { type: 'ready' },
     { type: 'verify' },
     { type: 'export' },
-    { type: 'profile', hardware: 'gpu-h100', workload },
-    { type: 'profile', hardware: 'file:///w/my.hardware.json', workload: { ...workload, phase: 'prefill', dtype: 'bf16', softmaxOffset: 'exact' } },
+    { type: 'profile', hardware: 'gpu-h100', workload, kernels: none },
+    { type: 'profile', hardware: 'gpu-h100', workload: { ...workload, deferDepth: 'linear' }, kernels: { attention: 'eager', norm: null } },
+    { type: 'profile', hardware: 'gpu-t4', workload, kernels: { attention: 'flash', norm: 'eager' } },
+    { type: 'profile', hardware: 'file:///w/my.hardware.json', workload: { ...workload, phase: 'prefill', dtype: 'bf16', softmaxOffset: 'exact' }, kernels: { attention: null, norm: 'fused' } },
     { type: 'sweep', axis: 'context' },
     { type: 'openDiff', layerKind: 'dense', site: 'attn-norm' },
     { type: 'openDiff', layerKind: 'dense', site: null },
@@ -34,6 +37,16 @@ test('unknown and malformed webview messages are dropped, extra fields are not p
     { type: 'profile', hardware: 'dimc', workload: { ...workload, dtype: 'fp64' } },
     { type: 'profile', hardware: 'dimc', workload: { ...workload, softmaxOffset: 'none' } },
     { type: 'profile', hardware: 'x'.repeat(5000), workload },
+    { type: 'profile', hardware: 'dimc', workload: { ...workload, deferDepth: 'rope' } },
+    // Kernel overrides name a kernel the core knows, or null; nothing else passes.
+    { type: 'profile', hardware: 'dimc', workload, kernels: null },
+    { type: 'profile', hardware: 'dimc', workload, kernels: 'eager' },
+    { type: 'profile', hardware: 'dimc', workload, kernels: [] },
+    { type: 'profile', hardware: 'dimc', workload, kernels: { attention: 'sdpa', norm: null } },
+    { type: 'profile', hardware: 'dimc', workload, kernels: { attention: null, norm: 'unfused' } },
+    { type: 'profile', hardware: 'dimc', workload, kernels: { attention: 'FLASH', norm: null } },
+    { type: 'profile', hardware: 'dimc', workload, kernels: { attention: 1, norm: null } },
+    { type: 'profile', hardware: 'dimc', workload, kernels: { attention: null, norm: { toString: 'eager' } } },
     { type: 'sweep', axis: 'layers' },
     { type: 'openDiff', layerKind: 7, site: null },
     { type: 'openDiff', layerKind: 'dense' },
@@ -42,6 +55,17 @@ test('unknown and malformed webview messages are dropped, extra fields are not p
   for (const message of invalid) assert.equal(parseWebviewMessage(message), null, JSON.stringify(message)?.slice(0, 80));
   assert.deepEqual(parseWebviewMessage({ type: 'verify', payload: '<script>' }), { type: 'verify' });
   assert.deepEqual(parseWorkloadInput({ ...workload, extra: 1 }), workload);
+  assert.deepEqual(parseKernelOverrides({ attention: 'eager', norm: null, launch: 'graph-in-decode' }), { attention: 'eager', norm: null });
+});
+
+test('a profile message without kernel overrides means none; one without a depth means the deepest', () => {
+  const { deferDepth: _, ...older } = workload;
+  assert.deepEqual(parseWebviewMessage({ type: 'profile', hardware: 'dimc', workload: older }), { type: 'profile', hardware: 'dimc', workload, kernels: none });
+  // A field left out of the overrides is no override for that kernel.
+  assert.deepEqual(parseKernelOverrides({ attention: 'eager' }), { attention: 'eager', norm: null });
+  assert.deepEqual(parseKernelOverrides({}), none);
+  assert.deepEqual(parseKernelOverrides(undefined), none);
+  assert.equal(parseKernelOverrides(null), null);
 });
 
 test('host messages are checked for shape before the webview draws them', () => {
@@ -55,9 +79,14 @@ test('host messages are checked for shape before the webview draws them', () => 
   assert.equal(parseHostMessage({ type: 'busy', label: 3 }), null);
 });
 
-test('a panel state restores only with a model, a hardware and a valid workload', () => {
-  const state = { modelPath: '/w/Llama-3.1-8B/config.json', hardware: 'dimc', workload };
+test('a panel state restores only with a model, a hardware and a valid workload; kernel overrides as saved, or none', () => {
+  const state = { modelPath: '/w/Llama-3.1-8B/config.json', hardware: 'gpu-h100', workload: { ...workload, deferDepth: 'linear' as const }, kernels: { attention: 'eager' as const, norm: 'eager' as const } };
   assert.deepEqual(parsePanelState(state), state);
+  // Saved before the panel had kernel controls (and a depth): the profile's own kernels, the deepest depth.
+  const { deferDepth: _, ...older } = workload;
+  assert.deepEqual(parsePanelState({ modelPath: state.modelPath, hardware: 'dimc', workload: older }), { modelPath: state.modelPath, hardware: 'dimc', workload, kernels: none });
+  // Kernels this version does not know do not keep the panel from coming back.
+  assert.deepEqual(parsePanelState({ ...state, kernels: { attention: 'sdpa', norm: 'eager' } }), { ...state, kernels: none });
   assert.equal(parsePanelState(undefined), null);
   assert.equal(parsePanelState({ ...state, modelPath: '' }), null);
   assert.equal(parsePanelState({ ...state, workload: { ...workload, context: -1 } }), null);

@@ -46,14 +46,15 @@ export async function exportReport(arg?: vscode.Uri | ReportPanel): Promise<vsco
 async function render(panel: ReportPanel, format: ExportFormat): Promise<string> {
   const core = loadCore();
   const spec = await panel.modelSpec();
-  const hw = await resolveHardware(panel.hardware);
+  // The profile as chosen; the panel's kernel choices go on top of it (the HTML shows both).
+  const profileHw = await resolveHardware(panel.hardware);
   const workload = core.workloadOf(panel.workload);
   if (format === 'html') {
     const numerics = await panel.runNumerics();
-    const view = core.buildPanelView(spec, hw, panel.workload, { hardware: panel.hardware, hardwareChoices: panel.currentView()?.hardwareChoices ?? [], interactive: false, numerics, sweep: panel.currentView()?.sweep ?? null });
+    const view = core.buildPanelView(spec, profileHw, panel.workload, { hardware: panel.hardware, hardwareChoices: panel.currentView()?.hardwareChoices ?? [], interactive: false, numerics, sweep: panel.currentView()?.sweep ?? null, kernels: panel.kernels });
     return core.standaloneHtml(view, await webviewAssets());
   }
-  const { report, simulation } = core.fullReport(spec, hw, workload);
+  const { report, simulation } = core.fullReport(spec, core.withKernelOverrides(profileHw, panel.kernels), workload);
   switch (format) {
     case 'json':
       return JSON.stringify(report, null, 2) + '\n';

@@ -24,9 +24,10 @@ export async function showPseudocode(uri?: vscode.Uri): Promise<boolean> {
   return true;
 }
 
-/** The diff of one site (or the whole layer when site is null) with the panel's hardware and workload. */
+/** The diff of one site (or the whole layer when site is null) with the panel's hardware, kernel choices and workload. */
 export async function openDiffFor(panel: ReportPanel, layerKind: string, site: string | null): Promise<void> {
   const report = panel.currentView()?.report;
   const name = site === null ? `${layerKind} layer` : (report?.pseudocode?.find((p) => p.layerKind === layerKind && p.site === site)?.name ?? site);
-  await openPseudocodeDiff({ modelPath: panel.modelPath, hardware: panel.hardware, workload: panel.workload, layerKind, site }, name);
+  const kernels = panel.kernels.attention !== null || panel.kernels.norm !== null ? { kernels: panel.kernels } : {};
+  await openPseudocodeDiff({ modelPath: panel.modelPath, hardware: panel.hardware, workload: panel.workload, ...kernels, layerKind, site }, name);
 }

@@ -1,9 +1,10 @@
 import { RenderSignal } from '../render-signal';
 import * as vscode from 'vscode';
+import type { HardwareProfile } from '../../core/hardware/profile';
 import type { ModelSpec } from '../../core/model/spec';
 import type { NumericsResult } from '../../core/numerics/types';
 import { makeNonce, panelHtml } from '../../shared/report-html';
-import { parseWebviewMessage, type HostMessage, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../shared/protocol';
+import { NO_KERNEL_OVERRIDES, parseWebviewMessage, type HostMessage, type KernelOverrides, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../shared/protocol';
 import { loadCore } from '../core';
 import { hardwareChoices, resolveHardware } from '../hardware';
 import { log, reportError } from '../log';
@@ -18,9 +19,9 @@ export interface PanelActions {
 }
 
 /**
- * One report panel per model. It owns the model's spec (read once), the hardware and
- * workload the controls show, and the numerics check (which depends on the model only,
- * so it runs once, after the first render).
+ * One report panel per model. It owns the model's spec (read once), the hardware, kernel
+ * choices and workload the controls show, and the numerics check (which depends on the
+ * model only, so it runs once, after the first render).
  */
 export class ReportPanel {
   private static readonly panels = new Map<string, ReportPanel>();
@@ -69,7 +70,7 @@ export class ReportPanel {
     const wanted = webviewOptions(ReportPanel.extensionUri);
     const roots = (o: vscode.WebviewOptions) => (o.localResourceRoots ?? []).map(String).join('|');
     if (!panel.webview.options.enableScripts || roots(panel.webview.options) !== roots(wanted)) panel.webview.options = wanted;
-    const revived = new ReportPanel(panel, state.modelPath, state.hardware, state.workload);
+    const revived = new ReportPanel(panel, state.modelPath, state.hardware, state.workload, state.kernels);
     await revived.refresh();
     return revived;
   }
@@ -97,6 +98,8 @@ export class ReportPanel {
     readonly modelPath: string,
     public hardware: string,
     public workload: WorkloadInput,
+    /** The panel's kernel choices over the hardware profile's own (kept when the hardware changes). */
+    public kernels: KernelOverrides = { ...NO_KERNEL_OVERRIDES },
   ) {
     ReportPanel.panels.set(modelPath, this);
     panel.iconPath = vscode.Uri.joinPath(ReportPanel.extensionUri, 'media', 'icon.png');
@@ -131,8 +134,11 @@ export class ReportPanel {
         interactive: true,
         numerics: this.numerics,
         sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
+        kernels: this.kernels,
       });
       this.view = view;
+      // An override equal to the profile's own choice is none: the controls show the profile's.
+      this.kernels = view.kernels;
       this.lastError = undefined;
       this.post({ type: 'view', view });
       if (!this.numerics) void this.runNumerics();
@@ -171,7 +177,7 @@ export class ReportPanel {
       const core = loadCore();
       this.spec ??= await core.loadModel(this.modelPath);
       const hw = await resolveHardware(this.hardware);
-      const sweep = core.buildSweepView(this.spec, hw, this.hardware, this.workload, axis);
+      const sweep = core.buildSweepView(this.spec, hw, this.hardware, this.workload, axis, this.kernels);
       this.sweep = sweep;
       if (this.view) this.view.sweep = sweep;
       this.post({ type: 'sweep', sweep });
@@ -188,6 +194,11 @@ export class ReportPanel {
   reveal(section: PanelSection): void {
     this.panel.reveal(undefined, true);
     this.post({ type: 'reveal', section });
+  }
+
+  /** The hardware profile this panel simulates: the chosen one with the panel's kernel choices applied. */
+  async hardwareProfile(): Promise<HardwareProfile> {
+    return loadCore().withKernelOverrides(await resolveHardware(this.hardware), this.kernels);
   }
 
   /** The current view (after a refresh), with the numerics if they are done. */
@@ -228,8 +239,11 @@ export class ReportPanel {
         this.rendered.fire(message.headline);
         return;
       case 'profile':
+        // A sweep drawn on other kernels no longer matches the report.
+        if (JSON.stringify(message.kernels) !== JSON.stringify(this.kernels)) this.sweep = null;
         this.hardware = message.hardware;
         this.workload = message.workload;
+        this.kernels = message.kernels;
         await this.refresh();
         return;
       case 'sweep':

@@ -8,6 +8,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { applyOverrides } from '../../../src/core/hardware/overrides';
 import { getPreset } from '../../../src/core/hardware/presets';
 import { loadModel } from '../../../src/core/model/load';
 import { numericsFor } from '../../../src/core/report/numerics';
@@ -94,8 +95,9 @@ suite('Deferred Norm in the extension host', () => {
 
   // First: where every webview shares one origin (VS Code for the web from one host, as here), a page
   // made while another is still starting can wait forever on that one's service worker.
-  test('a restored panel (what the serializer gets after a reload) profiles again from its saved state', async () => {
-    const state = { modelPath: modelUri('Mixtral-8x7B-v0.1').fsPath, hardware: 'tpu-v5e', workload: { phase: 'decode', batch: 8, seq: 2048, context: 4096, tp: 1, dtype: null, softmaxOffset: 'online' } };
+  test('a restored panel (what the serializer gets after a reload) profiles again from its saved state, kernel choices included', async () => {
+    // Saved before the deferral depth existed (so none in the workload), with the norm kernel overridden.
+    const state = { modelPath: modelUri('Mixtral-8x7B-v0.1').fsPath, hardware: 'tpu-v5e', workload: { phase: 'decode', batch: 8, seq: 2048, context: 4096, tp: 1, dtype: null, softmaxOffset: 'online' }, kernels: { attention: null, norm: 'eager' } };
     // VS Code hands the serializer a panel with the options it was saved with.
     const extensionUri = vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri;
     const { headline } = await opened(async () => {
@@ -103,8 +105,14 @@ suite('Deferred Norm in the extension host', () => {
       await api.restorePanel(raw, state);
       return api.panels().find((p) => p.modelPath === state.modelPath);
     });
-    const saved = await expectedSavedPct('Mixtral-8x7B-v0.1', 'tpu-v5e', { ...DEFAULT_WORKLOAD, batch: 8, context: 4096 });
+    const spec = await loadModel(modelUri('Mixtral-8x7B-v0.1').fsPath);
+    const saved = profile(spec, applyOverrides(getPreset('tpu-v5e'), ['kernels.norm=eager']), { ...DEFAULT_WORKLOAD, batch: 8, context: 4096 }).totals.savedPct;
+    assert.notEqual(pct(saved), pct(await expectedSavedPct('Mixtral-8x7B-v0.1', 'tpu-v5e', { ...DEFAULT_WORKLOAD, batch: 8, context: 4096 })), 'the override changes the headline');
     assert.ok(headline.includes(pct(saved)), headline);
+    assert.match(headline, /norm eager \(chosen in the panel; the profile says fused\)/);
+    const restored = api.panels().find((p) => p.modelPath === state.modelPath)!;
+    assert.deepEqual(restored.kernels, { attention: null, norm: 'eager' });
+    assert.equal(restored.workload.deferDepth, 'deepest');
     // A state that cannot be restored closes the panel instead of leaving it blank. (A stand-in panel: a
     // real one made and closed at once can leave this workbench's shared service worker stuck for the next.)
     let disposed = false;
@@ -137,11 +145,92 @@ suite('Deferred Norm in the extension host', () => {
     assert.equal(panel.currentView()?.report.workload.seq, 1024);
   });
 
+  test('the attention kernel control re-profiles with the override, as `--set kernels.attention=eager` does', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const workload = { ...panel.workload, phase: 'decode' as const, batch: 32, context: 2048, deferDepth: 'deepest' as const };
+    const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
+    const full = { ...DEFAULT_WORKLOAD, ...workload };
+    const softmax = () => panel.currentView()!.report.layerKinds[0]!.sites.find((s) => s.kind === 'softmax')!;
+
+    // On gpu-h100's own kernels (flash attention) the Softmax is already deferred by the baseline.
+    let headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'gpu-h100', workload, kernels: { attention: null, norm: null } }));
+    const flash = profile(spec, getPreset('gpu-h100'), full).totals.savedPct;
+    assert.ok(headline.includes(pct(flash)), `${pct(flash)} on flash: ${headline}`);
+    assert.match(headline, /attention flash \(profile\)/);
+    assert.equal(softmax().decision, 'ineligible');
+    assert.match(softmax().reason, /already deferred by the baseline kernel/);
+
+    // What the Attention kernel select posts when "eager" is picked (its own test in test/browser/panel.test.ts).
+    headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'gpu-h100', workload, kernels: { attention: 'eager', norm: null } }));
+    const expected = profile(spec, applyOverrides(getPreset('gpu-h100'), ['kernels.attention=eager']), full);
+    assert.notEqual(pct(expected.totals.savedPct), pct(flash), 'eager attention changes the headline');
+    assert.ok(headline.includes(pct(expected.totals.savedPct)), `${pct(expected.totals.savedPct)} on eager: ${headline}`);
+    assert.match(headline, /attention eager \(chosen in the panel; the profile says flash\)/);
+    assert.deepEqual(panel.currentView()!.report.totals, expected.totals);
+    assert.ok(['defer', 'keep'].includes(softmax().decision), `the Softmax site is decided by cost now (${softmax().decision})`);
+    assert.equal(softmax().decision, expected.layerKinds[0]!.sites.find((s) => s.kind === 'softmax')!.decision);
+    assert.deepEqual(panel.kernels, { attention: 'eager', norm: null });
+    assert.match(panel.currentView()!.report.hardware.provenance['kernels.attention']!, /chosen in the report panel's controls/);
+
+    // The layer's pseudo-code diff opened from the panel is the panel's: eager attention, no fused kernel.
+    await panel.receive({ type: 'openDiff', layerKind: 'decoder', site: null });
+    const diff = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    assert.ok(diff instanceof vscode.TabInputTextDiff, 'a diff editor is active');
+    const block = panel.currentView()!.report.pseudocodeBlocks!.find((b) => b.layerKind === 'decoder')!;
+    assert.equal((await vscode.workspace.openTextDocument(diff.original)).getText(), block.baseline);
+    assert.equal((await vscode.workspace.openTextDocument(diff.modified)).getText(), block.deferred);
+    assert.doesNotMatch(block.deferred, /flash_attention/);
+    panel.panel.reveal();
+
+    // The exports carry the override: the JSON's figures are the overridden profile's, the HTML shows the choice.
+    const outputs: Record<string, string> = {};
+    for (const format of ['json', 'html']) {
+      const target = vscode.Uri.file(path.join(workspaceDir(), 'exports', `eager.${format}`));
+      api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => (i as T & { format?: string }).format === format), saveTo: async () => target });
+      assert.equal((await vscode.commands.executeCommand<vscode.Uri>('deferredNorm.exportReport', modelUri('Llama-3.1-8B')))?.fsPath, target.fsPath);
+      outputs[format] = new TextDecoder().decode(await vscode.workspace.fs.readFile(target));
+    }
+    assert.deepEqual(JSON.parse(outputs['json']!).totals, expected.totals);
+    const data = JSON.parse(/<script type="application\/json" id="dnp-data"[^>]*>([^<]*)<\/script>/.exec(outputs['html']!)![1]!);
+    assert.deepEqual(data.kernels, { attention: 'eager', norm: null });
+    assert.deepEqual(data.profileKernels, { attention: 'flash', norm: 'fused' });
+    assert.equal(data.interactive, false);
+
+    // Back to the profile's kernel.
+    headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'gpu-h100', workload, kernels: { attention: null, norm: null } }));
+    assert.ok(headline.includes(pct(flash)), headline);
+    assert.equal(softmax().decision, 'ineligible');
+  });
+
+  test('the deferral depth control: linear keeps every scale after its linear layer, so the rope depth goes (dimc)', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const workload = { ...panel.workload, phase: 'decode' as const, batch: 32, context: 2048 };
+    const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
+    const attnNorm = () => panel.currentView()!.report.layerKinds[0]!.sites.find((s) => s.id === 'attn-norm')!;
+
+    let headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'dimc', workload: { ...workload, deferDepth: 'deepest' }, kernels: { attention: null, norm: null } }));
+    assert.ok(headline.includes(pct(await expectedSavedPct('Llama-3.1-8B', 'dimc'))), headline);
+    assert.equal(attnNorm().depth, 'rope');
+    assert.ok(attnNorm().depthUs.some((d) => d.depth === 'rope'));
+
+    headline = await renderedAfter(panel, () => panel.receive({ type: 'profile', hardware: 'dimc', workload: { ...workload, deferDepth: 'linear' }, kernels: { attention: null, norm: null } }));
+    const linear = profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' });
+    assert.ok(headline.includes(pct(linear.totals.savedPct)), `${pct(linear.totals.savedPct)} with linear depth: ${headline}`);
+    assert.equal(attnNorm().depth, 'linear');
+    assert.deepEqual(attnNorm().depthUs.map((d) => d.depth), ['linear']);
+    assert.equal(panel.workload.deferDepth, 'linear');
+  });
+
   test('a malformed message from the webview is dropped and changes nothing', async () => {
+    // The later tests read the Llama panel on gpu-h100, prefill of 1024 tokens at batch 1 (set by the control test above).
+    const llama = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const prefill = { phase: 'prefill' as const, batch: 1, seq: 1024, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const, deferDepth: 'deepest' as const };
+    await renderedAfter(llama, () => llama.receive({ type: 'profile', hardware: 'gpu-h100', workload: prefill }));
     const panel = api.panels()[0]!;
     const before = JSON.stringify(panel.currentView()?.report.totals);
     const count = panel.received.length;
     await panel.receive({ type: 'profile', hardware: 'dimc', workload: { phase: 'decode', batch: -1 } });
+    await panel.receive({ type: 'profile', hardware: 'dimc', workload: panel.workload, kernels: { attention: 'sdpa', norm: null } });
     await panel.receive({ type: 'run', command: 'workbench.action.terminal.new' });
     assert.equal(panel.received.length, count);
     assert.equal(JSON.stringify(panel.currentView()?.report.totals), before);
