@@ -1,47 +1,88 @@
-/** Every rewrite site per layer kind: the decision, why, and both latencies. */
-import type { Decision, Report } from '../src/core/report/types';
+/**
+ * Every rewrite site per layer kind: the decision, where the deferred scale is applied
+ * (the CLI's Applied column), both latencies, and under the row, across the table's
+ * width: why, the layer's latency at each depth the site allows, and why the scale goes
+ * no deeper. Report strings go in as text only.
+ */
+import { appliedAt } from '../src/core/report/formats';
+import type { Decision, Report, SiteResult } from '../src/core/report/types';
 import { h, replaceChildren } from './dom';
 import { usFine } from './format';
 
 const DECISION_TEXT: Record<Decision, string> = { defer: 'deferred', keep: 'kept', ineligible: 'ineligible' };
+const COLUMNS: { text: string; className: string }[] = [
+  { text: 'Decision', className: 'col-decision' },
+  { text: 'Applied', className: 'col-applied' },
+  { text: 'Site', className: 'col-site' },
+  { text: 'Kept', className: 'num' },
+  { text: 'Deferred', className: 'num' },
+  { text: 'Saved', className: 'num' },
+];
 
 export function decisionBadge(decision: Decision): HTMLElement {
   return h('span', { className: `badge badge-${decision}`, text: DECISION_TEXT[decision] ?? decision });
 }
 
+/** The reason without its "; by depth: …" tail, which the row's depth line shows better. */
+function reasonText(site: SiteResult): string {
+  return site.depthUs.length > 1 ? site.reason.replace(/; by depth: [^;]*$/, '') : site.reason;
+}
+
+/** A sentence from the report, ended once. */
+const sentence = (text: string): string => (/[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`);
+
+/** What goes under a site's row: the reason, then (for an eligible site) the depth line and the limit line. */
+function siteDetails(site: SiteResult, report: Report): HTMLElement {
+  const parts: HTMLElement[] = [h('div', { className: 'reason', text: reasonText(site) })];
+  if (site.decision === 'ineligible') return h('div', { className: 'site-depths' }, ...parts);
+  if (site.depthUs.length > 1) {
+    const items = site.depthUs.flatMap(({ depth, us }, i) => [
+      i > 0 ? h('span', { className: 'depth-sep', text: ' · ', attrs: { 'aria-hidden': 'true' } }) : null,
+      h('span', { className: `depth-us${depth === site.depth ? ' depth-chosen' : ''}`, attrs: { 'data-depth': depth } }, `${appliedAt({ ...site, depth })} ${usFine(us)}`),
+    ]);
+    parts.push(h('div', { className: 'depth-line' }, h('span', { className: 'depth-label', text: 'Layer by depth: ' }), ...items.filter((x): x is HTMLElement => x !== null)));
+  }
+  const held = report.workload.deferDepth === 'linear' && site.kind !== 'softmax';
+  if (site.depthLimit !== null || held) {
+    const limit = held
+      ? `Deferral depth is set to linear (the papers' rewrite).${site.depthLimit !== null ? ` The algebra's own limit: ${sentence(site.depthLimit)}` : ''}`
+      : sentence(site.depthLimit ?? '');
+    parts.push(h('div', { className: 'depth-limit' }, h('span', { className: 'depth-label', text: 'Not deeper: ' }), h('span', { className: 'depth-limit-text', text: limit })));
+  }
+  return h('div', { className: 'site-depths' }, ...parts);
+}
+
 export function renderSites(body: HTMLElement, report: Report): void {
   const tables = report.layerKinds.map((kind) => {
     const layers = kind.layers.length === 1 ? `layer ${kind.layers[0]}` : `${kind.layers.length} layers`;
-    return h(
+    const rows = kind.sites.map((site) => {
+      const applied = appliedAt(site);
+      const main = h(
+        'tr',
+        { className: 'site-row', attrs: { 'data-site': site.id, 'data-depth': site.depth ?? undefined } },
+        h('td', {}, decisionBadge(site.decision)),
+        h('td', { className: `applied${applied === '' ? ' applied-none' : ''}`, text: applied === '' ? '—' : applied }),
+        h('th', { className: 'site-name', text: site.name, attrs: { scope: 'row' } }),
+        h('td', { className: 'num', text: usFine(site.keptUs) }),
+        h('td', { className: 'num', text: usFine(site.deferredUs) }),
+        h('td', { className: 'num', text: usFine(site.savedUs) }),
+      );
+      // One tbody per site: the row and the lines under it highlight and read as one.
+      const details = h('tr', { className: 'site-details' }, h('td', { attrs: { colspan: 2 } }), h('td', { attrs: { colspan: COLUMNS.length - 2 } }, siteDetails(site, report)));
+      return h('tbody', { className: 'site', attrs: { 'data-site': site.id } }, main, details);
+    });
+    // In a narrow panel the table keeps its columns and scrolls sideways, as the charts do.
+    return h('div', { className: 'table-scroll' }, h(
       'table',
       { className: 'data-table sites-table' },
       h('caption', {}, h('span', { className: 'kind-label', text: kind.label }), h('span', { className: 'kind-meta', text: ` (${kind.id}, ${layers})` })),
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          ...['Decision', 'Site', 'Reason', 'Kept', 'Deferred', 'Saved'].map((t, i) => h('th', { text: t, className: i >= 3 ? 'num' : i === 0 ? 'col-decision' : i === 1 ? 'col-site' : '', attrs: { scope: 'col' } })),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        ...kind.sites.map((site) =>
-          h(
-            'tr',
-            { attrs: { 'data-site': site.id } },
-            h('td', {}, decisionBadge(site.decision)),
-            h('th', { className: 'site-name', text: site.name, attrs: { scope: 'row' } }),
-            h('td', { className: 'reason', text: site.reason }),
-            h('td', { className: 'num', text: usFine(site.keptUs) }),
-            h('td', { className: 'num', text: usFine(site.deferredUs) }),
-            h('td', { className: 'num', text: usFine(site.savedUs) }),
-          ),
-        ),
-      ),
-    );
+      h('thead', {}, h('tr', {}, ...COLUMNS.map((c) => h('th', { text: c.text, className: c.className, attrs: { scope: 'col' } })))),
+      ...rows,
+    ));
   });
-  replaceChildren(body, h('p', { className: 'hint', text: 'Latencies are of one layer of the kind, with the other sites as decided.' }), ...tables);
+  replaceChildren(
+    body,
+    h('p', { className: 'hint', text: 'Latencies are of one layer of the kind, with the other sites as decided. Applied: where the deferred scale is multiplied in.' }),
+    ...tables,
+  );
 }

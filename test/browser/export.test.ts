@@ -27,7 +27,7 @@ interface JsonReport {
   estimate: string;
   model: { name: string; architecture: string | null; layers: number; source: string };
   hardware: { name: string; title: string; provenance: Record<string, string> };
-  layerKinds: { id: string; label: string; sites: { id: string; name: string }[]; busyUs: Record<'baseline' | 'deferred', Record<string, number>> }[];
+  layerKinds: { id: string; label: string; sites: { id: string; name: string; kind: string; depth: string | null }[]; busyUs: Record<'baseline' | 'deferred', Record<string, number>> }[];
   layers: { index: number }[];
   totals: { baselineUs: number; deferredUs: number; savedUs: number; savedPct: number; collectiveShareBaselinePct: number; hiddenCollectivePct: number };
   numerics: { entries: unknown[] };
@@ -134,6 +134,12 @@ async function checkShowsReport(w: Watched, report: JsonReport): Promise<void> {
   }
 
   for (const site of kind.sites) assert.ok((await text(page, '#sites')).includes(site.name), `sites table lists ${site.name}`);
+  // Where each deferred scale is applied, in the words of the CLI's Applied column (written out here).
+  const words: Record<string, string> = { linear: 'after linear', rope: 'after RoPE', attention: 'on logits', down: 'after down proj' };
+  for (const site of kind.sites) {
+    const expected = site.depth === null ? '—' : site.kind === 'softmax' ? 'after ·V' : words[site.depth]!;
+    assert.equal(await page.locator(`#sites table >> nth=0 >> tr[data-site="${site.id}"] .applied`).innerText(), expected, site.name);
+  }
   assert.ok((await text(page, '#pseudocode')).includes(report.pseudocode[0]!.name));
   assert.equal(await page.locator('#numerics tbody tr').count(), report.numerics.entries.length);
   assert.ok((await page.locator('#sweep .sweep-point').count()) > 1);

@@ -187,6 +187,53 @@ test('a view with overrides shows them: the new profile’s own kernels, the ove
   assert.equal((await postedOf('profile')).length, before);
   // The Softmax site is no longer left to the baseline kernel.
   assert.notEqual(await page.locator('#sites tr[data-site="softmax"] .badge').innerText(), 'ineligible');
+});
+
+test('the sites table says where each scale is applied, the layer at each depth, and why not deeper', async () => {
+  await send({ type: 'view', view });
+  await page.waitForFunction(() => document.querySelector('#ctl-hardware') !== null && (document.querySelector('#ctl-hardware') as HTMLElement & { value: string }).value === 'dimc');
+  const kind = view.report.layerKinds[0]!;
+  const attn = kind.sites.find((s) => s.id === 'attn-norm')!;
+  assert.equal(attn.depth, 'rope');
+  const headers = await page.locator('#sites table').first().locator('thead th').allInnerTexts();
+  assert.deepEqual(headers, ['Decision', 'Applied', 'Site', 'Kept', 'Deferred', 'Saved']);
+  // The CLI's words (formats.ts appliedAt), written out here.
+  const applied = (site: string) => page.locator(`#sites table >> nth=0 >> tr[data-site="${site}"] .applied`).innerText();
+  assert.equal(await applied('attn-norm'), 'after RoPE');
+  assert.equal(await applied('mlp-norm'), 'after linear');
+  assert.equal(await applied('softmax'), 'after ·V');
+  const site = page.locator('#sites table').first().locator('tbody[data-site="attn-norm"]');
+  // Figures formatted here: three decimals, as the Kept and Deferred columns.
+  const fine = (v: number) => `${v.toFixed(3)} µs`;
+  const depths = await site.locator('.depth-us').allInnerTexts();
+  assert.deepEqual(depths, attn.depthUs.map((d) => `${{ linear: 'after linear', rope: 'after RoPE', attention: 'on logits', down: 'after down proj' }[d.depth]} ${fine(d.us)}`));
+  assert.deepEqual(await site.locator('.depth-chosen').allInnerTexts(), [`after RoPE ${fine(attn.depthUs.find((d) => d.depth === 'rope')!.us)}`]);
+  assert.ok((await site.locator('.depth-limit').innerText()).includes(attn.depthLimit!), 'the depth limit sentence');
+  // The reason no longer repeats the depths the line under it shows.
+  assert.doesNotMatch(await site.locator('.reason').innerText(), /by depth/);
+
+  // Deferral depth linear: the rope depth is gone and the limit says why.
+  await send({ type: 'view', view: { ...view, workload: { ...view.workload, deferDepth: 'linear' }, report: { ...view.report, workload: { ...view.report.workload, deferDepth: 'linear' }, layerKinds: h100Eager.report.layerKinds } } });
+  await page.waitForFunction(() => (document.querySelector('#ctl-depth') as HTMLElement & { value: string } | null)?.value === 'linear');
+  const linearSite = page.locator('#sites table').first().locator('tbody[data-site="attn-norm"]');
+  assert.equal(await linearSite.locator('.depth-us[data-depth="rope"]').count(), 0);
+  assert.match(await linearSite.locator('.depth-limit').innerText(), /Deferral depth is set to linear \(the papers' rewrite\)/);
+});
+
+test('report strings in the sites table reach the page as text', async () => {
+  const payload = '<img src=x onerror="window.__pwned=1">';
+  const hostile = JSON.parse(JSON.stringify(view)) as PanelView;
+  const attn = hostile.report.layerKinds[0]!.sites.find((s) => s.id === 'attn-norm')!;
+  attn.depthLimit = payload;
+  attn.reason = `${payload}; by depth: linear 1 µs`;
+  attn.name = payload;
+  await send({ type: 'view', view: hostile });
+  const site = page.locator('#sites table').first().locator('tbody[data-site="attn-norm"]');
+  await site.locator('.depth-limit').getByText(payload, { exact: false }).waitFor();
+  assert.equal(await site.locator('.site-name').innerText(), payload);
+  assert.equal(await site.locator('.reason').innerText(), payload);
+  assert.equal(await page.locator('#sites img').count(), 0);
+  assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
   // Back to the plain view, numerics done, for the tests after.
   await send({ type: 'view', view });
   await send({ type: 'numerics', numerics: (view as { numericsLater?: unknown }).numericsLater as Record<string, unknown> });
