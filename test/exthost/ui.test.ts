@@ -2,8 +2,9 @@
  * The extension used as a person uses it, in a real VS Code workbench (code-server's VS Code
  * server, Debian's Chromium): Quick Open a model's config.json, run "Deferred Norm: Profile
  * Active File" from the command palette, read the report in its webview, in a light and a dark
- * theme. Expected figures come from the built CLI's JSON report, formatted here. The screenshots
- * in the README are taken here.
+ * theme; then pick another hardware, attention kernel and deferral depth in the panel's own
+ * controls. Expected figures come from the built CLI's JSON report (`--set kernels.…` for the
+ * kernel), formatted here. The screenshots in the README are taken here.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,10 +20,33 @@ const MODEL = 'Llama-3.1-8B';
 const opened = new OpenedForTests();
 after(() => opened.closeAll());
 
-function expectedSavedPct(): string {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'profile', join(repoRoot, 'test/fixtures/configs', MODEL), '--format', 'json'], { encoding: 'utf8' });
+interface CliReport {
+  totals: { savedPct: number };
+  layerKinds: { sites: { id: string; kind: string; decision: string; depth: string | null; depthUs: { depth: string }[] }[] }[];
+}
+
+function cliReport(...args: string[]): CliReport {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'profile', join(repoRoot, 'test/fixtures/configs', MODEL), '--format', 'json', ...args], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return `${(JSON.parse(r.stdout) as { totals: { savedPct: number } }).totals.savedPct.toFixed(1)}%`;
+  return JSON.parse(r.stdout) as CliReport;
+}
+
+const savedText = (r: CliReport) => `${r.totals.savedPct.toFixed(1)}%`;
+
+function expectedSavedPct(): string {
+  return savedText(cliReport());
+}
+
+/** Picks an option of a control in the report's webview, as a person does: click it, click the option. */
+async function choose(frame: Frame, id: string, option: RegExp): Promise<void> {
+  await frame.locator(`#${id}`).click();
+  await frame.locator(`#${id}`).getByRole('option', { name: option }).click();
+}
+
+/** Waits until the headline shows a figure (the panel re-profiled and the webview drew it). */
+async function headlineShows(frame: Frame, text: string): Promise<string> {
+  await frame.locator('#headline .figure-saved').getByText(text, { exact: false }).waitFor({ timeout: 30_000 });
+  return (await frame.locator('#headline').innerText()).replace(/\s+/g, ' ');
 }
 
 /** The report's document: the webview's innermost frame that holds the headline section. */
@@ -37,6 +61,60 @@ async function reportFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
   }
   throw new Error('no webview frame with the report appeared');
 }
+
+test('the panel’s own controls: hardware, attention kernel and deferral depth re-profile as the CLI’s --hardware, --set and --defer-depth do', async () => {
+  assertExtensionBuilt();
+  const ws = makeWorkspace([MODEL]);
+  opened.workspace(ws);
+  mkdirSync(join(ws, '.vscode'));
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  const workbench = opened.workbench(await openWorkbench({ folder: ws, viewport: { width: 1440, height: 960 } }));
+  const { page } = workbench;
+  await waitForWorkbench(page);
+  await chooseTheme(page, 'Light Modern');
+  await quickOpen(page, `${MODEL}/config.json`);
+  await page.locator('.editor-actions .codicon-pulse').first().waitFor({ timeout: 20_000 });
+  await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
+  const frame = await reportFrame(page);
+  await headlineShows(frame, expectedSavedPct());
+
+  await choose(frame, 'ctl-hardware', /^gpu-h100/);
+  const flash = cliReport('--hardware', 'gpu-h100');
+  let headline = await headlineShows(frame, savedText(flash));
+  assert.match(headline, /attention flash \(profile\)/);
+  const softmaxBadge = () => frame.locator('#sites table').first().locator('tr[data-site="softmax"] .badge').innerText();
+  assert.equal(await softmaxBadge(), 'ineligible');
+  // The first option is what gpu-h100 says; eager overrides it.
+  assert.deepEqual(await frame.locator('#ctl-attention vscode-option').allInnerTexts(), ['flash (profile)', 'eager (override)']);
+
+  await choose(frame, 'ctl-attention', /^eager/);
+  const eager = cliReport('--hardware', 'gpu-h100', '--set', 'kernels.attention=eager');
+  assert.notEqual(savedText(eager), savedText(flash));
+  headline = await headlineShows(frame, savedText(eager));
+  assert.match(headline, /attention eager \(chosen in the panel; the profile says flash\)/);
+  const softmax = eager.layerKinds[0]!.sites.find((x) => x.kind === 'softmax')!;
+  assert.notEqual(softmax.decision, 'ineligible');
+  assert.equal(await softmaxBadge(), softmax.decision === 'defer' ? 'deferred' : 'kept');
+  assert.equal(await frame.locator('#ctl-attention').evaluate((e) => (e as HTMLElement & { value: string }).value), 'eager', 'the control shows the override the report was made with');
+  // The headline with its kernels line, and the controls: no tooltip from where the pointer last was.
+  await page.mouse.move(5, 500);
+  await frame.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(400);
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'controls-light.png') });
+
+  // Deferral depth: linear is the papers' rewrite; on dimc the rope depth of input_layernorm's scale goes.
+  await choose(frame, 'ctl-hardware', /^dimc/);
+  await headlineShows(frame, expectedSavedPct());
+  await choose(frame, 'ctl-depth', /^linear/);
+  const linear = cliReport('--defer-depth', 'linear');
+  await headlineShows(frame, savedText(linear));
+  const attn = frame.locator('#sites table').first().locator('tbody[data-site="attn-norm"]');
+  await attn.locator('.applied', { hasText: 'after linear' }).waitFor();
+  assert.equal(await attn.locator('.depth-us[data-depth="rope"]').count(), 0);
+  assert.match(await attn.locator('.depth-limit').innerText(), /Deferral depth is set to linear/);
+  await workbench.close();
+});
 
 for (const theme of [
   { name: 'Default Light Modern', label: 'Light Modern', file: 'panel-light.png', dark: false },
@@ -86,6 +164,16 @@ for (const theme of [
     await frame.locator('#timeline').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.waitForTimeout(400);
     await page.screenshot({ path: join(SHOTS, theme.file.replace('panel-', 'timeline-')) });
+    // And the sites: where each scale is applied (the CLI's Applied column), the layer at each depth, why not deeper.
+    const dimc = cliReport();
+    const attn = dimc.layerKinds[0]!.sites.find((x) => x.id === 'attn-norm')!;
+    assert.equal(attn.depth, 'rope');
+    const sites = frame.locator('#sites table').first();
+    assert.equal(await sites.locator('tr[data-site="attn-norm"] .applied').innerText(), 'after RoPE');
+    assert.equal(await sites.locator('tbody[data-site="attn-norm"] .depth-us').count(), attn.depthUs.length);
+    await frame.locator('#sites').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.waitForTimeout(400);
+    await page.screenshot({ path: join(SHOTS, theme.file.replace('panel-', 'sites-')) });
     await workbench.close();
   });
 }
