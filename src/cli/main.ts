@@ -13,11 +13,12 @@ import { simulate } from '../core/sim/simulate';
 import { formatNumerics, numericsFor, numericsPass } from '../core/report/numerics';
 import { fullReport } from '../core/report/full';
 import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen';
-import { formatSweep, runSweep } from '../core/report/sweep';
+import { formatSweep } from '../core/report/sweep';
 import { checkWorkloadForModel, type Workload } from '../core/workload';
 import { formatValidation, validate } from '../core/validate/validate';
 import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
+import { runSweepParallel, serveSweepWorker } from './sweep-parallel';
 import { validationInputs } from './validate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
@@ -164,7 +165,7 @@ async function run(argv: string[]): Promise<number> {
         tp: values.tp ? intList('--tp', values.tp) : [base.tp],
         ranges: values['set-range'] ?? [],
       };
-      const points = runSweep(spec, hw, base, grid);
+      const points = await runSweepParallel(spec, hw, base, grid);
       emit(format === 'json' ? JSON.stringify(points, null, 2) + '\n' : formatSweep(points, hw, base), values);
       return 0;
     }
@@ -253,7 +254,8 @@ function guardStdout(): void {
   });
 }
 
-if (require.main === module) {
+// The same script serves as the worker thread of a large sweep (sweep-parallel.ts).
+if (require.main === module && !serveSweepWorker()) {
   guardStdout();
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;

@@ -123,8 +123,9 @@ type KindFigures = Pick<LayerKindResult, 'layers' | 'baselineUs' | 'deferredUs' 
 export function totalsOfSimulation(simulation: Simulation): Totals {
   return totalsOf(
     simulation.kinds.map((k) => {
-      const base = k.baseline.timeline.makespanNs;
-      const def = k.deferred.timeline.makespanNs;
+      // The makespans, not the runs: a sweep never computes the full schedules.
+      const base = k.baselineNs;
+      const def = k.deferredNs;
       return {
         layers: k.layers,
         baselineUs: us(base),

@@ -48,8 +48,21 @@ export function sweepSize(grid: SweepGrid): number {
   return ranges.reduce((n, r) => n * r.values.length, grid.seq.length * grid.batch.length * grid.context.length * grid.tp.length);
 }
 
-/** Evaluates every point of the grid (the cartesian product of all lists). */
-export function runSweep(spec: ModelSpec, hw: HardwareProfile, base: Workload, grid: SweepGrid): SweepPoint[] {
+/**
+ * A grid ready to evaluate, in the order of the output: point i is workload ⌊i / machines.length⌋ on
+ * machine i mod machines.length (machines innermost, so that the graphs of one workload serve every
+ * machine). Plain data: a worker thread can evaluate a share of it (src/cli/sweep-parallel.ts).
+ */
+export interface SweepPlan {
+  /** In the nested order tp, batch, seq, context; each is checked when its first point is evaluated. */
+  workloads: Workload[];
+  /** Each hardware combination, validated once, with the values set on it by path. */
+  machines: { hw: HardwareProfile; set: Record<string, string> }[];
+  size: number;
+}
+
+/** Checks the grid (its size first, before anything is built) and lists its workloads and machines. */
+export function planSweep(spec: ModelSpec, hw: HardwareProfile, base: Workload, grid: SweepGrid): SweepPlan {
   // Counted before anything is built: each dimension's values are checked once, then the product.
   const ranges = grid.ranges.map(parseRange);
   const size = sweepSize(grid);
@@ -63,27 +76,69 @@ export function runSweep(spec: ModelSpec, hw: HardwareProfile, base: Workload, g
   for (const range of ranges) for (const v of range.values) applyOverrides(hw, [`${range.path}=${v}`]);
   for (const tp of grid.tp) checkWorkloadForModel(spec, { ...base, tp }, 'sweep');
   // Each hardware combination is validated once, not once per workload point.
-  let machines: { hw: HardwareProfile; set: Record<string, string> }[] = [{ hw, set: {} }];
+  let machines: SweepPlan['machines'] = [{ hw, set: {} }];
   for (const range of ranges) {
     machines = machines.flatMap((m) => range.values.map((v) => ({ hw: applyOverrides(m.hw, [`${range.path}=${v}`]), set: { ...m.set, [range.path]: v } })));
   }
-  const points: SweepPoint[] = [];
-  // Machines innermost: the graphs of one workload point serve every machine.
-  for (const tp of grid.tp) {
-    for (const batch of grid.batch) {
-      for (const seq of grid.seq) {
-        for (const context of grid.context) {
-          const w = validateWorkload({ ...base, tp, batch, seq, context }, 'sweep');
-          const graphs = new Map<string, Map<string, LayerGraph>>();
-          for (const m of machines) {
-            const t = totalsOfSimulation(simulate(spec, m.hw, w, { graphs }));
-            points.push({ phase: w.phase, seq, batch, context, tp, set: m.set, ...t });
-          }
-        }
-      }
+  const workloads: Workload[] = [];
+  for (const tp of grid.tp) for (const batch of grid.batch) for (const seq of grid.seq) for (const context of grid.context) workloads.push({ ...base, tp, batch, seq, context });
+  return { workloads, machines, size };
+}
+
+/** The fields of Totals in their order: a point's totals are stored as these numbers, one after another. */
+export const TOTALS_FIELDS = [
+  'baselineUs',
+  'deferredUs',
+  'savedUs',
+  'savedPct',
+  'collectiveShareBaselinePct',
+  'hiddenCollectivePct',
+  'exposedCollectiveBaselineUs',
+  'exposedCollectiveDeferredUs',
+] as const satisfies readonly (keyof Totals)[];
+
+/**
+ * Simulates points [from, to) of a plan and writes their totals into `out` (TOTALS_FIELDS.length
+ * numbers per point, at the point's index). A workload's graphs are built once and serve every machine.
+ */
+export function evaluateSweep(spec: ModelSpec, plan: SweepPlan, from: number, to: number, out: Float64Array): void {
+  const machines = plan.machines.length;
+  const width = TOTALS_FIELDS.length;
+  let index = -1;
+  let w: Workload | undefined;
+  let graphs = new Map<string, Map<string, LayerGraph>>();
+  for (let i = from; i < to; i++) {
+    const j = Math.floor(i / machines);
+    if (j !== index) {
+      index = j;
+      w = validateWorkload(plan.workloads[j]!, 'sweep');
+      graphs = new Map();
     }
+    const t = totalsOfSimulation(simulate(spec, plan.machines[i % machines]!.hw, w!, { graphs }));
+    for (let f = 0; f < width; f++) out[i * width + f] = t[TOTALS_FIELDS[f]!];
+  }
+}
+
+/** The points of an evaluated plan, from the totals evaluateSweep wrote. */
+export function sweepPoints(plan: SweepPlan, totals: Float64Array): SweepPoint[] {
+  const machines = plan.machines.length;
+  const width = TOTALS_FIELDS.length;
+  const points: SweepPoint[] = [];
+  for (let i = 0; i < plan.size; i++) {
+    const w = plan.workloads[Math.floor(i / machines)]!;
+    const t = {} as Totals;
+    for (let f = 0; f < width; f++) t[TOTALS_FIELDS[f]!] = totals[i * width + f]!;
+    points.push({ phase: w.phase, seq: w.seq, batch: w.batch, context: w.context, tp: w.tp, set: plan.machines[i % machines]!.set, ...t });
   }
   return points;
+}
+
+/** Evaluates every point of the grid (the cartesian product of all lists). */
+export function runSweep(spec: ModelSpec, hw: HardwareProfile, base: Workload, grid: SweepGrid): SweepPoint[] {
+  const plan = planSweep(spec, hw, base, grid);
+  const totals = new Float64Array(plan.size * TOTALS_FIELDS.length);
+  evaluateSweep(spec, plan, 0, plan.size, totals);
+  return sweepPoints(plan, totals);
 }
 
 export function formatSweep(points: SweepPoint[], hw: HardwareProfile, base: Workload): string {

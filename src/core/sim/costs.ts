@@ -11,12 +11,59 @@ export interface CostContext {
 }
 
 /**
+ * The numbers of the machine an op's cost reads, looked up once per cost context rather than once per
+ * op (a sweep times hundreds of thousands of ops). Each is the same expression the formulas below
+ * would evaluate inline, so the times are the same to the last bit.
+ */
+interface Rates {
+  /** Start cost of a kernel on the matrix / vector engine that is not a later tile or a fused epilogue. */
+  matrixStartNs: number;
+  vectorStartNs: number;
+  /** Matrix FLOP/s at the workload dtype: peak × efficiency. */
+  matrixFlops: number;
+  /** Vector elements per second. */
+  vectorElems: number;
+  expCost: number;
+  rsqrtCost: number;
+  divCost: number;
+  /** Streaming bandwidth of the tier holding weights, the KV cache and activations (undefined: no such tier). */
+  weightsGBps: number | undefined;
+  kvGBps: number | undefined;
+  activationsGBps: number | undefined;
+  netStartNs: number;
+  netGBps: number;
+  interChipGBps: number;
+  tp: number;
+}
+
+function ratesOf(c: CostContext): Rates {
+  const { hw } = c;
+  const graphLaunch = hw.kernels.launch === 'graph-in-decode' && c.phase === 'decode';
+  const tier = (name: string | undefined): number | undefined => (name === undefined ? undefined : streamBandwidth(hw, name));
+  return {
+    matrixStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.matrix.startLatencyNs,
+    vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs,
+    matrixFlops: (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12 * hw.matrix.efficiency,
+    vectorElems: hw.vector.gelemsPerSec * 1e9,
+    expCost: hw.vector.expCost,
+    rsqrtCost: hw.vector.rsqrtCost,
+    divCost: hw.vector.divCost,
+    weightsGBps: tier(hw.memory.weightsTier),
+    kvGBps: tier(hw.memory.kvCacheTier),
+    activationsGBps: tier(hw.memory.activationsTier),
+    netStartNs: hw.collective.startLatencyNs,
+    netGBps: hw.collective.bandwidthGBps,
+    interChipGBps: hw.collective.interChip.bandwidthGBps,
+    tp: c.tp,
+  };
+}
+
+/**
  * Start cost of one kernel on the matrix or vector engine: its launch, or its share of a captured
  * graph in decode. Later tiles of a kernel and fused epilogues pay nothing.
  */
-function launchNs(op: Op, engineStartNs: number, c: CostContext): number {
-  if (op.fused || op.continues) return 0;
-  return c.hw.kernels.launch === 'graph-in-decode' && c.phase === 'decode' ? c.hw.kernels.graphKernelNs : engineStartNs;
+function launchNs(op: Op, engineStartNs: number): number {
+  return op.fused || op.continues ? 0 : engineStartNs;
 }
 
 /**
@@ -25,31 +72,30 @@ function launchNs(op: Op, engineStartNs: number, c: CostContext): number {
  * take to stream, plus its start cost. Network hop latency is not occupancy: see opLatencyNs.
  */
 export function opDurationNs(op: Op, c: CostContext): number {
-  const { hw } = c;
+  return durationNs(op, ratesOf(c));
+}
+
+function durationNs(op: Op, r: Rates): number {
   const w = op.work;
   switch (w.kind) {
     case 'matmul': {
-      const rate = (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12 * hw.matrix.efficiency;
-      const computeNs = ((2 * w.m * w.k * w.n) / rate) * 1e9;
+      const computeNs = ((2 * w.m * w.k * w.n) / r.matrixFlops) * 1e9;
       // A fused attention kernel's exps run on the special-function units alongside the tensor cores.
-      const expNs = w.exps > 0 ? ((w.exps * hw.vector.expCost) / (hw.vector.gelemsPerSec * 1e9)) * 1e9 : 0;
-      return launchNs(op, hw.matrix.startLatencyNs, c) + Math.max(computeNs, expNs, opMemoryNs(op, c));
+      const expNs = w.exps > 0 ? ((w.exps * r.expCost) / r.vectorElems) * 1e9 : 0;
+      return launchNs(op, r.matrixStartNs) + Math.max(computeNs, expNs, memoryNs(op, r));
     }
     case 'vector': {
-      const v = hw.vector;
-      const work = w.elements * w.ops + w.exps * v.expCost + w.rsqrts * v.rsqrtCost + w.divs * v.divCost;
-      const runNs = (work / (v.gelemsPerSec * 1e9)) * 1e9;
-      return launchNs(op, v.startLatencyNs, c) + Math.max(runNs, opMemoryNs(op, c));
+      const work = w.elements * w.ops + w.exps * r.expCost + w.rsqrts * r.rsqrtCost + w.divs * r.divCost;
+      const runNs = (work / r.vectorElems) * 1e9;
+      return launchNs(op, r.vectorStartNs) + Math.max(runNs, memoryNs(op, r));
     }
-    case 'collective': {
-      const net = hw.collective;
+    case 'collective':
       if (w.rows === 0) return 0;
-      return net.startLatencyNs + bytesNs(w.rows * w.values * 4, net.bandwidthGBps);
-    }
+      return r.netStartNs + bytesNs(w.rows * w.values * 4, r.netGBps);
     case 'allreduce':
-      return c.tp <= 1 ? 0 : bytesNs((2 * (c.tp - 1) * w.bytes) / c.tp, hw.collective.interChip.bandwidthGBps);
+      return r.tp <= 1 ? 0 : bytesNs((2 * (r.tp - 1) * w.bytes) / r.tp, r.interChipGBps);
     case 'memory':
-      return opMemoryNs(op, c);
+      return memoryNs(op, r);
   }
 }
 
@@ -59,18 +105,21 @@ export function opDurationNs(op: Op, c: CostContext): number {
  * operands live in memory, so that two of them never both get the full bandwidth.
  */
 export function opMemoryNs(op: Op, c: CostContext): number {
-  const { hw } = c;
+  return memoryNs(op, ratesOf(c));
+}
+
+function memoryNs(op: Op, r: Rates): number {
   const w = op.work;
   switch (w.kind) {
     case 'matmul':
     case 'memory': {
-      const tier = w.tier === 'kv' ? hw.memory.kvCacheTier : w.tier === 'weights' ? hw.memory.weightsTier : hw.memory.activationsTier;
-      return tier === undefined || w.bytes === 0 ? 0 : bytesNs(w.bytes, streamBandwidth(hw, tier));
+      const gbps = w.tier === 'kv' ? r.kvGBps : w.tier === 'weights' ? r.weightsGBps : r.activationsGBps;
+      return gbps === undefined || w.bytes === 0 ? 0 : bytesNs(w.bytes, gbps);
     }
     case 'vector': {
       // Fused work runs on values already in registers; local operands never reach the memory system.
-      const tier = hw.memory.activationsTier;
-      return op.fused || tier === undefined || w.bytes === 0 ? 0 : bytesNs(w.bytes, streamBandwidth(hw, tier));
+      const gbps = r.activationsGBps;
+      return op.fused || gbps === undefined || w.bytes === 0 ? 0 : bytesNs(w.bytes, gbps);
     }
     default:
       return 0;
@@ -116,15 +165,120 @@ export interface OpTimes {
 }
 
 export function opTimes(ops: readonly Op[], c: CostContext): OpTimes {
-  const n = ops.length;
-  const busy = new Float64Array(n);
-  const latency = new Float64Array(n);
-  const memory = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
+  const times = allocateTimes(ops.length);
+  const { busy, latency, memory } = times;
+  const r = ratesOf(c);
+  for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
-    busy[i] = opDurationNs(op, c);
-    latency[i] = opLatencyNs(op, c.hw, c.tp);
-    memory[i] = op.engine === 'memory' ? 0 : opMemoryNs(op, c);
+    busy[i] = durationNs(op, r);
+    // Only work that crosses the network has a latency; the array starts at zero.
+    if (crossesNetwork(op)) latency[i] = opLatencyNs(op, c.hw, c.tp);
+    memory[i] = op.engine === 'memory' ? 0 : memoryNs(op, r);
   }
-  return { busy, latency, memory };
+  return times;
+}
+
+/** Three zeroed arrays of n times in one allocation (a sweep allocates many, and each allocation costs). */
+export function allocateTimes(n: number): OpTimes {
+  const buffer = new Float64Array(3 * n);
+  return { busy: buffer.subarray(0, n), latency: buffer.subarray(n, 2 * n), memory: buffer.subarray(2 * n) };
+}
+
+function crossesNetwork(op: Op): boolean {
+  return op.work.kind === 'collective' || op.work.kind === 'allreduce';
+}
+
+/** The numbers of the machine and pass a network latency reads (opLatencyNs). */
+interface LatencyRates {
+  hopLatencyNs: number;
+  topology: HardwareProfile['collective']['topology'];
+  computeUnits: number;
+  interChipHopLatencyNs: number;
+  tp: number;
+}
+
+function latencyRatesOf(c: CostContext): LatencyRates {
+  const net = c.hw.collective;
+  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, tp: c.tp };
+}
+
+/** Same value in every field of `keys` (a NaN never matches, so its times are recomputed). */
+function sameNumbers<T extends object>(a: T, b: T, keys: readonly (keyof T)[]): boolean {
+  if (a === b) return true;
+  for (let k = 0; k < keys.length; k++) if (a[keys[k]!] !== b[keys[k]!]) return false;
+  return true;
+}
+
+// The fields of the two kinds of rates, listed once (every object of a kind is made by the same literal).
+let rateKeys: readonly (keyof Rates)[] = [];
+let latencyKeys: readonly (keyof LatencyRates)[] = [];
+
+// The rates of a cost context, worked out once for all the graphs timed with it.
+const ratesMemo = new WeakMap<CostContext, { rates: Rates; latency: LatencyRates }>();
+
+function ratesFor(c: CostContext): { rates: Rates; latency: LatencyRates } {
+  let r = ratesMemo.get(c);
+  if (!r) {
+    ratesMemo.set(c, (r = { rates: ratesOf(c), latency: latencyRatesOf(c) }));
+    if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(r.rates) as (keyof Rates)[], Object.keys(r.latency) as (keyof LatencyRates)[]];
+  }
+  return r;
+}
+
+/**
+ * The op times of one graph, kept up to date as it is timed on one machine after another (the
+ * points of a sweep share their graphs): `update` recomputes the busy and memory times only when a
+ * number they read has changed, and the latencies only when the network's numbers have, and says
+ * whether any time changed. A sweep over hop latency recomputes only the latencies of the few ops
+ * that cross the network; a sweep over a number a graph does not read changes none of its times.
+ * The times are those opTimes gives on the same machine, computed by the same functions.
+ */
+export class GraphTimes implements OpTimes {
+  readonly busy: Float64Array;
+  readonly latency: Float64Array;
+  readonly memory: Float64Array;
+  private rates: Rates | null = null;
+  private latencyRates: LatencyRates | null = null;
+  /** The ops that cross the network: the only ones with a latency. */
+  private readonly networkOps: number[];
+
+  constructor(private readonly ops: readonly Op[]) {
+    ({ busy: this.busy, latency: this.latency, memory: this.memory } = allocateTimes(ops.length));
+    this.networkOps = ops.flatMap((op, i) => (crossesNetwork(op) ? [i] : []));
+  }
+
+  /**
+   * Brings the times to this machine and pass; true if any of them changed. `c` is best the same
+   * object for every graph timed on one machine: its rates are then worked out once.
+   */
+  update(c: CostContext): boolean {
+    const { ops, busy, latency, memory } = this;
+    let changed = false;
+    const { rates, latency: net } = ratesFor(c);
+    if (this.rates === null || !sameNumbers(this.rates, rates, rateKeys)) {
+      this.rates = rates;
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        const b = durationNs(op, rates);
+        const m = op.engine === 'memory' ? 0 : memoryNs(op, rates);
+        if (b !== busy[i] || m !== memory[i]) {
+          busy[i] = b;
+          memory[i] = m;
+          changed = true;
+        }
+      }
+    }
+    if (this.latencyRates === null || !sameNumbers(this.latencyRates, net, latencyKeys)) {
+      this.latencyRates = net;
+      for (let k = 0; k < this.networkOps.length; k++) {
+        const i = this.networkOps[k]!;
+        const l = opLatencyNs(ops[i]!, c.hw, c.tp);
+        if (l !== latency[i]) {
+          latency[i] = l;
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  }
 }

@@ -15,13 +15,37 @@ export interface Timeline {
 
 const ENGINE_INDEX = new Map(ENGINES.map((e, i) => [e, i]));
 
-// Scratch space reused across calls: the scheduler runs thousands of times per sweep and is never re-entered.
-let scratch = { indeg: new Int32Array(256), level: new Float64Array(256) };
-const READY: number[][] = ENGINES.map(() => []);
-const IN_FLIGHT: number[] = [];
+/**
+ * Scratch space reused across calls: the scheduler runs hundreds of thousands of times per sweep and is
+ * never re-entered. Grown to the largest graph seen; a few typed arrays of that length in all.
+ */
+class Scratch {
+  readonly indeg: Int32Array;
+  readonly level: Float64Array;
+  /** Ready ops of engine e: ready[e·capacity …] (unordered: the pick looks at all of them), readyCount[e] of them. */
+  readonly ready: Int32Array;
+  readonly readyCount = new Int32Array(ENGINES.length);
+  /** Ops that left their engine but whose result is still on the network (unordered). */
+  readonly inFlight: Int32Array;
+  readonly running = new Int32Array(ENGINES.length);
+  /** Outputs of makespanOf, which keeps no timeline. */
+  readonly start: Float64Array;
+  readonly release: Float64Array;
+  readonly end: Float64Array;
+  constructor(readonly capacity: number) {
+    this.indeg = new Int32Array(capacity);
+    this.level = new Float64Array(capacity);
+    this.ready = new Int32Array(capacity * ENGINES.length);
+    this.inFlight = new Int32Array(capacity);
+    this.start = new Float64Array(capacity);
+    this.release = new Float64Array(capacity);
+    this.end = new Float64Array(capacity);
+  }
+}
+let scratch = new Scratch(256);
 
-function scratchFor(n: number): { indeg: Int32Array; level: Float64Array } {
-  if (scratch.indeg.length < n) scratch = { indeg: new Int32Array(2 * n), level: new Float64Array(2 * n) };
+function scratchFor(n: number): Scratch {
+  if (scratch.capacity < n) scratch = new Scratch(2 * n);
   return scratch;
 }
 
@@ -72,32 +96,49 @@ const MEMORY = ENGINE_INDEX.get('memory')!;
  * holds it (one bandwidth, shared). Ops must be listed so that deps precede them.
  */
 export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
-  const { busy, latency, memory } = times;
   const n = ops.length;
-  const start = new Float64Array(n);
-  const release = new Float64Array(n);
-  const end = new Float64Array(n);
-  if (n === 0) return { start, release, end, makespanNs: 0 };
+  // One allocation for the three arrays.
+  const buffer = new Float64Array(3 * n);
+  const start = buffer.subarray(0, n);
+  const release = buffer.subarray(n, 2 * n);
+  const end = buffer.subarray(2 * n);
+  const makespanNs = n === 0 ? 0 : run(prepare(ops), n, times, start, release, end);
+  return { start, release, end, makespanNs };
+}
 
-  const { indegree, succStart: succCount, succ, engineOf } = prepare(ops);
-  const { indeg, level } = scratchFor(n);
+/** The makespan of `schedule(ops, times)`, without keeping its timeline (nothing is allocated). */
+export function makespanOf(ops: readonly Op[], times: OpTimes): number {
+  const n = ops.length;
+  if (n === 0) return 0;
+  const s = scratchFor(n);
+  return run(prepare(ops), n, times, s.start, s.release, s.end);
+}
+
+/** The list scheduler itself: fills start, release and end of ops 0 … n−1 and returns the makespan. */
+function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, release: Float64Array, end: Float64Array): number {
+  const { busy, latency, memory } = times;
+  const { indegree, succStart, succ, engineOf } = prep;
+  const s = scratchFor(n);
+  const { indeg, level, ready, readyCount, inFlight, running } = s;
+  const cap = s.capacity;
   indeg.set(indegree);
 
   // Priority: longest remaining path (bottom level).
   for (let i = n - 1; i >= 0; i--) {
     let best = 0;
-    for (let s = succCount[i]!; s < succCount[i + 1]!; s++) best = Math.max(best, level[succ[s]!]!);
+    for (let k = succStart[i]!, stop = succStart[i + 1]!; k < stop; k++) best = Math.max(best, level[succ[k]!]!);
     level[i] = best + busy[i]! + latency[i]!;
   }
 
   const engines = ENGINES.length;
-  const ready = READY;
-  for (const queue of ready) queue.length = 0;
-  for (let i = 0; i < n; i++) if (indeg[i] === 0) ready[engineOf[i]!]!.push(i);
-  const running = new Int32Array(engines).fill(-1);
-  // Ops that left their engine but whose result is still on the network.
-  const inFlight = IN_FLIGHT;
-  inFlight.length = 0;
+  readyCount.fill(0);
+  running.fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (indeg[i] !== 0) continue;
+    const e = engineOf[i]!;
+    ready[e * cap + readyCount[e]!++] = i;
+  }
+  let inFlightCount = 0;
   // The memory system is held by the op on the memory engine, or by a streaming op on another engine until then.
   let memoryHeldUntil = 0;
 
@@ -105,29 +146,40 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
   let done = 0;
   while (done < n) {
     for (let e = 0; e < engines; e++) {
-      const queue = ready[e]!;
-      if (running[e] !== -1 || queue.length === 0) continue;
+      const count = readyCount[e]!;
+      if (count === 0 || running[e] !== -1) continue;
+      // While the memory system is held, only ops that do not stream bytes may start.
       const memoryFree = running[MEMORY] === -1 && memoryHeldUntil <= now;
+      if (!memoryFree && e === MEMORY) continue;
+      const base = e * cap;
       let pick = -1;
-      for (let q = 0; q < queue.length; q++) {
-        const a = queue[q]!;
-        if (!memoryFree && (e === MEMORY || memory[a]! > 0)) continue;
-        const b = pick === -1 ? -1 : queue[pick]!;
-        if (b === -1 || level[a]! > level[b]! || (level[a] === level[b] && a < b)) pick = q;
+      let pickLevel = 0;
+      for (let q = base, stop = base + count; q < stop; q++) {
+        const a = ready[q]!;
+        if (!memoryFree && memory[a]! > 0) continue;
+        const la = level[a]!;
+        if (pick === -1 || la > pickLevel || (la === pickLevel && a < ready[pick]!)) {
+          pick = q;
+          pickLevel = la;
+        }
       }
       if (pick === -1) continue;
-      const op = queue[pick]!;
-      queue[pick] = queue[queue.length - 1]!;
-      queue.pop();
+      const op = ready[pick]!;
+      ready[pick] = ready[base + count - 1]!;
+      readyCount[e] = count - 1;
+      const freed = now + busy[op]!;
       start[op] = now;
-      release[op] = now + busy[op]!;
-      end[op] = release[op]! + latency[op]!;
+      release[op] = freed;
+      end[op] = freed + latency[op]!;
       running[e] = op;
       if (e !== MEMORY && memory[op]! > 0) memoryHeldUntil = now + memory[op]!;
     }
     let next = Infinity;
-    for (let e = 0; e < engines; e++) if (running[e] !== -1) next = Math.min(next, release[running[e]!]!);
-    for (const op of inFlight) next = Math.min(next, end[op]!);
+    for (let e = 0; e < engines; e++) {
+      const op = running[e]!;
+      if (op !== -1) next = Math.min(next, release[op]!);
+    }
+    for (let f = 0; f < inFlightCount; f++) next = Math.min(next, end[inFlight[f]!]!);
     if (memoryHeldUntil > now) next = Math.min(next, memoryHeldUntil);
     if (next === Infinity) throw new Error('scheduler: dependency cycle or op on an unknown engine');
     now = next;
@@ -135,21 +187,23 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
       const op = running[e]!;
       if (op === -1 || release[op]! > now) continue;
       running[e] = -1;
-      inFlight.push(op);
+      inFlight[inFlightCount++] = op;
     }
-    for (let f = inFlight.length - 1; f >= 0; f--) {
+    for (let f = inFlightCount - 1; f >= 0; f--) {
       const op = inFlight[f]!;
       if (end[op]! > now) continue;
-      inFlight[f] = inFlight[inFlight.length - 1]!;
-      inFlight.pop();
+      inFlight[f] = inFlight[--inFlightCount]!;
       done++;
-      for (let s = succCount[op]!; s < succCount[op + 1]!; s++) {
-        const t = succ[s]!;
-        if (--indeg[t]! === 0) ready[engineOf[t]!]!.push(t);
+      for (let k = succStart[op]!, stop = succStart[op + 1]!; k < stop; k++) {
+        const t = succ[k]!;
+        if (--indeg[t]! === 0) {
+          const e = engineOf[t]!;
+          ready[e * cap + readyCount[e]!++] = t;
+        }
       }
     }
   }
   let makespanNs = 0;
   for (let i = 0; i < n; i++) makespanNs = Math.max(makespanNs, end[i]!);
-  return { start, release, end, makespanNs };
+  return makespanNs;
 }

@@ -2,11 +2,12 @@ import { buildHeadGraph, buildLayerGraph, buildSiteGraph, type DeferChoice, type
 import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
 import { headSites, layerSites, type DeferDepth, type Site } from '../graph/sites';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
-import type { ModelSpec } from '../model/spec';
+import type { LayerKind, ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { Workload } from '../workload';
-import { opTimes, type OpTimes } from './costs';
+import { opTimes, type CostContext, type OpTimes } from './costs';
 import { schedule, type Timeline } from './scheduler';
+import { runOf, timerOf } from './timing';
 
 /** One schedule of one layer graph. */
 export interface Run {
@@ -31,8 +32,12 @@ export interface KindSimulation {
   id: string;
   label: string;
   layers: number[];
+  /** The full schedules, computed when first read (a sweep reads only the makespans below). */
   baseline: Run;
   deferred: Run;
+  /** Makespans of baseline and deferred (ns). */
+  baselineNs: number;
+  deferredNs: number;
   /** Makespans with statistic collectives made free, to measure how much of them is exposed. */
   baselineFreeNs: number;
   deferredFreeNs: number;
@@ -84,7 +89,9 @@ export function graphContext(hw: HardwareProfile, workload: Workload, dtype: Dty
 export interface SimulateOptions {
   /**
    * Graphs already built for this model and workload, reused across machines: a graph
-   * depends on the hardware only through the structural fields of GraphContext.
+   * depends on the hardware only through the structural fields of GraphContext. With them go
+   * their op times and makespans (timing.ts): a machine that changes none of a graph's times
+   * does not schedule it again.
    */
   graphs?: Map<string, Map<string, LayerGraph>>;
 }
@@ -115,13 +122,26 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   // The papers' rewrite applies every scale at the linear layer; `deepest` lets each site go further.
   const candidates = (sites: Site[]): Site[] => (workload.deferDepth === 'linear' ? sites.map((s) => ({ ...s, depths: s.depths.slice(0, 1) })) : sites);
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, candidates(layerSites(kind, hw.kernels.attention, spec.positions)), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
+    simulateKind(kind.id, kind.label, kind.layers, candidates(sitesOf(kind, hw.kernels.attention, spec.positions)), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
   );
   const head = headSites(spec);
   if (head.length > 0) {
     kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, hw, dtype));
   }
   return { dtype, kinds };
+}
+
+// A kind's sites depend on the kind, the attention kernel and the position scheme only: found once
+// for all the machines and workloads of a sweep, and shared (they are never changed).
+const siteMemo = new WeakMap<LayerKind, Map<string, Site[]>>();
+
+function sitesOf(kind: LayerKind, attention: HardwareProfile['kernels']['attention'], positions: ModelSpec['positions']): Site[] {
+  let byKey = siteMemo.get(kind);
+  if (!byKey) siteMemo.set(kind, (byKey = new Map()));
+  const key = `${attention}|${positions}`;
+  let sites = byKey.get(key);
+  if (!sites) byKey.set(key, (sites = layerSites(kind, attention, positions)));
+  return sites;
 }
 
 /** Builds one graph; `deferredKey` names the set of deferred sites (for caching). */
@@ -141,34 +161,30 @@ function simulateKind(
   const eligible = sites.filter((s) => s.ineligible === null && s.depths.length > 0);
   const index = new Map(eligible.map((s, b) => [s.id, b]));
   const keyOf = (choice: readonly number[]): string => choice.join('');
-  const run = (choice: readonly number[]): Run => {
+  const cost: CostContext = { hw, dtype, tp: ctx.tp, phase: ctx.phase };
+  const graphOf = (choice: readonly number[]): LayerGraph => {
     const depthOf = (siteId: string): DeferDepth | null => {
       const b = index.get(siteId);
       const option = b === undefined ? 0 : choice[b]!;
       return option === 0 ? null : eligible[b!]!.depths[option - 1]!;
     };
-    const graph = build(ctx, depthOf, keyOf(choice));
-    const times = opTimes(graph.ops, { hw, dtype, tp: ctx.tp, phase: ctx.phase });
-    return { graph, timeline: schedule(graph.ops, times), times };
+    return build(ctx, depthOf, keyOf(choice));
   };
-  const memo = new Map<string, Run>();
-  const cached = (choice: readonly number[]): Run => {
+  // Each choice's graph and makespan, found once; only the two runs kept are scheduled in full (below).
+  const memo = new Map<string, { graph: LayerGraph; ns: number }>();
+  const cached = (choice: readonly number[]): { graph: LayerGraph; ns: number } => {
     const key = keyOf(choice);
     let r = memo.get(key);
-    if (r === undefined) memo.set(key, (r = run(choice)));
+    if (r === undefined) {
+      const graph = graphOf(choice);
+      memo.set(key, (r = { graph, ns: timerOf(graph).makespan(cost) }));
+    }
     return r;
   };
-  const makespan = (choice: readonly number[]): number => cached(choice).timeline.makespanNs;
+  const makespan = (choice: readonly number[]): number => cached(choice).ns;
   const withOption = (choice: readonly number[], b: number, option: number): number[] => choice.map((o, i) => (i === b ? option : o));
   /** The same schedule with every statistic gather made free: the reference for the exposed collective time. */
-  const freeMakespan = (r: Run): number => {
-    const busy = r.times.busy.slice();
-    const latency = r.times.latency.slice();
-    r.graph.ops.forEach((op, i) => {
-      if (op.category === 'stat-collective') busy[i] = latency[i] = 0;
-    });
-    return schedule(r.graph.ops, { busy, latency, memory: r.times.memory }).makespanNs;
-  };
+  const freeMakespan = (choice: readonly number[]): number => timerOf(cached(choice).graph).freeMakespan(cost);
 
   // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
   // go", then move any one site to any other option that makes the layer faster, until none does.
@@ -201,17 +217,33 @@ function simulateKind(
     return { site, decision: option > 0 ? 'defer' : 'keep', depth: option > 0 ? site.depths[option - 1]! : null, keptNs: makespan(withOption(chosen, b, 0)), deferredNs: best.ns, depthNs };
   });
 
-  const baselineFreeNs = freeMakespan(cached(none));
+  const baselineFreeNs = freeMakespan(none);
+  const same = keyOf(chosen) === keyOf(none);
+  const [baselineGraph, deferredGraph] = [cached(none).graph, cached(chosen).graph];
+  const baseline = once(() => runOf(baselineGraph, cost));
+  const deferred = same ? baseline : once(() => runOf(deferredGraph, cost));
   return {
     id,
     label,
     layers,
-    baseline: cached(none),
-    deferred: cached(chosen),
+    get baseline() {
+      return baseline();
+    },
+    get deferred() {
+      return deferred();
+    },
+    baselineNs: makespan(none),
+    deferredNs: makespan(chosen),
     baselineFreeNs,
-    deferredFreeNs: keyOf(chosen) === keyOf(none) ? baselineFreeNs : freeMakespan(cached(chosen)),
+    deferredFreeNs: same ? baselineFreeNs : freeMakespan(chosen),
     sites: decisions,
   };
+}
+
+/** A value computed on first use, then kept. */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
 }
 
 /**

@@ -1,0 +1,108 @@
+/**
+ * A large sweep on two cores. The main thread and one worker thread take chunks of the grid's points
+ * from a shared counter, in turn, until none is left, and write each point's totals into one shared
+ * buffer at the point's index: the work balances itself (a worker that starts late, or gets less of
+ * the machine, simply takes fewer chunks), and the output is in the grid's order, number for number
+ * what the one-thread runSweep gives, since both threads run the same evaluateSweep.
+ *
+ * The worker is this same script (dist/cli.js) started again in a thread; main.ts hands it to
+ * serveSweepWorker. Starting it costs about as much as simulating a thousand points of a 8B model,
+ * so small sweeps stay on one thread (see PARALLEL_MIN_POINTS). Any error, in either thread, and the
+ * sweep is run again on one thread, so that it fails with the same message, for the same point.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { HardwareProfile } from '../core/hardware/profile';
+import type { ModelSpec } from '../core/model/spec';
+import { TOTALS_FIELDS, evaluateSweep, planSweep, runSweep, sweepPoints, type SweepGrid, type SweepPlan, type SweepPoint } from '../core/report/sweep';
+import type { Workload } from '../core/workload';
+
+/**
+ * Fewer points than this run on the main thread alone. A worker is ready after about 25 ms on an
+ * idle 2-core machine (a thread, Node's start-up, parsing the bundle), when the main thread has done
+ * some 1,000 points of Llama-3.1-8B; below a few thousand points the second core saves less than that.
+ */
+export const PARALLEL_MIN_POINTS = 3000;
+
+/** Chunks per sweep: small enough that neither thread waits long for the other's last one. */
+const CHUNKS = 64;
+
+const TASK = 'deferred-norm/sweep';
+
+/** What the worker receives: the model, the checked plan and the two shared buffers. */
+interface Job {
+  task: typeof TASK;
+  spec: ModelSpec;
+  plan: SweepPlan;
+  /** Float64 totals, TOTALS_FIELDS.length per point. */
+  totals: SharedArrayBuffer;
+  /** Int32: [0] the next chunk to take; [1 + c] 1 once chunk c is written. */
+  state: SharedArrayBuffer;
+  chunk: number;
+}
+
+/** Takes chunks until none is left; returns when the last one this thread took is written. */
+function takeChunks(spec: ModelSpec, plan: SweepPlan, totals: Float64Array, state: Int32Array, chunk: number): void {
+  const chunks = state.length - 1;
+  for (let c = Atomics.add(state, 0, 1); c < chunks; c = Atomics.add(state, 0, 1)) {
+    evaluateSweep(spec, plan, c * chunk, Math.min(plan.size, (c + 1) * chunk), totals);
+    Atomics.store(state, 1 + c, 1);
+  }
+}
+
+/** The points of a plan, all evaluated on this thread. */
+function onOneThread(spec: ModelSpec, plan: SweepPlan): SweepPoint[] {
+  const totals = new Float64Array(plan.size * TOTALS_FIELDS.length);
+  evaluateSweep(spec, plan, 0, plan.size, totals);
+  return sweepPoints(plan, totals);
+}
+
+/** runSweep, with a worker thread taking a share of the points when the grid is large enough to pay for it. */
+export async function runSweepParallel(spec: ModelSpec, hw: HardwareProfile, base: Workload, grid: SweepGrid): Promise<SweepPoint[]> {
+  const plan = planSweep(spec, hw, base, grid);
+  if (plan.size < PARALLEL_MIN_POINTS || availableParallelism() < 2) return onOneThread(spec, plan);
+  const totals = new Float64Array(new SharedArrayBuffer(plan.size * TOTALS_FIELDS.length * Float64Array.BYTES_PER_ELEMENT));
+  const chunk = Math.ceil(plan.size / CHUNKS);
+  const chunks = Math.ceil(plan.size / chunk);
+  const state = new Int32Array(new SharedArrayBuffer((1 + chunks) * Int32Array.BYTES_PER_ELEMENT));
+  const job: Job = { task: TASK, spec, plan, totals: totals.buffer as SharedArrayBuffer, state: state.buffer as SharedArrayBuffer, chunk };
+  let worker: Worker;
+  try {
+    worker = new Worker(__filename, { workerData: job });
+  } catch {
+    return onOneThread(spec, plan);
+  }
+  // Resolves true once the worker has written the last chunk it took, false if it failed.
+  const finished = new Promise<boolean>((resolve) => {
+    worker.once('message', (ok: unknown) => resolve(ok === true));
+    worker.once('error', () => resolve(false));
+    worker.once('exit', () => resolve(false));
+  });
+  let ok = true;
+  try {
+    takeChunks(spec, plan, totals, state, chunk);
+  } catch {
+    ok = false;
+  }
+  const written = (): boolean => {
+    for (let c = 1; c <= chunks; c++) if (Atomics.load(state, c) !== 1) return false;
+    return true;
+  };
+  // Wait for the worker only while it is inside a chunk; one still starting up is simply stopped.
+  if (ok && !written()) ok = (await finished) && written();
+  void worker.terminate();
+  return ok ? sweepPoints(plan, totals) : runSweep(spec, hw, base, grid);
+}
+
+/** In the worker thread started by runSweepParallel: does its share and returns true; elsewhere returns false. */
+export function serveSweepWorker(): boolean {
+  const job = workerData as Job | null;
+  if (isMainThread || job?.task !== TASK) return false;
+  try {
+    takeChunks(job.spec, job.plan, new Float64Array(job.totals), new Int32Array(job.state), job.chunk);
+    parentPort!.postMessage(true);
+  } catch {
+    parentPort!.postMessage(false);
+  }
+  return true;
+}

@@ -1,0 +1,81 @@
+import type { LayerGraph } from '../graph/ops';
+import { GraphTimes, allocateTimes, opTimes, type CostContext, type OpTimes } from './costs';
+import { makespanOf, schedule, type Timeline } from './scheduler';
+
+/**
+ * What the site search needs of a graph on a machine is its makespan, and, for the two choices it
+ * keeps, the makespan with the statistic gathers made free. A sweep asks this of the same graphs on
+ * machine after machine, so each graph keeps (while it lives) its op times on the machine last asked
+ * about and the makespans of those times: a machine that leaves the times as they were is answered
+ * without scheduling again, one that changes only network latencies recomputes only those
+ * (GraphTimes). Trials allocate nothing; the full timelines a report shows are computed by runOf.
+ * Every figure is the one the plain path (opTimes, then schedule) gives: same functions, same inputs.
+ */
+export class GraphTimer {
+  private readonly times: GraphTimes;
+  /** Makespan of `times`, and of `times` with the statistic gathers free; null until computed. */
+  private makespanNs: number | null = null;
+  private freeNs: number | null = null;
+  /** The times freeNs was computed from, and whether `times` changed since. */
+  private free: OpTimes | null = null;
+  private freeStale = true;
+  /** Ops whose busy time and latency the free reference sets to zero. */
+  private readonly gathers: Uint8Array;
+
+  constructor(private readonly graph: LayerGraph) {
+    this.times = new GraphTimes(graph.ops);
+    this.gathers = Uint8Array.from(graph.ops, (op) => (op.category === 'stat-collective' ? 1 : 0));
+  }
+
+  private update(c: CostContext): void {
+    if (this.times.update(c)) {
+      this.makespanNs = null;
+      this.freeStale = true;
+    }
+  }
+
+  /** The makespan of the graph on this machine (schedule(ops, opTimes(ops, c)).makespanNs). */
+  makespan(c: CostContext): number {
+    this.update(c);
+    return (this.makespanNs ??= makespanOf(this.graph.ops, this.times));
+  }
+
+  /** The makespan with every statistic gather (category stat-collective) taking no time. */
+  freeMakespan(c: CostContext): number {
+    this.update(c);
+    if (this.freeNs !== null && !this.freeStale) return this.freeNs;
+    this.freeStale = false;
+    const { busy, latency, memory } = this.times;
+    const free = (this.free ??= allocateTimes(busy.length));
+    // Rescheduled only if the free times differ from those last scheduled (a hop latency, say, does not change them).
+    let changed = this.freeNs === null;
+    for (let i = 0; i < busy.length; i++) {
+      const gather = this.gathers[i] === 1;
+      const b = gather ? 0 : busy[i]!;
+      const l = gather ? 0 : latency[i]!;
+      if (b !== free.busy[i] || l !== free.latency[i] || memory[i] !== free.memory[i]) {
+        free.busy[i] = b;
+        free.latency[i] = l;
+        free.memory[i] = memory[i]!;
+        changed = true;
+      }
+    }
+    if (changed) this.freeNs = makespanOf(this.graph.ops, free);
+    return this.freeNs!;
+  }
+}
+
+// One timer per graph, for as long as the graph lives (a sweep keeps a workload's graphs while it runs its machines).
+const timers = new WeakMap<LayerGraph, GraphTimer>();
+
+export function timerOf(graph: LayerGraph): GraphTimer {
+  let timer = timers.get(graph);
+  if (!timer) timers.set(graph, (timer = new GraphTimer(graph)));
+  return timer;
+}
+
+/** A graph's full schedule on a machine, with arrays of its own: what a report keeps and draws. */
+export function runOf(graph: LayerGraph, c: CostContext): { graph: LayerGraph; timeline: Timeline; times: OpTimes } {
+  const times = opTimes(graph.ops, c);
+  return { graph, timeline: schedule(graph.ops, times), times };
+}
