@@ -41,6 +41,16 @@ interface Job {
   chunk: number;
 }
 
+/**
+ * About size / CHUNKS points, rounded to whole workloads where a workload has fewer points than that,
+ * so that a workload's graphs are built by one thread only.
+ */
+function chunkSize(plan: SweepPlan): number {
+  const target = Math.ceil(plan.size / CHUNKS);
+  const machines = plan.machines.length;
+  return machines <= target ? Math.round(target / machines) * machines : target;
+}
+
 /** Takes chunks until none is left; returns when the last one this thread took is written. */
 function takeChunks(spec: ModelSpec, plan: SweepPlan, totals: Float64Array, state: Int32Array, chunk: number): void {
   const chunks = state.length - 1;
@@ -62,7 +72,7 @@ export async function runSweepParallel(spec: ModelSpec, hw: HardwareProfile, bas
   const plan = planSweep(spec, hw, base, grid);
   if (plan.size < PARALLEL_MIN_POINTS || availableParallelism() < 2) return onOneThread(spec, plan);
   const totals = new Float64Array(new SharedArrayBuffer(plan.size * TOTALS_FIELDS.length * Float64Array.BYTES_PER_ELEMENT));
-  const chunk = Math.ceil(plan.size / CHUNKS);
+  const chunk = chunkSize(plan);
   const chunks = Math.ceil(plan.size / chunk);
   const state = new Int32Array(new SharedArrayBuffer((1 + chunks) * Int32Array.BYTES_PER_ELEMENT));
   const job: Job = { task: TASK, spec, plan, totals: totals.buffer as SharedArrayBuffer, state: state.buffer as SharedArrayBuffer, chunk };

@@ -213,14 +213,21 @@ function sameNumbers<T extends object>(a: T, b: T, keys: readonly (keyof T)[]): 
 let rateKeys: readonly (keyof Rates)[] = [];
 let latencyKeys: readonly (keyof LatencyRates)[] = [];
 
-// The rates of a cost context, worked out once for all the graphs timed with it.
+// The rates of a cost context, worked out once for all the graphs timed with it. Rates equal to
+// the previous context's are that same object, so that graphs timed on one machine after the other
+// (a sweep) see at once, by identity, which of their times can stay.
 const ratesMemo = new WeakMap<CostContext, { rates: Rates; latency: LatencyRates }>();
+let previous: { rates: Rates; latency: LatencyRates } | null = null;
 
 function ratesFor(c: CostContext): { rates: Rates; latency: LatencyRates } {
   let r = ratesMemo.get(c);
   if (!r) {
-    ratesMemo.set(c, (r = { rates: ratesOf(c), latency: latencyRatesOf(c) }));
-    if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(r.rates) as (keyof Rates)[], Object.keys(r.latency) as (keyof LatencyRates)[]];
+    let rates = ratesOf(c);
+    let latency = latencyRatesOf(c);
+    if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(rates) as (keyof Rates)[], Object.keys(latency) as (keyof LatencyRates)[]];
+    if (previous && sameNumbers(previous.rates, rates, rateKeys)) rates = previous.rates;
+    if (previous && sameNumbers(previous.latency, latency, latencyKeys)) latency = previous.latency;
+    ratesMemo.set(c, (r = previous = { rates, latency }));
   }
   return r;
 }
@@ -255,7 +262,8 @@ export class GraphTimes implements OpTimes {
     const { ops, busy, latency, memory } = this;
     let changed = false;
     const { rates, latency: net } = ratesFor(c);
-    if (this.rates === null || !sameNumbers(this.rates, rates, rateKeys)) {
+    // Other rates (by identity) may still give the same times: each is compared as it is rewritten.
+    if (this.rates !== rates) {
       this.rates = rates;
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
@@ -268,7 +276,7 @@ export class GraphTimes implements OpTimes {
         }
       }
     }
-    if (this.latencyRates === null || !sameNumbers(this.latencyRates, net, latencyKeys)) {
+    if (this.latencyRates !== net) {
       this.latencyRates = net;
       for (let k = 0; k < this.networkOps.length; k++) {
         const i = this.networkOps[k]!;

@@ -119,33 +119,127 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
       return g;
     };
   };
-  // The papers' rewrite applies every scale at the linear layer; `deepest` lets each site go further.
-  const candidates = (sites: Site[]): Site[] => (workload.deferDepth === 'linear' ? sites.map((s) => ({ ...s, depths: s.depths.slice(0, 1) })) : sites);
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, candidates(sitesOf(kind, hw.kernels.attention, spec.positions)), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
+    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
   );
-  const head = headSites(spec);
+  const head = headSitesOf(spec);
   if (head.length > 0) {
     kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, hw, dtype));
   }
   return { dtype, kinds };
 }
 
-// A kind's sites depend on the kind, the attention kernel and the position scheme only: found once
-// for all the machines and workloads of a sweep, and shared (they are never changed).
+// A kind's sites depend on the kind, the attention kernel and the position scheme only (the head's on
+// the model): found once for all the machines and workloads of a sweep, and shared (never changed).
 const siteMemo = new WeakMap<LayerKind, Map<string, Site[]>>();
 
-function sitesOf(kind: LayerKind, attention: HardwareProfile['kernels']['attention'], positions: ModelSpec['positions']): Site[] {
+function sitesOf(kind: LayerKind, attention: HardwareProfile['kernels']['attention'], positions: ModelSpec['positions'], deferDepth: Workload['deferDepth']): Site[] {
   let byKey = siteMemo.get(kind);
   if (!byKey) siteMemo.set(kind, (byKey = new Map()));
-  const key = `${attention}|${positions}`;
+  const key = `${attention}|${positions}|${deferDepth}`;
   let sites = byKey.get(key);
-  if (!sites) byKey.set(key, (sites = layerSites(kind, attention, positions)));
+  if (!sites) {
+    sites = layerSites(kind, attention, positions);
+    // The papers' rewrite applies every scale at the linear layer; `deepest` lets each site go further.
+    if (deferDepth === 'linear') sites = sites.map((s) => ({ ...s, depths: s.depths.slice(0, 1) }));
+    byKey.set(key, sites);
+  }
+  return sites;
+}
+
+const headMemo = new WeakMap<ModelSpec, Site[]>();
+
+function headSitesOf(spec: ModelSpec): Site[] {
+  let sites = headMemo.get(spec);
+  if (!sites) headMemo.set(spec, (sites = headSites(spec)));
   return sites;
 }
 
 /** Builds one graph; `deferredKey` names the set of deferred sites (for caching). */
 type Builder = (ctx: GraphContext, defer: DeferChoice, deferredKey: string) => LayerGraph;
+
+/**
+ * The choices of one layer kind's sites. A choice gives each eligible site an option: 0 keeps it,
+ * d + 1 defers it at depths[d]. It is held as a number whose base-8 digits are the options (a site
+ * has at most five; exact up to 17 sites), so that the search makes no arrays; the same choice has
+ * the same number whichever depths the sites allow. Worked out once per list of sites.
+ */
+class ChoiceSpace {
+  readonly eligible: Site[];
+  readonly index: Map<string, number>;
+  private readonly place: number[];
+  /** Every eligible site deferred at the linear layer, and as deep as it goes. */
+  readonly allLinear: number;
+  readonly allDeepest: number;
+
+  constructor(sites: Site[]) {
+    this.eligible = sites.filter((s) => s.ineligible === null && s.depths.length > 0);
+    this.index = new Map(this.eligible.map((s, b) => [s.id, b]));
+    this.place = this.eligible.map((_, b) => 8 ** b);
+    this.allLinear = this.eligible.reduce((choice, _, b) => this.withOption(choice, b, 1), 0);
+    this.allDeepest = this.eligible.reduce((choice, s, b) => this.withOption(choice, b, s.depths.length), 0);
+  }
+
+  optionOf(choice: number, b: number): number {
+    return Math.floor(choice / this.place[b]!) % 8;
+  }
+
+  withOption(choice: number, b: number, option: number): number {
+    return choice + (option - this.optionOf(choice, b)) * this.place[b]!;
+  }
+
+  /** Where a choice applies the scale of each site (null: kept or not eligible). */
+  depthOf(choice: number, siteId: string): DeferDepth | null {
+    const b = this.index.get(siteId);
+    const option = b === undefined ? 0 : this.optionOf(choice, b);
+    return option === 0 ? null : this.eligible[b!]!.depths[option - 1]!;
+  }
+}
+
+const spaces = new WeakMap<Site[], ChoiceSpace>();
+
+function choiceSpace(sites: Site[]): ChoiceSpace {
+  let space = spaces.get(sites);
+  if (!space) spaces.set(sites, (space = new ChoiceSpace(sites)));
+  return space;
+}
+
+/**
+ * Each choice's graph and makespan on one machine, found once per simulation; the makespans come
+ * from the graphs' timers (timing.ts), so a sweep's next machine reschedules only what changed.
+ * Methods rather than closures made per call: the search runs once per kind and point of a sweep.
+ */
+class Trials {
+  private readonly memo = new Map<number, { graph: LayerGraph; ns: number }>();
+
+  constructor(
+    private readonly space: ChoiceSpace,
+    private readonly build: Builder,
+    private readonly ctx: GraphContext,
+    readonly cost: CostContext,
+  ) {}
+
+  private entry(choice: number): { graph: LayerGraph; ns: number } {
+    let r = this.memo.get(choice);
+    if (r === undefined) {
+      const graph = this.build(this.ctx, (siteId) => this.space.depthOf(choice, siteId), String(choice));
+      this.memo.set(choice, (r = { graph, ns: timerOf(graph).makespan(this.cost) }));
+    }
+    return r;
+  }
+
+  graph(choice: number): LayerGraph {
+    return this.entry(choice).graph;
+  }
+
+  makespan(choice: number): number {
+    return this.entry(choice).ns;
+  }
+
+  freeMakespan(choice: number): number {
+    return timerOf(this.entry(choice).graph).freeMakespan(this.cost);
+  }
+}
 
 function simulateKind(
   id: string,
@@ -157,52 +251,27 @@ function simulateKind(
   hw: HardwareProfile,
   dtype: Dtype,
 ): KindSimulation {
-  // A choice gives each eligible site an option: 0 keeps it, d + 1 defers it at depths[d].
-  const eligible = sites.filter((s) => s.ineligible === null && s.depths.length > 0);
-  const index = new Map(eligible.map((s, b) => [s.id, b]));
-  const keyOf = (choice: readonly number[]): string => choice.join('');
-  const cost: CostContext = { hw, dtype, tp: ctx.tp, phase: ctx.phase };
-  const graphOf = (choice: readonly number[]): LayerGraph => {
-    const depthOf = (siteId: string): DeferDepth | null => {
-      const b = index.get(siteId);
-      const option = b === undefined ? 0 : choice[b]!;
-      return option === 0 ? null : eligible[b!]!.depths[option - 1]!;
-    };
-    return build(ctx, depthOf, keyOf(choice));
-  };
-  // Each choice's graph and makespan, found once; only the two runs kept are scheduled in full (below).
-  const memo = new Map<string, { graph: LayerGraph; ns: number }>();
-  const cached = (choice: readonly number[]): { graph: LayerGraph; ns: number } => {
-    const key = keyOf(choice);
-    let r = memo.get(key);
-    if (r === undefined) {
-      const graph = graphOf(choice);
-      memo.set(key, (r = { graph, ns: timerOf(graph).makespan(cost) }));
-    }
-    return r;
-  };
-  const makespan = (choice: readonly number[]): number => cached(choice).ns;
-  const withOption = (choice: readonly number[], b: number, option: number): number[] => choice.map((o, i) => (i === b ? option : o));
-  /** The same schedule with every statistic gather made free: the reference for the exposed collective time. */
-  const freeMakespan = (choice: readonly number[]): number => timerOf(cached(choice).graph).freeMakespan(cost);
+  const space = choiceSpace(sites);
+  const { eligible, index } = space;
+  const trials = new Trials(space, build, ctx, { hw, dtype, tp: ctx.tp, phase: ctx.phase });
 
   // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
   // go", then move any one site to any other option that makes the layer faster, until none does.
   // Every decision is then right given the others, and the result is never slower than the baseline.
-  const none = eligible.map(() => 0);
+  const none = 0;
   let chosen = none;
-  let current = makespan(none);
-  for (const start of [eligible.map(() => 1), eligible.map((s) => s.depths.length)]) {
-    const t = makespan(start);
+  let current = trials.makespan(none);
+  for (const start of [space.allLinear, space.allDeepest]) {
+    const t = trials.makespan(start);
     if (t < current) [chosen, current] = [start, t];
   }
   for (let improved = true, rounds = 0; improved && rounds < 4 * eligible.length + 4; rounds++) {
     improved = false;
     for (let b = 0; b < eligible.length; b++) {
       for (let option = 0; option <= eligible[b]!.depths.length; option++) {
-        if (option === chosen[b]) continue;
-        const trial = withOption(chosen, b, option);
-        const t = makespan(trial);
+        if (option === space.optionOf(chosen, b)) continue;
+        const trial = space.withOption(chosen, b, option);
+        const t = trials.makespan(trial);
         if (t < current) [chosen, current, improved] = [trial, t, true];
       }
     }
@@ -211,17 +280,18 @@ function simulateKind(
   const decisions: SiteDecision[] = sites.map((site) => {
     const b = index.get(site.id);
     if (b === undefined) return { site, decision: 'ineligible', depth: null, keptNs: current, deferredNs: current, depthNs: [] };
-    const depthNs = site.depths.map((depth, d) => ({ depth, ns: makespan(withOption(chosen, b, d + 1)) }));
-    const option = chosen[b]!;
+    const depthNs = site.depths.map((depth, d) => ({ depth, ns: trials.makespan(space.withOption(chosen, b, d + 1)) }));
+    const option = space.optionOf(chosen, b);
     const best = option > 0 ? depthNs[option - 1]! : depthNs.reduce((x, y) => (y.ns < x.ns ? y : x));
-    return { site, decision: option > 0 ? 'defer' : 'keep', depth: option > 0 ? site.depths[option - 1]! : null, keptNs: makespan(withOption(chosen, b, 0)), deferredNs: best.ns, depthNs };
+    return { site, decision: option > 0 ? 'defer' : 'keep', depth: option > 0 ? site.depths[option - 1]! : null, keptNs: trials.makespan(space.withOption(chosen, b, 0)), deferredNs: best.ns, depthNs };
   });
 
-  const baselineFreeNs = freeMakespan(none);
-  const same = keyOf(chosen) === keyOf(none);
-  const [baselineGraph, deferredGraph] = [cached(none).graph, cached(chosen).graph];
-  const baseline = once(() => runOf(baselineGraph, cost));
-  const deferred = same ? baseline : once(() => runOf(deferredGraph, cost));
+  // The same schedules with every statistic gather made free: the reference for the exposed collective time.
+  const baselineFreeNs = trials.freeMakespan(none);
+  const same = chosen === none;
+  const [baselineGraph, deferredGraph] = [trials.graph(none), trials.graph(chosen)];
+  const baseline = once(() => runOf(baselineGraph, trials.cost));
+  const deferred = same ? baseline : once(() => runOf(deferredGraph, trials.cost));
   return {
     id,
     label,
@@ -232,10 +302,10 @@ function simulateKind(
     get deferred() {
       return deferred();
     },
-    baselineNs: makespan(none),
-    deferredNs: makespan(chosen),
+    baselineNs: trials.makespan(none),
+    deferredNs: trials.makespan(chosen),
     baselineFreeNs,
-    deferredFreeNs: same ? baselineFreeNs : freeMakespan(chosen),
+    deferredFreeNs: same ? baselineFreeNs : trials.freeMakespan(chosen),
     sites: decisions,
   };
 }
