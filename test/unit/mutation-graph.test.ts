@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { buildHeadGraph, buildLayerGraph, keysPerQuery, rowsFor, type DeferChoice, type GraphContext } from '../../src/core/graph/layer';
 import type { LayerGraph, Op, OpRole } from '../../src/core/graph/ops';
 import { headSites, layerSites } from '../../src/core/graph/sites';
+import { depthRefusal } from '../../src/core/graph/depth';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
@@ -537,4 +538,411 @@ test('a scale deferred through a ReLU MLP: gate and up run raw, the down project
   const gather = byRole(g, 'norm-gather')[1]!;
   for (const s of scales) assert.ok(s.deps.includes(gather.id));
   assert.equal(sum(scales, (op) => (op.work.kind === 'vector' ? op.work.rsqrts : 0)), 8);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Round two: what each op is called, where it runs and what it moves, and the other block shapes.
+// ---------------------------------------------------------------------------------------------
+
+const names = (g: LayerGraph) => g.ops.map((op) => op.name).sort();
+const tiled = (base: string, n: number) => (n === 1 ? [base] : Array.from({ length: n }, (_, t) => `${base}[${t + 1}/${n}]`));
+const scaledTiles = (lin: string, n: number) => Array.from({ length: n }, (_, t) => `${lin}.scale[${t + 1}/${n}]`);
+
+test('op names: what the timeline and the trace show, tile by tile, kept and deferred', () => {
+  const spec = specOf(kindOf(), { positions: 'rope' });
+  // 8 sequences, 2 tiles; dimc: weights resident (no loads), 2,048 units / (8 × 2 KV heads) = 128 per row, so Softmax gathers.
+  const ctx = ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16, tp: 2 });
+  const attention = (t: string) => [`kv_cache.read${t}`, `q·Kᵀ${t}`, `p·V${t}`];
+  const kept = [
+    'input_layernorm.Σx²',
+    'input_layernorm.gather',
+    ...tiled('input_layernorm.apply', 2),
+    ...tiled('q_proj', 2),
+    ...tiled('k_proj', 2),
+    ...tiled('v_proj', 2),
+    'rope(q, k)',
+    // Two head groups (4 heads / TP 2 = 2 heads on the chip, 2 tiles): max → gather → exp-sum → gather → divide.
+    ...['[1/2]', '[2/2]'].flatMap((t) => [...attention(t), `softmax.max${t}`, `softmax.gather-max${t}`, `softmax.exp-sum${t}`, `softmax.gather-sum${t}`, `softmax.divide${t}`]),
+    ...tiled('o_proj', 2),
+    'all-reduce(attn)',
+    'residual(attn)',
+    'post_attention_layernorm.Σx²',
+    'post_attention_layernorm.gather',
+    ...tiled('post_attention_layernorm.apply', 2),
+    ...tiled('gate_proj', 2),
+    ...tiled('up_proj', 2),
+    'silu ⊙ up',
+    ...tiled('down_proj', 2),
+    'all-reduce(mlp)',
+    'residual(mlp)',
+  ];
+  assert.deepEqual(names(buildLayerGraph(spec, spec.layerKinds[0]!, ctx, KEEP)), kept.sort());
+  const deferred = [
+    'input_layernorm.Σx²',
+    'input_layernorm.gather',
+    ...['q_proj', 'k_proj', 'v_proj'].flatMap((l) => [...tiled(l, 2), ...scaledTiles(l, 2)]),
+    'rope(q, k)',
+    // Online offset: a local max, one gather of max and sum, the division after ·V.
+    ...['[1/2]', '[2/2]'].flatMap((t) => [...attention(t), `softmax.local-max${t}`, `softmax.exp-sum${t}`, `softmax.gather-max-sum${t}`, `softmax.divide-after-V${t}`]),
+    ...tiled('o_proj', 2),
+    'all-reduce(attn)',
+    'residual(attn)',
+    'post_attention_layernorm.Σx²',
+    'post_attention_layernorm.gather',
+    ...['gate_proj', 'up_proj'].flatMap((l) => [...tiled(l, 2), ...scaledTiles(l, 2)]),
+    'silu ⊙ up',
+    ...tiled('down_proj', 2),
+    'all-reduce(mlp)',
+    'residual(mlp)',
+  ];
+  assert.deepEqual(names(buildLayerGraph(spec, spec.layerKinds[0]!, ctx, DEFER)), deferred.sort());
+  // One tile: no [t/T] suffixes. Weights streamed ahead of the matmul (prefetch): one load per tile.
+  const one = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, dimc(['matrix.weightsResident=false'])), KEEP);
+  const oneNames = names(one);
+  for (const n of ['q_proj', 'q_proj.load[1/1]', 'q·Kᵀ', 'p·V', 'kv_cache.read', 'softmax.max', 'softmax.gather-max', 'softmax.divide', 'input_layernorm.apply[1/1]']) assert.ok(oneNames.includes(n), `${n} in ${oneNames.join(', ')}`);
+  // The head, and the exact-offset deferred Softmax (max gathered, then the sum).
+  assert.deepEqual(names(buildHeadGraph(spec, ctxFor({ phase: 'decode', batch: 8, tiles: 2 }), DEFER)!), ['lm_head[1/2]', 'lm_head[2/2]', 'lm_head.scale[1/2]', 'lm_head.scale[2/2]', 'norm.gather', 'norm.Σx²'].sort());
+  const exact = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16, softmaxOffset: 'exact' }), DEFER);
+  assert.deepEqual(exact.ops.filter((op) => op.name.startsWith('softmax')).map((op) => op.name).sort(), ['softmax.divide-after-V', 'softmax.exp-sum', 'softmax.gather-max', 'softmax.gather-sum', 'softmax.max']);
+});
+
+test('each kind of op runs on its engine, in its timeline category', () => {
+  // role → [engine, category], as the timeline colours them and the collective statistics count them.
+  const expected: Partial<Record<OpRole, [string, string]>> = {
+    linear: ['matrix', 'linear'],
+    'weight-load': ['memory', 'memory'],
+    'kv-read': ['memory', 'memory'],
+    scores: ['matrix', 'attention'],
+    pv: ['matrix', 'attention'],
+    'softmax-max': ['vector', 'softmax'],
+    'softmax-exp-sum': ['vector', 'softmax'],
+    'softmax-divide': ['vector', 'softmax'],
+    'softmax-gather': ['collective', 'stat-collective'],
+    'norm-stat': ['vector', 'norm-stat'],
+    'norm-gather': ['collective', 'stat-collective'],
+    'norm-apply': ['vector', 'norm-apply'],
+    rope: ['vector', 'elementwise'],
+    activation: ['vector', 'elementwise'],
+    residual: ['vector', 'elementwise'],
+    'all-reduce': ['collective', 'allreduce'],
+    'router-top-k': ['vector', 'elementwise'],
+    'router-softmax': ['vector', 'elementwise'],
+    'moe-combine': ['vector', 'elementwise'],
+  };
+  const moeKind = kindOf({
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 4, topK: 2 },
+    norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])],
+    linears: [...kindOf().linears.slice(0, 4), lin('router', 'router', H, 4), lin('gate_proj', 'gate', H, 16, { copies: { total: 4, active: 2 } }), lin('up_proj', 'up', H, 16, { copies: { total: 4, active: 2 } }), lin('down_proj', 'down', 16, H, { copies: { total: 4, active: 2 } })],
+  });
+  const spec = specOf(moeKind, { positions: 'rope' });
+  const g = buildLayerGraph(spec, moeKind, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16, tp: 2 }, dimc(['matrix.weightsResident=false'])), KEEP);
+  const seen = new Set<string>();
+  for (const op of g.ops) {
+    const want = expected[op.role];
+    if (!want) continue;
+    seen.add(op.role);
+    assert.deepEqual([op.engine, op.category], want, `${op.name} (${op.role})`);
+  }
+  assert.equal(seen.size, Object.keys(expected).length, `roles seen: ${[...seen].join(', ')}`);
+  // Deferred on dimc (no fused epilogues): the scales and the division after ·V are vector epilogues.
+  const d = buildLayerGraph(spec, moeKind, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }), DEFER);
+  for (const op of d.ops.filter((o) => o.role === 'norm-scale' || o.role === 'softmax-divide-after-v')) {
+    assert.deepEqual([op.engine, op.category, Boolean(op.fused)], ['vector', 'epilogue', false], op.name);
+  }
+});
+
+/** An H100-like GPU at bf16 (2-byte activations), eager attention, epilogues fused or not as asked. */
+function gpu(extra: string[] = []): HardwareProfile {
+  return applyOverrides(getPreset('gpu-h100'), ['kernels.attention=eager', 'kernels.norm=fused', 'kernels.launch=per-kernel', 'matrix.weightsResident=false', ...extra]);
+}
+const bytesOf = (op: Op) => (op.work.kind === 'matmul' || op.work.kind === 'vector' || op.work.kind === 'memory' ? op.work.bytes : 0);
+const sumBytes = (g: LayerGraph, role: OpRole) => sum(byRole(g, role), bytesOf);
+
+test('elementwise bytes at 2 bytes per activation: each pass reads its inputs and writes its output', () => {
+  const spec = specOf(kindOf(), { positions: 'rope' });
+  // 8 rows (decode), one tile, 16 cached tokens: 17 keys. x = 8 × 32 = 256 values per norm.
+  const ctx = ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, gpu(['matrix.fusedEpilogue=false']));
+  assert.equal(ctx.activationBytes, 2);
+  const kept = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, KEEP);
+  // Statistic: reads x (512 B), writes one fp32 per row (32 B) = 544 B, per norm.
+  assert.equal(sumBytes(kept, 'norm-stat'), 2 * 544);
+  // Apply: reads x and r, writes x: 2·512 + 32 = 1,056 B, plus γ (32 × 2 B = 64 B) = 1,120 B, per norm.
+  assert.equal(sumBytes(kept, 'norm-apply'), 2 * 1120);
+  // RoPE over q and k: 8 × (4 + 2) × 8 = 384 values: reads them and cos/sin, writes them: 3 × 384 × 2 B.
+  assert.equal(sumBytes(kept, 'rope'), 2304);
+  // SwiGLU: reads gate and up, writes the product: 3 × 8 × 48 × 2 B.
+  assert.equal(sumBytes(kept, 'activation'), 2304);
+  // Each residual add reads two streams and writes one: 3 × 256 × 2 B.
+  assert.equal(sumBytes(kept, 'residual'), 2 * 1536);
+  // Scores: 8 rows × 4 heads × 17 keys = 544 values (1,088 B): written by q·Kᵀ, read by the max, read
+  // and written by exp-sum and by the division, read by p·V.
+  assert.deepEqual([sumBytes(kept, 'scores'), sumBytes(kept, 'softmax-max'), sumBytes(kept, 'softmax-exp-sum'), sumBytes(kept, 'softmax-divide'), sumBytes(kept, 'pv')], [1088, 1088, 2176, 2176, 1088]);
+  for (const op of [...byRole(kept, 'scores'), ...byRole(kept, 'pv')]) assert.equal(op.work.kind === 'matmul' && op.work.tier, 'activations');
+  // Linears stream their weights: q_proj 32 × 32 × 2 B = 2,048 B, from the weights tier.
+  const q = ofLinear(kept, 'q_proj')[0]!;
+  assert.deepEqual(q.work.kind === 'matmul' && [q.work.bytes, q.work.tier], [2048, 'weights']);
+  const deferred = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, DEFER);
+  // An unfused scale reads the output and r, writes the output: k_proj 8 × 16 values → 2·256 + 32 = 544 B.
+  assert.equal(sum(byRole(deferred, 'norm-scale').filter((op) => op.name.startsWith('k_proj')), bytesOf), 544);
+  // The division after ·V: 32 rows × 8 values → 2·512 + 32 × 4 = 1,152 B.
+  assert.equal(sumBytes(deferred, 'softmax-divide-after-v'), 1152);
+  // Fused epilogues run on values in registers: inside the matmul, no bytes, no launch of their own.
+  const fused = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }, gpu(['matrix.fusedEpilogue=true'])), DEFER);
+  for (const op of [...byRole(fused, 'norm-scale'), ...byRole(fused, 'softmax-divide-after-v')]) {
+    assert.deepEqual([op.engine, op.fused, bytesOf(op)], ['matrix', true, 0], op.name);
+  }
+  // PyTorch's eager RMSNorm fuses nothing, even where the GPU could.
+  const eager = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, gpu(['matrix.fusedEpilogue=true', 'kernels.norm=eager'])), DEFER);
+  for (const op of byRole(eager, 'norm-scale')) assert.deepEqual([op.engine, Boolean(op.fused)], ['vector', false], op.name);
+});
+
+test("PyTorch's eager RMSNorm: to(float32), pow(2), mean, gather, + eps, rsqrt, then x * r, to(dtype), γ *: a memory pass each", () => {
+  const spec = specOf(kindOf());
+  const hw = gpu(['kernels.norm=eager']);
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, hw), KEEP);
+  const attnNorm = (role: OpRole) => byRole(g, role).filter((op) => op.name.startsWith('input_layernorm.'));
+  // x = 256 values; bf16 in memory (2 B), fp32 working copies (4 B); 8 rows of fp32 statistics.
+  const stat = attnNorm('norm-stat').map((op) => [op.name.slice('input_layernorm.'.length), bytesOf(op)]);
+  assert.deepEqual(stat, [
+    ['to(float32)', 512 + 1024], // read bf16, write fp32
+    ['pow(2)', 2048], // read and write fp32
+    ['mean(-1)', 1024 + 32], // read fp32, write a mean per row
+    ['+ eps', 64], // read and write 8 means
+    ['rsqrt', 64],
+  ]);
+  assert.equal(attnNorm('norm-stat').at(-1)!.work.kind === 'vector' && (attnNorm('norm-stat').at(-1)!.work as { rsqrts: number }).rsqrts, 8);
+  // The partial means are gathered before + eps: the gather sits after mean(-1).
+  const gather = byRole(g, 'norm-gather')[0]!;
+  assert.ok(g.ops[gather.deps[0]!]!.name.endsWith('mean(-1)'));
+  assert.ok(attnNorm('norm-stat').find((op) => op.name.endsWith('+ eps'))!.deps.includes(gather.id));
+  const apply = attnNorm('norm-apply').map((op) => [op.name.slice('input_layernorm.'.length), bytesOf(op)]);
+  assert.deepEqual(apply, [
+    ['x * r', 2048 + 32], // read x and r in fp32, write fp32
+    ['to(dtype)', 1024 + 512], // read fp32, write bf16
+    ['γ *', 1024 + 64], // read and write bf16, read γ
+  ]);
+  // At fp32 activations there is nothing to up-cast or down-cast.
+  const f32 = buildLayerGraph(spec, spec.layerKinds[0]!, graphContext(hw, { ...DEFAULT_WORKLOAD, batch: 8, tiles: 1, context: 16 }, 'fp32'), KEEP);
+  const kernels = f32.ops.filter((op) => op.name.startsWith('input_layernorm.') && op.engine === 'vector').map((op) => op.name.slice('input_layernorm.'.length));
+  assert.deepEqual(kernels, ['pow(2)', 'mean(-1)', '+ eps', 'rsqrt', 'x * r', 'γ *']);
+});
+
+test('LayerNorm with a bias: 2 statistics per row, β and γ read by the apply, and a scale-and-shift per output when deferred', () => {
+  const ln = (name: string, role: NormSpec['role'], feeds: string[]) => rms(name, role, feeds, { kind: 'layernorm', affine: 'weight+bias' });
+  const kind = kindOf({ norms: [ln('ln_1', 'attn', ['q_proj', 'k_proj', 'v_proj']), ln('ln_2', 'mlp', ['gate_proj', 'up_proj'])] });
+  const spec = specOf(kind, { normKind: 'layernorm' });
+  const ctx = ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, gpu(['matrix.fusedEpilogue=false']));
+  const g = buildLayerGraph(spec, kind, ctx, KEEP);
+  // Statistic: 512 B read, 8 rows × 2 fp32 written = 576 B. Apply: 1,024 + 64 + β and γ (2 × 32 × 2 B = 128) = 1,216 B.
+  assert.equal(sumBytes(g, 'norm-stat'), 2 * 576);
+  assert.equal(sumBytes(g, 'norm-apply'), 2 * 1216);
+  assert.deepEqual(names(g).filter((n) => n.startsWith('ln_1')), ['ln_1.apply[1/1]', 'ln_1.gather', 'ln_1.Σx,Σx²'].sort());
+  const d = buildLayerGraph(spec, kind, ctx, DEFER);
+  // r·y + c: two ops per output element, for LayerNorm even without a bias on the linear.
+  for (const op of byRole(d, 'norm-scale')) assert.equal(op.work.kind === 'vector' && op.work.ops, 2, op.name);
+  // An RMSNorm feeding a linear with a bias: r·y + b, two ops too; without a bias, one.
+  const biased = kindOf({ linears: kindOf().linears.map((l) => (l.name === 'k_proj' ? { ...l, bias: true } : l)) });
+  const b = buildLayerGraph(specOf(biased), biased, ctx, DEFER);
+  for (const op of byRole(b, 'norm-scale').filter((o) => /^[qk]_proj/.test(o.name))) assert.equal(op.work.kind === 'vector' && op.work.ops, op.name.startsWith('k_proj') ? 2 : 1, op.name);
+});
+
+test('later tiles of a kernel continue it: applies, scales, the down projection scale, flash attention', () => {
+  const relu = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false } });
+  const spec = specOf(relu);
+  const ctx = ctxFor({ phase: 'decode', batch: 8, tiles: 4, context: 16 });
+  const check = (ops: Op[], what: string) => {
+    assert.ok(ops.length > 1, what);
+    assert.deepEqual(ops.map((op) => Boolean(op.continues)), ops.map((_, t) => t > 0), what);
+  };
+  const kept = buildLayerGraph(spec, relu, ctx, KEEP);
+  check(byRole(kept, 'norm-apply').filter((op) => op.name.startsWith('input_layernorm')), 'apply chunks');
+  const d = buildLayerGraph(spec, relu, ctx, DEFER);
+  check(byRole(d, 'norm-scale').filter((op) => op.name.startsWith('q_proj')), 'q_proj scale tiles');
+  const down = buildLayerGraph(spec, relu, ctx, ((id: string) => (id === 'mlp-norm' ? 'down' : null)) as unknown as DeferChoice);
+  const downScales = byRole(down, 'norm-scale');
+  check(downScales, 'down scale tiles');
+  // One rsqrt per row, paid once (by the first tile).
+  assert.deepEqual(downScales.map((op) => op.work.kind === 'vector' && op.work.rsqrts), [8, 0, 0, 0]);
+  const flash = buildLayerGraph(spec, relu, ctxFor({ phase: 'decode', batch: 8, tiles: 4, context: 16 }, dimc(['kernels.attention=flash'])), KEEP);
+  check(byRole(flash, 'attention-fused'), 'flash tiles');
+});
+
+test('flash attention: one kernel per head group, 2·rows·keys·(d_qk + d_v) FLOPs, exps on every score, the cache streamed through it', () => {
+  const spec = specOf(kindOf());
+  // 3 sequences, 100 cached (101 keys), 2 head groups of 2 heads: 6 query rows each.
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, context: 100, tiles: 2 }, dimc(['kernels.attention=flash'])), KEEP);
+  const k = byRole(g, 'attention-fused');
+  assert.equal(k.length, 2);
+  for (const op of k) {
+    assert.deepEqual(op.work, { kind: 'matmul', m: 6, k: 101, n: 16, bytes: 9600, tier: 'kv', exps: 606 });
+    assert.deepEqual([op.engine, op.category], ['matrix', 'attention']);
+  }
+  for (const r of ['scores', 'pv', 'kv-read', 'softmax-max', 'softmax-gather'] as const) assert.equal(byRole(g, r).length, 0, r);
+  // With the norm's scales carried into it, the kernel waits for the gathered statistic.
+  const late = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, context: 100, tiles: 2 }, dimc(['kernels.attention=flash'])), ((id: string) => (id === 'attn-norm' ? 'attention' : null)) as unknown as DeferChoice);
+  const gather = byRole(late, 'norm-gather')[0]!;
+  for (const op of byRole(late, 'attention-fused')) assert.ok(op.deps.includes(gather.id), op.name);
+});
+
+test('other blocks: post-norm (BERT), sandwich (Gemma 2), parallel (GPT-J), cross-attention (T5 decoder)', () => {
+  // Post-norm: attention → residual → norm, then MLP → residual → norm; each norm after its residual add.
+  const postKind = kindOf({
+    block: 'post-norm',
+    attention: { ...ATTN, causal: false },
+    mlp: { kind: 'dense', ffn: 48, activation: 'gelu', gated: false, bias: true },
+    norms: [rms('attention.output.LayerNorm', 'attn', [], { placement: 'post', kind: 'layernorm' }), rms('output.LayerNorm', 'mlp', [], { placement: 'post', kind: 'layernorm' })],
+    linears: [...kindOf().linears.slice(0, 4), lin('intermediate.dense', 'fc1', H, 48), lin('output.dense', 'down', 48, H)],
+    stack: 'encoder',
+  });
+  const post = buildLayerGraph(specOf(postKind, { topology: 'encoder' }), postKind, ctxFor({ phase: 'prefill', batch: 1, seq: 8, tiles: 1 }), DEFER);
+  const residuals = byRole(post, 'residual');
+  const stats = byRole(post, 'norm-stat');
+  assert.equal(stats.length, 2);
+  for (const [i, s] of stats.entries()) assert.ok(s.deps.includes(residuals[i]!.id), `${s.name} after ${residuals[i]!.name}`);
+  // GELU (tanh form): 7 ops, one exp and one division per value; not gated: reads and writes 8 × 48 values.
+  const act = byRole(post, 'activation')[0]!;
+  assert.deepEqual(act.work.kind === 'vector' && [act.name, act.work.ops, act.work.exps, act.work.divs, act.work.elements], ['gelu', 7, 384, 384, 384]);
+  // Ineligible norms are applied whatever is asked: the post norms are kept.
+  assert.equal(byRole(post, 'norm-apply').length, 2);
+  assert.equal(byRole(post, 'norm-scale').length, 0);
+
+  // Sandwich: the post-attention norm sits between the attention output and the residual add.
+  const sandwichKind = kindOf({ block: 'sandwich', norms: [...kindOf().norms, rms('post_attention_norm', 'attn-post', [], { placement: 'sandwich' })] });
+  const sw = buildLayerGraph(specOf(sandwichKind), sandwichKind, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }), KEEP);
+  const swStat = byRole(sw, 'norm-stat').find((op) => op.name.startsWith('post_attention_norm'))!;
+  const o = ofLinear(sw, 'o_proj')[0]!;
+  assert.ok(swStat.deps.includes(o.id), 'the sandwich norm reads the attention output');
+  const swApply = byRole(sw, 'norm-apply').find((op) => op.name.startsWith('post_attention_norm'))!;
+  assert.ok(byRole(sw, 'residual')[0]!.deps.includes(swApply.id), 'the residual adds the normalized output');
+
+  // Parallel: both norms read the input; one residual sums input, attention and MLP (reads 3 streams, writes 1); one all-reduce at TP 2.
+  const parallelKind = kindOf({ block: 'parallel' });
+  const par = buildLayerGraph(specOf(parallelKind), parallelKind, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16, tp: 2 }, gpu()), KEEP);
+  assert.deepEqual(byRole(par, 'norm-stat').map((op) => op.deps), [[], []]);
+  const sumOp = byRole(par, 'residual');
+  assert.equal(sumOp.length, 1);
+  assert.deepEqual(sumOp[0]!.work.kind === 'vector' && [sumOp[0]!.name, sumOp[0]!.work.elements, sumOp[0]!.work.ops, sumOp[0]!.work.bytes], ['residual(x + attn + mlp)', 256, 2, 4 * 256 * 2]);
+  assert.ok(sumOp[0]!.deps.includes(ofLinear(par, 'o_proj')[0]!.id) && sumOp[0]!.deps.includes(ofLinear(par, 'down_proj')[0]!.id));
+  const ar = byRole(par, 'all-reduce');
+  assert.deepEqual(ar.map((op) => [op.name, op.deps]), [['all-reduce(attn + mlp)', [sumOp[0]!.id]]]);
+
+  // Cross-attention: the decoder's queries attend to all `seq` encoder tokens, read from the cache.
+  const crossAttn: AttentionSpec = { ...ATTN, causal: false };
+  const crossKind = kindOf({
+    crossAttention: crossAttn,
+    norms: [...kindOf().norms, rms('cross_layernorm', 'cross', ['EncDecAttention.q'])],
+    linears: [...kindOf().linears, lin('EncDecAttention.q', 'cross_q', H, 32), lin('EncDecAttention.o', 'cross_o', 32, H)],
+  });
+  const crossSpec = specOf(crossKind, { topology: 'encoder-decoder' });
+  // Decode, 3 sequences, an encoder output of 10 tokens: cross q·Kᵀ 2 · 3 · 4 heads · 10 · 8 = 1,920 FLOPs.
+  const x = buildLayerGraph(crossSpec, crossKind, ctxFor({ phase: 'decode', batch: 3, seq: 10, context: 5, tiles: 1 }), KEEP);
+  const crossScores = byRole(x, 'scores').filter((op) => op.name.startsWith('cross_'));
+  assert.equal(crossScores.length, 1);
+  assert.equal(flops(crossScores[0]!), 1920);
+  // Its cache: 3 × 10 tokens × 2 KV heads × (8 + 8) × 2 B = 1,920 B.
+  assert.equal(sum(byRole(x, 'kv-read').filter((op) => op.name.startsWith('cross_')), bytesOf), 1920);
+  assert.deepEqual(layerSites(crossKind, 'eager', 'none').map((s) => s.id), ['attn-norm', 'mlp-norm', 'cross-norm', 'softmax', 'cross-softmax']);
+  assert.equal(layerSites(crossKind, 'eager', 'none').at(-1)!.attention, 'cross');
+  // Three residual adds: attention, cross-attention, MLP.
+  assert.deepEqual(byRole(x, 'residual').map((op) => op.name), ['residual(attn)', 'residual(cross)', 'residual(mlp)']);
+});
+
+test('MLP variants: a dense fc1 with ReLU, a fused gate_up, shared experts beside routed ones', () => {
+  // fc1 → ReLU → down: 1 op per value, no exp, no division; reads and writes 8 × 48 values.
+  const dense = kindOf({ mlp: { kind: 'dense', ffn: 48, activation: 'ReLU', gated: false, bias: false }, linears: [...kindOf().linears.slice(0, 4), lin('fc1', 'fc1', H, 48), lin('fc2', 'down', 48, H)] });
+  const g = buildLayerGraph(specOf(dense), dense, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, gpu()), KEEP);
+  const act = byRole(g, 'activation')[0]!;
+  assert.deepEqual(act.work.kind === 'vector' && [act.name, act.work.ops, act.work.exps, act.work.divs, act.work.bytes], ['ReLU', 1, 0, 0, 2 * 384 * 2]);
+  assert.ok(act.deps.includes(ofLinear(g, 'fc1')[0]!.id));
+  assert.deepEqual(siteOf(dense, 'mlp-norm', 'none').consumers.map((l) => l.name), []);
+  // A fused gate_up projection (Phi-3): one linear of 2 × ffn outputs feeding the gated activation.
+  const fused = kindOf({
+    norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['gate_up_proj'])],
+    linears: [...kindOf().linears.slice(0, 4), lin('gate_up_proj', 'gate_up', H, 96), lin('down_proj', 'down', 48, H)],
+  });
+  const f = buildLayerGraph(specOf(fused), fused, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }), KEEP);
+  assert.ok(byRole(f, 'activation')[0]!.deps.includes(ofLinear(f, 'gate_up_proj')[0]!.id));
+  assert.equal(elements(byRole(f, 'activation')[0]!), 8 * 48);
+  // Shared experts (DeepSeek, Qwen2-MoE): their own gated path of sharedFfn, beside the routed experts, both into the combine.
+  const shared = kindOf({
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 4, topK: 1, sharedExperts: 1, sharedFfn: 24 },
+    norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['gate_proj', 'up_proj', 'router', 'shared_expert.gate_proj', 'shared_expert.up_proj'])],
+    linears: [
+      ...kindOf().linears.slice(0, 4),
+      lin('gate_proj', 'gate', H, 16, { copies: { total: 4, active: 1 } }),
+      lin('up_proj', 'up', H, 16, { copies: { total: 4, active: 1 } }),
+      lin('down_proj', 'down', 16, H, { copies: { total: 4, active: 1 } }),
+      lin('router', 'router', H, 4),
+      lin('shared_expert.gate_proj', 'shared_gate', H, 24),
+      lin('shared_expert.up_proj', 'shared_up', H, 24),
+      lin('shared_expert.down_proj', 'shared_down', 24, H),
+    ],
+  });
+  const s = buildLayerGraph(specOf(shared), shared, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }), KEEP);
+  const acts = byRole(s, 'activation');
+  assert.deepEqual(acts.map(elements), [8 * 16, 8 * 24]);
+  const combine = byRole(s, 'moe-combine')[0]!;
+  assert.ok(combine.deps.includes(ofLinear(s, 'down_proj')[0]!.id) && combine.deps.includes(ofLinear(s, 'shared_expert.down_proj')[0]!.id));
+  // The routed experts wait for the routing decision (built first, though listed after them); the shared ones do not.
+  const topK = byRole(s, 'router-top-k')[0]!;
+  assert.ok(ofLinear(s, 'gate_proj')[0]!.deps.includes(topK.id));
+  assert.ok(!ofLinear(s, 'shared_expert.gate_proj')[0]!.deps.includes(topK.id));
+  assert.ok(topK.id < ofLinear(s, 'gate_proj')[0]!.id);
+  // Deferred, too: the router's top-k runs on raw logits (a positive scale keeps the order).
+  const sd = buildLayerGraph(specOf(shared), shared, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }), DEFER);
+  const routerOp = ofLinear(sd, 'router')[0]!;
+  assert.ok(!routerOp.deps.includes(byRole(sd, 'norm-gather')[1]!.id));
+  assert.ok(ofLinear(sd, 'gate_proj')[0]!.deps.includes(byRole(sd, 'router-top-k')[0]!.id));
+  // The gate softmax waits for the router's scaled logits.
+  const routerScale = byRole(sd, 'norm-scale').find((op) => op.name.startsWith('router'))!;
+  assert.ok(byRole(sd, 'router-softmax')[0]!.deps.includes(routerScale.id));
+});
+
+test('why a scale stops: each refusal names its reason, and the algebra decides which depths are refused', () => {
+  const kind = kindOf();
+  const site = (k: LayerKind, id: string) => layerSites(k, 'eager', 'rope').find((s) => s.id === id)!;
+  const attn = site(kind, 'attn-norm');
+  const mlp = site(kind, 'mlp-norm');
+  // Allowed: every scale at its linear layer; the attention norm past RoPE and onto the logits.
+  for (const d of ['linear', 'rope', 'attention'] as const) assert.equal(depthRefusal(attn, d, kind, 'rope'), null, d);
+  assert.equal(depthRefusal(mlp, 'linear', kind, 'rope'), null);
+  // The Softmax site has no norm to carry.
+  assert.match(depthRefusal(site(kind, 'softmax'), 'rope', kind, 'rope')!, /Softmax site has no norm/);
+  // Outside a layer (the head): nothing after it.
+  const [head] = headSites(specOf(kind));
+  assert.match(depthRefusal(head!, 'attention', undefined, 'rope')!, /^norm feeds lm_head outside any layer/);
+  // No rotary embedding: nothing to pass; the attention depth stays open, except under a position bias on the logits.
+  assert.match(depthRefusal(attn, 'rope', kind, 'none')!, /no rotary embedding \(positions: none\)/);
+  assert.match(depthRefusal(attn, 'rope', kind, undefined)!, /positions: not given/);
+  assert.equal(depthRefusal(attn, 'attention', kind, 'learned'), null);
+  assert.match(depthRefusal(attn, 'attention', kind, 'alibi')!, /ALiBi position bias/);
+  assert.match(depthRefusal(attn, 'attention', kind, 'relative')!, /a relative position bias/);
+  assert.equal(depthRefusal(attn, 'rope', kind, 'alibi')!.includes('ALiBi'), false);
+  // A site whose consumers are not q and k: one is "is not", several "are not".
+  const onlyQ = kindOf({ norms: [rms('input_layernorm', 'attn', ['q_proj']), rms('kv_norm', 'mlp', ['k_proj', 'v_proj'])] });
+  assert.match(depthRefusal(site(onlyQ, 'attn-norm'), 'rope', onlyQ, 'rope')!, /^q_proj is not the q and k projections .* follows it directly/);
+  assert.match(depthRefusal(site(onlyQ, 'mlp-norm'), 'attention', onlyQ, 'rope')!, /^k_proj, v_proj are not the q and k projections .* follows them directly/);
+  // Biases: RoPE needs q and k unbiased; the logits and p·V need q, k and v unbiased.
+  const vBias = kindOf({ linears: kindOf().linears.map((l) => (l.name === 'v_proj' ? { ...l, bias: true } : l)) });
+  assert.equal(depthRefusal(site(vBias, 'attn-norm'), 'rope', vBias, 'rope'), null, 'a bias on v does not stop RoPE');
+  assert.match(depthRefusal(site(vBias, 'attn-norm'), 'attention', vBias, 'rope')!, /^v_proj has a bias: .* the logits and p·V would see r·y \+ b/);
+  const qkBias = kindOf({ linears: kindOf().linears.map((l) => (l.role === 'q' || l.role === 'k' ? { ...l, bias: true } : l)) });
+  assert.match(depthRefusal(site(qkBias, 'attn-norm'), 'rope', qkBias, 'rope')!, /^q_proj, k_proj have a bias: .*RoPE\(r·y \+ b\) ≠ r·RoPE\(y \+ b\)/);
+  // MLP: ReLU passes the scale (its name in any case); silu and GELU do not; a bias before it stops it; no down projection, nothing to reach.
+  const relu = (extra: Partial<LayerKind> = {}, activation = 'relu') => kindOf({ mlp: { kind: 'gated', ffn: 48, activation, gated: true, bias: false }, ...extra });
+  assert.equal(depthRefusal(site(relu(), 'mlp-norm'), 'down', relu(), 'rope'), null);
+  assert.equal(depthRefusal(site(relu({}, ' ReLU '), 'mlp-norm'), 'down', relu({}, ' ReLU '), 'rope'), null);
+  for (const a of ['silu', 'gelu', 'relu2', 'leaky_relu']) assert.match(depthRefusal(site(relu({}, a), 'mlp-norm'), 'down', relu({}, a), 'rope')!, new RegExp(`^${a} is not positively homogeneous`), a);
+  const upBias = relu({ linears: kindOf().linears.map((l) => (l.name === 'up_proj' ? { ...l, bias: true } : l)) });
+  assert.match(depthRefusal(site(upBias, 'mlp-norm'), 'down', upBias, 'rope')!, /^up_proj has a bias: relu\(r·a \+ b\)/);
+  const noDown = relu({ linears: kindOf().linears.filter((l) => l.role !== 'down') });
+  assert.match(depthRefusal(site(noDown, 'mlp-norm'), 'down', noDown, 'rope')!, /no down projection/);
+  assert.match(depthRefusal(attn, 'down', kind, 'rope')!, /^q_proj, k_proj, v_proj are not the input projection of an MLP/);
+  const routed = relu({ norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])], linears: [...kindOf().linears, lin('router', 'router', H, 4)] });
+  assert.match(depthRefusal(site(routed, 'mlp-norm'), 'down', routed, 'rope')!, /^routed experts/);
+  // A site feeding neither attention nor an MLP input (a latent norm into kv_b) can go at most onto the logits: refused, with its reason.
+  const latent = kindOf({ norms: [rms('kv_a_layernorm', 'kv-latent', ['kv_b_proj'], { placement: 'latent' })], linears: [...kindOf().linears, lin('kv_b_proj', 'kv_b', 16, 64)] });
+  const l = site(latent, 'kv-latent-norm');
+  assert.deepEqual(l.depths, ['linear']);
+  assert.match(l.depthLimit!, /^kv_b_proj is not the q and k projections/);
 });

@@ -9,9 +9,11 @@ import type { Engine, Op, Work } from '../../src/core/graph/ops';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
-import { collectiveHops, opDurationNs, opLatencyNs, opMemoryNs, opTimes, type CostContext, type OpTimes } from '../../src/core/sim/costs';
-import { schedule } from '../../src/core/sim/scheduler';
-import { engineBusyNs, simulate } from '../../src/core/sim/simulate';
+import { buildLayerGraph } from '../../src/core/graph/layer';
+import { collectiveHops, GraphTimes, opDurationNs, opLatencyNs, opMemoryNs, opTimes, type CostContext, type OpTimes } from '../../src/core/sim/costs';
+import { makespanOf, schedule } from '../../src/core/sim/scheduler';
+import { engineBusyNs, graphContext, simulate, simulateSite } from '../../src/core/sim/simulate';
+import { runOf, timerOf } from '../../src/core/sim/timing';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../../src/core/model/spec';
 import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 
@@ -347,4 +349,141 @@ test('simulate: graphs kept in a cache give the same figures; an encoder has no 
   assert.throws(() => simulate({ ...TINY, topology: 'encoder' }, DIMC(), DECODE), /phase: expected prefill/);
   // dimc publishes no bf16 rate.
   assert.throws(() => simulate(TINY, DIMC(), { ...DECODE, dtype: 'bf16' }), /dtype/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Round two: the memory system while it is held, priorities, times kept across machines, and the
+// parts of simulate() the first round left open.
+// ---------------------------------------------------------------------------------------------
+
+test('scheduler: while a transfer holds memory, an op that streams nothing still starts; one that streams waits for it', () => {
+  // A transfer (memory engine, 40 ns) from t = 0; a matmul (10 ns, no bytes) then a vector op after it,
+  // ready at t = 10. If the vector op streams nothing it runs at 10–15; if it streams (memory 5) it waits
+  // for the transfer: 40–45.
+  const ops = [node(0, 'memory'), node(1, 'matrix'), node(2, 'vector', [1])];
+  const free = schedule(ops, times([40, 10, 5]));
+  assert.equal(free.start[2], 10);
+  const streaming = schedule(ops, times([40, 10, 5], [], [0, 0, 5]));
+  assert.equal(streaming.start[2], 40);
+  // A streaming op holds memory for its memory time only, not its whole run: a vector op of 50 ns that
+  // streams for 10 ns, then a transfer of 60 ns ready at once: the transfer starts at 10 and ends at 70.
+  const hold = schedule([node(0, 'vector'), node(1, 'memory')], times([50, 60], [], [10, 0]));
+  assert.deepEqual([hold.start[0], hold.start[1], hold.makespanNs], [0, 10, 70]);
+});
+
+test('scheduler: the longest path first, whatever order the ready list holds; ops of no duration; a cycle is an error', () => {
+  // Three vector ops ready at once. Op 0 leads to a 100 ns matmul, op 2 to a 50 ns one, op 1 to nothing.
+  // Longest path first: op 0 at 0, op 2 at 10, op 1 at 20 (not by id: op 1 before op 2 would put op 2 at 20).
+  const ops = [node(0, 'vector'), node(1, 'vector'), node(2, 'vector'), node(3, 'matrix', [0]), node(4, 'matrix', [2])];
+  const t = schedule(ops, times([10, 10, 10, 100, 50]));
+  assert.deepEqual([t.start[0], t.start[2], t.start[1]], [0, 10, 20]);
+  assert.equal(t.makespanNs, 160);
+  // Ops that take no time still run, in dependency order.
+  const zero = schedule([node(0, 'vector'), node(1, 'matrix', [0])], times([0, 0]));
+  assert.deepEqual([zero.makespanNs, zero.start[1]], [0, 0]);
+  // Two ops that wait for each other can never start.
+  assert.throws(() => schedule([node(0, 'vector', [1]), node(1, 'vector', [0])], times([1, 1])), /dependency cycle/);
+});
+
+test('only gathers and all-reduces have a network latency; an op on a machine without an activations tier moves nothing through memory', () => {
+  const hw = roundMachine();
+  const mm = work({ kind: 'matmul', m: 10, k: 10, n: 10, bytes: 100, tier: 'weights', exps: 0 }, 'matrix');
+  const v = work({ kind: 'vector', elements: 10, ops: 1, exps: 0, rsqrts: 0, divs: 0, bytes: 1000 }, 'vector');
+  for (const op of [mm, v, work({ kind: 'memory', bytes: 100, tier: 'kv' }, 'memory')]) assert.equal(opLatencyNs(op, hw, 4), 0, op.work.kind);
+  // dimc keeps activations beside the compute units (no activations tier): an elementwise op's bytes cost nothing.
+  const d = applyOverrides(getPreset('dimc'), []);
+  assert.equal(d.memory.activationsTier, undefined);
+  const c: CostContext = { hw: d, dtype: 'fp8', tp: 1, phase: 'decode' };
+  assert.equal(opMemoryNs(v, c), 0);
+  near(opDurationNs(v, c), d.vector.startLatencyNs + 10 / d.vector.gelemsPerSec, 'arithmetic only');
+  // An eager score matrix in the activations tier where there is none: no memory time either.
+  assert.equal(opMemoryNs(work({ kind: 'matmul', m: 1, k: 1, n: 1, bytes: 1e6, tier: 'activations', exps: 0 }, 'matrix'), c), 0);
+  // On the GPU (activations in HBM at 1,000 GB/s × 0.5 here): 1,000 B = 2 ns of memory, under the 2,000 ns launch.
+  const g: CostContext = { hw, dtype: 'bf16', tp: 1, phase: 'prefill' };
+  assert.equal(hw.memory.activationsTier, hw.memory.tiers[0]!.name);
+  near(opMemoryNs(v, g), 2, 'vector bytes on the GPU');
+  // A fused epilogue's operands are in registers.
+  assert.equal(opMemoryNs({ ...v, fused: true }, g), 0);
+  // A fused attention kernel's exps run beside its FLOPs: 10^6 exps × 10 at 10^12/s = 10,000 ns beat 2·10·10·10 FLOPs.
+  near(opDurationNs(work({ kind: 'matmul', m: 10, k: 10, n: 10, bytes: 0, tier: 'kv', exps: 1e6 }, 'matrix'), g), 3000 + 10000, 'exp-bound fused kernel');
+});
+
+test('times kept with a graph across machines are the times of each machine', () => {
+  const graph = buildLayerGraph(TINY, KIND, graphContext(DIMC(), DECODE, 'fp8'), ((id: string) => (id === 'softmax' ? 'linear' : null)) as never);
+  const base = DIMC();
+  const machines = [
+    base,
+    base, // the same machine again: nothing to recompute
+    applyOverrides(base, ['collective.hopLatencyNs=500']), // only latencies change
+    applyOverrides(base, ['vector.gelemsPerSec=100']), // only busy times change
+    applyOverrides(base, ['collective.hopLatencyNs=500', 'vector.gelemsPerSec=100', 'collective.topology=ring']),
+    base, // back to the first
+  ];
+  const kept = new GraphTimes(graph.ops);
+  const timer = timerOf(graph);
+  for (const [i, hw] of machines.entries()) {
+    const c: CostContext = { hw, dtype: 'fp8', tp: 1, phase: 'decode' };
+    const fresh = opTimes(graph.ops, c);
+    const changed = kept.update(c);
+    assert.equal(changed, i === 0 || i >= 2, `machine ${i}: changed`);
+    assert.deepEqual([...kept.busy], [...fresh.busy], `machine ${i}: busy`);
+    assert.deepEqual([...kept.latency], [...fresh.latency], `machine ${i}: latency`);
+    assert.deepEqual([...kept.memory], [...fresh.memory], `machine ${i}: memory`);
+    // The timer's makespans are the plain schedule's, with and without the statistic gathers.
+    assert.equal(timer.makespan(c), schedule(graph.ops, fresh).makespanNs, `machine ${i}: makespan`);
+    const busy = fresh.busy.slice();
+    const latency = fresh.latency.slice();
+    graph.ops.forEach((op, j) => {
+      if (op.category === 'stat-collective') busy[j] = latency[j] = 0;
+    });
+    assert.equal(timer.freeMakespan(c), schedule(graph.ops, { busy, latency, memory: fresh.memory }).makespanNs, `machine ${i}: free makespan`);
+    assert.equal(makespanOf(graph.ops, fresh), schedule(graph.ops, fresh).makespanNs);
+  }
+  // A full run: the plain schedule with its own arrays.
+  const run = runOf(graph, { hw: base, dtype: 'fp8', tp: 1, phase: 'decode' });
+  assert.equal(run.timeline.makespanNs, timer.makespan({ hw: base, dtype: 'fp8', tp: 1, phase: 'decode' }));
+});
+
+test('simulate: the figures of each kind are its schedules; kept sites report their best depth; fused attention leaves no Softmax candidate', () => {
+  const sim = simulate(TINY, applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']), DECODE);
+  for (const k of sim.kinds) {
+    assert.equal(k.baselineNs, k.baseline.timeline.makespanNs, k.id);
+    assert.equal(k.deferredNs, k.deferred.timeline.makespanNs, k.id);
+  }
+  const decoder = sim.kinds[0]!;
+  const attn = decoder.sites.find((d) => d.site.id === 'attn-norm')!;
+  // Rotary model: the attention norm may go to linear, rope or attention; each is timed.
+  assert.deepEqual(attn.depthNs.map((d) => d.depth), ['linear', 'rope', 'attention']);
+  assert.equal(attn.deferredNs, attn.depthNs.find((d) => d.depth === attn.depth)!.ns);
+  for (const k of simulate(TINY, applyOverrides(DIMC(), ['vector.gelemsPerSec=1', 'collective.hopLatencyNs=0']), DECODE).kinds) {
+    for (const d of k.sites.filter((s) => s.decision === 'keep')) assert.equal(d.deferredNs, Math.min(...d.depthNs.map((x) => x.ns)), `${k.id}/${d.site.id}`);
+  }
+  // The papers' rewrite: every scale at its linear layer.
+  const linearOnly = simulate(TINY, applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']), { ...DECODE, deferDepth: 'linear' });
+  for (const d of linearOnly.kinds[0]!.sites) assert.ok(d.depth === null || d.depth === 'linear', `${d.site.id} at ${d.depth}`);
+  const flash = simulate(TINY, applyOverrides(DIMC(), ['kernels.attention=flash']), DECODE);
+  const softmax = flash.kinds[0]!.sites.find((d) => d.site.id === 'softmax')!;
+  assert.equal(softmax.decision, 'ineligible');
+  assert.deepEqual([softmax.keptNs, softmax.deferredNs], [flash.kinds[0]!.deferredNs, flash.kinds[0]!.deferredNs]);
+});
+
+test('simulate: an encoder runs its prefill; a model without an output head has no head kind; one site alone', () => {
+  const encoderKind: LayerKind = { ...KIND, attention: { ...KIND.attention, causal: false }, stack: 'encoder' };
+  const encoder = simulate({ ...TINY, topology: 'encoder', layerKinds: [encoderKind], finalNorm: null, lmHead: null }, DIMC(), { ...DECODE, phase: 'prefill', seq: 16, batch: 1 });
+  assert.deepEqual(encoder.kinds.map((k) => k.id), ['decoder']);
+  assert.ok(encoder.kinds[0]!.baselineNs > 0);
+  const noHead = simulate({ ...TINY, lmHead: null }, DIMC(), DECODE);
+  assert.deepEqual(noHead.kinds.map((k) => k.id), ['decoder']);
+  // The attention norm and q, k, v alone, on slow gathers: deferring lets the projections start at once.
+  const hw = applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']);
+  const alone = simulateSite(TINY, hw, DECODE, 'attn-norm');
+  assert.equal(alone.site.id, 'attn-norm');
+  assert.ok(alone.deferredNs < alone.keptNs, `${alone.deferredNs} < ${alone.keptNs}`);
+  // A site the first kind lacks is looked up in the next one; an ineligible one is timed kept both ways.
+  const second: LayerKind = { ...KIND, id: 'second', norms: [...KIND.norms, { ...rms('post_feedforward_layernorm', 'mlp-post', []), placement: 'sandwich' }], block: 'sandwich' };
+  const two = simulateSite({ ...TINY, layerKinds: [KIND, second] }, hw, DECODE, 'mlp-post-norm');
+  assert.equal(two.site.norm!.name, 'post_feedforward_layernorm');
+  assert.equal(two.deferredNs, two.keptNs);
+  assert.throws(() => simulateSite(TINY, hw, DECODE, 'softmax'), /site/);
+  assert.throws(() => simulateSite(TINY, hw, DECODE, 'no-such-site'), /no-such-site/);
 });
