@@ -6,11 +6,18 @@
  * what the one-thread runSweep gives, since both threads run the same evaluateSweep.
  *
  * The worker is this same script (dist/cli.js) started again in a thread; main.ts hands it to
- * serveSweepWorker. Starting it costs about as much as simulating a thousand points of a 8B model,
- * so small sweeps stay on one thread (see PARALLEL_MIN_POINTS). Any error, in either thread, and the
- * sweep is run again on one thread, so that it fails with the same message, for the same point.
+ * serveSweepWorker. It pays less than one would think: the worker starts Node and parses the bundle
+ * again, and V8 compiles the simulator's hot code again for it, on background threads that then want
+ * the cores too. Counted with valgrind on the 10,000-point sweep of Llama-3.1-8B: one thread does
+ * 9.7 G instructions (plus 3.4 G of compilation and GC on V8's background threads, which an idle
+ * second core absorbs); with the worker the main thread does 6.3 G, the worker 5.0 G and the background
+ * threads 4.9 G: about 8 G per core on a 2-core machine, some 1.25× faster when the second core is
+ * idle, and slower when it is not. So the worker starts only for large grids (PARALLEL_MIN_POINTS)
+ * and when a core is free by the load average; DEFERRED_NORM_SWEEP_THREADS=1 or 2 decides instead.
+ * Any error, in either thread, and the sweep is run again on one thread, so that it fails with the
+ * same message, for the same point.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { HardwareProfile } from '../core/hardware/profile';
 import type { ModelSpec } from '../core/model/spec';
@@ -18,11 +25,18 @@ import { TOTALS_FIELDS, evaluateSweep, planSweep, runSweep, sweepPoints, type Sw
 import type { Workload } from '../core/workload';
 
 /**
- * Fewer points than this run on the main thread alone. A worker is ready after about 25 ms on an
- * idle 2-core machine (a thread, Node's start-up, parsing the bundle), when the main thread has done
- * some 1,000 points of Llama-3.1-8B; below a few thousand points the second core saves less than that.
+ * Fewer points than this run on the main thread alone: by the counts above, the worker's fixed cost
+ * (about 6 G instructions of start-up and compilation) is repaid from some 5,600 points of an 8B model.
  */
-export const PARALLEL_MIN_POINTS = 3000;
+export const PARALLEL_MIN_POINTS = 6000;
+
+/** One thread or two for a sweep of `points` points (see the top of this file). */
+export function sweepThreads(points: number): 1 | 2 {
+  const forced = process.env.DEFERRED_NORM_SWEEP_THREADS;
+  if (forced === '1' || forced === '2') return forced === '1' ? 1 : 2;
+  const cores = availableParallelism();
+  return points >= PARALLEL_MIN_POINTS && cores >= 2 && cores - loadavg()[0]! >= 1 ? 2 : 1;
+}
 
 /** Chunks per sweep: small enough that neither thread waits long for the other's last one. */
 const CHUNKS = 64;
@@ -70,7 +84,7 @@ function onOneThread(spec: ModelSpec, plan: SweepPlan): SweepPoint[] {
 /** runSweep, with a worker thread taking a share of the points when the grid is large enough to pay for it. */
 export async function runSweepParallel(spec: ModelSpec, hw: HardwareProfile, base: Workload, grid: SweepGrid): Promise<SweepPoint[]> {
   const plan = planSweep(spec, hw, base, grid);
-  if (plan.size < PARALLEL_MIN_POINTS || availableParallelism() < 2) return onOneThread(spec, plan);
+  if (sweepThreads(plan.size) === 1) return onOneThread(spec, plan);
   const totals = new Float64Array(new SharedArrayBuffer(plan.size * TOTALS_FIELDS.length * Float64Array.BYTES_PER_ELEMENT));
   const chunk = chunkSize(plan);
   const chunks = Math.ceil(plan.size / chunk);
