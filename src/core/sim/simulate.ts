@@ -7,7 +7,7 @@ import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type CostContext, type OpTimes } from './costs';
 import { schedule, type Timeline } from './scheduler';
-import { runOf, timerOf } from './timing';
+import { freeMakespanOf, runOf, timerOf } from './timing';
 
 /** One schedule of one layer graph. */
 export interface Run {
@@ -32,7 +32,7 @@ export interface KindSimulation {
   id: string;
   label: string;
   layers: number[];
-  /** The full schedules, computed when first read (a sweep reads only the makespans below). */
+  /** The full schedules (in a sweep, computed when first read: a sweep reads only the makespans below). */
   baseline: Run;
   deferred: Run;
   /** Makespans of baseline and deferred (ns). */
@@ -120,11 +120,11 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     };
   };
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype),
+    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype, !cache),
   );
   const head = headSitesOf(spec);
   if (head.length > 0) {
-    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, hw, dtype));
+    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, hw, dtype, !cache));
   }
   return { dtype, kinds };
 }
@@ -205,39 +205,50 @@ function choiceSpace(sites: Site[]): ChoiceSpace {
 }
 
 /**
- * Each choice's graph and makespan on one machine, found once per simulation; the makespans come
- * from the graphs' timers (timing.ts), so a sweep's next machine reschedules only what changed.
- * Methods rather than closures made per call: the search runs once per kind and point of a sweep.
+ * Each choice's graph and makespan on one machine, found once per simulation. On its own (a profile,
+ * a hover), a simulation schedules each choice in full and keeps the run: a report reads two of them.
+ * In a sweep (graphs reused across machines) it keeps only makespans, from the graphs' timers
+ * (timing.ts), so that the next machine reschedules only what it changes; the two runs a report
+ * would read are then computed if ever read. Methods rather than closures made per call: the search
+ * runs once per kind and point of a sweep.
  */
 class Trials {
-  private readonly memo = new Map<number, { graph: LayerGraph; ns: number }>();
+  private readonly memo = new Map<number, { graph: LayerGraph; ns: number; run: Run | null }>();
 
   constructor(
     private readonly space: ChoiceSpace,
     private readonly build: Builder,
     private readonly ctx: GraphContext,
-    readonly cost: CostContext,
+    private readonly cost: CostContext,
+    private readonly keepRuns: boolean,
   ) {}
 
-  private entry(choice: number): { graph: LayerGraph; ns: number } {
+  private entry(choice: number): { graph: LayerGraph; ns: number; run: Run | null } {
     let r = this.memo.get(choice);
     if (r === undefined) {
       const graph = this.build(this.ctx, (siteId) => this.space.depthOf(choice, siteId), String(choice));
-      this.memo.set(choice, (r = { graph, ns: timerOf(graph).makespan(this.cost) }));
+      const run = this.keepRuns ? runOf(graph, this.cost) : null;
+      this.memo.set(choice, (r = { graph, ns: run ? run.timeline.makespanNs : timerOf(graph).makespan(this.cost), run }));
     }
     return r;
-  }
-
-  graph(choice: number): LayerGraph {
-    return this.entry(choice).graph;
   }
 
   makespan(choice: number): number {
     return this.entry(choice).ns;
   }
 
+  /** The makespan with every statistic gather made free. */
   freeMakespan(choice: number): number {
-    return timerOf(this.entry(choice).graph).freeMakespan(this.cost);
+    const { graph, run } = this.entry(choice);
+    return run ? freeMakespanOf(graph, run.times) : timerOf(graph).freeMakespan(this.cost);
+  }
+
+  /** The full run of a choice, kept or computed on first call (holding only its graph, not the trials). */
+  runOf(choice: number): () => Run {
+    const { graph, run } = this.entry(choice);
+    if (run) return () => run;
+    const cost = this.cost;
+    return once(() => runOf(graph, cost));
   }
 }
 
@@ -250,10 +261,11 @@ function simulateKind(
   ctx: GraphContext,
   hw: HardwareProfile,
   dtype: Dtype,
+  keepRuns: boolean,
 ): KindSimulation {
   const space = choiceSpace(sites);
   const { eligible, index } = space;
-  const trials = new Trials(space, build, ctx, { hw, dtype, tp: ctx.tp, phase: ctx.phase });
+  const trials = new Trials(space, build, ctx, { hw, dtype, tp: ctx.tp, phase: ctx.phase }, keepRuns);
 
   // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
   // go", then move any one site to any other option that makes the layer faster, until none does.
@@ -289,9 +301,8 @@ function simulateKind(
   // The same schedules with every statistic gather made free: the reference for the exposed collective time.
   const baselineFreeNs = trials.freeMakespan(none);
   const same = chosen === none;
-  const [baselineGraph, deferredGraph] = [trials.graph(none), trials.graph(chosen)];
-  const baseline = once(() => runOf(baselineGraph, trials.cost));
-  const deferred = same ? baseline : once(() => runOf(deferredGraph, trials.cost));
+  const baseline = trials.runOf(none);
+  const deferred = same ? baseline : trials.runOf(chosen);
   return {
     id,
     label,
