@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildHeadGraph, buildLayerGraph, keysPerQuery, rowsFor, type DeferChoice, type GraphContext } from '../../src/core/graph/layer';
 import type { LayerGraph, Op, OpRole } from '../../src/core/graph/ops';
-import { headSites, layerSites } from '../../src/core/graph/sites';
+import { DEFER_DEPTHS, headSites, layerSites } from '../../src/core/graph/sites';
 import { depthRefusal } from '../../src/core/graph/depth';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
@@ -945,4 +945,162 @@ test('why a scale stops: each refusal names its reason, and the algebra decides 
   const l = site(latent, 'kv-latent-norm');
   assert.deepEqual(l.depths, ['linear']);
   assert.match(l.depthLimit!, /^kv_b_proj is not the q and k projections/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Round three: what the second run of `npm run mutate` still found unpinned.
+// ---------------------------------------------------------------------------------------------
+
+test('ops that are no later tile start a kernel of their own; weight loads wait for nothing', () => {
+  const spec = specOf(kindOf(), { positions: 'rope' });
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }, dimc(['matrix.weightsResident=false'])), KEEP);
+  for (const role of ['norm-stat', 'rope', 'activation', 'residual', 'softmax-max', 'softmax-exp-sum', 'softmax-divide'] as const) {
+    for (const op of byRole(g, role)) assert.equal(Boolean(op.continues), false, op.name);
+  }
+  const loads = byRole(g, 'weight-load');
+  assert.equal(loads.length, 7 * 2);
+  for (const op of loads) assert.deepEqual(op.deps, [], op.name);
+  // Each tile of q_proj waits for its own load.
+  const q = ofLinear(g, 'q_proj');
+  for (const [t, op] of q.entries()) assert.ok(op.deps.includes(loads.find((l) => l.name === `q_proj.load[${t + 1}/2]`)!.id), op.name);
+});
+
+test('bytes over several tiles: each apply chunk reads γ, each scale tile its rows of r; RoPE-depth scale; the router and the combine', () => {
+  const spec = specOf(kindOf(), { positions: 'rope' });
+  const ctx = ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }, gpu(['matrix.fusedEpilogue=false']));
+  const kept = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, KEEP);
+  // Two chunks of the attention norm's apply: (1,024 + 32)/2 each, plus γ (64 B) each: 1,184 B.
+  assert.equal(sum(byRole(kept, 'norm-apply').filter((op) => op.name.startsWith('input_layernorm')), bytesOf), 1184);
+  const deferred = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, DEFER);
+  // k_proj's scale in two tiles of 4 rows: 2 × (2·64·2 B + 4 × 4 B) = 544 B, as in one tile.
+  assert.equal(sum(byRole(deferred, 'norm-scale').filter((op) => op.name.startsWith('k_proj')), bytesOf), 544);
+  // Past RoPE: one pass over 384 values of q and k, reading them and r (8 rows), writing them: 2·768 + 32 B.
+  const rope = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, ((id: string) => (id === 'attn-norm' ? 'rope' : null)) as unknown as DeferChoice);
+  const late = byRole(rope, 'norm-scale').filter((op) => !/^[qkv]_proj/.test(op.name));
+  assert.deepEqual(late.map((op) => [op.name, bytesOf(op), op.category, op.engine]), [['input_layernorm.scale(q, k)', 1568, 'epilogue', 'vector']]);
+  // MoE on the GPU: top-k reads the 3 × 4 logits (24 B); the gate softmax reads and writes them (48 B);
+  // the combine reads the top-2 outputs and writes one: 3 × 32 × 3 values × 2 B = 576 B.
+  const moe = kindOf({
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 4, topK: 2 },
+    norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])],
+    linears: [...kindOf().linears.slice(0, 4), lin('router', 'router', H, 4), lin('gate_proj', 'gate', H, 16, { copies: { total: 4, active: 2 } }), lin('up_proj', 'up', H, 16, { copies: { total: 4, active: 2 } }), lin('down_proj', 'down', 16, H, { copies: { total: 4, active: 2 } })],
+  });
+  const m = buildLayerGraph(specOf(moe), moe, ctxFor({ phase: 'decode', batch: 3, tiles: 1, context: 16 }, gpu()), KEEP);
+  assert.deepEqual(byRole(m, 'router-top-k').map((op) => [op.name, elements(op), bytesOf(op)]), [['router.top-k', 12, 24]]);
+  assert.deepEqual(byRole(m, 'router-softmax').map((op) => [op.name, elements(op), bytesOf(op), op.work.kind === 'vector' && op.work.exps]), [['router.softmax', 12, 48, 12]]);
+  assert.deepEqual(byRole(m, 'moe-combine').map((op) => [op.name, elements(op), bytesOf(op)]), [['moe.combine', 192, 576]]);
+});
+
+test("PyTorch's eager RMSNorm runs as a chain: each kernel after the one before, the apply whole before the matmuls", () => {
+  const spec = specOf(kindOf());
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }, gpu(['kernels.norm=eager'])), KEEP);
+  const chain = g.ops.filter((op) => op.name.startsWith('input_layernorm.'));
+  assert.deepEqual(chain.map((op) => op.name.slice('input_layernorm.'.length)), ['to(float32)', 'pow(2)', 'mean(-1)', 'gather', '+ eps', 'rsqrt', 'x * r', 'to(dtype)', 'γ *']);
+  for (let i = 1; i < chain.length; i++) assert.deepEqual(chain[i]!.deps, [chain[i - 1]!.id], chain[i]!.name);
+  assert.deepEqual(chain.map((op) => op.category), ['norm-stat', 'norm-stat', 'norm-stat', 'stat-collective', 'norm-stat', 'norm-stat', 'norm-apply', 'norm-apply', 'norm-apply']);
+  for (const op of ofLinear(g, 'q_proj')) assert.ok(op.deps.includes(chain.at(-1)!.id), op.name);
+});
+
+test('a deferred Softmax whose row sits on one unit: no gather, so no online rescale; the plain max and one division per row', () => {
+  const spec = specOf(kindOf());
+  // 8 units / (4 sequences × 2 KV heads) = 1 unit per row.
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 4, tiles: 1, context: 16, softmaxOffset: 'online' }, dimc(['computeUnits=8'])), DEFER);
+  assert.deepEqual(byRole(g, 'softmax-max').map((op) => op.name), ['softmax.max']);
+  const div = byRole(g, 'softmax-divide-after-v')[0]!;
+  // 16 rows × 8 values; one op each, one division per row, no exp.
+  assert.deepEqual(div.work.kind === 'vector' && [div.work.elements, div.work.ops, div.work.divs, div.work.exps], [128, 1, 16, 0]);
+  // Online with a span: two ops per output (rescale and divide) and one exp per row.
+  const wide = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 4, tiles: 1, context: 16, softmaxOffset: 'online' }), DEFER);
+  const w = byRole(wide, 'softmax-divide-after-v')[0]!;
+  assert.deepEqual(w.work.kind === 'vector' && [w.work.ops, w.work.divs, w.work.exps], [2, 16, 16]);
+  assert.ok(w.deps.includes(byRole(wide, 'pv')[0]!.id) && w.deps.includes(byRole(wide, 'softmax-gather')[0]!.id));
+});
+
+test('norm scales carried onto the logits with the Softmax deferred too: both changes in one attention', () => {
+  const spec = specOf(kindOf());
+  const both = ((id: string) => (id === 'attn-norm' ? 'attention' : id === 'softmax' ? 'linear' : null)) as unknown as DeferChoice;
+  // 3 sequences × 4 heads = 12 rows × 101 keys = 1,212 scores, one tile, exact offset (max gathered first).
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, tiles: 1, context: 100, softmaxOffset: 'exact' }), both);
+  const gather = byRole(g, 'norm-gather')[0]!;
+  const scores = byRole(g, 'scores')[0]!;
+  const max = byRole(g, 'softmax-max')[0]!;
+  const exp = byRole(g, 'softmax-exp-sum')[0]!;
+  assert.deepEqual(max.work.kind === 'vector' && [max.work.elements, max.work.ops], [1212, 3]);
+  assert.deepEqual(max.deps.sort(), [scores.id, gather.id].sort());
+  assert.deepEqual(exp.work.kind === 'vector' && [exp.work.ops, exp.work.exps], [4, 1212]);
+  // Bound offset: no max; the exp reads the raw logits and scales them itself.
+  const bound = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, tiles: 1, context: 100, softmaxOffset: 'bound' }), both);
+  const bexp = byRole(bound, 'softmax-exp-sum')[0]!;
+  assert.deepEqual(bexp.deps.sort(), [byRole(bound, 'scores')[0]!.id, byRole(bound, 'norm-gather')[0]!.id].sort());
+  // p·V runs on the exponentials and v; the division after it waits for p·V and the gathered sum.
+  const pv = byRole(g, 'pv')[0]!;
+  assert.ok(pv.deps.includes(exp.id));
+  const after = byRole(g, 'softmax-divide-after-v')[0]!;
+  assert.ok(after.deps.includes(pv.id));
+  assert.equal(after.work.kind === 'vector' && after.work.divs, 12);
+});
+
+test('cross-attention wiring: its norm feeds its query projection, its output projection reads ·V, its residual follows', () => {
+  const crossKind = kindOf({
+    crossAttention: { ...ATTN, causal: false },
+    norms: [...kindOf().norms, rms('cross_layernorm', 'cross', ['EncDecAttention.q'])],
+    linears: [...kindOf().linears, lin('EncDecAttention.q', 'cross_q', H, 32), lin('EncDecAttention.o', 'cross_o', 32, H)],
+  });
+  const g = buildLayerGraph(specOf(crossKind, { topology: 'encoder-decoder' }), crossKind, ctxFor({ phase: 'decode', batch: 3, seq: 10, context: 5, tiles: 1 }), KEEP);
+  const q = ofLinear(g, 'EncDecAttention.q');
+  const o = ofLinear(g, 'EncDecAttention.o');
+  assert.deepEqual([q.length, o.length], [1, 1]);
+  const crossApply = byRole(g, 'norm-apply').find((op) => op.name.startsWith('cross_layernorm'))!;
+  assert.ok(q[0]!.deps.includes(crossApply.id));
+  const crossScores = byRole(g, 'scores').find((op) => op.name.startsWith('cross_'))!;
+  assert.ok(crossScores.deps.includes(q[0]!.id));
+  const crossPv = byRole(g, 'pv').find((op) => op.name.startsWith('cross_'))!;
+  assert.ok(o[0]!.deps.includes(crossPv.id));
+  // The cross norm reads the residual after self-attention; the MLP norm reads the one after cross-attention.
+  const [rAttn, rCross] = byRole(g, 'residual');
+  assert.ok(byRole(g, 'norm-stat').find((op) => op.name.startsWith('cross_layernorm'))!.deps.includes(rAttn!.id));
+  assert.ok(rCross!.deps.includes(o[0]!.id));
+  assert.ok(byRole(g, 'norm-stat').find((op) => op.name.startsWith('post_attention_layernorm'))!.deps.includes(rCross!.id));
+  // The cross-attention Softmax site's consumer stands for p·V into the output projection.
+  const sites = layerSites(crossKind, 'eager', 'none');
+  assert.deepEqual(sites.filter((s) => s.kind === 'softmax').map((s) => [s.name, s.consumers]), [
+    ['softmax → ·V', [{ name: 'attn(p·V)', role: 'o', in: 0, out: 0, bias: false }]],
+    ['cross-attention softmax → ·V', [{ name: 'cross_attn(p·V)', role: 'cross_o', in: 0, out: 0, bias: false }]],
+  ]);
+});
+
+test('flash kernels are named per head group; the parallel sum is elementwise work', () => {
+  const spec = specOf(kindOf());
+  const g = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, tiles: 2, context: 10 }, dimc(['kernels.attention=flash'])), KEEP);
+  assert.deepEqual(byRole(g, 'attention-fused').map((op) => op.name), ['flash_attention[1/2]', 'flash_attention[2/2]']);
+  const one = buildLayerGraph(spec, spec.layerKinds[0]!, ctxFor({ phase: 'decode', batch: 3, tiles: 1, context: 10 }, dimc(['kernels.attention=flash'])), KEEP);
+  assert.deepEqual(byRole(one, 'attention-fused').map((op) => op.name), ['flash_attention']);
+  const par = kindOf({ block: 'parallel' });
+  const p = buildLayerGraph(specOf(par), par, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }), KEEP);
+  assert.deepEqual(byRole(p, 'residual').map((op) => [op.engine, op.category]), [['vector', 'elementwise']]);
+});
+
+test('depth roles: a bias on q or k stops the scale before the logits; fc1 and a fused gate_up feed a ReLU MLP; the depths in order', () => {
+  const kind = kindOf();
+  const site = (k: LayerKind, id: string) => layerSites(k, 'eager', 'rope').find((s) => s.id === id)!;
+  for (const name of ['q_proj', 'k_proj']) {
+    const biased = kindOf({ linears: kindOf().linears.map((l) => (l.name === name ? { ...l, bias: true } : l)) });
+    assert.match(depthRefusal(site(biased, 'attn-norm'), 'attention', biased, 'rope')!, new RegExp(`^${name} has a bias`));
+  }
+  assert.equal(depthRefusal(site(kind, 'attn-norm'), 'attention', kind, 'rope'), null);
+  const fc1 = kindOf({
+    mlp: { kind: 'dense', ffn: 48, activation: 'relu', gated: false, bias: false },
+    norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['fc1'])],
+    linears: [...kindOf().linears.slice(0, 4), lin('fc1', 'fc1', H, 48), lin('fc2', 'down', 48, H)],
+  });
+  assert.deepEqual(site(fc1, 'mlp-norm').depths, ['linear', 'down']);
+  const gateUp = kindOf({
+    mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false },
+    norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['gate_up_proj'])],
+    linears: [...kindOf().linears.slice(0, 4), lin('gate_up_proj', 'gate_up', H, 96), lin('down_proj', 'down', 48, H)],
+  });
+  assert.deepEqual(site(gateUp, 'mlp-norm').depths, ['linear', 'down']);
+  const upOnly = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false }, norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['up_proj'])] });
+  assert.deepEqual(site(upOnly, 'mlp-norm').depths, ['linear', 'down']);
+  assert.deepEqual(DEFER_DEPTHS, ['linear', 'rope', 'attention', 'down']);
 });

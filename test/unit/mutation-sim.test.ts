@@ -9,7 +9,8 @@ import type { Engine, Op, Work } from '../../src/core/graph/ops';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
-import { buildLayerGraph } from '../../src/core/graph/layer';
+import { buildLayerGraph, buildSiteGraph } from '../../src/core/graph/layer';
+import { layerSites } from '../../src/core/graph/sites';
 import { collectiveHops, GraphTimes, opDurationNs, opLatencyNs, opMemoryNs, opTimes, type CostContext, type OpTimes } from '../../src/core/sim/costs';
 import { makespanOf, schedule } from '../../src/core/sim/scheduler';
 import { engineBusyNs, graphContext, simulate, simulateSite } from '../../src/core/sim/simulate';
@@ -486,4 +487,66 @@ test('simulate: an encoder runs its prefill; a model without an output head has 
   assert.equal(two.deferredNs, two.keptNs);
   assert.throws(() => simulateSite(TINY, hw, DECODE, 'softmax'), /site/);
   assert.throws(() => simulateSite(TINY, hw, DECODE, 'no-such-site'), /no-such-site/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Round three: what the second run of `npm run mutate` still found unpinned.
+// ---------------------------------------------------------------------------------------------
+
+test('scheduler: equal priorities go to the lowest id, even after the ready list has been reshuffled', () => {
+  // Three equal ops on one engine: 0, then 1, then 2 (the ready list holds [2, 1] after 0 leaves it).
+  const t = schedule([node(0, 'vector'), node(1, 'vector'), node(2, 'vector')], times([10, 10, 10]));
+  assert.deepEqual([...t.start], [0, 10, 20]);
+});
+
+test('op times: a gather and an all-reduce carry their hops as latency, every other op none', () => {
+  const hw = roundMachine();
+  const ops = [
+    work({ kind: 'collective', rows: 10, values: 1, units: 16 }, 'collective'),
+    work({ kind: 'allreduce', bytes: 4000 }, 'collective'),
+    work({ kind: 'vector', elements: 10, ops: 1, exps: 0, rsqrts: 0, divs: 0, bytes: 0 }, 'vector'),
+    work({ kind: 'memory', bytes: 1000, tier: 'kv' }, 'memory'),
+  ];
+  // Tree over 16 units: 8 hops × 50 ns; ring all-reduce over 4 chips: 6 hops × 1,000 ns.
+  assert.deepEqual([...opTimes(ops, ctxOf(hw, 4)).latency], [400, 6000, 0, 0]);
+  const kept = new GraphTimes(ops);
+  kept.update(ctxOf(hw, 4));
+  assert.deepEqual([...kept.latency], [400, 6000, 0, 0]);
+});
+
+test('simulate: kinds carry their labels; an ineligible site has no depths; the linear-only rewrite still defers', () => {
+  const hw = applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']);
+  const sim = simulate(TINY, hw, DECODE);
+  assert.deepEqual(sim.kinds.map((k) => [k.id, k.label, k.layers]), [['decoder', 'tiny', [0, 1, 2]], ['head', 'norm → lm_head', [3]]]);
+  const flash = simulate(TINY, applyOverrides(hw, ['kernels.attention=flash']), DECODE);
+  assert.deepEqual(flash.kinds[0]!.sites.find((d) => d.site.id === 'softmax')!.depthNs, []);
+  // The papers' rewrite on slow gathers: both norm sites deferred, at the linear layer.
+  const linear = simulate(TINY, hw, { ...DECODE, deferDepth: 'linear' });
+  const norms = linear.kinds[0]!.sites.filter((d) => d.site.norm);
+  assert.deepEqual(norms.map((d) => [d.site.id, d.decision, d.depth, d.depthNs.map((x) => x.depth)]), [
+    ['attn-norm', 'defer', 'linear', ['linear']],
+    ['mlp-norm', 'defer', 'linear', ['linear']],
+  ]);
+});
+
+test('simulate: the errors say what was expected', () => {
+  // dimc has matrix rates for fp8, int8 and int4 only.
+  assert.throws(() => simulate(TINY, DIMC(), { ...DECODE, dtype: 'bf16' }), (e: Error) => /"dimc"/.test(e.message) && /fp8, int8, int4/.test(e.message));
+  assert.throws(() => simulateSite(TINY, DIMC(), DECODE, 'nope'), (e: Error) => /the id of a norm site of this model \(e\.g\. attn-norm, mlp-norm\)/.test(e.message));
+});
+
+test('simulateSite: the norm and its linears alone, kept and with the scale right after the linears', () => {
+  const hw = applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']);
+  const ctx = graphContext(hw, DECODE, 'fp8');
+  const site = layerSites(KIND, 'eager', 'rope').find((s) => s.id === 'attn-norm')!;
+  const alone = (choice: string | null) => {
+    const g = buildSiteGraph(TINY, KIND, site, ctx, (() => choice) as never);
+    return schedule(g.ops, opTimes(g.ops, { hw, dtype: 'fp8', tp: 1, phase: 'decode' })).makespanNs;
+  };
+  const r = simulateSite(TINY, hw, DECODE, 'attn-norm');
+  assert.equal(r.keptNs, alone(null));
+  assert.equal(r.deferredNs, alone('linear'));
+  // At the linear layer every consumer's output is scaled: q, k and v.
+  const g = buildSiteGraph(TINY, KIND, site, ctx, (() => 'linear') as never);
+  assert.deepEqual([...new Set(g.ops.filter((op) => op.role === 'norm-scale').map((op) => op.name.split('.')[0]))], ['q_proj', 'k_proj', 'v_proj']);
 });
