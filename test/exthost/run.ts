@@ -1,5 +1,5 @@
 // Runs the extension-host suite in a real VS Code extension host, offline: the VS Code server
-// bundled in code-server plus Debian's Chromium (see workbench.ts and ../../../shared/EXTHOST.md).
+// bundled in code-server plus Debian's Chromium (see workbench.ts).
 //   node --import tsx test/exthost/run.ts                 the Mocha suite; exits with its result
 //   node --import tsx test/exthost/run.ts --interactive   the workbench with the extension loaded, open until Ctrl-C
 //                                                          (prints its URL; add --headed on a machine with a display)

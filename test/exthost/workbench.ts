@@ -1,7 +1,7 @@
 // Opens a real VS Code workbench on this machine, offline: the VS Code server bundled in
 // code-server (a real Node extension host) plus Debian's Chromium as the client, driven by
 // playwright-core. Used by run.ts (the Mocha suite) and by anything that drives the UI like a
-// person (screenshots). Why each flag exists: ../../../shared/EXTHOST.md.
+// person (screenshots). Chromium runs headless, offline and without a sandbox (root in CI).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
