@@ -1,5 +1,6 @@
 /** The headline: what was profiled, on what, and the whole-model figures. */
 import { workloadLine } from '../src/core/report/formats';
+import { isOverride } from '../src/core/hardware/profile';
 import type { Report } from '../src/core/report/types';
 import type { PanelView } from '../src/shared/protocol';
 import { h, replaceChildren } from './dom';
@@ -15,13 +16,18 @@ function figure(label: string, value: string, detail: string | null, className =
   );
 }
 
-/** The kernels simulated, each said to be the profile's or the panel's choice; null for a view without them. */
-function kernelsLine(view: Pick<PanelView, 'kernels' | 'profileKernels'>): HTMLElement | null {
+/**
+ * The kernels simulated, each said to be the profile's, the panel's choice, or set before the view
+ * was made (`--set` on a CLI export: its provenance says so); null for a view without them.
+ */
+function kernelsLine(view: Pick<PanelView, 'kernels' | 'profileKernels'>, provenance: Record<string, string>): HTMLElement | null {
   if (!view.profileKernels) return null;
   const item = (what: 'attention' | 'norm', label: string) => {
     const override = view.kernels?.[what] ?? null;
     const own = view.profileKernels[what];
-    return h('span', { className: `kernel kernel-${what}${override !== null ? ' kernel-override' : ''}` }, `${label} ${override ?? own}`, h('span', { className: 'kernel-source', text: override !== null ? ` (chosen in the panel; the profile says ${own})` : ' (profile)' }));
+    const given = provenance[`kernels.${what}`];
+    const source = override !== null ? ` (chosen in the panel; the profile says ${own})` : isOverride(given) ? ` (${given})` : ' (profile)';
+    return h('span', { className: `kernel kernel-${what}${override !== null || isOverride(given) ? ' kernel-override' : ''}` }, `${label} ${override ?? own}`, h('span', { className: 'kernel-source', text: source }));
   };
   return h('p', { className: 'kernels-line' }, h('span', { className: 'fact-label', text: 'Kernels ' }), item('attention', 'attention'), ' · ', item('norm', 'norm'));
 }
@@ -51,7 +57,7 @@ export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<Pa
     h('a', { className: 'provenance-link', text: 'Sources and assumptions', attrs: { href: '#provenance' } }),
   );
   const notes = model.notes.length > 0 ? h('ul', { className: 'model-notes' }, ...model.notes.map((n) => h('li', { text: n }))) : null;
-  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view) : null, wl, figures, estimate, notes);
+  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view, report.hardware.provenance) : null, wl, figures, estimate, notes);
 }
 
 /** The headline as plain text, for the host's `rendered` message. */

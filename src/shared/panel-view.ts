@@ -43,7 +43,7 @@ export function withKernelOverrides(hw: HardwareProfile, kernels: KernelOverride
   const out = applyOverrides(hw, sets);
   const provenance = { ...out.provenance };
   for (const f of ['attention', 'norm'] as const) {
-    if (k[f] !== null) provenance[`kernels.${f}`] = `chosen in ${where} (the "${hw.name}" profile says ${hw.kernels[f]})`;
+    if (k[f] !== null) provenance[`kernels.${f}`] = `set in ${where} (the "${hw.name}" profile says ${hw.kernels[f]})`;
   }
   return { ...out, provenance };
 }

@@ -194,6 +194,19 @@ for (const [model, layers] of [
   });
 }
 
+test('an export made with --set on a kernel says the kernel was set on the command line, not the profile’s', async () => {
+  const file = join(TMP, 'kernel-set.html');
+  cli('profile', join(FIXTURES, 'Llama-3.1-8B'), ...WORKLOAD, '--set', 'kernels.attention=flash', '--format', 'html', '--out', file);
+  const w = await open(file, 'light');
+  try {
+    // dimc's own attention kernel is eager; the command line made it flash, and the norm stays the profile's.
+    assert.match((await text(w.page, '#headline .kernels-line')).replace(/\s+/g, ' '), /attention flash \(set on the command line \(was eager\)\) · norm fused \(profile\)/);
+    assertClean(w);
+  } finally {
+    await w.page.context().close();
+  }
+});
+
 test('a model whose strings are markup is shown as text and runs nothing', async () => {
   const payloads = {
     img: '<img src=x onerror=alert(1)>',

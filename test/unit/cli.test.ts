@@ -68,6 +68,10 @@ test('hardware show --format json round-trips through --hardware FILE, and --set
   const c = JSON.parse(run('profile', llama, '--hardware', file, '--set', 'collective.hopLatencyNs=0', '--format', 'json').stdout);
   assert.match(c.hardware.provenance['collective.hopLatencyNs'], /set on the command line/);
   assert.ok(c.totals.baselineUs < a.totals.baselineUs);
+  // A kernel set on the command line is named as such in the report's assumptions (dimc's norm kernel is fused).
+  const d = JSON.parse(run('profile', llama, '--set', 'kernels.norm=eager', '--format', 'json').stdout);
+  const kernels = (d.assumptions as string[]).find((x) => x.startsWith('Kernels'));
+  assert.match(kernels ?? '', /^Kernels \(stated choices of the "dimc" profile, except: norm set on the command line \(was fused\)\): .*norms eager/);
   assert.match(run('hardware', 'list').stdout, /dimc[\s\S]*gpu-h100[\s\S]*tpu-v5e/);
 });
 

@@ -139,10 +139,19 @@ test('the decision takes, per site, the depth that makes the layer fastest, and 
   const mlp = r.layerKinds[0]!.sites.find((s) => s.id === 'mlp-norm')!;
   assert.equal(mlp.depth, 'down');
   assert.match(mlp.reason, /^deferred after the down projection: .*by depth: linear .*, down /);
+  // A Softmax's division is applied after ·V, the words of the Applied column, whatever its depth is called.
+  const softmaxSites = r.layerKinds.flatMap((k) => k.sites).filter((s) => s.kind === 'softmax' && s.decision === 'defer');
+  assert.ok(softmaxSites.length > 0);
+  for (const s of softmaxSites) assert.match(s.reason, /^deferred after ·V: /, s.id);
 });
 
 test('--defer-depth linear keeps every scale at the linear layer', async () => {
   const spec = await loadFixture('Llama-3.1-8B');
   const r = profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' });
   for (const k of r.layerKinds) for (const s of k.sites) assert.ok(s.depth === null || s.depth === 'linear', `${k.id} ${s.id}: ${s.depth}`);
+  // The depth limit names the workload's choice, not the algebra's limit, and how far the algebra goes:
+  // Llama's q,k,v site could go onto the attention logits on dimc's eager attention.
+  const qkv = r.layerKinds[0]!.sites.find((s) => s.id === 'attn-norm')!;
+  assert.deepEqual(qkv.depthUs.map((d) => d.depth), ['linear']);
+  assert.equal(qkv.depthLimit, "the workload keeps scales at the linear layer (deferDepth linear); the algebra allows 'attention'");
 });

@@ -98,8 +98,13 @@ test('kernel choices from the panel are the core’s --set overrides, named in t
   assert.deepEqual(eager.kernels, { attention: 'eager', norm: null });
   assert.deepEqual(eager.profileKernels, { attention: 'flash', norm: 'fused' }, 'the profile’s own choice stays what the "(profile)" option says');
   assert.notEqual(softmax(eager).decision, 'ineligible');
-  assert.match(eager.report.hardware.provenance['kernels.attention']!, /chosen in the report panel's controls \(the "gpu-h100" profile says flash\)/);
+  assert.match(eager.report.hardware.provenance['kernels.attention']!, /set in the report panel's controls \(the "gpu-h100" profile says flash\)/);
   assert.equal(h100.kernels.attention, 'flash', 'the preset itself is untouched');
+  // The report's own assumptions say which kernel the panel changed, and the others stay the profile's.
+  const kernelsAssumption = (v: typeof plain) => v.report.assumptions.find((a) => a.startsWith('Kernels'))!;
+  assert.match(kernelsAssumption(eager), /^Kernels \(stated choices of the "gpu-h100" profile, except: attention set in the report panel's controls \(the "gpu-h100" profile says flash\)\): attention eager/);
+  assert.doesNotMatch(kernelsAssumption(eager), /norm set/);
+  assert.match(kernelsAssumption(plain), /^Kernels \(stated choices of the "gpu-h100" profile\): attention fused/);
 
   const both = buildPanelView(spec, h100, input, { ...options, kernels: { attention: 'eager', norm: 'eager' } });
   assert.deepEqual(both.report.totals, profile(spec, applyOverrides(getPreset('gpu-h100'), ['kernels.attention=eager', 'kernels.norm=eager']), DEFAULT_WORKLOAD).totals);

@@ -112,3 +112,11 @@ export interface HardwareProfile {
   /** Works cited by the provenance notes. */
   sources: { id: string; citation: string }[];
 }
+
+/**
+ * Whether a provenance text records a change made over the profile (by `--set` or by the panel's
+ * controls): such texts begin with "set", the kind word provenanceCounts groups them by.
+ */
+export function isOverride(provenance: string | undefined): boolean {
+  return provenance !== undefined && /^set\b/.test(provenance);
+}

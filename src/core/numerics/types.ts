@@ -1,4 +1,8 @@
 /** The public shape of the numerics check; see check.ts for how it is computed. */
+import type { DeferDepth } from '../graph/sites';
+
+/** How far a deferred norm's scale travels before it is applied: the graph's own type. */
+export type { DeferDepth };
 
 export type NumericsDtype = 'fp32' | 'bf16' | 'fp16';
 export type SoftmaxOffset = 'exact' | 'bound' | 'online';
@@ -17,14 +21,6 @@ export type NumericsSiteKind =
   | 'rmsnorm-rope'
   | 'rmsnorm-attention'
   | 'rmsnorm-relu-down';
-
-/**
- * How far a deferred norm's scale travels before it is applied (the same type as the graph's):
- * 'linear' the output of the linear right after the norm; 'rope' after the rotary embedding of q
- * and k; 'attention' on the logits (q, k) and after the softmax's row sum (v); 'down' after a ReLU
- * MLP's down projection.
- */
-export type DeferDepth = 'linear' | 'rope' | 'attention' | 'down';
 
 /** Sizes taken from the model so the tensors are shaped like its own. */
 export interface NumericsShape {

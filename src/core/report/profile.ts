@@ -1,5 +1,5 @@
 import type { DeferDepth } from '../graph/sites';
-import type { HardwareProfile } from '../hardware/profile';
+import { isOverride, type HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
 import type { Workload } from '../workload';
@@ -75,8 +75,8 @@ function kindResult(k: KindSimulation): LayerKindResult {
   };
 }
 
-/** Where a deferred scale is applied, in words. */
-export const DEPTH_TEXT: Record<DeferDepth, string> = {
+/** Where a deferred norm's scale is applied, in words (a Softmax's division always goes after ·V). */
+const DEPTH_TEXT: Record<DeferDepth, string> = {
   linear: 'after the linear layer',
   rope: 'after RoPE',
   attention: 'on the attention logits, before the exp',
@@ -103,7 +103,7 @@ function siteResult(d: SiteDecision): SiteResult {
       return {
         ...common,
         decision: 'defer',
-        reason: `deferred ${DEPTH_TEXT[d.depth ?? 'linear']}: the layer takes ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}${depths}`,
+        reason: `deferred ${d.site.kind === 'softmax' ? 'after ·V' : DEPTH_TEXT[d.depth ?? 'linear']}: the layer takes ${fmt(d.deferredNs)} instead of ${fmt(d.keptNs)}${depths}`,
         savedUs: us(d.keptNs - d.deferredNs),
       };
     case 'keep':
@@ -161,6 +161,13 @@ function totalsOf(kinds: KindFigures[]): Totals {
   };
 }
 
+/** Where the kernels come from: the profile's stated choices, and any of them changed over it. */
+function kernelSource(hw: HardwareProfile): string {
+  const changed = (['attention', 'norm', 'launch'] as const).filter((k) => isOverride(hw.provenance[`kernels.${k}`])).map((k) => `${k} ${hw.provenance[`kernels.${k}`]}`);
+  const own = `stated choices of the "${hw.name}" profile`;
+  return changed.length === 0 ? own : `${own}, except: ${changed.join('; ')}`;
+}
+
 function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[] {
   const list = [
     `A simulation of one ${w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode step with ${w.context} tokens of context`} at batch ${w.batch}${w.tp > 1 ? `, tensor-parallel over ${w.tp} chips` : ''}, on the "${hw.name}" hardware profile.`,
@@ -171,7 +178,7 @@ function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[
     w.deferDepth === 'linear'
       ? 'Deferred norm scales are applied right after the linear layer, as in the papers (--defer-depth linear).'
       : 'Deferred norm scales may travel past the linear layer where the algebra allows (after RoPE, onto the attention logits, through a ReLU MLP); each site takes the depth that makes its layer fastest.',
-    `Kernels (stated choices of the "${hw.name}" profile): attention ${hw.kernels.attention === 'flash' ? 'fused (FlashAttention-style: the Softmax is already deferred by the baseline)' : 'eager (scores, softmax and ·V as separate ops)'}; norms ${hw.kernels.norm === 'eager' ? "eager (PyTorch's unfused RMSNorm, a kernel per step)" : 'one fused kernel'}; ${hw.kernels.launch === 'graph-in-decode' ? `decode as a captured graph (${hw.kernels.graphKernelNs} ns per kernel)` : 'every kernel launched on its own'}.`,
+    `Kernels (${kernelSource(hw)}): attention ${hw.kernels.attention === 'flash' ? 'fused (FlashAttention-style: the Softmax is already deferred by the baseline)' : 'eager (scores, softmax and ·V as separate ops)'}; norms ${hw.kernels.norm === 'eager' ? "eager (PyTorch's unfused RMSNorm, a kernel per step)" : 'one fused kernel'}; ${hw.kernels.launch === 'graph-in-decode' ? `decode as a captured graph (${hw.kernels.graphKernelNs} ns per kernel)` : 'every kernel launched on its own'}.`,
     `One memory system: weight streams, KV-cache reads${hw.memory.activationsTier ? ` and elementwise passes over activations in "${hw.memory.activationsTier}"` : ''} share its bandwidth (at ${Math.round(hw.memory.efficiency * 100)}% of peak).`,
     'Embedding lookup and sampling are not modelled; prefill computes logits for the last token of each sequence only.',
   ];

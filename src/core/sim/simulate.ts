@@ -141,7 +141,12 @@ function sitesOf(kind: LayerKind, attention: HardwareProfile['kernels']['attenti
   if (!sites) {
     sites = layerSites(kind, attention, positions);
     // The papers' rewrite applies every scale at the linear layer; `deepest` lets each site go further.
-    if (deferDepth === 'linear') sites = sites.map((s) => ({ ...s, depths: s.depths.slice(0, 1) }));
+    // Its depth limit then says so, and how far the algebra would have allowed.
+    if (deferDepth === 'linear') {
+      sites = sites.map((s) =>
+        s.depths.length > 1 ? { ...s, depths: s.depths.slice(0, 1), depthLimit: `the workload keeps scales at the linear layer (deferDepth linear); the algebra allows '${s.depths.at(-1)!}'` } : s,
+      );
+    }
     byKey.set(key, sites);
   }
   return sites;

@@ -170,7 +170,7 @@ suite('Deferred Norm in the extension host', () => {
     assert.ok(['defer', 'keep'].includes(softmax().decision), `the Softmax site is decided by cost now (${softmax().decision})`);
     assert.equal(softmax().decision, expected.layerKinds[0]!.sites.find((s) => s.kind === 'softmax')!.decision);
     assert.deepEqual(panel.kernels, { attention: 'eager', norm: null });
-    assert.match(panel.currentView()!.report.hardware.provenance['kernels.attention']!, /chosen in the report panel's controls/);
+    assert.match(panel.currentView()!.report.hardware.provenance['kernels.attention']!, /set in the report panel's controls/);
 
     // The layer's pseudo-code diff opened from the panel is the panel's: eager attention, no fused kernel.
     await panel.receive({ type: 'openDiff', layerKind: 'decoder', site: null });
