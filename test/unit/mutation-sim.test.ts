@@ -17,6 +17,7 @@ import { engineBusyNs, graphContext, simulate, simulateSite } from '../../src/co
 import { runOf, timerOf } from '../../src/core/sim/timing';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../../src/core/model/spec';
 import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
+import { loadFixture } from './helpers/fixtures';
 
 const close = (a: number, b: number, tol = 1e-9) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
 const near = (actual: number, expected: number, what: string) => assert.ok(close(actual, expected), `${what}: got ${actual}, expected ${expected}`);
@@ -549,4 +550,53 @@ test('simulateSite: the norm and its linears alone, kept and with the scale righ
   // At the linear layer every consumer's output is scaled: q, k and v.
   const g = buildSiteGraph(TINY, KIND, site, ctx, (() => 'linear') as never);
   assert.deepEqual([...new Set(g.ops.filter((op) => op.role === 'norm-scale').map((op) => op.name.split('.')[0]))], ['q_proj', 'k_proj', 'v_proj']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Round three: what a sweep keeps from one machine to the next (`npm run mutate` found that a
+// stale cache left every test in this suite green; sim-speed-equivalence.test.ts checks it too,
+// but is too slow to run against every mutant).
+// ---------------------------------------------------------------------------------------------
+
+/** Every figure simulate states of a kind: makespans, collective-free references, decisions. */
+const figuresOf = (s: ReturnType<typeof simulate>) =>
+  s.kinds.map((k) => ({
+    id: k.id,
+    baselineNs: k.baselineNs,
+    deferredNs: k.deferredNs,
+    baselineFreeNs: k.baselineFreeNs,
+    deferredFreeNs: k.deferredFreeNs,
+    sites: k.sites.map((d) => ({ id: d.site.id, decision: d.decision, depth: d.depth, keptNs: d.keptNs, deferredNs: d.deferredNs, depthNs: d.depthNs })),
+  }));
+
+test('a sweep that keeps graphs across machines gives, at every machine, the figures of a simulation from scratch', async () => {
+  const llama = await loadFixture('Llama-3.1-8B');
+  // One number changed at a time (busy times only, network latencies only, memory holds only), several
+  // together, and back to machines seen before, so that a figure kept from the wrong machine shows.
+  for (const [preset, changes] of [
+    ['dimc', ['collective.hopLatencyNs=400', 'vector.gelemsPerSec=64', 'matrix.efficiency=0.05', 'collective.topology=ring', 'collective.bandwidthGBps=1']],
+    // 0.7 of the bandwidth leaves a compute-bound prefill matmul's time as it was and changes only its
+    // hold on the memory system; the inter-chip latency reaches only TP's all-reduces.
+    ['gpu-h100', ['memory.efficiency=0.1', 'memory.efficiency=0.7', 'collective.hopLatencyNs=5000', 'collective.interChip.hopLatencyNs=20000', 'vector.gelemsPerSec=10', 'matrix.efficiency=0.9']],
+  ] as const) {
+    const base = applyOverrides(getPreset(preset), ['kernels.attention=eager']);
+    const one = changes.map((c) => applyOverrides(base, [c]));
+    const machines = [base, ...one.flatMap((m) => [m, base]), applyOverrides(base, [...changes]), ...one.slice().reverse(), base];
+    for (const [spec, w] of [
+      [TINY, DECODE],
+      [llama, { ...DEFAULT_WORKLOAD, phase: 'decode', batch: 16, context: 4096 }],
+      [llama, { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 4, seq: 2048 }],
+      [llama, { ...DEFAULT_WORKLOAD, phase: 'decode', batch: 8, context: 1024, tp: 2 }],
+    ] as const) {
+      const graphs = new Map();
+      const seen = new Set<string>();
+      for (const [i, hw] of machines.entries()) {
+        const kept = figuresOf(simulate(spec, hw, w, { graphs }));
+        const fresh = figuresOf(simulate(spec, hw, w));
+        assert.deepEqual(kept, fresh, `${preset} ${spec.name} ${w.phase}, machine ${i}`);
+        seen.add(JSON.stringify(fresh.map((k) => k.deferredNs)));
+      }
+      assert.ok(seen.size >= changes.length - 2, `${preset} ${spec.name}: the machines differ in their figures (${seen.size} distinct)`);
+    }
+  }
 });
