@@ -173,6 +173,39 @@ test('op times kept across machines equal opTimes; makespanOf equals schedule', 
   }
 });
 
+test('a schedule given a limit stops only when its makespan is above the limit', async () => {
+  for (const name of ['Llama-3.1-8B', 'DeepSeek-V3', 't5-small']) {
+    const spec = await loadFixture(name);
+    for (const preset of ['dimc', 'gpu-h100']) {
+      const hw = getPreset(preset);
+      const w = workloadFor(spec, {});
+      const ctx = graphContext(hw, w, hw.defaultDtype);
+      const c: CostContext = { hw, dtype: hw.defaultDtype, tp: w.tp, phase: w.phase };
+      for (const defer of [() => null, () => 'linear' as const]) {
+        const graph = buildLayerGraph(spec, spec.layerKinds[0]!, ctx, defer);
+        const times = opTimes(graph.ops, c);
+        const ns = schedule(graph.ops, times).makespanNs;
+        const below = ns * (1 - 2 ** -40);
+        // At or above its makespan the limit never stops a schedule; below it, the result is the makespan or +∞.
+        for (const limit of [ns, ns + 1, 2 * ns, Infinity]) assert.equal(makespanOf(graph.ops, times, limit), ns, `${name} on ${preset}: limit ${limit}`);
+        for (const limit of [below, ns / 2, 0]) assert.ok([ns, Infinity].includes(makespanOf(graph.ops, times, limit)), `${name} on ${preset}: limit ${limit}`);
+      }
+    }
+  }
+});
+
+test('the site figures of a sweep, read after later machines, are the plain ones', async () => {
+  // A sweep's search stops the schedules of losing trials; the figures reports read are then worked
+  // out when read, on graphs whose times have since moved to other machines.
+  const spec = await loadFixture('Llama-3.1-8B');
+  const base = getPreset('dimc');
+  const workload = workloadFor(spec, { batch: 8, context: 1024 });
+  const graphs = new Map<string, Map<string, LayerGraph>>();
+  const machines = [0, 40, 120, 400].map((ns) => applyOverrides(base, [`collective.hopLatencyNs=${ns}`]));
+  const sims = machines.map((hw) => simulate(spec, hw, workload, { graphs }));
+  machines.forEach((hw, i) => checkAgainstPlain(spec, hw, workload, sims[i]!, `hop latency machine ${i}, read afterwards`));
+});
+
 test('the CLI sweep on two threads prints what one thread computes', async () => {
   const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
   const name = 'Llama-3.2-1B-Instruct';

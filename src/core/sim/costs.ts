@@ -132,8 +132,18 @@ function memoryNs(op: Op, r: Rates): number {
  * so the next collective may start while this one is in flight.
  */
 export function opLatencyNs(op: Op, hw: HardwareProfile, tp: number): number {
+  return latencyNs(op, hopsOf(op, hw), hw, tp);
+}
+
+/** The hops of a gather and broadcast (collectiveHops over the units it spans); 0 for other ops. */
+function hopsOf(op: Op, hw: HardwareProfile): number {
+  return op.work.kind === 'collective' && op.work.rows !== 0 ? collectiveHops(hw, op.work.units) : 0;
+}
+
+/** opLatencyNs, given the op's hops (hopsOf). */
+function latencyNs(op: Op, hops: number, hw: HardwareProfile, tp: number): number {
   const w = op.work;
-  if (w.kind === 'collective') return w.rows === 0 ? 0 : collectiveHops(hw, w.units) * hw.collective.hopLatencyNs;
+  if (w.kind === 'collective') return w.rows === 0 ? 0 : hops * hw.collective.hopLatencyNs;
   if (w.kind === 'allreduce') return tp <= 1 ? 0 : 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
   return 0;
 }
@@ -248,10 +258,14 @@ export class GraphTimes implements OpTimes {
   private latencyRates: LatencyRates | null = null;
   /** The ops that cross the network: the only ones with a latency. */
   private readonly networkOps: number[];
+  /** Their hops (hopsOf), and the topology and compute units these were counted for. */
+  private readonly hops: Float64Array;
+  private hopsFor: { topology: LatencyRates['topology']; computeUnits: number } | null = null;
 
   constructor(private readonly ops: readonly Op[]) {
     ({ busy: this.busy, latency: this.latency, memory: this.memory } = allocateTimes(ops.length));
     this.networkOps = ops.flatMap((op, i) => (crossesNetwork(op) ? [i] : []));
+    this.hops = new Float64Array(this.networkOps.length);
   }
 
   /**
@@ -278,9 +292,13 @@ export class GraphTimes implements OpTimes {
     }
     if (this.latencyRates !== net) {
       this.latencyRates = net;
+      // Hops are counted again only on another topology or number of units (a hop-latency sweep keeps them).
+      const recount = this.hopsFor === null || this.hopsFor.topology !== net.topology || this.hopsFor.computeUnits !== net.computeUnits;
+      if (recount) this.hopsFor = { topology: net.topology, computeUnits: net.computeUnits };
       for (let k = 0; k < this.networkOps.length; k++) {
         const i = this.networkOps[k]!;
-        const l = opLatencyNs(ops[i]!, c.hw, c.tp);
+        if (recount) this.hops[k] = hopsOf(ops[i]!, c.hw);
+        const l = latencyNs(ops[i]!, this.hops[k]!, c.hw, c.tp);
         if (l !== latency[i]) {
           latency[i] = l;
           changed = true;

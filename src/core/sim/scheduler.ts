@@ -106,16 +106,28 @@ export function schedule(ops: readonly Op[], times: OpTimes): Timeline {
   return { start, release, end, makespanNs };
 }
 
-/** The makespan of `schedule(ops, times)`, without keeping its timeline (nothing is allocated). */
-export function makespanOf(ops: readonly Op[], times: OpTimes): number {
+/**
+ * The makespan of `schedule(ops, times)`, without keeping its timeline (nothing is allocated). With a
+ * `limit`, it may instead return +∞ as soon as the makespan is sure to be above the limit: the site
+ * search needs a trial's makespan only if it is below the best so far.
+ */
+export function makespanOf(ops: readonly Op[], times: OpTimes, limit = Infinity): number {
   const n = ops.length;
   if (n === 0) return 0;
   const s = scratchFor(n);
-  return run(prepare(ops), n, times, s.start, s.release, s.end);
+  return run(prepare(ops), n, times, s.start, s.release, s.end, limit);
 }
 
-/** The list scheduler itself: fills start, release and end of ops 0 … n−1 and returns the makespan. */
-function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, release: Float64Array, end: Float64Array): number {
+/**
+ * The list scheduler itself: fills start, release and end of ops 0 … n−1 and returns the makespan,
+ * or +∞ once an op starts so late that the makespan must be above `limit`: nothing can end before
+ * the op's start plus its priority (the longest path from it to the end of the graph). Both are sums
+ * of the same times the schedule adds up, in another order; the limit is raised by more than the
+ * rounding of n such sums can differ by, so that the makespan stopped at is above it for certain.
+ */
+function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, release: Float64Array, end: Float64Array, limit = Infinity): number {
+  // (A negative or undefined time, which the cost model never gives, turns the stop off: the bound needs times ≥ 0.)
+  let stopAbove = limit + Math.abs(limit) * 8 * (n + 1) * Number.EPSILON;
   const { busy, latency, memory } = times;
   const { indegree, succStart, succ, engineOf } = prep;
   const s = scratchFor(n);
@@ -128,6 +140,7 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
     let best = 0;
     for (let k = succStart[i]!, stop = succStart[i + 1]!; k < stop; k++) best = Math.max(best, level[succ[k]!]!);
     level[i] = best + busy[i]! + latency[i]!;
+    if (!(busy[i]! >= 0 && latency[i]! >= 0)) stopAbove = Infinity;
   }
 
   const engines = ENGINES.length;
@@ -172,6 +185,7 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
       release[op] = freed;
       end[op] = freed + latency[op]!;
       running[e] = op;
+      if (now + pickLevel > stopAbove) return Infinity;
       if (e !== MEMORY && memory[op]! > 0) memoryHeldUntil = now + memory[op]!;
     }
     let next = Infinity;

@@ -119,12 +119,14 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
       return g;
     };
   };
+  // One cost context for every kind: the machine's rates are then worked out once (costs.ts).
+  const cost: CostContext = { hw, dtype, tp: ctx.tp, phase: ctx.phase };
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, hw, dtype, !cache),
+    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, cost, !cache),
   );
   const head = headSitesOf(spec);
   if (head.length > 0) {
-    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, hw, dtype, !cache));
+    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, cost, !cache));
   }
   return { dtype, kinds };
 }
@@ -218,7 +220,8 @@ function choiceSpace(sites: Site[]): ChoiceSpace {
  * runs once per kind and point of a sweep.
  */
 class Trials {
-  private readonly memo = new Map<number, { graph: LayerGraph; ns: number; run: Run | null }>();
+  /** Each choice's graph, its makespan once known (null: not yet, in a sweep) and, on its own, its run. */
+  private readonly memo = new Map<number, { graph: LayerGraph; ns: number | null; run: Run | null }>();
 
   constructor(
     private readonly space: ChoiceSpace,
@@ -228,18 +231,34 @@ class Trials {
     private readonly keepRuns: boolean,
   ) {}
 
-  private entry(choice: number): { graph: LayerGraph; ns: number; run: Run | null } {
+  private entry(choice: number): { graph: LayerGraph; ns: number | null; run: Run | null } {
     let r = this.memo.get(choice);
     if (r === undefined) {
       const graph = this.build(this.ctx, (siteId) => this.space.depthOf(choice, siteId), String(choice));
       const run = this.keepRuns ? runOf(graph, this.cost) : null;
-      this.memo.set(choice, (r = { graph, ns: run ? run.timeline.makespanNs : timerOf(graph).makespan(this.cost), run }));
+      this.memo.set(choice, (r = { graph, ns: run ? run.timeline.makespanNs : null, run }));
     }
     return r;
   }
 
   makespan(choice: number): number {
-    return this.entry(choice).ns;
+    const r = this.entry(choice);
+    return (r.ns ??= timerOf(r.graph).makespan(this.cost));
+  }
+
+  /**
+   * The makespan of a choice if it is below `limit`, else +∞: all the search needs to know of a trial
+   * (it moves only to a faster choice). In a sweep the schedule stops as soon as it is sure to be
+   * slower (timing.ts), so that trials that lose cost less.
+   */
+  makespanBelow(choice: number, limit: number): number {
+    const r = this.entry(choice);
+    if (r.ns === null) {
+      const ns = timerOf(r.graph).makespanBelow(this.cost, limit);
+      if (ns === Infinity) return ns;
+      r.ns = ns;
+    }
+    return r.ns < limit ? r.ns : Infinity;
   }
 
   /** The makespan with every statistic gather made free. */
@@ -264,13 +283,12 @@ function simulateKind(
   sites: Site[],
   build: Builder,
   ctx: GraphContext,
-  hw: HardwareProfile,
-  dtype: Dtype,
+  cost: CostContext,
   keepRuns: boolean,
 ): KindSimulation {
   const space = choiceSpace(sites);
   const { eligible, index } = space;
-  const trials = new Trials(space, build, ctx, { hw, dtype, tp: ctx.tp, phase: ctx.phase }, keepRuns);
+  const trials = new Trials(space, build, ctx, cost, keepRuns);
 
   // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
   // go", then move any one site to any other option that makes the layer faster, until none does.
@@ -279,7 +297,7 @@ function simulateKind(
   let chosen = none;
   let current = trials.makespan(none);
   for (const start of [space.allLinear, space.allDeepest]) {
-    const t = trials.makespan(start);
+    const t = trials.makespanBelow(start, current);
     if (t < current) [chosen, current] = [start, t];
   }
   for (let improved = true, rounds = 0; improved && rounds < 4 * eligible.length + 4; rounds++) {
@@ -288,20 +306,24 @@ function simulateKind(
       for (let option = 0; option <= eligible[b]!.depths.length; option++) {
         if (option === space.optionOf(chosen, b)) continue;
         const trial = space.withOption(chosen, b, option);
-        const t = trials.makespan(trial);
+        const t = trials.makespanBelow(trial, current);
         if (t < current) [chosen, current, improved] = [trial, t, true];
       }
     }
   }
 
-  const decisions: SiteDecision[] = sites.map((site) => {
-    const b = index.get(site.id);
-    if (b === undefined) return { site, decision: 'ineligible', depth: null, keptNs: current, deferredNs: current, depthNs: [] };
-    const depthNs = site.depths.map((depth, d) => ({ depth, ns: trials.makespan(space.withOption(chosen, b, d + 1)) }));
-    const option = space.optionOf(chosen, b);
-    const best = option > 0 ? depthNs[option - 1]! : depthNs.reduce((x, y) => (y.ns < x.ns ? y : x));
-    return { site, decision: option > 0 ? 'defer' : 'keep', depth: option > 0 ? site.depths[option - 1]! : null, keptNs: trials.makespan(space.withOption(chosen, b, 0)), deferredNs: best.ns, depthNs };
-  });
+  // Worked out when first read (a sweep never reads them): in a sweep, the search may have stopped the
+  // schedules of the trials that lost, whose makespans these state.
+  const decisions = once((): SiteDecision[] =>
+    sites.map((site) => {
+      const b = index.get(site.id);
+      if (b === undefined) return { site, decision: 'ineligible', depth: null, keptNs: current, deferredNs: current, depthNs: [] };
+      const depthNs = site.depths.map((depth, d) => ({ depth, ns: trials.makespan(space.withOption(chosen, b, d + 1)) }));
+      const option = space.optionOf(chosen, b);
+      const best = option > 0 ? depthNs[option - 1]! : depthNs.reduce((x, y) => (y.ns < x.ns ? y : x));
+      return { site, decision: option > 0 ? 'defer' : 'keep', depth: option > 0 ? site.depths[option - 1]! : null, keptNs: trials.makespan(space.withOption(chosen, b, 0)), deferredNs: best.ns, depthNs };
+    }),
+  );
 
   // The same schedules with every statistic gather made free: the reference for the exposed collective time.
   const baselineFreeNs = trials.freeMakespan(none);
@@ -322,7 +344,9 @@ function simulateKind(
     deferredNs: trials.makespan(chosen),
     baselineFreeNs,
     deferredFreeNs: same ? baselineFreeNs : trials.freeMakespan(chosen),
-    sites: decisions,
+    get sites() {
+      return decisions();
+    },
   };
 }
 

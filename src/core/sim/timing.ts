@@ -15,6 +15,8 @@ export class GraphTimer {
   private readonly times: GraphTimes;
   /** Makespan of `times`, and of `times` with the statistic gathers free; null until computed. */
   private makespanNs: number | null = null;
+  /** A number the makespan of `times` is known to be above (a schedule stopped early); −∞ if none. */
+  private aboveNs = -Infinity;
   private freeNs: number | null = null;
   /** The times freeNs was computed from, and whether `times` changed since. */
   private free: OpTimes | null = null;
@@ -30,6 +32,7 @@ export class GraphTimer {
   private update(c: CostContext): void {
     if (this.times.update(c)) {
       this.makespanNs = null;
+      this.aboveNs = -Infinity;
       this.freeStale = true;
     }
   }
@@ -38,6 +41,20 @@ export class GraphTimer {
   makespan(c: CostContext): number {
     this.update(c);
     return (this.makespanNs ??= makespanOf(this.graph.ops, this.times));
+  }
+
+  /**
+   * The makespan where it is below `limit`; +∞ where it is not, found by a schedule that stops once the
+   * makespan is sure to be above the limit (makespanOf), or by such a stop for a limit as low or lower.
+   */
+  makespanBelow(c: CostContext, limit: number): number {
+    this.update(c);
+    if (this.makespanNs !== null) return this.makespanNs < limit ? this.makespanNs : Infinity;
+    if (limit <= this.aboveNs) return Infinity;
+    const ns = makespanOf(this.graph.ops, this.times, limit);
+    if (ns === Infinity) this.aboveNs = limit;
+    else this.makespanNs = ns;
+    return ns < limit ? ns : Infinity;
   }
 
   /** The makespan with every statistic gather (category stat-collective) taking no time. */
