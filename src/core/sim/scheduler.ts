@@ -28,6 +28,8 @@ class Scratch {
   /** Ops that left their engine but whose result is still on the network (unordered). */
   readonly inFlight: Int32Array;
   readonly running = new Int32Array(ENGINES.length);
+  /** When the op running on engine e leaves it (+∞ while the engine is idle). */
+  readonly freeAt = new Float64Array(ENGINES.length);
   /** Outputs of makespanOf, which keeps no timeline. */
   readonly start: Float64Array;
   readonly release: Float64Array;
@@ -131,7 +133,7 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
   const { busy, latency, memory } = times;
   const { indegree, succStart, succ, engineOf } = prep;
   const s = scratchFor(n);
-  const { indeg, level, ready, readyCount, inFlight, running } = s;
+  const { indeg, level, ready, readyCount, inFlight, running, freeAt } = s;
   const cap = s.capacity;
   indeg.set(indegree);
 
@@ -146,6 +148,7 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
   const engines = ENGINES.length;
   readyCount.fill(0);
   running.fill(-1);
+  freeAt.fill(Infinity);
   for (let i = 0; i < n; i++) {
     if (indeg[i] !== 0) continue;
     const e = engineOf[i]!;
@@ -157,6 +160,7 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
 
   let now = 0;
   let done = 0;
+  let makespanNs = 0;
   while (done < n) {
     for (let e = 0; e < engines; e++) {
       const count = readyCount[e]!;
@@ -181,43 +185,52 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
       ready[pick] = ready[base + count - 1]!;
       readyCount[e] = count - 1;
       const freed = now + busy[op]!;
+      const arrives = freed + latency[op]!;
       start[op] = now;
       release[op] = freed;
-      end[op] = freed + latency[op]!;
+      end[op] = arrives;
+      makespanNs = Math.max(makespanNs, arrives);
       running[e] = op;
+      freeAt[e] = freed;
       if (now + pickLevel > stopAbove) return Infinity;
       if (e !== MEMORY && memory[op]! > 0) memoryHeldUntil = now + memory[op]!;
     }
     let next = Infinity;
-    for (let e = 0; e < engines; e++) {
-      const op = running[e]!;
-      if (op !== -1) next = Math.min(next, release[op]!);
-    }
+    for (let e = 0; e < engines; e++) next = Math.min(next, freeAt[e]!);
     for (let f = 0; f < inFlightCount; f++) next = Math.min(next, end[inFlight[f]!]!);
     if (memoryHeldUntil > now) next = Math.min(next, memoryHeldUntil);
     if (next === Infinity) throw new Error('scheduler: dependency cycle or op on an unknown engine');
     now = next;
-    for (let e = 0; e < engines; e++) {
-      const op = running[e]!;
-      if (op === -1 || release[op]! > now) continue;
-      running[e] = -1;
-      inFlight[inFlightCount++] = op;
-    }
+    // Ops whose results have arrived make their successors ready, in any order: a pick does not depend
+    // on the order of a ready list. An op without latency is done as it leaves its engine.
     for (let f = inFlightCount - 1; f >= 0; f--) {
       const op = inFlight[f]!;
       if (end[op]! > now) continue;
       inFlight[f] = inFlight[--inFlightCount]!;
-      done++;
-      for (let k = succStart[op]!, stop = succStart[op + 1]!; k < stop; k++) {
-        const t = succ[k]!;
-        if (--indeg[t]! === 0) {
-          const e = engineOf[t]!;
-          ready[e * cap + readyCount[e]!++] = t;
-        }
-      }
+      done += complete(op, s, prep);
+    }
+    for (let e = 0; e < engines; e++) {
+      if (freeAt[e]! > now) continue;
+      const op = running[e]!;
+      running[e] = -1;
+      freeAt[e] = Infinity;
+      if (end[op]! > now) inFlight[inFlightCount++] = op;
+      else done += complete(op, s, prep);
     }
   }
-  let makespanNs = 0;
-  for (let i = 0; i < n; i++) makespanNs = Math.max(makespanNs, end[i]!);
   return makespanNs;
+}
+
+/** Marks an op done: each successor left with no dependency joins its engine's ready list. Returns 1 (one more op done). */
+function complete(op: number, s: Scratch, prep: Prepared): number {
+  const { indeg, ready, readyCount, capacity } = s;
+  const { succStart, succ, engineOf } = prep;
+  for (let k = succStart[op]!, stop = succStart[op + 1]!; k < stop; k++) {
+    const t = succ[k]!;
+    if (--indeg[t]! === 0) {
+      const e = engineOf[t]!;
+      ready[e * capacity + readyCount[e]!++] = t;
+    }
+  }
+  return 1;
 }
