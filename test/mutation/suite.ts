@@ -16,3 +16,4 @@ import '../unit/mutation-sim.test';
 import '../unit/graph-work.test';
 import '../unit/sim-costs.test';
 import '../unit/graph.test';
+import '../unit/graph-depth.test';

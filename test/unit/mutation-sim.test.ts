@@ -600,3 +600,23 @@ test('a sweep that keeps graphs across machines gives, at every machine, the fig
     }
   }
 });
+
+test('simulate: a post-norm site is ineligible, never searched; simulateSite gives it the kept time both ways', async () => {
+  // BERT's two LayerNorms follow the residual adds (post-norm): the normalized vector is the residual
+  // stream itself, so nothing can be deferred; its Softmax still can.
+  const bert = await loadFixture('bert-base-uncased');
+  const w: Workload = { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq: 128 };
+  const hw = applyOverrides(DIMC(), ['collective.hopLatencyNs=5000']);
+  const sim = simulate(bert, hw, w);
+  const sites = sim.kinds[0]!.sites;
+  for (const id of ['attn-post-norm', 'mlp-post-norm']) {
+    const d = sites.find((s) => s.site.id === id)!;
+    assert.deepEqual([d.decision, d.depth, d.depthNs], ['ineligible', null, []], id);
+    // Its figures are the layer as decided, with and without it alike.
+    assert.equal(d.keptNs, sim.kinds[0]!.deferredNs, id);
+    assert.equal(d.deferredNs, d.keptNs, id);
+    const alone = simulateSite(bert, hw, w, id);
+    assert.equal(alone.deferredNs, alone.keptNs, `${id} alone`);
+  }
+  assert.equal(sites.find((s) => s.site.id === 'softmax')!.decision, 'defer');
+});
