@@ -109,24 +109,25 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     cache = options.graphs.get(ctxKey);
     if (!cache) options.graphs.set(ctxKey, (cache = new Map()));
   }
-  const cached = (key: string, build: Builder): Builder => {
-    if (!cache) return build;
+  // A kind's graph for each choice of its sites: from the cache where there is one (built on a miss only).
+  const graphsOf = (key: string, build: Builder): GraphOf => {
     const graphs = cache;
-    return (c, defer, deferredKey) => {
-      const k = `${key}|${deferredKey}`;
+    return (space, choice) => {
+      if (!graphs) return build(ctx, (siteId) => space.depthOf(choice, siteId));
+      const k = `${key}|${choice}`;
       let g = graphs.get(k);
-      if (!g) graphs.set(k, (g = build(c, defer, deferredKey)));
+      if (!g) graphs.set(k, (g = build(ctx, (siteId) => space.depthOf(choice, siteId))));
       return g;
     };
   };
   // One cost context for every kind: the machine's rates are then worked out once (costs.ts).
   const cost: CostContext = { hw, dtype, tp: ctx.tp, phase: ctx.phase };
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), cached(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), ctx, cost, !cache),
+    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), graphsOf(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), cost, !cache),
   );
   const head = headSitesOf(spec);
   if (head.length > 0) {
-    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, cached('head', (c, d) => buildHeadGraph(spec, c, d)!), ctx, cost, !cache));
+    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, graphsOf('head', (c, d) => buildHeadGraph(spec, c, d)!), cost, !cache));
   }
   return { dtype, kinds };
 }
@@ -162,8 +163,11 @@ function headSitesOf(spec: ModelSpec): Site[] {
   return sites;
 }
 
-/** Builds one graph; `deferredKey` names the set of deferred sites (for caching). */
-type Builder = (ctx: GraphContext, defer: DeferChoice, deferredKey: string) => LayerGraph;
+/** Builds one graph, deferring each site as `defer` says. */
+type Builder = (ctx: GraphContext, defer: DeferChoice) => LayerGraph;
+
+/** The graph of one choice of a kind's sites (ChoiceSpace). */
+type GraphOf = (space: ChoiceSpace, choice: number) => LayerGraph;
 
 /**
  * The choices of one layer kind's sites. A choice gives each eligible site an option: 0 keeps it,
@@ -178,6 +182,8 @@ class ChoiceSpace {
   /** Every eligible site deferred at the linear layer, and as deep as it goes. */
   readonly allLinear: number;
   readonly allDeepest: number;
+  /** The choices the search starts from after none: all at the linear layer, then all as deep as they go. */
+  readonly starts: readonly number[];
 
   constructor(sites: Site[]) {
     this.eligible = sites.filter((s) => s.ineligible === null && s.depths.length > 0);
@@ -185,6 +191,7 @@ class ChoiceSpace {
     this.place = this.eligible.map((_, b) => 8 ** b);
     this.allLinear = this.eligible.reduce((choice, _, b) => this.withOption(choice, b, 1), 0);
     this.allDeepest = this.eligible.reduce((choice, s, b) => this.withOption(choice, b, s.depths.length), 0);
+    this.starts = [this.allLinear, this.allDeepest];
   }
 
   optionOf(choice: number, b: number): number {
@@ -225,8 +232,7 @@ class Trials {
 
   constructor(
     private readonly space: ChoiceSpace,
-    private readonly build: Builder,
-    private readonly ctx: GraphContext,
+    private readonly graphOf: GraphOf,
     private readonly cost: CostContext,
     private readonly keepRuns: boolean,
   ) {}
@@ -234,7 +240,7 @@ class Trials {
   private entry(choice: number): { graph: LayerGraph; ns: number | null; run: Run | null } {
     let r = this.memo.get(choice);
     if (r === undefined) {
-      const graph = this.build(this.ctx, (siteId) => this.space.depthOf(choice, siteId), String(choice));
+      const graph = this.graphOf(this.space, choice);
       const run = this.keepRuns ? runOf(graph, this.cost) : null;
       this.memo.set(choice, (r = { graph, ns: run ? run.timeline.makespanNs : null, run }));
     }
@@ -281,14 +287,13 @@ function simulateKind(
   label: string,
   layers: number[],
   sites: Site[],
-  build: Builder,
-  ctx: GraphContext,
+  graphOf: GraphOf,
   cost: CostContext,
   keepRuns: boolean,
 ): KindSimulation {
   const space = choiceSpace(sites);
   const { eligible, index } = space;
-  const trials = new Trials(space, build, ctx, cost, keepRuns);
+  const trials = new Trials(space, graphOf, cost, keepRuns);
 
   // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
   // go", then move any one site to any other option that makes the layer faster, until none does.
@@ -296,9 +301,12 @@ function simulateKind(
   const none = 0;
   let chosen = none;
   let current = trials.makespan(none);
-  for (const start of [space.allLinear, space.allDeepest]) {
-    const t = trials.makespanBelow(start, current);
-    if (t < current) [chosen, current] = [start, t];
+  for (let s = 0; s < space.starts.length; s++) {
+    const t = trials.makespanBelow(space.starts[s]!, current);
+    if (t < current) {
+      chosen = space.starts[s]!;
+      current = t;
+    }
   }
   for (let improved = true, rounds = 0; improved && rounds < 4 * eligible.length + 4; rounds++) {
     improved = false;
@@ -307,7 +315,11 @@ function simulateKind(
         if (option === space.optionOf(chosen, b)) continue;
         const trial = space.withOption(chosen, b, option);
         const t = trials.makespanBelow(trial, current);
-        if (t < current) [chosen, current, improved] = [trial, t, true];
+        if (t < current) {
+          chosen = trial;
+          current = t;
+          improved = true;
+        }
       }
     }
   }
