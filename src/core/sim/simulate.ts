@@ -102,21 +102,21 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   }
   const dtype = resolveDtype(hw, workload);
   const ctx = graphContext(hw, workload, dtype);
-  // One inner map per graph context; inside it, graphs by layer kind and deferred sites.
-  let cache: Map<string, LayerGraph> | undefined;
-  if (options.graphs) {
-    const ctxKey = JSON.stringify(ctx);
-    cache = options.graphs.get(ctxKey);
-    if (!cache) options.graphs.set(ctxKey, (cache = new Map()));
-  }
+  const cache = options.graphs ? graphsFor(options.graphs, ctx) : undefined;
   // A kind's graph for each choice of its sites: from the cache where there is one (built on a miss only).
   const graphsOf = (key: string, build: Builder): GraphOf => {
+    if (!cache) return (space, choice) => build(ctx, (siteId) => space.depthOf(choice, siteId));
     const graphs = cache;
+    let byChoice = choiceIndex(graphs).get(key);
+    if (!byChoice) choiceIndex(graphs).set(key, (byChoice = new Map()));
+    const index = byChoice;
     return (space, choice) => {
-      if (!graphs) return build(ctx, (siteId) => space.depthOf(choice, siteId));
+      let g = index.get(choice);
+      if (g) return g;
       const k = `${key}|${choice}`;
-      let g = graphs.get(k);
+      g = graphs.get(k);
       if (!g) graphs.set(k, (g = build(ctx, (siteId) => space.depthOf(choice, siteId))));
+      index.set(choice, g);
       return g;
     };
   };
@@ -130,6 +130,42 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, graphsOf('head', (c, d) => buildHeadGraph(spec, c, d)!), cost, !cache));
   }
   return { dtype, kinds };
+}
+
+/**
+ * The graphs of one graph context in a cache (SimulateOptions.graphs): one inner map per context, by
+ * the context written out. The context last looked up in a cache is kept with its map, so that the
+ * next machine of a sweep, whose context has the same value in every field, finds it without writing
+ * the context out again.
+ */
+const lastLookup = new WeakMap<Map<string, Map<string, LayerGraph>>, { ctx: GraphContext; graphs: Map<string, LayerGraph> }>();
+
+function graphsFor(all: Map<string, Map<string, LayerGraph>>, ctx: GraphContext): Map<string, LayerGraph> {
+  const last = lastLookup.get(all);
+  if (last && sameContext(last.ctx, ctx)) return last.graphs;
+  const key = JSON.stringify(ctx);
+  let graphs = all.get(key);
+  if (!graphs) all.set(key, (graphs = new Map()));
+  lastLookup.set(all, { ctx, graphs });
+  return graphs;
+}
+
+/** Same value in every field (a NaN never matches, so its context is written out). */
+function sameContext(a: GraphContext, b: GraphContext): boolean {
+  const keys = Object.keys(a) as (keyof GraphContext)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+// The graphs of an inner map by kind and choice number: the same graphs as under its `kind|choice`
+// keys, found without making the key.
+const choiceIndexes = new WeakMap<Map<string, LayerGraph>, Map<string, Map<number, LayerGraph>>>();
+
+function choiceIndex(graphs: Map<string, LayerGraph>): Map<string, Map<number, LayerGraph>> {
+  let index = choiceIndexes.get(graphs);
+  if (!index) choiceIndexes.set(graphs, (index = new Map()));
+  return index;
 }
 
 // A kind's sites depend on the kind, the attention kernel and the position scheme only (the head's on
