@@ -574,7 +574,8 @@ test('a sweep that keeps graphs across machines gives, at every machine, the fig
   // One number changed at a time (busy times only, network latencies only, memory holds only), several
   // together, and back to machines seen before, so that a figure kept from the wrong machine shows.
   for (const [preset, changes] of [
-    ['dimc', ['collective.hopLatencyNs=400', 'vector.gelemsPerSec=64', 'matrix.efficiency=0.05', 'collective.topology=ring', 'collective.bandwidthGBps=1']],
+    // A ring, or fewer units, changes the hops a gather counts (2·⌈log2 P⌉ on a tree, 2·(P − 1) on a ring).
+    ['dimc', ['collective.hopLatencyNs=400', 'vector.gelemsPerSec=64', 'matrix.efficiency=0.05', 'collective.topology=ring', 'computeUnits=64', 'collective.bandwidthGBps=1']],
     // 0.7 of the bandwidth leaves a compute-bound prefill matmul's time as it was and changes only its
     // hold on the memory system; the inter-chip latency reaches only TP's all-reduces.
     ['gpu-h100', ['memory.efficiency=0.1', 'memory.efficiency=0.7', 'collective.hopLatencyNs=5000', 'collective.interChip.hopLatencyNs=20000', 'vector.gelemsPerSec=10', 'matrix.efficiency=0.9']],
