@@ -358,6 +358,8 @@ test('the MLP: SwiGLU over rows × ffn/TP (silu: 2 ops, 1 exp, 1 division, plus 
     const values = (8 * 48) / tp;
     assert.deepEqual(w.kind === 'vector' && [w.elements, w.ops, w.exps, w.divs], [values, 3, values, values]);
     for (const r of byRole(g, 'residual')) assert.equal(elements(r), 8 * 32);
+    // silu(gate) ⊙ up reads both projections: it waits for every tile of each.
+    for (const name of ['gate_proj', 'up_proj']) for (const tile of ofLinear(g, name)) assert.ok(act[0]!.deps.includes(tile.id), `${name} tile ${tile.id}`);
   }
 });
 
