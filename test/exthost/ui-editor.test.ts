@@ -48,10 +48,18 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
   await waitForWorkbench(page);
   await quickOpen(page, `${MODEL}/config.json`);
 
-  const lens = page.locator('.contentWidgets .codelens-decoration', { hasText: 'Deferred norm:' }).first();
-  await lens.waitFor({ timeout: 30_000 });
+  // The lens is drawn as soon as VS Code asks for it and redrawn when the figures change: wait for the
+  // figures themselves, and say what was shown instead if they never come.
+  const want = `Deferred norm: −${totalPct} on dimc · decode b32 ctx2048`;
+  const lens = page.locator('.contentWidgets .codelens-decoration', { hasText: want }).first();
+  try {
+    await lens.waitFor({ timeout: 30_000 });
+  } catch {
+    const seen = await page.locator('.contentWidgets .codelens-decoration').allInnerTexts();
+    assert.fail(`the CodeLens says "${want}"; shown instead: ${JSON.stringify(seen)}`);
+  }
   const lensText = (await lens.innerText()).replace(/\s+/g, ' ');
-  assert.ok(lensText.includes(`Deferred norm: −${totalPct} on dimc · decode b32 ctx2048`), lensText);
+  assert.ok(lensText.includes(want), lensText);
   assert.match(lensText, /Open report/);
   const status = page.locator('.statusbar-item', { hasText: `−${totalPct} dimc` }).first();
   await status.waitFor({ timeout: 20_000 });
