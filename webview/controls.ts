@@ -17,7 +17,7 @@ import {
   type SweepAxis,
   type WebviewMessage,
   type WorkloadInput,
-} from '../src/shared/protocol';
+} from '../src/common/protocol';
 import { h, replaceChildren } from './dom';
 import { button, labelFor, select, textfield, type ButtonElement, type SelectElement, type SelectOption, type TextfieldElement } from './elements';
 

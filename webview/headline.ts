@@ -2,7 +2,7 @@
 import { workloadLine } from '../src/core/report/formats';
 import { isOverride } from '../src/core/hardware/profile';
 import type { Report } from '../src/core/report/types';
-import type { PanelView } from '../src/shared/protocol';
+import type { PanelView } from '../src/common/protocol';
 import { h, replaceChildren } from './dom';
 import { paramCount, pct, us } from './format';
 

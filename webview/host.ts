@@ -2,7 +2,7 @@
  * The page's link to its host: the VS Code webview API in the panel, nothing in
  * the stand-alone export (which carries its PanelView inline as JSON).
  */
-import type { PanelState, PanelView, WebviewMessage } from '../src/shared/protocol';
+import type { PanelState, PanelView, WebviewMessage } from '../src/common/protocol';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;

@@ -6,7 +6,7 @@
 import './report.css';
 import './elements';
 import type { NumericsResult } from '../src/core/numerics/types';
-import { parseHostMessage, type HostMessage, type PanelSection, type PanelView, type SweepView } from '../src/shared/protocol';
+import { parseHostMessage, type HostMessage, type PanelSection, type PanelView, type SweepView } from '../src/common/protocol';
 import { ControlsView } from './controls';
 import { h, replaceChildren, section } from './dom';
 import { headlineText, renderHeadline } from './headline';

@@ -1,7 +1,7 @@
 /** Savings along one workload axis: saved % (left axis) and saved µs (right axis) on a log2 x axis. */
 import { axisBottom, axisLeft, axisRight } from 'd3-axis';
 import { scaleLinear, scaleLog } from 'd3-scale';
-import type { SweepView } from '../src/shared/protocol';
+import type { SweepView } from '../src/common/protocol';
 import { axisGroup, axisLabel, keyboardMarks, svgOf } from './chart';
 import { h, replaceChildren, s, widthOf } from './dom';
 import { int, pct, us } from './format';

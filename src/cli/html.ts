@@ -10,9 +10,9 @@ import type { HardwareProfile } from '../core/hardware/profile';
 import type { ModelSpec } from '../core/model/spec';
 import { numericsFor } from '../core/report/numerics';
 import type { Workload } from '../core/workload';
-import { buildPanelView, buildSweepView, inputOf } from '../shared/panel-view';
-import type { HardwareChoice } from '../shared/protocol';
-import { standaloneHtml, type StandaloneAssets } from '../shared/report-html';
+import { buildPanelView, buildSweepView, inputOf } from '../common/panel-view';
+import type { HardwareChoice } from '../common/protocol';
+import { standaloneHtml, type StandaloneAssets } from '../common/report-html';
 
 /** The built webview next to the CLI bundle (dist/cli.js → dist/webview/). */
 export function webviewAssets(distDir: string = __dirname): StandaloneAssets {

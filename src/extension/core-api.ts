@@ -12,8 +12,8 @@ export { fullReport } from '../core/report/full';
 export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
 export { compareHardware, formatComparisonMarkdown } from '../core/report/compare';
 export { DEFAULT_WORKLOAD } from '../core/workload';
-export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../shared/panel-view';
-export { standaloneHtml } from '../shared/report-html';
+export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../common/panel-view';
+export { standaloneHtml } from '../common/report-html';
 // The binary-model viewer and the chat tool.
 export { readModelFileHeader } from './model-viewer/read-header';
 export { chatParts, headlineFigures, profileChecked } from '../core/report/brief';

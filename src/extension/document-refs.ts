@@ -2,7 +2,7 @@
  * What a read-only `deferred-norm:` document shows, carried in its URI so that an
  * editor restored after a reload can be rebuilt. Pure: no vscode.
  */
-import { parseKernelOverrides, parseWorkloadInput, type KernelOverrides, type WorkloadInput } from '../shared/protocol';
+import { parseKernelOverrides, parseWorkloadInput, type KernelOverrides, type WorkloadInput } from '../common/protocol';
 
 export const DOCUMENT_SCHEME = 'deferred-norm';
 

@@ -3,7 +3,7 @@
  * nothing heavy. The core (dist/core.js) loads the first time a command needs it.
  */
 import * as vscode from 'vscode';
-import { parsePanelState } from '../shared/protocol';
+import { parsePanelState } from '../common/protocol';
 import { compareHardware } from './commands/compareHardware';
 import { exportReport, initExport } from './commands/exportReport';
 import { newHardwareProfile } from './commands/newHardwareProfile';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { HardwareProfile } from '../core/hardware/profile';
-import type { HardwareChoice } from '../shared/protocol';
+import type { HardwareChoice } from '../common/protocol';
 import { loadCore } from './core';
 
 const SELECTED_KEY = 'deferredNorm.hardware';

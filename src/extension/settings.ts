@@ -2,7 +2,7 @@
  * The deferredNorm.* settings as a workload. Pure: it takes a getter, so it is unit-tested without
  * VS Code; bad values fall back to the defaults and are named, never thrown at the user mid-command.
  */
-import type { WorkloadInput } from '../shared/protocol';
+import type { WorkloadInput } from '../common/protocol';
 
 export type SettingGetter = (key: string) => unknown;
 

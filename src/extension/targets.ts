@@ -5,7 +5,7 @@ import { isModelFileName } from './model-files';
 import { ReportPanel } from './panel/reportPanel';
 import { prompts } from './prompts';
 import { workloadFromSettings } from './settings';
-import type { WorkloadInput } from '../shared/protocol';
+import type { WorkloadInput } from '../common/protocol';
 
 /** The model file in the active editor or tab, if it is one. */
 export function activeModelUri(): vscode.Uri | undefined {

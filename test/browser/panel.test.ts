@@ -14,9 +14,9 @@ import { listPresets, getPreset } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
 import { numericsFor } from '../../src/core/report/numerics';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
-import { buildPanelView, inputOf } from '../../src/shared/panel-view';
-import type { HostMessage, PanelView, WorkloadInput } from '../../src/shared/protocol';
-import { panelHtml } from '../../src/shared/report-html';
+import { buildPanelView, inputOf } from '../../src/common/panel-view';
+import type { HostMessage, PanelView, WorkloadInput } from '../../src/common/protocol';
+import { panelHtml } from '../../src/common/report-html';
 
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist', 'webview');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
-import { inputOf } from '../../src/shared/panel-view';
+import { inputOf } from '../../src/common/panel-view';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { analyzeConfigText } from '../../src/extension/editor/analysis';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';

@@ -12,7 +12,7 @@ import { analyzeConfigText, nearestDivisors, type ConfigAnalysis } from '../../s
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
 import { bytesText, escapeMarkdown, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
-import type { WorkloadInput } from '../../src/shared/protocol';
+import type { WorkloadInput } from '../../src/common/protocol';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'configs');
 const DEFAULT_INPUT: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };

@@ -16,7 +16,7 @@ import { chatParts, headlineFigures, provenanceCounts, profileChecked } from '..
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { parseToolInput } from '../../src/extension/lm/tool-input';
 import { byteSize, parseViewerMessage, viewerHtml, type ViewerContent } from '../../src/extension/model-viewer/page';
-import { inputOf } from '../../src/shared/panel-view';
+import { inputOf } from '../../src/common/panel-view';
 import { fixturePath } from './helpers/fixtures';
 import { gv, llamaGgufKv, llamaGgufTensors, writeGguf } from './helpers/gguf-writer';
 import { llamaTensors, writeSafetensors } from './helpers/safetensors-writer';

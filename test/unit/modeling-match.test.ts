@@ -13,7 +13,7 @@ import { hoverMarkdown, lensTitle } from '../../src/extension/modeling/hover-tex
 import { matchAt, matchSites, summarizeFunctions, type SiteMatch } from '../../src/extension/modeling/match';
 import { createModelingParser } from '../../src/extension/modeling/python-scan';
 import type { ModelingParser, ModelingScan } from '../../src/extension/modeling/scan-types';
-import { buildPanelView, inputOf } from '../../src/shared/panel-view';
+import { buildPanelView, inputOf } from '../../src/common/panel-view';
 
 const root = join(__dirname, '..', '..');
 const fixture = (family: string, file: string) => join(root, 'test/fixtures/modeling', family, file);

@@ -7,7 +7,7 @@ import { profile } from '../../src/core/report/profile';
 import { timelinesOf } from '../../src/core/report/timeline';
 import { simulate } from '../../src/core/sim/simulate';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
-import { buildPanelView, buildSweepView, inputOf, sweepValues, withKernelOverrides } from '../../src/shared/panel-view';
+import { buildPanelView, buildSweepView, inputOf, sweepValues, withKernelOverrides } from '../../src/common/panel-view';
 import { loadFixture } from './helpers/fixtures';
 
 const input = inputOf(DEFAULT_WORKLOAD);

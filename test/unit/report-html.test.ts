@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
-import { buildPanelView, inputOf } from '../../src/shared/panel-view';
-import type { PanelView } from '../../src/shared/protocol';
-import { escapeHtml, exportThemeCss, jsonForScript, panelHtml, standaloneHtml } from '../../src/shared/report-html';
+import { buildPanelView, inputOf } from '../../src/common/panel-view';
+import type { PanelView } from '../../src/common/protocol';
+import { escapeHtml, exportThemeCss, jsonForScript, panelHtml, standaloneHtml } from '../../src/common/report-html';
 import { fixturePath } from './helpers/fixtures';
 
 const SCRIPT_CLOSER = '</script><script>alert(1)</script>';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type KernelOverrides, type WorkloadInput } from '../../src/shared/protocol';
+import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type KernelOverrides, type WorkloadInput } from '../../src/common/protocol';
 
 const workload: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
 const none: KernelOverrides = { attention: null, norm: null };

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { SweepAxis, SweepView } from '../../shared/protocol';
+import type { SweepAxis, SweepView } from '../../common/protocol';
 import { prompts } from '../prompts';
 import { targetPanel } from '../targets';
 

@@ -18,8 +18,8 @@ import { graphContext, simulate, type KindSimulation } from '../../core/sim/simu
 import { checkWorkloadForModel } from '../../core/workload';
 import { FILE_CAPS } from '../../core/files';
 import { MODEL_MARKER_KEYS } from './markers';
-import { workloadOf } from '../../shared/panel-view';
-import type { WorkloadInput } from '../../shared/protocol';
+import { workloadOf } from '../../common/panel-view';
+import type { WorkloadInput } from '../../common/protocol';
 
 /** What a config key is for the profile. Keys come from the core's own alias chains (KEYS). */
 export type FieldRole = 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'ffn' | 'experts' | 'topK' | 'eps' | 'modelType' | 'architectures';

@@ -8,7 +8,7 @@ import { InputError, describeValue } from '../../core/errors';
 import { DTYPES, type Dtype } from '../../core/hardware/profile';
 import type { SoftmaxOffset } from '../../core/numerics/types';
 import { SOFTMAX_OFFSETS, type Phase } from '../../core/workload';
-import type { WorkloadInput } from '../../shared/protocol';
+import type { WorkloadInput } from '../../common/protocol';
 
 /** The tool's input schema (package.json contributes.languageModelTools) as a type. */
 export interface ProfileToolInput {

@@ -7,7 +7,7 @@
 import type { ModelFileHeader } from '../../core/model/file-header';
 import type { HeadlineFigures } from '../../core/report/brief';
 import { byteCount, count } from '../../core/report/text';
-import { escapeHtml, htmlDocument } from '../../shared/report-html';
+import { escapeHtml, htmlDocument } from '../../common/report-html';
 
 export interface ViewerProfile {
   figures: HeadlineFigures;

@@ -5,7 +5,7 @@
  */
 import { RenderSignal } from '../render-signal';
 import * as vscode from 'vscode';
-import { makeNonce } from '../../shared/report-html';
+import { makeNonce } from '../../common/report-html';
 import { loadCore } from '../core';
 import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
 import { log, logError } from '../log';

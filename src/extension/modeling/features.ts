@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Report } from '../../core/report/types';
-import { parseWorkloadInput, type WorkloadInput } from '../../shared/protocol';
+import { parseWorkloadInput, type WorkloadInput } from '../../common/protocol';
 import { loadCore } from '../core';
 import { openPseudocodeDiff } from '../documents';
 import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';

@@ -15,7 +15,7 @@ import { loadModel } from '../../../src/core/model/load';
 import { DEFAULT_WORKLOAD } from '../../../src/core/workload';
 import { formatUs } from '../../../src/extension/modeling/hover-text';
 import type { ModelingParserModule } from '../../../src/extension/modeling/scan-types';
-import { buildPanelView, inputOf } from '../../../src/shared/panel-view';
+import { buildPanelView, inputOf } from '../../../src/common/panel-view';
 import { EXTENSION_ID, report, workspaceRoot } from './helpers';
 
 const COMMAND = 'deferredNorm.showSiteRewrite';
