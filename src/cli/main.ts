@@ -18,6 +18,7 @@ import { checkWorkloadForModel, type Workload } from '../core/workload';
 import { formatValidation, validate } from '../core/validate/validate';
 import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
+import { checkPython, pytorchPatch } from './pytorch';
 import { runSweepParallel, serveSweepWorker } from './sweep-parallel';
 import { validationInputs } from './validate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
@@ -32,6 +33,9 @@ Usage
   deferred-norm sweep <model> [--seq a,b,…] [--batch x,y,…] [--context …] [--tp …] [--set-range path=v1,v2,…] [--format table|json]
   deferred-norm verify <model> [--seed N] [--format table|json]   (exit 1 if a deferred form is worse than its baseline)
   deferred-norm pseudocode <model> [--site NAME] [workload and hardware options]
+  deferred-norm pytorch <model> [workload and hardware options] [--out FILE.py] [--check] [--python PATH]
+                                      the PyTorch patch module (deferred_norm_patch.py); --check names the Python
+                                      with torch that can run it (--python, then python3, /usr/bin/python3), exit 1 if none
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
   deferred-norm validate [--format table|json]   (published latency measurements beside the simulated figures)
@@ -178,6 +182,12 @@ async function run(argv: string[]): Promise<number> {
       emit(formatPseudocode(pseudocodeFor(spec, simulation, report), blockListings(spec, simulation), values.site), values);
       return 0;
     }
+    case 'pytorch': {
+      const spec = await loadModel(modelArg(positionals, verb));
+      const hw = await hardwareFrom(values);
+      emit(pytorchPatch(spec, hw, checkedWorkload(spec, workloadFrom(values))), values);
+      return values.check || values.python !== undefined ? checkPython(values.python) : 0;
+    }
     case 'verify': {
       const format = formatOption(values, ['table', 'json'], 'table');
       const spec = await loadModel(modelArg(positionals, verb));
@@ -210,7 +220,7 @@ async function run(argv: string[]): Promise<number> {
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
     }
     default:
-      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, hardware or validate (see --help)', JSON.stringify(verb));
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, pytorch, hardware or validate (see --help)', JSON.stringify(verb));
   }
 }
 

@@ -22,6 +22,8 @@ const OPTIONS = {
   out: { type: 'string' },
   site: { type: 'string' },
   seed: { type: 'string' },
+  python: { type: 'string' },
+  check: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   debug: { type: 'boolean' },

@@ -90,6 +90,7 @@ function siteResult(d: SiteDecision): SiteResult {
     kind: d.site.kind,
     keptUs: us(d.keptNs),
     deferredUs: us(d.deferredNs),
+    norm: d.site.norm?.name ?? null,
     consumers: d.site.consumers.map((c) => c.name),
     depth: d.depth,
     depthUs: d.depthNs.map(({ depth, ns }) => ({ depth, us: us(ns) })),

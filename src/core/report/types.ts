@@ -19,6 +19,8 @@ export interface SiteResult {
   deferredUs: number;
   /** keptUs − deferredUs when deferred; 0 otherwise. */
   savedUs: number;
+  /** The norm module's own name in the checkpoint (`input_layernorm`, `ln_f`); null for a Softmax site. */
+  norm: string | null;
   consumers: string[];
   /** Where the deferred scale is applied (null when not deferred). */
   depth: DeferDepth | null;

@@ -1,0 +1,1 @@
+# placeholder: the runtime (issue 17, Python half) replaces this file when the branches merge
