@@ -17,6 +17,8 @@ test('the .vsix holds every file the extension loads at run time, and no sources
     'LICENSE',
     'media/icon.png',
     'schemas/hardware-profile.schema.json',
+    // The PyTorch patch's runtime, which Export PyTorch Patch… reads (python/deferred_norm_patch.py).
+    'python/deferred_norm_patch.py',
     'dist/extension.js',
     'dist/core.js',
     'dist/modeling.js',
