@@ -57,9 +57,16 @@ function render(view: PanelView): void {
   controls.update(view);
   renderLayersChart(sections.layers.body, report);
   timeline.render(report, view.timelines);
-  renderSites(sections.sites.body, report);
+  renderSites(sections.sites.body, report, view.patch);
   renderNumerics(sections.numerics.body, report.numerics);
-  renderPseudocode(sections.pseudocode.body, report, view.interactive && host.connected ? (layerKind, site) => host.post({ type: 'openDiff', layerKind, site }) : null);
+  const live = view.interactive && host.connected;
+  renderPseudocode(
+    sections.pseudocode.body,
+    report,
+    live ? (layerKind, site) => host.post({ type: 'openDiff', layerKind, site }) : null,
+    live ? () => host.post({ type: 'exportPytorchPatch' }) : null,
+    view.patch,
+  );
   renderSweep(sections.sweep.body, view.sweep, view.interactive);
   renderProvenance(sections.provenance.body, report);
   host.saveState(view);

@@ -1,13 +1,31 @@
 /** Before/after pseudo-code per site, and each layer kind as one listing; "Open diff" asks the host for an editor diff. */
+import type { PatchView } from '../src/common/protocol';
 import type { Report } from '../src/core/report/types';
 import { h, replaceChildren } from './dom';
 import { button } from './elements';
 import { decisionBadge } from './sites';
 
-export function renderPseudocode(body: HTMLElement, report: Report, openDiff: ((layerKind: string, site: string | null) => void) | null): void {
+/** The Export PyTorch Patch… button above the listings (interactive panels only), disabled with the reason when the family is not supported. */
+function patchActions(exportPatch: (() => void) | null, patch: PatchView | undefined): HTMLElement | null {
+  if (!exportPatch) return null;
+  const refused = patch?.refused ?? null;
+  const action = button('Export PyTorch Patch…', 'export', exportPatch, true);
+  action.disabled = refused !== null;
+  const note = refused ?? 'deferred_norm_patch.py: applies the deferred sites below to a loaded PyTorch model, and checks the outputs.';
+  return h('div', { className: 'code-actions' }, action, h('span', { className: 'hint', text: note }));
+}
+
+export function renderPseudocode(
+  body: HTMLElement,
+  report: Report,
+  openDiff: ((layerKind: string, site: string | null) => void) | null,
+  exportPatch: (() => void) | null = null,
+  patch?: PatchView,
+): void {
+  const actions = patchActions(exportPatch, patch);
   const sites = report.pseudocode ?? [];
   if (sites.length === 0) {
-    replaceChildren(body, h('p', { className: 'empty', text: 'No pseudo-code in this report.' }));
+    replaceChildren(body, ...(actions ? [actions] : []), h('p', { className: 'empty', text: 'No pseudo-code in this report.' }));
     return;
   }
   const articles = sites.map((site) =>
@@ -41,5 +59,5 @@ export function renderPseudocode(body: HTMLElement, report: Report, openDiff: ((
       ),
     ),
   );
-  replaceChildren(body, ...articles, ...blocks);
+  replaceChildren(body, ...(actions ? [actions] : []), ...articles, ...blocks);
 }

@@ -5,6 +5,7 @@
  * no deeper. Report strings go in as text only.
  */
 import { appliedAt } from '../src/core/report/formats';
+import type { PatchView } from '../src/common/protocol';
 import type { Decision, Report, SiteResult } from '../src/core/report/types';
 import { h, replaceChildren } from './dom';
 import { usFine } from './format';
@@ -13,6 +14,7 @@ const DECISION_TEXT: Record<Decision, string> = { defer: 'deferred', keep: 'kept
 const COLUMNS: { text: string; className: string }[] = [
   { text: 'Decision', className: 'col-decision' },
   { text: 'Applied', className: 'col-applied' },
+  { text: 'PyTorch patch', className: 'col-patch' },
   { text: 'Site', className: 'col-site' },
   { text: 'Kept', className: 'num' },
   { text: 'Deferred', className: 'num' },
@@ -52,16 +54,19 @@ function siteDetails(site: SiteResult, report: Report): HTMLElement {
   return h('div', { className: 'site-depths' }, ...parts);
 }
 
-export function renderSites(body: HTMLElement, report: Report): void {
+export function renderSites(body: HTMLElement, report: Report, patch: PatchView | undefined): void {
   const tables = report.layerKinds.map((kind) => {
     const layers = kind.layers.length === 1 ? `layer ${kind.layers[0]}` : `${kind.layers.length} layers`;
     const rows = kind.sites.map((site) => {
       const applied = appliedAt(site);
+      // What the host computed; a view from before the column has none.
+      const patched = patch?.sites.find((p) => p.layerKind === kind.id && p.site === site.id);
       const main = h(
         'tr',
         { className: 'site-row', attrs: { 'data-site': site.id, 'data-depth': site.depth ?? undefined } },
         h('td', {}, decisionBadge(site.decision)),
         h('td', { className: `applied${applied === '' ? ' applied-none' : ''}`, text: applied === '' ? '—' : applied }),
+        h('td', { className: `patch ${patched?.applied ? 'patch-applied' : 'patch-skipped'}`, text: patched?.label ?? '—', attrs: { title: patched?.detail } }),
         h('th', { className: 'site-name', text: site.name, attrs: { scope: 'row' } }),
         h('td', { className: 'num', text: usFine(site.keptUs) }),
         h('td', { className: 'num', text: usFine(site.deferredUs) }),
@@ -82,7 +87,7 @@ export function renderSites(body: HTMLElement, report: Report): void {
   });
   replaceChildren(
     body,
-    h('p', { className: 'hint', text: 'Latencies are of one layer of the kind, with the other sites as decided. Applied: where the deferred scale is multiplied in.' }),
+    h('p', { className: 'hint', text: 'Latencies are of one layer of the kind, with the other sites as decided. Applied: where the deferred scale is multiplied in. PyTorch patch: what Export PyTorch Patch… does with the site.' }),
     ...tables,
   );
 }

@@ -4,16 +4,19 @@
  * call it, so the panel and the export can never disagree.
  */
 import { blockListings, pseudocodeFor } from '../core/codegen';
+import { patchFamily, patchStatus } from '../core/codegen/pytorch';
+import { InputError } from '../core/errors';
 import { applyOverrides } from '../core/hardware/overrides';
 import type { HardwareProfile } from '../core/hardware/profile';
 import type { ModelSpec } from '../core/model/spec';
+import type { Report } from '../core/report/types';
 import type { NumericsResult } from '../core/numerics/types';
 import { reportOf } from '../core/report/profile';
 import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
 import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
-import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type PanelView, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
+import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type PanelView, type PatchView, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
 
 export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
   return validateWorkload({ ...input, tiles: DEFAULT_WORKLOAD.tiles }, source);
@@ -81,7 +84,26 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
     kernels,
     profileKernels: { attention: profileHw.kernels.attention, norm: profileHw.kernels.norm },
     sweep: options.sweep,
+    patch: patchView(report),
     interactive: options.interactive,
+  };
+}
+
+/** Per site, whether the PyTorch patch applies it; every site skipped, with the refusal, for a family it does not support. */
+export function patchView(report: Report): PatchView {
+  let refused: string | null = null;
+  try {
+    patchFamily(report);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    refused = err.message;
+  }
+  const unsupported = `skipped: the PyTorch patch does not support the ${JSON.stringify(report.model.family)} family`;
+  return {
+    refused,
+    sites: report.layerKinds.flatMap((k) =>
+      k.sites.map((s) => ({ layerKind: k.id, site: s.id, ...(refused === null ? patchStatus(s) : { applied: false, label: unsupported, detail: unsupported }) })),
+    ),
   };
 }
 

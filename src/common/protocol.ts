@@ -46,6 +46,13 @@ export interface SweepView {
   points: SweepPoint[];
 }
 
+/** What the PyTorch patch would do with each site (the sites table's column), computed on the host. */
+export interface PatchView {
+  /** Null when the patch can be generated for this model; otherwise why not (its family is not supported). */
+  refused: string | null;
+  sites: { layerKind: string; site: string; applied: boolean; label: string; detail: string }[];
+}
+
 /** Everything the panel (or the stand-alone HTML export) renders. */
 export interface PanelView {
   report: Report;
@@ -60,6 +67,7 @@ export interface PanelView {
   /** What the chosen hardware profile itself says, for the controls' "(profile)" option. */
   profileKernels: { attention: AttentionKernel; norm: NormKernel };
   sweep: SweepView | null;
+  patch: PatchView;
   /** False in the HTML export: there is no extension to re-profile, so the controls are read-only. */
   interactive: boolean;
 }
@@ -85,6 +93,8 @@ export type WebviewMessage =
   | { type: 'verify' }
   | { type: 'openDiff'; layerKind: string; site: string | null }
   | { type: 'export' }
+  /** Export PyTorch Patch… for the panel's model, hardware, kernels and workload. */
+  | { type: 'exportPytorchPatch' }
   /** After each render: the headline's text as shown, so the host (and its tests) know what the user sees. */
   | { type: 'rendered'; headline: string };
 
@@ -135,6 +145,7 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
     case 'ready':
     case 'verify':
     case 'export':
+    case 'exportPytorchPatch':
       return { type: v['type'] };
     case 'profile': {
       const workload = parseWorkloadInput(v['workload']);

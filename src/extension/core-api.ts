@@ -9,6 +9,8 @@ export { readHardwareProfileFile } from '../core/files';
 export { loadModel } from '../core/model/load';
 export { numericsFor } from '../core/report/numerics';
 export { fullReport } from '../core/report/full';
+export { profile } from '../core/report/profile';
+export { pytorchModule } from '../core/codegen/pytorch';
 export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
 export { compareHardware, formatComparisonMarkdown } from '../core/report/compare';
 export { DEFAULT_WORKLOAD } from '../core/workload';

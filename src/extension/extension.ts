@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { parsePanelState } from '../common/protocol';
 import { compareHardware } from './commands/compareHardware';
 import { exportReport, initExport } from './commands/exportReport';
+import { exportPytorchPatch, initPytorchExport } from './commands/exportPytorchPatch';
 import { newHardwareProfile } from './commands/newHardwareProfile';
 import { profileActiveFile } from './commands/profileActiveFile';
 import { profileModel } from './commands/profileModel';
@@ -48,7 +49,10 @@ async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise
 export function activate(context: vscode.ExtensionContext): TestApi {
   initHardware(context.workspaceState);
   initExport(context.extensionUri);
-  ReportPanel.init(context.extensionUri, { openDiff: openDiffFor, exportReport });
+  initPytorchExport(context.extensionUri, (context.extension.packageJSON as { version?: string }).version);
+  // The panel's button: a refusal (an unsupported family) is one notification, as from the palette.
+  const exportPatchFromPanel = (panel: ReportPanel) => exportPytorchPatch(panel).catch((err: unknown) => reportError(err, 'deferredNorm.exportPytorchPatch'));
+  ReportPanel.init(context.extensionUri, { openDiff: openDiffFor, exportReport, exportPytorchPatch: exportPatchFromPanel });
 
   // Each command reports its own failures: one notification with Show Log, never an unhandled rejection.
   const command = <A extends unknown[]>(id: string, run: (...args: A) => Thenable<unknown> | unknown) =>
@@ -70,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     command('deferredNorm.sweep', (arg?: unknown) => sweep(uriArg(arg))),
     command('deferredNorm.showPseudocode', (arg?: unknown) => showPseudocode(uriArg(arg))),
     command('deferredNorm.exportReport', (arg?: unknown) => exportReport(uriArg(arg))),
+    command('deferredNorm.exportPytorchPatch', (arg?: unknown) => exportPytorchPatch(uriArg(arg))),
     command('deferredNorm.newHardwareProfile', newHardwareProfile),
     command('deferredNorm.verifyNumerics', (arg?: unknown) => verifyNumerics(uriArg(arg))),
     command('deferredNorm.showLog', () => log().show()),

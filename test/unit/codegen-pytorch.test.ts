@@ -9,7 +9,11 @@ import { PATCH_FAMILIES, patchStatus, pythonLiteral, pythonStringBody, pytorchMo
 import { findTorchPython, noTorchMessage, pythonCandidates, type ProbeResult } from '../../src/common/python-finder';
 import { probePython } from '../../src/cli/python-probe';
 import { generate } from './helpers/codegen';
-import { fixturePath } from './helpers/fixtures';
+import { fixturePath, loadFixture } from './helpers/fixtures';
+import { buildPanelView } from '../../src/common/panel-view';
+import { parseWebviewMessage } from '../../src/common/protocol';
+import { getPreset } from '../../src/core/hardware/presets';
+import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 
 const PYTHON = '/usr/bin/python3';
 const range = (from: number, to: number, step = 1): number[] => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
@@ -78,7 +82,9 @@ test('GPT-2, Pythia (GPT-NeoX), Gemma 2 and Qwen3: their own norm and consumer n
   assert.deepEqual(attnNorms.map((s) => s.layers), [range(0, 40, 2), range(1, 41, 2)]);
   const post = gemma.sites.filter((s) => s.id === 'attn-post-norm');
   assert.deepEqual(post.map((s) => [s.norm, s.decision, s.depth, s.linears]), [['post_attention_layernorm', 'ineligible', null, []], ['post_attention_layernorm', 'ineligible', null, []]]);
-  assert.match(patchStatus(post[0]!), /^skipped: feeds the residual sum/);
+  assert.equal(patchStatus(post[0]!).label, 'skipped: ineligible');
+  assert.match(patchStatus(post[0]!).detail, /^skipped: feeds the residual sum/);
+  assert.deepEqual(patchStatus(attnNorms[0]!), { applied: attnNorms[0]!.decision === 'defer', label: 'applied by the patch', detail: `applied by the patch: ${attnNorms[0]!.reason}` });
 
   // Qwen3's per-head q/k norms are in the plan, ineligible (nothing to gather across units).
   const qwen3 = pytorchPlan((await generate('Qwen3-0.6B')).report);
@@ -244,4 +250,25 @@ test('deferred-norm pytorch: the module on stdout and with --out; Python parses 
   assert.equal(refused.status, 2);
   assert.equal(refused.stdout, '');
   assert.match(refused.stderr, /^deferred-norm: .*config\.json: model_type: expected a family the PyTorch patch supports \(llama, .*gpt2\), found "mixtral"\n$/);
+});
+
+test('the panel view says per site whether the patch applies it; a refused family skips every site and says why', async () => {
+  const { tiles: _tiles, ...input } = DEFAULT_WORKLOAD;
+  const options = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null, sweep: null };
+  const pythia = buildPanelView(await loadFixture('Pythia-410m'), getPreset('dimc'), input, options);
+  assert.equal(pythia.patch.refused, null);
+  const cells = pythia.patch.sites.map((s) => `${s.layerKind}/${s.site}: ${s.label}`);
+  const expected = pythia.report.layerKinds.flatMap((k) => k.sites.map((s) => `${k.id}/${s.id}: ${s.decision === 'defer' ? 'applied by the patch' : s.decision === 'keep' ? 'skipped: kept' : 'skipped: ineligible'}`));
+  assert.deepEqual(cells, expected);
+  // Pythia's MLP norm is kept on dimc at the default workload (see the report): the patch skips it, for the report's reason.
+  const mlp = pythia.patch.sites.find((s) => s.site === 'mlp-norm')!;
+  assert.equal(mlp.label, 'skipped: kept');
+  assert.match(mlp.detail, /^skipped: kept: deferring would take/);
+
+  const mixtral = buildPanelView(await loadFixture('Mixtral-8x7B-v0.1'), getPreset('dimc'), input, options);
+  assert.match(mixtral.patch.refused ?? '', /expected a family the PyTorch patch supports .*found "mixtral"/);
+  assert.ok(mixtral.patch.sites.length > 0 && mixtral.patch.sites.every((s) => !s.applied && s.label === 'skipped: the PyTorch patch does not support the "mixtral" family'));
+
+  assert.deepEqual(parseWebviewMessage({ type: 'exportPytorchPatch' }), { type: 'exportPytorchPatch' });
+  assert.equal(parseWebviewMessage({ type: 'exportPytorchPatchX' }), null);
 });

@@ -91,9 +91,20 @@ export function pytorchPlan(report: Report, generator = 'deferred-norm'): Plan {
   return { format: PLAN_FORMAT, model: report.model.name, family, hardware: report.hardware.name, workload: planWorkload(report.workload), generator, sites };
 }
 
-/** What the patch does with a site: applied when deferred, otherwise skipped with the report's reason. */
-export function patchStatus(site: Pick<PlanSite, 'decision' | 'reason'>): string {
-  return site.decision === 'defer' ? 'applied by the patch' : `skipped: ${site.reason}`;
+/** What the patch does with a site: applies it when deferred, otherwise skips it for the report's reason. */
+export interface PatchStatus {
+  applied: boolean;
+  /** Short, for a table cell: "applied by the patch", "skipped: kept", "skipped: ineligible". */
+  label: string;
+  /** The label with the reason: "skipped: post-norm: its output is the residual stream itself, …". */
+  detail: string;
+}
+
+const SKIPPED: Record<Exclude<Decision, 'defer'>, string> = { keep: 'skipped: kept', ineligible: 'skipped: ineligible' };
+
+export function patchStatus(site: Pick<PlanSite, 'decision' | 'reason'>): PatchStatus {
+  if (site.decision === 'defer') return { applied: true, label: 'applied by the patch', detail: `applied by the patch: ${site.reason}` };
+  return { applied: false, label: SKIPPED[site.decision], detail: `skipped: ${site.reason}` };
 }
 
 /** A value a Python literal can hold (what the plan is made of). */

@@ -195,6 +195,30 @@ class ModelingCodeLensProvider implements vscode.CodeLensProvider {
   }
 }
 
+export const EXPORT_PYTORCH_PATCH = 'deferredNorm.exportPytorchPatch';
+
+/** A quick fix on a site the file calls or defines: export the PyTorch patch of the model beside it. */
+class ModelingCodeActionProvider implements vscode.CodeActionProvider {
+  static readonly kinds = [vscode.CodeActionKind.QuickFix];
+
+  async provideCodeActions(document: vscode.TextDocument, range: vscode.Range | vscode.Selection): Promise<vscode.CodeAction[]> {
+    try {
+      const a = await analyze(document);
+      if (!a) return [];
+      const start = document.offsetAt(range.start);
+      const end = document.offsetAt(range.end);
+      const here = a.matches.find((m) => m.at !== 'softmax' && m.span.start <= end && start <= m.span.end);
+      if (!here) return [];
+      const action = new vscode.CodeAction(`Export PyTorch patch for ${modelTitle(a.configPath)} (deferred_norm_patch.py)`, vscode.CodeActionKind.QuickFix);
+      action.command = { command: EXPORT_PYTORCH_PATCH, title: 'Export PyTorch Patch…', arguments: [vscode.Uri.file(a.configPath)] };
+      return [action];
+    } catch (err) {
+      log().error(`Modeling code action in ${document.uri.toString()}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      return [];
+    }
+  }
+}
+
 /** The command: from a hover's or lens's arguments, else the site under the cursor. */
 async function showSiteRewrite(arg?: unknown): Promise<void> {
   let args = arg === undefined ? null : parseSiteRewriteArgs(arg);
@@ -219,6 +243,7 @@ export function registerModelingFeatures(context: vscode.ExtensionContext): void
   context.subscriptions.push(
     vscode.languages.registerHoverProvider(selector, new ModelingHoverProvider()),
     vscode.languages.registerCodeLensProvider(selector, lenses),
+    vscode.languages.registerCodeActionsProvider(selector, new ModelingCodeActionProvider(), { providedCodeActionKinds: ModelingCodeActionProvider.kinds }),
     vscode.commands.registerCommand(SHOW_SITE_REWRITE, async (arg?: unknown) => {
       try {
         await showSiteRewrite(arg);

@@ -16,6 +16,7 @@ export const REPORT_VIEW_TYPE = 'deferredNorm.report';
 export interface PanelActions {
   openDiff(panel: ReportPanel, layerKind: string, site: string | null): Thenable<unknown>;
   exportReport(panel: ReportPanel): Thenable<unknown>;
+  exportPytorchPatch(panel: ReportPanel): Thenable<unknown>;
 }
 
 /**
@@ -258,6 +259,9 @@ export class ReportPanel {
         return;
       case 'export':
         await ReportPanel.actions?.exportReport(this);
+        return;
+      case 'exportPytorchPatch':
+        await ReportPanel.actions?.exportPytorchPatch(this);
         return;
     }
   }
