@@ -44,6 +44,8 @@ export function pytorchPatch(spec: ModelSpec, hw: HardwareProfile, workload: Wor
 export async function checkPython(flag: string | undefined): Promise<number> {
   const { found, tried } = await findPython({ flag: flag ?? null });
   if (found && found.result.ok) {
+    // A named interpreter passed over is said, so the fallback is never silent.
+    for (const t of tried) if (!t.result.ok) process.stderr.write(`python: ${t.path} (${t.source}): ${t.result.why}\n`);
     process.stderr.write(`python: ${found.path} (${found.source}) has torch ${found.result.torch}\n`);
     return 0;
   }
