@@ -196,12 +196,16 @@ test('the sites table says where each scale is applied, the layer at each depth,
   const attn = kind.sites.find((s) => s.id === 'attn-norm')!;
   assert.equal(attn.depth, 'rope');
   const headers = await page.locator('#sites table').first().locator('thead th').allInnerTexts();
-  assert.deepEqual(headers, ['Decision', 'Applied', 'Site', 'Kept', 'Deferred', 'Saved']);
+  assert.deepEqual(headers, ['Decision', 'Applied', 'PyTorch patch', 'Site', 'Kept', 'Deferred', 'Saved']);
   // The CLI's words (formats.ts appliedAt), written out here.
   const applied = (site: string) => page.locator(`#sites table >> nth=0 >> tr[data-site="${site}"] .applied`).innerText();
   assert.equal(await applied('attn-norm'), 'after RoPE');
   assert.equal(await applied('mlp-norm'), 'after linear');
   assert.equal(await applied('softmax'), 'after ·V');
+  // What the PyTorch patch does with each site: every site of Llama-3.1-8B on dimc is deferred (the CLI's table), so applied.
+  const patch = (site: string) => page.locator(`#sites table >> nth=0 >> tr[data-site="${site}"] .patch`);
+  for (const id of ['attn-norm', 'mlp-norm', 'softmax']) assert.equal(await patch(id).innerText(), 'applied by the patch', id);
+  assert.equal(await patch('attn-norm').getAttribute('title'), `applied by the patch: ${attn.reason}`);
   const site = page.locator('#sites table').first().locator('tbody[data-site="attn-norm"]');
   // Figures formatted here: three decimals, as the Kept and Deferred columns.
   const fine = (v: number) => `${v.toFixed(3)} µs`;
@@ -239,15 +243,17 @@ test('report strings in the sites table reach the page as text', async () => {
   await send({ type: 'numerics', numerics: (view as { numericsLater?: unknown }).numericsLater as Record<string, unknown> });
 });
 
-test('buttons post verify, export, sweep and openDiff', async () => {
+test('buttons post verify, export, sweep, openDiff and exportPytorchPatch', async () => {
   await page.locator('vscode-button', { hasText: 'Verify numerics' }).click();
-  await page.locator('vscode-button', { hasText: 'Export' }).click();
+  await page.locator('vscode-button', { hasText: 'Export…' }).click();
+  await page.locator('#pseudocode vscode-button', { hasText: 'Export PyTorch Patch…' }).click();
   await page.locator('vscode-button', { hasText: 'Sweep' }).click();
   const first = view.report.pseudocode![0]!;
   await page.locator(`#pseudocode article[data-site="${first.site}"] vscode-button`).click();
   const posted = (await recorded()).posted;
   assert.ok(posted.some((m) => m.type === 'verify'));
   assert.ok(posted.some((m) => m.type === 'export'));
+  assert.ok(posted.some((m) => m.type === 'exportPytorchPatch'));
   assert.deepEqual(posted.find((m) => m.type === 'sweep'), { type: 'sweep', axis: 'context' });
   assert.deepEqual(posted.find((m) => m.type === 'openDiff'), { type: 'openDiff', layerKind: first.layerKind, site: first.site });
 });
