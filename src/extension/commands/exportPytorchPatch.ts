@@ -128,12 +128,7 @@ async function adviseInterpreter(target: vscode.Uri, folder: string): Promise<vo
   const run = 'Apply and Verify in Terminal';
   const answer = await vscode.window.showInformationMessage(`${written} ${found.path} has torch ${found.result.torch}: it can apply the patch to the model and verify it.`, run);
   if (answer !== run) return;
-  const terminal = vscode.window.createTerminal({ name: 'Deferred Norm patch', cwd: folder });
+  // The interpreter is the terminal's process: no shell, so no quoting of the paths on any platform.
+  const terminal = vscode.window.createTerminal({ name: 'Deferred Norm patch', cwd: folder, shellPath: found.path, shellArgs: [target.fsPath, folder] });
   terminal.show();
-  terminal.sendText(`${shellQuote(found.path)} ${shellQuote(target.fsPath)} ${shellQuote(folder)}`);
-}
-
-/** POSIX single quotes; paths come from the user's disk. */
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }
