@@ -41,6 +41,29 @@ export function pythonCandidates(choices: PythonChoices): PythonCandidate[] {
   return out;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/**
+ * The interpreter the Python extension (ms-python.python) selected, from its exported API, whichever
+ * generation it is: `environments.getActiveEnvironmentPath(resource).path` (current), else
+ * `settings.getExecutionDetails(resource).execCommand[0]` (older). Null when the API has neither.
+ */
+export async function interpreterFromPythonApi(api: unknown, resource: unknown): Promise<string | null> {
+  if (!isRecord(api)) return null;
+  const environments = api['environments'];
+  if (isRecord(environments) && typeof environments['getActiveEnvironmentPath'] === 'function') {
+    const env: unknown = await (environments['getActiveEnvironmentPath'] as (r: unknown) => unknown)(resource);
+    if (isRecord(env) && typeof env['path'] === 'string' && env['path'] !== '') return env['path'];
+  }
+  const settings = api['settings'];
+  if (isRecord(settings) && typeof settings['getExecutionDetails'] === 'function') {
+    const details: unknown = await (settings['getExecutionDetails'] as (r: unknown) => unknown)(resource);
+    const command = isRecord(details) ? details['execCommand'] : undefined;
+    if (Array.isArray(command) && typeof command[0] === 'string' && command[0] !== '') return command[0];
+  }
+  return null;
+}
+
 /** The probe's arguments: it prints torch's version, or fails. */
 export const TORCH_PROBE_ARGS: readonly string[] = ['-c', 'import torch, sys; sys.stdout.write(torch.__version__)'];
 

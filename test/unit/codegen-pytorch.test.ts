@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/core/errors';
 import { PATCH_FAMILIES, patchStatus, pythonLiteral, pythonStringBody, pytorchModule, pytorchPlan, type PlanSite, type PyValue } from '../../src/core/codegen/pytorch';
-import { findTorchPython, noTorchMessage, pythonCandidates, type ProbeResult } from '../../src/common/python-finder';
+import { findTorchPython, interpreterFromPythonApi, noTorchMessage, pythonCandidates, type ProbeResult } from '../../src/common/python-finder';
 import { probePython } from '../../src/cli/python-probe';
 import { generate } from './helpers/codegen';
 import { fixturePath, loadFixture } from './helpers/fixtures';
@@ -187,6 +187,21 @@ test('the Python finder: candidates in the order the user named them, no repeats
     { path: '/usr/bin/python3', source: 'Python extension' },
     { path: 'python3', source: 'PATH' },
   ]);
+});
+
+test("the Python extension's interpreter: the current API, the older one, and anything else is none", async () => {
+  const resource = { fsPath: '/ws/model/deferred_norm_patch.py' };
+  const asked: unknown[] = [];
+  const current = { environments: { getActiveEnvironmentPath: async (r: unknown) => (asked.push(r), { id: 'x', path: '/envs/torch/bin/python' }) } };
+  assert.equal(await interpreterFromPythonApi(current, resource), '/envs/torch/bin/python');
+  assert.deepEqual(asked, [resource]);
+  const older = { settings: { getExecutionDetails: () => ({ execCommand: ['/opt/conda/bin/python', '-X'] }) } };
+  assert.equal(await interpreterFromPythonApi(older, resource), '/opt/conda/bin/python');
+  // An empty current answer falls back to the older API.
+  assert.equal(await interpreterFromPythonApi({ ...older, environments: { getActiveEnvironmentPath: () => ({ path: '' }) } }, resource), '/opt/conda/bin/python');
+  for (const api of [undefined, null, 42, {}, { environments: {} }, { environments: { getActiveEnvironmentPath: () => null } }, { settings: { getExecutionDetails: () => ({ execCommand: [] }) } }, { settings: { getExecutionDetails: () => ({ execCommand: 'python' }) } }]) {
+    assert.equal(await interpreterFromPythonApi(api, resource), null, JSON.stringify(api));
+  }
 });
 
 test('the Python finder stops at the first interpreter with torch; when none has it, one line names each and why', async () => {

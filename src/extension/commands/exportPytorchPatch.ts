@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
-import { findTorchPython, noTorchMessage, pythonCandidates } from '../../common/python-finder';
+import { findTorchPython, interpreterFromPythonApi, noTorchMessage, pythonCandidates } from '../../common/python-finder';
 import type { WorkloadInput } from '../../common/protocol';
 import { probePython } from '../../cli/python-probe';
 import { loadCore } from '../core';
@@ -84,26 +84,13 @@ export async function exportPytorchPatch(arg?: vscode.Uri | ReportPanel): Promis
 
 // ---- which Python applies it ----
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
 /** The interpreter the Python extension selected, through its API when it is installed (either API generation); null otherwise. */
 async function pythonExtensionInterpreter(resource: vscode.Uri): Promise<string | null> {
   const ext = vscode.extensions.getExtension('ms-python.python');
   if (!ext) return null;
   try {
     const api: unknown = ext.isActive ? ext.exports : await ext.activate();
-    if (!isRecord(api)) return null;
-    const environments = api['environments'];
-    if (isRecord(environments) && typeof environments['getActiveEnvironmentPath'] === 'function') {
-      const env: unknown = await (environments['getActiveEnvironmentPath'] as (r?: vscode.Uri) => unknown)(resource);
-      if (isRecord(env) && typeof env['path'] === 'string' && env['path'] !== '') return env['path'];
-    }
-    const settings = api['settings'];
-    if (isRecord(settings) && typeof settings['getExecutionDetails'] === 'function') {
-      const details: unknown = (settings['getExecutionDetails'] as (r?: vscode.Uri) => unknown)(resource);
-      const command = isRecord(details) ? details['execCommand'] : undefined;
-      if (Array.isArray(command) && typeof command[0] === 'string') return command[0];
-    }
+    return await interpreterFromPythonApi(api, resource);
   } catch (err) {
     log().info(`The Python extension's interpreter could not be read: ${err instanceof Error ? err.message : String(err)}`);
   }
