@@ -2,9 +2,14 @@
 supported family, in real PyTorch.  Expected values are computed here by a second method: the
 textbook normalize-then-multiply, W·diag(γ) by matrix products, logits compared by hand."""
 import copy
+import importlib.util
 import os
+import pprint
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 import torch
@@ -303,6 +308,35 @@ class DeeperDepthTest(unittest.TestCase):
                     self.assertIs(type(model.model.layers[0].self_attn.q_proj), nn.Linear)
                     check_fp32(self, before, logits(model, ids))
 
+    def test_a_kv_cache_decode_step_matches_the_full_attention(self):
+        class ListCache:
+            """The part of transformers' Cache the attention calls: update() appends and returns all."""
+
+            def __init__(self):
+                self.k = self.v = None
+
+            def update(self, k, v, layer_idx, cache_kwargs):
+                self.k = k if self.k is None else torch.cat((self.k, k), dim=2)
+                self.v = v if self.v is None else torch.cat((self.v, v), dim=2)
+                return self.k, self.v
+
+        for depth in ("rope", "attention"):
+            with self.subTest(depth=depth):
+                model = rm.build("mistral")
+                layer = model.model.layers[1]
+                length = 6
+                x = torch.randn(2, length, model.model.hidden_size, generator=torch.Generator().manual_seed(4))
+                cos, sin = model.model.rotary_emb(x, torch.arange(length)[None].expand(2, -1))
+                with torch.no_grad():
+                    expected = layer.self_attn(layer.input_layernorm(x), (cos, sin), rm.causal_mask(length, x.dtype))[0]
+                dnp.apply(model, self._deep_plan("mistral", depth), verify=False)
+                self.assertIsInstance(layer.input_layernorm, nn.Identity)
+                cache = ListCache()
+                with torch.no_grad():
+                    prefill = layer.self_attn(x[:, :-1], (cos[:, :-1], sin[:, :-1]), rm.causal_mask(length - 1, x.dtype), past_key_values=cache)[0]
+                    step = layer.self_attn(x[:, -1:], (cos[:, -1:], sin[:, -1:]), None, past_key_values=cache)[0]
+                torch.testing.assert_close(torch.cat((prefill, step), dim=1), expected, rtol=1e-5, atol=1e-5)
+
     def test_a_deep_depth_with_the_scale_dropped_fails_verification(self):
         real = dnp._deferred_attention_forward
 
@@ -384,6 +418,69 @@ class RefusalTest(unittest.TestCase):
                     dnp.apply(model, bad)
         with self.assertRaisesRegex(dnp.PlanError, "no PLAN"):
             dnp.apply(model)
+
+
+RUNTIME = os.path.join(os.path.dirname(os.path.dirname(HERE)), "python", "deferred_norm_patch.py")
+
+
+def generated_module(directory, the_plan):
+    """What the TypeScript generator writes: a docstring header, PLAN = {...}, then the runtime verbatim."""
+    with open(RUNTIME, encoding="utf-8") as f:
+        runtime = f.read()
+    path = os.path.join(directory, "llama_deferred_norm.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('"""Deferred-norm patch for reference llama (simulated estimate; hand-written test plan)."""\n')
+        f.write(f"PLAN = {pprint.pformat(the_plan)}\n\n")
+        f.write(runtime)
+    return path
+
+
+class GeneratedModuleTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def test_the_generated_module_applies_its_own_plan_without_transformers(self):
+        path = generated_module(self.dir, PLANS["llama"])
+        saved = sys.modules.get("transformers")
+        sys.modules["transformers"] = None  # any `import transformers` now raises ImportError
+        try:
+            spec = importlib.util.spec_from_file_location("llama_deferred_norm", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            if saved is None:
+                del sys.modules["transformers"]
+            else:
+                sys.modules["transformers"] = saved
+        self.assertEqual(module.PLAN, PLANS["llama"])
+        model = rm.build("llama")
+        result = module.apply(model)
+        self.assertTrue(result["verified"]["passed"])
+        report = module.format_report(result)
+        self.assertIn("attn-norm   linear     model.layers.0.input_layernorm → model.layers.0.self_attn.q_proj", report)
+        self.assertIn("softmax     skipped", report)
+        self.assertIn("passed", report)
+
+    def test_the_command_line_names_what_is_missing(self):
+        path = generated_module(self.dir, PLANS["llama"])
+        run = lambda *args: subprocess.run([sys.executable, path, *args], capture_output=True, text=True, timeout=60)
+        shown = run("--help")
+        self.assertEqual(shown.returncode, 0)
+        self.assertIn("--no-verify", shown.stdout)
+        missing = run(os.path.join(self.dir, "no-such-model"))
+        self.assertEqual(missing.returncode, 2)
+        self.assertIn(os.path.join(self.dir, "no-such-model", "config.json") + ": not found", missing.stderr)
+        bare = subprocess.run([sys.executable, RUNTIME, self.dir], capture_output=True, text=True, timeout=60)
+        self.assertEqual(bare.returncode, 2)
+        self.assertIn("no PLAN", bare.stderr)
+        if importlib.util.find_spec("transformers") is None:
+            folder = os.path.join(self.dir, "model")
+            os.mkdir(folder)
+            shutil.copy(rm.CONFIGS["llama"], os.path.join(folder, "config.json"))
+            without = run(folder)
+            self.assertEqual(without.returncode, 2)
+            self.assertIn("needs the `transformers` package", without.stderr)
 
 
 def textbook(x, gamma, beta, eps, weight, bias, kind, transposed):
