@@ -414,7 +414,7 @@ def _vocab_size(model):
     return size
 
 
-def example_batch(model, batch=4, length=32, seed=0):
+def example_batch(model, batch=8, length=32, seed=0):
     """The fixed verification batch: seeded random token ids on the model's device."""
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, _vocab_size(model), (batch, length), generator=generator)

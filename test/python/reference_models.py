@@ -17,25 +17,28 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# family → config file (the bundled fixtures; three families have their own under test/python/configs)
+# family → the real config each reference model is shrunk from (test/fixtures/configs*/SOURCES.md)
 CONFIGS = {
     "llama": os.path.join(ROOT, "test/fixtures/configs/Llama-3.1-8B/config.json"),
     "mistral": os.path.join(ROOT, "test/fixtures/configs/Mistral-7B-v0.1/config.json"),
     "qwen2": os.path.join(ROOT, "test/fixtures/configs/Qwen2-7B-Instruct/config.json"),
     "qwen3": os.path.join(ROOT, "test/fixtures/configs/Qwen3-0.6B/config.json"),
     "gemma": os.path.join(ROOT, "test/fixtures/configs/Gemma-2b/config.json"),
-    "gemma2": os.path.join(HERE, "configs/gemma-2-2b/config.json"),
-    "phi3": os.path.join(HERE, "configs/Phi-3-mini-4k-instruct/config.json"),
-    "gpt_neox": os.path.join(HERE, "configs/pythia-70m/config.json"),
+    "gemma2": os.path.join(ROOT, "test/fixtures/configs-extra/Gemma-2-9b/config.json"),
+    "phi3": os.path.join(ROOT, "test/fixtures/configs-extra/Phi-3-mini-4k-instruct/config.json"),
+    "gpt_neox": os.path.join(ROOT, "test/fixtures/configs-extra/Pythia-410m/config.json"),
     "gpt2": os.path.join(ROOT, "test/fixtures/configs/GPT-2/config.json"),
 }
 VOCAB = 128
 LAYERS = 2
 HEAD_DIM = 16
 HEAD_GAIN = 1.5
+# Gemma multiplies its tied embeddings by √hidden at the input, so they are stored small: N(0, (c²/hidden)),
+# entering at N(0, c²). Gemma 2's post-norms renormalize each branch, which shrinks the embedding's share
+# of the residual, so its c is larger for the same clear top token.
+GEMMA_EMBEDDING_STD = {"gemma": 1.0, "gemma2": 2.0}
 WINDOW = 8  # sliding windows shrunk so that the 32-token verification batch crosses them
 
 
@@ -490,13 +493,14 @@ class GPT2LMHeadModel(nn.Module):
 
 
 def randomize(model, seed):
-    """Random weights: linears N(0, 1/in), embeddings N(0, 1), biases N(0, 0.1²); norms γ = 1 + 0.1·N
+    """Random weights: linears N(0, 1/in), embeddings N(0, 1) (Gemma: see GEMMA_EMBEDDING_STD), biases N(0, 0.1²); norms γ = 1 + 0.1·N
     (Gemma's stored w = 0.1·N), β = 0.1·N.  An untied output head's rows are HEAD_GAIN times the unit
     embedding rows plus N(0, 1/in): like a trained model's, the logits then have a clear top token,
     where a purely random head's near-ties flip at bf16's rounding alone (such a model's own bf16
     and fp32 logits disagree on the top token at 1–5% of positions)."""
     g = torch.Generator().manual_seed(seed)
     embeddings = model.get_input_embeddings().weight
+    family = model.model.family if isinstance(model, CausalLM) else None
     for module in model.modules():
         if isinstance(module, (nn.Linear, Conv1D)) and module.weight is not embeddings:
             fan_in = module.weight.shape[0] if isinstance(module, Conv1D) else module.weight.shape[1]
@@ -504,7 +508,9 @@ def randomize(model, seed):
             if module.bias is not None:
                 _noisy(module.bias, 0.0, 0.1, g)
         elif isinstance(module, nn.Embedding):
-            _noisy(module.weight, 0.0, 1.0, g)
+            hidden = module.weight.shape[1]
+            std = GEMMA_EMBEDDING_STD[family] / math.sqrt(hidden) if family in GEMMA_EMBEDDING_STD else 1.0
+            _noisy(module.weight, 0.0, std, g)
         elif isinstance(module, GemmaRMSNorm):
             _noisy(module.weight, 0.0, 0.1, g)
         elif isinstance(module, (RMSNorm, nn.LayerNorm)):
