@@ -13,6 +13,7 @@ import inspect
 import math
 import os
 import sys
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -122,7 +123,16 @@ class DeferredLinear(nn.Module):
     for GPT-2's Conv1D (`transposed`), so its state_dict keys and shapes stay the model's own.
     """
 
-    def __init__(self, weight, bias, *, statistic, eps, transposed=False, site=""):
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        bias: Optional[torch.Tensor],
+        *,
+        statistic: str,
+        eps: float,
+        transposed: bool = False,
+        site: str = "",
+    ):
         super().__init__()
         self.weight = nn.Parameter(weight, requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
@@ -135,11 +145,11 @@ class DeferredLinear(nn.Module):
         else:
             self.out_features, self.in_features = weight.shape
 
-    def raw(self, x):
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
         """x·W′ᵀ without scale or bias: what the deeper depths carry on before scaling."""
         return torch.matmul(x, self.weight) if self.transposed else nn.functional.linear(x, self.weight)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         y, s = _matmul_with_statistic(x, self.raw, _STATISTICS[self.statistic], self.eps)
         # The scale in float32 (one rounding), as the norm it replaces computed x·s.
         y = (_at_least_fp32(y) * s).to(y.dtype)
@@ -154,7 +164,9 @@ def _is_conv1d(module):
     return type(module).__name__ == "Conv1D" and hasattr(module, "nf") and module.weight.dim() == 2
 
 
-def fold_norm_into_linear(linear, gamma, beta, kind):
+def fold_norm_into_linear(
+    linear: nn.Module, gamma: torch.Tensor, beta: Optional[torch.Tensor], kind: str
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """(W′, b′) for a linear fed by a norm with scale γ and shift β, computed in float64.
 
     RMSNorm: W′ = W·diag(γ).  LayerNorm: the centring x − mean(x) = (I − 11ᵀ/n)·x is folded into
@@ -266,7 +278,8 @@ def _resolve(model, family, site):
         paths = [p for p in modules if p.split(".")[-1] == site["norm"] and _layer_index(p) == want]
         if len(paths) != 1:
             raise UnsupportedModelError(
-                f"site {site['id']!r}, layer {layer}: expected one module named {site['norm']!r}, found {len(paths)}"
+                f"site {site['id']!r}, layer {layer}: expected one module named {site['norm']!r}, found {len(paths)} "
+                f"(the model has {layer_count} decoder layers; its final norm is layer {layer_count})"
             )
         norm_path = paths[0]
         consumers = None
@@ -414,7 +427,7 @@ def _vocab_size(model):
     return size
 
 
-def example_batch(model, batch=8, length=32, seed=0):
+def example_batch(model: nn.Module, batch: int = 8, length: int = 32, seed: int = 0) -> torch.Tensor:
     """The fixed verification batch: seeded random token ids on the model's device."""
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, _vocab_size(model), (batch, length), generator=generator)
@@ -433,7 +446,9 @@ def _logits(model, example_input):
     return out.detach()
 
 
-def compare_logits(before, after, dtype, tolerance=None):
+def compare_logits(
+    before: torch.Tensor, after: torch.Tensor, dtype: torch.dtype, tolerance: Union[None, float, Tuple[float, float]] = None
+) -> Dict[str, Any]:
     """The verification verdict: fp32/fp64 by the largest difference relative to the largest logit,
     bf16/fp16 by top-1 agreement and the mean KL divergence of the softmaxes."""
     before, after = before.float(), after.float()
@@ -559,7 +574,14 @@ class _Patcher:
             self.swap(group, False)
 
 
-def apply(model, plan=PLAN, verify=True, *, tolerance=None, example_input=None):
+def apply(
+    model: nn.Module,
+    plan: Optional[Dict[str, Any]] = PLAN,
+    verify: bool = True,
+    *,
+    tolerance: Union[None, float, Tuple[float, float]] = None,
+    example_input: Union[None, torch.Tensor, Dict[str, torch.Tensor]] = None,
+) -> Dict[str, Any]:
     """Apply `plan` to `model` in place; see the module docstring.
 
     Returns {"applied": [...], "skipped": [...], "verified": {...} or None}.  Raises PlanError for a
@@ -579,19 +601,24 @@ def apply(model, plan=PLAN, verify=True, *, tolerance=None, example_input=None):
         _finish(model, patcher)
         return {"applied": patcher.applied, "skipped": patcher.skipped, "verified": None}
     example = example_batch(model) if example_input is None else example_input
-    before = _logits(model, example)
-    patcher.swap_in()
+    training = model.training
+    model.eval()  # dropout off: the before and after passes must see the same function
     try:
-        verdict = compare_logits(before, _logits(model, example), dtype, tolerance)
-    except BaseException:
-        patcher.restore()
-        raise
-    if not verdict["passed"]:
-        patcher.restore()
-        worst = _worst_site(model, patcher, before, example, dtype, tolerance)
-        raise PatchVerificationError(
-            f"the patched logits fail {verdict['rule']} ({_describe(verdict)}); worst site alone: {worst}; the model was restored"
-        )
+        before = _logits(model, example)
+        patcher.swap_in()
+        try:
+            verdict = compare_logits(before, _logits(model, example), dtype, tolerance)
+        except BaseException:
+            patcher.restore()
+            raise
+        if not verdict["passed"]:
+            patcher.restore()
+            worst = _worst_site(model, patcher, before, example, dtype, tolerance)
+            raise PatchVerificationError(
+                f"the patched logits fail {verdict['rule']} ({_describe(verdict)}); worst site alone: {worst}; the model was restored"
+            )
+    finally:
+        model.train(training)
     _finish(model, patcher)
     return {"applied": patcher.applied, "skipped": patcher.skipped, "verified": verdict}
 
@@ -620,7 +647,7 @@ def _finish(model, patcher):
         model.config.tie_word_embeddings = False
 
 
-def format_report(result):
+def format_report(result: Dict[str, Any]) -> str:
     lines = ["site        depth      module → linears"]
     for e in result["applied"]:
         lines.append(f"{e['site']:<11} {e['depth']:<10} {e['module']} → {', '.join(e['linears'])}")
@@ -638,7 +665,7 @@ def format_report(result):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     """The generated module's command line: load a model folder with transformers, apply PLAN, print
     what was applied and skipped.  Exit 0 applied and verified; 1 verification failed (the model
     was restored); 2 bad input (no PLAN, no such folder, no transformers, an unsupported model)."""

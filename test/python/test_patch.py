@@ -229,6 +229,11 @@ class KeepTest(unittest.TestCase):
         skipped = {e["site"]: e["reason"] for e in result["skipped"]}
         self.assertEqual(skipped["mlp-norm"], "keep: the MLP is not on the critical path")
 
+    def test_verification_leaves_a_training_model_in_training_mode(self):
+        model = rm.build("llama").train()
+        dnp.apply(model, PLANS["llama"])
+        self.assertTrue(model.training)
+
 
 class SabotageTest(unittest.TestCase):
     """A wrong patch must fail verification, name its site, and leave the model exactly as it was."""
