@@ -282,6 +282,8 @@ def _resolve(model, family, site):
                 f"(the model has {layer_count} decoder layers; its final norm is layer {layer_count})"
             )
         norm_path = paths[0]
+        if isinstance(modules[norm_path], nn.Identity):
+            raise UnsupportedModelError(f"{norm_path}: already an identity: has this plan been applied to the model already?")
         consumers = None
         parts = norm_path.split(".")[:-1]
         while consumers is None:
@@ -459,10 +461,14 @@ def compare_logits(
     mean_kl = (log_p.exp() * (log_p - log_q)).sum(-1).mean().item()
     finite = math.isfinite(max_abs_diff) and math.isfinite(mean_kl)
     if dtype in (torch.float32, torch.float64):
+        if tolerance is not None and not isinstance(tolerance, (int, float)):
+            raise ValueError(f"tolerance: for a {dtype} model expected a number (max |Δ| relative to max |logit|), got {tolerance!r}")
         rel = FP32_REL_MAX_DIFF if tolerance is None else tolerance
         passed = finite and max_abs_diff <= rel * max_abs_logit
         rule = f"max |Δ| ≤ {rel:g}·max |logit|"
     else:
+        if tolerance is not None and not (isinstance(tolerance, (tuple, list)) and len(tolerance) == 2):
+            raise ValueError(f"tolerance: for a {dtype} model expected (top-1 minimum, mean-KL maximum), got {tolerance!r}")
         top1_min, kl_max = (LOW_PRECISION_TOP1, LOW_PRECISION_MEAN_KL) if tolerance is None else tolerance
         passed = finite and top1 >= top1_min and mean_kl <= kl_max
         rule = f"top-1 agreement ≥ {top1_min:g} and mean KL ≤ {kl_max:g}"

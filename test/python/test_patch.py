@@ -299,7 +299,7 @@ class DeeperDepthTest(unittest.TestCase):
         return deep
 
     def test_rope_and_attention_depths_keep_the_logits(self):
-        for family in ("llama", "mistral", "gemma2"):
+        for family in ("llama", "mistral", "gemma", "gemma2"):
             for depth in ("rope", "attention"):
                 with self.subTest(family=family, depth=depth):
                     model = rm.build(family)
@@ -401,6 +401,17 @@ class RefusalTest(unittest.TestCase):
             dnp.apply(model, missing, verify=False)
         assert_state_equal(self, model, saved)
         self.assertIsInstance(model.model.layers[0].input_layernorm, rm.RMSNorm)
+
+    def test_a_second_apply_and_a_wrong_tolerance_are_refused_by_name(self):
+        model = rm.build("llama")
+        dnp.apply(model, PLANS["llama"])
+        with self.assertRaisesRegex(dnp.UnsupportedModelError, "model.layers.0.input_layernorm: already an identity"):
+            dnp.apply(model, PLANS["llama"])
+        bf16 = rm.build("llama", dtype=torch.bfloat16)
+        saved = snapshot(bf16)
+        with self.assertRaisesRegex(ValueError, r"tolerance: .*\(top-1 minimum, mean-KL maximum\), got 0.0001"):
+            dnp.apply(bf16, PLANS["llama"], tolerance=1e-4)
+        assert_state_equal(self, bf16, saved)
 
     def test_a_structure_the_patch_does_not_know_raises(self):
         model = rm.build("llama")
