@@ -262,16 +262,9 @@ def _check_family(model, family):
         raise UnsupportedModelError(f"the plan is for family {family!r} but the model's config.model_type is {model_type!r}")
 
 
-def _resolve(model, family, site):
-    """[(norm path, {linear name: linear path})] for each layer the site names."""
-    modules = dict(model.named_modules())
+def _norm_paths(modules, site):
+    """The norm's module path in each layer the site names (the final norm: the layer after the last)."""
     layer_count = 1 + max((i for i in map(_layer_index, modules) if i is not None), default=-1)
-    expected = FAMILIES[family].get(site["norm"])
-    if expected is None or tuple(site["linears"]) != expected:
-        known = "; ".join(f"{n} → {', '.join(ls)}" for n, ls in FAMILIES[family].items())
-        raise UnsupportedModelError(
-            f"site {site['id']!r}: {family} has no foldable norm {site['norm']!r} feeding {', '.join(site['linears'])} (it has: {known})"
-        )
     found = []
     for layer in site["layers"]:
         want = None if layer == layer_count else layer
@@ -281,7 +274,21 @@ def _resolve(model, family, site):
                 f"site {site['id']!r}, layer {layer}: expected one module named {site['norm']!r}, found {len(paths)} "
                 f"(the model has {layer_count} decoder layers; its final norm is layer {layer_count})"
             )
-        norm_path = paths[0]
+        found.append(paths[0])
+    return found
+
+
+def _resolve(model, family, site):
+    """[(norm path, {linear name: linear path})] for each layer the site names."""
+    modules = dict(model.named_modules())
+    expected = FAMILIES[family].get(site["norm"])
+    if expected is None or tuple(site["linears"]) != expected:
+        known = "; ".join(f"{n} → {', '.join(ls)}" for n, ls in FAMILIES[family].items())
+        raise UnsupportedModelError(
+            f"site {site['id']!r}: {family} has no foldable norm {site['norm']!r} feeding {', '.join(site['linears'])} (it has: {known})"
+        )
+    found = []
+    for norm_path in _norm_paths(modules, site):
         if isinstance(modules[norm_path], nn.Identity):
             raise UnsupportedModelError(f"{norm_path}: already an identity: has this plan been applied to the model already?")
         consumers = None
@@ -509,11 +516,10 @@ class _Patcher:
                 })
                 continue
             if site["decision"] != "defer":
-                self.skipped.append({
-                    "site": site["id"],
-                    "module": site.get("norm"),
-                    "reason": f"{site['decision']}: {site.get('reason') or 'the plan keeps this norm'}",
-                })
+                reason = f"{site['decision']}: {site.get('reason') or 'the plan keeps this norm'}"
+                norm = site.get("norm")
+                paths = _norm_paths(dict(self.model.named_modules()), site) if isinstance(norm, str) else [None]
+                self.skipped.extend({"site": site["id"], "module": path, "reason": reason} for path in paths)
                 continue
             for norm_path, consumers in _resolve(self.model, self.family, site):
                 self.changes.append(self._site_changes(site, norm_path, consumers))

@@ -226,8 +226,10 @@ class KeepTest(unittest.TestCase):
         self.assertIs(model.model.layers[1].mlp.gate_proj, gate)
         self.assertTrue(torch.equal(gate.weight, gate_weight))
         self.assertIsInstance(model.model.layers[1].input_layernorm, nn.Identity)
-        skipped = {e["site"]: e["reason"] for e in result["skipped"]}
-        self.assertEqual(skipped["mlp-norm"], "keep: the MLP is not on the critical path")
+        skipped = [(e["site"], e["module"], e["reason"]) for e in result["skipped"]]
+        reason = "keep: the MLP is not on the critical path"
+        self.assertEqual(skipped[:2], [("mlp-norm", f"model.layers.{i}.post_attention_layernorm", reason) for i in BODY])
+        self.assertEqual(skipped[2][:2], ("softmax", None))
 
     def test_verification_leaves_a_training_model_in_training_mode(self):
         model = rm.build("llama").train()
