@@ -512,7 +512,7 @@ class _Patcher:
                 self.skipped.append({
                     "site": site["id"],
                     "module": None,
-                    "reason": "softmax: PyTorch SDPA and FlashAttention already divide by the row sum after ·V; the patch does not replace the attention's softmax",
+                    "reason": "PyTorch SDPA and FlashAttention already divide by the row sum after ·V; the patch does not replace the attention's softmax",
                 })
                 continue
             if site["decision"] != "defer":
@@ -660,15 +660,17 @@ def _finish(model, patcher):
 
 
 def format_report(result: Dict[str, Any]) -> str:
-    lines = ["site        depth      module → linears"]
+    """The applied and skipped sites, one line per layer, and the verification, as plain text."""
+    w = max([len("site")] + [len(e["site"]) for e in result["applied"] + result["skipped"]])
+    lines = [f"{'site':<{w}} {'depth':<9} module → linears"]
     for e in result["applied"]:
-        lines.append(f"{e['site']:<11} {e['depth']:<10} {e['module']} → {', '.join(e['linears'])}")
+        lines.append(f"{e['site']:<{w}} {e['depth']:<9} {e['module']} → {', '.join(e['linears'])}")
         if "fallback" in e:
-            lines.append(f"{'':<11} (planned {e['planned_depth']}: {e['fallback']})")
+            lines.append(f"{'':<{w}} {'':<9} (planned {e['planned_depth']}: {e['fallback']})")
         if "note" in e:
-            lines.append(f"{'':<11} ({e['note']})")
+            lines.append(f"{'':<{w}} {'':<9} ({e['note']})")
     for e in result["skipped"]:
-        lines.append(f"{e['site']:<11} skipped    {e['module'] or '-'}: {e['reason']}")
+        lines.append(f"{e['site']:<{w}} {'skipped':<9} {e['module'] or '-'}: {e['reason']}")
     v = result.get("verified")
     if v:
         lines.append(f"verified ({v['dtype']}, {v['rule']}): {_describe(v)}: {'passed' if v['passed'] else 'FAILED'}")

@@ -259,15 +259,15 @@ class DecoderLayer(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
-def causal_mask(length, dtype, window=None):
+def causal_mask(length, dtype, window=None, device=None):
     """The additive mask transformers builds for eager attention: -inf above the diagonal and,
     with a sliding window, at or beyond `window` positions back."""
-    i = torch.arange(length)[:, None]
-    j = torch.arange(length)[None, :]
+    i = torch.arange(length, device=device)[:, None]
+    j = torch.arange(length, device=device)[None, :]
     allowed = j <= i
     if window:
         allowed &= i - j < window
-    mask = torch.zeros(length, length, dtype=dtype)
+    mask = torch.zeros(length, length, dtype=dtype, device=device)
     return mask.masked_fill(~allowed, torch.finfo(dtype).min)[None, None]
 
 
@@ -303,10 +303,10 @@ class DecoderModel(nn.Module):
         h = self.embed_tokens(input_ids)
         if self.family in ("gemma", "gemma2"):
             h = h * torch.tensor(self.hidden_size**0.5, dtype=h.dtype)
-        positions = torch.arange(input_ids.shape[1])[None].expand(input_ids.shape[0], -1)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None].expand(input_ids.shape[0], -1)
         position_embeddings = self.rotary_emb(h, positions)
-        full = causal_mask(input_ids.shape[1], h.dtype)
-        sliding = causal_mask(input_ids.shape[1], h.dtype, self.sliding_window)
+        full = causal_mask(input_ids.shape[1], h.dtype, device=h.device)
+        sliding = causal_mask(input_ids.shape[1], h.dtype, self.sliding_window, h.device)
         for i, layer in enumerate(self.layers):
             # Gemma 2 alternates sliding (even layers) and global attention; Mistral, Phi-3 slide everywhere.
             use_sliding = self.sliding_window and (self.family != "gemma2" or i % 2 == 0)
@@ -398,9 +398,9 @@ class GPTNeoXModel(nn.Module):
 
     def forward(self, input_ids):
         h = self.embed_in(input_ids)
-        positions = torch.arange(input_ids.shape[1])[None].expand(input_ids.shape[0], -1)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None].expand(input_ids.shape[0], -1)
         position_embeddings = self.rotary_emb(h, positions)
-        mask = causal_mask(input_ids.shape[1], h.dtype)
+        mask = causal_mask(input_ids.shape[1], h.dtype, device=h.device)
         for layer in self.layers:
             h = layer(h, position_embeddings, mask)
         return self.final_layer_norm(h)
@@ -470,8 +470,8 @@ class GPT2Model(nn.Module):
         self.ln_f = nn.LayerNorm(c["n_embd"], eps=c["layer_norm_epsilon"])
 
     def forward(self, input_ids):
-        h = self.wte(input_ids) + self.wpe(torch.arange(input_ids.shape[1]))[None]
-        mask = causal_mask(input_ids.shape[1], h.dtype)
+        h = self.wte(input_ids) + self.wpe(torch.arange(input_ids.shape[1], device=input_ids.device))[None]
+        mask = causal_mask(input_ids.shape[1], h.dtype, device=h.device)
         for block in self.h:
             h = block(h, mask)
         return self.ln_f(h)

@@ -476,8 +476,8 @@ class GeneratedModuleTest(unittest.TestCase):
         result = module.apply(model)
         self.assertTrue(result["verified"]["passed"])
         report = module.format_report(result)
-        self.assertIn("attn-norm   linear     model.layers.0.input_layernorm → model.layers.0.self_attn.q_proj", report)
-        self.assertIn("softmax     skipped", report)
+        self.assertIn("\nattn-norm  linear    model.layers.0.input_layernorm → model.layers.0.self_attn.q_proj,", report)
+        self.assertIn("\nsoftmax    skipped   -: PyTorch SDPA", report)
         self.assertIn("passed", report)
 
     def test_the_command_line_names_what_is_missing(self):
@@ -499,6 +499,29 @@ class GeneratedModuleTest(unittest.TestCase):
             without = run(folder)
             self.assertEqual(without.returncode, 2)
             self.assertIn("needs the `transformers` package", without.stderr)
+
+
+@unittest.skipUnless(torch.cuda.is_available(), "needs a CUDA device (the statistic's second stream)")
+class CudaTest(unittest.TestCase):
+    def test_the_statistic_on_a_second_stream_gives_the_same_output(self):
+        g = torch.Generator().manual_seed(5)
+        x = torch.randn(64, 256, generator=g) * 3 + 1
+        weight, bias = torch.randn(512, 256, generator=g), torch.randn(512, generator=g)
+        for kind in ("rmsnorm", "layernorm"):
+            with self.subTest(kind=kind):
+                cpu = dnp.DeferredLinear(weight, bias, statistic=kind, eps=1e-5)(x)
+                layer = dnp.DeferredLinear(weight.cuda(), bias.cuda(), statistic=kind, eps=1e-5)
+                torch.testing.assert_close(layer(x.cuda()).cpu(), cpu, rtol=1e-4, atol=1e-4)
+
+    def test_families_on_cuda(self):
+        for family in ("llama", "gpt2"):
+            for dtype, check in ((torch.float32, check_fp32), (torch.bfloat16, check_low_precision)):
+                with self.subTest(family=family, dtype=dtype):
+                    model = rm.build(family, dtype=dtype).cuda()
+                    ids = dnp.example_batch(model, seed=1)
+                    before = logits(model, ids)
+                    self.assertTrue(dnp.apply(model, PLANS[family])["verified"]["passed"])
+                    check(self, before, logits(model, ids))
 
 
 def textbook(x, gamma, beta, eps, weight, bias, kind, transposed):
