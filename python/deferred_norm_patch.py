@@ -56,7 +56,6 @@ FAMILIES = {
 _ONE_PLUS_WEIGHT = {"gemma", "gemma2"}
 # Families whose attention is Llama's (q/k/v/o, RoPE, GQA): the deeper depths replace its forward.
 _LLAMA_ATTENTION = {"llama", "mistral", "gemma", "gemma2"}
-_MODEL_TYPES = {"gpt_neox": ("gpt_neox",), "gpt2": ("gpt2",)}
 
 # Tolerances of the verification (the acceptance rule).
 FP32_REL_MAX_DIFF = 1e-4
@@ -178,13 +177,15 @@ def fold_norm_into_linear(
     weight = linear.weight.detach()
     transposed = _is_conv1d(linear)
     w = weight.double()
-    g = gamma.double()
+    g = gamma.to(w.device, torch.float64)
+    if beta is not None:
+        beta = beta.to(w.device, torch.float64)
     w_folded = g[:, None] * w if transposed else w * g[None, :]
     if kind == "layernorm":
         w_folded = w_folded - w_folded.mean(dim=0 if transposed else 1, keepdim=True)
     bias = None if linear.bias is None else linear.bias.detach().double()
     if beta is not None:
-        shift = beta.double() @ w if transposed else w @ beta.double()
+        shift = beta @ w if transposed else w @ beta
         bias = shift if bias is None else bias + shift
     out_bias = None if bias is None else bias.to(linear.bias.dtype if linear.bias is not None else weight.dtype)
     return w_folded.to(weight.dtype), out_bias
@@ -258,7 +259,7 @@ def _check_family(model, family):
             f"family {family!r} is not supported by the deferred-norm patch (supported: {', '.join(sorted(FAMILIES))})"
         )
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type is not None and model_type not in _MODEL_TYPES.get(family, (family,)):
+    if model_type is not None and model_type != family:
         raise UnsupportedModelError(f"the plan is for family {family!r} but the model's config.model_type is {model_type!r}")
 
 
@@ -387,17 +388,17 @@ def _deferred_attention_forward(attention, depth, statistic, eps):
         # A KV cache holds k and v, not r: with one, the keys are cached already scaled (the 'rope' form).
         if depth == "rope" or cache is not None:
             q, k, v = ((_at_least_fp32(t) * r).to(t.dtype) for t in (q, k, v))
-            r_keys = None
+            r_late = None
         else:
-            r_keys = r
+            r_late = r  # r_i on the query rows, r_j on the key columns
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx, {"sin": sin, "cos": cos, "cache_position": kwargs.get("cache_position")})
         groups = self.num_key_value_groups
         k, v = _repeat_kv(k, groups), _repeat_kv(v, groups)
         logits = _at_least_fp32(torch.matmul(q, k.transpose(2, 3))) * self.scaling
-        if r_keys is not None:
-            logits = logits * r_keys * r_keys.transpose(2, 3)
-        softcap = getattr(self, "attn_logit_softcapping", None) or (getattr(getattr(self, "config", None), "attn_logit_softcapping", None))
+        if r_late is not None:
+            logits = logits * r_late * r_late.transpose(2, 3)
+        softcap = getattr(self, "attn_logit_softcapping", None)  # Gemma 2
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap
         if attention_mask is None:
@@ -410,8 +411,9 @@ def _deferred_attention_forward(attention, depth, statistic, eps):
         else:
             logits = logits + attention_mask[:, :, :, : k.shape[-2]].float()
         probs = torch.softmax(logits, dim=-1)
-        if r_keys is not None:
-            probs = probs * r_keys.transpose(2, 3)
+        probs = nn.functional.dropout(probs, p=getattr(self, "attention_dropout", 0.0), training=self.training)
+        if r_late is not None:
+            probs = probs * r_late.transpose(2, 3)
         out = torch.matmul(probs.to(v.dtype), v)
         out = out.transpose(1, 2).reshape(batch, length, -1)
         return self.o_proj(out), None
