@@ -537,16 +537,15 @@ class _Patcher:
         refusal = _deep_refusal(self.model, self.family, site, attention)
         depth = "linear" if refusal else (site.get("depth") or "linear")
         changes = [(*_parent(self.model, norm_path), norm, nn.Identity())]
-        for name, path in consumers.items():
+        for path in consumers.values():
             linear = self.model.get_submodule(path)
             weight, bias = fold_norm_into_linear(linear, gamma, beta, kind)
             if depth == "linear":
                 replacement = DeferredLinear(weight, bias, statistic=kind, eps=eps, transposed=_is_conv1d(linear), site=label)
             else:
-                replacement = nn.Linear(linear.in_features, linear.out_features, bias=bias is not None, device="meta")
+                # The deeper depths scale inside the attention: q/k/v stay plain (bias-free) linears.
+                replacement = nn.Linear(linear.in_features, linear.out_features, bias=False, device="meta")
                 replacement.weight = nn.Parameter(weight, requires_grad=False)
-                if bias is not None:
-                    replacement.bias = nn.Parameter(bias, requires_grad=False)
             changes.append((*_parent(self.model, path), linear, replacement))
         if depth != "linear":
             forward = _deferred_attention_forward(attention, depth, _STATISTICS[kind], eps)
