@@ -30,5 +30,8 @@ if ! PYTHON=$(find_python); then
   fi
 fi
 
+# test_end_to_end.py runs the built CLI (deferred-norm pytorch): build it when a fresh clone has not.
+[ -f dist/cli.js ] || npm run build --silent
+
 echo "test:python: $PYTHON (torch $("$PYTHON" -c 'import torch; print(torch.__version__)'))"
 exec "$PYTHON" -m unittest discover -s test/python -v
