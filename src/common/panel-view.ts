@@ -8,7 +8,7 @@ import { applyOverrides } from '../core/hardware/overrides';
 import type { HardwareProfile } from '../core/hardware/profile';
 import type { ModelSpec } from '../core/model/spec';
 import type { NumericsResult } from '../core/numerics/types';
-import { reportOf } from '../core/report/profile';
+import { reportOf, shownSpec } from '../core/report/profile';
 import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
@@ -70,8 +70,8 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
   const report = reportOf(spec, hw, workload, simulation);
   report.model.notes = [...report.model.notes, ...notes];
   report.numerics = options.numerics;
-  report.pseudocode = pseudocodeFor(spec, simulation, report);
-  report.pseudocodeBlocks = blockListings(spec, simulation);
+  report.pseudocode = pseudocodeFor(shownSpec(spec), simulation, report);
+  report.pseudocodeBlocks = blockListings(shownSpec(spec), simulation);
   return {
     report,
     timelines: timelinesOf(simulation),

@@ -4,7 +4,7 @@ import type { ModelSpec } from '../model/spec';
 import { simulate, type Simulation } from '../sim/simulate';
 import type { Workload } from '../workload';
 import { numericsFor } from './numerics';
-import { reportOf } from './profile';
+import { reportOf, shownSpec } from './profile';
 import type { Report } from './types';
 
 /**
@@ -15,7 +15,7 @@ export function fullReport(spec: ModelSpec, hw: HardwareProfile, workload: Workl
   const simulation = simulate(spec, hw, workload);
   const report = reportOf(spec, hw, workload, simulation);
   report.numerics = numericsFor(spec, seed);
-  report.pseudocode = pseudocodeFor(spec, simulation, report);
-  report.pseudocodeBlocks = blockListings(spec, simulation);
+  report.pseudocode = pseudocodeFor(shownSpec(spec), simulation, report);
+  report.pseudocodeBlocks = blockListings(shownSpec(spec), simulation);
   return { report, simulation };
 }
