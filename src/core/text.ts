@@ -40,11 +40,13 @@ export function terminalSafeLines(text: string): string {
 
 /**
  * Text for inline Markdown (a heading, a list item, a table cell): one safe line, with every character
- * that could start markup backslash-escaped (CommonMark lets any ASCII punctuation be escaped), so a
- * name cannot open a heading, a code span or fence, a link, HTML, emphasis, or split a table cell.
+ * that could start markup written as a character reference (`#` → `&#35;`), so a name cannot open a
+ * heading, a code span or fence, a link, HTML, emphasis, or split a table cell, and no later pass
+ * (a table's cell splitting, a preview's sanitizer) can read it as syntax. Underscores stay: inside a
+ * word (input_layernorm, every site name) they never emphasize, and at its edges they only italicize.
  */
 export function markdownInline(text: string): string {
-  return terminalSafe(text).replace(/[\\`*_[\]<>#|~&!$]/g, '\\$&');
+  return terminalSafe(text).replace(/[\\`*[\]<>#|~&!$]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** The most characters of a file-derived name that any view shows. */
