@@ -185,9 +185,9 @@ async function run(argv: string[]): Promise<number> {
       const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
       const workload = checkedWorkload(spec, workloadFrom(values));
-      const simulation = simulate(spec, hw, workload);
-      const report = reportOf(spec, hw, workload, simulation);
       const shown = shownSpec(spec);
+      const simulation = simulate(shown, hw, workload);
+      const report = reportOf(spec, hw, workload, simulation);
       emit(formatPseudocode(pseudocodeFor(shown, simulation, report), blockListings(shown, simulation), values.site), values, modelInputs(path, values));
       return 0;
     }

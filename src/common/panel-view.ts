@@ -66,12 +66,14 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
   const workload = workloadOf(input);
   // Refuses a TP degree the model's heads cannot be split into; notes KV-head replication.
   const { notes } = checkWorkloadForModel(spec, workload);
-  const simulation = simulate(spec, hw, workload);
+  // Names as shown, in the simulation's layer kinds and the code's comments; the report notes their length.
+  const shown = shownSpec(spec);
+  const simulation = simulate(shown, hw, workload);
   const report = reportOf(spec, hw, workload, simulation);
   report.model.notes = [...report.model.notes, ...notes];
   report.numerics = options.numerics;
-  report.pseudocode = pseudocodeFor(shownSpec(spec), simulation, report);
-  report.pseudocodeBlocks = blockListings(shownSpec(spec), simulation);
+  report.pseudocode = pseudocodeFor(shown, simulation, report);
+  report.pseudocodeBlocks = blockListings(shown, simulation);
   return {
     report,
     timelines: timelinesOf(simulation),

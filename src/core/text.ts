@@ -52,12 +52,26 @@ export function markdownInline(text: string): string {
 /** The most characters of a file-derived name that any view shows. */
 export const MAX_SHOWN_CHARS = 200;
 
-/** A name cut to MAX_SHOWN_CHARS, saying how long it was: "first 200 chars… (16,000,000 characters)". */
+/** Room for the " (16,000,000 characters)" a shortened text ends with. */
+const LENGTH_NOTE_ROOM = 40;
+
+/**
+ * A name cut to MAX_SHOWN_CHARS, saying how long it was: "first 200 chars… (16,000,000 characters)".
+ * Texts up to the cut plus that note's room stay whole, so shortening twice changes nothing.
+ */
 export function shortened(text: string, max = MAX_SHOWN_CHARS): string {
-  if (text.length <= max) return text;
+  if (text.length <= max + LENGTH_NOTE_ROOM) return text;
   // Do not split a surrogate pair.
   const end = /[\ud800-\udbff]/.test(text[max - 1] ?? '') ? max - 1 : max;
   return `${text.slice(0, end)}… (${text.length.toLocaleString('en-US')} characters)`;
+}
+
+/**
+ * A file-derived name as every view shows it: one inert line of at most MAX_SHOWN_CHARS of it, with the
+ * length it had as read. Cut first, so a 16-million-character name is never scanned whole.
+ */
+export function shownName(text: string): string {
+  return terminalSafe(shortened(text));
 }
 
 /**

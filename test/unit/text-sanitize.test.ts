@@ -50,8 +50,11 @@ test('shortened keeps the first 200 characters and says how long the text was', 
   const name = 'A'.repeat(16_000_000);
   assert.equal(shortened(name), `${'A'.repeat(200)}… (16,000,000 characters)`);
   assert.equal(shortened('short'), 'short');
+  // Up to 40 characters past the cut (room for the length note) stay whole: shortening is idempotent.
+  assert.equal(shortened('A'.repeat(240)), 'A'.repeat(240));
+  assert.equal(shortened(shortened(name)), shortened(name));
   // A surrogate pair is not cut in half: 199 A's and an emoji straddle the boundary.
-  const emoji = `${'A'.repeat(199)}😀${'B'.repeat(10)}`;
+  const emoji = `${'A'.repeat(199)}😀${'B'.repeat(100)}`;
   assert.equal(shortened(emoji), `${'A'.repeat(199)}… (${emoji.length.toLocaleString('en-US')} characters)`);
 });
 

@@ -3,7 +3,7 @@ import { isOverride, type HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
 import type { Workload } from '../workload';
-import { MAX_SHOWN_CHARS, shortened, terminalSafe } from '../text';
+import { MAX_SHOWN_CHARS, shortened, shownName, terminalSafe } from '../text';
 import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
 
 const us = (ns: number): number => ns / 1000;
@@ -21,12 +21,12 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   const notes = [...spec.notes, ...shownNotes(spec, workload), ...(layersNote ? [layersNote] : [])];
   return {
     schema: 'deferred-norm-report/1',
-    estimate: `Simulated estimate on the "${shortened(hw.title)}" profile (${shortened(hw.name)}); not a measurement. Every number of the profile has its source listed under hardware.provenance.`,
+    estimate: `Simulated estimate on the "${shownName(hw.title)}" profile (${shownName(hw.name)}); not a measurement. Every number of the profile has its source listed under hardware.provenance.`,
     model: {
       name: shownName(spec.name),
       family: spec.family,
-      modelType: shortened(spec.modelType),
-      architecture: spec.architecture === null ? null : shortened(spec.architecture),
+      modelType: shownName(spec.modelType),
+      architecture: spec.architecture === null ? null : shownName(spec.architecture),
       source: spec.source.path,
       layers: spec.layers,
       hidden: spec.hidden,
@@ -34,7 +34,7 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
       params: spec.params,
       notes,
     },
-    hardware: { name: shortened(hw.name), title: shortened(hw.title), description: shortened(hw.description, MAX_DESCRIPTION_CHARS), provenance: hw.provenance, sources: hw.sources },
+    hardware: { name: shownName(hw.name), title: shownName(hw.title), description: shortened(terminalSafe(hw.description), MAX_DESCRIPTION_CHARS), provenance: hw.provenance, sources: hw.sources },
     workload: { ...workload, dtype: simulation.dtype },
     assumptions: assumptions(spec, hw, workload),
     layerKinds,
@@ -86,21 +86,20 @@ function layerRuns(kinds: LayerKindResult[]): { layers: LayerResult[]; note: str
   return { layers, note };
 }
 
-/** A file-derived name as every view shows it: one inert line, at most MAX_SHOWN_CHARS long. */
-function shownName(name: string): string {
-  return shortened(terminalSafe(name));
-}
-
-/** The spec as views may quote it (the rewritten code's comments name the model): its name shortened. */
+/** The spec as views may quote it (the rewritten code's comments name the model and its layer kinds): names shortened. */
 export function shownSpec(spec: ModelSpec): ModelSpec {
   const name = shownName(spec.name);
-  return name === spec.name ? spec : { ...spec, name };
+  const layerKinds = spec.layerKinds.map((k) => {
+    const label = shownName(k.label);
+    return label === k.label ? k : { ...k, label };
+  });
+  return name === spec.name && layerKinds.every((k, i) => k === spec.layerKinds[i]) ? spec : { ...spec, name, layerKinds };
 }
 
 /** What the views must say about the model that they cannot show as it is. */
 function shownNotes(spec: ModelSpec, w: Workload): string[] {
   const notes: string[] = [];
-  if (spec.name.length > MAX_SHOWN_CHARS) {
+  if (shortened(spec.name) !== spec.name) {
     notes.push(`The model's name is ${spec.name.length.toLocaleString('en-US')} characters long; reports show its first ${MAX_SHOWN_CHARS}.`);
   }
   const positions = w.phase === 'prefill' ? w.seq : w.context;
@@ -118,7 +117,7 @@ function kindResult(k: KindSimulation): LayerKindResult {
     Object.fromEntries(Object.entries(engineBusyNs(run)).map(([e, ns]) => [e, us(ns)])) as LayerKindResult['busyUs']['baseline'];
   return {
     id: k.id,
-    label: k.label,
+    label: shownName(k.label),
     layers: k.layers,
     baselineUs: us(base),
     deferredUs: us(def),
