@@ -77,7 +77,7 @@ export function renderLayersChart(body: HTMLElement, report: Report): void {
     const { figures: l, ...bar } = layers[i]!;
     const kind = report.layerKinds.find((k) => k.id === l.kind);
     return [
-      bar.index === headIndex ? 'Head (final norm → lm_head)' : bar.count === 1 ? `Layer ${bar.index}` : `Layers ${bar.label} (${bar.count} alike)`,
+      bar.index === headIndex ? 'Head (final norm → lm_head)' : bar.count === 1 ? `Layer ${bar.index}` : `Layers ${bar.label} (${bar.count.toLocaleString('en-US')} alike)`,
       `kind: ${kind?.label ?? l.kind}`,
       `baseline ${usFine(l.baselineUs)}`,
       `deferred ${usFine(l.deferredUs)}`,

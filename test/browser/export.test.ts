@@ -244,3 +244,27 @@ test('a model whose strings are markup is shown as text and runs nothing', async
     await w.page.context().close();
   }
 });
+
+test('an export of 100,000 identical layers and a 16-million-character name: one bar per run, the name shortened with its length', async () => {
+  const config = JSON.parse(readFileSync(join(ROOT, FIXTURES, 'Llama-3.1-8B', 'config.json'), 'utf8')) as Record<string, unknown>;
+  const dir = join(TMP, 'deep-long');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 100_000, _name_or_path: 'N'.repeat(16_000_000) }));
+  const { file, report } = exportOf(dir, 'deep-long');
+  const shown = `${'N'.repeat(200)}… (16,000,000 characters)`;
+  assert.equal(report.model.name, shown);
+  const w = await open(file, 'light');
+  try {
+    const { page } = w;
+    // Past 512 layers the chart draws a bar per run: the 100,000 decoder layers, then the head.
+    assert.equal(await page.locator('#layers .layer-bar').count(), 2);
+    assert.deepEqual(await page.locator('#layers .layer-bar').evaluateAll((bars) => bars.map((b) => b.getAttribute('data-layer'))), ['0', '100000']);
+    await page.locator('#layers .layer-bar').first().hover();
+    assert.match(await page.locator('#dnp-tooltip').innerText(), /Layers 0–99999 \(100,000 alike\)/);
+    assert.equal(await text(page, '#headline h1'), shown);
+    assert.ok((await text(page, '#headline')).includes('16,000,000 characters long'));
+    assertClean(w);
+  } finally {
+    await w.page.context().close();
+  }
+});
