@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readHardwareProfileFile } from '../../src/core/files';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { compareHardware, formatComparisonMarkdown } from '../../src/core/report/compare';
@@ -156,4 +160,20 @@ test("the panel's layers: one entry per run of identical layers, covering every 
   const view = buildPanelView(spec, getPreset('dimc'), input, { hardware: 'dimc', hardwareChoices: [], interactive: false, numerics: null, sweep: null });
   // 126 identical decoder layers, then the head.
   assert.deepEqual(view.report.layers.map((l) => [l.index, l.count, l.kind]), [[0, 126, 'decoder'], [126, 1, 'head']]);
+});
+
+test('a workspace profile named like a preset is shown in the panel as that file, its own numbers kept', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const { $schema: _schema, ...dimc } = getPreset('dimc');
+  const file = join(mkdtempSync(join(tmpdir(), 'dnp-ws-')), 'lab.hardware.json');
+  writeFileSync(file, JSON.stringify({ ...dimc, collective: { ...dimc.collective, hopLatencyNs: 0 } }));
+  // The extension reads workspace profiles through the core's file edge, as here.
+  const hw = await readHardwareProfileFile(file);
+  assert.equal(hw.name, 'dimc (from lab.hardware.json)');
+  // The title was the preset's own, not the name: it stays.
+  assert.equal(hw.title, dimc.title);
+  const view = buildPanelView(spec, hw, input, { hardware: file, hardwareChoices: [], interactive: false, numerics: null, sweep: null });
+  assert.equal(view.report.hardware.name, 'dimc (from lab.hardware.json)');
+  // Free hops: its own numbers, not the preset's.
+  assert.ok(view.report.totals.collectiveShareBaselinePct < profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals.collectiveShareBaselinePct);
 });

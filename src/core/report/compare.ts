@@ -3,7 +3,7 @@ import type { ModelSpec } from '../model/spec';
 import { simulate } from '../sim/simulate';
 import type { Workload } from '../workload';
 import { totalsOfSimulation } from './profile';
-import { markdownInline } from '../text';
+import { markdownInline, shortened, shownName } from '../text';
 import { markdownTable, num, percent } from './text';
 import type { Totals } from './types';
 
@@ -22,9 +22,9 @@ export function compareHardware(spec: ModelSpec, machines: readonly HardwareProf
   for (const hw of machines) {
     try {
       const simulation = simulate(spec, hw, workload);
-      rows.push({ hardware: hw.name, title: hw.title, dtype: simulation.dtype, ...totalsOfSimulation(simulation) });
+      rows.push({ hardware: shownName(hw.name), title: shownName(hw.title), dtype: simulation.dtype, ...totalsOfSimulation(simulation) });
     } catch (err) {
-      skipped.push({ hardware: hw.name, reason: err instanceof Error ? err.message : String(err) });
+      skipped.push({ hardware: shownName(hw.name), reason: shortened(err instanceof Error ? err.message : String(err), 1000) });
     }
   }
   return { rows, skipped };
