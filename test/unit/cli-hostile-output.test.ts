@@ -231,11 +231,20 @@ test('a profile file named like a preset is shown as that file, not as the prese
   const r = run('profile', fixturePath('Llama-3.1-8B'), '--hardware', file, '--format', 'json');
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.equal(report.hardware.name, 'dimc (from my.hardware.json)');
-  assert.equal(report.hardware.title, 'dimc (from my.hardware.json)');
-  assert.match(run('profile', fixturePath('Llama-3.1-8B'), '--hardware', file).stdout, /^Hardware {2}dimc \(from my\.hardware\.json\)/m);
+  assert.equal(report.hardware.name, 'my.hardware.json');
+  assert.equal(report.hardware.title, 'dimc profile from my.hardware.json');
+  assert.match(report.hardware.description, /^Named "dimc" in my\.hardware\.json, like the preset; shown by its file name\./);
+  assert.match(run('profile', fixturePath('Llama-3.1-8B'), '--hardware', file).stdout, /^Hardware {2}my\.hardware\.json: dimc profile from my\.hardware\.json$/m);
   // The preset itself keeps its name.
   assert.equal(JSON.parse(run('profile', fixturePath('Llama-3.1-8B'), '--format', 'json').stdout).hardware.name, 'dimc');
+  // Its JSON (hardware show) is a valid profile again, under the new name.
+  const copy = join(folder, 'copy.hardware.json');
+  assert.equal(run('hardware', 'show', file, '--format', 'json', '--out', copy).status, 0);
+  assert.equal(JSON.parse(run('profile', fixturePath('Llama-3.1-8B'), '--hardware', copy, '--format', 'json').stdout).hardware.name, 'my.hardware.json');
+  // A file named after a preset is not given the preset's name either.
+  const bare = join(folder, 'dimc');
+  writeFileSync(bare, JSON.stringify(dimc));
+  assert.equal(JSON.parse(run('profile', fixturePath('Llama-3.1-8B'), '--hardware', bare, '--format', 'json').stdout).hardware.name, 'dimc.file');
 });
 
 test('a context beyond max_position_embeddings is simulated with a note in every view', () => {

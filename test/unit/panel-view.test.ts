@@ -169,11 +169,11 @@ test('a workspace profile named like a preset is shown in the panel as that file
   writeFileSync(file, JSON.stringify({ ...dimc, collective: { ...dimc.collective, hopLatencyNs: 0 } }));
   // The extension reads workspace profiles through the core's file edge, as here.
   const hw = await readHardwareProfileFile(file);
-  assert.equal(hw.name, 'dimc (from lab.hardware.json)');
-  // The title was the preset's own, not the name: it stays.
+  assert.equal(hw.name, 'lab.hardware.json');
+  // The title was the preset's own, not its name: it stays.
   assert.equal(hw.title, dimc.title);
   const view = buildPanelView(spec, hw, input, { hardware: file, hardwareChoices: [], interactive: false, numerics: null, sweep: null });
-  assert.equal(view.report.hardware.name, 'dimc (from lab.hardware.json)');
+  assert.equal(view.report.hardware.name, 'lab.hardware.json');
   // Free hops: its own numbers, not the preset's.
   assert.ok(view.report.totals.collectiveShareBaselinePct < profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals.collectiveShareBaselinePct);
 });
