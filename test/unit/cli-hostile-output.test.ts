@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { MAX_MEMORY_TIERS } from '../../src/core/hardware/validate';
 import { getPreset } from '../../src/core/hardware/presets';
 import { fixturePath } from './helpers/fixtures';
+import { gv, llamaGgufKv, llamaGgufTensors, writeGguf } from './helpers/gguf-writer';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 /** Every hostile input ends in 0 or 2 well within this; more is a hang. */
@@ -42,8 +43,8 @@ function assertInert(r: SpawnSyncReturns<string>, what: string): void {
 /** Sets the window title, clears the screen, hides a URL, turns text right-to-left, and starts Markdown. */
 const HOSTILE_NAME = '\x1b]0;pwned\x07\x1b[2J\u009b31mEvil\u202eeman\u2066\n# Heading\n```\n| cell | break |\x1b]8;;http://x\x1b\\';
 
-test('control characters in a model name reach no line the CLI prints, in any view', () => {
-  const config = model({ _name_or_path: HOSTILE_NAME });
+test('control characters in a model name, hidden_act and torch_dtype reach no line the CLI prints, in any view', () => {
+  const config = model({ _name_or_path: HOSTILE_NAME, hidden_act: 'silu\x1b]0;pwned\x07\u009b2J', torch_dtype: 'bfloat16\x1b[2J\u202e' });
   const views: string[][] = [
     ['inspect', config],
     ['inspect', config, '--format', 'json'],
@@ -63,6 +64,20 @@ test('control characters in a model name reach no line the CLI prints, in any vi
   }
   // JSON keeps the value (escaped, not removed): inspect reports the name as read.
   assert.equal(JSON.parse(run('inspect', config, '--format', 'json').stdout).name, HOSTILE_NAME);
+});
+
+test("a GGUF file's general.name with escapes: inspect and profile print it inert", () => {
+  const dims = { name: HOSTILE_NAME, layers: 2, hidden: 256, ffn: 512, heads: 8, kvHeads: 2, context: 2048, vocab: 500, eps: 1e-5 };
+  const kv = llamaGgufKv(dims);
+  kv.push(['tokenizer.ggml.tokens', gv.tokens(dims.vocab)]);
+  const file = join(dir(), 'evil.gguf');
+  writeFileSync(file, writeGguf({ kv, tensors: llamaGgufTensors(dims), dataBytes: 4096 }).bytes);
+  for (const args of [['inspect', file], ['profile', file], ['profile', file, '--format', 'md']]) {
+    const r = run(...args);
+    assertInert(r, args.join(' '));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Evil/);
+  }
 });
 
 test('the HTML export carries no raw control or bidi character from the model', () => {
