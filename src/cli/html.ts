@@ -13,6 +13,7 @@ import type { Workload } from '../core/workload';
 import { buildPanelView, buildSweepView, inputOf } from '../common/panel-view';
 import type { HardwareChoice } from '../common/protocol';
 import { standaloneHtml, type StandaloneAssets } from '../common/report-html';
+import { shortened } from '../core/text';
 
 /** The built webview next to the CLI bundle (dist/cli.js → dist/webview/). */
 export function webviewAssets(distDir: string = __dirname): StandaloneAssets {
@@ -28,7 +29,7 @@ export function webviewAssets(distDir: string = __dirname): StandaloneAssets {
 /** The stand-alone report: the panel's view, read-only, with the numerics check and a sweep along the pass's length. */
 export function htmlReport(spec: ModelSpec, hw: HardwareProfile, hardwareId: string, workload: Workload, seed: number, assets: StandaloneAssets = webviewAssets()): string {
   const presets: HardwareChoice[] = listPresets().map((p) => ({ id: p.name, label: p.name, description: p.title, source: 'preset' }));
-  const choices = presets.some((c) => c.id === hardwareId) ? presets : [...presets, { id: hardwareId, label: hw.name, description: hw.title, source: 'workspace' as const }];
+  const choices = presets.some((c) => c.id === hardwareId) ? presets : [...presets, { id: hardwareId, label: shortened(hw.name), description: shortened(hw.title), source: 'workspace' as const }];
   const input = inputOf(workload);
   const axis = workload.phase === 'prefill' ? 'seq' : 'context';
   const view = buildPanelView(spec, hw, input, {

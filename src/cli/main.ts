@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { InputError } from '../core/errors';
 import { pathKind, readHardwareProfileFile } from '../core/files';
 import { applyOverrides } from '../core/hardware/overrides';
@@ -8,7 +9,7 @@ import type { HardwareProfile } from '../core/hardware/profile';
 import { loadModel } from '../core/model/load';
 import { formatSpecTable, summarizeSpec } from '../core/model/summary';
 import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace, type ReportFormat } from '../core/report/formats';
-import { reportOf } from '../core/report/profile';
+import { reportOf, shownSpec } from '../core/report/profile';
 import { simulate } from '../core/sim/simulate';
 import { formatNumerics, numericsFor, numericsPass } from '../core/report/numerics';
 import { fullReport } from '../core/report/full';
@@ -19,6 +20,8 @@ import { formatValidation, validate } from '../core/validate/validate';
 import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
 import { checkPython, pytorchPatch } from './pytorch';
+import { checkOutPath, jsonText, writeError, writeFileAtomic } from './output';
+import { jsonSafe, shortened, terminalSafe, terminalSafeLines } from '../core/text';
 import { runSweepParallel, serveSweepWorker } from './sweep-parallel';
 import { validationInputs } from './validate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
@@ -83,32 +86,41 @@ function checkedWorkload(spec: ModelSpec, workload: Workload): Workload {
   return workload;
 }
 
-/** Writes to --out, or to stdout (whose write errors are handled in main). */
-function emit(text: string, values: ParsedOptions): void {
+/** What a command read, so that --out never overwrites it. */
+type Inputs = readonly string[];
+
+/**
+ * Writes to --out, or to stdout (whose write errors are handled in main). Every line is made inert
+ * first (terminalSafe): file-derived names reach no terminal or document with their controls.
+ */
+function emit(text: string, values: ParsedOptions, inputs: Inputs = []): void {
+  write(terminalSafeLines(text), values, inputs);
+}
+
+/** JSON output: the values kept, the code points a terminal acts on escaped (jsonSafe). */
+function emitJson(value: unknown, values: ParsedOptions, inputs: Inputs = []): void {
+  write(jsonSafe(jsonText(value)) + '\n', values, inputs);
+}
+
+function write(text: string, values: ParsedOptions, inputs: Inputs): void {
   if (values.out) {
-    try {
-      writeFileSync(values.out, text);
-    } catch (err) {
-      throw writeError('--out', values.out, err);
-    }
-    process.stderr.write(`wrote ${values.out}\n`);
+    writeFileAtomic(checkOutPath(values.out, inputs), text);
+    process.stderr.write(`wrote ${terminalSafe(values.out)}\n`);
   } else {
     process.stdout.write(text);
   }
 }
 
-/** A failed write as one line: the file, what it is, and the system's reason. */
-function writeError(flag: string, path: string | null, err: unknown): InputError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const found =
-    code === 'EISDIR' ? 'a folder'
-    : code === 'ENOENT' ? 'a path whose folder does not exist'
-    : code === 'ENOTDIR' ? 'a path through something that is not a folder'
-    : code === 'EACCES' || code === 'EPERM' ? 'no permission to write there'
-    : code === 'ENOSPC' ? 'no space left on the device'
-    : code === 'EROFS' ? 'a read-only file system'
-    : `a write error (${code ?? (err instanceof Error ? err.message : String(err))})`;
-  return new InputError(flag, '', path === null ? 'an output that can be written' : `a file that can be written (${JSON.stringify(path)})`, found);
+/**
+ * The files a model command may have read, which --out must not replace: the path given, and in its
+ * folder the files the model loader reads (config.json, the safetensors index, weights, GGUF files);
+ * a hardware file. Listed only when there is an --out.
+ */
+function modelInputs(path: string, values: ParsedOptions): string[] {
+  if (!values.out) return [];
+  const folder = statSync(path).isDirectory() ? path : dirname(path);
+  const loaderReads = (name: string) => name === 'config.json' || name === 'model.safetensors.index.json' || /\.(safetensors|gguf)$/i.test(name);
+  return [path, ...readdirSync(folder).filter(loaderReads).map((name) => join(folder, name)), ...(values.hardware ? [values.hardware] : [])];
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -126,39 +138,37 @@ async function run(argv: string[]): Promise<number> {
     case 'inspect': {
       const format = formatOption(values, ['table', 'json'], 'table');
       // inspect shows parameter counts, so it reads a GGUF's tensor list too (tied embeddings, weight count).
-      const spec = await loadModel(modelArg(positionals, verb), { gguf: 'tensors' });
-      emit(format === 'json' ? JSON.stringify(summarizeSpec(spec), null, 2) + '\n' : formatSpecTable(spec), values);
+      const path = modelArg(positionals, verb);
+      const spec = await loadModel(path, { gguf: 'tensors' });
+      if (format === 'json') emitJson(summarizeSpec(spec), values, modelInputs(path, values));
+      else emit(formatSpecTable(spec), values, modelInputs(path, values));
       return 0;
     }
     case 'profile': {
       const format: ReportFormat = formatOption(values, REPORT_FORMATS, 'table');
-      const spec = await loadModel(modelArg(positionals, verb));
+      const path = modelArg(positionals, verb);
+      const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
       const workload = checkedWorkload(spec, workloadFrom(values));
+      const inputs = modelInputs(path, values);
       if (format === 'html') {
-        emit(htmlReport(spec, hw, values.hardware ?? DEFAULT_HARDWARE, workload, seedFrom(values)), values);
+        // A document, not terminal text: its file-derived strings are escaped inside it (report-html.ts).
+        write(htmlReport(spec, hw, values.hardware ?? DEFAULT_HARDWARE, workload, seedFrom(values)), values, inputs);
         return 0;
       }
       // The full exports carry the numerics check and the rewritten code; the quick views do not pay for them.
       const { report, simulation } =
         format === 'json' || format === 'md' ? fullReport(spec, hw, workload, seedFrom(values)) : { report: undefined, simulation: simulate(spec, hw, workload) };
       const full = report ?? reportOf(spec, hw, workload, simulation);
-      const text =
-        format === 'json'
-          ? JSON.stringify(full, null, 2) + '\n'
-          : format === 'csv'
-            ? formatCsv(full)
-            : format === 'md'
-              ? formatMarkdown(full)
-              : format === 'trace'
-                ? toChromeTrace(full, simulation) + '\n'
-                : formatTable(full);
-      emit(text, values);
+      if (format === 'json') emitJson(full, values, inputs);
+      else if (format === 'trace') write(jsonSafe(toChromeTrace(full, simulation)) + '\n', values, inputs);
+      else emit(format === 'csv' ? formatCsv(full) : format === 'md' ? formatMarkdown(full) : formatTable(full), values, inputs);
       return 0;
     }
     case 'sweep': {
       const format = formatOption(values, ['table', 'json'], 'table');
-      const spec = await loadModel(modelArg(positionals, verb));
+      const path = modelArg(positionals, verb);
+      const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
       // The grid flags hold lists; the base workload takes every other flag.
       const base = workloadFrom({ ...values, seq: undefined, batch: undefined, context: undefined, tp: undefined });
@@ -170,42 +180,51 @@ async function run(argv: string[]): Promise<number> {
         ranges: values['set-range'] ?? [],
       };
       const points = await runSweepParallel(spec, hw, base, grid);
-      emit(format === 'json' ? JSON.stringify(points, null, 2) + '\n' : formatSweep(points, hw, base), values);
+      if (format === 'json') emitJson(points, values, modelInputs(path, values));
+      else emit(formatSweep(points, hw, base), values, modelInputs(path, values));
       return 0;
     }
     case 'pseudocode': {
-      const spec = await loadModel(modelArg(positionals, verb));
+      const path = modelArg(positionals, verb);
+      const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
       const workload = checkedWorkload(spec, workloadFrom(values));
-      const simulation = simulate(spec, hw, workload);
+      const shown = shownSpec(spec);
+      const simulation = simulate(shown, hw, workload);
       const report = reportOf(spec, hw, workload, simulation);
-      emit(formatPseudocode(pseudocodeFor(spec, simulation, report), blockListings(spec, simulation), values.site), values);
+      emit(formatPseudocode(pseudocodeFor(shown, simulation, report), blockListings(shown, simulation), values.site), values, modelInputs(path, values));
       return 0;
     }
     case 'pytorch': {
-      const spec = await loadModel(modelArg(positionals, verb));
+      const path = modelArg(positionals, verb);
+      const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
-      emit(pytorchPatch(spec, hw, checkedWorkload(spec, workloadFrom(values))), values);
+      // A program, written as is: every file-derived string in it is already an escaped Python literal.
+      write(pytorchPatch(spec, hw, checkedWorkload(spec, workloadFrom(values))), values, modelInputs(path, values));
       return values.check || values.python !== undefined ? checkPython(values.python) : 0;
     }
     case 'verify': {
       const format = formatOption(values, ['table', 'json'], 'table');
-      const spec = await loadModel(modelArg(positionals, verb));
+      const path = modelArg(positionals, verb);
+      const spec = await loadModel(path);
       const result = numericsFor(spec, seedFrom(values));
-      emit(format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatNumerics(result, spec.name), values);
+      if (format === 'json') emitJson(result, values, modelInputs(path, values));
+      else emit(formatNumerics(result, shownSpec(spec).name), values, modelInputs(path, values));
       return numericsPass(result) ? 0 : 1;
     }
     case 'validate': {
       const format = formatOption(values, ['table', 'json'], 'table');
       const result = validate(await validationInputs());
-      emit(format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatValidation(result), values);
+      if (format === 'json') emitJson(result, values);
+      else emit(formatValidation(result), values);
       return 0;
     }
     case 'hardware': {
       const sub = positionals[1];
       const format = formatOption(values, ['table', 'json'], 'table');
       if (sub === 'list') {
-        emit(format === 'json' ? JSON.stringify(listPresets(), null, 2) + '\n' : formatPresetList(listPresets()), values);
+        if (format === 'json') emitJson(listPresets(), values);
+        else emit(formatPresetList(listPresets()), values);
         return 0;
       }
       if (sub === 'show') {
@@ -214,7 +233,8 @@ async function run(argv: string[]): Promise<number> {
         const profile = await hardwareFrom({ ...values, hardware: name });
         // The presets' $schema is a path inside this repository; a saved copy is checked by its name (*.hardware.json).
         const { $schema: _schema, ...portable } = profile;
-        emit(format === 'json' ? JSON.stringify(portable, null, 2) + '\n' : formatProfile(profile), values);
+        if (format === 'json') emitJson(portable, values, [name]);
+        else emit(formatProfile(profile), values, [name]);
         return 0;
       }
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
@@ -240,15 +260,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`deferred-norm: internal error: ${oneLine(message)} (a bug: please report it with the command you ran; --debug shows where)\n`);
-    if (argv.includes('--debug') && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    if (argv.includes('--debug') && err instanceof Error && err.stack) process.stderr.write(terminalSafeLines(err.stack) + '\n');
     return 1;
   }
 }
 
-/** Messages quote file content; a newline or control character in it must not break the one line. */
+/** The most characters of a message printed: messages quote file content, which may be huge. */
+const MAX_MESSAGE_CHARS = 2000;
+
+/** Messages quote file content: one inert line (terminalSafe), bounded. */
 function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return shortened(terminalSafe(text), MAX_MESSAGE_CHARS);
 }
 
 /**

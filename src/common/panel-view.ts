@@ -11,7 +11,7 @@ import type { HardwareProfile } from '../core/hardware/profile';
 import type { ModelSpec } from '../core/model/spec';
 import type { Report } from '../core/report/types';
 import type { NumericsResult } from '../core/numerics/types';
-import { reportOf } from '../core/report/profile';
+import { reportOf, shownSpec } from '../core/report/profile';
 import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
@@ -69,12 +69,14 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
   const workload = workloadOf(input);
   // Refuses a TP degree the model's heads cannot be split into; notes KV-head replication.
   const { notes } = checkWorkloadForModel(spec, workload);
-  const simulation = simulate(spec, hw, workload);
+  // Names as shown, in the simulation's layer kinds and the code's comments; the report notes their length.
+  const shown = shownSpec(spec);
+  const simulation = simulate(shown, hw, workload);
   const report = reportOf(spec, hw, workload, simulation);
   report.model.notes = [...report.model.notes, ...notes];
   report.numerics = options.numerics;
-  report.pseudocode = pseudocodeFor(spec, simulation, report);
-  report.pseudocodeBlocks = blockListings(spec, simulation);
+  report.pseudocode = pseudocodeFor(shown, simulation, report);
+  report.pseudocodeBlocks = blockListings(shown, simulation);
   return {
     report,
     timelines: timelinesOf(simulation),

@@ -3,6 +3,7 @@
  * the extension through asWebviewUri) and the stand-alone export (one file, data,
  * script and styles inline). Both under a nonce-only CSP. Pure: no vscode, DOM or Node.
  */
+import { jsonSafe, terminalSafe } from '../core/text';
 import type { PanelView } from './protocol';
 
 /** Escapes text for an HTML attribute value or element content. */
@@ -13,10 +14,11 @@ export function escapeHtml(text: string): string {
 /**
  * JSON that can sit inside a <script> element: `<`, `>` and `&` become \u escapes
  * (so no string can close the tag or open a comment), and U+2028/2029 too (line
- * terminators in older JavaScript). JSON.parse reads the escapes back unchanged.
+ * terminators in older JavaScript), as are C1 and bidi controls (jsonSafe). JSON.parse reads the escapes
+ * back unchanged.
  */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return jsonSafe(JSON.stringify(value)).replace(/[<>&]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
@@ -242,7 +244,7 @@ function codiconLink(css: string, font: Uint8Array, nonce: string): string {
 /** One self-contained HTML file showing the view as the panel does (controls read-only). */
 export function standaloneHtml(view: PanelView, assets: StandaloneAssets): string {
   const nonce = makeNonce();
-  const title = `Deferred Norm: ${view.report.model.name}`;
+  const title = `Deferred Norm: ${terminalSafe(view.report.model.name)}`;
   const codicons = assets.codiconCss !== undefined && assets.codiconFont !== undefined ? codiconLink(assets.codiconCss, assets.codiconFont, nonce) : '';
   return htmlDocument({
     csp: ["default-src 'none'", `style-src 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`, 'img-src data:', 'font-src data:'],

@@ -5,9 +5,11 @@
  * (issue #4); the full report of Llama-3.1-405B from the CLI under 2× a bare `node -e 0`, and the
  * minified extension and webview bundles under 400 KB and 300 KB (issue #7); from the CLI, the
  * 10,000-point sweep of Llama-3.1-8B within 7× and the table profile of DeepSeek-V3 (the slowest
- * fixture) within 2× a bare `node -e 0` (issue #10).
+ * fixture) within 2× a bare `node -e 0` (issue #10); a 16-million-character model name exported as HTML
+ * and a 100,000-layer JSON report within 3 s and 400 MB each, as child processes (issue #16).
  */
 import { extensionBench } from './extension-bench';
+import { hostileBench } from './hostile-bench';
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
   console.log(`  deferred-norm sweep Llama-3.1-8B, ${points.length} points (table)     ${ratio(sweep!)} (target ≤ 7×)`);
   console.log(`  deferred-norm profile DeepSeek-V3 (table)                 ${ratio(deepseek!)} (target ≤ 2×)`);
 
+  hostileBench(cli);
   await bundleSizes();
 }
 

@@ -28,7 +28,7 @@ interface JsonReport {
   model: { name: string; architecture: string | null; layers: number; source: string };
   hardware: { name: string; title: string; provenance: Record<string, string> };
   layerKinds: { id: string; label: string; sites: { id: string; name: string; kind: string; depth: string | null }[]; busyUs: Record<'baseline' | 'deferred', Record<string, number>> }[];
-  layers: { index: number }[];
+  layers: { index: number; count: number }[];
   totals: { baselineUs: number; deferredUs: number; savedUs: number; savedPct: number; collectiveShareBaselinePct: number; hiddenCollectivePct: number };
   numerics: { entries: unknown[] };
   pseudocode: { name: string; before: string }[];
@@ -117,8 +117,8 @@ async function checkShowsReport(w: Watched, report: JsonReport): Promise<void> {
   assert.ok((await figure('Collective share')).includes(pct(t.collectiveShareBaselinePct)));
   assert.ok((await figure('Hidden')).includes(pct(t.hiddenCollectivePct)));
 
-  // One bar per layer, the head included.
-  assert.equal(await page.locator('#layers .layer-bar').count(), report.layers.length);
+  // One bar per layer, the head included (each entry of layers[] is a run of `count` identical layers).
+  assert.equal(await page.locator('#layers .layer-bar').count(), report.layers.reduce((n, l) => n + l.count, 0));
   assert.equal(await page.locator('#layers .layer-bar-head').count(), 1);
 
   // The timeline shows the first layer kind: ops in exactly the lanes whose engines are busy in the JSON.
@@ -165,7 +165,8 @@ for (const [model, layers] of [
 ] as const) {
   test(`export of ${model} shows its report in light and dark, with nothing loaded or violated`, async () => {
     const { file, report } = exportOf(join(FIXTURES, model), model);
-    assert.equal(report.layers.length, layers);
+    // Both are identical decoder layers and a head: two runs, covering every layer.
+    assert.deepEqual(report.layers.map((l) => [l.index, l.count]), [[0, layers - 1], [layers - 1, 1]]);
     for (const scheme of ['light', 'dark'] as const) {
       const w = await open(file, scheme);
       try {
@@ -238,6 +239,30 @@ test('a model whose strings are markup is shown as text and runs nothing', async
     assert.ok(headline.includes(payloads.img), 'the quantization note and source show as text');
     assert.equal(await page.title(), `Deferred Norm: ${report.model.name}`);
     await page.waitForTimeout(200);
+    assertClean(w);
+  } finally {
+    await w.page.context().close();
+  }
+});
+
+test('an export of 100,000 identical layers and a 16-million-character name: one bar per run, the name shortened with its length', async () => {
+  const config = JSON.parse(readFileSync(join(ROOT, FIXTURES, 'Llama-3.1-8B', 'config.json'), 'utf8')) as Record<string, unknown>;
+  const dir = join(TMP, 'deep-long');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 100_000, _name_or_path: 'N'.repeat(16_000_000) }));
+  const { file, report } = exportOf(dir, 'deep-long');
+  const shown = `${'N'.repeat(200)}… (16,000,000 characters)`;
+  assert.equal(report.model.name, shown);
+  const w = await open(file, 'light');
+  try {
+    const { page } = w;
+    // Past 512 layers the chart draws a bar per run: the 100,000 decoder layers, then the head.
+    assert.equal(await page.locator('#layers .layer-bar').count(), 2);
+    assert.deepEqual(await page.locator('#layers .layer-bar').evaluateAll((bars) => bars.map((b) => b.getAttribute('data-layer'))), ['0', '100000']);
+    await page.locator('#layers .layer-bar').first().hover();
+    assert.match(await page.locator('#dnp-tooltip').innerText(), /Layers 0–99999 \(100,000 alike\)/);
+    assert.equal(await text(page, '#headline h1'), shown);
+    assert.ok((await text(page, '#headline')).includes('16,000,000 characters long'));
     assertClean(w);
   } finally {
     await w.page.context().close();

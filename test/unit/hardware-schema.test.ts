@@ -26,7 +26,7 @@ const PRESETS: Record<string, unknown> = { dimc, 'gpu-h100': gpuH100, 'tpu-v5e':
 const KEYWORDS = new Set([
   '$schema', 'title', 'description', // annotations
   'type', 'enum', 'required', 'properties', 'additionalProperties', 'minProperties',
-  'items', 'minItems', 'minimum', 'exclusiveMinimum', 'maximum', 'minLength', 'pattern',
+  'items', 'minItems', 'maxItems', 'minimum', 'exclusiveMinimum', 'maximum', 'minLength', 'pattern',
 ]);
 
 const isObj = (v: unknown): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,6 +81,7 @@ function schemaErrors(schema: Schema, value: unknown, path = ''): string[] {
   }
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) err(path, 'minItems');
+    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) err(path, 'maxItems');
     if (isObj(schema.items)) value.forEach((item, i) => errors.push(...schemaErrors(schema.items as Schema, item, `${path}[${i}]`)));
   }
   return errors;

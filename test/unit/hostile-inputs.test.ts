@@ -217,7 +217,7 @@ test('--hardware DIR, a folder with no model, --out DIR, --out missing/dir/x.jso
   const empty = join(TMP, 'empty');
   mkdirSync(empty);
   refused(cli('profile', empty), /empty: config\.json: expected a config\.json, a \.gguf file or \.safetensors weights in the folder, found none of them$/);
-  refused(cli('profile', LLAMA, '--out', TMP), /^deferred-norm: --out: expected a file that can be written \(".*"\), found a folder$/);
+  refused(cli('profile', LLAMA, '--out', TMP), /^deferred-norm: --out: expected a regular file to write, or a new path, found a folder \(".*"\)$/);
   refused(cli('profile', LLAMA, '--out', join(TMP, 'missing', 'dir', 'x.json')), /--out: expected a file that can be written \(".*x\.json"\), found a path whose folder does not exist$/);
   refused(cli('profile', join(TMP, 'nothing-here.json')), /nothing-here\.json: expected an existing file or folder$/);
 });
@@ -321,7 +321,8 @@ test('an error message quoting file content or a path stays one line', () => {
   const path = join(TMP, 'bad-line.hardware.json');
   writeFileSync(path, JSON.stringify({ ...JSON.parse(dimcJson), name: 'a\nb\u001b[31m' }));
   refused(cli('profile', LLAMA, '--hardware', path), /bad-line\.hardware\.json: name: expected a short id .*found "a\\nb\\u001b\[31m"$/);
-  refused(cli('profile', join(TMP, 'two\nlines\u001b[2J.json')), /two lines .*\.json: expected an existing file or folder$/);
+  // The line break becomes a space; the escape sequence goes with its parameters (terminalSafe).
+  refused(cli('profile', join(TMP, 'two\nlines\u001b[2J.json')), /two lines\.json: expected an existing file or folder$/);
 });
 
 // --- hardware ranges: the validator and the schema state the same bounds -----------------------------

@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readHardwareProfileFile } from '../../src/core/files';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { compareHardware, formatComparisonMarkdown } from '../../src/core/report/compare';
@@ -134,4 +138,42 @@ test('deferral depth from the panel: linear keeps every scale after its linear l
   assert.deepEqual(attnNorm(linear).depthUs.map((d) => d.depth), ['linear']);
   assert.deepEqual(linear.report.totals, profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, deferDepth: 'linear' }).totals);
   assert.ok(linear.report.totals.savedUs < deepest.report.totals.savedUs, 'the deeper scales save more on dimc');
+});
+
+test('the panel view of a 16-million-character name and a 100,000-character hidden_act shows them shortened, with their length', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const name = `\u202e${'N'.repeat(16_000_000)}`;
+  const hostile = { ...spec, name, layerKinds: spec.layerKinds.map((k) => ({ ...k, label: `${k.label} ${'x'.repeat(100_000)}` })) };
+  const view = buildPanelView(hostile, getPreset('dimc'), input, { hardware: 'dimc', hardwareChoices: [], interactive: false, numerics: null, sweep: null });
+  // Its first 200 characters (the bidi override, dropped, and 199 N's) and its length as read.
+  assert.equal(view.report.model.name, `${'N'.repeat(199)}… (16,000,001 characters)`);
+  assert.ok(view.report.model.notes.some((n) => n.includes('16,000,001 characters long')));
+  for (const k of [...view.report.layerKinds, ...view.timelines]) assert.ok(k.label.length <= 200 + ' (100,000 characters)…'.length + 20, `${k.label.length}`);
+  // Nothing in the view (pseudo-code comments included) carries the long strings: the view stays small.
+  const text = JSON.stringify(view);
+  assert.ok(!text.includes('N'.repeat(201)) && !text.includes('x'.repeat(201)));
+  assert.ok(text.length < 2_000_000, `${text.length}`);
+});
+
+test("the panel's layers: one entry per run of identical layers, covering every layer once", async () => {
+  const spec = await loadFixture('Llama-3.1-405B');
+  const view = buildPanelView(spec, getPreset('dimc'), input, { hardware: 'dimc', hardwareChoices: [], interactive: false, numerics: null, sweep: null });
+  // 126 identical decoder layers, then the head.
+  assert.deepEqual(view.report.layers.map((l) => [l.index, l.count, l.kind]), [[0, 126, 'decoder'], [126, 1, 'head']]);
+});
+
+test('a workspace profile named like a preset is shown in the panel as that file, its own numbers kept', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const { $schema: _schema, ...dimc } = getPreset('dimc');
+  const file = join(mkdtempSync(join(tmpdir(), 'dnp-ws-')), 'lab.hardware.json');
+  writeFileSync(file, JSON.stringify({ ...dimc, collective: { ...dimc.collective, hopLatencyNs: 0 } }));
+  // The extension reads workspace profiles through the core's file edge, as here.
+  const hw = await readHardwareProfileFile(file);
+  assert.equal(hw.name, 'lab.hardware.json');
+  // The title was the preset's own, not its name: it stays.
+  assert.equal(hw.title, dimc.title);
+  const view = buildPanelView(spec, hw, input, { hardware: file, hardwareChoices: [], interactive: false, numerics: null, sweep: null });
+  assert.equal(view.report.hardware.name, 'lab.hardware.json');
+  // Free hops: its own numbers, not the preset's.
+  assert.ok(view.report.totals.collectiveShareBaselinePct < profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals.collectiveShareBaselinePct);
 });

@@ -9,6 +9,7 @@
  */
 import { InputError, describeValue } from '../errors';
 import { isObject, parseLenientJson } from '../json';
+import { isPresetName } from './presets';
 import { DTYPES, type HardwareProfile } from './profile';
 import {
   PROFILE_SPEC,
@@ -27,14 +28,41 @@ import {
 /** Top-level fields that are not part of PROFILE_SPEC. */
 const META_FIELDS = ['$schema', 'provenance', 'sources'] as const;
 
+/**
+ * The most memory tiers a profile may list (the schema's maxItems). Real machines have two to four
+ * (SRAM, HBM, host DRAM, disk); the bound keeps every per-tier step of a sweep point small.
+ */
+export const MAX_MEMORY_TIERS = 16;
+
+/**
+ * A user's profile file. One whose `name` is a preset's keeps its numbers but takes its file's name
+ * ("lab.hardware.json"), and its description says why, so no report, comparison or hover reads as the
+ * built-in preset; the new name is still a valid id, so `hardware show FILE --format json` round-trips.
+ */
 export function parseHardwareProfile(text: string, file: string): HardwareProfile {
-  return validateHardwareProfile(parseLenientJson(text, file), file);
+  const profile = validateHardwareProfile(parseLenientJson(text, file), file);
+  if (!isPresetName(profile.name)) return profile;
+  const base = file.split(/[\\/]/).pop() ?? file;
+  const name = fileProfileName(base);
+  return {
+    ...profile,
+    name,
+    title: profile.title === profile.name ? `${profile.name} profile from ${base}` : profile.title,
+    description: `Named "${profile.name}" in ${base}, like the preset; shown by its file name. ${profile.description}`.trimEnd(),
+  };
+}
+
+/** A file name as a profile id (letters, digits, ".", "_", "-"), never a preset's. */
+function fileProfileName(base: string): string {
+  const id = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'profile';
+  return isPresetName(id) ? `${id}.file` : id;
 }
 
 export function validateHardwareProfile(value: unknown, file: string): HardwareProfile {
   if (!isObject(value)) {
     throw new InputError(file, '', 'a JSON object describing a hardware profile', describeValue(value));
   }
+  checkTierCount(value, file);
   const body = checkObject(PROFILE_SPEC, value, [], file, META_FIELDS);
   if (body.title === undefined) body.title = body.name;
   if (body.description === undefined) body.description = '';
@@ -71,6 +99,7 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
  * which re-check only these after changing a single value.
  */
 export function checkCrossFieldRules(profile: HardwareProfile, file: string): void {
+  checkTierCount(profile, file);
   const names = profile.memory.tiers.map((t) => t.name);
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i) {
@@ -96,6 +125,15 @@ export function checkCrossFieldRules(profile: HardwareProfile, file: string): vo
       `a dtype that has a peak rate in matrix.peakTflops (${have.join(', ')})`,
       JSON.stringify(profile.defaultDtype),
     );
+  }
+}
+
+/** Before anything walks the tiers (their names are checked pairwise). */
+function checkTierCount(value: Record<string, unknown> | HardwareProfile, file: string): void {
+  const memory: unknown = value.memory;
+  const tiers = isObject(memory) ? memory.tiers : undefined;
+  if (Array.isArray(tiers) && tiers.length > MAX_MEMORY_TIERS) {
+    throw new InputError(file, 'memory.tiers', `at most ${MAX_MEMORY_TIERS} memory tiers`, `${tiers.length.toLocaleString('en-US')}`, 'limit');
   }
 }
 

@@ -3,6 +3,7 @@ import type { ModelSpec } from '../model/spec';
 import { simulate } from '../sim/simulate';
 import type { Workload } from '../workload';
 import { totalsOfSimulation } from './profile';
+import { markdownInline, shortened, shownName } from '../text';
 import { markdownTable, num, percent } from './text';
 import type { Totals } from './types';
 
@@ -21,9 +22,9 @@ export function compareHardware(spec: ModelSpec, machines: readonly HardwareProf
   for (const hw of machines) {
     try {
       const simulation = simulate(spec, hw, workload);
-      rows.push({ hardware: hw.name, title: hw.title, dtype: simulation.dtype, ...totalsOfSimulation(simulation) });
+      rows.push({ hardware: shownName(hw.name), title: shownName(hw.title), dtype: simulation.dtype, ...totalsOfSimulation(simulation) });
     } catch (err) {
-      skipped.push({ hardware: hw.name, reason: err instanceof Error ? err.message : String(err) });
+      skipped.push({ hardware: shownName(hw.name), reason: shortened(err instanceof Error ? err.message : String(err), 1000) });
     }
   }
   return { rows, skipped };
@@ -32,19 +33,15 @@ export function compareHardware(spec: ModelSpec, machines: readonly HardwareProf
 /** The comparison as Markdown: a table a person reads side by side, with what it assumes. */
 export function formatComparisonMarkdown(modelName: string, workloadLine: string, result: ReturnType<typeof compareHardware>): string {
   const header = ['Hardware', 'Dtype', 'Baseline µs', 'Deferred µs', 'Saved µs', 'Saved', 'Collective share', 'Hidden'];
-  const rows = result.rows.map((r) => [`${plain(r.title)} (${plain(r.hardware)})`, r.dtype, num(r.baselineUs), num(r.deferredUs), num(r.savedUs), percent(r.savedPct), percent(r.collectiveShareBaselinePct), percent(r.hiddenCollectivePct)]);
+  // Cells are escaped by markdownTable; the heading and the list by markdownInline.
+  const rows = result.rows.map((r) => [`${r.title} (${r.hardware})`, r.dtype, num(r.baselineUs), num(r.deferredUs), num(r.savedUs), percent(r.savedPct), percent(r.collectiveShareBaselinePct), percent(r.hiddenCollectivePct)]);
   const out = [
-    `# ${plain(modelName)} on every hardware profile`,
+    `# ${markdownInline(modelName)} on every hardware profile`,
     '',
     `> Simulated estimates, not measurements. Workload: ${workloadLine}. Each profile's numbers and their sources: \`deferred-norm hardware show NAME\`.`,
     '',
     markdownTable(header, rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']),
   ];
-  if (result.skipped.length > 0) out.push('', 'Not compared:', '', ...result.skipped.map((s) => `- ${plain(s.hardware)}: ${plain(s.reason)}`));
+  if (result.skipped.length > 0) out.push('', 'Not compared:', '', ...result.skipped.map((s) => `- ${markdownInline(s.hardware)}: ${markdownInline(s.reason)}`));
   return out.join('\n') + '\n';
-}
-
-/** Names come from files: as character references they cannot form links, HTML or emphasis in a Markdown preview. */
-function plain(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+!|<>&~]/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\r\n]+/g, ' ');
 }

@@ -1,5 +1,6 @@
 import { ENGINES } from '../graph/ops';
 import type { Simulation } from '../sim/simulate';
+import { markdownInline as md } from '../text';
 import { count, csvField, markdownTable, num, percent, ranges, table, type Align } from './text';
 import type { LayerKindResult, Report, SiteResult } from './types';
 import type { Workload } from '../workload';
@@ -80,33 +81,34 @@ export function formatTable(r: Report): string {
   return out.join('\n') + '\n';
 }
 
-/** One row per layer (the head is the last row). */
+/** One row per run of identical layers (`count` of them from `index`; the head is the last row). */
 export function formatCsv(r: Report): string {
-  const header = ['index', 'kind', 'baselineUs', 'deferredUs', 'savedUs', 'savedPct', 'deferredSites', 'keptSites', 'ineligibleSites'];
+  const header = ['index', 'kind', 'baselineUs', 'deferredUs', 'savedUs', 'savedPct', 'deferredSites', 'keptSites', 'ineligibleSites', 'count'];
   const rows = r.layers.map((l) => {
     const names = (d: string) => l.sites.filter((s) => s.decision === d).map((s) => s.name).join('; ');
-    return [l.index, l.kind, l.baselineUs.toFixed(4), l.deferredUs.toFixed(4), l.savedUs.toFixed(4), l.baselineUs > 0 ? ((100 * l.savedUs) / l.baselineUs).toFixed(3) : '0', names('defer'), names('keep'), names('ineligible')];
+    return [l.index, l.kind, l.baselineUs.toFixed(4), l.deferredUs.toFixed(4), l.savedUs.toFixed(4), l.baselineUs > 0 ? ((100 * l.savedUs) / l.baselineUs).toFixed(3) : '0', names('defer'), names('keep'), names('ineligible'), l.count];
   });
   return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\n') + '\n';
 }
 
 export function formatMarkdown(r: Report): string {
   const out = [
-    `# Deferred normalization: ${r.model.name} on ${r.hardware.name}`,
+    `# Deferred normalization: ${md(r.model.name)} on ${md(r.hardware.name)}`,
     '',
-    `> ${r.estimate}`,
+    `> ${md(r.estimate)}`,
     '',
-    `- **Model:** ${r.model.name} (${r.model.family}, ${r.model.layers} layers, hidden ${r.model.hidden}, ${count(r.model.params.total)} parameters)`,
-    `- **Hardware:** ${r.hardware.title} (\`${r.hardware.name}\`)`,
-    `- **Workload:** ${workloadLine(r.workload)}`,
+    `- **Model:** ${md(r.model.name)} (${md(r.model.family)}, ${r.model.layers} layers, hidden ${r.model.hidden}, ${count(r.model.params.total)} parameters)`,
+    `- **Hardware:** ${md(r.hardware.title)} (${md(r.hardware.name)})`,
+    `- **Workload:** ${md(workloadLine(r.workload))}`,
     '',
     markdownTable(KIND_HEADER, kindRows(r), KIND_ALIGN),
     '',
     collectiveLine(r),
   ];
   for (const k of r.layerKinds) {
-    out.push('', `## Sites in ${k.id === 'head' ? 'the head' : `each ${k.id} layer`}`, '', markdownTable(SITE_HEADER, siteRows(k), SITE_ALIGN));
+    out.push('', `## Sites in ${k.id === 'head' ? 'the head' : `each ${md(k.id)} layer`}`, '', markdownTable(SITE_HEADER, siteRows(k), SITE_ALIGN));
   }
+  if (r.model.notes.length > 0) out.push('', '## Notes', '', ...r.model.notes.map((n) => `- ${md(n)}`));
   if (r.numerics) {
     const n = r.numerics;
     const sci = (x: number) => x.toExponential(2);
@@ -126,12 +128,12 @@ export function formatMarkdown(r: Report): string {
   if (r.pseudocode) {
     out.push('', '## Rewritten code', '');
     for (const p of r.pseudocode) {
-      out.push(`### ${p.layerKind}: ${p.name} (${p.decision})`, '', 'Before:', '', fenced(p.before), '', 'After:', '', fenced(p.after), '');
+      out.push(`### ${md(p.layerKind)}: ${md(p.name)} (${p.decision})`, '', 'Before:', '', fenced(p.before), '', 'After:', '', fenced(p.after), '');
     }
   }
-  out.push('', '## Assumptions', '', ...r.assumptions.map((a) => `- ${a}`));
+  out.push('', '## Assumptions', '', ...r.assumptions.map((a) => `- ${md(a)}`));
   out.push('', '## Where the hardware numbers come from', '', markdownTable(['Number', 'Source'], Object.entries(r.hardware.provenance), ['left', 'left']));
-  if (r.hardware.sources.length > 0) out.push('', ...r.hardware.sources.map((s) => `- [${s.id}] ${s.citation}`));
+  if (r.hardware.sources.length > 0) out.push('', ...r.hardware.sources.map((s) => `- \\[${md(s.id)}\\] ${md(s.citation)}`));
   return out.join('\n') + '\n';
 }
 

@@ -4,7 +4,7 @@ import type { ModelSpec } from '../model/spec';
 import { simulate, type Simulation } from '../sim/simulate';
 import type { Workload } from '../workload';
 import { numericsFor } from './numerics';
-import { reportOf } from './profile';
+import { reportOf, shownSpec } from './profile';
 import type { Report } from './types';
 
 /**
@@ -12,10 +12,12 @@ import type { Report } from './types';
  * code. The quick views (table, CSV, sweeps) use profile() and skip the last two.
  */
 export function fullReport(spec: ModelSpec, hw: HardwareProfile, workload: Workload, seed = 1): { report: Report; simulation: Simulation } {
-  const simulation = simulate(spec, hw, workload);
+  // Names as shown, in the simulation's layer kinds and the code's comments; the report notes their length.
+  const shown = shownSpec(spec);
+  const simulation = simulate(shown, hw, workload);
   const report = reportOf(spec, hw, workload, simulation);
   report.numerics = numericsFor(spec, seed);
-  report.pseudocode = pseudocodeFor(spec, simulation, report);
-  report.pseudocodeBlocks = blockListings(spec, simulation);
+  report.pseudocode = pseudocodeFor(shown, simulation, report);
+  report.pseudocodeBlocks = blockListings(shown, simulation);
   return { report, simulation };
 }

@@ -3,6 +3,7 @@ import { isOverride, type HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
 import type { Workload } from '../workload';
+import { MAX_SHOWN_CHARS, shortened, shownName, terminalSafe } from '../text';
 import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
 
 const us = (ns: number): number => ns / 1000;
@@ -16,34 +17,24 @@ export function profile(spec: ModelSpec, hw: HardwareProfile, workload: Workload
 
 export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workload, simulation: Simulation): Report {
   const layerKinds = simulation.kinds.map(kindResult);
-  const layers: LayerResult[] = layerKinds
-    .flatMap((k) =>
-      k.layers.map((index) => ({
-        index,
-        kind: k.id,
-        baselineUs: k.baselineUs,
-        deferredUs: k.deferredUs,
-        savedUs: k.savedUs,
-        sites: k.sites.map((s) => ({ name: s.name, kind: s.kind, decision: s.decision, reason: s.reason, savedUs: s.savedUs })),
-      })),
-    )
-    .sort((a, b) => a.index - b.index);
+  const { layers, note: layersNote } = layerRuns(layerKinds);
+  const notes = [...spec.notes, ...shownNotes(spec, workload), ...(layersNote ? [layersNote] : [])];
   return {
     schema: 'deferred-norm-report/1',
-    estimate: `Simulated estimate on the "${hw.title}" profile (${hw.name}); not a measurement. Every number of the profile has its source listed under hardware.provenance.`,
+    estimate: `Simulated estimate on the "${shownName(hw.title)}" profile (${shownName(hw.name)}); not a measurement. Every number of the profile has its source listed under hardware.provenance.`,
     model: {
-      name: spec.name,
+      name: shownName(spec.name),
       family: spec.family,
-      modelType: spec.modelType,
-      architecture: spec.architecture,
+      modelType: shownName(spec.modelType),
+      architecture: spec.architecture === null ? null : shownName(spec.architecture),
       source: spec.source.path,
       layers: spec.layers,
       hidden: spec.hidden,
       vocab: spec.vocab,
       params: spec.params,
-      notes: spec.notes,
+      notes,
     },
-    hardware: { name: hw.name, title: hw.title, description: hw.description, provenance: hw.provenance, sources: hw.sources },
+    hardware: { name: shownName(hw.name), title: shownName(hw.title), description: shortened(terminalSafe(hw.description), MAX_DESCRIPTION_CHARS), provenance: hw.provenance, sources: hw.sources },
     workload: { ...workload, dtype: simulation.dtype },
     assumptions: assumptions(spec, hw, workload),
     layerKinds,
@@ -55,6 +46,70 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   };
 }
 
+/** The most entries `layers[]` holds; a model with more runs of identical layers is summed up by its layer kinds. */
+export const MAX_LAYER_ENTRIES = 1000;
+/** A hardware description is a paragraph; more than this is not shown. */
+const MAX_DESCRIPTION_CHARS = 2000;
+
+/**
+ * `layers[]`: consecutive layers of one kind have the same figures, so each run of them is one entry
+ * (`index` its first layer, `count` how many), at most MAX_LAYER_ENTRIES of them: the report's size
+ * follows what differs, not the number of layers.
+ */
+function layerRuns(kinds: LayerKindResult[]): { layers: LayerResult[]; note: string | null } {
+  const kindOf: { index: number; kind: LayerKindResult }[] = kinds.flatMap((k) => k.layers.map((index) => ({ index, kind: k }))).sort((a, b) => a.index - b.index);
+  const layers: LayerResult[] = [];
+  let runs = 0;
+  for (let i = 0; i < kindOf.length; ) {
+    const { index, kind: k } = kindOf[i]!;
+    let j = i + 1;
+    while (j < kindOf.length && kindOf[j]!.kind === k && kindOf[j]!.index === kindOf[j - 1]!.index + 1) j++;
+    runs++;
+    if (layers.length < MAX_LAYER_ENTRIES) {
+      layers.push({
+        index,
+        count: j - i,
+        kind: k.id,
+        baselineUs: k.baselineUs,
+        deferredUs: k.deferredUs,
+        savedUs: k.savedUs,
+        sites: k.sites.map((s) => ({ name: s.name, kind: s.kind, decision: s.decision, reason: s.reason, savedUs: s.savedUs })),
+      });
+    }
+    i = j;
+  }
+  const shown = layers.reduce((n, l) => n + l.count, 0);
+  const note =
+    runs > MAX_LAYER_ENTRIES
+      ? `The per-layer list shows the first ${MAX_LAYER_ENTRIES.toLocaleString('en-US')} of ${runs.toLocaleString('en-US')} runs of identical layers (${shown.toLocaleString('en-US')} of ${kindOf.length.toLocaleString('en-US')} layers); the layer kinds and the totals cover them all.`
+      : null;
+  return { layers, note };
+}
+
+/** The spec as views may quote it (the rewritten code's comments name the model and its layer kinds): names shortened. */
+export function shownSpec(spec: ModelSpec): ModelSpec {
+  const name = shownName(spec.name);
+  const layerKinds = spec.layerKinds.map((k) => {
+    const label = shownName(k.label);
+    return label === k.label ? k : { ...k, label };
+  });
+  return name === spec.name && layerKinds.every((k, i) => k === spec.layerKinds[i]) ? spec : { ...spec, name, layerKinds };
+}
+
+/** What the views must say about the model that they cannot show as it is. */
+function shownNotes(spec: ModelSpec, w: Workload): string[] {
+  const notes: string[] = [];
+  if (shortened(spec.name) !== spec.name) {
+    notes.push(`The model's name is ${spec.name.length.toLocaleString('en-US')} characters long; reports show its first ${MAX_SHOWN_CHARS}.`);
+  }
+  const positions = w.phase === 'prefill' ? w.seq : w.context;
+  if (spec.maxPositions !== null && positions > spec.maxPositions) {
+    const what = w.phase === 'prefill' ? `A prefill of ${w.seq.toLocaleString('en-US')} tokens` : `A context of ${w.context.toLocaleString('en-US')} tokens`;
+    notes.push(`${what} is beyond the ${spec.maxPositions.toLocaleString('en-US')} positions the model was trained for (max_position_embeddings); it is simulated as asked, but the model would need position scaling or would not run.`);
+  }
+  return notes;
+}
+
 function kindResult(k: KindSimulation): LayerKindResult {
   const base = k.baseline.timeline.makespanNs;
   const def = k.deferred.timeline.makespanNs;
@@ -62,7 +117,7 @@ function kindResult(k: KindSimulation): LayerKindResult {
     Object.fromEntries(Object.entries(engineBusyNs(run)).map(([e, ns]) => [e, us(ns)])) as LayerKindResult['busyUs']['baseline'];
   return {
     id: k.id,
-    label: k.label,
+    label: shownName(k.label),
     layers: k.layers,
     baselineUs: us(base),
     deferredUs: us(def),

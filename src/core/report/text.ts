@@ -1,4 +1,5 @@
 /** Small text-layout helpers shared by the plain-text and Markdown views. */
+import { markdownInline, terminalSafe } from '../text';
 
 /** Fixed decimals, thousands separated for the integer part. */
 export function num(value: number, decimals = 2): string {
@@ -61,15 +62,15 @@ export function table(header: string[], rows: string[][], align: Align[]): strin
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** A Markdown table; cell text is escaped so model-supplied names cannot break it. */
+/** A Markdown table; cell text is escaped (markdownInline) so model-supplied names cannot break it. */
 export function markdownTable(header: string[], rows: string[][], align: Align[]): string {
-  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
   const sep = align.map((a) => (a === 'right' ? '---:' : ':---'));
-  return [header, sep, ...rows].map((r, i) => `| ${(i === 1 ? r : r.map(esc)).join(' | ')} |`).join('\n');
+  return [header, sep, ...rows].map((r, i) => `| ${(i === 1 ? r : r.map(markdownInline)).join(' | ')} |`).join('\n');
 }
 
 /** One CSV field, quoted when needed (RFC 4180). */
 export function csvField(value: string | number): string {
-  const s = String(value);
+  // One line per row: a name's line breaks and controls never reach the file.
+  const s = terminalSafe(String(value));
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -1,5 +1,6 @@
 import type { Engine, OpCategory } from '../graph/ops';
 import type { Run, Simulation } from '../sim/simulate';
+import { shownName } from '../text';
 
 /** One op as the engine timeline draws it (times in µs from the start of the layer). */
 export interface TimelineOp {
@@ -43,5 +44,5 @@ function scheduleView(run: Run): ScheduleView {
 
 /** The simulated schedules of one layer of each kind, as plain data for the panel and the HTML export. */
 export function timelinesOf(simulation: Simulation): KindTimeline[] {
-  return simulation.kinds.map((k) => ({ kind: k.id, label: k.label, baseline: scheduleView(k.baseline), deferred: scheduleView(k.deferred) }));
+  return simulation.kinds.map((k) => ({ kind: k.id, label: shownName(k.label), baseline: scheduleView(k.baseline), deferred: scheduleView(k.deferred) }));
 }

@@ -47,8 +47,13 @@ export interface LayerKindResult {
   sites: SiteResult[];
 }
 
+/**
+ * A run of consecutive layers of one kind, which have the same figures: layers index … index + count − 1.
+ * (Before `count`, each layer had its own entry; a reader that ignores it sees each run's first layer.)
+ */
 export interface LayerResult {
   index: number;
+  count: number;
   kind: string;
   baselineUs: number;
   deferredUs: number;
