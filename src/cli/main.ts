@@ -20,6 +20,7 @@ import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
 import { runSweepParallel, serveSweepWorker } from './sweep-parallel';
 import { validationInputs } from './validate';
+import { MEASURE_VERBS, measureCommand } from './calibrate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 declare const PACKAGE_VERSION: string | undefined;
@@ -35,6 +36,9 @@ Usage
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
   deferred-norm validate [--format table|json]   (published latency measurements beside the simulated figures)
+  deferred-norm harness <model> [workload and hardware options] [--device cpu|cuda] [--quick] [--out FILE.py]
+  deferred-norm measure <model> [workload options] [--python PATH] [--device cpu|cuda] [--quick] [--threads N]
+  deferred-norm calibrate <measurements.json…> [--hardware BASE] --out NAME.hardware.json [--batch N --phase … (check a workload)]
 
 <model> is a config.json, a folder holding one, a .gguf file or a .safetensors file.
 
@@ -51,7 +55,7 @@ Every figure is a simulated estimate; the report names the hardware profile and 
 
 Exit codes: 0 done; 1 verify found a deferred form worse than its baseline, or an internal error (the
 message says which, and asks for a report); 2 bad input (a file, flag or value, named on one line) or
-nothing to profile.`;
+nothing to profile; 130 measure stopped by Ctrl+C.`;
 
 /** Resolves --hardware (a preset name or a JSON file, read through the bounded file edge) and applies --set overrides. */
 async function hardwareFrom(values: ParsedOptions): Promise<HardwareProfile> {
@@ -108,6 +112,8 @@ function writeError(flag: string, path: string | null, err: unknown): InputError
 }
 
 async function run(argv: string[]): Promise<number> {
+  // Measuring on this machine has flags of its own (src/cli/calibrate.ts).
+  if ((MEASURE_VERBS as readonly string[]).includes(argv[0] ?? '')) return measureCommand(argv, hardwareFrom);
   const { values, positionals } = parseCommandLine(argv);
   const verb = positionals[0];
   if (values.version) {
@@ -210,7 +216,7 @@ async function run(argv: string[]): Promise<number> {
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
     }
     default:
-      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, hardware or validate (see --help)', JSON.stringify(verb));
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, hardware, validate, harness, measure or calibrate (see --help)', JSON.stringify(verb));
   }
 }
 
