@@ -60,17 +60,19 @@ class Timer:
         if self.device == "cuda":
             self.torch.cuda.synchronize()
 
-    def _inner_count(self, fn):
+    def _once(self, fn):
         t0 = time.perf_counter()
         fn()
         self._sync()
-        once = max(time.perf_counter() - t0, 1e-7)
-        return max(1, min(10000, int(self.min_sample_s / once)))
+        return max(time.perf_counter() - t0, 1e-7)
 
-    def time(self, fn, use_graph=False):
-        """Returns (stats dict, how it was timed)."""
+    def _prepare(self, fn, use_graph):
+        """Warms fn up and returns (what to call, how it is timed, calls per sample, samples)."""
         torch = self.torch
-        for _ in range(self.warmup):
+        first = self._once(fn)
+        # A slow kernel (a large GEMM on a CPU) needs few calls to be warm and few samples to be sure.
+        slow = first > 0.02
+        for _ in range(1 if slow else self.warmup):
             fn()
         self._sync()
         how = "perf_counter"
@@ -92,32 +94,54 @@ class Timer:
                 except Exception as err:  # capture is not possible for every kernel: time it eagerly
                     log("CUDA graph capture failed (%s): timing eagerly" % type(err).__name__)
                     run = fn
-        inner = self._inner_count(run)
-        values = []
-        for _ in range(self.samples):
-            if self.device == "cuda":
-                start = torch.cuda.Event(enable_timing=True)
-                end = torch.cuda.Event(enable_timing=True)
-                start.record()
-                for _ in range(inner):
-                    run()
-                end.record()
-                end.synchronize()
-                values.append(start.elapsed_time(end) * 1000.0 / inner)
-            else:
-                t0 = time.perf_counter()
-                for _ in range(inner):
-                    run()
-                values.append((time.perf_counter() - t0) * 1e6 / inner)
-        values.sort()
-        stats = {
+        once = self._once(run)
+        inner = max(1, min(10000, int(self.min_sample_s / once)))
+        samples = max(3, self.samples // 3) if slow else self.samples
+        return run, how, inner, samples
+
+    def _sample(self, run, inner):
+        torch = self.torch
+        if self.device == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(inner):
+                run()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) * 1000.0 / inner
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            run()
+        return (time.perf_counter() - t0) * 1e6 / inner
+
+    @staticmethod
+    def _stats(values, inner, how):
+        values = sorted(values)
+        return {
             "medianUs": percentile(values, 0.5),
             "p10Us": percentile(values, 0.1),
             "p90Us": percentile(values, 0.9),
             "samples": len(values),
             "inner": inner,
-        }
-        return stats, how
+        }, how
+
+    def time(self, fn, use_graph=False):
+        """Returns (stats dict, how it was timed)."""
+        run, how, inner, samples = self._prepare(fn, use_graph)
+        return self._stats([self._sample(run, inner) for _ in range(samples)], inner, how)
+
+    def time_pair(self, fa, fb):
+        """Times two callables with their samples interleaved (a, b, a, b, ...), so that anything
+        else the machine does in the meantime slows both alike; returns their two (stats, how)."""
+        ra, how_a, ia, na = self._prepare(fa, False)
+        rb, how_b, ib, nb = self._prepare(fb, False)
+        n = max(na, nb) * 2
+        va, vb = [], []
+        for _ in range(n):
+            va.append(self._sample(ra, ia))
+            vb.append(self._sample(rb, ib))
+        return self._stats(va, ia, how_a), self._stats(vb, ib, how_b)
 
 
 def provenance(torch, device, dtype, threads):
@@ -194,7 +218,10 @@ def main():
     skipped = []
     done = [0]
     att = PLAN.get("attention")
-    total = 2 + len(PLAN["streams"]) + sum(len(g["ms"]) for g in PLAN["gemms"]) + 2 * len(PLAN["norms"]) + (2 if att else 0) + 2 * len(PLAN["blocks"])
+    has_rms, has_sdpa = hasattr(F, "rms_norm"), hasattr(F, "scaled_dot_product_attention")
+    total = (2 + len(PLAN["streams"]) + sum(len(g["ms"]) for g in PLAN["gemms"])
+             + sum(2 if (n["kind"] == "layernorm" or has_rms) else 1 for n in PLAN["norms"])
+             + ((2 if has_sdpa else 1) if att else 0) + len(PLAN["blocks"]))
 
     def step(what):
         done[0] += 1
@@ -245,7 +272,7 @@ def main():
                 h = h * torch.rsqrt(var + eps)
                 return gamma * h.to(dtype)
             record({"kind": "norm", "name": nrm["name"], "norm": "rmsnorm", "impl": "eager", "rows": rows, "width": width}, eager)
-            if hasattr(F, "rms_norm"):
+            if has_rms:
                 step("norm %s fused" % nrm["name"])
                 record({"kind": "norm", "name": nrm["name"], "norm": "rmsnorm", "impl": "fused", "rows": rows, "width": width},
                        lambda: F.rms_norm(x, (width,), gamma, eps), True)
@@ -276,7 +303,7 @@ def main():
             return p @ v
         shape = {"batch": b, "heads": h, "kvHeads": hkv, "headDim": d, "queries": q_len, "keys": k_len}
         record(dict({"kind": "attention", "name": "attention", "impl": "eager"}, **shape), eager_att)
-        if hasattr(F, "scaled_dot_product_attention"):
+        if has_sdpa:
             step("attention sdpa")
             record(dict({"kind": "attention", "name": "attention", "impl": "sdpa"}, **shape),
                    lambda: F.scaled_dot_product_attention(q, k, v), True)
@@ -326,10 +353,10 @@ def main():
             print("deferred-norm harness: the deferred block differs from the standard one by %.3g (relative), more than %.g" % (worst, tol), file=sys.stderr)
             return 1
         base = {"kind": "block", "site": blk["site"], "layerKind": blk["layerKind"], "norm": blk["norm"], "rows": rows, "width": width, "consumers": names}
-        step("block %s standard" % blk["site"])
-        record(dict(base, variant="standard"), standard)
-        step("block %s deferred" % blk["site"])
-        record(dict(base, variant="deferred"), deferred)
+        step("block %s standard and deferred (interleaved)" % blk["site"])
+        (sa, how_a), (sb, how_b) = timer.time_pair(standard, deferred)
+        entries.append(dict(base, variant="standard", timing=how_a, **sa))
+        entries.append(dict(base, variant="deferred", timing=how_b, **sb))
 
     out = {
         "schema": SCHEMA,

@@ -53,6 +53,16 @@ function deviceOf(value: string | undefined): MeasureDevice {
   throw new InputError('--device', '', 'cpu or cuda', JSON.stringify(value));
 }
 
+/** Writes --out, a failure as one line naming the file (a missing folder, no permission). */
+function writeOut(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'a write error';
+    throw new InputError('--out', '', `a file that can be written (${JSON.stringify(path)})`, code === 'ENOENT' ? 'a path whose folder does not exist' : code);
+  }
+}
+
 type HardwareFrom = (values: ParsedOptions) => Promise<HardwareProfile>;
 
 export async function measureCommand(argv: string[], hardwareFrom: HardwareFrom): Promise<number> {
@@ -77,7 +87,7 @@ export async function measureCommand(argv: string[], hardwareFrom: HardwareFrom)
   if (verb === 'harness') {
     const script = harnessScript(plan);
     if (values.out) {
-      writeFileSync(values.out, script);
+      writeOut(values.out, script);
       process.stderr.write(`wrote ${values.out} (run: python3 ${values.out} --out measurements.json)\n`);
     } else process.stdout.write(script);
     return 0;
@@ -139,7 +149,7 @@ async function calibrateVerb(files: string[], values: ParsedOptions & { out?: st
     const m = w.phase === 'decode' ? w.batch : w.batch * w.seq;
     process.stdout.write(`${extrapolation(result, m) ?? `M = ${m} is inside the measured shapes.`}\n`);
   }
-  writeFileSync(out, JSON.stringify(result.profile, null, 2) + '\n');
+  writeOut(out, JSON.stringify(result.profile, null, 2) + '\n');
   process.stderr.write(`wrote ${out}\n`);
   return 0;
 }

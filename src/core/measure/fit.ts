@@ -217,30 +217,104 @@ function golden(f: (x: number) => number, lo: number, hi: number, iterations = 6
   return (a + b) / 2;
 }
 
-/** Least squares over `keys`, one coordinate at a time, from `start`. */
+/**
+ * Least squares over `keys`: a coordinate search (golden section on each number in turn) to get near,
+ * then Nelder–Mead in log space, restarted until it stops improving: a roofline's max() makes ridges
+ * that a search along one number at a time cannot leave.
+ */
 export function fitParams(points: readonly FitPoint[], hw: HardwareProfile, dtype: Dtype, start: FitParams, keys: readonly (keyof FitParams)[] = FIT_KEYS): FitParams {
+  const f = (p: FitParams) => cost(points, hw, dtype, p);
   let p = { ...start };
-  let best = cost(points, hw, dtype, p);
-  for (let sweep = 0; sweep < 40; sweep++) {
+  let best = f(p);
+  for (let sweep = 0; sweep < 10; sweep++) {
     const before = best;
     for (const key of keys) {
       const [lo, hi] = RANGE[key];
-      const x = golden((lx) => cost(points, hw, dtype, { ...p, [key]: Math.exp(lx) }), Math.log(lo), Math.log(hi));
+      const x = golden((lx) => f({ ...p, [key]: Math.exp(lx) }), Math.log(lo), Math.log(hi));
       const trial = { ...p, [key]: Math.exp(x) };
-      const c = cost(points, hw, dtype, trial);
+      const c = f(trial);
       if (c < best) [p, best] = [trial, c];
     }
+    if (before - best <= 1e-12 * Math.max(1, before)) break;
+  }
+  // Nelder–Mead over the logs, each number clamped to its range.
+  const toParams = (x: readonly number[]): FitParams => {
+    const q = { ...p };
+    keys.forEach((key, i) => (q[key] = Math.min(RANGE[key][1], Math.max(RANGE[key][0], Math.exp(x[i]!)))));
+    return q;
+  };
+  for (let restart = 0; restart < 8; restart++) {
+    const before = best;
+    const x0 = keys.map((key) => Math.log(p[key]));
+    const x = nelderMead((v) => f(toParams(v)), x0, 0.5, 400 * keys.length);
+    const c = f(toParams(x));
+    if (c < best) [p, best] = [toParams(x), c];
     if (before - best <= 1e-12 * Math.max(1, before)) break;
   }
   return p;
 }
 
-/** The numbers no point's prediction depends on (a doubling moves none by 1%): the fit cannot say anything about them. */
+/** Nelder–Mead minimisation of f from x0 with an initial step; the best vertex after `iterations`. */
+function nelderMead(f: (x: number[]) => number, x0: readonly number[], step: number, iterations: number): number[] {
+  const n = x0.length;
+  let simplex = [x0.slice(), ...x0.map((_, i) => x0.map((v, j) => (i === j ? v + step : v)))].map((x) => ({ x, fx: f(x) }));
+  const along = (a: number[], b: number[], t: number) => a.map((v, i) => v + t * (b[i]! - v));
+  for (let it = 0; it < iterations; it++) {
+    simplex.sort((a, b) => a.fx - b.fx);
+    const worst = simplex[n]!;
+    const centroid = x0.map((_, i) => simplex.slice(0, n).reduce((s, v) => s + v.x[i]!, 0) / n);
+    const reflected = along(centroid, worst.x, -1);
+    const fr = f(reflected);
+    if (fr < simplex[0]!.fx) {
+      const expanded = along(centroid, worst.x, -2);
+      const fe = f(expanded);
+      simplex[n] = fe < fr ? { x: expanded, fx: fe } : { x: reflected, fx: fr };
+    } else if (fr < simplex[n - 1]!.fx) {
+      simplex[n] = { x: reflected, fx: fr };
+    } else {
+      const contracted = along(centroid, worst.x, 0.5);
+      const fc = f(contracted);
+      if (fc < worst.fx) simplex[n] = { x: contracted, fx: fc };
+      else {
+        const bestX = simplex[0]!.x;
+        simplex = simplex.map((v, i) => (i === 0 ? v : { x: along(bestX, v.x, 0.5), fx: f(along(bestX, v.x, 0.5)) }));
+      }
+    }
+  }
+  simplex.sort((a, b) => a.fx - b.fx);
+  return simplex[0]!.x;
+}
+
+/**
+ * A first reading of the rates straight from the simplest points: a launch's time is its engine's start,
+ * the largest copy's bytes over its time (less a start) the bandwidth, a GEMM's FLOPs over its time (less
+ * a start) the matrix rate (the median over GEMMs). Numbers no such point gives stay as in `fallback`.
+ */
+export function directEstimate(points: readonly FitPoint[], fallback: FitParams): FitParams {
+  const p = { ...fallback };
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const launch = (engine: Op['engine']) => median(points.filter((pt) => pt.kind === 'launch' && pt.ops[0]!.engine === engine).map((pt) => pt.measuredNs));
+  p.matrixStartNs = launch('matrix') ?? p.matrixStartNs;
+  p.vectorStartNs = launch('vector') ?? p.vectorStartNs;
+  const copies = points.filter((pt) => pt.kind === 'stream').sort((a, b) => b.measuredNs - a.measuredNs);
+  const largest = copies[0];
+  if (largest && largest.ops[0]!.work.kind === 'vector' && largest.measuredNs > p.vectorStartNs) p.bandwidthGBps = largest.ops[0]!.work.bytes / (largest.measuredNs - p.vectorStartNs);
+  const rates = points.flatMap((pt) => {
+    const w = pt.ops[0]!.work;
+    return pt.kind === 'gemm' && w.kind === 'matmul' && pt.measuredNs > p.matrixStartNs ? [(2 * w.m * w.k * w.n) / (pt.measuredNs - p.matrixStartNs) / 1e3] : [];
+  });
+  p.matrixTflops = median(rates) ?? p.matrixTflops;
+  return p;
+}
+
+/** The numbers no point's prediction depends on (doubling or halving one moves none by 1%): the fit cannot say anything about them. */
 export function unconstrained(points: readonly FitPoint[], hw: HardwareProfile, dtype: Dtype, p: FitParams): (keyof FitParams)[] {
   const at = withParams(hw, dtype, p);
   return FIT_KEYS.filter((key) => {
-    const moved = withParams(hw, dtype, { ...p, [key]: p[key] * 2 });
-    return points.every((pt) => Math.abs(Math.log(predictNs(pt, moved, dtype, 1) / predictNs(pt, at, dtype, 1))) < 0.01);
+    return [2, 0.5].every((factor) => {
+      const moved = withParams(hw, dtype, { ...p, [key]: p[key] * factor });
+      return points.every((pt) => Math.abs(Math.log(predictNs(pt, moved, dtype, 1) / predictNs(pt, at, dtype, 1))) < 0.01);
+    });
   });
 }
 
@@ -273,6 +347,12 @@ export interface HeldBackBlock {
   /** Saving of the deferred form, % of the standard one. */
   measuredSavingPct: number;
   simulatedSavingPct: number;
+  /**
+   * Whether the measured difference is larger than the noise: more than half the 10th–90th percentile
+   * spread of the noisier form. When it is not, the sign of the saving cannot be told on this machine.
+   */
+  resolved: boolean;
+  /** The simulated saving has the measured one's sign (only meaningful when `resolved`). */
   signRight: boolean;
 }
 
@@ -320,13 +400,16 @@ export function calibrate(sets: readonly MeasuredSet[], base: HardwareProfile, n
     }
   }
   const dtype = prov.dtype;
-  const hw = harnessProfile(base, dtype, baseName);
+  // On a CPU the statistic's gather spans the threads torch ran (the written profile says so too).
+  const hw = harnessProfile(prov.device === 'cpu' ? { ...base, computeUnits: prov.threads } : base, dtype, baseName);
   const points = sets.flatMap((s) => fitPoints(s, hw));
   if (points.length === 0) throw new InputError(first.file, 'entries', 'launch, stream, gemm or norm measurements to fit', 'none');
   const workloadMs = new Set(sets.flatMap((s) => [s.measurements.workload.m - 1, s.measurements.workload.m, s.measurements.workload.m + 1]));
   // The profile holds one matrix efficiency: it is fitted on the GEMMs at the workload's M ± 1; the rest give the curve.
   const profilePoints = points.filter((p) => p.m === null || workloadMs.has(p.m));
-  let params = fitParams(profilePoints, hw, dtype, paramsOf(hw, dtype));
+  // Least squares from two starts, the base's rates and the direct reading, keeping the better.
+  const fits = [paramsOf(hw, dtype), directEstimate(profilePoints, paramsOf(hw, dtype))].map((start) => fitParams(profilePoints, hw, dtype, start));
+  let params = fits.reduce((a, b) => (cost(profilePoints, hw, dtype, b) < cost(profilePoints, hw, dtype, a) ? b : a));
   const kept = unconstrained(profilePoints, hw, dtype, params);
   const startParams = paramsOf(hw, dtype);
   for (const key of kept) params = { ...params, [key]: startParams[key] };
@@ -391,6 +474,7 @@ export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile): HeldBackB
     const simDef = times.deferredNs / 1000;
     const measuredSavingPct = (100 * (std.medianUs - def.medianUs)) / std.medianUs;
     const simulatedSavingPct = (100 * (simStd - simDef)) / simStd;
+    const spread = Math.max(std.p90Us - std.p10Us, def.p90Us - def.p10Us);
     out.push({
       file: set.file,
       site: std.site,
@@ -404,6 +488,7 @@ export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile): HeldBackB
       deferredRatio: simDef / def.medianUs,
       measuredSavingPct,
       simulatedSavingPct,
+      resolved: Math.abs(std.medianUs - def.medianUs) > spread / 2,
       signRight: Math.sign(measuredSavingPct) === Math.sign(simulatedSavingPct),
     });
   }

@@ -52,11 +52,14 @@ export function formatCalibration(c: Calibration): string {
           signed(100 * (b.deferredRatio - 1)),
           signed(b.measuredSavingPct),
           signed(b.simulatedSavingPct),
-          b.signRight ? 'right' : 'WRONG',
+          !b.resolved ? 'within noise' : b.signRight ? 'right' : 'WRONG',
         ]),
         ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
       ),
     );
+  }
+  if (c.heldBack.some((b) => !b.resolved)) {
+    out.push("'within noise': the measured standard and deferred medians differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine.");
   }
   const s = c.shapes;
   out.push('', `Measured shapes: GEMM M ${s.mMin}–${s.mMax}, K ≤ ${s.kMax}, N ≤ ${s.nMax}; a workload outside them is an extrapolation of this profile.`);

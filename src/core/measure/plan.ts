@@ -56,7 +56,10 @@ export function harnessPlan(spec: ModelSpec, hw: HardwareProfile, workload: Work
   const notes: string[] = [];
 
   const gemms = new Map<string, HarnessPlan['gemms'][number]>();
-  const linears = [...kinds.flatMap((k) => k.linears), ...(spec.lmHead ? [spec.lmHead] : [])];
+  const head = spec.lmHead;
+  // The output projection is the largest GEMM by far (vocabulary × hidden): quick mode leaves it out.
+  if (quick && head) notes.push(`gemm: quick mode leaves out ${head.name} (${head.in}×${head.out})`);
+  const linears = [...kinds.flatMap((k) => k.linears), ...(head && !quick ? [head] : [])];
   for (const lin of linears) {
     const { k, n } = shardOf(lin, workload.tp);
     const key = `${k}x${n}`;
