@@ -126,22 +126,34 @@ class Timer:
             "inner": inner,
         }, how
 
-    def time(self, fn, use_graph=False):
-        """Returns (stats dict, how it was timed)."""
-        run, how, inner, samples = self._prepare(fn, use_graph)
-        return self._stats([self._sample(run, inner) for _ in range(samples)], inner, how)
+    def run_rounds(self, jobs, progress):
+        """Samples every job once per round, in the same order each round, so that whatever else the
+        machine does in the meantime falls on every kernel alike (a contended CPU slows them all, not
+        just the ones timed while it was busy). A slow job is sampled in fewer rounds, spread over all."""
+        prepared = []
+        for i, (entry, fn, use_graph) in enumerate(jobs):
+            progress("prepare %d/%d: %s" % (i + 1, len(jobs), describe(entry)))
+            run, how, inner, samples = self._prepare(fn, use_graph)
+            prepared.append((entry, run, how, inner, samples, []))
+        rounds = max(p[4] for p in prepared) if prepared else 0
+        for r in range(rounds):
+            progress("round %d/%d" % (r + 1, rounds))
+            for entry, run, how, inner, samples, values in prepared:
+                stride = max(1, rounds // samples)
+                if r % stride == 0 and len(values) < samples:
+                    values.append(self._sample(run, inner))
+        out = []
+        for entry, run, how, inner, samples, values in prepared:
+            stats, how = self._stats(values, inner, how)
+            entry.update(stats)
+            entry["timing"] = how
+            out.append(entry)
+        return out
 
-    def time_pair(self, fa, fb):
-        """Times two callables with their samples interleaved (a, b, a, b, ...), so that anything
-        else the machine does in the meantime slows both alike; returns their two (stats, how)."""
-        ra, how_a, ia, na = self._prepare(fa, False)
-        rb, how_b, ib, nb = self._prepare(fb, False)
-        n = max(na, nb) * 2
-        va, vb = [], []
-        for _ in range(n):
-            va.append(self._sample(ra, ia))
-            vb.append(self._sample(rb, ib))
-        return self._stats(va, ia, how_a), self._stats(vb, ib, how_b)
+
+def describe(entry):
+    shape = ", ".join("%s=%s" % (k, entry[k]) for k in ("m", "k", "n", "rows", "width", "elements", "variant", "impl") if k in entry)
+    return "%s %s%s" % (entry["kind"], entry.get("name", entry.get("site", "")), " (" + shape + ")" if shape else "")
 
 
 def provenance(torch, device, dtype, threads):
@@ -214,102 +226,72 @@ def main():
     torch.manual_seed(0)
     gen = lambda *shape: torch.randn(*shape, device=device, dtype=dtype)
 
-    entries = []
+    jobs = []
     skipped = []
-    done = [0]
-    att = PLAN.get("attention")
     has_rms, has_sdpa = hasattr(F, "rms_norm"), hasattr(F, "scaled_dot_product_attention")
-    total = (2 + len(PLAN["streams"]) + sum(len(g["ms"]) for g in PLAN["gemms"])
-             + sum(2 if (n["kind"] == "layernorm" or has_rms) else 1 for n in PLAN["norms"])
-             + ((2 if has_sdpa else 1) if att else 0) + len(PLAN["blocks"]))
 
-    def step(what):
-        done[0] += 1
-        log("%d/%d %s" % (done[0], total, what))
-
-    def record(entry, fn, use_graph=False):
-        stats, how = timer.time(fn, use_graph)
-        entry.update(stats)
-        entry["timing"] = how
-        entries.append(entry)
+    def job(entry, fn, use_graph=False):
+        jobs.append((entry, fn, use_graph))
 
     # launch: the cost of starting one tiny kernel
-    step("launch cost")
     one = gen(1)
-    record({"kind": "launch", "name": "vector (1-element multiply)", "engine": "vector"}, lambda: one.mul(one))
-    w11 = gen(1, 1)
-    x11 = gen(1, 1)
-    record({"kind": "launch", "name": "matrix (1x1x1 linear)", "engine": "matrix"}, lambda: F.linear(x11, w11))
+    job({"kind": "launch", "name": "vector (1-element multiply)", "engine": "vector"}, lambda: one.mul(one))
+    w11, x11 = gen(1, 1), gen(1, 1)
+    job({"kind": "launch", "name": "matrix (1x1x1 linear)", "engine": "matrix"}, lambda: F.linear(x11, w11))
 
     # stream: a copy at each size the plan names (activations and weights)
     for size in PLAN["streams"]:
-        step("stream %d elements" % size)
         src = gen(size)
         dst = torch.empty_like(src)
-        record({"kind": "stream", "name": "copy", "elements": size, "bytes": 2 * size * elem}, lambda: dst.copy_(src), True)
-        del src, dst
+        job({"kind": "stream", "name": "copy", "elements": size, "bytes": 2 * size * elem}, lambda src=src, dst=dst: dst.copy_(src), True)
 
     # gemm: y = x W^T at every M of the plan
     for g in PLAN["gemms"]:
         w = gen(g["n"], g["k"])
         for m in g["ms"]:
-            step("gemm %s m=%d k=%d n=%d" % (g["name"], m, g["k"], g["n"]))
             x = gen(m, g["k"])
-            record({"kind": "gemm", "name": g["name"], "m": m, "k": g["k"], "n": g["n"]}, lambda: F.linear(x, w), True)
-        del w
+            job({"kind": "gemm", "name": g["name"], "m": m, "k": g["k"], "n": g["n"]}, lambda x=x, w=w: F.linear(x, w), True)
 
     # norm: the eager chain as the baseline runs it, and the fused kernel where torch has one
     for nrm in PLAN["norms"]:
         rows, width, eps = nrm["rows"], nrm["width"], nrm["eps"]
-        x = gen(rows, width)
-        gamma = gen(width)
-        beta = gen(width)
-        step("norm %s eager" % nrm["name"])
+        x, gamma, beta = gen(rows, width), gen(width), gen(width)
+        shape = {"kind": "norm", "name": nrm["name"], "norm": nrm["kind"], "rows": rows, "width": width}
         if nrm["kind"] == "rmsnorm":
             def eager(x=x, gamma=gamma, eps=eps):
                 h = x.to(torch.float32)
                 var = h.pow(2).mean(-1, keepdim=True)
                 h = h * torch.rsqrt(var + eps)
                 return gamma * h.to(dtype)
-            record({"kind": "norm", "name": nrm["name"], "norm": "rmsnorm", "impl": "eager", "rows": rows, "width": width}, eager)
+            job(dict(shape, impl="eager"), eager)
             if has_rms:
-                step("norm %s fused" % nrm["name"])
-                record({"kind": "norm", "name": nrm["name"], "norm": "rmsnorm", "impl": "fused", "rows": rows, "width": width},
-                       lambda: F.rms_norm(x, (width,), gamma, eps), True)
+                job(dict(shape, impl="fused"), lambda x=x, gamma=gamma, eps=eps, width=width: F.rms_norm(x, (width,), gamma, eps), True)
             else:
                 skipped.append({"what": "norm %s fused (F.rms_norm)" % nrm["name"], "why": "torch %s has no F.rms_norm (added in torch 2.4): only the eager chain is timed" % torch.__version__})
         else:
-            record({"kind": "norm", "name": nrm["name"], "norm": "layernorm", "impl": "fused", "rows": rows, "width": width},
-                   lambda: F.layer_norm(x, (width,), gamma, beta, eps), True)
+            job(dict(shape, impl="fused"), lambda x=x, gamma=gamma, beta=beta, eps=eps, width=width: F.layer_norm(x, (width,), gamma, beta, eps), True)
             def eager_ln(x=x, gamma=gamma, beta=beta, eps=eps):
                 h = x.to(torch.float32)
                 mu = h.mean(-1, keepdim=True)
                 var = (h - mu).pow(2).mean(-1, keepdim=True)
                 return gamma * ((h - mu) * torch.rsqrt(var + eps)).to(dtype) + beta
-            step("norm %s eager" % nrm["name"])
-            record({"kind": "norm", "name": nrm["name"], "norm": "layernorm", "impl": "eager", "rows": rows, "width": width}, eager_ln)
-        del x
+            job(dict(shape, impl="eager"), eager_ln)
 
     # attention: SDPA against eager, one layer's heads at the workload's queries and keys
+    att = PLAN.get("attention")
     if att:
         b, h, hkv, d, q_len, k_len = att["batch"], att["heads"], att["kvHeads"], att["headDim"], att["queries"], att["keys"]
-        q = gen(b, h, q_len, d)
-        k = gen(b, h, k_len, d)
-        v = gen(b, h, k_len, d)
+        q, k, v = gen(b, h, q_len, d), gen(b, h, k_len, d), gen(b, h, k_len, d)
         scale = d ** -0.5
-        step("attention eager")
         def eager_att():
             p = torch.softmax((q @ k.transpose(-1, -2)) * scale, dim=-1)
             return p @ v
-        shape = {"batch": b, "heads": h, "kvHeads": hkv, "headDim": d, "queries": q_len, "keys": k_len}
-        record(dict({"kind": "attention", "name": "attention", "impl": "eager"}, **shape), eager_att)
+        shape = {"kind": "attention", "name": "attention", "batch": b, "heads": h, "kvHeads": hkv, "headDim": d, "queries": q_len, "keys": k_len}
+        job(dict(shape, impl="eager"), eager_att)
         if has_sdpa:
-            step("attention sdpa")
-            record(dict({"kind": "attention", "name": "attention", "impl": "sdpa"}, **shape),
-                   lambda: F.scaled_dot_product_attention(q, k, v), True)
+            job(dict(shape, impl="sdpa"), lambda: F.scaled_dot_product_attention(q, k, v), True)
         else:
             skipped.append({"what": "attention sdpa (F.scaled_dot_product_attention)", "why": "torch %s has no F.scaled_dot_product_attention (added in torch 2.0): only eager attention is timed" % torch.__version__})
-        del q, k, v
 
     skipped.append({"what": "allreduce", "why": "all-reduce at the model's message sizes is not measured by this harness version (one process, one device); the profile keeps the base's interChip numbers"})
 
@@ -321,18 +303,16 @@ def main():
         ws = [gen(c["n"], width) for c in blk["consumers"]]
         # W' = W diag(gamma): gamma folded into the weights (FlashNorm)
         wfold = [w * gamma for w in ws]
-        names = [c["name"] for c in blk["consumers"]]
+        side = torch.cuda.Stream() if device == "cuda" else None
 
-        def standard():
+        def standard(x=x, gamma=gamma, ws=ws, eps=eps):
             h = x.to(torch.float32)
             var = h.pow(2).mean(-1, keepdim=True)
             h = h * torch.rsqrt(var + eps)
             h = gamma * h.to(dtype)
             return [F.linear(h, w) for w in ws]
 
-        side = torch.cuda.Stream() if device == "cuda" else None
-
-        def deferred():
+        def deferred(x=x, wfold=wfold, eps=eps, side=side):
             if side is not None:
                 # the statistic beside the GEMMs, on a second stream
                 side.wait_stream(torch.cuda.current_stream())
@@ -346,17 +326,16 @@ def main():
             return [y * r for y in ys]
 
         # the two forms agree (the timing would mean nothing otherwise)
-        a, d2 = standard(), deferred()
-        worst = max(float((p.float() - q2.float()).abs().max() / (p.float().abs().max() + 1e-12)) for p, q2 in zip(a, d2))
+        worst = max(float((p.float() - q2.float()).abs().max() / (p.float().abs().max() + 1e-12)) for p, q2 in zip(standard(), deferred()))
         tol = 1e-4 if dtype == torch.float32 else 3e-2
         if not worst < tol:
             print("deferred-norm harness: the deferred block differs from the standard one by %.3g (relative), more than %.g" % (worst, tol), file=sys.stderr)
             return 1
-        base = {"kind": "block", "site": blk["site"], "layerKind": blk["layerKind"], "norm": blk["norm"], "rows": rows, "width": width, "consumers": names}
-        step("block %s standard and deferred (interleaved)" % blk["site"])
-        (sa, how_a), (sb, how_b) = timer.time_pair(standard, deferred)
-        entries.append(dict(base, variant="standard", timing=how_a, **sa))
-        entries.append(dict(base, variant="deferred", timing=how_b, **sb))
+        base = {"kind": "block", "site": blk["site"], "layerKind": blk["layerKind"], "norm": blk["norm"], "rows": rows, "width": width, "consumers": [c["name"] for c in blk["consumers"]]}
+        job(dict(base, variant="standard"), standard)
+        job(dict(base, variant="deferred"), deferred)
+
+    entries = timer.run_rounds(jobs, log)
 
     out = {
         "schema": SCHEMA,

@@ -19,9 +19,12 @@ export interface PythonFound {
   torch: string;
 }
 
+/** The Pythons tried after --python and $DEFERRED_NORM_PYTHON. */
+export const FALLBACK_PYTHONS: readonly string[] = ['/usr/bin/python3', 'python3'];
+
 /** The Pythons tried, in order: --python, $DEFERRED_NORM_PYTHON, /usr/bin/python3, python3. */
-export function pythonCandidates(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
-  return [...new Set([explicit, env.DEFERRED_NORM_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => typeof p === 'string' && p.length > 0))];
+export function pythonCandidates(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, fallbacks = FALLBACK_PYTHONS): string[] {
+  return [...new Set([explicit, env.DEFERRED_NORM_PYTHON, ...fallbacks].filter((p): p is string => typeof p === 'string' && p.length > 0))];
 }
 
 /** Whether a torch version string is 1.13 or later. */
@@ -33,9 +36,9 @@ export function torchRecentEnough(version: string): boolean {
 }
 
 /** The first candidate whose `import torch` works (torch ≥ 1.13), or an InputError listing what each said. */
-export function findPython(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): PythonFound {
+export function findPython(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, fallbacks = FALLBACK_PYTHONS): PythonFound {
   const tried: string[] = [];
-  for (const python of pythonCandidates(explicit, env)) {
+  for (const python of pythonCandidates(explicit, env, fallbacks)) {
     const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: IMPORT_TIMEOUT_S * 1000 });
     if (r.error) {
       const code = (r.error as NodeJS.ErrnoException).code;
