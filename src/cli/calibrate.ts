@@ -96,7 +96,7 @@ export async function measureCommand(argv: string[], hardwareFrom: HardwareFrom)
   process.stderr.write(`measuring with ${python.python} (torch ${python.torch}) on ${device}${plan.quick ? ', quick' : ''}\n`);
   const controller = new AbortController();
   const onInt = () => controller.abort();
-  process.once('SIGINT', onInt);
+  process.on('SIGINT', onInt);
   try {
     const run = await runMeasure(plan, {
       python,

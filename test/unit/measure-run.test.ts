@@ -7,8 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
@@ -66,6 +66,42 @@ test('measure → JSON valid against the schema → calibrate → a profile that
     const profile = parseHardwareProfile(readFileSync(out, 'utf8'), out);
     assert.equal(profile.name, 'this-cpu');
     assert.match(profile.provenance['matrix.efficiency']!, /^calibrated: \d+ measurements on .+, \d{4}-\d\d-\d\dT[\d:]+Z, residual \d+\.\d%/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl+C stops measure and the harness it runs (exit 130, no Python left behind)', async (t) => {
+  const python = pythonWithTorch();
+  if (!python) {
+    console.log('skipped: no Python with torch ≥ 1.13 found');
+    t.skip('no Python with torch');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'dn-cancel-'));
+  try {
+    const model = join(dir, 'SmolLM2-135M');
+    cpSync(join(fixturePath('SmolLM2-135M'), '..'), model, { recursive: true });
+    // Full mode: long enough to be stopped in the middle.
+    const child = spawn(process.execPath, [CLI, 'measure', model, '--python', python], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString('utf8');
+        // The harness has started timing: its Python is running.
+        if (!sent && stderr.includes('[harness] prepare 3/')) sent = child.kill('SIGINT');
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /measurement cancelled \(the harness was stopped\)/);
+    const script = /measuring with .*\n/.test(stderr) ? readdirSync(join(model, '.deferred-norm', 'measurements')).find((f) => f.endsWith('.py')) : undefined;
+    assert.ok(script, 'the harness script was written');
+    // No process still runs that script, and no measurements were saved.
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    assert.equal(ps.includes(script), false, 'the harness is gone');
+    assert.equal(readdirSync(join(model, '.deferred-norm', 'measurements')).some((f) => f.endsWith('.json')), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
