@@ -17,25 +17,18 @@ import { parseMeasurements, type MeasureDevice } from '../core/measure/types';
 import { loadModel } from '../core/model/load';
 import { planFor, harnessScript } from './harness';
 import { MeasureCancelled, findPython, measurementsDir, runMeasure, runName } from './measure';
-import { positiveInt, workloadFrom, type ParsedOptions } from './options';
+import { OPTIONS as SHARED_OPTIONS, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 export const MEASURE_VERBS = ['harness', 'measure', 'calibrate'] as const;
 
+// The workload and hardware flags as the other verbs take them, and the flags of measuring.
+const { hardware, set, phase, batch, seq, context, tp, dtype, out, debug } = SHARED_OPTIONS;
 const OPTIONS = {
-  hardware: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  phase: { type: 'string' },
-  batch: { type: 'string' },
-  seq: { type: 'string' },
-  context: { type: 'string' },
-  tp: { type: 'string' },
-  dtype: { type: 'string' },
-  out: { type: 'string' },
+  ...{ hardware, set, phase, batch, seq, context, tp, dtype, out, debug },
   python: { type: 'string' },
   device: { type: 'string' },
   quick: { type: 'boolean' },
   threads: { type: 'string' },
-  debug: { type: 'boolean' },
 } as const;
 
 /** The base profile of a device when --hardware is not given: the generic CPU, or the GPU preset its name matches. */
