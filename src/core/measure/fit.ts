@@ -68,6 +68,8 @@ export interface FitPoint {
   m: number | null;
   ops: Op[];
   measuredNs: number;
+  /** Timed as replays of a captured CUDA graph: each kernel costs the graph's share, not a launch. */
+  inGraph?: boolean;
 }
 
 /** Ops of a kernel by themselves: one op, no dependencies, paying its own start. */
@@ -130,6 +132,7 @@ export function fitPoints(set: MeasuredSet, hw: HardwareProfile): FitPoint[] {
   const points: FitPoint[] = [];
   for (const e of m.entries) {
     const measuredNs = e.medianUs * 1000;
+    const inGraph = e.timing === 'cuda-graph';
     switch (e.kind) {
       case 'launch':
         points.push({
@@ -142,17 +145,17 @@ export function fitPoints(set: MeasuredSet, hw: HardwareProfile): FitPoint[] {
         break;
       case 'stream':
         // A copy: no arithmetic, its bytes read and written.
-        points.push({ label: `copy ${e.elements}`, kind: e.kind, m: null, ops: [lone(e.name, 'vector', { kind: 'vector', elements: e.elements, ops: 0, exps: 0, rsqrts: 0, divs: 0, bytes: e.bytes })], measuredNs });
+        points.push({ label: `copy ${e.elements}`, kind: e.kind, m: null, ops: [lone(e.name, 'vector', { kind: 'vector', elements: e.elements, ops: 0, exps: 0, rsqrts: 0, divs: 0, bytes: e.bytes })], measuredNs, inGraph });
         break;
       case 'gemm':
-        points.push({ label: `${e.name} ${e.m}×${e.k}×${e.n}`, kind: e.kind, m: e.m, ops: [lone(e.name, 'matrix', { kind: 'matmul', m: e.m, k: e.k, n: e.n, bytes: e.k * e.n * b, tier: 'weights', exps: 0 })], measuredNs });
+        points.push({ label: `${e.name} ${e.m}×${e.k}×${e.n}`, kind: e.kind, m: e.m, ops: [lone(e.name, 'matrix', { kind: 'matmul', m: e.m, k: e.k, n: e.n, bytes: e.k * e.n * b, tier: 'weights', exps: 0 })], measuredNs, inGraph });
         break;
       case 'norm': {
         // PyTorch runs RMSNorm as the eager chain and LayerNorm as one kernel: the simulator's norm under the harness's stack.
         if (e.norm === 'rmsnorm' && e.impl !== 'eager') break;
         if (e.norm === 'layernorm' && e.impl !== 'fused') break;
         const ops = normOps(spec, hw, measuredWorkload(m), e.name);
-        if (ops) points.push({ label: `${e.name} (${e.impl})`, kind: e.kind, m: null, ops, measuredNs });
+        if (ops) points.push({ label: `${e.name} (${e.impl})`, kind: e.kind, m: null, ops, measuredNs, inGraph });
         break;
       }
       default:
@@ -177,7 +180,8 @@ function normOps(spec: ModelSpec, hw: HardwareProfile, w: Workload, name: string
 
 /** Predicted time of a point on a profile: its ops one after the other, with the network's latency. */
 export function predictNs(point: FitPoint, hw: HardwareProfile, dtype: Dtype, tp: number): number {
-  const c: CostContext = { hw, dtype, tp, phase: 'prefill' };
+  // A graph replay pays kernels.graphKernelNs per kernel: the simulator's captured decode.
+  const c: CostContext = point.inGraph ? { hw: { ...hw, kernels: { ...hw.kernels, launch: 'graph-in-decode' } }, dtype, tp, phase: 'decode' } : { hw, dtype, tp, phase: 'prefill' };
   let ns = 0;
   for (const op of point.ops) ns += opDurationNs(op, c) + opLatencyNs(op, hw, tp);
   return ns;
