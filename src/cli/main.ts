@@ -24,6 +24,7 @@ import { checkOutPath, jsonText, writeError, writeFileAtomic } from './output';
 import { jsonSafe, shortened, terminalSafe, terminalSafeLines } from '../core/text';
 import { runSweepParallel, serveSweepWorker } from './sweep-parallel';
 import { validationInputs } from './validate';
+import { MEASURE_VERBS, measureCommand } from './calibrate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 declare const PACKAGE_VERSION: string | undefined;
@@ -42,6 +43,9 @@ Usage
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
   deferred-norm validate [--format table|json]   (published latency measurements beside the simulated figures)
+  deferred-norm harness <model> [workload and hardware options] [--device cpu|cuda] [--quick] [--out FILE.py]
+  deferred-norm measure <model> [workload options] [--python PATH] [--device cpu|cuda] [--quick] [--threads N]
+  deferred-norm calibrate <measurements.json…> [--hardware BASE] --out NAME.hardware.json [--batch N --phase … (check a workload)]
 
 <model> is a config.json, a folder holding one, a .gguf file or a .safetensors file.
 
@@ -58,7 +62,7 @@ Every figure is a simulated estimate; the report names the hardware profile and 
 
 Exit codes: 0 done; 1 verify found a deferred form worse than its baseline, or an internal error (the
 message says which, and asks for a report); 2 bad input (a file, flag or value, named on one line) or
-nothing to profile.`;
+nothing to profile; 130 measure stopped by Ctrl+C.`;
 
 /** Resolves --hardware (a preset name or a JSON file, read through the bounded file edge) and applies --set overrides. */
 async function hardwareFrom(values: ParsedOptions): Promise<HardwareProfile> {
@@ -124,6 +128,8 @@ function modelInputs(path: string, values: ParsedOptions): string[] {
 }
 
 async function run(argv: string[]): Promise<number> {
+  // Measuring on this machine has flags of its own (src/cli/calibrate.ts).
+  if ((MEASURE_VERBS as readonly string[]).includes(argv[0] ?? '')) return measureCommand(argv, hardwareFrom);
   const { values, positionals } = parseCommandLine(argv);
   const verb = positionals[0];
   if (values.version) {
@@ -240,7 +246,7 @@ async function run(argv: string[]): Promise<number> {
       throw new InputError('command line', '', '"hardware list" or "hardware show <name|file>"', sub === undefined ? undefined : JSON.stringify(sub));
     }
     default:
-      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, pytorch, hardware or validate (see --help)', JSON.stringify(verb));
+      throw new InputError('command line', '', 'a command: inspect, profile, sweep, verify, pseudocode, pytorch, hardware, validate, harness, measure or calibrate (see --help)', JSON.stringify(verb));
   }
 }
 

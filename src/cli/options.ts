@@ -5,7 +5,7 @@ import { DEFAULT_WORKLOAD, DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, validateWorkload
 import type { SoftmaxOffset } from '../core/numerics/types';
 
 /** Options every verb may take; each verb reads the ones it needs. */
-const OPTIONS = {
+export const OPTIONS = {
   hardware: { type: 'string' },
   set: { type: 'string', multiple: true },
   'set-range': { type: 'string', multiple: true },

@@ -33,6 +33,8 @@ export const FILE_CAPS = {
   index: { bytes: 16 * MiB, what: 'a safetensors index (JSON)' },
   /** A *.hardware.json profile: a few KB. */
   hardware: { bytes: 1 * MiB, what: 'a hardware profile (JSON)' },
+  /** A harness's measurements (deferred-norm measure): a few hundred entries, tens of KB. */
+  measurements: { bytes: 16 * MiB, what: 'a measurements file (JSON)' },
   /** GGUF metadata and tensor list (the vocabulary is walked, never tensor data): a few MB. */
   gguf: { bytes: 64 * MiB, what: 'GGUF metadata' },
   /** A safetensors JSON header: well under 1 MB per shard. */

@@ -14,6 +14,7 @@ import { selectHardware } from './commands/selectHardware';
 import { openDiffFor, showPseudocode } from './commands/showPseudocode';
 import { sweep } from './commands/sweep';
 import { verifyNumerics } from './commands/verifyNumerics';
+import { measureOnThisMachine } from './commands/measure';
 import { ReadonlyDocuments } from './documents';
 import { DOCUMENT_SCHEME } from './document-refs';
 import { registerEditorFeatures } from './editor/config-features';
@@ -78,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     command('deferredNorm.newHardwareProfile', newHardwareProfile),
     command('deferredNorm.verifyNumerics', (arg?: unknown) => verifyNumerics(uriArg(arg))),
     command('deferredNorm.showLog', () => log().show()),
+    command('deferredNorm.measure', (arg?: unknown) => measureOnThisMachine(context.extensionUri, uriArg(arg))),
     vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new ReadonlyDocuments()),
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),
     vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),

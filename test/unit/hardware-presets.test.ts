@@ -8,7 +8,7 @@ import { isParameter, leaves } from '../../src/core/hardware/spec';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
 const PRESET_DIR = new URL('../../src/core/hardware/presets/', import.meta.url);
-const NAMES = ['dimc', 'gpu-a100', 'gpu-h100', 'gpu-t4', 'tpu-v5e'];
+const NAMES = ['cpu', 'dimc', 'gpu-a100', 'gpu-h100', 'gpu-t4', 'tpu-v5e'];
 
 function rawPreset(name: string): { [key: string]: unknown } & { provenance: Record<string, string>; sources: { id: string }[]; $schema: string } {
   return JSON.parse(readFileSync(new URL(`${name}.json`, PRESET_DIR), 'utf8'));

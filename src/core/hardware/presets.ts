@@ -5,6 +5,7 @@
 import { InputError } from '../errors';
 import type { HardwareProfile } from './profile';
 import { validateHardwareProfile } from './validate';
+import cpu from './presets/cpu.json';
 import dimc from './presets/dimc.json';
 import gpuA100 from './presets/gpu-a100.json';
 import gpuH100 from './presets/gpu-h100.json';
@@ -21,6 +22,7 @@ export interface PresetInfo {
 }
 
 const RAW: readonly { file: string; data: unknown }[] = [
+  { file: 'presets/cpu.json', data: cpu },
   { file: 'presets/dimc.json', data: dimc },
   { file: 'presets/gpu-a100.json', data: gpuA100 },
   { file: 'presets/gpu-h100.json', data: gpuH100 },

@@ -1,0 +1,126 @@
+/**
+ * `deferred-norm measure`: writes the harness, runs it with a Python that has torch, and saves its
+ * measurements under .deferred-norm/measurements/ beside the model. Progress lines from the harness
+ * go to stderr as they come; Ctrl+C stops the harness.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from '../core/errors';
+import { pathKind } from '../core/files';
+import type { HarnessPlan } from '../core/measure/plan';
+import { harnessScript } from './harness';
+
+/** Seconds `import torch` may take (a cold start on a slow disk takes several). */
+const IMPORT_TIMEOUT_S = 60;
+
+export interface PythonFound {
+  python: string;
+  torch: string;
+}
+
+/** The Pythons tried after --python and $DEFERRED_NORM_PYTHON. */
+export const FALLBACK_PYTHONS: readonly string[] = ['/usr/bin/python3', 'python3'];
+
+/** The Pythons tried, in order: --python, $DEFERRED_NORM_PYTHON, /usr/bin/python3, python3. */
+export function pythonCandidates(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, fallbacks = FALLBACK_PYTHONS): string[] {
+  return [...new Set([explicit, env.DEFERRED_NORM_PYTHON, ...fallbacks].filter((p): p is string => typeof p === 'string' && p.length > 0))];
+}
+
+/** Whether a torch version string is 1.13 or later. */
+export function torchRecentEnough(version: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 1 || (major === 1 && minor >= 13);
+}
+
+/** The first candidate whose `import torch` works (torch ≥ 1.13), or an InputError listing what each said. */
+export function findPython(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, fallbacks = FALLBACK_PYTHONS): PythonFound {
+  const tried: string[] = [];
+  for (const python of pythonCandidates(explicit, env, fallbacks)) {
+    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: IMPORT_TIMEOUT_S * 1000 });
+    if (r.error) {
+      const code = (r.error as NodeJS.ErrnoException).code;
+      tried.push(`${python}: ${code === 'ENOENT' ? 'not found' : code === 'ETIMEDOUT' ? `import torch took over ${IMPORT_TIMEOUT_S} s` : r.error.message}`);
+      continue;
+    }
+    const version = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status !== 0) tried.push(`${python}: no torch (import torch failed)`);
+    else if (!torchRecentEnough(version)) tried.push(`${python}: torch ${version}, older than 1.13`);
+    else return { python, torch: version };
+  }
+  throw new InputError('--python', '', 'a Python with torch 1.13 or later (name one with --python or DEFERRED_NORM_PYTHON)', `none: ${tried.join('; ')}`);
+}
+
+/** The folder measurements of a model are saved in: .deferred-norm/measurements beside the model (inside it, for a folder). */
+export async function measurementsDir(modelPath: string): Promise<string> {
+  const base = (await pathKind(modelPath)) === 'folder' ? modelPath : dirname(modelPath);
+  return join(base, '.deferred-norm', 'measurements');
+}
+
+/** A file name for one run: the model's folder or file name, the device and the time, safe on every file system. */
+export function runName(modelPath: string, device: string, date: Date): string {
+  const model = basename(modelPath === '.' ? process.cwd() : modelPath).replace(/\.json$/, '') || 'model';
+  const stem = model === 'config' ? basename(dirname(modelPath)) || 'model' : model;
+  const stamp = date.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+  return `${stem}-${device}-${stamp}`.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+export interface MeasureRun {
+  python: PythonFound;
+  script: string;
+  out: string;
+}
+
+/**
+ * Writes the script beside the measurements and runs it. `onLine` gets each line the harness prints
+ * (progress and errors); `signal` stops it. Resolves with the JSON's path, rejects with the harness's
+ * last words when it fails.
+ */
+export async function runMeasure(
+  plan: HarnessPlan,
+  options: { python: PythonFound; dir: string; name: string; threads?: number; onLine: (line: string) => void; signal?: AbortSignal },
+): Promise<MeasureRun> {
+  const { python, dir, name } = options;
+  mkdirSync(dir, { recursive: true });
+  const script = join(dir, `${name}.py`);
+  const out = join(dir, `${name}.json`);
+  writeFileSync(script, harnessScript(plan));
+  const args = [script, '--out', out, '--device', plan.device, ...(plan.quick ? ['--quick'] : []), ...(options.threads ? ['--threads', String(options.threads)] : [])];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(python.python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const lines = (chunk: Buffer, carry: { text: string }) => {
+      carry.text += chunk.toString('utf8');
+      const parts = carry.text.split('\n');
+      carry.text = parts.pop() ?? '';
+      for (const line of parts) {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        options.onLine(line);
+      }
+    };
+    const errCarry = { text: '' };
+    const outCarry = { text: '' };
+    child.stderr.on('data', (c: Buffer) => lines(c, errCarry));
+    child.stdout.on('data', (c: Buffer) => lines(c, outCarry));
+    const stop = () => child.kill('SIGTERM');
+    options.signal?.addEventListener('abort', stop, { once: true });
+    child.on('error', (err) => reject(new InputError('--python', '', `a Python that can be started (${python.python})`, err.message)));
+    child.on('close', (code, sig) => {
+      options.signal?.removeEventListener('abort', stop);
+      if (options.signal?.aborted) reject(new MeasureCancelled());
+      else if (code === 0) resolve();
+      else reject(new InputError(script, '', 'a harness run that finishes', `exit ${code ?? sig}: ${tail.filter((l) => !l.startsWith('[harness]')).slice(-3).join(' / ') || tail.slice(-1)[0] || 'no output'}`));
+    });
+  });
+  return { python, script, out };
+}
+
+export class MeasureCancelled extends Error {
+  constructor() {
+    super('the measurement was cancelled');
+    this.name = 'MeasureCancelled';
+  }
+}

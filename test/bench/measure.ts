@@ -1,0 +1,55 @@
+/**
+ * `npm run bench:measure`: measures on the machine it runs on and prints how far the calibrated
+ * simulator is from the held-back standard and deferred norm → projection blocks (issue 18). Asserts
+ * nothing. Goal on a CPU: every block within ±15%, and the sign of the saving right.
+ *
+ * It runs `deferred-norm measure` (full mode unless --quick; SmolLM2-135M at the default workload:
+ * decode, batch 32, context 2048) on a copy of the fixture in a temporary folder, then fits the `cpu`
+ * preset (or --hardware) to the measurements and prints the fit and the held-back table.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getPreset } from '../../src/core/hardware/presets';
+import { calibrate } from '../../src/core/measure/fit';
+import { formatCalibration } from '../../src/core/measure/format';
+import { parseMeasurements } from '../../src/core/measure/types';
+import { loadModel } from '../../src/core/model/load';
+import { fixturePath } from '../unit/helpers/fixtures';
+
+const GOAL = 0.15;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const device = args.includes('--cuda') ? 'cuda' : 'cpu';
+  const base = device === 'cpu' ? 'cpu' : 'gpu-h100';
+  const dir = mkdtempSync(join(tmpdir(), 'dn-bench-measure-'));
+  try {
+    const model = join(dir, 'SmolLM2-135M');
+    cpSync(join(fixturePath('SmolLM2-135M'), '..'), model, { recursive: true });
+    const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [cli, 'measure', model, '--device', device, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) {
+      console.log(`bench:measure: measure failed (exit ${r.status}); nothing measured`);
+      process.exitCode = 1;
+      return;
+    }
+    const file = r.stdout.trim();
+    console.log(`\nmeasure${quick ? ' --quick' : ''} on ${device}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const measurements = parseMeasurements(readFileSync(file, 'utf8'), file);
+    const spec = await loadModel(measurements.model.path);
+    const c = calibrate([{ file, measurements, spec }], getPreset(base), 'bench', base);
+    console.log(formatCalibration(c));
+    const within = c.heldBack.every((b) => Math.abs(b.standardRatio - 1) <= GOAL && Math.abs(b.deferredRatio - 1) <= GOAL);
+    const signs = c.heldBack.map((b) => (!b.resolved ? 'within noise' : b.signRight ? 'right' : 'wrong'));
+    console.log(`Goal (issue 18), every held-back block within ±${100 * GOAL}%: ${within ? 'met' : 'not met'} (max ${(100 * c.heldBackError.maxAbsError).toFixed(1)}%, mean ${(100 * c.heldBackError.meanAbsError).toFixed(1)}%)`);
+    console.log(`Sign of the saving: ${c.heldBack.map((b, i) => `${b.site} ${signs[i]} (measured ${b.measuredSavingPct.toFixed(1)}%, simulated ${b.simulatedSavingPct.toFixed(1)}%)`).join('; ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
