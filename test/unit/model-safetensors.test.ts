@@ -28,7 +28,7 @@ describe('safetensors header reader', () => {
     const h = await readSafetensorsHeader(src, FILE);
     assert.equal(h.tensors.length, 1 + 2 * 9 + 2);
     assert.deepEqual(h.tensors[0], { name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [100, 64], elements: 6400 });
-    assert.deepEqual(h.metadata, { format: 'pt' });
+    assert.deepEqual(h.metadata, new Map([['format', 'pt']]));
     assert.equal(dominantDtype(h), 'BF16');
     assert.ok(stats.maxEnd <= 8 + h.headerBytes, 'no tensor data read');
   });
@@ -47,7 +47,9 @@ describe('safetensors header reader', () => {
   });
 
   it('a header that is not JSON, or not UTF-8', async () => {
-    await assert.rejects(readSafetensorsHeader(memorySource(writeSafetensors([], { rawHeader: '{"a": [1, 2' })), FILE), isInputError('header'));
+    // Refused at the first entry that is not a tensor record, before its (unterminated) value is read.
+    await assert.rejects(readSafetensorsHeader(memorySource(writeSafetensors([], { rawHeader: '{"a": [1, 2' })), FILE), isInputError('header["a"]'));
+    await assert.rejects(readSafetensorsHeader(memorySource(writeSafetensors([], { rawHeader: '{"a" ' })), FILE), isInputError('header'));
     const bad = writeSafetensors([], { rawHeader: 'xx' });
     bad.set([0xff, 0xfe], 8);
     await assert.rejects(readSafetensorsHeader(memorySource(bad), FILE), isInputError('header'));

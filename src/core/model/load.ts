@@ -8,9 +8,10 @@ import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors';
 import { listFolder, pathKind, readJsonFile, withByteSource } from '../files';
 import { isObject } from '../json';
+import { ownValue } from '../own';
 import { specFromConfig } from './config';
 import { specFromGguf } from './gguf';
-import { countElements, dominantDtype, readSafetensorsHeader, specFromSafetensors, torchDtypeName, type SafetensorsHeader } from './safetensors';
+import { SAFETENSORS_LIMITS, countElements, dominantDtype, readSafetensorsHeader, specFromSafetensors, torchDtypeName, type SafetensorsHeader } from './safetensors';
 import type { ModelSpec } from './spec';
 
 /** Bytes per element of a torch dtype name, for index.json's total_size. */
@@ -102,9 +103,9 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
     const path = join(dir, index);
     try {
       const json = await readJsonFile(path, 'index');
-      const meta = isObject(json) && isObject(json['metadata']) ? json['metadata'] : null;
-      const total = meta?.['total_size'];
-      const width = spec.dtype ? TORCH_DTYPE_BYTES[spec.dtype] : undefined;
+      const metadata = isObject(json) ? ownValue(json, 'metadata') : undefined;
+      const total = isObject(metadata) ? ownValue(metadata, 'total_size') : undefined;
+      const width = spec.dtype ? ownValue(TORCH_DTYPE_BYTES, spec.dtype) : undefined;
       if (typeof total === 'number' && total > 0 && width) {
         spec.paramsFromWeights = Math.round(total / width);
         noteWeightsMismatch(spec, `${index} (total_size ${total.toLocaleString('en')} bytes of ${spec.dtype})`);
@@ -126,14 +127,19 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
   noteWeightsMismatch(spec, `${shards.length} safetensors header(s)`);
 }
 
+/** Every shard's header as one (tensors in shard order), within the per-header tensor limit overall. */
 async function mergedHeaders(dir: string, shards: string[]): Promise<SafetensorsHeader> {
-  const merged: SafetensorsHeader = { tensors: [], metadata: {}, headerBytes: 0 };
+  const merged: SafetensorsHeader = { tensors: [], metadata: new Map(), headerBytes: 0 };
   for (const shard of shards) {
     const path = join(dir, shard);
     const h = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
-    merged.tensors.push(...h.tensors);
+    if (merged.tensors.length + h.tensors.length > SAFETENSORS_LIMITS.tensors) {
+      throw new InputError(dir, '', `at most ${SAFETENSORS_LIMITS.tensors.toLocaleString('en')} tensors over all safetensors shards`, `more by ${shard}`, 'limit');
+    }
+    // One by one: spreading a shard's list into push() overflows the stack past ~10^5 tensors.
+    for (const t of h.tensors) merged.tensors.push(t);
     merged.headerBytes += h.headerBytes;
-    Object.assign(merged.metadata, h.metadata);
+    for (const [k, v] of h.metadata) merged.metadata.set(k, v);
   }
   return merged;
 }
