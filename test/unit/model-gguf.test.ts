@@ -87,7 +87,8 @@ describe('GGUF reader: a Llama GGUF gives the same spec as its config.json', () 
       ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'str', 'u64', 'i64', 'f64', 'arr', 'strs'].map((k) => m.get(k)),
       [200, -5, 60000, -300, 4_000_000_000, -7, 0.5, true, 'héllo', 2 ** 40, -(2 ** 40), 1e-6, [1, 2, 3], ['a', 'bc']],
     );
-    assert.deepEqual(m.get('long'), { longArray: true, elementType: 'float32', count: GGUF_LIMITS.keptArray + 1 });
+    // Skipped in one step: the count and the bytes it spans (4 per float32).
+    assert.deepEqual(m.get('long'), { longArray: true, elementType: 'float32', count: GGUF_LIMITS.keptArray + 1, bytes: 4 * (GGUF_LIMITS.keptArray + 1) });
     assert.equal(h.version, 3);
   });
 

@@ -33,7 +33,8 @@ test('GGUF values: scalars as written, short arrays inline, long arrays and the 
   assert.equal(describeGgufValue(Array.from({ length: INLINE_ARRAY_MAX + 1 }, (_, i) => i)), `array of ${INLINE_ARRAY_MAX + 1} numbers`);
   assert.equal(describeGgufValue(Array.from({ length: 2000 }, () => 'x')), 'array of 2,000 strings');
   assert.equal(describeGgufValue({ longArray: true, elementType: 'string', count: 128256 }), 'array of 128,256 strings');
-  assert.equal(describeGgufValue([[1], [2]]), 'array of 2 arrays');
+  assert.equal(describeGgufValue({ longArray: true, elementType: 'array', count: 2, bytes: 40 }), 'array of 2 arrays (40 bytes)');
+  assert.equal(describeGgufValue({ longString: true, head: 'y'.repeat(VALUE_TEXT_MAX + 9), bytes: 1 << 24 }), `${'y'.repeat(VALUE_TEXT_MAX)}… (16,777,216 bytes)`);
   const template = 'x'.repeat(VALUE_TEXT_MAX + 50);
   assert.equal(describeGgufValue(template), `${'x'.repeat(VALUE_TEXT_MAX)}… (${(VALUE_TEXT_MAX + 50).toLocaleString('en')} characters)`);
 });
@@ -48,7 +49,8 @@ test('a GGUF header becomes metadata rows in file order and tensor rows with ggm
   assert.equal(row('general.architecture'), 'llama');
   assert.equal(row('llama.block_count'), '2');
   assert.equal(row('general.file_type'), '15 (Q4_K_M)', 'llama.cpp’s name for the file type');
-  assert.equal(row('tokenizer.ggml.tokens'), 'array of 5,000 strings');
+  // Its size: each token is a u64 length and its bytes, "tok0"…"tok4999" (10×4 + 90×5 + 900×6 + 4000×7 characters).
+  assert.equal(row('tokenizer.ggml.tokens'), `array of 5,000 strings (${(5000 * 8 + 10 * 4 + 90 * 5 + 900 * 6 + 4000 * 7).toLocaleString('en')} bytes)`);
   assert.equal(row('tokenizer.ggml.token_type'), 'array of 4,096 numbers');
   assert.equal(header.tensorCount, tensors.length);
   const names = ['F32', 'F16', 'Q4_K', 'Q6_K', 'BF16'];
