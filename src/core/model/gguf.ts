@@ -530,7 +530,15 @@ function perLayerScalar(v: GgufValue, key: string, notes: string[]): unknown {
 
 /** Reads a GGUF file's metadata (and tensor infos when asked) and builds its spec. */
 export async function specFromGguf(src: ByteSource, source: { path: string; format: SourceFormat }, opts: GgufReadOptions = { tensors: true }): Promise<ModelSpec> {
-  const header = await readGgufHeader(src, source.path, opts);
+  return specFromGgufHeader(await readGgufHeader(src, source.path, opts), source);
+}
+
+/**
+ * The spec of a header already read. `useTensors: false` sets its tensor list aside, so that a header
+ * read whole (the model viewer's) gives the spec the metadata-only reading gives (the report panel's).
+ */
+export function specFromGgufHeader(read: GgufHeader, source: { path: string; format: SourceFormat }, useTensors = true): ModelSpec {
+  const header = useTensors ? read : { ...read, tensors: null };
   const { config, fieldNames, notes } = configFromGguf(header, source.path);
   const spec = specFromConfigWithFields(config, source, (k) => fieldNames.get(k) ?? k);
   spec.notes.unshift(`GGUF v${header.version}: ${header.kvCount} metadata keys, ${header.tensorCount} tensors.`, ...notes);

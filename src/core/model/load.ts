@@ -78,17 +78,22 @@ async function loadGguf(path: string, tensors: boolean): Promise<ModelSpec> {
   });
 }
 
-/** A .safetensors file: with a config.json beside it, that config; alone, a spec inferred from tensor shapes. */
-async function loadSafetensorsFile(path: string): Promise<ModelSpec> {
+/**
+ * A .safetensors file: with a config.json beside it, that config; alone, a spec inferred from tensor
+ * shapes. `read` is the file's header when the caller has read it already (the model viewer): it is
+ * not read again.
+ */
+export async function loadSafetensorsFile(path: string, read?: SafetensorsHeader): Promise<ModelSpec> {
   const dir = dirname(path);
   const names = await listFolder(dir);
+  const known = read ? { name: basename(path), header: read } : undefined;
   if (names.includes('config.json')) {
     const spec = await loadConfigFile(join(dir, 'config.json'), 'safetensors');
     spec.source.path = path;
-    await crossCheckWeights(spec, dir, names);
+    await crossCheckWeights(spec, dir, names, known);
     return spec;
   }
-  const header = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
+  const header = read ?? (await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path)));
   return specFromSafetensors(header, { path, format: 'safetensors' }, basename(path).replace(/\.safetensors$/i, ''));
 }
 
@@ -97,7 +102,7 @@ async function loadSafetensorsFile(path: string): Promise<ModelSpec> {
  * divided by the config's dtype width), or the element counts of every
  * .safetensors header. A note when they disagree with the spec by more than 1%.
  */
-async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]): Promise<void> {
+async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[], known?: KnownHeader): Promise<void> {
   const index = 'model.safetensors.index.json';
   if (names.includes(index)) {
     const path = join(dir, index);
@@ -118,7 +123,7 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
   }
   const shards = names.filter((n) => n.toLowerCase().endsWith('.safetensors')).sort();
   if (shards.length === 0) return;
-  const header = await mergedHeaders(dir, shards);
+  const header = await mergedHeaders(dir, shards, known);
   spec.paramsFromWeights = countElements(header);
   if (!spec.dtype) {
     const d = dominantDtype(header);
@@ -127,12 +132,18 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
   noteWeightsMismatch(spec, `${shards.length} safetensors header(s)`);
 }
 
+/** A shard's header the caller has already read, by its name in the folder. */
+interface KnownHeader {
+  name: string;
+  header: SafetensorsHeader;
+}
+
 /** Every shard's header as one (tensors in shard order), within the per-header tensor limit overall. */
-async function mergedHeaders(dir: string, shards: string[]): Promise<SafetensorsHeader> {
+async function mergedHeaders(dir: string, shards: string[], known?: KnownHeader): Promise<SafetensorsHeader> {
   const merged: SafetensorsHeader = { tensors: [], metadata: new Map(), headerBytes: 0 };
   for (const shard of shards) {
     const path = join(dir, shard);
-    const h = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
+    const h = known?.name === shard ? known.header : await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
     if (merged.tensors.length + h.tensors.length > SAFETENSORS_LIMITS.tensors) {
       throw new InputError(dir, '', `at most ${SAFETENSORS_LIMITS.tensors.toLocaleString('en')} tensors over all safetensors shards`, `more by ${shard}`, 'limit');
     }
