@@ -252,6 +252,27 @@ describe('GGUF: hostile and broken files', () => {
     assert.ok(stats.bytes < 64 * 1024, `read ${stats.bytes} bytes of ${file.bytes.length}`);
   });
 
+  it('a vocabulary before block_count is walked in bulk: far fewer promises than tokens, even in cheap mode', async () => {
+    // The old walk awaited once per token (33 s for 62 MB); now lengths are read from buffered bytes.
+    const tokens = 200_000;
+    const kv: [string, GgufEntry][] = [['general.architecture', gv.str('llama')], ['tokenizer.ggml.tokens', gv.tokens(tokens)], ...llamaGgufKv({ ...L8B, tokens: false }).slice(1)];
+    const bytes = writeGguf({ kv }).bytes;
+    const { createHook } = await import('node:async_hooks');
+    for (const tensors of [false, true]) {
+      let promises = 0;
+      const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+      const h = await readGgufHeader(memorySource(bytes), FILE, { tensors });
+      hook.disable();
+      // Its size: a u64 length and the bytes of "tok0"…"tok199999" per token (the writer's names).
+      let size = 0;
+      for (let i = 0; i < tokens; i++) size += 8 + `tok${i}`.length;
+      assert.deepEqual(h.metadata.get('tokenizer.ggml.tokens'), { longArray: true, elementType: 'string', count: tokens, bytes: size });
+      // One await per token would make at least `tokens` promises; a walk over 1 MiB chunks makes a few per chunk.
+      assert.ok(promises < tokens / 100, `${promises} promises for ${tokens} tokens (tensors: ${tensors})`);
+      assert.equal(h.metadata.get('llama.block_count'), 32, 'the keys after the vocabulary are read');
+    }
+  });
+
   it('a file claiming 100 GB costs a few KB in cheap mode', async () => {
     const file = writeGguf({ kv: llamaGgufKv({ ...L8B, vocab: 128256 }) });
     const { source: src, stats } = countingSource(file.bytes, 100e9);
