@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/core/errors';
@@ -297,7 +297,10 @@ function measured(args: string[]): Run & { rssMb: number | null; signal: string 
 test('the hostile corpus: every file exits 0 or 2 (never 1, a signal or a hang) within 400 MB', async (t) => {
   const { writeHostileCorpus } = await import('../fixtures/hostile/generate');
   const t0 = performance.now();
-  const cases = writeHostileCorpus(join(TMP, 'corpus'));
+  const dir = join(TMP, 'corpus');
+  // About 300 MB: removed when the test ends, pass or fail.
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases = writeHostileCorpus(dir);
   t.diagnostic(`corpus of ${cases.length} cases written in ${(performance.now() - t0).toFixed(0)} ms`);
   for (const c of cases) {
     await t.test(`${c.command} ${c.name}`, () => {

@@ -18,8 +18,12 @@ export const SAFETENSORS_HEADER_CAP = 100_000_000;
 
 /** Bounds on what one header may hold, checked while parsing, before anything past them is built. */
 export const SAFETENSORS_LIMITS = {
-  /** Tensors in one header (the largest real shards hold tens of thousands; a 100 MB header of minimal entries about two million). */
-  tensors: 1_000_000,
+  /**
+   * Tensors in one header, and in all shards of a folder together: the largest real checkpoints hold
+   * about 150,000; half a million cost about 370 MB to read, a 100 MB header of minimal entries could
+   * name two million.
+   */
+  tensors: 500_000,
   /** Dimensions of one shape. */
   dims: 8,
   /** `__metadata__` entries. */
@@ -57,15 +61,18 @@ export async function readSafetensorsHeader(src: ByteSource, file: string): Prom
   if (length > src.size - 8) {
     throw new InputError(file, 'header length', `at most ${src.size - 8} bytes (the file is ${src.size} bytes)`, length.toLocaleString('en'));
   }
+  return new HeaderParser(await readText(src, length, file), file, src.size - 8 - length, length).parse();
+}
+
+/** The header's bytes as text; the bytes themselves are not kept (a 100 MB header costs its text, not twice). */
+async function readText(src: ByteSource, length: number, file: string): Promise<string> {
   const bytes = await src.read(8, length);
   if (bytes.length < length) throw new InputError(file, 'header', `${length} bytes of JSON header`, `a short read of ${bytes.length}`);
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new InputError(file, 'header', 'UTF-8 JSON', 'bytes that are not UTF-8');
   }
-  return new HeaderParser(text, file, src.size - 8 - length, length).parse();
 }
 
 // JSON characters the parser looks at.
