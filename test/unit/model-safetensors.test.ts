@@ -90,6 +90,24 @@ describe('a lone .safetensors file: spec inferred from tensor shapes', () => {
     assert.equal(spec.params.total, countElements(h) - 2 * 8, 'inv_freq buffers are not parameters');
   });
 
+  it('a dtype named after a JavaScript internal is an unknown dtype, lower-cased as any other', async () => {
+    const written = writeSafetensors(llamaTensors({ ...SMALL, invFreq: true }));
+    const length = Number(new DataView(written.buffer).getBigUint64(0, true));
+    const json = new TextDecoder().decode(written.subarray(8, 8 + length));
+    const dataBytes = written.length - 8 - length;
+    const withDtype = (dtype: string) => {
+      const header = new TextEncoder().encode(json.replaceAll('"BF16"', JSON.stringify(dtype)));
+      const out = new Uint8Array(8 + header.length + dataBytes);
+      new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
+      out.set(header, 8);
+      return out;
+    };
+    for (const dtype of ['toString', 'constructor', '__proto__', 'valueOf']) {
+      const spec = specFromSafetensors(await readSafetensorsHeader(memorySource(withDtype(dtype)), FILE), source, 'tiny');
+      assert.equal(spec.dtype, dtype.toLowerCase(), 'as "XX" becomes "xx"');
+    }
+  });
+
   it('without either, 128 is assumed and said', async () => {
     const dims = { layers: 1, hidden: 256, ffn: 512, heads: 2, kvHeads: 1, headDim: 128, vocab: 50 };
     const h = await readSafetensorsHeader(memorySource(writeSafetensors(llamaTensors(dims))), FILE);
