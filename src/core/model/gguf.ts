@@ -175,7 +175,7 @@ function isValueType(type: number): boolean {
 
 /** The fewest bytes one element of `type` takes: a count beyond remaining / this cannot fit. */
 function minSize(type: number): number {
-  return FIXED_SIZE[type] ?? (type === STRING ? 8 : 12);
+  return ownValue(FIXED_SIZE, type) ?? (type === STRING ? 8 : 12);
 }
 
 async function peekArray(cur: Cursor, field: string): Promise<{ elementType: number; count: number }> {
@@ -193,7 +193,7 @@ async function readValue(cur: Cursor, field: string, type: number): Promise<Gguf
     const { elementType, count } = await peekArray(cur, field);
     return readArrayBody(cur, field, elementType, count, 1);
   }
-  const size = FIXED_SIZE[type];
+  const size = ownValue(FIXED_SIZE, type);
   if (size === undefined) throw new InputError(cur.file, `${field}.value type`, 'a GGUF value type 0–12', String(type));
   const b = await cur.bytes(size, `${field}.value`, `a ${TYPE_NAMES[type]}`);
   return fixedValue(new DataView(b.buffer, b.byteOffset, size), 0, type);
@@ -232,7 +232,7 @@ async function readString(cur: Cursor, field: string): Promise<string | GgufLong
  * by length and summarised as its type, count and size.
  */
 async function readArrayBody(cur: Cursor, field: string, elementType: number, count: number, depth: number): Promise<GgufValue> {
-  const size = FIXED_SIZE[elementType];
+  const size = ownValue(FIXED_SIZE, elementType);
   if (size !== undefined && count <= GGUF_LIMITS.keptArray) {
     const b = await cur.bytes(size * count, `${field}.array data`, `${count} ${TYPE_NAMES[elementType]} elements`);
     const v = new DataView(b.buffer, b.byteOffset, b.length);
@@ -259,7 +259,7 @@ async function readArrayBody(cur: Cursor, field: string, elementType: number, co
  * read or await per element.
  */
 async function skipElements(cur: Cursor, field: string, type: number, count: number, depth: number): Promise<void> {
-  const size = FIXED_SIZE[type];
+  const size = ownValue(FIXED_SIZE, type);
   if (size !== undefined) {
     cur.skip(size * count, `${field}.array data`, `${count} ${TYPE_NAMES[type]} elements`);
     return;
@@ -290,7 +290,7 @@ function within(cur: Cursor, at: number, n: number, field: string): void {
 
 /** Where the value of `type` at `at` ends, from buffered bytes alone; null when a length it needs is not buffered. */
 function endOfValue(cur: Cursor, at: number, type: number, depth: number, field: string): number | null {
-  const size = FIXED_SIZE[type];
+  const size = ownValue(FIXED_SIZE, type);
   let end: number;
   if (size !== undefined) end = at + size;
   else if (type === STRING) {
@@ -312,7 +312,7 @@ function endOfValue(cur: Cursor, at: number, type: number, depth: number, field:
       throw new InputError(cur.file, `${field} element at offset ${at}`, 'an element count that fits the file', count.toLocaleString('en'));
     }
     end = at + 12;
-    const inner = FIXED_SIZE[elementType];
+    const inner = ownValue(FIXED_SIZE, elementType);
     if (inner !== undefined) end += inner * Number(count);
     else {
       for (let j = 0; j < Number(count); j++) {
