@@ -30,6 +30,8 @@ export class Cursor {
   pos = 0;
   private buf: Uint8Array = new Uint8Array(0);
   private bufStart = 0;
+  /** A view of `buf` for u32At/u64At, made on first use after each refill. */
+  private view: DataView | null = null;
   private chunk = 4096;
 
   constructor(
@@ -114,7 +116,6 @@ export class Cursor {
     this.skip(to - this.pos, field, what);
   }
 
-  private view: DataView | null = null;
   private dataView(): DataView {
     return (this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length));
   }

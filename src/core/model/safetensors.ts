@@ -116,7 +116,7 @@ class HeaderParser {
         this.ws();
         const name = this.string('header', 'a tensor name (a JSON string)');
         this.ws();
-        this.expect(COLON, 'header', `":" after the name ${JSON.stringify(clip(name))}`);
+        this.expect(COLON, 'header', () => `":" after the name ${JSON.stringify(clip(name))}`);
         this.ws();
         if (name === '__metadata__') this.metadataEntries();
         else this.tensor(name);
@@ -196,7 +196,7 @@ class HeaderParser {
       this.expect(COLON, at, `":" after ${JSON.stringify(clip(key))}`);
       this.ws();
       const field = `${at}[${JSON.stringify(clip(key))}]`;
-      if (this.at(this.i) !== QUOTE) throw new InputError(this.file, fieldText(field), 'a string', this.found());
+      if (this.at(this.i) !== QUOTE) throw new InputError(this.file, field, 'a string', this.found());
       const value = this.string(field, 'a string');
       if (!this.metadata.has(key) && this.metadata.size >= SAFETENSORS_LIMITS.metadata) {
         throw new InputError(this.file, at, `at most ${SAFETENSORS_LIMITS.metadata.toLocaleString('en')} entries`, 'more', 'limit');
