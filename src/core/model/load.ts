@@ -5,7 +5,7 @@
  * tsconfig.core.json leaves it out of the pure-core check with files.ts.
  */
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../errors';
+import { InputError, describeValue } from '../errors';
 import { listFolder, pathKind, readJsonFile, withByteSource } from '../files';
 import { isObject } from '../json';
 import { ownValue } from '../own';
@@ -111,7 +111,10 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[], 
       const metadata = isObject(json) ? ownValue(json, 'metadata') : undefined;
       const total = isObject(metadata) ? ownValue(metadata, 'total_size') : undefined;
       const width = spec.dtype ? ownValue(TORCH_DTYPE_BYTES, spec.dtype) : undefined;
-      if (typeof total === 'number' && total > 0 && width) {
+      if (total !== undefined && !(Number.isSafeInteger(total) && (total as number) > 0)) {
+        // 1e400 parses as Infinity: a byte count only when it is a whole number JavaScript holds exactly.
+        spec.notes.push(`${index}: metadata.total_size is not a positive whole number of bytes (${describeValue(total)}); no weight cross-check.`);
+      } else if (typeof total === 'number' && width) {
         spec.paramsFromWeights = Math.round(total / width);
         noteWeightsMismatch(spec, `${index} (total_size ${total.toLocaleString('en')} bytes of ${spec.dtype})`);
       }
