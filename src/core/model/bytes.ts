@@ -111,6 +111,12 @@ export class Cursor {
     return this.dataView().getBigUint64(at - this.bufStart, true);
   }
 
+  /** The `n` bytes at absolute offset `at` when they are buffered, else null. */
+  bytesAt(at: number, n: number): Uint8Array | null {
+    if (at < this.bufStart || at + n > this.bufferEnd) return null;
+    return this.buf.subarray(at - this.bufStart, at - this.bufStart + n);
+  }
+
   /** Moves the cursor to absolute offset `to`, within the file. */
   seek(to: number, field: string, what: string): void {
     this.skip(to - this.pos, field, what);

@@ -23,7 +23,8 @@ import type { ModelSpec, SourceFormat } from './spec';
 
 export const GGUF_LIMITS = {
   kvCount: 100_000,
-  tensorCount: 10_000_000,
+  /** Real files hold a few thousand (experts are stacked per layer); each costs memory to list. */
+  tensorCount: 500_000,
   keyLength: 65_535,
   stringLength: 16 * 1024 * 1024,
   arrayCount: 50_000_000,
@@ -133,28 +134,59 @@ export async function readGgufHeader(src: ByteSource, file: string, opts: GgufRe
     metadata.set(key, await readValue(cur, field, type));
   }
 
-  let tensors: GgufTensorInfo[] | null = null;
-  if (opts.tensors && complete) {
-    tensors = [];
-    for (let i = 0; i < tensorCount; i++) {
-      const at = `tensor_info[${i}]`;
-      const nameLength = boundedCount(file, `${at}.name length`, await cur.u64(`${at}.name length`), Math.min(GGUF_LIMITS.keyLength, cur.remaining), 'a name length');
-      const name = decode(await cur.bytes(nameLength, `${at}.name`, 'the tensor name'), file, `${at}.name`);
-      const nDims = await cur.u32(`${at}.n_dims`);
-      if (nDims > GGUF_LIMITS.dims) throw new InputError(file, `${at} (${name}).n_dims`, `at most ${GGUF_LIMITS.dims} dimensions`, String(nDims));
-      const shape: number[] = [];
-      for (let d = 0; d < nDims; d++) {
-        shape.push(boundedCount(file, `${at} (${name}).dims[${d}]`, await cur.u64(`${at}.dims[${d}]`), Number.MAX_SAFE_INTEGER, 'a dimension'));
-      }
-      if (!Number.isSafeInteger(product(shape))) {
-        throw new InputError(file, `${at} (${name}).dims`, `dimensions whose product (the element count) is at most ${Number.MAX_SAFE_INTEGER}`, `[${shape.join(', ')}]`);
-      }
-      const type = await cur.u32(`${at} (${name}).type`);
-      await cur.u64(`${at} (${name}).offset`);
-      tensors.push({ name, shape, type });
-    }
-  }
+  const tensors = opts.tensors && complete ? await readTensorInfos(cur, tensorCount) : null;
   return { version, tensorCount, kvCount, metadata, complete, tensors };
+}
+
+/** The tensor infos, read from buffered bytes a megabyte at a time (no read or await per tensor). */
+async function readTensorInfos(cur: Cursor, count: number): Promise<GgufTensorInfo[]> {
+  const out: GgufTensorInfo[] = [];
+  let want = 0;
+  while (out.length < count) {
+    const before = out.length;
+    let p = cur.pos;
+    while (out.length < count) {
+      const read = tensorInfoAt(cur, p, out.length);
+      if (read === null) break;
+      out.push(read.info);
+      p = read.end;
+    }
+    cur.seek(p, `tensor_info[${out.length}]`, 'the tensor infos');
+    if (out.length === count) break;
+    // As in skipElements: read on from the next info, twice as much when one info alone outgrew the buffer.
+    want = out.length === before && cur.bufferEnd > cur.pos ? Math.max(want * 2, cur.bufferEnd - cur.pos + 1) : 0;
+    await cur.fill(want, `tensor_info[${out.length}]`, 'a tensor info');
+  }
+  return out;
+}
+
+/** Tensor info `i` at `at` and where it ends, from buffered bytes alone; null when part of it is not buffered. */
+function tensorInfoAt(cur: Cursor, at: number, i: number): { info: GgufTensorInfo; end: number } | null {
+  const field = `tensor_info[${i}]`;
+  within(cur, at, 8, `${field}.name length`);
+  const nameLength = cur.u64At(at);
+  if (nameLength === null) return null;
+  const length = boundedCount(cur.file, `${field}.name length`, nameLength, Math.min(GGUF_LIMITS.keyLength, cur.size - at - 8), 'a name length');
+  within(cur, at + 8, length + 4, `${field}.name`);
+  const nameBytes = cur.bytesAt(at + 8, length);
+  const nDims = cur.u32At(at + 8 + length);
+  if (nameBytes === null || nDims === null) return null;
+  const name = decode(nameBytes, cur.file, `${field}.name`);
+  if (nDims > GGUF_LIMITS.dims) throw new InputError(cur.file, `${field} (${name}).n_dims`, `at most ${GGUF_LIMITS.dims} dimensions`, String(nDims));
+  let p = at + 8 + length + 4;
+  within(cur, p, 8 * nDims + 12, `${field} (${name}).dims`);
+  const shape: number[] = [];
+  for (let d = 0; d < nDims; d++, p += 8) {
+    const dim = cur.u64At(p);
+    if (dim === null) return null;
+    shape.push(boundedCount(cur.file, `${field} (${name}).dims[${d}]`, dim, Number.MAX_SAFE_INTEGER, 'a dimension'));
+  }
+  if (!Number.isSafeInteger(product(shape))) {
+    throw new InputError(cur.file, `${field} (${name}).dims`, `dimensions whose product (the element count) is at most ${Number.MAX_SAFE_INTEGER}`, `[${shape.join(', ')}]`);
+  }
+  const type = cur.u32At(p);
+  if (type === null || cur.u64At(p + 4) === null) return null; // the offset, unused: tensor data is never read
+  return { info: { name, shape, type }, end: p + 12 };
 }
 
 /** Elements of a shape (1 for a scalar). */
@@ -283,9 +315,9 @@ async function skipElements(cur: Cursor, field: string, type: number, count: num
   }
 }
 
-/** Throws unless the `n` header bytes of an element at `at` lie within the file (else the walk would wait for them forever). */
+/** Throws unless `n` bytes at `at` lie within the file (else a walk over buffered bytes would wait for them forever). */
 function within(cur: Cursor, at: number, n: number, field: string): void {
-  if (at + n > cur.size) throw new InputError(cur.file, `${field} element at offset ${at}`, `its ${n}-byte length within the file`, `the file ends at ${cur.size}: truncated or corrupt`);
+  if (at + n > cur.size) throw new InputError(cur.file, field, `${n} bytes at offset ${at} within the file`, `the file ends at ${cur.size}: truncated or corrupt`);
 }
 
 /** Where the value of `type` at `at` ends, from buffered bytes alone; null when a length it needs is not buffered. */
@@ -294,7 +326,7 @@ function endOfValue(cur: Cursor, at: number, type: number, depth: number, field:
   let end: number;
   if (size !== undefined) end = at + size;
   else if (type === STRING) {
-    within(cur, at, 8, field);
+    within(cur, at, 8, `${field} element at offset ${at}`);
     const length = cur.u64At(at);
     if (length === null) return null;
     if (length > BigInt(GGUF_LIMITS.stringLength)) {
@@ -303,7 +335,7 @@ function endOfValue(cur: Cursor, at: number, type: number, depth: number, field:
     end = at + 8 + Number(length);
   } else if (type === ARRAY) {
     if (depth >= GGUF_LIMITS.nesting) throw new InputError(cur.file, field, `arrays nested at most ${GGUF_LIMITS.nesting} deep`);
-    within(cur, at, 12, field);
+    within(cur, at, 12, `${field} element at offset ${at}`);
     const elementType = cur.u32At(at);
     const count = cur.u64At(at + 4);
     if (elementType === null || count === null) return null;
