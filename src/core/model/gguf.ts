@@ -189,8 +189,9 @@ function tensorInfoAt(cur: Cursor, at: number, i: number): { info: GgufTensorInf
   return { info: { name, shape, type }, end: p + 12 };
 }
 
-/** Elements of a shape (1 for a scalar). */
+/** Elements of a shape (1 for a scalar; 0 for an empty tensor, however large its other dimensions). */
 export function product(shape: readonly number[]): number {
+  if (shape.includes(0)) return 0;
   let n = 1;
   for (const d of shape) n *= d;
   return n;

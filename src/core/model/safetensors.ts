@@ -169,8 +169,9 @@ class HeaderParser {
     if (offsets === undefined || offsets.length !== 2 || offsets[0]! > offsets[1]! || offsets[1]! > this.dataBytes) {
       throw new InputError(this.file, `${at()}.data_offsets`, `[begin, end] within the ${this.dataBytes} data bytes`, offsets ? `[${offsets.join(', ')}]` : 'nothing');
     }
-    let elements = 1;
-    for (const d of shape) {
+    // An empty tensor (a 0 anywhere) has 0 elements, however large the other dimensions.
+    let elements = shape.includes(0) ? 0 : 1;
+    for (const d of elements === 0 ? [] : shape) {
       elements *= d;
       if (!Number.isSafeInteger(elements)) {
         throw new InputError(this.file, `${at()}.shape`, `dimensions whose product (the element count) is at most ${Number.MAX_SAFE_INTEGER}`, `[${shape.join(', ')}]`);
