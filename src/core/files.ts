@@ -37,8 +37,11 @@ export const FILE_CAPS = {
   measurements: { bytes: 16 * MiB, what: 'a measurements file (JSON)' },
   /** GGUF metadata and tensor list (the vocabulary is walked, never tensor data): a few MB. */
   gguf: { bytes: 64 * MiB, what: 'GGUF metadata' },
-  /** A safetensors JSON header: well under 1 MB per shard. */
-  safetensors: { bytes: 32 * MiB, what: 'a safetensors header' },
+  /**
+   * A safetensors JSON header: well under 1 MB per shard, but the format allows 100 MB (its reference
+   * reader's cap) and the streaming parse reads that in linear time: 100 MB and the 8-byte length.
+   */
+  safetensors: { bytes: 100_000_008, what: 'a safetensors header' },
 } as const satisfies Record<string, { bytes: number; what: string }>;
 
 export type FileKind = keyof typeof FILE_CAPS;

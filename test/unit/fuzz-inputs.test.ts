@@ -17,7 +17,7 @@ import { decodeText } from '../../src/core/files';
 import { parseLenientJson } from '../../src/core/json';
 import { memorySource } from '../../src/core/model/bytes';
 import { specFromConfig } from '../../src/core/model/config';
-import { readGgufHeader, specFromGguf } from '../../src/core/model/gguf';
+import { GGUF_LIMITS, readGgufHeader, specFromGguf } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { getPreset } from '../../src/core/hardware/presets';
@@ -349,6 +349,155 @@ test('safetensors: header lengths past the end, absurd sizes and offsets, random
     params(300),
   );
   report(t, 'safetensors inputs', count, t0);
+});
+
+/**
+ * The header check written a second way: JSON.parse, then the format's rules on the parsed object. The
+ * streaming parser must accept exactly what this accepts (for text JSON.stringify writes: no
+ * duplicate names, integers written as integers) and read the same tensors.
+ */
+function referenceHeader(text: string, dataBytes: number): { name: string; dtype: string; shape: number[] }[] | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
+  const out: { name: string; dtype: string; shape: number[] }[] = [];
+  const natural = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && !Object.is(x, -0);
+  for (const [name, entry] of Object.entries(json)) {
+    if (name === '__metadata__') {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || Object.values(entry).some((v) => typeof v !== 'string')) return null;
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return null;
+    const e = entry as Record<string, unknown>;
+    if (Object.entries(e).some(([k, v]) => !['dtype', 'shape', 'data_offsets'].includes(k) && typeof v === 'object' && v !== null)) return null;
+    const { dtype, shape, data_offsets: offsets } = e;
+    if (typeof dtype !== 'string' || !Array.isArray(shape) || shape.length > 8 || !shape.every(natural)) return null;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(natural) || (offsets[0] as number) > (offsets[1] as number) || (offsets[1] as number) > dataBytes) return null;
+    if (!Number.isSafeInteger(shape.reduce((a: number, b: number) => a * b, 1))) return null;
+    out.push({ name, dtype, shape });
+  }
+  return out;
+}
+
+test('safetensors header parser: accepts exactly what JSON.parse and the format rules accept, and reads the same tensors', async (t) => {
+  const t0 = performance.now();
+  // Small dimensions mostly, so that many-dimensional shapes still have safe products.
+  const natural = fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 8 }) }, fc.nat({ max: 5000 }), fc.constantFrom(0, 2 ** 53 - 1, 2 ** 53, 2 ** 31, 1e21));
+  const anyJson = fc.jsonValue({ maxDepth: 4 });
+  const entry = fc.oneof(
+    // Mostly valid records (offsets in order, 0–10 dimensions), so that whole headers are often accepted.
+    { weight: 12, arbitrary: fc.record({ dtype: fc.constantFrom('BF16', 'F32', 'é', 'a"b\\c\n'), shape: fc.array(natural, { maxLength: 10, size: 'max' }), data_offsets: fc.tuple(fc.nat({ max: 50 }), fc.nat({ max: 50 })).map(([a, b]) => [a, a + b]) }) },
+    { weight: 2, arbitrary: fc.record({ dtype: fc.oneof(fc.string(), anyJson), shape: fc.oneof(fc.array(fc.oneof(natural, fc.double(), fc.constant(-1))), anyJson), data_offsets: fc.oneof(fc.array(fc.nat({ max: 200 }), { maxLength: 3 }), anyJson), extra: fc.oneof(fc.constant(undefined), anyJson) }, { requiredKeys: [] }) },
+    { weight: 1, arbitrary: anyJson },
+  );
+  const name = fc.oneof(fc.constantFrom('model.embed_tokens.weight', 'model.layers.0.self_attn.q_proj.weight', '__metadata__', 'x', '', 'ü\u2028"\\'), fc.string({ maxLength: 12 }));
+  const header = fc.oneof(
+    { weight: 4, arbitrary: fc.dictionary(name, entry, { maxKeys: 6 }) },
+    { weight: 1, arbitrary: anyJson },
+    { weight: 1, arbitrary: fc.dictionary(name, fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.string(), anyJson), { maxKeys: 3 }), { maxKeys: 3 }) },
+  );
+  // Whitespace where JSON allows it (the format pads with spaces), the text cut short, or one character
+  // put in anywhere (a raw control character, a quote, a bracket…; not 'e', '.' or '-', which could make
+  // an integer JSON.parse reads but the format's writers never write).
+  const layout = fc.oneof(
+    fc.constant('compact' as const),
+    fc.constant('spaced' as const),
+    fc.nat({ max: 400 }),
+    fc.record({ at: fc.nat({ max: 400 }), char: fc.constantFrom('\u0001', '\u001f', '"', '\\', ',', ':', '}', '{', ']', '[', ' ', '\n', '0', '7', 'é', 'x') }),
+  );
+  let count = 0;
+  let accepted = 0;
+  await fc.assert(
+    fc.asyncProperty(header, layout, async (value, how) => {
+      count++;
+      let text = how === 'spaced' ? JSON.stringify(value, null, 2) + '   ' : JSON.stringify(value) ?? 'null';
+      if (typeof how === 'number') text = text.slice(0, how);
+      else if (typeof how === 'object') text = text.slice(0, how.at) + how.char + text.slice(how.at);
+      const bytes = writeSafetensors([], { rawHeader: text });
+      const dataBytes = 100;
+      const file = new Uint8Array(bytes.length + dataBytes);
+      file.set(bytes);
+      const got = await settleAsync('fuzz.safetensors', () => readSafetensorsHeader(memorySource(file), 'fuzz.safetensors'));
+      const want = referenceHeader(text, dataBytes);
+      assert.equal(got !== undefined, want !== null, `accepted by the parser: ${got !== undefined}, by JSON.parse and the rules: ${want !== null}; header ${text.slice(0, 200)}`);
+      if (got && want) {
+        accepted++;
+        assert.deepEqual(got.tensors.map((x) => ({ name: x.name, dtype: x.dtype, shape: x.shape })), want);
+        for (const x of got.tensors) assert.equal(x.elements, x.shape.reduce((a, b) => a * b, 1));
+      }
+    }),
+    params(1000),
+  );
+  report(t, `safetensors headers (${accepted} accepted)`, count, t0);
+});
+
+test('GGUF metadata skipper: random nested values are skipped to the exact byte (the tensor info after them reads back)', async (t) => {
+  const t0 = performance.now();
+  // A GGUF value tree written by hand: type, then body (strings with u64 lengths, arrays with u32 type + u64 count).
+  type Tree = { type: number; scalar?: number; text?: string; elementType?: number; items?: Tree[] };
+  const fixedSizes: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  const fixedTypes = Object.keys(fixedSizes).map(Number);
+  const scalarOf = (type: number): fc.Arbitrary<Tree> => (type === 8 ? fc.string({ maxLength: 20 }).map((text) => ({ type, text })) : fc.nat({ max: 1 }).map((scalar) => ({ type, scalar })));
+  const tree: fc.Arbitrary<Tree> = fc.letrec<{ value: Tree }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constantFrom(...fixedTypes, 8).chain(scalarOf),
+      // Arrays of one element type: scalars, strings (up to 5,000: past the kept limits), or arrays.
+      fc.constantFrom(...fixedTypes, 8).chain((elementType) => fc.array(scalarOf(elementType), { maxLength: 5000, size: 'max' }).map((items) => ({ type: 9, elementType, items }))),
+      fc.array(tie('value'), { maxLength: 4 }).map((items) => ({ type: 9, elementType: 9, items: items.map((x) => (x.type === 9 ? x : { type: 9, elementType: x.type, items: [x] })) })),
+    ),
+  })).value;
+  const write = (out: number[], v: Tree, withType: boolean): void => {
+    const u32 = (x: number) => out.push(x & 255, (x >>> 8) & 255, (x >>> 16) & 255, x >>> 24);
+    const u64 = (x: number) => (u32(x), u32(0));
+    if (withType) u32(v.type);
+    if (v.type === 8) {
+      const b = new TextEncoder().encode(v.text ?? '');
+      u64(b.length);
+      for (const x of b) out.push(x);
+    } else if (v.type === 9) {
+      u32(v.elementType!);
+      u64(v.items!.length);
+      for (const item of v.items!) write(out, item, false);
+    } else for (let i = 0; i < fixedSizes[v.type]!; i++) out.push(i === 0 ? (v.scalar ?? 0) : 0);
+  };
+  const depth = (v: Tree): number => (v.type === 9 ? 1 + Math.max(0, ...(v.items ?? []).slice(0, 8).map(depth)) : 0);
+  let count = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(tree, { minLength: 1, maxLength: 4 }), async (values) => {
+      count++;
+      const kv = llamaGgufKv(GGUF_DIMS);
+      const head = writeGguf({ kv, tensors: [{ name: 'sentinel', shape: [3, 5] }], kvCount: BigInt(kv.length + values.length) });
+      // Splice the random values in after the known pairs, before the tensor info.
+      const tensorInfo = head.bytes.subarray(head.headerEnd - (8 + 8 + 4 + 16 + 4 + 8), head.headerEnd);
+      const extra: number[] = [];
+      values.forEach((v, i) => {
+        const key = new TextEncoder().encode(`fuzz.${i}`);
+        extra.push(key.length, 0, 0, 0, 0, 0, 0, 0, ...key);
+        write(extra, v, true);
+      });
+      const kvEnd = head.headerEnd - tensorInfo.length;
+      const bytes = new Uint8Array(kvEnd + extra.length + tensorInfo.length + 64);
+      bytes.set(head.bytes.subarray(0, kvEnd));
+      bytes.set(extra, kvEnd);
+      bytes.set(tensorInfo, kvEnd + extra.length);
+      const h = await settleAsync('fuzz.gguf', () => readGgufHeader(memorySource(bytes), 'fuzz.gguf', { tensors: true }));
+      if (values.some((v) => depth(v) > GGUF_LIMITS.nesting)) return; // may be refused for its depth
+      assert.ok(h, 'well-formed metadata is read');
+      assert.deepEqual(h.tensors, [{ name: 'sentinel', shape: [3, 5], type: 0 }], 'the walk ended exactly where the tensor info starts');
+      values.forEach((v, i) => {
+        const got = h.metadata.get(`fuzz.${i}`);
+        if (v.type === 9 && v.elementType !== 9 && v.elementType !== 8 && v.items!.length <= GGUF_LIMITS.keptArray) assert.equal((got as unknown[]).length, v.items!.length);
+        else if (v.type === 9 && (v.elementType === 9 || v.items!.length > GGUF_LIMITS.keptStrings)) assert.equal((got as { count: number }).count, v.items!.length);
+      });
+    }),
+    params(300),
+  );
+  report(t, 'GGUF metadata trees', count, t0);
 });
 
 // ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/core/errors';
@@ -263,6 +263,100 @@ test('a GGUF tensor with n_dims 2^32−1: inspect (which reads the tensor list) 
   // profile stops after the model's own keys and never reaches the tensor list: nothing it uses is corrupt.
   const r = cli('profile', path);
   assert.equal(r.status, 0, r.stderr);
+});
+
+// --- issue 16: the hostile corpus (test/fixtures/hostile/), replayed through the built CLI ------------
+
+/** The requirement: every member ends with 0 or 2 within 3 s and 400 MB of resident memory. */
+const CORPUS_MAX_RSS_MB = 400;
+const TIME = '/usr/bin/time';
+
+/** The CLI as a child process under `/usr/bin/time -v` (where present) for its peak resident memory. */
+function measured(args: string[]): Run & { rssMb: number | null; signal: string | null } {
+  const t0 = performance.now();
+  const timed = existsSync(TIME);
+  const argv = [...(timed ? ['-v', process.execPath] : []), CLI, ...args];
+  // The timeout is a hang guard (the old GGUF walk took 7 s here), not the speed target: `npm run bench` and the report hold those.
+  const r = spawnSync(timed ? TIME : process.execPath, argv, { encoding: 'utf8', maxBuffer: 64 * MiB, timeout: 30_000 });
+  const ms = performance.now() - t0;
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  const exit = /Exit status: (\d+)/.exec(r.stderr);
+  const killed = /Command terminated by signal (\d+)/.exec(r.stderr);
+  // time(1) appends its report to stderr; the CLI's own lines come first.
+  const stderr = timed ? r.stderr.split('\n').filter((l) => !/^\t|^\s*Command (being timed|terminated|exited)/.test(l)).join('\n') : r.stderr;
+  return {
+    status: timed ? (exit ? Number(exit[1]) : null) : r.status,
+    signal: killed ? `signal ${killed[1]}` : r.signal,
+    stdout: r.stdout,
+    stderr,
+    ms,
+    rssMb: rss ? Number(rss[1]) / 1024 : null,
+  };
+}
+
+test('the hostile corpus: every file exits 0 or 2 (never 1, a signal or a hang) within 400 MB', async (t) => {
+  const { writeHostileCorpus } = await import('../fixtures/hostile/generate');
+  const t0 = performance.now();
+  const dir = join(TMP, 'corpus');
+  // About 300 MB: removed when the test ends, pass or fail.
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases = writeHostileCorpus(dir);
+  t.diagnostic(`corpus of ${cases.length} cases written in ${(performance.now() - t0).toFixed(0)} ms`);
+  for (const c of cases) {
+    await t.test(`${c.command} ${c.name}`, () => {
+      const r = measured([c.command, c.model]);
+      t.diagnostic(`${c.command} ${c.name}: exit ${r.status}, ${(r.ms / 1000).toFixed(2)} s, ${r.rssMb === null ? 'RSS not measured' : `${r.rssMb.toFixed(0)} MB RSS`}`);
+      assert.equal(r.signal, null, `${c.name}: ended by a signal`);
+      assert.equal(r.status, c.exit, `${c.name}: exit status (stderr: ${r.stderr.slice(0, 500)})`);
+      if (c.exit === 2) refused(r, c.says ?? /./, 30_000);
+      else assert.doesNotMatch(r.stdout, /native code|function \w*\(|NaN|∞|Infinity%/, `${c.name}: nothing of JavaScript's internals, and no NaN or infinite figure, in the output`);
+      if (r.rssMb !== null) assert.ok(r.rssMb <= CORPUS_MAX_RSS_MB, `${c.name}: ${r.rssMb.toFixed(0)} MB resident, over ${CORPUS_MAX_RSS_MB} MB`);
+    });
+  }
+});
+
+test('a model_type, architecture or dtype named after a JavaScript internal reads exactly as an unknown name does', async () => {
+  const { specFromConfig } = await import('../../src/core/model/config');
+  const { specFromGguf } = await import('../../src/core/model/gguf');
+  const { memorySource } = await import('../../src/core/model/bytes');
+  // The second method: the same file with a made-up name, the name then put back by hand.
+  const unknown = 'zz_unknown_name';
+  const same = (value: unknown, name: string) => JSON.parse(JSON.stringify(value).replaceAll(unknown, name)) as unknown;
+  const source = { path: 'm.json', format: 'config.json' as const };
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (err) {
+      assert.ok(err instanceof InputError, `an InputError, not ${String(err)}`);
+      return { error: err.message };
+    }
+  };
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+    const full = { ...llamaConfig, model_type: unknown, architectures: undefined };
+    const sparse = { model_type: unknown, hidden_size: 64 };
+    const nested = { model_type: 'llava', text_config: { ...llamaConfig, model_type: unknown } };
+    const dtype = { ...llamaConfig, torch_dtype: unknown };
+    for (const config of [full, sparse, nested, dtype]) {
+      const expected = same(outcome(() => specFromConfig(config, source)), name);
+      assert.deepEqual(outcome(() => specFromConfig(same(config, name), source)), expected, `${name} in ${JSON.stringify(config).slice(0, 60)}`);
+    }
+    const dims = { name: 'tiny', layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, context: 256, vocab: 100, eps: 1e-5, tokens: false };
+    const gguf = async (arch: string) => {
+      try {
+        return await specFromGguf(memorySource(writeGguf({ kv: llamaGgufKv({ ...dims, arch }) }).bytes), { path: 'm.gguf', format: 'gguf' });
+      } catch (err) {
+        assert.ok(err instanceof InputError, `an InputError, not ${String(err)}`);
+        return { error: err.message };
+      }
+    };
+    assert.deepEqual(await gguf(name), same(await gguf(unknown), name), `general.architecture ${name}`);
+  }
+});
+
+test('--set paths naming JavaScript internals are unknown fields, not reachable ones', () => {
+  for (const path of ['constructor', '__proto__.x', 'matrix.constructor', 'matrix.peakTflops.toString', 'memory.tiers.constructor']) {
+    refused(cli('profile', LLAMA, '--set', `${path}=1`), /^deferred-norm: --set: .*: expected (a field|a dtype|an index)/, 5000);
+  }
 });
 
 // --- the file edge itself ------------------------------------------------------------------------

@@ -87,7 +87,8 @@ describe('GGUF reader: a Llama GGUF gives the same spec as its config.json', () 
       ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'str', 'u64', 'i64', 'f64', 'arr', 'strs'].map((k) => m.get(k)),
       [200, -5, 60000, -300, 4_000_000_000, -7, 0.5, true, 'héllo', 2 ** 40, -(2 ** 40), 1e-6, [1, 2, 3], ['a', 'bc']],
     );
-    assert.deepEqual(m.get('long'), { longArray: true, elementType: 'float32', count: GGUF_LIMITS.keptArray + 1 });
+    // Skipped in one step: the count and the bytes it spans (4 per float32).
+    assert.deepEqual(m.get('long'), { longArray: true, elementType: 'float32', count: GGUF_LIMITS.keptArray + 1, bytes: 4 * (GGUF_LIMITS.keptArray + 1) });
     assert.equal(h.version, 3);
   });
 
@@ -249,6 +250,27 @@ describe('GGUF: hostile and broken files', () => {
     const spec = await specFromGguf(src, source);
     assert.equal(spec.hidden, 4096);
     assert.ok(stats.bytes < 64 * 1024, `read ${stats.bytes} bytes of ${file.bytes.length}`);
+  });
+
+  it('a vocabulary before block_count is walked in bulk: far fewer promises than tokens, even in cheap mode', async () => {
+    // The old walk awaited once per token (33 s for 62 MB); now lengths are read from buffered bytes.
+    const tokens = 200_000;
+    const kv: [string, GgufEntry][] = [['general.architecture', gv.str('llama')], ['tokenizer.ggml.tokens', gv.tokens(tokens)], ...llamaGgufKv({ ...L8B, tokens: false }).slice(1)];
+    const bytes = writeGguf({ kv }).bytes;
+    const { createHook } = await import('node:async_hooks');
+    for (const tensors of [false, true]) {
+      let promises = 0;
+      const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+      const h = await readGgufHeader(memorySource(bytes), FILE, { tensors });
+      hook.disable();
+      // Its size: a u64 length and the bytes of "tok0"…"tok199999" per token (the writer's names).
+      let size = 0;
+      for (let i = 0; i < tokens; i++) size += 8 + `tok${i}`.length;
+      assert.deepEqual(h.metadata.get('tokenizer.ggml.tokens'), { longArray: true, elementType: 'string', count: tokens, bytes: size });
+      // One await per token would make at least `tokens` promises; a walk over 1 MiB chunks makes a few per chunk.
+      assert.ok(promises < tokens / 100, `${promises} promises for ${tokens} tokens (tensors: ${tensors})`);
+      assert.equal(h.metadata.get('llama.block_count'), 32, 'the keys after the vocabulary are read');
+    }
   });
 
   it('a file claiming 100 GB costs a few KB in cheap mode', async () => {

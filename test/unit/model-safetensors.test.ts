@@ -28,7 +28,7 @@ describe('safetensors header reader', () => {
     const h = await readSafetensorsHeader(src, FILE);
     assert.equal(h.tensors.length, 1 + 2 * 9 + 2);
     assert.deepEqual(h.tensors[0], { name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [100, 64], elements: 6400 });
-    assert.deepEqual(h.metadata, { format: 'pt' });
+    assert.deepEqual(h.metadata, new Map([['format', 'pt']]));
     assert.equal(dominantDtype(h), 'BF16');
     assert.ok(stats.maxEnd <= 8 + h.headerBytes, 'no tensor data read');
   });
@@ -47,7 +47,9 @@ describe('safetensors header reader', () => {
   });
 
   it('a header that is not JSON, or not UTF-8', async () => {
-    await assert.rejects(readSafetensorsHeader(memorySource(writeSafetensors([], { rawHeader: '{"a": [1, 2' })), FILE), isInputError('header'));
+    // Refused at the first entry that is not a tensor record, before its (unterminated) value is read.
+    await assert.rejects(readSafetensorsHeader(memorySource(writeSafetensors([], { rawHeader: '{"a": [1, 2' })), FILE), isInputError('header["a"]'));
+    await assert.rejects(readSafetensorsHeader(memorySource(writeSafetensors([], { rawHeader: '{"a" ' })), FILE), isInputError('header'));
     const bad = writeSafetensors([], { rawHeader: 'xx' });
     bad.set([0xff, 0xfe], 8);
     await assert.rejects(readSafetensorsHeader(memorySource(bad), FILE), isInputError('header'));
@@ -86,6 +88,24 @@ describe('a lone .safetensors file: spec inferred from tensor shapes', () => {
     assert.equal(spec.layerKinds[0]!.attention.headDim, 16);
     assert.equal(spec.tiedEmbeddings, true);
     assert.equal(spec.params.total, countElements(h) - 2 * 8, 'inv_freq buffers are not parameters');
+  });
+
+  it('a dtype named after a JavaScript internal is an unknown dtype, lower-cased as any other', async () => {
+    const written = writeSafetensors(llamaTensors({ ...SMALL, invFreq: true }));
+    const length = Number(new DataView(written.buffer).getBigUint64(0, true));
+    const json = new TextDecoder().decode(written.subarray(8, 8 + length));
+    const dataBytes = written.length - 8 - length;
+    const withDtype = (dtype: string) => {
+      const header = new TextEncoder().encode(json.replaceAll('"BF16"', JSON.stringify(dtype)));
+      const out = new Uint8Array(8 + header.length + dataBytes);
+      new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
+      out.set(header, 8);
+      return out;
+    };
+    for (const dtype of ['toString', 'constructor', '__proto__', 'valueOf']) {
+      const spec = specFromSafetensors(await readSafetensorsHeader(memorySource(withDtype(dtype)), FILE), source, 'tiny');
+      assert.equal(spec.dtype, dtype.toLowerCase(), 'as "XX" becomes "xx"');
+    }
   });
 
   it('without either, 128 is assumed and said', async () => {

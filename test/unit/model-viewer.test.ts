@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InputError } from '../../src/core/errors';
 import { getPreset } from '../../src/core/hardware/presets';
 import { memorySource } from '../../src/core/model/bytes';
@@ -16,6 +19,7 @@ import { chatParts, headlineFigures, provenanceCounts, profileChecked } from '..
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { parseToolInput } from '../../src/extension/lm/tool-input';
 import { byteSize, parseViewerMessage, viewerHtml, type ViewerContent } from '../../src/extension/model-viewer/page';
+import { readModelFileHeader } from '../../src/extension/model-viewer/read-header';
 import { inputOf } from '../../src/common/panel-view';
 import { fixturePath } from './helpers/fixtures';
 import { gv, llamaGgufKv, llamaGgufTensors, writeGguf } from './helpers/gguf-writer';
@@ -33,7 +37,8 @@ test('GGUF values: scalars as written, short arrays inline, long arrays and the 
   assert.equal(describeGgufValue(Array.from({ length: INLINE_ARRAY_MAX + 1 }, (_, i) => i)), `array of ${INLINE_ARRAY_MAX + 1} numbers`);
   assert.equal(describeGgufValue(Array.from({ length: 2000 }, () => 'x')), 'array of 2,000 strings');
   assert.equal(describeGgufValue({ longArray: true, elementType: 'string', count: 128256 }), 'array of 128,256 strings');
-  assert.equal(describeGgufValue([[1], [2]]), 'array of 2 arrays');
+  assert.equal(describeGgufValue({ longArray: true, elementType: 'array', count: 2, bytes: 40 }), 'array of 2 arrays (40 bytes)');
+  assert.equal(describeGgufValue({ longString: true, head: 'y'.repeat(VALUE_TEXT_MAX + 9), bytes: 1 << 24 }), `${'y'.repeat(VALUE_TEXT_MAX)}… (16,777,216 bytes)`);
   const template = 'x'.repeat(VALUE_TEXT_MAX + 50);
   assert.equal(describeGgufValue(template), `${'x'.repeat(VALUE_TEXT_MAX)}… (${(VALUE_TEXT_MAX + 50).toLocaleString('en')} characters)`);
 });
@@ -48,7 +53,8 @@ test('a GGUF header becomes metadata rows in file order and tensor rows with ggm
   assert.equal(row('general.architecture'), 'llama');
   assert.equal(row('llama.block_count'), '2');
   assert.equal(row('general.file_type'), '15 (Q4_K_M)', 'llama.cpp’s name for the file type');
-  assert.equal(row('tokenizer.ggml.tokens'), 'array of 5,000 strings');
+  // Its size: each token is a u64 length and its bytes, "tok0"…"tok4999" (10×4 + 90×5 + 900×6 + 4000×7 characters).
+  assert.equal(row('tokenizer.ggml.tokens'), `array of 5,000 strings (${(5000 * 8 + 10 * 4 + 90 * 5 + 900 * 6 + 4000 * 7).toLocaleString('en')} bytes)`);
   assert.equal(row('tokenizer.ggml.token_type'), 'array of 4,096 numbers');
   assert.equal(header.tensorCount, tensors.length);
   const names = ['F32', 'F16', 'Q4_K', 'Q6_K', 'BF16'];
@@ -112,6 +118,30 @@ function content(over: Partial<ViewerContent> = {}): ViewerContent {
 }
 
 const OPTIONS = { cspSource: 'https://x.vscode-cdn.net', nonce: 'N0nce+/=', scriptUri: 'https://x.vscode-cdn.net/dist/webview/model-viewer.js' };
+
+test('the viewer reads a file once: its spec comes from that read (the file may change after) and equals loadModel’s', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dnp-viewer-'));
+  const gguf = join(dir, 'tiny.gguf');
+  writeFileSync(gguf, writeGguf({ kv: llamaGgufKv({ ...TINY, name: 'Tiny', context: 2048, eps: 1e-5 }), tensors: llamaGgufTensors(TINY) }).bytes);
+  const st = join(dir, 'tiny.safetensors');
+  writeFileSync(st, writeSafetensors(llamaTensors({ layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, invFreq: true })));
+  for (const path of [gguf, st]) {
+    const expected = await loadModel(path); // the report panel's reading
+    const read = await readModelFileHeader(path);
+    // Overwritten after the header was read: a second read would fail on the magic or the header length.
+    writeFileSync(path, 'NOT A MODEL FILE');
+    assert.deepEqual(await read.spec(), expected, path);
+    await assert.rejects(loadModel(path), InputError, 'a fresh read does see the new bytes');
+  }
+});
+
+test('the viewer shows a 1 MiB chat template and a nested array cut, with their sizes', async () => {
+  const template = 'é'.repeat(512 * 1024); // 2 bytes each in UTF-8
+  const bytes = writeGguf({ kv: [...llamaGgufKv({ ...TINY, name: 'Tiny', context: 2048, eps: 1e-5, tokens: false }), ['tokenizer.chat_template', gv.str(template)]] }).bytes;
+  const header = ggufFileHeader(await readGgufHeader(memorySource(bytes), 'tiny.gguf', { tensors: true }));
+  const row = header.metadata.find((r) => r.key === 'tokenizer.chat_template')!.value;
+  assert.equal(row, `${'é'.repeat(VALUE_TEXT_MAX)}… (1,048,576 bytes)`);
+});
 
 test('the viewer page: every string from the file is text, one nonce-only CSP, no style attributes', () => {
   const html = viewerHtml(content(), OPTIONS);

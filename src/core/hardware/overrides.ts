@@ -9,6 +9,7 @@
  * cross-field rules, and records the change in `provenance`.
  */
 import { InputError } from '../errors';
+import { ownValue } from '../own';
 import type { HardwareProfile } from './profile';
 import { expectedText, leafAccepts, resolvePath, type LeafSpec, type PathSegment, type ResolvedPath } from './spec';
 import { checkCrossFieldRules } from './validate';
@@ -97,15 +98,22 @@ function indicesInRange(root: unknown, segments: readonly PathSegment[]): boolea
   let node = root;
   for (const seg of segments) {
     if (typeof seg === 'number' && !(Array.isArray(node) && seg < node.length)) return false;
-    node = (node as Record<string | number, unknown> | undefined)?.[seg];
+    node = child(node, seg);
   }
   return true;
 }
 
 function getIn(root: unknown, segments: readonly PathSegment[]): unknown {
   let node = root;
-  for (const seg of segments) node = (node as Record<string | number, unknown> | undefined)?.[seg];
+  for (const seg of segments) node = child(node, seg);
   return node;
+}
+
+/** One step down a path: an array element or an own field (the path is text from the command line). */
+function child(node: unknown, seg: PathSegment): unknown {
+  if (Array.isArray(node)) return typeof seg === 'number' ? (node[seg] as unknown) : undefined;
+  if (typeof node !== 'object' || node === null) return undefined;
+  return ownValue(node as Record<string, unknown>, String(seg));
 }
 
 function setIn(node: unknown, segments: readonly PathSegment[], i: number, value: unknown): unknown {
@@ -113,9 +121,9 @@ function setIn(node: unknown, segments: readonly PathSegment[], i: number, value
   const seg = segments[i]!;
   if (Array.isArray(node)) {
     const copy = node.slice();
-    copy[seg as number] = setIn(node[seg as number], segments, i + 1, value);
+    copy[seg as number] = setIn(child(node, seg), segments, i + 1, value);
     return copy;
   }
   const obj = (node ?? {}) as Record<string, unknown>;
-  return { ...obj, [seg]: setIn(obj[seg as string], segments, i + 1, value) };
+  return { ...obj, [seg]: setIn(child(obj, seg), segments, i + 1, value) };
 }

@@ -5,6 +5,7 @@
  */
 import { InputError, describeValue } from '../errors';
 import { isObject, type JsonObject } from '../json';
+import { hasOwnKey, ownValue } from '../own';
 import { ConfigReader } from './fields';
 import { groupLayers } from './layers';
 import { countParams } from './params';
@@ -105,23 +106,24 @@ export function specFromConfigWithFields(
   const top = config;
   const architecture = firstArchitecture(top, file);
   // Before model_type: original Mamba configs have none, only ssm_cfg.
-  refuseStateSpace(top, typeof top['model_type'] === 'string' ? top['model_type'] : '', file, fieldName);
+  const rawType = ownValue(top, 'model_type');
+  refuseStateSpace(top, typeof rawType === 'string' ? rawType : '', file, fieldName);
   const topType = modelTypeOf(top, architecture, file, fieldName);
   refuseStateSpace(top, topType, file, fieldName);
 
   // The language model: a nested text_config for multimodal wrappers, else the config itself.
   let cfg: JsonObject = top;
   let prefix = '';
-  let textType = MULTIMODAL_TEXT_TYPES[topType] ?? topType;
+  let textType = ownValue(MULTIMODAL_TEXT_TYPES, topType) ?? topType;
   let defaults: JsonObject = {};
   const fallbacks: JsonObject[] = [];
-  const textConfig = top['text_config'];
+  const textConfig = ownValue(top, 'text_config');
   if (isObject(textConfig)) {
     cfg = textConfig;
     prefix = 'text_config.';
-    const nestedType = typeof textConfig['model_type'] === 'string' ? (textConfig['model_type'] as string) : undefined;
-    textType = nestedType ?? MULTIMODAL_TEXT_TYPES[topType] ?? topType;
-    defaults = TEXT_CONFIG_DEFAULTS[textType] ?? {};
+    const nestedType = ownValue(textConfig, 'model_type');
+    textType = typeof nestedType === 'string' ? nestedType : (ownValue(MULTIMODAL_TEXT_TYPES, topType) ?? topType);
+    defaults = ownValue(TEXT_CONFIG_DEFAULTS, textType) ?? {};
     fallbacks.push(pick(top, ['torch_dtype', 'dtype', 'tie_word_embeddings', 'vocab_size']));
     refuseStateSpace(textConfig, textType, file, (k) => prefix + fieldName(k));
   }
@@ -135,7 +137,7 @@ export function specFromConfigWithFields(
     );
   }
   const reader = new ConfigReader(cfg, file, prefix, defaults, fieldName, fallbacks);
-  const adapter = ADAPTERS[textType] ?? genericAdapter(reader, textType, file, fieldName);
+  const adapter = ownValue(ADAPTERS, textType) ?? genericAdapter(reader, textType, file, fieldName);
   const result = adapter({ r: reader, modelType: textType, architecture });
 
   const layerKinds = groupLayers(result.layers);
@@ -145,7 +147,8 @@ export function specFromConfigWithFields(
   }
   const vision = visionOf(top);
   if (vision) notes.push(`Vision tower (${vision.modelType}) named but not profiled or counted; only the language model is.`);
-  const quant = isObject(top['quantization_config']) ? top['quantization_config']['quant_method'] : undefined;
+  const quantization = ownValue(top, 'quantization_config');
+  const quant = isObject(quantization) ? ownValue(quantization, 'quant_method') : undefined;
   if (typeof quant === 'string') notes.push(`Weights are quantized (${quant}); parameter counts are element counts.`);
 
   const partial = {
@@ -186,7 +189,7 @@ export function specFromConfigWithFields(
 }
 
 function firstArchitecture(top: JsonObject, file: string): string | null {
-  const archs = top['architectures'];
+  const archs = ownValue(top, 'architectures');
   if (archs === undefined || archs === null) return null;
   if (!Array.isArray(archs) || (archs.length > 0 && typeof archs[0] !== 'string')) {
     throw new InputError(file, 'architectures', 'a list of class names', describeValue(archs));
@@ -195,7 +198,7 @@ function firstArchitecture(top: JsonObject, file: string): string | null {
 }
 
 function modelTypeOf(top: JsonObject, architecture: string | null, file: string, fieldName: (k: string) => string): string {
-  const type = top['model_type'];
+  const type = ownValue(top, 'model_type');
   if (typeof type === 'string' && type.length > 0) return type;
   if (type !== undefined && type !== null) throw new InputError(file, fieldName('model_type'), 'a string', describeValue(type));
   if (architecture) {
@@ -206,11 +209,11 @@ function modelTypeOf(top: JsonObject, architecture: string | null, file: string,
 
 /** Pure state-space models have no attention and no Softmax: nothing for this tool to profile. */
 function refuseStateSpace(cfg: JsonObject, modelType: string, file: string, fieldName: (k: string) => string): void {
-  const ssmKeys = ['ssm_cfg', 'state_size', 'ssm_state_size', 'd_state'].some((k) => cfg[k] !== undefined);
+  const ssmKeys = ['ssm_cfg', 'state_size', 'ssm_state_size', 'd_state'].some((k) => ownValue(cfg, k) !== undefined);
   const attentionKeys = ['num_attention_heads', 'n_head', 'num_heads', 'layer_types', 'attn_layer_period', 'layers_block_type'].some(
-    (k) => cfg[k] !== undefined && cfg[k] !== null,
+    (k) => ownValue(cfg, k) !== undefined && ownValue(cfg, k) !== null,
   );
-  if (PURE_SSM_TYPES.has(modelType) || (ssmKeys && !attentionKeys && !(modelType in ADAPTERS))) {
+  if (PURE_SSM_TYPES.has(modelType) || (ssmKeys && !attentionKeys && !hasOwnKey(ADAPTERS, modelType))) {
     throw new InputError(
       file,
       fieldName('model_type'),
@@ -237,11 +240,15 @@ function genericAdapter(r: ConfigReader, modelType: string, file: string, fieldN
 }
 
 function visionOf(top: JsonObject): ModelSpec['vision'] {
-  const v = top['vision_config'];
+  const v = ownValue(top, 'vision_config');
   if (isObject(v)) {
-    const type = typeof v['model_type'] === 'string' ? (v['model_type'] as string) : 'vision tower';
+    const named = ownValue(v, 'model_type');
+    const type = typeof named === 'string' ? named : 'vision tower';
     const facts: string[] = [];
-    const num = (k: string) => (typeof v[k] === 'number' ? (v[k] as number) : null);
+    const num = (k: string) => {
+      const n = ownValue(v, k);
+      return typeof n === 'number' ? n : null;
+    };
     if (num('num_hidden_layers') !== null) facts.push(`${num('num_hidden_layers')} layers`);
     if (num('hidden_size') !== null) facts.push(`hidden ${num('hidden_size')}`);
     if (num('num_attention_heads') !== null) facts.push(`${num('num_attention_heads')} heads`);
@@ -249,13 +256,13 @@ function visionOf(top: JsonObject): ModelSpec['vision'] {
     if (num('patch_size') !== null) facts.push(`${num('patch_size')}px patches`);
     return { modelType: type, description: facts.length ? `${type}: ${facts.join(', ')}` : type };
   }
-  const tower = top['mm_vision_tower'] ?? top['vision_tower'];
+  const tower = ownValue(top, 'mm_vision_tower') ?? ownValue(top, 'vision_tower');
   if (typeof tower === 'string') return { modelType: tower, description: `vision tower ${tower}` };
   return null;
 }
 
 function nameOf(top: JsonObject, file: string, architecture: string | null, modelType: string): string {
-  const n = top['_name_or_path'];
+  const n = ownValue(top, '_name_or_path');
   if (typeof n === 'string' && n.trim() !== '') return n;
   // The folder a config.json sits in usually names the model.
   const parts = file.split(/[\\/]+/).filter((p) => p !== '' && p !== '.');
@@ -268,7 +275,8 @@ function nameOf(top: JsonObject, file: string, architecture: string | null, mode
 function dtypeOf(cfg: JsonObject, top: JsonObject): string | null {
   for (const o of [cfg, top]) {
     for (const k of ['torch_dtype', 'dtype']) {
-      if (typeof o[k] === 'string') return o[k] as string;
+      const dtype = ownValue(o, k);
+      if (typeof dtype === 'string') return dtype;
     }
   }
   return null;
@@ -276,6 +284,9 @@ function dtypeOf(cfg: JsonObject, top: JsonObject): string | null {
 
 function pick(o: JsonObject, keys: string[]): JsonObject {
   const out: JsonObject = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  for (const k of keys) {
+    const v = ownValue(o, k);
+    if (v !== undefined) out[k] = v;
+  }
   return out;
 }

@@ -5,11 +5,13 @@
  */
 import { InputError, describeValue } from '../errors';
 import { isObject, type JsonObject } from '../json';
+import { ownValue } from '../own';
 
 /** Upper bounds beyond which a size is certainly a mistake (or a hostile file). */
 export const LIMITS = {
   width: 10_000_000, // hidden, ffn, head dims, ranks
-  layers: 100_000,
+  /** 100 times the deepest real model; each layer costs the simulator time and memory. */
+  layers: 10_000,
   heads: 100_000,
   vocab: 100_000_000,
   experts: 100_000,
@@ -55,12 +57,12 @@ export class ConfigReader {
   lookup(keys: readonly string[]): { key: string; value: unknown } | undefined {
     for (const source of [this.cfg, ...this.fallbacks]) {
       for (const key of keys) {
-        const value = source[key];
+        const value = ownValue(source, key);
         if (value !== undefined && value !== null) return { key, value };
       }
     }
     for (const key of keys) {
-      const value = this.defaults[key];
+      const value = ownValue(this.defaults, key);
       if (value !== undefined && value !== null) {
         if (!this.defaulted.includes(key)) this.defaulted.push(key);
         return { key, value };

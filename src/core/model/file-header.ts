@@ -4,7 +4,8 @@
  * tensor list (names, shapes, dtypes) and the element count. Pure: the headers come
  * from the bounded readers in gguf.ts and safetensors.ts.
  */
-import { FILE_TYPES, isLongArray, type GgufHeader, type GgufValue } from './gguf';
+import { ownValue } from '../own';
+import { FILE_TYPES, isLongArray, isLongString, product, type GgufHeader, type GgufScalar, type GgufValue } from './gguf';
 import { countElements, type SafetensorsHeader } from './safetensors';
 
 /** Tensor rows kept for display; the count of the rest is stated (MoE checkpoints list tens of thousands). */
@@ -50,16 +51,15 @@ const GGML_TYPES: Record<number, string> = {
 };
 
 export function ggmlTypeName(type: number): string {
-  return GGML_TYPES[type] ?? `ggml type ${type}`;
+  return ownValue(GGML_TYPES, type) ?? `ggml type ${type}`;
 }
 
 const plural = (n: number, word: string) => `${n.toLocaleString('en')} ${word}${n === 1 ? '' : 's'}`;
 
-function elementWord(v: GgufValue): string {
+function elementWord(v: GgufScalar): string {
   if (typeof v === 'string') return 'string';
   if (typeof v === 'boolean') return 'boolean';
-  if (typeof v === 'number') return 'number';
-  return 'array';
+  return 'number';
 }
 
 function scalarText(v: string | number | boolean): string {
@@ -67,18 +67,21 @@ function scalarText(v: string | number | boolean): string {
   return v.length > VALUE_TEXT_MAX ? `${v.slice(0, VALUE_TEXT_MAX)}… (${plural(v.length, 'character')})` : v;
 }
 
-/** One metadata value as one line of text: scalars as they are, arrays inline when short, else counted. */
+/**
+ * One metadata value as one line of text: scalars as they are, arrays inline when short, else counted;
+ * anything long cut to VALUE_TEXT_MAX characters with its size stated (the reader kept no more).
+ */
 export function describeGgufValue(v: GgufValue): string {
-  if (isLongArray(v)) return `array of ${plural(v.count, v.elementType)}`;
+  if (isLongArray(v)) return `array of ${plural(v.count, v.elementType)}${v.bytes === undefined ? '' : ` (${plural(v.bytes, 'byte')})`}`;
+  if (isLongString(v)) return `${v.head.slice(0, VALUE_TEXT_MAX)}… (${plural(v.bytes, 'byte')})`;
   if (!Array.isArray(v)) return scalarText(v);
   if (v.length === 0) return 'empty array';
-  const nested = v.some((x) => typeof x === 'object');
-  if (v.length <= INLINE_ARRAY_MAX && !nested) return `[${v.map((x) => (typeof x === 'string' ? JSON.stringify(x) : String(x))).join(', ')}]`;
-  return `array of ${plural(v.length, elementWord(v[0]!))}`;
+  if (v.length > INLINE_ARRAY_MAX) return `array of ${plural(v.length, elementWord(v[0]!))}`;
+  const text = `[${v.map((x) => (typeof x === 'string' ? JSON.stringify(x) : String(x))).join(', ')}]`;
+  return text.length > VALUE_TEXT_MAX ? `${text.slice(0, VALUE_TEXT_MAX)}… (array of ${plural(v.length, elementWord(v[0]!))})` : text;
 }
 
 const shapeText = (shape: readonly number[]) => `[${shape.map((d) => d.toLocaleString('en')).join(', ')}]`;
-const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** A GGUF header read with its tensor list (readGgufHeader with `tensors: true`). */
 export function ggufFileHeader(h: GgufHeader): ModelFileHeader {
@@ -87,7 +90,7 @@ export function ggufFileHeader(h: GgufHeader): ModelFileHeader {
     format: 'gguf',
     formatLabel: `GGUF v${h.version}`,
     shapeOrder: 'ggml order: ne[0] (the input width) first',
-    metadata: [...h.metadata].map(([key, value]) => ({ key, value: describeGgufValue(value) + (key === 'general.file_type' && typeof value === 'number' && FILE_TYPES[value] ? ` (${FILE_TYPES[value]})` : '') })),
+    metadata: [...h.metadata].map(([key, value]) => ({ key, value: describeGgufValue(value) + (key === 'general.file_type' && typeof value === 'number' && ownValue(FILE_TYPES, value) ? ` (${ownValue(FILE_TYPES, value)})` : '') })),
     tensors: tensors.slice(0, TENSOR_ROWS_SHOWN).map((t) => ({ name: t.name, shape: shapeText(t.shape), dtype: ggmlTypeName(t.type), elements: product(t.shape) })),
     tensorCount: h.tensorCount,
     elements: tensors.reduce((n, t) => n + product(t.shape), 0),
@@ -99,7 +102,7 @@ export function safetensorsFileHeader(h: SafetensorsHeader): ModelFileHeader {
     format: 'safetensors',
     formatLabel: 'safetensors',
     shapeOrder: 'PyTorch order: [out, in] for a weight',
-    metadata: Object.entries(h.metadata).map(([key, value]) => ({ key, value: scalarText(value) })),
+    metadata: [...h.metadata].map(([key, value]) => ({ key, value: scalarText(value) })),
     tensors: h.tensors.slice(0, TENSOR_ROWS_SHOWN).map((t) => ({ name: t.name, shape: shapeText(t.shape), dtype: t.dtype, elements: t.elements })),
     tensorCount: h.tensors.length,
     elements: countElements(h),

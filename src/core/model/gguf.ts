@@ -15,18 +15,25 @@
  */
 import { InputError } from '../errors';
 import type { JsonObject } from '../json';
+import { ownValue } from '../own';
 import { Cursor, boundedCount, type ByteSource } from './bytes';
 import { specFromConfigWithFields } from './config';
+import { LIMITS } from './fields';
 import type { ModelSpec, SourceFormat } from './spec';
 
 export const GGUF_LIMITS = {
   kvCount: 100_000,
-  tensorCount: 10_000_000,
+  /** Real files hold a few thousand (experts are stacked per layer); each costs memory to list. */
+  tensorCount: 500_000,
   keyLength: 65_535,
   stringLength: 16 * 1024 * 1024,
   arrayCount: 50_000_000,
-  /** Arrays up to this many elements are kept; longer ones are only counted. */
+  /** Arrays of numbers up to this many elements are kept (per-layer values); longer ones are only counted. */
   keptArray: 4096,
+  /** Arrays of strings up to this many are kept (the viewer shows 8 inline); longer ones are only counted. */
+  keptStrings: 64,
+  /** Strings up to this many bytes are kept whole; longer ones as their first bytes and their length. */
+  keptString: 4096,
   dims: 8,
   nesting: 4,
 } as const;
@@ -37,13 +44,21 @@ const STRING = 8;
 const ARRAY = 9;
 
 export type GgufScalar = number | boolean | string;
-/** An array too long to keep: its element type and count only. */
+/** An array too long to keep (or of arrays): its element type, count and size only. */
 export interface GgufLongArray {
   longArray: true;
   elementType: string;
   count: number;
+  /** Bytes the array takes in the file, when it was walked (not when the cheap mode stopped at it). */
+  bytes?: number;
 }
-export type GgufValue = GgufScalar | GgufValue[] | GgufLongArray;
+/** A string longer than GGUF_LIMITS.keptString bytes (a chat template): its first characters and its size. */
+export interface GgufLongString {
+  longString: true;
+  head: string;
+  bytes: number;
+}
+export type GgufValue = GgufScalar | GgufScalar[] | GgufLongArray | GgufLongString;
 
 export interface GgufTensorInfo {
   name: string;
@@ -77,11 +92,15 @@ export function isLongArray(v: GgufValue | undefined): v is GgufLongArray {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'longArray' in v;
 }
 
+export function isLongString(v: GgufValue | undefined): v is GgufLongString {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'longString' in v;
+}
+
 export async function readGgufHeader(src: ByteSource, file: string, opts: GgufReadOptions = {}): Promise<GgufHeader> {
   const cur = new Cursor(src, file);
   if (src.size < 4) throw new InputError(file, 'header.magic', 'the GGUF magic "GGUF"', `a ${src.size}-byte file`);
   const magic = await cur.bytes(4, 'header.magic', 'the GGUF magic');
-  if (String.fromCharCode(...magic) !== 'GGUF') {
+  if (String.fromCharCode(magic[0]!, magic[1]!, magic[2]!, magic[3]!) !== 'GGUF') {
     throw new InputError(file, 'header.magic', 'the GGUF magic "GGUF" (47 47 55 46)', hex(magic));
   }
   const version = await cur.u32('header.version');
@@ -112,28 +131,70 @@ export async function readGgufHeader(src: ByteSource, file: string, opts: GgufRe
       metadata.set(key, await readArrayBody(cur, field, peek.elementType, peek.count, 1));
       continue;
     }
-    metadata.set(key, await readValue(cur, field, type, 0));
+    metadata.set(key, await readValue(cur, field, type));
   }
 
-  let tensors: GgufTensorInfo[] | null = null;
-  if (opts.tensors && complete) {
-    tensors = [];
-    for (let i = 0; i < tensorCount; i++) {
-      const at = `tensor_info[${i}]`;
-      const nameLength = boundedCount(file, `${at}.name length`, await cur.u64(`${at}.name length`), Math.min(GGUF_LIMITS.keyLength, cur.remaining), 'a name length');
-      const name = decode(await cur.bytes(nameLength, `${at}.name`, 'the tensor name'), file, `${at}.name`);
-      const nDims = await cur.u32(`${at}.n_dims`);
-      if (nDims > GGUF_LIMITS.dims) throw new InputError(file, `${at} (${name}).n_dims`, `at most ${GGUF_LIMITS.dims} dimensions`, String(nDims));
-      const shape: number[] = [];
-      for (let d = 0; d < nDims; d++) {
-        shape.push(boundedCount(file, `${at} (${name}).dims[${d}]`, await cur.u64(`${at}.dims[${d}]`), Number.MAX_SAFE_INTEGER, 'a dimension'));
-      }
-      const type = await cur.u32(`${at} (${name}).type`);
-      await cur.u64(`${at} (${name}).offset`);
-      tensors.push({ name, shape, type });
-    }
-  }
+  const tensors = opts.tensors && complete ? await readTensorInfos(cur, tensorCount) : null;
   return { version, tensorCount, kvCount, metadata, complete, tensors };
+}
+
+/** The tensor infos, read from buffered bytes a megabyte at a time (no read or await per tensor). */
+async function readTensorInfos(cur: Cursor, count: number): Promise<GgufTensorInfo[]> {
+  const out: GgufTensorInfo[] = [];
+  let want = 0;
+  while (out.length < count) {
+    const before = out.length;
+    let p = cur.pos;
+    while (out.length < count) {
+      const read = tensorInfoAt(cur, p, out.length);
+      if (read === null) break;
+      out.push(read.info);
+      p = read.end;
+    }
+    cur.seek(p, `tensor_info[${out.length}]`, 'the tensor infos');
+    if (out.length === count) break;
+    // As in skipElements: read on from the next info, twice as much when one info alone outgrew the buffer.
+    want = out.length === before && cur.bufferEnd > cur.pos ? Math.max(want * 2, cur.bufferEnd - cur.pos + 1) : 0;
+    await cur.fill(want, `tensor_info[${out.length}]`, 'a tensor info');
+  }
+  return out;
+}
+
+/** Tensor info `i` at `at` and where it ends, from buffered bytes alone; null when part of it is not buffered. */
+function tensorInfoAt(cur: Cursor, at: number, i: number): { info: GgufTensorInfo; end: number } | null {
+  const field = `tensor_info[${i}]`;
+  within(cur, at, 8, `${field}.name length`);
+  const nameLength = cur.u64At(at);
+  if (nameLength === null) return null;
+  const length = boundedCount(cur.file, `${field}.name length`, nameLength, Math.min(GGUF_LIMITS.keyLength, cur.size - at - 8), 'a name length');
+  within(cur, at + 8, length + 4, `${field}.name`);
+  const nameBytes = cur.bytesAt(at + 8, length);
+  const nDims = cur.u32At(at + 8 + length);
+  if (nameBytes === null || nDims === null) return null;
+  const name = decode(nameBytes, cur.file, `${field}.name`);
+  if (nDims > GGUF_LIMITS.dims) throw new InputError(cur.file, `${field} (${name}).n_dims`, `at most ${GGUF_LIMITS.dims} dimensions`, String(nDims));
+  let p = at + 8 + length + 4;
+  within(cur, p, 8 * nDims + 12, `${field} (${name}).dims`);
+  const shape: number[] = [];
+  for (let d = 0; d < nDims; d++, p += 8) {
+    const dim = cur.u64At(p);
+    if (dim === null) return null;
+    shape.push(boundedCount(cur.file, `${field} (${name}).dims[${d}]`, dim, Number.MAX_SAFE_INTEGER, 'a dimension'));
+  }
+  if (!Number.isSafeInteger(product(shape))) {
+    throw new InputError(cur.file, `${field} (${name}).dims`, `dimensions whose product (the element count) is at most ${Number.MAX_SAFE_INTEGER}`, `[${shape.join(', ')}]`);
+  }
+  const type = cur.u32At(p);
+  if (type === null || cur.u64At(p + 4) === null) return null; // the offset, unused: tensor data is never read
+  return { info: { name, shape, type }, end: p + 12 };
+}
+
+/** Elements of a shape (1 for a scalar; 0 for an empty tensor, however large its other dimensions). */
+export function product(shape: readonly number[]): number {
+  if (shape.includes(0)) return 0;
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
 }
 
 function readyToStop(metadata: Map<string, GgufValue>): boolean {
@@ -141,81 +202,161 @@ function readyToStop(metadata: Map<string, GgufValue>): boolean {
   return typeof arch === 'string' && metadata.has(`${arch}.block_count`);
 }
 
+function isValueType(type: number): boolean {
+  return Number.isInteger(type) && type >= 0 && type <= 12;
+}
+
+/** The fewest bytes one element of `type` takes: a count beyond remaining / this cannot fit. */
+function minSize(type: number): number {
+  return ownValue(FIXED_SIZE, type) ?? (type === STRING ? 8 : 12);
+}
+
 async function peekArray(cur: Cursor, field: string): Promise<{ elementType: number; count: number }> {
   const elementType = await cur.u32(`${field}.array element type`);
-  if (!(elementType in FIXED_SIZE) && elementType !== STRING && elementType !== ARRAY) {
+  if (!isValueType(elementType)) {
     throw new InputError(cur.file, `${field}.array element type`, 'a GGUF value type 0–12', String(elementType));
   }
-  const minSize = FIXED_SIZE[elementType] ?? (elementType === STRING ? 8 : 12);
-  const count = boundedCount(cur.file, `${field}.array count`, await cur.u64(`${field}.array count`), Math.min(GGUF_LIMITS.arrayCount, Math.floor(cur.remaining / minSize)), `an element count that fits the file (${TYPE_NAMES[elementType]} elements),`);
+  const count = boundedCount(cur.file, `${field}.array count`, await cur.u64(`${field}.array count`), Math.min(GGUF_LIMITS.arrayCount, Math.floor(cur.remaining / minSize(elementType))), `an element count that fits the file (${TYPE_NAMES[elementType]} elements),`);
   return { elementType, count };
 }
 
-async function readValue(cur: Cursor, field: string, type: number, depth: number): Promise<GgufValue> {
+async function readValue(cur: Cursor, field: string, type: number): Promise<GgufValue> {
   if (type === STRING) return readString(cur, field);
   if (type === ARRAY) {
-    if (depth >= GGUF_LIMITS.nesting) throw new InputError(cur.file, field, `arrays nested at most ${GGUF_LIMITS.nesting} deep`);
     const { elementType, count } = await peekArray(cur, field);
-    return readArrayBody(cur, field, elementType, count, depth + 1);
+    return readArrayBody(cur, field, elementType, count, 1);
   }
-  const size = FIXED_SIZE[type];
+  const size = ownValue(FIXED_SIZE, type);
   if (size === undefined) throw new InputError(cur.file, `${field}.value type`, 'a GGUF value type 0–12', String(type));
   const b = await cur.bytes(size, `${field}.value`, `a ${TYPE_NAMES[type]}`);
-  const v = new DataView(b.buffer, b.byteOffset, size);
+  return fixedValue(new DataView(b.buffer, b.byteOffset, size), 0, type);
+}
+
+/** One fixed-size value of `type` at `at` in `v`. */
+function fixedValue(v: DataView, at: number, type: number): number | boolean {
   switch (type) {
-    case 0: return v.getUint8(0);
-    case 1: return v.getInt8(0);
-    case 2: return v.getUint16(0, true);
-    case 3: return v.getInt16(0, true);
-    case 4: return v.getUint32(0, true);
-    case 5: return v.getInt32(0, true);
-    case 6: return shortestFloat32(v.getFloat32(0, true));
-    case 7: return v.getUint8(0) !== 0;
-    case 10: return Number(v.getBigUint64(0, true));
-    case 11: return Number(v.getBigInt64(0, true));
-    default: return v.getFloat64(0, true);
+    case 0: return v.getUint8(at);
+    case 1: return v.getInt8(at);
+    case 2: return v.getUint16(at, true);
+    case 3: return v.getInt16(at, true);
+    case 4: return v.getUint32(at, true);
+    case 5: return v.getInt32(at, true);
+    case 6: return shortestFloat32(v.getFloat32(at, true));
+    case 7: return v.getUint8(at) !== 0;
+    case 10: return Number(v.getBigUint64(at, true));
+    case 11: return Number(v.getBigInt64(at, true));
+    default: return v.getFloat64(at, true);
   }
 }
 
-async function readString(cur: Cursor, field: string): Promise<string> {
+/** A string: whole up to keptString bytes, else its first bytes and its length (the rest skipped unread). */
+async function readString(cur: Cursor, field: string): Promise<string | GgufLongString> {
   const length = boundedCount(cur.file, `${field} string length`, await cur.u64(`${field} string length`), Math.min(GGUF_LIMITS.stringLength, cur.remaining), 'a string length within the file,');
-  return decode(await cur.bytes(length, `${field} string`, 'the string'), cur.file, field);
+  if (length <= GGUF_LIMITS.keptString) return decode(await cur.bytes(length, `${field} string`, 'the string'), cur.file, field);
+  const head = new TextDecoder('utf-8').decode(await cur.bytes(GGUF_LIMITS.keptString, `${field} string`, 'the string'));
+  cur.skip(length - GGUF_LIMITS.keptString, `${field} string`, 'the string');
+  // A cut through a multi-byte character decodes as U+FFFD: drop it.
+  return { longString: true, head: head.replace(/\uFFFD+$/, ''), bytes: length };
 }
 
+/**
+ * An array's elements. Kept: up to keptArray fixed-size values (read in one piece, decoded without a
+ * read per element) or up to keptStrings strings. Anything longer, and arrays of arrays, is skipped
+ * by length and summarised as its type, count and size.
+ */
 async function readArrayBody(cur: Cursor, field: string, elementType: number, count: number, depth: number): Promise<GgufValue> {
-  if (count <= GGUF_LIMITS.keptArray) {
-    const out: GgufValue[] = [];
-    for (let j = 0; j < count; j++) out.push(await readValue(cur, `${field}[${j}]`, elementType, depth));
+  const size = ownValue(FIXED_SIZE, elementType);
+  if (size !== undefined && count <= GGUF_LIMITS.keptArray) {
+    const b = await cur.bytes(size * count, `${field}.array data`, `${count} ${TYPE_NAMES[elementType]} elements`);
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    const out: GgufScalar[] = [];
+    for (let j = 0; j < count; j++) out.push(fixedValue(v, j * size, elementType));
     return out;
   }
-  const summary: GgufLongArray = { longArray: true, elementType: TYPE_NAMES[elementType] ?? String(elementType), count };
-  const size = FIXED_SIZE[elementType];
-  if (size !== undefined) {
-    cur.skip(size * count, `${field}.array data`, `${count} ${TYPE_NAMES[elementType]} elements`);
-  } else {
-    // Strings (or arrays) have their lengths inline: walk them, reading only the lengths' chunks.
-    for (let j = 0; j < count; j++) await skipValue(cur, `${field}[${j}]`, elementType, depth);
+  if (elementType === STRING && count <= GGUF_LIMITS.keptStrings) {
+    const out: GgufScalar[] = [];
+    for (let j = 0; j < count; j++) {
+      const s = await readString(cur, `${field}[${j}]`);
+      out.push(typeof s === 'string' ? s : `${s.head}…`);
+    }
+    return out;
   }
-  return summary;
+  const start = cur.pos;
+  await skipElements(cur, field, elementType, count, depth);
+  return { longArray: true, elementType: TYPE_NAMES[elementType] ?? String(elementType), count, bytes: cur.pos - start };
 }
 
-async function skipValue(cur: Cursor, field: string, type: number, depth: number): Promise<void> {
-  if (type === STRING) {
-    const length = boundedCount(cur.file, `${field} string length`, await cur.u64(`${field} string length`), Math.min(GGUF_LIMITS.stringLength, cur.remaining), 'a string length within the file,');
-    cur.skip(length, `${field} string`, 'the string');
+/**
+ * Skips `count` elements of `type` by their lengths. Fixed-size ones in one step (count × size);
+ * strings and arrays by walking their lengths in the buffered bytes, a megabyte at a time, with no
+ * read or await per element.
+ */
+async function skipElements(cur: Cursor, field: string, type: number, count: number, depth: number): Promise<void> {
+  const size = ownValue(FIXED_SIZE, type);
+  if (size !== undefined) {
+    cur.skip(size * count, `${field}.array data`, `${count} ${TYPE_NAMES[type]} elements`);
     return;
   }
-  if (type === ARRAY) {
+  let left = count;
+  let want = 0;
+  while (left > 0) {
+    let p = cur.pos;
+    let done = 0;
+    for (; done < left; done++) {
+      const end = endOfValue(cur, p, type, depth, field);
+      if (end === null) break;
+      p = end;
+    }
+    cur.seek(p, `${field}.array data`, 'the array elements');
+    left -= done;
+    if (left === 0) break;
+    // The next element's lengths are not buffered: read on from it (twice as much when one element alone outgrew the buffer).
+    want = done === 0 && cur.bufferEnd > cur.pos ? Math.max(want * 2, cur.bufferEnd - cur.pos + 1) : 0;
+    await cur.fill(want, `${field}.array data`, 'the array elements');
+  }
+}
+
+/** Throws unless `n` bytes at `at` lie within the file (else a walk over buffered bytes would wait for them forever). */
+function within(cur: Cursor, at: number, n: number, field: string): void {
+  if (at + n > cur.size) throw new InputError(cur.file, field, `${n} bytes at offset ${at} within the file`, `the file ends at ${cur.size}: truncated or corrupt`);
+}
+
+/** Where the value of `type` at `at` ends, from buffered bytes alone; null when a length it needs is not buffered. */
+function endOfValue(cur: Cursor, at: number, type: number, depth: number, field: string): number | null {
+  const size = ownValue(FIXED_SIZE, type);
+  let end: number;
+  if (size !== undefined) end = at + size;
+  else if (type === STRING) {
+    within(cur, at, 8, `${field} element at offset ${at}`);
+    const length = cur.u64At(at);
+    if (length === null) return null;
+    if (length > BigInt(GGUF_LIMITS.stringLength)) {
+      throw new InputError(cur.file, `${field} element at offset ${at}`, `a string length no larger than ${GGUF_LIMITS.stringLength.toLocaleString('en')}`, length.toLocaleString('en'));
+    }
+    end = at + 8 + Number(length);
+  } else if (type === ARRAY) {
     if (depth >= GGUF_LIMITS.nesting) throw new InputError(cur.file, field, `arrays nested at most ${GGUF_LIMITS.nesting} deep`);
-    const { elementType, count } = await peekArray(cur, field);
-    const size = FIXED_SIZE[elementType];
-    if (size !== undefined) cur.skip(size * count, `${field}.array data`, `${count} elements`);
-    else for (let j = 0; j < count; j++) await skipValue(cur, `${field}[${j}]`, elementType, depth + 1);
-    return;
-  }
-  const size = FIXED_SIZE[type];
-  if (size === undefined) throw new InputError(cur.file, `${field}.value type`, 'a GGUF value type 0–12', String(type));
-  cur.skip(size, `${field}.value`, `a ${TYPE_NAMES[type]}`);
+    within(cur, at, 12, `${field} element at offset ${at}`);
+    const elementType = cur.u32At(at);
+    const count = cur.u64At(at + 4);
+    if (elementType === null || count === null) return null;
+    if (!isValueType(elementType)) throw new InputError(cur.file, `${field} element at offset ${at}`, 'a GGUF value type 0–12', String(elementType));
+    if (count > BigInt(Math.floor((cur.size - at - 12) / minSize(elementType)))) {
+      throw new InputError(cur.file, `${field} element at offset ${at}`, 'an element count that fits the file', count.toLocaleString('en'));
+    }
+    end = at + 12;
+    const inner = ownValue(FIXED_SIZE, elementType);
+    if (inner !== undefined) end += inner * Number(count);
+    else {
+      for (let j = 0; j < Number(count); j++) {
+        const next = endOfValue(cur, end, elementType, depth + 1, field);
+        if (next === null) return null;
+        end = next;
+      }
+    }
+  } else throw new InputError(cur.file, `${field} element at offset ${at}`, 'a GGUF value type 0–12', String(type));
+  if (end > cur.size) throw new InputError(cur.file, `${field} element at offset ${at}`, 'an element within the file', `one ending at ${end}, past the end (${cur.size} bytes): truncated or corrupt`);
+  return end;
 }
 
 /** The shortest decimal that is the same float32 (1e-5, not 0.000009999999747378752). */
@@ -295,9 +436,10 @@ export function configFromGguf(h: GgufHeader, file: string): GgufConfig {
   const fieldNames = new Map<string, string>();
   const arch = h.metadata.get('general.architecture');
   if (typeof arch !== 'string') {
-    throw new InputError(file, 'general.architecture', 'a string naming the architecture (e.g. "llama")', arch === undefined ? 'nothing' : typeof arch);
+    const found = arch === undefined ? 'nothing' : isLongString(arch) ? `a ${arch.bytes.toLocaleString('en')}-byte string` : isLongArray(arch) || Array.isArray(arch) ? 'an array' : typeof arch;
+    throw new InputError(file, 'general.architecture', 'a string naming the architecture (e.g. "llama")', found);
   }
-  const modelType = ARCH_TO_MODEL_TYPE[arch] ?? arch;
+  const modelType = ownValue(ARCH_TO_MODEL_TYPE, arch) ?? arch;
   const config: JsonObject = { model_type: modelType };
   fieldNames.set('model_type', 'general.architecture');
   const name = h.metadata.get('general.name');
@@ -320,7 +462,7 @@ export function configFromGguf(h: GgufHeader, file: string): GgufConfig {
     }
   }
   const fileType = h.metadata.get('general.file_type');
-  if (typeof fileType === 'number') config['torch_dtype'] = FILE_TYPES[fileType] ?? `file_type ${fileType}`;
+  if (typeof fileType === 'number') config['torch_dtype'] = ownValue(FILE_TYPES, fileType) ?? `file_type ${fileType}`;
 
   const tensorNames = h.tensors ? new Set(h.tensors.map((t) => t.name)) : null;
   if (tensorNames?.has('token_embd.weight')) {
@@ -365,8 +507,9 @@ function adaptFamily(arch: string, c: JsonObject, h: GgufHeader, fields: Map<str
     }
     case 'gpt-oss':
       // llama.cpp alternates sliding and full layers, starting with sliding, as the HF config does.
-      if (typeof c['num_hidden_layers'] === 'number' && c['num_hidden_layers'] <= 100_000) {
-        c['layer_types'] = Array.from({ length: c['num_hidden_layers'] }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+      // Only for a count the spec will accept: the list is sized by it.
+      if (Number.isSafeInteger(c['num_hidden_layers']) && (c['num_hidden_layers'] as number) > 0 && (c['num_hidden_layers'] as number) <= LIMITS.layers) {
+        c['layer_types'] = Array.from({ length: c['num_hidden_layers'] as number }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
       }
       break;
     case 'phi2':
@@ -409,20 +552,29 @@ function adaptFamily(arch: string, c: JsonObject, h: GgufHeader, fields: Map<str
 
 /** Per-layer arrays (some architectures vary heads or widths by layer): one value for the spec. */
 function perLayerScalar(v: GgufValue, key: string, notes: string[]): unknown {
+  if (isLongString(v)) return `${v.head.slice(0, 40)}… (${v.bytes.toLocaleString('en')} bytes)`;
   if (!Array.isArray(v)) return isLongArray(v) ? null : v;
   const nums = v.filter((x): x is number => typeof x === 'number' && x > 0);
   if (nums.length === 0) return null;
-  const max = Math.max(...nums);
+  const max = nums.reduce((a, b) => Math.max(a, b));
   if (nums.some((x) => x !== max)) notes.push(`${key} varies per layer; the largest value (${max}) was used for every layer.`);
   return max;
 }
 
 /** Reads a GGUF file's metadata (and tensor infos when asked) and builds its spec. */
 export async function specFromGguf(src: ByteSource, source: { path: string; format: SourceFormat }, opts: GgufReadOptions = { tensors: true }): Promise<ModelSpec> {
-  const header = await readGgufHeader(src, source.path, opts);
+  return specFromGgufHeader(await readGgufHeader(src, source.path, opts), source);
+}
+
+/**
+ * The spec of a header already read. `useTensors: false` sets its tensor list aside, so that a header
+ * read whole (the model viewer's) gives the spec the metadata-only reading gives (the report panel's).
+ */
+export function specFromGgufHeader(read: GgufHeader, source: { path: string; format: SourceFormat }, useTensors = true): ModelSpec {
+  const header = useTensors ? read : { ...read, tensors: null };
   const { config, fieldNames, notes } = configFromGguf(header, source.path);
   const spec = specFromConfigWithFields(config, source, (k) => fieldNames.get(k) ?? k);
   spec.notes.unshift(`GGUF v${header.version}: ${header.kvCount} metadata keys, ${header.tensorCount} tensors.`, ...notes);
-  if (header.tensors) spec.paramsFromWeights = header.tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  if (header.tensors) spec.paramsFromWeights = header.tensors.reduce((n, t) => n + product(t.shape), 0);
   return spec;
 }

@@ -5,12 +5,13 @@
  * tsconfig.core.json leaves it out of the pure-core check with files.ts.
  */
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../errors';
+import { InputError, describeValue } from '../errors';
 import { listFolder, pathKind, readJsonFile, withByteSource } from '../files';
 import { isObject } from '../json';
+import { ownValue } from '../own';
 import { specFromConfig } from './config';
 import { specFromGguf } from './gguf';
-import { countElements, dominantDtype, readSafetensorsHeader, specFromSafetensors, torchDtypeName, type SafetensorsHeader } from './safetensors';
+import { SAFETENSORS_LIMITS, countElements, dominantDtype, readSafetensorsHeader, specFromSafetensors, torchDtypeName, type SafetensorsHeader } from './safetensors';
 import type { ModelSpec } from './spec';
 
 /** Bytes per element of a torch dtype name, for index.json's total_size. */
@@ -77,17 +78,22 @@ async function loadGguf(path: string, tensors: boolean): Promise<ModelSpec> {
   });
 }
 
-/** A .safetensors file: with a config.json beside it, that config; alone, a spec inferred from tensor shapes. */
-async function loadSafetensorsFile(path: string): Promise<ModelSpec> {
+/**
+ * A .safetensors file: with a config.json beside it, that config; alone, a spec inferred from tensor
+ * shapes. `read` is the file's header when the caller has read it already (the model viewer): it is
+ * not read again.
+ */
+export async function loadSafetensorsFile(path: string, read?: SafetensorsHeader): Promise<ModelSpec> {
   const dir = dirname(path);
   const names = await listFolder(dir);
+  const known = read ? { name: basename(path), header: read } : undefined;
   if (names.includes('config.json')) {
     const spec = await loadConfigFile(join(dir, 'config.json'), 'safetensors');
     spec.source.path = path;
-    await crossCheckWeights(spec, dir, names);
+    await crossCheckWeights(spec, dir, names, known);
     return spec;
   }
-  const header = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
+  const header = read ?? (await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path)));
   return specFromSafetensors(header, { path, format: 'safetensors' }, basename(path).replace(/\.safetensors$/i, ''));
 }
 
@@ -96,16 +102,19 @@ async function loadSafetensorsFile(path: string): Promise<ModelSpec> {
  * divided by the config's dtype width), or the element counts of every
  * .safetensors header. A note when they disagree with the spec by more than 1%.
  */
-async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]): Promise<void> {
+async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[], known?: KnownHeader): Promise<void> {
   const index = 'model.safetensors.index.json';
   if (names.includes(index)) {
     const path = join(dir, index);
     try {
       const json = await readJsonFile(path, 'index');
-      const meta = isObject(json) && isObject(json['metadata']) ? json['metadata'] : null;
-      const total = meta?.['total_size'];
-      const width = spec.dtype ? TORCH_DTYPE_BYTES[spec.dtype] : undefined;
-      if (typeof total === 'number' && total > 0 && width) {
+      const metadata = isObject(json) ? ownValue(json, 'metadata') : undefined;
+      const total = isObject(metadata) ? ownValue(metadata, 'total_size') : undefined;
+      const width = spec.dtype ? ownValue(TORCH_DTYPE_BYTES, spec.dtype) : undefined;
+      if (total !== undefined && !(Number.isSafeInteger(total) && (total as number) > 0)) {
+        // 1e400 parses as Infinity: a byte count only when it is a whole number JavaScript holds exactly.
+        spec.notes.push(`${index}: metadata.total_size is not a positive whole number of bytes (${describeValue(total)}); no weight cross-check.`);
+      } else if (typeof total === 'number' && width) {
         spec.paramsFromWeights = Math.round(total / width);
         noteWeightsMismatch(spec, `${index} (total_size ${total.toLocaleString('en')} bytes of ${spec.dtype})`);
       }
@@ -117,7 +126,7 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
   }
   const shards = names.filter((n) => n.toLowerCase().endsWith('.safetensors')).sort();
   if (shards.length === 0) return;
-  const header = await mergedHeaders(dir, shards);
+  const header = await mergedHeaders(dir, shards, known);
   spec.paramsFromWeights = countElements(header);
   if (!spec.dtype) {
     const d = dominantDtype(header);
@@ -126,14 +135,25 @@ async function crossCheckWeights(spec: ModelSpec, dir: string, names: string[]):
   noteWeightsMismatch(spec, `${shards.length} safetensors header(s)`);
 }
 
-async function mergedHeaders(dir: string, shards: string[]): Promise<SafetensorsHeader> {
-  const merged: SafetensorsHeader = { tensors: [], metadata: {}, headerBytes: 0 };
+/** A shard's header the caller has already read, by its name in the folder. */
+interface KnownHeader {
+  name: string;
+  header: SafetensorsHeader;
+}
+
+/** Every shard's header as one (tensors in shard order), within the per-header tensor limit overall. */
+async function mergedHeaders(dir: string, shards: string[], known?: KnownHeader): Promise<SafetensorsHeader> {
+  const merged: SafetensorsHeader = { tensors: [], metadata: new Map(), headerBytes: 0 };
   for (const shard of shards) {
     const path = join(dir, shard);
-    const h = await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
-    merged.tensors.push(...h.tensors);
+    const h = known?.name === shard ? known.header : await withByteSource(path, 'safetensors', (src) => readSafetensorsHeader(src, path));
+    if (merged.tensors.length + h.tensors.length > SAFETENSORS_LIMITS.tensors) {
+      throw new InputError(dir, '', `at most ${SAFETENSORS_LIMITS.tensors.toLocaleString('en')} tensors over all safetensors shards`, `more by ${shard}`, 'limit');
+    }
+    // One by one: spreading a shard's list into push() overflows the stack past ~10^5 tensors.
+    for (const t of h.tensors) merged.tensors.push(t);
     merged.headerBytes += h.headerBytes;
-    Object.assign(merged.metadata, h.metadata);
+    for (const [k, v] of h.metadata) merged.metadata.set(k, v);
   }
   return merged;
 }

@@ -22,8 +22,9 @@ function profileKey(): string {
 async function viewerContent(path: string): Promise<ViewerContent> {
   const core = loadCore();
   const content: ViewerContent = { fileName: path.replace(/\\/g, '/').split('/').pop() ?? path, fileBytes: null, header: null, headerError: null, profile: null, profileError: null };
+  let read: Awaited<ReturnType<typeof core.readModelFileHeader>>;
   try {
-    const read = await core.readModelFileHeader(path);
+    read = await core.readModelFileHeader(path);
     content.header = read.header;
     content.fileBytes = read.fileBytes;
   } catch (err) {
@@ -32,8 +33,8 @@ async function viewerContent(path: string): Promise<ViewerContent> {
   }
   try {
     const hw = await resolveHardware(chosenHardware());
-    // The same reading of the model as the report panel (a config.json beside weights wins), so both agree.
-    const spec = await core.loadModel(path);
+    // The same reading of the model as the report panel (a config.json beside weights wins), from the header read above.
+    const spec = await read.spec();
     const report = core.profileChecked(spec, hw, core.workloadOf(settingsWorkload()));
     const profile: ViewerProfile = {
       figures: core.headlineFigures(report),

@@ -1,28 +1,39 @@
 /**
  * Reads a .gguf or .safetensors file's header for the viewer, through the core's bounded file
  * edge (regular files only, bytes capped per kind): never tensor data, whatever the file's size.
+ * The header is read once: the rows the viewer shows and the model it profiles both come from it.
  * Part of the core bundle (dist/core.js, re-exported by ../core-api.ts), not of activation.
  */
 import { InputError } from '../../core/errors';
 import { withByteSource } from '../../core/files';
 import { ggufFileHeader, safetensorsFileHeader, type ModelFileHeader } from '../../core/model/file-header';
-import { readGgufHeader } from '../../core/model/gguf';
+import { readGgufHeader, specFromGgufHeader } from '../../core/model/gguf';
+import { loadSafetensorsFile } from '../../core/model/load';
 import { readSafetensorsHeader } from '../../core/model/safetensors';
+import type { ModelSpec } from '../../core/model/spec';
 
 export interface ModelFileRead {
   header: ModelFileHeader;
   /** The file's size in bytes, as the file system reports it (a sparse file's full length). */
   fileBytes: number;
+  /**
+   * The model as loadModel(path) reads it (the report panel's reading, so both agree), built from the
+   * header already read; its errors are the profile's, apart from the header's.
+   */
+  spec(): Promise<ModelSpec>;
 }
 
 export async function readModelFileHeader(path: string): Promise<ModelFileRead> {
   const lower = path.toLowerCase();
   if (lower.endsWith('.gguf')) {
     // The tensor list sits after the vocabulary: walking it costs the metadata's size (a few MB), no more.
-    return withByteSource(path, 'gguf', async (src) => ({ header: ggufFileHeader(await readGgufHeader(src, path, { tensors: true })), fileBytes: src.size }));
+    const { header, fileBytes } = await withByteSource(path, 'gguf', async (src) => ({ header: await readGgufHeader(src, path, { tensors: true }), fileBytes: src.size }));
+    // loadModel reads GGUF metadata only: the spec sets the tensor list aside, as it does.
+    return { header: ggufFileHeader(header), fileBytes, spec: async () => specFromGgufHeader(header, { path, format: 'gguf' }, false) };
   }
   if (lower.endsWith('.safetensors')) {
-    return withByteSource(path, 'safetensors', async (src) => ({ header: safetensorsFileHeader(await readSafetensorsHeader(src, path)), fileBytes: src.size }));
+    const { header, fileBytes } = await withByteSource(path, 'safetensors', async (src) => ({ header: await readSafetensorsHeader(src, path), fileBytes: src.size }));
+    return { header: safetensorsFileHeader(header), fileBytes, spec: () => loadSafetensorsFile(path, header) };
   }
   throw new InputError(path, '', 'a .gguf or .safetensors file');
 }
