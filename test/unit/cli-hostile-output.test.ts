@@ -136,14 +136,20 @@ test('a 16-million-character model name: the HTML export and the JSON report sho
   assert.ok(!page.includes('A'.repeat(201)));
 });
 
-test('100,000 identical layers: one layers[] entry per run, and a report of under 1 MB', () => {
-  const r = run('profile', model({ num_hidden_layers: 100_000 }), '--format', 'json');
+test('the most layers a model may have, identical: one layers[] entry per run, and a report of under 1 MB; one more layer is refused', () => {
+  // The readers' cap is 10,000 layers (about 100 times the deepest real model).
+  const r = run('profile', model({ num_hidden_layers: 10_000 }), '--format', 'json');
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.deepEqual(report.layers.map((l: { index: number; count: number }) => [l.index, l.count]), [[0, 100_000], [100_000, 1]]);
+  assert.deepEqual(report.layers.map((l: { index: number; count: number }) => [l.index, l.count]), [[0, 10_000], [10_000, 1]]);
   // The stated bound: the layer kinds' index lists are the only part that grows with the layer count.
   assert.ok(r.stdout.length < 1_000_000, `${r.stdout.length} bytes`);
-  assert.equal(report.layerKinds[0].layers.length, 100_000);
+  assert.equal(report.layerKinds[0].layers.length, 10_000);
+  // 100,000 layers (110 MB of JSON before issue 16) is refused by the reader with one line.
+  const over = run('profile', model({ num_hidden_layers: 100_000 }), '--format', 'json');
+  assert.equal(over.status, 2, over.stderr);
+  assert.match(over.stderr, /num_hidden_layers/);
+  assert.equal(over.stderr.trim().split('\n').length, 1);
 });
 
 test('more runs of layers than layers[] holds: the first 1,000 are listed and a note says so', () => {
