@@ -14,9 +14,18 @@ export interface KeyAtOffset {
   end: number;
 }
 
+/** The text's syntax tree, tolerant of comments, trailing commas and mid-edit errors. */
+export function treeOf(text: string): Node | undefined {
+  return parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+}
+
 /** The object key under `offset` (on the key itself or on its scalar value), if any. */
 export function keyAt(text: string, offset: number): KeyAtOffset | undefined {
-  const root = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  return keyAtIn(treeOf(text), offset);
+}
+
+/** keyAt on a tree already parsed (the worker keeps one per document version). */
+export function keyAtIn(root: Node | undefined, offset: number): KeyAtOffset | undefined {
   const hit = root && findNodeAtOffset(root, offset, true);
   // An entry of a list of strings (architectures) answers for the list's key.
   const node = hit?.parent?.type === 'array' && hit.type !== 'object' && hit.type !== 'array' ? hit.parent : hit;
@@ -38,7 +47,11 @@ export interface FieldRange {
 
 /** The property at `path`, or null when the text does not hold it. */
 export function fieldRange(text: string, path: JsonPath): FieldRange | null {
-  const root = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  return fieldRangeIn(treeOf(text), path);
+}
+
+/** fieldRange on a tree already parsed. */
+export function fieldRangeIn(root: Node | undefined, path: JsonPath): FieldRange | null {
   if (!root || path.length === 0) return null;
   const value: Node | undefined = findNodeAtLocation(root, path);
   const property = value?.parent;
