@@ -68,6 +68,13 @@ test('fieldRange: the property and its value by path; null for a missing field',
   assert.equal(text.slice(range.value.start, range.value.end), '7');
   assert.equal(fieldRange(text, ['missing']), null);
   assert.equal(fieldRange(text, []), null);
+  // Python's bare Infinity, which jsonc-parser reads as no value: the key's property still, the token as its value.
+  const bare = '{\n  "hidden_size":  Infinity,\n  "n": NaN\n}';
+  const inf = fieldRange(bare, ['hidden_size']);
+  assert.ok(inf);
+  assert.equal(bare.slice(inf.property.start, inf.property.end), '"hidden_size":  Infinity');
+  assert.equal(bare.slice(inf.value.start, inf.value.end), 'Infinity');
+  assert.equal(bare.slice(fieldRange(bare, ['n'])?.value.start, fieldRange(bare, ['n'])?.value.end), 'NaN');
 });
 
 test('only model configs are analyzed: other JSON is not-a-model, broken JSON is invalid-json', () => {

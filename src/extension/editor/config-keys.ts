@@ -47,17 +47,27 @@ export interface FieldRange {
 
 /** The property at `path`, or null when the text does not hold it. */
 export function fieldRange(text: string, path: JsonPath): FieldRange | null {
-  return fieldRangeIn(treeOf(text), path);
+  return fieldRangeIn(treeOf(text), path, text);
 }
 
-/** fieldRange on a tree already parsed. */
-export function fieldRangeIn(root: Node | undefined, path: JsonPath): FieldRange | null {
+/** fieldRange on the text's tree, already parsed. */
+export function fieldRangeIn(root: Node | undefined, path: JsonPath, text: string): FieldRange | null {
   if (!root || path.length === 0) return null;
   const value: Node | undefined = findNodeAtLocation(root, path);
   const property = value?.parent;
-  if (!value || !property || property.type !== 'property') return null;
-  return {
-    property: { start: property.offset, end: property.offset + property.length },
-    value: { start: value.offset, end: value.offset + value.length },
-  };
+  if (value && property?.type === 'property') {
+    return { property: { start: property.offset, end: property.offset + property.length }, value: { start: value.offset, end: value.offset + value.length } };
+  }
+  // A value jsonc-parser does not read (Python's bare NaN or Infinity): the property holds only its key;
+  // the value is the token after the colon (up to a delimiter).
+  const last = path[path.length - 1];
+  const parent = path.length === 1 ? root : findNodeAtLocation(root, path.slice(0, -1));
+  const bare = parent?.type === 'object' ? parent.children?.find((p) => p.children?.length === 1 && p.children[0]!.value === last && p.colonOffset !== undefined) : undefined;
+  if (!bare || bare.colonOffset === undefined) return null;
+  const limit = bare.offset + bare.length;
+  let start = bare.colonOffset + 1;
+  while (start < limit && /\s/.test(text[start]!)) start++;
+  let end = start;
+  while (end < limit && !/[\s,}\]/]/.test(text[end]!)) end++;
+  return start < end ? { property: { start: bare.offset, end }, value: { start, end } } : null;
 }

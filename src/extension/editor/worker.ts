@@ -67,7 +67,7 @@ function handle(message: HostToWorker): WorkerToHost | undefined {
         if (analysis.problems.length > 0) {
           checkpoint(message.id);
           const tree = treeOfDocument(doc, text);
-          result.ranges = analysis.problems.map((p) => fieldRangeIn(tree, p.path));
+          result.ranges = analysis.problems.map((p) => fieldRangeIn(tree, p.path, text));
         }
       }
       return { kind: 'analyzed', id: message.id, result };
