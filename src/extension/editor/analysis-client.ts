@@ -30,12 +30,67 @@ export interface DocumentSnapshot {
   text: string;
 }
 
+/**
+ * The longest synchronous stretch the editor's analysis has spent on the host's thread, measured
+ * around each piece of host-side work (read and look at the text, encode a piece, post, take the
+ * answer). The extension-host tests read it beside a heartbeat that also sees VS Code's own work.
+ */
+export class HostStretches {
+  longestMs = 0;
+  /** What the longest stretch was doing. */
+  longestWhat = '';
+
+  time<T>(what: string, run: () => T): T {
+    const started = performance.now();
+    try {
+      return run();
+    } finally {
+      const ms = performance.now() - started;
+      if (ms > this.longestMs) {
+        this.longestMs = ms;
+        this.longestWhat = what;
+      }
+    }
+  }
+}
+
+/**
+ * Characters encoded per turn of the host's event loop: a few milliseconds each. Encoding a 16 MB
+ * text at once held the extension host for 70–90 ms.
+ */
+export const ENCODE_PIECE_CHARS = 256 * 1024;
+
+/**
+ * The text as UTF-8 in pieces of at most ENCODE_PIECE_CHARS characters (a surrogate pair is never
+ * split), yielding to the event loop between pieces, so that no stretch of the host's thread grows
+ * with the text. Undefined when the token is canceled meanwhile.
+ */
+export async function encodeInPieces(text: string, encoder: TextEncoder, token?: CancelToken, stretches = new HostStretches()): Promise<Uint8Array[] | undefined> {
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  do {
+    let end = Math.min(text.length, start + ENCODE_PIECE_CHARS);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
+    const from = start;
+    pieces.push(stretches.time('encode a piece', () => encoder.encode(text.slice(from, end))));
+    start = end;
+    if (start < text.length) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (token?.isCancellationRequested) return undefined;
+    }
+  } while (start < text.length);
+  return pieces;
+}
+
 export interface WorkerOptions {
   /** The worker's script (dist/editor-worker.js in the extension). */
   script: string;
   /** Node options for the worker (the unit tests load the TypeScript source through tsx). */
   execArgv?: string[];
   jobLimitMs?: number;
+  /** Where the host-side stretches are recorded. */
+  stretches?: HostStretches;
 }
 
 interface Job {
@@ -57,14 +112,16 @@ export class AnalysisWorker {
   constructor(private readonly options: WorkerOptions) {}
 
   /** The analysis of a document's text; undefined when canceled. */
-  async analyze(doc: DocumentSnapshot, hardware: HardwareProfile | null, hardwareError: string | null, input: WorkloadInput, token?: CancelToken): Promise<AnalyzedText | undefined> {
-    const reply = await this.request((id) => ({ kind: 'analyze', id, doc: this.documentText(doc), hardware, hardwareError, input }), 'analyzed', token);
+  async analyze(snapshot: DocumentSnapshot, hardware: HardwareProfile | null, hardwareError: string | null, input: WorkloadInput, token?: CancelToken): Promise<AnalyzedText | undefined> {
+    const doc = await this.documentText(snapshot, token);
+    const reply = doc && (await this.request((id) => ({ kind: 'analyze', id, doc, hardware, hardwareError, input }), 'analyzed', token));
     return reply?.result;
   }
 
   /** The key under an offset of the document's text (null: none); undefined when canceled. */
-  async keyAt(doc: DocumentSnapshot, offset: number, token?: CancelToken): Promise<KeyAtOffset | null | undefined> {
-    const reply = await this.request((id) => ({ kind: 'keyAt', id, doc: this.documentText(doc), offset }), 'keyAt', token);
+  async keyAt(snapshot: DocumentSnapshot, offset: number, token?: CancelToken): Promise<KeyAtOffset | null | undefined> {
+    const doc = await this.documentText(snapshot, token);
+    const reply = doc && (await this.request((id) => ({ kind: 'keyAt', id, doc, offset }), 'keyAt', token));
     return reply === undefined ? undefined : reply.key;
   }
 
@@ -76,8 +133,10 @@ export class AnalysisWorker {
     this.stop(new Error('the analysis worker was disposed'));
   }
 
-  private documentText(doc: DocumentSnapshot): DocumentText {
-    return { uri: doc.uri, version: doc.version, path: doc.path, utf8: this.encoder.encode(doc.text) };
+  /** The snapshot as the worker takes it: its text as UTF-8 pieces; undefined when canceled meanwhile. */
+  private async documentText(doc: DocumentSnapshot, token?: CancelToken): Promise<DocumentText | undefined> {
+    const utf8 = await encodeInPieces(doc.text, this.encoder, token, this.options.stretches);
+    return utf8 && { uri: doc.uri, version: doc.version, path: doc.path, utf8 };
   }
 
   private request<K extends WorkerToHost['kind']>(message: (id: number) => HostToWorker & { id: number }, answer: K, token?: CancelToken): Promise<Answer<K> | undefined> {
@@ -85,7 +144,7 @@ export class AnalysisWorker {
     const worker = this.start();
     const id = this.nextId++;
     const sent = message(id);
-    const transfer = 'doc' in sent ? [sent.doc.utf8.buffer as ArrayBuffer] : [];
+    const transfer = 'doc' in sent ? sent.doc.utf8.map((piece) => piece.buffer as ArrayBuffer) : [];
     return new Promise<Answer<K> | undefined>((resolve, reject) => {
       const onCancel = token?.onCancellationRequested(() => worker.cancel.postMessage({ kind: 'cancel', id } satisfies CancelMessage));
       const done = (): void => {
@@ -111,7 +170,9 @@ export class AnalysisWorker {
           else reject(new Error(`the analysis worker answered ${reply.kind} to a ${sent.kind} request`));
         },
       });
-      worker.thread.postMessage(sent, transfer);
+      const post = (): void => worker.thread.postMessage(sent, transfer);
+      if (this.options.stretches) this.options.stretches.time('post to the worker', post);
+      else post();
     });
   }
 
@@ -141,5 +202,36 @@ export class AnalysisWorker {
       worker.cancel.close();
       void worker.thread.terminate();
     }
+  }
+}
+
+/**
+ * Texts longer than this go to a worker of their own: parsing a 16 MB file takes a second or more,
+ * and the hovers of ordinary configs (1–100 KB) must not queue behind it.
+ */
+export const LARGE_TEXT_CHARS = 1024 * 1024;
+
+/** Two workers, each started on its first job: one for large texts, one for the rest. */
+export class AnalysisWorkers {
+  readonly small: AnalysisWorker;
+  readonly large: AnalysisWorker;
+
+  constructor(options: WorkerOptions) {
+    this.small = new AnalysisWorker(options);
+    this.large = new AnalysisWorker(options);
+  }
+
+  for(doc: DocumentSnapshot): AnalysisWorker {
+    return doc.text.length > LARGE_TEXT_CHARS ? this.large : this.small;
+  }
+
+  forget(uri: string): void {
+    this.small.forget(uri);
+    this.large.forget(uri);
+  }
+
+  dispose(): void {
+    this.small.dispose();
+    this.large.dispose();
   }
 }

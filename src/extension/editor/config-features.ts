@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
 import type { ConfigAnalysis, ConfigProblem } from './analysis';
-import { AnalysisWorker, type DocumentSnapshot } from './analysis-client';
+import { AnalysisWorkers, HostStretches, type DocumentSnapshot } from './analysis-client';
 import type { FieldRange, KeyAtOffset } from './config-keys';
+import type { AnalyzedText } from './worker-protocol';
 import { OPEN_REPORT_COMMAND, hoverText, lensTitle, statusText } from './hover-text';
 import { mightBeModelConfig } from './markers';
 
@@ -61,8 +62,9 @@ const snapshotOf = (doc: vscode.TextDocument, text = doc.getText()): DocumentSna
 /**
  * One cache of analyses keyed by document URI and version. Settings or a hardware pick invalidate it.
  * An edit schedules a re-profile after the debounce; until then the last good answer stands. The
- * analysis itself runs in the worker (analysis-client.ts): the host thread only reads the text, looks
- * for a model key in it and hands it over. A newer version cancels the run of an older one.
+ * analysis itself runs in a worker (analysis-client.ts; large texts in a second one): the host thread
+ * only reads the text, looks for a model key in it and hands it over. A newer version cancels the run
+ * of an older one.
  */
 class ConfigInsights implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
@@ -75,7 +77,10 @@ class ConfigInsights implements vscode.Disposable {
   /** Fires when a document's answer changed (lenses, status bar, diagnostics follow). */
   readonly onDidChange = this.changed.event;
 
-  constructor(readonly worker: AnalysisWorker) {}
+  constructor(
+    private readonly workers: AnalysisWorkers,
+    private readonly stretches: HostStretches,
+  ) {}
 
   /** The answer for a document: cached, stale while an edit is debounced, or computed now (first time). */
   async get(doc: vscode.TextDocument): Promise<Entry | undefined> {
@@ -105,12 +110,22 @@ class ConfigInsights implements vscode.Disposable {
   private async analyzeNow(doc: vscode.TextDocument, token: vscode.CancellationToken): Promise<Entry | undefined> {
     const key = doc.uri.toString();
     const version = doc.version;
-    const text = doc.getText();
+    const { text, marked } = this.stretches.time('read the text, look for a model key', () => {
+      const text = doc.getText();
+      return { text, marked: mightBeModelConfig(text) };
+    });
     // Other JSON never loads the core or reaches the worker.
-    if (!mightBeModelConfig(text)) return this.forget(key, version);
+    if (!marked) return this.forget(key, version);
     const setting = await this.currentSetting();
     if (text.length > setting.maxChars) return this.forget(key, version);
-    const result = await this.worker.analyze(snapshotOf(doc, text), setting.hardware, setting.hardwareError, setting.input, token);
+    const snapshot = snapshotOf(doc, text);
+    const result = await this.workers.for(snapshot).analyze(snapshot, setting.hardware, setting.hardwareError, setting.input, token);
+    return this.stretches.time('take the answer', () => this.take(doc, version, setting, result));
+  }
+
+  /** The worker's answer for a version: what stands afterwards. */
+  private take(doc: vscode.TextDocument, version: number, setting: Setting, result: AnalyzedText | undefined): Entry | undefined {
+    const key = doc.uri.toString();
     const previous = this.entries.get(key);
     // Canceled by a newer version, or settings changed meanwhile: what stands stays.
     if (!result || this.setting === undefined) return previous;
@@ -130,7 +145,8 @@ class ConfigInsights implements vscode.Disposable {
 
   /** The key under a position, found by the worker in the document's text; undefined for none or when canceled. */
   async keyAt(doc: vscode.TextDocument, offset: number, token: vscode.CancellationToken): Promise<KeyAtOffset | undefined> {
-    return (await this.worker.keyAt(snapshotOf(doc), offset, token)) ?? undefined;
+    const snapshot = snapshotOf(doc);
+    return (await this.workers.for(snapshot).keyAt(snapshot, offset, token)) ?? undefined;
   }
 
   private forget(key: string, version: number): undefined {
@@ -170,7 +186,7 @@ class ConfigInsights implements vscode.Disposable {
     this.running.delete(key);
     this.entries.delete(key);
     this.notModels.delete(key);
-    this.worker.forget(key);
+    this.workers.forget(key);
   }
 
   private currentSetting(): Promise<Setting> {
@@ -196,7 +212,7 @@ class ConfigInsights implements vscode.Disposable {
     for (const timer of this.pending.values()) clearTimeout(timer);
     for (const { cancel } of this.running.values()) cancel.cancel();
     this.changed.dispose();
-    this.worker.dispose();
+    this.workers.dispose();
   }
 }
 
@@ -318,8 +334,9 @@ class QuickFixes implements vscode.CodeActionProvider {
 }
 
 /** Registers the config.json features; extension.ts calls it once from activate(). */
-export function registerEditorFeatures(context: vscode.ExtensionContext): void {
-  const insights = new ConfigInsights(new AnalysisWorker({ script: join(__dirname, 'editor-worker.js') }));
+export function registerEditorFeatures(context: vscode.ExtensionContext): HostStretches {
+  const stretches = new HostStretches();
+  const insights = new ConfigInsights(new AnalysisWorkers({ script: join(__dirname, 'editor-worker.js'), stretches }), stretches);
   const lenses = new LensProvider(insights);
   const diagnostics = vscode.languages.createDiagnosticCollection('deferredNorm');
   const status = vscode.window.createStatusBarItem('deferredNorm.saving', vscode.StatusBarAlignment.Right, 100);
@@ -328,7 +345,7 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
   const showDiagnostics = (doc: vscode.TextDocument, entry: Entry | undefined): void => {
     if (!enabled('diagnostics') || !entry) diagnostics.delete(doc.uri);
     // Ranges are offsets into the analyzed version: a later text (invalid mid-edit) keeps what is shown.
-    else if (entry.version === doc.version) diagnostics.set(doc.uri, diagnosticsOf(doc, entry));
+    else if (entry.version === doc.version) stretches.time('set diagnostics', () => diagnostics.set(doc.uri, diagnosticsOf(doc, entry)));
   };
 
   const updateStatus = (): Promise<unknown> =>
@@ -390,4 +407,5 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
   // Model configs already open when the extension activates (onLanguage:json fires for them).
   for (const doc of vscode.workspace.textDocuments) void refreshNow(doc);
   void updateStatus();
+  return stretches;
 }

@@ -1,7 +1,7 @@
 /**
  * The messages between the extension host and the analysis worker (worker.ts), one discriminated
  * union each way. Everything in them is plain data (structured-cloned); a document's text travels as
- * UTF-8 bytes in a transferred buffer, so handing it over costs the host one encode, not a copy.
+ * UTF-8 bytes in transferred buffers, so handing it over costs the host an encode, not a copy.
  */
 import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
@@ -14,8 +14,8 @@ export interface DocumentText {
   version: number;
   /** The file's path, as the core names it in messages. */
   path: string;
-  /** The text as UTF-8 (transferred, not copied). */
-  utf8: Uint8Array;
+  /** The text as UTF-8, in pieces (analysis-client.ts encodes it a piece per turn; transferred, not copied). */
+  utf8: Uint8Array[];
 }
 
 export type HostToWorker =

@@ -31,6 +31,10 @@ function checkpoint(id: number): void {
   if (canceled.delete(id)) throw new Canceled();
 }
 
+function textOf(doc: DocumentText): string {
+  return doc.utf8.map((piece) => decoder.decode(piece)).join('');
+}
+
 /** The document's syntax tree, parsed once per version. */
 function treeOfDocument(doc: DocumentText, text: string): Node | undefined {
   const kept = trees.get(doc.uri);
@@ -49,13 +53,13 @@ function handle(message: HostToWorker): WorkerToHost | undefined {
       return undefined;
     case 'keyAt': {
       checkpoint(message.id);
-      const text = decoder.decode(message.doc.utf8);
+      const text = textOf(message.doc);
       return { kind: 'keyAt', id: message.id, key: keyAtIn(treeOfDocument(message.doc, text), message.offset) ?? null };
     }
     case 'analyze': {
       checkpoint(message.id);
       const { doc } = message;
-      const text = decoder.decode(doc.utf8);
+      const text = textOf(doc);
       const outcome = analyzeConfigText(text, doc.path, message.hardware ?? getPreset(DEFAULT_HARDWARE), message.input);
       let result: AnalyzedText = { outcome, ranges: [] };
       if (outcome.kind === 'model') {
