@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
 import { analyzeConfigText, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigAnalysis, type WorkMeter } from '../../src/extension/editor/analysis';
-import { AnalysisWorker, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
+import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARGE_TEXT_CHARS, AnalysisWorkers, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
 import { bytesText, escapeMarkdown, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
@@ -401,4 +401,39 @@ test('the analysis worker: a canceled request ends without an answer; a stuck jo
   } finally {
     impatient.dispose();
   }
+});
+
+test('the text goes to the worker in UTF-8 pieces, one per turn of the event loop, never splitting a surrogate pair', async () => {
+  // A pair straddles the first boundary: it goes whole into the first piece.
+  const text = 'a'.repeat(ENCODE_PIECE_CHARS - 1) + '😀' + 'é'.repeat(ENCODE_PIECE_CHARS) + 'z';
+  let turns = 0;
+  const counting = setInterval(() => turns++, 0);
+  const stretches = new HostStretches();
+  const pieces = await encodeInPieces(text, new TextEncoder(), undefined, stretches);
+  clearInterval(counting);
+  assert.ok(pieces);
+  // ENCODE_PIECE_CHARS + 1 characters, then ENCODE_PIECE_CHARS, then the last one: three pieces.
+  assert.equal(pieces.length, 3);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  assert.equal(pieces.map((p) => decoder.decode(p)).join(''), text);
+  assert.equal(decoder.decode(pieces[0]).slice(-2), '😀');
+  assert.ok(turns >= 1, 'timers ran between the pieces');
+  assert.equal(stretches.longestWhat, 'encode a piece');
+  // Canceled between pieces: no pieces.
+  let canceled = false;
+  const token: CancelToken = { get isCancellationRequested() { return canceled; }, onCancellationRequested: () => ({ dispose() {} }) };
+  const pending = encodeInPieces(text, new TextEncoder(), token);
+  canceled = true;
+  assert.equal(await pending, undefined);
+  // A text of one piece is one piece (an empty one too).
+  assert.equal((await encodeInPieces('', new TextEncoder()))?.length, 1);
+});
+
+test('large texts go to a worker of their own, so an ordinary config never queues behind one', () => {
+  const workers = new AnalysisWorkers({ script: WORKER_SCRIPT });
+  assert.equal(workers.for(snapshot('x'.repeat(LARGE_TEXT_CHARS))), workers.small);
+  assert.equal(workers.for(snapshot('x'.repeat(LARGE_TEXT_CHARS + 1))), workers.large);
+  // Neither was started by being chosen.
+  assert.equal(workers.small.started + workers.large.started, 0);
+  workers.dispose();
 });
