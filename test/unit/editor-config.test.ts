@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
+import { loadModel } from '../../src/core/model/load';
+import { buildPanelView } from '../../src/common/panel-view';
 import { analyzeConfigText, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigAnalysis, type WorkMeter } from '../../src/extension/editor/analysis';
 import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARGE_TEXT_CHARS, AnalysisWorkers, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
@@ -436,4 +438,21 @@ test('large texts go to a worker of their own, so an ordinary config never queue
   // Neither was started by being chosen.
   assert.equal(workers.small.started + workers.large.started, 0);
   workers.dispose();
+});
+
+test('the worker reads and profiles the config beside modeling code: the same report as in-process; a hostile one gets the core\'s message', async () => {
+  const worker = newWorker();
+  try {
+    const { path } = fixture('Llama-3.1-8B');
+    const answer = await worker.report(path, getPreset('dimc'), 'dimc', DEFAULT_INPUT);
+    const spec = await loadModel(path);
+    const expected = buildPanelView(spec, getPreset('dimc'), DEFAULT_INPUT, { hardware: 'dimc', hardwareChoices: [], interactive: false, numerics: null, sweep: null }).report;
+    assert.deepEqual(answer, { report: expected, error: null });
+    const hostilePath = join(HOSTILE, 'hidden-1e20-7-heads.json');
+    const refused = await worker.report(hostilePath, getPreset('dimc'), 'dimc', DEFAULT_INPUT);
+    assert.equal(refused?.report, null);
+    assert.match(refused?.error ?? '', /hidden-1e20-7-heads\.json: hidden_size: expected a positive integer no larger than/);
+  } finally {
+    worker.dispose();
+  }
 });

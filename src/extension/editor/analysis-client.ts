@@ -8,6 +8,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
 import type { KeyAtOffset } from './config-keys';
+import type { Report } from '../../core/report/types';
 import type { AnalyzedText, CancelMessage, DocumentText, HostToWorker, WorkerToHost } from './worker-protocol';
 
 /**
@@ -123,6 +124,12 @@ export class AnalysisWorker {
     const doc = await this.documentText(snapshot, token);
     const reply = doc && (await this.request((id) => ({ kind: 'keyAt', id, doc, offset }), 'keyAt', token));
     return reply === undefined ? undefined : reply.key;
+  }
+
+  /** The report of a model config on disk (null with the core's message when it reads none); undefined when canceled. */
+  async report(configPath: string, hardware: HardwareProfile, hardwareId: string, workload: WorkloadInput, token?: CancelToken): Promise<{ report: Report | null; error: string | null } | undefined> {
+    const reply = await this.request((id) => ({ kind: 'report', id, configPath, hardware, hardwareId, workload }), 'report', token);
+    return reply && { report: reply.report, error: reply.error };
   }
 
   forget(uri: string): void {

@@ -7,6 +7,7 @@ import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
 import type { AnalysisOutcome } from './analysis';
 import type { FieldRange, KeyAtOffset } from './config-keys';
+import type { Report } from '../../core/report/types';
 
 /** A document as the worker sees it: its identity, version and text. */
 export interface DocumentText {
@@ -29,6 +30,8 @@ export type HostToWorker =
       input: WorkloadInput;
     }
   | { kind: 'keyAt'; id: number; doc: DocumentText; offset: number }
+  /** The report of a model config on disk, for the modeling-code hints beside it (modeling/features.ts). */
+  | { kind: 'report'; id: number; configPath: string; hardware: HardwareProfile; hardwareId: string; workload: WorkloadInput }
   /** The document was closed: drop what is kept of it. */
   | { kind: 'forget'; uri: string };
 
@@ -48,5 +51,7 @@ export interface AnalyzedText {
 export type WorkerToHost =
   | { kind: 'analyzed'; id: number; result: AnalyzedText }
   | { kind: 'keyAt'; id: number; key: KeyAtOffset | null }
+  /** The report, or why there is none (the core's one line). */
+  | { kind: 'report'; id: number; report: Report | null; error: string | null }
   | { kind: 'canceled'; id: number }
   | { kind: 'failed'; id: number; message: string };

@@ -2,12 +2,16 @@
  * The analysis worker (dist/editor-worker.js, a worker_threads Worker started by analysis-client.ts):
  * parses and profiles a model config, and finds keys and problem ranges in its text, off the
  * extension host's thread, so that no file, however large or absurd, stalls every extension's
- * hovers and commands. One job at a time, in order; a job whose id arrives on the cancellation port
- * stops at the next stage boundary.
+ * hovers and commands; and reads and profiles the config beside modeling code for its hints. Jobs run
+ * in order (a report's file read may let the next one start); a job whose id arrives on the
+ * cancellation port stops at the next stage boundary.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Node } from 'jsonc-parser';
+import { InputError } from '../../core/errors';
 import { DEFAULT_HARDWARE, getPreset } from '../../core/hardware/presets';
+import { loadModel } from '../../core/model/load';
+import { buildPanelView } from '../../common/panel-view';
 import { analyzeConfigText } from './analysis';
 import { fieldRangeIn, keyAtIn, treeOf } from './config-keys';
 import type { AnalyzedText, CancelMessage, DocumentText, HostToWorker, WorkerToHost } from './worker-protocol';
@@ -46,8 +50,20 @@ function treeOfDocument(doc: DocumentText, text: string): Node | undefined {
   return tree;
 }
 
-function handle(message: HostToWorker): WorkerToHost | undefined {
+async function handle(message: HostToWorker): Promise<WorkerToHost | undefined> {
   switch (message.kind) {
+    case 'report': {
+      checkpoint(message.id);
+      try {
+        const spec = await loadModel(message.configPath);
+        checkpoint(message.id);
+        const view = buildPanelView(spec, message.hardware, message.workload, { hardware: message.hardwareId, hardwareChoices: [], interactive: false, numerics: null, sweep: null });
+        return { kind: 'report', id: message.id, report: view.report, error: null };
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        return { kind: 'report', id: message.id, report: null, error: err.message };
+      }
+    }
     case 'forget':
       trees.delete(message.uri);
       return undefined;
@@ -79,10 +95,10 @@ function handle(message: HostToWorker): WorkerToHost | undefined {
   }
 }
 
-port.on('message', (message: HostToWorker) => {
+port.on('message', async (message: HostToWorker) => {
   let reply: WorkerToHost | undefined;
   try {
-    reply = handle(message);
+    reply = await handle(message);
   } catch (err) {
     if (message.kind === 'forget') return;
     reply = err instanceof Canceled ? { kind: 'canceled', id: message.id } : { kind: 'failed', id: message.id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
