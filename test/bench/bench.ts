@@ -18,7 +18,7 @@ import { profile } from '../../src/core/report/profile';
 import { runSweep } from '../../src/core/report/sweep';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { fixturePath, loadFixture, profiledFixtures } from '../unit/helpers/fixtures';
-import { AnalysisWorkers, HostStretches } from '../../src/extension/editor/analysis-client';
+import { AnalysisWorkers, HostStretches, LARGE_TEXT_CHARS, snapshotOfText } from '../../src/extension/editor/analysis-client';
 import { analyzeConfigText } from '../../src/extension/editor/analysis';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
 import { inputOf } from '../../src/common/panel-view';
@@ -167,8 +167,9 @@ async function editorHostStall(): Promise<void> {
   const started = performance.now();
   try {
     for (const [i, text] of texts.entries()) {
-      const doc = { uri: `file:///hostile/${i}/config.json`, version: 1, path: `/hostile/${i}/config.json`, text };
-      if (stretches.time('read the text, look for a model key', () => mightBeModelConfig(text))) await workers.for(doc).analyze(doc, hw, null, input);
+      const doc = snapshotOfText(`file:///hostile/${i}/config.json`, 1, `/hostile/${i}/config.json`, text);
+      // As the extension does: the host looks for a model key in a small text, the worker in a large one.
+      if (text.length > LARGE_TEXT_CHARS || stretches.time('look for a model key', () => mightBeModelConfig(text))) await workers.for(doc).analyze(doc, hw, null, input);
     }
   } finally {
     clearInterval(heartbeat);

@@ -11,7 +11,7 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
 import { buildPanelView } from '../../src/common/panel-view';
 import { analyzeConfigText, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigAnalysis, type WorkMeter } from '../../src/extension/editor/analysis';
-import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARGE_TEXT_CHARS, AnalysisWorkers, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
+import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARGE_TEXT_CHARS, AnalysisWorkers, snapshotOfText, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
 import { bytesText, escapeMarkdown, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
@@ -333,7 +333,7 @@ test('file keys never reach JavaScript internals: a "__proto__" object in a comm
 // The worker as the extension runs it, from its TypeScript source (tsx in the worker thread).
 const WORKER_SCRIPT = join(import.meta.dirname, '..', '..', 'src', 'extension', 'editor', 'worker.ts');
 const newWorker = (jobLimitMs?: number): AnalysisWorker => new AnalysisWorker({ script: WORKER_SCRIPT, execArgv: ['--require', 'tsx/cjs'], jobLimitMs });
-const snapshot = (text: string, version = 1, path = '/models/x/config.json'): DocumentSnapshot => ({ uri: `file://${path}`, version, path, text });
+const snapshot = (text: string, version = 1, path = '/models/x/config.json'): DocumentSnapshot => snapshotOfText(`file://${path}`, version, path, text);
 const nanConfig = (entries: number): string => `{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 2, "intermediate_size": 14336, "vocab_size": 128256, "x": [${'NaN,'.repeat(entries - 1)}NaN]}`;
 
 /** A token the test cancels by hand. */
@@ -411,7 +411,7 @@ test('the text goes to the worker in UTF-8 pieces, one per turn of the event loo
   let turns = 0;
   const counting = setInterval(() => turns++, 0);
   const stretches = new HostStretches();
-  const pieces = await encodeInPieces(text, new TextEncoder(), undefined, stretches);
+  const pieces = await encodeInPieces(snapshot(text), new TextEncoder(), undefined, stretches);
   clearInterval(counting);
   assert.ok(pieces);
   // ENCODE_PIECE_CHARS + 1 characters, then ENCODE_PIECE_CHARS, then the last one: three pieces.
@@ -420,15 +420,21 @@ test('the text goes to the worker in UTF-8 pieces, one per turn of the event loo
   assert.equal(pieces.map((p) => decoder.decode(p)).join(''), text);
   assert.equal(decoder.decode(pieces[0]).slice(-2), '😀');
   assert.ok(turns >= 1, 'timers ran between the pieces');
-  assert.equal(stretches.longestWhat, 'encode a piece');
+  assert.equal(stretches.longestWhat, 'read and encode a piece');
   // Canceled between pieces: no pieces.
   let canceled = false;
   const token: CancelToken = { get isCancellationRequested() { return canceled; }, onCancellationRequested: () => ({ dispose() {} }) };
-  const pending = encodeInPieces(text, new TextEncoder(), token);
+  const pending = encodeInPieces(snapshot(text), new TextEncoder(), token);
   canceled = true;
   assert.equal(await pending, undefined);
+  // Changed between pieces (a keystroke meanwhile): no pieces, never a text torn between two versions.
+  let edited = false;
+  const changing = { ...snapshot(text), stale: () => edited };
+  const torn = encodeInPieces(changing, new TextEncoder());
+  edited = true;
+  assert.equal(await torn, undefined);
   // A text of one piece is one piece (an empty one too).
-  assert.equal((await encodeInPieces('', new TextEncoder()))?.length, 1);
+  assert.equal((await encodeInPieces(snapshot(''), new TextEncoder()))?.length, 1);
 });
 
 test('large texts go to a worker of their own, so an ordinary config never queues behind one', () => {
@@ -452,6 +458,17 @@ test('the worker reads and profiles the config beside modeling code: the same re
     const refused = await worker.report(hostilePath, getPreset('dimc'), 'dimc', DEFAULT_INPUT);
     assert.equal(refused?.report, null);
     assert.match(refused?.error ?? '', /hidden-1e20-7-heads\.json: hidden_size: expected a positive integer no larger than/);
+  } finally {
+    worker.dispose();
+  }
+});
+
+test('a large text that names no model key is looked at by the worker, not the host: not a model', async () => {
+  const worker = newWorker();
+  try {
+    const big = `{"note": 1, "x": [${'1,'.repeat(LARGE_TEXT_CHARS / 2)}1]}`;
+    assert.ok(big.length > LARGE_TEXT_CHARS);
+    assert.deepEqual(await worker.analyze(snapshot(big), getPreset('dimc'), null, DEFAULT_INPUT), { outcome: { kind: 'not-a-model' }, ranges: [] });
   } finally {
     worker.dispose();
   }

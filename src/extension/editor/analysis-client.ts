@@ -23,12 +23,25 @@ export interface CancelToken {
   onCancellationRequested(listener: () => void): { dispose(): void };
 }
 
-/** A document as the host holds it. */
+/**
+ * A document as the host holds it: its length, and its text read a range at a time (VS Code joins a
+ * document's lines into one string on every getText(): for a 16 MB file, a stretch of the host's
+ * thread that a range read of one piece never takes).
+ */
 export interface DocumentSnapshot {
   uri: string;
   version: number;
   path: string;
-  text: string;
+  length: number;
+  /** The text in [start, end). */
+  read(start: number, end: number): string;
+  /** True once the document has changed since (its pieces would no longer make one text). */
+  stale?(): boolean;
+}
+
+/** A snapshot of a text already in hand. */
+export function snapshotOfText(uri: string, version: number, path: string, text: string): DocumentSnapshot {
+  return { uri, version, path, length: text.length, read: (start, end) => text.slice(start, end) };
 }
 
 /**
@@ -64,23 +77,29 @@ export const ENCODE_PIECE_CHARS = 256 * 1024;
 /**
  * The text as UTF-8 in pieces of at most ENCODE_PIECE_CHARS characters (a surrogate pair is never
  * split), yielding to the event loop between pieces, so that no stretch of the host's thread grows
- * with the text. Undefined when the token is canceled meanwhile.
+ * with the text. Undefined when the token is canceled or the document changes meanwhile.
  */
-export async function encodeInPieces(text: string, encoder: TextEncoder, token?: CancelToken, stretches = new HostStretches()): Promise<Uint8Array[] | undefined> {
+export async function encodeInPieces(doc: DocumentSnapshot, encoder: TextEncoder, token?: CancelToken, stretches = new HostStretches()): Promise<Uint8Array[] | undefined> {
   const pieces: Uint8Array[] = [];
   let start = 0;
   do {
-    let end = Math.min(text.length, start + ENCODE_PIECE_CHARS);
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
     const from = start;
-    pieces.push(stretches.time('encode a piece', () => encoder.encode(text.slice(from, end))));
-    start = end;
-    if (start < text.length) {
+    const to = Math.min(doc.length, start + ENCODE_PIECE_CHARS);
+    pieces.push(
+      stretches.time('read and encode a piece', () => {
+        let text = doc.read(from, to);
+        const last = text.charCodeAt(text.length - 1);
+        // A high surrogate last: its pair goes into this piece too.
+        if (to < doc.length && last >= 0xd800 && last <= 0xdbff) text += doc.read(to, to + 1);
+        start = from + text.length;
+        return encoder.encode(text);
+      }),
+    );
+    if (start < doc.length) {
       await new Promise((resolve) => setImmediate(resolve));
-      if (token?.isCancellationRequested) return undefined;
+      if (token?.isCancellationRequested || doc.stale?.()) return undefined;
     }
-  } while (start < text.length);
+  } while (start < doc.length);
   return pieces;
 }
 
@@ -142,7 +161,7 @@ export class AnalysisWorker {
 
   /** The snapshot as the worker takes it: its text as UTF-8 pieces; undefined when canceled meanwhile. */
   private async documentText(doc: DocumentSnapshot, token?: CancelToken): Promise<DocumentText | undefined> {
-    const utf8 = await encodeInPieces(doc.text, this.encoder, token, this.options.stretches);
+    const utf8 = await encodeInPieces(doc, this.encoder, token, this.options.stretches);
     return utf8 && { uri: doc.uri, version: doc.version, path: doc.path, utf8 };
   }
 
@@ -229,7 +248,7 @@ export class AnalysisWorkers {
   }
 
   for(doc: DocumentSnapshot): AnalysisWorker {
-    return doc.text.length > LARGE_TEXT_CHARS ? this.large : this.small;
+    return doc.length > LARGE_TEXT_CHARS ? this.large : this.small;
   }
 
   forget(uri: string): void {

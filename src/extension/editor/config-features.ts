@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
 import type { ConfigAnalysis, ConfigProblem } from './analysis';
-import { AnalysisWorkers, HostStretches, type DocumentSnapshot } from './analysis-client';
+import { AnalysisWorkers, HostStretches, LARGE_TEXT_CHARS, type DocumentSnapshot } from './analysis-client';
 import type { FieldRange, KeyAtOffset } from './config-keys';
 import type { AnalyzedText } from './worker-protocol';
 import { OPEN_REPORT_COMMAND, hoverText, lensTitle, statusText } from './hover-text';
@@ -57,7 +57,13 @@ function hardwareLabelOf(id: string): string {
   return loadCore().isPresetName(id) ? id : decodeURIComponent(id.split('/').pop() ?? id);
 }
 
-const snapshotOf = (doc: vscode.TextDocument, text = doc.getText()): DocumentSnapshot => ({ uri: doc.uri.toString(), version: doc.version, path: doc.uri.fsPath, text });
+/** The document, read a range at a time (never joined whole on the host's thread). */
+function snapshotOf(doc: vscode.TextDocument): DocumentSnapshot {
+  const end = doc.lineAt(doc.lineCount - 1).range.end;
+  const read = (start: number, stop: number): string => doc.getText(new vscode.Range(doc.positionAt(start), doc.positionAt(stop)));
+  const version = doc.version;
+  return { uri: doc.uri.toString(), version, path: doc.uri.fsPath, length: doc.offsetAt(end), read, stale: () => doc.version !== version };
+}
 
 /**
  * One cache of analyses keyed by document URI and version. Settings or a hardware pick invalidate it.
@@ -110,25 +116,25 @@ class ConfigInsights implements vscode.Disposable {
   private async analyzeNow(doc: vscode.TextDocument, token: vscode.CancellationToken): Promise<Entry | undefined> {
     const key = doc.uri.toString();
     const version = doc.version;
-    const { text, marked } = this.stretches.time('read the text, look for a model key', () => {
-      const text = doc.getText();
-      return { text, marked: mightBeModelConfig(text) };
-    });
-    // Other JSON never loads the core or reaches the worker.
-    if (!marked) return this.forget(key, version);
-    const setting = await this.currentSetting();
-    if (text.length > setting.maxChars) return this.forget(key, version);
-    const snapshot = snapshotOf(doc, text);
+    const snapshot = this.stretches.time('measure the text', () => snapshotOf(doc));
+    // Other JSON never loads the core or reaches the worker. A large text is looked at by the worker:
+    // here it would be joined whole on the host's thread.
+    const small = snapshot.length <= LARGE_TEXT_CHARS;
+    if (small && !this.stretches.time('look for a model key', () => mightBeModelConfig(doc.getText()))) return this.forget(key, version);
+    const settingRun = this.currentSetting();
+    const setting = await settingRun;
+    if (snapshot.length > setting.maxChars) return this.forget(key, version);
     const result = await this.workers.for(snapshot).analyze(snapshot, setting.hardware, setting.hardwareError, setting.input, token);
-    return this.stretches.time('take the answer', () => this.take(doc, version, setting, result));
+    // Settings or the hardware changed meanwhile: this answer is for the old ones.
+    const current = this.setting === settingRun;
+    return this.stretches.time('take the answer', () => this.take(doc, version, setting, current ? result : undefined));
   }
 
-  /** The worker's answer for a version: what stands afterwards. */
+  /** The worker's answer for a version (undefined: canceled or outdated): what stands afterwards. */
   private take(doc: vscode.TextDocument, version: number, setting: Setting, result: AnalyzedText | undefined): Entry | undefined {
     const key = doc.uri.toString();
     const previous = this.entries.get(key);
-    // Canceled by a newer version, or settings changed meanwhile: what stands stays.
-    if (!result || this.setting === undefined) return previous;
+    if (!result) return previous;
     const { outcome } = result;
     if (outcome.kind === 'invalid-json') {
       // Mid-edit: keep the last good answer (and say nothing new) until the JSON parses again.

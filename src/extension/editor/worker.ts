@@ -14,6 +14,7 @@ import { loadModel } from '../../core/model/load';
 import { buildPanelView } from '../../common/panel-view';
 import { analyzeConfigText } from './analysis';
 import { fieldRangeIn, keyAtIn, treeOf } from './config-keys';
+import { mightBeModelConfig } from './markers';
 import type { AnalyzedText, CancelMessage, DocumentText, HostToWorker, WorkerToHost } from './worker-protocol';
 
 /** Syntax trees kept for hovers: the last version of this many documents. */
@@ -76,6 +77,8 @@ async function handle(message: HostToWorker): Promise<WorkerToHost | undefined> 
       checkpoint(message.id);
       const { doc } = message;
       const text = textOf(doc);
+      // The host looks for a model key only in texts under LARGE_TEXT_CHARS; the rest are looked at here.
+      if (!mightBeModelConfig(text)) return { kind: 'analyzed', id: message.id, result: { outcome: { kind: 'not-a-model' }, ranges: [] } };
       const outcome = analyzeConfigText(text, doc.path, message.hardware ?? getPreset(DEFAULT_HARDWARE), message.input);
       let result: AnalyzedText = { outcome, ranges: [] };
       if (outcome.kind === 'model') {
