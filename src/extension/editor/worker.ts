@@ -21,8 +21,8 @@ import type { AnalyzedText, CancelMessage, DocumentText, HostToWorker, WorkerToH
 const TREES_KEPT = 4;
 
 const port = parentPort;
-const cancelPort = (workerData as { cancelPort: MessagePort }).cancelPort;
 if (!port) throw new Error('editor-worker.js runs as a worker thread');
+const cancelPort = (workerData as { cancelPort: MessagePort }).cancelPort;
 
 const canceled = new Set<number>();
 const trees = new Map<string, { version: number; tree: Node | undefined }>();
