@@ -44,6 +44,15 @@ const bundles = [
     target: 'node20',
   },
   {
+    // The config analysis of the editor features, on a worker thread so that no file stalls the
+    // extension host (src/extension/editor/analysis-client.ts starts it).
+    entryPoints: ['src/extension/editor/worker.ts'],
+    outfile: 'dist/editor-worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
     platform: 'node',

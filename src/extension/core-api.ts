@@ -21,3 +21,4 @@ export { readModelFileHeader } from './model-viewer/read-header';
 export { chatParts, headlineFigures, profileChecked } from '../core/report/brief';
 // Model configs in the editor: hovers, CodeLens, status bar, diagnostics.
 export { analyzeConfigText } from './editor/analysis';
+export { FILE_CAPS } from '../core/files';

@@ -17,6 +17,7 @@ import { verifyNumerics } from './commands/verifyNumerics';
 import { measureOnThisMachine } from './commands/measure';
 import { ReadonlyDocuments } from './documents';
 import { DOCUMENT_SCHEME } from './document-refs';
+import type { HostStretches } from './editor/analysis-client';
 import { registerEditorFeatures } from './editor/config-features';
 import { initHardware } from './hardware';
 import { log, reportError } from './log';
@@ -35,6 +36,8 @@ export interface TestApi {
   restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void>;
   /** The open .gguf/.safetensors viewers (custom editors), with what each page reported drawing. */
   modelViewers(): readonly ModelViewer[];
+  /** The longest stretch the config.json features have held the host's thread (issue 16). */
+  editorHostStretches: HostStretches;
 }
 
 async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
@@ -86,8 +89,8 @@ export function activate(context: vscode.ExtensionContext): TestApi {
   );
   registerModelingFeatures(context);
   context.subscriptions.push(registerModelViewer(context.extensionUri), registerProfileTool());
-  registerEditorFeatures(context);
-  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all() };
+  const editorHostStretches = registerEditorFeatures(context);
+  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all(), editorHostStretches };
 }
 
 /** A saved hardware profile re-profiles the panels that use it; a saved model file reloads its panels. */

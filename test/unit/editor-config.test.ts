@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
-import { analyzeConfigText, nearestDivisors, type ConfigAnalysis } from '../../src/extension/editor/analysis';
+import { loadModel } from '../../src/core/model/load';
+import { buildPanelView } from '../../src/common/panel-view';
+import { analyzeConfigText, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigAnalysis, type WorkMeter } from '../../src/extension/editor/analysis';
+import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARGE_TEXT_CHARS, AnalysisWorkers, snapshotOfText, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
 import { bytesText, escapeMarkdown, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
@@ -67,6 +70,13 @@ test('fieldRange: the property and its value by path; null for a missing field',
   assert.equal(text.slice(range.value.start, range.value.end), '7');
   assert.equal(fieldRange(text, ['missing']), null);
   assert.equal(fieldRange(text, []), null);
+  // Python's bare Infinity, which jsonc-parser reads as no value: the key's property still, the token as its value.
+  const bare = '{\n  "hidden_size":  Infinity,\n  "n": NaN\n}';
+  const inf = fieldRange(bare, ['hidden_size']);
+  assert.ok(inf);
+  assert.equal(bare.slice(inf.property.start, inf.property.end), '"hidden_size":  Infinity');
+  assert.equal(bare.slice(inf.value.start, inf.value.end), 'Infinity');
+  assert.equal(bare.slice(fieldRange(bare, ['n'])?.value.start, fieldRange(bare, ['n'])?.value.end), 'NaN');
 });
 
 test('only model configs are analyzed: other JSON is not-a-model, broken JSON is invalid-json', () => {
@@ -252,4 +262,214 @@ test('nearestDivisors and bytesText', () => {
   assert.equal(bytesText(512), '512 B');
   assert.equal(bytesText(131_072), '128 KiB');
   assert.equal(bytesText(8 * 1024 ** 3), '8.0 GiB');
+});
+
+// ---- issue 16: hostile inputs never stall the editor ----
+
+const HOSTILE = join(import.meta.dirname, '..', 'fixtures', 'hostile', 'editor');
+const hostile = (name: string): string => readFileSync(join(HOSTILE, name), 'utf8');
+
+function analyzeMetered(text: string, meter: WorkMeter, path = '/models/x/config.json'): ConfigAnalysis {
+  const outcome = analyzeConfigText(text, path, getPreset('dimc'), DEFAULT_INPUT, meter);
+  assert.equal(outcome.kind, 'model', `expected a model config, got ${outcome.kind}`);
+  return (outcome as { analysis: ConfigAnalysis }).analysis;
+}
+
+test('nearestDivisors: a bounded search beside the written count, whatever the size (a typed 1e20 froze the host)', () => {
+  // 1e20 = 2^20 · 5^20: outward from 7, 6 = 2·3 does not divide it, 8 does; then 5 (9 does not); then 4.
+  const meter = { steps: 0 };
+  assert.deepEqual(nearestDivisors(1e20, 7, 3, meter), [8, 5, 4]);
+  assert.ok(meter.steps > 0 && meter.steps <= 2 * DIVISOR_SEARCH_SPAN, `${meter.steps} candidates`);
+  // 2^53 − 1 = 6361 · 69431 · 20394401: within the span around 7 only 1 divides it, so the search
+  // walks the whole span, and no further (a full search walked 9.5e7 candidates).
+  const whole = { steps: 0 };
+  assert.deepEqual(nearestDivisors(2 ** 53 - 1, 7, 3, whole), [1]);
+  assert.equal(whole.steps, 2 * DIVISOR_SEARCH_SPAN);
+  // 1e300 heads (a float far beyond 2^53): still at most the span's candidates.
+  const huge = { steps: 0 };
+  nearestDivisors(1e300, 7, 3, huge);
+  assert.ok(huge.steps <= 2 * DIVISOR_SEARCH_SPAN);
+});
+
+test('a hostile config: hidden_size 1e20 with 7 heads gets its problems and fixes, in bounded work', () => {
+  const meter = { steps: 0 };
+  const a = analyzeMetered(hostile('hidden-1e20-7-heads.json'), meter);
+  const heads = a.problems.find((p) => p.path.join('.') === 'num_attention_heads');
+  assert.ok(heads, a.problems.map((p) => p.message).join('\n'));
+  assert.deepEqual(heads.fixes, [8, 5, 4]);
+  // The core's own limit names the hidden size.
+  assert.match(a.problems.find((p) => p.path.join('.') === 'hidden_size')?.message ?? '', /hidden_size: expected a positive integer no larger than/);
+  assert.equal(a.figures, null);
+  assert.ok(meter.steps <= 4 * DIVISOR_SEARCH_SPAN + 200, `${meter.steps} steps`);
+  // Nested in text_config, the same.
+  const nested = analyzeMetered(hostile('text-config-hidden-1e20.json'), { steps: 0 });
+  assert.deepEqual(nested.problems.find((p) => p.path.join('.') === 'text_config.num_attention_heads')?.fixes, [8, 5, 4]);
+});
+
+test('the keys with a role are probed by name: a config with 100,000 other keys costs the same steps', () => {
+  const { text } = fixture('Llama-3.1-8B');
+  const plain = { steps: 0 };
+  analyzeMetered(text, plain);
+  const padded = JSON.stringify({ ...JSON.parse(text), ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`junk_${i}`, i])) });
+  const many = { steps: 0 };
+  const a = analyzeMetered(padded, many);
+  assert.ok(plain.steps > 0);
+  assert.equal(many.steps, plain.steps);
+  assert.deepEqual(a.fields.map((f) => f.key).sort(), ['hidden_size', 'intermediate_size', 'model_type', 'architectures', 'num_attention_heads', 'num_hidden_layers', 'num_key_value_heads', 'rms_norm_eps'].sort());
+});
+
+test('file keys never reach JavaScript internals: a "__proto__" object in a commented config is not read through', () => {
+  // With a comment the JSON goes through jsonc-parser, whose "__proto__" member becomes the object's
+  // prototype: `key in config` and config[key] then read the file's inherited values.
+  const notAModel = '{\n  // a tokenizer file\n  "__proto__": { "model_type": "llama", "hidden_size": 4096 },\n  "note": 1\n}';
+  assert.equal(analyzeConfigText(notAModel, 'c.json', getPreset('dimc'), DEFAULT_INPUT).kind, 'not-a-model');
+  const inherited = '{\n  // from a hub\n  "__proto__": { "num_attention_heads": 7, "num_key_value_heads": 3 },\n  "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2, "intermediate_size": 128\n}';
+  const a = analyze(inherited);
+  // No problem about heads the file does not hold at the top level.
+  assert.deepEqual(a.problems.filter((p) => /heads/.test(p.message)), []);
+  assert.ok(a.fields.every((f) => f.key !== 'num_attention_heads'));
+});
+
+// The worker as the extension runs it, from its TypeScript source (tsx in the worker thread).
+const WORKER_SCRIPT = join(import.meta.dirname, '..', '..', 'src', 'extension', 'editor', 'worker.ts');
+const newWorker = (jobLimitMs?: number): AnalysisWorker => new AnalysisWorker({ script: WORKER_SCRIPT, execArgv: ['--require', 'tsx/cjs'], jobLimitMs });
+const snapshot = (text: string, version = 1, path = '/models/x/config.json'): DocumentSnapshot => snapshotOfText(`file://${path}`, version, path, text);
+const nanConfig = (entries: number): string => `{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 2, "intermediate_size": 14336, "vocab_size": 128256, "x": [${'NaN,'.repeat(entries - 1)}NaN]}`;
+
+/** A token the test cancels by hand. */
+function cancelSource(): { token: CancelToken; cancel(): void } {
+  let canceled = false;
+  const listeners: (() => void)[] = [];
+  return {
+    token: {
+      get isCancellationRequested() {
+        return canceled;
+      },
+      onCancellationRequested: (l) => (listeners.push(l), { dispose: () => listeners.splice(listeners.indexOf(l), 1) }),
+    },
+    cancel: () => ((canceled = true), listeners.forEach((l) => l())),
+  };
+}
+
+test('the analysis worker answers what the analysis computes in-process, problem ranges and keys included', async () => {
+  const worker = newWorker();
+  try {
+    const texts = [fixture('Llama-3.1-8B').text, hostile('hidden-1e20-7-heads.json'), edited('Llama-3.1-8B', 'num_key_value_heads', '7')];
+    // One document, edited from one text to the next: each is a new version.
+    for (const [version, text] of texts.entries()) {
+      const result = await worker.analyze(snapshot(text, version), getPreset('dimc'), null, DEFAULT_INPUT);
+      assert.ok(result);
+      assert.deepEqual(result.outcome, analyzeConfigText(text, '/models/x/config.json', getPreset('dimc'), DEFAULT_INPUT));
+      const problems = result.outcome.kind === 'model' ? result.outcome.analysis.problems : [];
+      assert.deepEqual(result.ranges, problems.map((p) => fieldRange(text, p.path)));
+      const at = text.indexOf('"hidden_size"') + 3;
+      assert.deepEqual(await worker.keyAt(snapshot(text, version), at), keyAt(text, at) ?? null);
+    }
+    // A broken hardware profile: the model says why instead of a figure.
+    const broken = await worker.analyze(snapshot(fixture('Llama-3.1-8B').text), null, 'lab.hardware.json: line 1: expected valid JSON', DEFAULT_INPUT);
+    assert.ok(broken?.outcome.kind === 'model');
+    assert.equal(broken.outcome.analysis.figures, null);
+    assert.equal(broken.outcome.analysis.error?.message, 'lab.hardware.json: line 1: expected valid JSON');
+    assert.equal(worker.started, 1);
+  } finally {
+    worker.dispose();
+  }
+});
+
+test('the analysis worker: a canceled request ends without an answer; a stuck job restarts the worker', async () => {
+  const worker = newWorker();
+  try {
+    const early = cancelSource();
+    early.cancel();
+    assert.equal(await worker.analyze(snapshot(fixture('GPT-2').text), getPreset('dimc'), null, DEFAULT_INPUT, early.token), undefined);
+    // Queued behind a long job (a 4-million-entry NaN array), then canceled: it never runs.
+    const long = worker.analyze(snapshot(nanConfig(4_000_000), 1, '/models/nan/config.json'), getPreset('dimc'), null, DEFAULT_INPUT);
+    const queued = cancelSource();
+    const behind = worker.analyze(snapshot(fixture('GPT-2').text, 2), getPreset('dimc'), null, DEFAULT_INPUT, queued.token);
+    queued.cancel();
+    assert.equal(await behind, undefined);
+    const done = await long;
+    assert.equal(done?.outcome.kind, 'model');
+  } finally {
+    worker.dispose();
+  }
+  // A job over the limit: the worker is replaced and the job fails with a message; the next one runs.
+  const impatient = newWorker(1);
+  try {
+    await assert.rejects(impatient.analyze(snapshot(nanConfig(1_000_000)), getPreset('dimc'), null, DEFAULT_INPUT), /took over 0\.001 s; the worker was restarted/);
+    assert.equal(impatient.started, 1);
+    await assert.rejects(impatient.analyze(snapshot(fixture('GPT-2').text), getPreset('dimc'), null, DEFAULT_INPUT), /the worker was restarted/);
+    assert.equal(impatient.started, 2);
+  } finally {
+    impatient.dispose();
+  }
+});
+
+test('the text goes to the worker in UTF-8 pieces, one per turn of the event loop, never splitting a surrogate pair', async () => {
+  // A pair straddles the first boundary: it goes whole into the first piece.
+  const text = 'a'.repeat(ENCODE_PIECE_CHARS - 1) + '😀' + 'é'.repeat(ENCODE_PIECE_CHARS) + 'z';
+  let turns = 0;
+  const counting = setInterval(() => turns++, 0);
+  const stretches = new HostStretches();
+  const pieces = await encodeInPieces(snapshot(text), new TextEncoder(), undefined, stretches);
+  clearInterval(counting);
+  assert.ok(pieces);
+  // ENCODE_PIECE_CHARS + 1 characters, then ENCODE_PIECE_CHARS, then the last one: three pieces.
+  assert.equal(pieces.length, 3);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  assert.equal(pieces.map((p) => decoder.decode(p)).join(''), text);
+  assert.equal(decoder.decode(pieces[0]).slice(-2), '😀');
+  assert.ok(turns >= 1, 'timers ran between the pieces');
+  assert.equal(stretches.longestWhat, 'read and encode a piece');
+  // Canceled between pieces: no pieces.
+  let canceled = false;
+  const token: CancelToken = { get isCancellationRequested() { return canceled; }, onCancellationRequested: () => ({ dispose() {} }) };
+  const pending = encodeInPieces(snapshot(text), new TextEncoder(), token);
+  canceled = true;
+  assert.equal(await pending, undefined);
+  // Changed between pieces (a keystroke meanwhile): no pieces, never a text torn between two versions.
+  let edited = false;
+  const changing = { ...snapshot(text), stale: () => edited };
+  const torn = encodeInPieces(changing, new TextEncoder());
+  edited = true;
+  assert.equal(await torn, undefined);
+  // A text of one piece is one piece (an empty one too).
+  assert.equal((await encodeInPieces(snapshot(''), new TextEncoder()))?.length, 1);
+});
+
+test('large texts go to a worker of their own, so an ordinary config never queues behind one', () => {
+  const workers = new AnalysisWorkers({ script: WORKER_SCRIPT });
+  assert.equal(workers.for(snapshot('x'.repeat(LARGE_TEXT_CHARS))), workers.small);
+  assert.equal(workers.for(snapshot('x'.repeat(LARGE_TEXT_CHARS + 1))), workers.large);
+  // Neither was started by being chosen.
+  assert.equal(workers.small.started + workers.large.started, 0);
+  workers.dispose();
+});
+
+test('the worker reads and profiles the config beside modeling code: the same report as in-process; a hostile one gets the core\'s message', async () => {
+  const worker = newWorker();
+  try {
+    const { path } = fixture('Llama-3.1-8B');
+    const answer = await worker.report(path, getPreset('dimc'), 'dimc', DEFAULT_INPUT);
+    const spec = await loadModel(path);
+    const expected = buildPanelView(spec, getPreset('dimc'), DEFAULT_INPUT, { hardware: 'dimc', hardwareChoices: [], interactive: false, numerics: null, sweep: null }).report;
+    assert.deepEqual(answer, { report: expected, error: null });
+    const hostilePath = join(HOSTILE, 'hidden-1e20-7-heads.json');
+    const refused = await worker.report(hostilePath, getPreset('dimc'), 'dimc', DEFAULT_INPUT);
+    assert.equal(refused?.report, null);
+    assert.match(refused?.error ?? '', /hidden-1e20-7-heads\.json: hidden_size: expected a positive integer no larger than/);
+  } finally {
+    worker.dispose();
+  }
+});
+
+test('a large text that names no model key is looked at by the worker, not the host: not a model', async () => {
+  const worker = newWorker();
+  try {
+    const big = `{"note": 1, "x": [${'1,'.repeat(LARGE_TEXT_CHARS / 2)}1]}`;
+    assert.ok(big.length > LARGE_TEXT_CHARS);
+    assert.deepEqual(await worker.analyze(snapshot(big), getPreset('dimc'), null, DEFAULT_INPUT), { outcome: { kind: 'not-a-model' }, ranges: [] });
+  } finally {
+    worker.dispose();
+  }
 });

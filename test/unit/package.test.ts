@@ -22,6 +22,7 @@ test('the .vsix holds every file the extension loads at run time, and no sources
     'dist/extension.js',
     'dist/core.js',
     'dist/modeling.js',
+    'dist/editor-worker.js',
     'dist/tree-sitter.wasm',
     'dist/tree-sitter-python.wasm',
     'dist/webview/report.js',

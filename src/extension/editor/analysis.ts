@@ -1,9 +1,10 @@
 /**
  * What the editor features (hover, CodeLens, status bar, diagnostics) know about one model config's
  * text: its fields by role, the problems in it, and the simulated figures on a machine and workload.
- * Pure and core-side: it is bundled into dist/core.js (through core-api.ts) and loaded only when a
- * model config is opened, so activation stays light. Never runs the numerics check: the first hover
- * must not wait on it.
+ * Pure and core-side: the editor runs it in its worker (dist/editor-worker.js, worker.ts), started
+ * only when a model config is opened. Never runs the numerics check: the first hover must not wait on
+ * it. The file is untrusted: keys are probed with Object.hasOwn, and every walk over its sizes or keys
+ * is bounded (counted on a WorkMeter the tests read).
  */
 import { InputError, type InputErrorKind } from '../../core/errors';
 import { parseLenientJson } from '../../core/json';
@@ -40,6 +41,17 @@ const ROLE_KEYS: [FieldRole, readonly string[]][] = [
 /** The role of a key, by the core's alias chains; undefined for keys the profile does not read by role. */
 export function roleOfKey(key: string): FieldRole | undefined {
   return ROLE_KEYS.find(([, keys]) => keys.includes(key))?.[0];
+}
+
+/** Every key that has a role, in the order the alias chains list them (a fixed, short list). */
+const ROLE_KEY_LIST: readonly [string, FieldRole][] = ROLE_KEYS.flatMap(([role, keys]) => keys.map((key): [string, FieldRole] => [key, role]));
+
+/**
+ * Counts the steps the analysis takes over sizes and keys read from the file (divisor candidates,
+ * keys probed), so that tests can check the work stays bounded whatever the file holds.
+ */
+export interface WorkMeter {
+  steps: number;
 }
 
 /** A JSON path inside the config: object keys and array indices. */
@@ -136,11 +148,11 @@ export type AnalysisOutcome = { kind: 'invalid-json' } | { kind: 'not-a-model' }
 /** Whether a parsed JSON value reads as a model config (at the top level or in its text_config). */
 export function looksLikeModelConfig(config: unknown): config is JsonObject {
   if (!isObject(config)) return false;
-  const text = config['text_config'];
-  return MODEL_MARKER_KEYS.some((k) => k in config) || (isObject(text) && MODEL_MARKER_KEYS.some((k) => k in text));
+  const text = ownValue(config, 'text_config');
+  return MODEL_MARKER_KEYS.some((k) => Object.hasOwn(config, k)) || (isObject(text) && MODEL_MARKER_KEYS.some((k) => Object.hasOwn(text, k)));
 }
 
-export function analyzeConfigText(text: string, path: string, hw: HardwareProfile, input: WorkloadInput): AnalysisOutcome {
+export function analyzeConfigText(text: string, path: string, hw: HardwareProfile, input: WorkloadInput, meter?: WorkMeter): AnalysisOutcome {
   // The core's own cap for a config file: beyond it nothing is parsed.
   if (text.length > FILE_CAPS.config.bytes) return { kind: 'not-a-model' };
   let config: unknown;
@@ -150,13 +162,13 @@ export function analyzeConfigText(text: string, path: string, hw: HardwareProfil
     return { kind: 'invalid-json' };
   }
   if (!looksLikeModelConfig(config)) return { kind: 'not-a-model' };
-  return { kind: 'model', analysis: analyzeConfig(config, path, hw, input) };
+  return { kind: 'model', analysis: analyzeConfig(config, path, hw, input, meter) };
 }
 
-export function analyzeConfig(config: JsonObject, path: string, hw: HardwareProfile, input: WorkloadInput): ConfigAnalysis {
-  const prefix: JsonPath = isObject(config['text_config']) ? ['text_config'] : [];
-  const fields = fieldsOf(config, prefix);
-  const problems = configProblems(config, prefix);
+export function analyzeConfig(config: JsonObject, path: string, hw: HardwareProfile, input: WorkloadInput, meter: WorkMeter = { steps: 0 }): ConfigAnalysis {
+  const prefix: JsonPath = isObject(ownValue(config, 'text_config')) ? ['text_config'] : [];
+  const fields = fieldsOf(config, prefix, meter);
+  const problems = configProblems(config, prefix, meter);
   let spec: ModelSpec;
   try {
     spec = specFromConfig(config, { path, format: 'config.json' });
@@ -206,21 +218,30 @@ export function pathOfField(config: JsonObject, field: string): JsonPath | null 
   const path = field.split('.');
   let node: unknown = config;
   for (const key of path) {
-    if (!isObject(node) || !(key in node)) return null;
+    if (!isObject(node) || !Object.hasOwn(node, key)) return null;
     node = node[key];
   }
   return path;
 }
 
-function fieldsOf(config: JsonObject, prefix: JsonPath): ConfigAnalysis['fields'] {
+/** A key's own value (never one inherited from Object.prototype, whatever the file names). */
+function ownValue(obj: JsonObject, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/**
+ * The keys with a role, probed by name: the work is the length of the alias list, not the number of
+ * keys in the file (which may be millions).
+ */
+function fieldsOf(config: JsonObject, prefix: JsonPath, meter: WorkMeter): ConfigAnalysis['fields'] {
   const out: ConfigAnalysis['fields'] = [];
   const scopes: [JsonObject, JsonPath][] = [[config, []]];
-  const inner = prefix.length ? config[prefix[0] as string] : undefined;
+  const inner = prefix.length ? ownValue(config, prefix[0] as string) : undefined;
   if (isObject(inner)) scopes.push([inner, prefix]);
   for (const [obj, at] of scopes) {
-    for (const key of Object.keys(obj)) {
-      const role = roleOfKey(key);
-      if (role) out.push({ path: [...at, key], key, role });
+    for (const [key, role] of ROLE_KEY_LIST) {
+      meter.steps++;
+      if (Object.hasOwn(obj, key)) out.push({ path: [...at, key], key, role });
     }
   }
   return out;
@@ -228,7 +249,10 @@ function fieldsOf(config: JsonObject, prefix: JsonPath): ConfigAnalysis['fields'
 
 /** The language model's object and the first key of an alias chain that it holds. */
 function firstKey(obj: JsonObject, keys: readonly string[]): { key: string; value: unknown } | undefined {
-  for (const key of keys) if (obj[key] !== undefined && obj[key] !== null) return { key, value: obj[key] };
+  for (const key of keys) {
+    const value = ownValue(obj, key);
+    if (value !== undefined && value !== null) return { key, value };
+  }
   return undefined;
 }
 
@@ -237,8 +261,8 @@ function firstKey(obj: JsonObject, keys: readonly string[]): { key: string; valu
  * zero or negative, heads that do not divide the hidden size, KV heads that do not divide the heads,
  * a layer pattern whose length is not the layer count.
  */
-export function configProblems(config: JsonObject, prefix: JsonPath): ConfigProblem[] {
-  const inner = prefix.length ? config[prefix[0] as string] : config;
+export function configProblems(config: JsonObject, prefix: JsonPath, meter: WorkMeter = { steps: 0 }): ConfigProblem[] {
+  const inner = prefix.length ? ownValue(config, prefix[0] as string) : config;
   const cfg = isObject(inner) ? inner : config;
   const at = (key: string): JsonPath => [...prefix, key];
   const problems: ConfigProblem[] = [];
@@ -259,7 +283,7 @@ export function configProblems(config: JsonObject, prefix: JsonPath): ConfigProb
     if (found.value <= 0) problems.push({ path: at(found.key), severity: 'error', message: `${found.key}: the ${what} must be a positive integer, found ${found.value}.`, fixes: [] });
     else if (Number.isInteger(found.value)) positive.set(group, found.value);
   }
-  const headDim = cfg['head_dim'];
+  const headDim = ownValue(cfg, 'head_dim');
   if (typeof headDim === 'number' && headDim <= 0) problems.push({ path: at('head_dim'), severity: 'error', message: `head_dim: the head width must be a positive integer, found ${headDim}.`, fixes: [] });
 
   const hidden = positive.get('hidden');
@@ -272,7 +296,7 @@ export function configProblems(config: JsonObject, prefix: JsonPath): ConfigProb
       path: at(headsKey),
       severity: 'error',
       message: `${headsKey}: ${heads} heads do not divide the hidden size ${hidden}, and no head_dim is given.`,
-      fixes: nearestDivisors(hidden, heads),
+      fixes: nearestDivisors(hidden, heads, 3, meter),
     });
   }
   if (heads !== undefined && kvHeads !== undefined && kvKey && heads % kvHeads !== 0) {
@@ -280,19 +304,19 @@ export function configProblems(config: JsonObject, prefix: JsonPath): ConfigProb
       path: at(kvKey),
       severity: 'error',
       message: `${kvKey}: ${kvHeads} KV heads do not divide the ${heads} attention heads (each KV head serves a whole group of query heads).`,
-      fixes: nearestDivisors(heads, kvHeads),
+      fixes: nearestDivisors(heads, kvHeads, 3, meter),
     });
   }
   const layers = positive.get('layers');
   if (layers !== undefined) {
     for (const key of ['layer_types', 'layers_block_type']) {
-      const list = cfg[key];
+      const list = ownValue(cfg, key);
       if (Array.isArray(list) && list.length !== layers) {
         problems.push({ path: at(key), severity: 'error', message: `${key}: ${list.length} entries for ${layers} layers (${firstKey(cfg, KEYS.layers)?.key}); one per layer is expected.`, fixes: [] });
       }
     }
     for (const key of ['sliding_window_pattern', '_sliding_window_pattern']) {
-      const pattern = cfg[key];
+      const pattern = ownValue(cfg, key);
       if (typeof pattern === 'number' && Number.isInteger(pattern) && pattern > layers) {
         problems.push({
           path: at(key),
@@ -306,18 +330,27 @@ export function configProblems(config: JsonObject, prefix: JsonPath): ConfigProb
   return problems;
 }
 
-/** Divisors of `n` closest to `near` (ties: the smaller first), at most `limit` of them. */
-export function nearestDivisors(n: number, near: number, limit = 3): number[] {
+/**
+ * How far either side of the written count the divisor search looks. A fix is a count near the one
+ * written; a full divisor search walks √n candidates, which for a typed 1e20 froze the extension host.
+ */
+export const DIVISOR_SEARCH_SPAN = 1024;
+
+/**
+ * Divisors of `n` closest to `near` (ties: the smaller first), at most `limit` of them, among those
+ * within DIVISOR_SEARCH_SPAN of `near`: at most 2 × DIVISOR_SEARCH_SPAN candidates, whatever `n` is.
+ */
+export function nearestDivisors(n: number, near: number, limit = 3, meter: WorkMeter = { steps: 0 }): number[] {
   const divisors: number[] = [];
-  for (let d = 1; d * d <= n; d++) {
-    if (n % d !== 0) continue;
-    divisors.push(d);
-    if (d * d !== n) divisors.push(n / d);
+  const divides = (d: number): boolean => {
+    meter.steps++;
+    return d >= 1 && d <= n && n % d === 0;
+  };
+  for (let distance = 1; distance <= DIVISOR_SEARCH_SPAN && divisors.length < limit; distance++) {
+    // Outward from `near`: the smaller of two at the same distance first.
+    for (const d of [near - distance, near + distance]) if (divides(d) && divisors.length < limit) divisors.push(d);
   }
-  return divisors
-    .filter((d) => d !== near)
-    .sort((a, b) => Math.abs(a - near) - Math.abs(b - near) || a - b)
-    .slice(0, limit);
+  return divisors;
 }
 
 const MLP_ROLES = new Set(['gate', 'up', 'gate_up', 'fc1', 'down', 'router', 'shared_gate', 'shared_up', 'shared_down']);

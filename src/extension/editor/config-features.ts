@@ -1,16 +1,22 @@
 /**
  * A model's config.json in the editor: hovers on its keys, a CodeLens at the top, a status bar item,
  * diagnostics with quick fixes. VS Code glue only: the words come from hover-text.ts, the figures
- * from analysis.ts (in the lazily loaded core). Registering loads nothing: the core loads the first
- * time a JSON document that names model keys is opened or hovered.
+ * from analysis.ts, run on a worker thread (worker.ts, dist/editor-worker.js) so that no file, however
+ * large or absurd, blocks the extension host. Registering loads nothing: the core and the worker
+ * start the first time a JSON document that names model keys is opened or hovered.
  */
 import * as vscode from 'vscode';
 import { loadCore } from '../core';
 import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
 import { isInputError, log } from '../log';
 import { settingsWorkload } from '../targets';
-import type { AnalysisOutcome, ConfigAnalysis, ConfigProblem } from './analysis';
-import { fieldRange, keyAt } from './config-keys';
+import { join } from 'node:path';
+import type { HardwareProfile } from '../../core/hardware/profile';
+import type { WorkloadInput } from '../../common/protocol';
+import type { ConfigAnalysis, ConfigProblem } from './analysis';
+import { AnalysisWorkers, HostStretches, LARGE_TEXT_CHARS, type DocumentSnapshot } from './analysis-client';
+import type { FieldRange, KeyAtOffset } from './config-keys';
+import type { AnalyzedText } from './worker-protocol';
 import { OPEN_REPORT_COMMAND, hoverText, lensTitle, statusText } from './hover-text';
 import { mightBeModelConfig } from './markers';
 
@@ -28,13 +34,21 @@ const enabled = (feature: Feature): boolean => vscode.workspace.getConfiguration
 /** What every analysis is run against: the chosen hardware and the settings' workload. */
 interface Setting {
   hardwareLabel: string;
-  run(text: string, path: string): AnalysisOutcome;
+  /** Null when the chosen profile file is broken: every model then says why instead of a figure. */
+  hardware: HardwareProfile | null;
+  hardwareError: string | null;
+  input: WorkloadInput;
+  /** The most characters of a config the core reads (its file cap); a longer text is not analyzed. */
+  maxChars: number;
 }
 
 interface Entry {
+  /** The version whose text was analyzed: the problems' ranges are offsets into it. */
   version: number;
-  /** The last analysis of a version that parsed; kept while the JSON is invalid mid-edit. */
+  /** The last version looked at: later than `version` while the JSON is invalid mid-edit. */
+  seenVersion: number;
   analysis: ConfigAnalysis;
+  ranges: (FieldRange | null)[];
   hardwareLabel: string;
 }
 
@@ -43,61 +57,102 @@ function hardwareLabelOf(id: string): string {
   return loadCore().isPresetName(id) ? id : decodeURIComponent(id.split('/').pop() ?? id);
 }
 
+/** The document, read a range at a time (never joined whole on the host's thread). */
+function snapshotOf(doc: vscode.TextDocument): DocumentSnapshot {
+  const end = doc.lineAt(doc.lineCount - 1).range.end;
+  const read = (start: number, stop: number): string => doc.getText(new vscode.Range(doc.positionAt(start), doc.positionAt(stop)));
+  const version = doc.version;
+  return { uri: doc.uri.toString(), version, path: doc.uri.fsPath, length: doc.offsetAt(end), read, stale: () => doc.version !== version };
+}
+
 /**
  * One cache of analyses keyed by document URI and version. Settings or a hardware pick invalidate it.
- * An edit schedules a re-profile after the debounce; until then the last good answer stands.
+ * An edit schedules a re-profile after the debounce; until then the last good answer stands. The
+ * analysis itself runs in a worker (analysis-client.ts; large texts in a second one): the host thread
+ * only reads the text, looks for a model key in it and hands it over. A newer version cancels the run
+ * of an older one.
  */
 class ConfigInsights implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
   /** URIs whose current text is known not to be a model config (by version). */
   private readonly notModels = new Map<string, number>();
   private readonly pending = new Map<string, NodeJS.Timeout>();
-  private readonly running = new Map<string, Promise<Entry | undefined>>();
+  private readonly running = new Map<string, { version: number; run: Promise<Entry | undefined>; cancel: vscode.CancellationTokenSource }>();
   private setting: Promise<Setting> | undefined;
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   /** Fires when a document's answer changed (lenses, status bar, diagnostics follow). */
   readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly workers: AnalysisWorkers,
+    private readonly stretches: HostStretches,
+  ) {}
 
   /** The answer for a document: cached, stale while an edit is debounced, or computed now (first time). */
   async get(doc: vscode.TextDocument): Promise<Entry | undefined> {
     const key = doc.uri.toString();
     if (this.notModels.get(key) === doc.version) return undefined;
     const entry = this.entries.get(key);
-    if (entry && (entry.version === doc.version || this.pending.has(key))) return entry;
+    if (entry && (entry.seenVersion === doc.version || this.pending.has(key))) return entry;
     return this.analyze(doc);
   }
 
   /** Re-profiles the document now (one run per version however many providers ask); returns what stands afterwards. */
   analyze(doc: vscode.TextDocument): Promise<Entry | undefined> {
-    const runKey = `${doc.uri.toString()}#${doc.version}`;
-    let run = this.running.get(runKey);
-    if (!run) {
-      run = this.analyzeNow(doc).finally(() => this.running.delete(runKey));
-      this.running.set(runKey, run);
-    }
+    const key = doc.uri.toString();
+    const current = this.running.get(key);
+    if (current?.version === doc.version) return current.run;
+    // An older version's run is no longer wanted.
+    current?.cancel.cancel();
+    const cancel = new vscode.CancellationTokenSource();
+    const run = this.analyzeNow(doc, cancel.token).finally(() => {
+      if (this.running.get(key)?.run === run) this.running.delete(key);
+      cancel.dispose();
+    });
+    this.running.set(key, { version: doc.version, run, cancel });
     return run;
   }
 
-  private async analyzeNow(doc: vscode.TextDocument): Promise<Entry | undefined> {
+  private async analyzeNow(doc: vscode.TextDocument, token: vscode.CancellationToken): Promise<Entry | undefined> {
     const key = doc.uri.toString();
-    const text = doc.getText();
-    // Other JSON never loads the core.
-    if (!mightBeModelConfig(text)) return this.forget(key, doc.version);
     const version = doc.version;
-    const setting = await this.currentSetting();
-    const outcome = setting.run(text, doc.uri.fsPath);
+    const snapshot = this.stretches.time('measure the text', () => snapshotOf(doc));
+    // Other JSON never loads the core or reaches the worker. A large text is looked at by the worker:
+    // here it would be joined whole on the host's thread.
+    const small = snapshot.length <= LARGE_TEXT_CHARS;
+    if (small && !this.stretches.time('look for a model key', () => mightBeModelConfig(doc.getText()))) return this.forget(key, version);
+    const settingRun = this.currentSetting();
+    const setting = await settingRun;
+    if (snapshot.length > setting.maxChars) return this.forget(key, version);
+    const result = await this.workers.for(snapshot).analyze(snapshot, setting.hardware, setting.hardwareError, setting.input, token);
+    // Settings or the hardware changed meanwhile: this answer is for the old ones.
+    const current = this.setting === settingRun;
+    return this.stretches.time('take the answer', () => this.take(doc, version, setting, current ? result : undefined));
+  }
+
+  /** The worker's answer for a version (undefined: canceled or outdated): what stands afterwards. */
+  private take(doc: vscode.TextDocument, version: number, setting: Setting, result: AnalyzedText | undefined): Entry | undefined {
+    const key = doc.uri.toString();
     const previous = this.entries.get(key);
+    if (!result) return previous;
+    const { outcome } = result;
     if (outcome.kind === 'invalid-json') {
       // Mid-edit: keep the last good answer (and say nothing new) until the JSON parses again.
-      if (previous) previous.version = version;
+      if (previous) previous.seenVersion = version;
       return previous;
     }
     if (outcome.kind === 'not-a-model') return this.forget(key, version);
-    const entry: Entry = { version, analysis: outcome.analysis, hardwareLabel: setting.hardwareLabel };
+    const entry: Entry = { version, seenVersion: version, analysis: outcome.analysis, ranges: result.ranges, hardwareLabel: setting.hardwareLabel };
     this.entries.set(key, entry);
     this.notModels.delete(key);
     this.changed.fire(doc.uri);
     return entry;
+  }
+
+  /** The key under a position, found by the worker in the document's text; undefined for none or when canceled. */
+  async keyAt(doc: vscode.TextDocument, offset: number, token: vscode.CancellationToken): Promise<KeyAtOffset | undefined> {
+    const snapshot = snapshotOf(doc);
+    return (await this.workers.for(snapshot).keyAt(snapshot, offset, token)) ?? undefined;
   }
 
   private forget(key: string, version: number): undefined {
@@ -123,6 +178,7 @@ class ConfigInsights implements vscode.Disposable {
   /** Settings or hardware changed: every answer is recomputed on demand. */
   invalidate(): void {
     this.setting = undefined;
+    for (const { cancel } of this.running.values()) cancel.cancel();
     this.running.clear();
     this.entries.clear();
     this.notModels.clear();
@@ -132,8 +188,11 @@ class ConfigInsights implements vscode.Disposable {
     const key = uri.toString();
     clearTimeout(this.pending.get(key));
     this.pending.delete(key);
+    this.running.get(key)?.cancel.cancel();
+    this.running.delete(key);
     this.entries.delete(key);
     this.notModels.delete(key);
+    this.workers.forget(key);
   }
 
   private currentSetting(): Promise<Setting> {
@@ -142,21 +201,12 @@ class ConfigInsights implements vscode.Disposable {
       const id = chosenHardware();
       const hardwareLabel = hardwareLabelOf(id);
       const input = settingsWorkload();
+      const maxChars = core.FILE_CAPS.config.bytes;
       try {
-        const hw = await resolveHardware(id);
-        return { hardwareLabel, run: (text, path) => core.analyzeConfigText(text, path, hw, input) };
+        return { hardwareLabel, hardware: await resolveHardware(id), hardwareError: null, input, maxChars };
       } catch (err) {
         if (!isInputError(err)) throw err;
-        // A broken hardware profile file: every model says so instead of a figure.
-        const message = err.message;
-        return {
-          hardwareLabel,
-          run: (text, path) => {
-            const outcome = core.analyzeConfigText(text, path, core.getPreset(core.DEFAULT_HARDWARE), input);
-            if (outcome.kind !== 'model') return outcome;
-            return { kind: 'model', analysis: { ...outcome.analysis, figures: null, error: { message, field: '', kind: 'invalid', inFile: false } } };
-          },
-        };
+        return { hardwareLabel, hardware: null, hardwareError: err.message, input, maxChars };
       }
     })();
     // A failure is not cached: the next request tries again.
@@ -166,7 +216,9 @@ class ConfigInsights implements vscode.Disposable {
 
   dispose(): void {
     for (const timer of this.pending.values()) clearTimeout(timer);
+    for (const { cancel } of this.running.values()) cancel.cancel();
     this.changed.dispose();
+    this.workers.dispose();
   }
 }
 
@@ -190,16 +242,15 @@ const SEVERITY: Record<ConfigProblem['severity'], vscode.DiagnosticSeverity> = {
   information: vscode.DiagnosticSeverity.Information,
 };
 
-/** Where a problem sits: its field's range, or the first line when the field is not in the text. */
-function problemRange(doc: vscode.TextDocument, problem: ConfigProblem): { range: vscode.Range; value: vscode.Range | null } {
-  const found = fieldRange(doc.getText(), problem.path);
+/** Where a problem sits (found by the worker): its field's range, or the first line when the field is not in the text. */
+function problemRange(doc: vscode.TextDocument, found: FieldRange | null | undefined): { range: vscode.Range; value: vscode.Range | null } {
   if (!found) return { range: doc.lineAt(0).range, value: null };
   return { range: rangeOf(doc, found.property.start, found.property.end), value: rangeOf(doc, found.value.start, found.value.end) };
 }
 
-function diagnosticsOf(doc: vscode.TextDocument, analysis: ConfigAnalysis): vscode.Diagnostic[] {
-  return analysis.problems.map((problem) => {
-    const diagnostic = new vscode.Diagnostic(problemRange(doc, problem).range, problem.message, SEVERITY[problem.severity]);
+function diagnosticsOf(doc: vscode.TextDocument, entry: Entry): vscode.Diagnostic[] {
+  return entry.analysis.problems.map((problem, i) => {
+    const diagnostic = new vscode.Diagnostic(problemRange(doc, entry.ranges[i]).range, problem.message, SEVERITY[problem.severity]);
     diagnostic.source = DIAGNOSTIC_SOURCE;
     return diagnostic;
   });
@@ -208,16 +259,15 @@ function diagnosticsOf(doc: vscode.TextDocument, analysis: ConfigAnalysis): vsco
 class HoverProvider implements vscode.HoverProvider {
   constructor(private readonly insights: ConfigInsights) {}
 
-  provideHover(doc: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
+  provideHover(doc: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     return guard(`hover in ${doc.uri.fsPath}`, async () => {
       if (!enabled('hover')) return undefined;
-      const text = doc.getText();
-      if (!mightBeModelConfig(text)) return undefined;
-      const at = keyAt(text, doc.offsetAt(position));
-      if (!at) return undefined;
       const entry = await this.insights.get(doc);
-      const field = entry?.analysis.fields.find((f) => f.path.length === at.path.length && f.path.every((s, i) => s === at.path[i]));
-      if (!entry || !field) return undefined;
+      if (!entry) return undefined;
+      const at = await this.insights.keyAt(doc, doc.offsetAt(position), token);
+      if (!at) return undefined;
+      const field = entry.analysis.fields.find((f) => f.path.length === at.path.length && f.path.every((s, i) => s === at.path[i]));
+      if (!field) return undefined;
       const markdown = hoverText({ role: field.role, key: field.key, analysis: entry.analysis, hardwareLabel: entry.hardwareLabel, uriJson: doc.uri });
       if (!markdown) return undefined;
       const content = new vscode.MarkdownString(markdown);
@@ -266,11 +316,13 @@ class QuickFixes implements vscode.CodeActionProvider {
       const ours = context.diagnostics.filter((d) => d.source === DIAGNOSTIC_SOURCE);
       if (ours.length === 0) return undefined;
       const entry = await this.insights.get(doc);
-      if (!entry) return undefined;
+      // The fixes replace offsets of the analyzed text: only while it is the document's text.
+      if (!entry || entry.version !== doc.version) return undefined;
       const actions: vscode.CodeAction[] = [];
       for (const diagnostic of ours) {
-        const problem = entry.analysis.problems.find((p) => p.message === diagnostic.message && p.fixes.length > 0);
-        const where = problem && problemRange(doc, problem).value;
+        const index = entry.analysis.problems.findIndex((p) => p.message === diagnostic.message && p.fixes.length > 0);
+        const problem = entry.analysis.problems[index];
+        const where = problem && problemRange(doc, entry.ranges[index]).value;
         if (!problem || !where) continue;
         const key = String(problem.path[problem.path.length - 1]);
         problem.fixes.forEach((value, i) => {
@@ -288,8 +340,9 @@ class QuickFixes implements vscode.CodeActionProvider {
 }
 
 /** Registers the config.json features; extension.ts calls it once from activate(). */
-export function registerEditorFeatures(context: vscode.ExtensionContext): void {
-  const insights = new ConfigInsights();
+export function registerEditorFeatures(context: vscode.ExtensionContext): HostStretches {
+  const stretches = new HostStretches();
+  const insights = new ConfigInsights(new AnalysisWorkers({ script: join(__dirname, 'editor-worker.js'), stretches }), stretches);
   const lenses = new LensProvider(insights);
   const diagnostics = vscode.languages.createDiagnosticCollection('deferredNorm');
   const status = vscode.window.createStatusBarItem('deferredNorm.saving', vscode.StatusBarAlignment.Right, 100);
@@ -297,7 +350,8 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
 
   const showDiagnostics = (doc: vscode.TextDocument, entry: Entry | undefined): void => {
     if (!enabled('diagnostics') || !entry) diagnostics.delete(doc.uri);
-    else diagnostics.set(doc.uri, diagnosticsOf(doc, entry.analysis));
+    // Ranges are offsets into the analyzed version: a later text (invalid mid-edit) keeps what is shown.
+    else if (entry.version === doc.version) stretches.time('set diagnostics', () => diagnostics.set(doc.uri, diagnosticsOf(doc, entry)));
   };
 
   const updateStatus = (): Promise<unknown> =>
@@ -318,7 +372,7 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
   /** A model document opened or changed now: diagnostics, lenses and status follow. */
   const refreshNow = (doc: vscode.TextDocument): Promise<unknown> =>
     guard(`profiling ${doc.uri.fsPath}`, async () => {
-      if (vscode.languages.match(SELECTOR, doc) === 0 || !mightBeModelConfig(doc.getText())) return;
+      if (vscode.languages.match(SELECTOR, doc) === 0) return;
       showDiagnostics(doc, await insights.get(doc));
     });
 
@@ -359,4 +413,5 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
   // Model configs already open when the extension activates (onLanguage:json fires for them).
   for (const doc of vscode.workspace.textDocuments) void refreshNow(doc);
   void updateStatus();
+  return stretches;
 }

@@ -14,9 +14,18 @@ export interface KeyAtOffset {
   end: number;
 }
 
+/** The text's syntax tree, tolerant of comments, trailing commas and mid-edit errors. */
+export function treeOf(text: string): Node | undefined {
+  return parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+}
+
 /** The object key under `offset` (on the key itself or on its scalar value), if any. */
 export function keyAt(text: string, offset: number): KeyAtOffset | undefined {
-  const root = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  return keyAtIn(treeOf(text), offset);
+}
+
+/** keyAt on a tree already parsed (the worker keeps one per document version). */
+export function keyAtIn(root: Node | undefined, offset: number): KeyAtOffset | undefined {
   const hit = root && findNodeAtOffset(root, offset, true);
   // An entry of a list of strings (architectures) answers for the list's key.
   const node = hit?.parent?.type === 'array' && hit.type !== 'object' && hit.type !== 'array' ? hit.parent : hit;
@@ -38,13 +47,27 @@ export interface FieldRange {
 
 /** The property at `path`, or null when the text does not hold it. */
 export function fieldRange(text: string, path: JsonPath): FieldRange | null {
-  const root = parseTree(text, [], { allowTrailingComma: true, disallowComments: false });
+  return fieldRangeIn(treeOf(text), path, text);
+}
+
+/** fieldRange on the text's tree, already parsed. */
+export function fieldRangeIn(root: Node | undefined, path: JsonPath, text: string): FieldRange | null {
   if (!root || path.length === 0) return null;
   const value: Node | undefined = findNodeAtLocation(root, path);
   const property = value?.parent;
-  if (!value || !property || property.type !== 'property') return null;
-  return {
-    property: { start: property.offset, end: property.offset + property.length },
-    value: { start: value.offset, end: value.offset + value.length },
-  };
+  if (value && property?.type === 'property') {
+    return { property: { start: property.offset, end: property.offset + property.length }, value: { start: value.offset, end: value.offset + value.length } };
+  }
+  // A value jsonc-parser does not read (Python's bare NaN or Infinity): the property holds only its key;
+  // the value is the token after the colon (up to a delimiter).
+  const last = path[path.length - 1];
+  const parent = path.length === 1 ? root : findNodeAtLocation(root, path.slice(0, -1));
+  const bare = parent?.type === 'object' ? parent.children?.find((p) => p.children?.length === 1 && p.children[0]!.value === last && p.colonOffset !== undefined) : undefined;
+  if (!bare || bare.colonOffset === undefined) return null;
+  const limit = bare.offset + bare.length;
+  let start = bare.colonOffset + 1;
+  while (start < limit && /\s/.test(text[start]!)) start++;
+  let end = start;
+  while (end < limit && !/[\s,}\]/]/.test(text[end]!)) end++;
+  return start < end ? { property: { start: bare.offset, end }, value: { start, end } } : null;
 }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Report } from '../../core/report/types';
 import { parseWorkloadInput, type WorkloadInput } from '../../common/protocol';
+import { AnalysisWorker } from '../editor/analysis-client';
 import { loadCore } from '../core';
 import { openPseudocodeDiff } from '../documents';
 import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
@@ -91,16 +92,27 @@ async function configBeside(uri: vscode.Uri): Promise<{ path: string; mtimeMs: n
   }
 }
 
+/**
+ * Read and profiled on the editor's worker thread (editor/worker.ts), not the extension host's: the
+ * config beside the code may be as large or absurd as any other file (issue 16).
+ */
+let worker: AnalysisWorker | undefined;
+
+/** Python files longer than this get no hints: parsing is on the host's thread (real modeling files are 10–200 KB). */
+export const MODELING_TEXT_CAP = 2 * 1024 * 1024;
+
 /** The report of a config, or null when the config is not a model the core reads (logged once per file state). */
 function reportOf(configPath: string, mtimeMs: number, hardware: string, workload: WorkloadInput): Promise<Report | null> {
   const key = JSON.stringify([configPath, mtimeMs, hardware, workload]);
   let report = reports.get(key);
   if (!report) {
     report = (async () => {
-      const core = loadCore();
       try {
-        const spec = await core.loadModel(configPath);
-        return core.buildPanelView(spec, await resolveHardware(hardware), workload, { hardware, hardwareChoices: [], interactive: false, numerics: null, sweep: null }).report;
+        worker ??= new AnalysisWorker({ script: join(__dirname, 'editor-worker.js') });
+        const answer = await worker.report(configPath, await resolveHardware(hardware), hardware, workload);
+        if (answer?.report) return answer.report;
+        log().info(`Modeling hints: ${configPath} gives no report (${answer?.error ?? 'canceled'})`);
+        return null;
       } catch (err) {
         log().info(`Modeling hints: ${configPath} gives no report (${err instanceof Error ? err.message : String(err)})`);
         return null;
@@ -123,6 +135,7 @@ interface Analysis {
 
 /** Everything a hover or lens needs for one document, or undefined when it is not modeling code of a model. */
 async function analyze(document: vscode.TextDocument): Promise<Analysis | undefined> {
+  if (document.getText().length > MODELING_TEXT_CAP) return undefined;
   const config = await configBeside(document.uri);
   if (!config) return undefined;
   const hardware = chosenHardware();
@@ -252,6 +265,7 @@ export function registerModelingFeatures(context: vscode.ExtensionContext): void
       }
     }),
     vscode.workspace.onDidCloseTextDocument((doc) => scans.delete(doc.uri.toString())),
+    { dispose: () => worker?.dispose() },
     // Lenses follow the chosen hardware, the settings' workload, and a saved config or hardware profile.
     onDidChangeHardware(() => lenses.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -11,6 +11,7 @@ import { getPreset } from '../../../src/core/hardware/presets';
 import { loadModel } from '../../../src/core/model/load';
 import { profile } from '../../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../../src/core/workload';
+import type { TestApi } from '../../../src/extension/extension';
 import { EXTENSION_ID, report, workspaceRoot } from './helpers';
 
 const configUri = (folder: string): vscode.Uri => vscode.Uri.file(path.join(workspaceRoot().fsPath, folder, 'config.json'));
@@ -57,6 +58,36 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
     if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Replaces the last character of `after` in an open document with `typed`, as a keystroke would. */
+async function keystroke(doc: vscode.TextDocument, after: string, typed: string): Promise<void> {
+  const at = doc.getText().indexOf(after) + after.length - 1;
+  assert.ok(at >= after.length - 1, `${after} is in ${doc.uri.fsPath}`);
+  const edit = new vscode.WorkspaceEdit();
+  edit.replace(doc.uri, new vscode.Range(doc.positionAt(at), doc.positionAt(at + 1)), typed);
+  assert.ok(await vscode.workspace.applyEdit(edit));
+}
+
+/**
+ * A 5 ms heartbeat on the extension host's thread: stop() returns how late it ran at worst, the
+ * longest stretch the thread was blocked (by anything on it) while it ran.
+ */
+function heartbeat(): { stop(): number } {
+  const period = 5;
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - period);
+    last = now;
+  }, period);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(worst, performance.now() - last - period);
+    },
+  };
 }
 
 const ourDiagnostics = (uri: vscode.Uri): vscode.Diagnostic[] => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'Deferred Norm');
@@ -204,6 +235,87 @@ suite('Model config in the editor', () => {
     await until('diagnostics cleared after the fix', () => (ourDiagnostics(uri).length === 0 ? true : undefined));
     assert.match(doc.getText(), /"num_key_value_heads": 8/);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  test('hostile configs never block the host: hidden_size 1e20 with 7 heads, a 4-million-entry NaN array (longest stall printed)', async function () {
+    this.timeout(240_000);
+    const api = await vscode.extensions.getExtension<TestApi>(EXTENSION_ID)!.activate();
+    // VS Code's JSON language server (another process) would validate the 16 MB files, and every JSON
+    // hover waits on its answer too: switched off here, so the hover timed is the one this extension gives.
+    const json = vscode.workspace.getConfiguration('json');
+    await json.update('validate.enable', false, vscode.ConfigurationTarget.Workspace);
+    const nanArray = `[${'NaN,'.repeat(3_999_999)}NaN]`;
+    try {
+      const llama = await vscode.workspace.openTextDocument(configUri('Llama-3.1-8B'));
+      // Warm: the core, the small worker and the JSON language server are running.
+      await hoverOn(llama, 'hidden_size');
+
+      // VS Code's own share: a 16 MB JSON file that is no model config (this extension only looks for a model key in it).
+      const plainUri = vscode.Uri.joinPath(workspaceRoot(), 'Hostile-plain', 'data.json');
+      await write(plainUri, `{\n  "note": 7,\n  "x": ${nanArray}\n}\n`);
+      const plain = await vscode.workspace.openTextDocument(plainUri);
+      await new Promise((r) => setTimeout(r, 2000));
+      let beat = heartbeat();
+      await keystroke(plain, '"note": 7', '6');
+      await new Promise((r) => setTimeout(r, 3000));
+      const plainStallMs = beat.stop();
+
+      const absurdUri = configUri('Hostile-1e20');
+      await write(absurdUri, JSON.stringify({ model_type: 'llama', hidden_size: 1e20, num_attention_heads: 7, num_hidden_layers: 32, intermediate_size: 14336, vocab_size: 128256 }, null, 2));
+      const nanUri = configUri('Hostile-NaN');
+      const head = '{\n  "model_type": "llama",\n  "hidden_size": 4096,\n  "num_attention_heads": 7,\n  "num_hidden_layers": 2,\n  "intermediate_size": 14336,\n  "vocab_size": 128256,\n';
+      await write(nanUri, `${head}  "x": ${nanArray}\n}\n`);
+
+      // Opening both: this stretch also holds VS Code's own sync of a 16 MB document into the host.
+      api.editorHostStretches.longestMs = 0;
+      beat = heartbeat();
+      const absurd = await vscode.workspace.openTextDocument(absurdUri);
+      await vscode.window.showTextDocument(absurd);
+      // Open, not shown: a shown 16 MB document keeps VS Code's JSON language server busy with its folding
+      // ranges and symbols for seconds, and every JSON hover queues behind them (measured: 12 s).
+      const nan = await vscode.workspace.openTextDocument(nanUri);
+      // While a worker parses the 16 MB config: a hover on another file.
+      let started = performance.now();
+      const hover = await hoverOn(llama, 'hidden_size');
+      const hoverMs = performance.now() - started;
+      const absurdProblem = await until('the heads problem on hidden_size 1e20', () => ourDiagnostics(absurdUri).find((d) => d.message.includes('7 heads do not divide')), 30_000);
+      await until('the heads problem in the NaN config', () => ourDiagnostics(nanUri).find((d) => d.message.includes('7 heads do not divide')), 60_000);
+      const openStallMs = beat.stop();
+      const openOursMs = api.editorHostStretches.longestMs;
+      const openOursWhat = api.editorHostStretches.longestWhat;
+
+      // A keystroke in the NaN config (7 heads → 6): the pause after it re-profiles the 16 MB text.
+      api.editorHostStretches.longestMs = 0;
+      beat = heartbeat();
+      started = performance.now();
+      await keystroke(nan, '"num_attention_heads": 7', '6');
+      await until('the NaN config re-profiled after the edit', () => ourDiagnostics(nanUri).find((d) => d.message.includes('6 heads do not divide')), 60_000);
+      const reprofileMs = performance.now() - started;
+      const pauseStallMs = beat.stop();
+      const pauseOursMs = api.editorHostStretches.longestMs;
+      const pauseOursWhat = api.editorHostStretches.longestWhat;
+      report(
+        `      hostile configs open (1e20 hidden with 7 heads; 4,000,000 NaN, 16 MB): a hover on Llama-3.1-8B took ${hoverMs.toFixed(0)} ms. ` +
+          `Longest stretch this extension held the host: opening ${openOursMs.toFixed(1)} ms (${openOursWhat}), after a keystroke in the NaN config ${pauseOursMs.toFixed(1)} ms (${pauseOursWhat}; re-profiled in ${reprofileMs.toFixed(0)} ms). ` +
+          `Heartbeat (everything on the host, VS Code's own sync of the text included): opening ${openStallMs.toFixed(0)} ms, after the keystroke ${pauseStallMs.toFixed(0)} ms; ` +
+          `after a keystroke in a 16 MB JSON file that is no model config ${plainStallMs.toFixed(0)} ms`,
+      );
+      assert.match(hover, /saves \*\*/);
+      assert.ok(hoverMs < 1000, `the hover took ${hoverMs.toFixed(0)} ms`);
+      assert.ok(pauseOursMs < 50, `the editor features held the host for ${pauseOursMs.toFixed(0)} ms after a keystroke`);
+      assert.ok(openOursMs < 50, `the editor features held the host for ${openOursMs.toFixed(0)} ms opening the configs`);
+      // The quick fixes of the absurd config: the divisors of 1e20 = 2^20 · 5^20 nearest 7 (6 and 9 are not).
+      const actions = await unlessCanceled(() => vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', absurdUri, absurdProblem.range, vscode.CodeActionKind.QuickFix.value));
+      assert.deepEqual((actions ?? []).map((a) => a.title).filter((t) => t.startsWith('Set num_attention_heads')), ['Set num_attention_heads to 8', 'Set num_attention_heads to 5', 'Set num_attention_heads to 4']);
+    } finally {
+      // Undo the keystrokes: nothing is left dirty for the tests after this one.
+      for (const uri of [vscode.Uri.joinPath(workspaceRoot(), 'Hostile-plain', 'data.json'), configUri('Hostile-NaN')]) {
+        const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+        if (doc?.isDirty) await vscode.commands.executeCommand('workbench.action.files.revert', doc.uri);
+      }
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await json.update('validate.enable', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   test('other JSON gets nothing: no hover, no lens, no diagnostics', async () => {
