@@ -12,10 +12,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
+import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
 import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
 
-const SHOTS = join(repoRoot, 'docs', 'images');
+const SHOTS = screenshotDir(repoRoot);
 const MODEL = 'Llama-3.1-8B';
 const opened = new OpenedForTests();
 after(() => opened.closeAll());
