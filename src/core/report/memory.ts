@@ -13,6 +13,7 @@ import { byteCount, num } from './text';
 import type { MemoryReport, MemoryTierUse } from './types';
 
 /** Capacities are datasheet gigabytes (10⁹ bytes). */
+const HOLDS_TEXT: Record<MemoryTierUse['holds'][number], string> = { weights: 'weights', kv: 'KV cache', activations: 'activations' };
 const GB = 1e9;
 
 /**
@@ -152,7 +153,7 @@ export function memoryOf(spec: ModelSpec, hw: HardwareProfile, w: Workload, dtyp
   const minimumTp = minimumTpOf(spec, hw, w, dtype);
   const warnings: string[] = [];
   for (const t of tiers.filter((x) => !x.fits)) {
-    warnings.push(`Does not fit: ${t.holds.join(', ')} need ${byteCount(t.usedBytes, 1000)} of "${t.tier}" per device, which holds ${byteCount(t.capacityBytes, 1000)}.`);
+    warnings.push(`Does not fit: ${t.holds.map((x) => HOLDS_TEXT[x]).join(', ')} need ${byteCount(t.usedBytes, 1000)} of "${t.tier}" per device, which holds ${byteCount(t.capacityBytes, 1000)}.`);
   }
   if (!fits) {
     warnings.push(
