@@ -29,7 +29,7 @@ interface JsonReport {
   model: { name: string; architecture: string | null; layers: number; source: string };
   hardware: { name: string; title: string; provenance: Record<string, string> };
   layerKinds: { id: string; label: string; sites: { id: string; name: string; kind: string; depth: string | null }[]; busyUs: Record<'baseline' | 'deferred', Record<string, number>> }[];
-  layers: { index: number }[];
+  layers: { index: number; baselineUs: number }[];
   totals: { baselineUs: number; deferredUs: number; savedUs: number; savedPct: number; collectiveShareBaselinePct: number; hiddenCollectivePct: number };
   numerics: { entries: unknown[] };
   pseudocode: { name: string; before: string }[];
@@ -219,6 +219,46 @@ for (const [model, layers] of [
     }
   });
 }
+
+test('each chart is one Tab stop whose arrow keys step through its marks, each named to screen readers', async () => {
+  const { file, report } = exportOf(join(FIXTURES, 'Llama-3.1-8B'), 'Llama-3.1-8B-keyboard');
+  const w = await open(file, 'light');
+  try {
+    const { page } = w;
+    const charts = await page.locator('svg.chart').count();
+    assert.ok(charts >= 3, `${charts} charts`);
+    // Tab through the whole page once (it wraps to the body): every stop, in order.
+    const stops: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      await page.keyboard.press('Tab');
+      const stop = await page.evaluate(() => {
+        const a = document.activeElement;
+        if (!a || a === document.body) return null;
+        return a.tagName.toLowerCase() === 'svg' ? `chart:${a.getAttribute('aria-label')}` : `${a.tagName.toLowerCase()}${a.closest('svg') ? ' inside a chart' : ''}`;
+      });
+      if (stop === null) break;
+      stops.push(stop);
+    }
+    assert.deepEqual(stops.filter((x) => x.includes('inside a chart')), [], 'no mark of a chart is a Tab stop of its own');
+    const chartStops = stops.filter((x) => x.startsWith('chart:'));
+    assert.equal(chartStops.length, charts, 'one stop per chart');
+    assert.equal(new Set(chartStops).size, charts);
+    // The layers chart: focused, it names its first layer; ArrowRight names the next; End names the head.
+    const layers = page.locator('#layers svg.chart');
+    await layers.focus();
+    const announced = () => page.locator('#layers .chart-announcer').innerText();
+    const layer = (i: number) => report.layers[i]!;
+    assert.match(await announced(), new RegExp(`^Layer ${layer(0).index}; .*baseline ${layer(0).baselineUs.toFixed(3)} µs.*\\(1 of ${report.layers.length}\\)$`));
+    await page.keyboard.press('ArrowRight');
+    assert.match(await announced(), new RegExp(`^Layer ${layer(1).index}; .*\\(2 of ${report.layers.length}\\)$`));
+    await page.keyboard.press('End');
+    assert.match(await announced(), new RegExp(`^Head \\(final norm → lm_head\\); .*\\(${report.layers.length} of ${report.layers.length}\\)$`));
+    assert.equal(await page.locator('#layers .chart-announcer').getAttribute('aria-live'), 'polite');
+    assertClean(w);
+  } finally {
+    await w.page.context().close();
+  }
+});
 
 test('an export made with --set on a kernel says the kernel was set on the command line, not the profile’s', async () => {
   const file = join(TMP, 'kernel-set.html');
