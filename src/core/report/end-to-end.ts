@@ -19,8 +19,7 @@ function otherPass(spec: ModelSpec, hw: HardwareProfile, workload: Workload, pha
   if (phase === 'decode' && spec.topology === 'encoder') return 'An encoder-only model has no decode step: no time per output token or tokens/s.';
   try {
     const w = validateWorkload({ ...workload, phase }, 'workload');
-    // A fresh graph cache: only the makespans are read, so the full schedules are never computed.
-    return passOf(totalsOfSimulation(simulate(spec, hw, w, { graphs: new Map() })));
+    return passOf(totalsOfSimulation(simulate(spec, hw, w)));
   } catch (e) {
     if (e instanceof InputError) return `No ${phase === 'prefill' ? 'time to first token' : 'time per output token'}: ${e.message}`;
     throw e;

@@ -135,7 +135,11 @@ const fitsAll = (tiers: MemoryTierUse[]): boolean => tiers.every((t) => t.fits);
 
 /** The smallest degree of tensor parallelism this model's heads split into at which everything fits, or null. */
 function minimumTpOf(spec: ModelSpec, hw: HardwareProfile, w: Workload, dtype: Dtype): number | null {
-  for (let tp = 1; tp <= WORKLOAD_LIMITS.tp; tp++) {
+  const heads = spec.layerKinds.flatMap((k) => [k.attention.heads, ...(k.crossAttention ? [k.crossAttention.heads] : [])]);
+  const most = Math.min(WORKLOAD_LIMITS.tp, ...heads);
+  for (let tp = 1; tp <= most; tp++) {
+    // Each chip holds whole heads: only divisors of every head count are worth asking the core about.
+    if (heads.some((n) => n % tp !== 0)) continue;
     try {
       checkWorkloadForModel(spec, { ...w, tp });
     } catch {
