@@ -71,6 +71,8 @@ test('405B bf16 on H100: does not fit one (812 GB of weights) nor eight; the sma
   const eight = profile(spec, hw, decode({ batch: 32, context: 2048, tp: 8 }));
   assert.equal(eight.memory.fits, false);
   assert.ok(Math.abs(eight.memory.perDevice.totalBytes - perDevice(8)) < 0.001 * perDevice(8), `${eight.memory.perDevice.totalBytes} vs ${perDevice(8)}`);
+  // "or more": every larger degree the heads allow fits too.
+  for (const tp of [16, 32, 64, 128]) assert.equal(profile(spec, hw, decode({ batch: 32, context: 2048, tp })).memory.fits, true, `tp ${tp}`);
   // The warning reaches the table and the Markdown export, not only the JSON.
   assert.match(formatTable(one), /Warning: Does not fit/);
   assert.match(formatMarkdown(one), /> \*\*Warning:\*\* Does not fit/);

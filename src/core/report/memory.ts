@@ -1,8 +1,8 @@
 /**
  * Does the workload fit the machine? Bytes each device holds under tensor parallelism (weights, KV
  * cache, activations), placed in the hardware profile's memory tiers and set against their capacity.
- * A warning, not a refusal: the simulated times stay meaningful as "what this pass would take on
- * enough such devices", and the report says how many it needs (minimumTp).
+ * A warning, not a refusal: the simulated times stay meaningful as "what this pass would take if the
+ * memory held it", and the report says at what tensor-parallel degree it would (minimumTp).
  */
 import { headsOf, shardOf } from '../graph/shard';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
@@ -13,8 +13,8 @@ import { byteCount, num } from './text';
 import type { MemoryReport, MemoryTierUse } from './types';
 
 /** Capacities are datasheet gigabytes (10⁹ bytes). */
-const HOLDS_TEXT: Record<MemoryTierUse['holds'][number], string> = { weights: 'weights', kv: 'KV cache', activations: 'activations' };
 const GB = 1e9;
+const HOLDS_TEXT: Record<MemoryTierUse['holds'][number], string> = { weights: 'weights', kv: 'KV cache', activations: 'activations' };
 
 /**
  * Parameters one device holds: the linear layers' (column- and row-parallel ones split over TP, the
@@ -162,8 +162,9 @@ export function memoryOf(spec: ModelSpec, hw: HardwareProfile, w: Workload, dtyp
   if (!fits) {
     warnings.push(
       minimumTp === null
-        ? `No tensor-parallel degree this model's heads split into (up to ${WORKLOAD_LIMITS.tp}) makes it fit.`
-        : `Fits at tensor-parallel degree ${minimumTp} or more.`,
+        ? "No tensor-parallel degree this model's heads split into makes it fit."
+        : // Every part per device shrinks (or stays) as the degree grows, so every larger accepted degree fits too.
+          `Fits at tensor-parallel degree ${minimumTp} or more.`,
     );
   }
   const tokens = w.phase === 'decode' ? w.context : w.seq;
