@@ -1,7 +1,7 @@
 /** Shared chart plumbing: an SVG of a given size, d3 axes drawn into groups, keyboard stepping over marks. */
 import { type Axis, type AxisDomain } from 'd3-axis';
 import { select } from 'd3-selection';
-import { s } from './dom';
+import { h, s } from './dom';
 import { hideTooltip, showTooltipAt } from './tooltip';
 
 export interface Margins {
@@ -33,13 +33,21 @@ export function axisLabel(text: string, x: number, y: number, anchor: 'start' | 
 export function keyboardMarks(svg: SVGSVGElement, marks: readonly SVGElement[], lines: (index: number) => readonly string[]): void {
   if (marks.length === 0) return;
   svg.setAttribute('tabindex', '0');
+  const label = svg.getAttribute('aria-label') ?? 'Chart';
+  svg.setAttribute('aria-label', `${label}: ${marks.length} marks; arrow keys, Home and End step through them`);
+  // What the focused mark is, said by screen readers (the tooltip is only seen): a polite live region beside the chart.
+  const announcer = h('div', { className: 'visually-hidden chart-announcer', attrs: { 'aria-live': 'polite', 'aria-atomic': 'true' } });
   let current = -1;
   const show = (i: number) => {
     marks[current]?.classList.remove('mark-focused');
     current = Math.max(0, Math.min(marks.length - 1, i));
     const mark = marks[current]!;
     mark.classList.add('mark-focused');
-    showTooltipAt(mark, lines(current));
+    const text = lines(current);
+    showTooltipAt(mark, text);
+    // Placed when first needed: the chart is in the page by then (it is built before it is placed).
+    if (!announcer.isConnected) svg.after(announcer);
+    announcer.textContent = `${text.join('; ')} (${current + 1} of ${marks.length})`;
   };
   svg.addEventListener('keydown', (e) => {
     const step: Record<string, number> = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };

@@ -46,7 +46,18 @@ export function select(id: string, options: readonly SelectOption[], value: stri
 export function textfield(id: string, value: string, label: string): TextfieldElement {
   const el = h('vscode-textfield', { attrs: { id, 'aria-label': label, type: 'number', min: 1, step: 1, inputmode: 'numeric' } }) as TextfieldElement;
   el.value = value;
+  el.addEventListener('keydown', keepOwnSelectAll);
   return el;
+}
+
+/**
+ * VS Code forwards every key a webview gets to the workbench, which answers Ctrl/Cmd+A with a select-all
+ * of its own sent back to the page: it lands after the field's own select-all, ~8 ms later on an idle
+ * machine and after the first digit typed over the selection on a busy one, so the next digit replaced
+ * that one ("128" became "28"; issue 20). The field has selected its text already: the key stops here.
+ */
+function keepOwnSelectAll(e: KeyboardEvent): void {
+  if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'a') e.stopPropagation();
 }
 
 export function button(text: string, icon: string | null, onClick: () => void, secondary = false): ButtonElement {

@@ -1,12 +1,12 @@
 /** Number formatting only: every figure comes computed in the report. */
+import { duration } from '../src/core/report/text';
 
-const US = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const US_FINE = new Intl.NumberFormat('en-US', { minimumFractionDigits: 3, maximumFractionDigits: 3 });
 const PCT = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const INT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
-/** Microseconds with one decimal and thousands separators: "1,234.5 µs". */
-export const us = (v: number): string => `${US.format(v)} µs`;
+/** A whole-model duration given in µs, in the unit that keeps it readable (the core's format): "424.3 µs", "11.87 ms", "2.18 s". */
+export const us = duration;
 /** Microseconds of a single layer or op, where tenths are too coarse: "0.424 µs". */
 export const usFine = (v: number): string => `${US_FINE.format(v)} µs`;
 /** A percentage with one decimal: "20.3%". */

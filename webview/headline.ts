@@ -1,15 +1,18 @@
 /** The headline: what was profiled, on what, and the whole-model figures. */
+import { FIGURE_DEFINITIONS, savingPartsPct, type FigureKey } from '../src/core/report/figures';
 import { workloadLine } from '../src/core/report/formats';
+import { byteCount } from '../src/core/report/text';
 import { isOverride } from '../src/core/hardware/profile';
 import type { Report } from '../src/core/report/types';
 import type { PanelView } from '../src/common/protocol';
 import { h, replaceChildren } from './dom';
-import { paramCount, pct, us } from './format';
+import { int, paramCount, pct, us } from './format';
 
-function figure(label: string, value: string, detail: string | null, className = ''): HTMLElement {
+/** One figure; its definition is its tooltip and, for screen readers, its description. */
+function figure(label: string, value: string, detail: string | null, className = '', define: FigureKey | null = null): HTMLElement {
   return h(
     'div',
-    { className: `figure ${className}`.trim() },
+    { className: `figure ${className}`.trim(), attrs: define === null ? {} : { title: FIGURE_DEFINITIONS[define], 'aria-description': FIGURE_DEFINITIONS[define] } },
     h('div', { className: 'figure-label', text: label }),
     h('div', { className: 'figure-value', text: value }),
     detail === null ? null : h('div', { className: 'figure-detail', text: detail }),
@@ -43,12 +46,21 @@ export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<Pa
   const figures = h(
     'div',
     { className: 'figures', attrs: { role: 'group', 'aria-label': 'Whole-model figures' } },
-    figure('Baseline', us(totals.baselineUs), 'per pass'),
-    figure('Deferred', us(totals.deferredUs), 'per pass'),
-    figure('Saved', pct(totals.savedPct), us(totals.savedUs), 'figure-saved'),
-    figure('Collective share', pct(totals.collectiveShareBaselinePct), 'of baseline latency'),
-    figure('Hidden', pct(totals.hiddenCollectivePct), 'of that collective time'),
+    ...endToEndFigures(report),
+    figure('Baseline', us(totals.baselineUs), `per ${report.workload.phase} pass`, '', 'baseline'),
+    figure('Deferred', us(totals.deferredUs), `per ${report.workload.phase} pass`, '', 'deferred'),
+    figure('Saved', pct(totals.savedPct), us(totals.savedUs), 'figure-saved', 'saved'),
+    figure('Collective share', pct(totals.collectiveShareBaselinePct), 'of baseline latency', '', 'collectiveShare'),
+    figure('Hidden', pct(totals.hiddenCollectivePct), 'of that collective time', '', 'hidden'),
   );
+  const parts = report.savingParts
+    ? h(
+        'div',
+        { className: 'figures saving-parts', attrs: { role: 'group', 'aria-label': 'Where the saving comes from (the parts add up to Saved)' } },
+        h('div', { className: 'parts-lead', text: `Saved ${pct(totals.savedPct)} =` }),
+        ...savingPartsPct(report).flatMap((p, i) => [i > 0 ? h('div', { className: 'parts-plus', text: '+', attrs: { 'aria-hidden': 'true' } }) : null, figure(p.label, pct(p.pct), us(p.us), `figure-part figure-${p.key}`, p.key)]),
+      )
+    : null;
   const estimate = h(
     'p',
     { className: 'estimate' },
@@ -57,7 +69,64 @@ export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<Pa
     h('a', { className: 'provenance-link', text: 'Sources and assumptions', attrs: { href: '#provenance' } }),
   );
   const notes = model.notes.length > 0 ? h('ul', { className: 'model-notes' }, ...model.notes.map((n) => h('li', { text: n }))) : null;
-  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view, report.hardware.provenance) : null, wl, figures, estimate, notes);
+  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view, report.hardware.provenance) : null, wl, memoryWarning(report), figures, parts, estimate, definitions(report), notes);
+}
+
+/** TTFT, TPOT, tokens/s and memory per device, deferred first (what the rewrite gives), baseline beside it. */
+function endToEndFigures(report: Report): HTMLElement[] {
+  const e = report.endToEnd;
+  if (!e) return []; // an export made before these figures existed
+  const out: HTMLElement[] = [];
+  if (e.ttft) out.push(figure('Time to first token', us(e.ttft.deferredUs), `deferred; baseline ${us(e.ttft.baselineUs)}`, 'figure-ttft', 'ttft'));
+  if (e.tpot) out.push(figure('Time per output token', us(e.tpot.deferredUs), `deferred; baseline ${us(e.tpot.baselineUs)}`, 'figure-tpot', 'tpot'));
+  if (e.tokensPerSecond) out.push(figure('Tokens/s', int(e.tokensPerSecond.deferred), `deferred; baseline ${int(e.tokensPerSecond.baseline)}`, 'figure-rate', 'tokensPerSecond'));
+  const m = report.memory;
+  if (m) {
+    const tiers = m.tiers.map((t) => `${byteCount(t.usedBytes, 1000)} of ${byteCount(t.capacityBytes, 1000)} ${t.tier}`).join(', ');
+    out.push(figure('Memory per device', byteCount(m.perDevice.totalBytes, 1000), tiers, m.fits ? 'figure-memory' : 'figure-memory figure-over', 'memory'));
+  }
+  return out;
+}
+
+/** A workload that does not fit (or a context past the model's positions): a warning line above the figures. */
+function memoryWarning(report: Report): HTMLElement | null {
+  const m = report.memory;
+  if (!m || m.warnings.length === 0) return null;
+  const title = m.fits ? 'Warning' : 'Warning: does not fit as set';
+  const d = m.perDevice;
+  const split = `Per device: weights ${byteCount(d.weightBytes, 1000)}, KV cache ${byteCount(d.kvBytes, 1000)}, activations ${byteCount(d.activationBytes, 1000)}. The times are simulated as if it fit.`;
+  return h(
+    'div',
+    { className: 'memory-warning', attrs: { role: 'note', 'aria-label': 'Memory warning' } },
+    h('strong', { className: 'memory-warning-title', text: title }),
+    h('div', {}, ...m.warnings.map((w) => h('p', { className: 'memory-warning-line', text: w })), m.fits ? null : h('p', { className: 'memory-warning-detail', text: split })),
+  );
+}
+
+/** What each figure means, in words a keyboard or screen-reader user reaches too (the tooltips say the same). */
+function definitions(report: Report): HTMLElement {
+  const keys: FigureKey[] = ['ttft', 'tpot', 'tokensPerSecond', 'memory', 'baseline', 'deferred', 'saved', 'collectivePart', 'startsPart', 'workPart', 'collectiveShare', 'hidden'];
+  const labels: Record<FigureKey, string> = {
+    ttft: 'Time to first token',
+    tpot: 'Time per output token',
+    tokensPerSecond: 'Tokens/s',
+    memory: 'Memory per device',
+    baseline: 'Baseline',
+    deferred: 'Deferred',
+    saved: 'Saved',
+    collectivePart: 'Collective hidden',
+    startsPart: 'Kernel starts removed',
+    workPart: 'Vector and memory work removed',
+    collectiveShare: 'Collective share',
+    hidden: 'Hidden',
+  };
+  return h(
+    'details',
+    { className: 'figure-definitions' },
+    h('summary', { text: 'What these figures mean' }),
+    h('dl', {}, ...keys.flatMap((k) => [h('dt', { text: labels[k] }), h('dd', { text: FIGURE_DEFINITIONS[k] })])),
+    report.endToEnd && report.endToEnd.notes.length > 0 ? h('p', { className: 'end-to-end-notes', text: report.endToEnd.notes.join(' ') }) : null,
+  );
 }
 
 /** The headline as plain text, for the host's `rendered` message. */

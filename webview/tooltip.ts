@@ -33,11 +33,13 @@ export function hideTooltip(): void {
   if (tip) tip.hidden = true;
 }
 
-/** Wires hover and focus of a chart mark to the tooltip. */
+/**
+ * Wires hover of a chart mark to the tooltip. Pointer only: Chromium makes an SVG element with a focus
+ * listener a Tab stop of its own (a chart of 127 bars was 127 stops, none with a name); the keyboard
+ * reaches marks through their chart (chart.ts keyboardMarks: one stop, arrow keys inside).
+ */
 export function attachTooltip(target: Element, lines: () => readonly string[]): void {
   target.addEventListener('pointerenter', (e) => showTooltip(lines(), (e as PointerEvent).clientX, (e as PointerEvent).clientY));
   target.addEventListener('pointermove', (e) => showTooltip(lines(), (e as PointerEvent).clientX, (e as PointerEvent).clientY));
   target.addEventListener('pointerleave', hideTooltip);
-  target.addEventListener('focus', () => showTooltipAt(target, lines()));
-  target.addEventListener('blur', hideTooltip);
 }

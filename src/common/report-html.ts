@@ -169,6 +169,9 @@ const LIGHT_THEME: Record<string, string> = {
   'charts-orange': '#d18616',
   'charts-green': '#388a34',
   'charts-purple': '#652d90',
+  'editorWarning-foreground': '#bf8803',
+  'inputValidation-warningBorder': '#b89500',
+  'inputValidation-warningBackground': '#f6f5d2',
 };
 const DARK_THEME: Record<string, string> = {
   foreground: '#cccccc',
@@ -222,6 +225,9 @@ const DARK_THEME: Record<string, string> = {
   'charts-orange': '#d18616',
   'charts-green': '#89d185',
   'charts-purple': '#b180d7',
+  'editorWarning-foreground': '#cca700',
+  'inputValidation-warningBorder': '#b89500',
+  'inputValidation-warningBackground': '#352a05',
 };
 
 const declarations = (vars: Record<string, string>): string =>

@@ -9,6 +9,8 @@ export interface Prompts {
   pickModel(): Thenable<vscode.Uri | undefined>;
   pickOne<T extends vscode.QuickPickItem>(items: readonly T[], options: vscode.QuickPickOptions): Thenable<T | undefined>;
   saveTo(options: vscode.SaveDialogOptions): Thenable<vscode.Uri | undefined>;
+  /** A notification with buttons; resolves with the button pressed (undefined: dismissed). */
+  notify(message: string, actions: readonly string[]): Thenable<string | undefined>;
 }
 
 const interactive: Prompts = {
@@ -25,6 +27,7 @@ const interactive: Prompts = {
     )?.[0],
   pickOne: (items, options) => vscode.window.showQuickPick(items, options),
   saveTo: (options) => vscode.window.showSaveDialog(options),
+  notify: (message, actions) => vscode.window.showInformationMessage(message, ...actions),
 };
 
 let current: Prompts = interactive;

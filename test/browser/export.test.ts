@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { screenshotDir } from '../screenshots';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 // Relative to the repository (the CLI runs there), so the page and its screenshots show a short source path.
 const FIXTURES = join('test', 'fixtures', 'configs');
-const SHOTS = join(ROOT, 'docs', 'images');
+const SHOTS = screenshotDir(ROOT);
 const TMP = mkdtempSync(join(tmpdir(), 'dnp-export-'));
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const WORKLOAD = ['--phase', 'decode', '--batch', '16', '--context', '4096'];
@@ -32,6 +33,9 @@ interface JsonReport {
   totals: { baselineUs: number; deferredUs: number; savedUs: number; savedPct: number; collectiveShareBaselinePct: number; hiddenCollectivePct: number };
   numerics: { entries: unknown[] };
   pseudocode: { name: string; before: string }[];
+  endToEnd: { ttft: { baselineUs: number; deferredUs: number }; tpot: { baselineUs: number; deferredUs: number }; tokensPerSecond: { baseline: number; deferred: number } };
+  savingParts: { collectiveUs: number; startsUs: number; workUs: number };
+  memory: { fits: boolean; warnings: string[]; perDevice: { totalBytes: number } };
 }
 
 function cli(...args: string[]): string {
@@ -47,8 +51,10 @@ function exportOf(model: string, name: string): { file: string; report: JsonRepo
   return { file, report };
 }
 
-// The page's formats, written out independently: µs with one decimal and en-US separators, % with one decimal.
-const us = (v: number) => `${v.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} µs`;
+// The page's formats, written out independently: durations in µs below 1 ms (one decimal), ms below 1 s and
+// s above (two decimals), en-US separators; % with one decimal; byte counts in decimal GB/MB.
+const fixed = (v: number, d: number) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const us = (v: number) => (v >= 999_995 ? `${fixed(v / 1e6, 2)} s` : v >= 999.95 ? `${fixed(v / 1e3, 2)} ms` : `${fixed(v, 1)} µs`);
 const pct = (v: number) => `${v.toFixed(1)}%`;
 
 interface Watched {
@@ -109,13 +115,33 @@ async function checkShowsReport(w: Watched, report: JsonReport): Promise<void> {
   const headline = await text(page, '#headline');
   for (const expected of [report.model.name, report.hardware.title, report.hardware.name, report.estimate]) assert.ok(headline.includes(expected), `headline shows ${expected}`);
   const t = report.totals;
-  const figure = async (label: string) => (await page.locator('.figure', { hasText: label }).first().innerText()).replace(/\s+/g, ' ');
+  // A figure by its label, exactly (the end-to-end figures' details say "baseline" too).
+  const byLabel = (label: string) => page.locator('.figure').filter({ has: page.locator('.figure-label').getByText(label, { exact: true }) });
+  const figure = async (label: string) => (await byLabel(label).first().innerText()).replace(/\s+/g, ' ');
   assert.match(await figure('Baseline'), new RegExp(`Baseline ${us(t.baselineUs)}`, 'i'));
   assert.match(await figure('Deferred'), new RegExp(`Deferred ${us(t.deferredUs)}`, 'i'));
   const saved = await figure('Saved');
   assert.ok(saved.includes(pct(t.savedPct)) && saved.includes(us(t.savedUs)), saved);
   assert.ok((await figure('Collective share')).includes(pct(t.collectiveShareBaselinePct)));
   assert.ok((await figure('Hidden')).includes(pct(t.hiddenCollectivePct)));
+  // End to end, deferred first with the baseline beside it.
+  const e = report.endToEnd;
+  // (Labels are upper-cased by the style sheet: compared without case.)
+  const lower = async (label: string) => (await figure(label)).toLowerCase();
+  assert.equal(await lower('Time to first token'), `time to first token ${us(e.ttft.deferredUs)} deferred; baseline ${us(e.ttft.baselineUs)}`);
+  assert.equal(await lower('Time per output token'), `time per output token ${us(e.tpot.deferredUs)} deferred; baseline ${us(e.tpot.baselineUs)}`);
+  assert.equal(await lower('Tokens/s'), `tokens/s ${fixed(e.tokensPerSecond.deferred, 0)} deferred; baseline ${fixed(e.tokensPerSecond.baseline, 0)}`);
+  // The saving's parts, each a share of the baseline, adding up to Saved (to display rounding).
+  const parts = [report.savingParts.collectiveUs, report.savingParts.startsUs, report.savingParts.workUs];
+  const labels = ['Collective hidden', 'Kernel starts removed', 'Vector and memory work removed'];
+  for (const [i, label] of labels.entries()) assert.ok((await figure(label)).includes(pct((100 * parts[i]!) / t.baselineUs)), label);
+  assert.ok(Math.abs(parts.reduce((a, b) => a + b, 0) - t.savedUs) < 1e-6 * t.baselineUs);
+  // Every figure defines itself in its tooltip.
+  assert.match((await byLabel('Kernel starts removed').first().getAttribute('title')) ?? '', /launch and start cost/);
+  // A workload that does not fit says so above the figures; one that fits says nothing.
+  const warning = page.locator('#headline .memory-warning');
+  assert.equal(await warning.count(), report.memory.warnings.length > 0 ? 1 : 0);
+  for (const w of report.memory.warnings) assert.ok((await warning.innerText()).includes(w), w);
 
   // One bar per layer, the head included (each entry of layers[] is a run of `count` identical layers).
   assert.equal(await page.locator('#layers .layer-bar').count(), report.layers.reduce((n, l) => n + l.count, 0));
@@ -194,6 +220,49 @@ for (const [model, layers] of [
     }
   });
 }
+
+test('each chart is one Tab stop whose arrow keys step through its marks, each named to screen readers', async () => {
+  const { file, report } = exportOf(join(FIXTURES, 'Llama-3.1-8B'), 'Llama-3.1-8B-keyboard');
+  const w = await open(file, 'light');
+  try {
+    const { page } = w;
+    const charts = await page.locator('svg.chart').count();
+    assert.ok(charts >= 3, `${charts} charts`);
+    // Tab through the whole page once (it wraps to the body): every stop, in order.
+    const stops: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      await page.keyboard.press('Tab');
+      const stop = await page.evaluate(() => {
+        const a = document.activeElement;
+        if (!a || a === document.body) return null;
+        return a.tagName.toLowerCase() === 'svg' ? `chart:${a.getAttribute('aria-label')}` : `${a.tagName.toLowerCase()}${a.closest('svg') ? ' inside a chart' : ''}`;
+      });
+      if (stop === null) break;
+      stops.push(stop);
+    }
+    assert.deepEqual(stops.filter((x) => x.includes('inside a chart')), [], 'no mark of a chart is a Tab stop of its own');
+    const chartStops = stops.filter((x) => x.startsWith('chart:'));
+    assert.equal(chartStops.length, charts, 'one stop per chart');
+    assert.equal(new Set(chartStops).size, charts);
+    // The layers chart: focused, it names its first mark as the tooltip shows it; ArrowRight the next; End the head.
+    const layers = page.locator('#layers svg.chart');
+    const marks = await page.locator('#layers .layer-bar').count();
+    assert.ok(marks >= 2 && marks <= report.layers.length, `${marks} bars`);
+    await layers.focus();
+    const announced = () => page.locator('#layers .chart-announcer').innerText();
+    const tooltip = async () => (await page.locator('#dnp-tooltip').innerText()).split('\n').filter((line) => line.trim() !== '').join('; ');
+    assert.equal(await announced(), `${await tooltip()} (1 of ${marks})`);
+    assert.match(await announced(), /^Layers? 0\b/);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await announced(), `${await tooltip()} (2 of ${marks})`);
+    await page.keyboard.press('End');
+    assert.match(await announced(), new RegExp(`^Head \\(final norm → lm_head\\); .*\\(${marks} of ${marks}\\)$`));
+    assert.equal(await page.locator('#layers .chart-announcer').getAttribute('aria-live'), 'polite');
+    assertClean(w);
+  } finally {
+    await w.page.context().close();
+  }
+});
 
 test('an export made with --set on a kernel says the kernel was set on the command line, not the profile’s', async () => {
   const file = join(TMP, 'kernel-set.html');

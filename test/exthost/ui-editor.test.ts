@@ -12,10 +12,11 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { inputOf } from '../../src/common/panel-view';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { analyzeConfigText } from '../../src/extension/editor/analysis';
+import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
 import { openWorkbench, quickOpen, waitForWorkbench, OpenedForTests } from './workbench';
 
-const SHOTS = join(repoRoot, 'docs', 'images');
+const SHOTS = screenshotDir(repoRoot);
 const MODEL = 'Llama-3.1-8B';
 const opened = new OpenedForTests();
 after(() => opened.closeAll());

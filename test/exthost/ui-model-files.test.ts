@@ -15,10 +15,11 @@ import { profile } from '../../src/core/report/profile';
 import { percent } from '../../src/core/report/text';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { llamaGgufKv, llamaGgufTensors, writeGguf } from '../unit/helpers/gguf-writer';
+import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
 import { chooseTheme, openWorkbench, quickOpen, waitForWorkbench, type Workbench } from './workbench';
 
-const SHOTS = join(repoRoot, 'docs', 'images');
+const SHOTS = screenshotDir(repoRoot);
 const FILE = 'Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf';
 const SIZES = { layers: 32, hidden: 4096, ffn: 14336, heads: 32, kvHeads: 8, vocab: 128256 };
 const ggml = { F32: 0, Q4_K: 12, Q6_K: 14 } as const;

@@ -7,10 +7,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
 import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
 
-const SHOT = join(repoRoot, 'docs', 'images', 'modeling-hover.png');
+const SHOT = join(screenshotDir(repoRoot), 'modeling-hover.png');
 const FILE = 'modeling-llama/modeling_llama.py';
 const CALL = 'self.input_layernorm(hidden_states)';
 const opened = new OpenedForTests();
@@ -52,7 +53,6 @@ test('Quick Open a modeling file beside its config and hover a norm call (Light 
   assert.match(text, /simulated estimate/);
   assert.match(text, /Show the rewrite as a diff/);
   await page.waitForTimeout(400); // syntax colouring of the code blocks settles
-  mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
   await page.screenshot({ path: SHOT });
   await workbench.close();
 });

@@ -12,10 +12,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
+import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
 import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
 
-const SHOTS = join(repoRoot, 'docs', 'images');
+const SHOTS = screenshotDir(repoRoot);
 const MODEL = 'Llama-3.1-8B';
 const opened = new OpenedForTests();
 after(() => opened.closeAll());
@@ -113,6 +114,80 @@ test('the panel’s own controls: hardware, attention kernel and deferral depth 
   await attn.locator('.applied', { hasText: 'after linear' }).waitFor();
   assert.equal(await attn.locator('.depth-us[data-depth="rope"]').count(), 0);
   assert.match(await attn.locator('.depth-limit').innerText(), /Deferral depth is set to linear/);
+  await workbench.close();
+});
+
+/**
+ * Types a value into a number field as a person does: click it, Ctrl+A, then each key after a
+ * human pause (80–150 ms). VS Code forwards the webview's Ctrl+A to the workbench, whose own
+ * select-all used to land after the first digit (issue 20: "128" became "28").
+ */
+async function typeLikeAPerson(page: Page, frame: Frame, id: string, value: string, pauses: number[]): Promise<void> {
+  await frame.locator(`#${id}`).click();
+  await page.keyboard.press('Control+A');
+  for (const [i, key] of [...value].entries()) {
+    await page.waitForTimeout(pauses[i % pauses.length]!);
+    await page.keyboard.press(key);
+  }
+}
+
+test('number fields keep what was typed at human speed, and the panel profiles that value (10 tries)', async () => {
+  assertExtensionBuilt();
+  const ws = makeWorkspace([MODEL]);
+  opened.workspace(ws);
+  mkdirSync(join(ws, '.vscode'));
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  const workbench = opened.workbench(await openWorkbench({ folder: ws, viewport: { width: 1440, height: 960 } }));
+  const { page } = workbench;
+  await waitForWorkbench(page);
+  await quickOpen(page, `${MODEL}/config.json`);
+  await page.locator('.editor-actions .codicon-pulse').first().waitFor({ timeout: 20_000 });
+  await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
+  const frame = await reportFrame(page);
+  await headlineShows(frame, expectedSavedPct());
+  // Each try a value no earlier try left in the field, so a stale view cannot pass for it; the words are the workload line's.
+  const tries: { id: string; value: string; shown: (v: string) => string }[] = [
+    { id: 'ctl-batch', value: '128', shown: (v) => `batch ${v},` },
+    { id: 'ctl-context', value: '8192', shown: (v) => `context ${v},` },
+    { id: 'ctl-tp', value: '16', shown: (v) => `tp ${v},` },
+    { id: 'ctl-batch', value: '256', shown: (v) => `batch ${v},` },
+    { id: 'ctl-context', value: '4096', shown: (v) => `context ${v},` },
+    { id: 'ctl-tp', value: '4', shown: (v) => `tp ${v},` },
+    { id: 'ctl-batch', value: '96', shown: (v) => `batch ${v},` },
+    { id: 'ctl-context', value: '16384', shown: (v) => `context ${v},` },
+    { id: 'ctl-tp', value: '8', shown: (v) => `tp ${v},` },
+    { id: 'ctl-batch', value: '1024', shown: (v) => `batch ${v},` },
+  ];
+  // The cause, measured: Ctrl+A selects the field's text once. (VS Code forwards every key of a webview to
+  // the workbench, which answered Ctrl+A with a select-all of its own ~8 ms later here, and after the
+  // first digit on a busy machine; the field then kept only what followed.)
+  await frame.locator('#ctl-batch').click();
+  await frame.evaluate(() => {
+    const input = document.querySelector('#ctl-batch')!.shadowRoot!.querySelector('input')!;
+    const log: string[] = [];
+    (window as unknown as { selects: string[] }).selects = log;
+    input.addEventListener('select', () => log.push('select'));
+  });
+  await page.keyboard.press('Control+A');
+  await page.waitForTimeout(600);
+  assert.deepEqual(await frame.evaluate(() => (window as unknown as { selects: string[] }).selects), ['select'], 'one select-all for one Ctrl+A');
+
+  const failures: string[] = [];
+  for (const [n, t] of tries.entries()) {
+    // Pauses between keys of 80 to 150 ms, different on each try; from Ctrl+A to the first digit, as a
+    // fast typist rolls into it, 0 to 25 ms (where the workbench's late select-all used to land after it).
+    const pauses = [(n * 7) % 26, 150 - ((n * 23) % 71), 80 + ((n * 53) % 71), 115];
+    await typeLikeAPerson(page, frame, t.id, t.value, pauses);
+    const workloadLine = frame.locator('#headline .workload-line');
+    const shown = await workloadLine
+      .getByText(t.shown(t.value), { exact: false })
+      .waitFor({ timeout: 15_000 })
+      .then(() => true)
+      .catch(() => false);
+    const field = await frame.locator(`#${t.id}`).evaluate((e) => (e as HTMLElement & { value: string }).value);
+    if (!shown || field !== t.value) failures.push(`try ${n + 1}: typed ${t.value} into #${t.id}; the field holds ${field}; the headline says "${(await workloadLine.innerText()).replace(/\s+/g, ' ')}"`);
+  }
+  assert.deepEqual(failures, []);
   await workbench.close();
 });
 

@@ -1,6 +1,7 @@
 import { ENGINES } from '../graph/ops';
 import type { Simulation } from '../sim/simulate';
 import { markdownInline as md } from '../text';
+import { endToEndLine, memoryLine, savingLine } from './figures';
 import { count, csvField, markdownTable, num, percent, ranges, table, type Align } from './text';
 import type { LayerKindResult, Report, SiteResult } from './types';
 import type { Workload } from '../workload';
@@ -60,6 +61,13 @@ function collectiveLine(r: Report): string {
   return `Statistic collectives take ${percent(t.collectiveShareBaselinePct)} of the baseline latency; deferral hides ${percent(t.hiddenCollectivePct)} of that time.`;
 }
 
+/** The saving's parts, the end-to-end figures, memory per device and any warning, a line each. */
+function headlineLines(r: Report): string[] {
+  const lines = ['', savingLine(r), '', endToEndLine(r), '', memoryLine(r)];
+  for (const w of r.memory.warnings) lines.push('', `Warning: ${w}`);
+  return lines;
+}
+
 /** What a person reads first: per layer kind, the sites, the whole model. */
 export function formatTable(r: Report): string {
   const out = [
@@ -72,6 +80,7 @@ export function formatTable(r: Report): string {
     table(KIND_HEADER, kindRows(r), KIND_ALIGN),
     '',
     collectiveLine(r),
+    ...headlineLines(r),
   ];
   for (const k of r.layerKinds) {
     out.push('', `Sites in ${k.id === 'head' ? 'the head' : `each ${k.id} layer`} (µs per layer):`, table(SITE_HEADER, siteRows(k), SITE_ALIGN));
@@ -104,6 +113,7 @@ export function formatMarkdown(r: Report): string {
     markdownTable(KIND_HEADER, kindRows(r), KIND_ALIGN),
     '',
     collectiveLine(r),
+    ...headlineLines(r).map((line) => (line.startsWith('Warning: ') ? `> **Warning:** ${line.slice('Warning: '.length)}` : line)),
   ];
   for (const k of r.layerKinds) {
     out.push('', `## Sites in ${k.id === 'head' ? 'the head' : `each ${md(k.id)} layer`}`, '', markdownTable(SITE_HEADER, siteRows(k), SITE_ALIGN));

@@ -4,6 +4,9 @@ import type { ModelSpec } from '../model/spec';
 import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
 import type { Workload } from '../workload';
 import { MAX_SHOWN_CHARS, shortened, shownName, terminalSafe } from '../text';
+import { endToEndOf } from './end-to-end';
+import { memoryOf } from './memory';
+import { savingPartsOf } from './saving';
 import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
 
 const us = (ns: number): number => ns / 1000;
@@ -19,6 +22,7 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   const layerKinds = simulation.kinds.map(kindResult);
   const { layers, note: layersNote } = layerRuns(layerKinds);
   const notes = [...spec.notes, ...shownNotes(spec, workload), ...(layersNote ? [layersNote] : [])];
+  const totals = totalsOf(layerKinds);
   return {
     schema: 'deferred-norm-report/1',
     estimate: `Simulated estimate on the "${shownName(hw.title)}" profile (${shownName(hw.name)}); not a measurement. Every number of the profile has its source listed under hardware.provenance.`,
@@ -39,10 +43,13 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     assumptions: assumptions(spec, hw, workload),
     layerKinds,
     layers,
-    totals: totalsOf(layerKinds),
+    totals,
     numerics: null,
     pseudocode: null,
     pseudocodeBlocks: null,
+    memory: memoryOf(spec, hw, workload, simulation.dtype),
+    endToEnd: endToEndOf(spec, hw, workload, totals),
+    savingParts: savingPartsOf(hw, workload, simulation),
   };
 }
 
@@ -237,8 +244,10 @@ function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[
     `Kernels (${kernelSource(hw)}): attention ${hw.kernels.attention === 'flash' ? 'fused (FlashAttention-style: the Softmax is already deferred by the baseline)' : 'eager (scores, softmax and ·V as separate ops)'}; norms ${hw.kernels.norm === 'eager' ? "eager (PyTorch's unfused RMSNorm, a kernel per step)" : 'one fused kernel'}; ${hw.kernels.launch === 'graph-in-decode' ? `decode as a captured graph (${hw.kernels.graphKernelNs} ns per kernel)` : 'every kernel launched on its own'}.`,
     `One memory system: weight streams, KV-cache reads${hw.memory.activationsTier ? ` and elementwise passes over activations in "${hw.memory.activationsTier}"` : ''} share its bandwidth (at ${Math.round(hw.memory.efficiency * 100)}% of peak).`,
     'Embedding lookup and sampling are not modelled; prefill computes logits for the last token of each sequence only.',
+    'Memory per device: weights with the column- and row-parallel linears split over the tensor-parallel chips and everything else (norms, embeddings, routers, MLA down-projections) whole; the KV cache of every decoder layer for the cached tokens (a sliding window keeps its window; KV heads replicated when fewer than chips); activations estimated as one layer\'s residual stream in and out, its widest linear output, and with eager attention its score matrix. Set against each memory tier\'s capacity; a workload that does not fit is still simulated, with a warning.',
+    `Time to first token is one prefill pass of the ${w.seq}-token prompt at batch ${w.batch}; time per output token one decode step at context ${w.context}; tokens/s = batch / time per output token.`,
   ];
-  if (hw.matrix.weightsResident) list.push('Weights are resident in the matrix engine (in-memory compute): they never move. Capacity is not checked: a model larger than one device is treated as spread over enough of them to stay resident.');
+  if (hw.matrix.weightsResident) list.push('Weights are resident in the matrix engine (in-memory compute): they never move. They are counted against the fastest memory tier (the one the compute sits in); where they do not fit, the figures are those of enough devices to hold them, and the memory check says so.');
   else list.push(`Weights stream from "${hw.memory.weightsTier}"${hw.memory.prefetch ? ', fetched ahead by the memory engine' : ' inside each matmul (roofline)'}.`);
   if (spec.skippedLayers.length > 0) {
     for (const s of spec.skippedLayers) list.push(`Layers ${s.indices.join(', ')} are left out: ${s.reason}.`);

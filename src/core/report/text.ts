@@ -9,6 +9,23 @@ export function num(value: number, decimals = 2): string {
   return `${value < 0 ? '−' : ''}${grouped}${frac ? `.${frac}` : ''}`;
 }
 
+/**
+ * A duration given in µs, in the unit that keeps it readable: "424.3 µs", "11.87 ms", "2.18 s" (never
+ * "12,227,636.5 µs"). The one duration format of every view: tables, Markdown, the panel, the export.
+ */
+export function duration(us: number): string {
+  const a = Math.abs(us);
+  // Thresholds where the smaller unit would round up to 1,000 of itself.
+  if (a >= 999_995) return `${num(us / 1e6, 2)} s`;
+  if (a >= 999.95) return `${num(us / 1e3, 2)} ms`;
+  return `${num(us, 1)} µs`;
+}
+
+/** Tokens per second: whole tokens from 100 up, one decimal below. */
+export function tokenRate(perSecond: number): string {
+  return `${num(perSecond, perSecond >= 100 ? 0 : 1)} tokens/s`;
+}
+
 export function percent(value: number, decimals = 1): string {
   return `${num(value, decimals)}%`;
 }

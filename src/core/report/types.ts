@@ -125,4 +125,62 @@ export interface Report {
   numerics: NumericsResult | null;
   pseudocode: PseudocodeSite[] | null;
   pseudocodeBlocks: PseudocodeBlock[] | null;
+  /** Memory per device against the machine's capacity: a warning when it does not fit. */
+  memory: MemoryReport;
+  /** TTFT, TPOT and tokens/s, baseline and deferred. */
+  endToEnd: EndToEnd;
+  /** totals.savedUs in parts that add up to it. */
+  savingParts: SavingParts;
+}
+
+/** One memory tier of one device: what it holds of the workload, and whether that fits (bytes). */
+export interface MemoryTierUse {
+  tier: string;
+  holds: ('weights' | 'kv' | 'activations')[];
+  usedBytes: number;
+  capacityBytes: number;
+  fits: boolean;
+}
+
+/** What each device holds under tensor parallelism, against its memory tiers' capacity (report/memory.ts). */
+export interface MemoryReport {
+  perDevice: { weightBytes: number; kvBytes: number; activationBytes: number; totalBytes: number };
+  tiers: MemoryTierUse[];
+  /** Every tier holds what it must. */
+  fits: boolean;
+  /** The smallest tensor-parallel degree the model's heads allow at which everything fits (null: none up to the limit). */
+  minimumTp: number | null;
+  /** Plain sentences: what does not fit and what would; a context past the model's positions. */
+  warnings: string[];
+}
+
+/** One whole-model pass, baseline and deferred (µs). */
+export interface PassTime {
+  baselineUs: number;
+  deferredUs: number;
+}
+
+/**
+ * What serving people read first (report/end-to-end.ts): time to first token = one prefill pass of the
+ * prompt at the batch; time per output token = one decode step at the context; tokens/s = batch / TPOT.
+ * Null where the model has no such pass (an encoder has no decode step) or the pass is over the limits.
+ */
+export interface EndToEnd {
+  ttft: PassTime | null;
+  tpot: PassTime | null;
+  tokensPerSecond: { baseline: number; deferred: number } | null;
+  /** Why a figure is null (empty when none is). */
+  notes: string[];
+}
+
+/**
+ * The whole-model saving split into parts that add up to it (report/saving.ts), each baseline − deferred of
+ * a re-scheduled pass (µs): collective = exposed statistic-gather time removed (schedules with the gathers
+ * free are the reference); starts = kernel launch/start cost removed (schedules with start costs zero as
+ * well); work = the rest (vector passes and memory traffic the rewrite removes or moves off the critical path).
+ */
+export interface SavingParts {
+  collectiveUs: number;
+  startsUs: number;
+  workUs: number;
 }

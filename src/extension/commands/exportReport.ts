@@ -27,7 +27,7 @@ export async function exportReport(arg?: vscode.Uri | ReportPanel): Promise<vsco
   if (!panel) return undefined;
   const picked = await prompts().pickOne(FORMATS, { title: 'Export the report as…' });
   if (!picked) return undefined;
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const folder = exportFolder(panel.modelPath);
   const spec = await panel.modelSpec();
   const base = `${spec.name.replace(/[^\w.-]+/g, '_')}-${panel.hardware.replace(/[^\w.-]+/g, '_').slice(-40)}.${picked.extension}`;
   const target = await prompts().saveTo({ title: 'Export report', defaultUri: folder ? vscode.Uri.joinPath(folder, base) : undefined, filters: { [picked.filter]: [picked.extension.split('.').pop()!] } });
@@ -39,8 +39,32 @@ export async function exportReport(arg?: vscode.Uri | ReportPanel): Promise<vsco
   // Cancelled: nothing is written.
   if (text === undefined) return undefined;
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
-  void vscode.window.showInformationMessage(`Deferred Norm: exported ${vscode.workspace.asRelativePath(target)}`);
+  // Not awaited: the command is done when the file is written; the buttons act whenever they are pressed.
+  void prompts()
+    .notify(`Deferred Norm: exported ${vscode.workspace.asRelativePath(target)}`, [OPEN, REVEAL])
+    .then((action) => openExported(target, picked.format, action));
   return target;
+}
+
+const OPEN = 'Open';
+const REVEAL = 'Reveal';
+
+/** Where the save dialog starts: the model's own folder when it is in the workspace, else the workspace's first folder. */
+function exportFolder(modelPath: string): vscode.Uri | undefined {
+  const model = vscode.Uri.file(modelPath);
+  const inWorkspace = vscode.workspace.getWorkspaceFolder(model);
+  if (inWorkspace) return modelPath.endsWith('.json') || modelPath.endsWith('.gguf') || modelPath.endsWith('.safetensors') ? vscode.Uri.joinPath(model, '..') : model;
+  return vscode.workspace.workspaceFolders?.[0]?.uri;
+}
+
+/** Open: the HTML in the browser, any other format in an editor. Reveal: in the Explorer (the OS file manager outside the workspace). */
+async function openExported(target: vscode.Uri, format: ExportFormat, action: string | undefined): Promise<void> {
+  if (action === OPEN) {
+    if (format === 'html') await vscode.env.openExternal(target);
+    else await vscode.window.showTextDocument(target, { preview: false });
+  } else if (action === REVEAL) {
+    await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(target) ? 'revealInExplorer' : 'revealFileInOS', target);
+  }
 }
 
 async function render(panel: ReportPanel, format: ExportFormat): Promise<string> {
