@@ -16,7 +16,9 @@ import { formatCalibration } from '../core/measure/format';
 import { parseMeasurements, type MeasureDevice } from '../core/measure/types';
 import { loadModel } from '../core/model/load';
 import { planFor, harnessScript } from './harness';
-import { MeasureCancelled, findPython, measurementsDir, runMeasure, runName } from './measure';
+import { NAME_ONE_CLI, noTorchError, probedLines } from '../common/python-finder';
+import { MeasureCancelled, measurementsDir, runMeasure, runName } from './measure';
+import { findPython } from './python-probe';
 import { OPTIONS as SHARED_OPTIONS, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
 export const MEASURE_VERBS = ['harness', 'measure', 'calibrate'] as const;
@@ -85,7 +87,11 @@ export async function measureCommand(argv: string[], hardwareFrom: HardwareFrom)
     } else process.stdout.write(script);
     return 0;
   }
-  const python = findPython(values.python);
+  const { found, tried } = await findPython({ flag: values.python ?? null });
+  if (!found) throw noTorchError(tried, NAME_ONE_CLI);
+  // An interpreter passed over is said, so the fallback is never silent.
+  for (const line of probedLines(tried.slice(0, -1))) process.stderr.write(`python: ${line}\n`);
+  const python = { python: found.path, torch: found.result.torch };
   process.stderr.write(`measuring with ${python.python} (torch ${python.torch}) on ${device}${plan.quick ? ', quick' : ''}\n`);
   const controller = new AbortController();
   const onInt = () => controller.abort();

@@ -3,7 +3,7 @@
  * measurements under .deferred-norm/measurements/ beside the model. Progress lines from the harness
  * go to stderr as they come; Ctrl+C stops the harness.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../core/errors';
@@ -11,46 +11,10 @@ import { pathKind } from '../core/files';
 import type { HarnessPlan } from '../core/measure/plan';
 import { harnessScript } from './harness';
 
-/** Seconds `import torch` may take (a cold start on a slow disk takes several). */
-const IMPORT_TIMEOUT_S = 60;
-
+/** The interpreter that runs the harness, as the Python finder (src/common/python-finder.ts) chose it. */
 export interface PythonFound {
   python: string;
   torch: string;
-}
-
-/** The Pythons tried after --python and $DEFERRED_NORM_PYTHON. */
-export const FALLBACK_PYTHONS: readonly string[] = ['/usr/bin/python3', 'python3'];
-
-/** The Pythons tried, in order: --python, $DEFERRED_NORM_PYTHON, /usr/bin/python3, python3. */
-export function pythonCandidates(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, fallbacks = FALLBACK_PYTHONS): string[] {
-  return [...new Set([explicit, env.DEFERRED_NORM_PYTHON, ...fallbacks].filter((p): p is string => typeof p === 'string' && p.length > 0))];
-}
-
-/** Whether a torch version string is 1.13 or later. */
-export function torchRecentEnough(version: string): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(version);
-  if (!m) return false;
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return major > 1 || (major === 1 && minor >= 13);
-}
-
-/** The first candidate whose `import torch` works (torch ≥ 1.13), or an InputError listing what each said. */
-export function findPython(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, fallbacks = FALLBACK_PYTHONS): PythonFound {
-  const tried: string[] = [];
-  for (const python of pythonCandidates(explicit, env, fallbacks)) {
-    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: IMPORT_TIMEOUT_S * 1000 });
-    if (r.error) {
-      const code = (r.error as NodeJS.ErrnoException).code;
-      tried.push(`${python}: ${code === 'ENOENT' ? 'not found' : code === 'ETIMEDOUT' ? `import torch took over ${IMPORT_TIMEOUT_S} s` : r.error.message}`);
-      continue;
-    }
-    const version = r.stdout.trim().split('\n').pop() ?? '';
-    if (r.status !== 0) tried.push(`${python}: no torch (import torch failed)`);
-    else if (!torchRecentEnough(version)) tried.push(`${python}: torch ${version}, older than 1.13`);
-    else return { python, torch: version };
-  }
-  throw new InputError('--python', '', 'a Python with torch 1.13 or later (name one with --python or DEFERRED_NORM_PYTHON)', `none: ${tried.join('; ')}`);
 }
 
 /** The folder measurements of a model are saved in: .deferred-norm/measurements beside the model (inside it, for a folder). */

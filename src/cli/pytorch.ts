@@ -11,7 +11,7 @@ import type { ModelSpec } from '../core/model/spec';
 import { reportOf } from '../core/report/profile';
 import { simulate } from '../core/sim/simulate';
 import type { Workload } from '../core/workload';
-import { noTorchMessage } from '../common/python-finder';
+import { NAME_ONE_CLI, noTorchMessage, probedLines } from '../common/python-finder';
 import { findPython } from './python-probe';
 
 export const RUNTIME_FILE = join('python', 'deferred_norm_patch.py');
@@ -43,12 +43,12 @@ export function pytorchPatch(spec: ModelSpec, hw: HardwareProfile, workload: Wor
 /** `--check`: names the interpreter that has torch (exit 0), or says none has (exit 1). Output on stderr, so stdout stays the module. */
 export async function checkPython(flag: string | undefined): Promise<number> {
   const { found, tried } = await findPython({ flag: flag ?? null });
-  if (found && found.result.ok) {
-    // A named interpreter passed over is said, so the fallback is never silent.
-    for (const t of tried) if (!t.result.ok) process.stderr.write(`python: ${t.path} (${t.source}): ${t.result.why}\n`);
+  if (found) {
+    // An interpreter passed over is said, so the fallback is never silent.
+    for (const line of probedLines(tried.slice(0, -1))) process.stderr.write(`python: ${line}\n`);
     process.stderr.write(`python: ${found.path} (${found.source}) has torch ${found.result.torch}\n`);
     return 0;
   }
-  process.stderr.write(`deferred-norm: ${noTorchMessage(tried, '--python PATH')}\n`);
+  process.stderr.write(`deferred-norm: ${noTorchMessage(tried, NAME_ONE_CLI)}\n`);
   return 1;
 }

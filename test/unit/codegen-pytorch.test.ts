@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/core/errors';
 import { PATCH_FAMILIES, patchStatus, pythonLiteral, pythonStringBody, pytorchModule, pytorchPlan, type PlanSite, type PyValue } from '../../src/core/codegen/pytorch';
-import { findTorchPython, interpreterFromPythonApi, noTorchMessage, pythonCandidates, type ProbeResult } from '../../src/common/python-finder';
-import { probePython } from '../../src/cli/python-probe';
+import { findTorchPython, interpreterFromPythonApi, noTorchError, noTorchMessage, probeAnswer, pythonCandidates, torchRecentEnough, type ProbeResult } from '../../src/common/python-finder';
+import { findPython, probePython, PROBE_TIMEOUT_MS } from '../../src/cli/python-probe';
 import { generate } from './helpers/codegen';
 import { fixturePath, loadFixture } from './helpers/fixtures';
 import { buildPanelView } from '../../src/common/panel-view';
@@ -176,9 +176,10 @@ test('the module: a hostile model name stays inside the docstring and PLAN; the 
 });
 
 test('the Python finder: candidates in the order the user named them, no repeats, system last', () => {
-  assert.deepEqual(pythonCandidates({ flag: '/opt/py/bin/python', setting: '/venv/bin/python', pythonExtension: '/conda/bin/python' }), [
+  assert.deepEqual(pythonCandidates({ flag: '/opt/py/bin/python', setting: '/venv/bin/python', environment: '/env/bin/python', pythonExtension: '/conda/bin/python' }), [
     { path: '/opt/py/bin/python', source: '--python' },
     { path: '/venv/bin/python', source: 'deferredNorm.python setting' },
+    { path: '/env/bin/python', source: '$DEFERRED_NORM_PYTHON' },
     { path: '/conda/bin/python', source: 'Python extension' },
     { path: 'python3', source: 'PATH' },
     { path: '/usr/bin/python3', source: 'system' },
@@ -217,13 +218,41 @@ test('the Python finder stops at the first interpreter with torch; when none has
 
   const none = await findTorchPython(pythonCandidates({ flag: '/nope/python' }), async (p) => ({ ok: false, why: p === 'python3' ? "ModuleNotFoundError: No module named 'torch'" : 'not found' }));
   assert.equal(none.found, null);
+  const error = noTorchError(none.tried, '--python PATH');
+  assert.ok(error instanceof InputError, 'the CLI exits 2 with it');
   assert.equal(
-    noTorchMessage(none.tried, '--python PATH'),
-    "no Python with PyTorch found (the patch needs torch >= 1.13); tried /nope/python (--python): not found; python3 (PATH): ModuleNotFoundError: No module named 'torch'; /usr/bin/python3 (system): not found. Name an interpreter that has it with --python PATH.",
+    error.message,
+    "Python: expected an interpreter that imports torch >= 1.13 (name one with --python PATH), found none: tried /nope/python (--python): not found; python3 (PATH): ModuleNotFoundError: No module named 'torch'; /usr/bin/python3 (system): not found",
   );
+  assert.equal(noTorchMessage(none.tried, '--python PATH'), error.message);
 });
 
-test('the probe runs the interpreter: a missing one, one without torch, one that hangs, one that has it', async () => {
+test('the CLI finder reads $DEFERRED_NORM_PYTHON after --python and before the defaults', async () => {
+  const saved = process.env['DEFERRED_NORM_PYTHON'];
+  process.env['DEFERRED_NORM_PYTHON'] = '/env/python';
+  try {
+    const probed: string[] = [];
+    const { found, tried } = await findPython({ flag: '/flag/python' }, async (p) => (probed.push(p), { ok: false, why: 'not found' }));
+    assert.deepEqual(probed, ['/flag/python', '/env/python', 'python3', '/usr/bin/python3']);
+    assert.equal(found, null);
+    assert.equal(tried[1]!.source, '$DEFERRED_NORM_PYTHON');
+  } finally {
+    if (saved === undefined) delete process.env['DEFERRED_NORM_PYTHON'];
+    else process.env['DEFERRED_NORM_PYTHON'] = saved;
+  }
+});
+
+test('torch 1.13 or later: older and unreadable versions are refused with the version said', () => {
+  for (const v of ['1.13.0a0', '1.13.1', '2.0.0', '2.4.0+cpu', '10.1']) assert.equal(torchRecentEnough(v), true, v);
+  for (const v of ['1.12.1', '1.9.0', '0.13.0']) assert.equal(torchRecentEnough(v), false, v);
+  for (const v of ['', 'dev', '.13']) assert.equal(torchRecentEnough(v), null, v);
+  assert.deepEqual(probeAnswer('2.4.0+cpu'), { ok: true, torch: '2.4.0+cpu' });
+  assert.deepEqual(probeAnswer('a site hook says hello\n1.13.0a0'), { ok: true, torch: '1.13.0a0' });
+  assert.deepEqual(probeAnswer('1.12.1'), { ok: false, why: 'torch 1.12.1, older than 1.13' });
+  assert.deepEqual(probeAnswer(''), { ok: false, why: 'printed no torch version ("")' });
+});
+
+test('the probe runs the interpreter: a missing one, one without torch, one that hangs, one that has it, one with an old torch', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dn-py-'));
   const script = (name: string, body: string) => {
     const path = join(dir, name);
@@ -233,13 +262,33 @@ test('the probe runs the interpreter: a missing one, one without torch, one that
   };
   assert.deepEqual(await probePython(join(dir, 'missing')), { ok: false, why: 'not found' });
   assert.deepEqual(await probePython(script('notorch', `echo 'Traceback (most recent call last):' >&2; echo "ModuleNotFoundError: No module named 'torch'" >&2; exit 1`)), { ok: false, why: "ModuleNotFoundError: No module named 'torch'" });
-  assert.deepEqual(await probePython(script('hangs', 'sleep 5'), 300), { ok: false, why: 'did not answer in time' });
+  assert.deepEqual(await probePython(script('hangs', 'sleep 5'), 300), { ok: false, why: 'import torch took over 0.3 s' });
   assert.deepEqual(await probePython(script('torch', 'printf 2.4.0+cpu')), { ok: true, torch: '2.4.0+cpu' });
+  assert.deepEqual(await probePython(script('oldtorch', 'printf 1.12.1')), { ok: false, why: 'torch 1.12.1, older than 1.13' });
+  // A cold import of torch takes seconds: the default wait is a minute.
+  assert.equal(PROBE_TIMEOUT_MS, 60_000);
 });
 
 // The built CLI (npm test builds before the unit tests).
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test('deferred-norm pytorch --check: --python, then $DEFERRED_NORM_PYTHON, each one passed over said with why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-check-'));
+  const old = join(dir, 'oldtorch');
+  writeFileSync(old, '#!/bin/sh\nprintf 1.12.1\n', { mode: 0o755 });
+  const missing = join(dir, 'missing');
+  const r = spawnSync(process.execPath, [CLI, 'pytorch', fixturePath('Llama-3.1-8B'), '--check', '--python', missing], { encoding: 'utf8', env: { ...process.env, DEFERRED_NORM_PYTHON: old } });
+  // Whether a default Python has torch depends on the machine: exit 0 naming it, or 1 with the one message.
+  const said = [`${missing} (--python): not found`, `${old} ($DEFERRED_NORM_PYTHON): torch 1.12.1, older than 1.13`];
+  if (r.status === 0) {
+    assert.ok(r.stderr.includes(`python: ${said[0]}\npython: ${said[1]}\n`), r.stderr);
+    assert.match(r.stderr, /\((PATH|system)\) has torch \d/);
+  } else {
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(r.stderr.startsWith(`deferred-norm: Python: expected an interpreter that imports torch >= 1.13 (name one with --python PATH or $DEFERRED_NORM_PYTHON), found none: tried ${said[0]}; ${said[1]}; `), r.stderr);
+  }
+});
 
 test('deferred-norm pytorch: the module on stdout and with --out; Python parses both; a refused family exits 2', () => {
   const llama = fixturePath('Llama-3.1-8B');

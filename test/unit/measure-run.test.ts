@@ -14,25 +14,23 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import { InputError } from '../../src/core/errors';
 import { parseHardwareProfile } from '../../src/core/hardware/validate';
-import { findPython } from '../../src/cli/measure';
+import { findTorchPython, noTorchError, pythonCandidates } from '../../src/common/python-finder';
+import { findPython, probePython } from '../../src/cli/python-probe';
 import { fixturePath } from './helpers/fixtures';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const SCHEMA = JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'measurements.schema.json'), 'utf8')) as object;
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 5 * 60_000 });
 
-function pythonWithTorch(): string | null {
-  try {
-    return findPython(undefined).python;
-  } catch (err) {
-    return null;
-  }
+/** The interpreter `measure` itself would choose (the one finder), or null. */
+async function pythonWithTorch(): Promise<string | null> {
+  return (await findPython({})).found?.path ?? null;
 }
 
-test('measure → JSON valid against the schema → calibrate → a profile that loads, with its held-back error', (t) => {
-  const python = pythonWithTorch();
+test('measure → JSON valid against the schema → calibrate → a profile that loads, with its held-back error', async (t) => {
+  const python = await pythonWithTorch();
   if (!python) {
-    const reason = 'no Python with torch ≥ 1.13 found (tried $DEFERRED_NORM_PYTHON, /usr/bin/python3, python3)';
+    const reason = 'no Python with torch ≥ 1.13 found (tried $DEFERRED_NORM_PYTHON, python3, /usr/bin/python3)';
     console.log(`skipped: ${reason}`);
     t.skip(reason);
     return;
@@ -45,6 +43,7 @@ test('measure → JSON valid against the schema → calibrate → a profile that
     const started = Date.now();
     const measured = run('measure', model, '--quick', '--context', '256', '--python', python);
     assert.equal(measured.status, 0, measured.stderr);
+    assert.ok(measured.stderr.includes(`measuring with ${python} (torch `), measured.stderr);
     console.log(`measure --quick took ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.match(measured.stderr, /\[harness\] round 1\/\d+/, 'progress lines come through');
     const json = measured.stdout.trim();
@@ -72,7 +71,7 @@ test('measure → JSON valid against the schema → calibrate → a profile that
 });
 
 test('Ctrl+C stops measure and the harness it runs (exit 130, no Python left behind)', async (t) => {
-  const python = pythonWithTorch();
+  const python = await pythonWithTorch();
   if (!python) {
     console.log('skipped: no Python with torch ≥ 1.13 found');
     t.skip('no Python with torch');
@@ -127,17 +126,24 @@ test('calibrate: a missing file, a malformed measurement and a bad --out are one
   }
 });
 
-test('no Python with torch: one message naming each Python tried and what it lacked', () => {
+test('no Python with torch: one message naming each Python tried and what it lacked', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dn-python-'));
   try {
-    // A "Python" whose import of torch fails, as one without torch does.
+    // A "Python" whose import of torch fails, as one without torch does, and one with torch 1.12.
     const fake = join(dir, 'python-without-torch');
     writeFileSync(fake, '#!/bin/sh\necho "ModuleNotFoundError: No module named torch" >&2\nexit 1\n', { mode: 0o755 });
-    assert.throws(
-      () => findPython(join(dir, 'missing-python'), { DEFERRED_NORM_PYTHON: fake }, []),
-      (err: unknown) =>
-        err instanceof InputError &&
-        err.message === `--python: expected a Python with torch 1.13 or later (name one with --python or DEFERRED_NORM_PYTHON), found none: ${join(dir, 'missing-python')}: not found; ${fake}: no torch (import torch failed)`,
+    const old = join(dir, 'python-old-torch');
+    writeFileSync(old, '#!/bin/sh\nprintf 1.12.1\n', { mode: 0o755 });
+    const missing = join(dir, 'missing-python');
+    // The user-named ones only: whether this machine's python3 has torch is not the test's business.
+    const named = pythonCandidates({ flag: missing, environment: fake, pythonExtension: old }).filter((c) => c.source !== 'PATH' && c.source !== 'system');
+    const { found, tried } = await findTorchPython(named, (p) => probePython(p));
+    assert.equal(found, null);
+    const err = noTorchError(tried, '--python PATH or $DEFERRED_NORM_PYTHON');
+    assert.ok(err instanceof InputError);
+    assert.equal(
+      err.message,
+      `Python: expected an interpreter that imports torch >= 1.13 (name one with --python PATH or $DEFERRED_NORM_PYTHON), found none: tried ${missing} (--python): not found; ${fake} ($DEFERRED_NORM_PYTHON): ModuleNotFoundError: No module named torch; ${old} (Python extension): torch 1.12.1, older than 1.13`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

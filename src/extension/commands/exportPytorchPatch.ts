@@ -6,14 +6,13 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
-import { findTorchPython, interpreterFromPythonApi, noTorchMessage, pythonCandidates } from '../../common/python-finder';
+import { NAME_ONE_EXTENSION, noTorchMessage } from '../../common/python-finder';
 import type { WorkloadInput } from '../../common/protocol';
-import { probePython } from '../../cli/python-probe';
 import { loadCore } from '../core';
 import { chosenHardware, resolveHardware } from '../hardware';
-import { log } from '../log';
 import { ReportPanel } from '../panel/reportPanel';
 import { prompts } from '../prompts';
+import { findWorkspacePython } from '../python';
 import { activeModelUri, settingsWorkload } from '../targets';
 
 export const PATCH_FILE_NAME = 'deferred_norm_patch.py';
@@ -84,19 +83,6 @@ export async function exportPytorchPatch(arg?: vscode.Uri | ReportPanel): Promis
 
 // ---- which Python applies it ----
 
-/** The interpreter the Python extension selected, through its API when it is installed (either API generation); null otherwise. */
-async function pythonExtensionInterpreter(resource: vscode.Uri): Promise<string | null> {
-  const ext = vscode.extensions.getExtension('ms-python.python');
-  if (!ext) return null;
-  try {
-    const api: unknown = ext.isActive ? ext.exports : await ext.activate();
-    return await interpreterFromPythonApi(api, resource);
-  } catch (err) {
-    log().info(`The Python extension's interpreter could not be read: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return null;
-}
-
 /** Says which Python has torch to apply the patch with (a terminal on request), or that none has. Runs nothing in an untrusted workspace. */
 async function adviseInterpreter(target: vscode.Uri, folder: string): Promise<void> {
   const written = `Deferred Norm: wrote ${vscode.workspace.asRelativePath(target)}.`;
@@ -104,12 +90,9 @@ async function adviseInterpreter(target: vscode.Uri, folder: string): Promise<vo
     void vscode.window.showInformationMessage(`${written} Python is not looked for in an untrusted workspace.`);
     return;
   }
-  const setting = vscode.workspace.getConfiguration('deferredNorm').get<string>('python');
-  const candidates = pythonCandidates({ setting: typeof setting === 'string' ? setting : null, pythonExtension: await pythonExtensionInterpreter(target) });
-  const { found, tried } = await findTorchPython(candidates, (path) => probePython(path));
-  for (const t of tried) log().info(`Python ${t.path} (${t.source}): ${t.result.ok ? `torch ${t.result.torch}` : t.result.why}`);
-  if (!found || !found.result.ok) {
-    void vscode.window.showWarningMessage(`${written} ${noTorchMessage(tried, 'the deferredNorm.python setting')}`);
+  const { found, tried } = await findWorkspacePython(target);
+  if (!found) {
+    void vscode.window.showWarningMessage(`${written} ${noTorchMessage(tried, NAME_ONE_EXTENSION)}`);
     return;
   }
   const run = 'Apply and Verify in Terminal';

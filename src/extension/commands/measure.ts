@@ -1,14 +1,17 @@
 /**
  * Measure on This Machine: runs `deferred-norm measure` (the bundled CLI, under VS Code's own Node) on a
- * model with the settings' workload, its lines in the Deferred Norm log, a cancellable progress
+ * model with the settings' workload and the Python the extension chose (src/extension/python.ts, passed
+ * with --python), its lines in the Deferred Norm log, a cancellable progress
  * notification (cancel stops the CLI, which stops the harness), and then offers to calibrate a hardware
  * profile from the measurements (`deferred-norm calibrate`).
  */
 import { spawn } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { NAME_ONE_EXTENSION, noTorchMessage } from '../../common/python-finder';
 import { log, reportError } from '../log';
 import { prompts } from '../prompts';
+import { findWorkspacePython } from '../python';
 import { activeModelUri, settingsWorkload } from '../targets';
 
 /** What one CLI run ended with. */
@@ -75,9 +78,15 @@ export async function measureOnThisMachine(extensionUri: vscode.Uri, uri?: vscod
   log().info(`Measure on this machine: ${model}${mode.quick ? ' (quick)' : ''}`);
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Deferred Norm: measuring ${basename(model)} on this machine`, cancellable: true },
-    (progress, token) => {
+    async (progress, token) => {
+      // The interpreter is chosen here, as for Export PyTorch Patch…, and named to the CLI.
+      progress.report({ message: 'looking for a Python with torch' });
+      const { found, tried } = await findWorkspacePython(target);
+      if (!found) return { noTorch: noTorchMessage(tried, NAME_ONE_EXTENSION) } as const;
+      if (token.isCancellationRequested) return { cancelled: true } as const;
       let last = 0;
-      return runCli(extensionUri, ['measure', model, ...workloadArgs(), ...(mode.quick ? ['--quick'] : [])], token, (line) => {
+      const args = ['measure', model, '--python', found.path, ...workloadArgs(), ...(mode.quick ? ['--quick'] : [])];
+      const r = await runCli(extensionUri, args, token, (line) => {
         // "[harness] round 3/7": the share of rounds done is the share of the run done.
         const round = /^\[harness\] round (\d+)\/(\d+)/.exec(line);
         if (round) {
@@ -85,9 +94,14 @@ export async function measureOnThisMachine(extensionUri: vscode.Uri, uri?: vscod
           progress.report({ message: `round ${round[1]} of ${round[2]}`, increment: done - last });
           last = done;
         } else if (line.startsWith('[harness] prepare')) progress.report({ message: line.replace(/^\[harness\] /, '') });
-      }).then((r) => ({ ...r, cancelled: token.isCancellationRequested }));
+      });
+      return { ...r, cancelled: token.isCancellationRequested };
     },
   );
+  if ('noTorch' in result) {
+    void vscode.window.showErrorMessage(`Deferred Norm: cannot measure: ${result.noTorch}`, 'Show Log').then((c) => c && log().show(true));
+    return undefined;
+  }
   if (result.cancelled) {
     void vscode.window.showInformationMessage('Deferred Norm: measurement cancelled.');
     return undefined;
