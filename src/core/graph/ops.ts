@@ -84,6 +84,8 @@ export interface Op {
   fused?: boolean;
   /** A later tile of the same kernel: it pays no start latency of its own. */
   continues?: boolean;
+  /** The first op after a deferred statistic on a second stream: it pays the host's fork and join (kernels.streamJoinNs). */
+  joinsStream?: boolean;
 }
 
 export interface LayerGraph {

@@ -19,6 +19,8 @@ interface Rates {
   /** Start cost of a kernel on the matrix / vector engine that is not a later tile or a fused epilogue. */
   matrixStartNs: number;
   vectorStartNs: number;
+  /** Host fork and join of a second stream, paid by the op that joins it (0 inside a captured graph). */
+  streamJoinNs: number;
   /** Matrix FLOP/s at the workload dtype: peak × efficiency. */
   matrixFlops: number;
   /** Vector elements per second. */
@@ -41,8 +43,10 @@ function ratesOf(c: CostContext): Rates {
   const graphLaunch = hw.kernels.launch === 'graph-in-decode' && c.phase === 'decode';
   const tier = (name: string | undefined): number | undefined => (name === undefined ? undefined : streamBandwidth(hw, name));
   return {
-    matrixStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.matrix.startLatencyNs,
-    vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs,
+    // Outside a captured graph the host issues every kernel: an eager stack's Python dispatch comes first.
+    matrixStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.matrix.startLatencyNs + hw.kernels.dispatchNs,
+    vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs + hw.kernels.dispatchNs,
+    streamJoinNs: graphLaunch ? 0 : hw.kernels.streamJoinNs,
     matrixFlops: (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12 * hw.matrix.efficiency,
     vectorElems: hw.vector.gelemsPerSec * 1e9,
     expCost: hw.vector.expCost,
@@ -87,7 +91,7 @@ function durationNs(op: Op, r: Rates): number {
     case 'vector': {
       const work = w.elements * w.ops + w.exps * r.expCost + w.rsqrts * r.rsqrtCost + w.divs * r.divCost;
       const runNs = (work / r.vectorElems) * 1e9;
-      return launchNs(op, r.vectorStartNs) + Math.max(runNs, memoryNs(op, r));
+      return launchNs(op, r.vectorStartNs) + (op.joinsStream ? r.streamJoinNs : 0) + Math.max(runNs, memoryNs(op, r));
     }
     case 'collective':
       if (w.rows === 0) return 0;
