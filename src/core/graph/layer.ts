@@ -150,7 +150,7 @@ class LayerBuilder {
           role: 'linear',
           engine: 'matrix',
           category: 'linear',
-          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0 },
+          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } },
           deps: all,
           site,
           continues: t > 0,

@@ -14,6 +14,13 @@ export interface MatrixEngine {
   peakTflops: Partial<Record<Dtype, number>>;
   /** Fraction of peak a real kernel reaches (0–1]. */
   efficiency: number;
+  /**
+   * Output tile of one thread block, rows × columns (a GPU's GEMM): a matmul's grid of tiles runs in
+   * waves of `computeUnits` tiles, and a partly filled tile or wave costs a full one. Absent: no tiles
+   * (every shape reaches `efficiency`).
+   */
+  tileM?: number;
+  tileN?: number;
   /** Fixed cost to start one matmul (or one tile), in ns. */
   startLatencyNs: number;
   /** In-memory compute: weights stay in the compute arrays and never move. */

@@ -130,10 +130,13 @@ export const PROFILE_SPEC: ObjectSpec = {
       fields: {
         peakTflops: { kind: 'dtypeRecord', label: 'peak', value: rate('TFLOP/s', 'peak') },
         efficiency: { kind: 'number', ...RANGE.efficiency, exclusiveMin: false, unit: '', label: 'efficiency' },
+        tileM: { kind: 'number', min: 1, max: 65536, exclusiveMin: false, integer: true, unit: 'rows', label: 'tile rows' },
+        tileN: { kind: 'number', min: 1, max: 65536, exclusiveMin: false, integer: true, unit: 'columns', label: 'tile columns' },
         startLatencyNs: ns('start latency'),
         weightsResident: { kind: 'boolean', label: 'weights resident' },
         fusedEpilogue: { kind: 'boolean', label: 'fused epilogue' },
       },
+      optional: ['tileM', 'tileN'],
     },
     vector: {
       kind: 'object',

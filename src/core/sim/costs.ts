@@ -23,6 +23,10 @@ interface Rates {
   streamJoinNs: number;
   /** Matrix FLOP/s at the workload dtype: peak × efficiency. */
   matrixFlops: number;
+  /** A GEMM's output tile (0: no tiles) and the units its tiles are spread over, a wave at a time. */
+  tileM: number;
+  tileN: number;
+  units: number;
   /** Vector elements per second. */
   vectorElems: number;
   expCost: number;
@@ -48,6 +52,9 @@ function ratesOf(c: CostContext): Rates {
     vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs + hw.kernels.dispatchNs,
     streamJoinNs: graphLaunch ? 0 : hw.kernels.streamJoinNs,
     matrixFlops: (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12 * hw.matrix.efficiency,
+    tileM: hw.matrix.tileM ?? 0,
+    tileN: hw.matrix.tileN ?? 0,
+    units: hw.computeUnits,
     vectorElems: hw.vector.gelemsPerSec * 1e9,
     expCost: hw.vector.expCost,
     rsqrtCost: hw.vector.rsqrtCost,
@@ -83,7 +90,8 @@ function durationNs(op: Op, r: Rates): number {
   const w = op.work;
   switch (w.kind) {
     case 'matmul': {
-      const computeNs = ((2 * w.m * w.k * w.n) / r.matrixFlops) * 1e9;
+      const fill = w.gemm && r.tileM > 0 && r.tileN > 0 ? waveFill(w.gemm.m, w.gemm.n, r.tileM, r.tileN, r.units) : 1;
+      const computeNs = ((2 * w.m * w.k * w.n) / (r.matrixFlops * fill)) * 1e9;
       // A fused attention kernel's exps run on the special-function units alongside the tensor cores.
       const expNs = w.exps > 0 ? ((w.exps * r.expCost) / r.vectorElems) * 1e9 : 0;
       return launchNs(op, r.matrixStartNs) + Math.max(computeNs, expNs, memoryNs(op, r));
@@ -101,6 +109,24 @@ function durationNs(op: Op, r: Rates): number {
     case 'memory':
       return memoryNs(op, r);
   }
+}
+
+/**
+ * The share of the machine's tile slots an M × N GEMM keeps busy: its output is cut into tileM × tileN
+ * tiles, one per unit, run in waves of `units`; a tile that sticks out past M or N, and a last wave
+ * with idle units, cost as much as full ones (M = 256, N = 7168 in 128 × 128 tiles is 112 tiles: one
+ * wave of 132 SMs, 112/132 busy). Fewer rows than tileM run in a tile of the next power of two rows
+ * (at least 16, one tensor-core MMA), as GEMM libraries bucket small M. A grid smaller than one wave is split along K into as many slices
+ * as fit (split-K, what cuBLAS and CUTLASS do for small outputs), so that a small-M GEMM still spreads
+ * over most units.
+ */
+export function waveFill(m: number, n: number, tileM: number, tileN: number, units: number): number {
+  // Fewer rows than a tile: the kernel picks a tile of the next power of two rows, at least 16 (one MMA).
+  const rows = Math.min(tileM, Math.max(16, 2 ** Math.ceil(Math.log2(m))));
+  const tiles = Math.ceil(m / rows) * Math.ceil(n / tileN);
+  const splits = Math.max(1, Math.floor(units / tiles));
+  const waves = Math.ceil((tiles * splits) / units);
+  return (m * n * splits) / (waves * units * rows * tileN);
 }
 
 /**
