@@ -52,6 +52,7 @@ const H100_NUMBERS = [
   'collective.startLatencyNs=1000',
   'collective.interChip.hopLatencyNs=1000',
   'collective.interChip.bandwidthGBps=450', // NVLink 4, one direction
+  'collective.interChip.startLatencyNs=8000', // NCCL's fixed cost per all-reduce
   'memory.tiers[0].bandwidthGBps=3350', // HBM3
   'memory.efficiency=0.85',
   'memory.prefetch=false',
@@ -792,13 +793,13 @@ test('fused attention time: its FLOPs, its exps on the special-function units, o
   near(opDurationNs(named(pops, 'flash_attention[1/4]'), { hw: slowExp, dtype: 'bf16', tp: 1, phase: 'prefill' }), 3000 + Math.max(pCompute, pExp), 'prefill flash_attention[1/4]');
 });
 
-test('all-reduce time: 2·(TP−1)/TP · bytes over the inter-chip bandwidth, 2·(TP−1) hops of latency', async () => {
+test('all-reduce time: 2·(TP−1)/TP · bytes over the inter-chip bandwidth, a fixed cost and 2·(TP−1) hops of latency', async () => {
   // Llama-2-7B prefill 2 × 512 at TP 4: 1024 · 4096 · 2 = 8,388,608 bytes; 2·3/4 of them cross each link at 450 GB/s.
   const w = { ...PREFILL, tp: 4 };
   const ops = await graphOf(LLAMA2_7B, EAGER, w, false);
   const ar = named(ops, 'all-reduce(attn)');
   near(opDurationNs(ar, cost(w)), ((2 * 3) / 4) * (8_388_608 / 450), 'all-reduce duration'); // ≈ 27,962 ns
-  near(opLatencyNs(ar, EAGER, 4), 2 * 3 * 1000, 'all-reduce latency');
+  near(opLatencyNs(ar, EAGER, 4), 8000 + 2 * 3 * 1000, 'all-reduce latency');
   // TP 8 (DeepSeek-V3 decode, 8 rows × 7168 × 2 bytes): 2·7/8 of 114,688 bytes.
   const d = { ...DECODE, tp: 8 };
   const dar = named(await graphOf(DEEPSEEK_MOE, EAGER, d, false), 'all-reduce(mlp)');

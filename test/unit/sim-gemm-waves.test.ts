@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Op } from '../../src/core/graph/ops';
-import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { opDurationNs, waveFill, type CostContext } from '../../src/core/sim/costs';
 

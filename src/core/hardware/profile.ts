@@ -52,8 +52,11 @@ export interface CollectiveNetwork {
   bandwidthGBps: number;
   /** Fixed cost to start one collective, in ns. */
   startLatencyNs: number;
-  /** Between chips, for tensor-parallel all-reduce. */
-  interChip: { hopLatencyNs: number; bandwidthGBps: number };
+  /**
+   * Between chips, for tensor-parallel all-reduce: a ring of 2·(tp − 1) hops, plus a fixed cost per
+   * all-reduce (`startLatencyNs`: the library's launch and handshake, which small messages pay whole).
+   */
+  interChip: { hopLatencyNs: number; bandwidthGBps: number; startLatencyNs: number };
 }
 
 export interface MemoryTier {

@@ -163,7 +163,10 @@ export const PROFILE_SPEC: ObjectSpec = {
           fields: {
             hopLatencyNs: ns('inter-chip hop latency'),
             bandwidthGBps: bandwidth('inter-chip bandwidth'),
+            startLatencyNs: ns('all-reduce fixed cost'),
           },
+          optional: ['startLatencyNs'],
+          defaults: { startLatencyNs: 0 },
         },
       },
     },

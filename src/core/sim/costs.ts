@@ -174,7 +174,7 @@ function hopsOf(op: Op, hw: HardwareProfile): number {
 function latencyNs(op: Op, hops: number, hw: HardwareProfile, tp: number): number {
   const w = op.work;
   if (w.kind === 'collective') return w.rows === 0 ? 0 : hops * hw.collective.hopLatencyNs;
-  if (w.kind === 'allreduce') return tp <= 1 ? 0 : 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
+  if (w.kind === 'allreduce') return tp <= 1 ? 0 : hw.collective.interChip.startLatencyNs + 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
   return 0;
 }
 
@@ -234,12 +234,13 @@ interface LatencyRates {
   topology: HardwareProfile['collective']['topology'];
   computeUnits: number;
   interChipHopLatencyNs: number;
+  interChipStartNs: number;
   tp: number;
 }
 
 function latencyRatesOf(c: CostContext): LatencyRates {
   const net = c.hw.collective;
-  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, tp: c.tp };
+  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, interChipStartNs: net.interChip.startLatencyNs, tp: c.tp };
 }
 
 /** Same value in every field of `keys` (a NaN never matches, so its times are recomputed). */
