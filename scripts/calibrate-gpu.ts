@@ -13,7 +13,7 @@ import type { ModelSpec } from '../src/core/model/spec';
 import { POINTS, type Point } from '../src/core/validate/points';
 import { summarize, validate } from '../src/core/validate/validate';
 
-const GPUS = ['gpu-a100', 'gpu-h100', 'gpu-t4'];
+const GPUS = (process.env.GPUS ?? 'gpu-a100,gpu-h100,gpu-t4').split(',');
 const FIXTURES = join(__dirname, '..', 'test', 'fixtures', 'configs');
 
 /** Efficiencies are searched on a coarse grid, then refined around the best point on this step. */

@@ -52,6 +52,7 @@ const H100_NUMBERS = [
   'collective.startLatencyNs=1000',
   'collective.interChip.hopLatencyNs=1000',
   'collective.interChip.bandwidthGBps=450', // NVLink 4, one direction
+  'collective.interChip.startLatencyNs=8000', // NCCL's fixed cost per all-reduce
   'memory.tiers[0].bandwidthGBps=3350', // HBM3
   'memory.efficiency=0.85',
   'memory.prefetch=false',
@@ -756,7 +757,8 @@ test('matmul time: launch + max(2·m·k·n / (peak·efficiency), bytes / (bandwi
   // Llama-2-7B prefill 2 × 512, TP 1, 4 tiles by rows: q_proj[1/4] is 256 × 4096 by 4096 × 4096 and a quarter of the weight.
   const pre = { ...PREFILL, tp: 1 };
   const ops = await graphOf(LLAMA2_7B, EAGER, pre, false);
-  const computeNs = ((2 * 256 * 4096 * 4096) / RATE_BF16) * 1e9; // ≈ 12,403 ns: compute-bound
+  // The whole q_proj is 1,024 × 4,096: 8 · 32 = 256 tiles of 128 × 128 in ⌈256 / 132⌉ = 2 waves of 132 SMs, 256/264 busy.
+  const computeNs = ((2 * 256 * 4096 * 4096) / (RATE_BF16 * (256 / 264))) * 1e9; // ≈ 12,791 ns: compute-bound
   const streamNs = (4096 * 4096 * 2) / 4 / HBM; // ≈ 2,946 ns
   near(opDurationNs(named(ops, 'q_proj[1/4]'), cost(pre)), 3000 + Math.max(computeNs, streamNs), 'q_proj[1/4]');
   // A later tile of the same kernel pays no launch.
@@ -791,13 +793,13 @@ test('fused attention time: its FLOPs, its exps on the special-function units, o
   near(opDurationNs(named(pops, 'flash_attention[1/4]'), { hw: slowExp, dtype: 'bf16', tp: 1, phase: 'prefill' }), 3000 + Math.max(pCompute, pExp), 'prefill flash_attention[1/4]');
 });
 
-test('all-reduce time: 2·(TP−1)/TP · bytes over the inter-chip bandwidth, 2·(TP−1) hops of latency', async () => {
+test('all-reduce time: 2·(TP−1)/TP · bytes over the inter-chip bandwidth, a fixed cost and 2·(TP−1) hops of latency', async () => {
   // Llama-2-7B prefill 2 × 512 at TP 4: 1024 · 4096 · 2 = 8,388,608 bytes; 2·3/4 of them cross each link at 450 GB/s.
   const w = { ...PREFILL, tp: 4 };
   const ops = await graphOf(LLAMA2_7B, EAGER, w, false);
   const ar = named(ops, 'all-reduce(attn)');
   near(opDurationNs(ar, cost(w)), ((2 * 3) / 4) * (8_388_608 / 450), 'all-reduce duration'); // ≈ 27,962 ns
-  near(opLatencyNs(ar, EAGER, 4), 2 * 3 * 1000, 'all-reduce latency');
+  near(opLatencyNs(ar, EAGER, 4), 8000 + 2 * 3 * 1000, 'all-reduce latency');
   // TP 8 (DeepSeek-V3 decode, 8 rows × 7168 × 2 bytes): 2·7/8 of 114,688 bytes.
   const d = { ...DECODE, tp: 8 };
   const dar = named(await graphOf(DEEPSEEK_MOE, EAGER, d, false), 'all-reduce(mlp)');

@@ -130,6 +130,7 @@ function roundMachine(extra: string[] = []): HardwareProfile {
     'collective.startLatencyNs=700',
     'collective.interChip.hopLatencyNs=1000',
     'collective.interChip.bandwidthGBps=400', // 400 bytes per ns
+    'collective.interChip.startLatencyNs=500', // fixed cost per all-reduce (issue 19)
     'memory.tiers[0].bandwidthGBps=1000',
     'memory.efficiency=0.5', // 500 bytes per ns
     'kernels.launch=per-kernel',
@@ -172,12 +173,12 @@ test('the hops of a gather and broadcast: 2·⌈log2 P⌉ on a tree, 2·(P − 1
 test('a ring all-reduce: each chip moves 2(tp − 1)/tp of the bytes and waits 2(tp − 1) hops; nothing at TP 1', () => {
   const hw = roundMachine();
   const ar = work({ kind: 'allreduce', bytes: 8e6 }, 'collective');
-  // TP 4: 2·3/4 × 8 MB = 12 MB at 400 B/ns = 30,000 ns; 6 hops × 1,000 ns = 6,000 ns in flight.
+  // TP 4: 2·3/4 × 8 MB = 12 MB at 400 B/ns = 30,000 ns; 500 ns fixed + 6 hops × 1,000 ns = 6,500 ns in flight.
   near(opDurationNs(ar, ctxOf(hw, 4)), 30000, 'TP 4 all-reduce time');
-  near(opLatencyNs(ar, hw, 4), 6000, 'TP 4 all-reduce hops');
-  // TP 2: 2·1/2 × 8 MB = 8 MB = 20,000 ns; 2 hops = 2,000 ns.
+  near(opLatencyNs(ar, hw, 4), 6500, 'TP 4 all-reduce hops');
+  // TP 2: 2·1/2 × 8 MB = 8 MB = 20,000 ns; 500 + 2 hops = 2,500 ns.
   near(opDurationNs(ar, ctxOf(hw, 2)), 20000, 'TP 2 all-reduce time');
-  near(opLatencyNs(ar, hw, 2), 2000, 'TP 2 all-reduce hops');
+  near(opLatencyNs(ar, hw, 2), 2500, 'TP 2 all-reduce hops');
   assert.equal(opDurationNs(ar, ctxOf(hw, 1)), 0);
   assert.equal(opLatencyNs(ar, hw, 1), 0);
 });
@@ -508,11 +509,11 @@ test('op times: a gather and an all-reduce carry their hops as latency, every ot
     work({ kind: 'vector', elements: 10, ops: 1, exps: 0, rsqrts: 0, divs: 0, bytes: 0 }, 'vector'),
     work({ kind: 'memory', bytes: 1000, tier: 'kv' }, 'memory'),
   ];
-  // Tree over 16 units: 8 hops × 50 ns; ring all-reduce over 4 chips: 6 hops × 1,000 ns.
-  assert.deepEqual([...opTimes(ops, ctxOf(hw, 4)).latency], [400, 6000, 0, 0]);
+  // Tree over 16 units: 8 hops × 50 ns; ring all-reduce over 4 chips: 500 ns fixed + 6 hops × 1,000 ns.
+  assert.deepEqual([...opTimes(ops, ctxOf(hw, 4)).latency], [400, 6500, 0, 0]);
   const kept = new GraphTimes(ops);
   kept.update(ctxOf(hw, 4));
-  assert.deepEqual([...kept.latency], [400, 6000, 0, 0]);
+  assert.deepEqual([...kept.latency], [400, 6500, 0, 0]);
 });
 
 test('simulate: kinds carry their labels; an ineligible site has no depths; the linear-only rewrite still defers', () => {

@@ -1,4 +1,4 @@
-import type { AttentionKernel, NormKernel } from '../hardware/profile';
+import type { AttentionKernel, DeferredStatistic, EagerNormMultiply, NormKernel } from '../hardware/profile';
 import type { AttentionSpec, LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
 import type { SoftmaxOffset } from '../numerics/types';
 import type { Phase } from '../workload';
@@ -30,7 +30,13 @@ export interface GraphContext {
   /** The attention and norm kernels the serving software runs (hardware profile's `kernels`). */
   attention: AttentionKernel;
   norm: NormKernel;
+  eagerNormMultiply: EagerNormMultiply;
+  /** How a deferred norm's statistic runs beside the matmul (hardware profile's `kernels.deferredStatistic`). */
+  deferredStatistic: DeferredStatistic;
 }
+
+/** FlashNorm's adaptive dispatch overlaps the statistic only from this many token rows (`second-stream-from-512`). */
+export const SECOND_STREAM_MIN_ROWS = 512;
 
 /** How deep each eligible site is deferred, or null where it is kept; ineligible sites are always kept. */
 export type DeferChoice = (siteId: string) => DeferDepth | null;
@@ -144,7 +150,7 @@ class LayerBuilder {
           role: 'linear',
           engine: 'matrix',
           category: 'linear',
-          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0 },
+          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } },
           deps: all,
           site,
           continues: t > 0,
@@ -191,9 +197,10 @@ class LayerBuilder {
    * on values in registers, no memory pass), else an elementwise pass over the output that reads it,
    * reads one statistic per row and writes it back. PyTorch's eager kernels fuse nothing.
    */
-  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, extra: VectorExtra = {}, continues = false): number {
+  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, extra: VectorExtra = {}, continues = false, joinsStream = false): number {
     const fused = this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
     return this.g.add({
+      ...(joinsStream ? { joinsStream } : {}),
       name,
       role,
       engine: fused ? 'matrix' : 'vector',
@@ -222,13 +229,13 @@ class LayerBuilder {
    * then add ε and rsqrt). LayerNorm is one native kernel in PyTorch either way. Returns the op after
    * which the statistic is known on every unit.
    */
-  normStatistic(norm: NormSpec, deps: number[], site: string, vectors: number): number {
+  normStatistic(norm: NormSpec, deps: number[], site: string, vectors: number, kernel: NormKernel = this.ctx.norm): number {
     const rows = this.rows * vectors;
     const x = rows * norm.width;
     const ln = norm.kind === 'layernorm';
     // A per-head QK norm runs over head_dim values held by one unit: its statistic needs no gather.
     const gather = (after: number) => (norm.placement === 'qk' ? after : this.collective(`${norm.name}.gather`, 'norm-gather', rows, ln ? 2 : 1, [after], site));
-    if (ln || this.ctx.norm === 'fused') {
+    if (ln || kernel === 'fused') {
       const stats = ln ? 2 : 1;
       return gather(this.vector(`${norm.name}.${ln ? 'Σx,Σx²' : 'Σx²'}`, 'norm-stat', vec(x, ln ? OPS.lnStat : OPS.rmsStat, this.act(x) + rows * stats * STAT_BYTES), deps, 'norm-stat', site));
     }
@@ -274,8 +281,14 @@ class LayerBuilder {
       );
     }
     const f32 = 4;
-    const kernels: [string, Work][] = [['x * r', vec(x, 1, 2 * x * f32 + rows * STAT_BYTES)]];
-    if (this.ctx.activationBytes < f32) kernels.push(['to(dtype)', vec(x, 1, x * f32 + this.act(x))]);
+    const kernels: [string, Work][] = [];
+    if (this.ctx.eagerNormMultiply === 'activation') {
+      // r down-cast, then x·r and ·γ each a pass in the activation dtype (FlashNorm's notebook).
+      kernels.push(['r.to(dtype)', vec(rows, 1, rows * STAT_BYTES + this.act(rows))], ['x * r', vec(x, 1, 2 * this.act(x) + this.act(rows))]);
+    } else {
+      kernels.push(['x * r', vec(x, 1, 2 * x * f32 + rows * STAT_BYTES)]);
+      if (this.ctx.activationBytes < f32) kernels.push(['to(dtype)', vec(x, 1, x * f32 + this.act(x))]);
+    }
     kernels.push(['γ *', vec(x, 1, 2 * this.act(x) + params)]);
     let last = gathered;
     for (const [what, work] of kernels) last = this.vector(`${norm.name}.${what}`, 'norm-apply', work, [last], 'norm-apply', site);
@@ -295,8 +308,12 @@ class LayerBuilder {
     const outputs = new Map<string, number[]>();
     // The router goes first so that routed experts can depend on its decision.
     const consumers = [...site.consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
-    const gathered = this.normStatistic(norm, inputDeps, site.id, vectors);
-    const depth = site.ineligible === null && site.consumers.length > 0 ? this.defer(site.id) : null;
+    const statistic = this.ctx.deferredStatistic;
+    // Below its threshold FlashNorm's adaptive dispatch runs the sequential norm: deferral changes nothing.
+    const overlaps = statistic !== 'second-stream-from-512' || rows * vectors >= SECOND_STREAM_MIN_ROWS;
+    const depth = site.ineligible === null && site.consumers.length > 0 && overlaps ? this.defer(site.id) : null;
+    // On a second stream the deferred statistic is one kernel (an inv_rms), whatever the norm's own kernels are.
+    const gathered = this.normStatistic(norm, inputDeps, site.id, vectors, depth !== null && statistic !== 'norm-kernels' ? 'fused' : this.ctx.norm);
     if (depth === null) {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
       const { count, byRows } = this.tiling();
@@ -307,6 +324,8 @@ class LayerBuilder {
       return outputs;
     }
     if (depth !== 'linear') this.pending.set(site.id, { site, depth, gathered });
+    const secondStream = statistic !== 'norm-kernels';
+    let joined = 0;
     for (const lin of consumers) {
       const tiles = this.consumer(lin, inputDeps, undefined, site.id);
       // Deeper than the linear layer: q and k (or the MLP's inputs) leave raw; a later op applies r.
@@ -317,6 +336,12 @@ class LayerBuilder {
       // The scale acts on this chip's share of the output: split only if the linear's columns are.
       const perTile = (rows * shardOf(lin, this.ctx.tp).n * (lin.copies?.active ?? 1)) / Math.max(1, tiles.length);
       const ops = ln || lin.bias ? OPS.scaleBias : OPS.scale;
+      if (secondStream) {
+        // Joined back from the second stream: one scale kernel over the whole output, after every tile.
+        const elements = perTile * tiles.length;
+        outputs.set(lin.name, [this.epilogue(`${lin.name}.scale`, 'norm-scale', elements, ops, rows, [...tiles, gathered], site.id, { rsqrts: rows }, false, !joined++)]);
+        continue;
+      }
       outputs.set(
         lin.name,
         tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${tiles.length}]`, 'norm-scale', perTile, ops, rows / tiles.length, [tile, gathered], site.id, { rsqrts: t === 0 ? rows : 0 }, t > 0)),

@@ -11,7 +11,17 @@ export type Work =
    * M×K by K×N multiply. `bytes` stream through memory during it: the weight matrix, the KV cache a
    * fused attention kernel reads, or an eager attention's score matrix; `exps` are a fused softmax's.
    */
-  | { kind: 'matmul'; m: number; k: number; n: number; bytes: number; tier: 'weights' | 'kv' | 'activations'; exps: number }
+  | {
+      kind: 'matmul';
+      m: number;
+      k: number;
+      n: number;
+      bytes: number;
+      tier: 'weights' | 'kv' | 'activations';
+      exps: number;
+      /** The whole GEMM this op is a share of (M × N on this chip), whose tile grid fills the machine in waves. */
+      gemm?: { m: number; n: number };
+    }
   /**
    * Elementwise work: `elements` values, `ops` add/mul-equivalents each, plus exp/rsqrt/div counts in
    * total; `bytes` read and written where operands live in memory (memory.activationsTier).
@@ -84,6 +94,8 @@ export interface Op {
   fused?: boolean;
   /** A later tile of the same kernel: it pays no start latency of its own. */
   continues?: boolean;
+  /** The first op after a deferred statistic on a second stream: it pays the host's fork and join (kernels.streamJoinNs). */
+  joinsStream?: boolean;
 }
 
 export interface LayerGraph {

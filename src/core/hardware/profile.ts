@@ -14,6 +14,13 @@ export interface MatrixEngine {
   peakTflops: Partial<Record<Dtype, number>>;
   /** Fraction of peak a real kernel reaches (0–1]. */
   efficiency: number;
+  /**
+   * Output tile of one thread block, rows × columns (a GPU's GEMM): a matmul's grid of tiles runs in
+   * waves of `computeUnits` tiles, and a partly filled tile or wave costs a full one. Absent: no tiles
+   * (every shape reaches `efficiency`).
+   */
+  tileM?: number;
+  tileN?: number;
   /** Fixed cost to start one matmul (or one tile), in ns. */
   startLatencyNs: number;
   /** In-memory compute: weights stay in the compute arrays and never move. */
@@ -45,8 +52,11 @@ export interface CollectiveNetwork {
   bandwidthGBps: number;
   /** Fixed cost to start one collective, in ns. */
   startLatencyNs: number;
-  /** Between chips, for tensor-parallel all-reduce. */
-  interChip: { hopLatencyNs: number; bandwidthGBps: number };
+  /**
+   * Between chips, for tensor-parallel all-reduce: a ring of 2·(tp − 1) hops, plus a fixed cost per
+   * all-reduce (`startLatencyNs`: the library's launch and handshake, which small messages pay whole).
+   */
+  interChip: { hopLatencyNs: number; bandwidthGBps: number; startLatencyNs: number };
 }
 
 export interface MemoryTier {
@@ -75,6 +85,15 @@ export interface MemorySystem {
 export type AttentionKernel = 'eager' | 'flash';
 export type NormKernel = 'fused' | 'eager';
 export type KernelLaunch = 'per-kernel' | 'graph-in-decode';
+/**
+ * How a deferred norm's statistic runs beside the matmul: `norm-kernels`, the kernels of `norm` (one
+ * fused kernel, or PyTorch's eager chain); `second-stream`, one statistic kernel (FlashNorm's Triton
+ * inv_rms) on a second stream; `second-stream-from-512`, the same only for 512 token rows or more,
+ * the plain sequential norm below (FlashNorm's adaptive dispatch).
+ */
+/** Where PyTorch's eager RMSNorm multiplies x by the statistic: in fp32 (Hugging Face's chain) or in the activation dtype. */
+export type EagerNormMultiply = 'fp32' | 'activation';
+export type DeferredStatistic = 'norm-kernels' | 'second-stream' | 'second-stream-from-512';
 
 /** How the serving software runs the model on this machine: stated choices, not hardware facts. */
 export interface Kernels {
@@ -86,6 +105,23 @@ export interface Kernels {
   launch: KernelLaunch;
   /** Cost of one kernel inside a captured graph (ns). */
   graphKernelNs: number;
+  /**
+   * `norm: eager` only: `fp32`, Hugging Face's RMSNorm (x·r on the up-cast x, then down-cast, then ·γ);
+   * `activation`, a hand-written one (r down-cast, then x·r·γ in fp16/bf16), as FlashNorm's notebook.
+   */
+  eagerNormMultiply: EagerNormMultiply;
+  /** How a deferred norm's statistic is computed and overlapped (DeferredStatistic). */
+  deferredStatistic: DeferredStatistic;
+  /**
+   * Host time to issue one op outside a captured graph (ns): PyTorch eager's Python dispatch, paid by
+   * every kernel on top of its engine's start latency; 0 where a compiled runtime issues kernels.
+   */
+  dispatchNs: number;
+  /**
+   * Host time to fork a deferred statistic onto a second stream and join it back (ns): the stream
+   * switches and wait_stream calls of `second-stream*`, paid once per deferred site; 0 in a graph.
+   */
+  streamJoinNs: number;
 }
 
 export interface HardwareProfile {

@@ -95,6 +95,8 @@ export const TOPOLOGIES = ['tree', 'ring'] as const;
 export const ATTENTION_KERNELS = ['eager', 'flash'] as const;
 export const NORM_KERNELS = ['fused', 'eager'] as const;
 export const KERNEL_LAUNCHES = ['per-kernel', 'graph-in-decode'] as const;
+export const EAGER_NORM_MULTIPLIES = ['fp32', 'activation'] as const;
+export const DEFERRED_STATISTICS = ['norm-kernels', 'second-stream', 'second-stream-from-512'] as const;
 
 const TIER: ObjectSpec = {
   kind: 'object',
@@ -128,10 +130,13 @@ export const PROFILE_SPEC: ObjectSpec = {
       fields: {
         peakTflops: { kind: 'dtypeRecord', label: 'peak', value: rate('TFLOP/s', 'peak') },
         efficiency: { kind: 'number', ...RANGE.efficiency, exclusiveMin: false, unit: '', label: 'efficiency' },
+        tileM: { kind: 'number', min: 1, max: 65536, exclusiveMin: false, integer: true, unit: 'rows', label: 'tile rows' },
+        tileN: { kind: 'number', min: 1, max: 65536, exclusiveMin: false, integer: true, unit: 'columns', label: 'tile columns' },
         startLatencyNs: ns('start latency'),
         weightsResident: { kind: 'boolean', label: 'weights resident' },
         fusedEpilogue: { kind: 'boolean', label: 'fused epilogue' },
       },
+      optional: ['tileM', 'tileN'],
     },
     vector: {
       kind: 'object',
@@ -158,7 +163,10 @@ export const PROFILE_SPEC: ObjectSpec = {
           fields: {
             hopLatencyNs: ns('inter-chip hop latency'),
             bandwidthGBps: bandwidth('inter-chip bandwidth'),
+            startLatencyNs: ns('all-reduce fixed cost'),
           },
+          optional: ['startLatencyNs'],
+          defaults: { startLatencyNs: 0 },
         },
       },
     },
@@ -184,9 +192,13 @@ export const PROFILE_SPEC: ObjectSpec = {
         norm: { kind: 'enum', values: NORM_KERNELS, label: 'norm kernel' },
         launch: { kind: 'enum', values: KERNEL_LAUNCHES, label: 'launch' },
         graphKernelNs: ns('kernel in a captured graph'),
+        eagerNormMultiply: { kind: 'enum', values: EAGER_NORM_MULTIPLIES, label: 'eager norm multiply' },
+        deferredStatistic: { kind: 'enum', values: DEFERRED_STATISTICS, label: 'deferred statistic' },
+        dispatchNs: ns('host dispatch per op'),
+        streamJoinNs: ns('second-stream fork and join'),
       },
-      optional: ['attention', 'norm', 'launch', 'graphKernelNs'],
-      defaults: { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0 },
+      optional: ['attention', 'norm', 'launch', 'graphKernelNs', 'eagerNormMultiply', 'deferredStatistic', 'dispatchNs', 'streamJoinNs'],
+      defaults: { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0, eagerNormMultiply: 'fp32', deferredStatistic: 'norm-kernels', dispatchNs: 0, streamJoinNs: 0 },
     },
   },
   optional: ['title', 'description', 'kernels'],

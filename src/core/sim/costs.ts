@@ -19,8 +19,14 @@ interface Rates {
   /** Start cost of a kernel on the matrix / vector engine that is not a later tile or a fused epilogue. */
   matrixStartNs: number;
   vectorStartNs: number;
+  /** Host fork and join of a second stream, paid by the op that joins it (0 inside a captured graph). */
+  streamJoinNs: number;
   /** Matrix FLOP/s at the workload dtype: peak × efficiency. */
   matrixFlops: number;
+  /** A GEMM's output tile (0: no tiles) and the units its tiles are spread over, a wave at a time. */
+  tileM: number;
+  tileN: number;
+  units: number;
   /** Vector elements per second. */
   vectorElems: number;
   expCost: number;
@@ -41,9 +47,14 @@ function ratesOf(c: CostContext): Rates {
   const graphLaunch = hw.kernels.launch === 'graph-in-decode' && c.phase === 'decode';
   const tier = (name: string | undefined): number | undefined => (name === undefined ? undefined : streamBandwidth(hw, name));
   return {
-    matrixStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.matrix.startLatencyNs,
-    vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs,
+    // Outside a captured graph the host issues every kernel: an eager stack's Python dispatch comes first.
+    matrixStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.matrix.startLatencyNs + hw.kernels.dispatchNs,
+    vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs + hw.kernels.dispatchNs,
+    streamJoinNs: graphLaunch ? 0 : hw.kernels.streamJoinNs,
     matrixFlops: (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12 * hw.matrix.efficiency,
+    tileM: hw.matrix.tileM ?? 0,
+    tileN: hw.matrix.tileN ?? 0,
+    units: hw.computeUnits,
     vectorElems: hw.vector.gelemsPerSec * 1e9,
     expCost: hw.vector.expCost,
     rsqrtCost: hw.vector.rsqrtCost,
@@ -79,7 +90,8 @@ function durationNs(op: Op, r: Rates): number {
   const w = op.work;
   switch (w.kind) {
     case 'matmul': {
-      const computeNs = ((2 * w.m * w.k * w.n) / r.matrixFlops) * 1e9;
+      const fill = w.gemm && r.tileM > 0 && r.tileN > 0 ? waveFill(w.gemm.m, w.gemm.n, r.tileM, r.tileN, r.units) : 1;
+      const computeNs = ((2 * w.m * w.k * w.n) / (r.matrixFlops * fill)) * 1e9;
       // A fused attention kernel's exps run on the special-function units alongside the tensor cores.
       const expNs = w.exps > 0 ? ((w.exps * r.expCost) / r.vectorElems) * 1e9 : 0;
       return launchNs(op, r.matrixStartNs) + Math.max(computeNs, expNs, memoryNs(op, r));
@@ -87,7 +99,7 @@ function durationNs(op: Op, r: Rates): number {
     case 'vector': {
       const work = w.elements * w.ops + w.exps * r.expCost + w.rsqrts * r.rsqrtCost + w.divs * r.divCost;
       const runNs = (work / r.vectorElems) * 1e9;
-      return launchNs(op, r.vectorStartNs) + Math.max(runNs, memoryNs(op, r));
+      return launchNs(op, r.vectorStartNs) + (op.joinsStream ? r.streamJoinNs : 0) + Math.max(runNs, memoryNs(op, r));
     }
     case 'collective':
       if (w.rows === 0) return 0;
@@ -97,6 +109,24 @@ function durationNs(op: Op, r: Rates): number {
     case 'memory':
       return memoryNs(op, r);
   }
+}
+
+/**
+ * The share of the machine's tile slots an M × N GEMM keeps busy: its output is cut into tileM × tileN
+ * tiles, one per unit, run in waves of `units`; a tile that sticks out past M or N, and a last wave
+ * with idle units, cost as much as full ones (M = 256, N = 7168 in 128 × 128 tiles is 112 tiles: one
+ * wave of 132 SMs, 112/132 busy). Fewer rows than tileM run in a tile of the next power of two rows
+ * (at least 16, one tensor-core MMA), as GEMM libraries bucket small M. A grid smaller than one wave is split along K into as many slices
+ * as fit (split-K, what cuBLAS and CUTLASS do for small outputs), so that a small-M GEMM still spreads
+ * over most units.
+ */
+export function waveFill(m: number, n: number, tileM: number, tileN: number, units: number): number {
+  // Fewer rows than a tile: the kernel picks a tile of the next power of two rows, at least 16 (one MMA).
+  const rows = Math.min(tileM, Math.max(16, 2 ** Math.ceil(Math.log2(m))));
+  const tiles = Math.ceil(m / rows) * Math.ceil(n / tileN);
+  const splits = Math.max(1, Math.floor(units / tiles));
+  const waves = Math.ceil((tiles * splits) / units);
+  return (m * n * splits) / (waves * units * rows * tileN);
 }
 
 /**
@@ -144,7 +174,7 @@ function hopsOf(op: Op, hw: HardwareProfile): number {
 function latencyNs(op: Op, hops: number, hw: HardwareProfile, tp: number): number {
   const w = op.work;
   if (w.kind === 'collective') return w.rows === 0 ? 0 : hops * hw.collective.hopLatencyNs;
-  if (w.kind === 'allreduce') return tp <= 1 ? 0 : 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
+  if (w.kind === 'allreduce') return tp <= 1 ? 0 : hw.collective.interChip.startLatencyNs + 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
   return 0;
 }
 
@@ -204,12 +234,13 @@ interface LatencyRates {
   topology: HardwareProfile['collective']['topology'];
   computeUnits: number;
   interChipHopLatencyNs: number;
+  interChipStartNs: number;
   tp: number;
 }
 
 function latencyRatesOf(c: CostContext): LatencyRates {
   const net = c.hw.collective;
-  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, tp: c.tp };
+  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, interChipStartNs: net.interChip.startLatencyNs, tp: c.tp };
 }
 
 /** Same value in every field of `keys` (a NaN never matches, so its times are recomputed). */

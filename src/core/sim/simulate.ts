@@ -78,6 +78,8 @@ export function graphContext(hw: HardwareProfile, workload: Workload, dtype: Dty
     computeUnits: hw.computeUnits,
     attention: hw.kernels.attention,
     norm: hw.kernels.norm,
+    eagerNormMultiply: hw.kernels.eagerNormMultiply,
+    deferredStatistic: hw.kernels.deferredStatistic,
   };
 }
 
