@@ -253,7 +253,7 @@ suite('Deferred Norm in the extension host', () => {
     });
     const chosen = await vscode.commands.executeCommand<string>('deferredNorm.selectHardware');
     assert.equal(chosen, 'gpu-h100');
-    assert.deepEqual(offered.slice(0, 5).map((i) => i.label.replace('$(check) ', '')), ['dimc', 'gpu-a100', 'gpu-h100', 'gpu-t4', 'tpu-v5e']);
+    assert.deepEqual(offered.slice(0, 6).map((i) => i.label.replace('$(check) ', '')), ['cpu', 'dimc', 'gpu-a100', 'gpu-h100', 'gpu-t4', 'tpu-v5e']);
     assert.ok(offered.every((i) => typeof i.description === 'string' && i.description.length > 0));
     api.setPrompts({ pickModel: async () => modelUri('Llama-3.1-8B') });
     const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel', modelUri('Llama-3.1-405B'));
