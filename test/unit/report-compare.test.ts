@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getPreset } from '../../src/core/hardware/presets';
-import { compareHardware, compareRuns, formatRunsMarkdown } from '../../src/core/report/compare';
+import { compareHardware, compareRuns, formatRunsMarkdown, workloadVariants } from '../../src/core/report/compare';
 import { workloadLine } from '../../src/core/report/formats';
 import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
@@ -83,4 +83,20 @@ test('names from files cannot form markup in the side-by-side table', async () =
   const spec = { ...(await loadFixture('Llama-3.2-1B-Instruct')), name: '<img src=x onerror=alert(1)>[link](javascript:x)' };
   const md = formatRunsMarkdown(compareRuns([{ spec, hardware: getPreset('dimc'), workload: DEFAULT_WORKLOAD }]));
   assert.ok(!md.includes('<img') && !md.includes('](javascript'), md);
+});
+
+test('workload variants: each changes one field of the workload, within the limits', () => {
+  const decode = { ...DEFAULT_WORKLOAD, phase: 'decode' as const, batch: 32, seq: 512, context: 2048, tp: 1 };
+  assert.deepEqual(
+    workloadVariants(decode).map((v) => [v.label, v.workload.phase, v.workload.batch, v.workload.seq, v.workload.context, v.workload.tp]),
+    [
+      ['prefill of 512 tokens', 'prefill', 32, 512, 2048, 1],
+      ['batch 1', 'decode', 1, 512, 2048, 1],
+      ['batch 128', 'decode', 128, 512, 2048, 1],
+      ['context 8192', 'decode', 32, 512, 8192, 1],
+      ['tensor parallel 2', 'decode', 32, 512, 2048, 2],
+    ],
+  );
+  const atLimits = { ...decode, phase: 'prefill' as const, batch: 1, seq: 1 << 23, tp: 1024 };
+  assert.deepEqual(workloadVariants(atLimits).map((v) => v.label), ['decode, context 2048', 'batch 4']);
 });

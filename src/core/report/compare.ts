@@ -119,3 +119,23 @@ export function formatRunsMarkdown(result: Comparison): string {
   if (result.skipped.length > 0) out.push('', 'Not compared:', '', ...result.skipped.map((s) => `- ${markdownInline(s.run ?? s.hardware)} on ${markdownInline(s.hardware)}: ${markdownInline(s.reason)}`));
   return out.join('\n') + '\n';
 }
+
+type WorkloadShape = Pick<Workload, 'phase' | 'batch' | 'seq' | 'context' | 'tp'>;
+
+/**
+ * The other workloads Compare Models offers for the same model, each one change away from `w`: the other
+ * phase, batch 1 or 4× the batch, 4× the context (decode) or the prompt (prefill), twice the TP degree.
+ * Values stay within the core's limits (validateWorkload checks again).
+ */
+export function workloadVariants<W extends WorkloadShape>(w: W): { label: string; workload: W }[] {
+  const out: { label: string; workload: W }[] = [];
+  const add = (label: string, change: Partial<WorkloadShape>) => out.push({ label, workload: { ...w, ...change } });
+  if (w.phase === 'decode') add(`prefill of ${w.seq} tokens`, { phase: 'prefill' });
+  else add(`decode, context ${w.context}`, { phase: 'decode' });
+  if (w.batch !== 1) add('batch 1', { batch: 1 });
+  if (w.batch * 4 <= 1 << 16) add(`batch ${w.batch * 4}`, { batch: w.batch * 4 });
+  if (w.phase === 'decode' && w.context * 4 <= 1 << 24) add(`context ${w.context * 4}`, { context: w.context * 4 });
+  if (w.phase === 'prefill' && w.seq * 4 <= 1 << 24) add(`prompt of ${w.seq * 4} tokens`, { seq: w.seq * 4 });
+  if (w.tp * 2 <= 1024) add(`tensor parallel ${w.tp * 2}`, { tp: w.tp * 2 });
+  return out;
+}
