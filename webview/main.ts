@@ -57,9 +57,9 @@ function render(view: PanelView): void {
   controls.update(view);
   renderLayersChart(sections.layers.body, report);
   timeline.render(report, view.timelines);
-  renderSites(sections.sites.body, report, view.patch);
-  renderNumerics(sections.numerics.body, report.numerics);
   const live = view.interactive && host.connected;
+  renderSites(sections.sites.body, report, view.patch, view.siteSources, live ? (layerKind, site) => host.post({ type: 'openSiteSource', layerKind, site }) : null);
+  renderNumerics(sections.numerics.body, report.numerics);
   renderPseudocode(
     sections.pseudocode.body,
     report,

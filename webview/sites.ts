@@ -5,7 +5,7 @@
  * no deeper. Report strings go in as text only.
  */
 import { appliedAt } from '../src/core/report/formats';
-import type { PatchView } from '../src/common/protocol';
+import type { PatchView, SiteSource } from '../src/common/protocol';
 import type { Decision, Report, SiteResult } from '../src/core/report/types';
 import { h, replaceChildren } from './dom';
 import { usFine } from './format';
@@ -54,7 +54,22 @@ function siteDetails(site: SiteResult, report: Report): HTMLElement {
   return h('div', { className: 'site-depths' }, ...parts);
 }
 
-export function renderSites(body: HTMLElement, report: Report, patch: PatchView | undefined): void {
+/** The site's name; a link to where it comes from when the host can open it (the panel, not an export). */
+function siteName(kind: string, site: SiteResult, sources: readonly SiteSource[], open: SiteLink | null): HTMLElement {
+  const source = open ? sources.find((x) => x.layerKind === kind && x.site === site.id) : undefined;
+  if (!open || !source) return h('th', { className: 'site-name', text: site.name, attrs: { scope: 'row' } });
+  const link = h('a', { className: 'site-source', text: site.name, attrs: { href: '#', title: source.title, 'data-layer-kind': kind, 'data-site': site.id } });
+  link.addEventListener('click', (event) => {
+    event.preventDefault();
+    open(kind, site.id);
+  });
+  return h('th', { className: 'site-name', attrs: { scope: 'row' } }, link);
+}
+
+/** Asks the host to open the modeling line or config key a site comes from. */
+export type SiteLink = (layerKind: string, site: string) => void;
+
+export function renderSites(body: HTMLElement, report: Report, patch: PatchView | undefined, sources: readonly SiteSource[] = [], open: SiteLink | null = null): void {
   const tables = report.layerKinds.map((kind) => {
     const layers = kind.layers.length === 1 ? `layer ${kind.layers[0]}` : `${kind.layers.length} layers`;
     const rows = kind.sites.map((site) => {
@@ -67,7 +82,7 @@ export function renderSites(body: HTMLElement, report: Report, patch: PatchView 
         h('td', {}, decisionBadge(site.decision)),
         h('td', { className: `applied${applied === '' ? ' applied-none' : ''}`, text: applied === '' ? '—' : applied }),
         h('td', { className: `patch ${patched?.applied ? 'patch-applied' : 'patch-skipped'}`, text: patched?.label ?? '—', attrs: { title: patched?.detail } }),
-        h('th', { className: 'site-name', text: site.name, attrs: { scope: 'row' } }),
+        siteName(kind.id, site, sources, open),
         h('td', { className: 'num', text: usFine(site.keptUs) }),
         h('td', { className: 'num', text: usFine(site.deferredUs) }),
         h('td', { className: 'num', text: usFine(site.savedUs) }),
@@ -87,7 +102,7 @@ export function renderSites(body: HTMLElement, report: Report, patch: PatchView 
   });
   replaceChildren(
     body,
-    h('p', { className: 'hint', text: 'Latencies are of one layer of the kind, with the other sites as decided. Applied: where the deferred scale is multiplied in. PyTorch patch: what Export PyTorch Patch… does with the site.' }),
+    h('p', { className: 'hint', text: `Latencies are of one layer of the kind, with the other sites as decided. Applied: where the deferred scale is multiplied in. PyTorch patch: what Export PyTorch Patch… does with the site.${open && sources.length > 0 ? ' A site’s name opens where it comes from: its call in the modeling code beside the config, or the config key that sets it.' : ''}` }),
     ...tables,
   );
 }

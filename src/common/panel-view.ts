@@ -16,7 +16,8 @@ import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
 import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
-import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type PanelView, type PatchView, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
+import { KEYS } from '../core/model/families/common';
+import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type PanelView, type PatchView, type SiteSource, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
 
 export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
   return validateWorkload({ ...input, tiles: DEFAULT_WORKLOAD.tiles }, source);
@@ -88,7 +89,30 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
     sweep: options.sweep,
     patch: patchView(report),
     interactive: options.interactive,
+    siteSources: siteSources(spec, report),
   };
+}
+
+/** The config file a spec was read from, or null when it came from weights (a GGUF or safetensors header). */
+function configFileOf(spec: ModelSpec): string | null {
+  const { path, format } = spec.source;
+  if (format === 'config.json') return path;
+  if (format === 'directory') return `${path.replace(/[\\/]+$/, '')}/config.json`;
+  return null;
+}
+
+/** Per site of the report, the config keys it comes from (the links of the sites table). */
+export function siteSources(spec: ModelSpec, report: Report): SiteSource[] {
+  const configPath = configFileOf(spec);
+  if (configPath === null) return [];
+  const file = configPath.split(/[\\/]/).pop() ?? configPath;
+  return report.layerKinds.flatMap((k) =>
+    k.sites.map((s): SiteSource => {
+      const keys = [...(s.kind === 'softmax' ? KEYS.heads : KEYS.eps)];
+      const module = s.kind === 'softmax' ? 'the softmax' : `${s.name.split(' → ')[0]!.trim()}(…)`;
+      return { layerKind: k.id, site: s.id, configPath, keys, title: `Go to the modeling code's call of ${module} beside the config, or ${file}'s ${s.kind === 'softmax' ? 'attention heads' : 'norm epsilon'} (${keys.join(', ')})` };
+    }),
+  );
 }
 
 /** Per site, whether the PyTorch patch applies it; every site skipped, with the refusal, for a family it does not support. */

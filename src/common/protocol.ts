@@ -53,6 +53,22 @@ export interface PatchView {
   sites: { layerKind: string; site: string; applied: boolean; label: string; detail: string }[];
 }
 
+/**
+ * Where a site comes from, for the sites table's link (computed from the model, not in the webview): the
+ * host opens the modeling code's call of the site when a modeling_*.py beside the config has one, otherwise
+ * the config's line for the first of `keys` the file holds.
+ */
+export interface SiteSource {
+  layerKind: string;
+  site: string;
+  /** The config.json the model was read from (a model read from weights alone has no sources). */
+  configPath: string;
+  /** The config keys that set the site, in the order the core reads them: the norm's epsilon, or the attention heads for a Softmax. */
+  keys: string[];
+  /** The link's tooltip: what it opens. */
+  title: string;
+}
+
 /** Everything the panel (or the stand-alone HTML export) renders. */
 export interface PanelView {
   report: Report;
@@ -70,6 +86,8 @@ export interface PanelView {
   patch: PatchView;
   /** False in the HTML export: there is no extension to re-profile, so the controls are read-only. */
   interactive: boolean;
+  /** Per site, where it comes from (absent in views from before the links; empty for a model read from weights). */
+  siteSources?: SiteSource[];
 }
 
 /** Extension → webview. */
@@ -95,6 +113,8 @@ export type WebviewMessage =
   | { type: 'export' }
   /** Export PyTorch Patch… for the panel's model, hardware, kernels and workload. */
   | { type: 'exportPytorchPatch' }
+  /** A site row's link: open the modeling line or config key the site comes from. */
+  | { type: 'openSiteSource'; layerKind: string; site: string }
   /** After each render: the headline's text as shown, so the host (and its tests) know what the user sees. */
   | { type: 'rendered'; headline: string };
 
@@ -159,6 +179,10 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
     }
     case 'rendered':
       return isShortString(v['headline'], 65536) ? { type: 'rendered', headline: v['headline'] } : null;
+    case 'openSiteSource': {
+      const { layerKind, site } = v;
+      return isShortString(layerKind, 256) && isShortString(site, 256) ? { type: 'openSiteSource', layerKind, site } : null;
+    }
     case 'openDiff': {
       const { layerKind, site } = v;
       if (!isShortString(layerKind, 256) || !(site === null || isShortString(site, 256))) return null;

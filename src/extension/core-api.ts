@@ -12,7 +12,7 @@ export { fullReport } from '../core/report/full';
 export { profile } from '../core/report/profile';
 export { pytorchModule } from '../core/codegen/pytorch';
 export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
-export { compareHardware, formatComparisonMarkdown } from '../core/report/compare';
+export { compareHardware, compareRuns, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../core/report/compare';
 export { DEFAULT_WORKLOAD } from '../core/workload';
 export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../common/panel-view';
 export { standaloneHtml } from '../common/report-html';

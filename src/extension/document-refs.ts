@@ -27,13 +27,26 @@ export interface ComparisonRef {
   workload: WorkloadInput;
 }
 
-export type DocumentRef = PseudocodeRef | ComparisonRef;
+/** Compare Models: two runs side by side on one machine, the first the panel's (or the chosen model's). */
+export interface ModelsComparisonRef {
+  kind: 'models';
+  modelPath: string;
+  workload: WorkloadInput;
+  hardware: string;
+  /** The panel's kernel choices over the profile's, applied to both runs. */
+  kernels?: KernelOverrides;
+  /** The second run: another model, or the same at another workload. */
+  other: { modelPath: string; workload: WorkloadInput };
+}
+
+export type DocumentRef = PseudocodeRef | ComparisonRef | ModelsComparisonRef;
 
 const clean = (s: string) => s.replace(/[^\w.-]+/g, '_');
 
 /** The path people see in the editor's tab: readable, with an extension that picks the highlighting. */
 export function refPath(ref: DocumentRef, modelTitle: string): string {
   if (ref.kind === 'comparison') return `/${clean(modelTitle)}/hardware-comparison.md`;
+  if (ref.kind === 'models') return `/${clean(modelTitle)}/model-comparison.md`;
   return `/${clean(modelTitle)}/${clean(ref.layerKind)}/${clean(ref.site ?? 'block')}.${ref.side === 'before' ? 'baseline' : 'deferred'}.py`;
 }
 
@@ -54,6 +67,16 @@ export function parseRefQuery(query: string): DocumentRef | null {
   const workload = parseWorkloadInput(r['workload']);
   if (!workload || !str(r['modelPath'])) return null;
   if (r['kind'] === 'comparison') return { kind: 'comparison', modelPath: r['modelPath'], workload };
+  if (r['kind'] === 'models') {
+    const other = r['other'];
+    if (typeof other !== 'object' || other === null || Array.isArray(other)) return null;
+    const o = other as Record<string, unknown>;
+    const otherWorkload = parseWorkloadInput(o['workload']);
+    const kernels = parseKernelOverrides(r['kernels']);
+    if (!otherWorkload || !str(o['modelPath']) || !str(r['hardware']) || !kernels) return null;
+    const overrides = kernels.attention !== null || kernels.norm !== null ? { kernels } : {};
+    return { kind: 'models', modelPath: r['modelPath'], workload, hardware: r['hardware'], ...overrides, other: { modelPath: o['modelPath'], workload: otherWorkload } };
+  }
   if (r['kind'] !== 'pseudocode' || !str(r['hardware']) || !str(r['layerKind'])) return null;
   const site = r['site'];
   const side = r['side'];

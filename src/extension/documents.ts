@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Report } from '../core/report/types';
 import { loadCore } from './core';
-import { DOCUMENT_SCHEME, parseRefQuery, refPath, refQuery, type ComparisonRef, type DocumentRef, type PseudocodeRef } from './document-refs';
+import { DOCUMENT_SCHEME, parseRefQuery, refPath, refQuery, type ComparisonRef, type DocumentRef, type ModelsComparisonRef, type PseudocodeRef } from './document-refs';
 import { hardwareChoices, resolveHardware } from './hardware';
 import { log } from './log';
 import { modelTitle } from './model-files';
@@ -12,7 +12,9 @@ export class ReadonlyDocuments implements vscode.TextDocumentContentProvider {
     const ref = parseRefQuery(uri.query);
     if (!ref) return 'This document cannot be rebuilt from its address; open it again from the report.';
     try {
-      return ref.kind === 'comparison' ? await comparisonText(ref, token) : await pseudocodeText(ref);
+      if (ref.kind === 'comparison') return await comparisonText(ref, token);
+      if (ref.kind === 'models') return await modelsComparisonText(ref);
+      return await pseudocodeText(ref);
     } catch (err) {
       // The editor shows the text; the bad-input line is what the user needs to see there.
       const message = err instanceof Error ? err.message : String(err);
@@ -56,6 +58,19 @@ async function comparisonText(ref: ComparisonRef, token: vscode.CancellationToke
   const result = core.compareHardware(spec, machines, workload);
   result.skipped.push(...unreadable);
   return core.formatComparisonMarkdown(spec.name, core.workloadLine(workload), result);
+}
+
+/** Two runs on the panel's hardware and kernels: the first model at its workload, the second model (or the same) at its own. */
+async function modelsComparisonText(ref: ModelsComparisonRef): Promise<string> {
+  const core = loadCore();
+  const hardware = core.withKernelOverrides(await resolveHardware(ref.hardware), ref.kernels ?? { attention: null, norm: null });
+  const first = await core.loadModel(ref.modelPath);
+  const second = ref.other.modelPath === ref.modelPath ? first : await core.loadModel(ref.other.modelPath);
+  const result = core.compareRuns([
+    { spec: first, hardware, workload: core.workloadOf(ref.workload) },
+    { spec: second, hardware, workload: core.workloadOf(ref.other.workload, 'second workload') },
+  ]);
+  return core.formatRunsMarkdown(result);
 }
 
 export function documentUri(ref: DocumentRef): vscode.Uri {

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { parsePanelState } from '../common/protocol';
 import { compareHardware } from './commands/compareHardware';
+import { compareModels } from './commands/compareModels';
 import { exportReport, initExport } from './commands/exportReport';
 import { exportPytorchPatch, initPytorchExport } from './commands/exportPytorchPatch';
 import { newHardwareProfile } from './commands/newHardwareProfile';
@@ -75,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     command('deferredNorm.profileActiveFile', (arg?: unknown) => profileActiveFile(uriArg(arg))),
     command('deferredNorm.selectHardware', selectHardware),
     command('deferredNorm.compareHardware', (arg?: unknown) => compareHardware(uriArg(arg))),
+    command('deferredNorm.compareModels', (arg?: unknown) => compareModels(uriArg(arg))),
     command('deferredNorm.sweep', (arg?: unknown) => sweep(uriArg(arg))),
     command('deferredNorm.showPseudocode', (arg?: unknown) => showPseudocode(uriArg(arg))),
     command('deferredNorm.exportReport', (arg?: unknown) => exportReport(uriArg(arg))),

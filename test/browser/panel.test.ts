@@ -258,6 +258,36 @@ test('buttons post verify, export, sweep, openDiff and exportPytorchPatch', asyn
   assert.deepEqual(posted.find((m) => m.type === 'openDiff'), { type: 'openDiff', layerKind: first.layerKind, site: first.site });
 });
 
+test('a site’s name links to where it comes from: a click or Enter posts openSiteSource for its row; a view without sources has no links', async () => {
+  await send({ type: 'view', view });
+  const decoder = view.report.layerKinds[0]!;
+  const mlp = decoder.sites.find((s) => s.id === 'mlp-norm')!;
+  const link = page.locator('#sites table').first().locator('tr[data-site="mlp-norm"] a.site-source');
+  await link.waitFor();
+  // Llama's MLP norm: post_attention_layernorm, read by gate_proj and up_proj; its config key rms_norm_eps.
+  assert.equal(await link.innerText(), mlp.name);
+  assert.match(mlp.name, /^post_attention_layernorm → /);
+  assert.match((await link.getAttribute('title')) ?? '', /post_attention_layernorm\(…\).*rms_norm_eps/);
+  const before = (await postedOf('openSiteSource')).length;
+  await link.click();
+  const head = page.locator('#sites table').last().locator('tr[data-site="final-norm"] a.site-source');
+  await head.focus();
+  await page.keyboard.press('Enter');
+  const posted = (await postedOf('openSiteSource')).slice(before);
+  assert.deepEqual(posted, [
+    { type: 'openSiteSource', layerKind: decoder.id, site: 'mlp-norm' },
+    { type: 'openSiteSource', layerKind: 'head', site: 'final-norm' },
+  ]);
+  // A model read from weights (no sources): the names are plain text.
+  await send({ type: 'view', view: { ...view, siteSources: [] } });
+  await page.waitForFunction(() => document.querySelectorAll('#sites a.site-source').length === 0);
+  assert.equal(await page.locator('#sites tr[data-site="mlp-norm"] .site-name').innerText(), mlp.name);
+  // Back to the plain view, numerics done, for the tests after.
+  await send({ type: 'view', view });
+  await send({ type: 'numerics', numerics: (view as { numericsLater?: unknown }).numericsLater as Record<string, unknown> });
+  await page.waitForFunction(() => document.querySelectorAll('#sites a.site-source').length > 0);
+});
+
 test('the keyboard reaches the controls and the charts', async () => {
   await page.locator('#ctl-tp input').focus();
   await page.keyboard.press('Tab');

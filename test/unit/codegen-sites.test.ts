@@ -76,11 +76,13 @@ test('RMSNorm → Linear with bias (Qwen2): the bias is added after the scale', 
   assert.doesNotMatch(attn.after, /q_proj_raw = x @ q_proj\.weight′\.T \+/);
 });
 
-test('Gemma: the fold uses diag(1 + γ)', async () => {
+test('Gemma: γ is defined as (1 + weight) and folded as diag(γ), never diag(1 + γ) (issue 20)', async () => {
   const g = await generate('Gemma-2b');
   const attn = site(g, 'decoder', 'attn-norm');
   assert.match(attn.after, /γ = \(1 \+ input_layernorm\.weight\)/);
-  assert.match(attn.after, /W′ = diag\(1 \+ γ\)·W/);
+  // γ already holds the 1: W′ = diag(1 + weight)·W = diag(γ)·W; diag(1 + γ) would add it twice.
+  assert.match(attn.after, /W′ = diag\(γ\)·W/);
+  assert.doesNotMatch(attn.after, /1 \+ γ/);
   assert.match(attn.before, /h = x \* r \* \(1 \+ input_layernorm\.weight\)/);
 });
 

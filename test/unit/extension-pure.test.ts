@@ -35,12 +35,16 @@ test('document addresses round-trip and reject what they did not make', () => {
     { kind: 'pseudocode', modelPath: '/w/m/config.json', hardware: 'dimc', workload, layerKind: 'dense', site: 'attn-norm', side: 'before' },
     { kind: 'pseudocode', modelPath: '/w/m/config.json', hardware: 'file:///w/x.hardware.json', workload, layerKind: 'head', site: null, side: 'after' },
     { kind: 'comparison', modelPath: '/w/m', workload },
+    { kind: 'models', modelPath: '/w/m/config.json', workload, hardware: 'gpu-h100', kernels: { attention: 'eager', norm: null }, other: { modelPath: '/w/n/config.json', workload: { ...workload, batch: 1 } } },
   ];
   for (const ref of refs) assert.deepEqual(parseRefQuery(refQuery(ref)), ref);
   assert.equal(refPath(refs[0]!, 'Llama 3/8B'), '/Llama_3_8B/dense/attn-norm.baseline.py');
   assert.equal(refPath(refs[1]!, 'm'), '/m/head/block.deferred.py');
   assert.equal(refPath(refs[2]!, 'm'), '/m/hardware-comparison.md');
-  for (const bad of ['', '{', '[]', '{"kind":"pseudocode"}', JSON.stringify({ ...refs[0], side: 'middle' }), JSON.stringify({ ...refs[2], workload: { ...workload, tp: 0 } })]) {
+  assert.equal(refPath(refs[3]!, 'm'), '/m/model-comparison.md');
+  const models = refs[3]!;
+  const badModels = [{ ...models, other: undefined }, { ...models, other: { modelPath: '/w/n/config.json', workload: { ...workload, batch: 0 } } }, { ...models, other: { modelPath: '', workload } }, { ...models, hardware: '' }, { ...models, kernels: { attention: 'sdpa', norm: null } }];
+  for (const bad of ['', '{', '[]', '{"kind":"pseudocode"}', JSON.stringify({ ...refs[0], side: 'middle' }), JSON.stringify({ ...refs[2], workload: { ...workload, tp: 0 } }), ...badModels.map((m) => JSON.stringify(m))]) {
     assert.equal(parseRefQuery(bad), null, bad);
   }
 });

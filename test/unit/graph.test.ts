@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildLayerGraph } from '../../src/core/graph/layer';
+import { layerSites } from '../../src/core/graph/sites';
 import type { LayerGraph } from '../../src/core/graph/ops';
 import { getPreset } from '../../src/core/hardware/presets';
 import { graphContext } from '../../src/core/sim/simulate';
@@ -73,4 +74,13 @@ test('ops list their dependencies before themselves', async () => {
       for (const d of op.deps) assert.ok(d < i, `${op.name} depends on a later op`);
     });
   }
+});
+
+test('QK norms are labelled by what reads them, the per-head scores, not the residual (issue 20)', async () => {
+  // Qwen3 normalizes q and k per head (q_norm, k_norm over head_dim 128) before RoPE and q·kᵀ.
+  const spec = await loadFixture('Qwen3-0.6B');
+  const names = layerSites(spec.layerKinds[0]!).map((s) => s.name);
+  assert.ok(names.includes('q_norm → q·kᵀ (per head)'), names.join(' | '));
+  assert.ok(names.includes('k_norm → q·kᵀ (per head)'), names.join(' | '));
+  assert.ok(!names.some((n) => n.endsWith('→ residual')), names.join(' | '));
 });

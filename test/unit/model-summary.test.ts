@@ -81,3 +81,19 @@ describe('helpers', () => {
     assert.equal(withoutExtras.total, spec.params.total - 1024 * 768);
   });
 });
+
+describe('a quantized checkpoint (issue 20)', () => {
+  it('gpt-oss-20b: the report says its mxfp4 weights are simulated unquantized, at the dtype the report states', async () => {
+    const { loadFixture } = await import('./helpers/fixtures');
+    const { getPreset } = await import('../../src/core/hardware/presets');
+    const { profileChecked } = await import('../../src/core/report/brief');
+    const { DEFAULT_WORKLOAD } = await import('../../src/core/workload');
+    // config.json: "quantization_config": { "quant_method": "mxfp4", … }; gpu-h100 runs bf16 unless told.
+    const report = profileChecked(await loadFixture('gpt-oss-20b'), getPreset('gpu-h100'), DEFAULT_WORKLOAD);
+    assert.equal(report.workload.dtype, 'bf16');
+    const note = report.model.notes.find((n) => n.includes('mxfp4'));
+    assert.ok(note, report.model.notes.join('\n'));
+    assert.match(note, /simulated unquantized/);
+    assert.match(note, /the workload's dtype/);
+  });
+});

@@ -119,20 +119,41 @@ function content(over: Partial<ViewerContent> = {}): ViewerContent {
 
 const OPTIONS = { cspSource: 'https://x.vscode-cdn.net', nonce: 'N0nce+/=', scriptUri: 'https://x.vscode-cdn.net/dist/webview/model-viewer.js' };
 
-test('the viewer reads a file once: its spec comes from that read (the file may change after) and equals loadModel’s', async () => {
+test('the viewer reads a file once: its spec comes from that read (the file may change after) and equals inspect’s reading', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dnp-viewer-'));
   const gguf = join(dir, 'tiny.gguf');
   writeFileSync(gguf, writeGguf({ kv: llamaGgufKv({ ...TINY, name: 'Tiny', context: 2048, eps: 1e-5 }), tensors: llamaGgufTensors(TINY) }).bytes);
   const st = join(dir, 'tiny.safetensors');
   writeFileSync(st, writeSafetensors(llamaTensors({ layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, invFreq: true })));
   for (const path of [gguf, st]) {
-    const expected = await loadModel(path); // the report panel's reading
+    const expected = await loadModel(path, { gguf: 'tensors' }); // inspect's reading: the GGUF tensor list too
     const read = await readModelFileHeader(path);
     // Overwritten after the header was read: a second read would fail on the magic or the header length.
     writeFileSync(path, 'NOT A MODEL FILE');
     assert.deepEqual(await read.spec(), expected, path);
     await assert.rejects(loadModel(path), InputError, 'a fresh read does see the new bytes');
   }
+});
+
+test('a tied Llama-3.2-3B-like GGUF: the viewer counts the embeddings once, 3,212,749,824 parameters (issue 20)', async () => {
+  // Llama-3.2-3B: hidden 3072, 28 layers, 24 heads of 128, 8 KV heads, ffn 8192, vocab 128,256, no output.weight.
+  const sizes = { layers: 28, hidden: 3072, ffn: 8192, heads: 24, kvHeads: 8, vocab: 128256 };
+  const dir = mkdtempSync(join(tmpdir(), 'dnp-viewer-'));
+  const path = join(dir, 'llama-3.2-3b.gguf');
+  writeFileSync(path, writeGguf({ kv: llamaGgufKv({ ...sizes, name: 'Llama 3.2 3B', context: 131072, eps: 1e-5, tokens: false }), tensors: llamaGgufTensors({ ...sizes, tied: true }) }).bytes);
+  // By hand, per layer: q and o 3072², k and v 3072 × 1024 each, gate, up and down 3072 × 8192 each, two norms of 3072.
+  const perLayer = 2 * 3072 * 3072 + 2 * 3072 * 1024 + 3 * 3072 * 8192 + 2 * 3072;
+  assert.equal(perLayer, 100_669_440);
+  const embeddings = 128256 * 3072; // once: the output layer reuses them
+  const expected = 28 * perLayer + embeddings + 3072; // + the final norm
+  assert.equal(expected, 3_212_749_824);
+  const spec = await (await readModelFileHeader(path)).spec();
+  assert.equal(spec.tiedEmbeddings, true);
+  assert.equal(spec.params.total, expected);
+  // The weights in the tensor list agree (a second count, from the file's shapes).
+  assert.equal(spec.paramsFromWeights, expected);
+  const html = viewerHtml(content({ profile: { ...content().profile!, params: { total: spec.params.total, active: spec.params.active } } }), OPTIONS);
+  assert.match(html, /3\.21 B \(3,212,749,824\)/);
 });
 
 test('the viewer shows a 1 MiB chat template and a nested array cut, with their sizes', async () => {

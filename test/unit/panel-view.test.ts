@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readHardwareProfileFile } from '../../src/core/files';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
+import { loadModel } from '../../src/core/model/load';
 import { compareHardware, formatComparisonMarkdown } from '../../src/core/report/compare';
 import { profile } from '../../src/core/report/profile';
 import { timelinesOf } from '../../src/core/report/timeline';
@@ -176,4 +177,28 @@ test('a workspace profile named like a preset is shown in the panel as that file
   assert.equal(view.report.hardware.name, 'lab.hardware.json');
   // Free hops: its own numbers, not the preset's.
   assert.ok(view.report.totals.collectiveShareBaselinePct < profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals.collectiveShareBaselinePct);
+});
+
+test('site sources: every site of a config-read model names the config and the keys it comes from; a model read from weights has none (issue 20)', async () => {
+  const dir = join(__dirname, '..', 'fixtures', 'configs', 'Llama-3.1-8B');
+  const spec = await loadModel(dir);
+  const options = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null, sweep: null };
+  const view = buildPanelView(spec, getPreset('dimc'), inputOf(DEFAULT_WORKLOAD), options);
+  const sites = view.report.layerKinds.flatMap((k) => k.sites.map((s) => `${k.id}/${s.id}`));
+  assert.deepEqual(view.siteSources!.map((s) => `${s.layerKind}/${s.site}`), sites);
+  // Llama's config.json sets its RMSNorms by rms_norm_eps and its attention by num_attention_heads (read here from the file).
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(config['rms_norm_eps'], 1e-5);
+  assert.equal(config['num_attention_heads'], 32);
+  const source = (kind: string, site: string) => view.siteSources!.find((s) => s.layerKind === kind && s.site === site)!;
+  const decoder = view.report.layerKinds[0]!.id;
+  for (const [kind, site] of [[decoder, 'attn-norm'], [decoder, 'mlp-norm'], ['head', 'final-norm']] as const) {
+    assert.equal(source(kind, site).configPath, `${dir}/config.json`);
+    assert.equal(source(kind, site).keys.find((k) => k in config), 'rms_norm_eps', site);
+  }
+  assert.equal(source(decoder, 'softmax').keys.find((k) => k in config), 'num_attention_heads');
+  assert.match(source(decoder, 'attn-norm').title, /input_layernorm\(…\)/);
+  // From a GGUF header there is no config to point at.
+  const fromWeights = buildPanelView({ ...spec, source: { path: '/m/model.gguf', format: 'gguf' } }, getPreset('dimc'), inputOf(DEFAULT_WORKLOAD), options);
+  assert.deepEqual(fromWeights.siteSources, []);
 });

@@ -17,6 +17,7 @@ test('every webview message the protocol names is accepted as sent', () => {
     { type: 'sweep', axis: 'context' },
     { type: 'openDiff', layerKind: 'dense', site: 'attn-norm' },
     { type: 'openDiff', layerKind: 'dense', site: null },
+    { type: 'openSiteSource', layerKind: 'decoder', site: 'attn-norm' },
     { type: 'rendered', headline: 'Llama-3.1-8B on dimc: saved 20.3%' },
   ];
   for (const message of valid) assert.deepEqual(parseWebviewMessage(message), message);
@@ -50,6 +51,9 @@ test('unknown and malformed webview messages are dropped, extra fields are not p
     { type: 'sweep', axis: 'layers' },
     { type: 'openDiff', layerKind: 7, site: null },
     { type: 'openDiff', layerKind: 'dense' },
+    { type: 'openSiteSource', layerKind: 'decoder', site: null },
+    { type: 'openSiteSource', layerKind: 'decoder', site: 'x'.repeat(257) },
+    { type: 'openSiteSource', site: 'attn-norm' },
     { type: 'rendered' },
   ];
   for (const message of invalid) assert.equal(parseWebviewMessage(message), null, JSON.stringify(message)?.slice(0, 80));

@@ -128,7 +128,8 @@ export function foldLines(site: Site): Line[] {
   for (const lin of site.consumers) {
     const w = `${lin.name}.weight`;
     const shape = lin.copies ? `[${lin.copies.total}, ${lin.out}, ${lin.in}]` : `[${lin.out}, ${lin.in}]`;
-    const gammaTag = norm.affine === 'one-plus-weight' ? 'diag(1 + γ)' : 'diag(γ)';
+    // γ is defined above as the factor itself ((1 + weight) for Gemma): the fold is diag(γ) either way.
+    const gammaTag = 'diag(γ)';
     if (isLayerNorm(norm)) {
       lines.push(code(`${w}′ = ${gamma !== null ? `${w} * γ` : w}`, gamma !== null ? `${gammaTag}·W, γ along the ${lin.in} inputs` : `no γ: W`));
       lines.push(code(`${w}′ = ${w}′ - ${w}′.mean(dim=-1, keepdim=True)`, `W̃ = (I − 11ᵀ/n)·${gamma !== null ? `${gammaTag}·` : ''}W: centering folded, n = ${norm.width}, ${shape}`));

@@ -69,7 +69,8 @@ function normSite(kind: LayerKind | null, norm: NormSpec, consumers: LinearSpec[
   const reason =
     INELIGIBLE_REASON[norm.placement] ??
     (consumers.length === 0 ? 'its output does not go straight into a linear layer' : null);
-  const target = consumers.length > 0 ? consumers.map((l) => l.name).join(', ') : 'residual';
+  // A QK norm's output is q (or k) of one head, read by the scores q·kᵀ, not by a linear nor the residual.
+  const target = consumers.length > 0 ? consumers.map((l) => l.name).join(', ') : norm.placement === 'qk' ? 'q·kᵀ (per head)' : 'residual';
   const id = siteIdOf(norm);
   const site: Site = {
     id: kind && kind.norms.filter((n) => siteIdOf(n) === id).length > 1 ? `${id}:${norm.name}` : id,

@@ -149,7 +149,12 @@ export function specFromConfigWithFields(
   if (vision) notes.push(`Vision tower (${vision.modelType}) named but not profiled or counted; only the language model is.`);
   const quantization = ownValue(top, 'quantization_config');
   const quant = isObject(quantization) ? ownValue(quantization, 'quant_method') : undefined;
-  if (typeof quant === 'string') notes.push(`Weights are quantized (${quant}); parameter counts are element counts.`);
+  // The simulation has no quantized formats: say that the figures are for unquantized weights, not the checkpoint's.
+  if (typeof quant === 'string') {
+    notes.push(
+      `Weights are quantized (${quant}) in the checkpoint, but simulated unquantized: weight reads, matmuls and memory use the workload's dtype (the hardware profile's default unless set), not ${quant}'s bits; parameter counts are element counts.`,
+    );
+  }
 
   const partial = {
     layerKinds,

@@ -158,7 +158,7 @@ async function mergedHeaders(dir: string, shards: string[], known?: KnownHeader)
   return merged;
 }
 
-function noteWeightsMismatch(spec: ModelSpec, from: string): void {
+export function noteWeightsMismatch(spec: ModelSpec, from: string): void {
   const w = spec.paramsFromWeights;
   if (w === null || spec.params.total === 0) return;
   const diff = Math.abs(w - spec.params.total) / spec.params.total;

@@ -8,7 +8,7 @@ import { InputError } from '../../core/errors';
 import { withByteSource } from '../../core/files';
 import { ggufFileHeader, safetensorsFileHeader, type ModelFileHeader } from '../../core/model/file-header';
 import { readGgufHeader, specFromGgufHeader } from '../../core/model/gguf';
-import { loadSafetensorsFile } from '../../core/model/load';
+import { loadSafetensorsFile, noteWeightsMismatch } from '../../core/model/load';
 import { readSafetensorsHeader } from '../../core/model/safetensors';
 import type { ModelSpec } from '../../core/model/spec';
 
@@ -17,8 +17,8 @@ export interface ModelFileRead {
   /** The file's size in bytes, as the file system reports it (a sparse file's full length). */
   fileBytes: number;
   /**
-   * The model as loadModel(path) reads it (the report panel's reading, so both agree), built from the
-   * header already read; its errors are the profile's, apart from the header's.
+   * The model as `inspect` reads it (loadModel with the GGUF tensor list), built from the header already
+   * read; its errors are the profile's, apart from the header's.
    */
   spec(): Promise<ModelSpec>;
 }
@@ -28,8 +28,13 @@ export async function readModelFileHeader(path: string): Promise<ModelFileRead> 
   if (lower.endsWith('.gguf')) {
     // The tensor list sits after the vocabulary: walking it costs the metadata's size (a few MB), no more.
     const { header, fileBytes } = await withByteSource(path, 'gguf', async (src) => ({ header: await readGgufHeader(src, path, { tensors: true }), fileBytes: src.size }));
-    // loadModel reads GGUF metadata only: the spec sets the tensor list aside, as it does.
-    return { header: ggufFileHeader(header), fileBytes, spec: async () => specFromGgufHeader(header, { path, format: 'gguf' }, false) };
+    // The tensor list is read anyway: it says whether output.weight exists, so a tied model's embeddings count once.
+    return { header: ggufFileHeader(header), fileBytes, spec: async () => {
+        const spec = specFromGgufHeader(header, { path, format: 'gguf' });
+        noteWeightsMismatch(spec, 'the GGUF tensor list');
+        return spec;
+      },
+    };
   }
   if (lower.endsWith('.safetensors')) {
     const { header, fileBytes } = await withByteSource(path, 'safetensors', async (src) => ({ header: await readSafetensorsHeader(src, path), fileBytes: src.size }));

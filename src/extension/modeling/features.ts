@@ -146,6 +146,17 @@ async function analyze(document: vscode.TextDocument): Promise<Analysis | undefi
   return { configPath: config.path, hardware, workload, report, scan, matches: matchSites(scan, report) };
 }
 
+/**
+ * Where a modeling file calls a site of `report` (a norm module's call, or the softmax multiplied with V),
+ * or undefined: no such call, or a file over MODELING_TEXT_CAP. The report panel's site links use it.
+ */
+export async function siteCallIn(document: vscode.TextDocument, report: Report, layerKind: string, site: string): Promise<vscode.Range | undefined> {
+  if (document.getText().length > MODELING_TEXT_CAP) return undefined;
+  const matches = matchSites(await scanOf(document), report);
+  const call = matches.find((m) => m.at !== 'definition' && m.sites.some((s) => s.layerKind === layerKind && s.site.id === site));
+  return call && rangeOf(document, call.span);
+}
+
 function rangeOf(document: vscode.TextDocument, span: { start: number; end: number }): vscode.Range {
   return new vscode.Range(document.positionAt(span.start), document.positionAt(span.end));
 }

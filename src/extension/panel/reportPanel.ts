@@ -9,6 +9,7 @@ import { loadCore } from '../core';
 import { hardwareChoices, resolveHardware } from '../hardware';
 import { log, reportError } from '../log';
 import { modelTitle } from '../model-files';
+import { openSiteSource } from '../commands/openSiteSource';
 
 export const REPORT_VIEW_TYPE = 'deferredNorm.report';
 
@@ -253,6 +254,9 @@ export class ReportPanel {
       case 'verify':
         await this.runNumerics();
         this.reveal('numerics');
+        return;
+      case 'openSiteSource':
+        await openSiteSource(this.view, message.layerKind, message.site);
         return;
       case 'openDiff':
         await ReportPanel.actions?.openDiff(this, message.layerKind, message.site);
