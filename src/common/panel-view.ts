@@ -4,7 +4,7 @@
  * call it, so the panel and the export can never disagree.
  */
 import { blockListings, pseudocodeFor } from '../core/codegen';
-import { patchFamily, patchStatus } from '../core/codegen/pytorch';
+import { patchFamily, patchStatus, type PatchFamily } from '../core/codegen/pytorch';
 import { InputError } from '../core/errors';
 import { applyOverrides } from '../core/hardware/overrides';
 import type { HardwareProfile } from '../core/hardware/profile';
@@ -118,8 +118,9 @@ export function siteSources(spec: ModelSpec, report: Report): SiteSource[] {
 /** Per site, whether the PyTorch patch applies it; every site skipped, with the refusal, for a family it does not support. */
 export function patchView(report: Report): PatchView {
   let refused: string | null = null;
+  let family: PatchFamily | null = null;
   try {
-    patchFamily(report);
+    family = patchFamily(report);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     refused = err.message;
@@ -128,7 +129,7 @@ export function patchView(report: Report): PatchView {
   return {
     refused,
     sites: report.layerKinds.flatMap((k) =>
-      k.sites.map((s) => ({ layerKind: k.id, site: s.id, ...(refused === null ? patchStatus(s) : { applied: false, label: unsupported, detail: unsupported }) })),
+      k.sites.map((s) => ({ layerKind: k.id, site: s.id, ...(family !== null ? patchStatus(s, family) : { applied: false, label: unsupported, detail: unsupported }) })),
     ),
   };
 }

@@ -82,9 +82,20 @@ test('GPT-2, Pythia (GPT-NeoX), Gemma 2 and Qwen3: their own norm and consumer n
   assert.deepEqual(attnNorms.map((s) => s.layers), [range(0, 40, 2), range(1, 41, 2)]);
   const post = gemma.sites.filter((s) => s.id === 'attn-post-norm');
   assert.deepEqual(post.map((s) => [s.norm, s.decision, s.depth, s.linears]), [['post_attention_layernorm', 'ineligible', null, []], ['post_attention_layernorm', 'ineligible', null, []]]);
-  assert.equal(patchStatus(post[0]!).label, 'skipped: ineligible');
-  assert.match(patchStatus(post[0]!).detail, /^skipped: feeds the residual sum/);
-  assert.deepEqual(patchStatus(attnNorms[0]!), { applied: attnNorms[0]!.decision === 'defer', label: 'applied by the patch', detail: `applied by the patch: ${attnNorms[0]!.reason}` });
+  assert.equal(patchStatus(post[0]!, 'gemma2').label, 'skipped: ineligible');
+  assert.match(patchStatus(post[0]!, 'gemma2').detail, /^skipped: feeds the residual sum/);
+  assert.deepEqual(patchStatus(attnNorms[0]!, 'gemma2'), { applied: attnNorms[0]!.decision === 'defer', label: 'applied by the patch', detail: `applied by the patch: ${attnNorms[0]!.reason}` });
+
+  // What the runtime does with a deferred site, as python/deferred_norm_patch.py decides it: Softmax sites
+  // are left to PyTorch's attention kernels; a scale planned past the projections goes that deep only in
+  // the families whose attention forward the runtime replaces (llama, mistral, gemma, gemma2), and never
+  // past an MLP (no family here has a ReLU MLP).
+  const deferred = (kind: PlanSite['kind'], depth: PlanSite['depth']) => ({ decision: 'defer' as const, reason: 'r', kind, depth });
+  assert.deepEqual(patchStatus(deferred('softmax', 'linear'), 'llama'), { applied: false, label: 'skipped: kernel', detail: `skipped: PyTorch's SDPA and FlashAttention already divide by the row sum after ·V; the patch does not replace the attention's softmax` });
+  assert.equal(patchStatus(deferred('rmsnorm', 'attention'), 'mistral').label, 'applied by the patch');
+  assert.deepEqual(patchStatus(deferred('rmsnorm', 'rope'), 'phi3'), { applied: true, label: 'applied after linear', detail: "applied by the patch after the linear layer, not deeper: the patch replaces only the Llama-style attention forward, not phi3's" });
+  assert.equal(patchStatus(deferred('rmsnorm', 'down'), 'llama').label, 'applied after linear');
+  assert.equal(patchStatus(deferred('layernorm', 'linear'), 'gpt2').label, 'applied by the patch');
 
   // Qwen3's per-head q/k norms are in the plan, ineligible (nothing to gather across units).
   const qwen3 = pytorchPlan((await generate('Qwen3-0.6B')).report);
@@ -322,7 +333,11 @@ test('the panel view says per site whether the patch applies it; a refused famil
   const pythia = buildPanelView(await loadFixture('Pythia-410m'), getPreset('dimc'), input, options);
   assert.equal(pythia.patch.refused, null);
   const cells = pythia.patch.sites.map((s) => `${s.layerKind}/${s.site}: ${s.label}`);
-  const expected = pythia.report.layerKinds.flatMap((k) => k.sites.map((s) => `${k.id}/${s.id}: ${s.decision === 'defer' ? 'applied by the patch' : s.decision === 'keep' ? 'skipped: kept' : 'skipped: ineligible'}`));
+  // GPT-NeoX's norms are LayerNorms feeding a fused qkv: each deferred one is applied at the linear layer;
+  // its Softmax is left to PyTorch's attention kernels.
+  const expected = pythia.report.layerKinds.flatMap((k) =>
+    k.sites.map((s) => `${k.id}/${s.id}: ${s.decision !== 'defer' ? `skipped: ${s.decision === 'keep' ? 'kept' : 'ineligible'}` : s.kind === 'softmax' ? 'skipped: kernel' : 'applied by the patch'}`),
+  );
   assert.deepEqual(cells, expected);
   // Pythia's MLP norm is kept on dimc at the default workload (see the report): the patch skips it, for the report's reason.
   const mlp = pythia.patch.sites.find((s) => s.site === 'mlp-norm')!;

@@ -102,9 +102,21 @@ export interface PatchStatus {
 
 const SKIPPED: Record<Exclude<Decision, 'defer'>, string> = { keep: 'skipped: kept', ineligible: 'skipped: ineligible' };
 
-export function patchStatus(site: Pick<PlanSite, 'decision' | 'reason'>): PatchStatus {
-  if (site.decision === 'defer') return { applied: true, label: 'applied by the patch', detail: `applied by the patch: ${site.reason}` };
-  return { applied: false, label: SKIPPED[site.decision], detail: `skipped: ${site.reason}` };
+/** The families whose attention forward the runtime replaces, so a scale can go past the projections. */
+const DEEP_ATTENTION_FAMILIES: ReadonlySet<PatchFamily> = new Set(['llama', 'mistral', 'gemma', 'gemma2']);
+
+/** Why the runtime skips every Softmax site (python/deferred_norm_patch.py says the same). */
+export const SOFTMAX_SKIP_REASON = "PyTorch's SDPA and FlashAttention already divide by the row sum after ·V; the patch does not replace the attention's softmax";
+
+export function patchStatus(site: Pick<PlanSite, 'decision' | 'reason' | 'kind' | 'depth'>, family: PatchFamily): PatchStatus {
+  if (site.decision !== 'defer') return { applied: false, label: SKIPPED[site.decision], detail: `skipped: ${site.reason}` };
+  if (site.kind === 'softmax') return { applied: false, label: 'skipped: kernel', detail: `skipped: ${SOFTMAX_SKIP_REASON}` };
+  const deep = site.depth !== null && site.depth !== 'linear';
+  if (deep && (site.depth === 'down' || !DEEP_ATTENTION_FAMILIES.has(family))) {
+    const why = site.depth === 'down' ? 'no family the patch handles has a ReLU MLP' : `the patch replaces only the Llama-style attention forward, not ${family}'s`;
+    return { applied: true, label: 'applied after linear', detail: `applied by the patch after the linear layer, not ${site.depth === 'down' ? 'past the MLP' : 'deeper'}: ${why}` };
+  }
+  return { applied: true, label: 'applied by the patch', detail: `applied by the patch: ${site.reason}` };
 }
 
 /** A value a Python literal can hold (what the plan is made of). */
