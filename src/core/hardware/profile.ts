@@ -122,6 +122,12 @@ export interface Kernels {
    * switches and wait_stream calls of `second-stream*`, paid once per deferred site; 0 in a graph.
    */
   streamJoinNs: number;
+  /**
+   * Host time of one forward pass outside its kernels (ns): the runtime's step (input preparation,
+   * the scheduler, sampling the token and copying it back), paid once per prefill and once per decode
+   * step. Not part of a layer's makespan: the pass figures of validate add it.
+   */
+  passOverheadNs: number;
 }
 
 export interface HardwareProfile {
