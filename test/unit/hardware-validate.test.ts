@@ -164,8 +164,9 @@ test('kernels left out: each choice gets its default, and its provenance says it
   const p: Record<string, unknown> = structuredClone(userProfile());
   delete p.kernels;
   const v = validateHardwareProfile(p, FILE);
-  // Issue 19's choices default to what the simulator did before them: no host costs, the norm's own kernels.
-  assert.deepEqual(v.kernels, { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0, eagerNormMultiply: 'fp32', deferredStatistic: 'norm-kernels', dispatchNs: 0, streamJoinNs: 0 });
+  // Issue 19's choices default to what the simulator did before them: no host costs (per op, per stream
+  // join or per pass), the norm's own kernels, NCCL's ring for all-reduce.
+  assert.deepEqual(v.kernels, { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0, eagerNormMultiply: 'fp32', deferredStatistic: 'norm-kernels', dispatchNs: 0, streamJoinNs: 0, passOverheadNs: 0, allReduce: 'ring' });
   assert.equal(v.provenance['kernels.attention'], `default: not given in ${FILE}`);
 });
 

@@ -34,10 +34,10 @@ test("vLLM PR 49363: H100 BF16 at N = 12288, K = 5376 takes the same time from M
   const bytes = 12288 * 5376 * 2;
   const gemm = (m: number): Op => ({ id: 0, name: 'x', role: 'linear', engine: 'matrix', category: 'linear', work: { kind: 'matmul', m, k: 5376, n: 12288, bytes, tier: 'weights', exps: 0, gemm: { m, n: 12288 } }, deps: [] });
   const t = (m: number) => opDurationNs(gemm(m), c) - hw.matrix.startLatencyNs;
-  // By hand: at M = 128, one wave of 96 full tiles: 2 · 128 · 5376 · 12288 FLOPs at 0.5 · 989.4 TFLOP/s × 96/132
-  // = 46.99 µs of compute, under the 132.1 MB weight stream at 0.63 · 3,350 GB/s = 62.59 µs: the stream sets the time.
-  const stream = bytes / (0.63 * 3350);
-  const compute128 = ((2 * 128 * 5376 * 12288) / (0.5 * 989.4e12 * (96 / 132))) * 1e9;
+  // By hand: at M = 128, one wave of 96 full tiles: 2 · 128 · 5376 · 12288 FLOPs at 0.52 · 989.4 TFLOP/s × 96/132
+  // = 45.20 µs of compute, under the 132.1 MB weight stream at 0.765 · 3,350 GB/s = 51.55 µs: the stream sets the time.
+  const stream = bytes / (0.765 * 3350);
+  const compute128 = ((2 * 128 * 5376 * 12288) / (0.52 * 989.4e12 * (96 / 132))) * 1e9;
   assert.ok(compute128 < stream);
   for (const m of [16, 64, 128]) assert.ok(Math.abs(t(m) - stream) < 1e-6 * stream, `M = ${m}: ${t(m)} ns vs ${stream}`);
   // Hence TFLOP/s ∝ M, as published: 46.54 / 352.6 = 0.132 and 182.6 / 352.6 = 0.518 against 16/128 and 64/128.

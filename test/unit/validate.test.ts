@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset, isPresetName } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
 import type { ModelSpec } from '../../src/core/model/spec';
@@ -164,8 +165,20 @@ test('an end-to-end figure is TTFT plus (output − 1) decode steps at the conte
   const ttft = passMs({ ...base, phase: 'prefill' });
   let decode = 0;
   for (let context = 7; context <= 205; context++) decode += passMs({ ...base, phase: 'decode', context });
+  // The runtime's host time, once for the prefill and once for each of the 199 decode steps: 200 passes.
+  const host = (200 * hw.kernels.passOverheadNs) / 1e6;
   // Summed step by step here; validate uses the two end steps (decode latency is affine in the context).
-  assert.ok(Math.abs(row.simulatedMs! - (ttft + decode)) / (ttft + decode) < 0.005, `${row.simulatedMs} vs ${ttft + decode}`);
+  assert.ok(Math.abs(row.simulatedMs! - (ttft + decode + host)) / (ttft + decode + host) < 0.005, `${row.simulatedMs} vs ${ttft + decode + host}`);
+});
+
+test("the runtime's host time per pass is paid once by a TTFT and once per pass by an end-to-end figure", async () => {
+  const { specs } = await run();
+  const points = POINTS.filter((p) => p.id === 'trtllm-a100-l2-7b-in128' || p.id === 'gptfast-a100-l2-7b-tp1');
+  const at = (ns: number) => validate({ specs, points, hardware: (name) => applyOverrides(getPreset(name), [`kernels.passOverheadNs=${ns}`]) }).rows;
+  const [without, withOne] = [at(0), at(1_000_000)];
+  // By hand: a TTFT is one pass (+1 ms); gpt-fast's 200 new tokens are one prefill and 199 decode steps (+200 ms).
+  assert.ok(Math.abs(withOne[0]!.simulatedMs! - without[0]!.simulatedMs! - 1) < 1e-9, `TTFT: ${withOne[0]!.simulatedMs} vs ${without[0]!.simulatedMs}`);
+  assert.ok(Math.abs(withOne[1]!.simulatedMs! - without[1]!.simulatedMs! - 200) < 1e-6, `e2e: ${withOne[1]!.simulatedMs} vs ${without[1]!.simulatedMs}`);
 });
 
 test('the table says the simulated figures are estimates and prints every row and the per-source errors', async () => {

@@ -54,9 +54,10 @@ export interface CollectiveNetwork {
   startLatencyNs: number;
   /**
    * Between chips, for tensor-parallel all-reduce: a ring of 2·(tp − 1) hops, plus a fixed cost per
-   * all-reduce (`startLatencyNs`: the library's launch and handshake, which small messages pay whole).
+   * all-reduce (`startLatencyNs`: the library's launch and handshake, which small messages pay whole);
+   * or, with kernels.allReduce `one-shot`, one hop and `oneShotStartNs` (see AllReduceKernel).
    */
-  interChip: { hopLatencyNs: number; bandwidthGBps: number; startLatencyNs: number };
+  interChip: { hopLatencyNs: number; bandwidthGBps: number; startLatencyNs: number; oneShotStartNs: number };
 }
 
 export interface MemoryTier {
@@ -94,6 +95,13 @@ export type KernelLaunch = 'per-kernel' | 'graph-in-decode';
 /** Where PyTorch's eager RMSNorm multiplies x by the statistic: in fp32 (Hugging Face's chain) or in the activation dtype. */
 export type EagerNormMultiply = 'fp32' | 'activation';
 export type DeferredStatistic = 'norm-kernels' | 'second-stream' | 'second-stream-from-512';
+/**
+ * How tensor-parallel partial sums are all-reduced: `ring`, NCCL's ring (2·(tp − 1) steps, 2(tp − 1)/tp
+ * of the bytes on each link); `one-shot`, a custom kernel in which every chip reads the other chips'
+ * partials over the links in one step and reduces them itself ((tp − 1) × the bytes, one hop), what
+ * vLLM's and SGLang's custom all-reduce and PyTorch's intra-node comm run for small messages.
+ */
+export type AllReduceKernel = 'ring' | 'one-shot';
 
 /** How the serving software runs the model on this machine: stated choices, not hardware facts. */
 export interface Kernels {
@@ -122,6 +130,14 @@ export interface Kernels {
    * switches and wait_stream calls of `second-stream*`, paid once per deferred site; 0 in a graph.
    */
   streamJoinNs: number;
+  /**
+   * Host time of one forward pass outside its kernels (ns): the runtime's step (input preparation,
+   * the scheduler, sampling the token and copying it back), paid once per prefill and once per decode
+   * step. Not part of a layer's makespan: the pass figures of validate add it.
+   */
+  passOverheadNs: number;
+  /** How tensor-parallel all-reduces run (AllReduceKernel). */
+  allReduce: AllReduceKernel;
 }
 
 export interface HardwareProfile {

@@ -97,6 +97,7 @@ export const NORM_KERNELS = ['fused', 'eager'] as const;
 export const KERNEL_LAUNCHES = ['per-kernel', 'graph-in-decode'] as const;
 export const EAGER_NORM_MULTIPLIES = ['fp32', 'activation'] as const;
 export const DEFERRED_STATISTICS = ['norm-kernels', 'second-stream', 'second-stream-from-512'] as const;
+export const ALL_REDUCE_KERNELS = ['ring', 'one-shot'] as const;
 
 const TIER: ObjectSpec = {
   kind: 'object',
@@ -164,9 +165,10 @@ export const PROFILE_SPEC: ObjectSpec = {
             hopLatencyNs: ns('inter-chip hop latency'),
             bandwidthGBps: bandwidth('inter-chip bandwidth'),
             startLatencyNs: ns('all-reduce fixed cost'),
+            oneShotStartNs: ns('one-shot all-reduce fixed cost'),
           },
-          optional: ['startLatencyNs'],
-          defaults: { startLatencyNs: 0 },
+          optional: ['startLatencyNs', 'oneShotStartNs'],
+          defaults: { startLatencyNs: 0, oneShotStartNs: 0 },
         },
       },
     },
@@ -196,9 +198,11 @@ export const PROFILE_SPEC: ObjectSpec = {
         deferredStatistic: { kind: 'enum', values: DEFERRED_STATISTICS, label: 'deferred statistic' },
         dispatchNs: ns('host dispatch per op'),
         streamJoinNs: ns('second-stream fork and join'),
+        passOverheadNs: ns('host time per pass'),
+        allReduce: { kind: 'enum', values: ALL_REDUCE_KERNELS, label: 'all-reduce kernel' },
       },
-      optional: ['attention', 'norm', 'launch', 'graphKernelNs', 'eagerNormMultiply', 'deferredStatistic', 'dispatchNs', 'streamJoinNs'],
-      defaults: { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0, eagerNormMultiply: 'fp32', deferredStatistic: 'norm-kernels', dispatchNs: 0, streamJoinNs: 0 },
+      optional: ['attention', 'norm', 'launch', 'graphKernelNs', 'eagerNormMultiply', 'deferredStatistic', 'dispatchNs', 'streamJoinNs', 'passOverheadNs', 'allReduce'],
+      defaults: { attention: 'eager', norm: 'fused', launch: 'per-kernel', graphKernelNs: 0, eagerNormMultiply: 'fp32', deferredStatistic: 'norm-kernels', dispatchNs: 0, streamJoinNs: 0, passOverheadNs: 0, allReduce: 'ring' },
     },
   },
   optional: ['title', 'description', 'kernels'],

@@ -39,6 +39,7 @@ interface Rates {
   netStartNs: number;
   netGBps: number;
   interChipGBps: number;
+  oneShot: boolean;
   tp: number;
 }
 
@@ -65,6 +66,7 @@ function ratesOf(c: CostContext): Rates {
     netStartNs: hw.collective.startLatencyNs,
     netGBps: hw.collective.bandwidthGBps,
     interChipGBps: hw.collective.interChip.bandwidthGBps,
+    oneShot: hw.kernels.allReduce === 'one-shot',
     tp: c.tp,
   };
 }
@@ -105,7 +107,9 @@ function durationNs(op: Op, r: Rates): number {
       if (w.rows === 0) return 0;
       return r.netStartNs + bytesNs(w.rows * w.values * 4, r.netGBps);
     case 'allreduce':
-      return r.tp <= 1 ? 0 : bytesNs((2 * (r.tp - 1) * w.bytes) / r.tp, r.interChipGBps);
+      // A ring moves 2(tp − 1)/tp of the bytes over each link; a one-shot reads every peer's whole partial.
+      if (r.tp <= 1) return 0;
+      return bytesNs(r.oneShot ? (r.tp - 1) * w.bytes : (2 * (r.tp - 1) * w.bytes) / r.tp, r.interChipGBps);
     case 'memory':
       return memoryNs(op, r);
   }
@@ -174,8 +178,14 @@ function hopsOf(op: Op, hw: HardwareProfile): number {
 function latencyNs(op: Op, hops: number, hw: HardwareProfile, tp: number): number {
   const w = op.work;
   if (w.kind === 'collective') return w.rows === 0 ? 0 : hops * hw.collective.hopLatencyNs;
-  if (w.kind === 'allreduce') return tp <= 1 ? 0 : hw.collective.interChip.startLatencyNs + 2 * (tp - 1) * hw.collective.interChip.hopLatencyNs;
+  if (w.kind === 'allreduce') return tp <= 1 ? 0 : allReduceLatencyNs(hw, tp);
   return 0;
+}
+
+/** Fixed cost and hops of one tensor-parallel all-reduce (tp > 1): NCCL's ring, or a one-shot's single hop. */
+function allReduceLatencyNs(hw: HardwareProfile, tp: number): number {
+  const link = hw.collective.interChip;
+  return hw.kernels.allReduce === 'one-shot' ? link.oneShotStartNs + link.hopLatencyNs : link.startLatencyNs + 2 * (tp - 1) * link.hopLatencyNs;
 }
 
 /** Hops of a gather plus a broadcast of one scalar over `units` compute units. */
@@ -235,12 +245,14 @@ interface LatencyRates {
   computeUnits: number;
   interChipHopLatencyNs: number;
   interChipStartNs: number;
+  oneShotStartNs: number;
+  allReduce: HardwareProfile['kernels']['allReduce'];
   tp: number;
 }
 
 function latencyRatesOf(c: CostContext): LatencyRates {
   const net = c.hw.collective;
-  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, interChipStartNs: net.interChip.startLatencyNs, tp: c.tp };
+  return { hopLatencyNs: net.hopLatencyNs, topology: net.topology, computeUnits: c.hw.computeUnits, interChipHopLatencyNs: net.interChip.hopLatencyNs, interChipStartNs: net.interChip.startLatencyNs, oneShotStartNs: net.interChip.oneShotStartNs, allReduce: c.hw.kernels.allReduce, tp: c.tp };
 }
 
 /** Same value in every field of `keys` (a NaN never matches, so its times are recomputed). */

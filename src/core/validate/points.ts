@@ -133,13 +133,15 @@ const TRTLLM_70B_NOTE =
 
 const GPTFAST_STACK =
   'gpt-fast generate.py --compile (torch.compile mode "reduce-overhead": the decode step runs as a CUDA graph), bfloat16, prompt "Hello, my name is", max_new_tokens 200 (the command-line default), temperature 0.8, top-k 200; tensor parallelism with ENABLE_INTRA_NODE_COMM=1 torchrun';
+/** Both stacks all-reduce through a custom one-shot kernel, not NCCL's ring (see the notes). */
+const ONE_SHOT_SET = ['kernels.allReduce=one-shot'];
 const GPTFAST_NOTE =
-  'Published as tokens/s over 200 generated tokens, the wall time including the 6-token prefill (the README says "just 5 tokens"; the tokenizer adds BOS). The A100s are power-limited to 330 W (of 400 W), which lowers clocks in compute-bound work; decode at batch 1 is bound by memory bandwidth, which the cap touches less (the README: "Empirically, seems like peak bandwidth is about 1700 GB/s"). The README gives neither the number of runs nor the PyTorch version (generate.py averages num_samples = 5).';
+  'Published as tokens/s over 200 generated tokens, the wall time including the 6-token prefill (the README says "just 5 tokens"; the tokenizer adds BOS). The A100s are power-limited to 330 W (of 400 W), which lowers clocks in compute-bound work; decode at batch 1 is bound by memory bandwidth, which the cap touches less (the README: "Empirically, seems like peak bandwidth is about 1700 GB/s"). The README gives neither the number of runs nor the PyTorch version (generate.py averages num_samples = 5). Stack override kernels.allReduce=one-shot: ENABLE_INTRA_NODE_COMM=1 makes PyTorch all-reduce through its intra-node comm (one-shot and hybrid-cube-mesh kernels that read peers\' buffers directly, 6-15 µs per call in pytorch/pytorch PR 114001 as quoted in issue 131739), not NCCL\'s ring.';
 
 const VLLM_STACK =
   'vLLM benchmarks/benchmark_latency.py at its defaults (input 32, output 128, batch 8, ignore_eos), load_format dummy, dtype auto (bfloat16 for Llama 3), CUDA graphs in decode (vLLM\'s default), 5 warm-up and 15 measured iterations';
 const VLLM_NOTE =
-  'Mean end-to-end latency of one llm.generate() of 8 prompts, as published. The vLLM commit of the build and whether the V0 or V1 engine ran are on the build pages, not in the table.';
+  'Mean end-to-end latency of one llm.generate() of 8 prompts, as published. The vLLM commit of the build and whether the V0 or V1 engine ran are on the build pages, not in the table. Stack override kernels.allReduce=one-shot: vLLM all-reduces through its custom all-reduce by default on NVLink (disable_custom_all_reduce is off), one-stage for small messages; large prefill messages run its two-stage kernel, which the one-shot model overstates.';
 
 const FLASHNORM_STACK =
   'PyTorch eager on a Colab Tesla T4, float16, CUDA events over 200 runs after 30 warm-ups. Standard: irms = rsqrt(x.float().pow(2).mean(-1) + eps).half(); (x * irms * w) @ W.T. FlashNorm: x @ W.T on one CUDA stream beside a Triton inv_rms kernel on another, then out * irms as a separate elementwise kernel';
@@ -212,7 +214,7 @@ function gptFast(model: 'Llama-2-7b-hf' | 'Llama-2-70b-hf', tp: number, tokensPe
     modelAsPublished: `"Llama-2-${size === '7b' ? '7B' : '70B'}" (meta-llama/Llama-2-${size}-chat-hf, the checkpoint the README converts): the fixture's shapes`,
     hardware: 'gpu-a100',
     hardwareAsPublished: '8xA100-80GB, power limited to 330W, hybrid cube mesh (NVLink)',
-    set: [],
+    set: ONE_SHOT_SET,
     stack: GPTFAST_STACK,
     workload: { batch: 1, input: 6, output: 200, tp, dtype: 'bf16' },
     metric: 'e2e',
@@ -238,7 +240,7 @@ function vllm(gpu: 'a100' | 'h100', model: 'Llama-3.1-8B' | 'Llama-3.1-70B', tp:
         : 'meta-llama/Meta-Llama-3-70B-Instruct (latency-tests.json); the fixture Llama-3.1-70B has the same shapes (only RoPE scaling and the context limit differ)',
     hardware: h100 ? 'gpu-h100' : 'gpu-a100',
     hardwareAsPublished: h100 ? '8xH100 (the table does not say SXM or PCIe; an 8-GPU NVLink node is taken as SXM)' : 'A100-SXM4-80GB',
-    set: [],
+    set: ONE_SHOT_SET,
     stack: VLLM_STACK + (tp > 1 ? `, tensor_parallel_size ${tp}` : ''),
     workload: { batch: 8, input: 32, output: 128, tp, dtype: 'bf16' },
     metric: 'e2e',
