@@ -16,3 +16,35 @@ export function workspaceRoot(): vscode.Uri {
 export function report(text: string): void {
   console.log(outputPrefix() + text);
 }
+
+/** Polls `probe` until it gives a value (undefined: not yet). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A 5 ms heartbeat on the extension host's thread: stop() returns how late it ran at worst, the
+ * longest stretch the thread was blocked (by anything on it) while it ran.
+ */
+export function heartbeat(): { stop(): number } {
+  const period = 5;
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - period);
+    last = now;
+  }, period);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(worst, performance.now() - last - period);
+    },
+  };
+}
