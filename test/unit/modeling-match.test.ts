@@ -10,7 +10,7 @@ import { loadModel } from '../../src/core/model/load';
 import type { Report } from '../../src/core/report/types';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { hoverMarkdown, lensTitle } from '../../src/extension/modeling/hover-text';
-import { matchAt, matchSites, summarizeFunctions, type SiteMatch } from '../../src/extension/modeling/match';
+import { candidatesOf, matchAt, matchSites, summarizeFunctions, type SiteMatch } from '../../src/extension/modeling/match';
 import { createModelingParser } from '../../src/extension/modeling/python-scan';
 import type { ModelingParser, ModelingScan } from '../../src/extension/modeling/scan-types';
 import { buildPanelView, inputOf } from '../../src/common/panel-view';
@@ -218,5 +218,19 @@ describe('modeling code: many functions', () => {
     for (const s of summaries.filter((x) => x.fn.className === 'Extra' && x.fn.name === 'forward')) assert.deepEqual(s.layerKinds.flatMap((k) => k.sites.map((x) => x.id)), ['mlp-norm']);
     const got = summaries.map((s) => `${s.fn.span.start}: ${s.layerKinds.flatMap((k) => k.sites.map((x) => x.id)).sort().join('+')}`);
     assert.deepEqual(got, sitesPerFunctionByDefinition(scan, matches));
+  });
+
+  it("the worker's candidates match and summarize as the whole scan does (Llama, GPT-2, nested functions), in less", async () => {
+    const nested = 'class Extra(nn.Module):\n    def forward(self, h):\n        def inner(x):\n            return self.input_layernorm(x)\n        return inner(self.post_attention_layernorm(h))\n';
+    for (const [family, file, extra] of [['llama', 'modeling_llama.py', nested], ['gpt2', 'modeling_gpt2.py', '']] as const) {
+      const report = await reportOf(family);
+      const scan = parser.scan(`${readFileSync(fixture(family, file), 'utf8')}\n${extra}`).scan;
+      const candidates = candidatesOf(scan);
+      const matches = matchSites(scan, report);
+      assert.ok(matches.length > 0);
+      assert.deepEqual(matchSites(candidates, report), matches);
+      assert.deepEqual(summarizeFunctions(candidates, matchSites(candidates, report)), summarizeFunctions(scan, matches));
+      assert.ok(candidates.calls.length < scan.calls.length && candidates.functions.length < scan.functions.length, `${family}: fewer calls and functions`);
+    }
   });
 });

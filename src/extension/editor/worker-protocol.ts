@@ -56,7 +56,7 @@ export type WorkerToHost =
   | { kind: 'keyAt'; id: number; key: KeyAtOffset | null }
   /** The report, or why there is none (the core's one line). */
   | { kind: 'report'; id: number; report: Report | null; error: string | null }
-  /** `init` is the parser's start-up, on the job that started it (null after). */
+  /** The scan's candidates for matching (modeling/match.ts candidatesOf); `init` is the parser's start-up, on the job that started it (null after). */
   | { kind: 'scanned'; id: number; scan: ModelingScan; timings: ScanTimings; init: ParserInitTimings | null }
   | { kind: 'canceled'; id: number }
   | { kind: 'failed'; id: number; message: string };

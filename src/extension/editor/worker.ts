@@ -16,6 +16,7 @@ import { buildPanelView } from '../../common/panel-view';
 import { analyzeConfigText } from './analysis';
 import { fieldRangeIn, keyAtIn, treeOf } from './config-keys';
 import { mightBeModelConfig } from './markers';
+import { candidatesOf } from '../modeling/match';
 import type { ModelingParser, ParserWasmFiles } from '../modeling/scan-types';
 import type { AnalyzedText, CancelMessage, DocumentText, HostToWorker, WorkerToHost } from './worker-protocol';
 
@@ -113,7 +114,7 @@ async function handle(message: HostToWorker): Promise<WorkerToHost | undefined> 
       const result = loaded.scan(textOf(message.doc), stop);
       canceled.delete(message.id);
       if (!result) throw new Canceled();
-      return { kind: 'scanned', id: message.id, scan: result.scan, timings: result.timings, init };
+      return { kind: 'scanned', id: message.id, scan: candidatesOf(result.scan), timings: result.timings, init };
     }
     case 'forget':
       trees.delete(message.uri);
