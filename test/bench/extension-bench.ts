@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
 import { chromium } from 'playwright-core';
 import { getPreset, listPresets } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
@@ -204,7 +205,12 @@ export async function modelingHostStall(): Promise<void> {
       const lenses = stretches.time('summarize for the lenses', () => summarizeFunctions(final.scan, matches));
       console.log(`\nModeling hints, ten keystrokes 80 ms apart into a ${(text.length / 1e6).toFixed(2)} MB modeling file (${text.split('\n').length} lines; ${results.filter((r) => r === undefined).length} older scans canceled, ${lenses.length} functions with sites):`);
       console.log(`  longest stretch on the host's thread ${stretches.longestMs.toFixed(1)} ms (${stretches.longestWhat}; target < 50 ms); heartbeat's worst lateness ${worst.toFixed(0)} ms (the worker's load on the CPU included)`);
-      console.log(`  the last version scanned by the worker ${answeredMs.toFixed(0)} ms after its keystroke: parse ${final.timings.parseMs.toFixed(0)} ms, query ${final.timings.queryMs.toFixed(0)} ms`);
+      // What taking the answer costs the host before any code of ours runs: the structured clone's read.
+      const answer = serialize(final.scan);
+      const read = performance.now();
+      deserialize(answer);
+      const readMs = performance.now() - read;
+      console.log(`  the last version scanned by the worker ${answeredMs.toFixed(0)} ms after its keystroke: parse ${final.timings.parseMs.toFixed(0)} ms, query ${final.timings.queryMs.toFixed(0)} ms; its answer ${(answer.length / 1024).toFixed(0)} KB, read in ${readMs.toFixed(1)} ms`);
     } finally {
       clearInterval(heartbeat);
     }

@@ -17,7 +17,7 @@ import { log, reportError } from '../log';
 import { modelTitle } from '../model-files';
 import { settingsWorkload } from '../targets';
 import { hoverMarkdown, lensTitle } from './hover-text';
-import { matchAt, matchSites, summarizeFunctions, type SiteInLayerKind, type SiteMatch } from './match';
+import { matchAt, matchSites, summarizeFunctions, type FunctionSummary, type SiteInLayerKind, type SiteMatch } from './match';
 import type { ModelingScan, ParserWasmFiles } from './scan-types';
 
 export const SHOW_SITE_REWRITE = 'deferredNorm.showSiteRewrite';
@@ -218,7 +218,17 @@ class ModelingHoverProvider implements vscode.HoverProvider {
   }
 }
 
-class ModelingCodeLensProvider implements vscode.CodeLensProvider {
+/** A lens whose command is written when VS Code shows it (resolveCodeLens): a large file has thousands. */
+class SiteLens extends vscode.CodeLens {
+  constructor(
+    range: vscode.Range,
+    readonly commandOf: () => vscode.Command,
+  ) {
+    super(range);
+  }
+}
+
+class ModelingCodeLensProvider implements vscode.CodeLensProvider<SiteLens> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
 
@@ -226,28 +236,34 @@ class ModelingCodeLensProvider implements vscode.CodeLensProvider {
     this.changed.fire();
   }
 
-  async provideCodeLenses(document: vscode.TextDocument, token: vscode.CancellationToken): Promise<vscode.CodeLens[]> {
+  async provideCodeLenses(document: vscode.TextDocument, token: vscode.CancellationToken): Promise<SiteLens[]> {
     if (!enabled('codeLens')) return [];
     try {
       const a = await analyze(document, token);
       if (!a) return [];
-      return stretches.time('write the lenses', () => lensesOf(document, a));
+      const summaries = stretches.time('summarize for the lenses', () => summarizeFunctions(a.scan, a.matches));
+      return stretches.time('place the lenses', () => lensesOf(document, a, summaries));
     } catch (err) {
       log().error(`Modeling CodeLens in ${document.uri.toString()}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return [];
     }
   }
+
+  resolveCodeLens(lens: SiteLens): SiteLens {
+    lens.command = stretches.time('write a lens', lens.commandOf);
+    return lens;
+  }
 }
 
-function lensesOf(document: vscode.TextDocument, a: Analysis): vscode.CodeLens[] {
-  const lenses: vscode.CodeLens[] = [];
-  for (const summary of summarizeFunctions(a.scan, a.matches)) {
+function lensesOf(document: vscode.TextDocument, a: Analysis, summaries: FunctionSummary[]): SiteLens[] {
+  const lenses: SiteLens[] = [];
+  for (const summary of summaries) {
     const range = rangeOf(document, summary.fn.nameSpan);
-    lenses.push(new vscode.CodeLens(range, { title: lensTitle(summary, a.report.hardware.name), command: 'deferredNorm.profileModel', arguments: [vscode.Uri.file(a.configPath)], tooltip: 'Open the report of this model' }));
+    lenses.push(new SiteLens(range, () => ({ title: lensTitle(summary, a.report.hardware.name), command: 'deferredNorm.profileModel', arguments: [vscode.Uri.file(a.configPath)], tooltip: 'Open the report of this model' })));
     // One site: its own rewrite; several: the whole layer as one listing, where they sit together.
     const kind = summary.layerKinds[0]!;
     const target = kind.sites.length === 1 ? { layerKind: kind.layerKind, layerKindLabel: kind.layerKindLabel, layerCount: kind.layerCount, site: kind.sites[0]! } : { layerKind: kind.layerKind, site: null, label: `${kind.layerKind} layer` };
-    lenses.push(new vscode.CodeLens(range, { title: 'Show rewrite', command: SHOW_SITE_REWRITE, arguments: [argsFor(a, target)], tooltip: 'Open the baseline and deferred code side by side' }));
+    lenses.push(new SiteLens(range, () => ({ title: 'Show rewrite', command: SHOW_SITE_REWRITE, arguments: [argsFor(a, target)], tooltip: 'Open the baseline and deferred code side by side' })));
   }
   return lenses;
 }
