@@ -242,7 +242,7 @@ class ModelingCodeLensProvider implements vscode.CodeLensProvider<SiteLens> {
       const a = await analyze(document, token);
       if (!a) return [];
       const summaries = stretches.time('summarize for the lenses', () => summarizeFunctions(a.scan, a.matches));
-      return stretches.time('place the lenses', () => lensesOf(document, a, summaries));
+      return (await lensesOf(document, a, summaries, token)) ?? [];
     } catch (err) {
       log().error(`Modeling CodeLens in ${document.uri.toString()}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return [];
@@ -255,15 +255,27 @@ class ModelingCodeLensProvider implements vscode.CodeLensProvider<SiteLens> {
   }
 }
 
-function lensesOf(document: vscode.TextDocument, a: Analysis, summaries: FunctionSummary[]): SiteLens[] {
+/** Functions whose lenses are placed in one turn of the host's event loop (a 1.6 MB file has 900). */
+const LENS_CHUNK = 100;
+
+/** Two lenses per function, placed a chunk per turn; undefined when the ask is canceled meanwhile. */
+async function lensesOf(document: vscode.TextDocument, a: Analysis, summaries: FunctionSummary[], token: vscode.CancellationToken): Promise<SiteLens[] | undefined> {
   const lenses: SiteLens[] = [];
-  for (const summary of summaries) {
-    const range = rangeOf(document, summary.fn.nameSpan);
-    lenses.push(new SiteLens(range, () => ({ title: lensTitle(summary, a.report.hardware.name), command: 'deferredNorm.profileModel', arguments: [vscode.Uri.file(a.configPath)], tooltip: 'Open the report of this model' })));
-    // One site: its own rewrite; several: the whole layer as one listing, where they sit together.
-    const kind = summary.layerKinds[0]!;
-    const target = kind.sites.length === 1 ? { layerKind: kind.layerKind, layerKindLabel: kind.layerKindLabel, layerCount: kind.layerCount, site: kind.sites[0]! } : { layerKind: kind.layerKind, site: null, label: `${kind.layerKind} layer` };
-    lenses.push(new SiteLens(range, () => ({ title: 'Show rewrite', command: SHOW_SITE_REWRITE, arguments: [argsFor(a, target)], tooltip: 'Open the baseline and deferred code side by side' })));
+  for (let from = 0; from < summaries.length; from += LENS_CHUNK) {
+    if (from > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (token.isCancellationRequested) return undefined;
+    }
+    stretches.time('place the lenses', () => {
+      for (const summary of summaries.slice(from, from + LENS_CHUNK)) {
+        const range = rangeOf(document, summary.fn.nameSpan);
+        lenses.push(new SiteLens(range, () => ({ title: lensTitle(summary, a.report.hardware.name), command: 'deferredNorm.profileModel', arguments: [vscode.Uri.file(a.configPath)], tooltip: 'Open the report of this model' })));
+        // One site: its own rewrite; several: the whole layer as one listing, where they sit together.
+        const kind = summary.layerKinds[0]!;
+        const target = kind.sites.length === 1 ? { layerKind: kind.layerKind, layerKindLabel: kind.layerKindLabel, layerCount: kind.layerCount, site: kind.sites[0]! } : { layerKind: kind.layerKind, site: null, label: `${kind.layerKind} layer` };
+        lenses.push(new SiteLens(range, () => ({ title: 'Show rewrite', command: SHOW_SITE_REWRITE, arguments: [argsFor(a, target)], tooltip: 'Open the baseline and deferred code side by side' })));
+      }
+    });
   }
   return lenses;
 }

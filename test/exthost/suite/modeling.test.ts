@@ -26,6 +26,16 @@ const LARGE_COPIES = 300;
 const llamaFile = () => vscode.Uri.joinPath(workspaceRoot(), 'modeling-llama', 'modeling_llama.py');
 const gpt2File = () => vscode.Uri.joinPath(workspaceRoot(), 'modeling-gpt2', 'modeling_gpt2.py');
 
+/** Types `text` at an offset, a character every 80 ms, as a person types: each is a new version. */
+async function typeInto(doc: vscode.TextDocument, at: number, text: string): Promise<void> {
+  for (const [i, ch] of [...text].entries()) {
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(doc.uri, doc.positionAt(at + i), ch);
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    await new Promise((r) => setTimeout(r, 80));
+  }
+}
+
 /** The position inside the first occurrence of `text` (+ `into` characters). */
 function positionOf(doc: vscode.TextDocument, text: string, into: number): vscode.Position {
   const at = doc.getText().indexOf(text);
@@ -93,29 +103,43 @@ suite('Modeling code', () => {
       const beat = heartbeat();
       started = performance.now();
       const at = doc.getText().indexOf('\n');
-      for (const [i, ch] of [...' typed now'].entries()) {
-        const edit = new vscode.WorkspaceEdit();
-        edit.insert(uri, doc.positionAt(at + i), ch);
-        assert.ok(await vscode.workspace.applyEdit(edit));
-        await new Promise((r) => setTimeout(r, 80));
-      }
+      await typeInto(doc, at, ' typed now');
       const typedMs = performance.now() - started;
       started = performance.now();
       const after = await until('the hover after typing', hoverLands, 120_000);
       const settleMs = performance.now() - started;
+      const stallMs = beat.stop();
       // Every lens resolved (VS Code itself resolves only the ones in view).
       const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 2 * 3 * LARGE_COPIES);
-      const stallMs = beat.stop();
-      const ours = api.modelingHostStretches;
+      const ours = { ms: api.modelingHostStretches.longestMs, what: api.modelingHostStretches.longestWhat };
+
+      // Nearer VS Code's own share: the same ten keystrokes with this extension's hover and lenses switched off
+      // (the quick fix has no setting: VS Code may still ask it, and so the worker, after an edit).
+      const settings = vscode.workspace.getConfiguration('deferredNorm');
+      await settings.update('hover.enabled', false, vscode.ConfigurationTarget.Workspace);
+      await settings.update('codeLens.enabled', false, vscode.ConfigurationTarget.Workspace);
+      let plainStallMs: number;
+      try {
+        await new Promise((r) => setTimeout(r, 1000));
+        api.modelingHostStretches.longestMs = 0;
+        const plainBeat = heartbeat();
+        await typeInto(doc, at, ' and again');
+        await new Promise((r) => setTimeout(r, settleMs));
+        plainStallMs = plainBeat.stop();
+      } finally {
+        await settings.update('hover.enabled', undefined, vscode.ConfigurationTarget.Workspace);
+        await settings.update('codeLens.enabled', undefined, vscode.ConfigurationTarget.Workspace);
+      }
       report(
         `      ${(text.length / 1e6).toFixed(2)} MB, ${doc.lineCount} lines: first hover after ${openMs.toFixed(0)} ms; ten keystrokes over ${typedMs.toFixed(0)} ms, ` +
           `the hover on the last version answered ${settleMs.toFixed(0)} ms later; ${lenses.length} lenses. ` +
-          `Longest stretch the modeling hints held the host: ${ours.longestMs.toFixed(1)} ms (${ours.longestWhat}); heartbeat (VS Code's own work included) ${stallMs.toFixed(0)} ms`,
+          `Longest stretch the modeling hints held the host: ${ours.ms.toFixed(1)} ms (${ours.what}); heartbeat (VS Code's own work included) ${stallMs.toFixed(0)} ms, ` +
+          `the same typing with the hover and lenses switched off ${plainStallMs.toFixed(0)} ms (ours then ${api.modelingHostStretches.longestMs.toFixed(1)} ms: the quick fix's lookups)`,
       );
       assert.match(after, /`input_layernorm → q_proj, k_proj, v_proj` · \*\*deferred\*\*/);
       // Three lens rows per copy (LlamaAttention, LlamaDecoderLayer, LlamaModel forward), two lenses each.
       assert.equal(lenses.filter((l) => l.command?.command === COMMAND).length, 3 * LARGE_COPIES);
-      assert.ok(ours.longestMs < 50, `the modeling hints held the host for ${ours.longestMs.toFixed(1)} ms (${ours.longestWhat})`);
+      assert.ok(ours.ms < 50, `the modeling hints held the host for ${ours.ms.toFixed(1)} ms (${ours.what})`);
     } finally {
       await vscode.commands.executeCommand('workbench.action.files.revert', uri);
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
