@@ -26,6 +26,8 @@ import { hoverText } from '../../src/extension/editor/hover-text';
 import { AnalysisWorker, HostStretches, snapshotOfText } from '../../src/extension/editor/analysis-client';
 import { matchSites, summarizeFunctions } from '../../src/extension/modeling/match';
 import { createModelingParser } from '../../src/extension/modeling/python-scan';
+import { cancelSource } from '../unit/helpers/cancel';
+import { heartbeat } from '../unit/helpers/heartbeat';
 
 const ROOT = join(__dirname, '..', '..');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -174,13 +176,7 @@ export async function modelingHostStall(): Promise<void> {
   try {
     // Warm: the worker and its parser are started, as after the first hover.
     await worker.scan(snapshotOfText(`file://${path}`, 0, path, text), parserFiles);
-    let worst = 0;
-    let last = performance.now();
-    const heartbeat = setInterval(() => {
-      const now = performance.now();
-      worst = Math.max(worst, now - last - 5);
-      last = now;
-    }, 5);
+    const beat = heartbeat();
     try {
       const scans: ReturnType<AnalysisWorker['scan']>[] = [];
       let lastKeystroke = 0;
@@ -188,10 +184,8 @@ export async function modelingHostStall(): Promise<void> {
       for (let version = 1; version <= 10; version++) {
         // A newer version cancels the older one's scan, as modeling/features.ts does.
         cancelPrevious();
-        const listeners: (() => void)[] = [];
-        let canceled = false;
-        const token = { get isCancellationRequested() { return canceled; }, onCancellationRequested: (l: () => void) => (listeners.push(l), { dispose() {} }) };
-        cancelPrevious = () => ((canceled = true), listeners.forEach((l) => l()));
+        const { token, cancel } = cancelSource();
+        cancelPrevious = cancel;
         const typed = `# ${'x'.repeat(version)}\n${text}`;
         lastKeystroke = performance.now();
         scans.push(worker.scan(snapshotOfText(`file://${path}`, version, path, typed), parserFiles, token));
@@ -203,6 +197,7 @@ export async function modelingHostStall(): Promise<void> {
       if (!final) throw new Error('the last version was not scanned');
       const matches = stretches.time('match the sites', () => matchSites(final.scan, report));
       const lenses = stretches.time('summarize for the lenses', () => summarizeFunctions(final.scan, matches));
+      const worst = beat.stop();
       console.log(`\nModeling hints, ten keystrokes 80 ms apart into a ${(text.length / 1e6).toFixed(2)} MB modeling file (${text.split('\n').length} lines; ${results.filter((r) => r === undefined).length} older scans canceled, ${lenses.length} functions with sites):`);
       console.log(`  longest stretch on the host's thread ${stretches.longestMs.toFixed(1)} ms (${stretches.longestWhat}; target < 50 ms); heartbeat's worst lateness ${worst.toFixed(0)} ms (the worker's load on the CPU included)`);
       // What taking the answer costs the host before any code of ours runs: the structured clone's read.
@@ -212,7 +207,7 @@ export async function modelingHostStall(): Promise<void> {
       const readMs = performance.now() - read;
       console.log(`  the last version scanned by the worker ${answeredMs.toFixed(0)} ms after its keystroke: parse ${final.timings.parseMs.toFixed(0)} ms, query ${final.timings.queryMs.toFixed(0)} ms; its answer ${(answer.length / 1024).toFixed(0)} KB, read in ${readMs.toFixed(1)} ms`);
     } finally {
-      clearInterval(heartbeat);
+      beat.stop();
     }
   } finally {
     worker.dispose();

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { AnalysisWorker, snapshotOfText, type CancelToken } from '../../src/extension/editor/analysis-client';
+import { AnalysisWorker, snapshotOfText } from '../../src/extension/editor/analysis-client';
 import { createModelingParser } from '../../src/extension/modeling/python-scan';
 import type { ModelingParser, ParserWasmFiles } from '../../src/extension/modeling/scan-types';
+import { cancelSource } from './helpers/cancel';
 
 const root = join(import.meta.dirname, '..', '..');
 const WORKER_SCRIPT = join(root, 'src', 'extension', 'editor', 'worker.ts');
@@ -28,21 +29,6 @@ function selfCallsByRegex(text: string): [string, number][] {
 function normCallsByRegex(text: string): [string, number][] {
   const norms = new Set([...text.matchAll(/self\.(\w+) = [\w.]*Norm\w*\(/g)].map((m) => m[1]!));
   return selfCallsByRegex(text).filter(([name]) => norms.has(name));
-}
-
-/** A token the test cancels by hand. */
-function cancelSource(): { token: CancelToken; cancel(): void } {
-  let canceled = false;
-  const listeners: (() => void)[] = [];
-  return {
-    token: {
-      get isCancellationRequested() {
-        return canceled;
-      },
-      onCancellationRequested: (l) => (listeners.push(l), { dispose: () => listeners.splice(listeners.indexOf(l), 1) }),
-    },
-    cancel: () => ((canceled = true), listeners.forEach((l) => l())),
-  };
 }
 
 let parser: ModelingParser;

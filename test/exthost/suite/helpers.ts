@@ -3,6 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { outputPrefix } from './marker';
 
+export { heartbeat } from '../../unit/helpers/heartbeat';
+
 export const EXTENSION_ID = 'deferred-norm.deferred-norm-profiler';
 
 /** The opened folder: a temporary copy of model fixtures that tests may write in. */
@@ -26,25 +28,4 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/**
- * A 5 ms heartbeat on the extension host's thread: stop() returns how late it ran at worst, the
- * longest stretch the thread was blocked (by anything on it) while it ran.
- */
-export function heartbeat(): { stop(): number } {
-  const period = 5;
-  let last = performance.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - period);
-    last = now;
-  }, period);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return Math.max(worst, performance.now() - last - period);
-    },
-  };
 }
