@@ -3,7 +3,7 @@
  * parses and profiles a model config, and finds keys and problem ranges in its text, off the
  * extension host's thread, so that no file, however large or absurd, stalls every extension's
  * hovers and commands; and, for the modeling-code hints, reads and profiles the config beside a Python
- * file and parses the file with tree-sitter (a 1.6 MB file takes 0.9–5 s). Jobs run
+ * file and parses the file with tree-sitter (a 1.6 MB file takes 0.9–5.7 s). Jobs run
  * in order (a report's file read may let the next one start); a job whose id arrives on the
  * cancellation port stops at the next stage boundary, or within milliseconds inside a tree-sitter parse.
  */

@@ -48,7 +48,7 @@ function parseSiteRewriteArgs(v: unknown): SiteRewriteArgs | null {
 
 /**
  * The editor worker (editor/worker.ts) reads and profiles the config beside the code (as large or
- * absurd as any other file) and parses the Python file (1.6 MB: 0.9–5 s of parse and query on a busy 2-core machine): the
+ * absurd as any other file) and parses the Python file (1.6 MB: 0.9–5.7 s of parse and query on a busy 2-core machine): the
  * host only reads the text in pieces, posts it and matches the answer (issue 16).
  */
 let worker: AnalysisWorker | undefined;
@@ -62,7 +62,7 @@ const parserFiles = (): ParserWasmFiles => ({ runtime: join(__dirname, 'tree-sit
 
 /**
  * Python files longer than this get no hints: real modeling files are 10–200 KB, and the worker's
- * parse grows with the text (0.9–5 s for 1.6 MB on a busy 2-core machine).
+ * parse grows with the text (0.9–5.7 s for 1.6 MB on a busy 2-core machine).
  */
 export const MODELING_TEXT_CAP = 2 * 1024 * 1024;
 
