@@ -35,17 +35,9 @@ const bundles = [
     target: 'node20',
   },
   {
-    // The Python parser for modeling-code hints, loaded the first time a Python file needs it
-    // (src/extension/modeling/features.ts); its wasm files are copied beside it below.
-    entryPoints: ['src/extension/modeling/python-scan.ts'],
-    outfile: 'dist/modeling.js',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-  },
-  {
-    // The config analysis of the editor features, on a worker thread so that no file stalls the
-    // extension host (src/extension/editor/analysis-client.ts starts it).
+    // The config analysis of the editor features and the Python parse of the modeling hints, on a
+    // worker thread so that no file stalls the extension host (src/extension/editor/analysis-client.ts
+    // starts it); the parser is a lazy import in it, its wasm files are copied beside it below.
     entryPoints: ['src/extension/editor/worker.ts'],
     outfile: 'dist/editor-worker.js',
     platform: 'node',
@@ -92,7 +84,7 @@ function copyCodicons() {
 }
 copyCodicons();
 
-// web-tree-sitter's runtime and the Python grammar, found by the parser beside dist/modeling.js (WEBVIEW.md).
+// web-tree-sitter's runtime and the Python grammar, found by the parser beside dist/editor-worker.js (WEBVIEW.md).
 function copyPythonParserWasm() {
   if (!existsSync('src/extension/modeling/python-scan.ts')) return;
   mkdirSync('dist', { recursive: true });

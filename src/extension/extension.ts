@@ -39,6 +39,8 @@ export interface TestApi {
   modelViewers(): readonly ModelViewer[];
   /** The longest stretch the config.json features have held the host's thread (issue 16). */
   editorHostStretches: HostStretches;
+  /** The same for the modeling-code hints (hovers, lenses and quick fixes in Python files). */
+  modelingHostStretches: HostStretches;
 }
 
 async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
@@ -89,10 +91,10 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),
     vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),
   );
-  registerModelingFeatures(context);
+  const modelingHostStretches = registerModelingFeatures(context);
   context.subscriptions.push(registerModelViewer(context.extensionUri), registerProfileTool());
   const editorHostStretches = registerEditorFeatures(context);
-  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all(), editorHostStretches };
+  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all(), editorHostStretches, modelingHostStretches };
 }
 
 /** A saved hardware profile re-profiles the panels that use it; a saved model file reloads its panels. */

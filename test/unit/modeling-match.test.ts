@@ -10,7 +10,7 @@ import { loadModel } from '../../src/core/model/load';
 import type { Report } from '../../src/core/report/types';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { hoverMarkdown, lensTitle } from '../../src/extension/modeling/hover-text';
-import { matchAt, matchSites, summarizeFunctions, type SiteMatch } from '../../src/extension/modeling/match';
+import { candidatesOf, matchAt, matchSites, summarizeFunctions, type SiteMatch } from '../../src/extension/modeling/match';
 import { createModelingParser } from '../../src/extension/modeling/python-scan';
 import type { ModelingParser, ModelingScan } from '../../src/extension/modeling/scan-types';
 import { buildPanelView, inputOf } from '../../src/common/panel-view';
@@ -181,5 +181,56 @@ describe('modeling code: saying nothing rather than guessing', () => {
     const big = readFileSync(fixture('llama', 'modeling_llama.py'), 'utf8').repeat(20);
     const { timings } = parser.scan(big);
     console.log(`# parser init: runtime ${parser.initTimings.runtimeMs.toFixed(1)} ms, grammar ${parser.initTimings.grammarMs.toFixed(1)} ms, query compile ${parser.initTimings.queryCompileMs.toFixed(1)} ms; ${big.split('\n').length} lines: parse ${timings.parseMs.toFixed(1)} ms, query ${timings.queryMs.toFixed(1)} ms`);
+  });
+});
+
+describe('modeling code: many functions', () => {
+  const within = (outer: { start: number; end: number }, inner: { start: number; end: number }): boolean => outer.start <= inner.start && inner.end <= outer.end;
+
+  /** The lenses' grouping by its definition: every function against every call, skipping calls inside a function nested in it. */
+  function sitesPerFunctionByDefinition(scan: ModelingScan, matches: readonly SiteMatch[]): string[] {
+    return scan.functions.flatMap((fn) => {
+      const calls = matches.filter((m) => m.at !== 'definition' && within(fn.span, m.span) && !scan.functions.some((f) => f !== fn && within(fn.span, f.span) && within(f.span, m.span)));
+      const ids = [...new Set(calls.flatMap((m) => m.sites.map((s) => s.site.id)))].sort();
+      return calls.length > 0 ? [`${fn.span.start}: ${ids.join('+')}`] : [];
+    });
+  }
+
+  it('a 40-copy file with nested functions: each call is summarized in the innermost function around it, once', async () => {
+    const report = await reportOf('llama');
+    const nested = [
+      'class Extra(nn.Module):',
+      '    def forward(self, hidden_states):',
+      '        def inner(x):',
+      '            return self.input_layernorm(x)',
+      '        h = self.post_attention_layernorm(hidden_states)',
+      '        return inner(h)',
+      '',
+    ].join('\n');
+    const copy = readFileSync(fixture('llama', 'modeling_llama.py'), 'utf8');
+    const text = Array.from({ length: 40 }, () => `${copy}\n${nested}`).join('\n');
+    const scan = parser.scan(text).scan;
+    const matches = matchSites(scan, report);
+    const summaries = summarizeFunctions(scan, matches);
+    // Per copy: the fixture's three forwards, Extra.forward and inner.
+    assert.equal(summaries.length, 40 * 5);
+    for (const s of summaries.filter((x) => x.fn.name === 'inner')) assert.deepEqual(s.layerKinds.flatMap((k) => k.sites.map((x) => x.id)), ['attn-norm']);
+    for (const s of summaries.filter((x) => x.fn.className === 'Extra' && x.fn.name === 'forward')) assert.deepEqual(s.layerKinds.flatMap((k) => k.sites.map((x) => x.id)), ['mlp-norm']);
+    const got = summaries.map((s) => `${s.fn.span.start}: ${s.layerKinds.flatMap((k) => k.sites.map((x) => x.id)).sort().join('+')}`);
+    assert.deepEqual(got, sitesPerFunctionByDefinition(scan, matches));
+  });
+
+  it("the worker's candidates match and summarize as the whole scan does (Llama, GPT-2, nested functions), in less", async () => {
+    const nested = 'class Extra(nn.Module):\n    def forward(self, h):\n        def inner(x):\n            return self.input_layernorm(x)\n        return inner(self.post_attention_layernorm(h))\n';
+    for (const [family, file, extra] of [['llama', 'modeling_llama.py', nested], ['gpt2', 'modeling_gpt2.py', '']] as const) {
+      const report = await reportOf(family);
+      const scan = parser.scan(`${readFileSync(fixture(family, file), 'utf8')}\n${extra}`).scan;
+      const candidates = candidatesOf(scan);
+      const matches = matchSites(scan, report);
+      assert.ok(matches.length > 0);
+      assert.deepEqual(matchSites(candidates, report), matches);
+      assert.deepEqual(summarizeFunctions(candidates, matchSites(candidates, report)), summarizeFunctions(scan, matches));
+      assert.ok(candidates.calls.length < scan.calls.length && candidates.functions.length < scan.functions.length, `${family}: fewer calls and functions`);
+    }
   });
 });

@@ -21,7 +21,6 @@ test('the .vsix holds every file the extension loads at run time, and no sources
     'python/deferred_norm_patch.py',
     'dist/extension.js',
     'dist/core.js',
-    'dist/modeling.js',
     'dist/editor-worker.js',
     'dist/tree-sitter.wasm',
     'dist/tree-sitter-python.wasm',

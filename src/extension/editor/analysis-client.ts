@@ -9,6 +9,7 @@ import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
 import type { KeyAtOffset } from './config-keys';
 import type { Report } from '../../core/report/types';
+import type { ParserWasmFiles } from '../modeling/scan-types';
 import type { AnalyzedText, CancelMessage, DocumentText, HostToWorker, WorkerToHost } from './worker-protocol';
 
 /**
@@ -150,6 +151,13 @@ export class AnalysisWorker {
   async report(configPath: string, hardware: HardwareProfile, hardwareId: string, workload: WorkloadInput, token?: CancelToken): Promise<{ report: Report | null; error: string | null } | undefined> {
     const reply = await this.request((id) => ({ kind: 'report', id, configPath, hardware, hardwareId, workload }), 'report', token);
     return reply && { report: reply.report, error: reply.error };
+  }
+
+  /** The tree-sitter scan of a Python file's text, with the worker's timings; undefined when canceled. */
+  async scan(snapshot: DocumentSnapshot, parser: ParserWasmFiles, token?: CancelToken): Promise<Omit<Answer<'scanned'>, 'kind' | 'id'> | undefined> {
+    const doc = await this.documentText(snapshot, token);
+    const reply = doc && (await this.request((id) => ({ kind: 'scan', id, doc, parser }), 'scanned', token));
+    return reply && { scan: reply.scan, timings: reply.timings, init: reply.init };
   }
 
   forget(uri: string): void {

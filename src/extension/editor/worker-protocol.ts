@@ -8,6 +8,7 @@ import type { WorkloadInput } from '../../common/protocol';
 import type { AnalysisOutcome } from './analysis';
 import type { FieldRange, KeyAtOffset } from './config-keys';
 import type { Report } from '../../core/report/types';
+import type { ModelingScan, ParserInitTimings, ParserWasmFiles, ScanTimings } from '../modeling/scan-types';
 
 /** A document as the worker sees it: its identity, version and text. */
 export interface DocumentText {
@@ -32,6 +33,8 @@ export type HostToWorker =
   | { kind: 'keyAt'; id: number; doc: DocumentText; offset: number }
   /** The report of a model config on disk, for the modeling-code hints beside it (modeling/features.ts). */
   | { kind: 'report'; id: number; configPath: string; hardware: HardwareProfile; hardwareId: string; workload: WorkloadInput }
+  /** The tree-sitter scan of a Python modeling file (modeling/features.ts); `parser` locates its wasm files. */
+  | { kind: 'scan'; id: number; doc: DocumentText; parser: ParserWasmFiles }
   /** The document was closed: drop what is kept of it. */
   | { kind: 'forget'; uri: string };
 
@@ -53,5 +56,7 @@ export type WorkerToHost =
   | { kind: 'keyAt'; id: number; key: KeyAtOffset | null }
   /** The report, or why there is none (the core's one line). */
   | { kind: 'report'; id: number; report: Report | null; error: string | null }
+  /** The scan's candidates for matching (modeling/match.ts candidatesOf); `init` is the parser's start-up, on the job that started it (null after). */
+  | { kind: 'scanned'; id: number; scan: ModelingScan; timings: ScanTimings; init: ParserInitTimings | null }
   | { kind: 'canceled'; id: number }
   | { kind: 'failed'; id: number; message: string };

@@ -1,7 +1,7 @@
 /**
  * Modeling code beside a config: hovers on norm calls and softmax → ·V, a CodeLens above
  * each function that calls sites, and the command that opens a site's rewrite as a diff.
- * Registering costs nothing: the parser (dist/modeling.js and two wasm files) loads the
+ * Registering costs nothing: the editor worker, and the parser in it (two wasm files), start the
  * first time a Python file inside a model folder is asked about.
  */
 import { stat } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Report } from '../../core/report/types';
 import { parseWorkloadInput, type WorkloadInput } from '../../common/protocol';
-import { AnalysisWorker } from '../editor/analysis-client';
+import { AnalysisWorker, HostStretches, type DocumentSnapshot } from '../editor/analysis-client';
 import { loadCore } from '../core';
 import { openPseudocodeDiff } from '../documents';
 import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
@@ -17,8 +17,8 @@ import { log, reportError } from '../log';
 import { modelTitle } from '../model-files';
 import { settingsWorkload } from '../targets';
 import { hoverMarkdown, lensTitle } from './hover-text';
-import { matchAt, matchSites, summarizeFunctions, type SiteInLayerKind, type SiteMatch } from './match';
-import type { ModelingParser, ModelingParserModule, ModelingScan } from './scan-types';
+import { matchAt, matchSites, summarizeFunctions, type FunctionSummary, type SiteInLayerKind, type SiteMatch } from './match';
+import type { ModelingScan, ParserWasmFiles } from './scan-types';
 
 export const SHOW_SITE_REWRITE = 'deferredNorm.showSiteRewrite';
 
@@ -44,37 +44,73 @@ function parseSiteRewriteArgs(v: unknown): SiteRewriteArgs | null {
   return { modelPath: r['modelPath'], layerKind: r['layerKind'], site, hardware: r['hardware'], workload, label: str(r['label']) ? r['label'] : r['layerKind'] };
 }
 
-// ---- the parser, loaded once on first need ----
+// ---- the worker: the config's report and the file's tree-sitter scan, off the host's thread ----
 
-let parser: Promise<ModelingParser> | undefined;
+/**
+ * The editor worker (editor/worker.ts) reads and profiles the config beside the code (as large or
+ * absurd as any other file) and parses the Python file (1.6 MB: 0.9–5.7 s of parse and query on a busy 2-core machine): the
+ * host only reads the text in pieces, posts it and matches the answer (issue 16).
+ */
+let worker: AnalysisWorker | undefined;
+/** The longest stretch the modeling hints have held the host's thread (the extension-host tests read it). */
+const stretches = new HostStretches();
 
-function loadParser(): Promise<ModelingParser> {
-  parser ??= (async () => {
-    const started = performance.now();
-    // A computed path keeps esbuild from pulling the parser into the activation bundle.
-    const module = require(join(__dirname, 'modeling.js')) as ModelingParserModule;
-    const loaded = await module.createModelingParser({ runtime: join(__dirname, 'tree-sitter.wasm'), grammar: join(__dirname, 'tree-sitter-python.wasm') });
-    const t = loaded.initTimings;
-    log().info(`Python parser ready in ${(performance.now() - started).toFixed(0)} ms (runtime ${t.runtimeMs.toFixed(0)} ms, grammar ${t.grammarMs.toFixed(0)} ms, query compile ${t.queryCompileMs.toFixed(0)} ms)`);
-    return loaded;
-  })();
-  // A failed load may be retried by the next request rather than poisoning the session.
-  parser.catch(() => (parser = undefined));
-  return parser;
+const workerOf = (): AnalysisWorker => (worker ??= new AnalysisWorker({ script: join(__dirname, 'editor-worker.js'), stretches }));
+
+/** web-tree-sitter's runtime and the Python grammar, copied beside the bundles (esbuild.config.mjs). */
+const parserFiles = (): ParserWasmFiles => ({ runtime: join(__dirname, 'tree-sitter.wasm'), grammar: join(__dirname, 'tree-sitter-python.wasm') });
+
+/**
+ * Python files longer than this get no hints: real modeling files are 10–200 KB, and the worker's
+ * parse grows with the text (0.9–5.7 s for 1.6 MB on a busy 2-core machine).
+ */
+export const MODELING_TEXT_CAP = 2 * 1024 * 1024;
+
+/** The document, read a range at a time (never joined whole on the host's thread). */
+function snapshotOf(doc: vscode.TextDocument): DocumentSnapshot {
+  const end = doc.lineAt(doc.lineCount - 1).range.end;
+  const read = (start: number, stop: number): string => doc.getText(new vscode.Range(doc.positionAt(start), doc.positionAt(stop)));
+  const version = doc.version;
+  return { uri: doc.uri.toString(), version, path: doc.uri.fsPath, length: doc.offsetAt(end), read, stale: () => doc.version !== version };
 }
 
-// ---- caches: scans by document URI + version, reports by config file state + hardware + workload ----
+/** Scans by document URI, one version each: the hover, lenses and quick fix of a version share one parse. */
+const scans = new Map<string, { version: number; scan: Promise<ModelingScan | undefined>; cancel(): void }>();
 
-const scans = new Map<string, { version: number; scan: ModelingScan }>();
-
-async function scanOf(document: vscode.TextDocument): Promise<ModelingScan> {
+/** The scan of the document's current version; undefined when it is too long, or a newer version replaced it. */
+function scanOf(document: vscode.TextDocument): Promise<ModelingScan | undefined> {
   const key = document.uri.toString();
-  const cached = scans.get(key);
-  if (cached && cached.version === document.version) return cached.scan;
-  const { scan, timings } = (await loadParser()).scan(document.getText());
-  log().debug(`${vscode.workspace.asRelativePath(document.uri)} v${document.version}: parse ${timings.parseMs.toFixed(1)} ms, query ${timings.queryMs.toFixed(1)} ms`);
-  scans.set(key, { version: document.version, scan });
+  const kept = scans.get(key);
+  if (kept && kept.version === document.version) return kept.scan;
+  // A newer version: the older one's parse stops where it is, in the worker.
+  kept?.cancel();
+  const snapshot = stretches.time('measure the text', () => snapshotOf(document));
+  if (snapshot.length > MODELING_TEXT_CAP) return Promise.resolve(undefined);
+  const source = new vscode.CancellationTokenSource();
+  const scan = workerOf()
+    .scan(snapshot, parserFiles(), source.token)
+    .then((answer) => {
+      if (!answer) return undefined;
+      const { timings: t, init } = answer;
+      if (init) log().info(`Python parser ready in the editor worker (runtime ${init.runtimeMs.toFixed(0)} ms, grammar ${init.grammarMs.toFixed(0)} ms, query compile ${init.queryCompileMs.toFixed(0)} ms)`);
+      log().debug(`${vscode.workspace.asRelativePath(document.uri)} v${snapshot.version}: parse ${t.parseMs.toFixed(1)} ms, query ${t.queryMs.toFixed(1)} ms (editor worker)`);
+      return answer.scan;
+    })
+    .finally(() => source.dispose());
+  const entry = { version: snapshot.version, scan, cancel: () => source.cancel() };
+  scans.set(key, entry);
+  // Neither a canceled nor a failed scan is kept: the next request for the version tries again.
+  const drop = (): void => {
+    if (scans.get(key) === entry) scans.delete(key);
+  };
+  scan.then((found) => found ?? drop(), drop);
   return scan;
+}
+
+function forgetScan(uri: vscode.Uri): void {
+  const key = uri.toString();
+  scans.get(key)?.cancel();
+  scans.delete(key);
 }
 
 const REPORT_CACHE_SIZE = 8;
@@ -92,15 +128,6 @@ async function configBeside(uri: vscode.Uri): Promise<{ path: string; mtimeMs: n
   }
 }
 
-/**
- * Read and profiled on the editor's worker thread (editor/worker.ts), not the extension host's: the
- * config beside the code may be as large or absurd as any other file (issue 16).
- */
-let worker: AnalysisWorker | undefined;
-
-/** Python files longer than this get no hints: parsing is on the host's thread (real modeling files are 10–200 KB). */
-export const MODELING_TEXT_CAP = 2 * 1024 * 1024;
-
 /** The report of a config, or null when the config is not a model the core reads (logged once per file state). */
 function reportOf(configPath: string, mtimeMs: number, hardware: string, workload: WorkloadInput): Promise<Report | null> {
   const key = JSON.stringify([configPath, mtimeMs, hardware, workload]);
@@ -108,8 +135,7 @@ function reportOf(configPath: string, mtimeMs: number, hardware: string, workloa
   if (!report) {
     report = (async () => {
       try {
-        worker ??= new AnalysisWorker({ script: join(__dirname, 'editor-worker.js') });
-        const answer = await worker.report(configPath, await resolveHardware(hardware), hardware, workload);
+        const answer = await workerOf().report(configPath, await resolveHardware(hardware), hardware, workload);
         if (answer?.report) return answer.report;
         log().info(`Modeling hints: ${configPath} gives no report (${answer?.error ?? 'canceled'})`);
         return null;
@@ -133,17 +159,28 @@ interface Analysis {
   matches: SiteMatch[];
 }
 
-/** Everything a hover or lens needs for one document, or undefined when it is not modeling code of a model. */
-async function analyze(document: vscode.TextDocument): Promise<Analysis | undefined> {
-  if (document.getText().length > MODELING_TEXT_CAP) return undefined;
+/** The matches of a scan against a report, worked out once per pair. */
+const matchesOfScan = new WeakMap<ModelingScan, { report: Report; matches: SiteMatch[] }>();
+
+function matchesOf(scan: ModelingScan, report: Report): SiteMatch[] {
+  const kept = matchesOfScan.get(scan);
+  if (kept?.report === report) return kept.matches;
+  const matches = stretches.time('match the sites', () => matchSites(scan, report));
+  matchesOfScan.set(scan, { report, matches });
+  return matches;
+}
+
+/** Everything a hover or lens needs for one document, or undefined when it is not modeling code of a model (or the ask was canceled). */
+async function analyze(document: vscode.TextDocument, token?: vscode.CancellationToken): Promise<Analysis | undefined> {
   const config = await configBeside(document.uri);
-  if (!config) return undefined;
+  if (!config || token?.isCancellationRequested) return undefined;
   const hardware = chosenHardware();
   const workload = settingsWorkload();
   const report = await reportOf(config.path, config.mtimeMs, hardware, workload);
-  if (!report) return undefined;
+  if (!report || token?.isCancellationRequested) return undefined;
   const scan = await scanOf(document);
-  return { configPath: config.path, hardware, workload, report, scan, matches: matchSites(scan, report) };
+  if (!scan || token?.isCancellationRequested) return undefined;
+  return { configPath: config.path, hardware, workload, report, scan, matches: matchesOf(scan, report) };
 }
 
 /**
@@ -172,15 +209,18 @@ const commandLink = (args: SiteRewriteArgs): string => `command:${SHOW_SITE_REWR
 const enabled = (setting: 'hover' | 'codeLens'): boolean => vscode.workspace.getConfiguration('deferredNorm').get<boolean>(`${setting}.enabled`) !== false;
 
 class ModelingHoverProvider implements vscode.HoverProvider {
-  async provideHover(document: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     if (!enabled('hover')) return undefined;
     try {
-      const a = await analyze(document);
-      const match = a && matchAt(a.matches, document.offsetAt(position));
-      if (!a || !match) return undefined;
-      const md = new vscode.MarkdownString(hoverMarkdown(match, { report: a.report, workloadLine: loadCore().workloadLine(a.report.workload), diffLink: (s) => commandLink(argsFor(a, s)) }));
-      md.isTrusted = { enabledCommands: [SHOW_SITE_REWRITE] };
-      return new vscode.Hover(md, rangeOf(document, match.nameSpan));
+      const a = await analyze(document, token);
+      if (!a) return undefined;
+      return stretches.time('write the hover', () => {
+        const match = matchAt(a.matches, document.offsetAt(position));
+        if (!match) return undefined;
+        const md = new vscode.MarkdownString(hoverMarkdown(match, { report: a.report, workloadLine: loadCore().workloadLine(a.report.workload), diffLink: (s) => commandLink(argsFor(a, s)) }));
+        md.isTrusted = { enabledCommands: [SHOW_SITE_REWRITE] };
+        return new vscode.Hover(md, rangeOf(document, match.nameSpan));
+      });
     } catch (err) {
       // One file's failure stays with that file; the log has the details.
       log().error(`Modeling hover in ${document.uri.toString()}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -189,7 +229,17 @@ class ModelingHoverProvider implements vscode.HoverProvider {
   }
 }
 
-class ModelingCodeLensProvider implements vscode.CodeLensProvider {
+/** A lens whose command is written when VS Code shows it (resolveCodeLens): a large file has thousands. */
+class SiteLens extends vscode.CodeLens {
+  constructor(
+    range: vscode.Range,
+    readonly commandOf: () => vscode.Command,
+  ) {
+    super(range);
+  }
+}
+
+class ModelingCodeLensProvider implements vscode.CodeLensProvider<SiteLens> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
 
@@ -197,26 +247,48 @@ class ModelingCodeLensProvider implements vscode.CodeLensProvider {
     this.changed.fire();
   }
 
-  async provideCodeLenses(document: vscode.TextDocument): Promise<vscode.CodeLens[]> {
+  async provideCodeLenses(document: vscode.TextDocument, token: vscode.CancellationToken): Promise<SiteLens[]> {
     if (!enabled('codeLens')) return [];
     try {
-      const a = await analyze(document);
+      const a = await analyze(document, token);
       if (!a) return [];
-      const lenses: vscode.CodeLens[] = [];
-      for (const summary of summarizeFunctions(a.scan, a.matches)) {
-        const range = rangeOf(document, summary.fn.nameSpan);
-        lenses.push(new vscode.CodeLens(range, { title: lensTitle(summary, a.report.hardware.name), command: 'deferredNorm.profileModel', arguments: [vscode.Uri.file(a.configPath)], tooltip: 'Open the report of this model' }));
-        // One site: its own rewrite; several: the whole layer as one listing, where they sit together.
-        const kind = summary.layerKinds[0]!;
-        const target = kind.sites.length === 1 ? { layerKind: kind.layerKind, layerKindLabel: kind.layerKindLabel, layerCount: kind.layerCount, site: kind.sites[0]! } : { layerKind: kind.layerKind, site: null, label: `${kind.layerKind} layer` };
-        lenses.push(new vscode.CodeLens(range, { title: 'Show rewrite', command: SHOW_SITE_REWRITE, arguments: [argsFor(a, target)], tooltip: 'Open the baseline and deferred code side by side' }));
-      }
-      return lenses;
+      const summaries = stretches.time('summarize for the lenses', () => summarizeFunctions(a.scan, a.matches));
+      return (await lensesOf(document, a, summaries, token)) ?? [];
     } catch (err) {
       log().error(`Modeling CodeLens in ${document.uri.toString()}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return [];
     }
   }
+
+  resolveCodeLens(lens: SiteLens): SiteLens {
+    lens.command = stretches.time('write a lens', lens.commandOf);
+    return lens;
+  }
+}
+
+/** Functions whose lenses are placed in one turn of the host's event loop (a 1.6 MB file has 900). */
+const LENS_CHUNK = 100;
+
+/** Two lenses per function, placed a chunk per turn; undefined when the ask is canceled meanwhile. */
+async function lensesOf(document: vscode.TextDocument, a: Analysis, summaries: FunctionSummary[], token: vscode.CancellationToken): Promise<SiteLens[] | undefined> {
+  const lenses: SiteLens[] = [];
+  for (let from = 0; from < summaries.length; from += LENS_CHUNK) {
+    if (from > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (token.isCancellationRequested) return undefined;
+    }
+    stretches.time('place the lenses', () => {
+      for (const summary of summaries.slice(from, from + LENS_CHUNK)) {
+        const range = rangeOf(document, summary.fn.nameSpan);
+        lenses.push(new SiteLens(range, () => ({ title: lensTitle(summary, a.report.hardware.name), command: 'deferredNorm.profileModel', arguments: [vscode.Uri.file(a.configPath)], tooltip: 'Open the report of this model' })));
+        // One site: its own rewrite; several: the whole layer as one listing, where they sit together.
+        const kind = summary.layerKinds[0]!;
+        const target = kind.sites.length === 1 ? { layerKind: kind.layerKind, layerKindLabel: kind.layerKindLabel, layerCount: kind.layerCount, site: kind.sites[0]! } : { layerKind: kind.layerKind, site: null, label: `${kind.layerKind} layer` };
+        lenses.push(new SiteLens(range, () => ({ title: 'Show rewrite', command: SHOW_SITE_REWRITE, arguments: [argsFor(a, target)], tooltip: 'Open the baseline and deferred code side by side' })));
+      }
+    });
+  }
+  return lenses;
 }
 
 export const EXPORT_PYTORCH_PATCH = 'deferredNorm.exportPytorchPatch';
@@ -225,9 +297,9 @@ export const EXPORT_PYTORCH_PATCH = 'deferredNorm.exportPytorchPatch';
 class ModelingCodeActionProvider implements vscode.CodeActionProvider {
   static readonly kinds = [vscode.CodeActionKind.QuickFix];
 
-  async provideCodeActions(document: vscode.TextDocument, range: vscode.Range | vscode.Selection): Promise<vscode.CodeAction[]> {
+  async provideCodeActions(document: vscode.TextDocument, range: vscode.Range | vscode.Selection, _context: vscode.CodeActionContext, token: vscode.CancellationToken): Promise<vscode.CodeAction[]> {
     try {
-      const a = await analyze(document);
+      const a = await analyze(document, token);
       if (!a) return [];
       const start = document.offsetAt(range.start);
       const end = document.offsetAt(range.end);
@@ -260,8 +332,8 @@ async function showSiteRewrite(arg?: unknown): Promise<void> {
   await openPseudocodeDiff({ modelPath: args.modelPath, hardware: args.hardware, workload: args.workload, layerKind: args.layerKind, site: args.site }, args.label);
 }
 
-/** Registers the modeling-code hover, CodeLens and command; called once from activate(). */
-export function registerModelingFeatures(context: vscode.ExtensionContext): void {
+/** Registers the modeling-code hover, CodeLens and command; called once from activate(). Returns the host-thread stretches it records. */
+export function registerModelingFeatures(context: vscode.ExtensionContext): HostStretches {
   const selector: vscode.DocumentSelector = { language: 'python', scheme: 'file' };
   const lenses = new ModelingCodeLensProvider();
   context.subscriptions.push(
@@ -275,7 +347,7 @@ export function registerModelingFeatures(context: vscode.ExtensionContext): void
         reportError(err, SHOW_SITE_REWRITE);
       }
     }),
-    vscode.workspace.onDidCloseTextDocument((doc) => scans.delete(doc.uri.toString())),
+    vscode.workspace.onDidCloseTextDocument((doc) => forgetScan(doc.uri)),
     { dispose: () => worker?.dispose() },
     // Lenses follow the chosen hardware, the settings' workload, and a saved config or hardware profile.
     onDidChangeHardware(() => lenses.refresh()),
@@ -290,4 +362,5 @@ export function registerModelingFeatures(context: vscode.ExtensionContext): void
       }
     }),
   );
+  return stretches;
 }

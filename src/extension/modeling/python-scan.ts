@@ -1,10 +1,10 @@
 /**
  * Finds norm-module calls, their definitions and softmax → ·V in Python source with
- * tree-sitter's Python grammar. Entry of its own bundle (dist/modeling.js), required the
- * first time a Python file needs it, so neither activation nor the core pays for it.
+ * tree-sitter's Python grammar. Runs in the editor worker (editor/worker.ts), loaded the first
+ * time a Python file needs it, so neither the extension host's thread nor activation pays for it.
  */
 import type * as WebTreeSitter from 'web-tree-sitter';
-import type { FunctionDefinition, ModelingParser, ModelingScan, ModuleCall, ModuleDefinition, ParserWasmFiles, SoftmaxToValue, SourceSpan } from './scan-types';
+import type { FunctionDefinition, ModelingParser, ModelingScan, ModuleCall, ModuleDefinition, ParserWasmFiles, ScanResult, SoftmaxToValue, SourceSpan } from './scan-types';
 
 // A plain require makes esbuild take the package's CommonJS build: its ESM build relies on
 // import.meta, which a CJS bundle turns into {} (WEBVIEW.md, "the esbuild trap").
@@ -21,6 +21,8 @@ const QUERY = `
 (function_definition name: (identifier) @function.name) @function
 `;
 const MATMUL_CALLEES = new Set(['matmul', 'bmm']);
+/** Matches read between two looks at the stop callback (a few hundred microseconds of work). */
+const STOP_CHECK_MATCHES = 64;
 
 // Parser.init replaces the runtime's module: a second call would orphan every parser and
 // language made before it, so the runtime starts once per process.
@@ -42,21 +44,30 @@ export async function createModelingParser(files: ParserWasmFiles): Promise<Mode
   const queryCompileMs = performance.now() - t;
   const parser = new TS.Parser();
   parser.setLanguage(language);
-  return {
-    initTimings: { runtimeMs, grammarMs, queryCompileMs },
-    scan(source: string) {
-      const t0 = performance.now();
-      const tree = parser.parse(source);
-      if (!tree) throw new Error('tree-sitter returned no tree');
-      const t1 = performance.now();
-      try {
-        const scan = scanTree(tree.rootNode, query);
-        return { scan, timings: { parseMs: t1 - t0, queryMs: performance.now() - t1 } };
-      } finally {
-        tree.delete(); // wasm memory is not garbage-collected
-      }
-    },
-  };
+  function scan(source: string): ScanResult;
+  function scan(source: string, stop: () => boolean): ScanResult | undefined;
+  function scan(source: string, stop?: () => boolean): ScanResult | undefined {
+    const t0 = performance.now();
+    // tree-sitter calls the progress callback every few hundred steps; true abandons the parse or query.
+    const progressCallback = stop && (() => stop());
+    const tree = parser.parse(source, null, { progressCallback });
+    if (!tree) {
+      // A stopped parse would otherwise resume on the next call, whatever text that call passes.
+      parser.reset();
+      if (stop?.()) return undefined;
+      throw new Error('tree-sitter returned no tree');
+    }
+    const t1 = performance.now();
+    try {
+      const found = scanTree(tree.rootNode, query, progressCallback);
+      // A query stopped part way returns what it found so far: not a scan of the file.
+      if (stop?.()) return undefined;
+      return { scan: found, timings: { parseMs: t1 - t0, queryMs: performance.now() - t1 } };
+    } finally {
+      tree.delete(); // wasm memory is not garbage-collected
+    }
+  }
+  return { initTimings: { runtimeMs, grammarMs, queryCompileMs }, scan };
 }
 
 const spanOf = (node: Node): SourceSpan => ({ start: node.startIndex, end: node.endIndex });
@@ -77,14 +88,17 @@ function enclosing(node: Node): { className: string | null; functionName: string
   return { className, functionName, fn };
 }
 
-function scanTree(root: Node, query: WebTreeSitter.Query): ModelingScan {
+function scanTree(root: Node, query: WebTreeSitter.Query, progressCallback?: () => boolean): ModelingScan {
   const calls: ModuleCall[] = [];
   const definitions: ModuleDefinition[] = [];
   const softmaxes: SoftmaxToValue[] = [];
   const functions: FunctionDefinition[] = [];
   const names = new Set<string>();
 
-  for (const match of query.matches(root)) {
+  const matches = query.matches(root, { progressCallback });
+  for (const [i, match] of matches.entries()) {
+    // Reading the matches' nodes is most of a scan's time: it stops there too.
+    if (progressCallback && i % STOP_CHECK_MATCHES === 0 && progressCallback()) break;
     const byName = new Map(match.captures.map((c) => [c.name, c.node]));
     const selfAttribute = byName.get('self.attribute');
     const softmax = byName.get('softmax');

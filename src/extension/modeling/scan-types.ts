@@ -1,6 +1,6 @@
 /**
  * What the Python scanner finds in a modeling file, as plain data: it crosses from the
- * lazily loaded parser bundle (dist/modeling.js) into the extension, so no tree-sitter
+ * editor worker's thread (editor/worker.ts) to the extension host's, so no tree-sitter
  * objects. Offsets are UTF-16 code units into the scanned text, as VS Code counts them.
  */
 
@@ -62,6 +62,11 @@ export interface ScanTimings {
   queryMs: number;
 }
 
+export interface ScanResult {
+  scan: ModelingScan;
+  timings: ScanTimings;
+}
+
 export interface ParserInitTimings {
   runtimeMs: number;
   grammarMs: number;
@@ -76,10 +81,8 @@ export interface ParserWasmFiles {
 
 export interface ModelingParser {
   readonly initTimings: ParserInitTimings;
-  scan(source: string): { scan: ModelingScan; timings: ScanTimings };
-}
-
-/** The shape of dist/modeling.js, for `require` from the extension bundle. */
-export interface ModelingParserModule {
-  createModelingParser(files: ParserWasmFiles): Promise<ModelingParser>;
+  /** The scan of a text. */
+  scan(source: string): ScanResult;
+  /** The same, or undefined when `stop` said true part way (a newer version is wanted). */
+  scan(source: string, stop: () => boolean): ScanResult | undefined;
 }

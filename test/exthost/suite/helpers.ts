@@ -3,6 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { outputPrefix } from './marker';
 
+export { heartbeat } from '../../unit/helpers/heartbeat';
+
 export const EXTENSION_ID = 'deferred-norm.deferred-norm-profiler';
 
 /** The opened folder: a temporary copy of model fixtures that tests may write in. */
@@ -15,4 +17,15 @@ export function workspaceRoot(): vscode.Uri {
 /** A line for the runner's stdout, among the reporter's (unmarked console output is dropped). */
 export function report(text: string): void {
   console.log(outputPrefix() + text);
+}
+
+/** Polls `probe` until it gives a value (undefined: not yet). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
