@@ -188,8 +188,10 @@ async function analyze(document: vscode.TextDocument, token?: vscode.Cancellatio
  * or undefined: no such call, or a file over MODELING_TEXT_CAP. The report panel's site links use it.
  */
 export async function siteCallIn(document: vscode.TextDocument, report: Report, layerKind: string, site: string): Promise<vscode.Range | undefined> {
-  if (document.getText().length > MODELING_TEXT_CAP) return undefined;
-  const matches = matchSites(await scanOf(document), report);
+  // scanOf leaves out a file over MODELING_TEXT_CAP, and a scan canceled by a newer version.
+  const scan = await scanOf(document);
+  if (!scan) return undefined;
+  const matches = matchSites(scan, report);
   const call = matches.find((m) => m.at !== 'definition' && m.sites.some((s) => s.layerKind === layerKind && s.site.id === site));
   return call && rangeOf(document, call.span);
 }
