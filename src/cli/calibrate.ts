@@ -18,7 +18,8 @@ import { parseMeasurements, type MeasureDevice } from '../core/measure/types';
 import { loadModel } from '../core/model/load';
 import { planFor, harnessScript } from './harness';
 import { NAME_ONE_CLI, noTorchError, probedLines } from '../common/python-finder';
-import { MeasureCancelled, measurementsDir, runMeasure, runName } from './measure';
+import { measurementsDir } from '../common/measured-file';
+import { MeasureCancelled, runMeasure, runName } from './measure';
 import { findPython } from './python-probe';
 import { OPTIONS as SHARED_OPTIONS, positiveInt, workloadFrom, type ParsedOptions } from './options';
 

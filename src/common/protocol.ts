@@ -70,7 +70,44 @@ export interface PanelView {
   patch: PatchView;
   /** False in the HTML export: there is no extension to re-profile, so the controls are read-only. */
   interactive: boolean;
+  /** The latest measurements beside the model (.deferred-norm/measurements), beside the simulated blocks; absent: none. */
+  measured?: MeasuredView;
 }
+
+/** One measured norm → projection block beside the simulator's estimate of the same block. */
+export interface MeasuredBlockView {
+  site: string;
+  consumers: string[];
+  rows: number;
+  measuredStandardUs: number;
+  measuredDeferredUs: number;
+  simulatedStandardUs: number;
+  simulatedDeferredUs: number;
+  measuredSavingPct: number;
+  simulatedSavingPct: number;
+  /** The measured difference exceeds the noise (half the 10th–90th percentile spread). */
+  resolved: boolean;
+}
+
+/** Measured beside simulated, computed in the core from a measurements file: text only, never markup. */
+export type MeasuredView =
+  | {
+      /** The file's name (not its folder). */
+      file: string;
+      device: string;
+      date: string;
+      torch: string;
+      dtype: string;
+      threads: number;
+      /** Which time of each measured entry is shown: the median or the 10th percentile. */
+      statistic: 'median' | 'p10';
+      /** The profile the simulated column uses, with the harness's stack (eager norm, a kernel per op, no epilogue fusion). */
+      hardware: string;
+      blocks: MeasuredBlockView[];
+      /** What the reader should know: a different M than the report's, a profile not calibrated on this device. */
+      notes: string[];
+    }
+  | { file: string; error: string };
 
 /** Extension → webview. */
 export type HostMessage =

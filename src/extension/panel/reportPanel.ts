@@ -136,6 +136,8 @@ export class ReportPanel {
         numerics: this.numerics,
         sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
         kernels: this.kernels,
+        // Read again on every refresh: a measurement taken since shows beside the simulated blocks.
+        measurements: await core.readLatestMeasurements(this.modelPath),
       });
       this.view = view;
       // An override equal to the profile's own choice is none: the controls show the profile's.
