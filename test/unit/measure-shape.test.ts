@@ -128,3 +128,32 @@ test('calibrate writes each shape\'s own rate, and a calibrated profile times ea
   // A prefill of 1 × 128 tokens: M = 128, outside too.
   assert.ok(profile(spec, p, { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 1, seq: 128 }).model.notes.some((n) => n.includes('M = 128 is outside')));
 });
+
+test('--statistic: the 10th percentile or the median of each entry is fitted', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  // Every 10th percentile half the median: the machine fitted on p10 is twice as fast, start and rate.
+  const t = (us: number) => ({ medianUs: us, p10Us: us / 2, p90Us: us * 1.1, samples: 9, inner: 1, timing: 'perf_counter' as const });
+  const entries: Entry[] = [
+    { kind: 'launch', name: 'matrix', engine: 'matrix', ...t(START_NS / 1000) },
+    ...[[576, 192], [576, 1536]].map(([k, n]): Entry => ({ kind: 'gemm', name: 'g', m: 32, k: k!, n: n!, ...t(gemmUs(32, k!, n!)) })),
+  ];
+  const measurements = validateMeasurements(
+    {
+      schema: 'deferred-norm-measurements/1',
+      provenance: { device: 'cpu', deviceName: 'Test CPU', torch: '1.13.0', python: '3.11', dtype: 'fp32', threads: 1, date: '2026-12-06T00:00:00Z' },
+      model: { name: 'SmolLM2-135M', path: spec.source.path },
+      workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
+      quick: true,
+      entries,
+      skipped: [],
+    },
+    's.json',
+  );
+  const fit = (statistic: 'median' | 'p10') => calibrate([{ file: 's.json', measurements, spec }], getPreset('cpu'), 'x', 'cpu', statistic);
+  const [median, p10] = [fit('median'), fit('p10')];
+  assert.equal(p10.statistic, 'p10');
+  for (const [i, shape] of median.byShape.entries()) {
+    assert.ok(Math.abs(shape.tflops / RATE[shape.n]! - 1) < 0.01, `median rate of ${shape.k}×${shape.n}: ${shape.tflops}`);
+    assert.ok(Math.abs(p10.byShape[i]!.tflops / (2 * RATE[shape.n]!) - 1) < 0.01, `p10 rate of ${shape.k}×${shape.n}: ${p10.byShape[i]!.tflops}`);
+  }
+});
