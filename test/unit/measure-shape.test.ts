@@ -83,7 +83,7 @@ test('the validator names the field of a bad shape table or calibration record',
 /** GEMMs whose rate depends on the output width, as a CPU BLAS's does: N 192 at 0.08 TFLOP/s, 576 at 0.04, 1536 at 0.01. */
 const RATE: Record<number, number> = { 192: 0.08, 576: 0.04, 1536: 0.01 };
 const START_NS = 4000;
-const gemmUs = (m: number, k: number, n: number) => (START_NS + (2 * m * k * n) / (RATE[n]! * 1e3)) / 1000;
+const gemmUs = (m: number, k: number, n: number, scale = 1) => (START_NS + (2 * m * k * n) / (scale * RATE[n]! * 1e3)) / 1000;
 
 test('calibrate writes each shape\'s own rate, and a calibrated profile times each GEMM as measured', async () => {
   const spec = await loadFixture('SmolLM2-135M');
@@ -155,5 +155,39 @@ test('--statistic: the 10th percentile or the median of each entry is fitted', a
   for (const [i, shape] of median.byShape.entries()) {
     assert.ok(Math.abs(shape.tflops / RATE[shape.n]! - 1) < 0.01, `median rate of ${shape.k}×${shape.n}: ${shape.tflops}`);
     assert.ok(Math.abs(p10.byShape[i]!.tflops / (2 * RATE[shape.n]!) - 1) < 0.01, `p10 rate of ${shape.k}×${shape.n}: ${p10.byShape[i]!.tflops}`);
+  }
+});
+
+test('rates under a thousandth of the stated peak (a reference BLAS) make the fastest one the peak, so that none is clamped', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  // 1/200 of the rates above: 0.4, 0.2 and 0.05 GFLOP/s against the cpu preset's 768 (under 1/1000 of it).
+  const scale = 1 / 200;
+  const t = (us: number) => ({ medianUs: us, p10Us: us, p90Us: us * 1.1, samples: 9, inner: 1, timing: 'perf_counter' as const });
+  const entries: Entry[] = [
+    { kind: 'launch', name: 'matrix', engine: 'matrix', ...t(START_NS / 1000) },
+    ...[[576, 192], [576, 576], [576, 1536]].map(([k, n]): Entry => ({ kind: 'gemm', name: 'g', m: 32, k: k!, n: n!, ...t(gemmUs(32, k!, n!, scale)) })),
+  ];
+  const measurements = validateMeasurements(
+    {
+      schema: 'deferred-norm-measurements/1',
+      provenance: { device: 'cpu', deviceName: 'Slow CPU', torch: '1.13.0', python: '3.11', dtype: 'fp32', threads: 1, date: '2026-12-06T00:00:00Z' },
+      model: { name: 'SmolLM2-135M', path: spec.source.path },
+      workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
+      quick: true,
+      entries,
+      skipped: [],
+    },
+    's.json',
+  );
+  const p = calibrate([{ file: 's.json', measurements, spec }], getPreset('cpu'), 'slow', 'cpu').profile;
+  // The peak becomes the least a profile states, 0.001 TFLOP/s (above the fastest, 0.0004): efficiencies 0.4, 0.2, 0.05.
+  assert.equal(p.matrix.peakTflops.fp32, 0.001);
+  assert.match(p.provenance['matrix.peakTflops.fp32']!, /the least peak a profile states .* more than 1,000× the slowest rate measured/);
+  const eff = Object.fromEntries(p.matrix.efficiencyByShape!.map((e) => [e.n, e.efficiency]));
+  for (const [n, expected] of [[192, 0.4], [576, 0.2], [1536, 0.05]] as const) assert.ok(Math.abs(eff[n]! / expected - 1) < 0.01, `N ${n}: ${eff[n]}`);
+  const c = { hw: p, dtype: 'fp32' as const, tp: 1, phase: 'decode' as const };
+  for (const n of [192, 576, 1536]) {
+    const us = opDurationNs(matmul(32, 576, n, true), c) / 1000;
+    assert.ok(Math.abs(us / gemmUs(32, 576, n, scale) - 1) < 0.01, `576→${n}: simulated ${us} µs, measured ${gemmUs(32, 576, n, scale)} µs`);
   }
 });

@@ -48,7 +48,7 @@ const FIELD: Record<keyof FitParams, string> = {
 };
 /** Search range of each number (log space): wide, so that a bound reached says the model is wrong, not the range. */
 const RANGE: Record<keyof FitParams, [number, number]> = {
-  matrixTflops: [1e-4, 1e4],
+  matrixTflops: [1e-7, 1e4],
   bandwidthGBps: [1e-2, 1e6],
   vectorGelems: [1e-3, 1e6],
   matrixStartNs: [1, 1e7],
@@ -80,7 +80,7 @@ const timeUs = (t: { medianUs: number; p10Us: number }, statistic: Statistic) =>
 export interface FitPoint {
   label: string;
   kind: Entry['kind'];
-  /** GEMM rows (M), for the efficiency curve. */
+  /** GEMM rows (M): the workload's M ± 1 are fitted into matrix.efficiency. */
   m: number | null;
   ops: Op[];
   measuredNs: number;
@@ -432,8 +432,8 @@ export function calibrate(sets: readonly MeasuredSet[], base: HardwareProfile, n
   const points = sets.flatMap((s) => fitPoints(s, hw, statistic));
   if (points.length === 0) throw new InputError(first.file, 'entries', 'launch, stream, gemm or norm measurements to fit', 'none');
   const workloadMs = new Set(sets.flatMap((s) => [s.measurements.workload.m - 1, s.measurements.workload.m, s.measurements.workload.m + 1]));
-  // One matrix efficiency (a GEMM of a shape not measured, attention's matmuls) is fitted with the other
-  // numbers on the GEMMs at the workload's M ± 1; then each GEMM's own rate goes into the shape table.
+  // One matrix efficiency (for matmuls without a measured shape: attention's) is fitted on the GEMMs at
+  // the workload's M ± 1; then each GEMM's own rate goes into the shape table.
   const profilePoints = points.filter((p) => p.m === null || workloadMs.has(p.m));
   // Least squares from two starts, the base's rates and the direct reading, keeping the better: first
   // everything but the matrix rate on the points that are not GEMMs (GEMMs of shape-dependent rates
@@ -542,6 +542,10 @@ export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile, statistic:
 }
 
 const round = (v: number, digits = 4) => Number(v.toPrecision(digits));
+/** The least matrix efficiency a profile may state (the schema's minimum). */
+const MIN_EFFICIENCY = 1e-3;
+/** The least peak rate a profile may state, TFLOP/s (the schema's minimum: 1 GFLOP/s). */
+const MIN_PEAK_TFLOPS = 1e-3;
 
 /** The base profile with the fitted numbers written into its own fields, each with a "calibrated:" provenance. */
 function writeProfile(
@@ -568,21 +572,27 @@ function writeProfile(
     switch (key) {
       case 'matrixTflops': {
         const peak = out.matrix.peakTflops[dtype]!;
-        // A shape faster than the stated peak raises it, so that every efficiency stays a fraction of it.
-        const fastest = Math.max(p.matrixTflops, ...rates.map((r) => r.tflops));
-        if (fastest <= peak) {
-          out.matrix.efficiency = Math.max(1e-3, round(p.matrixTflops / peak));
+        const measured = [p.matrixTflops, ...rates.map((r) => r.tflops)];
+        const fastest = Math.max(...measured);
+        const slowest = Math.min(...measured);
+        if (fastest <= peak && slowest >= MIN_EFFICIENCY * peak) {
+          out.matrix.efficiency = round(p.matrixTflops / peak);
           set('matrix.efficiency', `${round(p.matrixTflops)} TFLOP/s reached at the workload's M, of the stated ${peak} TFLOP/s ${dtype} peak`);
         } else {
-          // The stated peak was too low for this machine: the fastest measured rate replaces it.
-          out.matrix.peakTflops[dtype] = round(fastest);
-          out.matrix.efficiency = Math.min(1, Math.max(1e-3, round(p.matrixTflops / round(fastest))));
-          set(`matrix.peakTflops.${dtype}`, `the fastest measured ${dtype} GEMM rate, above the base's stated peak of ${peak} TFLOP/s`);
+          // Every rate must be a fraction of the peak a profile may state (1/1000 to 1): a rate above the
+          // stated peak, or one below a thousandth of it (a reference BLAS), makes the fastest rate measured the peak.
+          // A profile states a peak of at least 1 GFLOP/s: a machine slower than that keeps that peak.
+          const newPeak = Math.max(MIN_PEAK_TFLOPS, round(fastest));
+          out.matrix.peakTflops[dtype] = newPeak;
+          out.matrix.efficiency = Math.min(1, Math.max(MIN_EFFICIENCY, round(p.matrixTflops / newPeak)));
+          const why = fastest > peak ? `above the base's stated peak of ${peak} TFLOP/s` : `the base's stated ${peak} TFLOP/s is more than 1,000× the slowest rate measured (${round(slowest)} TFLOP/s), below the least efficiency a profile states`;
+          const what = newPeak > fastest ? `the least peak a profile states (${MIN_PEAK_TFLOPS} TFLOP/s), above the fastest measured ${dtype} GEMM rate (${round(fastest)} TFLOP/s)` : `the fastest measured ${dtype} GEMM rate`;
+          set(`matrix.peakTflops.${dtype}`, `${what}; ${why}`);
           set('matrix.efficiency', `${round(p.matrixTflops)} TFLOP/s reached at the workload's M, of the measured peak above`);
         }
         const reached = out.matrix.peakTflops[dtype]!;
         if (rates.length > 0) {
-          out.matrix.efficiencyByShape = rates.map((r) => ({ m: r.m, k: r.k, n: r.n, efficiency: Math.min(1, Math.max(1e-3, round(r.tflops / reached))) }));
+          out.matrix.efficiencyByShape = rates.map((r) => ({ m: r.m, k: r.k, n: r.n, efficiency: Math.min(1, Math.max(MIN_EFFICIENCY, round(r.tflops / reached))) }));
           rates.forEach((r, i) => {
             const at = `matrix.efficiencyByShape[${i}]`;
             set(`${at}.efficiency`, `the rate of the ${r.m} × ${r.k} × ${r.n} GEMM fitted alone, ${round(r.tflops)} TFLOP/s, of the peak`);

@@ -59,7 +59,7 @@ export function formatCalibration(c: Calibration): string {
     );
   }
   if (c.heldBack.some((b) => !b.resolved)) {
-    out.push("'within noise': the measured standard and deferred medians differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine.");
+    out.push("'within noise': the measured standard and deferred times differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine.");
   }
   const s = c.shapes;
   out.push('', `Measured shapes: GEMM M ${s.mMin}–${s.mMax}, K ≤ ${s.kMax}, N ≤ ${s.nMax}; a workload outside them is an extrapolation of this profile.`);
