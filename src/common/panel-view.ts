@@ -131,18 +131,8 @@ export function measuredView(spec: ModelSpec, hw: HardwareProfile, workload: Wor
     threads: p.threads,
     statistic: DEFAULT_STATISTIC,
     hardware: hw.name,
-    blocks: blocks.map((b) => ({
-      site: b.site,
-      consumers: b.consumers,
-      rows: b.rows,
-      measuredStandardUs: b.measuredStandardUs,
-      measuredDeferredUs: b.measuredDeferredUs,
-      simulatedStandardUs: b.simulatedStandardUs,
-      simulatedDeferredUs: b.simulatedDeferredUs,
-      measuredSavingPct: b.measuredSavingPct,
-      simulatedSavingPct: b.simulatedSavingPct,
-      resolved: b.resolved,
-    })),
+    // The file's path and the ratios stay here; the panel shows the rest.
+    blocks: blocks.map(({ file: _file, standardRatio: _s, deferredRatio: _d, signRight: _r, ...shown }) => shown),
     notes,
   };
 }

@@ -4,6 +4,7 @@
  * only as trustworthy as the page (and a report's strings come from model files).
  * Pure: no vscode, no DOM.
  */
+import type { HeldBackBlock } from '../core/measure/fit';
 import type { AttentionKernel, Dtype, NormKernel } from '../core/hardware/profile';
 import { DTYPES } from '../core/hardware/profile';
 import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
@@ -74,20 +75,11 @@ export interface PanelView {
   measured?: MeasuredView;
 }
 
-/** One measured norm → projection block beside the simulator's estimate of the same block. */
-export interface MeasuredBlockView {
-  site: string;
-  consumers: string[];
-  rows: number;
-  measuredStandardUs: number;
-  measuredDeferredUs: number;
-  simulatedStandardUs: number;
-  simulatedDeferredUs: number;
-  measuredSavingPct: number;
-  simulatedSavingPct: number;
-  /** The measured difference exceeds the noise (half the 10th–90th percentile spread). */
-  resolved: boolean;
-}
+/** One measured norm → projection block beside the simulator's estimate of the same block (calibrate's held-back block). */
+export type MeasuredBlockView = Pick<
+  HeldBackBlock,
+  'site' | 'consumers' | 'rows' | 'measuredStandardUs' | 'measuredDeferredUs' | 'simulatedStandardUs' | 'simulatedDeferredUs' | 'measuredSavingPct' | 'simulatedSavingPct' | 'resolved'
+>;
 
 /** Measured beside simulated, computed in the core from a measurements file: text only, never markup. */
 export type MeasuredView =

@@ -85,18 +85,13 @@ const RATE: Record<number, number> = { 192: 0.08, 576: 0.04, 1536: 0.01 };
 const START_NS = 4000;
 const gemmUs = (m: number, k: number, n: number, scale = 1) => (START_NS + (2 * m * k * n) / (scale * RATE[n]! * 1e3)) / 1000;
 
-test('calibrate writes each shape\'s own rate, and a calibrated profile times each GEMM as measured', async () => {
-  const spec = await loadFixture('SmolLM2-135M');
-  const t = (us: number) => ({ medianUs: us, p10Us: us, p90Us: us * 1.1, samples: 9, inner: 1, timing: 'perf_counter' as const });
-  const entries: Entry[] = [
-    { kind: 'launch', name: 'matrix', engine: 'matrix', ...t(START_NS / 1000) },
-    ...[31, 32, 33].flatMap((m) => [[576, 576], [576, 192], [576, 1536], [1536, 576]].map(([k, n]): Entry => ({ kind: 'gemm', name: 'g', m, k: k!, n: n!, ...t(gemmUs(m, k!, n!)) }))),
-  ];
-  const measurements = validateMeasurements(
+/** A measurements file of SmolLM2-135M in decode at batch 32 (M = 32) with these entries. */
+function measuredAt32(modelPath: string, entries: Entry[], deviceName: string) {
+  return validateMeasurements(
     {
       schema: 'deferred-norm-measurements/1',
-      provenance: { device: 'cpu', deviceName: 'Test CPU', torch: '1.13.0', python: '3.11', dtype: 'fp32', threads: 1, date: '2026-12-06T00:00:00Z' },
-      model: { name: 'SmolLM2-135M', path: spec.source.path },
+      provenance: { device: 'cpu', deviceName, torch: '1.13.0', python: '3.11', dtype: 'fp32', threads: 1, date: '2026-12-06T00:00:00Z' },
+      model: { name: 'SmolLM2-135M', path: modelPath },
       workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
       quick: true,
       entries,
@@ -104,6 +99,16 @@ test('calibrate writes each shape\'s own rate, and a calibrated profile times ea
     },
     's.json',
   );
+}
+
+test('calibrate writes each shape\'s own rate, and a calibrated profile times each GEMM as measured', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  const t = (us: number) => ({ medianUs: us, p10Us: us, p90Us: us * 1.1, samples: 9, inner: 1, timing: 'perf_counter' as const });
+  const entries: Entry[] = [
+    { kind: 'launch', name: 'matrix', engine: 'matrix', ...t(START_NS / 1000) },
+    ...[31, 32, 33].flatMap((m) => [[576, 576], [576, 192], [576, 1536], [1536, 576]].map(([k, n]): Entry => ({ kind: 'gemm', name: 'g', m, k: k!, n: n!, ...t(gemmUs(m, k!, n!)) }))),
+  ];
+  const measurements = measuredAt32(spec.source.path, entries, 'Test CPU');
   const c = calibrate([{ file: 's.json', measurements, spec }], getPreset('cpu'), 'shaped', 'cpu');
   const p = c.profile;
   // 0.08 TFLOP/s is below the stated 0.768 peak: each efficiency is its rate ÷ 0.768.
@@ -137,18 +142,7 @@ test('--statistic: the 10th percentile or the median of each entry is fitted', a
     { kind: 'launch', name: 'matrix', engine: 'matrix', ...t(START_NS / 1000) },
     ...[[576, 192], [576, 1536]].map(([k, n]): Entry => ({ kind: 'gemm', name: 'g', m: 32, k: k!, n: n!, ...t(gemmUs(32, k!, n!)) })),
   ];
-  const measurements = validateMeasurements(
-    {
-      schema: 'deferred-norm-measurements/1',
-      provenance: { device: 'cpu', deviceName: 'Test CPU', torch: '1.13.0', python: '3.11', dtype: 'fp32', threads: 1, date: '2026-12-06T00:00:00Z' },
-      model: { name: 'SmolLM2-135M', path: spec.source.path },
-      workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
-      quick: true,
-      entries,
-      skipped: [],
-    },
-    's.json',
-  );
+  const measurements = measuredAt32(spec.source.path, entries, 'Test CPU');
   const fit = (statistic: 'median' | 'p10') => calibrate([{ file: 's.json', measurements, spec }], getPreset('cpu'), 'x', 'cpu', statistic);
   const [median, p10] = [fit('median'), fit('p10')];
   assert.equal(p10.statistic, 'p10');
@@ -167,18 +161,7 @@ test('rates under a thousandth of the stated peak (a reference BLAS) make the fa
     { kind: 'launch', name: 'matrix', engine: 'matrix', ...t(START_NS / 1000) },
     ...[[576, 192], [576, 576], [576, 1536]].map(([k, n]): Entry => ({ kind: 'gemm', name: 'g', m: 32, k: k!, n: n!, ...t(gemmUs(32, k!, n!, scale)) })),
   ];
-  const measurements = validateMeasurements(
-    {
-      schema: 'deferred-norm-measurements/1',
-      provenance: { device: 'cpu', deviceName: 'Slow CPU', torch: '1.13.0', python: '3.11', dtype: 'fp32', threads: 1, date: '2026-12-06T00:00:00Z' },
-      model: { name: 'SmolLM2-135M', path: spec.source.path },
-      workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
-      quick: true,
-      entries,
-      skipped: [],
-    },
-    's.json',
-  );
+  const measurements = measuredAt32(spec.source.path, entries, 'Slow CPU');
   const p = calibrate([{ file: 's.json', measurements, spec }], getPreset('cpu'), 'slow', 'cpu').profile;
   // The peak becomes the least a profile states, 0.001 TFLOP/s (above the fastest, 0.0004): efficiencies 0.4, 0.2, 0.05.
   assert.equal(p.matrix.peakTflops.fp32, 0.001);
