@@ -113,7 +113,7 @@ export async function measureOnThisMachine(extensionUri: vscode.Uri, uri?: vscod
   }
   const file = result.stdout.trim();
   // An open report of this model shows the new measurement beside its simulated blocks.
-  void ReportPanel.forModel(model)?.refresh();
+  void ReportPanel.forModel(model)?.reloadMeasurements();
   // The offer does not hold the command: it resolves with the file at once.
   void vscode.window.showInformationMessage(`Deferred Norm: measurements saved to ${file}.`, 'Calibrate a Hardware Profile', 'Show Log').then(async (choice) => {
     if (choice === 'Show Log') log().show(true);
