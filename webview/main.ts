@@ -12,6 +12,7 @@ import { h, replaceChildren, section } from './dom';
 import { headlineText, renderHeadline } from './headline';
 import { connectHost, inlineView } from './host';
 import { renderLayersChart } from './layers-chart';
+import { measuredSection, renderMeasured } from './measured';
 import { renderNumerics } from './numerics';
 import { renderProvenance } from './provenance';
 import { renderPseudocode } from './pseudocode';
@@ -40,6 +41,8 @@ const statusBar = h('div', { className: 'status', attrs: { role: 'status', 'aria
 const errorBox = h('div', { className: 'error-box', attrs: { role: 'alert', hidden: true } });
 const placeholder = h('p', { className: 'placeholder', text: 'Profiling…' });
 const main = h('main', { className: 'report', attrs: { hidden: true } }, ...Object.values(sections).map((s) => s.root));
+// Measured beside simulated follows the sites table (shown only when a measurement is beside the model).
+sections.sites.root.after(measuredSection.root);
 const controls = new ControlsView(sections.controls.body, (m) => host.post(m));
 const timeline = new TimelineView(sections.timeline.body);
 
@@ -59,6 +62,7 @@ function render(view: PanelView): void {
   timeline.render(report, view.timelines);
   const live = view.interactive && host.connected;
   renderSites(sections.sites.body, report, view.patch, view.siteSources, live ? (layerKind, site) => host.post({ type: 'openSiteSource', layerKind, site }) : null);
+  renderMeasured(view.measured);
   renderNumerics(sections.numerics.body, report.numerics);
   renderPseudocode(
     sections.pseudocode.body,

@@ -11,13 +11,15 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../core/errors';
 import { readTextFile } from '../core/files';
 import type { HardwareProfile } from '../core/hardware/profile';
-import { calibrate, extrapolation, type MeasuredSet } from '../core/measure/fit';
+import { calibrate, DEFAULT_STATISTIC, extrapolation, STATISTICS, type MeasuredSet, type Statistic } from '../core/measure/fit';
+import { workloadRows } from '../core/measure/extrapolation';
 import { formatCalibration } from '../core/measure/format';
 import { parseMeasurements, type MeasureDevice } from '../core/measure/types';
 import { loadModel } from '../core/model/load';
 import { planFor, harnessScript } from './harness';
 import { NAME_ONE_CLI, noTorchError, probedLines } from '../common/python-finder';
-import { MeasureCancelled, measurementsDir, runMeasure, runName } from './measure';
+import { measurementsDir } from '../common/measured-file';
+import { MeasureCancelled, runMeasure, runName } from './measure';
 import { findPython } from './python-probe';
 import { OPTIONS as SHARED_OPTIONS, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
@@ -31,6 +33,7 @@ const OPTIONS = {
   device: { type: 'string' },
   quick: { type: 'boolean' },
   threads: { type: 'string' },
+  statistic: { type: 'string' },
 } as const;
 
 /** The base profile of a device when --hardware is not given: the generic CPU, or the GPU preset its name matches. */
@@ -119,7 +122,7 @@ export async function measureCommand(argv: string[], hardwareFrom: HardwareFrom)
   }
 }
 
-async function calibrateVerb(files: string[], values: ParsedOptions & { out?: string }, hardwareFrom: HardwareFrom): Promise<number> {
+async function calibrateVerb(files: string[], values: ParsedOptions & { out?: string; statistic?: string }, hardwareFrom: HardwareFrom): Promise<number> {
   if (files.length === 0) throw new InputError('command line', '', 'one or more measurements files after "calibrate" (written by deferred-norm measure)');
   const out = values.out;
   if (!out || !out.endsWith('.hardware.json')) throw new InputError('--out', '', 'the file to write, named NAME.hardware.json', out === undefined ? 'nothing' : JSON.stringify(out));
@@ -140,12 +143,14 @@ async function calibrateVerb(files: string[], values: ParsedOptions & { out?: st
   const first = sets[0]!.measurements.provenance;
   const baseName = values.hardware ?? defaultBase(first.device, first.deviceName);
   const base = await hardwareFrom({ ...values, hardware: baseName });
-  const result = calibrate(sets, base, name, baseName);
+  const statistic = values.statistic ?? DEFAULT_STATISTIC;
+  if (!(STATISTICS as readonly string[]).includes(statistic)) throw new InputError('--statistic', '', STATISTICS.join(' or '), JSON.stringify(statistic));
+  const result = calibrate(sets, base, name, baseName, statistic as Statistic);
   process.stdout.write(formatCalibration(result));
   // A workload named on the command line is checked against the measured shapes.
   if (values.batch || values.seq || values.phase) {
     const w = workloadFrom(values);
-    const m = w.phase === 'decode' ? w.batch : w.batch * w.seq;
+    const m = workloadRows(w);
     process.stdout.write(`${extrapolation(result, m) ?? `M = ${m} is inside the measured shapes.`}\n`);
   }
   writeOut(out, JSON.stringify(result.profile, null, 2) + '\n');

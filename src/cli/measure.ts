@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../core/errors';
-import { pathKind } from '../core/files';
 import type { HarnessPlan } from '../core/measure/plan';
 import { harnessScript } from './harness';
 
@@ -15,12 +14,6 @@ import { harnessScript } from './harness';
 export interface PythonFound {
   python: string;
   torch: string;
-}
-
-/** The folder measurements of a model are saved in: .deferred-norm/measurements beside the model (inside it, for a folder). */
-export async function measurementsDir(modelPath: string): Promise<string> {
-  const base = (await pathKind(modelPath)) === 'folder' ? modelPath : dirname(modelPath);
-  return join(base, '.deferred-norm', 'measurements');
 }
 
 /** A file name for one run: the model's folder or file name, the device and the time, safe on every file system. */

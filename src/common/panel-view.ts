@@ -17,7 +17,13 @@ import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
 import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
 import { KEYS } from '../core/model/families/common';
-import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type PanelView, type PatchView, type SiteSource, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
+import { DEFAULT_STATISTIC, HARNESS_STACK, heldBackBlocks } from '../core/measure/fit';
+import { workloadRows } from '../core/measure/extrapolation';
+import type { Measurements } from '../core/measure/types';
+import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type MeasuredView, type PanelView, type PatchView, type SiteSource, type SweepAxis, type SweepView, type WorkloadInput } from './protocol';
+
+/** The newest measurements file beside a model, read and checked, or the one-line reason it could not be. */
+export type LatestMeasurements = { file: string; measurements: Measurements } | { file: string; error: string };
 
 export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
   return validateWorkload({ ...input, tiles: DEFAULT_WORKLOAD.tiles }, source);
@@ -61,6 +67,8 @@ export interface PanelViewOptions {
   sweep: SweepView | null;
   /** Kernel choices over the profile's own, applied here (none when absent). */
   kernels?: KernelOverrides;
+  /** The latest measurements beside the model, as read by readLatestMeasurements (none when absent). */
+  measurements?: LatestMeasurements | null;
 }
 
 /** Simulates and assembles the panel's data: figures, timelines and pseudo-code (numerics as given). */
@@ -90,6 +98,44 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
     patch: patchView(report),
     interactive: options.interactive,
     siteSources: siteSources(spec, report),
+    ...(options.measurements ? { measured: measuredView(spec, profileHw, workload, options.measurements) } : {}),
+  };
+}
+
+/**
+ * The measured standard and deferred blocks beside the simulator's estimate of each on the chosen
+ * profile, under the stack the harness ran (calibrate's held-back comparison, on the panel's profile).
+ * A file that does not fit the model (another model's blocks) is said in one line, not thrown.
+ */
+export function measuredView(spec: ModelSpec, hw: HardwareProfile, workload: Workload, latest: LatestMeasurements): MeasuredView {
+  const name = latest.file.split(/[\\/]/).pop() ?? latest.file;
+  if ('error' in latest) return { file: name, error: latest.error };
+  const m = latest.measurements;
+  const p = m.provenance;
+  let blocks;
+  try {
+    blocks = heldBackBlocks({ file: name, measurements: m, spec }, applyOverrides(hw, [...HARNESS_STACK]), DEFAULT_STATISTIC);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return { file: name, error: err.message };
+  }
+  const notes: string[] = [];
+  const rows = workloadRows(workload);
+  if (rows !== m.workload.m) notes.push(`Measured at M = ${m.workload.m} (${m.workload.phase}, batch ${m.workload.batch}); the report above is at M = ${rows}: the blocks here are simulated at the measured M.`);
+  if (!hw.calibration || hw.calibration.device !== p.deviceName) notes.push(`The "${hw.name}" profile was not calibrated on ${p.deviceName}: run Calibrate a Hardware Profile on this measurement and choose that profile to compare like with like.`);
+  if (blocks.length === 0) notes.push('The file has no norm → projection blocks (the model has no deferrable RMSNorm site).');
+  return {
+    file: name,
+    device: p.deviceName,
+    date: p.date,
+    torch: p.torch,
+    dtype: p.dtype,
+    threads: p.threads,
+    statistic: DEFAULT_STATISTIC,
+    hardware: hw.name,
+    // The file's path and the ratios stay here; the panel shows the rest.
+    blocks: blocks.map(({ file: _file, standardRatio: _s, deferredRatio: _d, signRight: _r, ...shown }) => shown),
+    notes,
   };
 }
 

@@ -4,6 +4,7 @@
  * only as trustworthy as the page (and a report's strings come from model files).
  * Pure: no vscode, no DOM.
  */
+import type { HeldBackBlock } from '../core/measure/fit';
 import type { AttentionKernel, Dtype, NormKernel } from '../core/hardware/profile';
 import { DTYPES } from '../core/hardware/profile';
 import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
@@ -88,7 +89,35 @@ export interface PanelView {
   interactive: boolean;
   /** Per site, where it comes from (absent in views from before the links; empty for a model read from weights). */
   siteSources?: SiteSource[];
+  /** The latest measurements beside the model (.deferred-norm/measurements), beside the simulated blocks; absent: none. */
+  measured?: MeasuredView;
 }
+
+/** One measured norm → projection block beside the simulator's estimate of the same block (calibrate's held-back block). */
+export type MeasuredBlockView = Pick<
+  HeldBackBlock,
+  'site' | 'consumers' | 'rows' | 'measuredStandardUs' | 'measuredDeferredUs' | 'simulatedStandardUs' | 'simulatedDeferredUs' | 'measuredSavingPct' | 'simulatedSavingPct' | 'resolved'
+>;
+
+/** Measured beside simulated, computed in the core from a measurements file: text only, never markup. */
+export type MeasuredView =
+  | {
+      /** The file's name (not its folder). */
+      file: string;
+      device: string;
+      date: string;
+      torch: string;
+      dtype: string;
+      threads: number;
+      /** Which time of each measured entry is shown: the median or the 10th percentile. */
+      statistic: 'median' | 'p10';
+      /** The profile the simulated column uses, with the harness's stack (eager norm, a kernel per op, no epilogue fusion). */
+      hardware: string;
+      blocks: MeasuredBlockView[];
+      /** What the reader should know: a different M than the report's, a profile not calibrated on this device. */
+      notes: string[];
+    }
+  | { file: string; error: string };
 
 /** Extension → webview. */
 export type HostMessage =

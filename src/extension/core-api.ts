@@ -16,6 +16,7 @@ export { compareHardware, compareRuns, formatComparisonMarkdown, formatRunsMarkd
 export { DEFAULT_WORKLOAD } from '../core/workload';
 export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../common/panel-view';
 export { standaloneHtml } from '../common/report-html';
+export { readLatestMeasurements } from '../common/measured-file';
 // The binary-model viewer and the chat tool.
 export { readModelFileHeader } from './model-viewer/read-header';
 export { chatParts, headlineFigures, profileChecked } from '../core/report/brief';

@@ -21,12 +21,36 @@ export interface MatrixEngine {
    */
   tileM?: number;
   tileN?: number;
+  /**
+   * Efficiency measured by GEMM shape (written by `deferred-norm calibrate`): a linear reads the points
+   * of the weight shape nearest its (K, N), interpolated in log space over M (hardware/shape-efficiency.ts),
+   * instead of `efficiency`. Absent: every shape reaches `efficiency`.
+   */
+  efficiencyByShape?: ShapeEfficiency[];
   /** Fixed cost to start one matmul (or one tile), in ns. */
   startLatencyNs: number;
   /** In-memory compute: weights stay in the compute arrays and never move. */
   weightsResident: boolean;
   /** The epilogue (scale, bias) is applied as the matmul writes its output, not as a separate vector pass. */
   fusedEpilogue: boolean;
+}
+
+/** One measured GEMM shape: M rows × K inputs × N outputs reached `efficiency` of the peak. */
+export interface ShapeEfficiency {
+  m: number;
+  k: number;
+  n: number;
+  efficiency: number;
+}
+
+/** Where a calibrated profile's numbers were measured: outside these shapes they are extrapolated. */
+export interface CalibrationRecord {
+  device: string;
+  /** ISO date of the measurements. */
+  date: string;
+  measurements: number;
+  /** The GEMMs measured: rows M from mMin to mMax, inputs K and outputs N up to kMax and nMax. */
+  shapes: { mMin: number; mMax: number; kMax: number; nMax: number };
 }
 
 export interface VectorEngine {
@@ -163,6 +187,8 @@ export interface HardwareProfile {
   provenance: Record<string, string>;
   /** Works cited by the provenance notes. */
   sources: { id: string; citation: string }[];
+  /** Set by `deferred-norm calibrate`: what was measured, for the report's extrapolation note. */
+  calibration?: CalibrationRecord;
 }
 
 /**

@@ -109,6 +109,18 @@ const TIER: ObjectSpec = {
   },
 };
 
+/** One point of `matrix.efficiencyByShape`: a measured GEMM shape and the fraction of peak it reached. */
+const SHAPE_POINT: ObjectSpec = {
+  kind: 'object',
+  label: 'measured GEMM shape',
+  fields: {
+    m: { kind: 'number', min: 1, max: 2 ** 31, exclusiveMin: false, integer: true, unit: 'rows', label: 'M' },
+    k: { kind: 'number', min: 1, max: 2 ** 31, exclusiveMin: false, integer: true, unit: 'inputs', label: 'K' },
+    n: { kind: 'number', min: 1, max: 2 ** 31, exclusiveMin: false, integer: true, unit: 'outputs', label: 'N' },
+    efficiency: { kind: 'number', ...RANGE.efficiency, exclusiveMin: false, unit: '', label: 'efficiency' },
+  },
+};
+
 /** Every field of a HardwareProfile except `$schema`, `provenance` and `sources` (handled by the validator itself). */
 export const PROFILE_SPEC: ObjectSpec = {
   kind: 'object',
@@ -136,8 +148,9 @@ export const PROFILE_SPEC: ObjectSpec = {
         startLatencyNs: ns('start latency'),
         weightsResident: { kind: 'boolean', label: 'weights resident' },
         fusedEpilogue: { kind: 'boolean', label: 'fused epilogue' },
+        efficiencyByShape: { kind: 'array', label: 'efficiency by shape', item: SHAPE_POINT, minItems: 1 },
       },
-      optional: ['tileM', 'tileN'],
+      optional: ['tileM', 'tileN', 'efficiencyByShape'],
     },
     vector: {
       kind: 'object',

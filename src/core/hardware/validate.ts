@@ -10,7 +10,7 @@
 import { InputError, describeValue } from '../errors';
 import { isObject, parseLenientJson } from '../json';
 import { isPresetName } from './presets';
-import { DTYPES, type HardwareProfile } from './profile';
+import { DTYPES, type CalibrationRecord, type HardwareProfile } from './profile';
 import {
   PROFILE_SPEC,
   expectedText,
@@ -26,13 +26,15 @@ import {
 } from './spec';
 
 /** Top-level fields that are not part of PROFILE_SPEC. */
-const META_FIELDS = ['$schema', 'provenance', 'sources'] as const;
+const META_FIELDS = ['$schema', 'provenance', 'sources', 'calibration'] as const;
 
 /**
  * The most memory tiers a profile may list (the schema's maxItems). Real machines have two to four
  * (SRAM, HBM, host DRAM, disk); the bound keeps every per-tier step of a sweep point small.
  */
 export const MAX_MEMORY_TIERS = 16;
+/** The most points `matrix.efficiencyByShape` may hold (calibrate writes a few dozen; each GEMM looks through them). */
+export const MAX_SHAPE_POINTS = 1024;
 
 /**
  * A user's profile file. One whose `name` is a preset's keeps its numbers but takes its file's name
@@ -62,7 +64,7 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
   if (!isObject(value)) {
     throw new InputError(file, '', 'a JSON object describing a hardware profile', describeValue(value));
   }
-  checkTierCount(value, file);
+  checkListSizes(value, file);
   const body = checkObject(PROFILE_SPEC, value, [], file, META_FIELDS);
   if (body.title === undefined) body.title = body.name;
   if (body.description === undefined) body.description = '';
@@ -76,6 +78,7 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
   }
   const sources = checkSources(value.sources, file);
   const provenance = checkProvenance(value.provenance, profile, file, value);
+  const calibration = checkCalibration(value.calibration, file);
 
   return {
     ...(schema === undefined ? {} : { $schema: schema }),
@@ -91,7 +94,30 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
     kernels: profile.kernels,
     provenance,
     sources,
+    ...(calibration === undefined ? {} : { calibration }),
   };
+}
+
+/** `calibration`, as calibrate writes it: the device and date measured, and the GEMM shapes measured. */
+function checkCalibration(value: unknown, file: string): CalibrationRecord | undefined {
+  if (value === undefined) return undefined;
+  const expected = 'an object { device, date, measurements, shapes: { mMin, mMax, kMax, nMax } } as deferred-norm calibrate writes it';
+  if (!isObject(value)) throw new InputError(file, 'calibration', expected, describeValue(value));
+  const text = (key: 'device' | 'date'): string => {
+    const v = value[key];
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1000) throw new InputError(file, `calibration.${key}`, 'a non-empty string of at most 1000 characters', describeValue(v));
+    return v;
+  };
+  const count = (o: Record<string, unknown>, at: string, key: string): number => {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InputError(file, `${at}.${key}`, 'a whole number of at least 1', describeValue(v));
+    return v;
+  };
+  const shapes = value.shapes;
+  if (!isObject(shapes)) throw new InputError(file, 'calibration.shapes', 'an object { mMin, mMax, kMax, nMax }', describeValue(shapes));
+  const s = { mMin: count(shapes, 'calibration.shapes', 'mMin'), mMax: count(shapes, 'calibration.shapes', 'mMax'), kMax: count(shapes, 'calibration.shapes', 'kMax'), nMax: count(shapes, 'calibration.shapes', 'nMax') };
+  if (s.mMax < s.mMin) throw new InputError(file, 'calibration.shapes.mMax', `a number of rows at least mMin (${s.mMin})`, String(s.mMax));
+  return { device: text('device'), date: text('date'), measurements: count(value, 'calibration', 'measurements'), shapes: s };
 }
 
 /**
@@ -99,7 +125,7 @@ export function validateHardwareProfile(value: unknown, file: string): HardwareP
  * which re-check only these after changing a single value.
  */
 export function checkCrossFieldRules(profile: HardwareProfile, file: string): void {
-  checkTierCount(profile, file);
+  checkListSizes(profile, file);
   const names = profile.memory.tiers.map((t) => t.name);
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i) {
@@ -117,6 +143,13 @@ export function checkCrossFieldRules(profile: HardwareProfile, file: string): vo
       );
     }
   }
+  const shapes = profile.matrix.efficiencyByShape ?? [];
+  const seen = new Set<string>();
+  shapes.forEach((p, i) => {
+    const key = `${p.m}×${p.k}×${p.n}`;
+    if (seen.has(key)) throw new InputError(file, `matrix.efficiencyByShape[${i}]`, 'a shape (m, k, n) not listed before', key);
+    seen.add(key);
+  });
   if (profile.matrix.peakTflops[profile.defaultDtype] === undefined) {
     const have = DTYPES.filter((d) => profile.matrix.peakTflops[d] !== undefined);
     throw new InputError(
@@ -128,12 +161,17 @@ export function checkCrossFieldRules(profile: HardwareProfile, file: string): vo
   }
 }
 
-/** Before anything walks the tiers (their names are checked pairwise). */
-function checkTierCount(value: Record<string, unknown> | HardwareProfile, file: string): void {
+/** Before anything walks the tiers (their names are checked pairwise) or the measured shapes. */
+function checkListSizes(value: Record<string, unknown> | HardwareProfile, file: string): void {
   const memory: unknown = value.memory;
   const tiers = isObject(memory) ? memory.tiers : undefined;
   if (Array.isArray(tiers) && tiers.length > MAX_MEMORY_TIERS) {
     throw new InputError(file, 'memory.tiers', `at most ${MAX_MEMORY_TIERS} memory tiers`, `${tiers.length.toLocaleString('en-US')}`, 'limit');
+  }
+  const matrix: unknown = value.matrix;
+  const points = isObject(matrix) ? matrix.efficiencyByShape : undefined;
+  if (Array.isArray(points) && points.length > MAX_SHAPE_POINTS) {
+    throw new InputError(file, 'matrix.efficiencyByShape', `at most ${MAX_SHAPE_POINTS} measured shapes`, `${points.length.toLocaleString('en-US')}`, 'limit');
   }
 }
 

@@ -15,13 +15,14 @@ import { buildSiteGraph } from '../graph/layer';
 import type { Op } from '../graph/ops';
 import { layerSites } from '../graph/sites';
 import { applyOverrides } from '../hardware/overrides';
-import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
+import { DTYPE_BYTES, type CalibrationRecord, type Dtype, type HardwareProfile } from '../hardware/profile';
 import { validateHardwareProfile } from '../hardware/validate';
 import type { ModelSpec } from '../model/spec';
 import { opDurationNs, opLatencyNs, type CostContext } from '../sim/costs';
 import { graphContext, simulateSite } from '../sim/simulate';
 import { restrictConsumers } from '../validate/validate';
 import { DEFAULT_WORKLOAD, type Workload } from '../workload';
+import { extrapolationNote } from './extrapolation';
 import { BLOCK_SITES } from './plan';
 import type { Entry, Measurements } from './types';
 
@@ -47,7 +48,7 @@ const FIELD: Record<keyof FitParams, string> = {
 };
 /** Search range of each number (log space): wide, so that a bound reached says the model is wrong, not the range. */
 const RANGE: Record<keyof FitParams, [number, number]> = {
-  matrixTflops: [1e-4, 1e4],
+  matrixTflops: [1e-7, 1e4],
   bandwidthGBps: [1e-2, 1e6],
   vectorGelems: [1e-3, 1e6],
   matrixStartNs: [1, 1e7],
@@ -60,11 +61,26 @@ const RANGE: Record<keyof FitParams, [number, number]> = {
  */
 export const HARNESS_STACK = ['kernels.norm=eager', 'kernels.launch=per-kernel', 'matrix.fusedEpilogue=false'] as const;
 
+/**
+ * Which of an entry's times the fit and the held-back comparison read: the median, or the 10th
+ * percentile, the time a kernel takes when other processes leave it alone (on a loaded machine the
+ * median carries their load, which changes within a run).
+ */
+export type Statistic = 'median' | 'p10';
+export const STATISTICS: readonly Statistic[] = ['median', 'p10'];
+/**
+ * The 10th percentile: on this project's loaded 2-core test machine (load 10–12) it brought the
+ * held-back blocks closer in both runs measured (README, Measure on your machine): a 300 ms block
+ * is preempted more often than a 10 ms GEMM, so medians carry unequal shares of other jobs' load.
+ */
+export const DEFAULT_STATISTIC: Statistic = 'p10';
+const timeUs = (t: { medianUs: number; p10Us: number }, statistic: Statistic) => (statistic === 'p10' ? t.p10Us : t.medianUs);
+
 /** One measurement the fit uses: the ops the simulator makes of that kernel, and the time measured. */
 export interface FitPoint {
   label: string;
   kind: Entry['kind'];
-  /** GEMM rows (M), for the efficiency curve. */
+  /** GEMM rows (M): the workload's M ± 1 are fitted into matrix.efficiency. */
   m: number | null;
   ops: Op[];
   measuredNs: number;
@@ -98,7 +114,10 @@ export function harnessProfile(base: HardwareProfile, dtype: Dtype, file: string
   if (!base.matrix.peakTflops[dtype]) {
     throw new InputError(file, `matrix.peakTflops.${dtype}`, `a peak rate for ${dtype}, the dtype the measurements were taken in`, 'none');
   }
-  return applyOverrides(base, [...HARNESS_STACK]);
+  // A base calibrated before is fitted afresh: one efficiency first, then the shapes measured now.
+  const { efficiencyByShape: _shapes, ...matrix } = base.matrix;
+  const { calibration: _calibration, ...rest } = base;
+  return applyOverrides({ ...rest, matrix }, [...HARNESS_STACK]);
 }
 
 /** The profile with the fit's rates written in as the cost functions read them (efficiencies 1). */
@@ -125,13 +144,13 @@ export function paramsOf(hw: HardwareProfile, dtype: Dtype): FitParams {
 }
 
 /** The points of one measurements file the fit may use (never a block: those are held back). */
-export function fitPoints(set: MeasuredSet, hw: HardwareProfile): FitPoint[] {
+export function fitPoints(set: MeasuredSet, hw: HardwareProfile, statistic: Statistic = DEFAULT_STATISTIC): FitPoint[] {
   const { measurements: m, spec } = set;
   const dtype = m.provenance.dtype;
   const b = DTYPE_BYTES[dtype];
   const points: FitPoint[] = [];
   for (const e of m.entries) {
-    const measuredNs = e.medianUs * 1000;
+    const measuredNs = timeUs(e, statistic) * 1000;
     const inGraph = e.timing === 'cuda-graph';
     switch (e.kind) {
       case 'launch':
@@ -148,7 +167,7 @@ export function fitPoints(set: MeasuredSet, hw: HardwareProfile): FitPoint[] {
         points.push({ label: `copy ${e.elements}`, kind: e.kind, m: null, ops: [lone(e.name, 'vector', { kind: 'vector', elements: e.elements, ops: 0, exps: 0, rsqrts: 0, divs: 0, bytes: e.bytes })], measuredNs, inGraph });
         break;
       case 'gemm':
-        points.push({ label: `${e.name} ${e.m}×${e.k}×${e.n}`, kind: e.kind, m: e.m, ops: [lone(e.name, 'matrix', { kind: 'matmul', m: e.m, k: e.k, n: e.n, bytes: e.k * e.n * b, tier: 'weights', exps: 0 })], measuredNs, inGraph });
+        points.push({ label: `${e.name} ${e.m}×${e.k}×${e.n}`, kind: e.kind, m: e.m, ops: [lone(e.name, 'matrix', { kind: 'matmul', m: e.m, k: e.k, n: e.n, bytes: e.k * e.n * b, tier: 'weights', exps: 0, gemm: { m: e.m, n: e.n } })], measuredNs, inGraph });
         break;
       case 'norm': {
         // PyTorch runs RMSNorm as the eager chain and LayerNorm as one kernel: the simulator's norm under the harness's stack.
@@ -360,12 +379,14 @@ export interface HeldBackBlock {
   signRight: boolean;
 }
 
-export interface CurvePoint {
+/** One GEMM measured, its rate fitted alone (the other numbers as fitted), as written into matrix.efficiencyByShape. */
+export interface ShapePoint {
   m: number;
-  /** Matrix rate fitted on this M's GEMMs alone, and that as a fraction of the stated peak. */
-  tflops: number;
-  efficiency: number;
+  k: number;
   n: number;
+  tflops: number;
+  /** Of the calibrated profile's peak. */
+  efficiency: number;
 }
 
 export interface Calibration {
@@ -379,12 +400,14 @@ export interface Calibration {
   kept: (keyof FitParams)[];
   fitted: { label: string; measuredUs: number; simulatedUs: number; ratio: number }[];
   fitError: FitError;
-  /** Efficiency over M: each M's GEMMs fitted alone (the profile holds one number, fitted at the workload's M ± 1). */
-  curve: CurvePoint[];
+  /** Which time of each entry was fitted and compared. */
+  statistic: Statistic;
+  /** Each GEMM's own rate: the profile's matrix.efficiencyByShape. */
+  byShape: ShapePoint[];
   heldBack: HeldBackBlock[];
   heldBackError: FitError;
-  /** The shapes measured, for the extrapolation check. */
-  shapes: { mMin: number; mMax: number; kMax: number; nMax: number; workloadM: number };
+  /** The shapes measured, for the extrapolation check (also in the profile's `calibration`). */
+  shapes: CalibrationRecord['shapes'] & { workloadM: number };
   /** What the harness skipped, and the attention timings (shown, not fitted). */
   notes: string[];
 }
@@ -393,7 +416,7 @@ export interface Calibration {
  * Fits `base` to the measurements of one device and returns the calibrated profile (validated, named
  * `name`) with the fit's error on its own points and on the held-back blocks.
  */
-export function calibrate(sets: readonly MeasuredSet[], base: HardwareProfile, name: string, baseName: string): Calibration {
+export function calibrate(sets: readonly MeasuredSet[], base: HardwareProfile, name: string, baseName: string, statistic: Statistic = DEFAULT_STATISTIC): Calibration {
   const first = sets[0];
   if (!first) throw new InputError('command line', '', 'at least one measurements file');
   const prov = first.measurements.provenance;
@@ -406,33 +429,55 @@ export function calibrate(sets: readonly MeasuredSet[], base: HardwareProfile, n
   const dtype = prov.dtype;
   // On a CPU the statistic's gather spans the threads torch ran (the written profile says so too).
   const hw = harnessProfile(prov.device === 'cpu' ? { ...base, computeUnits: prov.threads } : base, dtype, baseName);
-  const points = sets.flatMap((s) => fitPoints(s, hw));
+  const points = sets.flatMap((s) => fitPoints(s, hw, statistic));
   if (points.length === 0) throw new InputError(first.file, 'entries', 'launch, stream, gemm or norm measurements to fit', 'none');
   const workloadMs = new Set(sets.flatMap((s) => [s.measurements.workload.m - 1, s.measurements.workload.m, s.measurements.workload.m + 1]));
-  // The profile holds one matrix efficiency: it is fitted on the GEMMs at the workload's M ± 1; the rest give the curve.
+  // One matrix efficiency (for matmuls without a measured shape: attention's) is fitted on the GEMMs at
+  // the workload's M ± 1; then each GEMM's own rate goes into the shape table.
   const profilePoints = points.filter((p) => p.m === null || workloadMs.has(p.m));
-  // Least squares from two starts, the base's rates and the direct reading, keeping the better.
-  const fits = [paramsOf(hw, dtype), directEstimate(profilePoints, paramsOf(hw, dtype))].map((start) => fitParams(profilePoints, hw, dtype, start));
+  // Least squares from two starts, the base's rates and the direct reading, keeping the better: first
+  // everything but the matrix rate on the points that are not GEMMs (GEMMs of shape-dependent rates
+  // would otherwise pull the bandwidth down to explain the spread), then the one matrix rate on the GEMMs.
+  const others = profilePoints.filter((p) => p.kind !== 'gemm');
+  const gemmAtM = profilePoints.filter((p) => p.kind === 'gemm');
+  const restKeys = FIT_KEYS.filter((k) => k !== 'matrixTflops');
+  const fits = [paramsOf(hw, dtype), directEstimate(profilePoints, paramsOf(hw, dtype))].map((start) => {
+    const rest = others.length > 0 ? fitParams(others, hw, dtype, start, restKeys) : start;
+    return gemmAtM.length > 0 ? fitParams(gemmAtM, hw, dtype, rest, ['matrixTflops']) : rest;
+  });
   let params = fits.reduce((a, b) => (cost(profilePoints, hw, dtype, b) < cost(profilePoints, hw, dtype, a) ? b : a));
   const kept = unconstrained(profilePoints, hw, dtype, params);
   const startParams = paramsOf(hw, dtype);
   for (const key of kept) params = { ...params, [key]: startParams[key] };
 
-  const curve: CurvePoint[] = [];
-  for (const m of [...new Set(points.flatMap((p) => (p.m === null ? [] : [p.m])))].sort((a, b) => a - b)) {
-    const mine = points.filter((p) => p.m === m);
-    const tflops = fitParams(mine, hw, dtype, params, ['matrixTflops']).matrixTflops;
-    curve.push({ m, tflops, efficiency: tflops / hw.matrix.peakTflops[dtype]!, n: mine.length });
+  // Each measured shape's rate, fitted on its own GEMMs (one per file that measured it).
+  const byKey = new Map<string, { m: number; k: number; n: number; points: FitPoint[] }>();
+  for (const p of points) {
+    const w = p.ops[0]!.work;
+    if (p.kind !== 'gemm' || w.kind !== 'matmul') continue;
+    const key = `${w.m}x${w.k}x${w.n}`;
+    const had = byKey.get(key);
+    if (had) had.points.push(p);
+    else byKey.set(key, { m: w.m, k: w.k, n: w.n, points: [p] });
   }
+  const rates = [...byKey.values()].map(({ points: mine, ...shape }) => ({ ...shape, tflops: fitParams(mine, hw, dtype, params, ['matrixTflops']).matrixTflops }));
 
   const trial = withParams(hw, dtype, params);
   const fitted = profilePoints.map((p) => {
     const simulatedUs = predictNs(p, trial, dtype, 1) / 1000;
     return { label: p.label, measuredUs: p.measuredNs / 1000, simulatedUs, ratio: (simulatedUs * 1000) / p.measuredNs };
   });
-  const profile = writeProfile(base, hw, dtype, params, kept, { name, prov, n: profilePoints.length, residual: errorOf(fitted.map((f) => f.ratio)) });
-  const heldBack = sets.flatMap((s) => heldBackBlocks(s, applyOverrides(profile, [...HARNESS_STACK])));
-  const gemms = sets.flatMap((s) => s.measurements.entries.filter((e) => e.kind === 'gemm'));
+  const gemms = sets.flatMap((s) => s.measurements.entries.flatMap((e) => (e.kind === 'gemm' ? [e] : [])));
+  const shapes = {
+    mMin: Math.min(...gemms.map((g) => g.m)),
+    mMax: Math.max(...gemms.map((g) => g.m)),
+    kMax: Math.max(...gemms.map((g) => g.k)),
+    nMax: Math.max(...gemms.map((g) => g.n)),
+  };
+  const record: CalibrationRecord | undefined = gemms.length > 0 ? { device: prov.deviceName, date: prov.date, measurements: points.length, shapes } : undefined;
+  const profile = writeProfile(base, hw, dtype, params, kept, rates, record, { name, prov, n: profilePoints.length, residual: errorOf(fitted.map((f) => f.ratio)) });
+  const peak = profile.matrix.peakTflops[dtype]!;
+  const heldBack = sets.flatMap((s) => heldBackBlocks(s, applyOverrides(profile, [...HARNESS_STACK]), statistic));
   const notes = sets.flatMap((s) => [
     ...s.measurements.skipped.map((k) => `${s.file}: not measured: ${k.what}: ${k.why}`),
     ...s.measurements.entries.flatMap((e) => (e.kind === 'attention' ? [`${s.file}: attention ${e.impl} (${e.batch}×${e.heads} heads, ${e.queries} queries × ${e.keys} keys): ${e.medianUs.toFixed(1)} µs (shown, not fitted)`] : [])),
@@ -447,22 +492,17 @@ export function calibrate(sets: readonly MeasuredSet[], base: HardwareProfile, n
     kept,
     fitted,
     fitError: errorOf(fitted.map((f) => f.ratio)),
-    curve,
+    statistic,
+    byShape: rates.map((r) => ({ ...r, efficiency: r.tflops / peak })),
     heldBack,
     heldBackError: errorOf(heldBack.flatMap((b) => [b.standardRatio, b.deferredRatio])),
-    shapes: {
-      mMin: Math.min(...gemms.map((g) => (g.kind === 'gemm' ? g.m : Infinity))),
-      mMax: Math.max(...gemms.map((g) => (g.kind === 'gemm' ? g.m : -Infinity))),
-      kMax: Math.max(...gemms.map((g) => (g.kind === 'gemm' ? g.k : -Infinity))),
-      nMax: Math.max(...gemms.map((g) => (g.kind === 'gemm' ? g.n : -Infinity))),
-      workloadM: first.measurements.workload.m,
-    },
+    shapes: { ...shapes, workloadM: first.measurements.workload.m },
     notes,
   };
 }
 
 /** Each measured block pair beside the simulator's estimate of it on the calibrated profile. */
-export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile): HeldBackBlock[] {
+export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile, statistic: Statistic = DEFAULT_STATISTIC): HeldBackBlock[] {
   const { measurements: m, spec } = set;
   const out: HeldBackBlock[] = [];
   for (const std of m.entries) {
@@ -476,7 +516,9 @@ export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile): HeldBackB
     const times = simulateSite(restrictConsumers(one, std.site, std.consumers), hw, measuredWorkload(m), std.site);
     const simStd = times.keptNs / 1000;
     const simDef = times.deferredNs / 1000;
-    const measuredSavingPct = (100 * (std.medianUs - def.medianUs)) / std.medianUs;
+    const stdUs = timeUs(std, statistic);
+    const defUs = timeUs(def, statistic);
+    const measuredSavingPct = (100 * (stdUs - defUs)) / stdUs;
     const simulatedSavingPct = (100 * (simStd - simDef)) / simStd;
     const spread = Math.max(std.p90Us - std.p10Us, def.p90Us - def.p10Us);
     out.push({
@@ -484,15 +526,15 @@ export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile): HeldBackB
       site: std.site,
       consumers: std.consumers,
       rows: std.rows,
-      measuredStandardUs: std.medianUs,
-      measuredDeferredUs: def.medianUs,
+      measuredStandardUs: stdUs,
+      measuredDeferredUs: defUs,
       simulatedStandardUs: simStd,
       simulatedDeferredUs: simDef,
-      standardRatio: simStd / std.medianUs,
-      deferredRatio: simDef / def.medianUs,
+      standardRatio: simStd / stdUs,
+      deferredRatio: simDef / defUs,
       measuredSavingPct,
       simulatedSavingPct,
-      resolved: Math.abs(std.medianUs - def.medianUs) > spread / 2,
+      resolved: Math.abs(stdUs - defUs) > spread / 2,
       signRight: Math.sign(measuredSavingPct) === Math.sign(simulatedSavingPct),
     });
   }
@@ -500,6 +542,10 @@ export function heldBackBlocks(set: MeasuredSet, hw: HardwareProfile): HeldBackB
 }
 
 const round = (v: number, digits = 4) => Number(v.toPrecision(digits));
+/** The least matrix efficiency a profile may state (the schema's minimum). */
+const MIN_EFFICIENCY = 1e-3;
+/** The least peak rate a profile may state, TFLOP/s (the schema's minimum: 1 GFLOP/s). */
+const MIN_PEAK_TFLOPS = 1e-3;
 
 /** The base profile with the fitted numbers written into its own fields, each with a "calibrated:" provenance. */
 function writeProfile(
@@ -508,6 +554,8 @@ function writeProfile(
   dtype: Dtype,
   p: FitParams,
   kept: readonly (keyof FitParams)[],
+  rates: readonly Omit<ShapePoint, 'efficiency'>[],
+  record: CalibrationRecord | undefined,
   run: { name: string; prov: Measurements['provenance']; n: number; residual: FitError },
 ): HardwareProfile {
   const out = structuredClone(base);
@@ -524,15 +572,32 @@ function writeProfile(
     switch (key) {
       case 'matrixTflops': {
         const peak = out.matrix.peakTflops[dtype]!;
-        if (p.matrixTflops <= peak) {
-          out.matrix.efficiency = Math.max(1e-3, round(p.matrixTflops / peak));
+        const measured = [p.matrixTflops, ...rates.map((r) => r.tflops)];
+        const fastest = Math.max(...measured);
+        const slowest = Math.min(...measured);
+        if (fastest <= peak && slowest >= MIN_EFFICIENCY * peak) {
+          out.matrix.efficiency = round(p.matrixTflops / peak);
           set('matrix.efficiency', `${round(p.matrixTflops)} TFLOP/s reached at the workload's M, of the stated ${peak} TFLOP/s ${dtype} peak`);
         } else {
-          // The stated peak was too low for this machine: the measured rate replaces it.
-          out.matrix.peakTflops[dtype] = round(p.matrixTflops);
-          out.matrix.efficiency = 1;
-          set(`matrix.peakTflops.${dtype}`, `the measured ${dtype} rate at the workload's M, above the base's stated peak of ${peak} TFLOP/s`);
-          set('matrix.efficiency', 'the measured rate is the peak above');
+          // Every rate must be a fraction of the peak a profile may state (1/1000 to 1): a rate above the
+          // stated peak, or one below a thousandth of it (a reference BLAS), makes the fastest rate measured the peak.
+          // A profile states a peak of at least 1 GFLOP/s: a machine slower than that keeps that peak.
+          const newPeak = Math.max(MIN_PEAK_TFLOPS, round(fastest));
+          out.matrix.peakTflops[dtype] = newPeak;
+          out.matrix.efficiency = Math.min(1, Math.max(MIN_EFFICIENCY, round(p.matrixTflops / newPeak)));
+          const why = fastest > peak ? `above the base's stated peak of ${peak} TFLOP/s` : `the base's stated ${peak} TFLOP/s is more than 1,000× the slowest rate measured (${round(slowest)} TFLOP/s), below the least efficiency a profile states`;
+          const what = newPeak > fastest ? `the least peak a profile states (${MIN_PEAK_TFLOPS} TFLOP/s), above the fastest measured ${dtype} GEMM rate (${round(fastest)} TFLOP/s)` : `the fastest measured ${dtype} GEMM rate`;
+          set(`matrix.peakTflops.${dtype}`, `${what}; ${why}`);
+          set('matrix.efficiency', `${round(p.matrixTflops)} TFLOP/s reached at the workload's M, of the measured peak above`);
+        }
+        const reached = out.matrix.peakTflops[dtype]!;
+        if (rates.length > 0) {
+          out.matrix.efficiencyByShape = rates.map((r) => ({ m: r.m, k: r.k, n: r.n, efficiency: Math.min(1, Math.max(MIN_EFFICIENCY, round(r.tflops / reached))) }));
+          rates.forEach((r, i) => {
+            const at = `matrix.efficiencyByShape[${i}]`;
+            set(`${at}.efficiency`, `the rate of the ${r.m} × ${r.k} × ${r.n} GEMM fitted alone, ${round(r.tflops)} TFLOP/s, of the peak`);
+            for (const f of ['m', 'k', 'n']) set(`${at}.${f}`, 'the GEMM shape measured');
+          });
         }
         break;
       }
@@ -567,6 +632,7 @@ function writeProfile(
     out.computeUnits = run.prov.threads;
     prov.computeUnits = `measured: torch ran ${run.prov.threads} thread(s) on ${run.prov.deviceName} (${run.prov.date})`;
   }
+  if (record) out.calibration = record;
   out.name = run.name;
   out.title = `${base.title}, calibrated on ${run.prov.deviceName}`;
   out.description = `${base.name} calibrated by deferred-norm calibrate on ${run.prov.deviceName} (${run.prov.device}, torch ${run.prov.torch}, ${dtype}, ${run.prov.threads} thread(s)), ${run.prov.date}. The fitted numbers are measured rates at the measured shapes; elsewhere they are extrapolated.`;
@@ -575,7 +641,6 @@ function writeProfile(
 }
 
 /** Whether a workload's M lies outside the GEMM rows measured: a calibrated efficiency is then extrapolated. */
-export function extrapolation(c: Calibration, m: number): string | null {
-  const { mMin, mMax } = c.shapes;
-  return m < mMin || m > mMax ? `M = ${m} is outside the measured shapes (M ${mMin}–${mMax}): the calibrated matrix efficiency is extrapolated there; measure at this workload to calibrate it` : null;
+export function extrapolation(c: Pick<Calibration, 'shapes'>, m: number): string | null {
+  return extrapolationNote(c.shapes, m);
 }

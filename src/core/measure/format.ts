@@ -11,7 +11,7 @@ export function formatCalibration(c: Calibration): string {
   const p = c.params;
   const hw = c.profile;
   const out = [
-    `Calibrated "${hw.name}" on ${c.device} (${c.deviceKind}, ${c.dtype}), measured ${c.date}.`,
+    `Calibrated "${hw.name}" on ${c.device} (${c.deviceKind}, ${c.dtype}), measured ${c.date}; fitted on each entry's ${c.statistic === 'p10' ? '10th percentile' : 'median'}.`,
     'Fitted numbers (rates reached at the measured shapes):',
     `  matrix  ${p.matrixTflops.toPrecision(4)} TFLOP/s (matrix.efficiency ${hw.matrix.efficiency} of ${hw.matrix.peakTflops[c.dtype]} TFLOP/s), start ${p.matrixStartNs.toFixed(0)} ns`,
     `  vector  ${p.vectorGelems.toPrecision(4)} G elem/s, start ${p.vectorStartNs.toFixed(0)} ns`,
@@ -27,11 +27,11 @@ export function formatCalibration(c: Calibration): string {
       ['left', 'right', 'right', 'right'],
     ),
     '',
-    'Matrix efficiency over M (each M\'s GEMMs fitted alone; the profile holds the one at the workload\'s M ± 1):',
+    `Matrix efficiency by shape (each GEMM's rate fitted alone; written as matrix.efficiencyByShape, read by the nearest weight shape, interpolated over M):`,
     table(
-      ['M', 'TFLOP/s', 'efficiency', 'GEMMs'],
-      c.curve.map((k) => [`${k.m}`, k.tflops.toPrecision(3), k.efficiency.toFixed(3), `${k.n}`]),
-      ['right', 'right', 'right', 'right'],
+      ['K × N', 'M', 'TFLOP/s', 'efficiency'],
+      [...c.byShape].sort((a, b) => a.k * a.n - b.k * b.n || a.k - b.k || a.m - b.m).map((k) => [`${k.k} × ${k.n}`, `${k.m}`, k.tflops.toPrecision(3), k.efficiency.toFixed(4)]),
+      ['left', 'right', 'right', 'right'],
     ),
     '',
   );
@@ -59,7 +59,7 @@ export function formatCalibration(c: Calibration): string {
     );
   }
   if (c.heldBack.some((b) => !b.resolved)) {
-    out.push("'within noise': the measured standard and deferred medians differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine.");
+    out.push("'within noise': the measured standard and deferred times differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine.");
   }
   const s = c.shapes;
   out.push('', `Measured shapes: GEMM M ${s.mMin}–${s.mMax}, K ≤ ${s.kMax}, N ≤ ${s.nMax}; a workload outside them is an extrapolation of this profile.`);

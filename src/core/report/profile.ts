@@ -5,6 +5,7 @@ import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Si
 import type { Workload } from '../workload';
 import { MAX_SHOWN_CHARS, shortened, shownName, terminalSafe } from '../text';
 import { endToEndOf } from './end-to-end';
+import { calibrationNotes } from '../measure/extrapolation';
 import { memoryOf } from './memory';
 import { savingPartsOf } from './saving';
 import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
@@ -21,7 +22,7 @@ export function profile(spec: ModelSpec, hw: HardwareProfile, workload: Workload
 export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workload, simulation: Simulation): Report {
   const layerKinds = simulation.kinds.map(kindResult);
   const { layers, note: layersNote } = layerRuns(layerKinds);
-  const notes = [...spec.notes, ...shownNotes(spec, workload), ...(layersNote ? [layersNote] : [])];
+  const notes = [...spec.notes, ...shownNotes(spec, workload), ...calibrationNotes(hw, workload), ...(layersNote ? [layersNote] : [])];
   const totals = totalsOf(layerKinds);
   return {
     schema: 'deferred-norm-report/1',

@@ -1,6 +1,7 @@
 import type { Dtype, HardwareProfile } from '../hardware/profile';
 import type { Op } from '../graph/ops';
 import type { Phase } from '../workload';
+import { efficiencyAt, shapeTable, type ShapeTable } from '../hardware/shape-efficiency';
 
 /** What the cost of an op depends on besides the op: the machine, the dtype and the pass. */
 export interface CostContext {
@@ -23,6 +24,9 @@ interface Rates {
   streamJoinNs: number;
   /** Matrix FLOP/s at the workload dtype: peak × efficiency. */
   matrixFlops: number;
+  /** Measured efficiency by GEMM shape (null: none; every linear reaches `efficiency`), and the peak it scales. */
+  shapes: ShapeTable | null;
+  matrixPeakFlops: number;
   /** A GEMM's output tile (0: no tiles) and the units its tiles are spread over, a wave at a time. */
   tileM: number;
   tileN: number;
@@ -53,6 +57,8 @@ function ratesOf(c: CostContext): Rates {
     vectorStartNs: graphLaunch ? hw.kernels.graphKernelNs : hw.vector.startLatencyNs + hw.kernels.dispatchNs,
     streamJoinNs: graphLaunch ? 0 : hw.kernels.streamJoinNs,
     matrixFlops: (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12 * hw.matrix.efficiency,
+    shapes: hw.matrix.efficiencyByShape ? shapeTable(hw.matrix.efficiencyByShape) : null,
+    matrixPeakFlops: (hw.matrix.peakTflops[c.dtype] ?? 0) * 1e12,
     tileM: hw.matrix.tileM ?? 0,
     tileN: hw.matrix.tileN ?? 0,
     units: hw.computeUnits,
@@ -93,7 +99,9 @@ function durationNs(op: Op, r: Rates): number {
   switch (w.kind) {
     case 'matmul': {
       const fill = w.gemm && r.tileM > 0 && r.tileN > 0 ? waveFill(w.gemm.m, w.gemm.n, r.tileM, r.tileN, r.units) : 1;
-      const computeNs = ((2 * w.m * w.k * w.n) / (r.matrixFlops * fill)) * 1e9;
+      // A linear (it has a whole-GEMM shape) on a profile with measured shapes reaches its shape's efficiency.
+      const flops = r.shapes && w.gemm ? r.matrixPeakFlops * efficiencyAt(r.shapes, w.gemm.m, w.k, w.gemm.n) : r.matrixFlops;
+      const computeNs = ((2 * w.m * w.k * w.n) / (flops * fill)) * 1e9;
       // A fused attention kernel's exps run on the special-function units alongside the tensor cores.
       const expNs = w.exps > 0 ? ((w.exps * r.expCost) / r.vectorElems) * 1e9 : 0;
       return launchNs(op, r.matrixStartNs) + Math.max(computeNs, expNs, memoryNs(op, r));

@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { NAME_ONE_EXTENSION, noTorchMessage } from '../../common/python-finder';
 import { log, reportError } from '../log';
+import { ReportPanel } from '../panel/reportPanel';
 import { prompts } from '../prompts';
 import { findWorkspacePython } from '../python';
 import { activeModelUri, settingsWorkload } from '../targets';
@@ -111,6 +112,8 @@ export async function measureOnThisMachine(extensionUri: vscode.Uri, uri?: vscod
     return undefined;
   }
   const file = result.stdout.trim();
+  // An open report of this model shows the new measurement beside its simulated blocks.
+  void ReportPanel.forModel(model)?.reloadMeasurements();
   // The offer does not hold the command: it resolves with the file at once.
   void vscode.window.showInformationMessage(`Deferred Norm: measurements saved to ${file}.`, 'Calibrate a Hardware Profile', 'Show Log').then(async (choice) => {
     if (choice === 'Show Log') log().show(true);

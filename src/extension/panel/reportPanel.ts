@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { HardwareProfile } from '../../core/hardware/profile';
 import type { ModelSpec } from '../../core/model/spec';
 import type { NumericsResult } from '../../core/numerics/types';
+import type { LatestMeasurements } from '../../common/panel-view';
 import { makeNonce, panelHtml } from '../../common/report-html';
 import { NO_KERNEL_OVERRIDES, parseWebviewMessage, type HostMessage, type KernelOverrides, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../common/protocol';
 import { loadCore } from '../core';
@@ -33,6 +34,8 @@ export class ReportPanel {
   private spec: ModelSpec | undefined;
   private numerics: NumericsResult | null = null;
   private numericsRunning: Promise<NumericsResult | null> | undefined;
+  /** The newest measurements beside the model, read once (undefined: not read yet; null: none). */
+  private measurements: LatestMeasurements | null | undefined;
   private sweep: SweepView | null = null;
   private view: PanelView | undefined;
   private ready = false;
@@ -115,6 +118,12 @@ export class ReportPanel {
     // a reloaded page says "ready" again and gets the latest view.
   }
 
+  /** Reads the measurements beside the model again (Measure on This Machine saved one) and re-profiles. */
+  async reloadMeasurements(): Promise<void> {
+    this.measurements = undefined;
+    await this.refresh();
+  }
+
   /** Reads the model again (its file changed) and re-profiles. */
   async reloadModel(): Promise<void> {
     this.spec = undefined;
@@ -130,6 +139,7 @@ export class ReportPanel {
       const core = loadCore();
       this.spec ??= await core.loadModel(this.modelPath);
       const hw = await resolveHardware(this.hardware);
+      if (this.measurements === undefined) this.measurements = await core.readLatestMeasurements(this.modelPath);
       const view = core.buildPanelView(this.spec, hw, this.workload, {
         hardware: this.hardware,
         hardwareChoices: await hardwareChoices(),
@@ -137,6 +147,7 @@ export class ReportPanel {
         numerics: this.numerics,
         sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
         kernels: this.kernels,
+        measurements: this.measurements,
       });
       this.view = view;
       // An override equal to the profile's own choice is none: the controls show the profile's.

@@ -3,7 +3,7 @@
 // workspace model (quick mode, picked through the prompts seam), its progress reaches the log, and it
 // resolves with a measurements file under .deferred-norm/measurements beside the model, run by the
 // interpreter the deferredNorm.python setting names (the extension chooses it and passes it with
-// --python). Skipped, with the reason reported, where the host finds no Python with torch.
+// --python); the model's report then shows that measurement beside its simulated blocks. Skipped, with the reason reported, where the host finds no Python with torch.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TestApi } from '../../../src/extension/extension';
+import type { ReportPanel } from '../../../src/extension/panel/reportPanel';
 import { EXTENSION_ID, report, workspaceRoot } from './helpers';
 
 function torchPython(): string | undefined {
@@ -48,6 +49,16 @@ suite('Measure on This Machine', () => {
       // The harness beside the JSON ran under the wrapper: the CLI was told --python.
       const ran = readFileSync(calls, 'utf8').split('\n');
       assert.ok(ran.some((line) => line.startsWith(`${file.replace(/\.json$/, '.py')} --out ${file}`)), ran.join('\n'));
+      // The report of that model reads the measurement beside it and shows it beside the simulated blocks
+      // (GPT-2's norms are LayerNorms: no RMSNorm block was timed, which the view says).
+      api.setPrompts({ pickModel: async () => model });
+      const panel = await vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel');
+      const measured = panel.currentView()?.measured ?? (await panel.refresh())?.measured;
+      assert.ok(measured && !('error' in measured), JSON.stringify(measured));
+      assert.equal(measured.file, path.basename(file));
+      assert.equal(measured.device, (JSON.parse(readFileSync(file, 'utf8')) as { provenance: { deviceName: string } }).provenance.deviceName);
+      assert.deepEqual(measured.blocks, []);
+      assert.ok(measured.notes.some((n) => /no norm → projection blocks/.test(n)), measured.notes.join(' | '));
     } finally {
       api.setPrompts(null);
       await config.update('python', undefined, vscode.ConfigurationTarget.Workspace);
