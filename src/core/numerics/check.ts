@@ -552,7 +552,7 @@ export function layerNormCancellation(
 
 /**
  * Sizes of the deeper-deferral entries (issue 10). Small on purpose: these kernels run cold in
- * every full report (see README.md, Speed). One set of 8 tokens at positions 1000–1007 feeds every
+ * every full report (see docs/speed.md). One set of 8 tokens at positions 1000–1007 feeds every
  * form. The norm width is the shape's hidden capped at 128 (still two outlier channels, which
  * dominate Σx² and so r; the dot-product length is what the 'linear' entries already cover at up
  * to 512). Attention: two query heads sharing one KV head of width min(head_dim, 64), so the RoPE
