@@ -12,7 +12,8 @@ import { NAME_ONE_EXTENSION, noTorchMessage } from '../../common/python-finder';
 import { log, reportError } from '../log';
 import { prompts } from '../prompts';
 import { findWorkspacePython } from '../python';
-import { activeModelUri, settingsWorkload } from '../targets';
+import { chosenWorkload } from '../choice';
+import { activeModelUri } from '../targets';
 
 /** What one CLI run ended with. */
 interface CliResult {
@@ -54,7 +55,7 @@ function runCli(extensionUri: vscode.Uri, args: string[], token: vscode.Cancella
 }
 
 function workloadArgs(): string[] {
-  const w = settingsWorkload();
+  const w = chosenWorkload();
   return ['--phase', w.phase, '--batch', `${w.batch}`, '--seq', `${w.seq}`, '--context', `${w.context}`, '--tp', `${w.tp}`];
 }
 
