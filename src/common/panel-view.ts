@@ -3,6 +3,7 @@
  * layer's schedules per kind, and the sweep. Pure: the extension and the CLI both
  * call it, so the panel and the export can never disagree.
  */
+import type { ValidationHeadline } from '../core/validate/validate';
 import { blockListings, pseudocodeFor } from '../core/codegen';
 import { patchFamily, patchStatus } from '../core/codegen/pytorch';
 import { InputError } from '../core/errors';
@@ -60,6 +61,8 @@ export interface PanelViewOptions {
   sweep: SweepView | null;
   /** Kernel choices over the profile's own, applied here (none when absent). */
   kernels?: KernelOverrides;
+  /** The validation's headline, computed once by the caller (validationHeadline). */
+  validation?: ValidationHeadline | null;
 }
 
 /** Simulates and assembles the panel's data: figures, timelines and pseudo-code (numerics as given). */
@@ -88,6 +91,7 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
     sweep: options.sweep,
     patch: patchView(report),
     interactive: options.interactive,
+    validation: options.validation ?? null,
   };
 }
 

@@ -10,6 +10,7 @@ import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
 import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
+import type { ValidationHeadline } from '../core/validate/validate';
 import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, type DeferDepthLimit, type Workload } from '../core/workload';
 
 /** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
@@ -70,6 +71,8 @@ export interface PanelView {
   patch: PatchView;
   /** False in the HTML export: there is no extension to re-profile, so the controls are read-only. */
   interactive: boolean;
+  /** `deferred-norm validate`'s headline, where the extension could compute it (a checkout with the fixtures). */
+  validation?: ValidationHeadline | null;
 }
 
 /** Extension → webview. */

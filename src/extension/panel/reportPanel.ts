@@ -10,6 +10,7 @@ import { setChoice, type Choice } from '../choice';
 import { hardwareChoices, resolveHardware } from '../hardware';
 import { log, reportError, showErrorNotice, type ErrorNotice } from '../log';
 import { modelTitle } from '../model-files';
+import { knownValidationHeadline, validationHeadlineOnce } from '../validation';
 
 export const REPORT_VIEW_TYPE = 'deferredNorm.report';
 
@@ -165,6 +166,7 @@ export class ReportPanel {
         numerics: this.numerics,
         sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
         kernels: this.kernels,
+        validation: knownValidationHeadline(),
       });
       this.view = view;
       // An override equal to the profile's own choice is none: the controls show the profile's.
@@ -173,6 +175,7 @@ export class ReportPanel {
       this.closeErrorNotice();
       this.post({ type: 'view', view });
       if (!this.numerics) void this.runNumerics();
+      if (!view.validation) void this.addValidation(view);
       return view;
     } catch (err) {
       this.closeErrorNotice();
@@ -183,6 +186,15 @@ export class ReportPanel {
     } finally {
       this.post({ type: 'busy', label: null });
     }
+  }
+
+  /** The validation's headline, once computed (a tick after the first render), added to the view shown. */
+  private async addValidation(view: PanelView): Promise<void> {
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    const validation = await validationHeadlineOnce();
+    if (!validation || this.view !== view) return;
+    view.validation = validation;
+    this.post({ type: 'view', view });
   }
 
   /** The numerics check of this model, run once (a tick after the first render, so it never delays it). */

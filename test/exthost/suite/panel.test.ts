@@ -14,6 +14,9 @@ import { loadModel } from '../../../src/core/model/load';
 import { numericsFor } from '../../../src/core/report/numerics';
 import { profile } from '../../../src/core/report/profile';
 import { DEFAULT_WORKLOAD, type Workload } from '../../../src/core/workload';
+import type { ModelSpec } from '../../../src/core/model/spec';
+import { POINTS } from '../../../src/core/validate/points';
+import { validate } from '../../../src/core/validate/validate';
 import type { TestApi } from '../../../src/extension/extension';
 import type { ReportPanel } from '../../../src/extension/panel/reportPanel';
 import { EXTENSION_ID, report, workspaceRoot } from './helpers';
@@ -132,6 +135,19 @@ suite('Deferred Norm in the extension host', () => {
     assert.ok(headline.includes(pct(saved)), `the headline shows ${pct(saved)}: ${headline}`);
     assert.match(headline, /simulated estimate/i);
     assert.ok(panel.received.some((m) => m.type === 'ready'), 'the webview said it was ready');
+  });
+
+  test('the headline links to the validation: its points and held-back error, as `deferred-norm validate` computes them (issue 19)', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    // The core run here, on the repository's fixtures: a second path beside the extension's.
+    const specs = new Map<string, ModelSpec>();
+    for (const model of new Set(POINTS.map((p) => p.model))) specs.set(model, await loadModel(path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'test', 'fixtures', 'configs', model, 'config.json')));
+    const result = validate({ specs, hardware: getPreset });
+    const want = `Validated against ${POINTS.length} published measurements: held-back error ${(100 * result.heldBack.meanAbsError).toFixed(1)}%`;
+    // Computed once, after the first report is drawn; then every view carries it.
+    for (let i = 0; i < 300 && !panel.currentView()?.validation; i++) await new Promise((r) => setTimeout(r, 100));
+    const headline = await renderedAfter(panel, () => panel.refresh());
+    assert.ok(headline.includes(want), `${want} in: ${headline}`);
   });
 
   test('a control in the panel re-profiles at once: hardware and workload from the webview’s message', async () => {
