@@ -50,9 +50,13 @@ export function settingsWorkload(): WorkloadInput {
   return workload;
 }
 
-/** The deferredNorm.hardware setting as an id (a preset name or a file URI), or undefined when unset. */
+/**
+ * The deferredNorm.hardware setting as an id (a preset name or a file URI), or undefined when the user has
+ * not set it (its declared default is not an answer to which hardware to assume).
+ */
 function hardwareSetting(): string | undefined {
-  const setting = config().get<string>('hardware');
+  const inspected = config().inspect<string>('hardware');
+  const setting = inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
   if (!setting || setting.trim() === '') return undefined;
   if (loadCore().isPresetName(setting)) return setting;
   const folder = vscode.workspace.workspaceFolders?.[0];
