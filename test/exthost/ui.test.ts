@@ -40,6 +40,8 @@ function expectedSavedPct(): string {
 
 /** Picks an option of a control in the report's webview, as a person does: click it, click the option. */
 async function choose(frame: Frame, id: string, option: RegExp): Promise<void> {
+  // At the top of the view, so that its list opens above the status bar, not under it.
+  await frame.locator(`#${id}`).evaluate((e) => e.scrollIntoView({ block: 'start' }));
   await frame.locator(`#${id}`).click();
   await frame.locator(`#${id}`).getByRole('option', { name: option }).click();
 }
