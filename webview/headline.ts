@@ -35,7 +35,7 @@ function kernelsLine(view: Pick<PanelView, 'kernels' | 'profileKernels'>, proven
   return h('p', { className: 'kernels-line' }, h('span', { className: 'fact-label', text: 'Kernels ' }), item('attention', 'attention'), ' · ', item('norm', 'norm'));
 }
 
-export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<PanelView, 'kernels' | 'profileKernels'>): void {
+export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<PanelView, 'kernels' | 'profileKernels' | 'validation'>): void {
   const { model, hardware, totals } = report;
   const params = model.params.active !== model.params.total ? `${paramCount(model.params.total)} params, ${paramCount(model.params.active)} active` : `${paramCount(model.params.total)} params`;
   const title = h('h1', { className: 'model-name', text: model.name });
@@ -68,8 +68,20 @@ export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<Pa
     ' ',
     h('a', { className: 'provenance-link', text: 'Sources and assumptions', attrs: { href: '#provenance' } }),
   );
+  const validation = view?.validation ? validationLine(view.validation) : null;
   const notes = model.notes.length > 0 ? h('ul', { className: 'model-notes' }, ...model.notes.map((n) => h('li', { text: n }))) : null;
-  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view, report.hardware.provenance) : null, wl, memoryWarning(report), figures, parts, estimate, definitions(report), notes);
+  replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view, report.hardware.provenance) : null, wl, memoryWarning(report), figures, parts, estimate, validation, definitions(report), notes);
+}
+
+/** How far the simulator is from published measurements, as `deferred-norm validate` prints it (issue 19). */
+function validationLine(v: NonNullable<PanelView['validation']>): HTMLElement {
+  return h(
+    'p',
+    { className: 'validation-line' },
+    `Validated against ${v.points} published measurements: held-back error ${pct(v.heldBackErrorPct)} (mean |simulated ÷ measured − 1| over the ${v.heldBack} points no preset was fitted to; `,
+    h('code', { text: 'deferred-norm validate' }),
+    ' and docs/validation.md in the repository give each one).',
+  );
 }
 
 /** TTFT, TPOT, tokens/s and memory per device, deferred first (what the rewrite gives), baseline beside it. */

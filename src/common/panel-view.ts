@@ -3,6 +3,7 @@
  * layer's schedules per kind, and the sweep. Pure: the extension and the CLI both
  * call it, so the panel and the export can never disagree.
  */
+import type { ValidationHeadline } from '../core/validate/validate';
 import { blockListings, pseudocodeFor } from '../core/codegen';
 import { patchFamily, patchStatus, type PatchFamily } from '../core/codegen/pytorch';
 import { InputError } from '../core/errors';
@@ -69,6 +70,8 @@ export interface PanelViewOptions {
   kernels?: KernelOverrides;
   /** The latest measurements beside the model, as read by readLatestMeasurements (none when absent). */
   measurements?: LatestMeasurements | null;
+  /** The validation's headline, computed once by the caller (validationHeadline). */
+  validation?: ValidationHeadline | null;
 }
 
 /** Simulates and assembles the panel's data: figures, timelines and pseudo-code (numerics as given). */
@@ -99,6 +102,7 @@ export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, inpu
     interactive: options.interactive,
     siteSources: siteSources(spec, report),
     ...(options.measurements ? { measured: measuredView(spec, profileHw, workload, options.measurements) } : {}),
+    validation: options.validation ?? null,
   };
 }
 

@@ -11,6 +11,7 @@ import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
 import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
+import type { ValidationHeadline } from '../core/validate/validate';
 import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, type DeferDepthLimit, type Workload } from '../core/workload';
 
 /** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
@@ -91,6 +92,8 @@ export interface PanelView {
   siteSources?: SiteSource[];
   /** The latest measurements beside the model (.deferred-norm/measurements), beside the simulated blocks; absent: none. */
   measured?: MeasuredView;
+  /** `deferred-norm validate`'s headline, where the extension could compute it (a checkout with the fixtures). */
+  validation?: ValidationHeadline | null;
 }
 
 /** One measured norm → projection block beside the simulator's estimate of the same block (calibrate's held-back block). */

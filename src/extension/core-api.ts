@@ -23,3 +23,6 @@ export { chatParts, headlineFigures, profileChecked } from '../core/report/brief
 // Model configs in the editor: hovers, CodeLens, status bar, diagnostics.
 export { analyzeConfigText } from './editor/analysis';
 export { FILE_CAPS } from '../core/files';
+// The validation's headline in the panel (a checkout's fixtures).
+export { validate, validationHeadline } from '../core/validate/validate';
+export { validationInputs } from '../cli/validate';

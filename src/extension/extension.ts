@@ -20,7 +20,7 @@ import { ReadonlyDocuments } from './documents';
 import { DOCUMENT_SCHEME } from './document-refs';
 import type { HostStretches } from './editor/analysis-client';
 import { registerEditorFeatures } from './editor/config-features';
-import { initHardware } from './hardware';
+import { currentChoice, initChoice, onDidChangeChoice, resetChoice, type Choice } from './choice';
 import { log, reportError } from './log';
 import { registerProfileTool } from './lm/profileTool';
 import { isModelFileName } from './model-files';
@@ -41,6 +41,9 @@ export interface TestApi {
   editorHostStretches: HostStretches;
   /** The same for the modeling-code hints (hovers, lenses and quick fixes in Python files). */
   modelingHostStretches: HostStretches;
+  /** The current choice of hardware and workload (choice.ts), and a way back to the settings' one. */
+  currentChoice(): Choice;
+  resetChoice(): Promise<unknown>;
 }
 
 async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
@@ -54,7 +57,7 @@ async function restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise
 }
 
 export function activate(context: vscode.ExtensionContext): TestApi {
-  initHardware(context.workspaceState);
+  context.subscriptions.push(initChoice(context));
   initExport(context.extensionUri);
   initPytorchExport(context.extensionUri, (context.extension.packageJSON as { version?: string }).version);
   // The panel's button: a refusal (an unsupported family) is one notification, as from the palette.
@@ -90,11 +93,14 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new ReadonlyDocuments()),
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),
     vscode.workspace.onDidSaveTextDocument((doc) => onSaved(doc.uri)),
+    // A choice made anywhere (a setting, Select Hardware, a panel's controls) shows in every panel.
+    onDidChangeChoice((choice) => void ReportPanel.followChoice(choice)),
   );
   const modelingHostStretches = registerModelingFeatures(context);
   context.subscriptions.push(registerModelViewer(context.extensionUri), registerProfileTool());
   const editorHostStretches = registerEditorFeatures(context);
-  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all(), editorHostStretches, modelingHostStretches };
+  const reset = async (): Promise<unknown> => ReportPanel.followChoice(await resetChoice());
+  return { setPrompts, panels: () => ReportPanel.all(), restorePanel, modelViewers: () => ModelViewer.all(), editorHostStretches, modelingHostStretches, currentChoice, resetChoice: reset };
 }
 
 /** A saved hardware profile re-profiles the panels that use it; a saved model file reloads its panels. */

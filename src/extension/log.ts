@@ -37,3 +37,22 @@ export function reportError(err: unknown, doing: string): string {
   });
   return message;
 }
+
+/** An error notification the extension can take back: close() dismisses it. */
+export interface ErrorNotice {
+  readonly message: string;
+  close(): void;
+}
+
+/**
+ * Shows an error that stands only while the problem does (issue 20: toasts stayed after the file was
+ * fixed). VS Code cannot close a plain error message, so this is a notification with progress, which
+ * closes when its owner calls close(): when the file profiles again, or a newer error replaces it.
+ */
+export function showErrorNotice(err: unknown, doing: string): ErrorNotice {
+  const message = logError(err, doing);
+  let close = (): void => {};
+  const closed = new Promise<void>((resolve) => (close = resolve));
+  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deferred Norm: ${message}` }, () => closed);
+  return { message, close: () => close() };
+}

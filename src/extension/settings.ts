@@ -49,3 +49,27 @@ export function workloadFromSettings(get: SettingGetter): SettingsWorkload {
     ignored,
   };
 }
+
+/** The setting (under deferredNorm.) each workload field is read from. */
+export const SETTING_OF_FIELD: Readonly<Record<keyof WorkloadInput, string>> = {
+  phase: 'phase',
+  batch: 'batch',
+  seq: 'sequenceLength',
+  context: 'context',
+  tp: 'tensorParallel',
+  dtype: 'dtype',
+  softmaxOffset: 'softmaxOffset',
+  deferDepth: 'deferDepth',
+};
+
+/**
+ * The current workload after a settings change: each field whose setting changed takes the setting's
+ * value; the others keep what was chosen (in the panel), so editing one setting never undoes the rest.
+ */
+export function mergeSettingsChange(current: WorkloadInput, fromSettings: WorkloadInput, changedSetting: (setting: string) => boolean): WorkloadInput {
+  const next: WorkloadInput = { ...current };
+  for (const field of Object.keys(SETTING_OF_FIELD) as (keyof WorkloadInput)[]) {
+    if (changedSetting(SETTING_OF_FIELD[field])) (next as Record<keyof WorkloadInput, unknown>)[field] = fromSettings[field];
+  }
+  return next;
+}

@@ -1,11 +1,9 @@
 import * as vscode from 'vscode';
-import { chosenHardware } from './hardware';
-import { log } from './log';
+import { currentChoice } from './choice';
+import { askHardwareOnFirstUse } from './commands/selectHardware';
 import { isModelFileName } from './model-files';
 import { ReportPanel } from './panel/reportPanel';
 import { prompts } from './prompts';
-import { workloadFromSettings } from './settings';
-import type { WorkloadInput } from '../common/protocol';
 
 /** The model file in the active editor or tab, if it is one. */
 export function activeModelUri(): vscode.Uri | undefined {
@@ -15,17 +13,11 @@ export function activeModelUri(): vscode.Uri | undefined {
   return candidates.find((uri) => uri && uri.scheme === 'file' && isModelFileName(uri.fsPath));
 }
 
-/** The workload of the deferredNorm.* settings; unusable values are logged and replaced by defaults. */
-export function settingsWorkload(): WorkloadInput {
-  const config = vscode.workspace.getConfiguration('deferredNorm');
-  const { workload, ignored } = workloadFromSettings((key) => config.get(key));
-  for (const line of ignored) log().warn(`Setting ignored: ${line}`);
-  return workload;
-}
-
-/** Opens the report of a model with the chosen hardware and the settings' workload. */
+/** Opens the report of a model with the current choice of hardware and workload. */
 export function openReport(modelPath: string): Promise<ReportPanel> {
-  return ReportPanel.show(modelPath, chosenHardware(), settingsWorkload());
+  askHardwareOnFirstUse();
+  const { hardware, workload } = currentChoice();
+  return ReportPanel.show(modelPath, hardware, workload);
 }
 
 /**

@@ -14,7 +14,8 @@ import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { analyzeConfigText } from '../../src/extension/editor/analysis';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { openWorkbench, quickOpen, waitForWorkbench, OpenedForTests } from './workbench';
+import type { Frame, Page } from 'playwright-core';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
 
 const SHOTS = screenshotDir(repoRoot);
 const MODEL = 'Llama-3.1-8B';
@@ -22,9 +23,9 @@ const opened = new OpenedForTests();
 after(() => opened.closeAll());
 
 /** The figures the editor should show, from the core directly. */
-function expected(): { layerPct: string; totalPct: string } {
+function expected(hardware = 'dimc', workload = DEFAULT_WORKLOAD): { layerPct: string; totalPct: string } {
   const path = join(repoRoot, 'test/fixtures/configs', MODEL, 'config.json');
-  const outcome = analyzeConfigText(readFileSync(path, 'utf8'), path, getPreset('dimc'), inputOf(DEFAULT_WORKLOAD));
+  const outcome = analyzeConfigText(readFileSync(path, 'utf8'), path, getPreset(hardware), inputOf(workload));
   assert.equal(outcome.kind, 'model');
   const figures = outcome.kind === 'model' ? outcome.analysis.figures : null;
   assert.ok(figures);
@@ -37,7 +38,8 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
   const ws = makeWorkspace([MODEL]);
   opened.workspace(ws);
   mkdirSync(join(ws, '.vscode'));
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  // The hardware set, so the first-use question (which hardware to assume) stays out of the README's screenshots.
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'deferredNorm.hardware': 'dimc' }));
   const workbench = await openWorkbench({
     folder: ws,
     viewport: { width: 1280, height: 760 },
@@ -81,5 +83,77 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
   assert.match(text, /Open report/);
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(SHOTS, 'hover.png') });
+  await workbench.close();
+});
+
+/** The report's document: the webview's innermost frame that holds the headline section. */
+async function reportFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if ((await frame.locator('#headline').count().catch(() => 0)) > 0) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error('no webview frame with the report appeared');
+}
+
+/** Waits for a CodeLens that says `want`; fails with what was shown instead. */
+async function lensSays(page: Page, want: string): Promise<string> {
+  const lens = page.locator('.contentWidgets .codelens-decoration', { hasText: want }).first();
+  try {
+    await lens.waitFor({ timeout: 30_000 });
+  } catch {
+    assert.fail(`the CodeLens says "${want}"; shown instead: ${JSON.stringify(await page.locator('.contentWidgets .codelens-decoration').allInnerTexts())}`);
+  }
+  return (await lens.innerText()).replace(/\s+/g, ' ');
+}
+
+test('one answer everywhere: hardware and batch changed in the panel show in the CodeLens, the status bar and Select Hardware’s tick (issue 20)', async () => {
+  assertExtensionBuilt();
+  const ws = makeWorkspace([MODEL]);
+  opened.workspace(ws);
+  mkdirSync(join(ws, '.vscode'));
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  const workbench = opened.workbench(await openWorkbench({ folder: ws, viewport: { width: 1440, height: 1100 }, userSettings: { 'workbench.colorTheme': 'Default Light Modern' } }));
+  const { page } = workbench;
+  await waitForWorkbench(page);
+  await quickOpen(page, `${MODEL}/config.json`);
+  const before = expected();
+  await lensSays(page, `Deferred norm: −${before.totalPct} on dimc · decode b32 ctx2048`);
+
+  await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
+  const frame = await reportFrame(page);
+  await frame.locator('#ctl-hardware').click();
+  await frame.locator('#ctl-hardware').getByRole('option', { name: /^gpu-h100/ }).click();
+  await frame.locator('#headline').getByText(/H100/).first().waitFor({ timeout: 30_000 });
+  await frame.locator('#ctl-batch').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('1');
+  await frame.locator('#headline .workload-line').getByText('batch 1,', { exact: false }).waitFor({ timeout: 30_000 });
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'one-answer-panel-light.png') });
+
+  // Back to the config: its lens and the status bar say what the panel says, computed on gpu-h100 at batch 1.
+  const after = expected('gpu-h100', { ...DEFAULT_WORKLOAD, batch: 1 });
+  await page.locator('.tab', { hasText: 'config.json' }).first().click();
+  const lens = await lensSays(page, `Deferred norm: −${after.totalPct} on gpu-h100 · decode b1 ctx2048`);
+  assert.match(lens, /TPOT [\d.,]+ (µs|ms), [\d.,]+ tokens\/s/);
+  await page.locator('.statusbar-item', { hasText: `−${after.totalPct} gpu-h100` }).first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: join(SHOTS, 'one-answer-editor-light.png') });
+
+  // Select Hardware Profile ticks the panel's hardware, and only it.
+  await runFromCommandPalette(page, 'Deferred Norm: Select Hardware Profile');
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await rows.first().waitFor();
+  const ticked = await page.locator('.quick-input-list .monaco-list-row:has(.codicon-check)').allInnerTexts();
+  assert.equal(ticked.length, 1, JSON.stringify(ticked));
+  assert.match(ticked[0]!, /gpu-h100/);
+  await page.keyboard.press('Escape');
+
+  // The same, looked at once in the dark theme.
+  await chooseTheme(page, 'Dark Modern');
+  await page.locator('.statusbar-item', { hasText: `−${after.totalPct} gpu-h100` }).first().waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: join(SHOTS, 'one-answer-editor-dark.png') });
   await workbench.close();
 });

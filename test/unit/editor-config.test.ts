@@ -13,7 +13,7 @@ import { buildPanelView } from '../../src/common/panel-view';
 import { analyzeConfigText, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigAnalysis, type WorkMeter } from '../../src/extension/editor/analysis';
 import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARGE_TEXT_CHARS, AnalysisWorkers, snapshotOfText, type CancelToken, type DocumentSnapshot } from '../../src/extension/editor/analysis-client';
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
-import { bytesText, escapeMarkdown, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
+import { bytesText, endToEndText, escapeMarkdown, fitText, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
 import type { WorkloadInput } from '../../src/common/protocol';
 
@@ -132,8 +132,9 @@ test('Llama-3.1-8B: KV bytes per token, attention kind, MLP share, computed hove
   // README's calibration table gives 20.3% for the papers' rewrite on dimc; deferring deeper can only add to it.
   assert.ok(t.savedPct >= 20.3 - 0.05, pct);
   assert.ok(hover(a, 'num_hidden_layers').includes(`(**${pct}%**)`));
-  assert.equal(lensTitle(a, 'dimc'), `Deferred norm: −${pct}% on dimc · decode b32 ctx2048`);
-  assert.deepEqual(statusText(a, 'dimc').text, `$(pulse) −${pct}% dimc`);
+  assert.ok(lensTitle(a, 'dimc').startsWith(`Deferred norm: −${pct}% on dimc · decode b32 ctx2048 · TPOT `), lensTitle(a, 'dimc'));
+  // 8 GB of fp8 weights on 2 GB cards: the warning (the lens test below derives its TP).
+  assert.deepEqual(statusText(a, 'dimc').text, `$(pulse) −${pct}% dimc $(warning)`);
 
   assert.match(hover(a, 'rms_norm_eps'), /RMSNorm with ε = 0\.00001: r = 1\/√\(mean\(x²\)\+ε\): one sum \(Σx²\)/);
   assert.match(hover(a, 'model_type'), /Read as the \*\*llama\*\* family \(model_type "llama", LlamaForCausalLM\)/);
@@ -156,7 +157,7 @@ test('every hover names the estimate, the hardware and workload, and ends with t
 test('aliases are the core\'s: GPT-2 n_embd, n_head, n_layer, layer_norm_epsilon; MHA', () => {
   const a = analyze(fixture('GPT-2').text);
   const roles = Object.fromEntries(a.fields.map((f) => [f.key, f.role]));
-  assert.deepEqual(roles, { architectures: 'architectures', layer_norm_epsilon: 'eps', model_type: 'modelType', n_embd: 'hidden', n_head: 'heads', n_layer: 'layers' });
+  assert.deepEqual(roles, { architectures: 'architectures', layer_norm_epsilon: 'eps', model_type: 'modelType', n_embd: 'hidden', n_head: 'heads', n_layer: 'layers', vocab_size: 'vocab' });
   assert.ok(a.figures);
   // K and V × 12 layers × 12 heads × 64 head_dim (768 / 12) × 2 bytes.
   assert.equal(a.figures.kvCache.bytesPerToken, 2 * 12 * 12 * 64 * 2);
@@ -211,8 +212,9 @@ test('problems: heads not dividing hidden, zero and negative sizes, all at once'
   assert.deepEqual(byPath.get('num_attention_heads')?.fixes, [32, 16, 8]);
   assert.match(byPath.get('intermediate_size')?.message ?? '', /must be a positive integer, found 0/);
   assert.match(byPath.get('vocab_size')?.message ?? '', /found -5/);
-  // 30 heads do not divide 4096, but 8 KV heads do not divide 30 either.
-  assert.ok(byPath.has('num_key_value_heads'));
+  // 30 is not a multiple of the 8 KV heads either: the heads' problem says so, and the KV heads are not blamed.
+  assert.match(byPath.get('num_attention_heads')?.message ?? '', /4096 \/ 30 = 136\.53.*nor is 30 a multiple of the 8 KV heads/);
+  assert.ok(!byPath.has('num_key_value_heads'));
 });
 
 test('problems: a layer pattern whose length is not the layer count; a sliding pattern beyond it', () => {
@@ -315,7 +317,7 @@ test('the keys with a role are probed by name: a config with 100,000 other keys 
   const a = analyzeMetered(padded, many);
   assert.ok(plain.steps > 0);
   assert.equal(many.steps, plain.steps);
-  assert.deepEqual(a.fields.map((f) => f.key).sort(), ['hidden_size', 'intermediate_size', 'model_type', 'architectures', 'num_attention_heads', 'num_hidden_layers', 'num_key_value_heads', 'rms_norm_eps'].sort());
+  assert.deepEqual(a.fields.map((f) => f.key).sort(), ['hidden_size', 'intermediate_size', 'model_type', 'architectures', 'num_attention_heads', 'num_hidden_layers', 'num_key_value_heads', 'rms_norm_eps', 'torch_dtype', 'vocab_size'].sort());
 });
 
 test('file keys never reach JavaScript internals: a "__proto__" object in a commented config is not read through', () => {
@@ -472,4 +474,70 @@ test('a large text that names no model key is looked at by the worker, not the h
   } finally {
     worker.dispose();
   }
+});
+
+test('problems: a head-count typo with a head_dim points at the heads and says heads × head_dim ≠ hidden (issue 20)', () => {
+  // Llama-3.2-3B's shape (hidden 3072, 24 heads of 128, 8 KV heads) with 24 mistyped as 23.
+  const base = JSON.parse(fixture('Llama-3.1-8B').text) as Record<string, unknown>;
+  const a = analyze(JSON.stringify({ ...base, hidden_size: 3072, num_attention_heads: 23, num_key_value_heads: 8, head_dim: 128 }));
+  const ours = a.problems.filter((p) => p.path[0] === 'num_attention_heads' || p.path[0] === 'num_key_value_heads');
+  // 23 × 128 = 2944; 3072 / 128 = 24 heads, a multiple of 8.
+  assert.deepEqual(ours.map((p) => [p.path.join('.'), p.fixes]), [['num_attention_heads', [24]]]);
+  assert.equal(ours[0]!.message, 'num_attention_heads: 23 heads × head_dim 128 = 2,944 ≠ hidden size 3,072; nor is 23 a multiple of the 8 KV heads; 24 heads fit both.');
+  // Gemma's and Qwen3's heads × head_dim differ from the hidden size by design: no problem when the grouping holds.
+  const qwen = analyze(fixture('Qwen3-0.6B').text);
+  assert.deepEqual(qwen.problems.filter((p) => p.path[0] === 'num_attention_heads'), []);
+});
+
+test('lens and status bar: the preset, the end-to-end figure and a memory warning with the smallest TP (issue 20)', () => {
+  const llama = fixture('Llama-3.1-8B');
+  // dimc holds 2 GB of SRAM per card; 8.03 B weights at fp8 are 8 GB: they cannot fit one card.
+  const dimc = analyze(llama.text, llama.path);
+  assert.equal(dimc.figures?.memory.fits, false);
+  const tp = dimc.figures!.memory.minimumTp!;
+  // At least 8 GB / 2 GB = 4 cards for the weights alone, and a degree the 8 KV heads split into.
+  assert.ok(tp >= 4 && 8 % tp === 0 || tp % 8 === 0, `minimum TP ${tp}`);
+  assert.match(lensTitle(dimc, 'dimc'), new RegExp(`^Deferred norm: −\\d+\\.\\d% on dimc · decode b32 ctx2048 · TPOT [\\d.,]+ (µs|ms), [\\d,.]+ tokens/s · \\$\\(warning\\) does not fit: TP ≥ ${tp}$`));
+  assert.match(statusText(dimc, 'dimc').text, /on|dimc \$\(warning\)$/);
+  assert.match(statusText(dimc, 'dimc').tooltip, new RegExp(`does not fit: TP ≥ ${tp}`));
+  // On an 80 GB H100 the same model in bf16 (16 GB of weights) fits at batch 1: no warning.
+  const h100 = analyze(llama.text, llama.path, { ...DEFAULT_INPUT, batch: 1 }, 'gpu-h100');
+  assert.equal(h100.figures?.memory.fits, true);
+  assert.doesNotMatch(lensTitle(h100, 'gpu-h100'), /warning/);
+  // tokens/s is the batch over the time per output token: 1 / TPOT here.
+  const e = h100.figures!.endToEnd;
+  assert.ok(Math.abs(e.tokensPerSecond!.deferred - 1e6 / e.tpot!.deferredUs) < 1e-6 * e.tokensPerSecond!.deferred);
+  // Prefill leads with the time to first token.
+  const prefill = analyze(llama.text, llama.path, { ...DEFAULT_INPUT, phase: 'prefill', batch: 1, seq: 1024 }, 'gpu-h100');
+  assert.match(endToEndText(prefill.figures!) ?? '', /^TTFT [\d.,]+ (µs|ms|s)$/);
+  assert.equal(fitText(h100.figures!), null);
+});
+
+test('the formats of the short figures, from figures given by hand', () => {
+  const f = analyze(fixture('Llama-3.1-8B').text).figures!;
+  const given = { ...f, endToEnd: { ttft: null, tpot: { baselineUs: 13000, deferredUs: 11870 }, tokensPerSecond: { baseline: 2461.5, deferred: 2695.9 }, notes: [] }, memory: { ...f.memory, fits: false, minimumTp: null } };
+  assert.equal(endToEndText(given), 'TPOT 11.87 ms, 2,696 tokens/s');
+  assert.equal(fitText(given), 'does not fit at any TP');
+  assert.equal(fitText({ ...given, memory: { ...given.memory, minimumTp: 16 } }), 'does not fit: TP ≥ 16');
+});
+
+test('hovers on vocab_size, head_dim and torch_dtype (issue 20)', () => {
+  const llama = analyze(fixture('Llama-3.1-8B').text);
+  // lm_head: 4096 × 128,256 = 525,336,576 weights of 8,030,261,248 = 6.5%; not tied in Llama-3.1-8B.
+  const vocab = hover(llama, 'vocab_size');
+  assert.match(vocab, /projects 4,096 → 128,256: 525\.3 M weights, 6\.5% of the model's 8\.03 B/);
+  assert.doesNotMatch(vocab, /tied/);
+  assert.match(vocab, /The head \(final norm and lm_head\) takes [\d.]+ µs → [\d.]+ µs of each pass/);
+  assert.match(vocab, /norm → lm\\_head|norm \(RMSNorm/);
+  // dimc simulates fp8 weights: 8,030,261,248 × 1 B = 8.03 GB; the file says bfloat16.
+  const dtype = hover(llama, 'torch_dtype');
+  assert.match(dtype, /Weights in the file: \*\*bfloat16\*\*\. Simulated in \*\*fp8\*\*/);
+  assert.match(dtype, /8\.03 B weights × 1 B = \*\*8\.0 GB\*\* of weights/);
+  // Qwen3-0.6B: 16 heads × 128 = 2,048 query width beside a hidden size of 1,024; 8 KV heads × 128 = 1,024;
+  // KV bytes per token 28 layers × 8 × (128 + 128) values × 2 B = 114,688.
+  const qwen = analyze(fixture('Qwen3-0.6B').text);
+  const headDim = hover(qwen, 'head_dim');
+  assert.match(headDim, /queries 16 × 128 = 2,048, keys and values 8 × 128 = 1,024 each, against the hidden size 1,024/);
+  assert.match(headDim, /\*\*114,688 bytes per token\*\*: 28 layers × 2,048 values/);
+  assert.match(hover(qwen, 'vocab_size'), /tied: the same matrix as the embedding table/);
 });

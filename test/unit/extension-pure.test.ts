@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRefQuery, refPath, refQuery, type DocumentRef } from '../../src/extension/document-refs';
 import { isModelFileName, modelTitle } from '../../src/extension/model-files';
-import { workloadFromSettings } from '../../src/extension/settings';
+import { mergeSettingsChange, workloadFromSettings } from '../../src/extension/settings';
 
 test('model files are config.json, .gguf and .safetensors, whatever the case', () => {
   for (const yes of ['/m/config.json', 'C:\\m\\CONFIG.JSON', '/m/llama.Q4_K_M.gguf', '/m/model-00001-of-00004.safetensors']) assert.ok(isModelFileName(yes), yes);
@@ -47,4 +47,16 @@ test('document addresses round-trip and reject what they did not make', () => {
   for (const bad of ['', '{', '[]', '{"kind":"pseudocode"}', JSON.stringify({ ...refs[0], side: 'middle' }), JSON.stringify({ ...refs[2], workload: { ...workload, tp: 0 } }), ...badModels.map((m) => JSON.stringify(m))]) {
     assert.equal(parseRefQuery(bad), null, bad);
   }
+});
+
+test('the current choice after a settings change: the changed settings replace their fields, the panel’s other choices stay', () => {
+  // Chosen in the panel: gpu-h100's workload of prefill, batch 1, 1024 tokens.
+  const chosen = { phase: 'prefill' as const, batch: 1, seq: 1024, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online' as const, deferDepth: 'deepest' as const };
+  const settings = { phase: 'decode' as const, batch: 8, seq: 2048, context: 4096, tp: 2, dtype: 'bf16' as const, softmaxOffset: 'exact' as const, deferDepth: 'linear' as const };
+  // deferredNorm.batch changed: only the batch follows it.
+  assert.deepEqual(mergeSettingsChange(chosen, settings, (s) => s === 'batch'), { ...chosen, batch: 8 });
+  // The settings' names are not the fields' names: sequenceLength → seq, tensorParallel → tp.
+  assert.deepEqual(mergeSettingsChange(chosen, settings, (s) => s === 'sequenceLength' || s === 'tensorParallel'), { ...chosen, seq: 2048, tp: 2 });
+  assert.deepEqual(mergeSettingsChange(chosen, settings, () => false), chosen);
+  assert.deepEqual(mergeSettingsChange(chosen, settings, () => true), settings);
 });

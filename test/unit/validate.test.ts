@@ -9,7 +9,7 @@ import type { ModelSpec } from '../../src/core/model/spec';
 import { simulate, simulateSite } from '../../src/core/sim/simulate';
 import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 import { POINTS, SOURCES } from '../../src/core/validate/points';
-import { formatValidation, validate, type ValidationResult } from '../../src/core/validate/validate';
+import { formatValidation, validate, type ValidationResult, validationHeadline } from '../../src/core/validate/validate';
 import { fixturesDir } from '../../src/cli/validate';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'configs');
@@ -221,4 +221,15 @@ test('the Llama-2-7B attn-norm site is deferred on gpu-t4 in prefill', async () 
     const site = sim.kinds[0]!.sites.find((s) => s.site.id === 'attn-norm')!;
     assert.equal(site.decision, 'defer', `seq ${seq}: kept ${site.keptNs} ns, deferred ${site.deferredNs} ns`);
   }
+});
+
+test("the panel's validation headline: every published point, and the held-back error recomputed from the rows", async () => {
+  const { result } = await run();
+  const headline = validationHeadline(result);
+  assert.equal(headline.points, POINTS.length);
+  // A second way to the held-back error: the mean of |ratio − 1| over the rows never fitted, by hand.
+  const heldBack = result.rows.filter((r) => !r.fitted && r.ratio !== null);
+  const mean = heldBack.reduce((s, r) => s + Math.abs(r.ratio! - 1), 0) / heldBack.length;
+  assert.equal(headline.heldBack, heldBack.length);
+  assert.ok(Math.abs(headline.heldBackErrorPct - 100 * mean) < 1e-9, `${headline.heldBackErrorPct} vs ${100 * mean}`);
 });

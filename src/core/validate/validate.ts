@@ -161,6 +161,20 @@ export function validate(inputs: ValidateInputs): ValidationResult {
 }
 
 /** Whether a preset's two efficiencies are fitted (their provenance says so). */
+/** What the report panel's headline says of the validation (issue 19): the points, and the held-back error. */
+export interface ValidationHeadline {
+  /** Published measurements compared. */
+  points: number;
+  /** Of them, those no preset was fitted to. */
+  heldBack: number;
+  /** Mean |simulated / measured − 1| over the held-back points, in %. */
+  heldBackErrorPct: number;
+}
+
+export function validationHeadline(r: ValidationResult): ValidationHeadline {
+  return { points: r.rows.length, heldBack: r.heldBack.n, heldBackErrorPct: 100 * r.heldBack.meanAbsError };
+}
+
 export function isCalibrated(hw: HardwareProfile): boolean {
   return ['matrix.efficiency', 'memory.efficiency'].every((path) => hw.provenance[path]?.startsWith('calibrated:') ?? false);
 }

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { documentUri } from '../documents';
 import { prompts } from '../prompts';
 import { ReportPanel } from '../panel/reportPanel';
-import { activeModelUri, settingsWorkload } from '../targets';
+import { chosenWorkload } from '../choice';
+import { activeModelUri } from '../targets';
 
 /**
  * Compare Hardware Profiles: one model on every preset and workspace profile, side by side,
@@ -12,7 +13,7 @@ export async function compareHardware(uri?: vscode.Uri): Promise<vscode.Uri | un
   const panel = uri ? undefined : ReportPanel.active();
   const modelPath = uri?.fsPath ?? panel?.modelPath ?? activeModelUri()?.fsPath ?? (await prompts().pickModel())?.fsPath;
   if (!modelPath) return undefined;
-  const doc = documentUri({ kind: 'comparison', modelPath, workload: panel?.workload ?? settingsWorkload() });
+  const doc = documentUri({ kind: 'comparison', modelPath, workload: chosenWorkload() });
   const cancelled = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Deferred Norm: comparing hardware profiles…', cancellable: true }, async (_progress, token) => {
     await vscode.workspace.openTextDocument(doc);
     return token.isCancellationRequested;

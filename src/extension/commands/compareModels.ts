@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { loadCore } from '../core';
 import { documentUri } from '../documents';
-import { chosenHardware } from '../hardware';
+import { chosenHardware, chosenWorkload } from '../choice';
 import { prompts } from '../prompts';
 import { ReportPanel } from '../panel/reportPanel';
-import { activeModelUri, settingsWorkload } from '../targets';
+import { activeModelUri } from '../targets';
 import type { WorkloadInput } from '../../common/protocol';
 
 type Choice = vscode.QuickPickItem & ({ compareWith: 'model' } | { compareWith: 'workload'; workload: WorkloadInput });
@@ -17,7 +17,7 @@ export async function compareModels(uri?: vscode.Uri): Promise<vscode.Uri | unde
   const panel = uri ? ReportPanel.forModel(uri.fsPath) : ReportPanel.active();
   const modelPath = uri?.fsPath ?? panel?.modelPath ?? activeModelUri()?.fsPath ?? (await prompts().pickModel())?.fsPath;
   if (!modelPath) return undefined;
-  const workload = panel?.workload ?? settingsWorkload();
+  const workload = panel?.workload ?? chosenWorkload();
   const hardware = panel?.hardware ?? chosenHardware();
   const choices: Choice[] = [
     { compareWith: 'model', label: '$(file) Another model…', description: 'a config.json, model folder, .gguf or .safetensors, at the same workload' },

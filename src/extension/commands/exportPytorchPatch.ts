@@ -9,11 +9,12 @@ import * as vscode from 'vscode';
 import { NAME_ONE_EXTENSION, noTorchMessage } from '../../common/python-finder';
 import type { WorkloadInput } from '../../common/protocol';
 import { loadCore } from '../core';
-import { chosenHardware, resolveHardware } from '../hardware';
+import { chosenHardware, chosenWorkload } from '../choice';
+import { resolveHardware } from '../hardware';
 import { ReportPanel } from '../panel/reportPanel';
 import { prompts } from '../prompts';
 import { findWorkspacePython } from '../python';
-import { activeModelUri, settingsWorkload } from '../targets';
+import { activeModelUri } from '../targets';
 
 export const PATCH_FILE_NAME = 'deferred_norm_patch.py';
 
@@ -41,7 +42,7 @@ async function pickSource(arg: vscode.Uri | ReportPanel | undefined): Promise<Pa
   if (arg instanceof vscode.Uri) {
     // A model file from the explorer or a modeling file's quick fix: its open panel's choices if it has one.
     const open = ReportPanel.forModel(arg.fsPath);
-    return open ? sourceOf(open) : { modelPath: arg.fsPath, hardware: chosenHardware(), workload: settingsWorkload(), kernels: null };
+    return open ? sourceOf(open) : { modelPath: arg.fsPath, hardware: chosenHardware(), workload: chosenWorkload(), kernels: null };
   }
   if (arg) return sourceOf(arg);
   const active = ReportPanel.active();

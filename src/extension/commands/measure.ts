@@ -13,7 +13,8 @@ import { log, reportError } from '../log';
 import { ReportPanel } from '../panel/reportPanel';
 import { prompts } from '../prompts';
 import { findWorkspacePython } from '../python';
-import { activeModelUri, settingsWorkload } from '../targets';
+import { chosenWorkload } from '../choice';
+import { activeModelUri } from '../targets';
 
 /** What one CLI run ended with. */
 interface CliResult {
@@ -55,7 +56,7 @@ function runCli(extensionUri: vscode.Uri, args: string[], token: vscode.Cancella
 }
 
 function workloadArgs(): string[] {
-  const w = settingsWorkload();
+  const w = chosenWorkload();
   return ['--phase', w.phase, '--batch', `${w.batch}`, '--seq', `${w.seq}`, '--context', `${w.context}`, '--tp', `${w.tp}`];
 }
 

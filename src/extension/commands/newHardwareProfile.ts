@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { loadCore } from '../core';
-import { rememberHardware } from '../hardware';
+import { setChoice } from '../choice';
 import { ReportPanel } from '../panel/reportPanel';
 import { prompts } from '../prompts';
 
@@ -23,14 +23,9 @@ export async function newHardwareProfile(): Promise<vscode.Uri | undefined> {
   const { $schema: _schema, ...portable } = core.getPreset(picked.name);
   const profile = { ...portable, name: `my-${picked.name}`, title: `${portable.title} (edited copy)` };
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(JSON.stringify(profile, null, 2) + '\n'));
-  await rememberHardware(target.toString());
+  const choice = await setChoice({ hardware: target.toString() });
   // Beside an open report, so that the panel stays in view and re-profiles as the file is saved.
   await vscode.window.showTextDocument(target, { viewColumn: ReportPanel.all().length > 0 ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active });
-  await Promise.all(
-    ReportPanel.all().map((panel) => {
-      panel.hardware = target.toString();
-      return panel.refresh();
-    }),
-  );
+  await ReportPanel.followChoice(choice);
   return target;
 }

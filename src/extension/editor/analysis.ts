@@ -8,32 +8,36 @@
  */
 import { InputError, type InputErrorKind } from '../../core/errors';
 import { parseLenientJson } from '../../core/json';
-import type { HardwareProfile } from '../../core/hardware/profile';
 import { specFromConfig } from '../../core/model/config';
 import { KEYS } from '../../core/model/families/common';
 import { isObject, type JsonObject } from '../../core/json';
 import type { LayerKind, ModelSpec } from '../../core/model/spec';
-import type { LayerKindResult, Report, Totals } from '../../core/report/types';
+import type { EndToEnd, LayerKindResult, MemoryReport, Report, Totals } from '../../core/report/types';
+import { DTYPE_BYTES, type HardwareProfile } from '../../core/hardware/profile';
 import { reportOf } from '../../core/report/profile';
 import { graphContext, simulate, type KindSimulation } from '../../core/sim/simulate';
 import { checkWorkloadForModel } from '../../core/workload';
 import { FILE_CAPS } from '../../core/files';
+import { num } from '../../core/report/text';
 import { MODEL_MARKER_KEYS } from './markers';
 import { workloadOf } from '../../common/panel-view';
 import type { WorkloadInput } from '../../common/protocol';
 
 /** What a config key is for the profile. Keys come from the core's own alias chains (KEYS). */
-export type FieldRole = 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'ffn' | 'experts' | 'topK' | 'eps' | 'modelType' | 'architectures';
+export type FieldRole = 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'ffn' | 'experts' | 'topK' | 'eps' | 'vocab' | 'dtype' | 'modelType' | 'architectures';
 
 const ROLE_KEYS: [FieldRole, readonly string[]][] = [
   ['hidden', KEYS.hidden],
   ['layers', KEYS.layers],
   ['heads', KEYS.heads],
   ['kvHeads', KEYS.kvHeads],
+  ['headDim', ['head_dim']],
   ['ffn', KEYS.ffn],
   ['experts', KEYS.experts],
   ['topK', KEYS.topK],
   ['eps', KEYS.eps],
+  ['vocab', KEYS.vocab],
+  ['dtype', ['torch_dtype', 'dtype']],
   ['modelType', ['model_type']],
   ['architectures', ['architectures']],
 ];
@@ -82,8 +86,14 @@ export interface ConfigFigures {
   /** The workload as simulated, dtype resolved. */
   workload: WorkloadInput & { dtype: string };
   totals: Totals;
-  /** Layers (and head) the totals sum. */
-  headUs: { baseline: number; deferred: number } | null;
+  /** Layers (and head) the totals sum: the head's time and its sites (the final norm, the logits). */
+  headUs: { baseline: number; deferred: number; sites: SiteFigure[] } | null;
+  /** Memory per device against the machine's tiers, with the smallest TP that fits (report/memory.ts). */
+  memory: Pick<MemoryReport, 'fits' | 'minimumTp' | 'warnings'> & { perDeviceBytes: number };
+  /** TTFT, TPOT and tokens/s, baseline and deferred (report/end-to-end.ts). */
+  endToEnd: EndToEnd;
+  /** Bytes of all the weights at the simulated dtype (params × bytes per value). */
+  weightBytes: number;
   /** The most common layer kind: what "a layer" means in a hover. */
   layer: {
     id: string;
@@ -114,6 +124,12 @@ export interface ConfigModel {
   normKind: ModelSpec['normKind'];
   normEps: number;
   params: { total: number; active: number };
+  vocab: number;
+  /** The lm_head's weights (vocab × hidden), and whether they are the embedding table's. */
+  lmHeadParams: number;
+  tiedEmbeddings: boolean;
+  /** The weights' dtype as the file states it (torch_dtype), or null. */
+  fileDtype: string | null;
   attention: { kind: string; heads: number; kvHeads: number; headDim: number; vHeadDim: number; window: number | null };
   mlp: {
     kind: string;
@@ -176,7 +192,10 @@ export function analyzeConfig(config: JsonObject, path: string, hw: HardwareProf
     if (!(err instanceof InputError)) throw err;
     const fieldPath = pathOfField(config, err.field);
     // One problem per field: the core names the first it meets, our checks may have found it already.
-    if (!problems.some((p) => samePath(p.path, fieldPath ?? []))) {
+    // A head count we flagged is the typo: the core's refusal of the KV heads it breaks is not repeated there.
+    const headsBlamed = problems.some((p) => p.severity === 'error' && (KEYS.heads as readonly string[]).includes(String(p.path[p.path.length - 1])));
+    const onKvHeads = (KEYS.kvHeads as readonly string[]).includes(err.field.split('.').pop() ?? '');
+    if (!problems.some((p) => samePath(p.path, fieldPath ?? [])) && !(headsBlamed && onKvHeads)) {
       problems.push({ path: fieldPath ?? [], severity: severityOf(err.kind), message: err.message, fixes: [] });
     }
     return { prefix, fields, problems, model: null, figures: null, error: { message: err.message, field: err.field, kind: err.kind, inFile: true } };
@@ -291,15 +310,10 @@ export function configProblems(config: JsonObject, prefix: JsonPath, meter: Work
   const kvHeads = positive.get('kvHeads');
   const headsKey = firstKey(cfg, KEYS.heads)?.key;
   const kvKey = firstKey(cfg, KEYS.kvHeads)?.key;
-  if (hidden !== undefined && heads !== undefined && headsKey && typeof headDim !== 'number' && hidden % heads !== 0) {
-    problems.push({
-      path: at(headsKey),
-      severity: 'error',
-      message: `${headsKey}: ${heads} heads do not divide the hidden size ${hidden}, and no head_dim is given.`,
-      fixes: nearestDivisors(hidden, heads, 3, meter),
-    });
-  }
-  if (heads !== undefined && kvHeads !== undefined && kvKey && heads % kvHeads !== 0) {
+  const headsProblem = headCountProblem(hidden, heads, kvHeads, typeof headDim === 'number' && headDim > 0 ? headDim : undefined, meter);
+  if (headsProblem && headsKey) problems.push({ path: at(headsKey), severity: 'error', message: `${headsKey}: ${headsProblem.message}`, fixes: headsProblem.fixes });
+  // A head count already flagged is the likelier typo: the KV heads are not blamed for it too.
+  else if (heads !== undefined && kvHeads !== undefined && kvKey && heads % kvHeads !== 0) {
     problems.push({
       path: at(kvKey),
       severity: 'error',
@@ -328,6 +342,35 @@ export function configProblems(config: JsonObject, prefix: JsonPath, meter: Work
     }
   }
   return problems;
+}
+
+/**
+ * A head count that cannot be right, said with the arithmetic that shows it (issue 20: a typed 23 in
+ * Llama-3.2-3B's 24 heads must point at the heads and say 23 × 128 ≠ 3072, not at the KV heads):
+ * - no head_dim: the heads must divide the hidden size;
+ * - a head_dim: heads × head_dim may differ from the hidden size (Gemma's do), so the count is blamed
+ *   only when it also breaks the KV grouping while hidden / head_dim would keep it.
+ * Fixes: counts that satisfy both, nearest first.
+ */
+function headCountProblem(hidden: number | undefined, heads: number | undefined, kvHeads: number | undefined, headDim: number | undefined, meter: WorkMeter): { message: string; fixes: number[] } | undefined {
+  if (hidden === undefined || heads === undefined) return undefined;
+  const groupsOk = (n: number): boolean => kvHeads === undefined || n % kvHeads === 0;
+  const kvNote = kvHeads !== undefined && !groupsOk(heads) ? `; nor is ${heads} a multiple of the ${kvHeads} KV heads` : '';
+  if (headDim === undefined) {
+    if (hidden % heads === 0) return undefined;
+    const divisors = nearestDivisors(hidden, heads, 6, meter);
+    const fitting = divisors.filter(groupsOk);
+    return {
+      message: `${heads} heads do not divide the hidden size ${hidden} (${hidden} / ${heads} = ${num(hidden / heads, 2)}), and no head_dim is given${kvNote}.`,
+      fixes: [...fitting, ...divisors.filter((d) => !groupsOk(d))].slice(0, 3),
+    };
+  }
+  const implied = hidden / headDim;
+  if (heads * headDim === hidden || groupsOk(heads) || !Number.isInteger(implied) || !groupsOk(implied)) return undefined;
+  return {
+    message: `${heads} heads × head_dim ${headDim} = ${num(heads * headDim, 0)} ≠ hidden size ${num(hidden, 0)}${kvNote}; ${implied} heads fit both.`,
+    fixes: [implied],
+  };
 }
 
 /**
@@ -383,6 +426,10 @@ function modelOf(spec: ModelSpec): ConfigModel {
     normKind: spec.normKind,
     normEps: spec.normEps,
     params: spec.params,
+    vocab: spec.vocab,
+    lmHeadParams: spec.lmHead ? spec.lmHead.in * spec.lmHead.out : spec.vocab * spec.hidden,
+    tiedEmbeddings: spec.tiedEmbeddings,
+    fileDtype: spec.dtype,
     attention: { kind: a.kind, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, vHeadDim: a.vHeadDim, window: a.window },
     mlp: {
       kind: m.kind,
@@ -422,7 +469,10 @@ function figuresOf(spec: ModelSpec, hw: HardwareProfile, report: Report, simulat
     hardware: hw.name,
     workload: { ...report.workload, dtype: report.workload.dtype },
     totals: report.totals,
-    headUs: head ? { baseline: head.baselineUs, deferred: head.deferredUs } : null,
+    headUs: head ? { baseline: head.baselineUs, deferred: head.deferredUs, sites: head.sites.map((s) => ({ name: s.name, kind: s.kind, decision: s.decision, savedUs: s.savedUs, placement: null })) } : null,
+    memory: { fits: report.memory.fits, minimumTp: report.memory.minimumTp, warnings: report.memory.warnings, perDeviceBytes: report.memory.perDevice.totalBytes },
+    endToEnd: report.endToEnd,
+    weightBytes: spec.params.total * DTYPE_BYTES[report.workload.dtype],
     layer: {
       id: result.id,
       label: result.label,

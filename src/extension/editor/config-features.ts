@@ -6,10 +6,11 @@
  * start the first time a JSON document that names model keys is opened or hovered.
  */
 import * as vscode from 'vscode';
+import { askHardwareOnFirstUse } from '../commands/selectHardware';
 import { loadCore } from '../core';
-import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
+import { chosenHardware, chosenWorkload, onDidChangeChoice } from '../choice';
+import { resolveHardware } from '../hardware';
 import { isInputError, log } from '../log';
-import { settingsWorkload } from '../targets';
 import { join } from 'node:path';
 import type { HardwareProfile } from '../../core/hardware/profile';
 import type { WorkloadInput } from '../../common/protocol';
@@ -145,6 +146,7 @@ class ConfigInsights implements vscode.Disposable {
     const entry: Entry = { version, seenVersion: version, analysis: outcome.analysis, ranges: result.ranges, hardwareLabel: setting.hardwareLabel };
     this.entries.set(key, entry);
     this.notModels.delete(key);
+    askHardwareOnFirstUse();
     this.changed.fire(doc.uri);
     return entry;
   }
@@ -200,7 +202,7 @@ class ConfigInsights implements vscode.Disposable {
       const core = loadCore();
       const id = chosenHardware();
       const hardwareLabel = hardwareLabelOf(id);
-      const input = settingsWorkload();
+      const input = chosenWorkload();
       const maxChars = core.FILE_CAPS.config.bytes;
       try {
         return { hardwareLabel, hardware: await resolveHardware(id), hardwareError: null, input, maxChars };
@@ -408,7 +410,7 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): HostSt
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('deferredNorm')) refreshAll();
     }),
-    onDidChangeHardware(() => refreshAll()),
+    onDidChangeChoice(() => refreshAll()),
   );
   // Model configs already open when the extension activates (onLanguage:json fires for them).
   for (const doc of vscode.workspace.textDocuments) void refreshNow(doc);

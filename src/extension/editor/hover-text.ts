@@ -3,7 +3,8 @@
  * text. Pure (no vscode), computed from a ConfigAnalysis. Model files are untrusted: every string that
  * comes from one (names, module names, messages quoting values) is escaped before it enters Markdown.
  */
-import { byteCount, count, num, percent } from '../../core/report/text';
+import { DTYPE_BYTES, type Dtype } from '../../core/hardware/profile';
+import { byteCount, count, duration, num, percent, tokenRate } from '../../core/report/text';
 import type { ConfigAnalysis, ConfigFigures, ConfigModel, FieldRole, SiteFigure } from './analysis';
 
 /** The command a hover's link and the CodeLens run (the only one the hover Markdown may run). */
@@ -30,22 +31,63 @@ export function savingText(savedPct: number): string {
   return savedPct >= 0 ? `−${num(savedPct, 1)}%` : `+${num(-savedPct, 1)}%`;
 }
 
+/**
+ * The end-to-end figure of the phase, deferred: "TPOT 11.87 ms, 2,696 tokens/s" in decode, "TTFT 2.18 s"
+ * in prefill; null when the model has no such pass (an encoder's decode).
+ */
+export function endToEndText(f: ConfigFigures): string | null {
+  const e = f.endToEnd;
+  if (f.workload.phase === 'prefill') return e.ttft ? `TTFT ${duration(e.ttft.deferredUs)}` : null;
+  if (!e.tpot) return null;
+  return e.tokensPerSecond ? `TPOT ${duration(e.tpot.deferredUs)}, ${tokenRate(e.tokensPerSecond.deferred)}` : `TPOT ${duration(e.tpot.deferredUs)}`;
+}
+
+/** "does not fit: TP ≥ 16" (or "does not fit at any TP"); null when it fits. */
+export function fitText(f: ConfigFigures): string | null {
+  if (f.memory.fits) return null;
+  return f.memory.minimumTp === null ? 'does not fit at any TP' : `does not fit: TP ≥ ${f.memory.minimumTp}`;
+}
+
 export function lensTitle(analysis: ConfigAnalysis, hardwareLabel: string): string {
   const f = analysis.figures;
-  if (f) return `Deferred norm: ${savingText(f.totals.savedPct)} on ${hardwareLabel} · ${shortWorkload(f.workload)}`;
-  return `Deferred norm: not profiled (${analysis.error?.inFile === false ? 'settings' : 'see Problems'})`;
+  if (!f) return `Deferred norm: not profiled (${analysis.error?.inFile === false ? 'settings' : 'see Problems'})`;
+  const e2e = endToEndText(f);
+  const fit = fitText(f);
+  return `Deferred norm: ${savingText(f.totals.savedPct)} on ${hardwareLabel} · ${shortWorkload(f.workload)}${e2e ? ` · ${e2e}` : ''}${fit ? ` · $(warning) ${fit}` : ''}`;
 }
 
 export function statusText(analysis: ConfigAnalysis, hardwareLabel: string): { text: string; tooltip: string } {
   const f = analysis.figures;
   if (!f) return { text: '$(pulse) Deferred norm: —', tooltip: analysis.error?.message ?? 'Not profiled' };
+  const e2e = endToEndText(f);
+  const fit = fitText(f);
   return {
-    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}`,
-    tooltip: `Deferred norm: ${savingText(f.totals.savedPct)} latency (simulated) on ${hardwareLabel} · ${shortWorkload(f.workload)}. Click to open the report.`,
+    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}${fit ? ' $(warning)' : ''}`,
+    tooltip: [
+      `Deferred norm: ${savingText(f.totals.savedPct)} latency (simulated) on ${hardwareLabel} · ${shortWorkload(f.workload)}.`,
+      ...(e2e ? [`Deferred: ${e2e}.`] : []),
+      `Memory per device: ${byteCount(f.memory.perDeviceBytes, 1000)}${fit ? `, ${fit}` : ', fits'}.`,
+      'Click to open the report.',
+    ].join(' '),
   };
 }
 
+/** The end-to-end figures, baseline → deferred, and the memory per device with its warning, for the whole-model hovers. */
+function wholeModelLines(f: ConfigFigures): string[] {
+  const e = f.endToEnd;
+  const pass = (label: string, t: { baselineUs: number; deferredUs: number } | null): string[] => (t ? [`${label} ${duration(t.baselineUs)} → ${duration(t.deferredUs)}`] : []);
+  const parts = [...pass('TTFT', e.ttft), ...pass('TPOT', e.tpot), ...(e.tokensPerSecond ? [`${tokenRate(e.tokensPerSecond.baseline)} → ${tokenRate(e.tokensPerSecond.deferred)}`] : [])];
+  const memory = `Memory per device: ${byteCount(f.memory.perDeviceBytes, 1000)} at TP ${f.workload.tp}${f.memory.fits ? ', fits.' : ''}`;
+  return [
+    ...(parts.length ? [`End to end (batch ${f.workload.batch}): ${parts.join('; ')}.`] : []),
+    f.memory.fits ? memory : `${memory}. **Warning:** ${f.memory.warnings.map(escapeMarkdown).join(' ')}`,
+  ];
+}
+
 const us = (v: number): string => `${num(v, 2)} µs`;
+
+/** "2 B", "0.5 B": bytes per weight value of a dtype. */
+const bytesPerValue = (dtype: string): string => (Object.hasOwn(DTYPE_BYTES, dtype) ? `${DTYPE_BYTES[dtype as Dtype]} B` : 'its bytes');
 
 /** 134,217,728 → "128 MiB". */
 export const bytesText = (bytes: number): string => byteCount(bytes, 1024);
@@ -80,6 +122,7 @@ function body(role: FieldRole, key: string, m: ConfigModel, f: ConfigFigures): s
         `The width of the residual stream: each norm's statistic (${m.normKind === 'rmsnorm' ? 'Σx²' : 'Σx and Σx²'}) is gathered over ${num(m.hidden, 0)} values per token.`,
         layerLine(f),
         norms.length ? `Norm sites it feeds:\n\n${norms.map(siteLine).join('\n')}` : 'It feeds no norm site in this layer.',
+        ...wholeModelLines(f),
       ];
     }
     case 'heads':
@@ -115,12 +158,45 @@ function body(role: FieldRole, key: string, m: ConfigModel, f: ConfigFigures): s
       return [
         `${m.layers} layers${head}: **${us(t.baselineUs)} → ${us(t.deferredUs)}** for the whole model, saves ${us(t.savedUs)} (**${percent(t.savedPct)}**).`,
         `Statistic collectives take ${percent(t.collectiveShareBaselinePct)} of the baseline; deferral hides ${percent(t.hiddenCollectivePct)} of that time.`,
+        ...wholeModelLines(f),
       ];
     }
     case 'eps': {
       const norms = f.layer.sites.filter((s) => s.kind !== 'softmax');
       const stat = m.normKind === 'rmsnorm' ? 'r = 1/√(mean(x²)+ε): one sum (Σx²) to gather' : 'mean and variance: two sums (Σx, Σx²) to gather, in parallel';
       return [`${NORM_NAMES[m.normKind]} with ε = ${m.normEps}: ${stat}. Deferring moves r past the next linear layer (y = r·(x·W′)).`, ...(norms.length ? [norms.map(siteLine).join('\n')] : [])];
+    }
+    case 'headDim': {
+      const kv = f.kvCache;
+      const values = a.kvHeads * (a.headDim + a.vHeadDim);
+      return [
+        `Each head is ${a.headDim} wide${a.vHeadDim !== a.headDim ? ` (values ${a.vHeadDim})` : ''}: queries ${a.heads} × ${a.headDim} = ${num(a.heads * a.headDim, 0)}, keys and values ${a.kvHeads} × ${a.headDim} = ${num(a.kvHeads * a.headDim, 0)} each, against the hidden size ${num(m.hidden, 0)}.`,
+        kv.latent
+          ? `KV cache: **${num(kv.bytesPerToken, 0)} bytes per token** (multi-head latent attention caches a compressed latent, not K and V per head).`
+          : `KV cache: **${num(kv.bytesPerToken, 0)} bytes per token**: ${kv.attentionLayers} layers × ${num(values, 0)} values (K and V of ${a.kvHeads} KV heads) × ${kv.bytesPerValue} B.`,
+      ];
+    }
+    case 'vocab': {
+      const share = m.params.total > 0 ? (100 * m.lmHeadParams) / m.params.total : 0;
+      const head = f.headUs;
+      const headShare = head && f.totals.baselineUs > 0 ? (100 * head.baseline) / f.totals.baselineUs : 0;
+      return [
+        `The lm_head projects ${num(m.hidden, 0)} → ${num(m.vocab, 0)}: ${count(m.lmHeadParams)} weights, ${percent(share)} of the model's ${count(m.params.total)}${m.tiedEmbeddings ? ' (tied: the same matrix as the embedding table)' : ''}.`,
+        ...(head
+          ? [
+              `The head (final norm and lm_head) takes ${duration(head.baseline)} → ${duration(head.deferred)} of each pass, ${percent(headShare)} of the baseline.`,
+              ...(head.sites.length ? [`Its sites:\n\n${head.sites.map(siteLine).join('\n')}`] : []),
+            ]
+          : []),
+      ];
+    }
+    case 'dtype': {
+      const simulated = f.workload.dtype;
+      const file = m.fileDtype ? `Weights in the file: **${escapeMarkdown(m.fileDtype)}**. ` : '';
+      return [
+        `${file}Simulated in **${simulated}** (the dtype setting, else the hardware profile's own): ${count(m.params.total)} weights × ${bytesPerValue(simulated)} = **${byteCount(f.weightBytes, 1000)}** of weights.`,
+        `Activations and the KV cache stay at ${f.kvCache.bytesPerValue * 8} bits.`,
+      ];
     }
     case 'modelType':
     case 'architectures': {

@@ -7,9 +7,9 @@
 import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
 import { loadCore } from '../core';
-import { chosenHardware, resolveHardware } from '../hardware';
+import { chosenHardware, chosenWorkload } from '../choice';
+import { resolveHardware } from '../hardware';
 import { logError } from '../log';
-import { settingsWorkload } from '../targets';
 import { parseToolInput, type ParsedToolInput, type ProfileToolInput } from './tool-input';
 
 /** contributes.languageModelTools[].name in package.json. */
@@ -40,7 +40,7 @@ function hardwareOf(parsed: ParsedToolInput): { id: string; source: string } {
 /** The answer's text parts; throws InputError on bad input (turned into one line by invoke). */
 export async function profileToolText(raw: unknown): Promise<string[]> {
   const core = loadCore();
-  const parsed = parseToolInput(raw, settingsWorkload());
+  const parsed = parseToolInput(raw, chosenWorkload());
   const hardware = hardwareOf(parsed);
   const hw = await resolveHardware(hardware.id);
   const spec = await core.loadModel(resolvePath(parsed.model, 'model'));

@@ -7,16 +7,16 @@ import { RenderSignal } from '../render-signal';
 import * as vscode from 'vscode';
 import { makeNonce } from '../../common/report-html';
 import { loadCore } from '../core';
-import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
+import { chosenHardware, chosenWorkload, onDidChangeChoice } from '../choice';
+import { resolveHardware } from '../hardware';
 import { log, logError } from '../log';
-import { settingsWorkload } from '../targets';
 import { parseViewerMessage, viewerHtml, type ViewerContent, type ViewerMessage, type ViewerProfile } from './page';
 
 export const MODEL_VIEWER_TYPE = 'deferredNorm.modelFile';
 
 /** The hardware and workload a headline was computed for: a change re-renders the viewer. */
 function profileKey(): string {
-  return JSON.stringify([chosenHardware(), settingsWorkload()]);
+  return JSON.stringify([chosenHardware(), chosenWorkload()]);
 }
 
 async function viewerContent(path: string): Promise<ViewerContent> {
@@ -35,7 +35,7 @@ async function viewerContent(path: string): Promise<ViewerContent> {
     const hw = await resolveHardware(chosenHardware());
     // The same reading of the model as the report panel (a config.json beside weights wins), from the header read above.
     const spec = await read.spec();
-    const report = core.profileChecked(spec, hw, core.workloadOf(settingsWorkload()));
+    const report = core.profileChecked(spec, hw, core.workloadOf(chosenWorkload()));
     const profile: ViewerProfile = {
       figures: core.headlineFigures(report),
       hardwareName: report.hardware.name,
@@ -131,12 +131,8 @@ class ModelViewerProvider implements vscode.CustomReadonlyEditorProvider {
 export function registerModelViewer(extensionUri: vscode.Uri): vscode.Disposable {
   return vscode.Disposable.from(
     vscode.window.registerCustomEditorProvider(MODEL_VIEWER_TYPE, new ModelViewerProvider(extensionUri), { supportsMultipleEditorsPerDocument: true }),
-    // A changed deferredNorm.* setting or a newly chosen hardware profile changes every headline.
-    vscode.workspace.onDidChangeConfiguration((change) => {
-      if (!change.affectsConfiguration('deferredNorm')) return;
-      for (const viewer of ModelViewer.all()) void viewer.render();
-    }),
-    onDidChangeHardware(() => {
+    // A new choice of hardware or workload (choice.ts; a changed setting makes one) changes every headline.
+    onDidChangeChoice(() => {
       for (const viewer of ModelViewer.all()) void viewer.render();
     }),
   );

@@ -12,10 +12,10 @@ import { parseWorkloadInput, type WorkloadInput } from '../../common/protocol';
 import { AnalysisWorker, HostStretches, type DocumentSnapshot } from '../editor/analysis-client';
 import { loadCore } from '../core';
 import { openPseudocodeDiff } from '../documents';
-import { chosenHardware, onDidChangeHardware, resolveHardware } from '../hardware';
+import { chosenHardware, chosenWorkload, onDidChangeChoice } from '../choice';
+import { resolveHardware } from '../hardware';
 import { log, reportError } from '../log';
 import { modelTitle } from '../model-files';
-import { settingsWorkload } from '../targets';
 import { hoverMarkdown, lensTitle } from './hover-text';
 import { matchAt, matchSites, summarizeFunctions, type FunctionSummary, type SiteInLayerKind, type SiteMatch } from './match';
 import type { ModelingScan, ParserWasmFiles } from './scan-types';
@@ -175,7 +175,7 @@ async function analyze(document: vscode.TextDocument, token?: vscode.Cancellatio
   const config = await configBeside(document.uri);
   if (!config || token?.isCancellationRequested) return undefined;
   const hardware = chosenHardware();
-  const workload = settingsWorkload();
+  const workload = chosenWorkload();
   const report = await reportOf(config.path, config.mtimeMs, hardware, workload);
   if (!report || token?.isCancellationRequested) return undefined;
   const scan = await scanOf(document);
@@ -351,8 +351,8 @@ export function registerModelingFeatures(context: vscode.ExtensionContext): Host
     }),
     vscode.workspace.onDidCloseTextDocument((doc) => forgetScan(doc.uri)),
     { dispose: () => worker?.dispose() },
-    // Lenses follow the chosen hardware, the settings' workload, and a saved config or hardware profile.
-    onDidChangeHardware(() => lenses.refresh()),
+    // Lenses follow the current choice (hardware and workload), and a saved config or hardware profile.
+    onDidChangeChoice(() => lenses.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('deferredNorm')) lenses.refresh();
     }),

@@ -7,10 +7,12 @@ import type { LatestMeasurements } from '../../common/panel-view';
 import { makeNonce, panelHtml } from '../../common/report-html';
 import { NO_KERNEL_OVERRIDES, parseWebviewMessage, type HostMessage, type KernelOverrides, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../common/protocol';
 import { loadCore } from '../core';
+import { setChoice, type Choice } from '../choice';
 import { hardwareChoices, resolveHardware } from '../hardware';
-import { log, reportError } from '../log';
+import { log, reportError, showErrorNotice, type ErrorNotice } from '../log';
 import { modelTitle } from '../model-files';
 import { openSiteSource } from '../commands/openSiteSource';
+import { knownValidationHeadline, validationHeadlineOnce } from '../validation';
 
 export const REPORT_VIEW_TYPE = 'deferredNorm.report';
 
@@ -45,6 +47,8 @@ export class ReportPanel {
   readonly rendered = new RenderSignal();
   /** The message of the last failed profile, shown in the panel's error state. */
   lastError: string | undefined;
+  /** The notification of that failure: closed when the panel profiles again, is closed, or fails anew. */
+  errorNotice: ErrorNotice | undefined;
   readonly received: WebviewMessage[] = [];
 
   static init(extensionUri: vscode.Uri, actions: PanelActions): void {
@@ -98,6 +102,26 @@ export class ReportPanel {
     return ReportPanel.panels.get(modelPath);
   }
 
+  /** Every panel shows the current choice (choice.ts): those that differ take it and re-profile. */
+  static followChoice(choice: Choice): Promise<unknown> {
+    return Promise.all(ReportPanel.all().map((p) => p.follow(choice)));
+  }
+
+  /** The re-profile that took the latest choice (awaited by whoever changed it). */
+  private following: Promise<unknown> = Promise.resolve();
+
+  private follow(choice: Choice): Promise<unknown> {
+    if (this.shows(choice)) return this.following;
+    this.hardware = choice.hardware;
+    this.workload = choice.workload;
+    this.following = this.refresh();
+    return this.following;
+  }
+
+  private shows(choice: Choice): boolean {
+    return this.hardware === choice.hardware && JSON.stringify(this.workload) === JSON.stringify(choice.workload);
+  }
+
   private constructor(
     readonly panel: vscode.WebviewPanel,
     readonly modelPath: string,
@@ -112,6 +136,7 @@ export class ReportPanel {
     panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw));
     panel.onDidDispose(() => {
       this.disposed = true;
+      this.closeErrorNotice();
       ReportPanel.panels.delete(modelPath);
     });
     // A hidden webview may be unloaded (messages to it are dropped) or kept: either way post as usual;
@@ -122,6 +147,11 @@ export class ReportPanel {
   async reloadMeasurements(): Promise<void> {
     this.measurements = undefined;
     await this.refresh();
+  }
+
+  private closeErrorNotice(): void {
+    this.errorNotice?.close();
+    this.errorNotice = undefined;
   }
 
   /** Reads the model again (its file changed) and re-profiles. */
@@ -148,21 +178,35 @@ export class ReportPanel {
         sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
         kernels: this.kernels,
         measurements: this.measurements,
+        validation: knownValidationHeadline(),
       });
       this.view = view;
       // An override equal to the profile's own choice is none: the controls show the profile's.
       this.kernels = view.kernels;
       this.lastError = undefined;
+      this.closeErrorNotice();
       this.post({ type: 'view', view });
       if (!this.numerics) void this.runNumerics();
+      if (!view.validation) void this.addValidation(view);
       return view;
     } catch (err) {
-      this.lastError = reportError(err, `Profiling ${this.modelPath}`);
+      this.closeErrorNotice();
+      this.errorNotice = showErrorNotice(err, `Profiling ${this.modelPath}`);
+      this.lastError = this.errorNotice.message;
       this.post({ type: 'error', message: this.lastError });
       return undefined;
     } finally {
       this.post({ type: 'busy', label: null });
     }
+  }
+
+  /** The validation's headline, once computed (a tick after the first render), added to the view shown. */
+  private async addValidation(view: PanelView): Promise<void> {
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    const validation = await validationHeadlineOnce();
+    if (!validation || this.view !== view) return;
+    view.validation = validation;
+    this.post({ type: 'view', view });
   }
 
   /** The numerics check of this model, run once (a tick after the first render, so it never delays it). */
@@ -254,10 +298,10 @@ export class ReportPanel {
       case 'profile':
         // A sweep drawn on other kernels no longer matches the report.
         if (JSON.stringify(message.kernels) !== JSON.stringify(this.kernels)) this.sweep = null;
-        this.hardware = message.hardware;
-        this.workload = message.workload;
         this.kernels = message.kernels;
-        await this.refresh();
+        // Kernel choices are the panel's own; hardware and workload are everyone's (choice.ts).
+        if (this.shows(message)) await this.refresh();
+        else await ReportPanel.followChoice(await setChoice({ hardware: message.hardware, workload: message.workload }));
         return;
       case 'sweep':
         await this.runSweep(message.axis);

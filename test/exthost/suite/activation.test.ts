@@ -1,6 +1,7 @@
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { TestApi } from '../../../src/extension/extension';
 import { EXTENSION_ID, report, workspaceRoot } from './helpers';
 
 suite('Activation', () => {
@@ -37,5 +38,32 @@ suite('Activation', () => {
     assert.ok(declared.length > 0, 'the manifest contributes commands');
     const registered = new Set(await vscode.commands.getCommands(true));
     assert.deepEqual(declared.filter((c) => !registered.has(c)), [], 'contributed but not registered');
+  });
+
+  test('the first model config shown asks once which hardware to assume, and remembers the answer (issue 20)', async () => {
+    const api = (await vscode.extensions.getExtension<TestApi>(EXTENSION_ID)!.activate());
+    const asked: { message: string; actions: readonly string[] }[] = [];
+    api.setPrompts({
+      notify: async (message, actions) => {
+        asked.push({ message, actions });
+        return actions.find((a) => a.startsWith('Keep'));
+      },
+    });
+    try {
+      // The first figures in this fresh profile: a config's (its analysis asks; opening it does not wait).
+      await vscode.workspace.openTextDocument(vscode.Uri.joinPath(workspaceRoot(), 'Llama-3.1-8B', 'config.json'));
+      for (let i = 0; i < 300 && asked.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(asked.length, 1, 'asked once');
+      assert.match(asked[0]!.message, /which hardware should the estimates assume\? They are for dimc until you choose/);
+      assert.deepEqual(asked[0]!.actions, ['Choose Hardware…', 'Keep dimc']);
+      for (let i = 0; i < 50 && api.currentChoice().hardware !== 'dimc'; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(api.currentChoice().hardware, 'dimc');
+      // Answered: another model's figures do not ask again.
+      await vscode.workspace.openTextDocument(vscode.Uri.joinPath(workspaceRoot(), 'GPT-2', 'config.json'));
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(asked.length, 1);
+    } finally {
+      api.setPrompts(null);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { getPreset } from '../../../src/core/hardware/presets';
 import { loadModel } from '../../../src/core/model/load';
 import { profile } from '../../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../../src/core/workload';
+import { duration, tokenRate } from '../../../src/core/report/text';
 import type { TestApi } from '../../../src/extension/extension';
 import { EXTENSION_ID, report, workspaceRoot } from './helpers';
 
@@ -156,6 +157,11 @@ suite('Model config in the editor', () => {
     assert.match(await hoverOn(doc, 'intermediate_size'), /80\.8% of the weights/);
     assert.match(await hoverOn(doc, 'rms_norm_eps'), /RMSNorm with ε = 0\.00001/);
     assert.match(await hoverOn(doc, 'model_type'), /\*\*llama\*\* family/);
+    // The keys issue 20 found without a hover: the lm_head's share (4,096 × 128,256 weights), the dtype simulated.
+    assert.match(await hoverOn(doc, 'vocab_size'), /projects 4,096 → 128,256: 525\.3 M weights/);
+    assert.match(await hoverOn(doc, 'torch_dtype'), /Simulated in \*\*fp8\*\*/);
+    // The whole-model hover: end-to-end figures and the memory warning.
+    assert.match(await hoverOn(doc, 'num_hidden_layers'), /End to end \(batch 32\): TTFT [^;]+; TPOT [^;]+;[\s\S]*\*\*Warning:\*\* Does not fit/);
     // A key the profile does not read by role gets no hover of ours.
     assert.doesNotMatch(await hoverOn(doc, 'rope_theta'), /Deferred Norm/);
   });
@@ -171,16 +177,19 @@ suite('Model config in the editor', () => {
   test('the CodeLens states the saving on the chosen hardware and workload, and follows the settings', async () => {
     const uri = configUri('Llama-3.1-8B');
     const spec = await loadModel(uri.fsPath);
-    const saved = profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD).totals.savedPct;
+    // The end-to-end figure and the memory warning as the core's report has them (a second path beside the worker's).
+    const r = profile(spec, getPreset('dimc'), DEFAULT_WORKLOAD);
+    const e2e = `TPOT ${duration(r.endToEnd.tpot!.deferredUs)}, ${tokenRate(r.endToEnd.tokensPerSecond!.deferred)}`;
+    assert.equal(r.memory.fits, false, '8 GB of fp8 weights on a 2 GB dimc card');
     const titles = await lensTitles(uri);
-    assert.deepEqual(titles, [`Deferred norm: −${saved.toFixed(1)}% on dimc · decode b32 ctx2048`, 'Open report']);
+    assert.deepEqual(titles, [`Deferred norm: −${r.totals.savedPct.toFixed(1)}% on dimc · decode b32 ctx2048 · ${e2e} · $(warning) does not fit: TP ≥ ${r.memory.minimumTp}`, 'Open report']);
 
     const config = vscode.workspace.getConfiguration('deferredNorm');
     await config.update('batch', 8, vscode.ConfigurationTarget.Workspace);
     try {
       const batch8 = profile(spec, getPreset('dimc'), { ...DEFAULT_WORKLOAD, batch: 8 }).totals.savedPct;
       await until('the lens follows deferredNorm.batch', async () => ((await lensTitles(uri))[0]?.includes('b8') ? true : undefined));
-      assert.equal((await lensTitles(uri))[0], `Deferred norm: −${batch8.toFixed(1)}% on dimc · decode b8 ctx2048`);
+      assert.ok((await lensTitles(uri))[0]?.startsWith(`Deferred norm: −${batch8.toFixed(1)}% on dimc · decode b8 ctx2048 · TPOT `));
     } finally {
       await config.update('batch', undefined, vscode.ConfigurationTarget.Workspace);
     }

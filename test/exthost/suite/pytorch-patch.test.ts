@@ -46,7 +46,8 @@ suite('Export PyTorch Patch', () => {
     const ext = vscode.extensions.getExtension<TestApi>(EXTENSION_ID);
     assert.ok(ext);
     api = await ext.activate();
-    // Suites before this one pick other hardware; the expected plans are of dimc.
+    // Suites before this one pick other hardware and workloads; the expected plans are of dimc and the settings' workload.
+    await api.resetChoice();
     api.setPrompts({ pickOne: async <T extends vscode.QuickPickItem>(items: readonly T[]) => items.find((i) => (i as T & { id?: string }).id === 'dimc') });
     assert.equal(await vscode.commands.executeCommand<string>('deferredNorm.selectHardware'), 'dimc');
     api.setPrompts(null);
@@ -113,6 +114,8 @@ suite('Export PyTorch Patch', () => {
   });
 
   test('the quick fix on a norm call in modeling code exports the patch of the model beside it', async () => {
+    // The panel test above made gpu-h100 prefill the current choice (every surface's): back to the settings' (dimc, decode b32).
+    await api.resetChoice();
     const file = vscode.Uri.joinPath(workspaceRoot(), 'modeling-llama', 'modeling_llama.py');
     const doc = await vscode.workspace.openTextDocument(file);
     await vscode.window.showTextDocument(doc);
