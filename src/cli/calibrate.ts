@@ -37,7 +37,7 @@ const OPTIONS = {
 } as const;
 
 /** The base profile of a device when --hardware is not given: the generic CPU, or the GPU preset its name matches. */
-function defaultBase(device: MeasureDevice, deviceName = ''): string {
+export function defaultBase(device: MeasureDevice, deviceName = ''): string {
   if (device === 'cpu') return 'cpu';
   for (const [needle, preset] of [['H100', 'gpu-h100'], ['H200', 'gpu-h100'], ['A100', 'gpu-a100'], ['T4', 'gpu-t4']] as const) {
     if (deviceName.includes(needle)) return preset;

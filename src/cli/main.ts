@@ -17,13 +17,14 @@ import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen'
 import { formatSweep } from '../core/report/sweep';
 import { checkWorkloadForModel, type Workload } from '../core/workload';
 import { formatValidation, validate } from '../core/validate/validate';
+import { formatMeasuredSources } from '../core/validate/measured';
 import type { ModelSpec } from '../core/model/spec';
 import { htmlReport } from './html';
 import { checkPython, pytorchPatch } from './pytorch';
 import { checkOutPath, jsonText, writeError, writeFileAtomic } from './output';
 import { jsonSafe, shortened, terminalSafe, terminalSafeLines } from '../core/text';
 import { runSweepParallel, serveSweepWorker } from './sweep-parallel';
-import { validationInputs } from './validate';
+import { defaultHardwareOf, measuredSources, measurementFiles, validationInputs } from './validate';
 import { MEASURE_VERBS, measureCommand } from './calibrate';
 import { formatOption, intList, parseCommandLine, positiveInt, workloadFrom, type ParsedOptions } from './options';
 
@@ -42,7 +43,9 @@ Usage
                                       with torch that can run it (--python, then python3, /usr/bin/python3), exit 1 if none
   deferred-norm hardware list [--format table|json]
   deferred-norm hardware show <name|file> [--format table|json]
-  deferred-norm validate [--format table|json]   (published latency measurements beside the simulated figures)
+  deferred-norm validate [--measurements FILE…] [--hardware NAME|FILE] [--format table|json]
+                                      published latency measurements beside the simulated figures; with
+                                      --measurements, your own (from measure) in a section of their own
   deferred-norm harness <model> [workload and hardware options] [--device cpu|cuda] [--quick] [--out FILE.py]
   deferred-norm measure <model> [workload options] [--python PATH] [--device cpu|cuda] [--quick] [--threads N]
   deferred-norm calibrate <measurements.json…> [--hardware BASE] --out NAME.hardware.json [--batch N --phase … (check a workload)]
@@ -220,9 +223,12 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'validate': {
       const format = formatOption(values, ['table', 'json'], 'table');
+      const files = measurementFiles(values.measurements, positionals.slice(1));
       const result = validate(await validationInputs());
-      if (format === 'json') emitJson(result, values);
-      else emit(formatValidation(result), values);
+      const measured = await measuredSources(files, (m) => hardwareFrom({ ...values, hardware: values.hardware ?? defaultHardwareOf(m) }));
+      // The user's points go beside the published ones, never into their figures.
+      if (format === 'json') emitJson({ ...result, measured }, values, files);
+      else emit(formatValidation(result) + formatMeasuredSources(measured), values, files);
       return 0;
     }
     case 'hardware': {

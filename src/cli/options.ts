@@ -22,6 +22,7 @@ export const OPTIONS = {
   out: { type: 'string' },
   site: { type: 'string' },
   seed: { type: 'string' },
+  measurements: { type: 'string', multiple: true },
   python: { type: 'string' },
   check: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

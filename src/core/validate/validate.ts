@@ -349,7 +349,9 @@ function siteSavings(points: readonly Point[], rows: readonly ValidationRow[]): 
 // Text
 
 const pct = (fraction: number) => percent(100 * fraction);
-const ms = (value: number) => (value >= 100 ? num(value, 1) : value >= 1 ? num(value, 2) : num(value, 3));
+/** A time in ms with the digits its size warrants. */
+export const formatMs = (value: number) => (value >= 100 ? num(value, 1) : value >= 1 ? num(value, 2) : num(value, 3));
+const ms = formatMs;
 
 export function formatValidation(r: ValidationResult): string {
   const header = ['point', 'source', 'model', 'hardware', 'workload', 'measured', 'simulated', 'ratio', 'used for'];
