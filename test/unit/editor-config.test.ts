@@ -15,6 +15,7 @@ import { AnalysisWorker, ENCODE_PIECE_CHARS, encodeInPieces, HostStretches, LARG
 import { fieldRange, keyAt } from '../../src/extension/editor/config-keys';
 import { bytesText, endToEndText, escapeMarkdown, fitText, hoverText, lensTitle, openReportLink, shortWorkload, statusText } from '../../src/extension/editor/hover-text';
 import { mightBeModelConfig } from '../../src/extension/editor/markers';
+import { cancelSource } from './helpers/cancel';
 import type { WorkloadInput } from '../../src/common/protocol';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'configs');
@@ -338,20 +339,6 @@ const newWorker = (jobLimitMs?: number): AnalysisWorker => new AnalysisWorker({ 
 const snapshot = (text: string, version = 1, path = '/models/x/config.json'): DocumentSnapshot => snapshotOfText(`file://${path}`, version, path, text);
 const nanConfig = (entries: number): string => `{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 2, "intermediate_size": 14336, "vocab_size": 128256, "x": [${'NaN,'.repeat(entries - 1)}NaN]}`;
 
-/** A token the test cancels by hand. */
-function cancelSource(): { token: CancelToken; cancel(): void } {
-  let canceled = false;
-  const listeners: (() => void)[] = [];
-  return {
-    token: {
-      get isCancellationRequested() {
-        return canceled;
-      },
-      onCancellationRequested: (l) => (listeners.push(l), { dispose: () => listeners.splice(listeners.indexOf(l), 1) }),
-    },
-    cancel: () => ((canceled = true), listeners.forEach((l) => l())),
-  };
-}
 
 test('the analysis worker answers what the analysis computes in-process, problem ranges and keys included', async () => {
   const worker = newWorker();

@@ -13,7 +13,7 @@ import { profile } from '../../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../../src/core/workload';
 import { duration, tokenRate } from '../../../src/core/report/text';
 import type { TestApi } from '../../../src/extension/extension';
-import { EXTENSION_ID, report, workspaceRoot } from './helpers';
+import { EXTENSION_ID, heartbeat, report, until, workspaceRoot } from './helpers';
 
 const configUri = (folder: string): vscode.Uri => vscode.Uri.file(path.join(workspaceRoot().fsPath, folder, 'config.json'));
 
@@ -51,16 +51,6 @@ async function hoverOn(doc: vscode.TextDocument, key: string): Promise<string> {
   return hoverTextOf(hovers ?? []);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Replaces the last character of `after` in an open document with `typed`, as a keystroke would. */
 async function keystroke(doc: vscode.TextDocument, after: string, typed: string): Promise<void> {
   const at = doc.getText().indexOf(after) + after.length - 1;
@@ -70,26 +60,6 @@ async function keystroke(doc: vscode.TextDocument, after: string, typed: string)
   assert.ok(await vscode.workspace.applyEdit(edit));
 }
 
-/**
- * A 5 ms heartbeat on the extension host's thread: stop() returns how late it ran at worst, the
- * longest stretch the thread was blocked (by anything on it) while it ran.
- */
-function heartbeat(): { stop(): number } {
-  const period = 5;
-  let last = performance.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - period);
-    last = now;
-  }, period);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return Math.max(worst, performance.now() - last - period);
-    },
-  };
-}
 
 const ourDiagnostics = (uri: vscode.Uri): vscode.Diagnostic[] => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'Deferred Norm');
 
