@@ -87,6 +87,12 @@ test('a measurements file adds its blocks as the user\'s points: measured, simul
   assert.ok(text.includes(`Your measurements (mine.json): mean |ratio−1| ${(100 * mean).toFixed(1)}% over 2 blocks`), text);
   assert.match(text, /The "cpu" profile was not calibrated on Test CPU/);
   assert.equal(formatMeasuredSources([]), '');
+
+  // A file without blocks (GPT-2's LayerNorms: the harness times RMSNorm blocks only) says so, with no mean of nothing.
+  const empty = measuredSource({ file: 'none.json', measurements: { ...measurements, entries: [] }, spec }, getPreset('cpu'));
+  const emptyText = formatMeasuredSources([empty]);
+  assert.ok(emptyText.includes('The file has no standard and deferred norm → projection blocks to compare.'), emptyText);
+  assert.ok(!emptyText.includes('mean |ratio−1|'), emptyText);
 });
 
 test('validate --measurements: its own section and mean line, the published held-back figure unchanged; a bad file is exit 2', async () => {

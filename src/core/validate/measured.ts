@@ -83,8 +83,13 @@ export function formatMeasuredSources(sources: readonly MeasuredSource[]): strin
     out.push(
       '',
       `Your measurements: ${s.file} on ${s.device}, ${s.date} (torch ${s.torch}, ${s.dtype}, ${s.threads} thread${s.threads === 1 ? '' : 's'}; the ${s.statistic} of each entry), simulated on "${s.hardware}" under the harness's stack. Not part of the published figures above.`,
-      table(header, rows, ['left', 'left', 'right', 'right', 'right', 'right']),
-      `Your measurements (${s.file}): mean |ratio−1| ${pct(s.summary.meanAbsError)} over ${s.summary.n} blocks (max ${pct(s.summary.maxAbsError)}, geometric-mean ratio ${s.summary.geoMeanRatio.toFixed(3)}).`,
+      // No blocks (a LayerNorm model: the harness times RMSNorm blocks only): no table and no mean of nothing.
+      ...(s.rows.length === 0
+        ? []
+        : [
+            table(header, rows, ['left', 'left', 'right', 'right', 'right', 'right']),
+            `Your measurements (${s.file}): mean |ratio−1| ${pct(s.summary.meanAbsError)} over ${s.summary.n} blocks (max ${pct(s.summary.maxAbsError)}, geometric-mean ratio ${s.summary.geoMeanRatio.toFixed(3)}).`,
+          ]),
       ...s.notes,
     );
   }
