@@ -138,7 +138,7 @@ test('one answer everywhere: hardware and batch changed in the panel show in the
   const after = expected('gpu-h100', { ...DEFAULT_WORKLOAD, batch: 1 });
   await page.locator('.tab', { hasText: 'config.json' }).first().click();
   const lens = await lensSays(page, `Deferred norm: −${after.totalPct} on gpu-h100 · decode b1 ctx2048`);
-  assert.match(lens, /TPOT [\d.,]+ (µs|ms), [\d.,]+ tokens\/s/);
+  assert.match(lens, /TPOT [\d.,]+ (µs|ms)/);
   await page.locator('.statusbar-item', { hasText: `−${after.totalPct} gpu-h100` }).first().waitFor({ timeout: 20_000 });
   await page.screenshot({ path: join(SHOTS, 'one-answer-editor-light.png') });
 

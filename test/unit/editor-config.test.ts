@@ -484,7 +484,7 @@ test('lens and status bar: the preset, the end-to-end figure and a memory warnin
   const tp = dimc.figures!.memory.minimumTp!;
   // At least 8 GB / 2 GB = 4 cards for the weights alone, and a degree the 8 KV heads split into.
   assert.ok(tp >= 4 && 8 % tp === 0 || tp % 8 === 0, `minimum TP ${tp}`);
-  assert.match(lensTitle(dimc, 'dimc'), new RegExp(`^Deferred norm: −\\d+\\.\\d% on dimc · decode b32 ctx2048 · TPOT [\\d.,]+ (µs|ms), [\\d,.]+ tokens/s · \\$\\(warning\\) does not fit: TP ≥ ${tp}$`));
+  assert.match(lensTitle(dimc, 'dimc'), new RegExp(`^Deferred norm: −\\d+\\.\\d% on dimc · decode b32 ctx2048 · TPOT [\\d.,]+ (µs|ms) · \\$\\(warning\\) needs TP ≥ ${tp}$`));
   assert.match(statusText(dimc, 'dimc').text, /on|dimc \$\(warning\)$/);
   assert.match(statusText(dimc, 'dimc').tooltip, new RegExp(`does not fit: TP ≥ ${tp}`));
   // On an 80 GB H100 the same model in bf16 (16 GB of weights) fits at batch 1: no warning.

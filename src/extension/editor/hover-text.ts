@@ -36,10 +36,16 @@ export function savingText(savedPct: number): string {
  * in prefill; null when the model has no such pass (an encoder's decode).
  */
 export function endToEndText(f: ConfigFigures): string | null {
+  const time = endToEndTime(f);
+  const rate = f.workload.phase === 'decode' ? f.endToEnd.tokensPerSecond : null;
+  return time && rate ? `${time}, ${tokenRate(rate.deferred)}` : time;
+}
+
+/** The pass's end-to-end time alone ("TPOT 608.4 µs" or "TTFT 867.84 ms"): what the one-line lens has room for. */
+function endToEndTime(f: ConfigFigures): string | null {
   const e = f.endToEnd;
   if (f.workload.phase === 'prefill') return e.ttft ? `TTFT ${duration(e.ttft.deferredUs)}` : null;
-  if (!e.tpot) return null;
-  return e.tokensPerSecond ? `TPOT ${duration(e.tpot.deferredUs)}, ${tokenRate(e.tokensPerSecond.deferred)}` : `TPOT ${duration(e.tpot.deferredUs)}`;
+  return e.tpot ? `TPOT ${duration(e.tpot.deferredUs)}` : null;
 }
 
 /** "does not fit: TP ≥ 16" (or "does not fit at any TP"); null when it fits. */
@@ -51,8 +57,9 @@ export function fitText(f: ConfigFigures): string | null {
 export function lensTitle(analysis: ConfigAnalysis, hardwareLabel: string): string {
   const f = analysis.figures;
   if (!f) return `Deferred norm: not profiled (${analysis.error?.inFile === false ? 'settings' : 'see Problems'})`;
-  const e2e = endToEndText(f);
-  const fit = fitText(f);
+  // One line above the file that must leave room for "Open report": the time alone, and the fit in two words.
+  const e2e = endToEndTime(f);
+  const fit = f.memory.fits ? null : f.memory.minimumTp === null ? 'fits at no TP' : `needs TP ≥ ${f.memory.minimumTp}`;
   return `Deferred norm: ${savingText(f.totals.savedPct)} on ${hardwareLabel} · ${shortWorkload(f.workload)}${e2e ? ` · ${e2e}` : ''}${fit ? ` · $(warning) ${fit}` : ''}`;
 }
 
