@@ -6,34 +6,21 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Frame, Page } from 'playwright-core';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests, webviewFrame, writeWorkspaceSettings } from './workbench';
 
 const opened = new OpenedForTests();
 after(() => opened.closeAll());
 
-/** The report's document: the webview frame that holds the sites section. */
-async function sitesFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if ((await frame.locator('#sites a.site-source').count().catch(() => 0)) > 0) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error('no webview frame with linked sites appeared');
-}
 
 test('a site’s link opens the norm’s call in modeling_llama.py; Compare Models… shows both columns', async () => {
   assertExtensionBuilt();
   const ws = makeWorkspace([]);
   opened.workspace(ws);
-  mkdirSync(join(ws, '.vscode'));
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'editor.minimap.enabled': false }));
+  writeWorkspaceSettings(ws, { 'editor.minimap.enabled': false });
   const source = readFileSync(join(ws, 'modeling-llama', 'modeling_llama.py'), 'utf8');
   const call = 'self.post_attention_layernorm(hidden_states)';
   const line = source.slice(0, source.indexOf(call)).split('\n').length; // 1-based, as the status bar says
@@ -44,7 +31,7 @@ test('a site’s link opens the norm’s call in modeling_llama.py; Compare Mode
   await chooseTheme(page, 'Light Modern');
   await quickOpen(page, 'modeling-llama/config.json');
   await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
-  const frame = await sitesFrame(page);
+  const frame = await webviewFrame(page, '#sites a.site-source', 'linked sites');
   const link = frame.locator('#sites table').first().locator('tr[data-site="mlp-norm"] a.site-source');
   assert.match(await link.innerText(), /^post_attention_layernorm → /);
   await link.scrollIntoViewIfNeeded();

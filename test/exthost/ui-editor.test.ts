@@ -6,7 +6,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '../../src/core/hardware/presets';
 import { inputOf } from '../../src/common/panel-view';
@@ -14,8 +14,8 @@ import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { analyzeConfigText } from '../../src/extension/editor/analysis';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import type { Frame, Page } from 'playwright-core';
-import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
+import type { Page } from 'playwright-core';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests, webviewFrame, writeWorkspaceSettings } from './workbench';
 
 const SHOTS = screenshotDir(repoRoot);
 const MODEL = 'Llama-3.1-8B';
@@ -37,9 +37,8 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
   const { layerPct, totalPct } = expected();
   const ws = makeWorkspace([MODEL]);
   opened.workspace(ws);
-  mkdirSync(join(ws, '.vscode'));
   // The hardware set, so the first-use question (which hardware to assume) stays out of the README's screenshots.
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'deferredNorm.hardware': 'dimc' }));
+  writeWorkspaceSettings(ws, { 'deferredNorm.hardware': 'dimc' });
   const workbench = await openWorkbench({
     folder: ws,
     viewport: { width: 1280, height: 760 },
@@ -86,17 +85,6 @@ test('a model config in the editor: CodeLens, status bar, and the hover on hidde
   await workbench.close();
 });
 
-/** The report's document: the webview's innermost frame that holds the headline section. */
-async function reportFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if ((await frame.locator('#headline').count().catch(() => 0)) > 0) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error('no webview frame with the report appeared');
-}
 
 /** Waits for a CodeLens that says `want`; fails with what was shown instead. */
 async function lensSays(page: Page, want: string): Promise<string> {
@@ -113,8 +101,7 @@ test('one answer everywhere: hardware and batch changed in the panel show in the
   assertExtensionBuilt();
   const ws = makeWorkspace([MODEL]);
   opened.workspace(ws);
-  mkdirSync(join(ws, '.vscode'));
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  writeWorkspaceSettings(ws);
   const workbench = opened.workbench(await openWorkbench({ folder: ws, viewport: { width: 1440, height: 1100 }, userSettings: { 'workbench.colorTheme': 'Default Light Modern' } }));
   const { page } = workbench;
   await waitForWorkbench(page);
@@ -123,7 +110,7 @@ test('one answer everywhere: hardware and batch changed in the panel show in the
   await lensSays(page, `Deferred norm: −${before.totalPct} on dimc · decode b32 ctx2048`);
 
   await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
-  const frame = await reportFrame(page);
+  const frame = await webviewFrame(page, '#headline', 'the report');
   await frame.locator('#ctl-hardware').click();
   await frame.locator('#ctl-hardware').getByRole('option', { name: /^gpu-h100/ }).click();
   await frame.locator('#headline').getByText(/H100/).first().waitFor({ timeout: 30_000 });

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import { getPreset } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
 import { profile } from '../../src/core/report/profile';
@@ -17,7 +17,7 @@ import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { llamaGgufKv, llamaGgufTensors, writeGguf } from '../unit/helpers/gguf-writer';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { chooseTheme, openWorkbench, quickOpen, waitForWorkbench, type Workbench } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, waitForWorkbench, webviewFrame, writeWorkspaceSettings, type Workbench } from './workbench';
 
 const SHOTS = screenshotDir(repoRoot);
 const FILE = 'Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf';
@@ -44,17 +44,6 @@ function writeModel(dir: string): string {
   return path;
 }
 
-/** The viewer's document: the webview frame that holds its profile section. */
-async function viewerFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if ((await frame.locator('#profile').count().catch(() => 0)) > 0) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error('no webview frame with the model viewer appeared');
-}
 
 async function luminance(frame: Frame): Promise<number> {
   const background = await frame.evaluate(() => getComputedStyle(document.body).backgroundColor);
@@ -67,8 +56,7 @@ test('Quick Open a .gguf: the viewer shows its header and headline in light and 
   workspace = makeWorkspace([]);
   const modelPath = writeModel(workspace);
   const saved = percent(profile(await loadModel(modelPath), getPreset('dimc'), DEFAULT_WORKLOAD).totals.savedPct);
-  mkdirSync(join(workspace, '.vscode'));
-  writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  writeWorkspaceSettings(workspace);
   const problems: string[] = [];
   workbench = await openWorkbench({
     folder: workspace,
@@ -86,7 +74,7 @@ test('Quick Open a .gguf: the viewer shows its header and headline in light and 
   ]) {
     await chooseTheme(page, theme.label);
     await quickOpen(page, FILE);
-    const frame = await viewerFrame(page);
+    const frame = await webviewFrame(page, '#profile', 'the model viewer');
     await frame.locator('#profile').getByText(saved, { exact: false }).first().waitFor({ timeout: 30_000 });
     const text = (await frame.locator('body').innerText()).replace(/\s+/g, ' ');
     assert.match(text, /GGUF v3/);
@@ -104,7 +92,7 @@ test('Quick Open a .gguf: the viewer shows its header and headline in light and 
   }
 
   // The button opens the full report on the same file.
-  const frame = await viewerFrame(page);
+  const frame = await webviewFrame(page, '#profile', 'the model viewer');
   await frame.locator('#open-report').click();
   await page.locator('.tab.active', { hasText: `Deferred Norm: ${FILE}` }).waitFor({ timeout: 30_000 });
 });

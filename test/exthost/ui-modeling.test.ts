@@ -5,11 +5,11 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests, writeWorkspaceSettings } from './workbench';
 
 const SHOT = join(screenshotDir(repoRoot), 'modeling-hover.png');
 const FILE = 'modeling-llama/modeling_llama.py';
@@ -21,9 +21,8 @@ test('Quick Open a modeling file beside its config and hover a norm call (Light 
   assertExtensionBuilt();
   const ws = makeWorkspace([]);
   opened.workspace(ws);
-  mkdirSync(join(ws, '.vscode'));
   // A hover tall enough for the rewrite's code, below the line so the call stays in view.
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'editor.hover.above': false, 'editor.minimap.enabled': false, 'editor.stickyScroll.enabled': false }));
+  writeWorkspaceSettings(ws, { 'editor.hover.above': false, 'editor.minimap.enabled': false, 'editor.stickyScroll.enabled': false });
   const source = readFileSync(join(ws, FILE), 'utf8');
   const at = source.indexOf(CALL);
   assert.ok(at >= 0);

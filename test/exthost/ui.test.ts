@@ -9,12 +9,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
-import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests } from './workbench';
+import { chooseTheme, openWorkbench, quickOpen, runFromCommandPalette, waitForWorkbench, OpenedForTests, webviewFrame, writeWorkspaceSettings } from './workbench';
 
 const SHOTS = screenshotDir(repoRoot);
 const MODEL = 'Llama-3.1-8B';
@@ -52,25 +52,12 @@ async function headlineShows(frame: Frame, text: string): Promise<string> {
   return (await frame.locator('#headline').innerText()).replace(/\s+/g, ' ');
 }
 
-/** The report's document: the webview's innermost frame that holds the headline section. */
-async function reportFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      const found = await frame.locator('#headline').count().catch(() => 0);
-      if (found > 0) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error('no webview frame with the report appeared');
-}
 
 test('the panel’s own controls: hardware, attention kernel and deferral depth re-profile as the CLI’s --hardware, --set and --defer-depth do', async () => {
   assertExtensionBuilt();
   const ws = makeWorkspace([MODEL]);
   opened.workspace(ws);
-  mkdirSync(join(ws, '.vscode'));
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  writeWorkspaceSettings(ws);
   const workbench = opened.workbench(await openWorkbench({ folder: ws, viewport: { width: 1440, height: 960 } }));
   const { page } = workbench;
   await waitForWorkbench(page);
@@ -78,7 +65,7 @@ test('the panel’s own controls: hardware, attention kernel and deferral depth 
   await quickOpen(page, `${MODEL}/config.json`);
   await page.locator('.editor-actions .codicon-pulse').first().waitFor({ timeout: 20_000 });
   await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
-  const frame = await reportFrame(page);
+  const frame = await webviewFrame(page, '#headline', 'the report');
   await headlineShows(frame, expectedSavedPct());
 
   await choose(frame, 'ctl-hardware', /^gpu-h100/);
@@ -137,15 +124,14 @@ test('number fields keep what was typed at human speed, and the panel profiles t
   assertExtensionBuilt();
   const ws = makeWorkspace([MODEL]);
   opened.workspace(ws);
-  mkdirSync(join(ws, '.vscode'));
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none' }));
+  writeWorkspaceSettings(ws);
   const workbench = opened.workbench(await openWorkbench({ folder: ws, viewport: { width: 1440, height: 960 } }));
   const { page } = workbench;
   await waitForWorkbench(page);
   await quickOpen(page, `${MODEL}/config.json`);
   await page.locator('.editor-actions .codicon-pulse').first().waitFor({ timeout: 20_000 });
   await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
-  const frame = await reportFrame(page);
+  const frame = await webviewFrame(page, '#headline', 'the report');
   await headlineShows(frame, expectedSavedPct());
   // Each try a value no earlier try left in the field, so a stale view cannot pass for it; the words are the workload line's.
   const tries: { id: string; value: string; shown: (v: string) => string }[] = [
@@ -203,9 +189,8 @@ for (const theme of [
     const saved = expectedSavedPct();
     const ws = makeWorkspace([MODEL]);
     opened.workspace(ws);
-    mkdirSync(join(ws, '.vscode'));
     // The hardware set, so the first-use question (which hardware to assume) stays out of the README's screenshots.
-    writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'deferredNorm.hardware': 'dimc' }));
+    writeWorkspaceSettings(ws, { 'deferredNorm.hardware': 'dimc' });
     const problems: string[] = [];
     const workbench = await openWorkbench({
       folder: ws,
@@ -224,7 +209,7 @@ for (const theme of [
     await page.locator('.editor-actions .codicon-pulse').first().waitFor({ timeout: 20_000 });
     await runFromCommandPalette(page, 'Deferred Norm: Profile Active File');
     await page.locator('.tab.active', { hasText: `Deferred Norm: ${MODEL}` }).waitFor({ timeout: 30_000 });
-    const frame = await reportFrame(page);
+    const frame = await webviewFrame(page, '#headline', 'the report');
     await frame.locator('#headline').getByText(saved, { exact: false }).first().waitFor({ timeout: 30_000 });
     const headline = (await frame.locator('#headline').innerText()).replace(/\s+/g, ' ');
     assert.match(headline, /simulated estimate/i);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { repoRoot } from './prepare';
 
 export const codeServerVscode = join(repoRoot, '.vscode-test/code-server/node_modules/code-server/lib/vscode');
@@ -299,6 +299,27 @@ export async function chooseTheme(page: Page, label: string): Promise<void> {
 }
 
 /** The workbenches and workspace folders a test file opens, closed and removed once its tests end. */
+/**
+ * The webview document that holds `selector` (a webview is frames within frames; the one with the
+ * page's content is found by what it shows), waited for up to `timeoutMs`.
+ */
+export async function webviewFrame(page: Page, selector: string, what: string, timeoutMs = 30_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no webview frame with ${what} appeared`);
+}
+
+/** A test workspace's .vscode/settings.json: no start-up editor, then `settings`. */
+export function writeWorkspaceSettings(folder: string, settings: Record<string, unknown> = {}): void {
+  mkdirSync(join(folder, '.vscode'), { recursive: true });
+  writeFileSync(join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', ...settings }));
+}
+
 export class OpenedForTests {
   private readonly workbenches: Workbench[] = [];
   private readonly folders: string[] = [];
