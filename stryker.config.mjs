@@ -1,16 +1,24 @@
-// Mutation testing of the graph builder and the simulator (`npm run mutate`; not in CI): each mutant
-// of src/core/graph and src/core/sim is run against the unit tests that exercise them
-// (test/mutation/suite.ts). Reports: reports/mutation/ (HTML, JSON) and the console.
+// Mutation testing, one part of the code at a time (`npm run mutate`; not in CI). MUTATE names the part:
+// a folder of src/core (`MUTATE=model npm run mutate`), `common` for src/common, or `graph-sim` (the
+// default) for src/core/graph and src/core/sim together. Each mutant runs against that part's suite,
+// test/mutation/<part>.suite.ts: the unit tests that check its figures directly, in one process.
+// Reports: reports/mutation/<part>/ (HTML, JSON) and the console.
+const part = process.env.MUTATE || 'graph-sim';
+if (!/^[a-z-]+$/.test(part)) throw new Error(`MUTATE=${part}: expected a folder name such as model or graph-sim`);
+const mutate =
+  part === 'graph-sim' ? ['src/core/graph/**/*.ts', 'src/core/sim/**/*.ts']
+  : part === 'common' ? ['src/common/**/*.ts']
+  : [`src/core/${part}/**/*.ts`];
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  mutate: ['src/core/graph/**/*.ts', 'src/core/sim/**/*.ts'],
+  mutate,
   testRunner: 'tap',
   tap: {
-    // One file that imports the unit tests that exercise the graph and the simulator (see its header
-    // for which and why), run in one process: node's own runner, TAP out, TypeScript through tsx's
+    // One file that imports the unit tests that exercise the part (see its header for which and why), run in one process: node's own runner, TAP out, TypeScript through tsx's
     // require hook (a fifth of a second less per process than `--import tsx`, which starts a loader
     // thread). Not `node --test`, which would fork a child the coverage hook cannot see.
-    testFiles: ['test/mutation/suite.ts'],
+    testFiles: [`test/mutation/${part}.suite.ts`],
     nodeArgs: ['-r', '{{hookFile}}', '-r', 'tsx/cjs', '--test-reporter=tap', '{{testFile}}'],
     // Stop a run at its first failing test.
     forceBail: true,
@@ -24,8 +32,8 @@ export default {
   // Copy only what the tests read into the sandbox (not .vscode-test, dist, out or docs).
   ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/package.json', '!/tsconfig*.json'],
   reporters: ['clear-text', 'html', 'json', 'progress'],
-  htmlReporter: { fileName: 'reports/mutation/index.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: `reports/mutation/${part}/index.html` },
+  jsonReporter: { fileName: `reports/mutation/${part}/mutation.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
