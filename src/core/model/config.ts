@@ -5,66 +5,14 @@
  */
 import { InputError, describeValue } from '../errors';
 import { isObject, type JsonObject } from '../json';
-import { hasOwnKey, ownValue } from '../own';
+import { ownValue } from '../own';
 import { ConfigReader } from './fields';
 import { groupLayers } from './layers';
 import { countParams } from './params';
 import type { ModelSpec, SourceFormat } from './spec';
 import type { Adapter } from './families/common';
-import { DECODER_TRAITS, TEXT_CONFIG_DEFAULTS, decoderAdapter, genericTraits } from './families/decoders';
-import { bloom, falcon, gpt2, gptNeox, gptj, opt, phi } from './families/classic';
-import { bart, bert, t5 } from './families/encoders';
-
-const ADAPTERS: Record<string, Adapter> = {
-  ...Object.fromEntries(Object.entries(DECODER_TRAITS).map(([type, traits]) => [type, decoderAdapter(traits)])),
-  gpt2,
-  gpt_bigcode: gpt2,
-  gptj,
-  gpt_neox: gptNeox,
-  falcon,
-  RefinedWeb: falcon,
-  RefinedWebModel: falcon,
-  bloom,
-  opt,
-  phi,
-  bert,
-  roberta: bert,
-  'xlm-roberta': bert,
-  t5,
-  mt5: t5,
-  bart,
-  mbart: bart,
-};
-
-/** architectures[0] → model_type, for configs that leave model_type out. */
-const ARCHITECTURE_TYPES: [RegExp, string][] = [
-  [/^(Llama|LLaMA)/, 'llama'],
-  [/^Mistral/, 'mistral'],
-  [/^Mixtral/, 'mixtral'],
-  [/^Qwen3Moe/, 'qwen3_moe'],
-  [/^Qwen3/, 'qwen3'],
-  [/^Qwen2Moe/, 'qwen2_moe'],
-  [/^Qwen2/, 'qwen2'],
-  [/^Gemma3/, 'gemma3_text'],
-  [/^Gemma2/, 'gemma2'],
-  [/^Gemma/, 'gemma'],
-  [/^Phi3/, 'phi3'],
-  [/^Phi/, 'phi'],
-  [/^DeepseekV3/, 'deepseek_v3'],
-  [/^DeepseekV2/, 'deepseek_v2'],
-  [/^GptOss/, 'gpt_oss'],
-  [/^GPT2/, 'gpt2'],
-  [/^GPTJ/, 'gptj'],
-  [/^GPTNeoX/, 'gpt_neox'],
-  [/^Falcon(?!Mamba)/, 'falcon'],
-  [/^Bloom/, 'bloom'],
-  [/^OPT/, 'opt'],
-  [/^Bert/, 'bert'],
-  [/^T5/, 't5'],
-  [/^Bart/, 'bart'],
-  [/^Jamba/, 'jamba'],
-  [/Mamba/, 'mamba'],
-];
+import { decoderAdapter, genericTraits } from './families/decoders';
+import { familyOf, modelTypeOfArchitecture, supportedModelTypes } from './families/descriptors';
 
 /** Multimodal wrappers whose language model sits in `text_config` (or at the top level). */
 const MULTIMODAL_TEXT_TYPES: Record<string, string> = {
@@ -80,6 +28,8 @@ const MULTIMODAL_TEXT_TYPES: Record<string, string> = {
 };
 
 const PURE_SSM_TYPES = new Set(['mamba', 'mamba2', 'falcon_mamba']);
+/** architectures[0] of a pure state-space model (MambaForCausalLM, FalconMambaForCausalLM): checked after every family's. */
+const STATE_SPACE_ARCHITECTURE = /Mamba/;
 
 /**
  * Hybrids whose layout is not modelled (shared attention blocks, Mamba-2 mixers in
@@ -123,7 +73,7 @@ export function specFromConfigWithFields(
     prefix = 'text_config.';
     const nestedType = ownValue(textConfig, 'model_type');
     textType = typeof nestedType === 'string' ? nestedType : (ownValue(MULTIMODAL_TEXT_TYPES, topType) ?? topType);
-    defaults = ownValue(TEXT_CONFIG_DEFAULTS, textType) ?? {};
+    defaults = familyOf(textType)?.textDefaults ?? {};
     fallbacks.push(pick(top, ['torch_dtype', 'dtype', 'tie_word_embeddings', 'vocab_size']));
     refuseStateSpace(textConfig, textType, file, (k) => prefix + fieldName(k));
   }
@@ -137,8 +87,9 @@ export function specFromConfigWithFields(
     );
   }
   const reader = new ConfigReader(cfg, file, prefix, defaults, fieldName, fallbacks);
-  const adapter = ownValue(ADAPTERS, textType) ?? genericAdapter(reader, textType, file, fieldName);
-  const result = adapter({ r: reader, modelType: textType, architecture });
+  const family = familyOf(textType);
+  const adapter = family?.adapter ?? genericAdapter(reader, textType, file, fieldName);
+  const result = adapter({ r: reader, modelType: textType, architecture, norm: family?.norm ?? null });
 
   const layerKinds = groupLayers(result.layers);
   const notes = [...result.notes];
@@ -207,7 +158,8 @@ function modelTypeOf(top: JsonObject, architecture: string | null, file: string,
   if (typeof type === 'string' && type.length > 0) return type;
   if (type !== undefined && type !== null) throw new InputError(file, fieldName('model_type'), 'a string', describeValue(type));
   if (architecture) {
-    for (const [pattern, t] of ARCHITECTURE_TYPES) if (pattern.test(architecture)) return t;
+    const t = modelTypeOfArchitecture(architecture) ?? (STATE_SPACE_ARCHITECTURE.test(architecture) ? 'mamba' : undefined);
+    if (t) return t;
   }
   throw new InputError(file, fieldName('model_type'), 'a model_type or a known architectures[0] (e.g. "llama", "LlamaForCausalLM")', 'nothing');
 }
@@ -218,7 +170,7 @@ function refuseStateSpace(cfg: JsonObject, modelType: string, file: string, fiel
   const attentionKeys = ['num_attention_heads', 'n_head', 'num_heads', 'layer_types', 'attn_layer_period', 'layers_block_type'].some(
     (k) => ownValue(cfg, k) !== undefined && ownValue(cfg, k) !== null,
   );
-  if (PURE_SSM_TYPES.has(modelType) || (ssmKeys && !attentionKeys && !hasOwnKey(ADAPTERS, modelType))) {
+  if (PURE_SSM_TYPES.has(modelType) || (ssmKeys && !attentionKeys && !familyOf(modelType))) {
     throw new InputError(
       file,
       fieldName('model_type'),
@@ -236,7 +188,7 @@ function genericAdapter(r: ConfigReader, modelType: string, file: string, fieldN
     throw new InputError(
       file,
       r.prefix + fieldName('model_type'),
-      `a supported model type (${Object.keys(ADAPTERS).join(', ')}) or a Llama-style decoder config`,
+      `a supported model type (${supportedModelTypes().join(', ')}) or a Llama-style decoder config`,
       JSON.stringify(modelType),
       'unsupported',
     );

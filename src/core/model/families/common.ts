@@ -5,7 +5,7 @@
 import type { ConfigReader } from '../fields';
 import { LIMITS } from '../fields';
 import type { NormStyle } from '../layers';
-import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../spec';
+import type { LayerKind, LinearSpec, ModelSpec, NormKind, NormSpec } from '../spec';
 
 export interface FamilyResult {
   family: string;
@@ -30,6 +30,8 @@ export interface FamilyInput {
   r: ConfigReader;
   /** The (text) model_type the adapter was chosen for. */
   modelType: string;
+  /** The family's norm kind (its descriptor's); null for an unknown type, where the epsilon key tells. */
+  norm: NormKind | null;
   architecture: string | null;
 }
 

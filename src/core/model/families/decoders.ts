@@ -1,5 +1,5 @@
 /**
- * Llama-style decoders: pre-norm RMSNorm blocks with q/k/v/o and a gated MLP,
+ * Llama-style decoders (their descriptors are in descriptors.ts): pre-norm RMSNorm blocks with q/k/v/o and a gated MLP,
  * and the families that differ from it only in traits (biases, QK-norms, Gemma's
  * (1+w) and sandwich norms, fused projections, sliding-window patterns, MoE
  * layouts, DeepSeek's latent attention, Jamba's interleaved Mamba layers).
@@ -36,7 +36,7 @@ import {
 type MoeStyle = 'mixtral' | 'qwen' | 'deepseek' | 'gpt-oss' | 'jamba' | 'generic';
 type WindowRule = 'all' | 'qwen' | 'gemma2' | 'gemma3' | 'jamba' | 'none';
 
-interface Traits {
+export interface Traits {
   family: string;
   /** Gemma generation: RMSNorm (1+w); 2 and 3 add sandwich norms. */
   gemma?: 1 | 2 | 3;
@@ -49,67 +49,16 @@ interface Traits {
   act: string;
   window: WindowRule;
   moe?: MoeStyle;
-  /** Unknown model types: take the norm kind from which eps key is present. */
+  /** An unknown model type read as a Llama-style decoder (said in a note). */
   generic?: boolean;
 }
 
-const LLAMA: Traits = { family: 'llama', tieDefault: false, act: 'silu', window: 'none' };
-
-export const DECODER_TRAITS: Record<string, Traits> = {
-  llama: LLAMA,
-  mistral: { ...LLAMA, family: 'mistral', window: 'all' },
-  mixtral: { ...LLAMA, family: 'mixtral', window: 'all', moe: 'mixtral' },
-  qwen2: { ...LLAMA, family: 'qwen2', qkvBias: true, window: 'qwen' },
-  qwen2_moe: { ...LLAMA, family: 'qwen2_moe', qkvBias: true, window: 'qwen', moe: 'qwen' },
-  qwen3: { ...LLAMA, family: 'qwen3', qkNorm: true, window: 'qwen' },
-  qwen3_moe: { ...LLAMA, family: 'qwen3_moe', qkNorm: true, window: 'qwen', moe: 'qwen' },
-  gemma: { ...LLAMA, family: 'gemma', gemma: 1, tieDefault: true, act: 'gelu_pytorch_tanh' },
-  gemma2: { ...LLAMA, family: 'gemma2', gemma: 2, tieDefault: true, act: 'gelu_pytorch_tanh', window: 'gemma2' },
-  gemma3_text: { ...LLAMA, family: 'gemma3', gemma: 3, qkNorm: true, tieDefault: true, act: 'gelu_pytorch_tanh', window: 'gemma3' },
-  phi3: { ...LLAMA, family: 'phi3', fused: true, window: 'all' },
-  gpt_oss: { ...LLAMA, family: 'gpt_oss', window: 'all', moe: 'gpt-oss' },
-  deepseek: { ...LLAMA, family: 'deepseek', moe: 'deepseek' },
-  deepseek_v2: { ...LLAMA, family: 'deepseek_v2', moe: 'deepseek' },
-  deepseek_v3: { ...LLAMA, family: 'deepseek_v3', moe: 'deepseek' },
-  jamba: { ...LLAMA, family: 'jamba', moe: 'jamba', window: 'jamba' },
-};
+export const LLAMA_TRAITS: Traits = { family: 'llama', tieDefault: false, act: 'silu', window: 'none' };
 
 /** Read as a Llama-style decoder when the model type is not known but the config has the usual fields. */
 export function genericTraits(modelType: string): Traits {
-  return { ...LLAMA, family: modelType || 'unknown', window: 'all', moe: 'generic', generic: true };
+  return { ...LLAMA_TRAITS, family: modelType || 'unknown', window: 'all', moe: 'generic', generic: true };
 }
-
-/** Transformers' config-class defaults, used only to fill sparse nested `text_config`s. */
-export const TEXT_CONFIG_DEFAULTS: Record<string, Record<string, unknown>> = {
-  llama: {
-    vocab_size: 32000, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
-    hidden_act: 'silu', max_position_embeddings: 2048, rms_norm_eps: 1e-6, tie_word_embeddings: false,
-  },
-  mistral: {
-    vocab_size: 32000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32,
-    num_key_value_heads: 8, hidden_act: 'silu', max_position_embeddings: 131072, rms_norm_eps: 1e-6,
-    tie_word_embeddings: false, sliding_window: 4096,
-  },
-  qwen2: {
-    vocab_size: 151936, hidden_size: 4096, intermediate_size: 22016, num_hidden_layers: 32, num_attention_heads: 32,
-    num_key_value_heads: 32, hidden_act: 'silu', max_position_embeddings: 32768, rms_norm_eps: 1e-6,
-    tie_word_embeddings: false, use_sliding_window: false, max_window_layers: 28,
-  },
-  gemma: {
-    vocab_size: 256000, hidden_size: 3072, intermediate_size: 24576, num_hidden_layers: 28, num_attention_heads: 16,
-    num_key_value_heads: 16, head_dim: 256, max_position_embeddings: 8192, rms_norm_eps: 1e-6, tie_word_embeddings: true,
-  },
-  gemma2: {
-    vocab_size: 256000, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8,
-    num_key_value_heads: 4, head_dim: 256, max_position_embeddings: 8192, rms_norm_eps: 1e-6, tie_word_embeddings: true,
-    sliding_window: 4096,
-  },
-  gemma3_text: {
-    vocab_size: 262208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8,
-    num_key_value_heads: 4, head_dim: 256, max_position_embeddings: 131072, rms_norm_eps: 1e-6,
-    tie_word_embeddings: true, sliding_window: 4096, sliding_window_pattern: 6,
-  },
-};
 
 /** A layer's attention type from `layer_types` or a family's pattern. Anything else is skipped. */
 type LayerType = 'full_attention' | 'sliding_attention' | string;
@@ -205,10 +154,10 @@ function moeLayout(r: ConfigReader, style: MoeStyle, hidden: number, denseFfn: n
 }
 
 export function decoderAdapter(t: Traits) {
-  return ({ r }: FamilyInput): FamilyResult => buildDecoder(r, t);
+  return ({ r, norm }: FamilyInput): FamilyResult => buildDecoder(r, t, norm);
 }
 
-function buildDecoder(r: ConfigReader, t: Traits): FamilyResult {
+function buildDecoder(r: ConfigReader, t: Traits, familyNorm: NormKind | null): FamilyResult {
   const notes: string[] = [];
   const hidden = hiddenSize(r);
   const layers = layerCount(r);
@@ -221,9 +170,9 @@ function buildDecoder(r: ConfigReader, t: Traits): FamilyResult {
   const act = activation(r, t.act);
   const tied = r.bool(KEYS.tie, t.tieDefault);
 
-  // Norm kind: fixed by family, except for unknown types where the eps key tells.
-  let kind: NormKind = 'rmsnorm';
-  if (t.generic && !r.has('rms_norm_eps') && r.has('layer_norm_eps', 'layer_norm_epsilon')) kind = 'layernorm';
+  // Norm kind: the family's, except for unknown types where the eps key tells.
+  let kind: NormKind = familyNorm ?? 'rmsnorm';
+  if (familyNorm === null && !r.has('rms_norm_eps') && r.has('layer_norm_eps', 'layer_norm_epsilon')) kind = 'layernorm';
   const style: NormStyle = {
     kind,
     eps: r.eps(KEYS.eps, 1e-6),
