@@ -76,6 +76,18 @@ const CASES: Case[] = [
     },
   },
   { fixture: 'bert-base-uncased' },
+  { fixture: 'Phi-3-mini-4k-instruct' },
+  { fixture: 'Gemma-3-1b-it' },
+  { fixture: 'DeepSeek-V2-Lite' },
+  { fixture: 'DeepSeek-V2' },
+  {
+    fixture: 'DeepSeek-V3',
+    lost: { why: 'DeepseekV2Model converts V3 as "deepseek2": read back as deepseek_v2', change: (c) => ({ ...c, model_type: 'deepseek_v2' }) },
+  },
+  {
+    fixture: 'BLOOM-560m',
+    lost: { why: 'BloomModel writes the hidden size (1024) as the context length when the config has no seq_length', change: (c) => ({ ...c, max_position_embeddings: 1024 }) },
+  },
 ];
 
 function configOf(fixture: string): { path: string; config: Config } {
@@ -156,6 +168,18 @@ describe('GGUF keys the config names differently, read into the family’s own f
     assert.deepEqual(windows.map(([, w]) => w), Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 128 : null)));
     // 32 experts, 4 used per token (experts_per_token in the config, expert_used_count in the GGUF).
     assert.deepEqual([spec.layerKinds[0]!.mlp.experts, spec.layerKinds[0]!.mlp.topK], [32, 4]);
+  });
+
+  it('phi3: sliding_window 0 (what the converter writes for a config without one, Phi-4) means no window, as in the config', async () => {
+    const { path, config } = configOf('Phi-3-mini-4k-instruct');
+    const noWindow = { ...config, sliding_window: null };
+    const expected = specFromConfig(noWindow, { path, format: 'config.json' });
+    // By hand: every layer attends in full.
+    assert.ok(expected.layerKinds.every((k) => k.attention.window === null));
+    const { kv } = converterMetadata(noWindow);
+    assert.deepEqual(kv.find(([k]) => k === 'phi3.attention.sliding_window')?.[1], gv.u32(0));
+    const spec = await specFromGguf(memorySource(ggufFromConfig(noWindow, false).bytes), { path: '/m.gguf', format: 'gguf' });
+    assert.deepEqual(shape(spec), shape(expected));
   });
 
   it('phi2: rope.dimension_count 32 of a head of 80 → partial rotary 0.4', async () => {

@@ -37,6 +37,10 @@ export const CONVERTER_ARCH: Record<string, string> = {
   gemma2: 'gemma2',
   phi: 'phi2',
   phi3: 'phi3',
+  gemma3_text: 'gemma3',
+  // DeepseekV2Model converts V2 and V3 alike.
+  deepseek_v2: 'deepseek2',
+  deepseek_v3: 'deepseek2',
   gpt2: 'gpt2',
   gptj: 'gptj',
   gpt_neox: 'gptneox',
@@ -135,6 +139,28 @@ export function converterMetadata(config: Config): { arch: string; kv: [string, 
       put('attention.relative_buckets_count', u32(num(config, ['relative_attention_num_buckets'])));
       put('attention.layer_norm_rms_epsilon', f32(num(config, ['layer_norm_epsilon'])));
       break;
+    case 'bloom':
+      // BloomModel: context length seq_length, else n_embed; feed_forward 4·n_embed; n_layer; n_head as KV heads too.
+      put('context_length', u32(num(config, ['seq_length']) ?? hidden));
+      put('embedding_length', u32(hidden));
+      put('feed_forward_length', u32(4 * hidden));
+      put('block_count', u32(layers));
+      put('attention.head_count', u32(heads));
+      put('attention.head_count_kv', u32(heads));
+      put('attention.layer_norm_epsilon', f32(num(config, ['layer_norm_epsilon'])));
+      break;
+    case 'phi3':
+      // Phi3MiniModel: rope dims int(partial_rotary_factor · n_embd) // n_head; sliding_window, 0 when the config has none (Phi-4).
+      put('context_length', u32(num(config, ['n_positions', 'max_position_embeddings'])));
+      put('embedding_length', u32(hidden));
+      put('feed_forward_length', u32(num(config, ['intermediate_size'])));
+      put('block_count', u32(layers));
+      put('attention.head_count', u32(heads));
+      put('attention.head_count_kv', u32(num(config, ['num_key_value_heads', 'n_head_kv'])));
+      put('attention.layer_norm_rms_epsilon', f32(num(config, ['rms_norm_eps'])));
+      put('rope.dimension_count', u32(Math.floor(Math.trunc((num(config, ['partial_rotary_factor']) ?? 1) * hidden) / heads)));
+      put('attention.sliding_window', u32(num(config, ['sliding_window']) ?? 0));
+      break;
     default: {
       // TextModel.set_gguf_parameters, then the family's additions.
       put('block_count', u32(layers));
@@ -159,6 +185,28 @@ export function converterMetadata(config: Config): { arch: string; kv: [string, 
         put('attention.sliding_window', u32(num(config, ['sliding_window'])));
         put('attn_logit_softcapping', f32(num(config, ['attn_logit_softcapping'])));
         put('final_logit_softcapping', f32(num(config, ['final_logit_softcapping'])));
+      }
+      if (type === 'gemma3_text') {
+        // Gemma3Model: head_dim defaults to 256; the sliding window unless every layer is global (pattern 1).
+        put('attention.key_length', u32(headDim ?? 256));
+        if (num(config, ['sliding_window_pattern']) !== 1) put('attention.sliding_window', u32(num(config, ['sliding_window'])));
+      }
+      if (type === 'deepseek_v2' || type === 'deepseek_v3') {
+        // DeepseekV2Model: MLA as MQA with larger heads (key/value_length), the un-absorbed sizes as *_mla.
+        const kvRank = num(config, ['kv_lora_rank']) ?? 512;
+        const rope = num(config, ['qk_rope_head_dim'])!;
+        put('leading_dense_block_count', u32(num(config, ['first_k_dense_replace']) ?? 0));
+        put('vocab_size', u32(num(config, ['vocab_size'])));
+        put('attention.q_lora_rank', u32(num(config, ['q_lora_rank'])));
+        put('attention.kv_lora_rank', u32(kvRank));
+        put('attention.key_length', u32(kvRank + rope));
+        put('attention.value_length', u32(kvRank));
+        put('attention.key_length_mla', u32(num(config, ['qk_nope_head_dim'])! + rope));
+        put('attention.value_length_mla', u32(num(config, ['v_head_dim'])));
+        put('expert_feed_forward_length', u32(num(config, ['moe_intermediate_size'])));
+        put('expert_count', u32(num(config, ['n_routed_experts'])));
+        put('expert_shared_count', u32(num(config, ['n_shared_experts']) ?? 0));
+        put('rope.dimension_count', u32(rope));
       }
       if (type === 'gpt_oss') {
         // GptOssModel: the sliding window, and intermediate_size as the experts' width.

@@ -174,7 +174,11 @@ export const FAMILIES: FamilyDescriptor[] = [
     },
     gguf: { arch: 'gemma3' },
   }),
-  decoder('phi3', { fused: true, window: 'all' }, { architecture: /^Phi3/, gguf: { arch: 'phi3' } }),
+  decoder('phi3', { fused: true, window: 'all' }, {
+    architecture: /^Phi3/,
+    // The converter writes sliding_window 0 for a config without one (Phi-4): no window.
+    gguf: { arch: 'phi3', derive: (c) => { if (c['sliding_window'] === 0) delete c['sliding_window']; } },
+  }),
   decoder('gpt_oss', { window: 'all', moe: 'gpt-oss' }, {
     architecture: /^GptOss/,
     gguf: {
