@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { InputError } from '../../src/core/errors';
 import { memorySource } from '../../src/core/model/bytes';
 import { specFromConfig } from '../../src/core/model/config';
 import { familyOf } from '../../src/core/model/families/descriptors';
@@ -15,7 +16,7 @@ import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model
 import type { ModelSpec } from '../../src/core/model/spec';
 import { fixturePath, loadFixture, profiledFixtures } from './helpers/fixtures';
 import { converterMetadata, ggufFromConfig } from './helpers/gguf-converter';
-import { gv, writeGguf } from './helpers/gguf-writer';
+import { gv, writeGguf, type GgufEntry } from './helpers/gguf-writer';
 import { llamaTensors, writeSafetensors, type TensorSpec } from './helpers/safetensors-writer';
 
 type Config = Record<string, unknown>;
@@ -180,6 +181,16 @@ describe('GGUF keys the config names differently, read into the family’s own f
     assert.deepEqual(kv.find(([k]) => k === 'phi3.attention.sliding_window')?.[1], gv.u32(0));
     const spec = await specFromGguf(memorySource(ggufFromConfig(noWindow, false).bytes), { path: '/m.gguf', format: 'gguf' });
     assert.deepEqual(shape(spec), shape(expected));
+  });
+
+  it('deepseek2: a key length shorter than the rope part is refused, naming the *_mla key it came from', async () => {
+    const { config } = configOf('DeepSeek-V2-Lite');
+    // qk_nope_head_dim = key_length_mla − rope = 32 − 64 < 0.
+    const kv = converterMetadata(config).kv.map(([k, v]): [string, GgufEntry] => [k, k === 'deepseek2.attention.key_length_mla' ? gv.u32(32) : v]);
+    await assert.rejects(
+      specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/m.gguf', format: 'gguf' }),
+      (e: unknown) => e instanceof InputError && e.field === 'deepseek2.attention.key_length_mla',
+    );
   });
 
   it('phi2: rope.dimension_count 32 of a head of 80 → partial rotary 0.4', async () => {

@@ -94,7 +94,6 @@ function decoder(modelType: string, traits: Partial<Traits>, rest: Omit<FamilyDe
 
 const QWEN_EXPERTS = { path: 'mlp.experts', gate: 'gate_proj.weight', topK: 8, countField: 'num_experts', ffnField: 'moe_intermediate_size', listDenseLayers: true };
 const GEMMA = { tieDefault: true, act: 'gelu_pytorch_tanh' } as const;
-const LAYERNORM_EPS = { rms_norm_eps: 'layer_norm_epsilon' };
 
 /** In the order the supported model types are listed to the user. */
 export const FAMILIES: FamilyDescriptor[] = [
@@ -240,7 +239,7 @@ export const FAMILIES: FamilyDescriptor[] = [
     adapter: t5,
     fields: {
       num_hidden_layers: 'num_layers', hidden_size: 'd_model', num_attention_heads: 'num_heads', head_dim: 'd_kv', intermediate_size: 'd_ff',
-      ...LAYERNORM_EPS, max_position_embeddings: 'n_positions',
+      rms_norm_eps: 'layer_norm_epsilon', max_position_embeddings: 'n_positions',
     },
     gguf: {
       arch: 't5',
@@ -301,9 +300,10 @@ function deepseekMla(c: JsonObject, g: GgufFacts): void {
   if (c['q_lora_rank'] === 0) delete c['q_lora_rank'];
   c['n_routed_experts'] = c['num_local_experts'];
   c['num_key_value_heads'] = c['num_attention_heads'];
+  const mla = (suffix: string) => `${g.arch}.attention.${suffix}${g.num(`attention.${suffix}_mla`) !== undefined ? '_mla' : ''}`;
   g.fields.set('qk_rope_head_dim', `${g.arch}.rope.dimension_count`);
-  g.fields.set('qk_nope_head_dim', `${g.arch}.attention.key_length`);
-  g.fields.set('v_head_dim', `${g.arch}.attention.value_length`);
+  g.fields.set('qk_nope_head_dim', mla('key_length'));
+  g.fields.set('v_head_dim', mla('value_length'));
 }
 
 /**
