@@ -21,7 +21,11 @@ import { llamaTensors, writeSafetensors, type TensorSpec } from './helpers/safet
 
 type Config = Record<string, unknown>;
 
-/** What a profile depends on: everything but where it came from, its notes and what the weights sum to. */
+/**
+ * The spec but for what the two forms hold differently by nature: the source, the notes, the weights' sum
+ * (the test GGUF lists only the tensors the reader looks at), the name (general.name vs the folder), the
+ * dtype (GGUF's file type, F16 here, vs torch_dtype) and architectures[0] (GGUF has none).
+ */
 function shape(spec: ModelSpec): unknown {
   const { source: _source, notes: _notes, paramsFromWeights: _weights, name: _name, dtype: _dtype, architecture: _arch, ...rest } = spec;
   return JSON.parse(JSON.stringify(rest));
