@@ -102,8 +102,8 @@ export function converterMetadata(config: Config): { arch: string; kv: [string, 
       put('attention.layer_norm_epsilon', f32(num(config, ['layer_norm_eps'])));
       break;
     case 'gptj': {
-      // No GPTJ class in convert_hf_to_gguf.py: the keys llama.cpp's gptj loader reads (LLM_ARCH_GPTJ:
-      // context, embedding, block count, head count, rope dimension count, layer_norm_epsilon).
+      // No GPTJ class in convert_hf_to_gguf.py (constants.py names the "gptj" architecture): the common
+      // Keys.LLM / Keys.Attention / Keys.Rope names, as the other LayerNorm converters write them.
       put('context_length', u32(num(config, ['n_positions'])));
       put('embedding_length', u32(hidden));
       put('feed_forward_length', u32(num(config, ['n_inner']) ?? 4 * hidden));
