@@ -12,7 +12,7 @@ import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
 import type { ValidationHeadline } from '../core/validate/validate';
-import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, type DeferDepthLimit, type Workload } from '../core/workload';
+import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, TP_AUTO, type DeferDepthLimit, type WorkloadRequest } from '../core/workload';
 
 /** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
 export interface HardwareChoice {
@@ -23,8 +23,8 @@ export interface HardwareChoice {
   source: 'preset' | 'workspace';
 }
 
-/** The workload as the controls edit it: the core's, with tiles left at its default. */
-export type WorkloadInput = Omit<Workload, 'tiles'>;
+/** The workload as the controls edit it: the core's request (tp may be 'auto'), with tiles left at its default. */
+export type WorkloadInput = Omit<WorkloadRequest, 'tiles'>;
 
 /**
  * The panel's kernel choices over the hardware profile's own (`kernels.attention`, `kernels.norm`):
@@ -167,7 +167,7 @@ export function parseWorkloadInput(v: unknown): WorkloadInput | null {
   if (!isRecord(v)) return null;
   const { phase, batch, seq, context, tp, dtype, softmaxOffset, deferDepth } = v;
   if (phase !== 'prefill' && phase !== 'decode') return null;
-  if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !isCount(tp, 1024)) return null;
+  if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !(tp === TP_AUTO || isCount(tp, 1024))) return null;
   if (dtype !== null && !(typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype))) return null;
   if (typeof softmaxOffset !== 'string' || !(SOFTMAX_OFFSETS as readonly string[]).includes(softmaxOffset)) return null;
   // Panels saved before the depth existed restore with the default.

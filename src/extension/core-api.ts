@@ -14,7 +14,7 @@ export { pytorchModule } from '../core/codegen/pytorch';
 export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
 export { compareHardware, compareRuns, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../core/report/compare';
 export { DEFAULT_WORKLOAD } from '../core/workload';
-export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../common/panel-view';
+export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadFor, workloadOf } from '../common/panel-view';
 export { standaloneHtml } from '../common/report-html';
 export { readLatestMeasurements } from '../common/measured-file';
 // The binary-model viewer and the chat tool.

@@ -163,7 +163,7 @@ suite('Deferred Norm in the extension host', () => {
 
   test('the attention kernel control re-profiles with the override, as `--set kernels.attention=eager` does', async () => {
     const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
-    const workload = { ...panel.workload, phase: 'decode' as const, batch: 32, context: 2048, deferDepth: 'deepest' as const };
+    const workload = { ...panel.workload, phase: 'decode' as const, batch: 32, context: 2048, tp: 1, deferDepth: 'deepest' as const };
     const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
     const full = { ...DEFAULT_WORKLOAD, ...workload };
     const softmax = () => panel.currentView()!.report.layerKinds[0]!.sites.find((s) => s.kind === 'softmax')!;
@@ -400,7 +400,9 @@ suite('Deferred Norm in the extension host', () => {
     const text = (await vscode.workspace.openTextDocument(doc)).getText();
     const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
     // At the current choice's workload (the panels' prefill of 1024 tokens at batch 1), not the settings'.
-    const workload = { ...DEFAULT_WORKLOAD, ...api.currentChoice().workload };
+    // The test workspace pins deferredNorm.tensorParallel to 1 (prepare.ts): every preset runs at TP 1.
+    const workload = { ...DEFAULT_WORKLOAD, ...api.currentChoice().workload, tp: 1 };
+    assert.equal(api.currentChoice().workload.tp, 1);
     assert.equal(workload.seq, 1024);
     for (const name of ['dimc', 'gpu-h100', 'tpu-v5e']) {
       const saved = profile(spec, getPreset(name), workload).totals.savedPct;
