@@ -145,6 +145,8 @@ export type WebviewMessage =
   | { type: 'export' }
   /** Export PyTorch Patch… for the panel's model, hardware, kernels and workload. */
   | { type: 'exportPytorchPatch' }
+  /** The headline's validation link: open `deferred-norm validate`'s table (deferredNorm.showValidation). */
+  | { type: 'showValidation' }
   /** A site row's link: open the modeling line or config key the site comes from. */
   | { type: 'openSiteSource'; layerKind: string; site: string }
   /** After each render: the headline's text as shown, so the host (and its tests) know what the user sees. */
@@ -198,6 +200,7 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
     case 'verify':
     case 'export':
     case 'exportPytorchPatch':
+    case 'showValidation':
       return { type: v['type'] };
     case 'profile': {
       const workload = parseWorkloadInput(v['workload']);

@@ -24,5 +24,5 @@ export { chatParts, headlineFigures, profileChecked } from '../core/report/brief
 export { analyzeConfigText } from './editor/analysis';
 export { FILE_CAPS } from '../core/files';
 // The validation's headline in the panel (a checkout's fixtures).
-export { validate, validationHeadline } from '../core/validate/validate';
+export { formatValidation, validate, validationHeadline } from '../core/validate/validate';
 export { validationInputs } from '../cli/validate';

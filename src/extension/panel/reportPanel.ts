@@ -342,6 +342,9 @@ export class ReportPanel {
       case 'exportPytorchPatch':
         await ReportPanel.actions?.exportPytorchPatch(this);
         return;
+      case 'showValidation':
+        await vscode.commands.executeCommand('deferredNorm.showValidation');
+        return;
     }
   }
 

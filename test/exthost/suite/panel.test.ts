@@ -19,7 +19,7 @@ import { POINTS } from '../../../src/core/validate/points';
 import { validate } from '../../../src/core/validate/validate';
 import type { TestApi } from '../../../src/extension/extension';
 import type { ReportPanel } from '../../../src/extension/panel/reportPanel';
-import { EXTENSION_ID, report, workspaceRoot } from './helpers';
+import { EXTENSION_ID, report, until, workspaceRoot } from './helpers';
 
 const workspaceDir = (): string => workspaceRoot().fsPath;
 
@@ -148,6 +148,39 @@ suite('Deferred Norm in the extension host', () => {
     for (let i = 0; i < 300 && !panel.currentView()?.validation; i++) await new Promise((r) => setTimeout(r, 100));
     const headline = await renderedAfter(panel, () => panel.refresh());
     assert.ok(headline.includes(want), `${want} in: ${headline}`);
+    assert.match(headline, /Show each point/);
+  });
+
+  test("the validation link opens deferred-norm validate's table, read-only, with every published point (issue 19)", async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    // What the link's click posts (the click itself: test/exthost/ui.test.ts).
+    await panel.receive({ type: 'showValidation' });
+    const editor = await until('the validation document in an editor', () => vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'deferred-norm' && e.document.uri.path.includes('validate')));
+    const text = editor.document.getText();
+    for (const p of POINTS) assert.ok(text.includes(p.id), `point ${p.id} in the document`);
+    // Read-only: the deferred-norm: scheme has a content provider and no file system to save into.
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('deferred-norm'), undefined);
+    const commands = await vscode.commands.getCommands(true);
+    assert.ok(commands.includes('deferredNorm.showValidation'));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  test('TP auto, the default setting: the headline says the degree it chose, 16 for Llama-3.1-8B on dimc (issue 20)', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const config = vscode.workspace.getConfiguration('deferredNorm');
+    // The suite's workspace pins 1 (prepare.ts); "auto" is what a user gets with no setting.
+    try {
+      await config.update('tensorParallel', 'auto', vscode.ConfigurationTarget.Workspace);
+      // TP 8 holds 938 MB of fp8 linears + 1.07 GB of KV cache per card, over dimc's 2 GB of SRAM; TP 16
+      // fits (derived in test/unit/tensor-parallel.test.ts).
+      await until('the panel at TP auto', () => (panel.workload.tp === 'auto' && panel.currentView()?.report.workload.tp === 16 ? true : undefined), 30_000);
+      const headline = await renderedAfter(panel, () => panel.refresh());
+      assert.match(headline, /Workload decode, context 2048, batch 32, tp 16 \(auto: the smallest that fits\)/);
+      assert.doesNotMatch(headline, /does not fit/);
+    } finally {
+      await config.update('tensorParallel', 1, vscode.ConfigurationTarget.Workspace);
+      await until('the panel back at TP 1', () => (panel.currentView()?.report.workload.tp === 1 ? true : undefined), 30_000);
+    }
   });
 
   test('a control in the panel re-profiles at once: hardware and workload from the webview’s message', async () => {
