@@ -131,7 +131,7 @@ export class ControlsView {
       batch: textfield('ctl-batch', String(w.batch), 'Batch'),
       seq: textfield('ctl-seq', String(w.seq), 'Prompt tokens (prefill)'),
       context: textfield('ctl-context', String(w.context), 'Context (decode)'),
-      tp: textfield('ctl-tp', String(w.tp), 'Tensor-parallel degree: auto (the smallest that fits) or a number'),
+      tp: textfield('ctl-tp', String(w.tp), 'Tensor-parallel degree: auto (the smallest that fits) or a number', [TP_AUTO]),
     };
     const defaultAxis: SweepAxis = view.sweep?.axis ?? (w.phase === 'prefill' ? 'seq' : 'context');
     this.axis = select('ctl-axis', SWEEP_AXES.map((a) => ({ value: a, label: a })), defaultAxis, 'Sweep axis');

@@ -2,6 +2,7 @@
 import { FIGURE_DEFINITIONS, savingPartsPct, type FigureKey } from '../src/core/report/figures';
 import { workloadLine } from '../src/core/report/formats';
 import { byteCount } from '../src/core/report/text';
+import { tpText } from '../src/core/report/tensor-parallel';
 import { isOverride } from '../src/core/hardware/profile';
 import type { Report } from '../src/core/report/types';
 import type { PanelView } from '../src/common/protocol';
@@ -102,7 +103,8 @@ function endToEndFigures(report: Report): HTMLElement[] {
   const m = report.memory;
   if (m) {
     const tiers = m.tiers.map((t) => `${byteCount(t.usedBytes, 1000)} of ${byteCount(t.capacityBytes, 1000)} ${t.tier}`).join(', ');
-    out.push(figure('Memory per device', byteCount(m.perDevice.totalBytes, 1000), tiers, m.fits ? 'figure-memory' : 'figure-memory figure-over', 'memory'));
+    // The degree the memory is split over, and whether TP auto chose it ("TP 16, the smallest that fits").
+    out.push(figure('Memory per device', byteCount(m.perDevice.totalBytes, 1000), `${tpText(report.workload)}: ${tiers}`, m.fits ? 'figure-memory' : 'figure-memory figure-over', 'memory'));
   }
   return out;
 }
