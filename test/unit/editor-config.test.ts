@@ -485,6 +485,7 @@ test('TP auto (the default): the lens, status bar and hovers say the degree used
   assert.equal(auto.figures?.memory.fits, true);
   assert.match(lensTitle(auto, 'dimc'), /^Deferred norm: −\d+\.\d% on dimc · decode b32 ctx2048 TP auto → 16 · TPOT [\d.,]+ (µs|ms)$/);
   assert.match(statusText(auto, 'dimc').tooltip, /decode b32 ctx2048 TP auto → 16\./);
+  assert.match(statusText(auto, 'dimc').text, /^\$\(pulse\) −\d+\.\d% dimc TP auto → 16$/);
   assert.match(hover(auto, 'num_hidden_layers'), /Memory per device: [\d.]+ GB at TP 16, the smallest that fits\./);
   // 405B on dimc fits at no degree its heads allow: TP 1, said so, with the warning.
   const big = fixture('Llama-3.1-405B');

@@ -68,13 +68,18 @@ export function lensTitle(analysis: ConfigAnalysis, hardwareLabel: string): stri
   return `Deferred norm: ${savingText(f.totals.savedPct)} on ${hardwareLabel} · ${shortWorkload(f.workload)}${e2e ? ` · ${e2e}` : ''}${fit ? ` · $(warning) ${fit}` : ''}`;
 }
 
+/** The degree in the status bar: " TP auto → 16" when auto chose it, " TP 8" when set, nothing at one chip as set. */
+function statusTp(w: ConfigFigures['workload']): string {
+  return w.tpChosen ? ` TP auto → ${w.tp}` : w.tp > 1 ? ` TP ${w.tp}` : '';
+}
+
 export function statusText(analysis: ConfigAnalysis, hardwareLabel: string): { text: string; tooltip: string } {
   const f = analysis.figures;
   if (!f) return { text: '$(pulse) Deferred norm: —', tooltip: analysis.error?.message ?? 'Not profiled' };
   const e2e = endToEndText(f);
   const fit = fitText(f);
   return {
-    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}${fit ? ' $(warning)' : ''}`,
+    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}${statusTp(f.workload)}${fit ? ' $(warning)' : ''}`,
     tooltip: [
       `Deferred norm: ${savingText(f.totals.savedPct)} latency (simulated) on ${hardwareLabel} · ${shortWorkload(f.workload)}.`,
       ...(e2e ? [`Deferred: ${e2e}.`] : []),
