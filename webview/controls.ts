@@ -4,7 +4,7 @@
  * own parsers first, so the host only gets requests it accepts.
  */
 import { DTYPES, type AttentionKernel, type NormKernel } from '../src/core/hardware/profile';
-import { SOFTMAX_OFFSETS } from '../src/core/workload';
+import { SOFTMAX_OFFSETS, TP_AUTO } from '../src/core/workload';
 import {
   ATTENTION_KERNELS,
   NORM_KERNELS,
@@ -24,6 +24,12 @@ import { button, labelFor, select, textfield, type ButtonElement, type SelectEle
 const TEXT_DEBOUNCE_MS = 150;
 type CountField = 'batch' | 'seq' | 'context' | 'tp';
 const COUNT_LIMITS: Record<CountField, number> = { batch: 1 << 16, seq: 1 << 24, context: 1 << 24, tp: 1024 };
+/** A count field's value; the tensor-parallel field also takes "auto" (the smallest degree that fits). */
+function countValue(field: CountField, text: string): number | typeof TP_AUTO {
+  const t = text.trim();
+  return field === 'tp' && t.toLowerCase() === TP_AUTO ? TP_AUTO : Number(t);
+}
+
 /** The kernel selects' value for "what the profile says" (no override). */
 const PROFILE = 'profile';
 
@@ -125,7 +131,7 @@ export class ControlsView {
       batch: textfield('ctl-batch', String(w.batch), 'Batch'),
       seq: textfield('ctl-seq', String(w.seq), 'Prompt tokens (prefill)'),
       context: textfield('ctl-context', String(w.context), 'Context (decode)'),
-      tp: textfield('ctl-tp', String(w.tp), 'Tensor-parallel degree'),
+      tp: textfield('ctl-tp', String(w.tp), 'Tensor-parallel degree: auto (the smallest that fits) or a number', [TP_AUTO]),
     };
     const defaultAxis: SweepAxis = view.sweep?.axis ?? (w.phase === 'prefill' ? 'seq' : 'context');
     this.axis = select('ctl-axis', SWEEP_AXES.map((a) => ({ value: a, label: a })), defaultAxis, 'Sweep axis');
@@ -223,12 +229,12 @@ export class ControlsView {
       dtype: this.dtype.value === 'default' ? null : this.dtype.value,
       softmaxOffset: this.offset.value,
       deferDepth: this.depth.value,
-      ...Object.fromEntries((Object.keys(this.counts) as CountField[]).map((f) => [f, Number(this.counts[f].value.trim())])),
+      ...Object.fromEntries((Object.keys(this.counts) as CountField[]).map((f) => [f, countValue(f, this.counts[f].value)])),
     };
     let valid = true;
     for (const f of Object.keys(this.counts) as CountField[]) {
-      const v = Number(this.counts[f].value.trim());
-      const ok = Number.isInteger(v) && v >= 1 && v <= COUNT_LIMITS[f];
+      const v = countValue(f, this.counts[f].value);
+      const ok = v === TP_AUTO || (Number.isInteger(v) && v >= 1 && v <= COUNT_LIMITS[f]);
       this.counts[f].invalid = !ok;
       valid &&= ok;
     }

@@ -43,8 +43,10 @@ export function select(id: string, options: readonly SelectOption[], value: stri
   return el;
 }
 
-export function textfield(id: string, value: string, label: string): TextfieldElement {
-  const el = h('vscode-textfield', { attrs: { id, 'aria-label': label, type: 'number', min: 1, step: 1, inputmode: 'numeric' } }) as TextfieldElement;
+/** A count field; `words` also lets it hold a word (the tensor-parallel field's "auto"), so it is a text field. */
+export function textfield(id: string, value: string, label: string, words: readonly string[] = []): TextfieldElement {
+  const attrs = words.length === 0 ? { type: 'number', min: 1, step: 1, inputmode: 'numeric' } : { type: 'text', placeholder: `${words.join(', ')} or a number`, spellcheck: 'false' };
+  const el = h('vscode-textfield', { attrs: { id, 'aria-label': label, ...attrs } }) as TextfieldElement;
   el.value = value;
   el.addEventListener('keydown', keepOwnSelectAll);
   return el;

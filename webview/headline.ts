@@ -2,6 +2,7 @@
 import { FIGURE_DEFINITIONS, savingPartsPct, type FigureKey } from '../src/core/report/figures';
 import { workloadLine } from '../src/core/report/formats';
 import { byteCount } from '../src/core/report/text';
+import { tpText } from '../src/core/report/tensor-parallel';
 import { isOverride } from '../src/core/hardware/profile';
 import type { Report } from '../src/core/report/types';
 import type { PanelView } from '../src/common/protocol';
@@ -35,7 +36,10 @@ function kernelsLine(view: Pick<PanelView, 'kernels' | 'profileKernels'>, proven
   return h('p', { className: 'kernels-line' }, h('span', { className: 'fact-label', text: 'Kernels ' }), item('attention', 'attention'), ' · ', item('norm', 'norm'));
 }
 
-export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<PanelView, 'kernels' | 'profileKernels' | 'validation'>): void {
+/** Opens the validation report (the panel); null in the stand-alone export, which has no host to ask. */
+export type ValidationLink = () => void;
+
+export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<PanelView, 'kernels' | 'profileKernels' | 'validation'>, openValidation: ValidationLink | null = null): void {
   const { model, hardware, totals } = report;
   const params = model.params.active !== model.params.total ? `${paramCount(model.params.total)} params, ${paramCount(model.params.active)} active` : `${paramCount(model.params.total)} params`;
   const title = h('h1', { className: 'model-name', text: model.name });
@@ -68,20 +72,24 @@ export function renderHeadline(body: HTMLElement, report: Report, view?: Pick<Pa
     ' ',
     h('a', { className: 'provenance-link', text: 'Sources and assumptions', attrs: { href: '#provenance' } }),
   );
-  const validation = view?.validation ? validationLine(view.validation) : null;
+  const validation = view?.validation ? validationLine(view.validation, openValidation) : null;
   const notes = model.notes.length > 0 ? h('ul', { className: 'model-notes' }, ...model.notes.map((n) => h('li', { text: n }))) : null;
   replaceChildren(body, title, facts, src, hw, view ? kernelsLine(view, report.hardware.provenance) : null, wl, memoryWarning(report), figures, parts, estimate, validation, definitions(report), notes);
 }
 
-/** How far the simulator is from published measurements, as `deferred-norm validate` prints it (issue 19). */
-function validationLine(v: NonNullable<PanelView['validation']>): HTMLElement {
-  return h(
-    'p',
-    { className: 'validation-line' },
-    `Validated against ${v.points} published measurements: held-back error ${pct(v.heldBackErrorPct)} (mean |simulated ÷ measured − 1| over the ${v.heldBack} points no preset was fitted to; `,
-    h('code', { text: 'deferred-norm validate' }),
-    ' and docs/validation.md in the repository give each one).',
-  );
+/**
+ * How far the simulator is from published measurements, as `deferred-norm validate` prints it (issue 19);
+ * in the panel a link opens that table, in an export the line names the command.
+ */
+function validationLine(v: NonNullable<PanelView['validation']>, open: ValidationLink | null): HTMLElement {
+  const lead = `Validated against ${v.points} published measurements: held-back error ${pct(v.heldBackErrorPct)} (mean |simulated ÷ measured − 1| over the ${v.heldBack} points no preset was fitted to`;
+  if (!open) return h('p', { className: 'validation-line' }, `${lead}; `, h('code', { text: 'deferred-norm validate' }), ' and docs/validation.md in the repository give each one).');
+  const link = h('a', { className: 'validation-link', text: 'Show each point', attrs: { href: '#', title: "Open deferred-norm validate's table: every published measurement beside the simulated figure, with its source" } });
+  link.addEventListener('click', (event) => {
+    event.preventDefault();
+    open();
+  });
+  return h('p', { className: 'validation-line' }, `${lead}). `, link);
 }
 
 /** TTFT, TPOT, tokens/s and memory per device, deferred first (what the rewrite gives), baseline beside it. */
@@ -95,7 +103,8 @@ function endToEndFigures(report: Report): HTMLElement[] {
   const m = report.memory;
   if (m) {
     const tiers = m.tiers.map((t) => `${byteCount(t.usedBytes, 1000)} of ${byteCount(t.capacityBytes, 1000)} ${t.tier}`).join(', ');
-    out.push(figure('Memory per device', byteCount(m.perDevice.totalBytes, 1000), tiers, m.fits ? 'figure-memory' : 'figure-memory figure-over', 'memory'));
+    // The degree the memory is split over, and whether TP auto chose it ("TP 16, the smallest that fits").
+    out.push(figure('Memory per device', byteCount(m.perDevice.totalBytes, 1000), `${tpText(report.workload)}: ${tiers}`, m.fits ? 'figure-memory' : 'figure-memory figure-over', 'memory'));
   }
   return out;
 }

@@ -56,11 +56,11 @@ function render(view: PanelView): void {
   main.hidden = false;
   const { report } = view;
   document.title = `Deferred Norm: ${report.model.name}`;
-  renderHeadline(sections.headline.body, report, view);
+  const live = view.interactive && host.connected;
+  renderHeadline(sections.headline.body, report, view, live ? () => host.post({ type: 'showValidation' }) : null);
   controls.update(view);
   renderLayersChart(sections.layers.body, report);
   timeline.render(report, view.timelines);
-  const live = view.interactive && host.connected;
   renderSites(sections.sites.body, report, view.patch, view.siteSources, live ? (layerKind, site) => host.post({ type: 'openSiteSource', layerKind, site }) : null);
   renderMeasured(view.measured);
   renderNumerics(sections.numerics.body, report.numerics);

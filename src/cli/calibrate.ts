@@ -17,6 +17,7 @@ import { formatCalibration } from '../core/measure/format';
 import { parseMeasurements, type MeasureDevice } from '../core/measure/types';
 import { loadModel } from '../core/model/load';
 import { planFor, harnessScript } from './harness';
+import { resolveWorkload } from '../core/report/tensor-parallel';
 import { NAME_ONE_CLI, noTorchError, probedLines } from '../common/python-finder';
 import { measurementsDir } from '../common/measured-file';
 import { MeasureCancelled, runMeasure, runName } from './measure';
@@ -80,7 +81,8 @@ export async function measureCommand(argv: string[], hardwareFrom: HardwareFrom)
   const device = deviceOf(values.device);
   const spec = await loadModel(modelPath);
   const hw = await hardwareFrom({ ...values, hardware: values.hardware ?? defaultBase(device) });
-  const plan = planFor(spec, hw, workloadFrom(values), device, values.quick ?? false);
+  // --tp auto (the default) as the report on this profile resolves it.
+  const plan = planFor(spec, hw, resolveWorkload(spec, hw, workloadFrom(values)), device, values.quick ?? false);
   for (const note of plan.notes) process.stderr.write(`note: ${note}\n`);
   if (verb === 'harness') {
     const script = harnessScript(plan);

@@ -15,7 +15,8 @@ import { formatNumerics, numericsFor, numericsPass } from '../core/report/numeri
 import { fullReport } from '../core/report/full';
 import { blockListings, formatPseudocode, pseudocodeFor } from '../core/codegen';
 import { formatSweep } from '../core/report/sweep';
-import { checkWorkloadForModel, type Workload } from '../core/workload';
+import { checkWorkloadForModel, type Workload, type WorkloadRequest } from '../core/workload';
+import { resolveWorkload } from '../core/report/tensor-parallel';
 import { formatValidation, validate } from '../core/validate/validate';
 import { formatMeasuredSources } from '../core/validate/measured';
 import type { ModelSpec } from '../core/model/spec';
@@ -54,9 +55,10 @@ Usage
 
 Workload options (defaults in brackets)
   --phase prefill|decode [decode]     --batch N [32]      --seq N [2048] (prefill tokens)
-  --context N [2048] (decode)         --tp N [1]          --dtype fp32|bf16|fp16|fp8|int8|int4 [the hardware's]
+  --context N [2048] (decode)         --tp N|auto [auto]  --dtype fp32|bf16|fp16|fp8|int8|int4 [the hardware's]
   --softmax-offset exact|bound|online [online]            --tiles N [4]
   --defer-depth deepest|linear [deepest] (how far deferred norm scales may travel; linear = the papers' rewrite)
+  --tp auto: the smallest degree the heads allow at which weights, KV cache and activations fit each device
 Hardware options
   --hardware NAME|FILE [dimc]         --set path=value (repeatable), e.g. --set collective.hopLatencyNs=0
 
@@ -87,8 +89,12 @@ function seedFrom(values: ParsedOptions): number {
   return values.seed === undefined ? 1 : positiveInt('--seed', values.seed);
 }
 
-/** The workload's fit to the model (tensor-parallel degree against the heads); notes go with the model's. */
-function checkedWorkload(spec: ModelSpec, workload: Workload): Workload {
+/**
+ * The workload for this model on this machine: `--tp auto` (the default) resolved to the smallest degree
+ * that fits, then checked against the model's heads; notes go with the model's.
+ */
+function checkedWorkload(spec: ModelSpec, hw: HardwareProfile, request: WorkloadRequest): Workload {
+  const workload = resolveWorkload(spec, hw, request);
   spec.notes.push(...checkWorkloadForModel(spec, workload, 'command line').notes);
   return workload;
 }
@@ -158,7 +164,7 @@ async function run(argv: string[]): Promise<number> {
       const path = modelArg(positionals, verb);
       const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
-      const workload = checkedWorkload(spec, workloadFrom(values));
+      const workload = checkedWorkload(spec, hw, workloadFrom(values));
       const inputs = modelInputs(path, values);
       if (format === 'html') {
         // A document, not terminal text: its file-derived strings are escaped inside it (report-html.ts).
@@ -179,13 +185,15 @@ async function run(argv: string[]): Promise<number> {
       const path = modelArg(positionals, verb);
       const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
-      // The grid flags hold lists; the base workload takes every other flag.
-      const base = workloadFrom({ ...values, seq: undefined, batch: undefined, context: undefined, tp: undefined });
+      // The grid flags hold lists; the base workload takes every other flag, and its TP (auto unless one
+      // degree is given) is resolved at the base point: a sweep along batch or context holds it.
+      const single = values.tp !== undefined && !values.tp.includes(',') ? values.tp : undefined;
+      const base = checkedWorkload(spec, hw, workloadFrom({ ...values, seq: undefined, batch: undefined, context: undefined, tp: single }));
       const grid = {
         seq: values.seq ? intList('--seq', values.seq) : [base.seq],
         batch: values.batch ? intList('--batch', values.batch) : [base.batch],
         context: values.context ? intList('--context', values.context) : [base.context],
-        tp: values.tp ? intList('--tp', values.tp) : [base.tp],
+        tp: values.tp && single === undefined ? intList('--tp', values.tp) : [base.tp],
         ranges: values['set-range'] ?? [],
       };
       const points = await runSweepParallel(spec, hw, base, grid);
@@ -197,7 +205,7 @@ async function run(argv: string[]): Promise<number> {
       const path = modelArg(positionals, verb);
       const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
-      const workload = checkedWorkload(spec, workloadFrom(values));
+      const workload = checkedWorkload(spec, hw, workloadFrom(values));
       const shown = shownSpec(spec);
       const simulation = simulate(shown, hw, workload);
       const report = reportOf(spec, hw, workload, simulation);
@@ -209,7 +217,7 @@ async function run(argv: string[]): Promise<number> {
       const spec = await loadModel(path);
       const hw = await hardwareFrom(values);
       // A program, written as is: every file-derived string in it is already an escaped Python literal.
-      write(pytorchPatch(spec, hw, checkedWorkload(spec, workloadFrom(values))), values, modelInputs(path, values));
+      write(pytorchPatch(spec, hw, checkedWorkload(spec, hw, workloadFrom(values))), values, modelInputs(path, values));
       return values.check || values.python !== undefined ? checkPython(values.python) : 0;
     }
     case 'verify': {

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../core/errors';
 import { DTYPES, type Dtype } from '../core/hardware/profile';
-import { DEFAULT_WORKLOAD, DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, validateWorkload, type DeferDepthLimit, type Phase, type Workload } from '../core/workload';
+import { DEFAULT_REQUEST, DEFAULT_WORKLOAD, DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, TP_AUTO, validateWorkload, type DeferDepthLimit, type Phase, type TpRequest, type WorkloadRequest } from '../core/workload';
 import type { SoftmaxOffset } from '../core/numerics/types';
 
 /** Options every verb may take; each verb reads the ones it needs. */
@@ -78,18 +78,26 @@ export function formatOption<T extends string>(values: ParsedOptions, allowed: r
   return oneOf('--format', values.format, allowed, fallback);
 }
 
-/** The workload named by the flags, defaults filled in (DEFAULT_WORKLOAD). */
-export function workloadFrom(values: ParsedOptions, overrides: Partial<Workload> = {}): Workload {
+/** `--tp auto` (the default: the smallest degree that fits, resolved against the model and hardware) or `--tp N`. */
+export function tpOption(value: string | undefined): TpRequest {
+  if (value === undefined || value.trim() === TP_AUTO) return DEFAULT_REQUEST.tp;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InputError('--tp', '', '"auto" or a whole number of at least 1', JSON.stringify(value));
+  return n;
+}
+
+/** The workload named by the flags, defaults filled in (DEFAULT_REQUEST: the tensor-parallel degree 'auto'). */
+export function workloadFrom(values: ParsedOptions, overrides: Partial<WorkloadRequest> = {}): WorkloadRequest {
   const int = (flag: keyof ParsedOptions, fallback: number) => {
     const v = values[flag];
     return typeof v === 'string' ? positiveInt(`--${flag}`, v) : fallback;
   };
-  const w: Workload = {
+  const w: WorkloadRequest = {
     phase: oneOf<Phase>('--phase', values.phase, ['prefill', 'decode'], DEFAULT_WORKLOAD.phase),
     batch: int('batch', DEFAULT_WORKLOAD.batch),
     seq: int('seq', DEFAULT_WORKLOAD.seq),
     context: int('context', DEFAULT_WORKLOAD.context),
-    tp: int('tp', DEFAULT_WORKLOAD.tp),
+    tp: tpOption(values.tp),
     dtype: values.dtype === undefined ? null : oneOf<Dtype>('--dtype', values.dtype, DTYPES, 'bf16'),
     softmaxOffset: oneOf<SoftmaxOffset>('--softmax-offset', values['softmax-offset'], SOFTMAX_OFFSETS, DEFAULT_WORKLOAD.softmaxOffset),
     deferDepth: oneOf<DeferDepthLimit>('--defer-depth', values['defer-depth'], DEFER_DEPTH_LIMITS, DEFAULT_WORKLOAD.deferDepth),

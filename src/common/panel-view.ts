@@ -16,7 +16,8 @@ import { reportOf, shownSpec } from '../core/report/profile';
 import { runSweep, type SweepGrid } from '../core/report/sweep';
 import { timelinesOf } from '../core/report/timeline';
 import { simulate } from '../core/sim/simulate';
-import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload } from '../core/workload';
+import { checkWorkloadForModel, DEFAULT_WORKLOAD, validateWorkload, type Workload, type WorkloadRequest } from '../core/workload';
+import { resolveWorkload, tpRequested } from '../core/report/tensor-parallel';
 import { KEYS } from '../core/model/families/common';
 import { DEFAULT_STATISTIC, HARNESS_STACK, heldBackBlocks } from '../core/measure/fit';
 import { workloadRows } from '../core/measure/extrapolation';
@@ -26,12 +27,19 @@ import { NO_KERNEL_OVERRIDES, type HardwareChoice, type KernelOverrides, type Me
 /** The newest measurements file beside a model, read and checked, or the one-line reason it could not be. */
 export type LatestMeasurements = { file: string; measurements: Measurements } | { file: string; error: string };
 
-export function workloadOf(input: WorkloadInput, source = 'workload'): Workload {
+/** The controls' workload as the core's request, checked (its tensor-parallel degree may still be 'auto'). */
+export function workloadOf(input: WorkloadInput, source = 'workload'): WorkloadRequest {
   return validateWorkload({ ...input, tiles: DEFAULT_WORKLOAD.tiles }, source);
 }
 
+/** The controls' workload for this model on this machine: checked, with a tensor-parallel degree 'auto' resolved. */
+export function workloadFor(spec: ModelSpec, hw: HardwareProfile, input: WorkloadInput, source = 'workload'): Workload {
+  return resolveWorkload(spec, hw, workloadOf(input, source));
+}
+
+/** A simulated workload as the controls show it: an 'auto' degree stays 'auto'. */
 export function inputOf(w: Workload): WorkloadInput {
-  return { phase: w.phase, batch: w.batch, seq: w.seq, context: w.context, tp: w.tp, dtype: w.dtype, softmaxOffset: w.softmaxOffset, deferDepth: w.deferDepth };
+  return { phase: w.phase, batch: w.batch, seq: w.seq, context: w.context, tp: tpRequested(w), dtype: w.dtype, softmaxOffset: w.softmaxOffset, deferDepth: w.deferDepth };
 }
 
 /** The overrides that change something on this profile (one equal to the profile's own choice is none). */
@@ -78,7 +86,7 @@ export interface PanelViewOptions {
 export function buildPanelView(spec: ModelSpec, profileHw: HardwareProfile, input: WorkloadInput, options: PanelViewOptions): PanelView {
   const kernels = effectiveKernels(profileHw, options.kernels ?? NO_KERNEL_OVERRIDES);
   const hw = withKernelOverrides(profileHw, kernels);
-  const workload = workloadOf(input);
+  const workload = workloadFor(spec, hw, input);
   // Refuses a TP degree the model's heads cannot be split into; notes KV-head replication.
   const { notes } = checkWorkloadForModel(spec, workload);
   // Names as shown, in the simulation's layer kinds and the code's comments; the report notes their length.
@@ -215,7 +223,7 @@ export function sweepValues(spec: ModelSpec, axis: SweepAxis): number[] {
 /** Savings along one axis, every other workload value (and kernel choice) as given. */
 export function buildSweepView(spec: ModelSpec, profileHw: HardwareProfile, hardware: string, input: WorkloadInput, axis: SweepAxis, kernels: KernelOverrides = NO_KERNEL_OVERRIDES): SweepView {
   const hw = withKernelOverrides(profileHw, kernels);
-  const base = workloadOf(input);
+  const base = workloadFor(spec, hw, input);
   const values = sweepValues(spec, axis);
   const grid: SweepGrid = { seq: [base.seq], batch: [base.batch], context: [base.context], tp: [base.tp], ranges: [] };
   grid[axis] = values;

@@ -12,7 +12,7 @@ import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
 import type { ValidationHeadline } from '../core/validate/validate';
-import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, type DeferDepthLimit, type Workload } from '../core/workload';
+import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, TP_AUTO, type DeferDepthLimit, type WorkloadRequest } from '../core/workload';
 
 /** A hardware profile the user can pick: a preset or a `*.hardware.json` in the workspace. */
 export interface HardwareChoice {
@@ -23,8 +23,8 @@ export interface HardwareChoice {
   source: 'preset' | 'workspace';
 }
 
-/** The workload as the controls edit it: the core's, with tiles left at its default. */
-export type WorkloadInput = Omit<Workload, 'tiles'>;
+/** The workload as the controls edit it: the core's request (tp may be 'auto'), with tiles left at its default. */
+export type WorkloadInput = Omit<WorkloadRequest, 'tiles'>;
 
 /**
  * The panel's kernel choices over the hardware profile's own (`kernels.attention`, `kernels.norm`):
@@ -145,6 +145,8 @@ export type WebviewMessage =
   | { type: 'export' }
   /** Export PyTorch Patch… for the panel's model, hardware, kernels and workload. */
   | { type: 'exportPytorchPatch' }
+  /** The headline's validation link: open `deferred-norm validate`'s table (deferredNorm.showValidation). */
+  | { type: 'showValidation' }
   /** A site row's link: open the modeling line or config key the site comes from. */
   | { type: 'openSiteSource'; layerKind: string; site: string }
   /** After each render: the headline's text as shown, so the host (and its tests) know what the user sees. */
@@ -167,7 +169,7 @@ export function parseWorkloadInput(v: unknown): WorkloadInput | null {
   if (!isRecord(v)) return null;
   const { phase, batch, seq, context, tp, dtype, softmaxOffset, deferDepth } = v;
   if (phase !== 'prefill' && phase !== 'decode') return null;
-  if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !isCount(tp, 1024)) return null;
+  if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !(tp === TP_AUTO || isCount(tp, 1024))) return null;
   if (dtype !== null && !(typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype))) return null;
   if (typeof softmaxOffset !== 'string' || !(SOFTMAX_OFFSETS as readonly string[]).includes(softmaxOffset)) return null;
   // Panels saved before the depth existed restore with the default.
@@ -198,6 +200,7 @@ export function parseWebviewMessage(v: unknown): WebviewMessage | null {
     case 'verify':
     case 'export':
     case 'exportPytorchPatch':
+    case 'showValidation':
       return { type: v['type'] };
     case 'profile': {
       const workload = parseWorkloadInput(v['workload']);

@@ -20,6 +20,11 @@ export interface Workload {
   context: number;
   /** Tensor-parallel degree: heads, FFN width and vocabulary are split over this many chips. */
   tp: number;
+  /**
+   * Set when `tp` was asked for as 'auto' and resolved (report/tensor-parallel.ts): the smallest degree
+   * at which the workload fits, or, where none does, 1. Absent: `tp` is as given.
+   */
+  tpChosen?: TpChosen;
   /** Weight and compute dtype; null means the hardware profile's default. */
   dtype: Dtype | null;
   /** How the deferred Softmax picks its offset c (DESIGN.md §1). */
@@ -47,6 +52,18 @@ export const DEFAULT_WORKLOAD: Workload = {
   tiles: 4,
 };
 
+/** A tensor-parallel degree as asked for: a number, kept as given, or 'auto', the smallest that fits. */
+export type TpRequest = number | 'auto';
+export const TP_AUTO = 'auto';
+/** How an 'auto' degree was resolved: the smallest that fits, or 1 because none fits. */
+export type TpChosen = 'smallest-that-fits' | 'fits-at-none';
+
+/** A workload as asked for, before the tensor-parallel degree is resolved against the model and machine. */
+export type WorkloadRequest = Omit<Workload, 'tp' | 'tpChosen'> & { tp: TpRequest };
+
+/** What the CLI and the extension ask for when told nothing: DEFAULT_WORKLOAD at the smallest TP that fits. */
+export const DEFAULT_REQUEST: WorkloadRequest = { ...DEFAULT_WORKLOAD, tp: TP_AUTO };
+
 export const WORKLOAD_LIMITS = { batch: 1 << 16, seq: 1 << 24, context: 1 << 24, tp: 1024, tiles: 64 } as const;
 const LIMITS = WORKLOAD_LIMITS;
 /**
@@ -57,11 +74,12 @@ const LIMITS = WORKLOAD_LIMITS;
 export const MAX_TOKENS_PER_PASS = 2 ** 31;
 
 /** Checks a workload assembled from user input; `source` names where it came from (e.g. `--batch`). */
-export function validateWorkload(w: Workload, source = 'workload'): Workload {
+export function validateWorkload<W extends WorkloadRequest>(w: W, source = 'workload'): W {
   for (const key of ['batch', 'seq', 'context', 'tp', 'tiles'] as const) {
-    const v = w[key];
-    if (!Number.isInteger(v) || v < 1 || v > LIMITS[key]) {
-      throw new InputError(source, key, `a whole number from 1 to ${LIMITS[key]}`, describeValue(v));
+    const v: unknown = w[key];
+    if (key === 'tp' && v === TP_AUTO) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > LIMITS[key]) {
+      throw new InputError(source, key, key === 'tp' ? `"auto" or a whole number from 1 to ${LIMITS.tp}` : `a whole number from 1 to ${LIMITS[key]}`, describeValue(v));
     }
   }
   if (w.phase !== 'prefill' && w.phase !== 'decode') {

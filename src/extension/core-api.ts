@@ -14,7 +14,7 @@ export { pytorchModule } from '../core/codegen/pytorch';
 export { formatCsv, formatMarkdown, toChromeTrace, workloadLine } from '../core/report/formats';
 export { compareHardware, compareRuns, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../core/report/compare';
 export { DEFAULT_WORKLOAD } from '../core/workload';
-export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadOf } from '../common/panel-view';
+export { buildPanelView, buildSweepView, inputOf, withKernelOverrides, workloadFor, workloadOf } from '../common/panel-view';
 export { standaloneHtml } from '../common/report-html';
 export { readLatestMeasurements } from '../common/measured-file';
 // The binary-model viewer and the chat tool.
@@ -24,5 +24,5 @@ export { chatParts, headlineFigures, profileChecked } from '../core/report/brief
 export { analyzeConfigText } from './editor/analysis';
 export { FILE_CAPS } from '../core/files';
 // The validation's headline in the panel (a checkout's fixtures).
-export { validate, validationHeadline } from '../core/validate/validate';
+export { formatValidation, validate, validationHeadline } from '../core/validate/validate';
 export { validationInputs } from '../cli/validate';

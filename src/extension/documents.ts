@@ -5,10 +5,12 @@ import { DOCUMENT_SCHEME, parseRefQuery, refPath, refQuery, type ComparisonRef, 
 import { hardwareChoices, resolveHardware } from './hardware';
 import { log } from './log';
 import { modelTitle } from './model-files';
+import { VALIDATION_URI, validationText } from './validation';
 
 /** Read-only documents rebuilt from the core on demand: pseudo-code sides and hardware comparisons. */
 export class ReadonlyDocuments implements vscode.TextDocumentContentProvider {
   async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
+    if (uri.path === VALIDATION_URI.path) return validationText();
     const ref = parseRefQuery(uri.query);
     if (!ref) return 'This document cannot be rebuilt from its address; open it again from the report.';
     try {

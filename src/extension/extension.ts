@@ -22,6 +22,7 @@ import type { HostStretches } from './editor/analysis-client';
 import { registerEditorFeatures } from './editor/config-features';
 import { currentChoice, initChoice, onDidChangeChoice, resetChoice, type Choice } from './choice';
 import { log, reportError } from './log';
+import { showValidation } from './validation';
 import { registerProfileTool } from './lm/profileTool';
 import { isModelFileName } from './model-files';
 import { registerModelingFeatures } from './modeling/features';
@@ -89,6 +90,7 @@ export function activate(context: vscode.ExtensionContext): TestApi {
     command('deferredNorm.newHardwareProfile', newHardwareProfile),
     command('deferredNorm.verifyNumerics', (arg?: unknown) => verifyNumerics(uriArg(arg))),
     command('deferredNorm.showLog', () => log().show()),
+    command('deferredNorm.showValidation', showValidation),
     command('deferredNorm.measure', (arg?: unknown) => measureOnThisMachine(context.extensionUri, uriArg(arg))),
     vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new ReadonlyDocuments()),
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, { deserializeWebviewPanel: restorePanel }),

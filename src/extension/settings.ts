@@ -3,10 +3,11 @@
  * VS Code; bad values fall back to the defaults and are named, never thrown at the user mid-command.
  */
 import type { WorkloadInput } from '../common/protocol';
+import type { TpRequest } from '../core/workload';
 
 export type SettingGetter = (key: string) => unknown;
 
-const DEFAULTS: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
+const DEFAULTS: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 'auto', dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
 const DTYPES = ['fp32', 'bf16', 'fp16', 'fp8', 'int8', 'int4'] as const;
 const OFFSETS = ['online', 'exact', 'bound'] as const;
 
@@ -34,6 +35,14 @@ export function workloadFromSettings(get: SettingGetter): SettingsWorkload {
     ignored.push(`deferredNorm.${key}: expected one of ${allowed.join(', ')}`);
     return fallback;
   };
+  // "auto" (the default): the smallest degree at which the model fits the hardware; a number is kept.
+  const tpSetting = (): TpRequest => {
+    const v = get('tensorParallel');
+    if (v === undefined || v === 'auto') return 'auto';
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= LIMITS.tensorParallel) return v;
+    ignored.push(`deferredNorm.tensorParallel: expected "auto" or a whole number from 1 to ${LIMITS.tensorParallel}`);
+    return DEFAULTS.tp;
+  };
   const dtype = choice('dtype', ['default', ...DTYPES], 'default');
   return {
     workload: {
@@ -41,7 +50,7 @@ export function workloadFromSettings(get: SettingGetter): SettingsWorkload {
       batch: int('batch', DEFAULTS.batch),
       seq: int('sequenceLength', DEFAULTS.seq),
       context: int('context', DEFAULTS.context),
-      tp: int('tensorParallel', DEFAULTS.tp),
+      tp: tpSetting(),
       dtype: dtype === 'default' ? null : dtype,
       softmaxOffset: choice('softmaxOffset', OFFSETS, DEFAULTS.softmaxOffset),
       deferDepth: choice('deferDepth', ['deepest', 'linear'], DEFAULTS.deferDepth),

@@ -133,6 +133,42 @@ test('a text field posts one profile after typing stops; a select posts at once'
   assert.equal(profiles.at(-1)!.hardware, 'gpu-h100');
 });
 
+test('the tensor-parallel field takes "auto" or a number; anything else is flagged and not sent', async () => {
+  await send({ type: 'view', view });
+  const tp = page.locator('#ctl-tp input');
+  const before = (await postedOf('profile')).length;
+  await tp.fill('auto');
+  await page.waitForTimeout(300);
+  let profiles = (await postedOf('profile')).slice(before);
+  const tpOf = (m: Recorded['posted'][number] | undefined) => (m?.['workload'] as { tp?: unknown } | undefined)?.tp;
+  assert.equal(tpOf(profiles.at(-1)), 'auto');
+  await tp.fill('most');
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#ctl-tp').getAttribute('invalid'), '');
+  assert.equal((await postedOf('profile')).length, before + profiles.length);
+  await tp.fill('8');
+  await page.waitForTimeout(300);
+  profiles = (await postedOf('profile')).slice(before);
+  assert.equal(tpOf(profiles.at(-1)), 8);
+  await tp.fill(String(view.workload.tp));
+  await page.waitForTimeout(300);
+});
+
+test('the validation line links to the validation report: a click posts showValidation; an export has no link', async () => {
+  await send({ type: 'view', view: { ...view, validation: { points: 27, heldBack: 19, heldBackErrorPct: 9.2 } } });
+  const link = page.locator('#headline .validation-link');
+  await link.waitFor();
+  assert.equal(await link.innerText(), 'Show each point');
+  assert.match(await page.locator('#headline .validation-line').innerText(), /^Validated against 27 published measurements: held-back error 9\.2% .*over the 19 points/);
+  const before = (await postedOf('showValidation')).length;
+  await link.click();
+  assert.equal((await postedOf('showValidation')).length, before + 1);
+  await send({ type: 'view', view: { ...view, interactive: false, validation: { points: 27, heldBack: 19, heldBackErrorPct: 9.2 } } });
+  await page.locator('#headline .validation-line code').waitFor();
+  assert.equal(await page.locator('#headline .validation-link').count(), 0);
+  await send({ type: 'view', view });
+});
+
 /** Picks an option of one of the page's vscode-single-select controls, as a person does. */
 async function choose(id: string, option: RegExp): Promise<void> {
   await page.locator(`#${id}`).click();

@@ -1,6 +1,6 @@
 // What every way of running the extension-host suite shares: the compiled suite and a
 // throw-away workspace of model fixtures (run.ts offline, electron.ts with a downloaded VS Code).
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,9 @@ export function makeWorkspace(fixtures: readonly string[] = FIXTURES): string {
     if (!existsSync(src)) throw new Error(`fixture ${src} is missing`);
     cpSync(src, join(ws, name), { recursive: true });
   }
+  // Tests about other things pin the tensor-parallel degree; the ones about 'auto' (the default) set it back.
+  mkdirSync(join(ws, '.vscode'), { recursive: true });
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'deferredNorm.tensorParallel': 1 }, null, 2));
   // Modeling code beside a config (test/fixtures/modeling/<family>: config.json + modeling_*.py).
   const modeling = join(repoRoot, 'test/fixtures/modeling');
   for (const family of existsSync(modeling) ? readdirSync(modeling) : []) cpSync(join(modeling, family), join(ws, `modeling-${family}`), { recursive: true });

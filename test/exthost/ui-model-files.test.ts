@@ -13,7 +13,8 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { loadModel } from '../../src/core/model/load';
 import { profile } from '../../src/core/report/profile';
 import { percent } from '../../src/core/report/text';
-import { DEFAULT_WORKLOAD } from '../../src/core/workload';
+import { DEFAULT_REQUEST } from '../../src/core/workload';
+import { resolveWorkload } from '../../src/core/report/tensor-parallel';
 import { llamaGgufKv, llamaGgufTensors, writeGguf } from '../unit/helpers/gguf-writer';
 import { screenshotDir } from '../screenshots';
 import { assertExtensionBuilt, makeWorkspace, repoRoot } from './prepare';
@@ -55,7 +56,9 @@ test('Quick Open a .gguf: the viewer shows its header and headline in light and 
   assertExtensionBuilt();
   workspace = makeWorkspace([]);
   const modelPath = writeModel(workspace);
-  const saved = percent(profile(await loadModel(modelPath), getPreset('dimc'), DEFAULT_WORKLOAD).totals.savedPct);
+  // At the default workload, TP auto as the settings leave it.
+  const spec = await loadModel(modelPath);
+  const saved = percent(profile(spec, getPreset('dimc'), resolveWorkload(spec, getPreset('dimc'), DEFAULT_REQUEST)).totals.savedPct);
   writeWorkspaceSettings(workspace);
   const problems: string[] = [];
   workbench = await openWorkbench({

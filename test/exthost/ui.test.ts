@@ -211,9 +211,15 @@ for (const theme of [
     await page.locator('.tab.active', { hasText: `Deferred Norm: ${MODEL}` }).waitFor({ timeout: 30_000 });
     const frame = await webviewFrame(page, '#headline', 'the report');
     await frame.locator('#headline').getByText(saved, { exact: false }).first().waitFor({ timeout: 30_000 });
+    // The validation line arrives a moment after the first report (it simulates the published points).
+    const validationLink = frame.locator('#headline .validation-link');
+    await validationLink.waitFor({ timeout: 60_000 });
     const headline = (await frame.locator('#headline').innerText()).replace(/\s+/g, ' ');
     assert.match(headline, /simulated estimate/i);
     assert.match(headline, /dimc/);
+    // TP auto, the default: 16 cards of dimc hold Llama-3.1-8B, 8 do not (test/unit/tensor-parallel.test.ts).
+    assert.match(headline, /tp 16 \(auto: the smallest that fits\)/);
+    assert.doesNotMatch(headline, /does not fit/);
     // The page follows the workbench's theme: its background is the editor's.
     const background = await frame.evaluate(() => getComputedStyle(document.body).backgroundColor);
     const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
@@ -230,13 +236,22 @@ for (const theme of [
     // And the sites: where each scale is applied (the CLI's Applied column), the layer at each depth, why not deeper.
     const dimc = cliReport();
     const attn = dimc.layerKinds[0]!.sites.find((x) => x.id === 'attn-norm')!;
-    assert.equal(attn.depth, 'rope');
+    // At TP 16 (auto) the scale of input_layernorm goes onto the logits; the table says so in the CLI's words.
+    const appliedText: Record<string, string> = { linear: 'after linear', rope: 'after RoPE', attention: 'on logits', down: 'after down proj' };
+    assert.ok(attn.depth, 'the attention norm is deferred');
     const sites = frame.locator('#sites table').first();
-    assert.equal(await sites.locator('tr[data-site="attn-norm"] .applied').innerText(), 'after RoPE');
+    assert.equal(await sites.locator('tr[data-site="attn-norm"] .applied').innerText(), appliedText[attn.depth]);
     assert.equal(await sites.locator('tbody[data-site="attn-norm"] .depth-us').count(), attn.depthUs.length);
     await frame.locator('#sites').evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.waitForTimeout(400);
     await page.screenshot({ path: join(SHOTS, theme.file.replace('panel-', 'sites-')) });
+    // The validation line's link opens deferred-norm validate's table beside the report.
+    await validationLink.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await validationLink.click();
+    await page.locator('.tab', { hasText: 'deferred-norm validate' }).first().waitFor({ timeout: 30_000 });
+    await page.locator('.view-lines', { hasText: 'trtllm' }).first().waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(300);
+    if (!theme.dark) await page.screenshot({ path: join(SHOTS, 'validation-light.png') });
     await workbench.close();
   });
 }

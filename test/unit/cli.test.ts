@@ -170,3 +170,18 @@ test('a GGUF file: profile reads only its metadata, inspect reads on to the tens
   assert.equal(inspected.hidden, 256);
   assert.equal(inspected.params.fromWeights, inspected.params.total);
 });
+
+test('--tp: auto by default (16 dimc cards hold Llama-3.1-8B at batch 32, 8 do not: test/unit/tensor-parallel.test.ts), a number kept, anything else refused', () => {
+  const auto = run('profile', llama);
+  assert.equal(auto.status, 0, auto.stderr);
+  assert.match(auto.stdout, /^Workload {2}decode, context 2048, batch 32, tp 16 \(auto: the smallest that fits\), fp8,/m);
+  const json = run('profile', llama, '--format', 'json', '--tp', '2');
+  const w = JSON.parse(json.stdout).workload;
+  assert.deepEqual([w.tp, w.tpRequested, w.tpChosen], [2, 2, undefined]);
+  const bad = run('profile', llama, '--tp', 'most');
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr.trim(), 'deferred-norm: --tp: expected "auto" or a whole number of at least 1, found "most"');
+  // A sweep holds the degree auto chose at its base point.
+  const sweep = run('sweep', llama, '--batch', '1,32', '--format', 'json');
+  assert.deepEqual(JSON.parse(sweep.stdout).map((p: { tp: number }) => p.tp), [16, 16]);
+});

@@ -476,6 +476,26 @@ test('problems: a head-count typo with a head_dim points at the heads and says h
   assert.deepEqual(qwen.problems.filter((p) => p.path[0] === 'num_attention_heads'), []);
 });
 
+test('TP auto (the default): the lens, status bar and hovers say the degree used and that it was chosen', () => {
+  const llama = fixture('Llama-3.1-8B');
+  // On dimc, TP 8 holds 938 MB of fp8 linears + 1.07 GB of KV cache per card (over 2 GB); TP 16 fits
+  // (test/unit/tensor-parallel.test.ts derives both): auto is 16, and nothing warns.
+  const auto = analyze(llama.text, llama.path, { ...DEFAULT_INPUT, tp: 'auto' });
+  assert.equal(auto.figures?.workload.tp, 16);
+  assert.equal(auto.figures?.memory.fits, true);
+  assert.match(lensTitle(auto, 'dimc'), /^Deferred norm: −\d+\.\d% on dimc · decode b32 ctx2048 TP auto → 16 · TPOT [\d.,]+ (µs|ms)$/);
+  assert.match(statusText(auto, 'dimc').tooltip, /decode b32 ctx2048 TP auto → 16\./);
+  assert.match(statusText(auto, 'dimc').text, /^\$\(pulse\) −\d+\.\d% dimc TP auto → 16$/);
+  assert.match(hover(auto, 'num_hidden_layers'), /Memory per device: [\d.]+ GB at TP 16, the smallest that fits\./);
+  // 405B on dimc fits at no degree its heads allow: TP 1, said so, with the warning.
+  const big = fixture('Llama-3.1-405B');
+  const none = analyze(big.text, big.path, { ...DEFAULT_INPUT, tp: 'auto' });
+  assert.equal(none.figures?.workload.tp, 1);
+  assert.match(lensTitle(none, 'dimc'), / TP auto → 1 · .*\$\(warning\) fits at no TP$/);
+  // A number is kept as typed: no "auto".
+  assert.doesNotMatch(lensTitle(analyze(llama.text, llama.path, { ...DEFAULT_INPUT, tp: 8 }), 'dimc'), /auto/);
+});
+
 test('lens and status bar: the preset, the end-to-end figure and a memory warning with the smallest TP (issue 20)', () => {
   const llama = fixture('Llama-3.1-8B');
   // dimc holds 2 GB of SRAM per card; 8.03 B weights at fp8 are 8 GB: they cannot fit one card.

@@ -216,6 +216,9 @@ test('tool input: defaults from the settings, fields override them, bad fields a
   fails({ model: 'm', phase: 'train' }, 'input: phase: expected one of prefill, decode, found "train"');
   fails({ model: 'm', dtype: 'fp64' }, 'input: dtype: expected one of default, fp32, bf16, fp16, fp8, int8, int4, found "fp64"');
   fails({ model: 'm', hardware: 7 }, 'input: hardware: expected a preset name (dimc, gpu-h100, tpu-v5e) or the path of a *.hardware.json file, found 7');
+  // The tensor-parallel degree also takes "auto" (the smallest that fits); no other word.
+  assert.equal(parseToolInput({ model: 'm', tp: 'auto' }, DEFAULTS).workload.tp, 'auto');
+  fails({ model: 'm', tp: 'most' }, 'input: tp: expected "auto" or a whole number, found "most"');
 });
 
 test('provenance counts: the kind of source each number names, most first', () => {

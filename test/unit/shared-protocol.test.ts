@@ -95,3 +95,11 @@ test('a panel state restores only with a model, a hardware and a valid workload;
   assert.equal(parsePanelState({ ...state, modelPath: '' }), null);
   assert.equal(parsePanelState({ ...state, workload: { ...workload, context: -1 } }), null);
 });
+
+test('a workload\'s tensor-parallel degree is "auto" or a whole number from 1 to 1024; the validation link\'s message has no fields', () => {
+  const base = { phase: 'decode', batch: 32, seq: 2048, context: 2048, dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
+  assert.equal(parseWorkloadInput({ ...base, tp: 'auto' })?.tp, 'auto');
+  assert.equal(parseWorkloadInput({ ...base, tp: 1024 })?.tp, 1024);
+  for (const tp of ['Auto', 'most', '8', 0, 1025, 2.5, null]) assert.equal(parseWorkloadInput({ ...base, tp }), null, String(tp));
+  assert.deepEqual(parseWebviewMessage({ type: 'showValidation', href: 'javascript:alert(1)' }), { type: 'showValidation' });
+});

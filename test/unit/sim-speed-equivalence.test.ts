@@ -212,7 +212,7 @@ test('the CLI sweep on two threads prints what one thread computes', async () =>
   const batches = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
   const contexts = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
   const hops = Array.from({ length: 32 }, (_, i) => i * 7);
-  const args = ['sweep', fixturePath(name), '--batch', batches.join(','), '--context', contexts.join(','), '--set-range', `collective.hopLatencyNs=${hops.join(',')}`, '--format', 'json'];
+  const args = ['sweep', fixturePath(name), '--tp', '1', '--batch', batches.join(','), '--context', contexts.join(','), '--set-range', `collective.hopLatencyNs=${hops.join(',')}`, '--format', 'json'];
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, DEFERRED_NORM_SWEEP_THREADS: '2' } });
   assert.equal(r.status, 0, r.stderr);
   const spec = await loadFixture(name);

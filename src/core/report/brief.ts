@@ -5,14 +5,19 @@
  */
 import type { HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
-import { checkWorkloadForModel, type Workload } from '../workload';
+import { checkWorkloadForModel, type WorkloadRequest } from '../workload';
 import { SITE_ALIGN, SITE_HEADER, siteRows, workloadLine } from './formats';
 import { profile } from './profile';
+import { resolveWorkload } from './tensor-parallel';
 import { count, markdownTable, num, percent } from './text';
 import type { Report } from './types';
 
-/** profile() with the model's tensor-parallel check first, as the panel does (its notes join the model's). */
-export function profileChecked(spec: ModelSpec, hw: HardwareProfile, workload: Workload): Report {
+/**
+ * profile() with a tensor-parallel degree 'auto' resolved and the model's tensor-parallel check first, as
+ * the panel does (its notes join the model's).
+ */
+export function profileChecked(spec: ModelSpec, hw: HardwareProfile, request: WorkloadRequest): Report {
+  const workload = resolveWorkload(spec, hw, request);
   const { notes } = checkWorkloadForModel(spec, workload);
   const report = profile(spec, hw, workload);
   report.model.notes = [...report.model.notes, ...notes];

@@ -1,8 +1,9 @@
 import type { HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { simulate } from '../sim/simulate';
-import type { Workload } from '../workload';
+import type { TpRequest, WorkloadRequest } from '../workload';
 import { totalsOfSimulation } from './profile';
+import { resolveWorkload, tpText } from './tensor-parallel';
 import { markdownInline, shortened, shownName } from '../text';
 import { workloadLine } from './formats';
 import { count, markdownTable, num, percent } from './text';
@@ -20,13 +21,16 @@ export interface ComparisonRow extends Totals {
   title: string;
   /** The dtype the machine ran (the workload's, or the profile's default). */
   dtype: string;
+  /** The tensor-parallel degree simulated, and how it was chosen ("TP 16, the smallest that fits"). */
+  tp: string;
 }
 
 /** What one column (or row) of a comparison simulates. */
 export interface ComparedRun {
   spec: ModelSpec;
   hardware: HardwareProfile;
-  workload: Workload;
+  /** A tensor-parallel degree 'auto' is resolved for this run's model and machine. */
+  workload: WorkloadRequest;
 }
 
 /** A run that could not be simulated, with its label and the core's reason. */
@@ -46,10 +50,13 @@ export interface Comparison {
 export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   const rows: ComparisonRow[] = [];
   const skipped: SkippedRun[] = [];
-  for (const { spec, hardware: hw, workload } of runs) {
+  for (const { spec, hardware: hw, workload: request } of runs) {
+    let workload: WorkloadRequest = request;
     try {
-      const simulation = simulate(spec, hw, workload);
-      rows.push({ model: shownName(spec.name), params: spec.params.total, workload: workloadLine(workload), hardware: shownName(hw.name), title: shownName(hw.title), dtype: simulation.dtype, ...totalsOfSimulation(simulation) });
+      const resolved = resolveWorkload(spec, hw, request);
+      workload = resolved;
+      const simulation = simulate(spec, hw, resolved);
+      rows.push({ model: shownName(spec.name), params: spec.params.total, workload: workloadLine(workload), hardware: shownName(hw.name), title: shownName(hw.title), dtype: simulation.dtype, tp: tpText(resolved), ...totalsOfSimulation(simulation) });
     } catch (err) {
       skipped.push({ hardware: shownName(hw.name), run: `${shownName(spec.name)}, ${workloadLine(workload)}`, reason: shortened(err instanceof Error ? err.message : String(err), 1000) });
     }
@@ -58,22 +65,22 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
 }
 
 /** The same model and workload on several machines; a machine that cannot run it says why instead. */
-export function compareHardware(spec: ModelSpec, machines: readonly HardwareProfile[], workload: Workload): Comparison {
+export function compareHardware(spec: ModelSpec, machines: readonly HardwareProfile[], workload: WorkloadRequest): Comparison {
   const result = compareRuns(machines.map((hardware) => ({ spec, hardware, workload })));
   return { rows: result.rows, skipped: result.skipped.map(({ hardware, reason }) => ({ hardware, reason })) };
 }
 
 /** The comparison as Markdown: a table a person reads side by side, with what it assumes. */
 export function formatComparisonMarkdown(modelName: string, workloadLine: string, result: Comparison): string {
-  const header = ['Hardware', 'Dtype', 'Baseline µs', 'Deferred µs', 'Saved µs', 'Saved', 'Collective share', 'Hidden'];
+  const header = ['Hardware', 'Dtype', 'TP', 'Baseline µs', 'Deferred µs', 'Saved µs', 'Saved', 'Collective share', 'Hidden'];
   // Cells are escaped by markdownTable; the heading and the list by markdownInline.
-  const rows = result.rows.map((r) => [`${r.title} (${r.hardware})`, r.dtype, num(r.baselineUs), num(r.deferredUs), num(r.savedUs), percent(r.savedPct), percent(r.collectiveShareBaselinePct), percent(r.hiddenCollectivePct)]);
+  const rows = result.rows.map((r) => [`${r.title} (${r.hardware})`, r.dtype, r.tp, num(r.baselineUs), num(r.deferredUs), num(r.savedUs), percent(r.savedPct), percent(r.collectiveShareBaselinePct), percent(r.hiddenCollectivePct)]);
   const out = [
     `# ${markdownInline(modelName)} on every hardware profile`,
     '',
     `> Simulated estimates, not measurements. Workload: ${workloadLine}. Each profile's numbers and their sources: \`deferred-norm hardware show NAME\`.`,
     '',
-    markdownTable(header, rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']),
+    markdownTable(header, rows, ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']),
   ];
   if (result.skipped.length > 0) out.push('', 'Not compared:', '', ...result.skipped.map((s) => `- ${markdownInline(s.hardware)}: ${markdownInline(s.reason)}`));
   return out.join('\n') + '\n';
@@ -120,7 +127,7 @@ export function formatRunsMarkdown(result: Comparison): string {
   return out.join('\n') + '\n';
 }
 
-type WorkloadShape = Pick<Workload, 'phase' | 'batch' | 'seq' | 'context' | 'tp'>;
+type WorkloadShape = Pick<WorkloadRequest, 'phase' | 'batch' | 'seq' | 'context'> & { tp: TpRequest };
 
 /**
  * The other workloads Compare Models offers for the same model, each one change away from `w`: the other
@@ -136,6 +143,7 @@ export function workloadVariants<W extends WorkloadShape>(w: W): { label: string
   if (w.batch * 4 <= 1 << 16) add(`batch ${w.batch * 4}`, { batch: w.batch * 4 });
   if (w.phase === 'decode' && w.context * 4 <= 1 << 24) add(`context ${w.context * 4}`, { context: w.context * 4 });
   if (w.phase === 'prefill' && w.seq * 4 <= 1 << 24) add(`prompt of ${w.seq * 4} tokens`, { seq: w.seq * 4 });
-  if (w.tp * 2 <= 1024) add(`tensor parallel ${w.tp * 2}`, { tp: w.tp * 2 });
+  // 'auto' has no degree to double; it resolves per run anyway.
+  if (typeof w.tp === 'number' && w.tp * 2 <= 1024) add(`tensor parallel ${w.tp * 2}`, { tp: w.tp * 2 });
   return out;
 }

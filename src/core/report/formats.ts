@@ -4,16 +4,17 @@ import { markdownInline as md } from '../text';
 import { endToEndLine, memoryLine, savingLine } from './figures';
 import { count, csvField, markdownTable, num, percent, ranges, table, type Align } from './text';
 import type { LayerKindResult, Report, SiteResult } from './types';
-import type { Workload } from '../workload';
+import type { Workload, WorkloadRequest } from '../workload';
+import { tpLine } from './tensor-parallel';
 
 /** Exports of a Report (DESIGN.md §5): table, JSON, CSV, Markdown, Chrome trace. */
 export type ReportFormat = 'table' | 'json' | 'csv' | 'md' | 'trace' | 'html';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'csv', 'md', 'trace', 'html'];
 
 /** The workload in one line, as every export states it (a null dtype is each hardware profile's own). */
-export function workloadLine(w: Workload): string {
+export function workloadLine(w: Workload | WorkloadRequest): string {
   const pass = w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode, context ${w.context}`;
-  return `${pass}, batch ${w.batch}, tp ${w.tp}, ${w.dtype ?? 'default dtype'}, softmax offset ${w.softmaxOffset}, ${w.deferDepth === 'linear' ? 'scales at the linear layer' : 'scales as deep as they go'}, ${w.tiles} tiles`;
+  return `${pass}, batch ${w.batch}, ${tpLine(w)}, ${w.dtype ?? 'default dtype'}, softmax offset ${w.softmaxOffset}, ${w.deferDepth === 'linear' ? 'scales at the linear layer' : 'scales as deep as they go'}, ${w.tiles} tiles`;
 }
 
 function kindRows(r: Report): string[][] {

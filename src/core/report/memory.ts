@@ -134,7 +134,7 @@ function tiersOf(hw: HardwareProfile, d: Demand): MemoryTierUse[] {
 const fitsAll = (tiers: MemoryTierUse[]): boolean => tiers.every((t) => t.fits);
 
 /** The smallest degree of tensor parallelism this model's heads split into at which everything fits, or null. */
-function minimumTpOf(spec: ModelSpec, hw: HardwareProfile, w: Workload, dtype: Dtype): number | null {
+export function minimumTpOf(spec: ModelSpec, hw: HardwareProfile, w: Omit<Workload, 'tp'>, dtype: Dtype): number | null {
   const heads = spec.layerKinds.flatMap((k) => [k.attention.heads, ...(k.crossAttention ? [k.crossAttention.heads] : [])]);
   const most = Math.min(WORKLOAD_LIMITS.tp, ...heads);
   for (let tp = 1; tp <= most; tp++) {

@@ -8,6 +8,7 @@ import { endToEndOf } from './end-to-end';
 import { calibrationNotes } from '../measure/extrapolation';
 import { memoryOf } from './memory';
 import { savingPartsOf } from './saving';
+import { statedWorkload, tpRequested } from './tensor-parallel';
 import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
 
 const us = (ns: number): number => ns / 1000;
@@ -19,7 +20,9 @@ export function profile(spec: ModelSpec, hw: HardwareProfile, workload: Workload
   return reportOf(spec, hw, workload, simulate(spec, hw, workload));
 }
 
-export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workload, simulation: Simulation): Report {
+export function reportOf(spec: ModelSpec, hw: HardwareProfile, resolved: Workload, simulation: Simulation): Report {
+  const memory = memoryOf(spec, hw, resolved, simulation.dtype);
+  const workload = statedWorkload(resolved, memory.minimumTp);
   const layerKinds = simulation.kinds.map(kindResult);
   const { layers, note: layersNote } = layerRuns(layerKinds);
   const notes = [...spec.notes, ...shownNotes(spec, workload), ...calibrationNotes(hw, workload), ...(layersNote ? [layersNote] : [])];
@@ -40,7 +43,7 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
       notes,
     },
     hardware: { name: shownName(hw.name), title: shownName(hw.title), description: shortened(terminalSafe(hw.description), MAX_DESCRIPTION_CHARS), provenance: hw.provenance, sources: hw.sources },
-    workload: { ...workload, dtype: simulation.dtype },
+    workload: { ...workload, dtype: simulation.dtype, tpRequested: tpRequested(workload) },
     assumptions: assumptions(spec, hw, workload),
     layerKinds,
     layers,
@@ -48,7 +51,7 @@ export function reportOf(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
     numerics: null,
     pseudocode: null,
     pseudocodeBlocks: null,
-    memory: memoryOf(spec, hw, workload, simulation.dtype),
+    memory,
     endToEnd: endToEndOf(spec, hw, workload, totals),
     savingParts: savingPartsOf(hw, workload, simulation),
   };
@@ -234,7 +237,7 @@ function kernelSource(hw: HardwareProfile): string {
 
 function assumptions(spec: ModelSpec, hw: HardwareProfile, w: Workload): string[] {
   const list = [
-    `A simulation of one ${w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode step with ${w.context} tokens of context`} at batch ${w.batch}${w.tp > 1 ? `, tensor-parallel over ${w.tp} chips` : ''}, on the "${hw.name}" hardware profile.`,
+    `A simulation of one ${w.phase === 'prefill' ? `prefill of ${w.seq} tokens` : `decode step with ${w.context} tokens of context`} at batch ${w.batch}${w.tp > 1 ? `, tensor-parallel over ${w.tp} chips` : ''}${w.tpChosen === 'smallest-that-fits' ? ' (tp auto: the smallest degree the heads allow at which weights, KV cache and activations fit each device)' : w.tpChosen === 'fits-at-none' ? ' (tp auto: no degree the heads allow fits, so one chip is simulated)' : ''}, on the "${hw.name}" hardware profile.`,
     'Each layer is scheduled on its own; layers run back to back, so whole-model figures are sums over layers.',
     `Engines (matrix, vector, collective, memory) each run one op at a time; a list scheduler starts the ready op with the longest remaining path. Matmuls and attention are split into ${w.tiles} tiles so that engines pipeline.`,
     'Collective share = latency the statistic gathers (norm sums, Softmax max and sum) add to the critical path: the same schedule with those gathers made free is the reference.',

@@ -2,7 +2,7 @@ import type { Engine } from '../graph/ops';
 import type { DeferDepth, SiteKind } from '../graph/sites';
 import type { Dtype } from '../hardware/profile';
 import type { NumericsResult } from '../numerics/types';
-import type { Workload } from '../workload';
+import type { TpRequest, Workload } from '../workload';
 
 /** The JSON report (DESIGN.md §5). Every figure in it is a simulated estimate. */
 export type Decision = 'defer' | 'keep' | 'ineligible';
@@ -116,7 +116,11 @@ export interface Report {
     provenance: Record<string, string>;
     sources: { id: string; citation: string }[];
   };
-  workload: Workload & { dtype: Dtype };
+  /**
+   * The workload simulated: `tp` the degree used, `tpRequested` what was asked for ('auto' or that
+   * degree), `tpChosen` how an 'auto' degree was resolved (docs/json-report.md).
+   */
+  workload: Workload & { dtype: Dtype; tpRequested: TpRequest };
   /** What the simulation assumes, in plain sentences. */
   assumptions: string[];
   layerKinds: LayerKindResult[];

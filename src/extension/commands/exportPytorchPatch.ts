@@ -63,7 +63,7 @@ async function render(source: PatchSource): Promise<string> {
   const spec = await core.loadModel(source.modelPath);
   const profileHw = await resolveHardware(source.hardware);
   const hw = source.kernels ? core.withKernelOverrides(profileHw, source.kernels) : profileHw;
-  const report = core.profile(spec, hw, core.workloadOf(source.workload));
+  const report = core.profile(spec, hw, core.workloadFor(spec, hw, source.workload));
   const runtime = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(extensionUri, 'python', PATCH_FILE_NAME)));
   return core.pytorchModule(report, runtime, generator);
 }

@@ -72,13 +72,13 @@ async function render(panel: ReportPanel, format: ExportFormat): Promise<string>
   const spec = await panel.modelSpec();
   // The profile as chosen; the panel's kernel choices go on top of it (the HTML shows both).
   const profileHw = await resolveHardware(panel.hardware);
-  const workload = core.workloadOf(panel.workload);
   if (format === 'html') {
     const numerics = await panel.runNumerics();
     const view = core.buildPanelView(spec, profileHw, panel.workload, { hardware: panel.hardware, hardwareChoices: panel.currentView()?.hardwareChoices ?? [], interactive: false, numerics, sweep: panel.currentView()?.sweep ?? null, kernels: panel.kernels });
     return core.standaloneHtml(view, await webviewAssets());
   }
-  const { report, simulation } = core.fullReport(spec, core.withKernelOverrides(profileHw, panel.kernels), workload);
+  const hw = core.withKernelOverrides(profileHw, panel.kernels);
+  const { report, simulation } = core.fullReport(spec, hw, core.workloadFor(spec, hw, panel.workload));
   switch (format) {
     case 'json':
       return JSON.stringify(report, null, 2) + '\n';

@@ -16,11 +16,11 @@ import type { EndToEnd, LayerKindResult, MemoryReport, Report, Totals } from '..
 import { DTYPE_BYTES, type HardwareProfile } from '../../core/hardware/profile';
 import { reportOf } from '../../core/report/profile';
 import { graphContext, simulate, type KindSimulation } from '../../core/sim/simulate';
-import { checkWorkloadForModel } from '../../core/workload';
+import { checkWorkloadForModel, type Workload } from '../../core/workload';
 import { FILE_CAPS } from '../../core/files';
 import { num } from '../../core/report/text';
 import { MODEL_MARKER_KEYS } from './markers';
-import { workloadOf } from '../../common/panel-view';
+import { workloadFor } from '../../common/panel-view';
 import type { WorkloadInput } from '../../common/protocol';
 
 /** What a config key is for the profile. Keys come from the core's own alias chains (KEYS). */
@@ -84,7 +84,7 @@ export interface SiteFigure {
 export interface ConfigFigures {
   hardware: string;
   /** The workload as simulated, dtype resolved. */
-  workload: WorkloadInput & { dtype: string };
+  workload: Omit<WorkloadInput, 'tp'> & Pick<Workload, 'tp' | 'tpChosen'> & { dtype: string };
   totals: Totals;
   /** Layers (and head) the totals sum: the head's time and its sites (the final norm, the logits). */
   headUs: { baseline: number; deferred: number; sites: SiteFigure[] } | null;
@@ -211,7 +211,7 @@ export function analyzeConfig(config: JsonObject, path: string, hw: HardwareProf
     });
   }
   try {
-    const workload = workloadOf(input, 'deferredNorm settings');
+    const workload = workloadFor(spec, hw, input, 'deferredNorm settings');
     checkWorkloadForModel(spec, workload, 'deferredNorm settings');
     const simulation = simulate(spec, hw, workload);
     const report = reportOf(spec, hw, workload, simulation);

@@ -4,6 +4,7 @@
  * comes from one (names, module names, messages quoting values) is escaped before it enters Markdown.
  */
 import { DTYPE_BYTES, type Dtype } from '../../core/hardware/profile';
+import { tpText } from '../../core/report/tensor-parallel';
 import { byteCount, count, duration, num, percent, tokenRate } from '../../core/report/text';
 import type { ConfigAnalysis, ConfigFigures, ConfigModel, FieldRole, SiteFigure } from './analysis';
 
@@ -20,9 +21,13 @@ export function openReportLink(uriJson: unknown): string {
   return `command:${OPEN_REPORT_COMMAND}?${encodeURIComponent(JSON.stringify([uriJson]))}`;
 }
 
-/** "decode b32 ctx2048", "prefill b1 seq4096 tp2": the workload as short as a lens can hold it. */
+/**
+ * "decode b32 ctx2048 TP auto → 16", "prefill b1 seq4096 tp2": the workload as short as a lens can hold
+ * it; a degree chosen by 'auto' always says so (the fit warning beside it says when none fits).
+ */
 export function shortWorkload(w: ConfigFigures['workload']): string {
   const pass = w.phase === 'prefill' ? `prefill b${w.batch} seq${w.seq}` : `decode b${w.batch} ctx${w.context}`;
+  if (w.tpChosen) return `${pass} TP auto → ${w.tp}`;
   return w.tp > 1 ? `${pass} tp${w.tp}` : pass;
 }
 
@@ -63,13 +68,18 @@ export function lensTitle(analysis: ConfigAnalysis, hardwareLabel: string): stri
   return `Deferred norm: ${savingText(f.totals.savedPct)} on ${hardwareLabel} · ${shortWorkload(f.workload)}${e2e ? ` · ${e2e}` : ''}${fit ? ` · $(warning) ${fit}` : ''}`;
 }
 
+/** The degree in the status bar: " TP auto → 16" when auto chose it, " TP 8" when set, nothing at one chip as set. */
+function statusTp(w: ConfigFigures['workload']): string {
+  return w.tpChosen ? ` TP auto → ${w.tp}` : w.tp > 1 ? ` TP ${w.tp}` : '';
+}
+
 export function statusText(analysis: ConfigAnalysis, hardwareLabel: string): { text: string; tooltip: string } {
   const f = analysis.figures;
   if (!f) return { text: '$(pulse) Deferred norm: —', tooltip: analysis.error?.message ?? 'Not profiled' };
   const e2e = endToEndText(f);
   const fit = fitText(f);
   return {
-    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}${fit ? ' $(warning)' : ''}`,
+    text: `$(pulse) ${savingText(f.totals.savedPct)} ${hardwareLabel}${statusTp(f.workload)}${fit ? ' $(warning)' : ''}`,
     tooltip: [
       `Deferred norm: ${savingText(f.totals.savedPct)} latency (simulated) on ${hardwareLabel} · ${shortWorkload(f.workload)}.`,
       ...(e2e ? [`Deferred: ${e2e}.`] : []),
@@ -84,7 +94,7 @@ function wholeModelLines(f: ConfigFigures): string[] {
   const e = f.endToEnd;
   const pass = (label: string, t: { baselineUs: number; deferredUs: number } | null): string[] => (t ? [`${label} ${duration(t.baselineUs)} → ${duration(t.deferredUs)}`] : []);
   const parts = [...pass('TTFT', e.ttft), ...pass('TPOT', e.tpot), ...(e.tokensPerSecond ? [`${tokenRate(e.tokensPerSecond.baseline)} → ${tokenRate(e.tokensPerSecond.deferred)}`] : [])];
-  const memory = `Memory per device: ${byteCount(f.memory.perDeviceBytes, 1000)} at TP ${f.workload.tp}${f.memory.fits ? ', fits.' : ''}`;
+  const memory = `Memory per device: ${byteCount(f.memory.perDeviceBytes, 1000)} at ${tpText(f.workload)}${f.memory.fits ? (f.workload.tpChosen ? '.' : ', fits.') : ''}`;
   return [
     ...(parts.length ? [`End to end (batch ${f.workload.batch}): ${parts.join('; ')}.`] : []),
     f.memory.fits ? memory : `${memory}. **Warning:** ${f.memory.warnings.map(escapeMarkdown).join(' ')}`,

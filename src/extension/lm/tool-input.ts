@@ -18,7 +18,7 @@ export interface ProfileToolInput {
   batch?: number;
   seq?: number;
   context?: number;
-  tp?: number;
+  tp?: number | 'auto';
   dtype?: Dtype | 'default';
   softmaxOffset?: SoftmaxOffset;
 }
@@ -54,7 +54,12 @@ export function parseToolInput(raw: unknown, defaults: WorkloadInput): ParsedToo
   for (const field of INTEGER_FIELDS) {
     const value = given(field);
     if (value === undefined) continue;
-    if (typeof value !== 'number') throw new InputError(SOURCE, field, 'a whole number', describeValue(value));
+    // The tensor-parallel degree may be "auto": the smallest that fits (the settings' default).
+    if (field === 'tp' && value === 'auto') {
+      workload.tp = 'auto';
+      continue;
+    }
+    if (typeof value !== 'number') throw new InputError(SOURCE, field, field === 'tp' ? '"auto" or a whole number' : 'a whole number', describeValue(value));
     workload[field] = value;
   }
   const phase = given('phase');

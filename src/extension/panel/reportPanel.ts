@@ -5,6 +5,7 @@ import type { ModelSpec } from '../../core/model/spec';
 import type { NumericsResult } from '../../core/numerics/types';
 import type { LatestMeasurements } from '../../common/panel-view';
 import { makeNonce, panelHtml } from '../../common/report-html';
+import { initialPanelState, panelReducer, showsChoice, shownSweep, type PanelEvent, type ReportPanelState } from '../../common/panel-state';
 import { NO_KERNEL_OVERRIDES, parseWebviewMessage, type HostMessage, type KernelOverrides, type PanelState, type PanelSection, type PanelView, type SweepAxis, type SweepView, type WebviewMessage, type WorkloadInput } from '../../common/protocol';
 import { loadCore } from '../core';
 import { setChoice, type Choice } from '../choice';
@@ -38,7 +39,8 @@ export class ReportPanel {
   private numericsRunning: Promise<NumericsResult | null> | undefined;
   /** The newest measurements beside the model, read once (undefined: not read yet; null: none). */
   private measurements: LatestMeasurements | null | undefined;
-  private sweep: SweepView | null = null;
+  /** Hardware, workload, kernel choices and the sweep shown, changed only through panelReducer (common/panel-state.ts). */
+  private state: ReportPanelState;
   private view: PanelView | undefined;
   private ready = false;
   private pending: HostMessage[] = [];
@@ -61,8 +63,7 @@ export class ReportPanel {
     const existing = ReportPanel.panels.get(modelPath);
     if (existing) {
       existing.panel.reveal();
-      existing.hardware = hardware;
-      existing.workload = workload;
+      existing.dispatch({ type: 'choice', hardware, workload });
       await existing.refresh();
       return existing;
     }
@@ -111,25 +112,38 @@ export class ReportPanel {
   private following: Promise<unknown> = Promise.resolve();
 
   private follow(choice: Choice): Promise<unknown> {
-    if (this.shows(choice)) return this.following;
-    this.hardware = choice.hardware;
-    this.workload = choice.workload;
+    if (showsChoice(this.state, choice)) return this.following;
+    this.dispatch({ type: 'choice', hardware: choice.hardware, workload: choice.workload });
     this.following = this.refresh();
     return this.following;
   }
 
-  private shows(choice: Choice): boolean {
-    return this.hardware === choice.hardware && JSON.stringify(this.workload) === JSON.stringify(choice.workload);
+  private dispatch(event: PanelEvent): void {
+    this.state = panelReducer(this.state, event);
+  }
+
+  /** The chosen hardware: a preset name or a profile file's URI. */
+  get hardware(): string {
+    return this.state.hardware;
+  }
+
+  get workload(): WorkloadInput {
+    return this.state.workload;
+  }
+
+  /** The panel's kernel choices over the hardware profile's own (kept when the hardware changes). */
+  get kernels(): KernelOverrides {
+    return this.state.kernels;
   }
 
   private constructor(
     readonly panel: vscode.WebviewPanel,
     readonly modelPath: string,
-    public hardware: string,
-    public workload: WorkloadInput,
-    /** The panel's kernel choices over the hardware profile's own (kept when the hardware changes). */
-    public kernels: KernelOverrides = { ...NO_KERNEL_OVERRIDES },
+    hardware: string,
+    workload: WorkloadInput,
+    kernels: KernelOverrides = { ...NO_KERNEL_OVERRIDES },
   ) {
+    this.state = initialPanelState({ hardware, workload, kernels });
     ReportPanel.panels.set(modelPath, this);
     panel.iconPath = vscode.Uri.joinPath(ReportPanel.extensionUri, 'media', 'icon.png');
     panel.webview.html = this.html();
@@ -175,14 +189,14 @@ export class ReportPanel {
         hardwareChoices: await hardwareChoices(),
         interactive: true,
         numerics: this.numerics,
-        sweep: this.sweep && this.sweep.hardware === this.hardware ? this.sweep : null,
+        sweep: shownSweep(this.state),
         kernels: this.kernels,
         measurements: this.measurements,
         validation: knownValidationHeadline(),
       });
       this.view = view;
       // An override equal to the profile's own choice is none: the controls show the profile's.
-      this.kernels = view.kernels;
+      this.dispatch({ type: 'profiled', kernels: view.kernels });
       this.lastError = undefined;
       this.closeErrorNotice();
       this.post({ type: 'view', view });
@@ -235,7 +249,7 @@ export class ReportPanel {
       this.spec ??= await core.loadModel(this.modelPath);
       const hw = await resolveHardware(this.hardware);
       const sweep = core.buildSweepView(this.spec, hw, this.hardware, this.workload, axis, this.kernels);
-      this.sweep = sweep;
+      this.dispatch({ type: 'swept', sweep });
       if (this.view) this.view.sweep = sweep;
       this.post({ type: 'sweep', sweep });
       this.reveal('sweep');
@@ -295,14 +309,20 @@ export class ReportPanel {
       case 'rendered':
         this.rendered.fire(message.headline);
         return;
-      case 'profile':
-        // A sweep drawn on other kernels no longer matches the report.
-        if (JSON.stringify(message.kernels) !== JSON.stringify(this.kernels)) this.sweep = null;
-        this.kernels = message.kernels;
+      case 'profile': {
         // Kernel choices are the panel's own; hardware and workload are everyone's (choice.ts).
-        if (this.shows(message)) await this.refresh();
-        else await ReportPanel.followChoice(await setChoice({ hardware: message.hardware, workload: message.workload }));
+        const choiceChanged = !showsChoice(this.state, message);
+        this.dispatch({ type: 'controls', hardware: message.hardware, workload: message.workload, kernels: message.kernels });
+        if (!choiceChanged) {
+          await this.refresh();
+          return;
+        }
+        // This panel shows the new choice already; every other panel follows it.
+        const choice = await setChoice({ hardware: message.hardware, workload: message.workload });
+        this.following = this.refresh();
+        await ReportPanel.followChoice(choice);
         return;
+      }
       case 'sweep':
         await this.runSweep(message.axis);
         return;
@@ -321,6 +341,9 @@ export class ReportPanel {
         return;
       case 'exportPytorchPatch':
         await ReportPanel.actions?.exportPytorchPatch(this);
+        return;
+      case 'showValidation':
+        await vscode.commands.executeCommand('deferredNorm.showValidation');
         return;
     }
   }

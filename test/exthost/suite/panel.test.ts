@@ -19,7 +19,7 @@ import { POINTS } from '../../../src/core/validate/points';
 import { validate } from '../../../src/core/validate/validate';
 import type { TestApi } from '../../../src/extension/extension';
 import type { ReportPanel } from '../../../src/extension/panel/reportPanel';
-import { EXTENSION_ID, report, workspaceRoot } from './helpers';
+import { EXTENSION_ID, report, until, workspaceRoot } from './helpers';
 
 const workspaceDir = (): string => workspaceRoot().fsPath;
 
@@ -148,6 +148,21 @@ suite('Deferred Norm in the extension host', () => {
     for (let i = 0; i < 300 && !panel.currentView()?.validation; i++) await new Promise((r) => setTimeout(r, 100));
     const headline = await renderedAfter(panel, () => panel.refresh());
     assert.ok(headline.includes(want), `${want} in: ${headline}`);
+    assert.match(headline, /Show each point/);
+  });
+
+  test("the validation link opens deferred-norm validate's table, read-only, with every published point (issue 19)", async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    // What the link's click posts (the click itself: test/exthost/ui.test.ts).
+    await panel.receive({ type: 'showValidation' });
+    const editor = await until('the validation document in an editor', () => vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'deferred-norm' && e.document.uri.path.includes('validate')));
+    const text = editor.document.getText();
+    for (const p of POINTS) assert.ok(text.includes(p.id), `point ${p.id} in the document`);
+    // Read-only: the deferred-norm: scheme has a content provider and no file system to save into.
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('deferred-norm'), undefined);
+    const commands = await vscode.commands.getCommands(true);
+    assert.ok(commands.includes('deferredNorm.showValidation'));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   test('a control in the panel re-profiles at once: hardware and workload from the webview’s message', async () => {
@@ -163,7 +178,7 @@ suite('Deferred Norm in the extension host', () => {
 
   test('the attention kernel control re-profiles with the override, as `--set kernels.attention=eager` does', async () => {
     const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
-    const workload = { ...panel.workload, phase: 'decode' as const, batch: 32, context: 2048, deferDepth: 'deepest' as const };
+    const workload = { ...panel.workload, phase: 'decode' as const, batch: 32, context: 2048, tp: 1, deferDepth: 'deepest' as const };
     const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
     const full = { ...DEFAULT_WORKLOAD, ...workload };
     const softmax = () => panel.currentView()!.report.layerKinds[0]!.sites.find((s) => s.kind === 'softmax')!;
@@ -400,7 +415,9 @@ suite('Deferred Norm in the extension host', () => {
     const text = (await vscode.workspace.openTextDocument(doc)).getText();
     const spec = await loadModel(modelUri('Llama-3.1-8B').fsPath);
     // At the current choice's workload (the panels' prefill of 1024 tokens at batch 1), not the settings'.
-    const workload = { ...DEFAULT_WORKLOAD, ...api.currentChoice().workload };
+    // The test workspace pins deferredNorm.tensorParallel to 1 (prepare.ts): every preset runs at TP 1.
+    const workload = { ...DEFAULT_WORKLOAD, ...api.currentChoice().workload, tp: 1 };
+    assert.equal(api.currentChoice().workload.tp, 1);
     assert.equal(workload.seq, 1024);
     for (const name of ['dimc', 'gpu-h100', 'tpu-v5e']) {
       const saved = profile(spec, getPreset(name), workload).totals.savedPct;
@@ -458,5 +475,20 @@ suite('Deferred Norm in the extension host', () => {
     const { headline } = await opened(() => vscode.commands.executeCommand<ReportPanel>('deferredNorm.profileModel', config));
     assert.ok(headline.includes(payload), `the name shows as typed: ${headline.slice(0, 200)}`);
     assert.ok(headline.includes(`${payload}ForCausalLM`), 'and so does the architecture');
+  });
+  // Last: it leaves the shared choice at TP auto.
+  test('TP auto in the panel: the headline says the degree it chose, 16 for Llama-3.1-8B on dimc (issue 20)', async () => {
+    const panel = api.panels().find((p) => p.modelPath === modelUri('Llama-3.1-8B').fsPath)!;
+    const workload = { phase: 'decode' as const, batch: 32, seq: 2048, context: 2048, tp: 'auto' as const, dtype: null, softmaxOffset: 'online' as const, deferDepth: 'deepest' as const };
+    // What the Tensor parallel field posts with "auto" typed (the suite's workspace pins 1; a user's default is auto).
+    await panel.receive({ type: 'profile', hardware: 'dimc', workload, kernels: { attention: null, norm: null } });
+    // TP 8 holds 938 MB of fp8 linears + 1.07 GB of KV cache per card, over dimc's 2 GB of SRAM; TP 16
+    // fits (derived in test/unit/tensor-parallel.test.ts).
+    await until('the panel at TP auto → 16', () => (panel.currentView()?.report.workload.tp === 16 ? true : undefined), 30_000);
+    assert.equal(panel.workload.tp, 'auto');
+    assert.equal(api.currentChoice().workload.tp, 'auto');
+    const headline = await renderedAfter(panel, () => panel.refresh());
+    assert.match(headline, /Workload decode, context 2048, batch 32, tp 16 \(auto: the smallest that fits\)/);
+    assert.doesNotMatch(headline, /does not fit/);
   });
 });
