@@ -138,22 +138,27 @@ function durationNs(op: Op, r: Rates): number {
  * partial sums, and only the `first` share starts the reduction kernel.
  */
 function tiledGemmNs(gemm: { m: number; n: number }, share: number, first: boolean, computeNs: number, expNs: number, streamNs: number, r: Rates): number {
+  // gridFill's and maxSplits' reckoning, worked out once here: this runs for every GEMM op a sweep times.
+  const rows = tileRows(gemm.m, r.tileM);
+  const tiles = Math.ceil(gemm.m / rows) * Math.ceil(gemm.n / r.tileN);
+  const fill = (gemm.m * gemm.n) / (Math.ceil(tiles / r.units) * r.units * rows * r.tileN);
+  let best = Math.max(computeNs / fill, expNs, streamNs);
+  // Up to ⌊units / tiles⌋ slices still run in one wave, so s slices keep s times the slots busy.
+  const most = Math.floor(r.units / tiles);
+  if (most < 2) return best;
   // One slice's partial sums (this share of M × N in fp32) over the activation memory, written once and read once.
   const sliceNs = r.activationsGBps === undefined ? 0 : bytesNs(gemm.m * gemm.n * 4 * share, r.activationsGBps);
-  const timeNs = (splits: number): number => {
-    const fill = gridFill(gemm.m, gemm.n, r.tileM, r.tileN, r.units, splits);
-    if (splits === 1) return Math.max(computeNs / fill, expNs, streamNs);
-    return Math.max(computeNs / fill, expNs, streamNs + splits * sliceNs) + splits * sliceNs;
-  };
   // Every share of a GEMM chooses alike: the reduction kernel's start is weighed by the share.
+  const reduceStartNs = share * r.vectorStartNs;
   let splits = 1;
-  let best = timeNs(1);
-  const most = maxSplits(gemm.m, gemm.n, r.tileM, r.tileN, r.units);
   for (let s = 2; s <= most; s++) {
-    const t = timeNs(s) + share * r.vectorStartNs;
+    const partialNs = s * sliceNs;
+    // The stream and the partial sums only grow with s: past this point no split is faster.
+    if (streamNs + 2 * partialNs + reduceStartNs >= best) break;
+    const t = Math.max(computeNs / (s * fill), expNs, streamNs + partialNs) + partialNs + reduceStartNs;
     if (t < best) [splits, best] = [s, t];
   }
-  return timeNs(splits) + (splits > 1 && first ? r.vectorStartNs : 0);
+  return splits === 1 ? best : best - reduceStartNs + (first ? r.vectorStartNs : 0);
 }
 
 /** Rows of the tile an M-row GEMM runs in: tileM, or for fewer rows the next power of two, at least 16 (one MMA). */
