@@ -138,13 +138,9 @@ function durationNs(op: Op, r: Rates): number {
  * partial sums, and only the `first` share starts the reduction kernel.
  */
 function tiledGemmNs(gemm: { m: number; n: number }, share: number, first: boolean, computeNs: number, expNs: number, streamNs: number, r: Rates): number {
-  // gridFill's and maxSplits' reckoning, worked out once here: this runs for every GEMM op a sweep times.
-  const rows = tileRows(gemm.m, r.tileM);
-  const tiles = Math.ceil(gemm.m / rows) * Math.ceil(gemm.n / r.tileN);
-  const fill = (gemm.m * gemm.n) / (Math.ceil(tiles / r.units) * r.units * rows * r.tileN);
+  const fill = gridFill(gemm.m, gemm.n, r.tileM, r.tileN, r.units);
   let best = Math.max(computeNs / fill, expNs, streamNs);
-  // Up to ⌊units / tiles⌋ slices still run in one wave, so s slices keep s times the slots busy.
-  const most = Math.floor(r.units / tiles);
+  const most = maxSplits(gemm.m, gemm.n, r.tileM, r.tileN, r.units);
   if (most < 2) return best;
   // One slice's partial sums (this share of M × N in fp32) over the activation memory, written once and read once.
   const sliceNs = r.activationsGBps === undefined ? 0 : bytesNs(gemm.m * gemm.n * 4 * share, r.activationsGBps);
@@ -155,6 +151,7 @@ function tiledGemmNs(gemm: { m: number; n: number }, share: number, first: boole
     const partialNs = s * sliceNs;
     // The stream and the partial sums only grow with s: past this point no split is faster.
     if (streamNs + 2 * partialNs + reduceStartNs >= best) break;
+    // Up to maxSplits slices run in the one wave, so s slices keep s times the slots busy (gridFill).
     const t = Math.max(computeNs / (s * fill), expNs, streamNs + partialNs) + partialNs + reduceStartNs;
     if (t < best) [splits, best] = [s, t];
   }
