@@ -100,8 +100,8 @@ test("vLLM PR 49363: H100 BF16 at N = 12288, K = 5376 takes the same time from M
   const c: CostContext = { hw, dtype: 'bf16', tp: 1, phase: 'prefill' };
   const bytes = 12288 * 5376 * 2;
   const t = (m: number) => opDurationNs(linear(m, 5376, 12288, 2), c) - hw.matrix.startLatencyNs;
-  // By hand: at M = 128, one wave of 96 full tiles: 2 · 128 · 5376 · 12288 FLOPs at 0.515 · 989.4 TFLOP/s × 96/132
-  // = 45.6 µs of compute, under the 132.1 MB weight stream at 0.78 · 3,350 GB/s = 50.6 µs: the stream sets the time.
+  // By hand: at M = 128, one wave of 96 full tiles: 2 · 128 · 5376 · 12288 FLOPs at efficiency · 989.4 TFLOP/s × 96/132
+  // (44.3 µs at 0.53), under the 132.1 MB weight stream at efficiency · 3,350 GB/s (51.9 µs at 0.76): the stream sets the time.
   const stream = bytes / (hw.memory.efficiency * 3350);
   const compute128 = ((2 * 128 * 5376 * 12288) / (hw.matrix.efficiency * 989.4e12 * (96 / 132))) * 1e9;
   assert.ok(compute128 < stream);
