@@ -156,7 +156,7 @@ test('formatProfile shows every parameter with its unit and provenance, grouped 
   const h100 = formatProfile(getPreset('gpu-h100'));
   assert.match(h100, /peak bf16\s+989\.4 TFLOP\/s/);
   assert.match(h100, /hbm3 bandwidth\s+3,350 GB\/s/);
-  assert.match(h100, /efficiency\s+0\.52 \(52% of peak\)/);
+  assert.match(h100, /efficiency\s+0\.53 \(53% of peak\)/);
 });
 
 test('formatPresetList is a plain table with a header and one row per preset', () => {

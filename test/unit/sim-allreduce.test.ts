@@ -60,3 +60,21 @@ test('a large message costs a one-shot more link time than the ring: (tp − 1) 
   assert.ok(Math.abs(opDurationNs(allReduce(bytes), c) - (3 * bytes) / 450) < 1e-6);
   assert.ok(Math.abs(opDurationNs(allReduce(bytes), { ...c, hw: ring }) - (1.5 * bytes) / 450) < 1e-6);
 });
+
+test('NVLink on an A100 carries what NCCL reckons, not the line rate: 12 links × 20 GB/s = 240 GB/s one way', () => {
+  const hw = getPreset('gpu-a100');
+  // NCCL's src/graph/topo.h takes SM80_NVLINK_BW = 20.0 GB/s per link and direction (the line rate is 25); an
+  // A100 SXM has 12 NVLinks. TensorRT-LLM's Llama-2-70B prefill at TP 4 all-reduces 2,048 × 8,192 bf16 values
+  // (33,554,432 bytes) after each attention and MLP block. By hand: 8,000 ns fixed, 2·3 ring steps of 1,000 ns,
+  // and 2·3/4 of the bytes at 240 GB/s: 1.5 × 33,554,432 / 240 = 209,715.2 ns.
+  const op = allReduce(2048 * 8192 * 2);
+  const byHand = 8000 + 6 * 1000 + 209_715.2;
+  const total = opLatencyNs(op, hw, 4) + opDurationNs(op, { hw, dtype: 'bf16', tp: 4, phase: 'prefill' });
+  assert.ok(Math.abs(total - byHand) < 1e-6 * byHand, `${total} vs ${byHand}`);
+  // nccl-tests reports bus bandwidth = size / time × 2(n − 1)/n. 8×A100 servers measured about 200 GB/s
+  // (NVIDIA/nccl-tests issue 149) and 208 GB/s (issue 178) for large all-reduces; NCCL's own figure is 240.
+  const gib = 2 ** 30;
+  const t8 = opLatencyNs(allReduce(gib), hw, 8) + opDurationNs(allReduce(gib), { hw, dtype: 'bf16', tp: 8, phase: 'prefill' });
+  const busGBps = (gib / t8) * 1.75;
+  assert.ok(busGBps >= 200 && busGBps <= 240, `bus bandwidth ${busGBps} GB/s`);
+});

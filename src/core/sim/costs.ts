@@ -98,13 +98,16 @@ function durationNs(op: Op, r: Rates): number {
   const w = op.work;
   switch (w.kind) {
     case 'matmul': {
-      const fill = w.gemm && r.tileM > 0 && r.tileN > 0 ? waveFill(w.gemm.m, w.gemm.n, r.tileM, r.tileN, r.units) : 1;
       // A linear (it has a whole-GEMM shape) on a profile with measured shapes reaches its shape's efficiency.
       const flops = r.shapes && w.gemm ? r.matrixPeakFlops * efficiencyAt(r.shapes, w.gemm.m, w.k, w.gemm.n) : r.matrixFlops;
-      const computeNs = ((2 * w.m * w.k * w.n) / (flops * fill)) * 1e9;
+      const computeNs = ((2 * w.m * w.k * w.n) / flops) * 1e9;
       // A fused attention kernel's exps run on the special-function units alongside the tensor cores.
       const expNs = w.exps > 0 ? ((w.exps * r.expCost) / r.vectorElems) * 1e9 : 0;
-      return launchNs(op, r.matrixStartNs) + Math.max(computeNs, expNs, memoryNs(op, r));
+      const streamNs = memoryNs(op, r);
+      if (!w.gemm || r.tileM <= 0 || r.tileN <= 0) return launchNs(op, r.matrixStartNs) + Math.max(computeNs, expNs, streamNs);
+      // This op is a share of its GEMM (one tile of the graph's split, or all of it).
+      const share = (w.m * w.n) / (w.gemm.m * w.gemm.n);
+      return launchNs(op, r.matrixStartNs) + tiledGemmNs(w.gemm, share, !op.continues, computeNs, expNs, streamNs, r);
     }
     case 'vector': {
       const work = w.elements * w.ops + w.exps * r.expCost + w.rsqrts * r.rsqrtCost + w.divs * r.divCost;
@@ -124,20 +127,62 @@ function durationNs(op: Op, r: Rates): number {
 }
 
 /**
- * The share of the machine's tile slots an M × N GEMM keeps busy: its output is cut into tileM × tileN
- * tiles, one per unit, run in waves of `units`; a tile that sticks out past M or N, and a last wave
- * with idle units, cost as much as full ones (M = 256, N = 7168 in 128 × 128 tiles is 112 tiles: one
- * wave of 132 SMs, 112/132 busy). Fewer rows than tileM run in a tile of the next power of two rows
- * (at least 16, one tensor-core MMA), as GEMM libraries bucket small M. A grid smaller than one wave is split along K into as many slices
- * as fit (split-K, what cuBLAS and CUTLASS do for small outputs), so that a small-M GEMM still spreads
- * over most units.
+ * Time of one op of a GEMM on a machine with tiles, launch left out: the GEMM's tile grid fills the SMs a
+ * wave at a time (gridFill), and a grid smaller than one wave may be split along K into up to
+ * ⌊units / tiles⌋ slices (maxSplits). A split is parallel split-K as CUTLASS's GemmSplitKParallel runs it:
+ * every slice writes its M × N partial sums in fp32 (the accumulator type) to a workspace, and a second
+ * kernel (ReduceSplitK) reads them back and sums them. Splitting buys compute with that kernel's start and
+ * those bytes, so the split taken is the fastest one, as a library's heuristic picks; a memory-bound GEMM
+ * (decode) is not split. `computeNs` is the op's arithmetic with every tile slot busy, `streamNs` its
+ * weight stream; an op that is a `share` of its GEMM (a tile of the graph) carries that share of the
+ * partial sums, and only the `first` share starts the reduction kernel.
  */
-export function waveFill(m: number, n: number, tileM: number, tileN: number, units: number): number {
-  // Fewer rows than a tile: the kernel picks a tile of the next power of two rows, at least 16 (one MMA).
-  const rows = Math.min(tileM, Math.max(16, 2 ** Math.ceil(Math.log2(m))));
-  const tiles = Math.ceil(m / rows) * Math.ceil(n / tileN);
-  const splits = Math.max(1, Math.floor(units / tiles));
-  const waves = Math.ceil((tiles * splits) / units);
+function tiledGemmNs(gemm: { m: number; n: number }, share: number, first: boolean, computeNs: number, expNs: number, streamNs: number, r: Rates): number {
+  const fill = gridFill(gemm.m, gemm.n, r.tileM, r.tileN, r.units);
+  let best = Math.max(computeNs / fill, expNs, streamNs);
+  const most = maxSplits(gemm.m, gemm.n, r.tileM, r.tileN, r.units);
+  if (most < 2) return best;
+  // One slice's partial sums (this share of M × N in fp32) over the activation memory, written once and read once.
+  const sliceNs = r.activationsGBps === undefined ? 0 : bytesNs(gemm.m * gemm.n * 4 * share, r.activationsGBps);
+  // Every share of a GEMM chooses alike: the reduction kernel's start is weighed by the share.
+  const reduceStartNs = share * r.vectorStartNs;
+  let splits = 1;
+  for (let s = 2; s <= most; s++) {
+    const partialNs = s * sliceNs;
+    // The stream and the partial sums only grow with s: past this point no split is faster.
+    if (streamNs + 2 * partialNs + reduceStartNs >= best) break;
+    // Up to maxSplits slices run in the one wave, so s slices keep s times the slots busy (gridFill).
+    const t = Math.max(computeNs / (s * fill), expNs, streamNs + partialNs) + partialNs + reduceStartNs;
+    if (t < best) [splits, best] = [s, t];
+  }
+  return splits === 1 ? best : best - reduceStartNs + (first ? r.vectorStartNs : 0);
+}
+
+/** Rows of the tile an M-row GEMM runs in: tileM, or for fewer rows the next power of two, at least 16 (one MMA). */
+function tileRows(m: number, tileM: number): number {
+  return Math.min(tileM, Math.max(16, 2 ** Math.ceil(Math.log2(m))));
+}
+
+/** Output tiles of an M × N GEMM (tileRows × tileN each). */
+function tileCount(m: number, n: number, tileM: number, tileN: number): number {
+  return Math.ceil(m / tileRows(m, tileM)) * Math.ceil(n / tileN);
+}
+
+/** The most K slices an M × N GEMM's grid splits into and still runs in one wave of `units` (1: no room to split). */
+export function maxSplits(m: number, n: number, tileM: number, tileN: number, units: number): number {
+  return Math.max(1, Math.floor(units / tileCount(m, n, tileM, tileN)));
+}
+
+/**
+ * The share of the machine's tile slots an M × N GEMM split into `splits` K slices keeps busy: its output
+ * is cut into tiles, one per unit, run in waves of `units`; a tile that sticks out past M or N, and a
+ * last wave with idle units, cost as much as full ones (M = 256, N = 7168 in 128 × 128 tiles is 112
+ * tiles: one wave of 132 SMs, 112/132 busy). Fewer rows than tileM run in a tile of the next power of
+ * two rows (at least 16, one tensor-core MMA), as GEMM libraries bucket small M.
+ */
+export function gridFill(m: number, n: number, tileM: number, tileN: number, units: number, splits = 1): number {
+  const rows = tileRows(m, tileM);
+  const waves = Math.ceil((tileCount(m, n, tileM, tileN) * splits) / units);
   return (m * n * splits) / (waves * units * rows * tileN);
 }
 

@@ -47,6 +47,13 @@ export interface PointWorkload {
   dtype: 'fp32' | 'bf16' | 'fp16' | 'fp8' | 'int8';
 }
 
+/**
+ * Projections a serving stack runs as one GEMM over concatenated weights: `qkv`, the q, k and v
+ * projections; `gate_up`, a gated MLP's gate and up projections. Each is one kernel where the
+ * checkpoint has two or three (validate.ts, fuseProjections).
+ */
+export type FusedProjection = 'qkv' | 'gate_up';
+
 export interface Point {
   /** Short stable id, shown in the table. */
   id: string;
@@ -64,6 +71,8 @@ export interface Point {
   hardwareAsPublished: string;
   /** `path=value` overrides of the preset, for a software stack that differs from its defaults. */
   set: string[];
+  /** Whole passes: the projections the measured stack runs as one GEMM each (its kernels, as its model code has them). */
+  fusedProjections?: FusedProjection[];
   /** The serving stack that was measured. */
   stack: string;
   workload: PointWorkload;
@@ -128,6 +137,8 @@ const TRTLLM_NOTE =
   'TTFT of a batch of one, as published (whole milliseconds, so ±0.5 ms of rounding). NVIDIA\'s companion blog docs/source/blogs/H100vsA100.md in the same release says "H100 FP8, A100 FP16, SXM 80GB GPUs". Number of runs: 5 after 1 warm-up (the documented command).';
 const TRTLLM_H100_NOTE =
   ' On H100 the engines were built with --enable_fp8 --fp8_kv_cache: FP8 weights, GEMMs and KV cache; the simulator runs FP8 weights and matmuls and keeps activations and the KV cache in 16 bits.';
+const TRTLLM_FUSED_NOTE =
+  ' Projections: TensorRT-LLM\'s Attention layer runs q, k and v as one GEMM (tensorrt_llm/layers/attention.py: one ColumnLinear `qkv`); gate and up stay two GEMMs (the Llama builds of the document do not pass --use_fused_mlp).';
 const TRTLLM_70B_NOTE =
   ' The document\'s Llama2-70b first-token command lists "64:128,1" twice (a typo); the table gives both the 128 and the 2048 row.';
 
@@ -136,12 +147,12 @@ const GPTFAST_STACK =
 /** Both stacks all-reduce through a custom one-shot kernel, not NCCL's ring (see the notes). */
 const ONE_SHOT_SET = ['kernels.allReduce=one-shot'];
 const GPTFAST_NOTE =
-  'Published as tokens/s over 200 generated tokens, the wall time including the 6-token prefill (the README says "just 5 tokens"; the tokenizer adds BOS). The A100s are power-limited to 330 W (of 400 W), which lowers clocks in compute-bound work; decode at batch 1 is bound by memory bandwidth, which the cap touches less (the README: "Empirically, seems like peak bandwidth is about 1700 GB/s"). The README gives neither the number of runs nor the PyTorch version (generate.py averages num_samples = 5). Stack override kernels.allReduce=one-shot: ENABLE_INTRA_NODE_COMM=1 makes PyTorch all-reduce through its intra-node comm (one-shot and hybrid-cube-mesh kernels that read peers\' buffers directly, 6-15 µs per call in pytorch/pytorch PR 114001 as quoted in issue 131739), not NCCL\'s ring.';
+  'Published as tokens/s over 200 generated tokens, the wall time including the 6-token prefill (the README says "just 5 tokens"; the tokenizer adds BOS). The A100s are power-limited to 330 W (of 400 W), which lowers clocks in compute-bound work; decode at batch 1 is bound by memory bandwidth, which the cap touches less (the README: "Empirically, seems like peak bandwidth is about 1700 GB/s"). The README gives neither the number of runs nor the PyTorch version (generate.py averages num_samples = 5). Stack override kernels.allReduce=one-shot: ENABLE_INTRA_NODE_COMM=1 makes PyTorch all-reduce through its intra-node comm (one-shot and hybrid-cube-mesh kernels that read peers\' buffers directly, 6-15 µs per call in pytorch/pytorch PR 114001 as quoted in issue 131739), not NCCL\'s ring. Projections: gpt-fast\'s model.py runs q, k and v as one GEMM (Attention.wqkv) and keeps w1, w3 and w2 as three GEMMs.';
 
 const VLLM_STACK =
   'vLLM benchmarks/benchmark_latency.py at its defaults (input 32, output 128, batch 8, ignore_eos), load_format dummy, dtype auto (bfloat16 for Llama 3), CUDA graphs in decode (vLLM\'s default), 5 warm-up and 15 measured iterations';
 const VLLM_NOTE =
-  'Mean end-to-end latency of one llm.generate() of 8 prompts, as published. The vLLM commit of the build and whether the V0 or V1 engine ran are on the build pages, not in the table. Stack override kernels.allReduce=one-shot: vLLM all-reduces through its custom all-reduce by default on NVLink (disable_custom_all_reduce is off), one-stage for small messages; large prefill messages run its two-stage kernel, which the one-shot model overstates.';
+  'Mean end-to-end latency of one llm.generate() of 8 prompts, as published. The vLLM commit of the build and whether the V0 or V1 engine ran are on the build pages, not in the table. Stack override kernels.allReduce=one-shot: vLLM all-reduces through its custom all-reduce by default on NVLink (disable_custom_all_reduce is off), one-stage for small messages; large prefill messages run its two-stage kernel, which the one-shot model overstates. Projections: vLLM\'s Llama (vllm/model_executor/models/llama.py) runs q, k and v as one GEMM (QKVParallelLinear qkv_proj) and gate and up as one (MergedColumnParallelLinear gate_up_proj).';
 
 const FLASHNORM_STACK =
   'PyTorch eager on a Colab Tesla T4, float16, CUDA events over 200 runs after 30 warm-ups. Standard: irms = rsqrt(x.float().pow(2).mean(-1) + eps).half(); (x * irms * w) @ W.T. FlashNorm: x @ W.T on one CUDA stream beside a Triton inv_rms kernel on another, then out * irms as a separate elementwise kernel';
@@ -193,13 +204,14 @@ function trtllm(gpu: 'a100' | 'h100', model: 'Llama-2-7b-hf' | 'Llama-2-70b-hf',
       hardware: h100 ? 'gpu-h100' : 'gpu-a100',
       hardwareAsPublished: h100 ? 'H100 SXM 80GB (H100-HBM3-80GB)' : 'A100 SXM 80GB',
       set: [],
+      fusedProjections: ['qkv'],
       stack: TRTLLM_STACK + (h100 ? ' --enable_fp8 --fp8_kv_cache' : '') + (tp > 1 ? `, --world_size ${tp} --tp_size ${tp}, run with mpirun -n ${tp}` : ''),
       workload: { batch: 1, input, tp, dtype: h100 ? 'fp8' : 'fp16' },
       metric: 'ttft',
       published: `${ms} ms`,
       measuredMs: ms,
       use,
-      note: TRTLLM_NOTE + (h100 ? TRTLLM_H100_NOTE : '') + (size === '70b' ? TRTLLM_70B_NOTE : ''),
+      note: TRTLLM_NOTE + (h100 ? TRTLLM_H100_NOTE : '') + (size === '70b' ? TRTLLM_70B_NOTE : '') + TRTLLM_FUSED_NOTE,
     },
   ];
 }
@@ -215,6 +227,7 @@ function gptFast(model: 'Llama-2-7b-hf' | 'Llama-2-70b-hf', tp: number, tokensPe
     hardware: 'gpu-a100',
     hardwareAsPublished: '8xA100-80GB, power limited to 330W, hybrid cube mesh (NVLink)',
     set: ONE_SHOT_SET,
+    fusedProjections: ['qkv'],
     stack: GPTFAST_STACK,
     workload: { batch: 1, input: 6, output: 200, tp, dtype: 'bf16' },
     metric: 'e2e',
@@ -241,6 +254,7 @@ function vllm(gpu: 'a100' | 'h100', model: 'Llama-3.1-8B' | 'Llama-3.1-70B', tp:
     hardware: h100 ? 'gpu-h100' : 'gpu-a100',
     hardwareAsPublished: h100 ? '8xH100 (the table does not say SXM or PCIe; an 8-GPU NVLink node is taken as SXM)' : 'A100-SXM4-80GB',
     set: ONE_SHOT_SET,
+    fusedProjections: ['qkv', 'gate_up'],
     stack: VLLM_STACK + (tp > 1 ? `, tensor_parallel_size ${tp}` : ''),
     workload: { batch: 8, input: 32, output: 128, tp, dtype: 'bf16' },
     metric: 'e2e',

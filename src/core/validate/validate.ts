@@ -14,7 +14,7 @@ import { num, percent, table } from '../report/text';
 import { totalsOfSimulation } from '../report/profile';
 import { simulate, simulateSite } from '../sim/simulate';
 import { DEFAULT_WORKLOAD, type Workload } from '../workload';
-import { POINTS, SOURCES, type MetricKind, type Point, type Source } from './points';
+import { POINTS, SOURCES, type FusedProjection, type MetricKind, type Point, type Source } from './points';
 
 /** One point beside its simulated estimate. */
 export interface ValidationRow {
@@ -239,7 +239,7 @@ function rowFor(p: Point, inputs: ValidateInputs): ValidationRow {
   const spec = inputs.specs.get(p.model);
   if (!spec) throw new Error(`validate: no model spec for fixture ${p.model} (point ${p.id})`);
   const hw = pointHardware(p, inputs.hardware);
-  const figure = simulatedFigure(p, spec, hw);
+  const figure = simulatedFigure(p, p.metric === 'site' ? spec : fuseProjections(spec, p.fusedProjections ?? []), hw);
   if ('pending' in figure) return { ...base, simulatedMs: null, ratio: null, pending: figure.pending, parts: {} };
   return { ...base, simulatedMs: figure.ms, ratio: figure.ms / p.measuredMs, pending: null, parts: figure.parts };
 }
@@ -294,19 +294,27 @@ export function restrictConsumers(spec: ModelSpec, siteId: string, consumers: re
   };
 }
 
+/** The norm site whose consumers each fused projection joins, and the linear that stands for them. */
+const FUSED: Record<FusedProjection, { siteId: string; norm: 'attn' | 'mlp'; name: string; role: 'qkv' | 'gate_up' }> = {
+  qkv: { siteId: 'attn-norm', norm: 'attn', name: 'qkv_proj', role: 'qkv' },
+  gate_up: { siteId: 'mlp-norm', norm: 'mlp', name: 'gate_up_proj', role: 'gate_up' },
+};
+
 /**
- * A copy of the spec whose norm at `siteId` feeds one linear, `qkv_proj`, in place of its consumers,
- * with their outputs summed: FlashNorm's SmolLM2 rows time one 576 → 960 GEMM, not three.
+ * A copy of the spec whose norm at `siteId` feeds one linear in place of its consumers, with their
+ * outputs summed: `qkv_proj` for the attention norm (FlashNorm's SmolLM2 rows time one 576 → 960 GEMM,
+ * not three), `gate_up_proj` for the MLP norm. A layer kind whose norm feeds fewer than two linears is left as it is.
  */
 export function fuseConsumers(spec: ModelSpec, siteId: string): ModelSpec {
-  if (siteId !== 'attn-norm') throw new Error(`validate: cannot fuse the consumers of site ${siteId}`);
+  const fusion = Object.values(FUSED).find((f) => f.siteId === siteId);
+  if (!fusion) throw new Error(`validate: cannot fuse the consumers of site ${siteId}`);
   return {
     ...spec,
     layerKinds: spec.layerKinds.map((kind) => {
-      const norm = kind.norms.find((n) => n.role === 'attn');
+      const norm = kind.norms.find((n) => n.role === fusion.norm);
       const fed = kind.linears.filter((l) => norm?.feeds.includes(l.name));
       if (!norm || fed.length < 2) return kind;
-      const fused = { name: 'qkv_proj', role: 'qkv' as const, in: fed[0]!.in, out: fed.reduce((sum, l) => sum + l.out, 0), bias: fed.some((l) => l.bias) };
+      const fused = { name: fusion.name, role: fusion.role, in: fed[0]!.in, out: fed.reduce((sum, l) => sum + l.out, 0), bias: fed.some((l) => l.bias) };
       return {
         ...kind,
         linears: [fused, ...kind.linears.filter((l) => !fed.includes(l))],
@@ -314,6 +322,11 @@ export function fuseConsumers(spec: ModelSpec, siteId: string): ModelSpec {
       };
     }),
   };
+}
+
+/** The spec as a stack with these fused projections runs it: each one GEMM (a point's `fusedProjections`). */
+export function fuseProjections(spec: ModelSpec, projections: readonly FusedProjection[]): ModelSpec {
+  return projections.reduce((s, f) => fuseConsumers(s, FUSED[f].siteId), spec);
 }
 
 function workloadText(p: Point): string {
