@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildLayerGraph } from '../../src/core/graph/layer';
 import type { Op } from '../../src/core/graph/ops';
-import type { DeferDepth } from '../../src/core/graph/sites';
+import type { DeferDepth } from '../../src/core/terms';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';

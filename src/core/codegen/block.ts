@@ -8,7 +8,8 @@
  */
 import type { Op, OpRole } from '../graph/ops';
 import { shardOf } from '../graph/shard';
-import type { DeferDepth, Site } from '../graph/sites';
+import type { Site } from '../graph/sites';
+import type { DeferDepth } from '../terms';
 import type { AttentionSpec, LinearSpec, MlpSpec, ModelSpec, NormSpec } from '../model/spec';
 import type { KindSimulation, Run } from '../sim/simulate';
 import { epilogueBias, foldLines, gammaOf, linearSize } from './site';

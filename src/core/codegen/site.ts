@@ -6,7 +6,7 @@
 import { MLP_IN_ROLES, depthRefusal } from '../graph/depth';
 import type { Site } from '../graph/sites';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
-import type { DeferDepth, SoftmaxOffset } from '../numerics/types';
+import type { DeferDepth, SoftmaxOffset } from '../terms';
 import type { PseudocodeSite, SiteResult } from '../report/types';
 import { blank, code, comment, count, eps, ident, layerRange, render, us, type Line } from './text';
 
@@ -50,8 +50,6 @@ export interface SiteCodeInput {
   /** The model's positions ('rope': a rotary embedding sits between q, k and q·kᵀ). */
   positions?: ModelSpec['positions'];
 }
-
-export type { DeferDepth };
 
 const MATRIX = 'matrix engine';
 const VECTOR = 'vector engine';

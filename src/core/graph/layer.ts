@@ -1,10 +1,10 @@
 import type { AttentionKernel, DeferredStatistic, EagerNormMultiply, NormKernel } from '../hardware/profile';
 import type { AttentionSpec, LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
-import type { SoftmaxOffset } from '../numerics/types';
+import type { DeferDepth, SoftmaxOffset } from '../terms';
 import type { Phase } from '../workload';
 import { GraphBuilder, type LayerGraph, type OpCategory, type OpRole, type Work } from './ops';
 import { headsOf, shardOf } from './shard';
-import { headSites, layerSites, type DeferDepth, type Site } from './sites';
+import { headSites, layerSites, type Site } from './sites';
 
 /** Everything about the pass and the machine that changes the shape of a layer's graph. */
 export interface GraphContext {
