@@ -7,7 +7,6 @@
  * from the spec.
  */
 import type { Op, OpRole } from '../graph/ops';
-import { shardOf } from '../graph/shard';
 import type { Site } from '../graph/sites';
 import type { DeferDepth } from '../terms';
 import type { AttentionSpec, LinearSpec, MlpSpec, ModelSpec, NormSpec } from '../model/spec';
@@ -59,230 +58,8 @@ function kindInfo(spec: ModelSpec, sim: KindSimulation): KindInfo {
   };
 }
 
-/** Tile t (0-based) of a kernel split into `count` tiles. */
-interface Tile {
-  t: number;
-  count: number;
-}
-
-/** The ops whose output is an attention's result, read by the output projection. */
-const ATTENTION_OUT: ReadonlySet<OpRole> = new Set(['attention-fused', 'pv', 'softmax-divide-after-v']);
-/** Ops of an eager attention's head-group tile (they inherit the tile of the scores they read). */
-const ATTENTION_TILED: ReadonlySet<OpRole> = new Set(['softmax-max', 'softmax-exp-sum', 'softmax-gather', 'softmax-divide', 'pv', 'softmax-divide-after-v']);
-const SHARED_MLP: ReadonlySet<LinearSpec['role']> = new Set(['shared_gate', 'shared_up']);
-/** Roles a linear fed by nothing in particular is never: they are found from what they read. */
-const READS_SOMETHING: ReadonlySet<LinearSpec['role']> = new Set(['o', 'cross_o', 'down', 'shared_down']);
-
-/** PyTorch's eager RMSNorm statistic, last kernel first (the up-cast is absent when activations are fp32). */
-const EAGER_STAT = ['rsqrt', '+ eps', 'mean', 'square', 'up-cast'] as const;
-type StatStep = 'fused' | (typeof EAGER_STAT)[number];
-type ApplyStep = 'chunk' | 'x * r' | 'down-cast' | 'γ *';
-
-/** Router first: routed experts wait for its decision, as the graph builds them. */
-const routerFirst = (lins: readonly LinearSpec[]): LinearSpec[] => [...lins].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
-
-/** Whether a matmul's inner dimension fits a linear, whatever the tensor-parallel degree. */
-function fits(lin: LinearSpec, op: Op): boolean {
-  if (op.work.kind !== 'matmul') return false;
-  const k = op.work.k;
-  return k === lin.in || (k < lin.in && shardOf(lin, 2).split === 'rows');
-}
-
-/**
- * What each op of a graph is part of, found from roles, work, sites and dependencies only (names are
- * for people): the linear layer a matmul computes, the tile of a kernel it is, whether an attention
- * op is cross-attention, the step of a norm's kernel chain.
- */
-export class GraphFacts {
-  /** Ids of the ops that read each op. */
-  readonly users: number[][];
-  private readonly linears = new Map<number, LinearSpec>();
-  private readonly tiles = new Map<number, Tile>();
-  private readonly cross = new Map<number, boolean>();
-  private readonly statSteps = new Map<number, StatStep>();
-  private readonly applySteps = new Map<number, ApplyStep>();
-
-  constructor(
-    private readonly ops: readonly Op[],
-    private readonly linearSpecs: readonly LinearSpec[],
-    private readonly sites: ReadonlyMap<string, Site>,
-  ) {
-    this.users = ops.map(() => []);
-    for (const op of ops) for (const d of op.deps) this.users[d]!.push(op.id);
-    this.resolveLinears();
-    this.resolveTiles();
-    this.resolveNormChains();
-  }
-
-  /** The linear layer a matmul tile (or the weight load feeding it) computes. */
-  linearOf(id: number): LinearSpec | undefined {
-    return this.linears.get(id);
-  }
-
-  /** The linear layer whose output an op is: a matmul tile, or a deferred scale on one. */
-  linearBehind(id: number): LinearSpec | undefined {
-    const op = this.ops[id]!;
-    if (op.role === 'linear') return this.linears.get(id);
-    if (op.role === 'norm-scale') {
-      const d = op.deps.find((x) => this.ops[x]!.role === 'linear');
-      return d === undefined ? undefined : this.linears.get(d);
-    }
-    return undefined;
-  }
-
-  tileOf(id: number): Tile | undefined {
-    return this.tiles.get(id);
-  }
-
-  /** `[t/T]` for tile t of T (1-based), '' for an op that is not split. */
-  tag(id: number): string {
-    const tile = this.tiles.get(id);
-    return tile && tile.count > 1 ? `[${tile.t + 1}/${tile.count}]` : '';
-  }
-
-  siteOf(op: Op): Site | undefined {
-    return op.site === undefined ? undefined : this.sites.get(op.site);
-  }
-
-  /** Whether an attention op belongs to the cross-attention. */
-  isCross(id: number): boolean {
-    let c = this.cross.get(id);
-    if (c !== undefined) return c;
-    const op = this.ops[id]!;
-    const site = this.siteOf(op);
-    if (site?.kind === 'softmax') c = site.attention === 'cross';
-    // A cache read belongs to the attention that reads it.
-    else if (op.role === 'kv-read') c = this.users[id]!.some((u) => this.isCross(u));
-    // Scores or a fused kernel: cross-attention's queries come from its own projection.
-    else c = op.deps.some((d) => this.linearBehind(d)?.role === 'cross_q' || (ATTENTION_TILED.has(this.ops[d]!.role) && this.isCross(d)));
-    this.cross.set(id, c);
-    return c;
-  }
-
-  statStep(id: number): StatStep | undefined {
-    return this.statSteps.get(id);
-  }
-
-  applyStep(id: number): ApplyStep | undefined {
-    return this.applySteps.get(id);
-  }
-
-  /** Whether an op's output is scaled later by a deferred norm's scale (a raw output). */
-  scaledLater(id: number): boolean {
-    return this.users[id]!.some((u) => this.ops[u]!.role === 'norm-scale');
-  }
-
-  /**
-   * The linear layers, in the order the graph builds them. A linear's tiles follow each other (a
-   * later tile `continues` the first). Which linear a run of tiles computes follows from what it
-   * reads: a norm's output (its site's consumers), an attention's output (o), an activation (down);
-   * among several candidates, the first not yet built whose inner dimension fits.
-   */
-  private resolveLinears(): void {
-    const runs: Op[][] = [];
-    for (const op of this.ops) {
-      if (op.role !== 'linear') continue;
-      const last = runs[runs.length - 1];
-      if (op.continues === true && last) last.push(op);
-      else runs.push([op]);
-    }
-    const built = new Set<LinearSpec>();
-    for (const run of runs) {
-      const first = run[0]!;
-      const free = this.candidates(first).filter((l) => !built.has(l));
-      const lin = free.find((l) => fits(l, first)) ?? free[0];
-      if (lin) built.add(lin);
-      run.forEach((op, t) => {
-        const tile = { t, count: run.length };
-        this.tiles.set(op.id, tile);
-        if (lin) this.linears.set(op.id, lin);
-        for (const d of op.deps) {
-          if (this.ops[d]!.role !== 'weight-load') continue;
-          this.tiles.set(d, tile);
-          if (lin) this.linears.set(d, lin);
-        }
-      });
-    }
-  }
-
-  private candidates(op: Op): LinearSpec[] {
-    const deps = op.deps.map((d) => this.ops[d]!);
-    // A deferred norm's consumer carries the site; a kept norm's consumer reads the normalized rows.
-    const site = this.siteOf(op) ?? this.siteOf(deps.find((d) => d.role === 'norm-apply') ?? op);
-    if (site?.norm) return routerFirst(site.consumers);
-    const attention = deps.find((d) => ATTENTION_OUT.has(d.role));
-    if (attention) {
-      const role = this.isCross(attention.id) ? 'cross_o' : 'o';
-      return this.linearSpecs.filter((l) => l.role === role);
-    }
-    const act = deps.find((d) => d.role === 'activation');
-    if (act) {
-      const role = act.deps.some((d) => SHARED_MLP.has(this.linearBehind(d)?.role ?? 'o')) ? 'shared_down' : 'down';
-      return this.linearSpecs.filter((l) => l.role === role);
-    }
-    const plain = this.linearSpecs.filter((l) => !READS_SOMETHING.has(l.role));
-    return plain.length > 0 ? plain : [...this.linearSpecs];
-  }
-
-  /**
-   * Tiles of the other kernels: a fused attention's and an eager attention's scores by head group (the
-   * rest of an eager attention's ops take the tile of what they read, a cache read that of its
-   * reader), a kept norm's chunks, a deferred scale the tile of the matmul it scales.
-   */
-  private resolveTiles(): void {
-    const groups = new Map<string, number[]>();
-    const add = (key: string, id: number): void => {
-      const g = groups.get(key) ?? [];
-      g.push(id);
-      groups.set(key, g);
-    };
-    for (const op of this.ops) {
-      if (op.role === 'attention-fused' || op.role === 'scores') add(`${op.role}:${this.isCross(op.id)}`, op.id);
-      else if (op.role === 'norm-apply' && this.isChunk(op)) add(`apply:${op.site ?? ''}`, op.id);
-    }
-    for (const ids of groups.values()) ids.forEach((id, t) => this.tiles.set(id, { t, count: ids.length }));
-    for (const op of this.ops) {
-      if (this.tiles.has(op.id) || !(ATTENTION_TILED.has(op.role) || op.role === 'norm-scale')) continue;
-      const from = op.deps.find((d) => this.tiles.has(d) && this.ops[d]!.role !== 'norm-apply');
-      if (from !== undefined) this.tiles.set(op.id, this.tiles.get(from)!);
-    }
-    for (const op of this.ops) {
-      if (op.role !== 'kv-read') continue;
-      const reader = this.users[op.id]!.find((u) => this.tiles.has(u));
-      if (reader !== undefined) this.tiles.set(op.id, this.tiles.get(reader)!);
-    }
-  }
-
-  /** A kept norm's apply in one kernel, streamed in chunks: no other apply op before or after it. */
-  private isChunk(op: Op): boolean {
-    return !op.deps.some((d) => this.ops[d]!.role === 'norm-apply') && !this.users[op.id]!.some((u) => this.ops[u]!.role === 'norm-apply');
-  }
-
-  /** Each norm's statistic is one kernel or PyTorch's chain; a kept norm's apply, chunks or a chain. */
-  private resolveNormChains(): void {
-    const stats = new Map<string, number[]>();
-    const applies = new Map<string, number[]>();
-    for (const op of this.ops) {
-      const bucket = op.role === 'norm-stat' ? stats : op.role === 'norm-apply' ? applies : null;
-      if (!bucket) continue;
-      const key = op.site ?? '';
-      bucket.set(key, [...(bucket.get(key) ?? []), op.id]);
-    }
-    for (const ids of stats.values()) {
-      if (ids.length === 1) this.statSteps.set(ids[0]!, 'fused');
-      else ids.forEach((id, i) => this.statSteps.set(id, EAGER_STAT[ids.length - 1 - i] ?? 'up-cast'));
-    }
-    for (const ids of applies.values()) {
-      for (const id of ids) {
-        const op = this.ops[id]!;
-        if (this.isChunk(op)) this.applySteps.set(id, 'chunk');
-        else if (!op.deps.some((d) => this.ops[d]!.role === 'norm-apply')) this.applySteps.set(id, 'x * r');
-        else if (this.users[id]!.some((u) => this.ops[u]!.role === 'norm-apply')) this.applySteps.set(id, 'down-cast');
-        else this.applySteps.set(id, 'γ *');
-      }
-    }
-  }
-}
+/** `[t/T]` for tile t of T (1-based), '' for an op that is not split. */
+const tagOf = (op: Op): string => (op.tile && op.tile.count > 1 ? `[${op.tile.index + 1}/${op.tile.count}]` : '');
 
 /** The value an op produces: a variable, per tile; '' for ops that produce no value (loads). */
 interface Value {
@@ -320,13 +97,25 @@ class BlockWriter {
   private readonly upcast = new Map<string, string>();
   private readonly scaled = new Set<string>();
   private readonly cached = new Set<string>();
-  private readonly facts: GraphFacts;
+  /** Ids of the ops that read each op. */
+  private readonly users: number[][];
 
   constructor(
     private readonly info: KindInfo,
     private readonly run: Run,
   ) {
-    this.facts = new GraphFacts(run.graph.ops, [...info.linears.values()], info.sites);
+    const { ops } = run.graph;
+    this.users = ops.map(() => []);
+    for (const op of ops) for (const d of op.deps) this.users[d]!.push(op.id);
+  }
+
+  private siteOf(op: Op): Site | undefined {
+    return op.site === undefined ? undefined : this.info.sites.get(op.site);
+  }
+
+  /** Whether an op's output is scaled later by a deferred norm's scale (a raw output). */
+  private scaledLater(id: number): boolean {
+    return this.users[id]!.some((u) => this.op(u).role === 'norm-scale');
   }
 
   private op(id: number): Op {
@@ -351,11 +140,11 @@ class BlockWriter {
   }
 
   private normOf(op: Op): NormSpec | undefined {
-    return this.facts.siteOf(op)?.norm;
+    return this.siteOf(op)?.norm;
   }
 
   lineFor(op: Op): OpCode {
-    const tag = this.facts.tag(op.id);
+    const tag = tagOf(op);
     switch (op.role) {
       case 'linear':
         return this.linear(op, tag);
@@ -403,11 +192,11 @@ class BlockWriter {
   }
 
   private linear(op: Op, tag: string): OpCode {
-    const lin = this.facts.linearOf(op.id);
+    const lin = op.linear;
     if (!lin) return this.generic(op);
     // A deferred norm's consumer carries its site: it runs on the raw rows with γ folded into W.
     const folded = op.site !== undefined;
-    const raw = this.facts.scaledLater(op.id);
+    const raw = this.scaledLater(op.id);
     const inputs = this.uses(op, (dep) => dep.role !== 'weight-load' && dep.role !== 'router-top-k');
     const x = inputs.length === 0 ? 'x' : inputs.length === 1 ? inputs[0]! : `cat(${inputs.join(', ')})`;
     const v = `${ident(lin.name)}_${raw || folded ? 'raw' : 'out'}`;
@@ -423,13 +212,13 @@ class BlockWriter {
 
   private weightLoad(op: Op, tag: string): OpCode {
     const size = op.work.kind === 'memory' ? bytes(op.work.bytes) : '';
-    const lin = this.facts.linearOf(op.id);
+    const lin = op.linear;
     return { code: `prefetch(${lin ? `${lin.name}.weight` : 'weights'}${tag})`, note: `weights, ${size}`, value: NONE };
   }
 
   private kvRead(op: Op, tag: string): OpCode {
     const size = op.work.kind === 'memory' ? bytes(op.work.bytes) : '';
-    const cross = this.facts.isCross(op.id);
+    const cross = op.attention === 'cross';
     const x = cross ? '_x' : '';
     this.cached.add(`${x}${tag}`);
     return { code: `k_cache${x}${tag}, v_cache${x}${tag} = load(${cross ? 'cross_' : ''}kv_cache${tag})`, note: `KV cache, ${size}`, value: NONE };
@@ -448,7 +237,7 @@ class BlockWriter {
 
   private normStat(op: Op): OpCode {
     const norm = this.normOf(op);
-    const step = this.facts.statStep(op.id);
+    const step = op.normStep;
     if (!norm || !step) return this.generic(op);
     const n = ident(norm.name);
     const prev = this.valuesOf(op)[0]?.v ?? 'x';
@@ -483,6 +272,8 @@ class BlockWriter {
       case 'rsqrt':
         this.scaled.add(norm.name);
         return line(`r_${n} = torch.rsqrt(${prev})`, 'eager RMSNorm kernel: the per-row scale', `r_${n}`);
+      default:
+        return this.generic(op);
     }
   }
 
@@ -492,7 +283,7 @@ class BlockWriter {
     const n = ident(norm.name);
     const units = op.work.kind === 'collective' ? ` over ${op.work.units} units` : '';
     const from = op.deps.find((d) => this.op(d).role === 'norm-stat');
-    if (from !== undefined && this.facts.statStep(from) !== 'fused') {
+    if (from !== undefined && this.op(from).normStep !== 'fused') {
       // The eager chain gathers each unit's share of the mean of squares; + ε and rsqrt follow.
       return { code: `var_${n} = all_gather_sum(var_${n})`, note: `gather the partial means of x²${units}`, value: { v: `var_${n}`, tag: '' } };
     }
@@ -519,7 +310,7 @@ class BlockWriter {
 
   private normApply(op: Op, tag: string): OpCode {
     const norm = this.normOf(op);
-    const step = this.facts.applyStep(op.id);
+    const step = op.normStep;
     if (!norm || !step) return this.generic(op);
     const n = ident(norm.name);
     const gamma = gammaOf(norm);
@@ -537,7 +328,13 @@ class BlockWriter {
           value: { v: `h_${n}`, tag, stream: post },
         };
       }
+      case 'r down-cast':
+        return { ...this.scale(norm), code: `r_${n} = r_${n}.to(input_dtype)`, note: 'eager RMSNorm kernel: r down-cast to the activation dtype', value: { v: `r_${n}`, tag: '' } };
       case 'x * r': {
+        // After r's down-cast the multiply runs in the activation dtype, on the rows as they came.
+        if (op.deps.some((d) => this.op(d).normStep === 'r down-cast')) {
+          return { code: `h_${n} = ${this.normInput.get(norm.name) ?? 'x'} * r_${n}`, note: 'eager RMSNorm kernel: normalize in the activation dtype', value: { v: `h_${n}`, tag: '' } };
+        }
         const x = this.upcast.get(norm.name) ?? this.normInput.get(norm.name) ?? 'x';
         return { ...this.scale(norm), code: `hf_${n} = ${x} * r_${n}`, note: 'eager RMSNorm kernel: normalize in fp32', value: { v: `hf_${n}`, tag: '' } };
       }
@@ -549,6 +346,8 @@ class BlockWriter {
           note: `eager RMSNorm kernel: ${gamma !== null ? '·γ' : 'no γ'}${post ? ' (post-norm: also the residual stream)' : ''}`,
           value: { v: `h_${n}`, tag: '', stream: post },
         };
+      default:
+        return this.generic(op);
     }
   }
 
@@ -557,16 +356,15 @@ class BlockWriter {
    * `down`: on the down projection's, after a ReLU MLP ran on raw rows), or on q and k after RoPE.
    */
   private normScale(op: Op, tag: string): OpCode {
-    const site = this.facts.siteOf(op);
+    const site = this.siteOf(op);
     const norm = site?.norm;
     if (!norm) return this.generic(op);
     const r = `r_${ident(norm.name)}`;
     const deps = op.deps.map((d) => this.op(d));
-    const tiles = deps.filter((d) => d.role === 'linear');
-    const tile = tiles.length === 1 ? tiles[0] : undefined;
-    const lin = tile ? this.facts.linearOf(tile.id) : undefined;
-    if (tile && lin) {
-      const raw = this.values.get(tile.id) ?? { v: `${ident(lin.name)}_raw`, tag };
+    const lin = op.linear;
+    if (lin) {
+      // One tile of the linear's output, or (joined from a second stream) all of them at once.
+      const raw = this.uses(op, (dep) => dep.role === 'linear')[0] ?? `${ident(lin.name)}_raw${tag}`;
       const v = `${ident(lin.name)}_out`;
       const consumer = site.consumers.includes(lin);
       // Past a gated ReLU MLP both branches carry r: relu(r·g) ⊙ (r·u) = r²·(relu(g) ⊙ u).
@@ -576,13 +374,13 @@ class BlockWriter {
       const depth = consumer ? '' : `, depth down: ${act}(r·a) = r·${act}(a) carries ${factor === r ? 'r' : 'r² (r from each branch)'} through the MLP to the ${lin.name} output`;
       return {
         ...this.scale(norm),
-        code: `${v}${tag} = ${factor} * ${raw.v}${raw.tag}${bias !== null ? ` + ${bias}` : ''}`,
+        code: `${v}${tag} = ${factor} * ${raw}${bias !== null ? ` + ${bias}` : ''}`,
         note: `deferred ${norm.name} scale${depth}, ${lin.out} values per row${lin.copies ? ' per routed expert' : ''}${epilogueCost(op)}`,
         value: { v, tag, linear: lin },
       };
     }
     // After RoPE (or on q and k themselves where nothing rotates them): one pass over both.
-    if (deps.some((d) => d.role === 'rope') || tiles.length > 1) {
+    if (deps.some((d) => d.role === 'rope' || d.role === 'linear')) {
       return {
         ...this.scale(norm),
         code: `q, k = ${r} * q, ${r} * k`,
@@ -595,7 +393,7 @@ class BlockWriter {
 
   /** Names of an attention tile's values: `_x` for cross-attention, the tile's tag. */
   private attentionNames(op: Op, tag: string) {
-    const cross = this.facts.isCross(op.id);
+    const cross = op.attention === 'cross';
     const x = cross ? '_x' : '';
     const t = `${x}${tag}`;
     const cached = this.cached.has(t);
@@ -614,7 +412,7 @@ class BlockWriter {
   private logitScale(op: Op): NormSpec | undefined {
     const deps = op.deps.map((d) => this.op(d));
     const gathered = deps.find((d) => d.role === 'norm-gather' || d.role === 'norm-stat');
-    if (gathered) return this.facts.siteOf(gathered)?.norm;
+    if (gathered) return this.siteOf(gathered)?.norm;
     if (op.role !== 'softmax-exp-sum') return undefined;
     const max = deps.find((d) => d.role === 'softmax-max') ?? deps.filter((d) => d.role === 'softmax-gather').flatMap((g) => g.deps.map((x) => this.op(x))).find((d) => d.role === 'softmax-max');
     return max ? this.logitScale(max) : undefined;
@@ -645,8 +443,8 @@ class BlockWriter {
     const has = (role: OpRole): boolean => deps.some((d) => d.role === role);
     /** Online offset: one gather carries each unit's max and sum. */
     const onlineGather = (d: Op): boolean => d.role === 'softmax-gather' && d.work.kind === 'collective' && d.work.values === 2;
-    const expOf = (id: number): Op | undefined => this.facts.users[id]!.map((u) => this.op(u)).find((u) => u.role === 'softmax-exp-sum');
-    const online = (exp: Op | undefined): boolean => exp !== undefined && this.facts.users[exp.id]!.some((u) => onlineGather(this.op(u)));
+    const expOf = (id: number): Op | undefined => this.users[id]!.map((u) => this.op(u)).find((u) => u.role === 'softmax-exp-sum');
+    const online = (exp: Op | undefined): boolean => exp !== undefined && this.users[exp.id]!.some((u) => onlineGather(this.op(u)));
     // Depth 'attention': each pass over raw logits multiplies them by r_q·r_k first.
     const norm = this.logitScale(op);
     const r = norm ? `r_${ident(norm.name)}` : '';
@@ -657,7 +455,7 @@ class BlockWriter {
       case 'scores':
         return line(`s${t} = (${q} @ ${keys('k')}.transpose(-2, -1)) * scale`, `scores; ${matmulShape(op)}`, 's');
       case 'softmax-max': {
-        const gathered = this.facts.users[op.id]!.some((u) => this.op(u).role === 'softmax-gather');
+        const gathered = this.users[op.id]!.some((u) => this.op(u).role === 'softmax-gather');
         if (online(expOf(op.id))) return { ...pre, ...line(`m_unit${t} = ${logits}.amax(dim=-1, keepdim=True)`, `online: running max over this unit's keys${depth}`, 'm_unit') };
         return { ...pre, ...line(`c${t} = ${logits}.amax(dim=-1, keepdim=True)`, `the max over ${gathered ? "this unit's" : 'the row of'} keys${depth}`, 'c') };
       }
