@@ -6,6 +6,7 @@
  * Object.hasOwn, and every walk over its sizes is bounded and counted on a WorkMeter.
  */
 import { isObject, type JsonObject } from '../json';
+import { ownValue } from '../own';
 import { num } from '../report/text';
 import { KEYS } from './families/common';
 
@@ -28,11 +29,6 @@ export interface ConfigProblem {
   message: string;
   /** Values that would fix it, nearest first (offered as quick fixes). */
   fixes: number[];
-}
-
-/** A key's own value (never one inherited from Object.prototype, whatever the file names). */
-export function ownValue(obj: JsonObject, key: string): unknown {
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 /** The language model's object and the first key of an alias chain that it holds. */

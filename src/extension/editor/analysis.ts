@@ -19,7 +19,8 @@ import { graphContext, simulate, type KindSimulation } from '../../core/sim/simu
 import { checkWorkloadForModel } from '../../core/workload';
 import { FILE_CAPS } from '../../core/files';
 import { MODEL_MARKER_KEYS } from './markers';
-import { configProblems, ownValue, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
+import { ownValue } from '../../core/own';
+import { configProblems, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
 
 // The config checks are the core's; the editor's tests and features read them from here too.
 export { configProblems, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
