@@ -68,14 +68,14 @@ export class LayerBuilder extends NormOpBuilder {
       // q·Kᵀ needs q and k only; V is needed by p·V.
       const deps = [...qkDeps];
       if (cachedKeys > 0) {
-        deps.push(this.g.add({ name: `${prefix}kv_cache.read${tag}`, role: 'kv-read', ...about, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes: kvBytes, tier: 'kv' }, deps: [] }));
+        deps.push(this.g.add({ name: `${prefix}kv_cache.read${tag}`, role: 'kv-read', tile: about.tile, attention: about.attention, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes: kvBytes, tier: 'kv' }, deps: [] }));
       }
       const elems = rowsPerTile * keys;
       // The score matrix is written by q·Kᵀ and read back by p·V (where activations live in memory).
       const scoresBytes = this.act(elems);
-      const scores = this.g.add({ name: `${prefix}q·Kᵀ${tag}`, role: 'scores', ...about, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: qkDim, n: keys, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps });
+      const scores = this.g.add({ name: `${prefix}q·Kᵀ${tag}`, role: 'scores', tile: about.tile, attention: about.attention, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: qkDim, n: keys, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps });
       const pv = (d: number[]) =>
-        this.g.add({ name: `${prefix}p·V${tag}`, role: 'pv', ...about, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps: [...d, ...vDeps], site: site.id });
+        this.g.add({ name: `${prefix}p·V${tag}`, role: 'pv', tile: about.tile, attention: about.attention, engine: 'matrix', category: 'attention', work: { kind: 'matmul', m: rowsPerTile, k: keys, n: vDim, bytes: scoresBytes, tier: 'activations', exps: 0 }, deps: [...d, ...vDeps], site: site.id });
       // A row held by one unit has its max and sum locally: no gather, and nothing for online to rescale.
       const gather = (what: string, values: number, deps: number[]) => (span > 1 ? this.collective(`softmax.gather-${what}${tag}`, 'softmax-gather', rowsPerTile, values, deps, site.id, span, about) : deps[0]!);
       // Passes over the scores: the max reads them; exp-and-sum and the division read and write them.

@@ -81,7 +81,7 @@ export class OpBuilder {
   }
 
   vector(name: string, role: OpRole, work: Work, deps: number[], category: Extract<OpCategory, 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise'>, site?: string, continues = false, about?: OpAbout): number {
-    return this.g.add({ name, role, ...about, engine: 'vector', category, work, deps, site, continues });
+    return this.g.add({ name, role, linear: about?.linear, tile: about?.tile, attention: about?.attention, normStep: about?.normStep, engine: 'vector', category, work, deps, site, continues });
   }
 
   /** Bytes of `values` activations. */
@@ -94,7 +94,10 @@ export class OpBuilder {
     return this.g.add({
       name,
       role,
-      ...about,
+      linear: about?.linear,
+      tile: about?.tile,
+      attention: about?.attention,
+      normStep: about?.normStep,
       engine: 'collective',
       category: 'stat-collective',
       work: { kind: 'collective', rows, values, units },
@@ -119,7 +122,10 @@ export class OpBuilder {
       ...(joinsStream ? { joinsStream } : {}),
       name,
       role,
-      ...about,
+      linear: about?.linear,
+      tile: about?.tile,
+      attention: about?.attention,
+      normStep: about?.normStep,
       engine: fused ? 'matrix' : 'vector',
       category: 'epilogue',
       work: vec(elements, ops, fused ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra),
