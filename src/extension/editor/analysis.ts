@@ -21,11 +21,11 @@ import { FILE_CAPS } from '../../core/files';
 import { MODEL_MARKER_KEYS } from './markers';
 import { ownValue } from '../../core/own';
 import { configProblems, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
+import { workloadOf } from '../../common/panel-view';
+import type { WorkloadInput } from '../../common/protocol';
 
 // The config checks are the core's; the editor's tests and features read them from here too.
 export { configProblems, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
-import { workloadOf } from '../../common/panel-view';
-import type { WorkloadInput } from '../../common/protocol';
 
 /** What a config key is for the profile. Keys come from the core's own alias chains (KEYS). */
 export type FieldRole = 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'ffn' | 'experts' | 'topK' | 'eps' | 'vocab' | 'dtype' | 'modelType' | 'architectures';
