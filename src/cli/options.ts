@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../core/errors';
 import { DTYPES, type Dtype } from '../core/hardware/profile';
 import { DEFAULT_REQUEST, DEFAULT_WORKLOAD, DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, TP_AUTO, validateWorkload, type DeferDepthLimit, type Phase, type TpRequest, type WorkloadRequest } from '../core/workload';
-import type { SoftmaxOffset } from '../core/numerics/types';
+import type { SoftmaxOffset } from '../core/terms';
 
 /** Options every verb may take; each verb reads the ones it needs. */
 export const OPTIONS = {

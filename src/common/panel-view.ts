@@ -167,7 +167,7 @@ export function siteSources(spec: ModelSpec, report: Report): SiteSource[] {
   return report.layerKinds.flatMap((k) =>
     k.sites.map((s): SiteSource => {
       const keys = [...(s.kind === 'softmax' ? KEYS.heads : KEYS.eps)];
-      const module = s.kind === 'softmax' ? 'the softmax' : `${s.name.split(' → ')[0]!.trim()}(…)`;
+      const module = s.norm === null ? 'the softmax' : `${s.norm}(…)`;
       return { layerKind: k.id, site: s.id, configPath, keys, title: `Go to the modeling code's call of ${module} beside the config, or ${file}'s ${s.kind === 'softmax' ? 'attention heads' : 'norm epsilon'} (${keys.join(', ')})` };
     }),
   );

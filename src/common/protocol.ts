@@ -7,7 +7,8 @@
 import type { HeldBackBlock } from '../core/measure/fit';
 import type { AttentionKernel, Dtype, NormKernel } from '../core/hardware/profile';
 import { DTYPES } from '../core/hardware/profile';
-import type { NumericsResult, SoftmaxOffset } from '../core/numerics/types';
+import type { NumericsResult } from '../core/numerics/types';
+import { WORKLOAD_LIMITS, type SoftmaxOffset } from '../core/terms';
 import type { SweepPoint } from '../core/report/sweep';
 import type { KindTimeline } from '../core/report/timeline';
 import type { Report } from '../core/report/types';
@@ -169,7 +170,7 @@ export function parseWorkloadInput(v: unknown): WorkloadInput | null {
   if (!isRecord(v)) return null;
   const { phase, batch, seq, context, tp, dtype, softmaxOffset, deferDepth } = v;
   if (phase !== 'prefill' && phase !== 'decode') return null;
-  if (!isCount(batch, 1 << 16) || !isCount(seq, 1 << 24) || !isCount(context, 1 << 24) || !(tp === TP_AUTO || isCount(tp, 1024))) return null;
+  if (!isCount(batch, WORKLOAD_LIMITS.batch) || !isCount(seq, WORKLOAD_LIMITS.seq) || !isCount(context, WORKLOAD_LIMITS.context) || !(tp === TP_AUTO || isCount(tp, WORKLOAD_LIMITS.tp))) return null;
   if (dtype !== null && !(typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype))) return null;
   if (typeof softmaxOffset !== 'string' || !(SOFTMAX_OFFSETS as readonly string[]).includes(softmaxOffset)) return null;
   // Panels saved before the depth existed restore with the default.

@@ -14,7 +14,7 @@
 import { constants } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { InputError } from './errors';
-import { parseHardwareProfile } from './hardware/validate';
+import { parseHardwareProfile } from './hardware/profile-file';
 import type { HardwareProfile } from './hardware/profile';
 import { parseLenientJson } from './json';
 import type { ByteSource } from './model/bytes';

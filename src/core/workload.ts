@@ -1,15 +1,11 @@
 import type { Dtype } from './hardware/profile';
 import { DTYPES } from './hardware/profile';
-import type { SoftmaxOffset } from './numerics/types';
+import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, WORKLOAD_LIMITS, type DeferDepthLimit, type Phase, type SoftmaxOffset } from './terms';
 import { InputError, describeValue } from './errors';
 import type { AttentionSpec, ModelSpec } from './model/spec';
 
-export type Phase = 'prefill' | 'decode';
-export const SOFTMAX_OFFSETS: readonly SoftmaxOffset[] = ['exact', 'bound', 'online'];
-
-/** How far deferred scales may travel: as deep as the algebra allows, or the papers' rewrite (the linear layer). */
-export type DeferDepthLimit = 'deepest' | 'linear';
-export const DEFER_DEPTH_LIMITS: readonly DeferDepthLimit[] = ['deepest', 'linear'];
+// The workload's words live in terms.ts; re-exported for the many modules that read them with the workload.
+export { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, WORKLOAD_LIMITS, type DeferDepthLimit, type Phase };
 
 /** One inference pass: what is being run, independent of the model and the machine. */
 export interface Workload {
@@ -63,8 +59,6 @@ export type WorkloadRequest = Omit<Workload, 'tp' | 'tpChosen'> & { tp: TpReques
 
 /** What the CLI and the extension ask for when told nothing: DEFAULT_WORKLOAD at the smallest TP that fits. */
 export const DEFAULT_REQUEST: WorkloadRequest = { ...DEFAULT_WORKLOAD, tp: TP_AUTO };
-
-export const WORKLOAD_LIMITS = { batch: 1 << 16, seq: 1 << 24, context: 1 << 24, tp: 1024, tiles: 64 } as const;
 const LIMITS = WORKLOAD_LIMITS;
 /**
  * Tokens in one pass (batch × prompt length in prefill, batch × context in decode): 2^31, e.g. 1,024

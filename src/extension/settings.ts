@@ -3,15 +3,19 @@
  * VS Code; bad values fall back to the defaults and are named, never thrown at the user mid-command.
  */
 import type { WorkloadInput } from '../common/protocol';
-import type { TpRequest } from '../core/workload';
+import { DTYPES } from '../core/hardware/profile';
+import { DEFER_DEPTH_LIMITS, PHASES, SOFTMAX_OFFSETS, WORKLOAD_LIMITS } from '../core/terms';
+import { DEFAULT_REQUEST, type TpRequest } from '../core/workload';
 
 export type SettingGetter = (key: string) => unknown;
 
-const DEFAULTS: WorkloadInput = { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 'auto', dtype: null, softmaxOffset: 'online', deferDepth: 'deepest' };
-const DTYPES = ['fp32', 'bf16', 'fp16', 'fp8', 'int8', 'int4'] as const;
-const OFFSETS = ['online', 'exact', 'bound'] as const;
+const { tiles: _tiles, ...DEFAULTS }: typeof DEFAULT_REQUEST = DEFAULT_REQUEST;
 
-const LIMITS = { batch: 1 << 16, sequenceLength: 1 << 24, context: 1 << 24, tensorParallel: 1024 } as const;
+/** The core's choices, the default first (as the settings' enums in package.json list them). */
+const defaultFirst = <T extends string>(all: readonly T[], first: T): T[] => [first, ...all.filter((x) => x !== first)];
+
+/** The core's limits, by the setting each workload field is read from. */
+const LIMITS = { batch: WORKLOAD_LIMITS.batch, sequenceLength: WORKLOAD_LIMITS.seq, context: WORKLOAD_LIMITS.context, tensorParallel: WORKLOAD_LIMITS.tp } as const;
 
 export interface SettingsWorkload {
   workload: WorkloadInput;
@@ -46,14 +50,14 @@ export function workloadFromSettings(get: SettingGetter): SettingsWorkload {
   const dtype = choice('dtype', ['default', ...DTYPES], 'default');
   return {
     workload: {
-      phase: choice('phase', ['decode', 'prefill'], DEFAULTS.phase),
+      phase: choice('phase', defaultFirst(PHASES, DEFAULTS.phase), DEFAULTS.phase),
       batch: int('batch', DEFAULTS.batch),
       seq: int('sequenceLength', DEFAULTS.seq),
       context: int('context', DEFAULTS.context),
       tp: tpSetting(),
       dtype: dtype === 'default' ? null : dtype,
-      softmaxOffset: choice('softmaxOffset', OFFSETS, DEFAULTS.softmaxOffset),
-      deferDepth: choice('deferDepth', ['deepest', 'linear'], DEFAULTS.deferDepth),
+      softmaxOffset: choice('softmaxOffset', defaultFirst(SOFTMAX_OFFSETS, DEFAULTS.softmaxOffset), DEFAULTS.softmaxOffset),
+      deferDepth: choice('deferDepth', defaultFirst(DEFER_DEPTH_LIMITS, DEFAULTS.deferDepth), DEFAULTS.deferDepth),
     },
     ignored,
   };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildLayerGraph } from '../../src/core/graph/layer';
 import type { Op } from '../../src/core/graph/ops';
-import type { DeferDepth } from '../../src/core/graph/sites';
+import type { DeferDepth } from '../../src/core/terms';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
@@ -268,6 +268,35 @@ test('eager RMSNorm kernels (kernels.norm=eager): PyTorch\'s chain, line by line
     assert.ok(codeIndex(f32.baseline, c) > 0, c);
   }
   assert.doesNotMatch(f32.baseline, /torch\.float32|input_dtype/);
+});
+
+test('eager RMSNorm with r in the activation dtype; a scale joined from a second stream scales its linear\'s whole output', async () => {
+  // FlashNorm's notebook: r down-cast, then x·r and ·γ in bf16; the deferred statistic on a second stream, joined by one scale kernel per linear.
+  const hw = applyOverrides(getPreset('gpu-h100'), ['kernels.norm=eager', 'kernels.eagerNormMultiply=activation', 'kernels.deferredStatistic=second-stream']);
+  const w: Partial<Workload> = { phase: 'prefill', batch: 1, seq: 512, tiles: 4, deferDepth: 'linear' };
+  const g = await generate('Llama-3.1-8B', w, hw);
+  const usual = [
+    'r_input_layernorm = torch.rsqrt(var_input_layernorm)',
+    'r_input_layernorm = r_input_layernorm.to(input_dtype)',
+    'h_input_layernorm = x * r_input_layernorm',
+    'h_input_layernorm = input_layernorm.weight * h_input_layernorm',
+  ];
+  const b = g.blocks.find((x) => x.layerKind === 'decoder')!;
+  const at = usual.map((c) => codeIndex(b.baseline, c));
+  assert.ok(at.every((i) => i > 0), `all lines present: ${usual.filter((_, i) => at[i]! < 0).join(' | ')}`);
+  assert.deepEqual([...at].sort((x, y) => x - y), at, 'in this order');
+  assert.match(lineOf(b.baseline, usual[1]!), /input_layernorm\.r\.to\(dtype\)  \(eager RMSNorm kernel: r down-cast to the activation dtype\)$/);
+  assert.doesNotMatch(b.baseline, /hf_input_layernorm/, 'no fp32 multiply');
+
+  const kind = atDepths(g, hw, w, 'decoder', { [siteOfRole(g, 'decoder', 'attn')]: 'linear' });
+  const deferred = blockPseudocode(g.spec, kind, 'deferred').text;
+  // q_proj 4096 → 4096, k_proj and v_proj 4096 → 1024 (8 KV heads × 128): each scaled once, over all its tiles.
+  for (const [lin, width] of [['q_proj', 4096], ['k_proj', 1024], ['v_proj', 1024]] as const) {
+    const line = lineOf(deferred, `${lin}_out = r_input_layernorm * ${lin}_raw`);
+    assert.match(line, new RegExp(`# vector .* ${lin}\\.scale  \\(deferred input_layernorm scale, ${width} values per row; its own pass over the output`), `${lin}: ${line}`);
+  }
+  assert.ok(codeIndex(deferred, 'q, k = rope(split_heads(q_proj_out), split_heads(k_proj_out))') > 0, 'RoPE reads the scaled q and k');
+  assert.doesNotMatch(deferred, /depth rope/, 'depth linear: nothing is scaled after RoPE');
 });
 
 // Deeper deferral: the scale where the graph applies it, named by its depth

@@ -7,7 +7,7 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { InputError } from '../../src/core/errors';
 import { formatPseudocode, pseudocodeFor, siteInputs, sitePseudocode } from '../../src/core/codegen/index';
 import { depthRefusal } from '../../src/core/graph/depth';
-import type { DeferDepth } from '../../src/core/codegen/site';
+import type { DeferDepth } from '../../src/core/terms';
 import type { ModelSpec } from '../../src/core/model/spec';
 import type { PseudocodeSite } from '../../src/core/report/types';
 import { fullReport } from '../../src/core/report/full';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { InputError } from '../../src/core/errors';
 import { getPreset } from '../../src/core/hardware/presets';
 import { isParameter, leaves, parsePath } from '../../src/core/hardware/spec';
-import { parseHardwareProfile, validateHardwareProfile } from '../../src/core/hardware/validate';
+import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
+import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
 const FILE = 'my.hardware.json';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { InputError } from '../../src/core/errors';
-import { parseHardwareProfile } from '../../src/core/hardware/validate';
+import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
 import { findTorchPython, noTorchError, pythonCandidates } from '../../src/common/python-finder';
 import { findPython, probePython } from '../../src/cli/python-probe';
 import { fixturePath } from './helpers/fixtures';

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildHeadGraph, buildLayerGraph } from '../../src/core/graph/layer';
 import type { LayerGraph } from '../../src/core/graph/ops';
-import type { DeferDepth } from '../../src/core/graph/sites';
+import type { DeferDepth } from '../../src/core/terms';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';

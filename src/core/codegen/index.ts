@@ -10,7 +10,7 @@ import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { PseudocodeBlock, PseudocodeSite, Report, SiteResult } from '../report/types';
 import type { KindSimulation, SiteDecision, Simulation } from '../sim/simulate';
-import { blockPseudocode, GraphFacts } from './block';
+import { blockPseudocode } from './block';
 import { sitePseudocode, type EpilogueEngine, type SiteCodeInput, type SoftmaxShape } from './site';
 
 export { blockPseudocode, type BlockLine, type BlockListing, type Schedule } from './block';
@@ -49,8 +49,7 @@ function softmaxShape(spec: ModelSpec, sim: KindSimulation, site: Site, offset: 
   if (pv && pv.work.kind === 'matmul' && scores && scores.work.kind === 'matmul') {
     return { offset, heads: attention.heads, kvHeads: attention.kvHeads, keys: pv.work.k, qkDim: scores.work.k, vDim: pv.work.n };
   }
-  const facts = new GraphFacts(ops, kind.linears, new Map(sim.sites.map((d) => [d.site.id, d.site])));
-  const fused = ops.find((op) => op.role === 'attention-fused' && facts.isCross(op.id) === (site.attention === 'cross'));
+  const fused = ops.find((op) => op.role === 'attention-fused' && op.attention === site.attention);
   if (!fused || fused.work.kind !== 'matmul') return null;
   const { k: keys, n } = fused.work;
   // The kernel multiplies q·Kᵀ (d_qk) and p·V (d_v): per head, or in MLA's latent space when it absorbs kv_b.

@@ -8,7 +8,7 @@
  * them: nothing in a name can end the literal or the docstring and become code.
  */
 import { InputError } from '../errors';
-import type { DeferDepth, SiteKind } from '../graph/sites';
+import type { DeferDepth, SiteKind } from '../terms';
 import type { Decision, Report } from '../report/types';
 
 export const PLAN_FORMAT = 'deferred-norm-plan/1';

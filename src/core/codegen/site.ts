@@ -6,66 +6,13 @@
 import { MLP_IN_ROLES, depthRefusal } from '../graph/depth';
 import type { Site } from '../graph/sites';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
-import type { DeferDepth, SoftmaxOffset } from '../numerics/types';
-import type { PseudocodeSite, SiteResult } from '../report/types';
-import { blank, code, comment, count, eps, ident, layerRange, render, us, type Line } from './text';
+import type { DeferDepth } from '../terms';
+import type { PseudocodeSite } from '../report/types';
+import { afterPreamble, epilogueEngine, header, MATRIX, VECTOR, type SiteCodeInput } from './site-input';
+import { softmaxAfter, softmaxBefore } from './site-softmax';
+import { blank, code, comment, eps, ident, render, type Line } from './text';
 
-/** Where a deferred site's epilogue runs: its own vector pass, or inside the matmul that produces its input. */
-export type EpilogueEngine = 'vector' | 'fused' | 'unknown';
-
-/** The shape of one attention's Softmax → ·V, as the simulated graph has it. */
-export interface SoftmaxShape {
-  offset: SoftmaxOffset;
-  heads: number;
-  kvHeads: number;
-  /** Keys each query row attends to (an average in a causal prefill). */
-  keys: number;
-  /** Width of q and k per head as multiplied (MLA decode: the latent width). */
-  qkDim: number;
-  /** Width of v per head as multiplied: the values the deferred division acts on per row. */
-  vDim: number;
-}
-
-/** Everything one site's pseudo-code is made of. */
-export interface SiteCodeInput {
-  site: Site;
-  layerKind: { id: string; label: string; layers: readonly number[] };
-  /** The decision and its numbers, from the report. */
-  result: Pick<SiteResult, 'decision' | 'keptUs' | 'deferredUs' | 'reason'>;
-  /** Compute units the statistic is gathered over (from the graph's collective); null when it is local. */
-  units: number | null;
-  epilogue: EpilogueEngine;
-  /** Experts a token is routed to, when a router reads this norm. */
-  topK: number | null;
-  /** Softmax sites only. */
-  softmax: SoftmaxShape | null;
-  /**
-   * How far the deferred scale travels before it is applied (norm sites; default 'linear', the
-   * output of the linear layer right after the norm). A depth the algebra does not allow for this
-   * site (see `depthRefusal`) is shown as 'linear' with the reason in words.
-   */
-  depth?: DeferDepth;
-  /** The spec's layer kind of the site (absent for the head): names q, k, v, the activation and the down projection at deeper depths. */
-  layer?: LayerKind;
-  /** The model's positions ('rope': a rotary embedding sits between q, k and q·kᵀ). */
-  positions?: ModelSpec['positions'];
-}
-
-export type { DeferDepth };
-
-const MATRIX = 'matrix engine';
-const VECTOR = 'vector engine';
-
-function epilogueEngine(e: EpilogueEngine): string {
-  switch (e) {
-    case 'vector':
-      return VECTOR;
-    case 'fused':
-      return 'matrix engine, fused into the matmul epilogue';
-    case 'unknown':
-      return 'epilogue (vector engine, or fused into the matmul)';
-  }
-}
+export { decision, type EpilogueEngine, type SiteCodeInput, type SoftmaxShape } from './site-input';
 
 /** γ as it multiplies the normalized row: `input_layernorm.weight`, `(1 + norm.weight)`, or nothing. */
 export function gammaOf(norm: NormSpec): string | null {
@@ -163,52 +110,6 @@ function scaleLine(norm: NormSpec, engine = VECTOR): Line {
     : code(`r = rsqrt(ss / ${norm.width} + ${eps(norm.eps)})`, `${engine}: one rsqrt per row`);
 }
 
-function header(input: SiteCodeInput): Line[] {
-  const { site, layerKind } = input;
-  const what = site.norm
-    ? `${site.norm.kind === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm'} over ${site.norm.width} values (${site.norm.placement}-norm)`
-    : softmaxWhat(input);
-  return [comment(`${site.name}  ·  ${what}`), comment(`layer kind "${layerKind.id}": ${layerKind.label} (${layerRange(layerKind.layers)})`), comment(decision(input))];
-}
-
-function softmaxWhat(input: SiteCodeInput): string {
-  const s = input.softmax;
-  const att = input.site.attention === 'cross' ? 'cross-attention' : 'self-attention';
-  if (!s) return att;
-  return `${att}, ${s.heads} heads (${s.kvHeads} KV heads), ${count(s.keys)} keys per row, q·k over ${s.qkDim}, v width ${s.vDim}`;
-}
-
-/** Values per row the deferred epilogue scales, and where. */
-function epilogueWork(input: SiteCodeInput): string {
-  if (input.site.kind === 'softmax') {
-    return input.softmax ? `divides ${input.softmax.vDim} values per row` : 'divides the p·V output';
-  }
-  const values = input.site.consumers.reduce((n, l) => n + l.out * (l.copies?.active ?? 1), 0);
-  return `scales ${values} values per row (${input.site.consumers.map((l) => l.name).join(', ')})`;
-}
-
-/** The decision with its numbers, from the report. */
-export function decision(input: SiteCodeInput): string {
-  const r = input.result;
-  const per = input.layerKind.id === 'head' ? 'for the head' : 'per layer';
-  switch (r.decision) {
-    case 'defer':
-      return `deferred: ${us(r.deferredUs)} instead of ${us(r.keptUs)} ${per} (simulated)`;
-    case 'ineligible':
-      return `ineligible: ${input.site.ineligible ?? r.reason}`;
-    case 'keep': {
-      const gather = input.site.kind === 'softmax' ? 'the gathers it would hide' : 'the gather it would hide';
-      if (r.deferredUs > r.keptUs) {
-        return `kept: deferring would take ${us(r.deferredUs)} instead of ${us(r.keptUs)} ${per} (simulated); the epilogue ${epilogueWork(input)}, which costs more than ${gather}`;
-      }
-      if (r.deferredUs === r.keptUs) {
-        return `kept: deferring would save nothing (${us(r.keptUs)} ${per} either way, simulated); ${gather} are not on the critical path`;
-      }
-      return `kept: deferring this site alone would take ${us(r.deferredUs)} instead of ${us(r.keptUs)} ${per}, but the layer with its deferrals was slower than the usual schedule, so the usual schedule was kept (simulated)`;
-    }
-  }
-}
-
 /** How a normalized row (h) leaves the site when it does not (only) go into linears. */
 function residualLines(norm: NormSpec): Line[] {
   if (norm.placement === 'post') return [code('x = h', 'post-norm: the normalized rows are the residual stream itself')];
@@ -233,6 +134,9 @@ interface QkvVars {
   q: string;
   k: string;
   v: string | null;
+  /** q and k after the rotary embedding. */
+  qRot: string;
+  kRot: string;
   /** The consumers q, k, v come from. */
   qk: LinearSpec[];
   vLin: LinearSpec | null;
@@ -249,6 +153,8 @@ function qkvVars(consumers: readonly LinearSpec[], stage: 'raw' | 'out', layer: 
       q: `q_${stage}`,
       k: `k_${stage}`,
       v: `v_${stage}`,
+      qRot: 'q_rot',
+      kRot: 'k_rot',
       qk: [fused],
       vLin: fused,
     };
@@ -256,16 +162,13 @@ function qkvVars(consumers: readonly LinearSpec[], stage: 'raw' | 'out', layer: 
   const q = consumers.find((l) => l.role === 'q')!;
   const k = consumers.find((l) => l.role === 'k')!;
   const v = consumers.find((l) => l.role === 'v') ?? null;
-  return { split: [], q: of(q), k: of(k), v: v === null ? null : of(v), qk: [q, k], vLin: v };
+  return { split: [], q: of(q), k: of(k), v: v === null ? null : of(v), qRot: `${ident(q.name)}_rot`, kRot: `${ident(k.name)}_rot`, qk: [q, k], vLin: v };
 }
-
-/** `q_proj_raw` → `q_proj_rot`; `q_raw` → `q_rot`. */
-const rotName = (name: string): string => name.replace(/_(raw|out)$/, '') + '_rot';
 
 function ropeLines(vars: QkvVars, positions: ModelSpec['positions'] | undefined, note: string): { lines: Line[]; q: string; k: string } {
   if (positions !== 'rope') return { lines: [], q: vars.q, k: vars.k };
-  const q = rotName(vars.q);
-  const k = rotName(vars.k);
+  const q = vars.qRot;
+  const k = vars.kRot;
   return { lines: [code(`${q} = rope(${vars.q}, pos)`, `${VECTOR}: ${note}`), code(`${k} = rope(${vars.k}, pos)`)], q, k };
 }
 
@@ -457,82 +360,6 @@ function normAfter(input: SiteCodeInput, norm: NormSpec): Line[] {
     lines.push(code(`gate_w = softmax(${out(router)}, dim=-1)`, `${VECTOR}: the gate softmax after the scale: r changes the weights, not the choice`));
   }
   return lines;
-}
-
-/** The offset c and the exponentials of a Softmax, before the sum is gathered. */
-function softmaxScores(s: SoftmaxShape | null): Line {
-  const shape = s ? `: [rows, ${s.qkDim}] @ [${s.qkDim}, ${count(s.keys)}]` : '';
-  return code('s = (q @ k.transpose(-2, -1)) * scale', `${MATRIX}${shape}`);
-}
-
-const LOCAL_ROW = 'each row is held by one unit: its max and Σ are local, no collective';
-
-function softmaxBefore(input: SiteCodeInput): Line[] {
-  const s = input.softmax;
-  const units = input.units;
-  const keys = s ? count(s.keys) : 'L';
-  return [
-    ...header(input),
-    comment(`before: the usual schedule; p @ V waits for ${units !== null ? 'both gathers and ' : ''}a division over every key`),
-    softmaxScores(s),
-    code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max over ${units !== null ? "this unit's" : 'the'} keys`),
-    units !== null ? code('c = all_gather_max(c)', `collective: gather the max over ${units} units`) : comment(LOCAL_ROW),
-    code('e = exp(s - c); l = e.sum(dim=-1, keepdim=True)', `${VECTOR}: ${keys} exps per row`),
-    ...(units !== null ? [code('l = all_gather_sum(l)', `collective: gather Σ exp(s − c) over ${units} units`)] : []),
-    code('p = e / l', `${VECTOR}: p = exp(s − c) / sum(exp(s − c)), ${keys} values per row`),
-    code('o = p @ v', `${MATRIX}${s ? `: [rows, ${keys}] @ [${keys}, ${s.vDim}]` : ''}`),
-  ];
-}
-
-function softmaxAfter(input: SiteCodeInput): Line[] {
-  const s = input.softmax;
-  const offset = s?.offset ?? 'exact';
-  const units = input.units;
-  const keys = s ? count(s.keys) : 'L';
-  const vDim = s ? String(s.vDim) : 'head_dim';
-  const pv = `${MATRIX}: starts at once on the unnormalized exponentials${s ? `, [rows, ${keys}] @ [${keys}, ${vDim}]` : ''}`;
-  const engine = epilogueEngine(input.epilogue);
-  const exps = code('e = exp(s - c); l = e.sum(dim=-1, keepdim=True)', `${VECTOR}: ${keys} exps per row`);
-  const divide = code('o = o_raw / l', `${engine}: o = (exp(s − c) @ V) / Σ, ${vDim} values per row`);
-  const sum = code('l = all_gather_sum(l)', `collective: gather Σ exp(s − c) over ${units ?? 0} units, side by side with e @ v`);
-  const lines: Line[] = [comment(`after (offset: ${offset}): p @ V runs on exp(s − c); the division acts on ${vDim} values per row instead of ${keys}`), softmaxScores(s)];
-  if (offset === 'bound') {
-    lines.push(code('c = score_bound', 'a known upper bound of s: no max, no wait (exp overflows if a score exceeds it)'), exps, code('o_raw = e @ v', pv));
-    if (units !== null) lines.push(sum);
-    lines.push(divide);
-  } else if (units === null) {
-    lines.push(comment(LOCAL_ROW), code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max over the row, local`), exps, code('o_raw = e @ v', pv), divide);
-  } else if (offset === 'exact') {
-    lines.push(
-      code('c = s.amax(dim=-1, keepdim=True)', `${VECTOR}: the max over this unit's keys`),
-      code('c = all_gather_max(c)', `collective: gather the max over ${units} units first: still on the critical path`),
-      exps,
-      code('o_raw = e @ v', pv),
-      sum,
-      divide,
-    );
-  } else {
-    lines.push(
-      code('m_unit = s.amax(dim=-1, keepdim=True)', `${VECTOR}: running max over this unit's keys, no wait`),
-      code('e = exp(s - m_unit); l_unit = e.sum(dim=-1, keepdim=True)', `${VECTOR}: ${keys} exps per row`),
-      code('o_raw = e @ v', pv),
-      code('m, l = all_gather_max_sum(m_unit, l_unit)', `collective: one gather over ${units} units carries each unit's max and Σ: m = max m_unit, l = Σ l_unit·exp(m_unit − m)`),
-      code('o = o_raw * exp(m_unit - m) / l', `${engine}: FlashAttention-style rescale by exp(m_unit − m), then divide: ${vDim} values per row`),
-    );
-  }
-  return lines;
-}
-
-/** Why there is no rewrite, or the rewrite that was rejected, above the `after` code. */
-function afterPreamble(input: SiteCodeInput): Line[] {
-  switch (input.result.decision) {
-    case 'defer':
-      return header(input);
-    case 'keep':
-      return [...header(input), comment('REJECTED rewrite: not applied, the usual schedule (before) is kept; shown for reference'), blank];
-    case 'ineligible':
-      return [...header(input), comment('no rewrite: the usual schedule (before) stays as it is')];
-  }
 }
 
 /** The before/after pseudo-code of one site. */

@@ -2,8 +2,14 @@
  * How far a deferred norm's scale r can travel, and in words why not further: one rule set, read by
  * the sites (which depths the simulator may pick), the pseudo-code and the numerics check.
  */
-import type { LayerKind, LinearSpec, ModelSpec } from '../model/spec';
-import type { DeferDepth, Site } from './sites';
+import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
+import type { DeferDepth } from '../terms';
+
+/** What the depth rules read of a site (sites.ts's Site has both): its norm, absent for Softmax, and the linears it feeds. */
+export interface ScaleSource {
+  norm?: NormSpec;
+  consumers: readonly LinearSpec[];
+}
 
 const isRelu = (activation: string): boolean => /^relu$/i.test(activation.trim());
 export const QK_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['q', 'k', 'qkv']);
@@ -24,7 +30,7 @@ const isAre = (lins: readonly unknown[], one: string, many: string): string => (
  *   scale reaches the down projection's output; SiLU and GELU are not.
  * LayerNorm's deferred output r·(x·W̃) + c is not a scale, so it stops at the linear layer.
  */
-export function depthRefusal(site: Site, depth: DeferDepth, layer?: LayerKind, positions?: ModelSpec['positions']): string | null {
+export function depthRefusal(site: ScaleSource, depth: DeferDepth, layer?: LayerKind, positions?: ModelSpec['positions']): string | null {
   if (depth === 'linear') return null;
   const norm = site.norm;
   if (!norm) return 'a Softmax site has no norm scale to carry further';
@@ -80,7 +86,7 @@ export function depthRefusal(site: Site, depth: DeferDepth, layer?: LayerKind, p
 }
 
 /** The depths a norm site allows, shallowest first, and why its scale stops at the deepest of them. */
-export function deferDepths(site: Site, layer: LayerKind | undefined, positions: ModelSpec['positions']): { depths: DeferDepth[]; limit: string } {
+export function deferDepths(site: ScaleSource, layer: LayerKind | undefined, positions: ModelSpec['positions']): { depths: DeferDepth[]; limit: string } {
   const refusal = (d: DeferDepth) => depthRefusal(site, d, layer, positions);
   const toAttention = site.consumers.some((l) => QK_ROLES.has(l.role));
   const chain: DeferDepth[] = toAttention ? ['rope', 'attention'] : site.consumers.some((l) => MLP_IN_ROLES.has(l.role)) ? ['down'] : ['attention'];

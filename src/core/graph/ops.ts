@@ -1,7 +1,11 @@
 /**
  * The op graph of one layer: ops that each run on one engine, with the work they
  * do described in hardware-neutral units. The simulator turns work into time.
+ * An op says what it is in typed fields set where it is built (role, the linear
+ * layer, tile, attention and norm step it belongs to, its site); its name is for
+ * people only and nothing reads meaning back from it.
  */
+import type { LinearSpec } from '../model/spec';
 
 export type Engine = 'matrix' | 'vector' | 'collective' | 'memory';
 export const ENGINES: readonly Engine[] = ['matrix', 'vector', 'collective', 'memory'];
@@ -75,11 +79,32 @@ export type OpRole =
   | 'moe-combine'
   | 'all-reduce';
 
+/** Tile `index` (0-based) of a kernel split into `count` tiles: a matmul's rows or columns, an attention's head groups, a norm's chunks. */
+export interface Tile {
+  index: number;
+  count: number;
+}
+
+/**
+ * The kernel a norm op is: its statistic in one kernel (`fused`) or PyTorch's eager RMSNorm chain
+ * (up-cast, square, mean, + ε, rsqrt); a kept norm's apply in streamed chunks (`chunk`) or the eager
+ * chain (`r down-cast` when r is multiplied in the activation dtype, `x * r`, `down-cast`, `γ *`).
+ */
+export type NormStep = 'fused' | 'up-cast' | 'square' | 'mean' | '+ eps' | 'rsqrt' | 'chunk' | 'r down-cast' | 'x * r' | 'down-cast' | 'γ *';
+
 export interface Op {
   id: number;
-  /** Readable name, e.g. `q_proj[2/4]`, `input_layernorm.Σx²`. */
+  /** Readable name, e.g. `q_proj[2/4]`, `input_layernorm.Σx²`: for display only. */
   name: string;
   role: OpRole;
+  /** The linear layer a matmul tile computes, a weight load streams, or a deferred scale applies to (on its output). */
+  linear?: LinearSpec;
+  /** Which tile of its kernel this op is; absent for an op that is not split. */
+  tile?: Tile;
+  /** The attention an attention op (scores, Softmax, p·V, fused kernel, cache read) belongs to. */
+  attention?: 'self' | 'cross';
+  /** The step of a norm's statistic or apply this op is. */
+  normStep?: NormStep;
   engine: Engine;
   category: OpCategory;
   work: Work;

@@ -1,24 +1,13 @@
 import type { AttentionKernel } from '../hardware/profile';
 import { deferDepths } from './depth';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
+import type { DeferDepth, SiteKind } from '../terms';
 
 /**
  * A rewrite site: a normalization whose statistic needs a collective, followed by
  * linear layers (DESIGN.md §1). Sites are found from the spec alone; whether one
  * is deferred is decided later, by cost.
  */
-export type SiteKind = 'rmsnorm' | 'layernorm' | 'softmax';
-
-/**
- * How far a deferred norm's per-row scale r travels before it is applied (beyond both papers):
- * `linear`: on each consumer's output (FlashNorm, Salmani & Soloveychik);
- * `rope`: q and k are rotated raw and scaled after RoPE, a linear map per position, so RoPE(r·q) = r·RoPE(q);
- * `attention`: q's scale multiplies its row of logits and k's its column, before the softmax's exp;
- * `down`: through a ReLU MLP, ReLU(r·a) = r·ReLU(a) for r ≥ 0, onto the down projection's output.
- */
-export type DeferDepth = 'linear' | 'rope' | 'attention' | 'down';
-export const DEFER_DEPTHS: readonly DeferDepth[] = ['linear', 'rope', 'attention', 'down'];
-
 export interface Site {
   /** Stable id within its layer kind: `attn-norm`, `mlp-norm`, `softmax`, `q-latent`, `final-norm`, … */
   id: string;

@@ -1,11 +1,10 @@
 /** The public shape of the numerics check; see check.ts for how it is computed. */
-import type { DeferDepth } from '../graph/sites';
+import type { DeferDepth, SoftmaxOffset } from '../terms';
 
-/** How far a deferred norm's scale travels before it is applied: the graph's own type. */
-export type { DeferDepth };
+/** How far a deferred norm's scale travels, and how the Softmax picks its offset: the core's shared terms. */
+export type { DeferDepth, SoftmaxOffset };
 
 export type NumericsDtype = 'fp32' | 'bf16' | 'fp16';
-export type SoftmaxOffset = 'exact' | 'bound' | 'online';
 
 /**
  * The kinds of rewrite site the check exercises: DESIGN.md §1's table, and the deeper deferral of

@@ -9,7 +9,7 @@ import type { HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { simulate } from '../sim/simulate';
 import { validateWorkload, type Phase, type Workload } from '../workload';
-import { totalsOfSimulation } from './profile';
+import { totalsOfSimulation } from './totals';
 import type { EndToEnd, PassTime, Totals } from './types';
 
 const passOf = (t: Pick<Totals, 'baselineUs' | 'deferredUs'>): PassTime => ({ baselineUs: t.baselineUs, deferredUs: t.deferredUs });

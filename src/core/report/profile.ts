@@ -1,4 +1,4 @@
-import type { DeferDepth } from '../graph/sites';
+import type { DeferDepth } from '../terms';
 import { isOverride, type HardwareProfile } from '../hardware/profile';
 import type { ModelSpec } from '../model/spec';
 import { engineBusyNs, simulate, type KindSimulation, type SiteDecision, type Simulation } from '../sim/simulate';
@@ -9,10 +9,13 @@ import { calibrationNotes } from '../measure/extrapolation';
 import { memoryOf } from './memory';
 import { savingPartsOf } from './saving';
 import { statedWorkload, tpRequested } from './tensor-parallel';
-import type { LayerKindResult, LayerResult, Report, SiteResult, Totals } from './types';
+import { pct, totalsOf } from './totals';
+import type { LayerKindResult, LayerResult, Report, SiteResult } from './types';
+
+// Here since the sweep, the comparison and validate read the totals with the report.
+export { totalsOfSimulation } from './totals';
 
 const us = (ns: number): number => ns / 1000;
-const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
 const fmt = (ns: number): string => `${us(ns).toFixed(3)} µs`;
 
 /** The one entry point: model × machine × workload → Report (figures only; see fullReport for the rest). */
@@ -181,51 +184,6 @@ function siteResult(d: SiteDecision): SiteResult {
         savedUs: 0,
       };
   }
-}
-
-/** What the totals need of a layer kind. */
-type KindFigures = Pick<LayerKindResult, 'layers' | 'baselineUs' | 'deferredUs' | 'exposedCollectiveBaselineUs' | 'exposedCollectiveDeferredUs'>;
-
-/** Whole-model totals straight from a simulation (what a sweep needs, without the rest of the report). */
-export function totalsOfSimulation(simulation: Simulation): Totals {
-  return totalsOf(
-    simulation.kinds.map((k) => {
-      // The makespans, not the runs: a sweep never computes the full schedules.
-      const base = k.baselineNs;
-      const def = k.deferredNs;
-      return {
-        layers: k.layers,
-        baselineUs: us(base),
-        deferredUs: us(def),
-        exposedCollectiveBaselineUs: us(Math.max(0, base - k.baselineFreeNs)),
-        exposedCollectiveDeferredUs: us(Math.max(0, def - k.deferredFreeNs)),
-      };
-    }),
-  );
-}
-
-function totalsOf(kinds: KindFigures[]): Totals {
-  let baselineUs = 0;
-  let deferredUs = 0;
-  let exposedB = 0;
-  let exposedD = 0;
-  for (const k of kinds) {
-    const n = k.layers.length;
-    baselineUs += n * k.baselineUs;
-    deferredUs += n * k.deferredUs;
-    exposedB += n * k.exposedCollectiveBaselineUs;
-    exposedD += n * k.exposedCollectiveDeferredUs;
-  }
-  return {
-    baselineUs,
-    deferredUs,
-    savedUs: baselineUs - deferredUs,
-    savedPct: pct(baselineUs - deferredUs, baselineUs),
-    collectiveShareBaselinePct: pct(exposedB, baselineUs),
-    hiddenCollectivePct: exposedB > 0 ? Math.min(100, Math.max(0, pct(exposedB - exposedD, exposedB))) : 0,
-    exposedCollectiveBaselineUs: exposedB,
-    exposedCollectiveDeferredUs: exposedD,
-  };
 }
 
 /** Where the kernels come from: the profile's stated choices, and any of them changed over it. */

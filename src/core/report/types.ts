@@ -1,11 +1,11 @@
 import type { Engine } from '../graph/ops';
-import type { DeferDepth, SiteKind } from '../graph/sites';
+import type { Decision, DeferDepth, SiteKind } from '../terms';
 import type { Dtype } from '../hardware/profile';
 import type { NumericsResult } from '../numerics/types';
 import type { TpRequest, Workload } from '../workload';
 
 /** The JSON report (DESIGN.md §5). Every figure in it is a simulated estimate. */
-export type Decision = 'defer' | 'keep' | 'ineligible';
+export type { Decision };
 
 export interface SiteResult {
   id: string;

@@ -1,6 +1,7 @@
 import { buildHeadGraph, buildLayerGraph, buildSiteGraph, type DeferChoice, type GraphContext } from '../graph/layer';
 import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
-import { headSites, layerSites, type DeferDepth, type Site } from '../graph/sites';
+import { headSites, layerSites, type Site } from '../graph/sites';
+import type { Decision, DeferDepth } from '../terms';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
 import type { LayerKind, ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
@@ -18,7 +19,7 @@ export interface Run {
 
 export interface SiteDecision {
   site: Site;
-  decision: 'defer' | 'keep' | 'ineligible';
+  decision: Decision;
   /** Where the deferred scale is applied, when deferred. */
   depth: DeferDepth | null;
   /** Layer makespan with the site kept / deferred at its best depth, the other sites as decided (ns). */

@@ -18,10 +18,14 @@ import { reportOf } from '../../core/report/profile';
 import { graphContext, simulate, type KindSimulation } from '../../core/sim/simulate';
 import { checkWorkloadForModel, type Workload } from '../../core/workload';
 import { FILE_CAPS } from '../../core/files';
-import { num } from '../../core/report/text';
 import { MODEL_MARKER_KEYS } from './markers';
+import { ownValue } from '../../core/own';
+import { configProblems, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
 import { workloadFor } from '../../common/panel-view';
 import type { WorkloadInput } from '../../common/protocol';
+
+// The config checks are the core's; the editor's tests and features read them from here too.
+export { configProblems, DIVISOR_SEARCH_SPAN, nearestDivisors, type ConfigProblem, type JsonPath, type ProblemSeverity, type WorkMeter } from '../../core/model/config-problems';
 
 /** What a config key is for the profile. Keys come from the core's own alias chains (KEYS). */
 export type FieldRole = 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'ffn' | 'experts' | 'topK' | 'eps' | 'vocab' | 'dtype' | 'modelType' | 'architectures';
@@ -49,27 +53,6 @@ export function roleOfKey(key: string): FieldRole | undefined {
 
 /** Every key that has a role, in the order the alias chains list them (a fixed, short list). */
 const ROLE_KEY_LIST: readonly [string, FieldRole][] = ROLE_KEYS.flatMap(([role, keys]) => keys.map((key): [string, FieldRole] => [key, role]));
-
-/**
- * Counts the steps the analysis takes over sizes and keys read from the file (divisor candidates,
- * keys probed), so that tests can check the work stays bounded whatever the file holds.
- */
-export interface WorkMeter {
-  steps: number;
-}
-
-/** A JSON path inside the config: object keys and array indices. */
-export type JsonPath = (string | number)[];
-
-export type ProblemSeverity = 'error' | 'warning' | 'information';
-
-export interface ConfigProblem {
-  path: JsonPath;
-  severity: ProblemSeverity;
-  message: string;
-  /** Values that would fix it, nearest first (offered as quick fixes). */
-  fixes: number[];
-}
 
 export interface SiteFigure {
   name: string;
@@ -243,11 +226,6 @@ export function pathOfField(config: JsonObject, field: string): JsonPath | null 
   return path;
 }
 
-/** A key's own value (never one inherited from Object.prototype, whatever the file names). */
-function ownValue(obj: JsonObject, key: string): unknown {
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
 /**
  * The keys with a role, probed by name: the work is the length of the alias list, not the number of
  * keys in the file (which may be millions).
@@ -264,136 +242,6 @@ function fieldsOf(config: JsonObject, prefix: JsonPath, meter: WorkMeter): Confi
     }
   }
   return out;
-}
-
-/** The language model's object and the first key of an alias chain that it holds. */
-function firstKey(obj: JsonObject, keys: readonly string[]): { key: string; value: unknown } | undefined {
-  for (const key of keys) {
-    const value = ownValue(obj, key);
-    if (value !== undefined && value !== null) return { key, value };
-  }
-  return undefined;
-}
-
-/**
- * Checks on the file's own values, all of them at once (the core stops at the first): sizes that are
- * zero or negative, heads that do not divide the hidden size, KV heads that do not divide the heads,
- * a layer pattern whose length is not the layer count.
- */
-export function configProblems(config: JsonObject, prefix: JsonPath, meter: WorkMeter = { steps: 0 }): ConfigProblem[] {
-  const inner = prefix.length ? ownValue(config, prefix[0] as string) : config;
-  const cfg = isObject(inner) ? inner : config;
-  const at = (key: string): JsonPath => [...prefix, key];
-  const problems: ConfigProblem[] = [];
-  const sizes: [keyof typeof KEYS, string][] = [
-    ['hidden', 'hidden size'],
-    ['layers', 'layer count'],
-    ['heads', 'number of attention heads'],
-    ['kvHeads', 'number of KV heads'],
-    ['ffn', 'MLP width'],
-    ['experts', 'number of experts'],
-    ['topK', 'number of experts per token'],
-    ['vocab', 'vocabulary size'],
-  ];
-  const positive = new Map<string, number>();
-  for (const [group, what] of sizes) {
-    const found = firstKey(cfg, KEYS[group]);
-    if (!found || typeof found.value !== 'number') continue;
-    if (found.value <= 0) problems.push({ path: at(found.key), severity: 'error', message: `${found.key}: the ${what} must be a positive integer, found ${found.value}.`, fixes: [] });
-    else if (Number.isInteger(found.value)) positive.set(group, found.value);
-  }
-  const headDim = ownValue(cfg, 'head_dim');
-  if (typeof headDim === 'number' && headDim <= 0) problems.push({ path: at('head_dim'), severity: 'error', message: `head_dim: the head width must be a positive integer, found ${headDim}.`, fixes: [] });
-
-  const hidden = positive.get('hidden');
-  const heads = positive.get('heads');
-  const kvHeads = positive.get('kvHeads');
-  const headsKey = firstKey(cfg, KEYS.heads)?.key;
-  const kvKey = firstKey(cfg, KEYS.kvHeads)?.key;
-  const headsProblem = headCountProblem(hidden, heads, kvHeads, typeof headDim === 'number' && headDim > 0 ? headDim : undefined, meter);
-  if (headsProblem && headsKey) problems.push({ path: at(headsKey), severity: 'error', message: `${headsKey}: ${headsProblem.message}`, fixes: headsProblem.fixes });
-  // A head count already flagged is the likelier typo: the KV heads are not blamed for it too.
-  else if (heads !== undefined && kvHeads !== undefined && kvKey && heads % kvHeads !== 0) {
-    problems.push({
-      path: at(kvKey),
-      severity: 'error',
-      message: `${kvKey}: ${kvHeads} KV heads do not divide the ${heads} attention heads (each KV head serves a whole group of query heads).`,
-      fixes: nearestDivisors(heads, kvHeads, 3, meter),
-    });
-  }
-  const layers = positive.get('layers');
-  if (layers !== undefined) {
-    for (const key of ['layer_types', 'layers_block_type']) {
-      const list = ownValue(cfg, key);
-      if (Array.isArray(list) && list.length !== layers) {
-        problems.push({ path: at(key), severity: 'error', message: `${key}: ${list.length} entries for ${layers} layers (${firstKey(cfg, KEYS.layers)?.key}); one per layer is expected.`, fixes: [] });
-      }
-    }
-    for (const key of ['sliding_window_pattern', '_sliding_window_pattern']) {
-      const pattern = ownValue(cfg, key);
-      if (typeof pattern === 'number' && Number.isInteger(pattern) && pattern > layers) {
-        problems.push({
-          path: at(key),
-          severity: 'warning',
-          message: `${key}: every ${pattern}th layer is global, but there are only ${layers} layers: none is.`,
-          fixes: [],
-        });
-      }
-    }
-  }
-  return problems;
-}
-
-/**
- * A head count that cannot be right, said with the arithmetic that shows it (issue 20: a typed 23 in
- * Llama-3.2-3B's 24 heads must point at the heads and say 23 × 128 ≠ 3072, not at the KV heads):
- * - no head_dim: the heads must divide the hidden size;
- * - a head_dim: heads × head_dim may differ from the hidden size (Gemma's do), so the count is blamed
- *   only when it also breaks the KV grouping while hidden / head_dim would keep it.
- * Fixes: counts that satisfy both, nearest first.
- */
-function headCountProblem(hidden: number | undefined, heads: number | undefined, kvHeads: number | undefined, headDim: number | undefined, meter: WorkMeter): { message: string; fixes: number[] } | undefined {
-  if (hidden === undefined || heads === undefined) return undefined;
-  const groupsOk = (n: number): boolean => kvHeads === undefined || n % kvHeads === 0;
-  const kvNote = kvHeads !== undefined && !groupsOk(heads) ? `; nor is ${heads} a multiple of the ${kvHeads} KV heads` : '';
-  if (headDim === undefined) {
-    if (hidden % heads === 0) return undefined;
-    const divisors = nearestDivisors(hidden, heads, 6, meter);
-    const fitting = divisors.filter(groupsOk);
-    return {
-      message: `${heads} heads do not divide the hidden size ${hidden} (${hidden} / ${heads} = ${num(hidden / heads, 2)}), and no head_dim is given${kvNote}.`,
-      fixes: [...fitting, ...divisors.filter((d) => !groupsOk(d))].slice(0, 3),
-    };
-  }
-  const implied = hidden / headDim;
-  if (heads * headDim === hidden || groupsOk(heads) || !Number.isInteger(implied) || !groupsOk(implied)) return undefined;
-  return {
-    message: `${heads} heads × head_dim ${headDim} = ${num(heads * headDim, 0)} ≠ hidden size ${num(hidden, 0)}${kvNote}; ${implied} heads fit both.`,
-    fixes: [implied],
-  };
-}
-
-/**
- * How far either side of the written count the divisor search looks. A fix is a count near the one
- * written; a full divisor search walks √n candidates, which for a typed 1e20 froze the extension host.
- */
-export const DIVISOR_SEARCH_SPAN = 1024;
-
-/**
- * Divisors of `n` closest to `near` (ties: the smaller first), at most `limit` of them, among those
- * within DIVISOR_SEARCH_SPAN of `near`: at most 2 × DIVISOR_SEARCH_SPAN candidates, whatever `n` is.
- */
-export function nearestDivisors(n: number, near: number, limit = 3, meter: WorkMeter = { steps: 0 }): number[] {
-  const divisors: number[] = [];
-  const divides = (d: number): boolean => {
-    meter.steps++;
-    return d >= 1 && d <= n && n % d === 0;
-  };
-  for (let distance = 1; distance <= DIVISOR_SEARCH_SPAN && divisors.length < limit; distance++) {
-    // Outward from `near`: the smaller of two at the same distance first.
-    for (const d of [near - distance, near + distance]) if (divides(d) && divisors.length < limit) divisors.push(d);
-  }
-  return divisors;
 }
 
 const MLP_ROLES = new Set(['gate', 'up', 'gate_up', 'fc1', 'down', 'router', 'shared_gate', 'shared_up', 'shared_down']);
@@ -445,26 +293,20 @@ function modelOf(spec: ModelSpec): ConfigModel {
   };
 }
 
-/** Whether a simulated op belongs to one of the named linears (`down_proj`, `down_proj[2/4]`, `down_proj.load[…]`). */
-function opOf(opName: string, linears: readonly string[]): boolean {
-  return linears.some((n) => opName === n || opName.startsWith(n + '[') || opName.startsWith(n + '.'));
-}
-
 function figuresOf(spec: ModelSpec, hw: HardwareProfile, report: Report, simulation: { dtype: string; kinds: KindSimulation[] }): ConfigFigures {
   const kind = mainKind(spec);
   const result = report.layerKinds.find((k) => k.id === kind.id) as LayerKindResult;
   const sim = simulation.kinds.find((k) => k.id === kind.id) as KindSimulation;
-  const mlpNames = kind.linears.filter((l) => MLP_ROLES.has(l.role)).map((l) => l.name);
   let matrixNs = 0;
   let mlpMatrixNs = 0;
   sim.baseline.graph.ops.forEach((op, i) => {
     if (op.engine !== 'matrix') return;
     const busy = sim.baseline.times.busy[i] ?? 0;
     matrixNs += busy;
-    if (opOf(op.name, mlpNames)) mlpMatrixNs += busy;
+    // A matmul tile of an MLP linear, or a deferred scale fused into one.
+    if (op.linear && MLP_ROLES.has(op.linear.role)) mlpMatrixNs += busy;
   });
   const head = report.layerKinds.find((k) => k.id === 'head');
-  const placementOf = (siteName: string): string | null => kind.norms.find((n) => siteName.startsWith(n.name))?.placement ?? null;
   return {
     hardware: hw.name,
     workload: { ...report.workload, dtype: report.workload.dtype },
@@ -481,7 +323,8 @@ function figuresOf(spec: ModelSpec, hw: HardwareProfile, report: Report, simulat
       deferredUs: result.deferredUs,
       savedUs: result.savedUs,
       savedPct: result.savedPct,
-      sites: result.sites.map((s) => ({ name: s.name, kind: s.kind, decision: s.decision, savedUs: s.savedUs, placement: s.kind === 'softmax' ? null : placementOf(s.name) })),
+      // The report lists a kind's sites in the simulation's order: each one's norm is the site's own.
+      sites: result.sites.map((s, i) => ({ name: s.name, kind: s.kind, decision: s.decision, savedUs: s.savedUs, placement: sim.sites[i]?.site.norm?.placement ?? null })),
       mlpMatrixUs: mlpMatrixNs / 1000,
       matrixUs: matrixNs / 1000,
     },

@@ -6,7 +6,7 @@
  */
 import { InputError, describeValue } from '../../core/errors';
 import { DTYPES, type Dtype } from '../../core/hardware/profile';
-import type { SoftmaxOffset } from '../../core/numerics/types';
+import type { SoftmaxOffset } from '../../core/terms';
 import { SOFTMAX_OFFSETS, type Phase } from '../../core/workload';
 import type { WorkloadInput } from '../../common/protocol';
 

@@ -28,19 +28,15 @@ export interface SiteMatch {
   sites: SiteInLayerKind[];
 }
 
-/** `input_layernorm → q_proj, k_proj, v_proj` → `input_layernorm`; the core names a site by its norm first. */
-export function normNameOf(site: SiteResult): string {
-  return site.name.split(' → ')[0]!.trim();
-}
-
 const isNormLike = (callee: string): boolean => /norm/i.test(callee.split('.').pop() ?? '');
 
 function normSitesByName(report: Report): Map<string, SiteInLayerKind[]> {
   const out = new Map<string, SiteInLayerKind[]>();
   for (const lk of report.layerKinds) {
     for (const site of lk.sites) {
-      if (site.kind === 'softmax') continue;
-      const name = normNameOf(site);
+      // The report names each norm site's module (`input_layernorm`); a Softmax site has none.
+      const name = site.norm;
+      if (name === null) continue;
       out.set(name, [...(out.get(name) ?? []), inLayerKind(lk, site)]);
     }
   }

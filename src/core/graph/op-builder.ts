@@ -1,0 +1,138 @@
+/**
+ * The primitives a layer's graph is built from: a linear layer's tiles (and their weight loads),
+ * vector ops, statistic gathers, all-reduces and epilogues. Each op is given what it is (role, the
+ * linear, tile, site) where it is built. Norm sites (norm-ops.ts) and attention (attention-ops.ts)
+ * extend this builder: one class split by concern, since they share the graph and the routing state.
+ */
+import type { LinearSpec } from '../model/spec';
+import { STAT_BYTES, tileOf, vec, type DeferChoice, type GraphContext, type OpAbout, type PendingScale, type VectorExtra } from './context';
+import { GraphBuilder, type LayerGraph, type OpCategory, type OpRole, type Work } from './ops';
+import { shardOf } from './shard';
+
+export class OpBuilder {
+  protected readonly g = new GraphBuilder();
+
+  /** The MoE routing decision, once the router has been built: routed experts wait for it. */
+  protected routing: number | null = null;
+
+  /** Scales deferred deeper than the linear layer, by site id: later stages of the block apply them. */
+  readonly pending = new Map<string, PendingScale>();
+
+  constructor(
+    readonly ctx: GraphContext,
+    protected readonly defer: DeferChoice,
+    /** Tokens this layer processes in this pass. */
+    readonly rows: number,
+    /** The model's hidden size. */
+    readonly hidden: number,
+  ) {}
+
+  build(): LayerGraph {
+    return this.g.build();
+  }
+
+  /** How a linear's work is split: by rows when there are enough rows, else by output columns. */
+  tiling(): { count: number; byRows: boolean } {
+    const count = Math.max(1, this.ctx.tiles);
+    return { count, byRows: this.rows >= count };
+  }
+
+  /**
+   * A linear layer split into tiles, each 1/T of its work and weight traffic;
+   * returns the tile ids. `tileDeps(t)` adds per-tile inputs (a streamed prologue).
+   */
+  linear(lin: LinearSpec, deps: number[], site?: string, tileDeps?: (t: number) => number[]): number[] {
+    const { k, n } = shardOf(lin, this.ctx.tp);
+    const active = lin.copies?.active ?? 1;
+    const total = lin.copies?.total ?? 1;
+    // Distinct experts a batch touches: each expert's weights are read once.
+    const touched = lin.copies ? total * (1 - Math.pow(1 - active / total, this.rows)) : 1;
+    const m = this.rows * active;
+    const { count: tiles, byRows } = this.tiling();
+    const bytes = this.ctx.weightsResident ? 0 : (k * n * touched * this.ctx.weightBytes) / tiles;
+    const ids: number[] = [];
+    for (let t = 0; t < tiles; t++) {
+      const all = [...deps, ...(tileDeps ? tileDeps(t) : [])];
+      const tile = tileOf(t, tiles);
+      if (bytes > 0 && this.ctx.prefetch) {
+        all.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
+      }
+      ids.push(
+        this.g.add({
+          name: tiles > 1 ? `${lin.name}[${t + 1}/${tiles}]` : lin.name,
+          role: 'linear',
+          linear: lin,
+          tile,
+          engine: 'matrix',
+          category: 'linear',
+          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } },
+          deps: all,
+          site,
+          continues: t > 0,
+        }),
+      );
+    }
+    return ids;
+  }
+
+  /** The routing decision (built with the router), if this layer has one. */
+  routingDecision(): number | null {
+    return this.routing;
+  }
+
+  vector(name: string, role: OpRole, work: Work, deps: number[], category: Extract<OpCategory, 'norm-stat' | 'norm-apply' | 'softmax' | 'epilogue' | 'elementwise'>, site?: string, continues = false, about?: OpAbout): number {
+    return this.g.add({ name, role, linear: about?.linear, tile: about?.tile, attention: about?.attention, normStep: about?.normStep, engine: 'vector', category, work, deps, site, continues });
+  }
+
+  /** Bytes of `values` activations. */
+  act(values: number): number {
+    return values * this.ctx.activationBytes;
+  }
+
+  /** A gather and broadcast of per-row statistics over the `units` a row spans (all P by default). */
+  collective(name: string, role: 'norm-gather' | 'softmax-gather', rows: number, values: number, deps: number[], site?: string, units = this.ctx.computeUnits, about?: OpAbout): number {
+    return this.g.add({
+      name,
+      role,
+      linear: about?.linear,
+      tile: about?.tile,
+      attention: about?.attention,
+      normStep: about?.normStep,
+      engine: 'collective',
+      category: 'stat-collective',
+      work: { kind: 'collective', rows, values, units },
+      deps,
+      site,
+    });
+  }
+
+  allReduce(name: string, deps: number[], width: number): number[] {
+    if (this.ctx.tp <= 1) return deps;
+    return [this.g.add({ name, role: 'all-reduce', engine: 'collective', category: 'allreduce', work: { kind: 'allreduce', bytes: this.act(this.rows * width) }, deps })];
+  }
+
+  /**
+   * An epilogue on one matmul tile: inside the matmul where epilogues fuse (a few ALU ops per output
+   * on values in registers, no memory pass), else an elementwise pass over the output that reads it,
+   * reads one statistic per row and writes it back. PyTorch's eager kernels fuse nothing.
+   */
+  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, about: OpAbout, extra: VectorExtra = {}, continues = false, joinsStream = false): number {
+    const fused = this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
+    return this.g.add({
+      ...(joinsStream ? { joinsStream } : {}),
+      name,
+      role,
+      linear: about?.linear,
+      tile: about?.tile,
+      attention: about?.attention,
+      normStep: about?.normStep,
+      engine: fused ? 'matrix' : 'vector',
+      category: 'epilogue',
+      work: vec(elements, ops, fused ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra),
+      deps,
+      site,
+      fused,
+      continues,
+    });
+  }
+}
