@@ -76,7 +76,7 @@ async function bundleSizes(): Promise<void> {
     ['dist/extension.js', 400],
     ['dist/core.js', null],
     ['dist/webview/report.js', 300],
-    ['dist/cli.js', null],
+    ['dist/cli-main.js', null],
   ] as const) {
     const size = prod.status === 0 ? built(file) : null;
     const goal = target === null ? '' : ` (target < ${target} KB)`;
