@@ -14,6 +14,7 @@ import { hostileBench } from './hostile-bench';
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { getPreset } from '../../src/core/hardware/presets';
 import { numericsFor } from '../../src/core/report/numerics';
 import { profile } from '../../src/core/report/profile';
@@ -134,7 +135,8 @@ async function main(): Promise<void> {
     [cli, 'profile', fixturePath('DeepSeek-V3')],
   ]);
   const ratio = (ms: number): string => `${ms.toFixed(0)} ms = ${(ms / bare!).toFixed(2)}×`;
-  console.log(`\nCLI wall time, medians of 9 interleaved runs: node -e 0 ${bare!.toFixed(0)} ms`);
+  // Other work on the machine stretches a cold process more than a bare one: the load goes with the ratios.
+  console.log(`\nCLI wall time, medians of 9 interleaved runs: node -e 0 ${bare!.toFixed(0)} ms (load average ${loadavg().map((l) => l.toFixed(1)).join(', ')})`);
   console.log(`  deferred-norm profile Llama-3.1-8B (table)                ${ratio(table!)} (target ≤ 3×)`);
   console.log(`  deferred-norm profile Llama-3.1-405B --format json (full) ${ratio(full!)} (target < 2×)`);
   console.log(`  deferred-norm sweep Llama-3.1-8B, ${points.length} points (table)     ${ratio(sweep!)} (target ≤ 7×)`);
