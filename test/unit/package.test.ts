@@ -29,6 +29,9 @@ test('the .vsix holds every file the extension loads at run time, and no sources
     'dist/webview/model-viewer.js',
     'dist/webview/codicon.css',
     'dist/webview/codicon.ttf',
+    // Measure on This Machine runs the CLI: the command and the bundle it starts (src/cli/start.ts).
+    'dist/cli.js',
+    'dist/cli-main.js',
   ]) {
     assert.ok(files.has(needed), `${needed} is missing from the package`);
   }
