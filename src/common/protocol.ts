@@ -4,7 +4,7 @@
  * only as trustworthy as the page (and a report's strings come from model files).
  * Pure: no vscode, no DOM.
  */
-import type { HeldBackBlock } from '../core/measure/fit';
+import type { HeldBackBlock } from '../core/measure/held-back';
 import type { AttentionKernel, Dtype, NormKernel } from '../core/hardware/profile';
 import { DTYPES } from '../core/hardware/profile';
 import type { NumericsResult } from '../core/numerics/types';

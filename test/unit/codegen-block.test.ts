@@ -407,7 +407,7 @@ test("depth 'down': a ReLU MLP runs on raw rows and r scales the down projection
 
   // A gated ReLU (Llama-2-7B with relu in place of silu): relu(r·g) ⊙ (r·u) = r²·(relu(g) ⊙ u).
   const llama = await generate('Llama-2-7b-hf', {}, hw);
-  const relu: ModelSpec = { ...llama.spec, layerKinds: llama.spec.layerKinds.map((k) => ({ ...k, mlp: { ...k.mlp, activation: 'relu' } })) };
+  const relu: ModelSpec = { ...llama.spec, layerKinds: llama.spec.layerKinds.map((k) => ({ ...k, mlp: { ...k.mlp, activation: 'relu', activationKind: 'relu' } })) };
   const gated = atDepths({ ...llama, spec: relu }, hw, {}, 'decoder', { [siteOfRole(llama, 'decoder', 'mlp')]: 'down' });
   const t = blockPseudocode(relu, gated, 'deferred').text;
   assert.ok(codeIndex(t, 'a_gate_proj = relu(gate_proj_raw) * up_proj_raw') > 0, t);

@@ -345,7 +345,7 @@ test("depth 'down': a ReLU MLP runs raw and r scales the down projection's outpu
 
   // Llama-2-7B with its SiLU replaced by ReLU: ReGLU, relu(r·g)⊙(r·u) = r²·(relu(g)⊙u).
   const llama = await generate('Llama-2-7b-hf');
-  const reglu: ModelSpec = { ...llama.spec, layerKinds: llama.spec.layerKinds.map((k) => ({ ...k, mlp: { ...k.mlp, activation: 'relu' } })) };
+  const reglu: ModelSpec = { ...llama.spec, layerKinds: llama.spec.layerKinds.map((k) => ({ ...k, mlp: { ...k.mlp, activation: 'relu', activationKind: 'relu' } })) };
   const q = atDepth(llama, 'decoder', 'mlp-norm', 'down', reglu);
   assert.match(q.after, /h = relu\(gate_proj_raw\) \* up_proj_raw +# .*relu\(r·g\)⊙\(r·u\) = r²·\(relu\(g\)⊙u\)/);
   assert.match(q.after, /down_proj_raw = h @ down_proj\.weight\.T +# matrix engine: 11008 → 4096/);

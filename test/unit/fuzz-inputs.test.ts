@@ -22,7 +22,7 @@ import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model
 import type { ModelSpec } from '../../src/core/model/spec';
 import { getPreset } from '../../src/core/hardware/presets';
 import { applyOverrides } from '../../src/core/hardware/overrides';
-import { leaves } from '../../src/core/hardware/spec';
+import { leaves } from '../../src/core/hardware/paths';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
 import { DTYPES } from '../../src/core/hardware/profile';

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../../src/core/errors';
 import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
 import { DEFAULT_HARDWARE, getPreset, isPresetName, listPresets } from '../../src/core/hardware/presets';
-import { isParameter, leaves } from '../../src/core/hardware/spec';
+import { isParameter, leaves } from '../../src/core/hardware/paths';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
 const PRESET_DIR = new URL('../../src/core/hardware/presets/', import.meta.url);

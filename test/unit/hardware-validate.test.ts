@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/core/errors';
 import { getPreset } from '../../src/core/hardware/presets';
-import { isParameter, leaves, parsePath } from '../../src/core/hardware/spec';
+import { isParameter, leaves, parsePath } from '../../src/core/hardware/paths';
 import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 

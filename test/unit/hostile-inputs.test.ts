@@ -17,7 +17,7 @@ import { JSON_MAX_DEPTH, parseLenientJson } from '../../src/core/json';
 import { loadModel } from '../../src/core/model/load';
 import { MAX_SWEEP_POINTS, runSweep } from '../../src/core/report/sweep';
 import { getPreset } from '../../src/core/hardware/presets';
-import { leaves } from '../../src/core/hardware/spec';
+import { leaves } from '../../src/core/hardware/paths';
 import { DEFAULT_WORKLOAD, checkWorkloadForModel } from '../../src/core/workload';
 import { main } from '../../src/cli/main';
 import { fixturePath, loadFixture } from './helpers/fixtures';

@@ -15,6 +15,7 @@ import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import type { HardwareProfile } from '../../src/core/hardware/profile';
 import type { AttentionSpec, LayerKind, LinearSpec, ModelSpec, NormSpec } from '../../src/core/model/spec';
+import { parseActivation } from '../../src/core/model/families/activation';
 import { graphContext } from '../../src/core/sim/simulate';
 import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 
@@ -52,7 +53,7 @@ function kindOf(extra: Partial<LayerKind> = {}): LayerKind {
     layers: [0, 1],
     block: 'pre-norm',
     attention: ATTN,
-    mlp: { kind: 'gated', ffn: 48, activation: 'silu', gated: true, bias: false },
+    mlp: { kind: 'gated', ffn: 48, activation: 'silu', activationKind: 'silu', gated: true, bias: false },
     norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['gate_proj', 'up_proj'])],
     linears: [
       lin('q_proj', 'q', H, 32),
@@ -74,6 +75,7 @@ function specOf(kind: LayerKind, extra: Partial<ModelSpec> = {}): ModelSpec {
     family: 'llama',
     modelType: 'llama',
     architecture: null,
+    readAs: 'family',
     source: { path: 'tiny/config.json', format: 'config.json' },
     hidden: H,
     layers: 2,
@@ -377,7 +379,7 @@ test('MoE: the router on every row, experts on rows × top-k, and the weights of
   // 8 experts of 32 → 16 (gate, up) and 16 → 32 (down), top-2, a router 32 → 8; weights streamed (not resident).
   const experts = { total: 8, active: 2 };
   const kind = kindOf({
-    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 8, topK: 2 },
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', activationKind: 'silu', gated: true, bias: false, experts: 8, topK: 2 },
     norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])],
     linears: [
       lin('q_proj', 'q', H, 32),
@@ -455,7 +457,7 @@ test('sites of a Llama block: ids, names, the norms and softmax eligible; a scal
 
 test('sites: a ReLU MLP lets the scale reach the down projection; LayerNorm, a bias, a fused qkv, QK norms or MoE stop it at the linear', () => {
   // ReLU(r·a) = r·ReLU(a) for r ≥ 0.
-  const relu = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false } });
+  const relu = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', activationKind: 'relu', gated: true, bias: false } });
   assert.deepEqual(siteOf(relu, 'mlp-norm').depths, ['linear', 'down']);
   assert.match(siteOf(relu, 'mlp-norm').depthLimit!, /residual/);
   // LayerNorm centres: r·(x − μ) is no scale of x.
@@ -480,7 +482,7 @@ test('sites: a ReLU MLP lets the scale reach the down projection; LayerNorm, a b
   assert.match(siteOf(qk, 'q-norm').ineligible!, /per-head/);
   assert.deepEqual(siteOf(qk, 'q-norm').depths, []);
   // MoE: the router's softmax and the experts' top-k are not linear maps of the norm's output.
-  const moe = kindOf({ mlp: { kind: 'moe', ffn: 16, activation: 'relu', gated: true, bias: false, experts: 4, topK: 1 } });
+  const moe = kindOf({ mlp: { kind: 'moe', ffn: 16, activation: 'relu', activationKind: 'relu', gated: true, bias: false, experts: 4, topK: 1 } });
   assert.deepEqual(siteOf(moe, 'mlp-norm').depths, ['linear']);
 });
 
@@ -530,7 +532,7 @@ test('a scale deferred into the attention: the passes that read raw logits multi
 });
 
 test('a scale deferred through a ReLU MLP: gate and up run raw, the down projection output is scaled', () => {
-  const kind = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false } });
+  const kind = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', activationKind: 'relu', gated: true, bias: false } });
   const spec = specOf(kind);
   const depth = ((id: string) => (id === 'mlp-norm' ? 'down' : null)) as unknown as DeferChoice;
   const g = buildLayerGraph(spec, kind, ctxFor({ phase: 'decode', batch: 8, tiles: 2, context: 16 }), depth);
@@ -633,7 +635,7 @@ test('each kind of op runs on its engine, in its timeline category', () => {
     'moe-combine': ['vector', 'elementwise'],
   };
   const moeKind = kindOf({
-    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 4, topK: 2 },
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', activationKind: 'silu', gated: true, bias: false, experts: 4, topK: 2 },
     norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])],
     linears: [...kindOf().linears.slice(0, 4), lin('router', 'router', H, 4), lin('gate_proj', 'gate', H, 16, { copies: { total: 4, active: 2 } }), lin('up_proj', 'up', H, 16, { copies: { total: 4, active: 2 } }), lin('down_proj', 'down', 16, H, { copies: { total: 4, active: 2 } })],
   });
@@ -750,7 +752,7 @@ test('LayerNorm with a bias: 2 statistics per row, β and γ read by the apply, 
 });
 
 test('later tiles of a kernel continue it: applies, scales, the down projection scale, flash attention', () => {
-  const relu = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false } });
+  const relu = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', activationKind: 'relu', gated: true, bias: false } });
   const spec = specOf(relu);
   const ctx = ctxFor({ phase: 'decode', batch: 8, tiles: 4, context: 16 });
   const check = (ops: Op[], what: string) => {
@@ -792,7 +794,7 @@ test('other blocks: post-norm (BERT), sandwich (Gemma 2), parallel (GPT-J), cros
   const postKind = kindOf({
     block: 'post-norm',
     attention: { ...ATTN, causal: false },
-    mlp: { kind: 'dense', ffn: 48, activation: 'gelu', gated: false, bias: true },
+    mlp: { kind: 'dense', ffn: 48, activation: 'gelu', activationKind: 'gelu', gated: false, bias: true },
     norms: [rms('attention.output.LayerNorm', 'attn', [], { placement: 'post', kind: 'layernorm' }), rms('output.LayerNorm', 'mlp', [], { placement: 'post', kind: 'layernorm' })],
     linears: [...kindOf().linears.slice(0, 4), lin('intermediate.dense', 'fc1', H, 48), lin('output.dense', 'down', 48, H)],
     stack: 'encoder',
@@ -852,7 +854,7 @@ test('other blocks: post-norm (BERT), sandwich (Gemma 2), parallel (GPT-J), cros
 
 test('MLP variants: a dense fc1 with ReLU, a fused gate_up, shared experts beside routed ones', () => {
   // fc1 → ReLU → down: 1 op per value, no exp, no division; reads and writes 8 × 48 values.
-  const dense = kindOf({ mlp: { kind: 'dense', ffn: 48, activation: 'ReLU', gated: false, bias: false }, linears: [...kindOf().linears.slice(0, 4), lin('fc1', 'fc1', H, 48), lin('fc2', 'down', 48, H)] });
+  const dense = kindOf({ mlp: { kind: 'dense', ffn: 48, activation: 'ReLU', activationKind: 'relu', gated: false, bias: false }, linears: [...kindOf().linears.slice(0, 4), lin('fc1', 'fc1', H, 48), lin('fc2', 'down', 48, H)] });
   const g = buildLayerGraph(specOf(dense), dense, ctxFor({ phase: 'decode', batch: 8, tiles: 1, context: 16 }, gpu()), KEEP);
   const act = byRole(g, 'activation')[0]!;
   assert.deepEqual(act.work.kind === 'vector' && [act.name, act.work.ops, act.work.exps, act.work.divs, act.work.bytes], ['ReLU', 1, 0, 0, 2 * 384 * 2]);
@@ -868,7 +870,7 @@ test('MLP variants: a dense fc1 with ReLU, a fused gate_up, shared experts besid
   assert.equal(elements(byRole(f, 'activation')[0]!), 8 * 48);
   // Shared experts (DeepSeek, Qwen2-MoE): their own gated path of sharedFfn, beside the routed experts, both into the combine.
   const shared = kindOf({
-    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 4, topK: 1, sharedExperts: 1, sharedFfn: 24 },
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', activationKind: 'silu', gated: true, bias: false, experts: 4, topK: 1, sharedExperts: 1, sharedFfn: 24 },
     norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['gate_proj', 'up_proj', 'router', 'shared_expert.gate_proj', 'shared_expert.up_proj'])],
     linears: [
       ...kindOf().linears.slice(0, 4),
@@ -932,7 +934,7 @@ test('why a scale stops: each refusal names its reason, and the algebra decides 
   const qkBias = kindOf({ linears: kindOf().linears.map((l) => (l.role === 'q' || l.role === 'k' ? { ...l, bias: true } : l)) });
   assert.match(depthRefusal(site(qkBias, 'attn-norm'), 'rope', qkBias, 'rope')!, /^q_proj, k_proj have a bias: .*RoPE\(r·y \+ b\) ≠ r·RoPE\(y \+ b\)/);
   // MLP: ReLU passes the scale (its name in any case); silu and GELU do not; a bias before it stops it; no down projection, nothing to reach.
-  const relu = (extra: Partial<LayerKind> = {}, activation = 'relu') => kindOf({ mlp: { kind: 'gated', ffn: 48, activation, gated: true, bias: false }, ...extra });
+  const relu = (extra: Partial<LayerKind> = {}, activation = 'relu') => kindOf({ mlp: { kind: 'gated', ffn: 48, activation, activationKind: parseActivation(activation), gated: true, bias: false }, ...extra });
   assert.equal(depthRefusal(site(relu(), 'mlp-norm'), 'down', relu(), 'rope'), null);
   assert.equal(depthRefusal(site(relu({}, ' ReLU '), 'mlp-norm'), 'down', relu({}, ' ReLU '), 'rope'), null);
   for (const a of ['silu', 'gelu', 'relu2', 'leaky_relu']) assert.match(depthRefusal(site(relu({}, a), 'mlp-norm'), 'down', relu({}, a), 'rope')!, new RegExp(`^${a} is not positively homogeneous`), a);
@@ -984,7 +986,7 @@ test('bytes over several tiles: each apply chunk reads γ, each scale tile its r
   // MoE on the GPU: top-k reads the 3 × 4 logits (24 B); the gate softmax reads and writes them (48 B);
   // the combine reads the top-2 outputs and writes one: 3 × 32 × 3 values × 2 B = 576 B.
   const moe = kindOf({
-    mlp: { kind: 'moe', ffn: 16, activation: 'silu', gated: true, bias: false, experts: 4, topK: 2 },
+    mlp: { kind: 'moe', ffn: 16, activation: 'silu', activationKind: 'silu', gated: true, bias: false, experts: 4, topK: 2 },
     norms: [rms('input_layernorm', 'attn', ['q_proj', 'k_proj', 'v_proj']), rms('post_attention_layernorm', 'mlp', ['router', 'gate_proj', 'up_proj'])],
     linears: [...kindOf().linears.slice(0, 4), lin('router', 'router', H, 4), lin('gate_proj', 'gate', H, 16, { copies: { total: 4, active: 2 } }), lin('up_proj', 'up', H, 16, { copies: { total: 4, active: 2 } }), lin('down_proj', 'down', 16, H, { copies: { total: 4, active: 2 } })],
   });
@@ -1092,18 +1094,18 @@ test('depth roles: a bias on q or k stops the scale before the logits; fc1 and a
   }
   assert.equal(depthRefusal(site(kind, 'attn-norm'), 'attention', kind, 'rope'), null);
   const fc1 = kindOf({
-    mlp: { kind: 'dense', ffn: 48, activation: 'relu', gated: false, bias: false },
+    mlp: { kind: 'dense', ffn: 48, activation: 'relu', activationKind: 'relu', gated: false, bias: false },
     norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['fc1'])],
     linears: [...kindOf().linears.slice(0, 4), lin('fc1', 'fc1', H, 48), lin('fc2', 'down', 48, H)],
   });
   assert.deepEqual(site(fc1, 'mlp-norm').depths, ['linear', 'down']);
   const gateUp = kindOf({
-    mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false },
+    mlp: { kind: 'gated', ffn: 48, activation: 'relu', activationKind: 'relu', gated: true, bias: false },
     norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['gate_up_proj'])],
     linears: [...kindOf().linears.slice(0, 4), lin('gate_up_proj', 'gate_up', H, 96), lin('down_proj', 'down', 48, H)],
   });
   assert.deepEqual(site(gateUp, 'mlp-norm').depths, ['linear', 'down']);
-  const upOnly = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', gated: true, bias: false }, norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['up_proj'])] });
+  const upOnly = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', activationKind: 'relu', gated: true, bias: false }, norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['up_proj'])] });
   assert.deepEqual(site(upOnly, 'mlp-norm').depths, ['linear', 'down']);
   assert.deepEqual(DEFER_DEPTHS, ['linear', 'rope', 'attention', 'down']);
 });

@@ -3,7 +3,7 @@
  * how deep (DeferChoice), and the units the ops' work is counted in (per-element op counts, vector work).
  */
 import type { AttentionKernel, DeferredStatistic, EagerNormMultiply, NormKernel } from '../hardware/profile';
-import type { AttentionSpec, LayerKind, ModelSpec } from '../model/spec';
+import type { Activation, AttentionSpec, LayerKind, ModelSpec } from '../model/spec';
 import type { DeferDepth, Phase, SoftmaxOffset } from '../terms';
 import type { Op, Work } from './ops';
 import type { Site } from './sites';
@@ -65,11 +65,17 @@ export const OPS = {
 } as const;
 
 /** Activation cost per element: add/mul-equivalents plus exps and divisions. */
-export function activationCost(name: string): { ops: number; exps: number; divs: number } {
-  const a = name.toLowerCase();
-  if (a.includes('relu')) return { ops: 1, exps: 0, divs: 0 };
-  if (a.includes('gelu')) return { ops: 7, exps: 1, divs: 1 }; // tanh form: tanh via one exp and one division
-  return { ops: 2, exps: 1, divs: 1 }; // silu/swish: x / (1 + e^−x)
+export function activationCost(activation: Activation): { ops: number; exps: number; divs: number } {
+  switch (activation) {
+    case 'relu':
+    case 'relu-like':
+      return { ops: 1, exps: 0, divs: 0 };
+    case 'gelu':
+      return { ops: 7, exps: 1, divs: 1 }; // tanh form: tanh via one exp and one division
+    case 'silu':
+    case 'other':
+      return { ops: 2, exps: 1, divs: 1 }; // silu/swish: x / (1 + e^−x); an unknown name is priced as SiLU
+  }
 }
 
 /** What an op is part of, beyond its role and site (ops.ts): set where the op is built. */

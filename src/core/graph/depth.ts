@@ -11,7 +11,6 @@ export interface ScaleSource {
   consumers: readonly LinearSpec[];
 }
 
-const isRelu = (activation: string): boolean => /^relu$/i.test(activation.trim());
 export const QK_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['q', 'k', 'qkv']);
 const ATTENTION_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['q', 'k', 'v', 'qkv']);
 export const MLP_IN_ROLES: ReadonlySet<LinearSpec['role']> = new Set(['gate', 'up', 'gate_up', 'fc1']);
@@ -73,8 +72,8 @@ export function depthRefusal(site: ScaleSource, depth: DeferDepth, layer?: Layer
   if (layer.mlp.kind === 'moe' || site.consumers.some((l) => l.role === 'router')) {
     return 'routed experts: each token goes to the experts its router picks from the scaled logits; carrying r to the experts\' down projections is not modelled';
   }
-  const act = layer.mlp.activation;
-  if (!isRelu(act)) {
+  if (layer.mlp.activationKind !== 'relu') {
+    const act = layer.mlp.activation;
     return `${act} is not positively homogeneous: ${act}(r·a) ≠ r·${act}(a), so r cannot pass the activation (ReLU can: relu(r·a) = r·relu(a) for r > 0)`;
   }
   const biased = mlpIn.filter((l) => l.bias);

@@ -152,7 +152,7 @@ class BlockAssembler {
   private mlp(mlpIn: number[]): number[] {
     const { b, kind } = this;
     const m = kind.mlp;
-    const act = activationCost(m.activation);
+    const act = activationCost(m.activationKind);
     const router = linearsOf(kind, ['router'])[0];
     if (router && !this.ready.has(router)) this.output(router, mlpIn);
     const paths = [

@@ -5,7 +5,8 @@
  */
 import type { HardwareProfile } from './profile';
 import type { PresetInfo } from './presets';
-import { PROFILE_SPEC, leaves, type Leaf, type ObjectSpec } from './spec';
+import { leaves, type Leaf } from './paths';
+import { PROFILE_SPEC, type ObjectSpec } from './spec';
 
 /** Text is wrapped to this many columns. */
 const WIDTH = 120;

@@ -11,7 +11,8 @@
 import { InputError } from '../errors';
 import { ownValue } from '../own';
 import type { HardwareProfile } from './profile';
-import { expectedText, leafAccepts, resolvePath, type LeafSpec, type PathSegment, type ResolvedPath } from './spec';
+import { resolvePath, type PathSegment, type ResolvedPath } from './paths';
+import { expectedText, leafAccepts, type LeafSpec } from './spec';
 import { checkCrossFieldRules } from './validate';
 
 /** The pseudo-file named in errors about `--set`. */

@@ -10,19 +10,8 @@
 import { InputError, describeValue } from '../errors';
 import { isObject } from '../json';
 import { DTYPES, type CalibrationRecord, type HardwareProfile } from './profile';
-import {
-  PROFILE_SPEC,
-  expectedText,
-  formatPath,
-  isParameter,
-  leafAccepts,
-  leaves,
-  resolvePath,
-  suggest,
-  type NodeSpec,
-  type ObjectSpec,
-  type PathSegment,
-} from './spec';
+import { formatPath, isParameter, leaves, resolvePath, suggest, type PathSegment } from './paths';
+import { PROFILE_SPEC, expectedText, leafAccepts, type NodeSpec, type ObjectSpec } from './spec';
 
 /** Top-level fields that are not part of PROFILE_SPEC. */
 const META_FIELDS = ['$schema', 'provenance', 'sources', 'calibration'] as const;

@@ -1,6 +1,7 @@
 /** The text `deferred-norm calibrate` prints: the fitted numbers, the fit's error, and the held-back blocks. */
 import { table } from '../report/text';
-import type { Calibration, FitError } from './fit';
+import type { Calibration } from './fit';
+import type { FitError } from './least-squares';
 
 const pct = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
 const us = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));

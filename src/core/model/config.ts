@@ -121,6 +121,7 @@ export function specFromConfigWithFields(
     family: result.family,
     modelType: topType,
     architecture,
+    readAs: result.readAs ?? 'family',
     source: { path: file, format: source.format },
     hidden: result.hidden,
     layers: result.layers.length,

@@ -14,6 +14,7 @@ import type {
   NormRole,
   NormSpec,
 } from './spec';
+import { parseActivation } from './families/activation';
 
 /** What every norm of a model shares: kind, epsilon, learned parameters. */
 export interface NormStyle {
@@ -162,7 +163,7 @@ export function gatedMlpPart(o: {
   names?: { gate: string; up: string; down: string } | { gateUp: string; down: string };
 }): MlpPart {
   const names = o.names ?? { gate: 'gate_proj', up: 'up_proj', down: 'down_proj' };
-  const spec: MlpSpec = { kind: 'gated', ffn: o.ffn, activation: o.activation, gated: true, bias: o.bias };
+  const spec: MlpSpec = { kind: 'gated', ffn: o.ffn, activation: o.activation, activationKind: parseActivation(o.activation), gated: true, bias: o.bias };
   if ('gateUp' in names) {
     return {
       linears: [linear(names.gateUp, 'gate_up', o.hidden, 2 * o.ffn, o.bias), linear(names.down, 'down', o.ffn, o.hidden, o.bias)],
@@ -189,7 +190,7 @@ export function denseMlpPart(o: { hidden: number; ffn: number; bias: boolean; ac
     linears: [linear(o.fc1, 'fc1', o.hidden, o.ffn, o.bias), linear(o.fc2, 'down', o.ffn, o.hidden, o.outBias ?? o.bias)],
     inner: [],
     reads: [o.fc1],
-    spec: { kind: 'dense', ffn: o.ffn, activation: o.activation, gated: false, bias: o.bias },
+    spec: { kind: 'dense', ffn: o.ffn, activation: o.activation, activationKind: parseActivation(o.activation), gated: false, bias: o.bias },
   };
 }
 
@@ -207,7 +208,7 @@ export function moePart(o: {
   expertNames: { gate: string; up: string; down: string } | { gateUp: string; down: string };
   shared?: { count: number; ffn: number; prefix: string; gate?: string } | null;
 }): MlpPart {
-  const spec: MlpSpec = { kind: 'moe', ffn: o.ffn, activation: o.activation, gated: true, bias: o.expertBias, experts: o.experts, topK: o.topK };
+  const spec: MlpSpec = { kind: 'moe', ffn: o.ffn, activation: o.activation, activationKind: parseActivation(o.activation), gated: true, bias: o.expertBias, experts: o.experts, topK: o.topK };
   if (o.shared) {
     spec.sharedExperts = o.shared.count;
     spec.sharedFfn = o.shared.ffn;

@@ -113,11 +113,20 @@ export interface AttentionSpec {
 
 export type MlpKind = 'dense' | 'gated' | 'moe';
 
+/**
+ * An MLP activation as the simulation reads it (families/activation.ts parses the config's name):
+ * plain ReLU, which a deferred scale can pass; another ReLU form; any GELU form; SiLU/Swish; or a
+ * name none of these match.
+ */
+export type Activation = 'relu' | 'relu-like' | 'gelu' | 'silu' | 'other';
+
 export interface MlpSpec {
   kind: MlpKind;
   /** Intermediate width (per expert for MoE). */
   ffn: number;
+  /** The activation's name as the config gives it: shown, never parsed (`activationKind` is read). */
   activation: string;
+  activationKind: Activation;
   /** Whether each expert/dense MLP is gated (SwiGLU/GeGLU). */
   gated: boolean;
   bias: boolean;
@@ -162,6 +171,11 @@ export interface ModelSpec {
   modelType: string;
   /** `architectures[0]` where present. */
   architecture: string | null;
+  /**
+   * How the layers were read: by the family's own reader, or, for a model_type no family knows, by the
+   * config's fields as a Llama-style decoder (a note says so; the editor flags it).
+   */
+  readAs: 'family' | 'fields';
   source: { path: string; format: SourceFormat };
   hidden: number;
   /** Number of layers profiled (decoder layers plus encoder layers for encoder-decoder models). */

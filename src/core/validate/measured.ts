@@ -7,7 +7,8 @@
  */
 import { applyOverrides } from '../hardware/overrides';
 import type { HardwareProfile } from '../hardware/profile';
-import { DEFAULT_STATISTIC, HARNESS_STACK, heldBackBlocks, type MeasuredSet, type Statistic } from '../measure/fit';
+import { DEFAULT_STATISTIC, HARNESS_STACK, type MeasuredSet, type Statistic } from '../measure/fit-points';
+import { heldBackBlocks } from '../measure/held-back';
 import { percent, table } from '../report/text';
 import { formatMs, summarize, type ErrorSummary } from './validate';
 

@@ -267,8 +267,7 @@ function modelOf(spec: ModelSpec): ConfigModel {
     family: spec.family,
     modelType: spec.modelType,
     architecture: spec.architecture,
-    // The core notes an unknown model_type it reads as a Llama-style decoder (families/decoders.ts).
-    readByFields: spec.notes.some((n) => n.startsWith('Unknown model_type')),
+    readByFields: spec.readAs === 'fields',
     hidden: spec.hidden,
     layers: spec.layers,
     normKind: spec.normKind,

@@ -24,6 +24,8 @@ export interface FamilyResult {
   extraParams: NonNullable<ModelSpec['extraParams']>;
   skippedLayers: ModelSpec['skippedLayers'];
   notes: string[];
+  /** Set by the generic decoder reader ('fields'); absent, the family's own reader. */
+  readAs?: ModelSpec['readAs'];
 }
 
 export interface FamilyInput {

@@ -298,6 +298,7 @@ function buildDecoder(r: ConfigReader, t: Traits, familyNorm: NormKind | null): 
     extraParams,
     skippedLayers,
     notes,
+    readAs: t.generic ? 'fields' : 'family',
   };
 }
 
