@@ -1,0 +1,110 @@
+/**
+ * Tests that catch wrong answers in src/core/model (issue 21): hand mutations of Qwen's sliding-window
+ * rule, GGUF gpt-oss's sliding/full parity and the safetensors reader's MoE top-k survived every other
+ * test. Expected layouts come from the published configurations and loaders (cited at each test), and
+ * parameter counts are summed here by hand from the tensor shapes.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { memorySource } from '../../src/core/model/bytes';
+import { specFromConfig } from '../../src/core/model/config';
+import { specFromGguf } from '../../src/core/model/gguf';
+import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
+import type { ModelSpec } from '../../src/core/model/spec';
+import { gv, llamaGgufKv, type GgufEntry, writeGguf } from './helpers/gguf-writer';
+import { llamaTensors, type TensorSpec, writeSafetensors } from './helpers/safetensors-writer';
+
+const CONFIG = { path: '/models/config.json', format: 'config.json' as const };
+
+/** Each layer's attention window, in layer order (null: full attention). */
+function windows(spec: ModelSpec): (number | null)[] {
+  const out: (number | null)[] = new Array(spec.layers).fill(undefined);
+  for (const kind of spec.layerKinds) for (const i of kind.layers) out[i] = kind.attention.window;
+  return out;
+}
+
+test("Qwen2/Qwen3 slide only with use_sliding_window, and only from layer max_window_layers on", () => {
+  // transformers' Qwen2Config/Qwen3Config: sliding_window is kept only when use_sliding_window is true,
+  // and layer i is "sliding_attention" when sliding_window is set and i >= max_window_layers.
+  const qwen = { hidden_size: 64, num_hidden_layers: 5, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100, sliding_window: 32 };
+  for (const model_type of ['qwen2', 'qwen3', 'qwen2_moe', 'qwen3_moe']) {
+    const moe = model_type.endsWith('_moe') ? { num_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 16 } : {};
+    const spec = (extra: object) => specFromConfig({ model_type, ...qwen, ...moe, ...extra }, CONFIG);
+    assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 2 })), [null, null, 32, 32, 32], `${model_type}: from layer 2`);
+    assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 0 })), [32, 32, 32, 32, 32], `${model_type}: from layer 0`);
+    assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 5 })), [null, null, null, null, null], `${model_type}: from past the last layer`);
+    // max_window_layers absent: every layer slides (HF's default of 28 is not assumed; 0 is the reader's).
+    assert.deepEqual(windows(spec({ use_sliding_window: true })), [32, 32, 32, 32, 32], `${model_type}: no max_window_layers`);
+    // The published Qwen configs carry a sliding_window with use_sliding_window false: full attention.
+    assert.deepEqual(windows(spec({ use_sliding_window: false, max_window_layers: 2 })), [null, null, null, null, null], `${model_type}: switched off`);
+    assert.deepEqual(windows(spec({ max_window_layers: 2 })), [null, null, null, null, null], `${model_type}: use_sliding_window absent means off`);
+  }
+  // Switched on without a window length: nothing to slide over.
+  const noWindow = specFromConfig({ model_type: 'qwen2', ...qwen, sliding_window: undefined, use_sliding_window: true, max_window_layers: 1 }, CONFIG);
+  assert.deepEqual(windows(noWindow), [null, null, null, null, null]);
+  // Mistral-style families slide everywhere when a window is given (use_sliding_window defaults to on).
+  const mistral = specFromConfig({ model_type: 'mistral', ...qwen }, CONFIG);
+  assert.deepEqual(windows(mistral), [32, 32, 32, 32, 32]);
+});
+
+/** A gpt-oss GGUF's metadata as llama.cpp's converter writes it (sizes shrunk). */
+function gptOssKv(layers: number): [string, GgufEntry][] {
+  const kv = llamaGgufKv({ arch: 'gpt-oss', name: 'tiny gpt-oss', layers, hidden: 64, ffn: 32, heads: 4, kvHeads: 2, context: 4096, vocab: 100, eps: 1e-5, tokens: false });
+  kv.push(['gpt-oss.attention.sliding_window', gv.u32(128)], ['gpt-oss.expert_count', gv.u32(8)], ['gpt-oss.expert_used_count', gv.u32(2)], ['gpt-oss.attention.key_length', gv.u32(16)]);
+  return kv;
+}
+
+test('GGUF gpt-oss: layers alternate sliding and full attention, layer 0 sliding', async () => {
+  // HF's GptOssConfig: layer_types = ["sliding_attention" if (i + 1) % 2 else "full_attention"], so the
+  // even layers (0, 2, …) slide; llama.cpp's LLM_ARCH_OPENAI_MOE sets swa pattern 2, SWA on il % 2 == 0.
+  for (const layers of [4, 5]) {
+    const spec = await specFromGguf(memorySource(writeGguf({ kv: gptOssKv(layers) }).bytes), { path: '/models/gpt-oss.gguf', format: 'gguf' });
+    const expected = Array.from({ length: layers }, (_, i) => (i % 2 === 0 ? 128 : null));
+    assert.deepEqual(windows(spec), expected, `${layers} layers`);
+    assert.equal(spec.family, 'gpt_oss');
+    const moe = spec.layerKinds.map((k) => [k.mlp.kind, k.mlp.experts, k.mlp.topK]);
+    assert.deepEqual(moe, spec.layerKinds.map(() => ['moe', 8, 2]));
+  }
+});
+
+/** Llama-style attention, norms and embeddings (no MLP), as HF names them, for `layers` layers. */
+function attentionOnly(layers: number, d: { hidden: number; vocab: number; headDim: number; heads: number; kvHeads: number; qkNorm?: boolean }): TensorSpec[] {
+  return llamaTensors({ layers, ffn: 8, invFreq: !d.qkNorm, ...d }).filter((t) => !t.name.includes('.mlp.'));
+}
+
+test('safetensors MoE: top-2 for Mixtral names, top-8 for Qwen names, and the active parameters follow', async () => {
+  const d = { hidden: 64, vocab: 100, headDim: 16, heads: 4, kvHeads: 2 };
+  const expertFfn = 32;
+  const experts = 16;
+  // Mixtral: block_sparse_moe.experts.E.{w1,w3} [ffn, hidden] and w2 [hidden, ffn]; Mixtral 8x7B routes each token to 2.
+  const mixtral = attentionOnly(2, d);
+  for (let l = 0; l < 2; l++) {
+    for (let e = 0; e < experts; e++) {
+      for (const w of ['w1', 'w3']) mixtral.push({ name: `model.layers.${l}.block_sparse_moe.experts.${e}.${w}.weight`, shape: [expertFfn, 64] });
+      mixtral.push({ name: `model.layers.${l}.block_sparse_moe.experts.${e}.w2.weight`, shape: [64, expertFfn] });
+    }
+    mixtral.push({ name: `model.layers.${l}.block_sparse_moe.gate.weight`, shape: [experts, 64] });
+  }
+  const m = specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(mixtral)), '/m/model.safetensors'), { path: '/m/model.safetensors', format: 'safetensors' }, 'tiny-mixtral');
+  assert.deepEqual(m.layerKinds.map((k) => [k.mlp.experts, k.mlp.topK]), [[experts, 2]]);
+  assert.equal(m.family, 'mixtral');
+  assert.ok(m.notes.includes('Experts per token are not stored in the weights: top-2 assumed.'), m.notes.join('\n'));
+  // One expert is 3 · 32 · 64 = 6,144 weights; a token skips 14 of 16 in each of 2 layers.
+  const perExpert = 3 * expertFfn * 64;
+  assert.equal(m.params.total - m.params.active, 2 * (experts - 2) * perExpert);
+
+  // Qwen2-MoE / Qwen3-MoE: mlp.experts.E.{gate,up,down}_proj; Qwen3-30B-A3B routes each token to 8 of 128.
+  const qwen = attentionOnly(2, { ...d, qkNorm: true });
+  for (let l = 0; l < 2; l++) {
+    for (let e = 0; e < experts; e++) {
+      for (const w of ['gate_proj', 'up_proj']) qwen.push({ name: `model.layers.${l}.mlp.experts.${e}.${w}.weight`, shape: [expertFfn, 64] });
+      qwen.push({ name: `model.layers.${l}.mlp.experts.${e}.down_proj.weight`, shape: [64, expertFfn] });
+    }
+    qwen.push({ name: `model.layers.${l}.mlp.gate.weight`, shape: [experts, 64] });
+  }
+  const q = specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(qwen)), '/q/model.safetensors'), { path: '/q/model.safetensors', format: 'safetensors' }, 'tiny-qwen-moe');
+  assert.deepEqual(q.layerKinds.map((k) => [k.mlp.experts, k.mlp.topK, k.mlp.ffn]), [[experts, 8, expertFfn]]);
+  assert.equal(q.family, 'qwen3_moe');
+  assert.ok(q.notes.includes('Experts per token are not stored in the weights: top-8 assumed.'), q.notes.join('\n'));
+  assert.equal(q.params.total - q.params.active, 2 * (experts - 8) * perExpert);
+});
