@@ -1,0 +1,106 @@
+/**
+ * Tests that catch wrong answers in src/core/hardware (issue 21): the text of `hardware show` and
+ * `hardware list` line by line (columns, units, grouping, wrapping), on a small profile whose every
+ * number is chosen here, so each expected line is written out by hand.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
+import { validateHardwareProfile } from '../../src/core/hardware/validate';
+
+/** A user's profile with chosen numbers: grouped thousands, a fraction of peak, two tiers, long notes. */
+function mini(extra: Record<string, unknown> = {}) {
+  return validateHardwareProfile(
+    {
+      name: 'mini',
+      title: 'Mini chip',
+      description: 'A small chip.',
+      defaultDtype: 'bf16',
+      computeUnits: 4,
+      matrix: { peakTflops: { bf16: 1234.5, fp8: 2469 }, efficiency: 0.123456, startLatencyNs: 1500000, weightsResident: true, fusedEpilogue: false },
+      vector: { gelemsPerSec: 12345678, expCost: 0, rsqrtCost: 0, divCost: 0, startLatencyNs: 0 },
+      collective: { topology: 'ring', hopLatencyNs: 0, bandwidthGBps: 1, startLatencyNs: 0, interChip: { hopLatencyNs: 0, bandwidthGBps: 1 } },
+      memory: { tiers: [{ name: 'sram', bandwidthGBps: 1, capacityGB: 1 }, { name: 'hbm', bandwidthGBps: 3350, capacityGB: 80 }], weightsTier: 'hbm', kvCacheTier: 'sram', prefetch: false },
+      provenance: { 'matrix.efficiency': 'word '.repeat(30).trim() },
+      sources: [{ id: 'ds', citation: 'cite '.repeat(30).trim() }],
+      ...extra,
+    },
+    'mini.hardware.json',
+  );
+}
+
+test('hardware show: every value with its unit in aligned columns, notes wrapped beside them', () => {
+  const lines = formatProfile(mini()).split('\n');
+  assert.deepEqual(lines.slice(0, 3), ['mini: Mini chip', 'A small chip.', '']);
+  // Columns: two spaces, the widest label ("one-shot all-reduce fixed cost", 30), two spaces, the
+  // widest value ("0.123456 (12.346% of peak)", 26), two spaces: notes start at column 62 and wrap
+  // at 120 − 62 = 58 characters.
+  const row = (label: string, value: string, note: string) => `  ${label.padEnd(30)}  ${value.padEnd(26)}  ${note}`;
+  const user = 'user-supplied (mini.hardware.json)';
+  const dflt = 'default: not given in mini.hardware.json';
+  const at = (title: string) => lines.indexOf(title);
+  assert.deepEqual(lines.slice(at('General'), at('General') + 4), ['General', row('default dtype', 'bf16', user), row('compute units P', '4 units', user), '']);
+  // Eleven 4-letter words make 54 characters and a twelfth would make 59 > 58: 11, 11 and 8 words.
+  const words = (n: number) => Array(n).fill('word').join(' ');
+  assert.deepEqual(lines.slice(at('Matrix engine'), at('Matrix engine') + 10), [
+    'Matrix engine',
+    row('peak bf16', '1,234.5 TFLOP/s', user),
+    row('peak fp8', '2,469 TFLOP/s', user),
+    row('efficiency', '0.123456 (12.346% of peak)', words(11)),
+    ' '.repeat(62) + words(11),
+    ' '.repeat(62) + words(8),
+    row('start latency', '1,500,000 ns', user),
+    row('weights resident', 'yes', user),
+    row('fused epilogue', 'no', user),
+    '',
+  ]);
+  assert.equal(lines[at('Vector engine') + 1], row('throughput', '12,345,678 G elem/s', user));
+  assert.equal(lines[at('Vector engine') + 2], row('exp cost', '0 × add', user));
+  assert.equal(lines[at('Collective network') + 1], row('topology', 'ring', user));
+  assert.equal(lines[at('Collective network') + 7], row('all-reduce fixed cost', '0 ns', dflt));
+  // Tiers are labelled by their names, and their names are not rows of their own.
+  assert.deepEqual(lines.slice(at('Memory') + 1, at('Memory') + 9), [
+    row('sram bandwidth', '1 GB/s', user),
+    row('sram capacity', '1 GB', user),
+    row('hbm bandwidth', '3,350 GB/s', user),
+    row('hbm capacity', '80 GB', user),
+    row('weights tier', 'hbm', user),
+    row('KV-cache tier', 'sram', user),
+    row('prefetch', 'no', user),
+    row('bandwidth efficiency', '1 (100% of peak)', dflt),
+  ]);
+  assert.equal(lines[at('Kernels') + 1], row('attention kernel', 'eager', dflt));
+  // Sources wrap at 118 after "  ": "[ds]" and 22 "cite" make 114 characters; 8 more on the next line.
+  const cites = (n: number) => Array(n).fill('cite').join(' ');
+  assert.deepEqual(lines.slice(at('Sources')), ['Sources', `  [ds] ${cites(22)}`, `    ${cites(8)}`, '']);
+  // No description: no line for it; no sources: no Sources heading.
+  const bare = formatProfile(mini({ description: '', sources: [] }));
+  assert.deepEqual(bare.split('\n').slice(0, 3), ['mini: Mini chip', '', 'General']);
+  assert.ok(!bare.includes('Sources'), bare);
+});
+
+test('hardware show: a short note keeps the note column at least 40 wide; no note, no trailing spaces', () => {
+  // A value 80 characters wide would leave 120 − (2 + 30 + 2 + 80 + 2) = 4 columns; 40 are kept.
+  const long = mini({ title: 'x', memory: { tiers: [{ name: 'm'.repeat(60), bandwidthGBps: 1, capacityGB: 1 }], weightsTier: 'm'.repeat(60), kvCacheTier: 'm'.repeat(60), prefetch: false } });
+  const lines = formatProfile(long).split('\n');
+  const eff = lines.findIndex((l) => l.startsWith('  efficiency '));
+  // The widest label is now the tier's bandwidth label (60 + 10), the widest value the tier's name (60).
+  const noteColumn = 2 + 70 + 2 + 60 + 2;
+  assert.equal(lines[eff]!.indexOf('word'), noteColumn);
+  // 40 columns hold 8 words (39 characters): 30 words are 8, 8, 8 and 6.
+  assert.deepEqual(lines.slice(eff + 1, eff + 4).map((l) => l.trim().split(' ').length), [8, 8, 6]);
+  // A profile built in code may lack a note (a validated file always has one): the row ends at its value.
+  const unnoted = mini();
+  delete unnoted.provenance['matrix.efficiency'];
+  const noNote = formatProfile(unnoted).split('\n').find((l) => l.startsWith('  efficiency '))!;
+  assert.equal(noNote, `  ${'efficiency'.padEnd(30)}  0.123456 (12.346% of peak)`);
+});
+
+test('hardware list: names padded to the longest, then the titles', () => {
+  const text = formatPresetList([
+    { name: 'a', title: 'T1', description: 'ignored' },
+    { name: 'long-name', title: 'T2', description: '' },
+  ]);
+  assert.equal(text, 'NAME       TITLE\na          T1\nlong-name  T2\n');
+  assert.equal(formatPresetList([{ name: 'ab', title: 'T', description: '' }]), 'NAME  TITLE\nab    T\n');
+});

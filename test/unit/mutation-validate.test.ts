@@ -1,0 +1,170 @@
+/**
+ * Tests that catch wrong answers in src/core/validate (issue 21): the error summary's geometric mean
+ * (a mutant that took the arithmetic mean, or dropped the exponent, survived every other test), the
+ * row and target rules, the FlashNorm savings, and the text. Every expected value is worked out here
+ * from the inputs, by hand or by a second formula, not read back from the code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getPreset } from '../../src/core/hardware/presets';
+import type { ModelSpec } from '../../src/core/model/spec';
+import { POINTS, type Point } from '../../src/core/validate/points';
+import { formatMs, formatValidation, fuseConsumers, restrictConsumers, summarize, validate, type ValidationResult } from '../../src/core/validate/validate';
+import { loadFixture } from './helpers/fixtures';
+
+const close = (actual: number, expected: number, what: string, tol = 1e-12) =>
+  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+
+test('summarize: n, mean and max |ratio − 1|, and the geometric mean of the ratios, by hand', () => {
+  // Ratios 2 and 8: |r − 1| are 1 and 7 (mean 4, max 7); the geometric mean is √16 = 4, the arithmetic 5.
+  const two = summarize([{ ratio: 2 }, { ratio: null }, { ratio: 8 }]);
+  assert.deepEqual(two, { n: 2, meanAbsError: 4, maxAbsError: 7, geoMeanRatio: 4 });
+  // 0.5 and 2 cancel in the geometric mean (1), not in the arithmetic one (1.25); |r − 1| are 0.5 and 1.
+  const balanced = summarize([{ ratio: 0.5 }, { ratio: 2 }]);
+  close(balanced.geoMeanRatio, 1, 'geo-mean of 0.5 and 2');
+  close(balanced.meanAbsError, 0.75, 'mean');
+  assert.equal(balanced.maxAbsError, 1);
+  // Three ratios: the cube root of their product, 0.8 · 1.25 · 1.728 = 1.728 = 1.2³.
+  close(summarize([{ ratio: 0.8 }, { ratio: 1.25 }, { ratio: 1.728 }]).geoMeanRatio, 1.2, 'geo-mean of three');
+  // All below 1 (the simulator fast): the max is the largest shortfall, and the mean stays positive.
+  const fast = summarize([{ ratio: 0.9 }, { ratio: 0.6 }]);
+  close(fast.maxAbsError, 0.4, 'max shortfall');
+  close(fast.meanAbsError, 0.25, 'mean shortfall');
+  close(fast.geoMeanRatio, Math.sqrt(0.54), 'geo-mean below 1');
+  // Nothing to summarise: no error, and a geometric mean of 1 (no bias), not NaN.
+  assert.deepEqual(summarize([{ ratio: null }]), { n: 0, meanAbsError: 0, maxAbsError: 0, geoMeanRatio: 1 });
+});
+
+let cached: Promise<Map<string, ModelSpec>> | undefined;
+const specs = () => (cached ??= (async () => {
+  const out = new Map<string, ModelSpec>();
+  for (const model of new Set(POINTS.map((p) => p.model))) out.set(model, await loadFixture(model));
+  return out;
+})());
+/** The whole validation, run once for the tests that read it. */
+let whole: Promise<ValidationResult> | undefined;
+const full = () => (whole ??= specs().then((s) => validate({ specs: s, hardware: getPreset })));
+
+test('validate: every geometric mean is the n-th root of the product of its rows\' ratios (a second formula)', async () => {
+  const result = await full();
+  const geo = (rows: typeof result.rows) => {
+    const ratios = rows.filter((r) => r.ratio !== null).map((r) => r.ratio!);
+    return ratios.reduce((p, r) => p * r, 1) ** (1 / ratios.length);
+  };
+  close(result.overall.geoMeanRatio, geo(result.rows), 'overall', 1e-9);
+  close(result.heldBack.geoMeanRatio, geo(result.rows.filter((r) => !r.fitted)), 'held back', 1e-9);
+  close(result.calibration.geoMeanRatio, geo(result.rows.filter((r) => r.fitted)), 'calibration', 1e-9);
+  for (const s of result.perSource) close(s.geoMeanRatio, geo(result.rows.filter((r) => r.source === s.source)), s.source, 1e-9);
+  // The printed table carries them to three places, in the held-back line and each summary row.
+  const text = formatValidation(result);
+  assert.ok(text.split('\n')[0]!.endsWith(`geometric-mean ratio ${geo(result.rows.filter((r) => !r.fitted)).toFixed(3)}).`), text.split('\n')[0]);
+  for (const s of result.perSource) {
+    const line = text.split('\n').find((l) => l.startsWith(`${s.source} `))!;
+    assert.ok(line.trimEnd().endsWith(geo(result.rows.filter((r) => r.source === s.source)).toFixed(3)), line);
+  }
+});
+
+test('the table\'s times: one decimal from 100 ms, two from 1 ms, three below', () => {
+  assert.equal(formatMs(1234.56), '1,234.6');
+  assert.equal(formatMs(100), '100.0');
+  assert.equal(formatMs(99.994), '99.99');
+  assert.equal(formatMs(1), '1.00');
+  assert.equal(formatMs(0.9994), '0.999');
+  assert.equal(formatMs(0.0005), '0.001');
+});
+
+test('each row names its workload: metric, batch, input, output or context, consumers, tp, dtype', async () => {
+  const result = await full();
+  const workload = (id: string) => result.rows.find((r) => r.id === id)!.workload;
+  // As the sources state them: TensorRT-LLM's first token at batch 1, 128 tokens in, fp16 on one A100;
+  // gpt-fast's 6-token prompt and 200 new tokens; FlashNorm's fused q,k,v and Llama's q_proj alone.
+  assert.equal(workload('trtllm-a100-l2-7b-in128'), 'ttft b1 in128 tp1 fp16');
+  assert.equal(workload('trtllm-h100-l2-70b-in2048'), 'ttft b1 in2048 tp4 fp8');
+  assert.equal(workload('gptfast-a100-l2-7b-tp8'), 'e2e b1 in6 out200 tp8 bf16');
+  assert.equal(workload('vllm-h100-l3-70b-tp4'), 'e2e b8 in32 out128 tp4 bf16');
+  assert.equal(workload('flashnorm-t4-smollm2-4096-std'), 'site b1 in4096 →qkv tp1 fp16');
+  assert.equal(workload('flashnorm-t4-l2-7b-1024-flash'), 'site b1 in1024 →q_proj tp1 fp16');
+  const tpot: Point = { ...POINTS[0]!, id: 'tpot-test', metric: 'tpot', workload: { batch: 4, input: 64, context: 512, tp: 1, dtype: 'fp16' } };
+  const row = validate({ specs: await specs(), hardware: getPreset, points: [tpot] }).rows[0]!;
+  assert.equal(row.workload, 'tpot b4 in64 ctx512 tp1 fp16');
+  // A decode step at 512 cached tokens: its parts name it, and it is the figure.
+  assert.deepEqual(Object.keys(row.parts), ['decodeStep']);
+  assert.equal(row.simulatedMs, row.parts['decodeStep']);
+  // The table marks a preset run with the point's overrides with *, and what each row was used for.
+  const text = formatValidation(result);
+  const line = (id: string) => text.split('\n').find((l) => l.startsWith(`${id} `))!;
+  assert.match(line('gptfast-a100-l2-7b-tp2'), / gpu-a100\* /);
+  assert.match(line('trtllm-a100-l2-7b-in128'), / gpu-a100 /);
+  assert.match(line('trtllm-a100-l2-7b-in128'), /held back$/);
+});
+
+test('FlashNorm\'s savings: (standard − deferred) ÷ standard, published and simulated, one per pair', async () => {
+  const result = await full();
+  // The published times (ms) of each pair, as in points.ts's table rows.
+  const published: [string, number, number, number][] = [['SmolLM2-135M', 4096, 0.704, 0.468], ['SmolLM2-135M', 8192, 0.929, 0.599], ['Llama-2-7b-hf', 1024, 1.882, 1.654]];
+  for (const [model, tokens, std, flash] of published) {
+    const s = result.flashNorm.find((f) => f.model === model && f.tokens === tokens)!;
+    close(s.publishedPct, (100 * (std - flash)) / std, `${model} ${tokens} published`);
+  }
+  assert.equal(result.flashNorm.length, POINTS.filter((p) => p.metric === 'site').length / 2);
+  for (const s of result.flashNorm) {
+    const rows = result.rows.filter((r) => r.metric === 'site' && r.model === s.model && r.workload.includes(` in${s.tokens} `));
+    const [std, def] = [rows.find((r) => r.id.endsWith('-std'))!, rows.find((r) => r.id.endsWith('-flash'))!];
+    close(s.simulatedPct!, (100 * (std.simulatedMs! - def.simulatedMs!)) / std.simulatedMs!, `${s.model} ${s.tokens} simulated`);
+    // A site row's figure is its variant's time: kept for the standard form, deferred for FlashNorm's.
+    assert.equal(std.simulatedMs, std.parts['kept']);
+    assert.equal(def.simulatedMs, def.parts['deferred']);
+  }
+  const text = formatValidation(result);
+  assert.ok(text.includes(`  SmolLM2-135M at 4096 tokens: ${((100 * (0.704 - 0.468)) / 0.704).toFixed(1)}% published; `), text);
+  // Without a deferred partner there is no saving to state, and no FlashNorm section.
+  const lone = validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => p.id === 'flashnorm-t4-smollm2-4096-std') });
+  assert.deepEqual(lone.flashNorm, []);
+  assert.ok(!formatValidation(lone).includes('FlashNorm on a T4'));
+});
+
+test('the targets: the held-back share, and each verdict at the thresholds issue 19 states', async () => {
+  const result = await full();
+  assert.deepEqual([result.targets.perPoint, result.targets.mean, result.targets.heldBackShare, result.targets.saving], [0.2, 0.08, 2 / 3, 0.25]);
+  const held = result.rows.filter((r) => !r.fitted);
+  assert.deepEqual(result.heldBackPoints, held.map((r) => r.id));
+  assert.equal(result.targets.enoughHeldBack, held.length >= (2 / 3) * result.rows.length);
+  // Two points only, both held back: 2 of 2 is enough; one point fitted of three is not (2/3 of 3 = 2: enough).
+  const two = validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => p.id === 'trtllm-a100-l2-7b-in128' || p.id === 'trtllm-a100-l2-70b-in128') });
+  assert.equal(two.targets.enoughHeldBack, true);
+  assert.equal(two.targets.everyPointWithin, two.rows.every((r) => Math.abs(r.ratio! - 1) <= 0.2));
+  assert.equal(two.targets.meanWithin, (Math.abs(two.rows[0]!.ratio! - 1) + Math.abs(two.rows[1]!.ratio! - 1)) / 2 <= 0.08);
+  assert.equal(two.perSource.length, 1, 'only the sources with points');
+  assert.equal(two.presets.length, 1);
+  const p = two.presets[0]!;
+  assert.deepEqual([p.name, p.matrixEfficiency, p.memoryEfficiency], ['gpu-a100', getPreset('gpu-a100').matrix.efficiency, getPreset('gpu-a100').memory.efficiency]);
+  const text = formatValidation(two);
+  assert.match(text, /at least 67% of all points held back: yes \(2 of 2\)/);
+  assert.match(text, /Validation against published measurements: 2 points from 1 sources\./);
+});
+
+test('restrictConsumers and fuseConsumers: the measured projection, not the model\'s whole site', async () => {
+  const all = await specs();
+  const llama = all.get('Llama-2-7b-hf')!;
+  assert.equal(restrictConsumers(llama, 'attn-norm', undefined), llama);
+  const q = restrictConsumers(llama, 'attn-norm', ['q_proj']);
+  for (const kind of q.layerKinds) {
+    assert.deepEqual(kind.norms.find((n) => n.role === 'attn')!.feeds, ['q_proj']);
+    assert.deepEqual(kind.norms.find((n) => n.role === 'mlp')!.feeds, ['gate_proj', 'up_proj'], 'the other norm keeps its consumers');
+  }
+  const mlp = restrictConsumers(llama, 'mlp-norm', ['up_proj']);
+  assert.deepEqual(mlp.layerKinds[0]!.norms.find((n) => n.role === 'mlp')!.feeds, ['up_proj']);
+  assert.deepEqual(mlp.layerKinds[0]!.norms.find((n) => n.role === 'attn')!.feeds, ['q_proj', 'k_proj', 'v_proj']);
+  assert.throws(() => restrictConsumers(llama, 'final-norm', ['lm_head']), /cannot restrict the consumers of site final-norm/);
+  // SmolLM2-135M: q 576 → 576, k and v 576 → 192 (3 KV heads of 64) make one 576 → 960 GEMM.
+  const smol = all.get('SmolLM2-135M')!;
+  const fused = fuseConsumers(smol, 'attn-norm');
+  const kind = fused.layerKinds[0]!;
+  assert.deepEqual(kind.linears[0], { name: 'qkv_proj', role: 'qkv', in: 576, out: 960, bias: false });
+  assert.deepEqual(kind.linears.slice(1).map((l) => l.name), ['o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+  assert.deepEqual(kind.norms.find((n) => n.role === 'attn')!.feeds, ['qkv_proj']);
+  assert.deepEqual(kind.norms.find((n) => n.role === 'mlp')!.feeds, ['gate_proj', 'up_proj']);
+  // A site that feeds one linear has nothing to fuse.
+  assert.deepEqual(fuseConsumers(q, 'attn-norm').layerKinds[0]!.linears, q.layerKinds[0]!.linears);
+  assert.throws(() => fuseConsumers(smol, 'mlp-norm'), /cannot fuse the consumers of site mlp-norm/);
+});
