@@ -11,6 +11,7 @@ import { specFromConfig } from '../../src/core/model/config';
 import { specFromGguf } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import type { ModelSpec } from '../../src/core/model/spec';
+import { loadFixture } from './helpers/fixtures';
 import { gv, llamaGgufKv, type GgufEntry, writeGguf } from './helpers/gguf-writer';
 import { llamaTensors, type TensorSpec, writeSafetensors } from './helpers/safetensors-writer';
 
@@ -107,4 +108,61 @@ test('safetensors MoE: top-2 for Mixtral names, top-8 for Qwen names, and the ac
   assert.equal(q.family, 'qwen3_moe');
   assert.ok(q.notes.includes('Experts per token are not stored in the weights: top-8 assumed.'), q.notes.join('\n'));
   assert.equal(q.params.total - q.params.active, 2 * (experts - 8) * perExpert);
+});
+
+/** What a reader makes of a model, the source file aside: sizes, layer kinds with their ops, norms, head, parameters. */
+function layout(s: ModelSpec, withMaxPositions = true) {
+  return {
+    family: s.family, layers: s.layers, hidden: s.hidden, vocab: s.vocab, normKind: s.normKind, normEps: s.normEps, tied: s.tiedEmbeddings,
+    positions: s.positions, topology: s.topology, params: s.params, ...(withMaxPositions ? { maxPositions: s.maxPositions } : {}),
+    kinds: s.layerKinds.map((k) => ({
+      id: k.id, layers: k.layers, block: k.block, attention: k.attention, cross: k.crossAttention, mlp: k.mlp,
+      norms: k.norms.map((n) => [n.name, n.role, n.kind, n.placement, n.affine, n.eps, n.width, ...n.feeds]),
+      linears: k.linears.map((l) => [l.name, l.role, l.in, l.out, l.bias, l.copies?.total, l.copies?.active]),
+    })),
+    finalNorm: s.finalNorm && [s.finalNorm.kind, s.finalNorm.affine, s.finalNorm.width], lmHead: s.lmHead && [s.lmHead.in, s.lmHead.out, s.lmHead.bias],
+  };
+}
+
+const u = gv.u32;
+const f = gv.f32;
+/**
+ * GGUF metadata as llama.cpp's convert_hf_to_gguf.py writes it for each family (its set_gguf_parameters),
+ * from the published config of the fixture beside it; `output.weight` is listed when the model has its
+ * own output layer. Keys without an arch prefix get `{arch}.`.
+ */
+const GGUF_FAMILIES: { fixture: string; arch: string; kv: [string, GgufEntry][]; output: boolean; extraTensors?: string[]; sameMaxPositions?: false }[] = [
+  { fixture: 'GPT-2', arch: 'gpt2', output: false, kv: [['context_length', u(1024)], ['embedding_length', u(768)], ['feed_forward_length', u(3072)], ['block_count', u(12)], ['attention.head_count', u(12)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(50257)]] },
+  // rope.dimension_count = int(partial_rotary_factor · hidden) / heads = 0.4 · 2560 / 32 = 32.
+  { fixture: 'Phi-2', arch: 'phi2', output: true, kv: [['context_length', u(2048)], ['embedding_length', u(2560)], ['feed_forward_length', u(10240)], ['block_count', u(32)], ['attention.head_count', u(32)], ['attention.head_count_kv', u(32)], ['attention.layer_norm_epsilon', f(1e-5)], ['rope.dimension_count', u(32)], ['vocab_size', u(51200)]] },
+  // rope.dimension_count = rotary_pct · head width = 0.25 · 64 = 16.
+  { fixture: 'Pythia-410m', arch: 'gptneox', output: true, kv: [['context_length', u(2048)], ['embedding_length', u(1024)], ['block_count', u(24)], ['feed_forward_length', u(4096)], ['rope.dimension_count', u(16)], ['attention.head_count', u(16)], ['use_parallel_residual', gv.bool(true)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(50304)]] },
+  // rope.dimension_count = rotary_dim = 64; feed_forward_length = 4 · n_embd (n_inner is null).
+  { fixture: 'GPT-J-6B', arch: 'gptj', output: true, kv: [['context_length', u(2048)], ['embedding_length', u(4096)], ['block_count', u(28)], ['feed_forward_length', u(16384)], ['rope.dimension_count', u(64)], ['attention.head_count', u(16)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(50400)]] },
+  // Falcon: head_count_kv 1 (multi-query) and the old layout; the converter writes context_length 2048, which the config lacks.
+  { fixture: 'Falcon-7B', arch: 'falcon', output: false, sameMaxPositions: false, kv: [['context_length', u(2048)], ['embedding_length', u(4544)], ['feed_forward_length', u(4 * 4544)], ['block_count', u(32)], ['attention.head_count', u(71)], ['attention.head_count_kv', u(1)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(65024)]] },
+  // The new decoder architecture is told by its second norm's tensor (ln_mlp → attn_norm_2).
+  { fixture: 'Falcon-40B', arch: 'falcon', output: false, sameMaxPositions: false, extraTensors: ['blk.0.attn_norm_2.weight'], kv: [['context_length', u(2048)], ['embedding_length', u(8192)], ['feed_forward_length', u(4 * 8192)], ['block_count', u(60)], ['attention.head_count', u(128)], ['attention.head_count_kv', u(8)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(65024)]] },
+  // T5 writes both epsilons and key/value lengths of d_kv; its config's n_positions is not read from context_length.
+  { fixture: 't5-small', arch: 't5', output: false, sameMaxPositions: false, kv: [['context_length', u(512)], ['embedding_length', u(512)], ['feed_forward_length', u(2048)], ['block_count', u(6)], ['attention.head_count', u(8)], ['attention.key_length', u(64)], ['attention.value_length', u(64)], ['attention.layer_norm_epsilon', f(1e-6)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['vocab_size', u(32128)]] },
+  { fixture: 'bert-base-uncased', arch: 'bert', output: false, kv: [['context_length', u(512)], ['embedding_length', u(768)], ['feed_forward_length', u(3072)], ['block_count', u(12)], ['attention.head_count', u(12)], ['attention.layer_norm_epsilon', f(1e-12)], ['vocab_size', u(30522)]] },
+  { fixture: 'gpt-oss-20b', arch: 'gpt-oss', output: true, kv: [['context_length', u(131072)], ['embedding_length', u(2880)], ['feed_forward_length', u(2880)], ['expert_feed_forward_length', u(2880)], ['block_count', u(24)], ['attention.head_count', u(64)], ['attention.head_count_kv', u(8)], ['attention.key_length', u(64)], ['attention.value_length', u(64)], ['attention.layer_norm_rms_epsilon', f(1e-5)], ['expert_count', u(32)], ['expert_used_count', u(4)], ['attention.sliding_window', u(128)], ['vocab_size', u(201088)]] },
+  // DeepSeek-V2: key_length = nope + rope = 128 + 64, value_length = v_head_dim; q_lora_rank is null (absent).
+  { fixture: 'DeepSeek-V2-Lite', arch: 'deepseek2', output: true, kv: [['context_length', u(163840)], ['embedding_length', u(2048)], ['feed_forward_length', u(10944)], ['block_count', u(27)], ['attention.head_count', u(16)], ['attention.head_count_kv', u(16)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['leading_dense_block_count', u(1)], ['attention.kv_lora_rank', u(512)], ['attention.key_length', u(192)], ['attention.value_length', u(128)], ['expert_feed_forward_length', u(1408)], ['expert_count', u(64)], ['expert_shared_count', u(2)], ['expert_used_count', u(6)], ['rope.dimension_count', u(64)], ['vocab_size', u(102400)]] },
+  // The newer MLA conversion: absorbed sizes in key/value_length (kv_lora_rank + rope, kv_lora_rank), one KV head, the un-absorbed ones as *_mla.
+  { fixture: 'DeepSeek-V2-Lite', arch: 'deepseek2', output: true, kv: [['context_length', u(163840)], ['embedding_length', u(2048)], ['feed_forward_length', u(10944)], ['block_count', u(27)], ['attention.head_count', u(16)], ['attention.head_count_kv', u(1)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['leading_dense_block_count', u(1)], ['attention.q_lora_rank', u(0)], ['attention.kv_lora_rank', u(512)], ['attention.key_length', u(576)], ['attention.value_length', u(512)], ['attention.key_length_mla', u(192)], ['attention.value_length_mla', u(128)], ['expert_feed_forward_length', u(1408)], ['expert_count', u(64)], ['expert_shared_count', u(2)], ['expert_used_count', u(6)], ['rope.dimension_count', u(64)], ['vocab_size', u(102400)]] },
+  { fixture: 'Qwen1.5-MoE-A2.7B', arch: 'qwen2moe', output: true, kv: [['context_length', u(8192)], ['embedding_length', u(2048)], ['feed_forward_length', u(5632)], ['block_count', u(24)], ['attention.head_count', u(16)], ['attention.head_count_kv', u(16)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['expert_count', u(60)], ['expert_used_count', u(4)], ['expert_feed_forward_length', u(1408)], ['expert_shared_feed_forward_length', u(5632)], ['vocab_size', u(151936)]] },
+  // llama.cpp writes Mixtral as the llama architecture with experts.
+  { fixture: 'Mixtral-8x7B-v0.1', arch: 'llama', output: true, kv: [['context_length', u(32768)], ['embedding_length', u(4096)], ['feed_forward_length', u(14336)], ['block_count', u(32)], ['attention.head_count', u(32)], ['attention.head_count_kv', u(8)], ['attention.layer_norm_rms_epsilon', f(1e-5)], ['expert_count', u(8)], ['expert_used_count', u(2)], ['vocab_size', u(32000)]] },
+];
+
+test('GGUF: each family, written as llama.cpp writes it, reads as the same model as its published config.json', async () => {
+  for (const fam of GGUF_FAMILIES) {
+    const kv: [string, GgufEntry][] = [['general.architecture', gv.str(fam.arch)], ['general.name', gv.str(fam.fixture)], ...fam.kv.map(([k, v]): [string, GgufEntry] => [`${fam.arch}.${k}`, v])];
+    const tensors = ['token_embd.weight', ...(fam.output ? ['output.weight'] : []), ...(fam.extraTensors ?? [])].map((name) => ({ name, shape: [1] }));
+    const fromGguf = await specFromGguf(memorySource(writeGguf({ kv, tensors }).bytes), { path: `/models/${fam.fixture}.gguf`, format: 'gguf' });
+    const fromConfig = await loadFixture(fam.fixture);
+    assert.deepEqual(layout(fromGguf, fam.sameMaxPositions ?? true), layout(fromConfig, fam.sameMaxPositions ?? true), `${fam.fixture} (${fam.arch})`);
+    assert.equal(fromGguf.name, fam.fixture);
+  }
 });
