@@ -168,3 +168,52 @@ test('restrictConsumers and fuseConsumers: the measured projection, not the mode
   assert.deepEqual(fuseConsumers(q, 'attn-norm').layerKinds[0]!.linears, q.layerKinds[0]!.linears);
   assert.throws(() => fuseConsumers(smol, 'mlp-norm'), /cannot fuse the consumers of site mlp-norm/);
 });
+
+test('each point\'s citation agrees with its own figures: table, row, build, stack flags and notes', () => {
+  const byId = (id: string) => POINTS.find((p) => p.id === id)!;
+  for (const p of POINTS.filter((q) => q.source === 'trtllm')) {
+    const h100 = p.hardware === 'gpu-h100';
+    const size = p.model === 'Llama-2-7b-hf' ? '7B' : '70B';
+    // docs/source/performance.md: "H100 GPUs (FP8)" and "A100 GPUs (FP16)" tables, rows "LLaMA 7B | 1 | 1 | 128".
+    assert.equal(p.where, `${h100 ? '"H100 GPUs (FP8)"' : '"A100 GPUs (FP16)"'} low-latency table, row "LLaMA ${size} | 1 | ${p.workload.tp} | ${p.workload.input}"`, p.id);
+    assert.equal(p.workload.dtype, h100 ? 'fp8' : 'fp16', p.id);
+    assert.equal(p.hardwareAsPublished, h100 ? 'H100 SXM 80GB (H100-HBM3-80GB)' : 'A100 SXM 80GB', p.id);
+    assert.match(p.modelAsPublished, size === '7B' ? /^"LLaMA 7B", built as Llama2-7b \(n_layer 32, n_head 32,/ : /^"LLaMA 70B", built as Llama2-70b \(n_layer 80, n_head 64, n_kv_head 8,/, p.id);
+    assert.equal(p.stack.includes('--enable_fp8 --fp8_kv_cache'), h100, `${p.id}: fp8 flags`);
+    assert.equal(p.stack.endsWith(`--world_size ${p.workload.tp} --tp_size ${p.workload.tp}, run with mpirun -n ${p.workload.tp}`), p.workload.tp > 1, `${p.id}: tp flags`);
+    assert.equal(p.note.includes('On H100 the engines were built with --enable_fp8'), h100, `${p.id}: H100 note`);
+    assert.equal(p.note.includes('"64:128,1" twice'), size === '70B', `${p.id}: 70B note`);
+    assert.deepEqual(p.set, [], `${p.id}: TensorRT-LLM runs the presets' own stack`);
+    assert.equal(p.published, `${p.measuredMs} ms`);
+  }
+  for (const p of POINTS.filter((q) => q.source === 'gpt-fast')) {
+    const size = p.model === 'Llama-2-7b-hf' ? '7B' : '70B';
+    assert.match(p.modelAsPublished, new RegExp(`^"Llama-2-${size}" \\(meta-llama/Llama-2-${size.toLowerCase()}-chat-hf`), p.id);
+    assert.deepEqual(p.set, ['kernels.allReduce=one-shot'], p.id);
+    assert.ok(p.where.startsWith('README.md, table '), p.id);
+  }
+  assert.equal(byId('gptfast-a100-l2-70b-tp8').where, 'README.md, table Tensor Parallelism, "Llama-2-70B | 8" (62.50)');
+  assert.equal(byId('gptfast-a100-l2-7b-tp2').derivation, '200 generated tokens ÷ 168.84 tokens/s = 1184.6 ms');
+  for (const p of POINTS.filter((q) => q.source === 'vllm-ci')) {
+    const h100 = p.hardware === 'gpu-h100';
+    const size = p.model === 'Llama-3.1-8B' ? '8B' : '70B';
+    // Build 9523 ran on A100-SXM4-80GB, build 9555 on 8xH100 (the source's title).
+    assert.equal(p.where, `build ${h100 ? '9555' : '9523'}, Latency tests, row "latency_llama${size}_tp${p.workload.tp} | ${h100 ? '8xH100' : 'A100-SXM4-80GB'}", column "Mean latency (ms)"`, p.id);
+    assert.match(p.modelAsPublished, size === '8B' ? /^meta-llama\/Meta-Llama-3-8B / : /^meta-llama\/Meta-Llama-3-70B-Instruct /, p.id);
+    assert.equal(p.hardwareAsPublished.startsWith(h100 ? '8xH100' : 'A100-SXM4-80GB'), true, p.id);
+    assert.equal(p.stack.endsWith(`, tensor_parallel_size ${p.workload.tp}`), p.workload.tp > 1, p.id);
+    assert.equal(p.id, `vllm-${h100 ? 'h100' : 'a100'}-l3-${size.toLowerCase()}-tp${p.workload.tp}`);
+    assert.deepEqual(p.set, ['kernels.allReduce=one-shot'], p.id);
+  }
+  for (const p of POINTS.filter((q) => q.source === 'flashnorm')) {
+    const small = p.model === 'SmolLM2-135M';
+    assert.equal(p.where.endsWith(p.site!.variant === 'baseline' ? ', column "Sequential"' : ')'), true, p.id);
+    assert.equal(p.where.includes('column "FlashNorm" (latency reduction as published: +'), p.site!.variant === 'deferred', p.id);
+    assert.match(p.modelAsPublished, small ? /^SmolLM2-135M scale: RMSNorm over n = 576/ : /^Llama-7B scale: RMSNorm over n = 4096/, p.id);
+    // PyTorch eager, per-kernel launches and a separate scale kernel: the notebook's stack, not the preset's.
+    assert.deepEqual(p.set, ['kernels.norm=eager', 'kernels.eagerNormMultiply=activation', 'kernels.deferredStatistic=second-stream-from-512', 'kernels.dispatchNs=10000', 'kernels.streamJoinNs=100000', 'kernels.launch=per-kernel', 'matrix.fusedEpilogue=false'], p.id);
+    assert.deepEqual(p.site, small ? { siteId: 'attn-norm', variant: p.site!.variant, fused: true } : { siteId: 'attn-norm', variant: p.site!.variant, consumers: ['q_proj'] }, p.id);
+    assert.equal(p.id, `flashnorm-t4-${small ? 'smollm2' : 'l2-7b'}-${p.workload.input}-${p.site!.variant === 'baseline' ? 'std' : 'flash'}`);
+  }
+  assert.equal(byId('flashnorm-t4-smollm2-8192-flash').where, 'tab:overlap, row "8192", column "FlashNorm" (latency reduction as published: +35.5%)');
+});
