@@ -11,6 +11,7 @@ import { specFromConfig } from '../../src/core/model/config';
 import { specFromGguf } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import type { ModelSpec } from '../../src/core/model/spec';
+import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
 import { loadFixture } from './helpers/fixtures';
 import { gv, llamaGgufKv, type GgufEntry, writeGguf } from './helpers/gguf-writer';
 import { llamaTensors, type TensorSpec, writeSafetensors } from './helpers/safetensors-writer';
@@ -165,4 +166,51 @@ test('GGUF: each family, written as llama.cpp writes it, reads as the same model
     assert.deepEqual(layout(fromGguf, fam.sameMaxPositions ?? true), layout(fromConfig, fam.sameMaxPositions ?? true), `${fam.fixture} (${fam.arch})`);
     assert.equal(fromGguf.name, fam.fixture);
   }
+});
+
+test('model summary: the table of a small Llama and a small Mixtral, every parameter counted by hand', () => {
+  const tiny = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  // Per layer: q and o 64·64 = 4,096 each, k and v 64·32 = 2,048 each, gate, up and down 64·128 = 8,192
+  // each, two norms of 64: 36,992. Two layers, the embedding and the untied head (100·64 each) and the
+  // final norm: 2·36,992 + 2·6,400 + 64 = 86,848.
+  const llama = specFromConfig({ model_type: 'llama', ...tiny, rms_norm_eps: 0.01 }, CONFIG);
+  assert.equal(formatSpecTable(llama), [
+    'models  (llama)',
+    '  source      /models/config.json (config.json)',
+    '  topology    decoder, 2 layers',
+    '  sizes       hidden 64, heads 4 (kv 2) × 16, ffn 128, vocab 100',
+    '  norm        RMSNorm, eps 0.01',
+    '  positions   rope',
+    '  embeddings  separate from the output layer',
+    '  dtype       unknown',
+    '  params      86,848 total',
+    '',
+    'Layer kinds',
+    '  id       layers  count  block     attention   mlp             norms (placement)                                   params/layer',
+    '  decoder  0-1     2      pre-norm  GQA 4/2×16  gated 128 silu  input_layernorm(pre) post_attention_layernorm(pre)  36,992',
+    '  head: norm → lm_head (64 → 100)',
+    '',
+  ].join('\n'));
+  // Mixtral with 4 experts of 3·64·128 = 24,576 and a 64 → 4 router: 12,288 + 128 + 256 + 4·24,576 =
+  // 110,976 per layer, 61,824 with the 2 experts a token uses; 234,816 in all, 136,512 active.
+  const mixtral = specFromConfig({ model_type: 'mixtral', _name_or_path: 'tiny', architectures: ['MixtralForCausalLM'], ...tiny, num_local_experts: 4, num_experts_per_tok: 2, sliding_window: 32, rms_norm_eps: 1e-5, max_position_embeddings: 4096, torch_dtype: 'bfloat16' }, CONFIG);
+  const lines = formatSpecTable(mixtral).split('\n');
+  assert.deepEqual(lines.slice(0, 9), [
+    'tiny  (mixtral, MixtralForCausalLM)',
+    '  source      /models/config.json (config.json)',
+    '  topology    decoder, 2 layers',
+    '  sizes       hidden 64, heads 4 (kv 2) × 16, ffn 128, vocab 100',
+    '  norm        RMSNorm, eps 1e-5',
+    '  positions   rope, up to 4,096',
+    '  embeddings  separate from the output layer',
+    '  dtype       bfloat16',
+    '  params      234,816 total, 136,512 active per token',
+  ]);
+  assert.equal(lines[12], '  decoder  0-1     2      pre-norm  GQA 4/2×16 win 32  MoE 4×top-2 128  input_layernorm(pre) post_attention_layernorm(pre)  110,976 (61,824 active)');
+  const summary = summarizeSpec(mixtral);
+  assert.deepEqual(summary.layerKinds[0]!.paramsPerLayer, { total: 110_976, active: 61_824 });
+  assert.deepEqual(summary.params, { total: 234_816, active: 136_512, fromWeights: null });
+  assert.deepEqual([summary.heads, summary.kvHeads, summary.headDim, summary.ffn, summary.totalLayers], [4, 2, 16, 128, 2]);
+  assert.equal(indexRanges([7, 1, 2, 3, 5, 9, 8]), '1-3, 5, 7-9');
+  assert.equal(indexRanges([]), '');
 });
