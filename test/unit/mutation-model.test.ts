@@ -35,8 +35,8 @@ test("Qwen2/Qwen3 slide only with use_sliding_window, and only from layer max_wi
     assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 2 })), [null, null, 32, 32, 32], `${model_type}: from layer 2`);
     assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 0 })), [32, 32, 32, 32, 32], `${model_type}: from layer 0`);
     assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 5 })), [null, null, null, null, null], `${model_type}: from past the last layer`);
-    // max_window_layers absent: every layer slides (HF's default of 28 is not assumed; 0 is the reader's).
-    assert.deepEqual(windows(spec({ use_sliding_window: true })), [32, 32, 32, 32, 32], `${model_type}: no max_window_layers`);
+    // max_window_layers absent: the config classes' default, 28 (the first 28 layers attend in full).
+    assert.deepEqual(windows(spec({ use_sliding_window: true, num_hidden_layers: 30 })), [...new Array(28).fill(null), 32, 32], `${model_type}: no max_window_layers`);
     // The published Qwen configs carry a sliding_window with use_sliding_window false: full attention.
     assert.deepEqual(windows(spec({ use_sliding_window: false, max_window_layers: 2 })), [null, null, null, null, null], `${model_type}: switched off`);
     assert.deepEqual(windows(spec({ max_window_layers: 2 })), [null, null, null, null, null], `${model_type}: use_sliding_window absent means off`);
