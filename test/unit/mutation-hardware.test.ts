@@ -5,7 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { InputError } from '../../src/core/errors';
 import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { getPreset } from '../../src/core/hardware/presets';
+import { expectedText, parsePath, PROFILE_SPEC, suggest, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
 /** A user's profile with chosen numbers: grouped thousands, a fraction of peak, two tiers, long notes. */
@@ -103,4 +107,80 @@ test('hardware list: names padded to the longest, then the titles', () => {
   ]);
   assert.equal(text, 'NAME       TITLE\na          T1\nlong-name  T2\n');
   assert.equal(formatPresetList([{ name: 'ab', title: 'T', description: '' }]), 'NAME  TITLE\nab    T\n');
+});
+
+/** The message of the InputError `--set` gives, or 'accepted'. */
+function setting(text: string): string {
+  try {
+    applyOverrides(getPreset('gpu-h100'), [text]);
+    return 'accepted';
+  } catch (err) {
+    assert.ok(err instanceof InputError, String(err));
+    return err.message;
+  }
+}
+
+test('--set: each stated range holds at both ends, and one step past them is refused', () => {
+  // Latencies 0 … 1e9 ns; efficiencies 0.001 … 1; rates 0.001 … 1e12; tiles 1 … 65,536; compute units 1 … 2^20.
+  for (const ok of ['collective.hopLatencyNs=0', 'collective.hopLatencyNs=1e9', 'matrix.efficiency=0.001', 'matrix.efficiency=1', 'vector.gelemsPerSec=1e12', 'matrix.peakTflops.fp8=0.001', 'matrix.tileM=65536', 'matrix.tileN=1', 'computeUnits=1048576', 'vector.expCost=1000']) {
+    assert.equal(setting(ok), 'accepted', ok);
+  }
+  assert.equal(setting('collective.hopLatencyNs=1000000001'), '--set: collective.hopLatencyNs: expected a number ≥ 0 and ≤ 1e9, found "1000000001"');
+  assert.equal(setting('vector.gelemsPerSec=1e13'), '--set: vector.gelemsPerSec: expected a number ≥ 0.001 and ≤ 1e12, found "1e13"');
+  assert.equal(setting('matrix.peakTflops.fp8=0.0009'), '--set: matrix.peakTflops.fp8: expected a number ≥ 0.001 and ≤ 1e12, found "0.0009"');
+  assert.equal(setting('matrix.tileM=65537'), '--set: matrix.tileM: expected an integer ≥ 1 and ≤ 65536, found "65537"');
+  // 2^20 is not a power of ten: written out, not as 1e…
+  assert.equal(setting('computeUnits=1048577'), '--set: computeUnits: expected an integer ≥ 1 and ≤ 1048576, found "1048577"');
+  assert.equal(setting('vector.expCost=1001'), '--set: vector.expCost: expected a number ≥ 0 and ≤ 1000, found "1001"');
+  assert.equal(setting('memory.tiers[0].capacityGB=1e7'), 'accepted');
+  assert.equal(setting('memory.tiers[0].capacityGB=10000001'), '--set: memory.tiers[0].capacityGB: expected a number ≥ 0.001 and ≤ 1e7, found "10000001"');
+  // Numbers as people write them: a leading dot, a trailing dot, a sign and an exponent; not hex.
+  for (const ok of ['vector.gelemsPerSec=.5', 'vector.gelemsPerSec=5.', 'vector.gelemsPerSec=+5e-1', 'vector.gelemsPerSec=5E2']) assert.equal(setting(ok), 'accepted', ok);
+  for (const bad of ['vector.gelemsPerSec=0x10', 'vector.gelemsPerSec=5e', 'vector.gelemsPerSec=.', 'vector.gelemsPerSec=1,000', 'vector.gelemsPerSec=5 5']) assert.match(setting(bad), /expected a number ≥ 0\.001 and ≤ 1e12/, bad);
+  assert.equal(setting('matrix.weightsResident=TRUE'), 'accepted');
+  assert.equal(setting('matrix.weightsResident=yes'), '--set: matrix.weightsResident: expected true or false, found "yes"');
+  assert.equal(setting('memory.weightsTier=nope'), '--set: memory.weightsTier: expected the name of a tier in memory.tiers ("hbm3"), found "nope"');
+  assert.equal(setting('memory.tiers.x=1'), '--set: memory.tiers.x: expected an index of memory.tiers from 0 to 0');
+  assert.equal(setting('memory.tiers=1'), '--set: memory.tiers: expected a single value, not the group memory.tiers (one of: an index [0], [1], …)');
+  assert.equal(setting('matrix.peakTflops=1'), '--set: matrix.peakTflops: expected a single value, not the group matrix.peakTflops (one of: fp32, bf16, fp16, fp8, int8, int4)');
+  assert.equal(setting('colective.hopLatencyNs=1'), '--set: colective: expected a field of the profile: name, title, description, defaultDtype, computeUnits, matrix, vector, collective, memory, kernels (did you mean "collective"?)');
+});
+
+test('what a field accepts, in words, for every kind of field', () => {
+  const field = (path: string): LeafSpec => {
+    let node: unknown = PROFILE_SPEC;
+    for (const seg of path.split('.')) node = (node as ObjectSpec).fields[seg];
+    return node as LeafSpec;
+  };
+  assert.equal(expectedText(field('name')), 'a short id of letters, digits, ".", "_" or "-" (e.g. "my-chip")');
+  assert.equal(expectedText(field('title')), 'a non-empty string');
+  assert.equal(expectedText(field('description')), 'a string');
+  assert.equal(expectedText(field('defaultDtype')), 'one of "fp32", "bf16", "fp16", "fp8", "int8", "int4"');
+  assert.equal(expectedText(field('memory.weightsTier')), 'the name of a tier in memory.tiers');
+  assert.equal(expectedText(field('memory.weightsTier'), []), 'the name of a tier in memory.tiers');
+  assert.equal(expectedText(field('memory.weightsTier'), ['a', 'b']), 'the name of a tier in memory.tiers ("a", "b")');
+  assert.equal(expectedText({ kind: 'number', min: 0, exclusiveMin: true, unit: '', label: 'x' }), 'a number > 0');
+  assert.equal(expectedText({ kind: 'number', min: 1e5, exclusiveMin: false, max: 2e5, integer: true, unit: '', label: 'x' }), 'an integer ≥ 1e5 and ≤ 200000');
+});
+
+test('suggestions: a close name (at most two edits) or a prefix of three letters or more', () => {
+  const known = ['matrix', 'vector', 'memory'];
+  assert.equal(suggest('matrx', known), ' (did you mean "matrix"?)');
+  assert.equal(suggest('MATRIX', known), ' (did you mean "matrix"?)');
+  assert.equal(suggest('vec', known), ' (did you mean "vector"?)');
+  assert.equal(suggest('ve', known), '', 'a two-letter prefix is too short, and four edits away');
+  assert.equal(suggest('memroy', known), ' (did you mean "memory"?)');
+  assert.equal(suggest('mxtrxy', known), '', 'three edits');
+  assert.equal(suggest('mxtrxx', known), ' (did you mean "matrix"?)', 'two edits');
+  assert.equal(suggest('matrixabc', known), '', 'three letters longer');
+  // The closest wins, the first of equals: "mexory" is one edit from memory, two from neither else.
+  assert.equal(suggest('mexory', ['vector', 'memory']), ' (did you mean "memory"?)');
+  assert.equal(suggest('vectxr', ['vector', 'vectxrs']), ' (did you mean "vectxrs"?)', 'a prefix counts as one edit, beating two');
+});
+
+test('paths: dotted names and [i] (or .i) for array elements; anything else is not a path', () => {
+  assert.deepEqual(parsePath('memory.tiers[0].bandwidthGBps'), ['memory', 'tiers', 0, 'bandwidthGBps']);
+  assert.deepEqual(parsePath('memory.tiers.12.name'), ['memory', 'tiers', 12, 'name']);
+  assert.deepEqual(parsePath('_a.$b'), ['_a', '$b']);
+  for (const bad of ['', '0a', 'a.', 'a[b]', 'a..b', 'a[0', 'a.b c', '.a']) assert.equal(parsePath(bad), undefined, JSON.stringify(bad));
 });
