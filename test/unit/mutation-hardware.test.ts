@@ -175,7 +175,9 @@ test('suggestions: a close name (at most two edits) or a prefix of three letters
   assert.equal(suggest('matrixabc', known), '', 'three letters longer');
   // The closest wins, the first of equals: "mexory" is one edit from memory, two from neither else.
   assert.equal(suggest('mexory', ['vector', 'memory']), ' (did you mean "memory"?)');
-  assert.equal(suggest('vectxr', ['vector', 'vectxrs']), ' (did you mean "vectxrs"?)', 'a prefix counts as one edit, beating two');
+  // "abc" is two edits from "xyc" and a prefix of "abcdefgh" (five letters short: no edit distance): the prefix wins.
+  assert.equal(suggest('abc', ['xyc', 'abcdefgh']), ' (did you mean "abcdefgh"?)');
+  assert.equal(suggest('ab', ['xyc', 'abcdefgh']), '', 'a two-letter prefix does not count');
 });
 
 test('paths: dotted names and [i] (or .i) for array elements; anything else is not a path', () => {
