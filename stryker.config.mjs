@@ -37,6 +37,8 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${part}/index.html` },
   jsonReporter: { fileName: `reports/mutation/${part}/mutation.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
+  // With `--reporters …,event-recorder`, each mutant's result as it is tested (to read survivors during a long run).
+  eventReporter: { baseDir: `reports/mutation/${part}/events` },
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
   thresholds: { high: 80, low: 60, break: null },
