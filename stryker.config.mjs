@@ -32,7 +32,7 @@ export default {
   // this (a loop that passes through the mutated code stops sooner, at 100× its hit count of the dry run).
   timeoutMS: 4000,
   // Copy only what the tests read into the sandbox (not .vscode-test, dist, out or docs).
-  ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/package.json', '!/tsconfig*.json'],
+  ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/schemas', '!/package.json', '!/tsconfig*.json'],
   reporters: ['clear-text', 'html', 'json', 'progress'],
   htmlReporter: { fileName: `reports/mutation/${part}/index.html` },
   jsonReporter: { fileName: `reports/mutation/${part}/mutation.json` },
