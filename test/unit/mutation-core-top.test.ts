@@ -213,8 +213,17 @@ test('files: whole files within their cap, refused one byte past it, naming the 
     assert.equal((await refusalOf(readFileBytes(join(ten, 'x'), 'config'))).found, 'a path through something that is not a folder');
     assert.deepEqual(await Promise.all([ten, dir, gone, '/dev/null', fifo].map(pathKind)), ['file', 'folder', 'missing', 'device', 'pipe']);
     mkdirSync(join(dir, 'sub'));
-    assert.deepEqual((await listFolder(dir)).sort(), ['big.hardware.json', 'gone.json', 'long.txt', 'pipe', 'sub', 'ten.json'].filter((n) => n !== 'gone.json'));
+    assert.deepEqual((await listFolder(dir)).sort(), ['big.hardware.json', 'long.txt', 'pipe', 'sub', 'ten.json']);
     assert.equal((await refusalOf(listFolder(gone))).message, `${gone}: expected a readable folder, found nothing (no such file)`);
+    assert.equal((await refusalOf(listFolder(ten))).message, `${ten}: expected a readable folder, found a path through something that is not a folder`);
+    // Two links to each other: a loop, named as such.
+    const [a, b] = [join(dir, 'a.json'), join(dir, 'b.json')];
+    execFileSync('ln', ['-s', b, a]);
+    execFileSync('ln', ['-s', a, b]);
+    assert.equal((await refusalOf(readFileBytes(a, 'config'))).message, `${a}: expected a regular file (a model config (JSON)), found a loop of symbolic links`);
+    assert.equal(await pathKind(a), 'missing');
+    // A cap that is not a whole number of MiB is written in bytes.
+    assert.equal((await refusalOf(readFileBytes(big, 'hardware', { maxBytes: 1024 * 1024 - 1 }))).message, `${big}: expected a hardware profile (JSON) of at most 1,048,575 bytes, found more: reading stopped at 1,048,575 bytes`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
