@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { InputError } from '../../src/core/errors';
 import { getPreset } from '../../src/core/hardware/presets';
 import { calibrationNotes, extrapolationNote, workloadRows } from '../../src/core/measure/extrapolation';
+import type { Calibration } from '../../src/core/measure/fit';
+import { formatCalibration } from '../../src/core/measure/format';
 import { gemmMs } from '../../src/core/measure/plan';
 import { MEASUREMENT_LIMITS, parseMeasurements, validateMeasurements } from '../../src/core/measure/types';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
@@ -164,4 +166,87 @@ test('the GEMM rows the harness times: M ± 1, and in full mode the next tile si
   assert.deepEqual(gemmMs(511, false), [510, 511, 512]);
   assert.deepEqual(gemmMs(510, false), [509, 510, 511, 512, 513]);
   assert.deepEqual(gemmMs(4096, false), [4095, 4096, 4097]);
+});
+
+/** A calibration with chosen figures: what `calibrate` prints is checked line by line against them. */
+function calibration(over: Partial<Calibration> = {}): Calibration {
+  const cpu = getPreset('cpu');
+  const profile = { ...cpu, name: 'mine', matrix: { ...cpu.matrix, efficiency: 0.25 }, memory: { ...cpu.memory, efficiency: 0.5 } };
+  return {
+    profile,
+    device: 'Test CPU',
+    deviceKind: 'cpu',
+    date: '2026-12-06',
+    dtype: 'fp32',
+    params: { matrixTflops: 0.192, bandwidthGBps: 38.4, vectorGelems: 12.3456, matrixStartNs: 4999.6, vectorStartNs: 2500.4 },
+    kept: [],
+    fitted: [
+      { label: 'gemm 32×576×576', measuredUs: 424.4, simulatedUs: 99.94, ratio: 0.2356 },
+      { label: 'norm', measuredUs: 9.994, simulatedUs: 10.06, ratio: 1.0056 },
+    ],
+    fitError: { n: 2, meanAbsError: 0.38498, maxAbsError: 0.7646 },
+    statistic: 'p10',
+    byShape: [
+      { m: 64, k: 576, n: 192, tflops: 0.1234, efficiency: 0.16067 },
+      { m: 32, k: 1536, n: 576, tflops: 0.2, efficiency: 0.26042 },
+      { m: 32, k: 576, n: 192, tflops: 0.1, efficiency: 0.13021 },
+    ],
+    heldBack: [],
+    heldBackError: { n: 0, meanAbsError: 0, maxAbsError: 0 },
+    shapes: { mMin: 31, mMax: 64, kMax: 1536, nMax: 576, workloadM: 32 },
+    notes: [],
+    ...over,
+  };
+}
+
+test('calibrate\'s text: the fitted numbers against the peaks, the fit\'s error, each shape, in order', () => {
+  const lines = formatCalibration(calibration()).split('\n');
+  assert.deepEqual(lines.slice(0, 5), [
+    'Calibrated "mine" on Test CPU (cpu, fp32), measured 2026-12-06; fitted on each entry\'s 10th percentile.',
+    'Fitted numbers (rates reached at the measured shapes):',
+    // The cpu preset's peaks: 0.768 TFLOP/s fp32 and 76.8 GB/s of DRAM; four significant digits, whole ns.
+    '  matrix  0.1920 TFLOP/s (matrix.efficiency 0.25 of 0.768 TFLOP/s), start 5000 ns',
+    '  vector  12.35 G elem/s, start 2500 ns',
+    '  memory  38.40 GB/s (memory.efficiency 0.5 of 76.8 GB/s)',
+  ]);
+  assert.equal(lines[5], '');
+  assert.equal(lines[6], 'Fit error on the points used: n 2, mean |simulated ÷ measured − 1| 38.5%, max 76.5%');
+  // Times: no decimals from 100 µs, one from 10 µs, two below; ratios to three places.
+  assert.match(lines[9]!, /^gemm 32×576×576 +424 +99\.9 +0\.236$/);
+  assert.match(lines[10]!, /^norm +9\.99 +10\.1 +1\.006$/);
+  // Shapes ordered by K·N, then K, then M: 576×192 (M 32, then 64) before 1536×576.
+  const shapes = lines.slice(lines.indexOf('K × N        M  TFLOP/s  efficiency') + 2, lines.indexOf('K × N        M  TFLOP/s  efficiency') + 5);
+  assert.deepEqual(shapes, ['576 × 192   32    0.100      0.1302', '576 × 192   64    0.123      0.1607', '1536 × 576  32    0.200      0.2604']);
+  assert.ok(lines.includes('Held-back blocks: none measured (the model has no deferrable RMSNorm site).'));
+  assert.ok(lines.includes('Measured shapes: GEMM M 31–64, K ≤ 1536, N ≤ 576; a workload outside them is an extrapolation of this profile.'));
+  assert.ok(!lines.some((l) => l.startsWith('  kept from the base')));
+  assert.ok(!lines.some((l) => l.startsWith('Note: ')));
+  assert.ok(!lines.some((l) => l.startsWith("'within noise'")));
+  // The median, numbers kept from the base, and notes.
+  const median = formatCalibration(calibration({ statistic: 'median', kept: ['vectorGelems', 'vectorStartNs'], notes: ['attention: eager 12 µs'] }));
+  assert.match(median, /fitted on each entry's median\.\n/);
+  assert.match(median, /\n {2}kept from the base \(no measurement constrains them\): vectorGelems, vectorStartNs\n/);
+  assert.ok(median.endsWith('\nNote: attention: eager 12 µs\n'), median);
+});
+
+test('calibrate\'s text: the held-back blocks, their signed errors and savings, and the sign verdict', () => {
+  const block = (site: string, measuredSavingPct: number, simulatedSavingPct: number, resolved: boolean, signRight: boolean) => ({
+    file: 'm.json', site, consumers: ['q_proj', 'k_proj'], rows: 32,
+    measuredStandardUs: 150, measuredDeferredUs: 100, simulatedStandardUs: 165, simulatedDeferredUs: 97,
+    standardRatio: 1.1, deferredRatio: 0.97, measuredSavingPct, simulatedSavingPct, resolved, signRight,
+  });
+  const c = calibration({
+    heldBack: [block('attn-norm', 33.3, 41.2, true, true), block('mlp-norm', -2, 5, true, false), block('x', 0.5, -0.4, false, false)] as Calibration['heldBack'],
+    heldBackError: { n: 6, meanAbsError: 0.065, maxAbsError: 0.1 },
+  });
+  const lines = formatCalibration(c).split('\n');
+  assert.ok(lines.includes('Held back (never fitted): the standard and the deferred norm → projection blocks: n 6, mean |simulated ÷ measured − 1| 6.5%, max 10.0%'), lines.join('\n'));
+  // +10.0% and −3.0% are the ratios 1.1 and 0.97 as errors; savings signed; a resolved wrong sign says WRONG.
+  const row = (site: string) => lines.find((l) => l.startsWith(`${site} → q_proj, k_proj`))!;
+  assert.match(row('attn-norm'), /^attn-norm → q_proj, k_proj +32 +150 µs +165 µs +\+10\.0% +100 µs +97\.0 µs +-3\.0% +\+33\.3% +\+41\.2% +right$/);
+  assert.match(row('mlp-norm'), / +-2\.0% +\+5\.0% +WRONG$/);
+  assert.match(row('x'), / +\+0\.5% +-0\.4% +within noise$/);
+  assert.ok(lines.includes("'within noise': the measured standard and deferred times differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine."));
+  const allResolved = formatCalibration(calibration({ heldBack: [block('attn-norm', 1, 2, true, true)] as Calibration['heldBack'] }));
+  assert.ok(!allResolved.includes("'within noise':"));
 });
