@@ -10,7 +10,7 @@ import { formatPresetList, formatProfile } from '../../src/core/hardware/format'
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { expectedText, parsePath, PROFILE_SPEC, suggest, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
-import { validateHardwareProfile } from '../../src/core/hardware/validate';
+import { parseHardwareProfile, validateHardwareProfile } from '../../src/core/hardware/validate';
 
 /** A user's profile with chosen numbers: grouped thousands, a fraction of peak, two tiers, long notes. */
 function mini(extra: Record<string, unknown> = {}) {
@@ -185,4 +185,52 @@ test('paths: dotted names and [i] (or .i) for array elements; anything else is n
   assert.deepEqual(parsePath('memory.tiers.12.name'), ['memory', 'tiers', 12, 'name']);
   assert.deepEqual(parsePath('_a.$b'), ['_a', '$b']);
   for (const bad of ['', '0a', 'a.', 'a[b]', 'a..b', 'a[0', 'a.b c', '.a']) assert.equal(parsePath(bad), undefined, JSON.stringify(bad));
+});
+
+test('a user file named like a preset takes its file\'s name, and says so', () => {
+  const h100 = getPreset('gpu-h100');
+  const text = JSON.stringify(h100);
+  const lab = parseHardwareProfile(text, '/home/me/lab.hardware.json');
+  assert.equal(lab.name, 'lab.hardware.json');
+  assert.equal(lab.title, h100.title, 'a title of its own is kept');
+  assert.equal(lab.description, `Named "gpu-h100" in lab.hardware.json, like the preset; shown by its file name. ${h100.description}`);
+  assert.deepEqual(lab.matrix, h100.matrix, 'the numbers are the file\'s');
+  // A title that is only the name, an empty description; Windows separators; characters an id cannot hold.
+  const bare = JSON.stringify({ ...h100, title: 'gpu-h100', description: '' });
+  const odd = parseHardwareProfile(bare, 'C:\\labs\\my lab (v2).hardware.json');
+  assert.equal(odd.name, 'my-lab-v2-.hardware.json');
+  assert.equal(odd.title, 'gpu-h100 profile from my lab (v2).hardware.json');
+  assert.equal(odd.description, 'Named "gpu-h100" in my lab (v2).hardware.json, like the preset; shown by its file name.');
+  assert.equal(parseHardwareProfile(bare, '/x/__h100.json').name, 'h100.json', 'leading characters that cannot start an id are dropped');
+  assert.equal(parseHardwareProfile(bare, '/x/((()))').name, 'profile', 'nothing left: a plain name');
+  assert.equal(parseHardwareProfile(bare, '/x/gpu-h100').name, 'gpu-h100.file', 'never a preset\'s name');
+  // A file with a name of its own keeps it.
+  assert.equal(parseHardwareProfile(JSON.stringify({ ...h100, name: 'lab-h100' }), '/x/lab.hardware.json').name, 'lab-h100');
+});
+
+test('the lists a profile may hold are capped before they are walked; sources have ids and citations', () => {
+  const h100 = getPreset('gpu-h100');
+  const refused = (value: unknown) => {
+    try {
+      validateHardwareProfile(value, 'p.json');
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  const tiers = (n: number) => ({ ...h100, provenance: {}, memory: { ...h100.memory, tiers: Array.from({ length: n }, (_, i) => ({ name: i === 0 ? 'hbm3' : `t${i}`, bandwidthGBps: 1, capacityGB: 1 })) } });
+  assert.equal(refused(tiers(16)), 'accepted');
+  assert.equal(refused(tiers(17)), 'p.json: memory.tiers: expected at most 16 memory tiers, found 17');
+  const shapes = (n: number) => ({ ...h100, provenance: {}, matrix: { ...h100.matrix, efficiencyByShape: Array.from({ length: n }, (_, i) => ({ m: i + 1, k: 1, n: 1, efficiency: 0.5 })) } });
+  assert.equal(refused(shapes(1024)), 'accepted');
+  assert.equal(refused(shapes(1025)), 'p.json: matrix.efficiencyByShape: expected at most 1024 measured shapes, found 1,025');
+  const sources = (s: unknown) => refused({ ...h100, provenance: {}, sources: s });
+  assert.equal(sources({}), 'p.json: sources: expected an array of { "id", "citation" }, found an object');
+  assert.equal(sources([3]), 'p.json: sources[0]: expected an object { "id", "citation" }, found 3');
+  assert.equal(sources([{ id: 'A', citation: 'c' }]), 'p.json: sources[0].id: expected a short id of lower-case letters, digits and "-" (e.g. "h100-datasheet"), found "A"');
+  assert.equal(sources([{ id: 'a', citation: 'c' }, { id: 'a', citation: 'd' }]), 'p.json: sources[1].id: expected an id not used by another source, found "a"');
+  assert.equal(sources([{ id: 'a', citation: '' }]), 'p.json: sources[0].citation: expected a non-empty string, found ""');
+  assert.equal(sources([{ id: 'a-1', citation: 'c' }]), 'accepted');
+  assert.equal(refused('x'), 'p.json: expected a JSON object describing a hardware profile, found "x"');
 });
