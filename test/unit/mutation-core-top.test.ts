@@ -293,3 +293,9 @@ test('text: names cut to 200 characters saying how long they were; JSON with con
   assert.equal(jsonSafe('"\u00a0é"'), '"\u00a0é"');
   assert.equal(terminalSafe('a\x1bPq#0\x1b\\b\x1bcd'), 'abd');
 });
+
+test('parseLenientJson: "-" before Infinity is part of the literal', () => {
+  assert.deepEqual(parseLenientJson('[NaN,-Infinity,Infinity]', 'f'), [null, null, null]);
+  assert.deepEqual(parseLenientJson('{"a":-Infinity}', 'f'), { a: null });
+  assert.deepEqual(parseLenientJson('[ -Infinity ]', 'f'), [null]);
+});
