@@ -6,13 +6,15 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { InputError } from '../../src/core/errors';
 import { memorySource } from '../../src/core/model/bytes';
 import { specFromConfig } from '../../src/core/model/config';
-import { specFromGguf } from '../../src/core/model/gguf';
+import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
-import { loadFixture } from './helpers/fixtures';
+import { fixturePath, loadFixture } from './helpers/fixtures';
 import { gv, llamaGgufKv, type GgufEntry, writeGguf } from './helpers/gguf-writer';
 import { llamaTensors, type TensorSpec, writeSafetensors } from './helpers/safetensors-writer';
 
@@ -213,4 +215,60 @@ test('model summary: the table of a small Llama and a small Mixtral, every param
   assert.deepEqual([summary.heads, summary.kvHeads, summary.headDim, summary.ffn, summary.totalLayers], [4, 2, 16, 128, 2]);
   assert.equal(indexRanges([7, 1, 2, 3, 5, 9, 8]), '1-3, 5, 7-9');
   assert.equal(indexRanges([]), '');
+});
+
+test('GGUF: the architecture key missing or not a string; a header read without its tensor list', async () => {
+  const read = (kv: [string, GgufEntry][]) => specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/models/x.gguf', format: 'gguf' });
+  const refused = async (kv: [string, GgufEntry][]) => {
+    try {
+      await read(kv);
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  assert.equal(await refused([['general.name', gv.str('x')]]), '/models/x.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found nothing');
+  assert.equal(await refused([['general.architecture', gv.u32(7)]]), '/models/x.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found number');
+  assert.equal(await refused([['general.architecture', gv.arr('string', ['llama'])]]), '/models/x.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found an array');
+  // Without the tensor list: tying follows the family's default, and Falcon's layout is told by its KV heads.
+  const falcon = (kvHeads: number) => {
+    const fam = GGUF_FAMILIES.find((f) => f.fixture === (kvHeads === 1 ? 'Falcon-7B' : 'Falcon-40B'))!;
+    return [['general.architecture', gv.str('falcon')], ...fam.kv.map(([k, v]): [string, GgufEntry] => [`falcon.${k}`, v])] as [string, GgufEntry][];
+  };
+  for (const [kvHeads, fixture] of [[1, 'Falcon-7B'], [8, 'Falcon-40B']] as const) {
+    const header = await readGgufHeader(memorySource(writeGguf({ kv: falcon(kvHeads), tensors: [{ name: 'token_embd.weight', shape: [1] }] }).bytes), '/models/f.gguf', { tensors: true });
+    const spec = specFromGgufHeader(header, { path: '/models/f.gguf', format: 'gguf' }, false);
+    assert.deepEqual(layout(spec, false).kinds, layout(await loadFixture(fixture), false).kinds, fixture);
+    assert.ok(spec.notes.includes('Tensor list not read: whether the output layer is tied to the embeddings follows the family default.'), spec.notes.join('\n'));
+    assert.ok(spec.notes.includes('Falcon layout guessed from the KV head count (tensor list not read).'), spec.notes.join('\n'));
+  }
+});
+
+test('GGUF: a bad T5 size is named by its GGUF key', async () => {
+  const t5 = GGUF_FAMILIES.find((f) => f.fixture === 't5-small')!;
+  for (const [key, gguf] of [['attention.key_length', 't5.attention.key_length'], ['feed_forward_length', 't5.feed_forward_length'], ['embedding_length', 't5.embedding_length'], ['attention.head_count', 't5.attention.head_count'], ['block_count', 't5.block_count']] as const) {
+    const kv: [string, GgufEntry][] = [['general.architecture', gv.str('t5')], ...t5.kv.map(([k, v]): [string, GgufEntry] => [`t5.${k}`, k === key ? gv.i32(-1) : v])];
+    await assert.rejects(specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/m/t5.gguf', format: 'gguf' }), (e: unknown) => e instanceof InputError && e.field === gguf, key);
+  }
+});
+
+test('safetensors MoE with Qwen2 names (biases on q, k, v, no QK-norm) reads as qwen2_moe; Jamba\'s attention layers slide when a window is set', async () => {
+  const t = attentionOnly(1, { hidden: 64, vocab: 100, headDim: 16, heads: 4, kvHeads: 2 });
+  t.push({ name: 'model.layers.0.self_attn.q_proj.bias', shape: [64] });
+  for (let e = 0; e < 16; e++) {
+    for (const w of ['gate_proj', 'up_proj']) t.push({ name: `model.layers.0.mlp.experts.${e}.${w}.weight`, shape: [32, 64] });
+    t.push({ name: `model.layers.0.mlp.experts.${e}.down_proj.weight`, shape: [64, 32] });
+  }
+  const spec = specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(t)), '/q/model.safetensors'), { path: '/q/model.safetensors', format: 'safetensors' }, 'q2moe');
+  assert.equal(spec.family, 'qwen2_moe');
+  assert.deepEqual(spec.layerKinds.map((k) => [k.mlp.experts, k.mlp.topK, k.mlp.ffn]), [[16, 8, 32]]);
+  // Jamba: one attention layer every attn_layer_period (8) from attn_layer_offset (4). The published
+  // config has no window (full attention); given one, those layers slide over it.
+  const published = JSON.parse(readFileSync(fixturePath('Jamba-v0.1'), 'utf8')) as Record<string, unknown>;
+  const full = specFromConfig(published, CONFIG);
+  assert.deepEqual(full.layerKinds.map((k) => k.attention.window), full.layerKinds.map(() => null));
+  const sliding = specFromConfig({ ...published, sliding_window: 64 }, CONFIG);
+  assert.deepEqual(sliding.layerKinds.flatMap((k) => k.layers), [4, 12, 20, 28]);
+  assert.deepEqual(sliding.layerKinds.map((k) => k.attention.window), sliding.layerKinds.map(() => 64));
 });
