@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/core/errors';
 import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
-import { applyOverrides } from '../../src/core/hardware/overrides';
+import { applyOverride, applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { expectedText, parsePath, PROFILE_SPEC, suggest, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
 import { parseHardwareProfile, validateHardwareProfile } from '../../src/core/hardware/validate';
@@ -233,4 +233,39 @@ test('the lists a profile may hold are capped before they are walked; sources ha
   assert.equal(sources([{ id: 'a', citation: '' }]), 'p.json: sources[0].citation: expected a non-empty string, found ""');
   assert.equal(sources([{ id: 'a-1', citation: 'c' }]), 'accepted');
   assert.equal(refused('x'), 'p.json: expected a JSON object describing a hardware profile, found "x"');
+});
+
+test('hardware show: a measured shape table is labelled by its own fields; runs of spaces wrap as one; a line may fill the note column exactly', () => {
+  // Notes start at 2 + 30 + 2 + 19 + 2 = 55 (the widest value is the throughput's "12,345,678 G elem/s"),
+  // so they wrap at 65: "word" × 12 and "abcde" make exactly 65 characters and stay on one line.
+  const p = mini({
+    name: 'm1234',
+    matrix: { peakTflops: { bf16: 1 }, efficiency: 0.5, startLatencyNs: 0, weightsResident: false, fusedEpilogue: false, efficiencyByShape: [{ m: 32, k: 576, n: 192, efficiency: 0.25 }] },
+    memory: { tiers: [{ name: 'mem1234', bandwidthGBps: 1, capacityGB: 1 }], weightsTier: 'mem1234', kvCacheTier: 'mem1234', prefetch: false },
+    provenance: { 'matrix.efficiency': `${Array(12).fill('word').join(' ')} abcde`, 'matrix.startLatencyNs': 'two  spaces\tand a tab' },
+  });
+  const lines = formatProfile(p).split('\n');
+  const find = (start: string) => lines.find((l) => l.startsWith(`  ${start} `))!;
+  assert.equal(find('efficiency').slice(55), `${Array(12).fill('word').join(' ')} abcde`);
+  assert.equal(lines[lines.indexOf(find('efficiency')) + 1]!.startsWith('  start latency'), true, 'no second line');
+  assert.ok(find('start latency').endsWith('  two spaces and a tab'), find('start latency'));
+  for (const [label, value] of [['M', '32 rows'], ['K', '576 inputs'], ['N', '192 outputs']]) assert.equal(find(label!).slice(34).trimEnd().split('  ')[0], value, label);
+  assert.ok(lines.some((l) => /^ {2}efficiency +0\.25 \(25% of peak\) /.test(l)), 'the shape\'s efficiency');
+  // Names and choices are shown as written, digits and all.
+  assert.ok(find('weights tier').includes(' mem1234 '), find('weights tier'));
+  assert.ok(find('mem1234 bandwidth'), 'a tier\'s rows carry its name');
+});
+
+test('--set: the value is read by its field\'s type, trimmed, decimals and all', () => {
+  const h100 = getPreset('gpu-h100');
+  assert.equal(applyOverrides(h100, ['vector.gelemsPerSec=12.5']).vector.gelemsPerSec, 12.5);
+  assert.equal(applyOverrides(h100, ['vector.gelemsPerSec=.55']).vector.gelemsPerSec, 0.55);
+  assert.equal(applyOverrides(h100, ['vector.gelemsPerSec=1.5e3']).vector.gelemsPerSec, 1500);
+  assert.equal(applyOverride(h100, 'vector.gelemsPerSec', ' 7 ').vector.gelemsPerSec, 7);
+  assert.equal(applyOverrides(h100, ['memory.prefetch=TRUE']).memory.prefetch, true);
+  assert.equal(applyOverrides(applyOverrides(h100, ['memory.prefetch=true']), ['memory.prefetch=False']).memory.prefetch, false);
+  assert.equal(applyOverride(h100, 'kernels.norm', ' Eager ').kernels.norm, 'eager');
+  assert.equal(applyOverride(h100, 'title', '  My chip  ').title, 'My chip');
+  assert.equal(setting('=1'), '--set: expected path=value (e.g. collective.hopLatencyNs=0), found "=1"');
+  assert.equal(setting('x'), '--set: expected path=value (e.g. collective.hopLatencyNs=0), found "x"');
 });
