@@ -257,6 +257,10 @@ test('files: text by its byte-order mark, and a hardware profile read and valida
   assert.equal(decodeText(Uint8Array.from([0xff, 0xfe, 0x41, 0x00, 0x42, 0x00])), 'AB');
   assert.equal(decodeText(Uint8Array.from([0xfe, 0xff, 0x00, 0x41, 0x00, 0x42])), 'AB');
   assert.equal(decodeText(Uint8Array.from([0x41, 0xfe, 0xff])), 'A\ufffd\ufffd');
+  // Half a mark is not one: 0xff or 0xfe alone starts UTF-8 (an invalid byte, then the text).
+  assert.equal(decodeText(Uint8Array.from([0xff, 0x41])), '\ufffdA');
+  assert.equal(decodeText(Uint8Array.from([0xfe, 0x41])), '\ufffdA');
+  assert.equal(decodeText(Uint8Array.from([0x41, 0xfe])), 'A\ufffd');
   // UTF-8's own mark is dropped by the decoder.
   assert.equal(decodeText(Uint8Array.from([0xef, 0xbb, 0xbf, 0x41])), 'A');
   const dir = mkdtempSync(join(tmpdir(), 'dn-hw-'));
@@ -292,6 +296,8 @@ test('text: names cut to 200 characters saying how long they were; JSON with con
   assert.equal(jsonSafe('"\u009b\u007f\u202e\u2028x"'), '"\\u009b\\u007f\\u202e\\u2028x"');
   assert.equal(jsonSafe('"\u00a0é"'), '"\u00a0é"');
   assert.equal(terminalSafe('a\x1bPq#0\x1b\\b\x1bcd'), 'abd');
+  // A vertical tab is a line break (a space); the letter V is text.
+  assert.equal(terminalSafe('a\vbVc'), 'a bVc');
 });
 
 test('parseLenientJson: "-" before Infinity is part of the literal', () => {
