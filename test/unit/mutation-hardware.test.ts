@@ -9,6 +9,7 @@ import { InputError } from '../../src/core/errors';
 import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
 import { applyOverride, applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
+import { efficiencyAt, shapeTable } from '../../src/core/hardware/shape-efficiency';
 import { expectedText, parsePath, PROFILE_SPEC, suggest, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
 import { parseHardwareProfile, validateHardwareProfile } from '../../src/core/hardware/validate';
 
@@ -268,4 +269,24 @@ test('--set: the value is read by its field\'s type, trimmed, decimals and all',
   assert.equal(applyOverride(h100, 'title', '  My chip  ').title, 'My chip');
   assert.equal(setting('=1'), '--set: expected path=value (e.g. collective.hopLatencyNs=0), found "=1"');
   assert.equal(setting('x'), '--set: expected path=value (e.g. collective.hopLatencyNs=0), found "x"');
+});
+
+test('efficiency by shape: the nearest weight shape in both K and N, the first of two as near, the segment M falls in', () => {
+  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a / b - 1) < 1e-12, `${what}: ${a} vs ${b}`);
+  // Two weight shapes that differ in K: a 1536 × 576 GEMM reads its own points, not 576 × 192's.
+  const two = shapeTable([{ m: 32, k: 576, n: 192, efficiency: 0.1 }, { m: 32, k: 1536, n: 576, efficiency: 0.3 }]);
+  near(efficiencyAt(two, 32, 1536, 576), 0.3, '1536 × 576');
+  near(efficiencyAt(two, 32, 600, 200), 0.1, 'next to 576 × 192');
+  // 200 × 200 is as near 100 × 100 as 400 × 400 in log space: the first listed wins.
+  const tie = shapeTable([{ m: 1, k: 100, n: 100, efficiency: 0.2 }, { m: 1, k: 400, n: 400, efficiency: 0.4 }]);
+  near(efficiencyAt(tie, 1, 200, 200), 0.2, 'a tie');
+  // Three rows measured: M = 64 lies between 32 and 128 (halfway in log M): √(0.04 · 0.16) = 0.08, not on the first segment.
+  const three = shapeTable([{ m: 8, k: 1, n: 1, efficiency: 0.01 }, { m: 32, k: 1, n: 1, efficiency: 0.04 }, { m: 128, k: 1, n: 1, efficiency: 0.16 }]);
+  near(efficiencyAt(three, 64, 1, 1), 0.08, 'M = 64');
+  near(efficiencyAt(three, 16, 1, 1), 0.02, 'M = 16');
+  near(efficiencyAt(three, 32, 1, 1), 0.04, 'M = 32, a measured row');
+});
+
+test('an unknown preset name lists the known ones', () => {
+  assert.throws(() => getPreset('nope'), (e: unknown) => e instanceof InputError && e.message === '--hardware: expected a preset name (cpu, dimc, gpu-a100, gpu-h100, gpu-t4, tpu-v5e) or a *.hardware.json file, found "nope"');
 });
