@@ -183,6 +183,7 @@ function calibration(over: Partial<Calibration> = {}): Calibration {
     fitted: [
       { label: 'gemm 32×576×576', measuredUs: 424.4, simulatedUs: 99.94, ratio: 0.2356 },
       { label: 'norm', measuredUs: 9.994, simulatedUs: 10.06, ratio: 1.0056 },
+      { label: 'copy', measuredUs: 10, simulatedUs: 100, ratio: 10 },
     ],
     fitError: { n: 2, meanAbsError: 0.38498, maxAbsError: 0.7646 },
     statistic: 'p10',
@@ -214,6 +215,7 @@ test('calibrate\'s text: the fitted numbers against the peaks, the fit\'s error,
   // Times: no decimals from 100 µs, one from 10 µs, two below; ratios to three places.
   assert.match(lines[9]!, /^gemm 32×576×576 +424 +99\.9 +0\.236$/);
   assert.match(lines[10]!, /^norm +9\.99 +10\.1 +1\.006$/);
+  assert.match(lines[11]!, /^copy +10\.0 +100 +10\.000$/);
   // Shapes ordered by K·N, then K, then M: 576×192 (M 32, then 64) before 1536×576.
   const shapes = lines.slice(lines.indexOf('K × N        M  TFLOP/s  efficiency') + 2, lines.indexOf('K × N        M  TFLOP/s  efficiency') + 5);
   assert.deepEqual(shapes, ['576 × 192   32    0.100      0.1302', '576 × 192   64    0.123      0.1607', '1536 × 576  32    0.200      0.2604']);

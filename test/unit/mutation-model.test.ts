@@ -268,6 +268,9 @@ test('safetensors MoE with Qwen2 names (biases on q, k, v, no QK-norm) reads as 
   const published = JSON.parse(readFileSync(fixturePath('Jamba-v0.1'), 'utf8')) as Record<string, unknown>;
   const full = specFromConfig(published, CONFIG);
   assert.deepEqual(full.layerKinds.map((k) => k.attention.window), full.layerKinds.map(() => null));
+  // transformers' JambaConfig: layer i is attention when i % attn_layer_period == attn_layer_offset.
+  const every4 = specFromConfig({ ...published, num_hidden_layers: 8, attn_layer_period: 4, attn_layer_offset: 1, expert_layer_period: 2, expert_layer_offset: 1 }, CONFIG);
+  assert.deepEqual(every4.layerKinds.flatMap((k) => k.layers).sort((a, b) => a - b), [1, 5]);
   const sliding = specFromConfig({ ...published, sliding_window: 64 }, CONFIG);
   assert.deepEqual(sliding.layerKinds.flatMap((k) => k.layers), [4, 12, 20, 28]);
   assert.deepEqual(sliding.layerKinds.map((k) => k.attention.window), sliding.layerKinds.map(() => 64));
