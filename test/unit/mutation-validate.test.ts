@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getPreset } from '../../src/core/hardware/presets';
+import { validateMeasurements } from '../../src/core/measure/types';
 import type { ModelSpec } from '../../src/core/model/spec';
+import { formatMeasuredSources, measuredSource } from '../../src/core/validate/measured';
 import { POINTS, type Point } from '../../src/core/validate/points';
 import { formatMs, formatValidation, fuseConsumers, restrictConsumers, summarize, validate, type ValidationResult } from '../../src/core/validate/validate';
 import { loadFixture } from './helpers/fixtures';
@@ -216,4 +218,67 @@ test('each point\'s citation agrees with its own figures: table, row, build, sta
     assert.equal(p.id, `flashnorm-t4-${small ? 'smollm2' : 'l2-7b'}-${p.workload.input}-${p.site!.variant === 'baseline' ? 'std' : 'flash'}`);
   }
   assert.equal(byId('flashnorm-t4-smollm2-8192-flash').where, 'tab:overlap, row "8192", column "FlashNorm" (latency reduction as published: +35.5%)');
+});
+
+test('the printed tables: their headers, right-aligned figures and left-aligned words', async () => {
+  const text = formatValidation(await full());
+  const lines = text.split('\n');
+  const header = lines.find((l) => l.startsWith('point '))!;
+  assert.match(header, /^point +source +model +hardware +workload +measured +simulated +ratio +used for$/);
+  // TensorRT-LLM's 16 ms TTFT: its measured cell ends where the header's "measured" ends (right-aligned),
+  // and its "used for" starts where the header's does (left-aligned).
+  const row = lines.find((l) => l.startsWith('trtllm-a100-l2-7b-in128 '))!;
+  assert.equal(row.indexOf('16.00 ms') + '16.00 ms'.length, header.indexOf('measured') + 'measured'.length, row);
+  assert.equal(row.indexOf('held back'), header.indexOf('used for'), row);
+  assert.equal(row.indexOf(' ttft b1 in128 tp1 fp16') + 1, header.indexOf('workload'), row);
+  const summary = lines.find((l) => l.startsWith('source '))!;
+  assert.match(summary, /^source +n +mean \|ratio−1\| +max \|ratio−1\| +geo-mean ratio$/);
+  const all = lines.find((l) => l.startsWith('all '))!;
+  const result = await full();
+  assert.equal(all.indexOf(` ${result.overall.n} `) + ` ${result.overall.n}`.length, summary.indexOf(' n ') + 2, all);
+  assert.ok(all.endsWith(result.overall.geoMeanRatio.toFixed(3)), all);
+  assert.ok(lines.some((l) => l.startsWith('held back ')) && lines.some((l) => l.startsWith('calibration ')), 'a line each for the held-back and calibration points');
+});
+
+test('the user\'s measurements section: rows, title, notes and its own error, from a file\'s blocks', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  const block = (variant: 'standard' | 'deferred', p10Us: number, site = 'attn-norm', consumers = ['q_proj', 'k_proj', 'v_proj']) => ({
+    kind: 'block', site, layerKind: 'decoder', norm: 'input_layernorm', rows: 32, width: 576, consumers, variant,
+    medianUs: 2 * p10Us, p10Us, p90Us: 3 * p10Us, samples: 9, inner: 1, timing: 'perf_counter',
+  });
+  const file = (threads: number, entries: object[]) => validateMeasurements({
+    schema: 'deferred-norm-measurements/1',
+    provenance: { device: 'cpu', deviceName: 'My CPU', torch: '2.4', python: '3.12', dtype: 'fp32', threads, date: '2026-12-06' },
+    model: { name: 'SmolLM2-135M', path: spec.source.path },
+    workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
+    quick: true,
+    entries,
+    skipped: [],
+  }, 'mine.json');
+  const cpu = getPreset('cpu');
+  const s = measuredSource({ file: 'mine.json', measurements: file(4, [block('standard', 150), block('deferred', 100)]), spec }, cpu);
+  assert.deepEqual(s.rows.map((r) => [r.site, r.variant, r.rows, r.consumers.join(','), r.measuredMs]), [['attn-norm', 'standard', 32, 'q_proj,k_proj,v_proj', 0.15], ['attn-norm', 'deferred', 32, 'q_proj,k_proj,v_proj', 0.1]]);
+  for (const r of s.rows) close(r.ratio, r.simulatedMs / r.measuredMs, `${r.variant} ratio`);
+  // The p10 by default; the median on request (twice the p10 here).
+  const median = measuredSource({ file: 'mine.json', measurements: file(4, [block('standard', 150), block('deferred', 100)]), spec }, cpu, 'median');
+  assert.deepEqual(median.rows.map((r) => r.measuredMs), [0.3, 0.2]);
+  assert.deepEqual([s.file, s.title, s.device, s.date, s.torch, s.dtype, s.threads, s.statistic, s.hardware, s.calibratedHere], ['mine.json', 'your measurements: mine.json on My CPU, 2026-12-06', 'My CPU', '2026-12-06', '2.4', 'fp32', 4, 'p10', 'cpu', false]);
+  const ratios = s.rows.map((r) => r.ratio);
+  assert.equal(s.summary.n, 2);
+  close(s.summary.meanAbsError, (Math.abs(ratios[0]! - 1) + Math.abs(ratios[1]! - 1)) / 2, 'mean');
+  close(s.summary.geoMeanRatio, Math.sqrt(ratios[0]! * ratios[1]!), 'geometric mean');
+  const text = formatMeasuredSources([s]);
+  assert.ok(text.startsWith('\nYour measurements: mine.json on My CPU, 2026-12-06 (torch 2.4, fp32, 4 threads; the p10 of each entry), simulated on "cpu" under the harness\'s stack. Not part of the published figures above.\n'), text);
+  assert.match(text, /^block +variant +rows +measured +simulated +ratio$/m);
+  assert.match(text, /^attn-norm → q_proj,k_proj,v_proj +standard +32 +0\.150 ms +[\d.]+ ms +\d\.\d{3}$/m);
+  assert.ok(text.includes(`Your measurements (mine.json): mean |ratio−1| ${(100 * s.summary.meanAbsError).toFixed(1)}% over 2 blocks (max ${(100 * s.summary.maxAbsError).toFixed(1)}%, geometric-mean ratio ${Math.sqrt(ratios[0]! * ratios[1]!).toFixed(3)}).`), text);
+  assert.ok(text.endsWith('The "cpu" profile was not calibrated on My CPU: calibrate on this file (deferred-norm calibrate FILE --out NAME.hardware.json) and pass --hardware NAME.hardware.json to compare like with like.\n'), text);
+  // Calibrated on this device: no such note. One thread: "1 thread". A standard block without its deferred partner is not compared.
+  const mine = { ...cpu, calibration: { device: 'My CPU', date: '2026-12-06', measurements: 1, shapes: { mMin: 1, mMax: 64, kMax: 1, nMax: 1 } } };
+  const here = measuredSource({ file: 'mine.json', measurements: file(1, [block('standard', 150), block('deferred', 100), block('standard', 90, 'mlp-norm', ['gate_proj', 'up_proj'])]), spec }, mine);
+  assert.equal(here.calibratedHere, true);
+  assert.deepEqual(here.notes, []);
+  assert.equal(here.rows.length, 2);
+  assert.match(formatMeasuredSources([here]), /, fp32, 1 thread; the p10 of each entry\)/);
+  assert.equal(formatMeasuredSources([]), '');
 });
