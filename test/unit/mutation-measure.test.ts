@@ -191,6 +191,7 @@ function calibration(over: Partial<Calibration> = {}): Calibration {
       { m: 64, k: 576, n: 192, tflops: 0.1234, efficiency: 0.16067 },
       { m: 32, k: 1536, n: 576, tflops: 0.2, efficiency: 0.26042 },
       { m: 32, k: 576, n: 192, tflops: 0.1, efficiency: 0.13021 },
+      { m: 32, k: 576, n: 1536, tflops: 0.25, efficiency: 0.32552 },
     ],
     heldBack: [],
     heldBackError: { n: 0, meanAbsError: 0, maxAbsError: 0 },
@@ -216,9 +217,15 @@ test('calibrate\'s text: the fitted numbers against the peaks, the fit\'s error,
   assert.match(lines[9]!, /^gemm 32×576×576 +424 +99\.9 +0\.236$/);
   assert.match(lines[10]!, /^norm +9\.99 +10\.1 +1\.006$/);
   assert.match(lines[11]!, /^copy +10\.0 +100 +10\.000$/);
+  // The header over those rows: columns as wide as their widest cell, figures right-aligned, two spaces apart.
+  assert.equal(lines[7], `${'point'.padEnd(15)}  ${'measured µs'.padStart(11)}  ${'simulated µs'.padStart(12)}  ${'ratio'.padStart(6)}`);
+  assert.equal(lines[8], `${'─'.repeat(15)}  ${'─'.repeat(11)}  ${'─'.repeat(12)}  ${'─'.repeat(6)}`);
+  assert.equal(lines[12], '');
+  assert.equal(lines[13], "Matrix efficiency by shape (each GEMM's rate fitted alone; written as matrix.efficiencyByShape, read by the nearest weight shape, interpolated over M):");
   // Shapes ordered by K·N, then K, then M: 576×192 (M 32, then 64) before 1536×576.
-  const shapes = lines.slice(lines.indexOf('K × N        M  TFLOP/s  efficiency') + 2, lines.indexOf('K × N        M  TFLOP/s  efficiency') + 5);
-  assert.deepEqual(shapes, ['576 × 192   32    0.100      0.1302', '576 × 192   64    0.123      0.1607', '1536 × 576  32    0.200      0.2604']);
+  // 576 × 1536 and 1536 × 576 have the same K·N: the smaller K first.
+  const shapes = lines.slice(lines.indexOf('K × N        M  TFLOP/s  efficiency') + 2, lines.indexOf('K × N        M  TFLOP/s  efficiency') + 6);
+  assert.deepEqual(shapes, ['576 × 192   32    0.100      0.1302', '576 × 192   64    0.123      0.1607', '576 × 1536  32    0.250      0.3255', '1536 × 576  32    0.200      0.2604']);
   assert.ok(lines.includes('Held-back blocks: none measured (the model has no deferrable RMSNorm site).'));
   assert.ok(lines.includes('Measured shapes: GEMM M 31–64, K ≤ 1536, N ≤ 576; a workload outside them is an extrapolation of this profile.'));
   assert.ok(!lines.some((l) => l.startsWith('  kept from the base')));
@@ -247,6 +254,7 @@ test('calibrate\'s text: the held-back blocks, their signed errors and savings, 
   const row = (site: string) => lines.find((l) => l.startsWith(`${site} → q_proj, k_proj`))!;
   assert.match(row('attn-norm'), /^attn-norm → q_proj, k_proj +32 +150 µs +165 µs +\+10\.0% +100 µs +97\.0 µs +-3\.0% +\+33\.3% +\+41\.2% +right$/);
   assert.match(row('mlp-norm'), / +-2\.0% +\+5\.0% +WRONG$/);
+  assert.match(lines.find((l) => l.startsWith('site '))!, /^site +M +std measured +std simulated +error +deferred measured +deferred simulated +error +saving measured +saving simulated +sign$/);
   assert.match(row('x'), / +\+0\.5% +-0\.4% +within noise$/);
   assert.ok(lines.includes("'within noise': the measured standard and deferred times differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine."));
   const allResolved = formatCalibration(calibration({ heldBack: [block('attn-norm', 1, 2, true, true)] as Calibration['heldBack'] }));
