@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { validateMeasurements } from '../../src/core/measure/types';
 import type { ModelSpec } from '../../src/core/model/spec';
@@ -225,16 +226,31 @@ test('the printed tables: their headers, right-aligned figures and left-aligned 
   const lines = text.split('\n');
   const header = lines.find((l) => l.startsWith('point '))!;
   assert.match(header, /^point +source +model +hardware +workload +measured +simulated +ratio +used for$/);
-  // TensorRT-LLM's 16 ms TTFT: its measured cell ends where the header's "measured" ends (right-aligned),
-  // and its "used for" starts where the header's does (left-aligned).
+  // gpt-fast's 200 tokens at 104.9 tokens/s: 1,906.6 ms, a cell longer than its header: it ends where the
+  // header's "measured" ends (right-aligned), as does its simulated time; "used for" starts where its header does.
+  const result = await full();
+  const gf = result.rows.find((r) => r.id === 'gptfast-a100-l2-7b-tp1')!;
+  const gfRow = lines.find((l) => l.startsWith('gptfast-a100-l2-7b-tp1 '))!;
+  assert.equal(gfRow.indexOf(' 1,906.6 ms') + ' 1,906.6 ms'.length, header.indexOf('measured') + 'measured'.length, gfRow);
+  const simulated = ` ${formatMs(gf.simulatedMs!)} ms`;
+  assert.equal(gfRow.indexOf(simulated) + simulated.length, header.indexOf('simulated') + 'simulated'.length, gfRow);
   const row = lines.find((l) => l.startsWith('trtllm-a100-l2-7b-in128 '))!;
-  assert.equal(row.indexOf('16.00 ms') + '16.00 ms'.length, header.indexOf('measured') + 'measured'.length, row);
   assert.equal(row.indexOf('held back'), header.indexOf('used for'), row);
+  // What each row was used for: fitted, a calibration point whose preset holds no fit, or held back.
+  const fitted = (hw: string) => ['matrix.efficiency', 'memory.efficiency'].every((k) => getPreset(hw).provenance[k]!.startsWith('calibrated:'));
+  for (const p of POINTS) {
+    const used = p.use === 'calibration' ? (fitted(p.hardware) ? 'calibration' : 'held back (fit not applied)') : 'held back';
+    assert.ok(lines.find((l) => l.startsWith(`${p.id} `))!.endsWith(`  ${used}`), `${p.id}: ${used}`);
+  }
+  // A calibration point on a preset whose efficiency was set by hand (no fit): held back, and said so.
+  const unfitted = validate({ specs: await specs(), hardware: (name) => applyOverrides(getPreset(name), ['matrix.efficiency=0.5']), points: POINTS.filter((p) => p.id === 'trtllm-a100-l2-7b-in2048') });
+  assert.equal(unfitted.rows[0]!.fitted, false);
+  assert.deepEqual(unfitted.calibrationPoints, []);
+  assert.ok(formatValidation(unfitted).split('\n').find((l) => l.startsWith('trtllm-a100-l2-7b-in2048 '))!.endsWith('  held back (fit not applied)'));
   assert.equal(row.indexOf(' ttft b1 in128 tp1 fp16') + 1, header.indexOf('workload'), row);
   const summary = lines.find((l) => l.startsWith('source '))!;
   assert.match(summary, /^source +n +mean \|ratio−1\| +max \|ratio−1\| +geo-mean ratio$/);
   const all = lines.find((l) => l.startsWith('all '))!;
-  const result = await full();
   assert.equal(all.indexOf(` ${result.overall.n} `) + ` ${result.overall.n}`.length, summary.indexOf(' n ') + 2, all);
   assert.ok(all.endsWith(result.overall.geoMeanRatio.toFixed(3)), all);
   assert.ok(lines.some((l) => l.startsWith('held back ')) && lines.some((l) => l.startsWith('calibration ')), 'a line each for the held-back and calibration points');
