@@ -298,3 +298,14 @@ test('the user\'s measurements section: rows, title, notes and its own error, fr
   assert.match(formatMeasuredSources([here]), /, fp32, 1 thread; the p10 of each entry\)/);
   assert.equal(formatMeasuredSources([]), '');
 });
+
+test('every fitted preset, gpu-h100 included, names exactly the points marked for calibration on it', () => {
+  const presets = [...new Set(POINTS.map((p) => p.hardware))];
+  const fitted = presets.filter((hw) => getPreset(hw).provenance['matrix.efficiency']!.startsWith('calibrated:'));
+  assert.ok(fitted.includes('gpu-h100') && fitted.includes('gpu-a100') && fitted.includes('gpu-t4'), fitted.join(', '));
+  for (const hw of fitted) {
+    const note = getPreset(hw).provenance['matrix.efficiency']!;
+    const named = POINTS.filter((p) => new RegExp(`\\b${p.id}\\b`).test(note)).map((p) => p.id);
+    assert.deepEqual(named, POINTS.filter((p) => p.hardware === hw && p.use === 'calibration').map((p) => p.id), hw);
+  }
+});
