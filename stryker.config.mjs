@@ -1,6 +1,6 @@
 // Mutation testing, one part of the code at a time (`npm run mutate`; not in CI). MUTATE names the part:
-// a folder of src/core (`MUTATE=model npm run mutate`), `common` for src/common, or `graph-sim` (the
-// default) for src/core/graph and src/core/sim together. Each mutant runs against that part's suite,
+// a folder of src/core (`MUTATE=model npm run mutate`), `common` for src/common, `core-top` for the
+// top-level files of src/core, or `graph-sim` (the default) for src/core/graph and src/core/sim together. Each mutant runs against that part's suite,
 // test/mutation/<part>.suite.ts: the unit tests that check its figures directly, in one process.
 // Reports: reports/mutation/<part>/ (HTML, JSON) and the console.
 const part = process.env.MUTATE || 'graph-sim';
@@ -8,6 +8,8 @@ if (!/^[a-z-]+$/.test(part)) throw new Error(`MUTATE=${part}: expected a folder 
 const mutate =
   part === 'graph-sim' ? ['src/core/graph/**/*.ts', 'src/core/sim/**/*.ts']
   : part === 'common' ? ['src/common/**/*.ts']
+  // The top-level files of src/core (errors, files, json, own, text, workload), not its folders.
+  : part === 'core-top' ? ['src/core/*.ts']
   : [`src/core/${part}/**/*.ts`];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -30,11 +32,13 @@ export default {
   // this (a loop that passes through the mutated code stops sooner, at 100× its hit count of the dry run).
   timeoutMS: 4000,
   // Copy only what the tests read into the sandbox (not .vscode-test, dist, out or docs).
-  ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/package.json', '!/tsconfig*.json'],
+  ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/schemas', '!/package.json', '!/tsconfig*.json'],
   reporters: ['clear-text', 'html', 'json', 'progress'],
   htmlReporter: { fileName: `reports/mutation/${part}/index.html` },
   jsonReporter: { fileName: `reports/mutation/${part}/mutation.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
+  // With `--reporters …,event-recorder`, each mutant's result as it is tested (to read survivors during a long run).
+  eventReporter: { baseDir: `reports/mutation/${part}/events` },
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
   thresholds: { high: 80, low: 60, break: null },

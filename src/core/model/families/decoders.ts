@@ -77,9 +77,10 @@ function layerTypes(r: ConfigReader, t: Traits, layers: number, notes: string[])
     case 'all':
       return fill(() => (hasWindow && r.bool(['use_sliding_window'], true) ? 'sliding_attention' : 'full_attention'));
     case 'qwen': {
-      // Qwen2/3 slide only when use_sliding_window is set, and then only from layer max_window_layers on.
+      // Qwen2/3 slide only when use_sliding_window is set, and then only from layer max_window_layers on
+      // (28 when the config leaves it out, as in transformers' Qwen2/Qwen3 config classes).
       if (!r.bool(['use_sliding_window'], false) || !hasWindow) return fill(() => 'full_attention');
-      const from = r.size(['max_window_layers'], { default: 0, allowZero: true, max: LIMITS.layers });
+      const from = r.size(['max_window_layers'], { default: 28, allowZero: true, max: LIMITS.layers });
       return fill((i) => (i >= from ? 'sliding_attention' : 'full_attention'));
     }
     case 'gemma2':

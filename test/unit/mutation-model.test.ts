@@ -1,0 +1,277 @@
+/**
+ * Tests that catch wrong answers in src/core/model (issue 21): hand mutations of Qwen's sliding-window
+ * rule, GGUF gpt-oss's sliding/full parity and the safetensors reader's MoE top-k survived every other
+ * test. Expected layouts come from the published configurations and loaders (cited at each test), and
+ * parameter counts are summed here by hand from the tensor shapes.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { InputError } from '../../src/core/errors';
+import { memorySource } from '../../src/core/model/bytes';
+import { specFromConfig } from '../../src/core/model/config';
+import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core/model/gguf';
+import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
+import type { ModelSpec } from '../../src/core/model/spec';
+import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
+import { fixturePath, loadFixture } from './helpers/fixtures';
+import { gv, llamaGgufKv, type GgufEntry, writeGguf } from './helpers/gguf-writer';
+import { llamaTensors, type TensorSpec, writeSafetensors } from './helpers/safetensors-writer';
+
+const CONFIG = { path: '/models/config.json', format: 'config.json' as const };
+
+/** Each layer's attention window, in layer order (null: full attention). */
+function windows(spec: ModelSpec): (number | null)[] {
+  const out: (number | null)[] = new Array(spec.layers).fill(undefined);
+  for (const kind of spec.layerKinds) for (const i of kind.layers) out[i] = kind.attention.window;
+  return out;
+}
+
+test("Qwen2/Qwen3 slide only with use_sliding_window, and only from layer max_window_layers on", () => {
+  // transformers' Qwen2Config/Qwen3Config: sliding_window is kept only when use_sliding_window is true,
+  // and layer i is "sliding_attention" when sliding_window is set and i >= max_window_layers.
+  const qwen = { hidden_size: 64, num_hidden_layers: 5, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100, sliding_window: 32 };
+  for (const model_type of ['qwen2', 'qwen3', 'qwen2_moe', 'qwen3_moe']) {
+    const moe = model_type.endsWith('_moe') ? { num_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 16 } : {};
+    const spec = (extra: object) => specFromConfig({ model_type, ...qwen, ...moe, ...extra }, CONFIG);
+    assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 2 })), [null, null, 32, 32, 32], `${model_type}: from layer 2`);
+    assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 0 })), [32, 32, 32, 32, 32], `${model_type}: from layer 0`);
+    assert.deepEqual(windows(spec({ use_sliding_window: true, max_window_layers: 5 })), [null, null, null, null, null], `${model_type}: from past the last layer`);
+    // max_window_layers absent: the config classes' default, 28 (the first 28 layers attend in full).
+    assert.deepEqual(windows(spec({ use_sliding_window: true, num_hidden_layers: 30 })), [...new Array(28).fill(null), 32, 32], `${model_type}: no max_window_layers`);
+    // The published Qwen configs carry a sliding_window with use_sliding_window false: full attention.
+    assert.deepEqual(windows(spec({ use_sliding_window: false, max_window_layers: 2 })), [null, null, null, null, null], `${model_type}: switched off`);
+    assert.deepEqual(windows(spec({ max_window_layers: 2 })), [null, null, null, null, null], `${model_type}: use_sliding_window absent means off`);
+  }
+  // Switched on without a window length: nothing to slide over.
+  const noWindow = specFromConfig({ model_type: 'qwen2', ...qwen, sliding_window: undefined, use_sliding_window: true, max_window_layers: 1 }, CONFIG);
+  assert.deepEqual(windows(noWindow), [null, null, null, null, null]);
+  // Mistral-style families slide everywhere when a window is given (use_sliding_window defaults to on).
+  const mistral = specFromConfig({ model_type: 'mistral', ...qwen }, CONFIG);
+  assert.deepEqual(windows(mistral), [32, 32, 32, 32, 32]);
+});
+
+/** A gpt-oss GGUF's metadata as llama.cpp's converter writes it (sizes shrunk). */
+function gptOssKv(layers: number): [string, GgufEntry][] {
+  const kv = llamaGgufKv({ arch: 'gpt-oss', name: 'tiny gpt-oss', layers, hidden: 64, ffn: 32, heads: 4, kvHeads: 2, context: 4096, vocab: 100, eps: 1e-5, tokens: false });
+  kv.push(['gpt-oss.attention.sliding_window', gv.u32(128)], ['gpt-oss.expert_count', gv.u32(8)], ['gpt-oss.expert_used_count', gv.u32(2)], ['gpt-oss.attention.key_length', gv.u32(16)]);
+  return kv;
+}
+
+test('GGUF gpt-oss: layers alternate sliding and full attention, layer 0 sliding', async () => {
+  // HF's GptOssConfig: layer_types = ["sliding_attention" if (i + 1) % 2 else "full_attention"], so the
+  // even layers (0, 2, …) slide; llama.cpp's LLM_ARCH_OPENAI_MOE sets swa pattern 2, SWA on il % 2 == 0.
+  for (const layers of [4, 5]) {
+    const spec = await specFromGguf(memorySource(writeGguf({ kv: gptOssKv(layers) }).bytes), { path: '/models/gpt-oss.gguf', format: 'gguf' });
+    const expected = Array.from({ length: layers }, (_, i) => (i % 2 === 0 ? 128 : null));
+    assert.deepEqual(windows(spec), expected, `${layers} layers`);
+    assert.equal(spec.family, 'gpt_oss');
+    const moe = spec.layerKinds.map((k) => [k.mlp.kind, k.mlp.experts, k.mlp.topK]);
+    assert.deepEqual(moe, spec.layerKinds.map(() => ['moe', 8, 2]));
+  }
+});
+
+/** Llama-style attention, norms and embeddings (no MLP), as HF names them, for `layers` layers. */
+function attentionOnly(layers: number, d: { hidden: number; vocab: number; headDim: number; heads: number; kvHeads: number; qkNorm?: boolean }): TensorSpec[] {
+  return llamaTensors({ layers, ffn: 8, invFreq: !d.qkNorm, ...d }).filter((t) => !t.name.includes('.mlp.'));
+}
+
+test('safetensors MoE: top-2 for Mixtral names, top-8 for Qwen names, and the active parameters follow', async () => {
+  const d = { hidden: 64, vocab: 100, headDim: 16, heads: 4, kvHeads: 2 };
+  const expertFfn = 32;
+  const experts = 16;
+  // Mixtral: block_sparse_moe.experts.E.{w1,w3} [ffn, hidden] and w2 [hidden, ffn]; Mixtral 8x7B routes each token to 2.
+  const mixtral = attentionOnly(2, d);
+  for (let l = 0; l < 2; l++) {
+    for (let e = 0; e < experts; e++) {
+      for (const w of ['w1', 'w3']) mixtral.push({ name: `model.layers.${l}.block_sparse_moe.experts.${e}.${w}.weight`, shape: [expertFfn, 64] });
+      mixtral.push({ name: `model.layers.${l}.block_sparse_moe.experts.${e}.w2.weight`, shape: [64, expertFfn] });
+    }
+    mixtral.push({ name: `model.layers.${l}.block_sparse_moe.gate.weight`, shape: [experts, 64] });
+  }
+  const m = specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(mixtral)), '/m/model.safetensors'), { path: '/m/model.safetensors', format: 'safetensors' }, 'tiny-mixtral');
+  assert.deepEqual(m.layerKinds.map((k) => [k.mlp.experts, k.mlp.topK]), [[experts, 2]]);
+  assert.equal(m.family, 'mixtral');
+  assert.ok(m.notes.includes('Experts per token are not stored in the weights: top-2 assumed.'), m.notes.join('\n'));
+  // One expert is 3 · 32 · 64 = 6,144 weights; a token skips 14 of 16 in each of 2 layers.
+  const perExpert = 3 * expertFfn * 64;
+  assert.equal(m.params.total - m.params.active, 2 * (experts - 2) * perExpert);
+
+  // Qwen2-MoE / Qwen3-MoE: mlp.experts.E.{gate,up,down}_proj; Qwen3-30B-A3B routes each token to 8 of 128.
+  const qwen = attentionOnly(2, { ...d, qkNorm: true });
+  for (let l = 0; l < 2; l++) {
+    for (let e = 0; e < experts; e++) {
+      for (const w of ['gate_proj', 'up_proj']) qwen.push({ name: `model.layers.${l}.mlp.experts.${e}.${w}.weight`, shape: [expertFfn, 64] });
+      qwen.push({ name: `model.layers.${l}.mlp.experts.${e}.down_proj.weight`, shape: [64, expertFfn] });
+    }
+    qwen.push({ name: `model.layers.${l}.mlp.gate.weight`, shape: [experts, 64] });
+  }
+  const q = specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(qwen)), '/q/model.safetensors'), { path: '/q/model.safetensors', format: 'safetensors' }, 'tiny-qwen-moe');
+  assert.deepEqual(q.layerKinds.map((k) => [k.mlp.experts, k.mlp.topK, k.mlp.ffn]), [[experts, 8, expertFfn]]);
+  assert.equal(q.family, 'qwen3_moe');
+  assert.ok(q.notes.includes('Experts per token are not stored in the weights: top-8 assumed.'), q.notes.join('\n'));
+  assert.equal(q.params.total - q.params.active, 2 * (experts - 8) * perExpert);
+});
+
+/** What a reader makes of a model, the source file aside: sizes, layer kinds with their ops, norms, head, parameters. */
+function layout(s: ModelSpec, withMaxPositions = true) {
+  return {
+    family: s.family, layers: s.layers, hidden: s.hidden, vocab: s.vocab, normKind: s.normKind, normEps: s.normEps, tied: s.tiedEmbeddings,
+    positions: s.positions, topology: s.topology, params: s.params, ...(withMaxPositions ? { maxPositions: s.maxPositions } : {}),
+    kinds: s.layerKinds.map((k) => ({
+      id: k.id, layers: k.layers, block: k.block, attention: k.attention, cross: k.crossAttention, mlp: k.mlp,
+      norms: k.norms.map((n) => [n.name, n.role, n.kind, n.placement, n.affine, n.eps, n.width, ...n.feeds]),
+      linears: k.linears.map((l) => [l.name, l.role, l.in, l.out, l.bias, l.copies?.total, l.copies?.active]),
+    })),
+    finalNorm: s.finalNorm && [s.finalNorm.kind, s.finalNorm.affine, s.finalNorm.width], lmHead: s.lmHead && [s.lmHead.in, s.lmHead.out, s.lmHead.bias],
+  };
+}
+
+const u = gv.u32;
+const f = gv.f32;
+/**
+ * GGUF metadata as llama.cpp's convert_hf_to_gguf.py writes it for each family (its set_gguf_parameters),
+ * from the published config of the fixture beside it; `output.weight` is listed when the model has its
+ * own output layer. Keys without an arch prefix get `{arch}.`.
+ */
+const GGUF_FAMILIES: { fixture: string; arch: string; kv: [string, GgufEntry][]; output: boolean; extraTensors?: string[]; sameMaxPositions?: false }[] = [
+  { fixture: 'GPT-2', arch: 'gpt2', output: false, kv: [['context_length', u(1024)], ['embedding_length', u(768)], ['feed_forward_length', u(3072)], ['block_count', u(12)], ['attention.head_count', u(12)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(50257)]] },
+  // rope.dimension_count = int(partial_rotary_factor · hidden) / heads = 0.4 · 2560 / 32 = 32.
+  { fixture: 'Phi-2', arch: 'phi2', output: true, kv: [['context_length', u(2048)], ['embedding_length', u(2560)], ['feed_forward_length', u(10240)], ['block_count', u(32)], ['attention.head_count', u(32)], ['attention.head_count_kv', u(32)], ['attention.layer_norm_epsilon', f(1e-5)], ['rope.dimension_count', u(32)], ['vocab_size', u(51200)]] },
+  // rope.dimension_count = rotary_pct · head width = 0.25 · 64 = 16.
+  { fixture: 'Pythia-410m', arch: 'gptneox', output: true, kv: [['context_length', u(2048)], ['embedding_length', u(1024)], ['block_count', u(24)], ['feed_forward_length', u(4096)], ['rope.dimension_count', u(16)], ['attention.head_count', u(16)], ['use_parallel_residual', gv.bool(true)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(50304)]] },
+  // rope.dimension_count = rotary_dim = 64; feed_forward_length = 4 · n_embd (n_inner is null).
+  { fixture: 'GPT-J-6B', arch: 'gptj', output: true, kv: [['context_length', u(2048)], ['embedding_length', u(4096)], ['block_count', u(28)], ['feed_forward_length', u(16384)], ['rope.dimension_count', u(64)], ['attention.head_count', u(16)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(50400)]] },
+  // Falcon: head_count_kv 1 (multi-query) and the old layout; the converter writes context_length 2048, which the config lacks.
+  { fixture: 'Falcon-7B', arch: 'falcon', output: false, sameMaxPositions: false, kv: [['context_length', u(2048)], ['embedding_length', u(4544)], ['feed_forward_length', u(4 * 4544)], ['block_count', u(32)], ['attention.head_count', u(71)], ['attention.head_count_kv', u(1)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(65024)]] },
+  // The new decoder architecture is told by its second norm's tensor (ln_mlp → attn_norm_2).
+  { fixture: 'Falcon-40B', arch: 'falcon', output: false, sameMaxPositions: false, extraTensors: ['blk.0.attn_norm_2.weight'], kv: [['context_length', u(2048)], ['embedding_length', u(8192)], ['feed_forward_length', u(4 * 8192)], ['block_count', u(60)], ['attention.head_count', u(128)], ['attention.head_count_kv', u(8)], ['attention.layer_norm_epsilon', f(1e-5)], ['vocab_size', u(65024)]] },
+  // T5 writes both epsilons and key/value lengths of d_kv; its config's n_positions is not read from context_length.
+  { fixture: 't5-small', arch: 't5', output: false, sameMaxPositions: false, kv: [['context_length', u(512)], ['embedding_length', u(512)], ['feed_forward_length', u(2048)], ['block_count', u(6)], ['attention.head_count', u(8)], ['attention.key_length', u(64)], ['attention.value_length', u(64)], ['attention.layer_norm_epsilon', f(1e-6)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['vocab_size', u(32128)]] },
+  { fixture: 'bert-base-uncased', arch: 'bert', output: false, kv: [['context_length', u(512)], ['embedding_length', u(768)], ['feed_forward_length', u(3072)], ['block_count', u(12)], ['attention.head_count', u(12)], ['attention.layer_norm_epsilon', f(1e-12)], ['vocab_size', u(30522)]] },
+  { fixture: 'gpt-oss-20b', arch: 'gpt-oss', output: true, kv: [['context_length', u(131072)], ['embedding_length', u(2880)], ['feed_forward_length', u(2880)], ['expert_feed_forward_length', u(2880)], ['block_count', u(24)], ['attention.head_count', u(64)], ['attention.head_count_kv', u(8)], ['attention.key_length', u(64)], ['attention.value_length', u(64)], ['attention.layer_norm_rms_epsilon', f(1e-5)], ['expert_count', u(32)], ['expert_used_count', u(4)], ['attention.sliding_window', u(128)], ['vocab_size', u(201088)]] },
+  // DeepSeek-V2: key_length = nope + rope = 128 + 64, value_length = v_head_dim; q_lora_rank is null (absent).
+  { fixture: 'DeepSeek-V2-Lite', arch: 'deepseek2', output: true, kv: [['context_length', u(163840)], ['embedding_length', u(2048)], ['feed_forward_length', u(10944)], ['block_count', u(27)], ['attention.head_count', u(16)], ['attention.head_count_kv', u(16)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['leading_dense_block_count', u(1)], ['attention.kv_lora_rank', u(512)], ['attention.key_length', u(192)], ['attention.value_length', u(128)], ['expert_feed_forward_length', u(1408)], ['expert_count', u(64)], ['expert_shared_count', u(2)], ['expert_used_count', u(6)], ['rope.dimension_count', u(64)], ['vocab_size', u(102400)]] },
+  // The newer MLA conversion: absorbed sizes in key/value_length (kv_lora_rank + rope, kv_lora_rank), one KV head, the un-absorbed ones as *_mla.
+  { fixture: 'DeepSeek-V2-Lite', arch: 'deepseek2', output: true, kv: [['context_length', u(163840)], ['embedding_length', u(2048)], ['feed_forward_length', u(10944)], ['block_count', u(27)], ['attention.head_count', u(16)], ['attention.head_count_kv', u(1)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['leading_dense_block_count', u(1)], ['attention.q_lora_rank', u(0)], ['attention.kv_lora_rank', u(512)], ['attention.key_length', u(576)], ['attention.value_length', u(512)], ['attention.key_length_mla', u(192)], ['attention.value_length_mla', u(128)], ['expert_feed_forward_length', u(1408)], ['expert_count', u(64)], ['expert_shared_count', u(2)], ['expert_used_count', u(6)], ['rope.dimension_count', u(64)], ['vocab_size', u(102400)]] },
+  { fixture: 'Qwen1.5-MoE-A2.7B', arch: 'qwen2moe', output: true, kv: [['context_length', u(8192)], ['embedding_length', u(2048)], ['feed_forward_length', u(5632)], ['block_count', u(24)], ['attention.head_count', u(16)], ['attention.head_count_kv', u(16)], ['attention.layer_norm_rms_epsilon', f(1e-6)], ['expert_count', u(60)], ['expert_used_count', u(4)], ['expert_feed_forward_length', u(1408)], ['expert_shared_feed_forward_length', u(5632)], ['vocab_size', u(151936)]] },
+  // llama.cpp writes Mixtral as the llama architecture with experts.
+  { fixture: 'Mixtral-8x7B-v0.1', arch: 'llama', output: true, kv: [['context_length', u(32768)], ['embedding_length', u(4096)], ['feed_forward_length', u(14336)], ['block_count', u(32)], ['attention.head_count', u(32)], ['attention.head_count_kv', u(8)], ['attention.layer_norm_rms_epsilon', f(1e-5)], ['expert_count', u(8)], ['expert_used_count', u(2)], ['vocab_size', u(32000)]] },
+];
+
+test('GGUF: each family, written as llama.cpp writes it, reads as the same model as its published config.json', async () => {
+  for (const fam of GGUF_FAMILIES) {
+    const kv: [string, GgufEntry][] = [['general.architecture', gv.str(fam.arch)], ['general.name', gv.str(fam.fixture)], ...fam.kv.map(([k, v]): [string, GgufEntry] => [`${fam.arch}.${k}`, v])];
+    const tensors = ['token_embd.weight', ...(fam.output ? ['output.weight'] : []), ...(fam.extraTensors ?? [])].map((name) => ({ name, shape: [1] }));
+    const fromGguf = await specFromGguf(memorySource(writeGguf({ kv, tensors }).bytes), { path: `/models/${fam.fixture}.gguf`, format: 'gguf' });
+    const fromConfig = await loadFixture(fam.fixture);
+    assert.deepEqual(layout(fromGguf, fam.sameMaxPositions ?? true), layout(fromConfig, fam.sameMaxPositions ?? true), `${fam.fixture} (${fam.arch})`);
+    assert.equal(fromGguf.name, fam.fixture);
+  }
+});
+
+test('model summary: the table of a small Llama and a small Mixtral, every parameter counted by hand', () => {
+  const tiny = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  // Per layer: q and o 64·64 = 4,096 each, k and v 64·32 = 2,048 each, gate, up and down 64·128 = 8,192
+  // each, two norms of 64: 36,992. Two layers, the embedding and the untied head (100·64 each) and the
+  // final norm: 2·36,992 + 2·6,400 + 64 = 86,848.
+  const llama = specFromConfig({ model_type: 'llama', ...tiny, rms_norm_eps: 0.01 }, CONFIG);
+  assert.equal(formatSpecTable(llama), [
+    'models  (llama)',
+    '  source      /models/config.json (config.json)',
+    '  topology    decoder, 2 layers',
+    '  sizes       hidden 64, heads 4 (kv 2) × 16, ffn 128, vocab 100',
+    '  norm        RMSNorm, eps 0.01',
+    '  positions   rope',
+    '  embeddings  separate from the output layer',
+    '  dtype       unknown',
+    '  params      86,848 total',
+    '',
+    'Layer kinds',
+    '  id       layers  count  block     attention   mlp             norms (placement)                                   params/layer',
+    '  decoder  0-1     2      pre-norm  GQA 4/2×16  gated 128 silu  input_layernorm(pre) post_attention_layernorm(pre)  36,992',
+    '  head: norm → lm_head (64 → 100)',
+    '',
+  ].join('\n'));
+  // Mixtral with 4 experts of 3·64·128 = 24,576 and a 64 → 4 router: 12,288 + 128 + 256 + 4·24,576 =
+  // 110,976 per layer, 61,824 with the 2 experts a token uses; 234,816 in all, 136,512 active.
+  const mixtral = specFromConfig({ model_type: 'mixtral', _name_or_path: 'tiny', architectures: ['MixtralForCausalLM'], ...tiny, num_local_experts: 4, num_experts_per_tok: 2, sliding_window: 32, rms_norm_eps: 1e-5, max_position_embeddings: 4096, torch_dtype: 'bfloat16' }, CONFIG);
+  const lines = formatSpecTable(mixtral).split('\n');
+  assert.deepEqual(lines.slice(0, 9), [
+    'tiny  (mixtral, MixtralForCausalLM)',
+    '  source      /models/config.json (config.json)',
+    '  topology    decoder, 2 layers',
+    '  sizes       hidden 64, heads 4 (kv 2) × 16, ffn 128, vocab 100',
+    '  norm        RMSNorm, eps 1e-5',
+    '  positions   rope, up to 4,096',
+    '  embeddings  separate from the output layer',
+    '  dtype       bfloat16',
+    '  params      234,816 total, 136,512 active per token',
+  ]);
+  assert.equal(lines[12], '  decoder  0-1     2      pre-norm  GQA 4/2×16 win 32  MoE 4×top-2 128  input_layernorm(pre) post_attention_layernorm(pre)  110,976 (61,824 active)');
+  const summary = summarizeSpec(mixtral);
+  assert.deepEqual(summary.layerKinds[0]!.paramsPerLayer, { total: 110_976, active: 61_824 });
+  assert.deepEqual(summary.params, { total: 234_816, active: 136_512, fromWeights: null });
+  assert.deepEqual([summary.heads, summary.kvHeads, summary.headDim, summary.ffn, summary.totalLayers], [4, 2, 16, 128, 2]);
+  assert.equal(indexRanges([7, 1, 2, 3, 5, 9, 8]), '1-3, 5, 7-9');
+  assert.equal(indexRanges([]), '');
+});
+
+test('GGUF: the architecture key missing or not a string; a header read without its tensor list', async () => {
+  const read = (kv: [string, GgufEntry][]) => specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/models/x.gguf', format: 'gguf' });
+  const refused = async (kv: [string, GgufEntry][]) => {
+    try {
+      await read(kv);
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  assert.equal(await refused([['general.name', gv.str('x')]]), '/models/x.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found nothing');
+  assert.equal(await refused([['general.architecture', gv.u32(7)]]), '/models/x.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found number');
+  assert.equal(await refused([['general.architecture', gv.arr('string', ['llama'])]]), '/models/x.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found an array');
+  // Without the tensor list: tying follows the family's default, and Falcon's layout is told by its KV heads.
+  const falcon = (kvHeads: number) => {
+    const fam = GGUF_FAMILIES.find((f) => f.fixture === (kvHeads === 1 ? 'Falcon-7B' : 'Falcon-40B'))!;
+    return [['general.architecture', gv.str('falcon')], ...fam.kv.map(([k, v]): [string, GgufEntry] => [`falcon.${k}`, v])] as [string, GgufEntry][];
+  };
+  for (const [kvHeads, fixture] of [[1, 'Falcon-7B'], [8, 'Falcon-40B']] as const) {
+    const header = await readGgufHeader(memorySource(writeGguf({ kv: falcon(kvHeads), tensors: [{ name: 'token_embd.weight', shape: [1] }] }).bytes), '/models/f.gguf', { tensors: true });
+    const spec = specFromGgufHeader(header, { path: '/models/f.gguf', format: 'gguf' }, false);
+    assert.deepEqual(layout(spec, false).kinds, layout(await loadFixture(fixture), false).kinds, fixture);
+    assert.ok(spec.notes.includes('Tensor list not read: whether the output layer is tied to the embeddings follows the family default.'), spec.notes.join('\n'));
+    assert.ok(spec.notes.includes('Falcon layout guessed from the KV head count (tensor list not read).'), spec.notes.join('\n'));
+  }
+});
+
+test('GGUF: a bad T5 size is named by its GGUF key', async () => {
+  const t5 = GGUF_FAMILIES.find((f) => f.fixture === 't5-small')!;
+  for (const [key, gguf] of [['attention.key_length', 't5.attention.key_length'], ['feed_forward_length', 't5.feed_forward_length'], ['embedding_length', 't5.embedding_length'], ['attention.head_count', 't5.attention.head_count'], ['block_count', 't5.block_count']] as const) {
+    const kv: [string, GgufEntry][] = [['general.architecture', gv.str('t5')], ...t5.kv.map(([k, v]): [string, GgufEntry] => [`t5.${k}`, k === key ? gv.i32(-1) : v])];
+    await assert.rejects(specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/m/t5.gguf', format: 'gguf' }), (e: unknown) => e instanceof InputError && e.field === gguf, key);
+  }
+});
+
+test('safetensors MoE with Qwen2 names (biases on q, k, v, no QK-norm) reads as qwen2_moe; Jamba\'s attention layers slide when a window is set', async () => {
+  const t = attentionOnly(1, { hidden: 64, vocab: 100, headDim: 16, heads: 4, kvHeads: 2 });
+  t.push({ name: 'model.layers.0.self_attn.q_proj.bias', shape: [64] });
+  for (let e = 0; e < 16; e++) {
+    for (const w of ['gate_proj', 'up_proj']) t.push({ name: `model.layers.0.mlp.experts.${e}.${w}.weight`, shape: [32, 64] });
+    t.push({ name: `model.layers.0.mlp.experts.${e}.down_proj.weight`, shape: [64, 32] });
+  }
+  const spec = specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(t)), '/q/model.safetensors'), { path: '/q/model.safetensors', format: 'safetensors' }, 'q2moe');
+  assert.equal(spec.family, 'qwen2_moe');
+  assert.deepEqual(spec.layerKinds.map((k) => [k.mlp.experts, k.mlp.topK, k.mlp.ffn]), [[16, 8, 32]]);
+  // Jamba: one attention layer every attn_layer_period (8) from attn_layer_offset (4). The published
+  // config has no window (full attention); given one, those layers slide over it.
+  const published = JSON.parse(readFileSync(fixturePath('Jamba-v0.1'), 'utf8')) as Record<string, unknown>;
+  const full = specFromConfig(published, CONFIG);
+  assert.deepEqual(full.layerKinds.map((k) => k.attention.window), full.layerKinds.map(() => null));
+  // transformers' JambaConfig: layer i is attention when i % attn_layer_period == attn_layer_offset.
+  const every4 = specFromConfig({ ...published, num_hidden_layers: 8, attn_layer_period: 4, attn_layer_offset: 1, expert_layer_period: 2, expert_layer_offset: 1 }, CONFIG);
+  assert.deepEqual(every4.layerKinds.flatMap((k) => k.layers).sort((a, b) => a - b), [1, 5]);
+  const sliding = specFromConfig({ ...published, sliding_window: 64 }, CONFIG);
+  assert.deepEqual(sliding.layerKinds.flatMap((k) => k.layers), [4, 12, 20, 28]);
+  assert.deepEqual(sliding.layerKinds.map((k) => k.attention.window), sliding.layerKinds.map(() => 64));
+});

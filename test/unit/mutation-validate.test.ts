@@ -1,0 +1,311 @@
+/**
+ * Tests that catch wrong answers in src/core/validate (issue 21): the error summary's geometric mean
+ * (a mutant that took the arithmetic mean, or dropped the exponent, survived every other test), the
+ * row and target rules, the FlashNorm savings, and the text. Every expected value is worked out here
+ * from the inputs, by hand or by a second formula, not read back from the code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { getPreset } from '../../src/core/hardware/presets';
+import { validateMeasurements } from '../../src/core/measure/types';
+import type { ModelSpec } from '../../src/core/model/spec';
+import { formatMeasuredSources, measuredSource } from '../../src/core/validate/measured';
+import { POINTS, type Point } from '../../src/core/validate/points';
+import { formatMs, formatValidation, fuseConsumers, restrictConsumers, summarize, validate, type ValidationResult } from '../../src/core/validate/validate';
+import { loadFixture } from './helpers/fixtures';
+
+const close = (actual: number, expected: number, what: string, tol = 1e-12) =>
+  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+
+test('summarize: n, mean and max |ratio − 1|, and the geometric mean of the ratios, by hand', () => {
+  // Ratios 2 and 8: |r − 1| are 1 and 7 (mean 4, max 7); the geometric mean is √16 = 4, the arithmetic 5.
+  const two = summarize([{ ratio: 2 }, { ratio: null }, { ratio: 8 }]);
+  assert.deepEqual(two, { n: 2, meanAbsError: 4, maxAbsError: 7, geoMeanRatio: 4 });
+  // 0.5 and 2 cancel in the geometric mean (1), not in the arithmetic one (1.25); |r − 1| are 0.5 and 1.
+  const balanced = summarize([{ ratio: 0.5 }, { ratio: 2 }]);
+  close(balanced.geoMeanRatio, 1, 'geo-mean of 0.5 and 2');
+  close(balanced.meanAbsError, 0.75, 'mean');
+  assert.equal(balanced.maxAbsError, 1);
+  // Three ratios: the cube root of their product, 0.8 · 1.25 · 1.728 = 1.728 = 1.2³.
+  close(summarize([{ ratio: 0.8 }, { ratio: 1.25 }, { ratio: 1.728 }]).geoMeanRatio, 1.2, 'geo-mean of three');
+  // All below 1 (the simulator fast): the max is the largest shortfall, and the mean stays positive.
+  const fast = summarize([{ ratio: 0.9 }, { ratio: 0.6 }]);
+  close(fast.maxAbsError, 0.4, 'max shortfall');
+  close(fast.meanAbsError, 0.25, 'mean shortfall');
+  close(fast.geoMeanRatio, Math.sqrt(0.54), 'geo-mean below 1');
+  // Nothing to summarise: no error, and a geometric mean of 1 (no bias), not NaN.
+  assert.deepEqual(summarize([{ ratio: null }]), { n: 0, meanAbsError: 0, maxAbsError: 0, geoMeanRatio: 1 });
+});
+
+let cached: Promise<Map<string, ModelSpec>> | undefined;
+const specs = () => (cached ??= (async () => {
+  const out = new Map<string, ModelSpec>();
+  for (const model of new Set(POINTS.map((p) => p.model))) out.set(model, await loadFixture(model));
+  return out;
+})());
+/** The whole validation, run once for the tests that read it. */
+let whole: Promise<ValidationResult> | undefined;
+const full = () => (whole ??= specs().then((s) => validate({ specs: s, hardware: getPreset })));
+
+test('validate: every geometric mean is the n-th root of the product of its rows\' ratios (a second formula)', async () => {
+  const result = await full();
+  const geo = (rows: typeof result.rows) => {
+    const ratios = rows.filter((r) => r.ratio !== null).map((r) => r.ratio!);
+    return ratios.reduce((p, r) => p * r, 1) ** (1 / ratios.length);
+  };
+  close(result.overall.geoMeanRatio, geo(result.rows), 'overall', 1e-9);
+  close(result.heldBack.geoMeanRatio, geo(result.rows.filter((r) => !r.fitted)), 'held back', 1e-9);
+  close(result.calibration.geoMeanRatio, geo(result.rows.filter((r) => r.fitted)), 'calibration', 1e-9);
+  for (const s of result.perSource) close(s.geoMeanRatio, geo(result.rows.filter((r) => r.source === s.source)), s.source, 1e-9);
+  // The printed table carries them to three places, in the held-back line and each summary row.
+  const text = formatValidation(result);
+  assert.ok(text.split('\n')[0]!.endsWith(`geometric-mean ratio ${geo(result.rows.filter((r) => !r.fitted)).toFixed(3)}).`), text.split('\n')[0]);
+  for (const s of result.perSource) {
+    const line = text.split('\n').find((l) => l.startsWith(`${s.source} `))!;
+    assert.ok(line.trimEnd().endsWith(geo(result.rows.filter((r) => r.source === s.source)).toFixed(3)), line);
+  }
+});
+
+test('the table\'s times: one decimal from 100 ms, two from 1 ms, three below', () => {
+  assert.equal(formatMs(1234.56), '1,234.6');
+  assert.equal(formatMs(100), '100.0');
+  assert.equal(formatMs(99.994), '99.99');
+  assert.equal(formatMs(1), '1.00');
+  assert.equal(formatMs(0.9994), '0.999');
+  assert.equal(formatMs(0.0005), '0.001');
+});
+
+test('each row names its workload: metric, batch, input, output or context, consumers, tp, dtype', async () => {
+  const result = await full();
+  const workload = (id: string) => result.rows.find((r) => r.id === id)!.workload;
+  // As the sources state them: TensorRT-LLM's first token at batch 1, 128 tokens in, fp16 on one A100;
+  // gpt-fast's 6-token prompt and 200 new tokens; FlashNorm's fused q,k,v and Llama's q_proj alone.
+  assert.equal(workload('trtllm-a100-l2-7b-in128'), 'ttft b1 in128 tp1 fp16');
+  assert.equal(workload('trtllm-h100-l2-70b-in2048'), 'ttft b1 in2048 tp4 fp8');
+  assert.equal(workload('gptfast-a100-l2-7b-tp8'), 'e2e b1 in6 out200 tp8 bf16');
+  assert.equal(workload('vllm-h100-l3-70b-tp4'), 'e2e b8 in32 out128 tp4 bf16');
+  assert.equal(workload('flashnorm-t4-smollm2-4096-std'), 'site b1 in4096 →qkv tp1 fp16');
+  assert.equal(workload('flashnorm-t4-l2-7b-1024-flash'), 'site b1 in1024 →q_proj tp1 fp16');
+  const tpot: Point = { ...POINTS[0]!, id: 'tpot-test', metric: 'tpot', workload: { batch: 4, input: 64, context: 512, tp: 1, dtype: 'fp16' } };
+  const row = validate({ specs: await specs(), hardware: getPreset, points: [tpot] }).rows[0]!;
+  assert.equal(row.workload, 'tpot b4 in64 ctx512 tp1 fp16');
+  // A decode step at 512 cached tokens: its parts name it, and it is the figure.
+  assert.deepEqual(Object.keys(row.parts), ['decodeStep']);
+  assert.equal(row.simulatedMs, row.parts['decodeStep']);
+  // The table marks a preset run with the point's overrides with *, and what each row was used for.
+  const text = formatValidation(result);
+  const line = (id: string) => text.split('\n').find((l) => l.startsWith(`${id} `))!;
+  assert.match(line('gptfast-a100-l2-7b-tp2'), / gpu-a100\* /);
+  assert.match(line('trtllm-a100-l2-7b-in128'), / gpu-a100 /);
+  assert.match(line('trtllm-a100-l2-7b-in128'), /held back$/);
+});
+
+test('FlashNorm\'s savings: (standard − deferred) ÷ standard, published and simulated, one per pair', async () => {
+  const result = await full();
+  // The published times (ms) of each pair, as in points.ts's table rows.
+  const published: [string, number, number, number][] = [['SmolLM2-135M', 4096, 0.704, 0.468], ['SmolLM2-135M', 8192, 0.929, 0.599], ['Llama-2-7b-hf', 1024, 1.882, 1.654]];
+  for (const [model, tokens, std, flash] of published) {
+    const s = result.flashNorm.find((f) => f.model === model && f.tokens === tokens)!;
+    close(s.publishedPct, (100 * (std - flash)) / std, `${model} ${tokens} published`);
+  }
+  assert.equal(result.flashNorm.length, POINTS.filter((p) => p.metric === 'site').length / 2);
+  for (const s of result.flashNorm) {
+    const rows = result.rows.filter((r) => r.metric === 'site' && r.model === s.model && r.workload.includes(` in${s.tokens} `));
+    const [std, def] = [rows.find((r) => r.id.endsWith('-std'))!, rows.find((r) => r.id.endsWith('-flash'))!];
+    close(s.simulatedPct!, (100 * (std.simulatedMs! - def.simulatedMs!)) / std.simulatedMs!, `${s.model} ${s.tokens} simulated`);
+    // A site row's figure is its variant's time: kept for the standard form, deferred for FlashNorm's.
+    assert.equal(std.simulatedMs, std.parts['kept']);
+    assert.equal(def.simulatedMs, def.parts['deferred']);
+  }
+  const text = formatValidation(result);
+  assert.ok(text.includes(`  SmolLM2-135M at 4096 tokens: ${((100 * (0.704 - 0.468)) / 0.704).toFixed(1)}% published; `), text);
+  // Without a deferred partner there is no saving to state, and no FlashNorm section.
+  const lone = validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => p.id === 'flashnorm-t4-smollm2-4096-std') });
+  assert.deepEqual(lone.flashNorm, []);
+  assert.ok(!formatValidation(lone).includes('FlashNorm on a T4'));
+});
+
+test('the targets: the held-back share, and each verdict at the thresholds issue 19 states', async () => {
+  const result = await full();
+  assert.deepEqual([result.targets.perPoint, result.targets.mean, result.targets.heldBackShare, result.targets.saving], [0.2, 0.08, 2 / 3, 0.25]);
+  const held = result.rows.filter((r) => !r.fitted);
+  assert.deepEqual(result.heldBackPoints, held.map((r) => r.id));
+  assert.equal(result.targets.enoughHeldBack, held.length >= (2 / 3) * result.rows.length);
+  // Two points only, both held back: 2 of 2 is enough; one point fitted of three is not (2/3 of 3 = 2: enough).
+  const two = validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => p.id === 'trtllm-a100-l2-7b-in128' || p.id === 'trtllm-a100-l2-70b-in128') });
+  assert.equal(two.targets.enoughHeldBack, true);
+  assert.equal(two.targets.everyPointWithin, two.rows.every((r) => Math.abs(r.ratio! - 1) <= 0.2));
+  assert.equal(two.targets.meanWithin, (Math.abs(two.rows[0]!.ratio! - 1) + Math.abs(two.rows[1]!.ratio! - 1)) / 2 <= 0.08);
+  assert.equal(two.perSource.length, 1, 'only the sources with points');
+  assert.equal(two.presets.length, 1);
+  const p = two.presets[0]!;
+  assert.deepEqual([p.name, p.matrixEfficiency, p.memoryEfficiency], ['gpu-a100', getPreset('gpu-a100').matrix.efficiency, getPreset('gpu-a100').memory.efficiency]);
+  const text = formatValidation(two);
+  assert.match(text, /at least 67% of all points held back: yes \(2 of 2\)/);
+  assert.match(text, /Validation against published measurements: 2 points from 1 sources\./);
+});
+
+test('restrictConsumers and fuseConsumers: the measured projection, not the model\'s whole site', async () => {
+  const all = await specs();
+  const llama = all.get('Llama-2-7b-hf')!;
+  assert.equal(restrictConsumers(llama, 'attn-norm', undefined), llama);
+  const q = restrictConsumers(llama, 'attn-norm', ['q_proj']);
+  for (const kind of q.layerKinds) {
+    assert.deepEqual(kind.norms.find((n) => n.role === 'attn')!.feeds, ['q_proj']);
+    assert.deepEqual(kind.norms.find((n) => n.role === 'mlp')!.feeds, ['gate_proj', 'up_proj'], 'the other norm keeps its consumers');
+  }
+  const mlp = restrictConsumers(llama, 'mlp-norm', ['up_proj']);
+  assert.deepEqual(mlp.layerKinds[0]!.norms.find((n) => n.role === 'mlp')!.feeds, ['up_proj']);
+  assert.deepEqual(mlp.layerKinds[0]!.norms.find((n) => n.role === 'attn')!.feeds, ['q_proj', 'k_proj', 'v_proj']);
+  assert.throws(() => restrictConsumers(llama, 'final-norm', ['lm_head']), /cannot restrict the consumers of site final-norm/);
+  // SmolLM2-135M: q 576 → 576, k and v 576 → 192 (3 KV heads of 64) make one 576 → 960 GEMM.
+  const smol = all.get('SmolLM2-135M')!;
+  const fused = fuseConsumers(smol, 'attn-norm');
+  const kind = fused.layerKinds[0]!;
+  assert.deepEqual(kind.linears[0], { name: 'qkv_proj', role: 'qkv', in: 576, out: 960, bias: false });
+  assert.deepEqual(kind.linears.slice(1).map((l) => l.name), ['o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+  assert.deepEqual(kind.norms.find((n) => n.role === 'attn')!.feeds, ['qkv_proj']);
+  assert.deepEqual(kind.norms.find((n) => n.role === 'mlp')!.feeds, ['gate_proj', 'up_proj']);
+  // A site that feeds one linear has nothing to fuse.
+  assert.deepEqual(fuseConsumers(q, 'attn-norm').layerKinds[0]!.linears, q.layerKinds[0]!.linears);
+  assert.throws(() => fuseConsumers(smol, 'mlp-norm'), /cannot fuse the consumers of site mlp-norm/);
+});
+
+test('each point\'s citation agrees with its own figures: table, row, build, stack flags and notes', () => {
+  const byId = (id: string) => POINTS.find((p) => p.id === id)!;
+  for (const p of POINTS.filter((q) => q.source === 'trtllm')) {
+    const h100 = p.hardware === 'gpu-h100';
+    const size = p.model === 'Llama-2-7b-hf' ? '7B' : '70B';
+    // docs/source/performance.md: "H100 GPUs (FP8)" and "A100 GPUs (FP16)" tables, rows "LLaMA 7B | 1 | 1 | 128".
+    assert.equal(p.where, `${h100 ? '"H100 GPUs (FP8)"' : '"A100 GPUs (FP16)"'} low-latency table, row "LLaMA ${size} | 1 | ${p.workload.tp} | ${p.workload.input}"`, p.id);
+    assert.equal(p.workload.dtype, h100 ? 'fp8' : 'fp16', p.id);
+    assert.equal(p.hardwareAsPublished, h100 ? 'H100 SXM 80GB (H100-HBM3-80GB)' : 'A100 SXM 80GB', p.id);
+    assert.match(p.modelAsPublished, size === '7B' ? /^"LLaMA 7B", built as Llama2-7b \(n_layer 32, n_head 32,/ : /^"LLaMA 70B", built as Llama2-70b \(n_layer 80, n_head 64, n_kv_head 8,/, p.id);
+    assert.equal(p.stack.includes('--enable_fp8 --fp8_kv_cache'), h100, `${p.id}: fp8 flags`);
+    assert.equal(p.stack.endsWith(`--world_size ${p.workload.tp} --tp_size ${p.workload.tp}, run with mpirun -n ${p.workload.tp}`), p.workload.tp > 1, `${p.id}: tp flags`);
+    assert.equal(p.note.includes('On H100 the engines were built with --enable_fp8'), h100, `${p.id}: H100 note`);
+    assert.equal(p.note.includes('"64:128,1" twice'), size === '70B', `${p.id}: 70B note`);
+    assert.deepEqual(p.set, [], `${p.id}: TensorRT-LLM runs the presets' own stack`);
+    assert.equal(p.published, `${p.measuredMs} ms`);
+  }
+  for (const p of POINTS.filter((q) => q.source === 'gpt-fast')) {
+    const size = p.model === 'Llama-2-7b-hf' ? '7B' : '70B';
+    assert.match(p.modelAsPublished, new RegExp(`^"Llama-2-${size}" \\(meta-llama/Llama-2-${size.toLowerCase()}-chat-hf`), p.id);
+    assert.deepEqual(p.set, ['kernels.allReduce=one-shot'], p.id);
+    assert.ok(p.where.startsWith('README.md, table '), p.id);
+  }
+  assert.equal(byId('gptfast-a100-l2-70b-tp8').where, 'README.md, table Tensor Parallelism, "Llama-2-70B | 8" (62.50)');
+  assert.equal(byId('gptfast-a100-l2-7b-tp2').derivation, '200 generated tokens ÷ 168.84 tokens/s = 1184.6 ms');
+  for (const p of POINTS.filter((q) => q.source === 'vllm-ci')) {
+    const h100 = p.hardware === 'gpu-h100';
+    const size = p.model === 'Llama-3.1-8B' ? '8B' : '70B';
+    // Build 9523 ran on A100-SXM4-80GB, build 9555 on 8xH100 (the source's title).
+    assert.equal(p.where, `build ${h100 ? '9555' : '9523'}, Latency tests, row "latency_llama${size}_tp${p.workload.tp} | ${h100 ? '8xH100' : 'A100-SXM4-80GB'}", column "Mean latency (ms)"`, p.id);
+    assert.match(p.modelAsPublished, size === '8B' ? /^meta-llama\/Meta-Llama-3-8B / : /^meta-llama\/Meta-Llama-3-70B-Instruct /, p.id);
+    assert.equal(p.hardwareAsPublished.startsWith(h100 ? '8xH100' : 'A100-SXM4-80GB'), true, p.id);
+    assert.equal(p.stack.endsWith(`, tensor_parallel_size ${p.workload.tp}`), p.workload.tp > 1, p.id);
+    assert.equal(p.id, `vllm-${h100 ? 'h100' : 'a100'}-l3-${size.toLowerCase()}-tp${p.workload.tp}`);
+    assert.deepEqual(p.set, ['kernels.allReduce=one-shot'], p.id);
+  }
+  for (const p of POINTS.filter((q) => q.source === 'flashnorm')) {
+    const small = p.model === 'SmolLM2-135M';
+    assert.equal(p.where.endsWith(p.site!.variant === 'baseline' ? ', column "Sequential"' : ')'), true, p.id);
+    assert.equal(p.where.includes('column "FlashNorm" (latency reduction as published: +'), p.site!.variant === 'deferred', p.id);
+    assert.match(p.modelAsPublished, small ? /^SmolLM2-135M scale: RMSNorm over n = 576/ : /^Llama-7B scale: RMSNorm over n = 4096/, p.id);
+    // PyTorch eager, per-kernel launches and a separate scale kernel: the notebook's stack, not the preset's.
+    assert.deepEqual(p.set, ['kernels.norm=eager', 'kernels.eagerNormMultiply=activation', 'kernels.deferredStatistic=second-stream-from-512', 'kernels.dispatchNs=10000', 'kernels.streamJoinNs=100000', 'kernels.launch=per-kernel', 'matrix.fusedEpilogue=false'], p.id);
+    assert.deepEqual(p.site, small ? { siteId: 'attn-norm', variant: p.site!.variant, fused: true } : { siteId: 'attn-norm', variant: p.site!.variant, consumers: ['q_proj'] }, p.id);
+    assert.equal(p.id, `flashnorm-t4-${small ? 'smollm2' : 'l2-7b'}-${p.workload.input}-${p.site!.variant === 'baseline' ? 'std' : 'flash'}`);
+  }
+  assert.equal(byId('flashnorm-t4-smollm2-8192-flash').where, 'tab:overlap, row "8192", column "FlashNorm" (latency reduction as published: +35.5%)');
+});
+
+test('the printed tables: their headers, right-aligned figures and left-aligned words', async () => {
+  const text = formatValidation(await full());
+  const lines = text.split('\n');
+  const header = lines.find((l) => l.startsWith('point '))!;
+  assert.match(header, /^point +source +model +hardware +workload +measured +simulated +ratio +used for$/);
+  // gpt-fast's 200 tokens at 104.9 tokens/s: 1,906.6 ms, a cell longer than its header: it ends where the
+  // header's "measured" ends (right-aligned), as does its simulated time; "used for" starts where its header does.
+  const result = await full();
+  const gf = result.rows.find((r) => r.id === 'gptfast-a100-l2-7b-tp1')!;
+  const gfRow = lines.find((l) => l.startsWith('gptfast-a100-l2-7b-tp1 '))!;
+  assert.equal(gfRow.indexOf(' 1,906.6 ms') + ' 1,906.6 ms'.length, header.indexOf('measured') + 'measured'.length, gfRow);
+  const simulated = ` ${formatMs(gf.simulatedMs!)} ms`;
+  assert.equal(gfRow.indexOf(simulated) + simulated.length, header.indexOf('simulated') + 'simulated'.length, gfRow);
+  const row = lines.find((l) => l.startsWith('trtllm-a100-l2-7b-in128 '))!;
+  assert.equal(row.indexOf('held back'), header.indexOf('used for'), row);
+  // What each row was used for: fitted, a calibration point whose preset holds no fit, or held back.
+  const fitted = (hw: string) => ['matrix.efficiency', 'memory.efficiency'].every((k) => getPreset(hw).provenance[k]!.startsWith('calibrated:'));
+  for (const p of POINTS) {
+    const used = p.use === 'calibration' ? (fitted(p.hardware) ? 'calibration' : 'held back (fit not applied)') : 'held back';
+    assert.ok(lines.find((l) => l.startsWith(`${p.id} `))!.endsWith(`  ${used}`), `${p.id}: ${used}`);
+  }
+  // A calibration point on a preset whose efficiency was set by hand (no fit): held back, and said so.
+  const unfitted = validate({ specs: await specs(), hardware: (name) => applyOverrides(getPreset(name), ['matrix.efficiency=0.5']), points: POINTS.filter((p) => p.id === 'trtllm-a100-l2-7b-in2048') });
+  assert.equal(unfitted.rows[0]!.fitted, false);
+  assert.deepEqual(unfitted.calibrationPoints, []);
+  assert.ok(formatValidation(unfitted).split('\n').find((l) => l.startsWith('trtllm-a100-l2-7b-in2048 '))!.endsWith('  held back (fit not applied)'));
+  assert.equal(row.indexOf(' ttft b1 in128 tp1 fp16') + 1, header.indexOf('workload'), row);
+  const summary = lines.find((l) => l.startsWith('source '))!;
+  assert.match(summary, /^source +n +mean \|ratio−1\| +max \|ratio−1\| +geo-mean ratio$/);
+  const all = lines.find((l) => l.startsWith('all '))!;
+  assert.equal(all.indexOf(` ${result.overall.n} `) + ` ${result.overall.n}`.length, summary.indexOf(' n ') + 2, all);
+  assert.ok(all.endsWith(result.overall.geoMeanRatio.toFixed(3)), all);
+  assert.ok(lines.some((l) => l.startsWith('held back ')) && lines.some((l) => l.startsWith('calibration ')), 'a line each for the held-back and calibration points');
+});
+
+test('the user\'s measurements section: rows, title, notes and its own error, from a file\'s blocks', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  const block = (variant: 'standard' | 'deferred', p10Us: number, site = 'attn-norm', consumers = ['q_proj', 'k_proj', 'v_proj']) => ({
+    kind: 'block', site, layerKind: 'decoder', norm: 'input_layernorm', rows: 32, width: 576, consumers, variant,
+    medianUs: 2 * p10Us, p10Us, p90Us: 3 * p10Us, samples: 9, inner: 1, timing: 'perf_counter',
+  });
+  const file = (threads: number, entries: object[]) => validateMeasurements({
+    schema: 'deferred-norm-measurements/1',
+    provenance: { device: 'cpu', deviceName: 'My CPU', torch: '2.4', python: '3.12', dtype: 'fp32', threads, date: '2026-12-06' },
+    model: { name: 'SmolLM2-135M', path: spec.source.path },
+    workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
+    quick: true,
+    entries,
+    skipped: [],
+  }, 'mine.json');
+  const cpu = getPreset('cpu');
+  const s = measuredSource({ file: 'mine.json', measurements: file(4, [block('standard', 150), block('deferred', 100)]), spec }, cpu);
+  assert.deepEqual(s.rows.map((r) => [r.site, r.variant, r.rows, r.consumers.join(','), r.measuredMs]), [['attn-norm', 'standard', 32, 'q_proj,k_proj,v_proj', 0.15], ['attn-norm', 'deferred', 32, 'q_proj,k_proj,v_proj', 0.1]]);
+  for (const r of s.rows) close(r.ratio, r.simulatedMs / r.measuredMs, `${r.variant} ratio`);
+  // The p10 by default; the median on request (twice the p10 here).
+  const median = measuredSource({ file: 'mine.json', measurements: file(4, [block('standard', 150), block('deferred', 100)]), spec }, cpu, 'median');
+  assert.deepEqual(median.rows.map((r) => r.measuredMs), [0.3, 0.2]);
+  assert.deepEqual([s.file, s.title, s.device, s.date, s.torch, s.dtype, s.threads, s.statistic, s.hardware, s.calibratedHere], ['mine.json', 'your measurements: mine.json on My CPU, 2026-12-06', 'My CPU', '2026-12-06', '2.4', 'fp32', 4, 'p10', 'cpu', false]);
+  const ratios = s.rows.map((r) => r.ratio);
+  assert.equal(s.summary.n, 2);
+  close(s.summary.meanAbsError, (Math.abs(ratios[0]! - 1) + Math.abs(ratios[1]! - 1)) / 2, 'mean');
+  close(s.summary.geoMeanRatio, Math.sqrt(ratios[0]! * ratios[1]!), 'geometric mean');
+  const text = formatMeasuredSources([s]);
+  assert.ok(text.startsWith('\nYour measurements: mine.json on My CPU, 2026-12-06 (torch 2.4, fp32, 4 threads; the p10 of each entry), simulated on "cpu" under the harness\'s stack. Not part of the published figures above.\n'), text);
+  assert.match(text, /^block +variant +rows +measured +simulated +ratio$/m);
+  assert.match(text, /^attn-norm → q_proj,k_proj,v_proj +standard +32 +0\.150 ms +[\d.]+ ms +\d\.\d{3}$/m);
+  assert.ok(text.includes(`Your measurements (mine.json): mean |ratio−1| ${(100 * s.summary.meanAbsError).toFixed(1)}% over 2 blocks (max ${(100 * s.summary.maxAbsError).toFixed(1)}%, geometric-mean ratio ${Math.sqrt(ratios[0]! * ratios[1]!).toFixed(3)}).`), text);
+  assert.ok(text.endsWith('The "cpu" profile was not calibrated on My CPU: calibrate on this file (deferred-norm calibrate FILE --out NAME.hardware.json) and pass --hardware NAME.hardware.json to compare like with like.\n'), text);
+  // Calibrated on this device: no such note. One thread: "1 thread". A standard block without its deferred partner is not compared.
+  const mine = { ...cpu, calibration: { device: 'My CPU', date: '2026-12-06', measurements: 1, shapes: { mMin: 1, mMax: 64, kMax: 1, nMax: 1 } } };
+  const here = measuredSource({ file: 'mine.json', measurements: file(1, [block('standard', 150), block('deferred', 100), block('standard', 90, 'mlp-norm', ['gate_proj', 'up_proj'])]), spec }, mine);
+  assert.equal(here.calibratedHere, true);
+  assert.deepEqual(here.notes, []);
+  assert.equal(here.rows.length, 2);
+  assert.match(formatMeasuredSources([here]), /, fp32, 1 thread; the p10 of each entry\)/);
+  assert.equal(formatMeasuredSources([]), '');
+});
+
+test('every fitted preset, gpu-h100 included, names exactly the points marked for calibration on it', () => {
+  const presets = [...new Set(POINTS.map((p) => p.hardware))];
+  const fitted = presets.filter((hw) => getPreset(hw).provenance['matrix.efficiency']!.startsWith('calibrated:'));
+  assert.ok(fitted.includes('gpu-h100') && fitted.includes('gpu-a100') && fitted.includes('gpu-t4'), fitted.join(', '));
+  for (const hw of fitted) {
+    const note = getPreset(hw).provenance['matrix.efficiency']!;
+    const named = POINTS.filter((p) => new RegExp(`\\b${p.id}\\b`).test(note)).map((p) => p.id);
+    assert.deepEqual(named, POINTS.filter((p) => p.hardware === hw && p.use === 'calibration').map((p) => p.id), hw);
+  }
+});
