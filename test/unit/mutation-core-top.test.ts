@@ -129,7 +129,8 @@ test('validateWorkload: each bound at its edge, and the message names the source
     assert.ok(validateWorkload(W({ [key]: 1 })), `${key} = 1`);
     for (const bad of [0, max + 1, 1.5, Number.NaN]) {
       const e = refusal(() => validateWorkload(W({ [key]: bad }), '--x'));
-      assert.equal(e.message, `--x: ${key}: expected a whole number from 1 to ${max}, found ${bad}`);
+      // tp also takes "auto" (the smallest degree that fits), and its message says so.
+      assert.equal(e.message, `--x: ${key}: expected ${key === 'tp' ? '"auto" or ' : ''}a whole number from 1 to ${max}, found ${bad}`);
     }
   }
   assert.equal(refusal(() => validateWorkload(W({ phase: 'train' as Workload['phase'] }))).message, 'workload: phase: expected prefill or decode, found "train"');

@@ -10,8 +10,10 @@ import { formatPresetList, formatProfile } from '../../src/core/hardware/format'
 import { applyOverride, applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { efficiencyAt, shapeTable } from '../../src/core/hardware/shape-efficiency';
-import { expectedText, parsePath, PROFILE_SPEC, suggest, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
-import { parseHardwareProfile, validateHardwareProfile } from '../../src/core/hardware/validate';
+import { parsePath, suggest } from '../../src/core/hardware/paths';
+import { expectedText, PROFILE_SPEC, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
+import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
+import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
 /** A user's profile with chosen numbers: grouped thousands, a fraction of peak, two tiers, long notes. */
 function mini(extra: Record<string, unknown> = {}) {

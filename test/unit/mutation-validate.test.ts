@@ -169,7 +169,11 @@ test('restrictConsumers and fuseConsumers: the measured projection, not the mode
   assert.deepEqual(kind.norms.find((n) => n.role === 'mlp')!.feeds, ['gate_proj', 'up_proj']);
   // A site that feeds one linear has nothing to fuse.
   assert.deepEqual(fuseConsumers(q, 'attn-norm').layerKinds[0]!.linears, q.layerKinds[0]!.linears);
-  assert.throws(() => fuseConsumers(smol, 'mlp-norm'), /cannot fuse the consumers of site mlp-norm/);
+  // The MLP norm's gate and up (576 → 1536 each) make one 576 → 3072 GEMM, as vLLM runs them.
+  const gateUp = fuseConsumers(smol, 'mlp-norm').layerKinds[0]!;
+  assert.deepEqual(gateUp.linears.find((l) => l.role === 'gate_up'), { name: 'gate_up_proj', role: 'gate_up', in: 576, out: 3072, bias: false });
+  assert.deepEqual(gateUp.norms.find((n) => n.role === 'mlp')!.feeds, ['gate_up_proj']);
+  assert.throws(() => fuseConsumers(smol, 'final-norm'), /cannot fuse the consumers of site final-norm/);
 });
 
 test('each point\'s citation agrees with its own figures: table, row, build, stack flags and notes', () => {
