@@ -11,6 +11,7 @@ import { profile } from '../../src/core/report/profile';
 import { profileChecked } from '../../src/core/report/brief';
 import { formatTable, workloadLine } from '../../src/core/report/formats';
 import { compareHardware } from '../../src/core/report/compare';
+import { formatSweep, runSweep } from '../../src/core/report/sweep';
 import { resolveWorkload, tpText } from '../../src/core/report/tensor-parallel';
 import { DEFAULT_REQUEST, DEFAULT_WORKLOAD, validateWorkload, type WorkloadRequest } from '../../src/core/workload';
 import { InputError } from '../../src/core/errors';
@@ -130,4 +131,17 @@ test('"auto" passes the workload check; any other string for tp is refused, nami
     () => validateWorkload({ ...DEFAULT_WORKLOAD, tp: 'most' } as unknown as WorkloadRequest, 'settings'),
     (e: unknown) => e instanceof InputError && e.field === 'tp' && /"auto" or a whole number from 1 to 1024/.test(e.message),
   );
+});
+
+test('a sweep holds the degree auto chose at its base point and says so; a degree given is not explained', async () => {
+  const spec = await loadFixture('Llama-3.1-8B');
+  const hw = getPreset('dimc');
+  // Auto is 16 at the default workload (derived by hand in the first test); batch 1 alone would fit at a lower degree.
+  const base = resolveWorkload(spec, hw, DEFAULT_REQUEST);
+  const text = formatSweep(runSweep(spec, hw, base, { seq: [base.seq], batch: [1, 32], context: [base.context], tp: [base.tp], ranges: [] }), hw, base);
+  assert.match(text, /^\(tp auto: 16, the smallest that fits at the base point, batch 32, context 2048, held for every point; --tp sets it\)$/m);
+  const rows = text.split('\n').filter((l) => /^\s*2048\s+(1|32)\s+2048\s+16\s/.test(l));
+  assert.equal(rows.length, 2, 'both rows at tp 16');
+  const given = { ...DEFAULT_WORKLOAD, tp: 2 };
+  assert.doesNotMatch(formatSweep(runSweep(spec, hw, given, { seq: [2048], batch: [1], context: [2048], tp: [2], ranges: [] }), hw, given), /tp auto/);
 });

@@ -149,7 +149,16 @@ export function formatSweep(points: SweepPoint[], hw: HardwareProfile, base: Wor
   return [
     `Sweep of ${points.length} points, ${base.phase}, on "${hw.name}": simulated estimates, not measurements.`,
     `(${base.phase === 'prefill' ? 'seq is the prompt length; context is unused' : 'context is the cached length; seq is unused'})`,
+    ...(base.tpChosen ? [tpAutoLine(base)] : []),
     '',
     table(header, rows, align),
   ].join('\n') + '\n';
+}
+
+/** A sweep holds the degree 'auto' chose at the base point (one deployment across the grid); say so. */
+function tpAutoLine(base: Workload): string {
+  const at = `batch ${base.batch}, ${base.phase === 'prefill' ? `seq ${base.seq}` : `context ${base.context}`}`;
+  return base.tpChosen === 'fits-at-none'
+    ? `(tp auto: no degree the heads allow fits at the base point, ${at}, so tp 1 is held for every point; --tp sets it)`
+    : `(tp auto: ${base.tp}, the smallest that fits at the base point, ${at}, held for every point; --tp sets it)`;
 }
