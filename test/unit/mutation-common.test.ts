@@ -1,0 +1,207 @@
+/**
+ * Tests that catch wrong answers in src/common (issue 21): the panel's sweep and what makes a drawn
+ * sweep stale (the rule that drops it lives in the extension's reportPanel.ts today; what is pure is
+ * tested here: which sweep the view carries, and that a sweep differs when the hardware, the kernels
+ * or a held workload value differs), kernel overrides, site sources, the patch column, and the
+ * protocol's validation at its limits. Expected values are written out or computed here by a second
+ * path (profile() at the point's own workload), never read back from the function under test.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildPanelView, buildSweepView, effectiveKernels, inputOf, patchView, siteSources, sweepValues, withKernelOverrides, workloadOf } from '../../src/common/panel-view';
+import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/common/protocol';
+import { escapeHtml, jsonForScript } from '../../src/common/report-html';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { getPreset } from '../../src/core/hardware/presets';
+import { profile } from '../../src/core/report/profile';
+import { DEFAULT_WORKLOAD } from '../../src/core/workload';
+import { loadFixture } from './helpers/fixtures';
+
+const INPUT: WorkloadInput = inputOf({ ...DEFAULT_WORKLOAD, phase: 'decode', batch: 8, context: 1024 });
+const OPTIONS = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null };
+
+test('sweep along tp: each point is profile() at its own workload, every other value held', async () => {
+  const spec = await loadFixture('GPT-2');
+  const sweep = buildSweepView(spec, getPreset('dimc'), 'dimc', INPUT, 'tp');
+  assert.equal(sweep.axis, 'tp');
+  assert.equal(sweep.hardware, 'dimc');
+  // GPT-2's 12 heads split over 1, 2 and 4 chips (8 would split a head; 3 is not a power of two).
+  assert.deepEqual(sweep.points.map((p) => p.tp), [1, 2, 4]);
+  for (const p of sweep.points) {
+    assert.deepEqual([p.phase, p.batch, p.seq, p.context], [INPUT.phase, INPUT.batch, INPUT.seq, INPUT.context]);
+    const direct = profile(spec, getPreset('dimc'), { ...workloadOf(INPUT), tp: p.tp }).totals;
+    assert.equal(p.savedPct, direct.savedPct, `tp ${p.tp}`);
+    assert.equal(p.hiddenCollectivePct, direct.hiddenCollectivePct, `tp ${p.tp}`);
+  }
+});
+
+test('a drawn sweep goes stale when the hardware, the kernels or a held workload value changes', async () => {
+  const spec = await loadFixture('GPT-2');
+  const dimc = getPreset('dimc');
+  const h100 = getPreset('gpu-h100');
+  const savings = (s: { points: { savedPct: number }[] }) => s.points.map((p) => p.savedPct);
+  const drawn = buildSweepView(spec, dimc, 'dimc', INPUT, 'tp');
+  // The same request gives the same sweep (a kept sweep is only right when nothing changed)…
+  assert.deepEqual(buildSweepView(spec, dimc, 'dimc', INPUT, 'tp'), drawn);
+  // …and any of these changes gives other figures, so a sweep drawn before is no longer the panel's.
+  assert.notDeepEqual(savings(buildSweepView(spec, h100, 'gpu-h100', INPUT, 'tp')), savings(drawn), 'another machine');
+  const otherAttention = h100.kernels.attention === 'flash' ? 'eager' : 'flash';
+  assert.notDeepEqual(savings(buildSweepView(spec, h100, 'gpu-h100', INPUT, 'tp', { attention: otherAttention, norm: null })), savings(buildSweepView(spec, h100, 'gpu-h100', INPUT, 'tp')), 'other kernels');
+  assert.notDeepEqual(savings(buildSweepView(spec, dimc, 'dimc', { ...INPUT, batch: 64 }, 'tp')), savings(drawn), 'another batch');
+  // The view carries the sweep it is given, or none.
+  const view = buildPanelView(spec, dimc, INPUT, { ...OPTIONS, sweep: drawn });
+  assert.equal(view.sweep, drawn);
+  assert.equal(buildPanelView(spec, dimc, INPUT, { ...OPTIONS, sweep: null }).sweep, null);
+});
+
+test('sweep values per axis: the powers of two over the range served', async () => {
+  const spec = await loadFixture('GPT-2');
+  const powers = (from: number, to: number) => Array.from({ length: Math.log2(to / from) + 1 }, (_, i) => from * 2 ** i);
+  assert.deepEqual(sweepValues(spec, 'seq'), powers(128, 32768));
+  assert.deepEqual(sweepValues(spec, 'context'), powers(256, 131072));
+  assert.deepEqual(sweepValues(spec, 'batch'), powers(1, 256));
+});
+
+test('kernel overrides: one equal to the profile\'s own choice is none; a real one is a --set with its provenance', () => {
+  const h100 = getPreset('gpu-h100');
+  const own = h100.kernels;
+  const other = { attention: own.attention === 'flash' ? 'eager' : 'flash', norm: own.norm === 'fused' ? 'eager' : 'fused' } as const;
+  assert.deepEqual(effectiveKernels(h100, { attention: own.attention, norm: own.norm }), { attention: null, norm: null });
+  assert.deepEqual(effectiveKernels(h100, { attention: other.attention, norm: own.norm }), { attention: other.attention, norm: null });
+  assert.deepEqual(effectiveKernels(h100, { attention: null, norm: other.norm }), { attention: null, norm: other.norm });
+  assert.equal(withKernelOverrides(h100, { attention: own.attention, norm: null }), h100, 'nothing to change: the same profile');
+  const changed = withKernelOverrides(h100, { attention: other.attention, norm: other.norm }, 'a test');
+  assert.equal(changed.kernels.attention, other.attention);
+  assert.equal(changed.kernels.norm, other.norm);
+  assert.equal(changed.provenance['kernels.attention'], `set in a test (the "gpu-h100" profile says ${own.attention})`);
+  assert.equal(changed.provenance['kernels.norm'], `set in a test (the "gpu-h100" profile says ${own.norm})`);
+  // The same figures as the core's --set path.
+  const viaSet = applyOverrides(h100, [`kernels.attention=${other.attention}`, `kernels.norm=${other.norm}`]);
+  assert.deepEqual({ ...changed, provenance: {} }, { ...viaSet, provenance: {} });
+  assert.equal(h100.kernels.attention, own.attention, 'the profile itself is not changed');
+});
+
+test('site sources: the config file beside a directory, the module called, the keys of each kind', async () => {
+  const spec = await loadFixture('GPT-2');
+  const view = buildPanelView(spec, getPreset('dimc'), INPUT, { ...OPTIONS, sweep: null });
+  const asDir = { ...spec, source: { ...spec.source, format: 'directory' as const, path: '/models/gpt2//' } };
+  const sources = siteSources(asDir, view.report);
+  assert.equal(sources.length, view.report.layerKinds.reduce((n, k) => n + k.sites.length, 0));
+  const byId = new Map(sources.map((s) => [`${s.layerKind}/${s.site}`, s]));
+  const ln1 = byId.get('decoder/attn-norm')!;
+  assert.equal(ln1.configPath, '/models/gpt2/config.json');
+  assert.deepEqual(ln1.keys, ['rms_norm_eps', 'layer_norm_eps', 'layer_norm_epsilon', 'norm_epsilon']);
+  assert.equal(ln1.title, "Go to the modeling code's call of ln_1(…) beside the config, or config.json's norm epsilon (rms_norm_eps, layer_norm_eps, layer_norm_epsilon, norm_epsilon)");
+  const softmax = byId.get('decoder/softmax')!;
+  assert.deepEqual(softmax.keys, ['num_attention_heads', 'n_head', 'num_heads', 'encoder_attention_heads']);
+  assert.match(softmax.title, /^Go to the modeling code's call of the softmax beside the config, or config\.json's attention heads/);
+  // Read from weights: no config to link to.
+  assert.deepEqual(siteSources({ ...spec, source: { ...spec.source, format: 'gguf' as const, path: '/m/x.gguf' } }, view.report), []);
+});
+
+test('patch column: a family the patch does not support skips every site with the reason', async () => {
+  const spec = await loadFixture('GPT-2');
+  const view = buildPanelView(spec, getPreset('dimc'), INPUT, { ...OPTIONS, sweep: null });
+  const report = { ...view.report, model: { ...view.report.model, family: 'mystery', modelType: 'mystery' } };
+  const p = patchView(report);
+  assert.ok(p.refused !== null && /model_type/.test(p.refused) && /"mystery"/.test(p.refused), p.refused ?? '');
+  const label = 'skipped: the PyTorch patch does not support the "mystery" family';
+  assert.equal(p.sites.length, report.layerKinds.reduce((n, k) => n + k.sites.length, 0));
+  for (const s of p.sites) assert.deepEqual({ applied: s.applied, label: s.label, detail: s.detail }, { applied: false, label, detail: label });
+  // GPT-2 itself: the norm sites it defers are applied, the Softmax is left to the kernel.
+  const own = patchView(view.report);
+  assert.equal(own.refused, null);
+  for (const s of own.sites) assert.equal(s.applied, s.site !== 'softmax' && view.report.layerKinds.find((k) => k.id === s.layerKind)!.sites.find((x) => x.id === s.site)!.decision === 'defer', `${s.layerKind}/${s.site}`);
+});
+
+test('workload input: the limits are the core\'s, each just inside accepted and just outside refused', () => {
+  const ok = { ...INPUT };
+  assert.deepEqual(parseWorkloadInput(ok), ok);
+  const limits: [keyof WorkloadInput, number, number][] = [
+    ['batch', 1 << 16, (1 << 16) + 1],
+    ['seq', 1 << 24, (1 << 24) + 1],
+    ['context', 1 << 24, (1 << 24) + 1],
+    ['tp', 1024, 1025],
+  ];
+  for (const [field, inside, outside] of limits) {
+    assert.equal(parseWorkloadInput({ ...ok, [field]: inside })?.[field], inside, `${field} ${inside}`);
+    assert.equal(parseWorkloadInput({ ...ok, [field]: outside }), null, `${field} ${outside}`);
+    assert.equal(parseWorkloadInput({ ...ok, [field]: 1 })?.[field], 1, `${field} 1`);
+    assert.equal(parseWorkloadInput({ ...ok, [field]: 0 }), null, `${field} 0`);
+    assert.equal(parseWorkloadInput({ ...ok, [field]: 2.5 }), null, `${field} 2.5`);
+    assert.equal(parseWorkloadInput({ ...ok, [field]: '8' }), null, `${field} as a string`);
+  }
+  assert.equal(parseWorkloadInput({ ...ok, phase: 'prefill' })?.phase, 'prefill');
+  assert.equal(parseWorkloadInput({ ...ok, phase: 'train' }), null);
+  assert.equal(parseWorkloadInput({ ...ok, dtype: null })?.dtype, null);
+  assert.equal(parseWorkloadInput({ ...ok, dtype: 'int4' })?.dtype, 'int4');
+  assert.equal(parseWorkloadInput({ ...ok, dtype: 'fp64' }), null);
+  assert.equal(parseWorkloadInput({ ...ok, softmaxOffset: 'bound' })?.softmaxOffset, 'bound');
+  assert.equal(parseWorkloadInput({ ...ok, softmaxOffset: 'none' }), null);
+  assert.equal(parseWorkloadInput({ ...ok, deferDepth: undefined })?.deferDepth, 'deepest');
+  assert.equal(parseWorkloadInput({ ...ok, deferDepth: 'linear' })?.deferDepth, 'linear');
+  assert.equal(parseWorkloadInput({ ...ok, deferDepth: 'rope' }), null);
+  assert.equal(parseWorkloadInput([ok]), null);
+  assert.equal(parseWorkloadInput(null), null);
+});
+
+test('kernel overrides as sent: each kernel known or null; anything else refused', () => {
+  assert.deepEqual(parseKernelOverrides(undefined), { attention: null, norm: null });
+  assert.deepEqual(parseKernelOverrides({}), { attention: null, norm: null });
+  assert.deepEqual(parseKernelOverrides({ attention: 'flash', norm: 'eager' }), { attention: 'flash', norm: 'eager' });
+  assert.deepEqual(parseKernelOverrides({ attention: 'eager', norm: 'fused' }), { attention: 'eager', norm: 'fused' });
+  assert.equal(parseKernelOverrides({ attention: 'fused' }), null, 'a norm kernel is not an attention kernel');
+  assert.equal(parseKernelOverrides({ norm: 'flash' }), null, 'an attention kernel is not a norm kernel');
+  assert.equal(parseKernelOverrides({ attention: 1 }), null);
+  assert.equal(parseKernelOverrides(null), null);
+  assert.equal(parseKernelOverrides('flash'), null);
+});
+
+test('webview and host messages: each kind accepted as sent, with its limits', () => {
+  const long = (n: number) => 'x'.repeat(n);
+  assert.deepEqual(parseWebviewMessage({ type: 'profile', hardware: 'dimc', workload: INPUT }), { type: 'profile', hardware: 'dimc', workload: INPUT, kernels: { attention: null, norm: null } });
+  assert.equal(parseWebviewMessage({ type: 'profile', hardware: '', workload: INPUT }), null);
+  assert.equal(parseWebviewMessage({ type: 'profile', hardware: long(4097), workload: INPUT }), null);
+  assert.equal(parseWebviewMessage({ type: 'profile', hardware: long(4096), workload: INPUT })?.type, 'profile');
+  assert.equal(parseWebviewMessage({ type: 'profile', hardware: 'dimc', workload: INPUT, kernels: { attention: 'x' } }), null);
+  assert.deepEqual(parseWebviewMessage({ type: 'rendered', headline: long(65536) }), { type: 'rendered', headline: long(65536) });
+  assert.equal(parseWebviewMessage({ type: 'rendered', headline: long(65537) }), null);
+  assert.deepEqual(parseWebviewMessage({ type: 'openSiteSource', layerKind: long(256), site: 'a' }), { type: 'openSiteSource', layerKind: long(256), site: 'a' });
+  assert.equal(parseWebviewMessage({ type: 'openSiteSource', layerKind: long(257), site: 'a' }), null);
+  assert.deepEqual(parseWebviewMessage({ type: 'openDiff', layerKind: 'decoder', site: null }), { type: 'openDiff', layerKind: 'decoder', site: null });
+  assert.equal(parseWebviewMessage({ type: 'openDiff', layerKind: 'decoder', site: long(257) }), null);
+  assert.equal(parseWebviewMessage({ type: 'openDiff', layerKind: 7, site: null }), null);
+  for (const axis of ['seq', 'context', 'batch', 'tp']) assert.deepEqual(parseWebviewMessage({ type: 'sweep', axis }), { type: 'sweep', axis });
+
+  assert.deepEqual(parseHostMessage({ type: 'busy', label: null }), { type: 'busy', label: null });
+  assert.deepEqual(parseHostMessage({ type: 'busy', label: 'Profiling…' }), { type: 'busy', label: 'Profiling…' });
+  assert.equal(parseHostMessage({ type: 'busy', label: 3 }), null);
+  assert.deepEqual(parseHostMessage({ type: 'error', message: 'bad' }), { type: 'error', message: 'bad' });
+  assert.equal(parseHostMessage({ type: 'error', message: long(65537) }), null);
+  assert.deepEqual(parseHostMessage({ type: 'reveal', section: 'sweep' }), { type: 'reveal', section: 'sweep' });
+  assert.equal(parseHostMessage({ type: 'reveal', section: 'elsewhere' }), null);
+  const sweep = { axis: 'tp', hardware: 'dimc', points: [] };
+  assert.deepEqual(parseHostMessage({ type: 'sweep', sweep }), { type: 'sweep', sweep });
+  assert.equal(parseHostMessage({ type: 'sweep', sweep: { points: [], axis: 3 } }), null);
+  assert.equal(parseHostMessage({ type: 'numerics', numerics: { entries: {} } }), null);
+  assert.equal(parseHostMessage({ type: 'numerics', numerics: { entries: [] } })?.type, 'numerics');
+  assert.equal(parseHostMessage({ type: 'view', view: { report: {}, timelines: {} } }), null);
+  assert.equal(parseHostMessage({ type: 'view', view: { report: {}, timelines: [] } })?.type, 'view');
+});
+
+test('a saved panel state: a model path and a hardware name are needed, kernels fall back to none', () => {
+  const state = { modelPath: '/m/config.json', hardware: 'dimc', workload: INPUT, kernels: { attention: 'flash', norm: null } };
+  assert.deepEqual(parsePanelState(state), state);
+  assert.deepEqual(parsePanelState({ ...state, kernels: { attention: 'warp' } })?.kernels, { attention: null, norm: null });
+  assert.equal(parsePanelState({ ...state, modelPath: '' }), null);
+  assert.equal(parsePanelState({ ...state, hardware: '' }), null);
+  assert.equal(parsePanelState({ ...state, modelPath: 'x'.repeat(4097) }), null);
+  assert.equal(parsePanelState({ ...state, workload: { ...INPUT, tp: 0 } }), null);
+});
+
+test('escapeHtml and jsonForScript: what a model file\'s strings become in the export', () => {
+  assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;');
+  const json = jsonForScript({ name: '</script><!-- & \u2028\u2029' });
+  assert.equal(json, '{"name":"\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028\\u2029"}');
+  assert.deepEqual(JSON.parse(json), { name: '</script><!-- & \u2028\u2029' });
+});
