@@ -5,7 +5,8 @@
  */
 
 import { roundArray } from './floats';
-import { FP64, SoftmaxOffsetSpec, kernelConfig, softmaxVBaseline, softmaxVDeferred } from './kernels';
+import { FP64, kernelConfig } from './kernels';
+import { SoftmaxOffsetSpec, softmaxVBaseline, softmaxVDeferred } from './softmax-kernels';
 import { AttentionInputs, attentionUnit, scaleLogits } from './inputs';
 import { relErrorStats } from './metrics';
 import { BOUND_SLACK, FP16_LN_MAX, LOGIT_SCALE, OFFSETS, ONLINE_BLOCK, OVERFLOW_MAX_LOGIT, SITE_LABEL, makeEntry } from './sites';
