@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { buildPanelView, buildSweepView, effectiveKernels, inputOf, patchView, siteSources, sweepValues, withKernelOverrides, workloadOf } from '../../src/common/panel-view';
 import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/common/protocol';
 import { escapeHtml, jsonForScript } from '../../src/common/report-html';
+import { findTorchPython, interpreterFromPythonApi, noTorchMessage, probeAnswer, probeFailure, probedLines, pythonCandidates, torchRecentEnough } from '../../src/common/python-finder';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { profile } from '../../src/core/report/profile';
@@ -204,4 +205,45 @@ test('escapeHtml and jsonForScript: what a model file\'s strings become in the e
   const json = jsonForScript({ name: '</script><!-- & \u2028\u2029' });
   assert.equal(json, '{"name":"\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028\\u2029"}');
   assert.deepEqual(JSON.parse(json), { name: '</script><!-- & \u2028\u2029' });
+});
+
+test('the Python finder: order, repeats, torch versions, probe outcomes and the message when none has torch', async () => {
+  assert.deepEqual(pythonCandidates({ flag: ' /a/python ', setting: '', environment: '/a/python', pythonExtension: '/venv/bin/python' }), [
+    { path: '/a/python', source: '--python' },
+    { path: '/venv/bin/python', source: 'Python extension' },
+    { path: 'python3', source: 'PATH' },
+    { path: '/usr/bin/python3', source: 'system' },
+  ]);
+  assert.deepEqual(pythonCandidates({ setting: 'python3', environment: null }).map((c) => c.source), ['deferredNorm.python setting', 'system']);
+  assert.deepEqual(pythonCandidates({ environment: '/e/py' }).map((c) => c.source), ['$DEFERRED_NORM_PYTHON', 'PATH', 'system']);
+  // 1.13 is the oldest accepted: 1.12 and 0.x are older, 2.0 and 1.14 newer.
+  for (const [v, ok] of [['1.13.0a0', true], ['1.12.1', false], ['2.0', true], ['1.14', true], ['0.99', false], ['10.1', true], ['v2', null], ['', null]] as const)
+    assert.equal(torchRecentEnough(v), ok, v);
+  assert.deepEqual(probeAnswer('site hook says hi\n2.4.0+cpu\n'), { ok: true, torch: '2.4.0+cpu' });
+  assert.deepEqual(probeAnswer('1.12.0'), { ok: false, why: 'torch 1.12.0, older than 1.13' });
+  assert.deepEqual(probeAnswer('nope'), { ok: false, why: 'printed no torch version ("nope")' });
+  assert.equal(probeAnswer('9'.repeat(100)).ok, false);
+  assert.equal((probeAnswer('2.1.' + '0'.repeat(100)) as { torch: string }).torch.length, 64, 'a version is cut at 64 characters');
+  const base = { code: 1, signal: null, stderr: '', timedOut: false, timeoutMs: 20000 };
+  assert.equal(probeFailure({ ...base, spawnError: 'ENOENT' }), 'not found');
+  assert.equal(probeFailure({ ...base, spawnError: 'EACCES' }), 'could not be started (EACCES)');
+  assert.equal(probeFailure({ ...base, timedOut: true }), 'import torch took over 20 s');
+  assert.equal(probeFailure({ ...base, stderr: 'Traceback\nModuleNotFoundError: No module named torch\n' }), 'ModuleNotFoundError: No module named torch');
+  assert.equal(probeFailure({ ...base, stderr: 'x'.repeat(250) }), `${'x'.repeat(200)}…`);
+  assert.equal(probeFailure({ ...base, stderr: 'x'.repeat(200) }), 'x'.repeat(200));
+  assert.equal(probeFailure({ ...base, code: null, signal: 'SIGKILL' }), 'ended by SIGKILL');
+  assert.equal(probeFailure({ ...base, code: 3 }), 'exited with 3');
+  const probed: string[] = [];
+  const answers: Record<string, { ok: true; torch: string } | { ok: false; why: string }> = { a: { ok: false, why: 'not found' }, b: { ok: true, torch: '2.3' }, c: { ok: true, torch: '2.5' } };
+  const found = await findTorchPython(['a', 'b', 'c'].map((path) => ({ path, source: 'PATH' as const })), async (p) => (probed.push(p), answers[p]!));
+  assert.deepEqual(probed, ['a', 'b'], 'stops at the first with torch');
+  assert.equal(found.found?.path, 'b');
+  assert.deepEqual(probedLines(found.tried), ['a (PATH): not found', 'b (PATH): torch 2.3']);
+  const none = noTorchMessage([{ path: 'a', source: 'system', result: { ok: false, why: 'not found' } }], '--python PATH');
+  assert.ok(none.includes('an interpreter that imports torch >= 1.13 (name one with --python PATH)') && none.includes('tried a (system): not found'), none);
+  assert.ok(noTorchMessage([], 'x').includes('tried nothing'));
+  assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => ({ path: '/env/py' }) } }, null), '/env/py');
+  assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => ({ path: '' }) }, settings: { getExecutionDetails: () => ({ execCommand: ['/old/py', '-X'] }) } }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: [''] }) } }, null), null);
+  assert.equal(await interpreterFromPythonApi(null, null), null);
 });
