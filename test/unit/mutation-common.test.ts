@@ -10,7 +10,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildPanelView, buildSweepView, effectiveKernels, inputOf, patchView, siteSources, sweepValues, withKernelOverrides, workloadOf } from '../../src/common/panel-view';
 import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/common/protocol';
-import { escapeHtml, jsonForScript } from '../../src/common/report-html';
 import { findTorchPython, interpreterFromPythonApi, noTorchMessage, probeAnswer, probeFailure, probedLines, pythonCandidates, torchRecentEnough } from '../../src/common/python-finder';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
@@ -198,13 +197,6 @@ test('a saved panel state: a model path and a hardware name are needed, kernels 
   assert.equal(parsePanelState({ ...state, hardware: '' }), null);
   assert.equal(parsePanelState({ ...state, modelPath: 'x'.repeat(4097) }), null);
   assert.equal(parsePanelState({ ...state, workload: { ...INPUT, tp: 0 } }), null);
-});
-
-test('escapeHtml and jsonForScript: what a model file\'s strings become in the export', () => {
-  assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;');
-  const json = jsonForScript({ name: '</script><!-- & \u2028\u2029' });
-  assert.equal(json, '{"name":"\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028\\u2029"}');
-  assert.deepEqual(JSON.parse(json), { name: '</script><!-- & \u2028\u2029' });
 });
 
 test('the Python finder: order, repeats, torch versions, probe outcomes and the message when none has torch', async () => {
