@@ -10,5 +10,4 @@ import '../unit/mutation-report.test';
 import '../unit/report-figures.test';
 import '../unit/report-memory.test';
 import '../unit/report-compare.test';
-import '../unit/model-summary.test';
 import '../unit/text-sanitize.test';

@@ -54,29 +54,43 @@ function maxFlooredError(y: Float64Array, ref: Float64Array): number {
   return max;
 }
 
+/** Where a norm site's inputs come from: its stream labels, norm kind, widths and mean offset. */
+interface SiteDraw {
+  label: string;
+  poolLabel: string;
+  poolWidth: number;
+  kind: 'rmsnorm' | 'layernorm';
+  widths: number[];
+  offset: number;
+}
+
+/** The draw of a norm → linear site of checkNumerics: the site's own label, the 'weights' pool. */
+function checkDraw(o: NumericsOptions, site: string, kind: 'rmsnorm' | 'layernorm', widths: number[]): SiteDraw {
+  const poolWidth = Math.max(o.shape.outFeatures, o.shape.multiOut.reduce((a, b) => a + b, 0));
+  return { label: site, poolLabel: 'weights', poolWidth, kind, widths, offset: 0 };
+}
+
 /**
  * Each consumer's baseline and deferred max error, by the unfused kernels, on the inputs the check
- * draws for 'norm-multi-linear' (x, γ, β by the site's label; consumer c takes the next m columns of
- * one n × max(outFeatures, Σ widths) weight pool; its bias by `label:c`).
+ * draws (x, γ, β by the site's label; consumer c takes the next m columns of one n × poolWidth weight
+ * pool; its bias by `label:c`).
  */
-function perConsumer(o: NumericsOptions, dtype: NumericsDtype): { base: number; def: number }[] {
-  const { hidden: n, rows, multiOut, outFeatures } = o.shape;
-  const label = 'norm-multi-linear';
-  const width = Math.max(outFeatures, multiOut.reduce((a, b) => a + b, 0));
-  const pool = weight(o.seed, 'weights', n, width);
-  const layer = o.normKind === 'layernorm';
+function perConsumer(o: Pick<NumericsOptions, 'seed' | 'accumulate' | 'linearBias'>, n: number, rows: number, draw: SiteDraw, dtype: NumericsDtype): { base: number; def: number }[] {
+  const { label, poolWidth: width, kind, widths } = draw;
+  const pool = weight(o.seed, draw.poolLabel, n, width);
+  const layer = kind === 'layernorm';
   const norm: NormParams = {
-    kind: o.normKind,
+    kind,
     gamma: roundArray(dtype, gammaVector(o.seed, label, n)),
     beta: layer ? roundArray(dtype, betaVector(o.seed, label, n)) : null,
     eps: layer ? 1e-5 : 1e-6,
   };
-  const x = roundArray(dtype, activations(o.seed, label, rows, n));
+  const x = roundArray(dtype, activations(o.seed, label, rows, n, draw.offset));
   const cfg = kernelConfig(dtype, o.accumulate);
   let c0 = 0;
-  return multiOut.map((m, c) => {
+  return widths.map((m, c) => {
     const W = new Float64Array(n * m);
-    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) W[i * m + j] = pool[i * width + c0 + j]!;
+    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) W[i * m + j] = pool[i * width + ((c0 + j) % width)]!;
     c0 += m;
     const Ws = roundArray(dtype, W);
     const b = o.linearBias ? roundArray(dtype, biasVector(o.seed, `${label}:${c}`, m)) : null;
@@ -100,7 +114,7 @@ test('norm → several linears: the worst consumer, and the entry is the worst o
         for (const dtype of o.dtypes) {
           const where = `${normKind}, bias ${linearBias}, seed ${seed}, ${dtype}`;
           const e = r.entries.find((x) => x.dtype === dtype)!;
-          const each = perConsumer(o, dtype);
+          const each = perConsumer(o, o.shape.hidden, o.shape.rows, checkDraw(o, 'norm-multi-linear', normKind, o.shape.multiOut), dtype);
           const defs = each.map((c) => c.def);
           const expected = defs.indexOf(Math.max(...defs));
           assert.equal(e.worstConsumer, expected, `${where}: deferred max per consumer ${defs.map((d) => d.toExponential(3)).join(', ')}`);
@@ -114,6 +128,37 @@ test('norm → several linears: the worst consumer, and the entry is the worst o
   // The cases above must tell "the worst" from "the first" and from "the last".
   assert.ok(worst.includes(0) && worst.some((w) => w > 0), `worst consumers seen: ${worst.join(', ')}`);
   assert.ok(worst.some((w) => w < 2), `worst consumers seen: ${worst.join(', ')}`);
+});
+
+test('RMSNorm → Linear and LayerNorm → Linear run their own norm whatever normKind says, one consumer each', () => {
+  for (const [site, kind, other] of [['rmsnorm-linear', 'rmsnorm', 'layernorm'], ['layernorm-linear', 'layernorm', 'rmsnorm']] as const) {
+    const o = options({ sites: [site], normKind: other, linearBias: true, dtypes: ['fp32', 'bf16'] });
+    const r = checkNumerics(o);
+    assert.equal(r.entries.length, 2);
+    for (const e of r.entries) {
+      const [each] = perConsumer(o, o.shape.hidden, o.shape.rows, checkDraw(o, site, kind, [o.shape.outFeatures]), e.dtype);
+      const where = `${site} (normKind ${other}), ${e.dtype}`;
+      assert.ok(Math.abs(e.deferredMaxRelErr - each!.def) <= 1e-9 * each!.def, `${where}: deferred ${e.deferredMaxRelErr} vs ${each!.def}`);
+      assert.ok(Math.abs(e.baselineMaxRelErr - each!.base) <= 1e-9 * each!.base, `${where}: baseline ${e.baselineMaxRelErr} vs ${each!.base}`);
+      assert.equal('worstConsumer' in e, false, `${where}: one consumer, no worst consumer`);
+      assert.equal(e.site, `${kind === 'rmsnorm' ? 'RMSNorm' : 'LayerNorm'} → Linear (+bias)`);
+    }
+    // The LayerNorm fold and the cancellation sweep come with a LayerNorm site, not with normKind.
+    assert.equal(r.layerNormFold === null, kind === 'rmsnorm', `${site}: fold check`);
+    assert.equal(r.layerNormCancellation === undefined, kind === 'rmsnorm', `${site}: cancellation sweep`);
+  }
+  const multi = (normKind: 'rmsnorm' | 'layernorm') => checkNumerics(options({ normKind, dtypes: ['fp32'] }));
+  assert.equal(multi('rmsnorm').layerNormFold, null, 'several consumers of an RMSNorm: no LayerNorm checks');
+  assert.ok(multi('layernorm').layerNormFold?.ok, 'several consumers of a LayerNorm: the fold is checked');
+  assert.ok(multi('layernorm').layerNormCancellation !== undefined);
+});
+
+test('the deeper-deferral entries are labelled by their site kind', () => {
+  const r = checkNumerics(options({ sites: ['rmsnorm-rope', 'rmsnorm-attention'], dtypes: ['fp32'] }));
+  assert.deepEqual(
+    r.entries.map((e) => e.site),
+    ['RMSNorm → q, k → RoPE, r after RoPE', 'RMSNorm → attention, r on the logits and after Σ (prefill, causal)', 'RMSNorm → attention, r on the logits and after Σ (decode)'],
+  );
 });
 
 test('the label of several consumers names the norm, their count and widths, and the bias', () => {
@@ -154,18 +199,29 @@ function onePassVarianceError(seed: number, ratio: number, rows: number, n: numb
 }
 
 test('LayerNorm cancellation: the variance error is the one-pass variance against the two-pass one', () => {
-  const shape: NumericsShape = { ...SHAPE, hidden: 256, rows: 4 };
-  const o = options({ normKind: 'layernorm' });
-  const sweep = layerNormCancellation(o, shape, ['fp32'], [10, 100]);
-  assert.deepEqual(sweep.map((c) => c.meanOverStd), [10, 100]);
+  // Under the sweep's own caps (hidden 256, 4 rows, 32 outputs), so the sizes asked for are the ones used.
+  const shape: NumericsShape = { ...SHAPE, hidden: 128, rows: 2, outFeatures: 16 };
+  const o = options({ normKind: 'layernorm', tolerance: 4 });
+  const sweep = layerNormCancellation(o, shape, ['fp32', 'bf16'], [10, 100]);
+  assert.deepEqual(sweep.map((c) => [c.meanOverStd, c.dtype]), [[10, 'fp32'], [10, 'bf16'], [100, 'fp32'], [100, 'bf16']]);
   for (const c of sweep) {
-    const direct = onePassVarianceError(o.seed, c.meanOverStd, 4, 256);
-    // The sweep derives it from r = 1/√(var + ε): var's relative error ≈ 2 × r's, to first order
-    // (the second-order term is ¾ of the square of the error, well below 10% of it here).
-    assert.ok(direct > 1e-6 && direct < 0.05, `mean/std ${c.meanOverStd}: the one-pass error ${direct} is in the first-order range`);
-    assert.ok(Math.abs(c.varianceRelErr - direct) <= 0.1 * direct, `mean/std ${c.meanOverStd}: ${c.varianceRelErr} vs ${direct} computed directly`);
+    const where = `mean/std ${c.meanOverStd}, ${c.dtype}`;
+    if (c.dtype === 'fp32') {
+      const direct = onePassVarianceError(o.seed, c.meanOverStd, 2, 128);
+      // The sweep derives it from r = 1/√(var + ε): var's relative error ≈ 2 × r's, to first order
+      // (the second-order term is ¾ of the square of the error, well below 10% of it here).
+      assert.ok(direct > 1e-6 && direct < 0.05, `${where}: the one-pass error ${direct} is in the first-order range`);
+      assert.ok(Math.abs(c.varianceRelErr - direct) <= 0.1 * direct, `${where}: ${c.varianceRelErr} vs ${direct} computed directly`);
+    }
+    // The LayerNorm → Linear errors at that mean, one consumer of 16 columns of the sweep's own pool.
+    const draw: SiteDraw = { label: `lncancel:${c.meanOverStd}`, poolLabel: 'lncancel', poolWidth: 16, kind: 'layernorm', widths: [16], offset: c.meanOverStd };
+    const [each] = perConsumer(o, 128, 2, draw, c.dtype);
+    assert.ok(Math.abs(c.deferredMaxRelErr - each!.def) <= 1e-9 * each!.def, `${where}: deferred ${c.deferredMaxRelErr} vs ${each!.def}`);
+    assert.ok(Math.abs(c.baselineMaxRelErr - each!.base) <= 1e-9 * each!.base, `${where}: baseline ${c.baselineMaxRelErr} vs ${each!.base}`);
+    assert.equal(c.withinBaseline, each!.def <= 4 * each!.base, `${where}: within at tolerance 4`);
   }
-  assert.ok(sweep[1]!.varianceRelErr > 10 * sweep[0]!.varianceRelErr, 'ten times the mean: the cancellation grows about a hundredfold');
+  assert.ok(sweep.some((c) => c.withinBaseline) && sweep.some((c) => !c.withinBaseline), 'both verdicts occur (deferred/baseline 1.3 and 2.0 at mean 10, 8.5 and 129 at mean 100), so the verdict is tested');
+  assert.ok(sweep[2]!.varianceRelErr > 10 * sweep[0]!.varianceRelErr, 'ten times the mean: the cancellation grows about a hundredfold');
 });
 
 test('withinBaseline is deferred max ≤ tolerance × baseline max, at the boundary', () => {
@@ -177,6 +233,10 @@ test('withinBaseline is deferred max ≤ tolerance × baseline max, at the bound
   // Just above the ratio: within; just below: not (the tolerance must be ≥ 1).
   assert.equal(checkNumerics({ ...o, tolerance: ratio * (1 + 1e-9) }).entries[0]!.withinBaseline, true);
   assert.equal(checkNumerics({ ...o, tolerance: Math.max(1, ratio * (1 - 1e-6)) }).entries[0]!.withinBaseline, false);
+  // Exactly at the boundary (deferred max = tolerance × baseline max, in floating point): within.
+  const t = [ratio, ratio * (1 + Number.EPSILON), ratio * (1 - Number.EPSILON)].find((x) => e.baselineMaxRelErr * x === e.deferredMaxRelErr);
+  assert.ok(t !== undefined, 'a tolerance that lands exactly on the deferred max');
+  assert.equal(checkNumerics({ ...o, tolerance: t }).entries[0]!.withinBaseline, true);
 });
 
 test('caps: shapes are cut to the caps, consumers scaled together, and a capped shape says what was asked', () => {
@@ -220,6 +280,15 @@ test('numericsShapeFor: a model\'s sizes, capped, with grouped-query attention\'
     context: 256,
     rows: 4,
   });
+  // Sizes of 1 are sizes (not missing), and an FFN of 1 is the output width, not the vocabulary.
+  assert.deepEqual(numericsShapeFor({ hidden: 1, headDim: 1, ffn: 1, vocab: 40, kvHeads: 1, heads: 1 }), {
+    hidden: 1,
+    outFeatures: 1,
+    multiOut: [1, 1, 1],
+    headDim: 1,
+    context: 256,
+    rows: 4,
+  });
   // Missing sizes fall back: head_dim 64, hidden heads × head_dim, KV heads = heads (at most heads).
   assert.deepEqual(numericsShapeFor({ hidden: NaN, headDim: 0, ffn: 0, vocab: NaN, kvHeads: 99, heads: 2 }), {
     hidden: 128,
@@ -247,6 +316,11 @@ test('bad options: one InputError naming the field and what was expected', () =>
     [{ shape: { ...SHAPE, multiOut: [] } }, /shape\.multiOut.*a non-empty array/],
     [{ shape: { ...SHAPE, multiOut: [8, -1] } }, /shape\.multiOut\[1\].*a positive integer/],
   ];
+  // The limits themselves are accepted: a tolerance of 1, sizes of 1.
+  assert.equal(checkNumerics(options({ tolerance: 1, dtypes: ['fp32'] })).tolerance, 1);
+  const ones = { hidden: 1, outFeatures: 1, multiOut: [1], headDim: 1, context: 1, rows: 1 };
+  assert.deepEqual(capShape(ones), ones);
+  for (const field of ['outFeatures', 'headDim', 'context'] as const) bad.push([{ shape: { ...SHAPE, [field]: 0 } }, new RegExp(`shape\\.${field}.*a positive integer`)]);
   for (const [over, message] of bad)
     assert.throws(
       () => checkNumerics(options(over)),
