@@ -9,6 +9,7 @@
  * does not resolve under the tsx/cjs hook this runner uses.
  */
 import '../unit/mutation-report.test';
+import '../unit/mutation-report-formats.test';
 import '../unit/report-figures.test';
 import '../unit/report-memory.test';
 import '../unit/report-compare.test';
