@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getPreset } from '../../src/core/hardware/presets';
-import { formatCsv, formatMarkdown, formatTable, toChromeTrace } from '../../src/core/report/formats';
+import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace } from '../../src/core/report/formats';
 import { formatNumerics, numericsOptionsFor, numericsPass } from '../../src/core/report/numerics';
 import { profile, reportOf } from '../../src/core/report/profile';
 import type { LayerKindResult, Report } from '../../src/core/report/types';
@@ -235,11 +235,18 @@ test('Chrome trace: every op of both schedules at its simulated time, layer kind
         assert.ok(Math.abs(e.ts! - (offset + run.timeline.start[j]! / 1000)) < 1e-9, `${pick} ${op.name} start`);
         assert.ok(Math.abs(e.dur! - (run.timeline.end[j]! - run.timeline.start[j]!) / 1000) < 1e-9, `${pick} ${op.name} duration`);
         assert.equal(e.args!['layerKind'], k.id);
+        assert.equal(e.args!['site'], op.site ?? undefined, `${op.name}: its site, when it has one`);
       });
       // The next kind starts 1 µs after this one's makespan.
       offset += run.timeline.makespanNs / 1000 + 1;
     }
   }
+  // Nothing else: a name for each of the 2 processes and 4 engine threads per process, then the ops.
+  assert.equal(trace.traceEvents.length, 2 + 2 * 4 + expected);
+  const other = (JSON.parse(toChromeTrace(reportOf(spec, hw, DECODE, sim), sim)) as { otherData: { estimate: string; model: string; workload: { batch: number } } }).otherData;
+  assert.equal(other.model, 'GPT-2');
+  assert.match(other.estimate, /^Simulated estimate/);
+  assert.equal(other.workload.batch, DECODE.batch);
   const meta = trace.traceEvents.filter((e) => e.ph === 'M' && e.name === 'process_name').map((e) => [e.pid, (e.args as { name: string }).name]);
   assert.deepEqual(meta, [[1, 'baseline (simulated, dimc)'], [2, 'deferred (simulated, dimc)']]);
   // One thread per engine, named by the engine its ops run on.
@@ -248,4 +255,9 @@ test('Chrome trace: every op of both schedules at its simulated time, layer kind
     const op = sim.kinds.flatMap((k) => k.baseline.graph.ops).find((o) => o.name === e.name)!;
     assert.equal(threads.get(e.tid), op.engine, e.name);
   }
+});
+
+test('the export formats the CLI and the panel offer', () => {
+  // As README.md lists them for `profile --format`.
+  assert.deepEqual(REPORT_FORMATS, ['table', 'json', 'csv', 'md', 'trace', 'html']);
 });
