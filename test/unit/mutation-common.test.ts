@@ -48,7 +48,10 @@ test('a drawn sweep goes stale when the hardware, the kernels or a held workload
   const otherAttention = h100.kernels.attention === 'flash' ? 'eager' : 'flash';
   assert.notDeepEqual(savings(buildSweepView(spec, h100, 'gpu-h100', INPUT, 'tp', { attention: otherAttention, norm: null })), savings(buildSweepView(spec, h100, 'gpu-h100', INPUT, 'tp')), 'other kernels');
   assert.notDeepEqual(savings(buildSweepView(spec, dimc, 'dimc', { ...INPUT, batch: 64 }, 'tp')), savings(drawn), 'another batch');
-  // The view carries the sweep it is given, or none.
+  // The view carries the sweep and the validation headline it is given, or none.
+  const validation = { points: 12, heldBack: 4, heldBackErrorPct: 9.5 };
+  assert.deepEqual(buildPanelView(spec, dimc, INPUT, { ...OPTIONS, sweep: null, validation }).validation, validation);
+  assert.equal(buildPanelView(spec, dimc, INPUT, { ...OPTIONS, sweep: null }).validation, null);
   const view = buildPanelView(spec, dimc, INPUT, { ...OPTIONS, sweep: drawn });
   assert.equal(view.sweep, drawn);
   assert.equal(buildPanelView(spec, dimc, INPUT, { ...OPTIONS, sweep: null }).sweep, null);
@@ -79,6 +82,9 @@ test('kernel overrides: one equal to the profile\'s own choice is none; a real o
   const viaSet = applyOverrides(h100, [`kernels.attention=${other.attention}`, `kernels.norm=${other.norm}`]);
   assert.deepEqual({ ...changed, provenance: {} }, { ...viaSet, provenance: {} });
   assert.equal(h100.kernels.attention, own.attention, 'the profile itself is not changed');
+  // The other numbers keep their own provenance.
+  for (const key of Object.keys(h100.provenance).filter((k) => !k.startsWith('kernels.'))) assert.equal(changed.provenance[key], h100.provenance[key], key);
+  assert.ok(Object.keys(h100.provenance).length > 10);
 });
 
 test('site sources: the config file beside a directory, the module called, the keys of each kind', async () => {
@@ -95,6 +101,8 @@ test('site sources: the config file beside a directory, the module called, the k
   const softmax = byId.get('decoder/softmax')!;
   assert.deepEqual(softmax.keys, ['num_attention_heads', 'n_head', 'num_heads', 'encoder_attention_heads']);
   assert.match(softmax.title, /^Go to the modeling code's call of the softmax beside the config, or config\.json's attention heads/);
+  // Read from the config file itself: that file.
+  assert.equal(siteSources({ ...spec, source: { ...spec.source, format: 'config.json' as const, path: '/m/c.json' } }, view.report)[0]!.configPath, '/m/c.json');
   // Read from weights: no config to link to.
   assert.deepEqual(siteSources({ ...spec, source: { ...spec.source, format: 'gguf' as const, path: '/m/x.gguf' } }, view.report), []);
 });
@@ -142,6 +150,7 @@ test('workload input: the limits are the core\'s, each just inside accepted and 
   assert.equal(parseWorkloadInput({ ...ok, deferDepth: 'linear' })?.deferDepth, 'linear');
   assert.equal(parseWorkloadInput({ ...ok, deferDepth: 'rope' }), null);
   assert.equal(parseWorkloadInput([ok]), null);
+  assert.throws(() => workloadOf({ ...ok, batch: 0 }), /workload/, 'the core names the workload when it refuses one');
   assert.equal(parseWorkloadInput(null), null);
 });
 
@@ -172,13 +181,21 @@ test('webview and host messages: each kind accepted as sent, with its limits', (
   assert.equal(parseWebviewMessage({ type: 'openDiff', layerKind: 'decoder', site: long(257) }), null);
   assert.equal(parseWebviewMessage({ type: 'openDiff', layerKind: 7, site: null }), null);
   for (const axis of ['seq', 'context', 'batch', 'tp']) assert.deepEqual(parseWebviewMessage({ type: 'sweep', axis }), { type: 'sweep', axis });
+  for (const type of ['ready', 'verify', 'export', 'exportPytorchPatch']) assert.deepEqual(parseWebviewMessage({ type, extra: 1 }), { type });
 
   assert.deepEqual(parseHostMessage({ type: 'busy', label: null }), { type: 'busy', label: null });
   assert.deepEqual(parseHostMessage({ type: 'busy', label: 'Profiling…' }), { type: 'busy', label: 'Profiling…' });
   assert.equal(parseHostMessage({ type: 'busy', label: 3 }), null);
   assert.deepEqual(parseHostMessage({ type: 'error', message: 'bad' }), { type: 'error', message: 'bad' });
   assert.equal(parseHostMessage({ type: 'error', message: long(65537) }), null);
-  assert.deepEqual(parseHostMessage({ type: 'reveal', section: 'sweep' }), { type: 'reveal', section: 'sweep' });
+  for (const section of ['headline', 'layers', 'timeline', 'sites', 'numerics', 'pseudocode', 'controls', 'sweep'])
+    assert.deepEqual(parseHostMessage({ type: 'reveal', section }), { type: 'reveal', section });
+  assert.equal(parseHostMessage(null), null);
+  assert.equal(parseHostMessage('view'), null);
+  assert.equal(parseHostMessage({ type: 'ready' }), null, 'a webview message is not a host message');
+  assert.equal(parseHostMessage({ type: 'view', view: { report: 1, timelines: [] } }), null);
+  assert.equal(parseHostMessage({ type: 'view', view: [] }), null);
+  assert.equal(parseHostMessage({ type: 'sweep', sweep: { axis: 'tp' } }), null, 'a sweep without points');
   assert.equal(parseHostMessage({ type: 'reveal', section: 'elsewhere' }), null);
   const sweep = { axis: 'tp', hardware: 'dimc', points: [] };
   assert.deepEqual(parseHostMessage({ type: 'sweep', sweep }), { type: 'sweep', sweep });
