@@ -93,7 +93,9 @@ async function handReport(): Promise<Report> {
 }
 
 test('CSV: each column holds its own figure (hand-set layers)', async () => {
-  const csv = formatCsv(await handReport()).trimEnd().split('\n').map((line) => line.split(','));
+  const text = formatCsv(await handReport());
+  assert.ok(text.endsWith('\n3,head,4.0000,4.5000,-0.5000,-12.500,,ln_f → lm_head,,1\n') && !text.endsWith('\n\n'), 'one line per row, each ended by a newline');
+  const csv = text.trimEnd().split('\n').map((line) => line.split(','));
   assert.deepEqual(csv, [
     ['index', 'kind', 'baselineUs', 'deferredUs', 'savedUs', 'savedPct', 'deferredSites', 'keptSites', 'ineligibleSites', 'count'],
     // 2.5 of 10 µs saved = 25%; the two deferred sites joined by "; ".
@@ -101,6 +103,10 @@ test('CSV: each column holds its own figure (hand-set layers)', async () => {
     // A negative saving: −0.5 of 4 µs = −12.5%.
     ['3', 'head', '4.0000', '4.5000', '-0.5000', '-12.500', '', 'ln_f → lm_head', '', '1'],
   ]);
+  // A layer that takes no time: a saving of 0%, not 0/0.
+  const r = await handReport();
+  const idle = formatCsv({ ...r, layers: [{ ...r.layers[0]!, baselineUs: 0, deferredUs: 0, savedUs: 0 }] }).split('\n')[1]!.split(',');
+  assert.equal(idle[5], '0');
 });
 
 test('table and Markdown: the kind rows, the whole-model row and the collective line (hand-set figures)', async () => {
