@@ -29,6 +29,15 @@ test('Python string bodies: each kind of character escaped as Python reads it ba
     ['😀', '\\U0001f600'],
     ['\ud800x', '\\ud800x'],
     ['\udc00', '\\udc00'],
+    // The ends of the surrogate ranges: a pair is one code point, anything else one \u escape each.
+    ['\ud7ff\udc00', '\\ud7ff\\udc00'],
+    ['\ud800\udc00', '\\U00010000'],
+    ['\udbff\udfff', '\\U0010ffff'],
+    ['\udbff\udbff', '\\udbff\\udbff'],
+    ['\ud800\ue000', '\\ud800\\ue000'],
+    ['\ud800\udbff', '\\ud800\\udbff'],
+    ['\uffff', '\\uffff'],
+    ['\u0080', '\\u0080'],
   ];
   for (const [text, body] of cases) assert.equal(pythonStringBody(text), body, JSON.stringify(text));
 });
@@ -45,6 +54,8 @@ test('Python literals: scalars, lists on one line, nested values indented by fou
   assert.equal(pythonLiteral({}), '{}');
   assert.equal(pythonLiteral([1, 'a', null]), '[1, "a", None]');
   assert.equal(pythonLiteral({ a: [1, 2], b: { c: 'd' } }), '{\n    "a": [1, 2],\n    "b": {\n        "c": "d",\n    },\n}');
+  // A list with one non-scalar is written one item a line.
+  assert.equal(pythonLiteral([1, { k: 1 }]), '[\n    1,\n    {\n        "k": 1,\n    },\n]');
   assert.equal(pythonLiteral([{ k: 1 }, [2]]), '[\n    {\n        "k": 1,\n    },\n    [2],\n]');
   assert.equal(pythonLiteral({ 'q"': 1 }), '{\n    "q\\"": 1,\n}');
   assert.throws(() => pythonLiteral(NaN), /finite/);
@@ -66,6 +77,9 @@ test('what the patch does with a site: each decision, the Softmax, and each dept
   assert.deepEqual(patchStatus({ ...base, depth: null }, 'qwen2'), { applied: true, label: 'applied by the patch', detail: 'applied by the patch: saves 1 µs' });
   // Past RoPE or into the attention: only where the runtime replaces the attention forward (Llama-style).
   assert.deepEqual(patchStatus({ ...base, depth: 'rope' }, 'llama'), { applied: true, label: 'applied by the patch', detail: 'applied by the patch: saves 1 µs' });
+  for (const family of ['mistral', 'gemma'] as const)
+    assert.deepEqual(patchStatus({ ...base, depth: 'rope' }, family), { applied: true, label: 'applied by the patch', detail: 'applied by the patch: saves 1 µs' }, family);
+  assert.equal(SOFTMAX_SKIP_REASON, "PyTorch's SDPA and FlashAttention already divide by the row sum after ·V; the patch does not replace the attention's softmax");
   assert.deepEqual(patchStatus({ ...base, depth: 'attention' }, 'gemma2'), { applied: true, label: 'applied by the patch', detail: 'applied by the patch: saves 1 µs' });
   assert.deepEqual(patchStatus({ ...base, depth: 'attention' }, 'qwen2'), {
     applied: true,
@@ -97,6 +111,24 @@ test("the plan: one entry per site per layer kind with the report's figures, rou
   assert.equal(second!.savedUs, 0);
   assert.equal(second!.decision, 'keep');
   assert.equal(second!.depth, null, 'a kept site has no depth');
+  assert.equal(first!.depth, kinds[0]!.sites[0]!.depth, 'a deferred site keeps its depth');
+  assert.ok(first!.depth !== null);
+  assert.equal(pytorchPlan(report).generator, 'deferred-norm');
+  // The family: the report's, else its model_type, else a refusal naming both and the supported ones.
+  assert.equal(pytorchPlan({ ...report, model: { ...report.model, family: 'gpt2-like', modelType: 'llama' } }).family, 'llama');
+  const refused = (family: string, modelType: string) => {
+    try {
+      pytorchPlan({ ...report, model: { ...report.model, family, modelType } });
+    } catch (err) {
+      assert.ok(err instanceof InputError);
+      return err.message;
+    }
+    return assert.fail('not refused');
+  };
+  const both = refused('mystery', 'other');
+  assert.ok(both.includes('"mystery" (model_type "other")') && both.includes('model_type') && both.includes(`a family the PyTorch patch supports (llama, mistral, qwen2, qwen3, gemma, gemma2, phi3, gpt_neox, gpt2)`), both);
+  assert.ok(refused('mystery', 'mystery').includes('"mystery"') && !refused('mystery', 'mystery').includes('(model_type'));
+  assert.ok(!refused('mystery', '').includes('(model_type'));
   assert.deepEqual(first!.layers, kinds[0]!.layers);
   for (const s of plan.sites) {
     const own = kinds.flatMap((k) => k.sites).find((x) => x.id === s.id)!;
@@ -106,22 +138,44 @@ test("the plan: one entry per site per layer kind with the report's figures, rou
   assert.deepEqual(plan.sites.at(-1)!.layers, [report.model.layers], "the head's entry is the layer after the last");
 });
 
-test('the module: its header counts the deferred sites, the runtime follows, __future__ imports first', async () => {
-  const report = profile(await loadFixture('GPT-2'), getPreset('dimc'), DEFAULT_WORKLOAD);
+test('the module: its header written out, PLAN holds every site, the runtime follows with its __future__ imports first', async () => {
+  const r = profile(await loadFixture('GPT-2'), getPreset('dimc'), DEFAULT_WORKLOAD);
+  // One site kept by hand, so the header's count is not simply every site.
+  const report = { ...r, layerKinds: r.layerKinds.map((k, i) => (i === 0 ? { ...k, sites: k.sites.map((x, j) => (j === 0 ? { ...x, decision: 'keep' as const } : x)) } : k)) };
   const all = report.layerKinds.flatMap((k) => k.sites);
-  const deferred = all.filter((s) => s.decision === 'defer').length;
-  const runtime = 'import torch\nfrom __future__ import annotations\n\ndef apply(model):\n    return model\n\n\n';
-  const text = pytorchModule(report, runtime, 'gen 1.0');
+  const deferred = all.filter((x) => x.decision === 'defer').length;
+  assert.ok(deferred > 0 && deferred < all.length);
+  const runtime = 'import torch\n# from __future__ import nothing (a comment stays)\nfrom __future__ import annotations\n\ndef apply(model):\n    return model\n\n\n';
+  const text = pytorchModule(report, runtime);
   const lines = text.split('\n');
-  assert.equal(lines[0], '"""Deferred-norm PyTorch patch for GPT-2 (family gpt2).');
-  assert.ok(lines.includes('Generated by gen 1.0; do not edit it, generate it again.'));
-  assert.ok(lines.includes(`Sites: ${deferred} of ${all.length} deferred (one entry per site per layer kind).`));
-  assert.ok(lines.includes(`Workload: ${planWorkload(report.workload)}`));
-  const docEnd = lines.indexOf('"""', 1);
-  assert.equal(lines[docEnd + 1], 'from __future__ import annotations', 'the __future__ import right after the docstring');
+  assert.deepEqual(lines.slice(0, 17), [
+    '"""Deferred-norm PyTorch patch for GPT-2 (family gpt2).',
+    '',
+    'Generated by deferred-norm; do not edit it, generate it again.',
+    `Hardware: dimc (${report.hardware.title})`,
+    `Workload: ${planWorkload(report.workload)}`,
+    `Sites: ${deferred} of ${all.length} deferred (one entry per site per layer kind).`,
+    '',
+    'Which sites to defer was decided from a simulated estimate of latency on that hardware',
+    'and workload, not from a measurement. apply(model) rewrites the deferred sites of a loaded',
+    "model, checks its outputs against the original, and restores it if they differ.",
+    '',
+    'Use:  import deferred_norm_patch; deferred_norm_patch.apply(model)',
+    '  or: python deferred_norm_patch.py MODEL_FOLDER',
+    '"""',
+    'from __future__ import annotations',
+    '',
+    'PLAN = {',
+  ]);
+  assert.ok(text.includes('# from __future__ import nothing (a comment stays)\n'), 'only a line that starts with the import moves');
   assert.equal(lines.filter((l) => l.startsWith('from __future__')).length, 1, 'moved, not copied');
+  // PLAN: the plan's fields and one entry per site, each with its id.
+  assert.ok(text.includes('    "format": "deferred-norm-plan/1",\n') && text.includes('    "family": "gpt2",\n'));
+  for (const x of all) assert.ok(text.includes(`            "id": "${x.id}",\n`), x.id);
+  assert.equal((text.match(/"decision": "keep"/g) ?? []).length, all.length - deferred);
   assert.ok(text.indexOf('PLAN = {') < text.indexOf('import torch'), 'PLAN before the runtime');
   assert.ok(text.endsWith('def apply(model):\n    return model\n'), 'the runtime verbatim, one final newline');
+  assert.ok(pytorchModule(report, runtime, 'gen 1.0').includes('\nGenerated by gen 1.0; do not edit it'));
 });
 
 test('formatPseudocode: banners of a fixed width, before/after per site, blocks only without a filter', () => {
