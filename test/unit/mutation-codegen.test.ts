@@ -36,7 +36,7 @@ test('Python string bodies: each kind of character escaped as Python reads it ba
     ['\udbff\udbff', '\\udbff\\udbff'],
     ['\ud800\ue000', '\\ud800\\ue000'],
     ['\ud800\udbff', '\\ud800\\udbff'],
-    ['\uffff', '\\uffff'],
+    ['\uffffx', '\\uffffx'],
     ['\u0080', '\\u0080'],
   ];
   for (const [text, body] of cases) assert.equal(pythonStringBody(text), body, JSON.stringify(text));
@@ -116,6 +116,7 @@ test("the plan: one entry per site per layer kind with the report's figures, rou
   assert.equal(pytorchPlan(report).generator, 'deferred-norm');
   // The family: the report's, else its model_type, else a refusal naming both and the supported ones.
   assert.equal(pytorchPlan({ ...report, model: { ...report.model, family: 'gpt2-like', modelType: 'llama' } }).family, 'llama');
+  assert.equal(pytorchPlan({ ...report, model: { ...report.model, family: 'qwen3', modelType: 'qwen3_custom' } }).family, 'qwen3');
   const refused = (family: string, modelType: string) => {
     try {
       pytorchPlan({ ...report, model: { ...report.model, family, modelType } });
