@@ -36,6 +36,7 @@ test('Python string bodies: each kind of character escaped as Python reads it ba
     ['\udbff\udbff', '\\udbff\\udbff'],
     ['\ud800\ue000', '\\ud800\\ue000'],
     ['\ud800\udbff', '\\ud800\\udbff'],
+    ['\udc00\udc00', '\\udc00\\udc00'],
     ['\uffffx', '\\uffffx'],
     ['\u0080', '\\u0080'],
   ];
