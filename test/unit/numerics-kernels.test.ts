@@ -13,10 +13,9 @@ import {
   normalizeRows,
   linear,
   scaledLinear,
-  softmaxVBaseline,
-  softmaxVDeferred,
   storeFolded,
 } from '../../src/core/numerics/kernels';
+import { softmaxVBaseline, softmaxVDeferred } from '../../src/core/numerics/softmax-kernels';
 import { activations, attention, betaVector, biasVector, gammaVector, weight } from '../../src/core/numerics/inputs';
 import { relErrorStats } from '../../src/core/numerics/metrics';
 import { roundArray, roundBf16 } from '../../src/core/numerics/floats';

@@ -26,7 +26,8 @@
  */
 
 import { rounder } from './floats';
-import { KernelConfig, linear, matmulAccumulate, softmaxVBaseline } from './kernels';
+import { KernelConfig, linear, matmulAccumulate } from './kernels';
+import { softmaxVBaseline } from './softmax-kernels';
 
 /** RoPE base frequency of Llama and most rotary models: frequency t of a head of width d is θ^(−2t/d). */
 export const ROPE_THETA = 10000;

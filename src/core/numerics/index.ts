@@ -39,11 +39,11 @@ export {
   kernelConfig,
   normLinearBaseline,
   normLinearDeferred,
-  softmaxVBaseline,
-  softmaxVDeferred,
   FP64,
 } from './kernels';
-export type { KernelConfig, NormParams, FoldedLinear, SoftmaxOffsetSpec, SoftmaxResult } from './kernels';
+export type { KernelConfig, NormParams, FoldedLinear } from './kernels';
+export { softmaxVBaseline, softmaxVDeferred } from './softmax-kernels';
+export type { SoftmaxOffsetSpec, SoftmaxResult } from './softmax-kernels';
 export { ROPE_THETA, applyRope, attentionDecode, attentionDeep, attentionUsual, mlpActivation, mlpHidden, ropeTables, scaleRows } from './deep';
 export type { DeepMutation, MlpActivation, MlpWeights } from './deep';
 export { createRng, deriveSeed } from './rng';

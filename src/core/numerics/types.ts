@@ -89,7 +89,7 @@ export interface NumericsResult {
   seed: number;
   shape: NumericsShape;
   accumulate: 'fp32' | 'storage';
-  /** Added by numerics: the shape asked for, present only when the caps in check.ts shrank it (`shape` is the one used). */
+  /** Added by numerics: the shape asked for, present only when the caps in shape.ts shrank it (`shape` is the one used). */
   requestedShape?: NumericsShape;
   /** Added by numerics: the error floor as a fraction of the output's RMS (see metrics.ts). */
   floorFraction?: number;
