@@ -64,7 +64,7 @@ test('Python literals: scalars, lists on one line, nested values indented by fou
 });
 
 test('the plan workload in a few words', () => {
-  const w = { ...DEFAULT_WORKLOAD, dtype: 'fp8' as const };
+  const w = { ...DEFAULT_WORKLOAD, dtype: 'fp8' as const, tpRequested: 'auto' as const };
   assert.equal(planWorkload({ ...w, phase: 'decode', batch: 32, context: 2048, tp: 1 }), 'decode b32 ctx2048 fp8');
   assert.equal(planWorkload({ ...w, phase: 'prefill', batch: 1, seq: 4096, tp: 2, dtype: 'bf16' }), 'prefill b1 seq4096 tp2 bf16');
 });

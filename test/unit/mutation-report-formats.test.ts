@@ -45,7 +45,7 @@ function handReport(): Report {
     estimate: 'A simulated estimate.',
     model: { name: 'Tiny', family: 'tiny', modelType: 'tiny', architecture: null, source: '/m/config.json', layers: 2, hidden: 64, vocab: 100, params: { total: 1_500_000_000, active: 250_000_000 }, notes: ['First note.'] },
     hardware: { name: 'box', title: 'A Box', description: 'd', provenance: { 'matrix.peak': 'datasheet', 'vector.rate': 'assumption' }, sources: [{ id: 'src1', citation: 'A paper.' }] },
-    workload: { phase: 'decode', batch: 8, seq: 128, context: 1024, tp: 2, dtype: 'fp8', softmaxOffset: 'online', deferDepth: 'deepest', tiles: 4 },
+    workload: { phase: 'decode', batch: 8, seq: 128, context: 1024, tp: 2, tpRequested: 2, dtype: 'fp8', softmaxOffset: 'online', deferDepth: 'deepest', tiles: 4 },
     assumptions: ['One assumption.'],
     layerKinds: [decoder, head],
     layers: [],
