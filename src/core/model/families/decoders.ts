@@ -47,17 +47,18 @@ export interface Traits {
   fused?: boolean;
   tieDefault: boolean;
   act: string;
-  window: WindowRule;
+  /** Which layers slide, and from which config fields (a rule, not a width). */
+  slidingWindow: WindowRule;
   moe?: MoeStyle;
   /** An unknown model type read as a Llama-style decoder (said in a note). */
   generic?: boolean;
 }
 
-export const LLAMA_TRAITS: Traits = { family: 'llama', tieDefault: false, act: 'silu', window: 'none' };
+export const LLAMA_TRAITS: Traits = { family: 'llama', tieDefault: false, act: 'silu', slidingWindow: 'none' };
 
 /** Read as a Llama-style decoder when the model type is not known but the config has the usual fields. */
 export function genericTraits(modelType: string): Traits {
-  return { ...LLAMA_TRAITS, family: modelType || 'unknown', window: 'all', moe: 'generic', generic: true };
+  return { ...LLAMA_TRAITS, family: modelType || 'unknown', slidingWindow: 'all', moe: 'generic', generic: true };
 }
 
 /** A layer's attention type from `layer_types` or a family's pattern. Anything else is skipped. */
@@ -71,7 +72,7 @@ function layerTypes(r: ConfigReader, t: Traits, layers: number, notes: string[])
   }
   const fill = (f: (i: number) => LayerType) => Array.from({ length: layers }, (_, i) => f(i));
   const hasWindow = r.has('sliding_window');
-  switch (t.window) {
+  switch (t.slidingWindow) {
     case 'none':
       return fill(() => 'full_attention');
     case 'all':

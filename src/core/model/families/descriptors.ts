@@ -107,7 +107,7 @@ export const FAMILIES: FamilyDescriptor[] = [
     gguf: { arch: 'llama', derive: (c) => { if (typeof c['num_local_experts'] === 'number' && c['num_local_experts'] > 0) c['model_type'] = 'mixtral'; } },
     safetensors: { layer0: { 'self_attn.q_norm.weight': false, 'self_attn.q_proj.bias': false } },
   }),
-  decoder('mistral', { window: 'all' }, {
+  decoder('mistral', { slidingWindow: 'all' }, {
     architecture: /^Mistral/,
     textDefaults: {
       vocab_size: 32000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32,
@@ -116,13 +116,13 @@ export const FAMILIES: FamilyDescriptor[] = [
     },
     gguf: { arch: 'mistral' },
   }),
-  decoder('mixtral', { window: 'all', moe: 'mixtral' }, {
+  decoder('mixtral', { slidingWindow: 'all', moe: 'mixtral' }, {
     architecture: /^Mixtral/,
     safetensors: {
       experts: { path: 'block_sparse_moe.experts', gate: 'w1.weight', gateMarks: true, topK: 2, countField: 'num_local_experts', ffnField: 'intermediate_size' },
     },
   }),
-  decoder('qwen2', { qkvBias: true, window: 'qwen' }, {
+  decoder('qwen2', { qkvBias: true, slidingWindow: 'qwen' }, {
     architecture: /^Qwen2(?!Moe)/,
     textDefaults: {
       vocab_size: 151936, hidden_size: 4096, intermediate_size: 22016, num_hidden_layers: 32, num_attention_heads: 32,
@@ -132,17 +132,17 @@ export const FAMILIES: FamilyDescriptor[] = [
     gguf: { arch: 'qwen2' },
     safetensors: { layer0: { 'self_attn.q_proj.bias': true, 'self_attn.q_norm.weight': false } },
   }),
-  decoder('qwen2_moe', { qkvBias: true, window: 'qwen', moe: 'qwen' }, {
+  decoder('qwen2_moe', { qkvBias: true, slidingWindow: 'qwen', moe: 'qwen' }, {
     architecture: /^Qwen2Moe/,
     gguf: { arch: 'qwen2moe' },
     safetensors: { layer0: { 'self_attn.q_norm.weight': false }, experts: QWEN_EXPERTS },
   }),
-  decoder('qwen3', { qkNorm: true, window: 'qwen' }, {
+  decoder('qwen3', { qkNorm: true, slidingWindow: 'qwen' }, {
     architecture: /^Qwen3(?!Moe)/,
     gguf: { arch: 'qwen3' },
     safetensors: { layer0: { 'self_attn.q_norm.weight': true } },
   }),
-  decoder('qwen3_moe', { qkNorm: true, window: 'qwen', moe: 'qwen' }, {
+  decoder('qwen3_moe', { qkNorm: true, slidingWindow: 'qwen', moe: 'qwen' }, {
     architecture: /^Qwen3Moe/,
     gguf: { arch: 'qwen3moe' },
     safetensors: { layer0: { 'self_attn.q_norm.weight': true }, experts: QWEN_EXPERTS },
@@ -155,7 +155,7 @@ export const FAMILIES: FamilyDescriptor[] = [
     },
     gguf: { arch: 'gemma' },
   }),
-  decoder('gemma2', { ...GEMMA, gemma: 2, window: 'gemma2' }, {
+  decoder('gemma2', { ...GEMMA, gemma: 2, slidingWindow: 'gemma2' }, {
     architecture: /^Gemma2/,
     textDefaults: {
       vocab_size: 256000, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8,
@@ -164,7 +164,7 @@ export const FAMILIES: FamilyDescriptor[] = [
     },
     gguf: { arch: 'gemma2' },
   }),
-  decoder('gemma3_text', { ...GEMMA, family: 'gemma3', gemma: 3, qkNorm: true, window: 'gemma3' }, {
+  decoder('gemma3_text', { ...GEMMA, family: 'gemma3', gemma: 3, qkNorm: true, slidingWindow: 'gemma3' }, {
     architecture: /^Gemma3/,
     textDefaults: {
       vocab_size: 262208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8,
@@ -173,12 +173,12 @@ export const FAMILIES: FamilyDescriptor[] = [
     },
     gguf: { arch: 'gemma3' },
   }),
-  decoder('phi3', { fused: true, window: 'all' }, {
+  decoder('phi3', { fused: true, slidingWindow: 'all' }, {
     architecture: /^Phi3/,
     // The converter writes sliding_window 0 for a config without one (Phi-4): no window.
     gguf: { arch: 'phi3', derive: (c) => { if (c['sliding_window'] === 0) delete c['sliding_window']; } },
   }),
-  decoder('gpt_oss', { window: 'all', moe: 'gpt-oss' }, {
+  decoder('gpt_oss', { slidingWindow: 'all', moe: 'gpt-oss' }, {
     architecture: /^GptOss/,
     gguf: {
       arch: 'gpt-oss',
@@ -195,7 +195,7 @@ export const FAMILIES: FamilyDescriptor[] = [
   decoder('deepseek', { moe: 'deepseek' }),
   decoder('deepseek_v2', { moe: 'deepseek' }, { architecture: /^DeepseekV2/, gguf: { arch: 'deepseek2', derive: deepseekMla } }),
   decoder('deepseek_v3', { moe: 'deepseek' }, { architecture: /^DeepseekV3/ }),
-  decoder('jamba', { moe: 'jamba', window: 'jamba' }, { architecture: /^Jamba/, gguf: { arch: 'jamba' } }),
+  decoder('jamba', { moe: 'jamba', slidingWindow: 'jamba' }, { architecture: /^Jamba/, gguf: { arch: 'jamba' } }),
   {
     modelTypes: ['gpt2'],
     architecture: /^GPT2/,
