@@ -6,6 +6,7 @@
 import './report.css';
 import './elements';
 import type { NumericsResult } from '../src/core/numerics/types';
+import type { ValidationHeadline } from '../src/core/validate/validate';
 import { parseHostMessage, type HostMessage, type PanelSection, type PanelView, type SweepView } from '../src/common/protocol';
 import { ControlsView } from './controls';
 import { h, replaceChildren, section } from './dom';
@@ -57,7 +58,7 @@ function render(view: PanelView): void {
   const { report } = view;
   document.title = `Deferred Norm: ${report.model.name}`;
   const live = view.interactive && host.connected;
-  renderHeadline(sections.headline.body, report, view, live ? () => host.post({ type: 'showValidation' }) : null);
+  renderHeadlineOf(view);
   controls.update(view);
   renderLayersChart(sections.layers.body, report);
   timeline.render(report, view.timelines);
@@ -80,6 +81,19 @@ function render(view: PanelView): void {
 function showNumerics(numerics: NumericsResult): void {
   if (current) current.report.numerics = numerics;
   renderNumerics(sections.numerics.body, numerics);
+}
+
+/** The headline alone: drawn with the view, and again when the validation's line arrives. */
+function renderHeadlineOf(view: PanelView): void {
+  const live = view.interactive && host.connected;
+  renderHeadline(sections.headline.body, view.report, view, live ? () => host.post({ type: 'showValidation' }) : null);
+}
+
+function showValidation(validation: ValidationHeadline): void {
+  if (!current) return;
+  current.validation = validation;
+  renderHeadlineOf(current);
+  host.saveState(current);
 }
 
 function showSweep(sweep: SweepView): void {
@@ -113,6 +127,9 @@ function onMessage(message: HostMessage): void {
       return;
     case 'numerics':
       showNumerics(message.numerics);
+      return;
+    case 'validation':
+      showValidation(message.validation);
       return;
     case 'sweep':
       showSweep(message.sweep);

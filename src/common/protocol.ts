@@ -127,6 +127,8 @@ export type MeasuredView =
 export type HostMessage =
   | { type: 'view'; view: PanelView }
   | { type: 'numerics'; numerics: NumericsResult }
+  /** The validation's headline, computed a moment after the first view: only the headline is drawn again. */
+  | { type: 'validation'; validation: ValidationHeadline }
   | { type: 'sweep'; sweep: SweepView }
   | { type: 'busy'; label: string | null }
   | { type: 'error'; message: string }
@@ -239,6 +241,12 @@ export function parseHostMessage(v: unknown): HostMessage | null {
     }
     case 'numerics':
       return isRecord(v['numerics']) && Array.isArray(v['numerics']['entries']) ? { type: 'numerics', numerics: v['numerics'] as unknown as NumericsResult } : null;
+    case 'validation': {
+      const validation = v['validation'];
+      return isRecord(validation) && typeof validation['points'] === 'number' && typeof validation['heldBack'] === 'number' && typeof validation['heldBackErrorPct'] === 'number'
+        ? { type: 'validation', validation: validation as unknown as ValidationHeadline }
+        : null;
+    }
     case 'sweep': {
       const sweep = v['sweep'];
       return isRecord(sweep) && Array.isArray(sweep['points']) && typeof sweep['axis'] === 'string' ? { type: 'sweep', sweep: sweep as unknown as SweepView } : null;

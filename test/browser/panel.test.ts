@@ -169,6 +169,18 @@ test('the validation line links to the validation report: a click posts showVali
   await send({ type: 'view', view });
 });
 
+test('the validation line arriving after the view draws the headline alone: the sites table is the same element, its links stay clickable', async () => {
+  await send({ type: 'view', view: { ...view, validation: null } });
+  await page.locator('#headline h1').waitFor();
+  assert.equal(await page.locator('#headline .validation-line').count(), 0);
+  await page.evaluate(() => { (document.querySelector('#sites table') as HTMLElement & { __kept?: boolean }).__kept = true; });
+  await send({ type: 'validation', validation: { points: 27, heldBack: 19, heldBackErrorPct: 8.0 } });
+  await page.locator('#headline .validation-link').waitFor();
+  assert.match(await page.locator('#headline .validation-line').innerText(), /held-back error 8\.0% .*over the 19 points/);
+  assert.equal(await page.evaluate(() => (document.querySelector('#sites table') as HTMLElement & { __kept?: boolean }).__kept === true), true, 'the sites table was not drawn again');
+  await send({ type: 'view', view });
+});
+
 /** Picks an option of one of the page's vscode-single-select controls, as a person does. */
 async function choose(id: string, option: RegExp): Promise<void> {
   await page.locator(`#${id}`).click();

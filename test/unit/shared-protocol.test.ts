@@ -79,6 +79,9 @@ test('host messages are checked for shape before the webview draws them', () => 
   assert.equal(parseHostMessage({ type: 'reveal', section: 'elsewhere' }), null);
   assert.equal(parseHostMessage({ type: 'view', view: { report: {} } }), null);
   assert.equal(parseHostMessage({ type: 'numerics', numerics: {} }), null);
+  const validation = { points: 27, heldBack: 19, heldBackErrorPct: 8 };
+  assert.deepEqual(parseHostMessage({ type: 'validation', validation }), { type: 'validation', validation });
+  assert.equal(parseHostMessage({ type: 'validation', validation: { ...validation, heldBackErrorPct: '8%' } }), null);
   assert.equal(parseHostMessage({ type: 'sweep', sweep: { points: [] } }), null);
   assert.equal(parseHostMessage({ type: 'busy', label: 3 }), null);
 });

@@ -220,7 +220,7 @@ export class ReportPanel {
     const validation = await validationHeadlineOnce();
     if (!validation || this.view !== view) return;
     view.validation = validation;
-    this.post({ type: 'view', view });
+    this.post({ type: 'validation', validation });
   }
 
   /** The numerics check of this model, run once (a tick after the first render, so it never delays it). */
