@@ -263,12 +263,22 @@ export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<
 
 /** Runs a command the way a person does: F1, type its title, Enter. */
 export async function runFromCommandPalette(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input[type="text"]');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(`>${title}`);
-  // The first row is the best match once the list has filtered to the title.
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  const widget = page.locator('.quick-input-widget');
+  const input = widget.locator('input[type="text"]');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  // A picker that is still closing (Quick Open just before) can take the F1 and the typing with it:
+  // wait until none shows, and if the palette's row does not come, close what opened and press again.
+  for (let attempt = 1; ; attempt++) {
+    await widget.waitFor({ state: 'hidden' });
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${title}`);
+    // The first row is the best match once the list has filtered to the title.
+    const shown = await row.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    if (shown) break;
+    if (attempt === 3) throw new Error(`command palette: no row "${title}" after ${attempt} tries`);
+    await page.keyboard.press('Escape');
+  }
   await page.keyboard.press('Enter');
 }
 
