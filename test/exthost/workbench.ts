@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 import { repoRoot } from './prepare';
 
 export const codeServerVscode = join(repoRoot, '.vscode-test/code-server/node_modules/code-server/lib/vscode');
@@ -261,21 +261,31 @@ export async function waitForWorkbench(page: Page, timeoutMs = 60_000): Promise<
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: timeoutMs });
 }
 
-/** Runs a command the way a person does: F1, type its title, Enter. */
-export async function runFromCommandPalette(page: Page, title: string): Promise<void> {
+/**
+ * Opens a picker with its keys, as a person does, and returns its input. Under load the workbench may
+ * drop a key pressed right after start-up or a theme change, so the keys are pressed again (at most
+ * five times) until the input shows.
+ */
+async function openPicker(page: Page, keys: readonly string[]): Promise<Locator> {
   const widget = page.locator('.quick-input-widget');
   const input = widget.locator('input[type="text"]');
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  // A picker that is still closing (Quick Open just before) can take the F1 and the typing with it:
-  // wait until none shows, and if the palette's row does not come, close what opened and press again.
+  // A picker that is still closing (Quick Open just before) would take the keys and the typing with it.
+  await widget.waitFor({ state: 'hidden' });
   for (let attempt = 1; ; attempt++) {
-    await widget.waitFor({ state: 'hidden' });
-    await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible' });
+    for (const key of keys) await page.keyboard.press(key);
+    if (await input.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false)) return input;
+    if (attempt === 5) throw new Error(`no picker opened after pressing ${keys.join(' ')} ${attempt} times`);
+  }
+}
+
+/** Runs a command the way a person does: F1, type its title, Enter. */
+export async function runFromCommandPalette(page: Page, title: string): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  for (let attempt = 1; ; attempt++) {
+    const input = await openPicker(page, ['F1']);
     await input.fill(`>${title}`);
     // The first row is the best match once the list has filtered to the title.
-    const shown = await row.waitFor({ timeout: 10_000 }).then(() => true, () => false);
-    if (shown) break;
+    if (await row.waitFor({ timeout: 10_000 }).then(() => true, () => false)) break;
     if (attempt === 3) throw new Error(`command palette: no row "${title}" after ${attempt} tries`);
     await page.keyboard.press('Escape');
   }
@@ -284,9 +294,7 @@ export async function runFromCommandPalette(page: Page, title: string): Promise<
 
 /** Quick Open (Ctrl+P) a workspace file by its path, as a person does; resolves when its tab is active. */
 export async function quickOpen(page: Page, path: string, tabTitle = path.split('/').pop() ?? path): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input[type="text"]');
-  await input.waitFor({ state: 'visible' });
+  const input = await openPicker(page, ['Control+P']);
   await input.fill(path);
   await page.locator('.quick-input-list .monaco-list-row').first().waitFor();
   await page.keyboard.press('Enter');
