@@ -19,7 +19,7 @@ const ENGINE_INDEX = new Map(ENGINES.map((e, i) => [e, i]));
  * Scratch space reused across calls: the scheduler runs hundreds of thousands of times per sweep and is
  * never re-entered. Grown to the largest graph seen; a few typed arrays of that length in all.
  */
-export class Scratch {
+class Scratch {
   readonly indeg: Int32Array;
   readonly level: Float64Array;
   /** Ready ops of engine e: ready[e·capacity …] (unordered: the pick looks at all of them), readyCount[e] of them. */
@@ -46,14 +46,13 @@ export class Scratch {
 }
 let scratch = new Scratch(256);
 
-/** The scratch space, grown to hold n ops (parametric.ts shares it: neither run is re-entered). */
-export function scratchFor(n: number): Scratch {
+function scratchFor(n: number): Scratch {
   if (scratch.capacity < n) scratch = new Scratch(2 * n);
   return scratch;
 }
 
 /** The parts of a graph the scheduler needs that do not depend on durations. */
-export interface Prepared {
+interface Prepared {
   indegree: Int32Array;
   /** Successors of op i are succ[succStart[i]] … succ[succStart[i + 1] − 1]. */
   succStart: Int32Array;
@@ -64,7 +63,7 @@ export interface Prepared {
 // A graph is scheduled many times (each site decision, each sweep point): prepare it once.
 const prepared = new WeakMap<readonly Op[], Prepared>();
 
-export function prepare(ops: readonly Op[]): Prepared {
+function prepare(ops: readonly Op[]): Prepared {
   const cached = prepared.get(ops);
   if (cached) return cached;
   const n = ops.length;
@@ -89,7 +88,7 @@ export function prepare(ops: readonly Op[]): Prepared {
   return result;
 }
 
-export const MEMORY = ENGINE_INDEX.get('memory')!;
+const MEMORY = ENGINE_INDEX.get('memory')!;
 
 /**
  * Event-driven list scheduling: each engine runs one op at a time; whenever an
@@ -223,7 +222,7 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
 }
 
 /** Marks an op done: each successor left with no dependency joins its engine's ready list. Returns 1 (one more op done). */
-export function complete(op: number, s: Scratch, prep: Prepared): number {
+function complete(op: number, s: Scratch, prep: Prepared): number {
   const { indeg, ready, readyCount, capacity } = s;
   const { succStart, succ, engineOf } = prep;
   for (let k = succStart[op]!, stop = succStart[op + 1]!; k < stop; k++) {
@@ -235,4 +234,3 @@ export function complete(op: number, s: Scratch, prep: Prepared): number {
   }
   return 1;
 }
-
