@@ -6,14 +6,14 @@
  * what the one-thread runSweep gives, since both threads run the same evaluateSweep.
  *
  * The worker is this same script (dist/cli.js) started again in a thread; main.ts hands it to
- * serveSweepWorker. It pays less than one would think: the worker starts Node and parses the bundle
- * again, and V8 compiles the simulator's hot code again for it, on background threads that then want
- * the cores too. Counted with valgrind on the 10,000-point sweep of Llama-3.1-8B: one thread does
- * 9.7 G instructions (plus 3.4 G of compilation and GC on V8's background threads, which an idle
- * second core absorbs); with the worker the main thread does 6.3 G, the worker 5.0 G and the background
- * threads 4.9 G: about 8 G per core on a 2-core machine, some 1.25× faster when the second core is
- * idle, and slower when it is not. So the worker starts only for large grids (PARALLEL_MIN_POINTS)
- * and when a core is free by the load average; DEFERRED_NORM_SWEEP_THREADS=1 or 2 decides instead.
+ * serveSweepWorker. It pays less than one would think: the worker starts Node again (its bundle from
+ * V8's code cache, as the main thread's), and V8 compiles the simulator's hot code again for it, on
+ * background threads that then want the cores too. Counted with valgrind on the 10,000-point sweep of
+ * Llama-3.1-8B (2026-12-07): one thread does 7.1 G instructions, plus 3.5 G on V8's background threads;
+ * with the worker the main thread does 5.0 G, the worker 3.3 G and the background threads 4.6 G: 30%
+ * off the main thread, 20% more work in all, so faster only when the second core is idle, and slower
+ * when it is not (docs/speed.md). So the worker starts only for large grids (PARALLEL_MIN_POINTS) and
+ * when a core is free by the load average; DEFERRED_NORM_SWEEP_THREADS=1 or 2 decides instead.
  * Any error, in either thread, and the sweep is run again on one thread, so that it fails with the
  * same message, for the same point.
  */
@@ -25,8 +25,9 @@ import { TOTALS_FIELDS, evaluateSweep, planSweep, runSweep, sweepPoints, type Sw
 import type { Workload } from '../core/workload';
 
 /**
- * Fewer points than this run on the main thread alone: by the counts above, the worker's fixed cost
- * (about 6 G instructions of start-up and compilation) is repaid from some 5,600 points of an 8B model.
+ * Fewer points than this run on the main thread alone: the worker's fixed cost (its start-up and V8
+ * compiling the simulator again) is repaid, on an idle second core, only by a large share of points
+ * (counted on 2026-12-01 from some 5,600 points of an 8B model, when that cost was about 6 G instructions).
  */
 export const PARALLEL_MIN_POINTS = 6000;
 
