@@ -16,7 +16,8 @@ import {
   storeFolded,
 } from '../../src/core/numerics/kernels';
 import { softmaxVBaseline, softmaxVDeferred } from '../../src/core/numerics/softmax-kernels';
-import { activations, attention, betaVector, biasVector, gammaVector, weight } from '../../src/core/numerics/inputs';
+import { activations, attention, attentionUnit, betaVector, biasVector, gammaVector, weight } from '../../src/core/numerics/inputs';
+import { WeightPool } from '../../src/core/numerics/norm-sites';
 import { relErrorStats } from '../../src/core/numerics/metrics';
 import { roundArray, roundBf16 } from '../../src/core/numerics/floats';
 import { createRng, deriveSeed } from '../../src/core/numerics/rng';
@@ -76,6 +77,61 @@ test('matmulAccumulate: fp32 and bf16 accumulation round after every add, in ind
         for (let i = 0; i < n; i++) a = round(a + x[r * n + i]! * W[i * m + j]!);
         assert.equal(y[r * m + j], a, `${acc} [${r},${j}]`);
       }
+  }
+});
+
+test('matmulAccumulate with `into`: every sum continues from the accumulator already there, in index order', () => {
+  const rng = createRng(6);
+  const x = roundArray('bf16', rng.normals(rows * n));
+  const W = roundArray('bf16', rng.normals(n * m, 0, 0.1));
+  const start = roundArray('fp32', rng.normals(rows * m));
+  for (const [acc, round] of [
+    ['fp32', Math.fround],
+    ['fp64', (v: number) => v],
+  ] as const) {
+    const y = matmulAccumulate(x, rows, W, m, acc, Float64Array.from(start));
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < m; j++) {
+        let a = start[r * m + j]!;
+        for (let i = 0; i < n; i++) a = round(a + x[r * n + i]! * W[i * m + j]!);
+        assert.equal(y[r * m + j], a, `${acc} [${r},${j}]`);
+      }
+  }
+});
+
+test('attention inputs: the logits are q·k/√d summed in index order, from q, k, V drawn in that order', () => {
+  const [seed, rowsQ, L, d] = [4, 3, 40, 24]; // √24 is not a power of two: s·(1/√d) and s/√d differ in the last bit for some s
+  const unit = attentionUnit(seed, 'x', rowsQ, L, d);
+  const rng = createRng(deriveSeed(seed, 'attn:x'));
+  const q = rng.normals(rowsQ * d);
+  const k = rng.normals(L * d);
+  assert.deepEqual(unit.V, rng.normals(L * d));
+  for (let r = 0; r < rowsQ; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < L; j++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += q[r * d + t]! * k[j * d + t]!;
+      // Scaled by 1/√d as one factor (as the inputs define the logits).
+      const logit = s * (1 / Math.sqrt(d));
+      assert.equal(unit.logits[r * L + j], logit, `[${r},${j}]`);
+      max = Math.max(max, logit);
+    }
+    assert.equal(unit.rowMax[r], max);
+  }
+});
+
+test('weight pool: a block of columns is those columns of the pool, wrapping around past its width, stored in the precision', () => {
+  const [np, width] = [8, 10];
+  const pool = new WeightPool(3, 'p', np, width);
+  const all = weight(3, 'p', np, width);
+  for (const [c0, mc] of [
+    [0, 4],
+    [6, 4],
+    [7, 6],
+  ] as const) {
+    const block = pool.columns(c0, mc, 'bf16');
+    for (let i = 0; i < np; i++)
+      for (let j = 0; j < mc; j++) assert.equal(block[i * mc + j], roundBf16(all[i * width + ((c0 + j) % width)]!), `[${c0}+${j}] row ${i}`);
   }
 });
 

@@ -60,9 +60,15 @@ export class WeightPool {
     const pool = this.pool;
     const { n, width } = this;
     const out = new Float64Array(n * m);
-    for (let j = 0; j < m; j++) {
-      const col = (c0 + j) % width;
-      for (let i = 0; i < n; i++) out[i * m + j] = pool[i * width + col]!;
+    if (c0 + m <= width) {
+      // A row's columns are contiguous: copied natively, row by row (a cold start would otherwise
+      // run an element loop unoptimized over the whole block).
+      for (let i = 0; i < n; i++) out.set(pool.subarray(i * width + c0, i * width + c0 + m), i * m);
+    } else {
+      for (let j = 0; j < m; j++) {
+        const col = (c0 + j) % width;
+        for (let i = 0; i < n; i++) out[i * m + j] = pool[i * width + col]!;
+      }
     }
     roundArray(p, out, out);
     this.blocks.set(key, out);
