@@ -524,3 +524,89 @@ test('the points as their sources publish them: TensorRT-LLM\'s table, gpt-fast\
   // Every point is either fitted to or held back, in the two words the JSON report and the panel read.
   for (const p of POINTS) assert.ok(p.use === 'calibration' || p.use === 'held-back', `${p.id}: use "${p.use}"`);
 });
+
+test('formatValidation: the whole text of a small result, written out by hand', () => {
+  const row = (id: string, hardware: string, set: string[], workload: string, measuredMs: number, simulatedMs: number | null, fitted: boolean) => ({
+    id, source: 'src', model: 'M', hardware, set, workload, metric: 'ttft' as const, published: `${measuredMs} ms`, where: 'w', stack: 's', note: 'n',
+    measuredMs, simulatedMs, ratio: simulatedMs === null ? null : simulatedMs / measuredMs, use: 'calibration' as const, fitted,
+    pending: simulatedMs === null ? 'waiting' : null, parts: {},
+  });
+  const summary = (n: number, error: number, geoMeanRatio: number) => ({ n, meanAbsError: error, maxAbsError: error, geoMeanRatio });
+  const result: ValidationResult = {
+    estimate: 'Estimates, not measurements.',
+    rows: [
+      row('a-1', 'gpu-x', [], 'ttft b1 in128 tp1 fp16', 100, 90, true),
+      row('b-22', 'gpu-y', ['x=1'], 'e2e b1 in6 out200 tp2 bf16', 1234.5, null, false),
+      row('c-3', 'gpu-x', [], 'ttft b1 in128 tp1 fp16', 200, 220, true),
+    ],
+    sources: SOURCES,
+    perSource: [{ source: 'src', title: 'A source', ...summary(2, 0.1, 0.995) }],
+    overall: summary(2, 0.1, 0.995),
+    heldBack: summary(0, 0, 1),
+    calibration: summary(2, 0.1, 0.995),
+    calibrationPoints: ['a-1', 'c-3'],
+    heldBackPoints: ['b-22'],
+    presets: [{ name: 'gpu-x', matrixEfficiency: 0.8, memoryEfficiency: 0.9, calibrated: true }, { name: 'gpu-y', matrixEfficiency: 0.5, memoryEfficiency: 0.6, calibrated: false }],
+    flashNorm: [{ model: 'M', tokens: 4096, publishedPct: 33.52, simulatedPct: 30 }, { model: 'M', tokens: 8192, publishedPct: 35.5, simulatedPct: null }],
+    targets: { perPoint: 0.2, mean: 0.08, heldBackShare: 2 / 3, saving: 0.25, everyPointWithin: false, meanWithin: true, enoughHeldBack: false, savingsWithin: 1 },
+    pending: ['b-22'],
+  };
+  // Columns two spaces apart; words padded on the right, the figures on the left (right-aligned); widths:
+  // point 5, source 6, model 5, hardware 8, workload 26, measured 10 ("1,234.5 ms"), simulated 9, ratio 5.
+  const expected = [
+    'Held-back error: mean |ratio−1| 0.0% over the 0 points never fitted (max 0.0%, geometric-mean ratio 1.000).',
+    'Validation against published measurements: 3 points from 1 sources.',
+    'Estimates, not measurements.',
+    'ratio = simulated ÷ measured. * = preset with the point\'s --set overrides (the measured software stack; `--format json` lists them).',
+    '',
+    ['point', 'source', 'model', 'hardware', 'workload                  ', '  measured', 'simulated', 'ratio', 'used for'].join('  '),
+    ['─'.repeat(5), '─'.repeat(6), '─'.repeat(5), '─'.repeat(8), '─'.repeat(26), '─'.repeat(10), '─'.repeat(9), '─'.repeat(5), '─'.repeat(27)].join('  '),
+    ['a-1  ', 'src   ', 'M    ', 'gpu-x   ', 'ttft b1 in128 tp1 fp16    ', '  100.0 ms', ' 90.00 ms', '0.900', 'calibration'].join('  '),
+    ['b-22 ', 'src   ', 'M    ', 'gpu-y*  ', 'e2e b1 in6 out200 tp2 bf16', '1,234.5 ms', '  pending', '    —', 'held back (fit not applied)'].join('  '),
+    ['c-3  ', 'src   ', 'M    ', 'gpu-x   ', 'ttft b1 in128 tp1 fp16    ', '  200.0 ms', ' 220.0 ms', '1.100', 'calibration'].join('  '),
+    '',
+    'Error of the simulated estimates, per source:',
+    ['source     ', 'n', 'mean |ratio−1|', 'max |ratio−1|', 'geo-mean ratio'].join('  '),
+    ['─'.repeat(11), '─', '─'.repeat(14), '─'.repeat(13), '─'.repeat(14)].join('  '),
+    ['src        ', '2', '         10.0%', '        10.0%', '         0.995'].join('  '),
+    ['all        ', '2', '         10.0%', '        10.0%', '         0.995'].join('  '),
+    ['held back  ', '0', '          0.0%', '         0.0%', '         1.000'].join('  '),
+    ['calibration', '2', '         10.0%', '        10.0%', '         0.995'].join('  '),
+    '',
+    'Targets (issue 19), over the held-back points: mean within 8.0%: yes; every point within ±20.0%: no; at least 67% of all points held back: no (1 of 3); FlashNorm\'s savings within ±25.0% of the published: 1 of 2.',
+    'Calibration (npm run calibrate:gpu fits matrix.efficiency and memory.efficiency of each GPU preset and one host time per pass, kernels.passOverheadNs, shared by the presets with whole-pass points, nothing else): a-1, c-3.',
+    'Held back (never fitted): 1 points.',
+    'Efficiencies: gpu-x matrix 0.8, memory 0.9 (fitted); gpu-y matrix 0.5, memory 0.6 (stated assumptions, not fitted).',
+    '',
+    'FlashNorm on a T4, the site\'s latency saved by deferral (published; simulated estimate):',
+    '  M at 4096 tokens: 33.5% published; 30.0% simulated',
+    '  M at 8192 tokens: 35.5% published; pending',
+    '',
+    'Pending (no simulated figure yet): b-22.',
+    '',
+  ];
+  assert.deepEqual(formatValidation(result).split('\n'), expected);
+});
+
+test('fuseConsumers: a kind without the norm is left alone; the fused GEMM has a bias if any part had one', async () => {
+  const smol = (await specs()).get('SmolLM2-135M')!;
+  const kind = smol.layerKinds[0]!;
+  const noAttnNorm = { ...smol, layerKinds: [{ ...kind, norms: kind.norms.filter((n) => n.role !== 'attn') }] };
+  assert.deepEqual(fuseConsumers(noAttnNorm, 'attn-norm'), noAttnNorm);
+  // q alone biased (k and v not): the concatenated weight's bias is q's followed by zeros, still a bias.
+  const qBias = { ...smol, layerKinds: [{ ...kind, linears: kind.linears.map((l) => (l.name === 'q_proj' ? { ...l, bias: true } : l)) }] };
+  assert.deepEqual(fuseConsumers(qBias, 'attn-norm').layerKinds[0]!.linears[0], { name: 'qkv_proj', role: 'qkv', in: 576, out: 960, bias: true });
+});
+
+test('validate: two measured consumers are named in the workload; a saving pairs rows of one source only', async () => {
+  const std = POINTS.find((p) => p.id === 'flashnorm-t4-l2-7b-1024-std')!;
+  const flash = POINTS.find((p) => p.id === 'flashnorm-t4-l2-7b-1024-flash')!;
+  const two: Point = { ...std, id: 'two', site: { ...std.site!, consumers: ['q_proj', 'k_proj'] } };
+  // A deferred row of the same model and size from another source, listed first, is not FlashNorm's partner.
+  const other: Point = { ...flash, id: 'other-flash', source: 'elsewhere', measuredMs: 0.1 };
+  const r = validate({ specs: await specs(), hardware: getPreset, points: [two, std, other, flash] });
+  assert.equal(r.rows[0]!.workload, 'site b1 in1024 →q_proj,k_proj tp1 fp16');
+  // Both standard rows (two consumers, and FlashNorm's q_proj) pair with FlashNorm's 1.654 ms, not the 0.1 ms.
+  const saved = (100 * (1.882 - 1.654)) / 1.882;
+  assert.deepEqual(r.flashNorm.map((s) => [s.tokens, s.publishedPct]), [[1024, saved], [1024, saved]]);
+});
