@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, describeValue, formatInputError } from '../../src/core/errors';
@@ -305,4 +306,44 @@ test('parseLenientJson: "-" before Infinity is part of the literal', () => {
   assert.deepEqual(parseLenientJson('[NaN,-Infinity,Infinity]', 'f'), [null, null, null]);
   assert.deepEqual(parseLenientJson('{"a":-Infinity}', 'f'), { a: null });
   assert.deepEqual(parseLenientJson('[ -Infinity ]', 'f'), [null]);
+});
+
+test('files: a file that reports no size (as /proc\'s do) is read to its end in growing pieces, and capped across them', { skip: !existsSync('/proc/crypto') && 'no /proc/crypto here' }, async () => {
+  // /proc/crypto is a regular file whose stat size is 0 and whose text is several pages long: the first
+  // read (4 KiB) cannot hold it, so the pieces are joined. Node's own reader gives the bytes to expect.
+  const expected = readFileSync('/proc/crypto');
+  assert.equal(statSync('/proc/crypto').size, 0);
+  assert.ok(expected.length > 4096, `${expected.length} bytes`);
+  assert.deepEqual(Buffer.from(await readFileBytes('/proc/crypto', 'config')), expected);
+  // A cap between two pieces (4,096 + 904 bytes) stops the reading one byte past it.
+  assert.equal((await refusalOf(readFileBytes('/proc/crypto', 'config', { maxBytes: 5000 }))).message, '/proc/crypto: expected a model config (JSON) of at most 5,000 bytes, found more: reading stopped at 5,000 bytes');
+  assert.deepEqual(Buffer.from(await readFileBytes('/proc/crypto', 'config', { maxBytes: expected.length })), expected);
+});
+
+test('files: caps written in MiB only when whole and at least one; zero bytes is "0 bytes"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-caps-'));
+  try {
+    const path = join(dir, 'big.json');
+    writeFileSync(path, Buffer.alloc(1024 * 1024 + 2, 0x20));
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 1024 * 1024 + 1 }))).message, `${path}: expected a model config (JSON) of at most 1,048,577 bytes, found more: reading stopped at 1,048,577 bytes`);
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 0 }))).message, `${path}: expected a model config (JSON) of at most 0 bytes, found more: reading stopped at 0 bytes`);
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 1024 * 1024 }))).expected, 'a model config (JSON) of at most 1 MiB');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('files: a socket is named as one, and opening it is refused with the system\'s code', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-sock-'));
+  const path = join(dir, 'model.sock');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    assert.equal(await pathKind(path), 'socket');
+    // Linux refuses to open a socket (ENXIO) before its kind can be looked at: the code is named.
+    assert.equal((await refusalOf(readFileBytes(path, 'config'))).message, `${path}: expected a regular file (a model config (JSON)), found an error reading it (ENXIO)`);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
