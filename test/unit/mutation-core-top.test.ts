@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -346,4 +346,35 @@ test('files: a socket is named as one, and opening it is refused with the system
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The system's code for opening `path` to read, or null when it opens. */
+function openCode(path: string): string | null {
+  try {
+    closeSync(openSync(path, 'r'));
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? null;
+  }
+}
+
+test('files: a file the system will not let us open is "no permission to read it"', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-perm-'));
+  try {
+    // A file with no read permission (refused unless we are root), or another process's memory (refused
+    // to root too where ptrace is restricted): whichever the system refuses with EACCES or EPERM.
+    const locked = join(dir, 'locked.json');
+    writeFileSync(locked, '{}');
+    chmodSync(locked, 0o000);
+    const path = [locked, '/proc/1/mem'].find((p) => ['EACCES', 'EPERM'].includes(openCode(p) ?? ''));
+    if (!path) return t.skip('this system lets us open both');
+    assert.equal((await refusalOf(readFileBytes(path, 'config'))).message, `${path}: expected a regular file (a model config (JSON)), found no permission to read it`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('files: a read that fails after the open names the file and the system\'s code', { skip: !existsSync('/proc/self/mem') && 'no /proc/self/mem here' }, async () => {
+  // /proc/self/mem opens as a regular file of size 0; reading its first bytes (address 0, never mapped) fails with EIO.
+  assert.equal((await refusalOf(readFileBytes('/proc/self/mem', 'gguf'))).message, '/proc/self/mem: expected a readable file (GGUF metadata), found an error reading it (EIO)');
 });
