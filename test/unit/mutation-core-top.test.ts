@@ -378,3 +378,41 @@ test('files: a read that fails after the open names the file and the system\'s c
   // /proc/self/mem opens as a regular file of size 0; reading its first bytes (address 0, never mapped) fails with EIO.
   assert.equal((await refusalOf(readFileBytes('/proc/self/mem', 'gguf'))).message, '/proc/self/mem: expected a readable file (GGUF metadata), found an error reading it (EIO)');
 });
+
+test('parseLenientJson: a literal glued to a digit is left as written, so the parser refuses the text as written', () => {
+  // "0NaN" is one token to jsonc-parser (InvalidSymbol at the digit, column 3); were the NaN taken out
+  // alone, "0null" would be a number then a value (CommaExpected). Likewise "9-Infinity" and "0-Infinity".
+  for (const text of ['[0NaN]', '[9NaN]', '[9-Infinity]', '[0-Infinity]']) {
+    assert.equal(refusal(() => parseLenientJson(text, 'f')).message, 'f: line 1, column 3: expected valid JSON, found InvalidSymbol', text);
+  }
+  // A minus sign belongs to Infinity only: "-NaN" is not a literal Python writes.
+  assert.equal(refusal(() => parseLenientJson('[-NaN]', 'f')).message, 'f: line 1, column 2: expected valid JSON, found InvalidSymbol');
+});
+
+test('parseLenientJson: comments are skipped whole by the depth count and the literal scan, and nothing else is', () => {
+  // Brackets after a comment on the same line count ("/* a */ [[": the second "[" is level 2, column 10).
+  assert.equal(refusal(() => parseLenientJson('/* a */ [[1]]', 'f', 1)).field, 'line 1, column 10');
+  // A literal after a block comment is still read as one.
+  assert.deepEqual(parseLenientJson('[1/* x */, NaN]', 'f'), [1, null]);
+  // A line comment starts at its two slashes, not the character before them, and ends at its line's end.
+  assert.equal(refusal(() => parseLenientJson('[[// x\n1]]', 'f', 1)).field, 'line 1, column 2');
+  assert.equal(refusal(() => parseLenientJson('//\n[[1]]', 'f', 1)).field, 'line 2, column 2');
+  assert.equal(refusal(() => parseLenientJson('[ // c\n[[1]]]', 'f', 2)).field, 'line 2, column 2');
+  assert.deepEqual(parseLenientJson('{\n "a": 1 // c\n}', 'f'), { a: 1 });
+  // The comment's last character before the line break is part of it.
+  assert.deepEqual(parseLenientJson('[ // [\n[1]]', 'f', 2), [[1]]);
+  // "/*/" opens a comment that the next "*/" closes, not the "*/" its own star and slash would make.
+  assert.deepEqual(parseLenientJson('/*/ [[ */ [1]', 'f', 1), [1]);
+  // A slash or a star alone opens nothing: the brackets after them count.
+  assert.equal(refusal(() => parseLenientJson('[/ [[1]]]', 'f', 2)).field, 'line 1, column 5');
+  assert.equal(refusal(() => parseLenientJson('[1* [[2]]]', 'f', 2)).field, 'line 1, column 6');
+});
+
+test('parseLenientJson: closing braces bring the depth down; errors are placed at the literal they follow or on their own line', () => {
+  assert.deepEqual(parseLenientJson('[{}, {}, {}]', 'f', 2), [{}, {}, {}]);
+  // The error is at the start of a replaced literal: "NaN" at column 4 (9 after an earlier one), not a column before.
+  assert.equal(refusal(() => parseLenientJson('[1 NaN]', 'f')).message, 'f: line 1, column 4: expected valid JSON, found CommaExpected');
+  assert.equal(refusal(() => parseLenientJson('[NaN, 1 NaN]', 'f')).field, 'line 1, column 9');
+  // Line breaks after the error do not move it.
+  assert.equal(refusal(() => parseLenientJson('[1 x\n\n]', 'f')).field, 'line 1, column 4');
+});
