@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -415,4 +415,27 @@ test('parseLenientJson: closing braces bring the depth down; errors are placed a
   assert.equal(refusal(() => parseLenientJson('[NaN, 1 NaN]', 'f')).field, 'line 1, column 9');
   // Line breaks after the error do not move it.
   assert.equal(refusal(() => parseLenientJson('[1 x\n\n]', 'f')).field, 'line 1, column 4');
+});
+
+test('files: every read closes its file, whether it succeeds or is refused', { skip: !existsSync('/proc/self/fd') && 'no /proc/self/fd here' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-fd-'));
+  try {
+    const path = join(dir, 'x.json');
+    writeFileSync(path, '[1, 2, 3]');
+    // The descriptors open in this process, by the files they point at.
+    const openHere = () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }).filter((target) => target === path);
+    await readFileBytes(path, 'config');
+    await refusalOf(readFileBytes(path, 'config', { maxBytes: 2 }));
+    await withByteSource(path, 'gguf', (src) => src.read(0, 4));
+    await refusalOf(withByteSource(path, 'gguf', (src) => src.read(0, 9), { maxBytes: 4 }));
+    assert.deepEqual(openHere(), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('files: a UTF-16 mark is recognised only at the start', () => {
+  // 0x41 0xff 0x00 0x42 is UTF-8: "A", an invalid byte, NUL, "B" (0xff at offset 1 is not half of a BE mark).
+  assert.equal(decodeText(Uint8Array.from([0x41, 0xff, 0x00, 0x42])), 'A\ufffd\u0000B');
+  assert.equal(decodeText(Uint8Array.from([0x41, 0xfe, 0x42, 0x00])), 'A\ufffdB\u0000');
 });
