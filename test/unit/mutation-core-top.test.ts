@@ -17,7 +17,7 @@ import { isObject, JSON_MAX_DEPTH, parseLenientJson } from '../../src/core/json'
 import type { ModelSpec } from '../../src/core/model/spec';
 import { hasOwnKey, ownValue } from '../../src/core/own';
 import { jsonSafe, markdownInline, MAX_SHOWN_CHARS, shortened, shownName, terminalSafe, terminalSafeLines } from '../../src/core/text';
-import { checkWorkloadForModel, DEFAULT_WORKLOAD, MAX_TOKENS_PER_PASS, validateWorkload, WORKLOAD_LIMITS, type Workload } from '../../src/core/workload';
+import { checkWorkloadForModel, DEFAULT_REQUEST, DEFAULT_WORKLOAD, MAX_TOKENS_PER_PASS, validateWorkload, WORKLOAD_LIMITS, type Workload } from '../../src/core/workload';
 
 /** Runs `f`, which must throw an InputError, and returns it. */
 function refusal(f: () => unknown): InputError {
@@ -438,4 +438,19 @@ test('files: a UTF-16 mark is recognised only at the start', () => {
   // 0x41 0xff 0x00 0x42 is UTF-8: "A", an invalid byte, NUL, "B" (0xff at offset 1 is not half of a BE mark).
   assert.equal(decodeText(Uint8Array.from([0x41, 0xff, 0x00, 0x42])), 'A\ufffd\u0000B');
   assert.equal(decodeText(Uint8Array.from([0x41, 0xfe, 0x42, 0x00])), 'A\ufffdB\u0000');
+});
+
+test('validateWorkload: tp may be "auto" (resolved later), no other field may, and no other word is a degree', () => {
+  // What the CLI and the extension ask for when told nothing: the default workload at the smallest TP that fits.
+  assert.deepEqual(validateWorkload(DEFAULT_REQUEST), { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 'auto', dtype: null, softmaxOffset: 'online', deferDepth: 'deepest', tiles: 4 });
+  assert.equal(refusal(() => validateWorkload({ ...DEFAULT_REQUEST, tp: 'all' as 'auto' })).message, 'workload: tp: expected "auto" or a whole number from 1 to 1024, found "all"');
+  for (const key of ['batch', 'seq', 'context', 'tiles'] as const) {
+    assert.equal(refusal(() => validateWorkload({ ...DEFAULT_REQUEST, [key]: 'auto' })).message, `workload: ${key}: expected a whole number from 1 to ${WORKLOAD_LIMITS[key]}, found "auto"`);
+  }
+});
+
+test('terminalSafe: a control sequence cut off before its final byte is removed with its parameters', () => {
+  // ESC [ 3 1 with no final byte (the text ends): a terminal would wait for it, swallowing "31".
+  assert.equal(terminalSafe('a\x1b[31'), 'a');
+  assert.equal(terminalSafe('a\u009b31'), 'a');
 });
