@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -453,4 +453,25 @@ test('terminalSafe: a control sequence cut off before its final byte is removed 
   // ESC [ 3 1 with no final byte (the text ends): a terminal would wait for it, swallowing "31".
   assert.equal(terminalSafe('a\x1b[31'), 'a');
   assert.equal(terminalSafe('a\u009b31'), 'a');
+});
+
+// The timeout is a hang guard, not a speed target: reading the whole file would take minutes.
+test('files: a huge file is refused once its cap is read, not read to its end', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-huge-'));
+  try {
+    // 64 GiB of nothing (a sparse file takes no disk): a read that did not stop at the cap (16 MiB) + 1
+    // byte would go on to the end of it.
+    const path = join(dir, 'huge.json');
+    closeSync(openSync(path, 'w'));
+    truncateSync(path, 64 * 1024 ** 3);
+    assert.equal((await refusalOf(readFileBytes(path, 'config'))).message, `${path}: expected a model config (JSON) of at most 16 MiB, found more: reading stopped at 16 MiB`);
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 5000 }))).found, 'more: reading stopped at 5,000 bytes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('parseLenientJson: a line comment on a line of its own ends at that line\'s end', () => {
+  assert.deepEqual(parseLenientJson('[1,\n// c\n2]', 'f'), [1, 2]);
+  assert.equal(refusal(() => parseLenientJson('[\n// c\n[[2]]]', 'f', 2)).field, 'line 3, column 2');
 });
