@@ -1,6 +1,6 @@
 import type { Dtype } from './hardware/profile';
 import { DTYPES } from './hardware/profile';
-import { DEFER_DEPTH_LIMITS, SOFTMAX_OFFSETS, WORKLOAD_LIMITS, type DeferDepthLimit, type Phase, type SoftmaxOffset } from './terms';
+import { DEFER_DEPTH_LIMITS, PHASES, SOFTMAX_OFFSETS, WORKLOAD_LIMITS, type DeferDepthLimit, type Phase, type SoftmaxOffset } from './terms';
 import { InputError, describeValue } from './errors';
 import type { AttentionSpec, ModelSpec } from './model/spec';
 
@@ -76,7 +76,7 @@ export function validateWorkload<W extends WorkloadRequest>(w: W, source = 'work
       throw new InputError(source, key, key === 'tp' ? `"auto" or a whole number from 1 to ${LIMITS.tp}` : `a whole number from 1 to ${LIMITS[key]}`, describeValue(v));
     }
   }
-  if (w.phase !== 'prefill' && w.phase !== 'decode') {
+  if (!PHASES.includes(w.phase)) {
     throw new InputError(source, 'phase', 'prefill or decode', describeValue(w.phase));
   }
   const tokens = w.phase === 'prefill' ? w.seq : w.context;

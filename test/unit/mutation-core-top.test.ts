@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, describeValue, formatInputError } from '../../src/core/errors';
@@ -16,7 +17,7 @@ import { isObject, JSON_MAX_DEPTH, parseLenientJson } from '../../src/core/json'
 import type { ModelSpec } from '../../src/core/model/spec';
 import { hasOwnKey, ownValue } from '../../src/core/own';
 import { jsonSafe, markdownInline, MAX_SHOWN_CHARS, shortened, shownName, terminalSafe, terminalSafeLines } from '../../src/core/text';
-import { checkWorkloadForModel, DEFAULT_WORKLOAD, MAX_TOKENS_PER_PASS, validateWorkload, WORKLOAD_LIMITS, type Workload } from '../../src/core/workload';
+import { checkWorkloadForModel, DEFAULT_REQUEST, DEFAULT_WORKLOAD, MAX_TOKENS_PER_PASS, validateWorkload, WORKLOAD_LIMITS, type Workload } from '../../src/core/workload';
 
 /** Runs `f`, which must throw an InputError, and returns it. */
 function refusal(f: () => unknown): InputError {
@@ -305,4 +306,172 @@ test('parseLenientJson: "-" before Infinity is part of the literal', () => {
   assert.deepEqual(parseLenientJson('[NaN,-Infinity,Infinity]', 'f'), [null, null, null]);
   assert.deepEqual(parseLenientJson('{"a":-Infinity}', 'f'), { a: null });
   assert.deepEqual(parseLenientJson('[ -Infinity ]', 'f'), [null]);
+});
+
+test('files: a file that reports no size (as /proc\'s do) is read to its end in growing pieces, and capped across them', { skip: !existsSync('/proc/crypto') && 'no /proc/crypto here' }, async () => {
+  // /proc/crypto is a regular file whose stat size is 0 and whose text is several pages long: the first
+  // read (4 KiB) cannot hold it, so the pieces are joined. Node's own reader gives the bytes to expect.
+  const expected = readFileSync('/proc/crypto');
+  assert.equal(statSync('/proc/crypto').size, 0);
+  assert.ok(expected.length > 4096, `${expected.length} bytes`);
+  assert.deepEqual(Buffer.from(await readFileBytes('/proc/crypto', 'config')), expected);
+  // A cap between two pieces (4,096 + 904 bytes) stops the reading one byte past it.
+  assert.equal((await refusalOf(readFileBytes('/proc/crypto', 'config', { maxBytes: 5000 }))).message, '/proc/crypto: expected a model config (JSON) of at most 5,000 bytes, found more: reading stopped at 5,000 bytes');
+  assert.deepEqual(Buffer.from(await readFileBytes('/proc/crypto', 'config', { maxBytes: expected.length })), expected);
+});
+
+test('files: caps written in MiB only when whole and at least one; zero bytes is "0 bytes"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-caps-'));
+  try {
+    const path = join(dir, 'big.json');
+    writeFileSync(path, Buffer.alloc(1024 * 1024 + 2, 0x20));
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 1024 * 1024 + 1 }))).message, `${path}: expected a model config (JSON) of at most 1,048,577 bytes, found more: reading stopped at 1,048,577 bytes`);
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 0 }))).message, `${path}: expected a model config (JSON) of at most 0 bytes, found more: reading stopped at 0 bytes`);
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 1024 * 1024 }))).expected, 'a model config (JSON) of at most 1 MiB');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('files: a socket is named as one, and opening it is refused with the system\'s code', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-sock-'));
+  const path = join(dir, 'model.sock');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    assert.equal(await pathKind(path), 'socket');
+    // Linux refuses to open a socket (ENXIO) before its kind can be looked at: the code is named.
+    assert.equal((await refusalOf(readFileBytes(path, 'config'))).message, `${path}: expected a regular file (a model config (JSON)), found an error reading it (ENXIO)`);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The system's code for opening `path` to read, or null when it opens. */
+function openCode(path: string): string | null {
+  try {
+    closeSync(openSync(path, 'r'));
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? null;
+  }
+}
+
+test('files: a file the system will not let us open is "no permission to read it"', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-perm-'));
+  try {
+    // A file with no read permission (refused unless we are root), or another process's memory (refused
+    // to root too where ptrace is restricted): whichever the system refuses with EACCES or EPERM.
+    const locked = join(dir, 'locked.json');
+    writeFileSync(locked, '{}');
+    chmodSync(locked, 0o000);
+    const path = [locked, '/proc/1/mem'].find((p) => ['EACCES', 'EPERM'].includes(openCode(p) ?? ''));
+    if (!path) return t.skip('this system lets us open both');
+    assert.equal((await refusalOf(readFileBytes(path, 'config'))).message, `${path}: expected a regular file (a model config (JSON)), found no permission to read it`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('files: a read that fails after the open names the file and the system\'s code', { skip: !existsSync('/proc/self/mem') && 'no /proc/self/mem here' }, async () => {
+  // /proc/self/mem opens as a regular file of size 0; reading its first bytes (address 0, never mapped) fails with EIO.
+  assert.equal((await refusalOf(readFileBytes('/proc/self/mem', 'gguf'))).message, '/proc/self/mem: expected a readable file (GGUF metadata), found an error reading it (EIO)');
+});
+
+test('parseLenientJson: a literal glued to a digit is left as written, so the parser refuses the text as written', () => {
+  // "0NaN" is one token to jsonc-parser (InvalidSymbol at the digit, column 3); were the NaN taken out
+  // alone, "0null" would be a number then a value (CommaExpected). Likewise "9-Infinity" and "0-Infinity".
+  for (const text of ['[0NaN]', '[9NaN]', '[9-Infinity]', '[0-Infinity]']) {
+    assert.equal(refusal(() => parseLenientJson(text, 'f')).message, 'f: line 1, column 3: expected valid JSON, found InvalidSymbol', text);
+  }
+  // A minus sign belongs to Infinity only: "-NaN" is not a literal Python writes.
+  assert.equal(refusal(() => parseLenientJson('[-NaN]', 'f')).message, 'f: line 1, column 2: expected valid JSON, found InvalidSymbol');
+});
+
+test('parseLenientJson: comments are skipped whole by the depth count and the literal scan, and nothing else is', () => {
+  // Brackets after a comment on the same line count ("/* a */ [[": the second "[" is level 2, column 10).
+  assert.equal(refusal(() => parseLenientJson('/* a */ [[1]]', 'f', 1)).field, 'line 1, column 10');
+  // A literal after a block comment is still read as one.
+  assert.deepEqual(parseLenientJson('[1/* x */, NaN]', 'f'), [1, null]);
+  // A line comment starts at its two slashes, not the character before them, and ends at its line's end.
+  assert.equal(refusal(() => parseLenientJson('[[// x\n1]]', 'f', 1)).field, 'line 1, column 2');
+  assert.equal(refusal(() => parseLenientJson('//\n[[1]]', 'f', 1)).field, 'line 2, column 2');
+  assert.equal(refusal(() => parseLenientJson('[ // c\n[[1]]]', 'f', 2)).field, 'line 2, column 2');
+  assert.deepEqual(parseLenientJson('{\n "a": 1 // c\n}', 'f'), { a: 1 });
+  // The comment's last character before the line break is part of it.
+  assert.deepEqual(parseLenientJson('[ // [\n[1]]', 'f', 2), [[1]]);
+  // "/*/" opens a comment that the next "*/" closes, not the "*/" its own star and slash would make.
+  assert.deepEqual(parseLenientJson('/*/ [[ */ [1]', 'f', 1), [1]);
+  // A slash or a star alone opens nothing: the brackets after them count.
+  assert.equal(refusal(() => parseLenientJson('[/ [[1]]]', 'f', 2)).field, 'line 1, column 5');
+  assert.equal(refusal(() => parseLenientJson('[1* [[2]]]', 'f', 2)).field, 'line 1, column 6');
+});
+
+test('parseLenientJson: closing braces bring the depth down; errors are placed at the literal they follow or on their own line', () => {
+  assert.deepEqual(parseLenientJson('[{}, {}, {}]', 'f', 2), [{}, {}, {}]);
+  // The error is at the start of a replaced literal: "NaN" at column 4 (9 after an earlier one), not a column before.
+  assert.equal(refusal(() => parseLenientJson('[1 NaN]', 'f')).message, 'f: line 1, column 4: expected valid JSON, found CommaExpected');
+  assert.equal(refusal(() => parseLenientJson('[NaN, 1 NaN]', 'f')).field, 'line 1, column 9');
+  // Line breaks after the error do not move it.
+  assert.equal(refusal(() => parseLenientJson('[1 x\n\n]', 'f')).field, 'line 1, column 4');
+});
+
+test('files: every read closes its file, whether it succeeds or is refused', { skip: !existsSync('/proc/self/fd') && 'no /proc/self/fd here' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-fd-'));
+  try {
+    const path = join(dir, 'x.json');
+    writeFileSync(path, '[1, 2, 3]');
+    // The descriptors open in this process, by the files they point at.
+    const openHere = () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }).filter((target) => target === path);
+    await readFileBytes(path, 'config');
+    await refusalOf(readFileBytes(path, 'config', { maxBytes: 2 }));
+    await withByteSource(path, 'gguf', (src) => src.read(0, 4));
+    await refusalOf(withByteSource(path, 'gguf', (src) => src.read(0, 9), { maxBytes: 4 }));
+    assert.deepEqual(openHere(), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('files: a UTF-16 mark is recognised only at the start', () => {
+  // 0x41 0xff 0x00 0x42 is UTF-8: "A", an invalid byte, NUL, "B" (0xff at offset 1 is not half of a BE mark).
+  assert.equal(decodeText(Uint8Array.from([0x41, 0xff, 0x00, 0x42])), 'A\ufffd\u0000B');
+  assert.equal(decodeText(Uint8Array.from([0x41, 0xfe, 0x42, 0x00])), 'A\ufffdB\u0000');
+});
+
+test('validateWorkload: tp may be "auto" (resolved later), no other field may, and no other word is a degree', () => {
+  // What the CLI and the extension ask for when told nothing: the default workload at the smallest TP that fits.
+  assert.deepEqual(validateWorkload(DEFAULT_REQUEST), { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 'auto', dtype: null, softmaxOffset: 'online', deferDepth: 'deepest', tiles: 4 });
+  assert.equal(refusal(() => validateWorkload({ ...DEFAULT_REQUEST, tp: 'all' as 'auto' })).message, 'workload: tp: expected "auto" or a whole number from 1 to 1024, found "all"');
+  for (const key of ['batch', 'seq', 'context', 'tiles'] as const) {
+    assert.equal(refusal(() => validateWorkload({ ...DEFAULT_REQUEST, [key]: 'auto' })).message, `workload: ${key}: expected a whole number from 1 to ${WORKLOAD_LIMITS[key]}, found "auto"`);
+  }
+});
+
+test('terminalSafe: a control sequence cut off before its final byte is removed with its parameters', () => {
+  // ESC [ 3 1 with no final byte (the text ends): a terminal would wait for it, swallowing "31".
+  assert.equal(terminalSafe('a\x1b[31'), 'a');
+  assert.equal(terminalSafe('a\u009b31'), 'a');
+});
+
+// The timeout is a hang guard, not a speed target: reading the whole file would take minutes.
+test('files: a huge file is refused once its cap is read, not read to its end', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-huge-'));
+  try {
+    // 64 GiB of nothing (a sparse file takes no disk): a read that did not stop at the cap (16 MiB) + 1
+    // byte would go on to the end of it.
+    const path = join(dir, 'huge.json');
+    closeSync(openSync(path, 'w'));
+    truncateSync(path, 64 * 1024 ** 3);
+    assert.equal((await refusalOf(readFileBytes(path, 'config'))).message, `${path}: expected a model config (JSON) of at most 16 MiB, found more: reading stopped at 16 MiB`);
+    assert.equal((await refusalOf(readFileBytes(path, 'config', { maxBytes: 5000 }))).found, 'more: reading stopped at 5,000 bytes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('parseLenientJson: a line comment on a line of its own ends at that line\'s end', () => {
+  assert.deepEqual(parseLenientJson('[1,\n// c\n2]', 'f'), [1, 2]);
+  assert.equal(refusal(() => parseLenientJson('[\n// c\n[[2]]]', 'f', 2)).field, 'line 3, column 2');
 });

@@ -10,9 +10,10 @@ import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { validateMeasurements } from '../../src/core/measure/types';
 import type { ModelSpec } from '../../src/core/model/spec';
+import { heldBackBlocks } from '../../src/core/measure/held-back';
 import { formatMeasuredSources, measuredSource } from '../../src/core/validate/measured';
-import { POINTS, type Point } from '../../src/core/validate/points';
-import { formatMs, formatValidation, fuseConsumers, restrictConsumers, summarize, validate, type ValidationResult } from '../../src/core/validate/validate';
+import { POINTS, SOURCES, type Point } from '../../src/core/validate/points';
+import { formatMs, formatValidation, fuseConsumers, isCalibrated, restrictConsumers, summarize, validate, type ValidationResult } from '../../src/core/validate/validate';
 import { loadFixture } from './helpers/fixtures';
 
 const close = (actual: number, expected: number, what: string, tol = 1e-12) =>
@@ -260,21 +261,24 @@ test('the printed tables: their headers, right-aligned figures and left-aligned 
   assert.ok(lines.some((l) => l.startsWith('held back ')) && lines.some((l) => l.startsWith('calibration ')), 'a line each for the held-back and calibration points');
 });
 
+/** A measurements file of SmolLM2-135M's blocks, as `deferred-norm measure` writes one (decode, 32 rows). */
+const block = (variant: 'standard' | 'deferred', p10Us: number, site = 'attn-norm', consumers = ['q_proj', 'k_proj', 'v_proj']) => ({
+  kind: 'block', site, layerKind: 'decoder', norm: 'input_layernorm', rows: 32, width: 576, consumers, variant,
+  medianUs: 2 * p10Us, p10Us, p90Us: 3 * p10Us, samples: 9, inner: 1, timing: 'perf_counter',
+});
+const measurementsFile = (spec: ModelSpec, threads: number, entries: object[]) => validateMeasurements({
+  schema: 'deferred-norm-measurements/1',
+  provenance: { device: 'cpu', deviceName: 'My CPU', torch: '2.4', python: '3.12', dtype: 'fp32', threads, date: '2026-12-06' },
+  model: { name: 'SmolLM2-135M', path: spec.source.path },
+  workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
+  quick: true,
+  entries,
+  skipped: [],
+}, 'mine.json');
+
 test('the user\'s measurements section: rows, title, notes and its own error, from a file\'s blocks', async () => {
   const spec = await loadFixture('SmolLM2-135M');
-  const block = (variant: 'standard' | 'deferred', p10Us: number, site = 'attn-norm', consumers = ['q_proj', 'k_proj', 'v_proj']) => ({
-    kind: 'block', site, layerKind: 'decoder', norm: 'input_layernorm', rows: 32, width: 576, consumers, variant,
-    medianUs: 2 * p10Us, p10Us, p90Us: 3 * p10Us, samples: 9, inner: 1, timing: 'perf_counter',
-  });
-  const file = (threads: number, entries: object[]) => validateMeasurements({
-    schema: 'deferred-norm-measurements/1',
-    provenance: { device: 'cpu', deviceName: 'My CPU', torch: '2.4', python: '3.12', dtype: 'fp32', threads, date: '2026-12-06' },
-    model: { name: 'SmolLM2-135M', path: spec.source.path },
-    workload: { phase: 'decode', batch: 32, seq: 2048, context: 2048, tp: 1, m: 32 },
-    quick: true,
-    entries,
-    skipped: [],
-  }, 'mine.json');
+  const file = (threads: number, entries: object[]) => measurementsFile(spec, threads, entries);
   const cpu = getPreset('cpu');
   const s = measuredSource({ file: 'mine.json', measurements: file(4, [block('standard', 150), block('deferred', 100)]), spec }, cpu);
   assert.deepEqual(s.rows.map((r) => [r.site, r.variant, r.rows, r.consumers.join(','), r.measuredMs]), [['attn-norm', 'standard', 32, 'q_proj,k_proj,v_proj', 0.15], ['attn-norm', 'deferred', 32, 'q_proj,k_proj,v_proj', 0.1]]);
@@ -312,4 +316,297 @@ test('every fitted preset, gpu-h100 included, names exactly the points marked fo
     const named = POINTS.filter((p) => new RegExp(`\\b${p.id}\\b`).test(note)).map((p) => p.id);
     assert.deepEqual(named, POINTS.filter((p) => p.hardware === hw && p.use === 'calibration').map((p) => p.id), hw);
   }
+});
+
+test('the user\'s measurements section: a file with no pair of blocks says so, with no table and no mean of nothing', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  // A standard block without its deferred partner is not compared: nothing to put in the table.
+  const s = measuredSource({ file: 'mine.json', measurements: measurementsFile(spec, 4, [block('standard', 150)]), spec }, getPreset('cpu'));
+  assert.deepEqual(s.rows, []);
+  assert.equal(s.summary.n, 0);
+  const uncalibrated = 'The "cpu" profile was not calibrated on My CPU: calibrate on this file (deferred-norm calibrate FILE --out NAME.hardware.json) and pass --hardware NAME.hardware.json to compare like with like.';
+  const none = 'The file has no standard and deferred norm → projection blocks to compare.';
+  assert.deepEqual(s.notes, [uncalibrated, none]);
+  assert.equal(
+    formatMeasuredSources([s]),
+    '\nYour measurements: mine.json on My CPU, 2026-12-06 (torch 2.4, fp32, 4 threads; the p10 of each entry), simulated on "cpu" under the harness\'s stack. Not part of the published figures above.\n'
+      + `${uncalibrated}\n${none}\n`,
+  );
+});
+
+test('the user\'s measurements section: simulated under the harness\'s stack, whatever the profile given', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  const set = { file: 'mine.json', measurements: measurementsFile(spec, 4, [block('standard', 150), block('deferred', 100)]), spec };
+  // The harness times PyTorch eager: an unfused norm, one launch per kernel, the scale as its own kernel
+  // (docs/validation.md). gpu-t4's own stack fuses the norm and the epilogue, so the stack must be applied.
+  const t4 = getPreset('gpu-t4');
+  assert.notDeepEqual([t4.kernels.norm, t4.kernels.launch, t4.matrix.fusedEpilogue], ['eager', 'per-kernel', false]);
+  const stack = ['kernels.norm=eager', 'kernels.launch=per-kernel', 'matrix.fusedEpilogue=false'];
+  const given = measuredSource(set, t4).rows.map((r) => r.simulatedMs);
+  const applied = measuredSource(set, applyOverrides(getPreset('gpu-t4'), stack)).rows.map((r) => r.simulatedMs);
+  assert.deepEqual(given, applied);
+  // The bare preset's own stack gives other times (a second path: the held-back comparison on it as it is).
+  const bare = heldBackBlocks(set, getPreset('gpu-t4'));
+  assert.notDeepEqual(given, [bare[0]!.simulatedStandardUs / 1000, bare[0]!.simulatedDeferredUs / 1000]);
+});
+
+test('the user\'s measurements table: counts and times right-aligned under their headers', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  // 1.5 s and 0.8 µs: cells wider and narrower than their headers, and a ratio of more than 10.
+  const s = measuredSource({ file: 'mine.json', measurements: measurementsFile(spec, 4, [block('standard', 1_500_000), block('deferred', 0.8)]), spec }, getPreset('cpu'));
+  const lines = formatMeasuredSources([s]).split('\n');
+  const header = lines.find((l) => l.startsWith('block '))!;
+  const rows = lines.filter((l) => l.startsWith('attn-norm → '));
+  assert.equal(rows.length, 2);
+  const endOf = (word: string) => header.indexOf(word) + word.length;
+  const cells = (row: string) => row.split(/ {2,}/);
+  for (const [i, row] of rows.entries()) {
+    const r = s.rows[i]!;
+    const [, variant, count, measured, simulated, ratio] = cells(row);
+    assert.deepEqual([variant, count, measured], [r.variant, '32', i === 0 ? '1,500.0 ms' : '0.001 ms'], row);
+    // Right-aligned: each cell ends where its header ends (or the header ends where the widest cell does).
+    assert.equal(row.indexOf(` ${count} `) + 1 + count!.length, endOf('rows'), row);
+    assert.equal(row.indexOf(` ${measured}  `) + 1 + measured!.length, endOf('measured'), row);
+    assert.equal(row.indexOf(` ${simulated}  `) + 1 + simulated!.length, endOf('simulated'), row);
+    assert.ok(row.endsWith(ratio!) && row.length === header.length, `${row} | ${header}`);
+  }
+  // The widest measured cell (1,500.0 ms) is wider than "measured": the header moves right to end with it.
+  assert.equal(header.indexOf('measured'), rows[0]!.indexOf('1,500.0 ms') + 2);
+});
+
+test('isCalibrated: both efficiencies fitted ("calibrated:" provenance), not one, not a missing note', () => {
+  const a100 = getPreset('gpu-a100');
+  const fitted = 'calibrated: by hand in this test';
+  const withNotes = (notes: Record<string, string>) => ({ ...a100, provenance: notes });
+  assert.equal(isCalibrated(withNotes({ 'matrix.efficiency': fitted, 'memory.efficiency': fitted })), true);
+  assert.equal(isCalibrated(withNotes({ 'matrix.efficiency': fitted })), false, 'memory.efficiency has no note');
+  assert.equal(isCalibrated(withNotes({ 'memory.efficiency': fitted })), false, 'matrix.efficiency has no note');
+  assert.equal(isCalibrated(withNotes({ 'matrix.efficiency': fitted, 'memory.efficiency': 'stated: a datasheet figure' })), false);
+  assert.equal(isCalibrated(withNotes({})), false);
+});
+
+test('validate: a point whose model was not loaded is named, with its fixture', async () => {
+  const point = POINTS.find((p) => p.id === 'trtllm-a100-l2-7b-in128')!;
+  assert.throws(() => validate({ specs: new Map(), hardware: getPreset, points: [point] }), { message: 'validate: no model spec for fixture Llama-2-7b-hf (point trtllm-a100-l2-7b-in128)' });
+});
+
+test('validate: an end-to-end point of one output token is its first-token latency alone', async () => {
+  const ttft = POINTS.find((p) => p.id === 'trtllm-a100-l2-7b-in128')!;
+  // The same request measured end to end with one generated token: no decode step follows the prefill.
+  const e2e: Point = { ...ttft, id: 'e2e-one-token', metric: 'e2e', workload: { ...ttft.workload, output: 1 } };
+  const [a, b] = validate({ specs: await specs(), hardware: getPreset, points: [ttft, e2e] }).rows;
+  assert.equal(b!.simulatedMs, a!.simulatedMs);
+  assert.deepEqual(a!.parts, { ttft: a!.simulatedMs });
+  assert.deepEqual(b!.parts, { ttft: a!.simulatedMs });
+  assert.equal(b!.workload, 'e2e b1 in128 out1 tp1 fp16');
+});
+
+test('validate: one summary per source with points, in the sources\' order, each over its own rows', async () => {
+  const ids = ['vllm-a100-l3-8b-tp1', 'trtllm-a100-l2-7b-in128', 'trtllm-a100-l2-70b-in128'];
+  const r = validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => ids.includes(p.id)) });
+  assert.deepEqual(r.perSource.map((s) => [s.source, s.n]), [['trtllm', 2], ['vllm-ci', 1]]);
+  assert.equal(r.perSource[0]!.title, SOURCES.find((s) => s.id === 'trtllm')!.title);
+  const vllm = r.rows.find((row) => row.source === 'vllm-ci')!;
+  close(r.perSource[1]!.meanAbsError, Math.abs(vllm.ratio! - 1), 'one row: its own error');
+});
+
+test('formatValidation: a row without a simulated figure reads "pending", its ratio "—", and is listed as pending', async () => {
+  const r = validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => p.source === 'flashnorm' && p.model === 'SmolLM2-135M' && p.workload.input === 4096) });
+  // A result as a JSON report of an older version carries it: the deferred row still waiting for the simulator.
+  const waiting = { ...r.rows[1]!, simulatedMs: null, ratio: null, pending: 'no site simulator yet' };
+  const text = formatValidation({ ...r, rows: [r.rows[0]!, waiting], pending: [waiting.id, 'another-point'], flashNorm: [{ ...r.flashNorm[0]!, simulatedPct: null }] });
+  const row = text.split('\n').find((l) => l.startsWith(`${waiting.id} `))!;
+  assert.match(row, / 0\.468 ms +pending +— +held back$/);
+  assert.ok(text.includes(`  SmolLM2-135M at 4096 tokens: ${((100 * (0.704 - 0.468)) / 0.704).toFixed(1)}% published; pending\n`), text);
+  assert.ok(text.endsWith(`\n\nPending (no simulated figure yet): ${waiting.id}, another-point.\n`), text);
+  assert.ok(!formatValidation(r).includes('Pending'), 'no pending line when every row has a figure');
+});
+
+test('validate: the metrics agree with each other as their definitions say (TTFT, decode steps, end to end)', async () => {
+  // Eight sequences of 4,096 tokens on one A100: the KV cache is a large part of each decode step, so a
+  // step one token of context off is a different figure.
+  const base = POINTS.find((p) => p.id === 'trtllm-a100-l2-7b-in128')!;
+  const at = (id: string, metric: Point['metric'], workload: Partial<Point['workload']>): Point => ({ ...base, id, metric, workload: { ...base.workload, batch: 8, input: 4096, ...workload } });
+  const points = [
+    at('ttft', 'ttft', {}),
+    at('step-4097', 'tpot', { context: 4097 }),
+    at('step-4098', 'tpot', { context: 4098 }),
+    at('step-4099', 'tpot', { context: 4099 }),
+    at('e2e-2', 'e2e', { output: 2 }),
+    at('e2e-3', 'e2e', { output: 3 }),
+    // Without a context, a decode step runs with the prompt cached.
+    at('step-prompt', 'tpot', {}),
+    at('step-4096', 'tpot', { context: 4096 }),
+  ];
+  const ms = Object.fromEntries(validate({ specs: await specs(), hardware: getPreset, points }).rows.map((r) => [r.id, r.simulatedMs!]));
+  // The first generated token comes with the prefill; the second is a decode step with the prompt and that token cached.
+  close(ms['e2e-2']!, ms['ttft']! + ms['step-4097']!, 'two tokens: TTFT + the step at 4,097');
+  // Three tokens: the steps at 4,097 and 4,098 (the mean of the first and last step, twice, is their sum).
+  close(ms['e2e-3']!, ms['ttft']! + ms['step-4097']! + ms['step-4098']!, 'three tokens: TTFT + the steps at 4,097 and 4,098');
+  const parts = validate({ specs: await specs(), hardware: getPreset, points: [points[5]!] }).rows[0]!.parts;
+  assert.deepEqual(Object.keys(parts), ['ttft', 'decodeFirst', 'decodeLast', 'decode']);
+  assert.deepEqual([parts['ttft'], parts['decodeFirst'], parts['decodeLast']], [ms['ttft'], ms['step-4097'], ms['step-4098']]);
+  close(parts['decode']!, ms['step-4097']! + ms['step-4098']!, 'the decode part');
+  assert.ok(ms['step-4099']! > ms['step-4098']! && ms['step-4098']! > ms['step-4097']!, 'each cached token costs time');
+  assert.ok(ms['step-4097']! < ms['ttft']!, 'a decode step is far cheaper than the prefill of 4,096 tokens');
+  assert.equal(ms['step-prompt'], ms['step-4096']);
+});
+
+test('validate: a point runs on its preset with its own overrides, and only those', async () => {
+  // gpt-fast's all-reduce (kernels.allReduce=one-shot) at TP 2, and FlashNorm's PyTorch-eager stack.
+  const ids = ['gptfast-a100-l2-7b-tp2', 'flashnorm-t4-l2-7b-1024-std', 'flashnorm-t4-l2-7b-1024-flash'];
+  const own = POINTS.filter((p) => ids.includes(p.id));
+  const all = await specs();
+  const asPublished = validate({ specs: all, hardware: getPreset, points: own }).rows.map((r) => r.simulatedMs);
+  // A second path: the same points without overrides, on presets the overrides were applied to first.
+  const bare = own.map((p) => ({ ...p, set: [] }));
+  const setFirst = (p: Point) => validate({ specs: all, hardware: (name) => applyOverrides(getPreset(name), p.set), points: bare.filter((q) => q.id === p.id) }).rows[0]!.simulatedMs;
+  assert.deepEqual(asPublished, own.map(setFirst));
+  // and the overrides change each figure: without them the preset's own stack gives others.
+  const without = validate({ specs: all, hardware: getPreset, points: bare }).rows.map((r) => r.simulatedMs);
+  for (const [i, id] of ids.entries()) assert.notEqual(without[i], asPublished[i], id);
+});
+
+test('the held-back share: at least two thirds of all points, counted over the points never fitted', async () => {
+  const share = async (ids: string[]) => validate({ specs: await specs(), hardware: getPreset, points: POINTS.filter((p) => ids.includes(p.id)) }).targets.enoughHeldBack;
+  // gpu-a100 holds the fit of its calibration points: trtllm-a100-l2-7b-in2048 is fitted, the others held back.
+  assert.equal(await share(['trtllm-a100-l2-7b-in128', 'trtllm-a100-l2-7b-in2048']), false, '1 of 2 held back: less than 2/3');
+  assert.equal(await share(['trtllm-a100-l2-7b-in128', 'trtllm-a100-l2-70b-in128', 'trtllm-a100-l2-7b-in2048']), true, '2 of 3: exactly 2/3');
+  assert.equal(await share(['trtllm-a100-l2-7b-in2048']), false, '0 of 1');
+});
+
+test('the points as their sources publish them: TensorRT-LLM\'s table, gpt-fast\'s rows, FlashNorm\'s rows, the stacks per degree', () => {
+  const byId = (id: string) => POINTS.find((p) => p.id === id)!;
+  // TensorRT-LLM v0.5's performance.md, "1st Token Latency (ms)" at batch 1: [GPU, model, TP, input, ms].
+  const trtllm: [string, string, number, number, number][] = [
+    ['a100', '7b', 1, 128, 16], ['a100', '7b', 1, 2048, 133], ['a100', '70b', 4, 128, 47], ['a100', '70b', 4, 2048, 377],
+    ['h100', '7b', 1, 128, 7], ['h100', '7b', 1, 2048, 36], ['h100', '70b', 4, 128, 26], ['h100', '70b', 4, 2048, 109],
+  ];
+  assert.deepEqual(POINTS.filter((p) => p.source === 'trtllm').map((p) => [p.hardware, p.model, p.workload.tp, p.workload.input, p.measuredMs]),
+    trtllm.map(([gpu, size, tp, input, ms]) => [`gpu-${gpu}`, size === '7b' ? 'Llama-2-7b-hf' : 'Llama-2-70b-hf', tp, input, ms]));
+  for (const [gpu, size, , input] of trtllm) assert.ok(byId(`trtllm-${gpu}-l2-${size}-in${input}`), `${gpu} ${size} ${input}`);
+  // One build command: FP8 flags on H100, the TP flags when TP > 1, nothing else between them.
+  const stack = (gpu: string, size: string, input: number) => byId(`trtllm-${gpu}-l2-${size}-in${input}`).stack;
+  const plain = stack('a100', '7b', 128);
+  assert.ok(plain.startsWith('TensorRT-LLM v0.5.0 with TensorRT 9.1, gptSessionBenchmark') && plain.endsWith('--use_gpt_attention_plugin float16'), plain);
+  assert.equal(stack('h100', '7b', 2048), `${plain} --enable_fp8 --fp8_kv_cache`);
+  assert.equal(stack('a100', '70b', 128), `${plain}, --world_size 4 --tp_size 4, run with mpirun -n 4`);
+  assert.equal(stack('h100', '70b', 2048), `${plain} --enable_fp8 --fp8_kv_cache, --world_size 4 --tp_size 4, run with mpirun -n 4`);
+  // Notes: the common note, then what holds for H100 and for the 70B command, then the GEMMs the stack runs.
+  const note = (gpu: string, size: string) => byId(`trtllm-${gpu}-l2-${size}-in128`).note;
+  const fusedNote = ' Projections: TensorRT-LLM\'s Attention layer runs q, k and v as one GEMM (tensorrt_llm/layers/attention.py: one ColumnLinear `qkv`); gate and up stay two GEMMs (the Llama builds of the document do not pass --use_fused_mlp).';
+  const common = note('a100', '7b').slice(0, -fusedNote.length);
+  assert.equal(note('a100', '7b'), common + fusedNote);
+  assert.ok(common.startsWith('TTFT of a batch of one, as published (whole milliseconds, so ±0.5 ms of rounding).') && common.endsWith('Number of runs: 5 after 1 warm-up (the documented command).'), common);
+  const h100 = note('h100', '7b').slice(common.length, -fusedNote.length);
+  assert.ok(note('h100', '7b').startsWith(common) && h100.startsWith(' On H100 the engines were built with --enable_fp8 --fp8_kv_cache: FP8 weights'), h100);
+  const big = note('a100', '70b').slice(common.length, -fusedNote.length);
+  assert.ok(note('a100', '70b').startsWith(common) && big.startsWith(' The document\'s Llama2-70b first-token command lists "64:128,1" twice'), big);
+  assert.equal(note('h100', '70b'), common + h100 + big + fusedNote);
+  // gpt-fast's README: the Benchmarks table for one GPU, the Tensor Parallelism table for more.
+  for (const p of POINTS.filter((q) => q.source === 'gpt-fast')) {
+    const size = p.model === 'Llama-2-7b-hf' ? '7B' : '70B';
+    const row = p.workload.tp === 1 ? `Benchmarks, "Llama-2-${size} | Base"` : `Tensor Parallelism, "Llama-2-${size} | ${p.workload.tp}"${p.published === '62.5 tokens/s' ? ' (62.50)' : ''}`;
+    assert.equal(p.where, `README.md, table ${row}`, p.id);
+  }
+  assert.deepEqual(POINTS.filter((q) => q.source === 'gpt-fast').map((p) => [p.id, p.published]), [
+    ['gptfast-a100-l2-7b-tp1', '104.9 tokens/s'], ['gptfast-a100-l2-7b-tp2', '168.84 tokens/s'], ['gptfast-a100-l2-7b-tp4', '254.02 tokens/s'], ['gptfast-a100-l2-7b-tp8', '328.43 tokens/s'],
+    ['gptfast-a100-l2-70b-tp2', '21.32 tokens/s'], ['gptfast-a100-l2-70b-tp4', '38.01 tokens/s'], ['gptfast-a100-l2-70b-tp8', '62.5 tokens/s'],
+  ]);
+  // vLLM: one stack, with the TP degree appended when there is one.
+  assert.equal(byId('vllm-a100-l3-70b-tp4').stack, `${byId('vllm-a100-l3-8b-tp1').stack}, tensor_parallel_size 4`);
+  assert.ok(byId('vllm-a100-l3-8b-tp1').stack.endsWith('5 warm-up and 15 measured iterations'));
+  // FlashNorm's tables: tab:overlap (SmolLM2-135M) and tab:overlap7b (Llama-7B), by token count.
+  for (const p of POINTS.filter((q) => q.source === 'flashnorm')) {
+    const table = p.model === 'SmolLM2-135M' ? 'tab:overlap' : 'tab:overlap7b';
+    assert.ok(p.where.startsWith(`${table}, row "${p.workload.input}", column "${p.site!.variant === 'baseline' ? 'Sequential' : 'FlashNorm'}"`), `${p.id}: ${p.where}`);
+  }
+  // Every point is either fitted to or held back, in the two words the JSON report and the panel read.
+  for (const p of POINTS) assert.ok(p.use === 'calibration' || p.use === 'held-back', `${p.id}: use "${p.use}"`);
+});
+
+test('formatValidation: the whole text of a small result, written out by hand', () => {
+  const row = (id: string, hardware: string, set: string[], workload: string, measuredMs: number, simulatedMs: number | null, fitted: boolean) => ({
+    id, source: 'src', model: 'M', hardware, set, workload, metric: 'ttft' as const, published: `${measuredMs} ms`, where: 'w', stack: 's', note: 'n',
+    measuredMs, simulatedMs, ratio: simulatedMs === null ? null : simulatedMs / measuredMs, use: 'calibration' as const, fitted,
+    pending: simulatedMs === null ? 'waiting' : null, parts: {},
+  });
+  const summary = (n: number, error: number, geoMeanRatio: number) => ({ n, meanAbsError: error, maxAbsError: error, geoMeanRatio });
+  const result: ValidationResult = {
+    estimate: 'Estimates, not measurements.',
+    rows: [
+      row('a-1', 'gpu-x', [], 'ttft b1 in128 tp1 fp16', 100, 90, true),
+      row('b-22', 'gpu-y', ['x=1'], 'e2e b1 in6 out200 tp2 bf16', 1234.5, null, false),
+      row('c-3', 'gpu-x', [], 'ttft b1 in128 tp1 fp16', 200, 220, true),
+    ],
+    sources: SOURCES,
+    perSource: [{ source: 'src', title: 'A source', ...summary(2, 0.1, 0.995) }],
+    overall: summary(2, 0.1, 0.995),
+    heldBack: summary(0, 0, 1),
+    calibration: summary(2, 0.1, 0.995),
+    calibrationPoints: ['a-1', 'c-3'],
+    heldBackPoints: ['b-22'],
+    presets: [{ name: 'gpu-x', matrixEfficiency: 0.8, memoryEfficiency: 0.9, calibrated: true }, { name: 'gpu-y', matrixEfficiency: 0.5, memoryEfficiency: 0.6, calibrated: false }],
+    flashNorm: [{ model: 'M', tokens: 4096, publishedPct: 33.52, simulatedPct: 30 }, { model: 'M', tokens: 8192, publishedPct: 35.5, simulatedPct: null }],
+    targets: { perPoint: 0.2, mean: 0.08, heldBackShare: 2 / 3, saving: 0.25, everyPointWithin: false, meanWithin: true, enoughHeldBack: false, savingsWithin: 1 },
+    pending: ['b-22'],
+  };
+  // Columns two spaces apart; words padded on the right, the figures on the left (right-aligned); widths:
+  // point 5, source 6, model 5, hardware 8, workload 26, measured 10 ("1,234.5 ms"), simulated 9, ratio 5.
+  const expected = [
+    'Held-back error: mean |ratio−1| 0.0% over the 0 points never fitted (max 0.0%, geometric-mean ratio 1.000).',
+    'Validation against published measurements: 3 points from 1 sources.',
+    'Estimates, not measurements.',
+    'ratio = simulated ÷ measured. * = preset with the point\'s --set overrides (the measured software stack; `--format json` lists them).',
+    '',
+    ['point', 'source', 'model', 'hardware', 'workload                  ', '  measured', 'simulated', 'ratio', 'used for'].join('  '),
+    ['─'.repeat(5), '─'.repeat(6), '─'.repeat(5), '─'.repeat(8), '─'.repeat(26), '─'.repeat(10), '─'.repeat(9), '─'.repeat(5), '─'.repeat(27)].join('  '),
+    ['a-1  ', 'src   ', 'M    ', 'gpu-x   ', 'ttft b1 in128 tp1 fp16    ', '  100.0 ms', ' 90.00 ms', '0.900', 'calibration'].join('  '),
+    ['b-22 ', 'src   ', 'M    ', 'gpu-y*  ', 'e2e b1 in6 out200 tp2 bf16', '1,234.5 ms', '  pending', '    —', 'held back (fit not applied)'].join('  '),
+    ['c-3  ', 'src   ', 'M    ', 'gpu-x   ', 'ttft b1 in128 tp1 fp16    ', '  200.0 ms', ' 220.0 ms', '1.100', 'calibration'].join('  '),
+    '',
+    'Error of the simulated estimates, per source:',
+    ['source     ', 'n', 'mean |ratio−1|', 'max |ratio−1|', 'geo-mean ratio'].join('  '),
+    ['─'.repeat(11), '─', '─'.repeat(14), '─'.repeat(13), '─'.repeat(14)].join('  '),
+    ['src        ', '2', '         10.0%', '        10.0%', '         0.995'].join('  '),
+    ['all        ', '2', '         10.0%', '        10.0%', '         0.995'].join('  '),
+    ['held back  ', '0', '          0.0%', '         0.0%', '         1.000'].join('  '),
+    ['calibration', '2', '         10.0%', '        10.0%', '         0.995'].join('  '),
+    '',
+    'Targets (issue 19), over the held-back points: mean within 8.0%: yes; every point within ±20.0%: no; at least 67% of all points held back: no (1 of 3); FlashNorm\'s savings within ±25.0% of the published: 1 of 2.',
+    'Calibration (npm run calibrate:gpu fits matrix.efficiency and memory.efficiency of each GPU preset and one host time per pass, kernels.passOverheadNs, shared by the presets with whole-pass points, nothing else): a-1, c-3.',
+    'Held back (never fitted): 1 points.',
+    'Efficiencies: gpu-x matrix 0.8, memory 0.9 (fitted); gpu-y matrix 0.5, memory 0.6 (stated assumptions, not fitted).',
+    '',
+    'FlashNorm on a T4, the site\'s latency saved by deferral (published; simulated estimate):',
+    '  M at 4096 tokens: 33.5% published; 30.0% simulated',
+    '  M at 8192 tokens: 35.5% published; pending',
+    '',
+    'Pending (no simulated figure yet): b-22.',
+    '',
+  ];
+  assert.deepEqual(formatValidation(result).split('\n'), expected);
+});
+
+test('fuseConsumers: a kind without the norm is left alone; the fused GEMM has a bias if any part had one', async () => {
+  const smol = (await specs()).get('SmolLM2-135M')!;
+  const kind = smol.layerKinds[0]!;
+  const noAttnNorm = { ...smol, layerKinds: [{ ...kind, norms: kind.norms.filter((n) => n.role !== 'attn') }] };
+  assert.deepEqual(fuseConsumers(noAttnNorm, 'attn-norm'), noAttnNorm);
+  // q alone biased (k and v not): the concatenated weight's bias is q's followed by zeros, still a bias.
+  const qBias = { ...smol, layerKinds: [{ ...kind, linears: kind.linears.map((l) => (l.name === 'q_proj' ? { ...l, bias: true } : l)) }] };
+  assert.deepEqual(fuseConsumers(qBias, 'attn-norm').layerKinds[0]!.linears[0], { name: 'qkv_proj', role: 'qkv', in: 576, out: 960, bias: true });
+});
+
+test('validate: two measured consumers are named in the workload; a saving pairs rows of one source only', async () => {
+  const std = POINTS.find((p) => p.id === 'flashnorm-t4-l2-7b-1024-std')!;
+  const flash = POINTS.find((p) => p.id === 'flashnorm-t4-l2-7b-1024-flash')!;
+  const two: Point = { ...std, id: 'two', site: { ...std.site!, consumers: ['q_proj', 'k_proj'] } };
+  // A deferred row of the same model and size from another source, listed first, is not FlashNorm's partner.
+  const other: Point = { ...flash, id: 'other-flash', source: 'elsewhere', measuredMs: 0.1 };
+  const r = validate({ specs: await specs(), hardware: getPreset, points: [two, std, other, flash] });
+  assert.equal(r.rows[0]!.workload, 'site b1 in1024 →q_proj,k_proj tp1 fp16');
+  // Both standard rows (two consumers, and FlashNorm's q_proj) pair with FlashNorm's 1.654 ms, not the 0.1 ms.
+  const saved = (100 * (1.882 - 1.654)) / 1.882;
+  assert.deepEqual(r.flashNorm.map((s) => [s.tokens, s.publishedPct]), [[1024, saved], [1024, saved]]);
 });
