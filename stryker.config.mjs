@@ -8,7 +8,7 @@ if (!/^[a-z-]+$/.test(part)) throw new Error(`MUTATE=${part}: expected a folder 
 const mutate =
   part === 'graph-sim' ? ['src/core/graph/**/*.ts', 'src/core/sim/**/*.ts']
   : part === 'common' ? ['src/common/**/*.ts']
-  // The top-level files of src/core (errors, files, json, own, text, workload), not its folders.
+  // The top-level files of src/core (errors, files, json, own, terms, text, workload), not its folders.
   : part === 'core-top' ? ['src/core/*.ts']
   : [`src/core/${part}/**/*.ts`];
 

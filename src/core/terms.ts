@@ -20,7 +20,6 @@ export const SOFTMAX_OFFSETS: readonly SoftmaxOffset[] = ['exact', 'bound', 'onl
  * `down`: through a ReLU MLP, ReLU(r·a) = r·ReLU(a) for r ≥ 0, onto the down projection's output.
  */
 export type DeferDepth = 'linear' | 'rope' | 'attention' | 'down';
-export const DEFER_DEPTHS: readonly DeferDepth[] = ['linear', 'rope', 'attention', 'down'];
 
 /** How far deferred scales may travel: as deep as the algebra allows, or the papers' rewrite (the linear layer). */
 export type DeferDepthLimit = 'deepest' | 'linear';

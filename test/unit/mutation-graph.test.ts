@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { buildHeadGraph, buildLayerGraph, keysPerQuery, rowsFor, type DeferChoice, type GraphContext } from '../../src/core/graph/layer';
 import type { LayerGraph, Op, OpRole } from '../../src/core/graph/ops';
 import { headSites, layerSites } from '../../src/core/graph/sites';
-import { DEFER_DEPTHS } from '../../src/core/terms';
 import { depthRefusal } from '../../src/core/graph/depth';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
@@ -1107,5 +1106,4 @@ test('depth roles: a bias on q or k stops the scale before the logits; fc1 and a
   assert.deepEqual(site(gateUp, 'mlp-norm').depths, ['linear', 'down']);
   const upOnly = kindOf({ mlp: { kind: 'gated', ffn: 48, activation: 'relu', activationKind: 'relu', gated: true, bias: false }, norms: [kindOf().norms[0]!, rms('post_attention_layernorm', 'mlp', ['up_proj'])] });
   assert.deepEqual(site(upOnly, 'mlp-norm').depths, ['linear', 'down']);
-  assert.deepEqual(DEFER_DEPTHS, ['linear', 'rope', 'attention', 'down']);
 });
