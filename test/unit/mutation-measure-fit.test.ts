@@ -312,6 +312,13 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(cached.provenance['memory.efficiency'], `${said}: the measured bandwidth is the tier's above`);
   const equal = writeProfile(CPU, HW, 'fp32', { ...p, bandwidthGBps: 76.8 }, [], [], undefined, run);
   assert.deepEqual([equal.memory.tiers[0]!.bandwidthGBps, equal.memory.efficiency], [76.8, 1]);
+  // The weights' tier, not the first one listed.
+  const l3First: HardwareProfile = { ...CPU, memory: { ...CPU.memory, tiers: [{ name: 'l3', bandwidthGBps: 500, capacityGB: 0.03 }, ...CPU.memory.tiers] } };
+  const l3Hw = harnessProfile(l3First, 'fp32', 'cpu');
+  assert.equal(writeProfile(l3First, l3Hw, 'fp32', p, [], [], undefined, run).memory.efficiency, 0.5);
+  const l3Cached = writeProfile(l3First, l3Hw, 'fp32', { ...p, bandwidthGBps: 123.456 }, [], [], undefined, run);
+  assert.deepEqual(l3Cached.memory.tiers.map((t) => t.bandwidthGBps), [500, 123.5]);
+  assert.equal(l3Cached.provenance['memory.tiers[1].bandwidthGBps'], `${said}: the bandwidth copies and kernels at the model's sizes reached, above the base's stated 76.8 GB/s (at these sizes the data stays in caches)`);
   // Far below: the schema's least efficiency.
   assert.equal(writeProfile(CPU, HW, 'fp32', { ...p, bandwidthGBps: 0.01 }, [], [], undefined, run).memory.efficiency, 0.001);
 

@@ -338,3 +338,28 @@ test('the plan shards by TP, refuses a model with no layers, and caps quick mode
   assert.ok(!short.notes.some((n) => n.startsWith('attention:')), short.notes.join('\n'));
   assert.throws(() => harnessPlan({ ...spec, layerKinds: [] }, getPreset('cpu'), DEFAULT_WORKLOAD, 'cpu', 'fp32', true), (err: unknown) => err instanceof InputError && err.message === `${spec.source.path}: layers: expected a model with at least one layer to measure, found none`);
 });
+
+test('measurements: the schema, the extras\' edge, times that are not numbers, and the list of what was skipped', () => {
+  const msg = (change: (f: Json) => void) => refusal(change).message;
+  assert.equal(msg((f) => (f.schema = 'deferred-norm-measurements/2')), 'm.json: schema: expected "deferred-norm-measurements/1", found "deferred-norm-measurements/2"');
+  assert.equal(msg((f) => delete f.schema), 'm.json: schema: expected "deferred-norm-measurements/1", found nothing');
+  // An extra of exactly 1,000 characters is kept; a known key is read by its own rule, not as an extra.
+  const edge = file();
+  (edge.provenance as Json).note = 'n'.repeat(1000);
+  assert.equal(validateMeasurements(edge, 'm.json').provenance.extra.note, 'n'.repeat(1000));
+  assert.equal(msg((f) => (f.provenance.flag = true)), 'm.json: provenance.flag: expected a string or a finite number, found true');
+  assert.equal(msg((f) => (f.provenance.clock = NaN)), 'm.json: provenance.clock: expected a string or a finite number, found NaN');
+  assert.equal(msg((f) => (f.provenance.threads = 2.5)), 'm.json: provenance.threads: expected a whole number of at least 1, found 2.5');
+  assert.equal(msg((f) => (f.provenance.threads = '4')), 'm.json: provenance.threads: expected a whole number of at least 1, found "4"');
+  assert.equal(msg((f) => (f.entries[0].medianUs = NaN)), 'm.json: entries[0].medianUs: expected a time in µs above 0 and at most 10^9, found NaN');
+  assert.equal(msg((f) => (f.entries[0].medianUs = -1)), 'm.json: entries[0].medianUs: expected a time in µs above 0 and at most 10^9, found -1');
+  assert.equal(msg((f) => (f.entries[0].kind = 7)), 'm.json: entries[0].kind: expected one of launch, stream, gemm, norm, attention, block, found 7');
+  assert.equal(msg((f) => (f.entries[2].name = 5)), 'm.json: entries[2].name: expected a non-empty string of at most 1000 characters, found 5');
+  assert.equal(msg((f) => (f.quick = undefined)), 'm.json: quick: expected true or false, found nothing');
+  assert.equal(msg((f) => (f.skipped = 'none')), 'm.json: skipped: expected an array of at most 10000 items, found "none"');
+  assert.equal(msg((f) => (f.skipped = Array.from({ length: 10_001 }, () => ({ what: 'a', why: 'b' })))), 'm.json: skipped: expected an array of at most 10000 items, found an array of 10001');
+  const none = file();
+  none.skipped = [];
+  assert.deepEqual(validateMeasurements(none, 'm.json').skipped, []);
+  assert.equal(msg((f) => (f.skipped = [{ why: 'b' }])), 'm.json: skipped[0].what: expected a non-empty string of at most 1000 characters, found nothing');
+});
