@@ -297,6 +297,17 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(slow.matrix.efficiency, 1);
   assert.deepEqual(slow.matrix.efficiencyByShape, [{ m: 32, k: 576, n: 576, efficiency: 0.05 }]);
   assert.equal(slow.provenance['matrix.peakTflops.fp32'], `${said}: the fastest measured fp32 GEMM rate; the base's stated 0.768 TFLOP/s is more than 1,000× the slowest rate measured (0.0005 TFLOP/s), below the least efficiency a profile states`);
+  // The edges: a rate at exactly a thousandth of the peak (1 TFLOP/s stated: 0.001) still fits; one of
+  // 0.001 on the cpu preset is 1/768 of its peak, above a thousandth; a fastest rate equal to the peak is
+  // not above it (the slowest, 0.0005, is what makes the measured peak).
+  const onePeak: HardwareProfile = { ...CPU, matrix: { ...CPU.matrix, peakTflops: { ...CPU.matrix.peakTflops, fp32: 1 } } };
+  const atEdge = writeProfile(onePeak, harnessProfile(onePeak, 'fp32', 'one'), 'fp32', { ...p, matrixTflops: 0.5 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.001 }], undefined, run);
+  assert.deepEqual([atEdge.matrix.peakTflops.fp32, atEdge.matrix.efficiency, atEdge.matrix.efficiencyByShape![0]!.efficiency], [1, 0.5, 0.001]);
+  const aboveEdge = writeProfile(CPU, HW, 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.001 }], undefined, run);
+  assert.deepEqual([aboveEdge.matrix.peakTflops.fp32, aboveEdge.matrix.efficiencyByShape![0]!.efficiency], [0.768, 0.001302]);
+  const atPeak = writeProfile(CPU, HW, 'fp32', { ...p, matrixTflops: 0.768 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0005 }], undefined, run);
+  assert.equal(atPeak.matrix.peakTflops.fp32, 0.768);
+  assert.equal(atPeak.provenance['matrix.peakTflops.fp32'], `${said}: the fastest measured fp32 GEMM rate; the base's stated 0.768 TFLOP/s is more than 1,000× the slowest rate measured (0.0005 TFLOP/s), below the least efficiency a profile states`);
   // Slower than 1 GFLOP/s: the least peak a profile states.
   const tiny = writeProfile(CPU, HW, 'fp32', { ...p, matrixTflops: 0.0002 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0001 }], undefined, run);
   assert.equal(tiny.matrix.peakTflops.fp32, 0.001);
