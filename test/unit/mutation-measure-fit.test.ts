@@ -323,6 +323,8 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(cached.provenance['memory.efficiency'], `${said}: the measured bandwidth is the tier's above`);
   const equal = writeProfile(CPU, HW, 'fp32', { ...p, bandwidthGBps: 76.8 }, [], [], undefined, run);
   assert.deepEqual([equal.memory.tiers[0]!.bandwidthGBps, equal.memory.efficiency], [76.8, 1]);
+  assert.equal(equal.provenance['memory.efficiency'], `${said}: 76.8 GB/s reached, of the stated 76.8 GB/s`);
+  assert.equal(equal.provenance['memory.tiers[0].bandwidthGBps'], CPU.provenance['memory.tiers[0].bandwidthGBps']);
   // The weights' tier, not the first one listed.
   const l3First: HardwareProfile = { ...CPU, memory: { ...CPU.memory, tiers: [{ name: 'l3', bandwidthGBps: 500, capacityGB: 0.03 }, ...CPU.memory.tiers] } };
   const l3Hw = harnessProfile(l3First, 'fp32', 'cpu');
