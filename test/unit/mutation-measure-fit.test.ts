@@ -23,8 +23,8 @@ import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
 
 const CPU = getPreset('cpu');
-/** The cpu preset under the harness's stack: what the fit predicts with. */
-const HW = harnessProfile(CPU, 'fp32', 'cpu');
+/** The cpu preset under the harness's stack: what the fit predicts with (made in each test, so that a mutant that breaks it fails a test, not the file's loading). */
+const cpuHarness = () => harnessProfile(CPU, 'fp32', 'cpu');
 
 /** A point of one op, as fit-points makes them (no dependencies, its own start). */
 function copy(bytes: number, measuredNs: number): FitPoint {
@@ -54,7 +54,7 @@ test('errorOf: |ratio − 1| as mean and max, and none for no points', () => {
 });
 
 test('predictNs and cost: start plus the larger of arithmetic and bytes, log ratios summed in squares', () => {
-  const at = withParams(HW, 'fp32', PARAMS);
+  const at = withParams(cpuHarness(), 'fp32', PARAMS);
   // A copy of 8,000 bytes at 8 GB/s: 1,000 ns, after a 1,000 ns start.
   assert.equal(predictNs(copy(8000, 1), at, 'fp32', 1), 2000);
   // A 1-element multiply: 1 op at 2 G/s is 0.5 ns, 8 bytes at 8 GB/s 1 ns: the start and 1 ns.
@@ -64,14 +64,14 @@ test('predictNs and cost: start plus the larger of arithmetic and bytes, log rat
   // A 64×64×64 GEMM: 524,288 FLOPs at 0.1 TFLOP/s is 5,242.88 ns; 16 KiB of weights at 8 GB/s 2,048 ns.
   near(predictNs(gemm(64, 64, 64, 1), at, 'fp32', 1), 4000 + 5242.88, 1e-12, 'gemm');
   // Exactly predicted points cost nothing; one measured at half its prediction costs ln(2)².
-  assert.equal(cost([copy(8000, 2000)], HW, 'fp32', PARAMS), 0);
-  near(cost([copy(8000, 2000), copy(8000, 1000)], HW, 'fp32', PARAMS), Math.LN2 ** 2, 1e-12, 'one point off by 2');
+  assert.equal(cost([copy(8000, 2000)], cpuHarness(), 'fp32', PARAMS), 0);
+  near(cost([copy(8000, 2000), copy(8000, 1000)], cpuHarness(), 'fp32', PARAMS), Math.LN2 ** 2, 1e-12, 'one point off by 2');
   // Off by 2 either way costs the same: a log ratio, squared.
-  near(cost([copy(8000, 4000), copy(8000, 1000)], HW, 'fp32', PARAMS), 2 * Math.LN2 ** 2, 1e-12, 'two points');
+  near(cost([copy(8000, 4000), copy(8000, 1000)], cpuHarness(), 'fp32', PARAMS), 2 * Math.LN2 ** 2, 1e-12, 'two points');
 });
 
 test('withParams writes the rates where the cost functions read them; paramsOf reads a profile\'s rates', () => {
-  const twoTiers: HardwareProfile = { ...HW, memory: { ...HW.memory, tiers: [...HW.memory.tiers, { name: 'l3', bandwidthGBps: 500, capacityGB: 0.03 }] } };
+  const twoTiers: HardwareProfile = { ...cpuHarness(), memory: { ...cpuHarness().memory, tiers: [...cpuHarness().memory.tiers, { name: 'l3', bandwidthGBps: 500, capacityGB: 0.03 }] } };
   const at = withParams(twoTiers, 'fp32', PARAMS);
   assert.equal(at.matrix.peakTflops.fp32, 0.1);
   assert.equal(at.matrix.peakTflops.bf16, 0.768, 'the other dtypes keep their peaks');
@@ -146,15 +146,15 @@ test('directEstimate: starts from the launches, bandwidth from the largest copy,
 
 test('unconstrained: the numbers no prediction moves by 1% when doubled or halved', () => {
   // Copies alone: the bandwidth and the vector start show; the matrix numbers and the vector rate do not.
-  assert.deepEqual(unconstrained([copy(8000, 2000)], HW, 'fp32', PARAMS), ['matrixTflops', 'vectorGelems', 'matrixStartNs']);
+  assert.deepEqual(unconstrained([copy(8000, 2000)], cpuHarness(), 'fp32', PARAMS), ['matrixTflops', 'vectorGelems', 'matrixStartNs']);
   // A start of 1 ns against 1,000 ns of bytes: doubling it moves the copy by 0.1%.
-  assert.deepEqual(unconstrained([copy(8000, 2000)], HW, 'fp32', { ...PARAMS, vectorStartNs: 1 }), ['matrixTflops', 'vectorGelems', 'matrixStartNs', 'vectorStartNs']);
+  assert.deepEqual(unconstrained([copy(8000, 2000)], cpuHarness(), 'fp32', { ...PARAMS, vectorStartNs: 1 }), ['matrixTflops', 'vectorGelems', 'matrixStartNs', 'vectorStartNs']);
   // 100 ns of start against 1,000 ns: doubling moves it by ln(1200/1100) = 8.7%.
-  assert.deepEqual(unconstrained([copy(8000, 2000)], HW, 'fp32', { ...PARAMS, vectorStartNs: 100 }), ['matrixTflops', 'vectorGelems', 'matrixStartNs']);
+  assert.deepEqual(unconstrained([copy(8000, 2000)], cpuHarness(), 'fp32', { ...PARAMS, vectorStartNs: 100 }), ['matrixTflops', 'vectorGelems', 'matrixStartNs']);
   // A launch whose arithmetic (16 elements at 2 G/s: 8 ns) equals its bytes (64 B at 8 GB/s: 8 ns), after
   // a 1 ns start: a doubled rate moves nothing (the bytes bound it), a halved one moves it: the rate counts.
   const tie = { ...PARAMS, vectorStartNs: 1 };
-  assert.deepEqual(unconstrained([vectorLaunch(9, 16, 64)], HW, 'fp32', tie), ['matrixTflops', 'matrixStartNs']);
+  assert.deepEqual(unconstrained([vectorLaunch(9, 16, 64)], cpuHarness(), 'fp32', tie), ['matrixTflops', 'matrixStartNs']);
 });
 
 test('fitParams: least squares recovers the rates that generated the points, and moves only the numbers asked', () => {
@@ -163,22 +163,22 @@ test('fitParams: least squares recovers the rates that generated the points, and
   const points = [8e3, 8e4, 8e5, 8e6].map((b) => copy(b, truth.vectorStartNs + b / truth.bandwidthGBps));
   points.push(...[3e3, 3e4].map((e) => vectorLaunch(truth.vectorStartNs + e / truth.vectorGelems, e, 8)));
   const start: FitParams = { matrixTflops: 0.7, bandwidthGBps: 1, vectorGelems: 100, matrixStartNs: 123, vectorStartNs: 10 };
-  const p = fitParams(points, HW, 'fp32', start, ['bandwidthGBps', 'vectorGelems', 'vectorStartNs']);
+  const p = fitParams(points, cpuHarness(), 'fp32', start, ['bandwidthGBps', 'vectorGelems', 'vectorStartNs']);
   near(p.bandwidthGBps, 30, 1e-4, 'bandwidth');
   near(p.vectorGelems, 3, 1e-4, 'vector rate');
   near(p.vectorStartNs, 2500, 1e-4, 'vector start');
   assert.equal(p.matrixTflops, 0.7);
   assert.equal(p.matrixStartNs, 123);
   // One number asked: the others stay where they were, even when wrong.
-  const one = fitParams(points, HW, 'fp32', { ...start, bandwidthGBps: 30, vectorGelems: 3 }, ['vectorStartNs']);
+  const one = fitParams(points, cpuHarness(), 'fp32', { ...start, bandwidthGBps: 30, vectorGelems: 3 }, ['vectorStartNs']);
   near(one.vectorStartNs, 2500, 1e-4, 'vector start alone');
   assert.deepEqual([one.bandwidthGBps, one.vectorGelems], [30, 3]);
   // GEMMs at 0.05 TFLOP/s after 4,000 ns (compute-bound: 2·32·576² FLOPs take 424 µs).
   const gemms = [31, 32, 33].map((m) => gemm(m, 576, 576, 4000 + (2 * m * 576 * 576) / 50));
-  const g = fitParams(gemms, HW, 'fp32', { ...PARAMS, matrixStartNs: 4000 }, ['matrixTflops']);
+  const g = fitParams(gemms, cpuHarness(), 'fp32', { ...PARAMS, matrixStartNs: 4000 }, ['matrixTflops']);
   near(g.matrixTflops, 0.05, 1e-4, 'matrix rate');
   // A rate above the search range's top is clamped there, not left where the simplex wandered.
-  const fast = fitParams([copy(8e6, 2500 + 8e6 / 1e7)], HW, 'fp32', { ...start, vectorStartNs: 2500 }, ['bandwidthGBps']);
+  const fast = fitParams([copy(8e6, 2500 + 8e6 / 1e7)], cpuHarness(), 'fp32', { ...start, vectorStartNs: 2500 }, ['bandwidthGBps']);
   assert.ok(fast.bandwidthGBps <= 1e6 && fast.bandwidthGBps >= 1e5, `bandwidth ${fast.bandwidthGBps}`);
 });
 
@@ -220,7 +220,7 @@ test('measuredWorkload and fitPoints: each entry as the ops the simulator makes 
   assert.deepEqual(measuredWorkload(m), { ...DEFAULT_WORKLOAD, phase: 'decode', batch: 32, seq: 2048, context: 1024, tp: 1, dtype: 'fp32' });
   assert.equal(measuredWorkload(measurements([{ kind: 'launch', name: 'mul', engine: 'vector', ...t(4) }], { provenance: { device: 'cuda', deviceName: 'G', torch: '2', python: '3', dtype: 'bf16', threads: 1, date: 'd' } })).dtype, 'bf16');
   const set: MeasuredSet = { file: 'm.json', measurements: m, spec };
-  const points = fitPoints(set, HW);
+  const points = fitPoints(set, cpuHarness());
   assert.deepEqual(points.map((p) => [p.label, p.kind, p.m, p.measuredNs, p.inGraph ?? null]), [
     ['launch vector', 'launch', null, 3000, null],
     ['launch matrix', 'launch', null, 5000, null],
@@ -229,7 +229,7 @@ test('measuredWorkload and fitPoints: each entry as the ops the simulator makes 
     ['o_proj 31×576×576', 'gemm', 31, 18000, false],
     ['input_layernorm (eager)', 'norm', null, 25000, false],
   ]);
-  assert.deepEqual(fitPoints(set, HW, 'median').map((p) => p.measuredNs), [4000, 6000, 10000, 20000, 20000, 30000]);
+  assert.deepEqual(fitPoints(set, cpuHarness(), 'median').map((p) => p.measuredNs), [4000, 6000, 10000, 20000, 20000, 30000]);
   const [vec, mat, cp, q] = points;
   assert.deepEqual([vec!.ops[0]!.engine, vec!.ops[0]!.work], ['vector', { kind: 'vector', elements: 1, ops: 1, exps: 0, rsqrts: 0, divs: 0, bytes: 8 }]);
   assert.deepEqual([mat!.ops[0]!.engine, mat!.ops[0]!.work], ['matrix', { kind: 'matmul', m: 1, k: 1, n: 1, bytes: 4, tier: 'weights', exps: 0 }]);
@@ -240,7 +240,7 @@ test('measuredWorkload and fitPoints: each entry as the ops the simulator makes 
   assert.deepEqual(points[5]!.ops.map((op) => op.category), ['norm-stat', 'norm-stat', 'stat-collective', 'norm-stat', 'norm-stat', 'norm-apply', 'norm-apply']);
   // bf16 GEMMs read 2 bytes a weight.
   const bf = measurements([{ kind: 'gemm', name: 'q', m: 2, k: 3, n: 5, ...t(1) }], { provenance: { device: 'cuda', deviceName: 'G', torch: '2', python: '3', dtype: 'bf16', threads: 1, date: 'd' } });
-  assert.deepEqual(fitPoints({ file: 'b.json', measurements: bf, spec }, HW)[0]!.ops[0]!.work, { kind: 'matmul', m: 2, k: 3, n: 5, bytes: 30, tier: 'weights', exps: 0, gemm: { m: 2, n: 5 } });
+  assert.deepEqual(fitPoints({ file: 'b.json', measurements: bf, spec }, cpuHarness())[0]!.ops[0]!.work, { kind: 'matmul', m: 2, k: 3, n: 5, bytes: 30, tier: 'weights', exps: 0, gemm: { m: 2, n: 5 } });
 });
 
 test('writeProfile: each fitted number in its own field with its provenance; kept numbers say so', () => {
@@ -249,7 +249,7 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   const said = 'calibrated: 5 measurements on Test CPU, 2026-12-06, residual 1.2% (mean |simulated ÷ measured − 1|; max 4.6%)';
   const p: FitParams = { matrixTflops: 0.192, bandwidthGBps: 38.4, vectorGelems: 12.34567, matrixStartNs: 4999.6, vectorStartNs: 2500.44 };
   const record = { device: 'Test CPU', date: '2026-12-06', measurements: 5, shapes: { mMin: 31, mMax: 33, kMax: 576, nMax: 576 } };
-  const out = writeProfile(CPU, HW, 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.1 }, { m: 33, k: 576, n: 192, tflops: 0.9 }, { m: 31, k: 576, n: 192, tflops: 1e-6 }], record, run);
+  const out = writeProfile(CPU, cpuHarness(), 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.1 }, { m: 33, k: 576, n: 192, tflops: 0.9 }, { m: 31, k: 576, n: 192, tflops: 1e-6 }], record, run);
   // 38.4 / 76.8 = 0.5; four significant digits elsewhere.
   assert.equal(out.memory.efficiency, 0.5);
   assert.equal(out.vector.gelemsPerSec, 12.35);
@@ -281,7 +281,7 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(CPU.matrix.efficiency, 0.5, 'the base is not changed');
 
   // Every rate within the stated peak: efficiencies of it. A rate equal to the peak still fits.
-  const within = writeProfile(CPU, HW, 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.768 }], undefined, run);
+  const within = writeProfile(CPU, cpuHarness(), 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.768 }], undefined, run);
   assert.equal(within.matrix.peakTflops.fp32, 0.768);
   assert.equal(within.matrix.efficiency, 0.25);
   assert.deepEqual(within.matrix.efficiencyByShape, [{ m: 32, k: 576, n: 576, efficiency: 1 }]);
@@ -289,10 +289,10 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(within.provenance['matrix.peakTflops.fp32'], CPU.provenance['matrix.peakTflops.fp32']);
   assert.equal(within.calibration, undefined);
   // No shapes: no table.
-  assert.equal(writeProfile(CPU, HW, 'fp32', p, [], [], undefined, run).matrix.efficiencyByShape, undefined);
+  assert.equal(writeProfile(CPU, cpuHarness(), 'fp32', p, [], [], undefined, run).matrix.efficiencyByShape, undefined);
 
   // A reference BLAS: 0.0005 TFLOP/s is below a thousandth of the stated 0.768: the fastest rate becomes the peak.
-  const slow = writeProfile(CPU, HW, 'fp32', { ...p, matrixTflops: 0.01 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0005 }], undefined, run);
+  const slow = writeProfile(CPU, cpuHarness(), 'fp32', { ...p, matrixTflops: 0.01 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0005 }], undefined, run);
   assert.equal(slow.matrix.peakTflops.fp32, 0.01);
   assert.equal(slow.matrix.efficiency, 1);
   assert.deepEqual(slow.matrix.efficiencyByShape, [{ m: 32, k: 576, n: 576, efficiency: 0.05 }]);
@@ -303,25 +303,25 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   const onePeak: HardwareProfile = { ...CPU, matrix: { ...CPU.matrix, peakTflops: { ...CPU.matrix.peakTflops, fp32: 1 } } };
   const atEdge = writeProfile(onePeak, harnessProfile(onePeak, 'fp32', 'one'), 'fp32', { ...p, matrixTflops: 0.5 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.001 }], undefined, run);
   assert.deepEqual([atEdge.matrix.peakTflops.fp32, atEdge.matrix.efficiency, atEdge.matrix.efficiencyByShape![0]!.efficiency], [1, 0.5, 0.001]);
-  const aboveEdge = writeProfile(CPU, HW, 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.001 }], undefined, run);
+  const aboveEdge = writeProfile(CPU, cpuHarness(), 'fp32', p, [], [{ m: 32, k: 576, n: 576, tflops: 0.001 }], undefined, run);
   assert.deepEqual([aboveEdge.matrix.peakTflops.fp32, aboveEdge.matrix.efficiencyByShape![0]!.efficiency], [0.768, 0.001302]);
-  const atPeak = writeProfile(CPU, HW, 'fp32', { ...p, matrixTflops: 0.768 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0005 }], undefined, run);
+  const atPeak = writeProfile(CPU, cpuHarness(), 'fp32', { ...p, matrixTflops: 0.768 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0005 }], undefined, run);
   assert.equal(atPeak.matrix.peakTflops.fp32, 0.768);
   assert.equal(atPeak.provenance['matrix.peakTflops.fp32'], `${said}: the fastest measured fp32 GEMM rate; the base's stated 0.768 TFLOP/s is more than 1,000× the slowest rate measured (0.0005 TFLOP/s), below the least efficiency a profile states`);
   // Slower than 1 GFLOP/s: the least peak a profile states.
-  const tiny = writeProfile(CPU, HW, 'fp32', { ...p, matrixTflops: 0.0002 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0001 }], undefined, run);
+  const tiny = writeProfile(CPU, cpuHarness(), 'fp32', { ...p, matrixTflops: 0.0002 }, [], [{ m: 32, k: 576, n: 576, tflops: 0.0001 }], undefined, run);
   assert.equal(tiny.matrix.peakTflops.fp32, 0.001);
   assert.equal(tiny.matrix.efficiency, 0.2);
   assert.deepEqual(tiny.matrix.efficiencyByShape, [{ m: 32, k: 576, n: 576, efficiency: 0.1 }]);
   assert.equal(tiny.provenance['matrix.peakTflops.fp32'], `${said}: the least peak a profile states (0.001 TFLOP/s), above the fastest measured fp32 GEMM rate (0.0002 TFLOP/s); the base's stated 0.768 TFLOP/s is more than 1,000× the slowest rate measured (0.0001 TFLOP/s), below the least efficiency a profile states`);
 
   // Bandwidth above the stated tier: the tier's bandwidth is the measured one. Equal to it: efficiency 1.
-  const cached = writeProfile(CPU, HW, 'fp32', { ...p, bandwidthGBps: 123.456 }, [], [], undefined, run);
+  const cached = writeProfile(CPU, cpuHarness(), 'fp32', { ...p, bandwidthGBps: 123.456 }, [], [], undefined, run);
   assert.equal(cached.memory.tiers[0]!.bandwidthGBps, 123.5);
   assert.equal(cached.memory.efficiency, 1);
   assert.equal(cached.provenance['memory.tiers[0].bandwidthGBps'], `${said}: the bandwidth copies and kernels at the model's sizes reached, above the base's stated 76.8 GB/s (at these sizes the data stays in caches)`);
   assert.equal(cached.provenance['memory.efficiency'], `${said}: the measured bandwidth is the tier's above`);
-  const equal = writeProfile(CPU, HW, 'fp32', { ...p, bandwidthGBps: 76.8 }, [], [], undefined, run);
+  const equal = writeProfile(CPU, cpuHarness(), 'fp32', { ...p, bandwidthGBps: 76.8 }, [], [], undefined, run);
   assert.deepEqual([equal.memory.tiers[0]!.bandwidthGBps, equal.memory.efficiency], [76.8, 1]);
   assert.equal(equal.provenance['memory.efficiency'], `${said}: 76.8 GB/s reached, of the stated 76.8 GB/s`);
   assert.equal(equal.provenance['memory.tiers[0].bandwidthGBps'], CPU.provenance['memory.tiers[0].bandwidthGBps']);
@@ -333,10 +333,10 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.deepEqual(l3Cached.memory.tiers.map((t) => t.bandwidthGBps), [500, 123.5]);
   assert.equal(l3Cached.provenance['memory.tiers[1].bandwidthGBps'], `${said}: the bandwidth copies and kernels at the model's sizes reached, above the base's stated 76.8 GB/s (at these sizes the data stays in caches)`);
   // Far below: the schema's least efficiency.
-  assert.equal(writeProfile(CPU, HW, 'fp32', { ...p, bandwidthGBps: 0.01 }, [], [], undefined, run).memory.efficiency, 0.001);
+  assert.equal(writeProfile(CPU, cpuHarness(), 'fp32', { ...p, bandwidthGBps: 0.01 }, [], [], undefined, run).memory.efficiency, 0.001);
 
   // Kept numbers: the base's value and its provenance, marked; a kept number with no provenance says where it is from.
-  const kept = writeProfile(CPU, HW, 'fp32', p, ['vectorGelems', 'matrixTflops'], [{ m: 32, k: 576, n: 576, tflops: 0.1 }], undefined, run);
+  const kept = writeProfile(CPU, cpuHarness(), 'fp32', p, ['vectorGelems', 'matrixTflops'], [{ m: 32, k: 576, n: 576, tflops: 0.1 }], undefined, run);
   assert.equal(kept.vector.gelemsPerSec, 384);
   assert.equal(kept.matrix.efficiency, 0.5);
   assert.equal(kept.matrix.efficiencyByShape, undefined);
@@ -344,7 +344,7 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(kept.memory.efficiency, 0.5, 'the numbers not kept are still written');
   const bare = { ...CPU, provenance: { ...CPU.provenance } };
   delete bare.provenance['vector.startLatencyNs'];
-  assert.equal(writeProfile(bare, HW, 'fp32', p, ['vectorStartNs'], [], undefined, run).provenance['vector.startLatencyNs'], 'from the base profile (kept by calibrate: no measurement constrains it)');
+  assert.equal(writeProfile(bare, cpuHarness(), 'fp32', p, ['vectorStartNs'], [], undefined, run).provenance['vector.startLatencyNs'], 'from the base profile (kept by calibrate: no measurement constrains it)');
   // A GPU's measurements leave its compute units as stated.
   const h100 = getPreset('gpu-h100');
   const gpu = writeProfile(h100, harnessProfile(h100, 'bf16', 'gpu-h100'), 'bf16', { ...p, matrixTflops: 500, bandwidthGBps: 2000 }, [], [], undefined, { ...run, prov: { ...prov, device: 'cuda', threads: 1 } });
@@ -365,7 +365,7 @@ test('heldBackBlocks: each standard and deferred pair beside the simulation of i
     // A standard block with no deferred twin is not compared.
     block('attn-norm', 'standard', t(100), ['q_proj'], 'other'),
   ]);
-  const hw = HW;
+  const hw = cpuHarness();
   const rows = heldBackBlocks({ file: 'm.json', measurements: m, spec }, hw);
   assert.equal(rows.length, 2);
   const [attn, mlp] = rows;
