@@ -233,6 +233,7 @@ test('measuredWorkload and fitPoints: each entry as the ops the simulator makes 
   const [vec, mat, cp, q] = points;
   assert.deepEqual([vec!.ops[0]!.engine, vec!.ops[0]!.work], ['vector', { kind: 'vector', elements: 1, ops: 1, exps: 0, rsqrts: 0, divs: 0, bytes: 8 }]);
   assert.deepEqual([mat!.ops[0]!.engine, mat!.ops[0]!.work], ['matrix', { kind: 'matmul', m: 1, k: 1, n: 1, bytes: 4, tier: 'weights', exps: 0 }]);
+  assert.deepEqual([cp!.ops[0]!.engine, q!.ops[0]!.engine], ['vector', 'matrix']);
   assert.deepEqual(cp!.ops[0]!.work, { kind: 'vector', elements: 100, ops: 0, exps: 0, rsqrts: 0, divs: 0, bytes: 800 });
   assert.deepEqual(q!.ops[0]!.work, { kind: 'matmul', m: 32, k: 576, n: 192, bytes: 576 * 192 * 4, tier: 'weights', exps: 0, gemm: { m: 32, n: 192 } });
   assert.deepEqual(points.slice(0, 5).map((p) => [p.ops.length, p.ops[0]!.deps]), Array.from({ length: 5 }, () => [1, []]));
