@@ -239,6 +239,15 @@ test('measuredWorkload and fitPoints: each entry as the ops the simulator makes 
   assert.deepEqual(points.slice(0, 5).map((p) => [p.ops.length, p.ops[0]!.deps]), Array.from({ length: 5 }, () => [1, []]));
   // Hugging Face's eager RMSNorm: x², mean, the gather of the statistic, + ε, rsqrt, x·r, γ·.
   assert.deepEqual(points[5]!.ops.map((op) => op.category), ['norm-stat', 'norm-stat', 'stat-collective', 'norm-stat', 'norm-stat', 'norm-apply', 'norm-apply']);
+  // A LayerNorm model (GPT-2): PyTorch's LayerNorm is one fused kernel; an eager one is not what it runs.
+  const gpt2 = await loadFixture('GPT-2');
+  const ln = measurements([
+    { kind: 'norm', name: 'ln_1', norm: 'layernorm', impl: 'eager', rows: 32, width: 768, ...t(30) },
+    { kind: 'norm', name: 'ln_1', norm: 'layernorm', impl: 'fused', rows: 32, width: 768, ...t(20) },
+  ]);
+  const lnPoints = fitPoints({ file: 'ln.json', measurements: ln, spec: gpt2 }, cpuHarness());
+  assert.deepEqual(lnPoints.map((p) => [p.label, p.measuredNs]), [['ln_1 (fused)', 20000]]);
+  assert.ok(lnPoints[0]!.ops.length > 0 && lnPoints[0]!.ops.every((op) => op.category === 'norm-stat' || op.category === 'norm-apply' || op.category === 'stat-collective'));
   // bf16 GEMMs read 2 bytes a weight.
   const bf = measurements([{ kind: 'gemm', name: 'q', m: 2, k: 3, n: 5, ...t(1) }], { provenance: { device: 'cuda', deviceName: 'G', torch: '2', python: '3', dtype: 'bf16', threads: 1, date: 'd' } });
   assert.deepEqual(fitPoints({ file: 'b.json', measurements: bf, spec }, cpuHarness())[0]!.ops[0]!.work, { kind: 'matmul', m: 2, k: 3, n: 5, bytes: 30, tier: 'weights', exps: 0, gemm: { m: 2, n: 5 } });
