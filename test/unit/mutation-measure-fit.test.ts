@@ -298,6 +298,9 @@ test('writeProfile: each fitted number in its own field with its provenance; kep
   assert.equal(within.provenance['matrix.efficiency'], `${said}: 0.192 TFLOP/s reached at the workload's M, of the stated 0.768 TFLOP/s fp32 peak`);
   assert.equal(within.provenance['matrix.peakTflops.fp32'], CPU.provenance['matrix.peakTflops.fp32']);
   assert.equal(within.calibration, undefined);
+  // No GEMM measured: a base calibrated before keeps its record, which describes the matrix numbers it keeps.
+  const before = { device: 'Old CPU', date: '2026-11-01', measurements: 9, shapes: { mMin: 1, mMax: 8, kMax: 64, nMax: 64 } };
+  assert.deepEqual(writeProfile({ ...CPU, calibration: before }, cpuHarness(), 'fp32', p, ['matrixTflops'], [], undefined, run).calibration, before);
   // No shapes: no table.
   assert.equal(writeProfile(CPU, cpuHarness(), 'fp32', p, [], [], undefined, run).matrix.efficiencyByShape, undefined);
 
