@@ -239,6 +239,12 @@ test('measuredWorkload and fitPoints: each entry as the ops the simulator makes 
   assert.deepEqual(points.slice(0, 5).map((p) => [p.ops.length, p.ops[0]!.deps]), Array.from({ length: 5 }, () => [1, []]));
   // Hugging Face's eager RMSNorm: x², mean, the gather of the statistic, + ε, rsqrt, x·r, γ·.
   assert.deepEqual(points[5]!.ops.map((op) => op.category), ['norm-stat', 'norm-stat', 'stat-collective', 'norm-stat', 'norm-stat', 'norm-apply', 'norm-apply']);
+  // The statistic's gather and broadcast over the cpu preset's 8 cores, a tree: 2 × log2(8) = 6 hops of
+  // 50 ns, added to the ops' own times (a profile whose hops cost nothing is 300 ns quicker).
+  const normPoint = points[5]!;
+  const hw = cpuHarness();
+  const noHops: HardwareProfile = { ...hw, collective: { ...hw.collective, hopLatencyNs: 0 } };
+  near(predictNs(normPoint, hw, 'fp32', 1) - predictNs(normPoint, noHops, 'fp32', 1), 300, 1e-9, 'hop latency');
   // A LayerNorm model (GPT-2): PyTorch's LayerNorm is one fused kernel; an eager one is not what it runs.
   const gpt2 = await loadFixture('GPT-2');
   const ln = measurements([
