@@ -363,3 +363,10 @@ test('measurements: the schema, the extras\' edge, times that are not numbers, a
   assert.deepEqual(validateMeasurements(none, 'm.json').skipped, []);
   assert.equal(msg((f) => (f.skipped = [{ why: 'b' }])), 'm.json: skipped[0].what: expected a non-empty string of at most 1000 characters, found nothing');
 });
+
+test('calibrate\'s text: the memory line quotes the weights\' tier, not the first one listed', () => {
+  const c = calibration();
+  const l3First = { ...c.profile, memory: { ...c.profile.memory, tiers: [{ name: 'l3', bandwidthGBps: 500, capacityGB: 0.03 }, ...c.profile.memory.tiers] } };
+  const lines = formatCalibration({ ...c, profile: l3First }).split('\n');
+  assert.equal(lines[4], '  memory  38.40 GB/s (memory.efficiency 0.5 of 76.8 GB/s)');
+});
