@@ -410,6 +410,9 @@ test('heldBackBlocks: each standard and deferred pair beside the simulation of i
   // Exactly half the spread apart is not enough: 10 µs against spreads of 20.
   const edge = heldBackBlocks({ file: 'e.json', measurements: measurements([block('attn-norm', 'standard', t(100, 90, 110)), block('attn-norm', 'deferred', t(90, 80, 100))]), spec }, hw);
   assert.equal(edge[0]!.resolved, false);
+  // The noisier form's spread counts: 15 µs apart (90 vs 75) is within half the deferred form's 40.
+  const noisy = heldBackBlocks({ file: 'n.json', measurements: measurements([block('attn-norm', 'standard', t(100, 90, 110)), block('attn-norm', 'deferred', t(90, 75, 115))]), spec }, hw);
+  assert.equal(noisy[0]!.resolved, false);
   // A block of a layer kind or a site the model lacks is refused, naming what it has.
   const refuse = (entries: unknown[]) => {
     try {
@@ -421,6 +424,8 @@ test('heldBackBlocks: each standard and deferred pair beside the simulation of i
     return assert.fail('expected an InputError');
   };
   assert.equal(refuse([block('attn-norm', 'standard', t(1), ['q_proj'], 'moe'), block('attn-norm', 'deferred', t(1), ['q_proj'], 'moe')]), 'bad.json: entries: expected blocks of the layer kinds of SmolLM2-135M (decoder), found "moe"');
+  const dsv2 = await loadFixture('DeepSeek-V2-Lite');
+  assert.throws(() => heldBackBlocks({ file: 'bad.json', measurements: measurements([block('attn-norm', 'standard', t(1), ['q_proj'], 'decoder'), block('attn-norm', 'deferred', t(1), ['q_proj'], 'decoder')]), spec: dsv2 }, hw), (err: unknown) => err instanceof InputError && err.message === 'bad.json: entries: expected blocks of the layer kinds of DeepSeek-V2-Lite (dense, moe), found "decoder"');
   assert.equal(refuse([block('final-norm', 'standard', t(1)), block('final-norm', 'deferred', t(1))]), 'bad.json: entries: expected blocks of the sites attn-norm, mlp-norm, found "final-norm"');
 });
 
