@@ -11,9 +11,10 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { calibrationNotes, extrapolationNote, workloadRows } from '../../src/core/measure/extrapolation';
 import type { Calibration } from '../../src/core/measure/fit';
 import { formatCalibration } from '../../src/core/measure/format';
-import { gemmMs } from '../../src/core/measure/plan';
+import { gemmMs, harnessPlan } from '../../src/core/measure/plan';
 import { MEASUREMENT_LIMITS, parseMeasurements, validateMeasurements } from '../../src/core/measure/types';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
+import { loadFixture } from './helpers/fixtures';
 
 const timing = { medianUs: 2, p10Us: 1, p90Us: 3, samples: 3, inner: 1, timing: 'perf_counter' };
 /** One entry of each kind, as the harness writes them. */
@@ -259,4 +260,113 @@ test('calibrate\'s text: the held-back blocks, their signed errors and savings, 
   assert.ok(lines.includes("'within noise': the measured standard and deferred times differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine."));
   const allResolved = formatCalibration(calibration({ heldBack: [block('attn-norm', 1, 2, true, true)] as Calibration['heldBack'] }));
   assert.ok(!allResolved.includes("'within noise':"));
+});
+
+test('the plan of a LayerNorm model (GPT-2, prefill): its GEMMs, one norm per shape, no blocks, and why', async () => {
+  const spec = await loadFixture('GPT-2');
+  const plan = harnessPlan(spec, getPreset('gpu-h100'), { ...DEFAULT_WORKLOAD, phase: 'prefill', batch: 2, seq: 100 }, 'cuda', 'bf16', false);
+  // Its config.json: n_embd 768, 12 heads of 64, the MLP 4 × 768 = 3072, vocabulary 50257, eps 1e-5.
+  // Prefill of 2 × 100 tokens: M = 200; the next tile above 201 is 256.
+  assert.deepEqual(plan.gemms, [
+    { name: 'c_attn', k: 768, n: 2304, ms: [199, 200, 201, 255, 256, 257] },
+    { name: 'attn.c_proj', k: 768, n: 768, ms: [199, 200, 201, 255, 256, 257] },
+    { name: 'c_fc', k: 768, n: 3072, ms: [199, 200, 201, 255, 256, 257] },
+    { name: 'mlp.c_proj', k: 3072, n: 768, ms: [199, 200, 201, 255, 256, 257] },
+    { name: 'lm_head', k: 768, n: 50257, ms: [199, 200, 201, 255, 256, 257] },
+  ]);
+  // ln_1 and ln_2 have one shape: timed once, under the first name.
+  assert.deepEqual(plan.norms, [{ name: 'ln_1', kind: 'layernorm', width: 768, eps: 1e-5, rows: 200 }]);
+  assert.deepEqual(plan.blocks, []);
+  assert.deepEqual(plan.notes, [
+    'block decoder/attn-norm: a LayerNorm site; the harness times RMSNorm blocks only',
+    'block decoder/mlp-norm: a LayerNorm site; the harness times RMSNorm blocks only',
+  ]);
+  assert.deepEqual(plan.workload, { phase: 'prefill', batch: 2, seq: 100, context: 2048, tp: 1, m: 200 });
+  assert.deepEqual([plan.device, plan.dtype, plan.quick, plan.model.name], ['cuda', 'bf16', false, 'GPT-2']);
+  // Prefill times every query of the sequence.
+  assert.deepEqual({ ...plan.attention, keys: 0 }, { batch: 2, heads: 12, kvHeads: 12, headDim: 64, queries: 100, keys: 0 });
+  // Copies of the activations (200 × 768) and of the largest weight (768 × 50257).
+  assert.deepEqual(plan.streams, [153_600, 38_597_376]);
+});
+
+test('the plan of an MLA model with dense and MoE layers (DeepSeek-V2-Lite): each shape once, each name once, no attention', async () => {
+  const spec = await loadFixture('DeepSeek-V2-Lite');
+  const plan = harnessPlan(spec, getPreset('gpu-h100'), DEFAULT_WORKLOAD, 'cuda', 'bf16', true);
+  // Its config.json: hidden 2048; 16 heads of 128 + 64 (rope) query dims (no q LoRA): 3072; the KV
+  // down-projection 512 + 64 = 576, up-projection 16 × (128 + 128) = 4096; o_proj 16 × 128; a dense
+  // first layer of 10944; 64 routed experts of 1408 and 2 shared (2816). Quick mode: M ± 1 only, and no lm_head.
+  const ms = [31, 32, 33];
+  assert.deepEqual(plan.gemms, [
+    { name: 'q_proj', k: 2048, n: 3072, ms },
+    { name: 'kv_a_proj_with_mqa', k: 2048, n: 576, ms },
+    { name: 'kv_b_proj', k: 512, n: 4096, ms },
+    { name: 'o_proj', k: 2048, n: 2048, ms },
+    { name: 'gate_proj, up_proj', k: 2048, n: 10944, ms },
+    { name: 'down_proj', k: 10944, n: 2048, ms },
+    { name: 'gate', k: 2048, n: 64, ms },
+    { name: 'experts.gate_proj, experts.up_proj', k: 2048, n: 1408, ms },
+    { name: 'experts.down_proj', k: 1408, n: 2048, ms },
+    { name: 'shared_experts.gate_proj, shared_experts.up_proj', k: 2048, n: 2816, ms },
+    { name: 'shared_experts.down_proj', k: 2816, n: 2048, ms },
+  ]);
+  assert.deepEqual(plan.norms, [
+    { name: 'input_layernorm', kind: 'rmsnorm', width: 2048, eps: 1e-6, rows: 32 },
+    { name: 'kv_a_layernorm', kind: 'rmsnorm', width: 512, eps: 1e-6, rows: 32 },
+  ]);
+  // Each site's block once, from the first layer kind (the dense one).
+  assert.deepEqual(plan.blocks.map((b) => [b.site, b.layerKind, b.norm, b.width, b.rows, b.consumers]), [
+    ['attn-norm', 'dense', 'input_layernorm', 2048, 32, [{ name: 'q_proj', n: 3072 }, { name: 'kv_a_proj_with_mqa', n: 576 }]],
+    ['mlp-norm', 'dense', 'post_attention_layernorm', 2048, 32, [{ name: 'gate_proj', n: 10944 }, { name: 'up_proj', n: 10944 }]],
+  ]);
+  assert.equal(plan.attention, null);
+  assert.deepEqual(plan.notes, ['gemm: quick mode leaves out lm_head (2048×102400)', 'attention: MLA is not timed by the harness']);
+  // The largest weight left in quick mode: the dense MLP's 2048 × 10944.
+  assert.deepEqual(plan.streams, [32 * 2048, 2048 * 10944]);
+});
+
+test('the plan shards by TP, refuses a model with no layers, and caps quick mode\'s keys', async () => {
+  const spec = await loadFixture('SmolLM2-135M');
+  // TP 3 of 9 heads (3 KV heads): q_proj and the MLP's inputs split by output, o_proj and down_proj by input.
+  const plan = harnessPlan(spec, getPreset('gpu-h100'), { ...DEFAULT_WORKLOAD, tp: 3 }, 'cuda', 'bf16', true);
+  assert.deepEqual(plan.gemms.map((g) => [g.name, g.k, g.n]), [['q_proj', 576, 192], ['k_proj, v_proj', 576, 64], ['o_proj', 192, 576], ['gate_proj, up_proj', 576, 512], ['down_proj', 512, 576]]);
+  assert.deepEqual(plan.blocks[0]!.consumers, [{ name: 'q_proj', n: 192 }, { name: 'k_proj', n: 64 }, { name: 'v_proj', n: 64 }]);
+  assert.deepEqual({ ...plan.attention! }, { batch: 32, heads: 3, kvHeads: 1, headDim: 64, queries: 1, keys: 512 });
+  assert.ok(plan.notes.includes("attention: quick mode times 512 keys per query, not the workload's 2049"));
+  // 512 keys exactly is not capped, and says nothing.
+  const short = harnessPlan(spec, getPreset('gpu-h100'), { ...DEFAULT_WORKLOAD, context: 511 }, 'cuda', 'bf16', true);
+  assert.equal(short.attention!.keys, 512);
+  assert.ok(!short.notes.some((n) => n.startsWith('attention:')), short.notes.join('\n'));
+  assert.throws(() => harnessPlan({ ...spec, layerKinds: [] }, getPreset('cpu'), DEFAULT_WORKLOAD, 'cpu', 'fp32', true), (err: unknown) => err instanceof InputError && err.message === `${spec.source.path}: layers: expected a model with at least one layer to measure, found none`);
+});
+
+test('measurements: the schema, the extras\' edge, times that are not numbers, and the list of what was skipped', () => {
+  const msg = (change: (f: Json) => void) => refusal(change).message;
+  assert.equal(msg((f) => (f.schema = 'deferred-norm-measurements/2')), 'm.json: schema: expected "deferred-norm-measurements/1", found "deferred-norm-measurements/2"');
+  assert.equal(msg((f) => delete f.schema), 'm.json: schema: expected "deferred-norm-measurements/1", found nothing');
+  // An extra of exactly 1,000 characters is kept; a known key is read by its own rule, not as an extra.
+  const edge = file();
+  (edge.provenance as Json).note = 'n'.repeat(1000);
+  assert.equal(validateMeasurements(edge, 'm.json').provenance.extra.note, 'n'.repeat(1000));
+  assert.equal(msg((f) => (f.provenance.flag = true)), 'm.json: provenance.flag: expected a string or a finite number, found true');
+  assert.equal(msg((f) => (f.provenance.clock = NaN)), 'm.json: provenance.clock: expected a string or a finite number, found NaN');
+  assert.equal(msg((f) => (f.provenance.threads = 2.5)), 'm.json: provenance.threads: expected a whole number of at least 1, found 2.5');
+  assert.equal(msg((f) => (f.provenance.threads = '4')), 'm.json: provenance.threads: expected a whole number of at least 1, found "4"');
+  assert.equal(msg((f) => (f.entries[0].medianUs = NaN)), 'm.json: entries[0].medianUs: expected a time in µs above 0 and at most 10^9, found NaN');
+  assert.equal(msg((f) => (f.entries[0].medianUs = -1)), 'm.json: entries[0].medianUs: expected a time in µs above 0 and at most 10^9, found -1');
+  assert.equal(msg((f) => (f.entries[0].kind = 7)), 'm.json: entries[0].kind: expected one of launch, stream, gemm, norm, attention, block, found 7');
+  assert.equal(msg((f) => (f.entries[2].name = 5)), 'm.json: entries[2].name: expected a non-empty string of at most 1000 characters, found 5');
+  assert.equal(msg((f) => (f.quick = undefined)), 'm.json: quick: expected true or false, found nothing');
+  assert.equal(msg((f) => (f.skipped = 'none')), 'm.json: skipped: expected an array of at most 10000 items, found "none"');
+  assert.equal(msg((f) => (f.skipped = Array.from({ length: 10_001 }, () => ({ what: 'a', why: 'b' })))), 'm.json: skipped: expected an array of at most 10000 items, found an array of 10001');
+  const none = file();
+  none.skipped = [];
+  assert.deepEqual(validateMeasurements(none, 'm.json').skipped, []);
+  assert.equal(msg((f) => (f.skipped = [{ why: 'b' }])), 'm.json: skipped[0].what: expected a non-empty string of at most 1000 characters, found nothing');
+});
+
+test('calibrate\'s text: the memory line quotes the weights\' tier, not the first one listed', () => {
+  const c = calibration();
+  const l3First = { ...c.profile, memory: { ...c.profile.memory, tiers: [{ name: 'l3', bandwidthGBps: 500, capacityGB: 0.03 }, ...c.profile.memory.tiers] } };
+  const lines = formatCalibration({ ...c, profile: l3First }).split('\n');
+  assert.equal(lines[4], '  memory  38.40 GB/s (memory.efficiency 0.5 of 76.8 GB/s)');
 });

@@ -56,6 +56,7 @@ export function harnessPlan(spec: ModelSpec, hw: HardwareProfile, workload: Work
   const notes: string[] = [];
 
   const gemms = new Map<string, HarnessPlan['gemms'][number]>();
+  const namesOf = new Map<string, Set<string>>();
   const head = spec.lmHead;
   // The output projection is the largest GEMM by far (vocabulary × hidden): quick mode leaves it out.
   if (quick && head) notes.push(`gemm: quick mode leaves out ${head.name} (${head.in}×${head.out})`);
@@ -64,8 +65,11 @@ export function harnessPlan(spec: ModelSpec, hw: HardwareProfile, workload: Work
     const { k, n } = shardOf(lin, workload.tp);
     const key = `${k}x${n}`;
     const had = gemms.get(key);
-    if (had) had.name += `, ${lin.name}`;
-    else gemms.set(key, { name: lin.name, k, n, ms: gemmMs(m, quick) });
+    const names = namesOf.get(key) ?? new Set<string>();
+    // A linear of the same name in a second layer kind (dense and MoE layers' q_proj) is named once.
+    if (!had) gemms.set(key, { name: lin.name, k, n, ms: gemmMs(m, quick) });
+    else if (!names.has(lin.name)) had.name += `, ${lin.name}`;
+    namesOf.set(key, names.add(lin.name));
   }
 
   const norms = new Map<string, HarnessPlan['norms'][number]>();
@@ -95,14 +99,18 @@ export function harnessPlan(spec: ModelSpec, hw: HardwareProfile, workload: Work
   }
 
   const attn = first.attention;
-  const { heads, kvHeads } = headsOf(attn, workload.tp);
-  let keys = Math.round(keysPerQuery(attn, ctx, false));
-  if (quick && keys > QUICK_MAX_KEYS) {
-    notes.push(`attention: quick mode times ${QUICK_MAX_KEYS} keys per query, not the workload's ${keys}`);
-    keys = QUICK_MAX_KEYS;
-  }
-  const attention = attn.mla ? null : { batch: workload.batch, heads, kvHeads, headDim: attn.headDim, queries: workload.phase === 'decode' ? 1 : workload.seq, keys };
+  let attention: HarnessPlan['attention'] = null;
+  // MLA is not timed, so quick mode's cap on its keys is not noted either.
   if (attn.mla) notes.push('attention: MLA is not timed by the harness');
+  else {
+    const { heads, kvHeads } = headsOf(attn, workload.tp);
+    let keys = Math.round(keysPerQuery(attn, ctx, false));
+    if (quick && keys > QUICK_MAX_KEYS) {
+      notes.push(`attention: quick mode times ${QUICK_MAX_KEYS} keys per query, not the workload's ${keys}`);
+      keys = QUICK_MAX_KEYS;
+    }
+    attention = { batch: workload.batch, heads, kvHeads, headDim: attn.headDim, queries: workload.phase === 'decode' ? 1 : workload.seq, keys };
+  }
 
   const largestWeight = Math.max(...[...gemms.values()].map((g) => g.k * g.n));
   const streams = [...new Set([m * spec.hidden, largestWeight])].sort((a, b) => a - b);
