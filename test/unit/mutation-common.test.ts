@@ -16,6 +16,11 @@ import { getPreset } from '../../src/core/hardware/presets';
 import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measurementsDir, readLatestMeasurements } from '../../src/common/measured-file';
+import { exportThemeCss } from '../../src/common/report-html';
 
 const INPUT: WorkloadInput = inputOf({ ...DEFAULT_WORKLOAD, phase: 'decode', batch: 8, context: 1024 });
 const OPTIONS = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null };
@@ -255,4 +260,61 @@ test('the Python finder: order, repeats, torch versions, probe outcomes and the 
   assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => ({ path: '' }) }, settings: { getExecutionDetails: () => ({ execCommand: ['/old/py', '-X'] }) } }, null), '/old/py');
   assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: [''] }) } }, null), null);
   assert.equal(await interpreterFromPythonApi(null, null), null);
+});
+
+test('measurements beside a model: a file\'s folder, inside a folder; the newest by the name\'s time stamp; only .json files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-latest-'));
+  try {
+    const modelFolder = join(dir, 'm');
+    mkdirSync(modelFolder);
+    const modelFile = join(modelFolder, 'w.gguf');
+    writeFileSync(modelFile, '');
+    const folder = join(modelFolder, '.deferred-norm', 'measurements');
+    assert.equal(await measurementsDir(modelFolder), folder, 'a folder keeps its measurements inside');
+    assert.equal(await measurementsDir(modelFile), folder, 'a file keeps them beside it, in its folder');
+    mkdirSync(folder, { recursive: true });
+    assert.equal(await readLatestMeasurements(modelFile), null, 'an empty folder: nothing');
+    // What is newest, worked out by hand: 2030 is the latest stamp at the end of a name. A stamp not at
+    // the end (before "-copy") is no stamp; a name with none sorts before any stamped name; a .txt is
+    // not a measurements file even though its name sorts last; 2029 vs 2030 differ in their year's first digits.
+    const names = ['notes.json', 'zz-2031-01-01T00-00-00Z.json-copy.json', 'a-2030-01-01T00-00-00Z.json', 'b-2029-12-31T23-59-59Z.json', 'zzz-2032-01-01T00-00-00Z.txt'];
+    for (const n of names) writeFileSync(join(folder, n), '{"schema": "other"}');
+    const latest = await readLatestMeasurements(modelFile);
+    assert.ok(latest && 'error' in latest, JSON.stringify(latest));
+    assert.equal(latest.file, join(folder, 'a-2030-01-01T00-00-00Z.json'));
+    assert.match(latest.error, /a-2030-01-01T00-00-00Z\.json/, 'the message names the file');
+    // With only unstamped names, the last by name.
+    rmSync(folder, { recursive: true });
+    mkdirSync(folder, { recursive: true });
+    for (const n of ['c.json', 'a.json', 'b.json']) writeFileSync(join(folder, n), '{}');
+    assert.equal((await readLatestMeasurements(modelFile))?.file, join(folder, 'c.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the export\'s theme fallbacks: every value a CSS value of its kind, light and dark, and text readable on its background', () => {
+  const css = exportThemeCss();
+  const [light, dark] = css.split('@media');
+  const values = (block: string) => new Map([...block!.matchAll(/--vscode-([\w-]+): ([^;]*);/g)].map((m) => [m[1]!, m[2]!]));
+  const colour = /^(#[0-9a-f]{6}|rgba\(\d{1,3}, \d{1,3}, \d{1,3}, (0|1|0?\.\d+)\))$/;
+  for (const [scheme, vars] of [['light', values(light!)], ['dark', values(dark!)]] as const) {
+    assert.ok(vars.size >= 45, `${scheme}: ${vars.size} variables`);
+    for (const [name, value] of vars) {
+      if (name.endsWith('font-family')) assert.match(value, /^[^,]+(, [^,]+)+$/, `${scheme} ${name}`);
+      else if (name.endsWith('font-size')) assert.match(value, /^\d+px$/, `${scheme} ${name}`);
+      else if (name === 'font-weight') assert.equal(value, 'normal');
+      else assert.match(value, colour, `${scheme} --vscode-${name}: ${value}`);
+    }
+    // WCAG 2 contrast (relative luminance of sRGB), at least 4.5:1 for body text on the editor's background.
+    const lum = (hex: string) => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const contrast = (a: string, b: string) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    for (const [fg, bg] of [['foreground', 'editor-background'], ['editor-foreground', 'editor-background'], ['button-foreground', 'button-background'], ['textLink-foreground', 'editor-background']])
+      assert.ok(contrast(vars.get(fg)!, vars.get(bg)!) >= 4.5, `${scheme}: ${fg} on ${bg}`);
+  }
+  assert.match(light!, /color-scheme: light;/);
+  assert.match(dark!, /color-scheme: dark;/);
 });
