@@ -312,7 +312,7 @@ test('the export\'s theme fallbacks: every value a CSS value of its kind, light 
       return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
     };
     const contrast = (a: string, b: string) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
-    for (const [fg, bg] of <[string, string][]>[['foreground', 'editor-background'], ['editor-foreground', 'editor-background'], ['button-foreground', 'button-background'], ['textLink-foreground', 'editor-background']])
+    for (const [fg, bg] of [['foreground', 'editor-background'], ['editor-foreground', 'editor-background'], ['button-foreground', 'button-background'], ['textLink-foreground', 'editor-background']] as const)
       assert.ok(contrast(vars.get(fg)!, vars.get(bg)!) >= 4.5, `${scheme}: ${fg} on ${bg}`);
   }
   assert.match(light!, /color-scheme: light;/);
