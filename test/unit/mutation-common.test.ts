@@ -10,13 +10,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildPanelView, buildSweepView, effectiveKernels, inputOf, patchView, siteSources, sweepValues, withKernelOverrides, workloadOf } from '../../src/common/panel-view';
 import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/common/protocol';
-import { findTorchPython, interpreterFromPythonApi, noTorchMessage, probeAnswer, probeFailure, probedLines, pythonCandidates, torchRecentEnough } from '../../src/common/python-finder';
+import { findTorchPython, interpreterFromPythonApi, NAME_ONE_CLI, NAME_ONE_EXTENSION, noTorchMessage, probeAnswer, probeFailure, probedLines, pythonCandidates, TORCH_PROBE_ARGS, torchRecentEnough } from '../../src/common/python-finder';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measurementsDir, readLatestMeasurements } from '../../src/common/measured-file';
@@ -317,4 +318,57 @@ test('the export\'s theme fallbacks: every value a CSS value of its kind, light 
   }
   assert.match(light!, /color-scheme: light;/);
   assert.match(dark!, /color-scheme: dark;/);
+});
+
+test('the Python extension\'s API of either generation, and every shape that is not one, falls through to the next or null', async () => {
+  const older = { settings: { getExecutionDetails: () => ({ execCommand: ['/old/py'] }) } };
+  // environments without the function, an environment that is not an object or has no string path.
+  assert.equal(await interpreterFromPythonApi({ environments: {}, ...older }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ environments: 'x', ...older }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => undefined }, ...older }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => ({ path: 42 }) }, ...older }, null), '/old/py');
+  // settings without the function, or not an object; an execCommand that is not an array, or whose first item is no string.
+  assert.equal(await interpreterFromPythonApi({ settings: {} }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: 'x' }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: '/old/py' }) } }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: [42] }) } }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => undefined } }, null), null);
+  // The resource is passed on to either call.
+  const seen: unknown[] = [];
+  await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: (r: unknown) => (seen.push(r), { path: '' }) }, settings: { getExecutionDetails: (r: unknown) => (seen.push(r), undefined) } }, 'folder-uri');
+  assert.deepEqual(seen, ['folder-uri', 'folder-uri']);
+});
+
+test('probe answers and failures: the version at the start of the last line, trimmed; the last stderr line, trimmed', () => {
+  assert.equal(torchRecentEnough('v2.0'), null, 'a version starts with its digits');
+  assert.deepEqual(probeAnswer('hook prints\n   2.4.0  '), { ok: true, torch: '2.4.0' });
+  const base = { code: 1, signal: null, stderr: '', timedOut: false, timeoutMs: 20000 };
+  assert.equal(probeFailure({ ...base, stderr: 'Traceback\n    ModuleNotFoundError: no torch' }), 'ModuleNotFoundError: no torch');
+  assert.equal(probeFailure({ ...base, stderr: '   \n  ' }), 'exited with 1', 'a blank stderr says how it ended');
+});
+
+test('the error when no interpreter has torch: one line, the file word "Python", how to name one on the CLI and in VS Code', () => {
+  const tried = [{ path: '/a', source: 'system' as const, result: { ok: false as const, why: 'not found' } }, { path: '/b', source: 'PATH' as const, result: { ok: true as const, torch: '2.1' } }];
+  assert.equal(noTorchMessage(tried, 'X'), 'Python: expected an interpreter that imports torch >= 1.13 (name one with X), found none: tried /a (system): not found; /b (PATH): torch 2.1');
+  // The names a user is told to use are the CLI's flag and variable (python-probe.ts reads the variable) and
+  // the setting package.json contributes.
+  assert.match(NAME_ONE_CLI, /--python PATH/);
+  assert.match(NAME_ONE_CLI, /\$DEFERRED_NORM_PYTHON/);
+  const settingName = /deferredNorm\.python\b/.exec(NAME_ONE_EXTENSION)?.[0];
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, unknown> } | { properties: Record<string, unknown> }[] } };
+  const configuration = [manifest.contributes.configuration].flat();
+  assert.ok(settingName && configuration.some((c) => settingName in c.properties), NAME_ONE_EXTENSION);
+});
+
+test('the probe\'s arguments, run by Python against a stand-in torch module, print its version and nothing else', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-probe-'));
+  try {
+    writeFileSync(join(dir, 'torch.py'), "__version__ = '2.4.0+cpu'\n");
+    const r = spawnSync('/usr/bin/python3', [...TORCH_PROBE_ARGS], { cwd: dir, env: { PYTHONPATH: dir, PATH: '' }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '2.4.0+cpu');
+    assert.deepEqual(probeAnswer(r.stdout), { ok: true, torch: '2.4.0+cpu' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
