@@ -10,7 +10,7 @@ import { formatPresetList, formatProfile } from '../../src/core/hardware/format'
 import { applyOverride, applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { efficiencyAt, shapeTable } from '../../src/core/hardware/shape-efficiency';
-import { parsePath, suggest } from '../../src/core/hardware/paths';
+import { parsePath, resolvePath, suggest } from '../../src/core/hardware/paths';
 import { expectedText, PROFILE_SPEC, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
 import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
@@ -291,4 +291,35 @@ test('efficiency by shape: the nearest weight shape in both K and N, the first o
 
 test('an unknown preset name lists the known ones', () => {
   assert.throws(() => getPreset('nope'), (e: unknown) => e instanceof InputError && e.message === '--hardware: expected a preset name (cpu, dimc, gpu-a100, gpu-h100, gpu-t4, tpu-v5e) or a *.hardware.json file, found "nope"');
+});
+
+test('resolving a path: what each wrong segment expected, and where it was', () => {
+  const p = mini();
+  // A path must start with a name: "0.x" is not the field x.
+  assert.equal(parsePath('0.x'), undefined);
+  assert.equal(parsePath('9.memory.tiers'), undefined);
+  const dtypes = 'fp32, bf16, fp16, fp8, int8, int4';
+  // fp64 is two edits from fp32, fp16 and fp8: the first of them is suggested.
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops.fp64'), { error: `a dtype of matrix.peakTflops: ${dtypes} (did you mean "fp32"?)`, at: 'matrix.peakTflops.fp64' });
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops.fp64.x'), { error: `a dtype of matrix.peakTflops: ${dtypes} (did you mean "fp32"?)`, at: 'matrix.peakTflops.fp64' });
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops[0]'), { error: `a dtype of matrix.peakTflops: ${dtypes}`, at: 'matrix.peakTflops[0]' });
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops'), { error: `a single value, not the group matrix.peakTflops (one of: ${dtypes})`, at: 'matrix.peakTflops' });
+  assert.deepEqual(resolvePath(p, 'memory.tiers'), { error: 'a single value, not the group memory.tiers (one of: an index [0], [1], …)', at: 'memory.tiers' });
+  // mini has two tiers: indexes 0 and 1.
+  assert.deepEqual(resolvePath(p, 'memory.tiers.name'), { error: 'an index of memory.tiers from 0 to 1', at: 'memory.tiers.name' });
+  assert.deepEqual(resolvePath(p, 'memory.tiers[2].name'), { error: 'an index of memory.tiers from 0 to 1', at: 'memory.tiers[2]' });
+  assert.equal('error' in resolvePath(p, 'memory.tiers[1].name'), false);
+  assert.deepEqual(resolvePath(p, 'computeUnits.x.y'), { error: 'computeUnits to be the end of the path (it is a single value)', at: 'computeUnits.x.y' });
+  // Names an object has from its prototype are not fields.
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    const r = resolvePath(p, name);
+    assert.ok('error' in r && r.error.startsWith('a field of the profile: name, title, description, defaultDtype, computeUnits, matrix,'), name);
+    assert.equal(r.at, name);
+  }
+  assert.ok('error' in resolvePath(p, 'matrix.constructor'));
+  // Against the spec alone (nothing set): a leaf resolves; an array has no index to take.
+  const efficiency = resolvePath({}, 'matrix.efficiency');
+  assert.ok(!('error' in efficiency) && efficiency.path === 'matrix.efficiency' && efficiency.spec.kind === 'number' && efficiency.spec.max === 1);
+  assert.equal('error' in resolvePath({}, 'matrix.peakTflops.bf16'), false);
+  assert.deepEqual(resolvePath({}, 'memory.tiers[0].name'), { error: 'an index of memory.tiers from 0 to -1', at: 'memory.tiers[0]' });
 });
