@@ -323,3 +323,37 @@ test('resolving a path: what each wrong segment expected, and where it was', () 
   assert.equal('error' in resolvePath({}, 'matrix.peakTflops.bf16'), false);
   assert.deepEqual(resolvePath({}, 'memory.tiers[0].name'), { error: 'an index of memory.tiers from 0 to -1', at: 'memory.tiers[0]' });
 });
+
+test('validation messages for a calibration record, a peak-rate table, a missing table or list, and provenance that is no object', () => {
+  const h100 = getPreset('gpu-h100');
+  const refused = (value: unknown) => {
+    try {
+      validateHardwareProfile(value, 'p.json');
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  const calibration = { device: 'NVIDIA H100', date: '2026-12-06', measurements: 40, shapes: { mMin: 1, mMax: 64, kMax: 4096, nMax: 4096 } };
+  const withCalibration = (c: unknown) => refused({ ...h100, provenance: {}, calibration: c });
+  assert.equal(withCalibration(calibration), 'accepted');
+  assert.equal(withCalibration({ ...calibration, device: '' }), 'p.json: calibration.device: expected a non-empty string of at most 1000 characters, found ""');
+  assert.equal(withCalibration({ ...calibration, date: 'd'.repeat(1000) }), 'accepted');
+  assert.match(withCalibration({ ...calibration, date: 'd'.repeat(1001) }), /^p\.json: calibration\.date: expected a non-empty string of at most 1000 characters, found /);
+  assert.equal(withCalibration({ ...calibration, measurements: 0 }), 'p.json: calibration.measurements: expected a whole number of at least 1, found 0');
+  assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, kMax: 1.5 } }), 'p.json: calibration.shapes.kMax: expected a whole number of at least 1, found 1.5');
+  assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, mMin: 65 } }), 'p.json: calibration.shapes.mMax: expected a number of rows at least mMin (65), found 64');
+  const stated = validateHardwareProfile({ ...h100, provenance: {}, calibration }, 'p.json').calibration;
+  assert.deepEqual(stated, calibration);
+  // A peak-rate table that is not an object; a required table or list left out.
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, peakTflops: 5 } }), 'p.json: matrix.peakTflops: expected an object of peak rates keyed by dtype (fp32, bf16, fp16, fp8, int8, int4), found 5');
+  const { peakTflops: _peak, ...noPeak } = h100.matrix;
+  assert.equal(refused({ ...h100, provenance: {}, matrix: noPeak }), 'p.json: matrix.peakTflops: expected an object of peak rates keyed by dtype (fp32, bf16, fp16, fp8, int8, int4), found nothing (the field is missing)');
+  const { tiers: _tiers, ...noTiers } = h100.memory;
+  assert.equal(refused({ ...h100, provenance: {}, memory: noTiers }), 'p.json: memory.tiers: expected an array of at least 1 memory tier, found nothing (the field is missing)');
+  const { memory: _memory, ...noMemory } = h100;
+  assert.equal(refused({ ...noMemory, provenance: {} }), 'p.json: memory: expected an object (Memory: tiers, weightsTier, kvCacheTier, prefetch, activationsTier, efficiency), found nothing (the field is missing)');
+  assert.equal(refused({ ...h100, provenance: [] }), 'p.json: provenance: expected an object mapping field paths to where each number comes from, found an array of 0');
+  assert.equal(refused({ ...h100, provenance: 'x' }), 'p.json: provenance: expected an object mapping field paths to where each number comes from, found "x"');
+});
