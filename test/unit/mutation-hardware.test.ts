@@ -9,6 +9,7 @@ import { InputError } from '../../src/core/errors';
 import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
 import { applyOverride, applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
+import { isOverride } from '../../src/core/hardware/profile';
 import { efficiencyAt, shapeTable } from '../../src/core/hardware/shape-efficiency';
 import { parsePath, resolvePath, suggest } from '../../src/core/hardware/paths';
 import { expectedText, PROFILE_SPEC, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
@@ -356,4 +357,13 @@ test('validation messages for a calibration record, a peak-rate table, a missing
   assert.equal(refused({ ...noMemory, provenance: {} }), 'p.json: memory: expected an object (Memory: tiers, weightsTier, kvCacheTier, prefetch, activationsTier, efficiency), found nothing (the field is missing)');
   assert.equal(refused({ ...h100, provenance: [] }), 'p.json: provenance: expected an object mapping field paths to where each number comes from, found an array of 0');
   assert.equal(refused({ ...h100, provenance: 'x' }), 'p.json: provenance: expected an object mapping field paths to where each number comes from, found "x"');
+});
+
+test('an override\'s provenance is told apart by its first word "set", and only by that', () => {
+  const changed = applyOverrides(getPreset('gpu-h100'), ['matrix.efficiency=0.5']);
+  assert.equal(isOverride(changed.provenance['matrix.efficiency']), true, changed.provenance['matrix.efficiency']);
+  assert.equal(isOverride(getPreset('gpu-h100').provenance['matrix.efficiency']), false);
+  assert.equal(isOverride('set in the panel'), true);
+  assert.equal(isOverride('set'), true);
+  for (const text of [undefined, '', 'setting from the datasheet', 'reset by hand', 'user-supplied (set.json)', ' set']) assert.equal(isOverride(text), false, String(text));
 });
