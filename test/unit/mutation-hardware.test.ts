@@ -367,3 +367,39 @@ test('an override\'s provenance is told apart by its first word "set", and only 
   assert.equal(isOverride('set'), true);
   for (const text of [undefined, '', 'setting from the datasheet', 'reset by hand', 'user-supplied (set.json)', ' set']) assert.equal(isOverride(text), false, String(text));
 });
+
+test('hardware show: every field of a profile that sets them all, by its label, with its unit, in the spec\'s order', () => {
+  const p = mini({
+    matrix: { peakTflops: { fp32: 1, bf16: 2, fp16: 3, fp8: 4, int8: 5, int4: 6 }, efficiency: 0.5, tileM: 128, tileN: 256, startLatencyNs: 7, weightsResident: false, fusedEpilogue: true, efficiencyByShape: [{ m: 8, k: 16, n: 32, efficiency: 0.25 }] },
+    vector: { gelemsPerSec: 9, expCost: 10, rsqrtCost: 11, divCost: 12, startLatencyNs: 13 },
+    collective: { topology: 'tree', hopLatencyNs: 14, bandwidthGBps: 15, startLatencyNs: 16, interChip: { hopLatencyNs: 17, bandwidthGBps: 18, startLatencyNs: 19, oneShotStartNs: 20 } },
+    memory: { tiers: [{ name: 'hbm', bandwidthGBps: 21, capacityGB: 22 }], weightsTier: 'hbm', kvCacheTier: 'hbm', prefetch: true, activationsTier: 'hbm', efficiency: 0.75 },
+    kernels: { attention: 'flash', norm: 'eager', launch: 'graph-in-decode', graphKernelNs: 23, eagerNormMultiply: 'activation', deferredStatistic: 'second-stream-from-512', dispatchNs: 24, streamJoinNs: 25, passOverheadNs: 26, allReduce: 'one-shot' },
+    provenance: {},
+  });
+  const lines = formatProfile(p).split('\n');
+  // Each section's rows as [label, value]: label and value are separated by two spaces or more.
+  const section = (title: string) => {
+    const from = lines.indexOf(title) + 1;
+    return lines.slice(from, lines.indexOf('', from)).map((l) => l.trim().split(/ {2,}/).slice(0, 2));
+  };
+  assert.deepEqual(section('General'), [['default dtype', 'bf16'], ['compute units P', '4 units']]);
+  assert.deepEqual(section('Matrix engine'), [
+    ['peak fp32', '1 TFLOP/s'], ['peak bf16', '2 TFLOP/s'], ['peak fp16', '3 TFLOP/s'], ['peak fp8', '4 TFLOP/s'], ['peak int8', '5 TFLOP/s'], ['peak int4', '6 TFLOP/s'],
+    ['efficiency', '0.5 (50% of peak)'], ['tile rows', '128 rows'], ['tile columns', '256 columns'], ['start latency', '7 ns'],
+    ['weights resident', 'no'], ['fused epilogue', 'yes'],
+    ['M', '8 rows'], ['K', '16 inputs'], ['N', '32 outputs'], ['efficiency', '0.25 (25% of peak)'],
+  ]);
+  assert.deepEqual(section('Vector engine'), [['throughput', '9 G elem/s'], ['exp cost', '10 × add'], ['rsqrt cost', '11 × add'], ['div cost', '12 × add'], ['start latency', '13 ns']]);
+  assert.deepEqual(section('Collective network'), [
+    ['topology', 'tree'], ['hop latency', '14 ns'], ['bandwidth', '15 GB/s'], ['start latency', '16 ns'],
+    ['inter-chip hop latency', '17 ns'], ['inter-chip bandwidth', '18 GB/s'], ['all-reduce fixed cost', '19 ns'], ['one-shot all-reduce fixed cost', '20 ns'],
+  ]);
+  assert.deepEqual(section('Memory'), [
+    ['hbm bandwidth', '21 GB/s'], ['hbm capacity', '22 GB'], ['weights tier', 'hbm'], ['KV-cache tier', 'hbm'], ['prefetch', 'yes'], ['activations tier', 'hbm'], ['bandwidth efficiency', '0.75 (75% of peak)'],
+  ]);
+  assert.deepEqual(section('Kernels'), [
+    ['attention kernel', 'flash'], ['norm kernel', 'eager'], ['launch', 'graph-in-decode'], ['kernel in a captured graph', '23 ns'], ['eager norm multiply', 'activation'],
+    ['deferred statistic', 'second-stream-from-512'], ['host dispatch per op', '24 ns'], ['second-stream fork and join', '25 ns'], ['host time per pass', '26 ns'], ['all-reduce kernel', 'one-shot'],
+  ]);
+});
