@@ -287,8 +287,19 @@ test('measurements beside a model: a file\'s folder, inside a folder; the newest
     // With only unstamped names, the last by name.
     rmSync(folder, { recursive: true });
     mkdirSync(folder, { recursive: true });
-    for (const n of ['c.json', 'a.json', 'b.json']) writeFileSync(join(folder, n), '{}');
+    // (a .txt is no measurements file even where its name sorts after every .json)
+    for (const n of ['c.json', 'a.json', 'b.json', 'd.txt']) writeFileSync(join(folder, n), '{}');
     assert.equal((await readLatestMeasurements(modelFile))?.file, join(folder, 'c.json'));
+    // Ten runs whose names sort in another order than their stamps: the newest stamp wins, wherever the
+    // folder lists it (three folders, so no order the file system happens to give decides it).
+    for (const newest of [0, 4, 9]) {
+      rmSync(folder, { recursive: true });
+      mkdirSync(folder, { recursive: true });
+      const day = (i: number) => String(i === newest ? 28 : 10 + i).padStart(2, '0');
+      const runs = Array.from({ length: 10 }, (_, i) => `${String.fromCharCode(106 - i)}${i}-run-2026-11-${day(i)}T08-00-00Z.json`);
+      for (const n of runs) writeFileSync(join(folder, n), '{}');
+      assert.equal((await readLatestMeasurements(modelFile))?.file, join(folder, runs[newest]!), `newest: ${runs[newest]}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
