@@ -345,6 +345,11 @@ test('validation messages for a calibration record, a peak-rate table, a missing
   assert.equal(withCalibration({ ...calibration, measurements: 0 }), 'p.json: calibration.measurements: expected a whole number of at least 1, found 0');
   assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, kMax: 1.5 } }), 'p.json: calibration.shapes.kMax: expected a whole number of at least 1, found 1.5');
   assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, mMin: 65 } }), 'p.json: calibration.shapes.mMax: expected a number of rows at least mMin (65), found 64');
+  assert.equal(withCalibration({ ...calibration, shapes: 3 }), 'p.json: calibration.shapes: expected an object { mMin, mMax, kMax, nMax }, found 3');
+  assert.equal(withCalibration('x'), 'p.json: calibration: expected an object { device, date, measurements, shapes: { mMin, mMax, kMax, nMax } } as deferred-norm calibrate writes it, found "x"');
+  // A text field given a number.
+  assert.equal(refused({ ...h100, provenance: {}, title: 5 }), 'p.json: title: expected a non-empty string, found 5');
+  assert.equal(refused({ ...h100, provenance: {}, description: false }), 'p.json: description: expected a string, found false');
   const stated = validateHardwareProfile({ ...h100, provenance: {}, calibration }, 'p.json').calibration;
   assert.deepEqual(stated, calibration);
   // A peak-rate table that is not an object; a required table or list left out.
