@@ -350,8 +350,11 @@ test('the Python extension\'s API of either generation, and every shape that is 
   assert.deepEqual(seen, ['folder-uri', 'folder-uri']);
 });
 
-test('probe answers and failures: the version at the start of the last line, trimmed; the last stderr line, trimmed', () => {
+test('probe answers and failures: the version at the start of the last line, trimmed; the last stderr line, trimmed; none found', async () => {
   assert.equal(torchRecentEnough('v2.0'), null, 'a version starts with its digits');
+  // None with torch: nothing found, every one tried, in order.
+  const none = await findTorchPython([{ path: 'x', source: 'PATH' }, { path: 'y', source: 'system' }], async (p) => ({ ok: false, why: `no ${p}` }));
+  assert.deepEqual(none, { found: null, tried: [{ path: 'x', source: 'PATH', result: { ok: false, why: 'no x' } }, { path: 'y', source: 'system', result: { ok: false, why: 'no y' } }] });
   assert.deepEqual(probeAnswer('hook prints\n   2.4.0  '), { ok: true, torch: '2.4.0' });
   const base = { code: 1, signal: null, stderr: '', timedOut: false, timeoutMs: 20000 };
   assert.equal(probeFailure({ ...base, stderr: 'Traceback\n    ModuleNotFoundError: no torch' }), 'ModuleNotFoundError: no torch');
