@@ -177,6 +177,7 @@ test('suggestions: a close name (at most two edits) or a prefix of three letters
   assert.equal(suggest('mxtrxy', known), '', 'three edits');
   assert.equal(suggest('mxtrxx', known), ' (did you mean "matrix"?)', 'two edits');
   assert.equal(suggest('matrixabc', known), '', 'three letters longer');
+  assert.equal(suggest('emor', known), ' (did you mean "memory"?)', 'two letters shorter, two edits, not a prefix');
   // The closest wins, the first of equals: "mexory" is one edit from memory, two from neither else.
   assert.equal(suggest('mexory', ['vector', 'memory']), ' (did you mean "memory"?)');
   // "abc" is two edits from "xyc" and a prefix of "abcdefgh" (five letters short: no edit distance): the prefix wins.
@@ -305,6 +306,7 @@ test('resolving a path: what each wrong segment expected, and where it was', () 
   assert.deepEqual(resolvePath(p, 'matrix.peakTflops.fp64.x'), { error: `a dtype of matrix.peakTflops: ${dtypes} (did you mean "fp32"?)`, at: 'matrix.peakTflops.fp64' });
   assert.deepEqual(resolvePath(p, 'matrix.peakTflops[0]'), { error: `a dtype of matrix.peakTflops: ${dtypes}`, at: 'matrix.peakTflops[0]' });
   assert.deepEqual(resolvePath(p, 'matrix.peakTflops'), { error: `a single value, not the group matrix.peakTflops (one of: ${dtypes})`, at: 'matrix.peakTflops' });
+  assert.deepEqual(resolvePath(p, 'vector'), { error: 'a single value, not the group vector (one of: gelemsPerSec, expCost, rsqrtCost, divCost, startLatencyNs)', at: 'vector' });
   assert.deepEqual(resolvePath(p, 'memory.tiers'), { error: 'a single value, not the group memory.tiers (one of: an index [0], [1], …)', at: 'memory.tiers' });
   // mini has two tiers: indexes 0 and 1.
   assert.deepEqual(resolvePath(p, 'memory.tiers.name'), { error: 'an index of memory.tiers from 0 to 1', at: 'memory.tiers.name' });
