@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measurementsDir, readLatestMeasurements } from '../../src/common/measured-file';
-import { exportThemeCss } from '../../src/common/report-html';
+import { exportThemeCss, panelHtml, standaloneHtml } from '../../src/common/report-html';
 
 const INPUT: WorkloadInput = inputOf({ ...DEFAULT_WORKLOAD, phase: 'decode', batch: 8, context: 1024 });
 const OPTIONS = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null };
@@ -385,4 +385,32 @@ test('the probe\'s arguments, run by Python against a stand-in torch module, pri
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the validation headline message: three numbers, each checked', () => {
+  const ok = { points: 12, heldBack: 4, heldBackErrorPct: 9.5 };
+  assert.deepEqual(parseHostMessage({ type: 'validation', validation: ok }), { type: 'validation', validation: ok });
+  for (const field of ['points', 'heldBack', 'heldBackErrorPct'] as const) {
+    assert.equal(parseHostMessage({ type: 'validation', validation: { ...ok, [field]: '1' } }), null, field);
+  }
+  assert.equal(parseHostMessage({ type: 'validation', validation: null }), null);
+});
+
+test('the export\'s title and inlined text: the model named, only closing tags escaped, codicons only with both their files', async () => {
+  const spec = await loadFixture('GPT-2');
+  const view = buildPanelView(spec, getPreset('dimc'), INPUT, { ...OPTIONS, interactive: false, sweep: null });
+  const assets = { script: "el.innerHTML = '</div>'; // </SCRIPT>", style: 'a::after { content: "</b>" }' };
+  const html = standaloneHtml(view, assets);
+  assert.ok(html.includes(`<title>Deferred Norm: ${view.report.model.name}</title>`), 'the title names the model');
+  assert.ok(html.includes("el.innerHTML = '</div>'; // <\\/SCRIPT>"), 'in the script only </script is escaped');
+  assert.ok(html.includes('a::after { content: "</b>" }'), 'in the style only </style is escaped');
+  // A stylesheet without its font (or a font without its stylesheet) links nothing.
+  assert.doesNotMatch(standaloneHtml(view, { ...assets, codiconCss: '.x {}' }), /<link/);
+  assert.doesNotMatch(standaloneHtml(view, { ...assets, codiconFont: new Uint8Array([1]) }), /<link/);
+  // An unquoted url() is inlined as well.
+  const unquoted = standaloneHtml(view, { ...assets, codiconCss: '@font-face { src: url(./codicon.ttf?v=1) }', codiconFont: new Uint8Array([1, 2, 3]) });
+  const css = Buffer.from(/href="data:text\/css;base64,([^"]+)"/.exec(unquoted)![1]!, 'base64').toString('utf8');
+  assert.equal(css, '@font-face { src: url("data:font/ttf;base64,AQID") }');
+  // The panel's page has no class on <html>.
+  assert.match(panelHtml({ cspSource: 'c', nonce: 'n', scriptUri: 's', styleUri: 't', codiconUri: 'i', title: 'x' }), /^<!DOCTYPE html>\n<html lang="en">\n<head>/);
 });
