@@ -220,6 +220,10 @@ test('a saved panel state: a model path and a hardware name are needed, kernels 
   assert.equal(parsePanelState({ ...state, hardware: '' }), null);
   assert.equal(parsePanelState({ ...state, modelPath: 'x'.repeat(4097) }), null);
   assert.equal(parsePanelState({ ...state, workload: { ...INPUT, tp: 0 } }), null);
+  // Something with a length is not a string.
+  assert.equal(parsePanelState({ ...state, modelPath: ['/m/config.json'] }), null);
+  assert.equal(parsePanelState({ ...state, hardware: { length: 4 } }), null);
+  assert.equal(parseHostMessage({ type: 'error', message: ['boom'] }), null);
 });
 
 test('the Python finder: order, repeats, torch versions, probe outcomes and the message when none has torch', async () => {
