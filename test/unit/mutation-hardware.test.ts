@@ -352,6 +352,12 @@ test('validation messages for a calibration record, a peak-rate table, a missing
   // A text field given a number.
   assert.equal(refused({ ...h100, provenance: {}, title: 5 }), 'p.json: title: expected a non-empty string, found 5');
   assert.equal(refused({ ...h100, provenance: {}, description: false }), 'p.json: description: expected a string, found false');
+  for (const key of ['mMin', 'mMax', 'kMax', 'nMax']) {
+    assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, [key]: 0 } }), `p.json: calibration.shapes.${key}: expected a whole number of at least 1, found 0`);
+  }
+  assert.equal(withCalibration({ ...calibration, device: 5 }), 'p.json: calibration.device: expected a non-empty string of at most 1000 characters, found 5');
+  assert.equal(refused({ ...h100, provenance: {}, $schema: 5 }), 'p.json: $schema: expected a string (the path or URL of the JSON schema), found 5');
+  assert.equal('calibration' in validateHardwareProfile({ ...h100, provenance: {} }, 'p.json'), false, 'no calibration: no key');
   const stated = validateHardwareProfile({ ...h100, provenance: {}, calibration }, 'p.json').calibration;
   assert.deepEqual(stated, calibration);
   // A peak-rate table that is not an object; a required table or list left out.
