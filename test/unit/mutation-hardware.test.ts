@@ -416,3 +416,23 @@ test('hardware show: every field of a profile that sets them all, by its label, 
     ['deferred statistic', 'second-stream-from-512'], ['host dispatch per op', '24 ns'], ['second-stream fork and join', '25 ns'], ['host time per pass', '26 ns'], ['all-reduce kernel', 'one-shot'],
   ]);
 });
+
+test('unknown fields: one is named with what the object takes, several are listed; dtypes are said as dtypes', () => {
+  const h100 = getPreset('gpu-h100');
+  const refused = (value: unknown) => {
+    try {
+      validateHardwareProfile(value, 'p.json');
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  const top = 'name, title, description, defaultDtype, computeUnits, matrix, vector, collective, memory, kernels, $schema, provenance, sources, calibration';
+  assert.equal(refused({ ...h100, provenance: {}, zz: 1 }), `p.json: zz: expected only the fields of a hardware profile: ${top}, found an unknown field "zz"`);
+  assert.equal(refused({ ...h100, provenance: {}, zz: 1, yy: 2 }), `p.json: expected only the fields of a hardware profile: ${top}, found unknown fields "zz", "yy"`);
+  const matrix = 'peakTflops, efficiency, tileM, tileN, startLatencyNs, weightsResident, fusedEpilogue, efficiencyByShape';
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, zz: 1 } }), `p.json: matrix.zz: expected only the fields of matrix: ${matrix}, found an unknown field "zz"`);
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, peakTflops: { bf16: 1, fp64: 2 } } }), 'p.json: matrix.peakTflops.fp64: expected only the dtypes: fp32, bf16, fp16, fp8, int8, int4 (did you mean "fp32"?), found an unknown dtype "fp64"');
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, peakTflops: { bf16: 1, fp64: 2, x: 3 } } }), 'p.json: matrix.peakTflops: expected only the dtypes: fp32, bf16, fp16, fp8, int8, int4, found unknown dtypes "fp64", "x"');
+});
