@@ -31,8 +31,9 @@ export default {
   // A mutant that loops (e.g. in the scheduler) is cut off after 1.5× the covering files' own time plus
   // this (a loop that passes through the mutated code stops sooner, at 100× its hit count of the dry run).
   timeoutMS: 4000,
-  // Copy only what the tests read into the sandbox (not .vscode-test, dist, out or docs).
-  ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/schemas', '!/package.json', '!/tsconfig*.json'],
+  // Copy only what the tests read into the sandbox (not .vscode-test, dist, out or docs); webview/ for
+  // report-html.test.ts, which checks the export's theme against the page's stylesheet.
+  ignorePatterns: ['/*', '!/src', '!/test', '!/types', '!/schemas', '!/webview', '!/package.json', '!/tsconfig*.json'],
   reporters: ['clear-text', 'html', 'json', 'progress'],
   htmlReporter: { fileName: `reports/mutation/${part}/index.html` },
   jsonReporter: { fileName: `reports/mutation/${part}/mutation.json` },

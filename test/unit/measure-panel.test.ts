@@ -102,6 +102,11 @@ test('the panel shows the newest measurement beside the model, its blocks beside
     assert.ok(shown && 'error' in shown);
     assert.equal(shown.file, 'SmolLM2-135M-cpu-2026-12-07T00-00-00Z.json');
     assert.match(shown.error, /SmolLM2-135M-cpu-2026-12-07T00-00-00Z\.json: entries: expected at least one measurement/);
+
+    // A file that reads but does not fit the model (blocks of a layer kind it has not): one line, no exception.
+    const otherKind = { ...m, entries: m.entries.map((e) => (e.kind === 'block' ? { ...e, layerKind: 'moe' } : e)) };
+    const misfit = buildPanelView(spec, calibrated, input, { ...options, measurements: { file: join(folder, 'x.json'), measurements: otherKind } }).measured;
+    assert.deepEqual(misfit, { file: 'x.json', error: `x.json: entries: expected blocks of the layer kinds of ${spec.name} (decoder), found "moe"` });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

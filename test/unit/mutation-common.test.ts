@@ -10,12 +10,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildPanelView, buildSweepView, effectiveKernels, inputOf, patchView, siteSources, sweepValues, withKernelOverrides, workloadOf } from '../../src/common/panel-view';
 import { parseHostMessage, parseKernelOverrides, parsePanelState, parseWebviewMessage, parseWorkloadInput, type WorkloadInput } from '../../src/common/protocol';
-import { findTorchPython, interpreterFromPythonApi, noTorchMessage, probeAnswer, probeFailure, probedLines, pythonCandidates, torchRecentEnough } from '../../src/common/python-finder';
+import { findTorchPython, interpreterFromPythonApi, NAME_ONE_CLI, NAME_ONE_EXTENSION, noTorchMessage, probeAnswer, probeFailure, probedLines, pythonCandidates, TORCH_PROBE_ARGS, torchRecentEnough } from '../../src/common/python-finder';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
 import { profile } from '../../src/core/report/profile';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measurementsDir, readLatestMeasurements } from '../../src/common/measured-file';
+import { exportThemeCss, panelHtml, standaloneHtml } from '../../src/common/report-html';
 
 const INPUT: WorkloadInput = inputOf({ ...DEFAULT_WORKLOAD, phase: 'decode', batch: 8, context: 1024 });
 const OPTIONS = { hardware: 'dimc', hardwareChoices: [], interactive: true, numerics: null };
@@ -214,6 +220,10 @@ test('a saved panel state: a model path and a hardware name are needed, kernels 
   assert.equal(parsePanelState({ ...state, hardware: '' }), null);
   assert.equal(parsePanelState({ ...state, modelPath: 'x'.repeat(4097) }), null);
   assert.equal(parsePanelState({ ...state, workload: { ...INPUT, tp: 0 } }), null);
+  // Something with a length is not a string.
+  assert.equal(parsePanelState({ ...state, modelPath: ['/m/config.json'] }), null);
+  assert.equal(parsePanelState({ ...state, hardware: { length: 4 } }), null);
+  assert.equal(parseHostMessage({ type: 'error', message: ['boom'] }), null);
 });
 
 test('the Python finder: order, repeats, torch versions, probe outcomes and the message when none has torch', async () => {
@@ -255,4 +265,156 @@ test('the Python finder: order, repeats, torch versions, probe outcomes and the 
   assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => ({ path: '' }) }, settings: { getExecutionDetails: () => ({ execCommand: ['/old/py', '-X'] }) } }, null), '/old/py');
   assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: [''] }) } }, null), null);
   assert.equal(await interpreterFromPythonApi(null, null), null);
+});
+
+test('measurements beside a model: a file\'s folder, inside a folder; the newest by the name\'s time stamp; only .json files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-latest-'));
+  try {
+    const modelFolder = join(dir, 'm');
+    mkdirSync(modelFolder);
+    const modelFile = join(modelFolder, 'w.gguf');
+    writeFileSync(modelFile, '');
+    const folder = join(modelFolder, '.deferred-norm', 'measurements');
+    assert.equal(await measurementsDir(modelFolder), folder, 'a folder keeps its measurements inside');
+    assert.equal(await measurementsDir(modelFile), folder, 'a file keeps them beside it, in its folder');
+    mkdirSync(folder, { recursive: true });
+    assert.equal(await readLatestMeasurements(modelFile), null, 'an empty folder: nothing');
+    // What is newest, worked out by hand: 2030 is the latest stamp at the end of a name. A stamp not at
+    // the end (before "-copy") is no stamp; a name with none sorts before any stamped name; a .txt is
+    // not a measurements file even though its name sorts last; 2029 vs 2030 differ in their year's first digits.
+    const names = ['notes.json', 'zz-2031-01-01T00-00-00Z.json-copy.json', 'a-2030-01-01T00-00-00Z.json', 'b-2029-12-31T23-59-59Z.json', 'zzz-2032-01-01T00-00-00Z.txt'];
+    for (const n of names) writeFileSync(join(folder, n), '{"schema": "other"}');
+    const latest = await readLatestMeasurements(modelFile);
+    assert.ok(latest && 'error' in latest, JSON.stringify(latest));
+    assert.equal(latest.file, join(folder, 'a-2030-01-01T00-00-00Z.json'));
+    assert.match(latest.error, /a-2030-01-01T00-00-00Z\.json/, 'the message names the file');
+    // With only unstamped names, the last by name.
+    rmSync(folder, { recursive: true });
+    mkdirSync(folder, { recursive: true });
+    // (a .txt is no measurements file even where its name sorts after every .json)
+    for (const n of ['c.json', 'a.json', 'b.json', 'd.txt']) writeFileSync(join(folder, n), '{}');
+    assert.equal((await readLatestMeasurements(modelFile))?.file, join(folder, 'c.json'));
+    // Ten runs whose names sort in another order than their stamps: the newest stamp wins, wherever the
+    // folder lists it (three folders, so no order the file system happens to give decides it).
+    for (const newest of [0, 4, 9]) {
+      rmSync(folder, { recursive: true });
+      mkdirSync(folder, { recursive: true });
+      const day = (i: number) => String(i === newest ? 28 : 10 + i).padStart(2, '0');
+      const runs = Array.from({ length: 10 }, (_, i) => `${String.fromCharCode(106 - i)}${i}-run-2026-11-${day(i)}T08-00-00Z.json`);
+      for (const n of runs) writeFileSync(join(folder, n), '{}');
+      assert.equal((await readLatestMeasurements(modelFile))?.file, join(folder, runs[newest]!), `newest: ${runs[newest]}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the export\'s theme fallbacks: every value a CSS value of its kind, light and dark, and text readable on its background', () => {
+  const css = exportThemeCss();
+  const [light, dark] = css.split('@media');
+  const values = (block: string) => new Map([...block!.matchAll(/--vscode-([\w-]+): ([^;]*);/g)].map((m) => [m[1]!, m[2]!]));
+  const colour = /^(#[0-9a-f]{6}|rgba\(\d{1,3}, \d{1,3}, \d{1,3}, (0|1|0?\.\d+)\))$/;
+  for (const [scheme, vars] of [['light', values(light!)], ['dark', values(dark!)]] as const) {
+    assert.ok(vars.size >= 45, `${scheme}: ${vars.size} variables`);
+    for (const [name, value] of vars) {
+      if (name.endsWith('font-family')) assert.match(value, /^[^,]+(, [^,]+)+$/, `${scheme} ${name}`);
+      else if (name.endsWith('font-size')) assert.match(value, /^\d+px$/, `${scheme} ${name}`);
+      else if (name === 'font-weight') assert.equal(value, 'normal');
+      else assert.match(value, colour, `${scheme} --vscode-${name}: ${value}`);
+    }
+    // WCAG 2 contrast (relative luminance of sRGB), at least 4.5:1 for body text on the editor's background.
+    const lum = (hex: string) => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const contrast = (a: string, b: string) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    for (const [fg, bg] of [['foreground', 'editor-background'], ['editor-foreground', 'editor-background'], ['button-foreground', 'button-background'], ['textLink-foreground', 'editor-background']] as const)
+      assert.ok(contrast(vars.get(fg)!, vars.get(bg)!) >= 4.5, `${scheme}: ${fg} on ${bg}`);
+  }
+  assert.match(light!, /color-scheme: light;/);
+  assert.match(dark!, /color-scheme: dark;/);
+});
+
+test('the Python extension\'s API of either generation, and every shape that is not one, falls through to the next or null', async () => {
+  const older = { settings: { getExecutionDetails: () => ({ execCommand: ['/old/py'] }) } };
+  // environments without the function, an environment that is not an object or has no string path.
+  assert.equal(await interpreterFromPythonApi({ environments: {}, ...older }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ environments: 'x', ...older }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => undefined }, ...older }, null), '/old/py');
+  assert.equal(await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: () => ({ path: 42 }) }, ...older }, null), '/old/py');
+  // settings without the function, or not an object; an execCommand that is not an array, or whose first item is no string.
+  assert.equal(await interpreterFromPythonApi({ settings: {} }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: 'x' }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: '/old/py' }) } }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => ({ execCommand: [42] }) } }, null), null);
+  assert.equal(await interpreterFromPythonApi({ settings: { getExecutionDetails: () => undefined } }, null), null);
+  // The resource is passed on to either call.
+  const seen: unknown[] = [];
+  await interpreterFromPythonApi({ environments: { getActiveEnvironmentPath: (r: unknown) => (seen.push(r), { path: '' }) }, settings: { getExecutionDetails: (r: unknown) => (seen.push(r), undefined) } }, 'folder-uri');
+  assert.deepEqual(seen, ['folder-uri', 'folder-uri']);
+});
+
+test('probe answers and failures: the version at the start of the last line, trimmed; the last stderr line, trimmed; none found', async () => {
+  assert.equal(torchRecentEnough('v2.0'), null, 'a version starts with its digits');
+  // None with torch: nothing found, every one tried, in order.
+  const none = await findTorchPython([{ path: 'x', source: 'PATH' }, { path: 'y', source: 'system' }], async (p) => ({ ok: false, why: `no ${p}` }));
+  assert.deepEqual(none, { found: null, tried: [{ path: 'x', source: 'PATH', result: { ok: false, why: 'no x' } }, { path: 'y', source: 'system', result: { ok: false, why: 'no y' } }] });
+  assert.deepEqual(probeAnswer('hook prints\n   2.4.0  '), { ok: true, torch: '2.4.0' });
+  const base = { code: 1, signal: null, stderr: '', timedOut: false, timeoutMs: 20000 };
+  assert.equal(probeFailure({ ...base, stderr: 'Traceback\n    ModuleNotFoundError: no torch' }), 'ModuleNotFoundError: no torch');
+  assert.equal(probeFailure({ ...base, stderr: '   \n  ' }), 'exited with 1', 'a blank stderr says how it ended');
+});
+
+test('the error when no interpreter has torch: one line, the file word "Python", how to name one on the CLI and in VS Code', () => {
+  const tried = [{ path: '/a', source: 'system' as const, result: { ok: false as const, why: 'not found' } }, { path: '/b', source: 'PATH' as const, result: { ok: true as const, torch: '2.1' } }];
+  assert.equal(noTorchMessage(tried, 'X'), 'Python: expected an interpreter that imports torch >= 1.13 (name one with X), found none: tried /a (system): not found; /b (PATH): torch 2.1');
+  // The names a user is told to use are the CLI's flag and variable (python-probe.ts reads the variable) and
+  // the setting package.json contributes.
+  assert.match(NAME_ONE_CLI, /--python PATH/);
+  assert.match(NAME_ONE_CLI, /\$DEFERRED_NORM_PYTHON/);
+  const settingName = /deferredNorm\.python\b/.exec(NAME_ONE_EXTENSION)?.[0];
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, unknown> } | { properties: Record<string, unknown> }[] } };
+  const configuration = [manifest.contributes.configuration].flat();
+  assert.ok(settingName && configuration.some((c) => settingName in c.properties), NAME_ONE_EXTENSION);
+});
+
+test('the probe\'s arguments, run by Python against a stand-in torch module, print its version and nothing else', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dn-probe-'));
+  try {
+    writeFileSync(join(dir, 'torch.py'), "__version__ = '2.4.0+cpu'\n");
+    const r = spawnSync('/usr/bin/python3', [...TORCH_PROBE_ARGS], { cwd: dir, env: { PYTHONPATH: dir, PATH: '' }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '2.4.0+cpu');
+    assert.deepEqual(probeAnswer(r.stdout), { ok: true, torch: '2.4.0+cpu' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the validation headline message: three numbers, each checked', () => {
+  const ok = { points: 12, heldBack: 4, heldBackErrorPct: 9.5 };
+  assert.deepEqual(parseHostMessage({ type: 'validation', validation: ok }), { type: 'validation', validation: ok });
+  for (const field of ['points', 'heldBack', 'heldBackErrorPct'] as const) {
+    assert.equal(parseHostMessage({ type: 'validation', validation: { ...ok, [field]: '1' } }), null, field);
+  }
+  assert.equal(parseHostMessage({ type: 'validation', validation: null }), null);
+});
+
+test('the export\'s title and inlined text: the model named, only closing tags escaped, codicons only with both their files', async () => {
+  const spec = await loadFixture('GPT-2');
+  const view = buildPanelView(spec, getPreset('dimc'), INPUT, { ...OPTIONS, interactive: false, sweep: null });
+  const assets = { script: "el.innerHTML = '</div>'; // </SCRIPT>", style: 'a::after { content: "</b>" }' };
+  const html = standaloneHtml(view, assets);
+  assert.ok(html.includes(`<title>Deferred Norm: ${view.report.model.name}</title>`), 'the title names the model');
+  assert.ok(html.includes("el.innerHTML = '</div>'; // <\\/SCRIPT>"), 'in the script only </script is escaped');
+  assert.ok(html.includes('a::after { content: "</b>" }'), 'in the style only </style is escaped');
+  // A stylesheet without its font (or a font without its stylesheet) links nothing.
+  assert.doesNotMatch(standaloneHtml(view, { ...assets, codiconCss: '.x {}' }), /<link/);
+  assert.doesNotMatch(standaloneHtml(view, { ...assets, codiconFont: new Uint8Array([1]) }), /<link/);
+  // An unquoted url() is inlined as well.
+  const unquoted = standaloneHtml(view, { ...assets, codiconCss: '@font-face { src: url(./codicon.ttf?v=1) }', codiconFont: new Uint8Array([1, 2, 3]) });
+  const css = Buffer.from(/href="data:text\/css;base64,([^"]+)"/.exec(unquoted)![1]!, 'base64').toString('utf8');
+  assert.equal(css, '@font-face { src: url("data:font/ttf;base64,AQID") }');
+  // The panel's page has no class on <html>.
+  assert.match(panelHtml({ cspSource: 'c', nonce: 'n', scriptUri: 's', styleUri: 't', codiconUri: 'i', title: 'x' }), /^<!DOCTYPE html>\n<html lang="en">\n<head>/);
 });

@@ -9,8 +9,9 @@ import { InputError } from '../../src/core/errors';
 import { formatPresetList, formatProfile } from '../../src/core/hardware/format';
 import { applyOverride, applyOverrides } from '../../src/core/hardware/overrides';
 import { getPreset } from '../../src/core/hardware/presets';
+import { isOverride } from '../../src/core/hardware/profile';
 import { efficiencyAt, shapeTable } from '../../src/core/hardware/shape-efficiency';
-import { parsePath, suggest } from '../../src/core/hardware/paths';
+import { parsePath, resolvePath, suggest } from '../../src/core/hardware/paths';
 import { expectedText, PROFILE_SPEC, type LeafSpec, type ObjectSpec } from '../../src/core/hardware/spec';
 import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
@@ -176,6 +177,7 @@ test('suggestions: a close name (at most two edits) or a prefix of three letters
   assert.equal(suggest('mxtrxy', known), '', 'three edits');
   assert.equal(suggest('mxtrxx', known), ' (did you mean "matrix"?)', 'two edits');
   assert.equal(suggest('matrixabc', known), '', 'three letters longer');
+  assert.equal(suggest('emor', known), ' (did you mean "memory"?)', 'two letters shorter, two edits, not a prefix');
   // The closest wins, the first of equals: "mexory" is one edit from memory, two from neither else.
   assert.equal(suggest('mexory', ['vector', 'memory']), ' (did you mean "memory"?)');
   // "abc" is two edits from "xyc" and a prefix of "abcdefgh" (five letters short: no edit distance): the prefix wins.
@@ -291,4 +293,146 @@ test('efficiency by shape: the nearest weight shape in both K and N, the first o
 
 test('an unknown preset name lists the known ones', () => {
   assert.throws(() => getPreset('nope'), (e: unknown) => e instanceof InputError && e.message === '--hardware: expected a preset name (cpu, dimc, gpu-a100, gpu-h100, gpu-t4, tpu-v5e) or a *.hardware.json file, found "nope"');
+});
+
+test('resolving a path: what each wrong segment expected, and where it was', () => {
+  const p = mini();
+  // A path must start with a name: "0.x" is not the field x.
+  assert.equal(parsePath('0.x'), undefined);
+  assert.equal(parsePath('9.memory.tiers'), undefined);
+  const dtypes = 'fp32, bf16, fp16, fp8, int8, int4';
+  // fp64 is two edits from fp32, fp16 and fp8: the first of them is suggested.
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops.fp64'), { error: `a dtype of matrix.peakTflops: ${dtypes} (did you mean "fp32"?)`, at: 'matrix.peakTflops.fp64' });
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops.fp64.x'), { error: `a dtype of matrix.peakTflops: ${dtypes} (did you mean "fp32"?)`, at: 'matrix.peakTflops.fp64' });
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops[0]'), { error: `a dtype of matrix.peakTflops: ${dtypes}`, at: 'matrix.peakTflops[0]' });
+  assert.deepEqual(resolvePath(p, 'matrix.peakTflops'), { error: `a single value, not the group matrix.peakTflops (one of: ${dtypes})`, at: 'matrix.peakTflops' });
+  assert.deepEqual(resolvePath(p, 'vector'), { error: 'a single value, not the group vector (one of: gelemsPerSec, expCost, rsqrtCost, divCost, startLatencyNs)', at: 'vector' });
+  assert.deepEqual(resolvePath(p, 'memory.tiers'), { error: 'a single value, not the group memory.tiers (one of: an index [0], [1], …)', at: 'memory.tiers' });
+  // mini has two tiers: indexes 0 and 1.
+  assert.deepEqual(resolvePath(p, 'memory.tiers.name'), { error: 'an index of memory.tiers from 0 to 1', at: 'memory.tiers.name' });
+  assert.deepEqual(resolvePath(p, 'memory.tiers[2].name'), { error: 'an index of memory.tiers from 0 to 1', at: 'memory.tiers[2]' });
+  assert.equal('error' in resolvePath(p, 'memory.tiers[1].name'), false);
+  assert.deepEqual(resolvePath(p, 'computeUnits.x.y'), { error: 'computeUnits to be the end of the path (it is a single value)', at: 'computeUnits.x.y' });
+  // Names an object has from its prototype are not fields.
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    const r = resolvePath(p, name);
+    assert.ok('error' in r && r.error.startsWith('a field of the profile: name, title, description, defaultDtype, computeUnits, matrix,'), name);
+    assert.equal(r.at, name);
+  }
+  assert.ok('error' in resolvePath(p, 'matrix.constructor'));
+  // Against the spec alone (nothing set): a leaf resolves; an array has no index to take.
+  const efficiency = resolvePath({}, 'matrix.efficiency');
+  assert.ok(!('error' in efficiency) && efficiency.path === 'matrix.efficiency' && efficiency.spec.kind === 'number' && efficiency.spec.max === 1);
+  assert.equal('error' in resolvePath({}, 'matrix.peakTflops.bf16'), false);
+  assert.deepEqual(resolvePath({}, 'memory.tiers[0].name'), { error: 'an index of memory.tiers from 0 to -1', at: 'memory.tiers[0]' });
+});
+
+test('validation messages for a calibration record, a peak-rate table, a missing table or list, and provenance that is no object', () => {
+  const h100 = getPreset('gpu-h100');
+  const refused = (value: unknown) => {
+    try {
+      validateHardwareProfile(value, 'p.json');
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  const calibration = { device: 'NVIDIA H100', date: '2026-12-06', measurements: 40, shapes: { mMin: 1, mMax: 64, kMax: 4096, nMax: 4096 } };
+  const withCalibration = (c: unknown) => refused({ ...h100, provenance: {}, calibration: c });
+  assert.equal(withCalibration(calibration), 'accepted');
+  assert.equal(withCalibration({ ...calibration, device: '' }), 'p.json: calibration.device: expected a non-empty string of at most 1000 characters, found ""');
+  assert.equal(withCalibration({ ...calibration, date: 'd'.repeat(1000) }), 'accepted');
+  assert.match(withCalibration({ ...calibration, date: 'd'.repeat(1001) }), /^p\.json: calibration\.date: expected a non-empty string of at most 1000 characters, found /);
+  assert.equal(withCalibration({ ...calibration, measurements: 0 }), 'p.json: calibration.measurements: expected a whole number of at least 1, found 0');
+  assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, kMax: 1.5 } }), 'p.json: calibration.shapes.kMax: expected a whole number of at least 1, found 1.5');
+  assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, mMin: 65 } }), 'p.json: calibration.shapes.mMax: expected a number of rows at least mMin (65), found 64');
+  assert.equal(withCalibration({ ...calibration, shapes: 3 }), 'p.json: calibration.shapes: expected an object { mMin, mMax, kMax, nMax }, found 3');
+  assert.equal(withCalibration('x'), 'p.json: calibration: expected an object { device, date, measurements, shapes: { mMin, mMax, kMax, nMax } } as deferred-norm calibrate writes it, found "x"');
+  // A text field given a number.
+  assert.equal(refused({ ...h100, provenance: {}, title: 5 }), 'p.json: title: expected a non-empty string, found 5');
+  assert.equal(refused({ ...h100, provenance: {}, description: false }), 'p.json: description: expected a string, found false');
+  for (const key of ['mMin', 'mMax', 'kMax', 'nMax']) {
+    assert.equal(withCalibration({ ...calibration, shapes: { ...calibration.shapes, [key]: 0 } }), `p.json: calibration.shapes.${key}: expected a whole number of at least 1, found 0`);
+  }
+  assert.equal(withCalibration({ ...calibration, device: 5 }), 'p.json: calibration.device: expected a non-empty string of at most 1000 characters, found 5');
+  assert.equal(refused({ ...h100, provenance: {}, $schema: 5 }), 'p.json: $schema: expected a string (the path or URL of the JSON schema), found 5');
+  assert.equal('calibration' in validateHardwareProfile({ ...h100, provenance: {} }, 'p.json'), false, 'no calibration: no key');
+  const stated = validateHardwareProfile({ ...h100, provenance: {}, calibration }, 'p.json').calibration;
+  assert.deepEqual(stated, calibration);
+  // A peak-rate table that is not an object; a required table or list left out.
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, peakTflops: 5 } }), 'p.json: matrix.peakTflops: expected an object of peak rates keyed by dtype (fp32, bf16, fp16, fp8, int8, int4), found 5');
+  const { peakTflops: _peak, ...noPeak } = h100.matrix;
+  assert.equal(refused({ ...h100, provenance: {}, matrix: noPeak }), 'p.json: matrix.peakTflops: expected an object of peak rates keyed by dtype (fp32, bf16, fp16, fp8, int8, int4), found nothing (the field is missing)');
+  const { tiers: _tiers, ...noTiers } = h100.memory;
+  assert.equal(refused({ ...h100, provenance: {}, memory: noTiers }), 'p.json: memory.tiers: expected an array of at least 1 memory tier, found nothing (the field is missing)');
+  const { memory: _memory, ...noMemory } = h100;
+  assert.equal(refused({ ...noMemory, provenance: {} }), 'p.json: memory: expected an object (Memory: tiers, weightsTier, kvCacheTier, prefetch, activationsTier, efficiency), found nothing (the field is missing)');
+  assert.equal(refused({ ...h100, provenance: [] }), 'p.json: provenance: expected an object mapping field paths to where each number comes from, found an array of 0');
+  assert.equal(refused({ ...h100, provenance: 'x' }), 'p.json: provenance: expected an object mapping field paths to where each number comes from, found "x"');
+});
+
+test('an override\'s provenance is told apart by its first word "set", and only by that', () => {
+  const changed = applyOverrides(getPreset('gpu-h100'), ['matrix.efficiency=0.5']);
+  assert.equal(isOverride(changed.provenance['matrix.efficiency']), true, changed.provenance['matrix.efficiency']);
+  assert.equal(isOverride(getPreset('gpu-h100').provenance['matrix.efficiency']), false);
+  assert.equal(isOverride('set in the panel'), true);
+  assert.equal(isOverride('set'), true);
+  for (const text of [undefined, '', 'setting from the datasheet', 'reset by hand', 'user-supplied (set.json)', ' set']) assert.equal(isOverride(text), false, String(text));
+});
+
+test('hardware show: every field of a profile that sets them all, by its label, with its unit, in the spec\'s order', () => {
+  const p = mini({
+    matrix: { peakTflops: { fp32: 1, bf16: 2, fp16: 3, fp8: 4, int8: 5, int4: 6 }, efficiency: 0.5, tileM: 128, tileN: 256, startLatencyNs: 7, weightsResident: false, fusedEpilogue: true, efficiencyByShape: [{ m: 8, k: 16, n: 32, efficiency: 0.25 }] },
+    vector: { gelemsPerSec: 9, expCost: 10, rsqrtCost: 11, divCost: 12, startLatencyNs: 13 },
+    collective: { topology: 'tree', hopLatencyNs: 14, bandwidthGBps: 15, startLatencyNs: 16, interChip: { hopLatencyNs: 17, bandwidthGBps: 18, startLatencyNs: 19, oneShotStartNs: 20 } },
+    memory: { tiers: [{ name: 'hbm', bandwidthGBps: 21, capacityGB: 22 }], weightsTier: 'hbm', kvCacheTier: 'hbm', prefetch: true, activationsTier: 'hbm', efficiency: 0.75 },
+    kernels: { attention: 'flash', norm: 'eager', launch: 'graph-in-decode', graphKernelNs: 23, eagerNormMultiply: 'activation', deferredStatistic: 'second-stream-from-512', dispatchNs: 24, streamJoinNs: 25, passOverheadNs: 26, allReduce: 'one-shot' },
+    provenance: {},
+  });
+  const lines = formatProfile(p).split('\n');
+  // Each section's rows as [label, value]: label and value are separated by two spaces or more.
+  const section = (title: string) => {
+    const from = lines.indexOf(title) + 1;
+    return lines.slice(from, lines.indexOf('', from)).map((l) => l.trim().split(/ {2,}/).slice(0, 2));
+  };
+  assert.deepEqual(section('General'), [['default dtype', 'bf16'], ['compute units P', '4 units']]);
+  assert.deepEqual(section('Matrix engine'), [
+    ['peak fp32', '1 TFLOP/s'], ['peak bf16', '2 TFLOP/s'], ['peak fp16', '3 TFLOP/s'], ['peak fp8', '4 TFLOP/s'], ['peak int8', '5 TFLOP/s'], ['peak int4', '6 TFLOP/s'],
+    ['efficiency', '0.5 (50% of peak)'], ['tile rows', '128 rows'], ['tile columns', '256 columns'], ['start latency', '7 ns'],
+    ['weights resident', 'no'], ['fused epilogue', 'yes'],
+    ['M', '8 rows'], ['K', '16 inputs'], ['N', '32 outputs'], ['efficiency', '0.25 (25% of peak)'],
+  ]);
+  assert.deepEqual(section('Vector engine'), [['throughput', '9 G elem/s'], ['exp cost', '10 × add'], ['rsqrt cost', '11 × add'], ['div cost', '12 × add'], ['start latency', '13 ns']]);
+  assert.deepEqual(section('Collective network'), [
+    ['topology', 'tree'], ['hop latency', '14 ns'], ['bandwidth', '15 GB/s'], ['start latency', '16 ns'],
+    ['inter-chip hop latency', '17 ns'], ['inter-chip bandwidth', '18 GB/s'], ['all-reduce fixed cost', '19 ns'], ['one-shot all-reduce fixed cost', '20 ns'],
+  ]);
+  assert.deepEqual(section('Memory'), [
+    ['hbm bandwidth', '21 GB/s'], ['hbm capacity', '22 GB'], ['weights tier', 'hbm'], ['KV-cache tier', 'hbm'], ['prefetch', 'yes'], ['activations tier', 'hbm'], ['bandwidth efficiency', '0.75 (75% of peak)'],
+  ]);
+  assert.deepEqual(section('Kernels'), [
+    ['attention kernel', 'flash'], ['norm kernel', 'eager'], ['launch', 'graph-in-decode'], ['kernel in a captured graph', '23 ns'], ['eager norm multiply', 'activation'],
+    ['deferred statistic', 'second-stream-from-512'], ['host dispatch per op', '24 ns'], ['second-stream fork and join', '25 ns'], ['host time per pass', '26 ns'], ['all-reduce kernel', 'one-shot'],
+  ]);
+});
+
+test('unknown fields: one is named with what the object takes, several are listed; dtypes are said as dtypes', () => {
+  const h100 = getPreset('gpu-h100');
+  const refused = (value: unknown) => {
+    try {
+      validateHardwareProfile(value, 'p.json');
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message;
+    }
+    return 'accepted';
+  };
+  const top = 'name, title, description, defaultDtype, computeUnits, matrix, vector, collective, memory, kernels, $schema, provenance, sources, calibration';
+  assert.equal(refused({ ...h100, provenance: {}, zz: 1 }), `p.json: zz: expected only the fields of a hardware profile: ${top}, found an unknown field "zz"`);
+  assert.equal(refused({ ...h100, provenance: {}, zz: 1, yy: 2 }), `p.json: expected only the fields of a hardware profile: ${top}, found unknown fields "zz", "yy"`);
+  const matrix = 'peakTflops, efficiency, tileM, tileN, startLatencyNs, weightsResident, fusedEpilogue, efficiencyByShape';
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, zz: 1 } }), `p.json: matrix.zz: expected only the fields of matrix: ${matrix}, found an unknown field "zz"`);
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, peakTflops: { bf16: 1, fp64: 2 } } }), 'p.json: matrix.peakTflops.fp64: expected only the dtypes: fp32, bf16, fp16, fp8, int8, int4 (did you mean "fp32"?), found an unknown dtype "fp64"');
+  assert.equal(refused({ ...h100, provenance: {}, matrix: { ...h100.matrix, peakTflops: { bf16: 1, fp64: 2, x: 3 } } }), 'p.json: matrix.peakTflops: expected only the dtypes: fp32, bf16, fp16, fp8, int8, int4, found unknown dtypes "fp64", "x"');
 });

@@ -97,3 +97,20 @@ test('the reducer never changes the state it is given', () => {
   panelReducer(s, { type: 'profiled', kernels: { attention: 'eager', norm: null } });
   assert.equal(JSON.stringify(s), before);
 });
+
+test('each workload value but the swept one, and each kernel, is one the sweep was computed at; the choice compares them all', () => {
+  // A value other than the panel's for each field (WORKLOAD: decode, batch 32, seq and context 2048, tp 8, no dtype, online, deepest).
+  const other: Partial<WorkloadInput>[] = [{ phase: 'prefill' }, { batch: 1 }, { seq: 512 }, { context: 512 }, { tp: 2 }, { dtype: 'fp8' }, { softmaxOffset: 'exact' }, { deferDepth: 'linear' }];
+  const axisField = { seq: 'seq', context: 'context', batch: 'batch', tp: 'tp' } as const;
+  for (const axis of ['seq', 'context', 'batch', 'tp'] as const) {
+    const s = swept(axis);
+    for (const change of other) {
+      const keeps = Object.keys(change)[0] === axisField[axis];
+      assert.equal(shownSweep(panelReducer(s, controls(s, change))) !== null, keeps, `${axis}: ${JSON.stringify(change)}`);
+      assert.equal(showsChoice(s, { hardware: 'dimc', workload: { ...WORKLOAD, ...change } }), false, `choice ${JSON.stringify(change)}`);
+    }
+    assert.equal(shownSweep(panelReducer(s, controls(s, {}, { kernels: { attention: null, norm: 'eager' } }))), null, `${axis}: another norm kernel`);
+    assert.equal(shownSweep(panelReducer(s, controls(s, {}, { kernels: { attention: 'flash', norm: null } }))), null, `${axis}: another attention kernel`);
+  }
+  assert.equal(showsChoice(swept(), { hardware: 'dimc', workload: { ...WORKLOAD } }), true);
+});

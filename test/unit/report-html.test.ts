@@ -7,6 +7,8 @@ import { loadModel } from '../../src/core/model/load';
 import { DEFAULT_WORKLOAD } from '../../src/core/workload';
 import { buildPanelView, inputOf } from '../../src/common/panel-view';
 import type { PanelView } from '../../src/common/protocol';
+import { webviewAssets } from '../../src/cli/html';
+import { InputError } from '../../src/core/errors';
 import { escapeHtml, exportThemeCss, jsonForScript, panelHtml, standaloneHtml } from '../../src/common/report-html';
 import { fixturePath } from './helpers/fixtures';
 
@@ -152,9 +154,7 @@ test('escapeHtml covers the five characters that matter in text and attributes',
   assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;');
 });
 
-test('--format html without a built webview names the file and says to run npm run build', async () => {
-  const { webviewAssets } = await import('../../src/cli/html');
-  const { InputError } = await import('../../src/core/errors');
+test('--format html without a built webview names the file and says to run npm run build', () => {
   assert.throws(
     () => webviewAssets(join(__dirname, 'no-such-dist')),
     (err: unknown) => err instanceof InputError && /no-such-dist\/webview\/report\.js: expected .*npm run build/.test(err.message) && !err.message.includes('\n'),
