@@ -10,12 +10,26 @@ import assert from 'node:assert/strict';
 import { getPreset } from '../../src/core/hardware/presets';
 import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace } from '../../src/core/report/formats';
 import { formatNumerics, numericsOptionsFor, numericsPass } from '../../src/core/report/numerics';
-import { profile, reportOf } from '../../src/core/report/profile';
+import { profile, reportOf, shownSpec } from '../../src/core/report/profile';
 import type { LayerKindResult, Report } from '../../src/core/report/types';
 import { simulate } from '../../src/core/sim/simulate';
 import type { NumericsEntry, NumericsResult } from '../../src/core/numerics/types';
 import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
+import { InputError } from '../../src/core/errors';
+import { applyOverrides } from '../../src/core/hardware/overrides';
+import { chatParts, headlineFigures, headlineSentence, profileChecked, provenanceCounts, provenanceLine } from '../../src/core/report/brief';
+import { formatComparisonMarkdown, workloadVariants } from '../../src/core/report/compare';
+import { fullReport } from '../../src/core/report/full';
+import { kvBytesPerToken, kvCacheBytes } from '../../src/core/report/memory';
+import { timelinesOf } from '../../src/core/report/timeline';
+import { endToEndLine, memoryLine, savingLine, savingPartsPct } from '../../src/core/report/figures';
+import { workloadLine } from '../../src/core/report/formats';
+import { evaluateSweep, formatSweep, planSweep, runSweep, sweepSize, type SweepPoint } from '../../src/core/report/sweep';
+import { statedWorkload, tpLine, tpRequested, tpText } from '../../src/core/report/tensor-parallel';
+import { byteCount, count, csvField, duration, markdownTable, num, percent, ranges, table, tokenRate } from '../../src/core/report/text';
+import { pct, totalsOf } from '../../src/core/report/totals';
+import type { Totals } from '../../src/core/report/types';
 
 const DECODE: Workload = { ...DEFAULT_WORKLOAD, phase: 'decode', batch: 8, context: 1024 };
 
@@ -266,4 +280,398 @@ test('Chrome trace: every op of both schedules at its simulated time, layer kind
 test('the export formats the CLI and the panel offer', () => {
   // As README.md lists them for `profile --format`.
   assert.deepEqual(REPORT_FORMATS, ['table', 'json', 'csv', 'md', 'trace', 'html']);
+});
+
+// ---- The pure helpers and short views (text, brief, tensor-parallel, totals, figures, sweep), each value written out by hand.
+
+test('text helpers: numbers, units, counts, ranges and cells, written out by hand', () => {
+  assert.equal(num(1_234_567.891), '1,234,567.89');
+  assert.equal(num(999, 0), '999');
+  assert.equal(num(1000, 0), '1,000');
+  assert.equal(num(-0.25, 1), '−0.3'.replace('0.3', (0.25).toFixed(1)), 'the sign in front, the digits of |value|');
+  assert.equal(num(-1234.5), '−1,234.50');
+  assert.equal(num(0, 0), '0', 'no decimals: no point');
+  assert.equal(num(Infinity), 'Infinity');
+  assert.equal(num(NaN), 'NaN');
+  assert.equal(percent(12.345), '12.3%');
+  assert.equal(percent(5, 0), '5%');
+  assert.equal(tokenRate(100), '100 tokens/s', 'whole tokens from 100 up');
+  assert.equal(tokenRate(99.94), '99.9 tokens/s');
+  // The duration's thresholds: 999,995 µs would round to 1,000.00 ms, so it is 1.00 s.
+  assert.equal(duration(999_994), '999.99 ms');
+  assert.equal(duration(999_995), '1.00 s');
+  assert.equal(duration(-2_000_000), '−2.00 s');
+  assert.equal(duration(-999.96), '−1.00 ms');
+  // 128 KiB = 131,072 B; three digits before the point: no decimal.
+  assert.equal(byteCount(131_072, 1024), '128 KiB');
+  assert.equal(byteCount(1500, 1000), '1.5 KB');
+  assert.equal(byteCount(1023, 1024), '1,023 B');
+  assert.equal(byteCount(1024, 1024), '1.0 KiB');
+  assert.equal(byteCount(999, 1000), '999 B');
+  assert.equal(byteCount(1000, 1000), '1.0 KB');
+  assert.equal(byteCount(80e9, 1000), '80.0 GB');
+  assert.equal(byteCount(3 * 1024 ** 3, 1024), '3.0 GiB');
+  assert.equal(byteCount(2.5e12, 1000), '2.5 TB');
+  // Past the largest unit the count stays in it.
+  assert.equal(byteCount(5e15, 1000), '5,000 TB');
+  assert.equal(count(8_030_261_248), '8.03 B');
+  assert.equal(count(1e12), '1.00 T');
+  assert.equal(count(1e9), '1.00 B');
+  assert.equal(count(1e6), '1.0 M');
+  assert.equal(count(999_999), '999,999');
+  assert.equal(count(1_500_000), '1.5 M');
+  assert.equal(ranges([5, 0, 2, 1]), '0–2, 5');
+  assert.equal(ranges([10, 9, 2]), '2, 9–10', 'sorted as numbers, not as text');
+  assert.equal(ranges([0, 1, 3, 4, 5, 7]), '0–1, 3–5, 7');
+  assert.equal(ranges([3]), '3');
+  assert.equal(ranges([]), '');
+  // Widths: column 1 is 3 wide ("xxx"), column 2 is 2 ("bb", "22"); two spaces between; no trailing space.
+  assert.equal(table(['a', 'bb'], [['xxx', '1'], ['y', '22']], ['left', 'right']), 'a    bb\n───  ──\nxxx   1\ny    22');
+  assert.equal(table(['a', 'b'], [['x', 'long']], ['left', 'left']), 'a  b\n─  ────\nx  long');
+  // Cells are escaped; the alignment row is not.
+  assert.equal(markdownTable(['A|', 'B'], [['x|y', '1']], ['left', 'right']), '| A&#124; | B |\n| :--- | ---: |\n| x&#124;y | 1 |');
+  assert.equal(csvField('plain'), 'plain');
+  assert.equal(csvField(3.5), '3.5');
+  assert.equal(csvField('a,b'), '"a,b"');
+  assert.equal(csvField('say "hi"'), '"say ""hi"""');
+  assert.equal(csvField('a\nb'), 'a b', 'a line break never splits a row');
+});
+
+test('tensor-parallel texts: the degree as given, as chosen, and whether a choice still holds', () => {
+  assert.equal(tpText({ tp: 8 }), 'TP 8');
+  assert.equal(tpText({ tp: 16, tpChosen: 'smallest-that-fits' }), 'TP 16, the smallest that fits');
+  assert.equal(tpText({ tp: 1, tpChosen: 'fits-at-none' }), 'TP 1, fits at no TP');
+  assert.equal(tpLine({ tp: 'auto' }), 'tp auto');
+  assert.equal(tpLine({ tp: 8 }), 'tp 8');
+  assert.equal(tpLine({ tp: 16, tpChosen: 'smallest-that-fits' }), 'tp 16 (auto: the smallest that fits)');
+  assert.equal(tpLine({ tp: 1, tpChosen: 'fits-at-none' }), 'tp 1 (auto: fits at no TP)');
+  assert.equal(tpRequested({ tp: 4 }), 4);
+  assert.equal(tpRequested({ tp: 4, tpChosen: 'smallest-that-fits' }), 'auto');
+  const chosen: Workload = { ...DECODE, tp: 16, tpChosen: 'smallest-that-fits' };
+  assert.equal(statedWorkload(chosen, 16), chosen, 'still the smallest that fits: kept as it is');
+  assert.deepEqual(statedWorkload(chosen, 8), { ...DECODE, tp: 16 }, 'no longer the smallest: a plain degree');
+  assert.deepEqual(statedWorkload(chosen, null), { ...DECODE, tp: 16 });
+  const none: Workload = { ...DECODE, tp: 1, tpChosen: 'fits-at-none' };
+  assert.equal(statedWorkload(none, null), none);
+  assert.deepEqual(statedWorkload(none, 4), { ...DECODE, tp: 1 }, 'some degree fits after all');
+  const doubled: Workload = { ...DECODE, tp: 2, tpChosen: 'fits-at-none' };
+  assert.deepEqual(statedWorkload(doubled, null), { ...DECODE, tp: 2 }, 'a degree changed after resolving');
+  const plain: Workload = { ...DECODE, tp: 2 };
+  assert.equal(statedWorkload(plain, 8), plain);
+});
+
+test('totalsOf: sums, shares and the hidden share kept within 0…100 (hand-set kinds)', () => {
+  const kind = (layers: number, baselineUs: number, deferredUs: number, exposedCollectiveBaselineUs: number, exposedCollectiveDeferredUs: number) => ({
+    layers: Array.from({ length: layers }, (_, i) => i),
+    baselineUs,
+    deferredUs,
+    exposedCollectiveBaselineUs,
+    exposedCollectiveDeferredUs,
+  });
+  // 3 × 10 + 1 × 20 = 50 µs baseline; 3 × 8 + 1 × 20 = 44 deferred; exposed 3 × 2 + 1 × 4 = 10 → 3 × 1 + 1 × 2 = 5.
+  assert.deepEqual(totalsOf([kind(3, 10, 8, 2, 1), kind(1, 20, 20, 4, 2)]), {
+    baselineUs: 50,
+    deferredUs: 44,
+    savedUs: 6,
+    savedPct: 12,
+    collectiveShareBaselinePct: 20,
+    hiddenCollectivePct: 50,
+    exposedCollectiveBaselineUs: 10,
+    exposedCollectiveDeferredUs: 5,
+  });
+  // Deferral exposing more than the baseline did: hidden is 0, not negative.
+  assert.equal(totalsOf([kind(1, 10, 12, 1, 3)]).hiddenCollectivePct, 0);
+  // No exposed gathers: nothing to hide, 0 (not 0/0).
+  assert.equal(totalsOf([kind(2, 10, 9, 0, 0)]).hiddenCollectivePct, 0);
+  // A negative exposure (never simulated, but the clamp's upper side): at most 100.
+  assert.equal(totalsOf([kind(1, 10, 9, 2, -1)]).hiddenCollectivePct, 100);
+  const empty = totalsOf([]);
+  assert.equal(empty.savedPct, 0, 'no time: a saving of 0%');
+  assert.equal(empty.collectiveShareBaselinePct, 0);
+  assert.equal(pct(1, 4), 25);
+  assert.equal(pct(1, 0), 0);
+  assert.equal(pct(1, -4), 0, 'a whole of zero or less has no share');
+});
+
+test('headline, provenance and the chat answer (hand-set report)', async () => {
+  const r = await handReport();
+  assert.deepEqual(headlineFigures(r), { baseline: '1,234.50 µs', deferred: '1,000.00 µs', saved: '234.50 µs', savedPct: '19.0%' });
+  assert.equal(headlineSentence(r), `Deferring the norms of GPT-2 saves 234.50 µs of 1,234.50 µs (19.0%) per pass on dimc: 1,000.00 µs instead of 1,234.50 µs (simulated estimate; ${workloadLine(r.workload)}).`);
+  // Kinds by the first word of each source, most first, ties by name; a text without a leading word is "other".
+  assert.equal(provenanceCounts({ a: 'datasheet: x', b: 'Datasheet y', c: 'assumption: z', d: '— no word', e: 'measured', f: 'calibrated' }), '2 datasheet, 1 assumption, 1 calibrated, 1 measured, 1 other');
+  assert.equal(provenanceCounts({}), '');
+  const hardware = { ...r.hardware, name: 'm', title: 'T', provenance: { x: 'datasheet', y: 'assumption: why' }, sources: [{ ...r.hardware.sources[0]!, id: 'a' }, { ...r.hardware.sources[0]!, id: 'b' }] };
+  const cited = { ...r, hardware };
+  assert.equal(provenanceLine(cited, 'preset'), `Hardware: m ("T", preset); its 2 numbers by source: 1 assumption, 1 datasheet (cited: a, b). ${r.estimate}`);
+  assert.equal(provenanceLine({ ...r, hardware: { ...hardware, sources: [] } }, 'file x.json'), `Hardware: m ("T", file x.json); its 2 numbers by source: 1 assumption, 1 datasheet. ${r.estimate}`);
+  const parts = chatParts({ ...cited, model: { ...r.model, params: { total: 8_030_261_248, active: 1_500_000 }, notes: ['first note', 'second note'] } }, 'preset');
+  assert.equal(parts.length, 4, 'the headline, one site table per kind (decoder, head), provenance');
+  const headline = parts[0]!.split('\n');
+  assert.equal(headline[0], `**${headlineSentence(r).replace(' on dimc: ', ' on m: ')}**`);
+  assert.equal(headline[1], '');
+  assert.equal(headline[2], `- Model: GPT-2 (${r.model.family}, ${r.model.layers} layers, hidden ${r.model.hidden}, 8.03 B params, 1.5 M active; ${r.model.source})`);
+  assert.equal(headline[3], '- Whole model: baseline 1,234.50 µs, deferred 1,000.00 µs, saved 234.50 µs (19.0%)');
+  assert.equal(headline[4], '- Statistic collectives take 40.0% of the baseline latency; deferral hides 25.0% of that time.');
+  assert.deepEqual(headline.slice(5), ['- Note: first note', '- Note: second note']);
+  assert.ok(parts[1]!.startsWith('Sites in each decoder layer (MHA, 3 of them), µs per layer:\n\n| '), parts[1]);
+  assert.ok(parts[2]!.startsWith('Sites in the head, µs per layer:\n\n| '), parts[2]);
+  assert.equal(parts[3], provenanceLine(cited, 'preset'));
+  // Every parameter active and no notes: neither is said.
+  const plain = chatParts({ ...r, model: { ...r.model, params: { total: 124_439_808, active: 124_439_808 }, notes: [] } }, 'preset')[0]!.split('\n');
+  assert.ok(plain[2]!.includes(', 124.4 M params; '), plain[2]);
+  assert.equal(plain.length, 5);
+});
+
+test('figures in words: the saving line, the end-to-end line and the memory line (hand-set report)', async () => {
+  const r = await handReport();
+  // Parts of a 1,234.5 µs baseline: 123.45 µs = 10%, −12.345 µs = −1%, 123.4 µs ≈ 9.996%.
+  const withParts = { ...r, savingParts: { collectiveUs: 123.45, startsUs: -12.345, workUs: 123.4 } };
+  assert.deepEqual(
+    savingPartsPct(withParts).map((p) => [p.key, p.label, p.us, Math.round(p.pct * 1e9) / 1e9]),
+    [
+      ['collectivePart', 'Collective hidden', 123.45, 10],
+      ['startsPart', 'Kernel starts removed', -12.345, -1],
+      ['workPart', 'Vector and memory work removed', 123.4, Math.round(((100 * 123.4) / 1234.5) * 1e9) / 1e9],
+    ],
+  );
+  assert.equal(savingLine(withParts), 'Saved 19.0% (234.5 µs) = collective hidden 10.0% (123.5 µs) + kernel starts removed −1.0% (−12.3 µs) + vector and memory work removed 10.0% (123.4 µs).');
+  assert.deepEqual(savingPartsPct({ ...withParts, totals: { ...r.totals, baselineUs: 0 } }).map((p) => p.pct), [0, 0, 0], 'no baseline: no shares');
+  const e2e = { ...r, endToEnd: { ttft: { baselineUs: 2_180_000, deferredUs: 2_160_000 }, tpot: { baselineUs: 11_870, deferredUs: 11_500 }, tokensPerSecond: { baseline: 2695.83, deferred: 79.55 }, notes: ['A note.'] } };
+  assert.equal(endToEndLine(e2e), 'End to end (baseline → deferred): time to first token 2.18 s → 2.16 s; time per output token 11.87 ms → 11.50 ms; 2,696 tokens/s → 79.5 tokens/s. A note.');
+  assert.equal(endToEndLine({ ...r, endToEnd: { ttft: { baselineUs: 500, deferredUs: 400 }, tpot: null, tokensPerSecond: null, notes: [] } }), 'End to end (baseline → deferred): time to first token 500.0 µs → 400.0 µs.');
+  assert.equal(endToEndLine({ ...r, endToEnd: { ttft: null, tpot: null, tokensPerSecond: null, notes: ['Only why.'] } }), 'Only why.');
+  const memory = {
+    perDevice: { weightBytes: 16.1e9, kvBytes: 8.6e9, activationBytes: 8.2e6, totalBytes: 24.7082e9 },
+    tiers: [
+      { tier: 'hbm3', holds: ['weights' as const, 'kv' as const], usedBytes: 24.7e9, capacityBytes: 80e9, fits: true },
+      { tier: 'sram', holds: ['activations' as const], usedBytes: 3e9, capacityBytes: 2e9, fits: false },
+    ],
+    fits: false,
+    minimumTp: 4,
+    warnings: [],
+  };
+  assert.equal(memoryLine({ ...r, memory, workload: { ...r.workload, tp: 1 } }), 'Memory per device: 24.7 GB (weights 16.1 GB, KV cache 8.6 GB, activations 8.2 MB); hbm3 24.7 GB of 80.0 GB, sram 3.0 GB of 2.0 GB (over): does not fit; smallest tensor-parallel degree that fits: 4.');
+  assert.ok(memoryLine({ ...r, memory: { ...memory, fits: true }, workload: { ...r.workload, tp: 4 } }).endsWith(': fits.'), 'at the smallest degree: not said again');
+  assert.ok(memoryLine({ ...r, memory: { ...memory, minimumTp: null }, workload: { ...r.workload, tp: 1 } }).endsWith(': does not fit.'));
+});
+
+test('sweep text: the lines above the table and each cell (hand-set points)', () => {
+  const totals = { baselineUs: 1234.5, deferredUs: 1000, savedUs: 234.5, savedPct: 19, collectiveShareBaselinePct: 40, hiddenCollectivePct: 25, exposedCollectiveBaselineUs: 1, exposedCollectiveDeferredUs: 1 };
+  const points: SweepPoint[] = [
+    { phase: 'decode', seq: 128, batch: 1, context: 256, tp: 1, set: { 'collective.hopLatencyNs': '0' }, ...totals },
+    { phase: 'decode', seq: 128, batch: 16, context: 256, tp: 2, set: { 'collective.hopLatencyNs': '100' }, ...totals, savedPct: 5.55 },
+  ];
+  const hw = getPreset('dimc');
+  const lines = formatSweep(points, hw, DECODE).split('\n');
+  assert.equal(lines[0], 'Sweep of 2 points, decode, on "dimc": simulated estimates, not measurements.');
+  assert.equal(lines[1], '(context is the cached length; seq is unused)');
+  assert.equal(lines[2], '');
+  assert.deepEqual(lines[3]!.trim().split(/\s{2,}/), ['seq', 'batch', 'context', 'tp', 'collective.hopLatencyNs', 'Baseline µs', 'Deferred µs', 'Saved', 'Collectives', 'Hidden']);
+  assert.deepEqual(lines[5]!.trim().split(/\s+/), ['128', '1', '256', '1', '0', '1,234.50', '1,000.00', '19.0%', '40.0%', '25.0%']);
+  assert.deepEqual(lines[6]!.trim().split(/\s+/), ['128', '16', '256', '2', '100', '1,234.50', '1,000.00', '5.5%', '40.0%', '25.0%'].map((c, i) => (i === 7 ? `${(5.55).toFixed(1)}%` : c)));
+  assert.equal(lines.at(-1), '', 'ends with a newline');
+  assert.equal(lines.length, 8);
+  const prefill = formatSweep([], hw, { ...DECODE, phase: 'prefill', seq: 512, tp: 16, tpChosen: 'smallest-that-fits' }).split('\n');
+  assert.equal(prefill[0], 'Sweep of 0 points, prefill, on "dimc": simulated estimates, not measurements.');
+  assert.equal(prefill[1], '(seq is the prompt length; context is unused)');
+  assert.equal(prefill[2], '(tp auto: 16, the smallest that fits at the base point, batch 8, seq 512, held for every point; --tp sets it)');
+  assert.deepEqual(prefill[4]!.trim().split(/\s{2,}/), ['seq', 'batch', 'context', 'tp', 'Baseline µs', 'Deferred µs', 'Saved', 'Collectives', 'Hidden']);
+  const none = formatSweep([], hw, { ...DECODE, tp: 1, tpChosen: 'fits-at-none' }).split('\n');
+  assert.equal(none[2], '(tp auto: no degree the heads allow fits at the base point, batch 8, context 1024, so tp 1 is held for every point; --tp sets it)');
+});
+
+test('sweep grid: its size, its ranges as written, and the point limit', async () => {
+  const grid = { seq: [1, 2], batch: [1], context: [1, 2, 3], tp: [1], ranges: ['a.b=1,2', 'c=x'] };
+  assert.equal(sweepSize(grid), 12, '2 × 1 × 3 × 1 × 2 × 1');
+  assert.equal(sweepSize({ ...grid, ranges: [] }), 6);
+  for (const bad of ['=1', 'a.b=', 'a.b=,', 'a.b= , ', 'noequals']) {
+    assert.throws(() => sweepSize({ ...grid, ranges: [bad] }), (e: unknown) => e instanceof InputError && e.message === `--set-range: ${bad}: expected path=v1,v2,… with at least one value`, bad);
+  }
+  const spec = await loadFixture('GPT-2');
+  const hw = getPreset('dimc');
+  // 1,000 × 101 = 101,000 points: over the limit, refused before anything is built; the sizes above 1 and every range named.
+  const seq = Array.from({ length: 1000 }, (_, i) => i + 1);
+  const batch = Array.from({ length: 101 }, (_, i) => i + 1);
+  assert.throws(
+    () => planSweep(spec, hw, DECODE, { seq, batch, context: [1], tp: [1], ranges: ['not.a.path=1'] }),
+    (e: unknown) => e instanceof InputError && e.kind === 'limit' && e.message === 'sweep: grid: expected at most 100,000 points, found 101,000 (1000 × 101 × 1)',
+  );
+  // Exactly 100,000 is allowed.
+  assert.equal(planSweep(spec, hw, DECODE, { seq, batch: batch.slice(0, 100), context: [1], tp: [1], ranges: [] }).size, 100_000);
+  // Spaces around the path and the values are dropped, empty values skipped.
+  const plan = planSweep(spec, hw, DECODE, { seq: [64], batch: [1], context: [128], tp: [1], ranges: [' collective.hopLatencyNs = 0 , , 96 '] });
+  assert.deepEqual(plan.machines.map((m) => m.set), [{ 'collective.hopLatencyNs': '0' }, { 'collective.hopLatencyNs': '96' }]);
+  assert.deepEqual(plan.machines.map((m) => m.hw.collective.hopLatencyNs), [0, 96]);
+  // Every value is checked before any point runs, and every degree against the heads (GPT-2: 12 heads).
+  assert.throws(() => planSweep(spec, hw, DECODE, { seq: [64], batch: [1], context: [128], tp: [1], ranges: ['collective.hopLatencyNs=0,-5'] }), InputError);
+  assert.throws(() => planSweep(spec, hw, DECODE, { seq: [64], batch: [1], context: [128], tp: [1, 5], ranges: [] }), InputError);
+});
+
+test('sweep points: in the order tp, batch, seq, context, machines innermost, each equal to its own profile', async () => {
+  const spec = await loadFixture('GPT-2');
+  const hw = getPreset('dimc');
+  const grid = { seq: [64], batch: [1, 4], context: [128, 256], tp: [1], ranges: ['collective.hopLatencyNs=0,96'] };
+  const points = runSweep(spec, hw, DECODE, grid);
+  const expected: [number, number, string][] = [];
+  for (const batch of [1, 4]) for (const context of [128, 256]) for (const hop of ['0', '96']) expected.push([batch, context, hop]);
+  assert.deepEqual(points.map((p) => [p.batch, p.context, p.set['collective.hopLatencyNs']]), expected);
+  for (const p of points) {
+    assert.equal(p.phase, 'decode');
+    assert.equal(p.seq, 64);
+    assert.equal(p.tp, 1);
+    // The second method: a report of that point alone, through profile() and its layer kinds.
+    const t = profile(spec, applyOverrides(hw, [`collective.hopLatencyNs=${p.set['collective.hopLatencyNs']}`]), { ...DECODE, seq: 64, batch: p.batch, context: p.context }).totals;
+    for (const f of Object.keys(t) as (keyof Totals)[]) assert.ok(Math.abs(p[f] - t[f]) <= 1e-9 * Math.max(1, Math.abs(t[f])), `batch ${p.batch}, context ${p.context}, hop ${p.set['collective.hopLatencyNs']}: ${f} ${p[f]} vs ${t[f]}`);
+  }
+  // The hop latency matters here: free hops are faster.
+  assert.ok(points[0]!.baselineUs < points[1]!.baselineUs);
+  // A share of a plan writes only its own points' numbers, at their places.
+  const plan = planSweep(spec, hw, DECODE, grid);
+  const width = 8;
+  const out = new Float64Array(plan.size * width).fill(-1);
+  evaluateSweep(spec, plan, 3, 6, out);
+  for (let i = 0; i < plan.size; i++) {
+    const row = Array.from(out.subarray(i * width, (i + 1) * width));
+    if (i < 3 || i >= 6) assert.ok(row.every((v) => v === -1), `point ${i} untouched`);
+    else assert.deepEqual(row, [points[i]!.baselineUs, points[i]!.deferredUs, points[i]!.savedUs, points[i]!.savedPct, points[i]!.collectiveShareBaselinePct, points[i]!.hiddenCollectivePct, points[i]!.exposedCollectiveBaselineUs, points[i]!.exposedCollectiveDeferredUs]);
+  }
+});
+
+test('the report says what it cannot show and how it was set up: long names, positions, kernels, tensor parallelism, skipped layers', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  // A 300-character name and layer label: the report and the rewritten code show the first 200 and say so.
+  const long = { ...gpt2, name: 'N'.repeat(300), layerKinds: gpt2.layerKinds.map((k) => ({ ...k, label: 'L'.repeat(300) })) };
+  assert.equal(shownSpec(gpt2), gpt2, 'nothing to shorten: the same spec');
+  const shown = shownSpec(long);
+  assert.equal(shown.name, `${'N'.repeat(200)}… (300 characters)`);
+  assert.equal(shown.layerKinds[0]!.label, `${'L'.repeat(200)}… (300 characters)`);
+  assert.equal(shownSpec({ ...gpt2, name: 'N'.repeat(300) }).layerKinds[0], gpt2.layerKinds[0], 'a label short enough is kept as it is');
+  assert.equal(shownSpec({ ...long, name: 'short' }).name, 'short');
+  assert.equal(shownSpec({ ...long, name: 'short' }).layerKinds[0]!.label, `${'L'.repeat(200)}… (300 characters)`, 'a long label alone is shortened');
+  const full = fullReport(long, getPreset('dimc'), { ...DECODE, context: 512 }).report;
+  assert.ok(full.model.notes.includes("The model's name is 300 characters long; reports show its first 200."), full.model.notes.join(' | '));
+  assert.ok(full.numerics !== null && full.numerics.entries.length > 0, 'the full report has the numerics check');
+  assert.ok(full.pseudocode !== null && full.pseudocodeBlocks !== null && full.pseudocodeBlocks.length > 0, 'and the rewritten code');
+  assert.ok(!JSON.stringify(full.pseudocode).includes('N'.repeat(201)), 'the code quotes the shortened name');
+  // GPT-2 was trained on 1,024 positions: a context or prompt past them is simulated and noted; 1,024 itself is not.
+  const hw = getPreset('dimc');
+  const positions = (w: Workload) => profile(gpt2, hw, w).model.notes.filter((n) => n.includes('max_position_embeddings'));
+  assert.deepEqual(positions({ ...DECODE, context: 1024 }), []);
+  assert.deepEqual(positions({ ...DECODE, context: 2048 }), ['A context of 2,048 tokens is beyond the 1,024 positions the model was trained for (max_position_embeddings); it is simulated as asked, but the model would need position scaling or would not run.']);
+  assert.deepEqual(positions({ ...DECODE, phase: 'prefill', seq: 1025, context: 16 }), ['A prefill of 1,025 tokens is beyond the 1,024 positions the model was trained for (max_position_embeddings); it is simulated as asked, but the model would need position scaling or would not run.']);
+  assert.deepEqual(positions({ ...DECODE, phase: 'prefill', seq: 64, context: 4096 }), [], 'a prefill reads its prompt, not the context');
+  // The first assumption: the pass, the batch, the degree and how it was chosen.
+  const first = (w: Workload, machine = hw) => profile(gpt2, machine, w).assumptions[0];
+  assert.equal(first({ ...DECODE, tp: 2 }), 'A simulation of one decode step with 1024 tokens of context at batch 8, tensor-parallel over 2 chips, on the "dimc" hardware profile.');
+  assert.equal(first({ ...DECODE, phase: 'prefill', seq: 64 }), 'A simulation of one prefill of 64 tokens at batch 8, on the "dimc" hardware profile.');
+  assert.equal(profileChecked(gpt2, hw, { ...DECODE, tp: 'auto' }).assumptions[0], 'A simulation of one decode step with 1024 tokens of context at batch 8 (tp auto: the smallest degree the heads allow at which weights, KV cache and activations fit each device), on the "dimc" hardware profile.');
+  // Kernels: the profile's own choices, or those changed over it, named with what they were.
+  const kernels = (machine: typeof hw) => profile(gpt2, machine, DECODE).assumptions.find((a) => a.startsWith('Kernels'));
+  const h100 = getPreset('gpu-h100');
+  assert.ok(kernels(h100)!.startsWith('Kernels (stated choices of the "gpu-h100" profile): attention fused'), kernels(h100));
+  const eager = kernels(applyOverrides(h100, ['kernels.norm=eager', 'kernels.attention=eager']))!;
+  assert.ok(eager.startsWith(`Kernels (stated choices of the "gpu-h100" profile, except: attention set on the command line (was flash); norm set on the command line (was fused)): attention eager (scores, softmax and ·V as separate ops); norms eager`), eager);
+  // Weights: resident (dimc), streamed and fetched ahead, or streamed inside each matmul.
+  const weights = (machine: typeof hw) => profile(gpt2, machine, DECODE).assumptions.at(-1);
+  assert.match(weights(hw)!, /^Weights are resident in the matrix engine/);
+  assert.equal(weights(h100), 'Weights stream from "hbm3" inside each matmul (roofline).');
+  assert.equal(weights(applyOverrides(hw, ['matrix.weightsResident=false'])), 'Weights stream from "lpddr5x", fetched ahead by the memory engine.');
+  // Jamba's Mamba layers are left out, and the report says which.
+  const jamba = await loadFixture('Jamba-v0.1');
+  const skipped = jamba.skippedLayers[0]!;
+  assert.ok(profile(jamba, h100, DECODE).assumptions.includes(`Layers ${skipped.indices.join(', ')} are left out: mamba layers have no Softmax attention to profile.`));
+});
+
+test('end to end: the other pass is simulated on its own, or the report says why it is not there', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const hw = getPreset('dimc');
+  const prefill: Workload = { ...DECODE, phase: 'prefill', seq: 64 };
+  const r = profile(gpt2, hw, prefill);
+  const decode = profile(gpt2, hw, { ...prefill, phase: 'decode' }).totals;
+  assert.deepEqual(r.endToEnd.ttft, { baselineUs: r.totals.baselineUs, deferredUs: r.totals.deferredUs });
+  assert.deepEqual(r.endToEnd.tpot, { baselineUs: decode.baselineUs, deferredUs: decode.deferredUs });
+  // tokens/s = batch / TPOT: 8 sequences, one token each per step.
+  assert.ok(Math.abs(r.endToEnd.tokensPerSecond!.baseline - 8e6 / decode.baselineUs) < 1e-9);
+  assert.ok(Math.abs(r.endToEnd.tokensPerSecond!.deferred - 8e6 / decode.deferredUs) < 1e-9);
+  assert.deepEqual(r.endToEnd.notes, []);
+  // 64 sequences × a context of 2^25 tokens is past 2^31 tokens in one decode pass, so only the prefill (64 × 1) runs.
+  const over = profile(gpt2, hw, { ...prefill, batch: 64, seq: 1, context: 2 ** 25 });
+  assert.equal(over.endToEnd.tpot, null);
+  assert.equal(over.endToEnd.tokensPerSecond, null);
+  assert.equal(over.endToEnd.notes.length, 1);
+  assert.match(over.endToEnd.notes[0]!, /^No time per output token: workload: /);
+});
+
+test('memory: MLA caches one latent per token, and cross-attention caches the prompt (by hand from the configs)', async () => {
+  // DeepSeek-V2-Lite: kv_lora_rank 512 + qk_rope_head_dim 64, 2 bytes each, the same on every chip.
+  const ds = await loadFixture('DeepSeek-V2-Lite');
+  assert.equal(kvBytesPerToken(ds.layerKinds[0]!.attention, 1, 2), (512 + 64) * 2);
+  assert.equal(kvBytesPerToken(ds.layerKinds[0]!.attention, 4, 1), 512 + 64);
+  // 27 layers × batch 2 × context 100 tokens × 1,152 bytes.
+  assert.equal(kvCacheBytes(ds, { phase: 'decode', batch: 2, seq: 7, context: 100, tp: 1 }, 2), 27 * 2 * 100 * 1152);
+  // t5-small: the encoder caches nothing; each of the 6 decoder layers caches its own tokens and the prompt's
+  // (cross-attention), 8 KV heads × (64 + 64) × 2 bytes = 2,048 bytes a token each.
+  const t5 = await loadFixture('t5-small');
+  assert.equal(kvCacheBytes(t5, { phase: 'decode', batch: 3, seq: 100, context: 50, tp: 1 }, 2), 6 * 3 * (50 + 100) * 2048);
+});
+
+test('timelines: each op of both schedules in µs from its layer\'s start, with its engine, category and site', async () => {
+  const spec = await loadFixture('GPT-2');
+  const sim = simulate(spec, getPreset('dimc'), DECODE);
+  const views = timelinesOf(sim);
+  assert.deepEqual(views.map((v) => [v.kind, v.label]), sim.kinds.map((k) => [k.id, k.label]));
+  for (const [i, v] of views.entries()) {
+    for (const pick of ['baseline', 'deferred'] as const) {
+      const run = sim.kinds[i]![pick];
+      assert.equal(v[pick].makespanUs * 1000, run.timeline.makespanNs);
+      assert.equal(v[pick].ops.length, run.graph.ops.length);
+      v[pick].ops.forEach((o, j) => {
+        const op = run.graph.ops[j]!;
+        assert.deepEqual(o, { name: op.name, engine: op.engine, category: op.category, startUs: run.timeline.start[j]! / 1000, endUs: run.timeline.end[j]! / 1000, site: op.site ?? null });
+      });
+    }
+  }
+  const all = views.flatMap((v) => [...v.baseline.ops, ...v.deferred.ops]);
+  assert.ok(all.some((o) => o.site !== null) && all.some((o) => o.site === null), 'ops with and without a site');
+  // A label from the file is shown shortened.
+  const long = { ...spec, layerKinds: spec.layerKinds.map((k) => ({ ...k, label: 'L'.repeat(300) })) };
+  assert.equal(timelinesOf(simulate(long, getPreset('dimc'), DECODE))[0]!.label, `${'L'.repeat(200)}… (300 characters)`);
+});
+
+test('comparison on every machine in Markdown: the heading, the figures and the machines that could not run it (hand-set rows)', () => {
+  const row = { model: 'M', params: 1e9, workload: 'w', hardware: 'gpu-h100', title: 'H100 <b>', dtype: 'bf16', tp: 'TP 2', baselineUs: 1234.5, deferredUs: 1000, savedUs: 234.5, savedPct: 19, collectiveShareBaselinePct: 40, hiddenCollectivePct: 25, exposedCollectiveBaselineUs: 1, exposedCollectiveDeferredUs: 1 };
+  const text = formatComparisonMarkdown('Model #1', 'decode, batch 8', { rows: [row], skipped: [{ hardware: 'gpu-t4', reason: 'no <fp8>' }] });
+  assert.equal(
+    text,
+    [
+      '# Model &#35;1 on every hardware profile',
+      '',
+      "> Simulated estimates, not measurements. Workload: decode, batch 8. Each profile's numbers and their sources: `deferred-norm hardware show NAME`.",
+      '',
+      '| Hardware | Dtype | TP | Baseline µs | Deferred µs | Saved µs | Saved | Collective share | Hidden |',
+      '| :--- | :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| H100 &#60;b&#62; (gpu-h100) | bf16 | TP 2 | 1,234.50 | 1,000.00 | 234.50 | 19.0% | 40.0% | 25.0% |',
+      '',
+      'Not compared:',
+      '',
+      '- gpu-t4: no &#60;fp8&#62;',
+      '',
+    ].join('\n'),
+  );
+  assert.ok(!formatComparisonMarkdown('M', 'w', { rows: [row], skipped: [] }).includes('Not compared'));
+  // A prefill's variants: the decode at its context, batch 1 and ×4, the prompt ×4, TP × 2; none past the limits.
+  const prefill = { phase: 'prefill' as const, batch: 4, seq: 100, context: 50, tp: 2 };
+  assert.deepEqual(
+    workloadVariants(prefill).map((v) => [v.label, v.workload]),
+    [
+      ['decode, context 50', { ...prefill, phase: 'decode' }],
+      ['batch 1', { ...prefill, batch: 1 }],
+      ['batch 16', { ...prefill, batch: 16 }],
+      ['prompt of 400 tokens', { ...prefill, seq: 400 }],
+      ['tensor parallel 4', { ...prefill, tp: 4 }],
+    ],
+  );
+  assert.deepEqual(workloadVariants({ ...prefill, seq: 1 << 22 }).map((v) => v.label).at(-2), `prompt of ${1 << 24} tokens`, 'up to 2^24 tokens');
+  assert.ok(!workloadVariants({ ...prefill, seq: (1 << 22) + 1 }).some((v) => v.label.startsWith('prompt')));
+  assert.ok(!workloadVariants({ ...prefill, tp: 'auto' as const }).some((v) => v.label.startsWith('tensor')), "'auto' has no degree to double");
 });
