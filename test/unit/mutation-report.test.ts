@@ -14,14 +14,15 @@ import { profile, reportOf, shownSpec } from '../../src/core/report/profile';
 import type { LayerKindResult, Report } from '../../src/core/report/types';
 import { simulate } from '../../src/core/sim/simulate';
 import type { NumericsEntry, NumericsResult } from '../../src/core/numerics/types';
-import { DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
+import { checkWorkloadForModel, DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
 import { InputError } from '../../src/core/errors';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { chatParts, headlineFigures, headlineSentence, profileChecked, provenanceCounts, provenanceLine } from '../../src/core/report/brief';
-import { formatComparisonMarkdown, workloadVariants } from '../../src/core/report/compare';
+import { compareHardware, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../../src/core/report/compare';
 import { fullReport } from '../../src/core/report/full';
-import { kvBytesPerToken, kvCacheBytes } from '../../src/core/report/memory';
+import { kvBytesPerToken, kvCacheBytes, memoryOf, minimumTpOf } from '../../src/core/report/memory';
+import type { ModelSpec } from '../../src/core/model/spec';
 import { timelinesOf } from '../../src/core/report/timeline';
 import { endToEndLine, memoryLine, savingLine, savingPartsPct } from '../../src/core/report/figures';
 import { workloadLine } from '../../src/core/report/formats';
@@ -674,4 +675,65 @@ test('comparison on every machine in Markdown: the heading, the figures and the 
   assert.deepEqual(workloadVariants({ ...prefill, seq: 1 << 22 }).map((v) => v.label).at(-2), `prompt of ${1 << 24} tokens`, 'up to 2^24 tokens');
   assert.ok(!workloadVariants({ ...prefill, seq: (1 << 22) + 1 }).some((v) => v.label.startsWith('prompt')));
   assert.ok(!workloadVariants({ ...prefill, tp: 'auto' as const }).some((v) => v.label.startsWith('tensor')), "'auto' has no degree to double");
+});
+
+test('the smallest degree that fits skips degrees the KV heads do not allow (Qwen2-7B: 28 heads, 4 KV heads, on a 16 GB T4)', async () => {
+  const qwen = await loadFixture('Qwen2-7B-Instruct');
+  const t4 = getPreset('gpu-t4');
+  // Degrees that divide the 28 heads: 1, 2, 4, 7, 14, 28. Of those, 7 and 14 neither divide the 4 KV heads nor are
+  // multiples of them, so the heads allow 1, 2, 4 and 28.
+  const w = { ...DECODE, batch: 8, context: 110_000 };
+  assert.throws(() => checkWorkloadForModel(qwen, { ...w, tp: 7 }), InputError);
+  assert.throws(() => checkWorkloadForModel(qwen, { ...w, tp: 14 }), InputError);
+  // At this context 4 chips do not hold it (the KV cache, one KV head per chip from 4 on, does not shrink), 28 do.
+  assert.equal(memoryOf(qwen, t4, { ...w, tp: 4 }, 'fp16').fits, false);
+  assert.equal(memoryOf(qwen, t4, { ...w, tp: 28 }, 'fp16').fits, true);
+  assert.equal(minimumTpOf(qwen, t4, w, 'fp16'), 28);
+});
+
+test('more runs of identical layers than the list holds: the first 1,000 listed, and a note says so', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const decoder = gpt2.layerKinds[0]!;
+  // Two decoder kinds taking turns over 1,002 layers: 1,002 runs of one layer, then the head (layer 1,002): 1,003 runs.
+  const even = { ...decoder, id: 'even', layers: Array.from({ length: 501 }, (_, i) => 2 * i) };
+  const odd = { ...decoder, id: 'odd', layers: Array.from({ length: 501 }, (_, i) => 2 * i + 1) };
+  const spec: ModelSpec = { ...gpt2, layers: 1002, layerKinds: [even, odd] };
+  const r = profile(spec, getPreset('dimc'), DECODE);
+  assert.equal(r.layers.length, 1000);
+  assert.deepEqual(r.layers.slice(0, 3).map((l) => [l.index, l.count, l.kind]), [[0, 1, 'even'], [1, 1, 'odd'], [2, 1, 'even']]);
+  assert.ok(r.model.notes.includes('The per-layer list shows the first 1,000 of 1,003 runs of identical layers (1,000 of 1,003 layers); the layer kinds and the totals cover them all.'), r.model.notes.join(' | '));
+  // At the limit itself: 999 layers and the head, 1,000 runs, all listed, no note.
+  const at = profile({ ...spec, layers: 999, layerKinds: [{ ...even, layers: even.layers.slice(0, 500) }, { ...odd, layers: odd.layers.slice(0, 499) }] }, getPreset('dimc'), DECODE);
+  assert.equal(at.layers.length, 1000);
+  assert.ok(!at.model.notes.some((n) => n.startsWith('The per-layer list')));
+});
+
+test('the small branches of the views: a short row, a first run with nothing saved, the prefill a decode cannot have, depth at the linear', async () => {
+  // A row with fewer cells than the header: the missing cell is empty, not wider.
+  assert.equal(table(['a', 'b'], [['x']], ['left', 'left']), 'a  b\n─  ─\nx');
+  // Run 2 against run 1: ratios of times, points of shares; no ratio against nothing.
+  const row = { model: 'M', params: 1e9, workload: 'w', hardware: 'h', title: 'T', dtype: 'bf16', tp: 'TP 1', baselineUs: 100, deferredUs: 100, savedUs: 0, savedPct: 0, collectiveShareBaselinePct: 40, hiddenCollectivePct: 25, exposedCollectiveBaselineUs: 1, exposedCollectiveDeferredUs: 1 };
+  const md = formatRunsMarkdown({ rows: [row, { ...row, params: 2e9, baselineUs: 150, deferredUs: 120, savedUs: 30, savedPct: 20, hiddenCollectivePct: 20 }], skipped: [] }).split('\n');
+  const cells = (label: string) => md.find((l) => l.startsWith(`| ${label} |`))!.split(' | ').slice(1).map((c) => c.replace(/ \|$/, ''));
+  assert.deepEqual(cells('Parameters'), ['1.00 B', '2.00 B', '×2.00']);
+  assert.deepEqual(cells('Baseline µs'), ['100.00', '150.00', '×1.50']);
+  assert.deepEqual(cells('Deferred µs'), ['100.00', '120.00', '×1.20']);
+  assert.deepEqual(cells('Saved µs'), ['0.00', '30.00', ''], 'nothing saved in run 1: no ratio');
+  assert.deepEqual(cells('Saved'), ['0.0%', '20.0%', '+20.0 pp']);
+  assert.deepEqual(cells('Collective share'), ['40.0%', '40.0%', '+0.0 pp']);
+  assert.deepEqual(cells('Hidden'), ['25.0%', '20.0%', '−5.0 pp']);
+  // A machine that cannot run the workload (the T4 has no fp8 rate) is named with why, and no run label.
+  const gpt2 = await loadFixture('GPT-2');
+  const both = compareHardware(gpt2, [getPreset('dimc'), getPreset('gpu-t4')], { ...DECODE, dtype: 'fp8' });
+  assert.deepEqual(both.rows.map((r) => r.hardware), ['dimc']);
+  assert.deepEqual(both.skipped.map((s) => Object.keys(s)), [['hardware', 'reason']]);
+  assert.equal(both.skipped[0]!.hardware, 'gpu-t4');
+  assert.match(both.skipped[0]!.reason, /gpu-t4.*found fp8/);
+  // A decode step whose prompt could not be one prefill pass (64 × 2^25 tokens > 2^31): no time to first token, and why.
+  const decode = profile(gpt2, getPreset('dimc'), { ...DECODE, batch: 64, seq: 2 ** 25, context: 16 });
+  assert.equal(decode.endToEnd.ttft, null);
+  assert.ok(decode.endToEnd.tpot !== null);
+  assert.match(decode.endToEnd.notes[0]!, /^No time to first token: workload: /);
+  // --defer-depth linear: the assumption says so.
+  assert.ok(profile(gpt2, getPreset('dimc'), { ...DECODE, deferDepth: 'linear' }).assumptions.includes('Deferred norm scales are applied right after the linear layer, as in the papers (--defer-depth linear).'));
 });
