@@ -737,3 +737,12 @@ test('the small branches of the views: a short row, a first run with nothing sav
   // --defer-depth linear: the assumption says so.
   assert.ok(profile(gpt2, getPreset('dimc'), { ...DECODE, deferDepth: 'linear' }).assumptions.includes('Deferred norm scales are applied right after the linear layer, as in the papers (--defer-depth linear).'));
 });
+
+test("profileChecked: the model's notes, then the tensor-parallel check's", async () => {
+  const llama = { ...(await loadFixture('Llama-3.1-8B')), notes: ['A note of the model.'] };
+  // 16 chips, 8 KV heads: each KV head on 2 chips.
+  const r = profileChecked(llama, getPreset('gpu-h100'), { ...DECODE, tp: 16 });
+  assert.equal(r.model.notes[0], 'A note of the model.');
+  assert.equal(r.model.notes.at(-1), 'Tensor parallelism over 16 chips with 8 KV heads: each KV head is replicated on 2 chips (its projection and cache computed on each), as serving engines do.');
+  assert.equal(r.workload.tp, 16);
+});
