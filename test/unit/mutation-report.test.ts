@@ -715,6 +715,10 @@ test('the small branches of the views: a short row, a first run with nothing sav
   const row = { model: 'M', params: 1e9, workload: 'w', hardware: 'h', title: 'T', dtype: 'bf16', tp: 'TP 1', baselineUs: 100, deferredUs: 100, savedUs: 0, savedPct: 0, collectiveShareBaselinePct: 40, hiddenCollectivePct: 25, exposedCollectiveBaselineUs: 1, exposedCollectiveDeferredUs: 1 };
   const md = formatRunsMarkdown({ rows: [row, { ...row, params: 2e9, baselineUs: 150, deferredUs: 120, savedUs: 30, savedPct: 20, hiddenCollectivePct: 20 }], skipped: [] }).split('\n');
   const cells = (label: string) => md.find((l) => l.startsWith(`| ${label} |`))!.split(' | ').slice(1).map((c) => c.replace(/ \|$/, ''));
+  assert.deepEqual(cells('Model'), ['M', 'M', '']);
+  assert.deepEqual(cells('Workload'), ['w', 'w', '']);
+  assert.deepEqual(cells('Hardware'), ['T (h)', 'T (h)', '']);
+  assert.deepEqual(cells('Dtype'), ['bf16', 'bf16', '']);
   assert.deepEqual(cells('Parameters'), ['1.00 B', '2.00 B', '×2.00']);
   assert.deepEqual(cells('Baseline µs'), ['100.00', '150.00', '×1.50']);
   assert.deepEqual(cells('Deferred µs'), ['100.00', '120.00', '×1.20']);
