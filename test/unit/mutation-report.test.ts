@@ -750,3 +750,44 @@ test("profileChecked: the model's notes, then the tensor-parallel check's", asyn
   assert.equal(r.model.notes.at(-1), 'Tensor parallelism over 16 chips with 8 KV heads: each KV head is replicated on 2 chips (its projection and cache computed on each), as serving engines do.');
   assert.equal(r.workload.tp, 16);
 });
+
+test('runs side by side: the whole document, with a run that could not be simulated, and one run alone (hand-set rows)', () => {
+  const row = { model: 'M', params: 1e9, workload: 'w', hardware: 'h', title: 'T', dtype: 'bf16', tp: 'TP 1', baselineUs: 100, deferredUs: 80, savedUs: 20, savedPct: 20, collectiveShareBaselinePct: 40, hiddenCollectivePct: 25, exposedCollectiveBaselineUs: 1, exposedCollectiveDeferredUs: 1 };
+  const two = formatRunsMarkdown({ rows: [row, { ...row, model: 'N', baselineUs: 200, deferredUs: 100, savedUs: 100, savedPct: 50, collectiveShareBaselinePct: 30, hiddenCollectivePct: 25 }], skipped: [{ hardware: 'gpu-t4', run: 'M <x>, w', reason: 'no fp8' }] });
+  assert.equal(
+    two,
+    [
+      '# Compared side by side',
+      '',
+      "> Simulated estimates, not measurements. Each column is one model at one workload on one hardware profile, simulated on its own; Baseline, Deferred and Saved are one pass of the column's phase, summed over every layer and the head.",
+      '',
+      '| Figure | Run 1 | Run 2 | Run 2 vs 1 |',
+      '| :--- | ---: | ---: | ---: |',
+      '| Model | M | N |  |',
+      '| Parameters | 1.00 B | 1.00 B | ×1.00 |',
+      '| Workload | w | w |  |',
+      '| Hardware | T (h) | T (h) |  |',
+      '| Dtype | bf16 | bf16 |  |',
+      '| Baseline µs | 100.00 | 200.00 | ×2.00 |',
+      '| Deferred µs | 80.00 | 100.00 | ×1.25 |',
+      '| Saved µs | 20.00 | 100.00 | ×5.00 |',
+      '| Saved | 20.0% | 50.0% | +30.0 pp |',
+      '| Collective share | 40.0% | 30.0% | −10.0 pp |',
+      '| Hidden | 25.0% | 25.0% | +0.0 pp |',
+      '',
+      'Not compared:',
+      '',
+      '- M &#60;x&#62;, w on gpu-t4: no fp8',
+      '',
+    ].join('\n'),
+  );
+  // One run: its column alone, no change column, nothing skipped.
+  const one = formatRunsMarkdown({ rows: [row], skipped: [] }).split('\n');
+  assert.ok(one.includes('| Figure | Run 1 |'));
+  assert.ok(one.includes('| :--- | ---: |'));
+  assert.ok(one.includes('| Baseline µs | 100.00 |'));
+  assert.ok(!one.some((l) => l.startsWith('Not compared')));
+  assert.equal(one.at(-1), '');
+  // A skipped run without a run label names its machine.
+  assert.ok(formatRunsMarkdown({ rows: [row], skipped: [{ hardware: 'gpu-t4', reason: 'why' }] }).includes('\n- gpu-t4 on gpu-t4: why\n'));
+});
