@@ -791,3 +791,11 @@ test('runs side by side: the whole document, with a run that could not be simula
   // A skipped run without a run label names its machine.
   assert.ok(formatRunsMarkdown({ rows: [row], skipped: [{ hardware: 'gpu-t4', reason: 'why' }] }).includes('\n- gpu-t4 on gpu-t4: why\n'));
 });
+
+test('an encoder-only model: the report says there is no decode step, in its own words', async () => {
+  const bert = await loadFixture('bert-base-uncased');
+  const r = profile(bert, getPreset('gpu-h100'), { ...DECODE, phase: 'prefill', seq: 128 });
+  assert.equal(r.endToEnd.tpot, null);
+  // Not the simulator's refusal of a decode step passed on ("No time per output token: …"): the reason itself.
+  assert.deepEqual(r.endToEnd.notes, ['An encoder-only model has no decode step: no time per output token or tokens/s.']);
+});
