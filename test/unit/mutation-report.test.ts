@@ -22,6 +22,7 @@ import { InputError } from '../../src/core/errors';
 import { applyOverrides } from '../../src/core/hardware/overrides';
 import { chatParts, headlineFigures, headlineSentence, profileChecked, provenanceCounts, provenanceLine } from '../../src/core/report/brief';
 import { compareHardware, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../../src/core/report/compare';
+import { endToEndOf } from '../../src/core/report/end-to-end';
 import { fullReport } from '../../src/core/report/full';
 import { kvBytesPerToken, kvCacheBytes, memoryOf, minimumTpOf } from '../../src/core/report/memory';
 import type { ModelSpec } from '../../src/core/model/spec';
@@ -374,6 +375,17 @@ test('runs side by side: the whole document, with a run that could not be simula
   assert.ok(formatRunsMarkdown({ rows: [row], skipped: [{ hardware: 'gpu-t4', reason: 'why' }] }).includes('\n- gpu-t4 on gpu-t4: why\n'));
 });
 
+test('workload variants stop at the limits: batch 2^16, context and prompt 2^24, TP 1,024', () => {
+  const labels = (w: { phase: 'decode' | 'prefill'; batch: number; seq: number; context: number; tp: number }) => workloadVariants(w).map((v) => v.label);
+  const decode = { phase: 'decode' as const, batch: 1, seq: 1, context: 1, tp: 1 };
+  assert.ok(labels({ ...decode, batch: 1 << 14 }).includes(`batch ${1 << 16}`), '4 × 16,384 = 65,536 is allowed');
+  assert.ok(!labels({ ...decode, batch: (1 << 14) + 1 }).some((l) => l.startsWith('batch 6')), 'one more is not');
+  assert.ok(labels({ ...decode, context: 1 << 22 }).includes(`context ${1 << 24}`));
+  assert.ok(!labels({ ...decode, context: (1 << 22) + 1 }).some((l) => l.startsWith('context')));
+  assert.ok(labels({ ...decode, tp: 512 }).includes('tensor parallel 1024'));
+  assert.ok(!labels({ ...decode, tp: 513 }).some((l) => l.startsWith('tensor')));
+});
+
 test('totals: sums over the layer kinds, collective share and the hidden part of it, summed here', async () => {
   for (const [name, hw] of [['GPT-2', 'dimc'], ['Llama-3.2-1B-Instruct', 'gpu-h100'], ['Mixtral-8x7B-v0.1', 'dimc']] as const) {
     const r = profile(await loadFixture(name), getPreset(hw), DECODE);
@@ -683,6 +695,14 @@ test('end to end: the other pass is simulated on its own, or the report says why
   assert.equal(over.endToEnd.tokensPerSecond, null);
   assert.equal(over.endToEnd.notes.length, 1);
   assert.match(over.endToEnd.notes[0]!, /^No time per output token: workload: /);
+});
+
+test('tokens/s from the decode step: batch per step time, and none from a step of no time (hand-set totals)', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const totals = (baselineUs: number, deferredUs: number) => ({ ...totalsOf([]), baselineUs, deferredUs });
+  // 8 sequences, a step of 1,000 µs: 8,000 tokens/s; of 800 µs: 10,000.
+  assert.deepEqual(endToEndOf(gpt2, getPreset('dimc'), DECODE, totals(1000, 800)).tokensPerSecond, { baseline: 8000, deferred: 10_000 });
+  assert.deepEqual(endToEndOf(gpt2, getPreset('dimc'), DECODE, totals(0, 0)).tokensPerSecond, { baseline: 0, deferred: 0 });
 });
 
 test('memory: MLA caches one latent per token, and cross-attention caches the prompt (by hand from the configs)', async () => {
