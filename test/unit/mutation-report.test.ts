@@ -24,7 +24,7 @@ import { chatParts, headlineFigures, headlineSentence, profileChecked, provenanc
 import { compareHardware, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../../src/core/report/compare';
 import { endToEndOf } from '../../src/core/report/end-to-end';
 import { fullReport } from '../../src/core/report/full';
-import { kvBytesPerToken, kvCacheBytes, memoryOf, minimumTpOf } from '../../src/core/report/memory';
+import { kvBytesPerToken, kvCacheBytes, memoryOf, minimumTpOf, paramsPerDevice } from '../../src/core/report/memory';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { timelinesOf } from '../../src/core/report/timeline';
 import { endToEndLine, memoryLine, savingLine, savingPartsPct } from '../../src/core/report/figures';
@@ -703,6 +703,32 @@ test('tokens/s from the decode step: batch per step time, and none from a step o
   // 8 sequences, a step of 1,000 µs: 8,000 tokens/s; of 800 µs: 10,000.
   assert.deepEqual(endToEndOf(gpt2, getPreset('dimc'), DECODE, totals(1000, 800)).tokensPerSecond, { baseline: 8000, deferred: 10_000 });
   assert.deepEqual(endToEndOf(gpt2, getPreset('dimc'), DECODE, totals(0, 0)).tokensPerSecond, { baseline: 0, deferred: 0 });
+});
+
+test('parameters per device: a column split divides the bias with the outputs, a row split keeps it whole (GPT-2 by hand)', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  // Per layer at TP 2: c_attn 768 → 2,304 split by columns (768 × 1,152 + 1,152), attn.c_proj 768 → 768 by rows
+  // (384 × 768 + the whole 768), c_fc 768 → 3,072 by columns (768 × 1,536 + 1,536), mlp.c_proj 3,072 → 768 by rows
+  // (1,536 × 768 + 768). The lm_head is the tied embedding table, counted with the rest.
+  const perLayer = 768 * 1152 + 1152 + (384 * 768 + 768) + (768 * 1536 + 1536) + (1536 * 768 + 768);
+  const whole = 768 * 2304 + 2304 + (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768);
+  // Everything else whole: wte 50,257 × 768, wpe 1,024 × 768, two LayerNorms a layer and ln_f (weight and bias).
+  const other = 50_257 * 768 + 1024 * 768 + 12 * 4 * 768 + 2 * 768;
+  assert.equal(gpt2.params.total, 12 * whole + other);
+  assert.deepEqual(paramsPerDevice(gpt2, 2), { linears: 12 * perLayer, other });
+  assert.deepEqual(paramsPerDevice(gpt2, 1), { linears: 12 * whole, other });
+});
+
+test('memory: what does not fit is named, with its bytes and the tier (hand-set sizes)', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const h100 = getPreset('gpu-h100');
+  // An 80 GB HBM of 1 GB: GPT-2's 124 M bf16 parameters (249 MB) fit, a KV cache of 12 layers × 2 × 768 × 2 bytes
+  // × 32 × 16,384 tokens (19.3 GB) does not.
+  const small = { ...h100, memory: { ...h100.memory, tiers: h100.memory.tiers.map((t) => ({ ...t, capacityGB: 1 })) } };
+  const m = memoryOf(gpt2, small, { ...DECODE, batch: 32, context: 16_384 }, 'bf16');
+  assert.equal(m.perDevice.kvBytes, 12 * 2 * 768 * 2 * 32 * 16_384);
+  assert.equal(m.fits, false);
+  assert.equal(m.warnings[0], `Does not fit: weights, KV cache, activations need ${byteCount(m.tiers[0]!.usedBytes, 1000)} of "hbm3" per device, which holds 1.0 GB.`);
 });
 
 test('memory: MLA caches one latent per token, and cross-attention caches the prompt (by hand from the configs)', async () => {
