@@ -742,6 +742,8 @@ test('memory: MLA caches one latent per token, and cross-attention caches the pr
   // (cross-attention), 8 KV heads × (64 + 64) × 2 bytes = 2,048 bytes a token each.
   const t5 = await loadFixture('t5-small');
   assert.equal(kvCacheBytes(t5, { phase: 'decode', batch: 3, seq: 100, context: 50, tp: 1 }, 2), 6 * 3 * (50 + 100) * 2048);
+  // A prefill caches its prompt: 100 tokens of self-attention and the same 100 of the encoder's output.
+  assert.equal(kvCacheBytes(t5, { phase: 'prefill', batch: 3, seq: 100, context: 50, tp: 1 }, 2), 6 * 3 * (100 + 100) * 2048);
 });
 
 test('timelines: each op of both schedules in µs from its layer\'s start, with its engine, category and site', async () => {
