@@ -24,7 +24,7 @@ import { chatParts, headlineFigures, headlineSentence, profileChecked, provenanc
 import { compareHardware, formatComparisonMarkdown, formatRunsMarkdown, workloadVariants } from '../../src/core/report/compare';
 import { endToEndOf } from '../../src/core/report/end-to-end';
 import { fullReport } from '../../src/core/report/full';
-import { kvBytesPerToken, kvCacheBytes, memoryOf, minimumTpOf, paramsPerDevice } from '../../src/core/report/memory';
+import { activationBytes, kvBytesPerToken, kvCacheBytes, memoryOf, minimumTpOf, paramsPerDevice } from '../../src/core/report/memory';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { timelinesOf } from '../../src/core/report/timeline';
 import { endToEndLine, memoryLine, savingLine, savingPartsPct } from '../../src/core/report/figures';
@@ -729,6 +729,57 @@ test('memory: what does not fit is named, with its bytes and the tier (hand-set 
   assert.equal(m.perDevice.kvBytes, 12 * 2 * 768 * 2 * 32 * 16_384);
   assert.equal(m.fits, false);
   assert.equal(m.warnings[0], `Does not fit: weights, KV cache, activations need ${byteCount(m.tiers[0]!.usedBytes, 1000)} of "hbm3" per device, which holds 1.0 GB.`);
+});
+
+test('activations on one device: two residual streams and the widest output per row, eager scores, or the logits (GPT-2 by hand)', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const flash = getPreset('gpu-h100');
+  const eager = getPreset('dimc');
+  assert.equal(flash.kernels.attention, 'flash');
+  assert.equal(eager.kernels.attention, 'eager');
+  const w = (phase: 'decode' | 'prefill', batch: number, seq: number, context: number, tp = 1) => ({ phase, batch, seq, context, tp });
+  // Decode, batch 8: 8 rows × (2 × 768 + the widest output, c_fc's 3,072) = 36,864 values, fewer than the
+  // logits of the last token, 8 × 50,257 = 402,056; 2 bytes each.
+  assert.equal(activationBytes(gpt2, flash, w('decode', 8, 1, 1024), 2), 2 * 8 * 50_257);
+  // Prefill of 2 × 128 tokens: 256 rows × 4,608 = 1,179,648 values; flash attention keeps no score matrix.
+  assert.equal(activationBytes(gpt2, flash, w('prefill', 2, 128, 9999), 2), 2 * 256 * 4608);
+  // Eager attention adds one layer's scores: 256 rows × 12 heads × 128 keys.
+  assert.equal(activationBytes(gpt2, eager, w('prefill', 2, 128, 9999), 2), 2 * (256 * 4608 + 256 * 12 * 128));
+  // A decode step's scores cover the context and the new token: 8 × 12 × 10,000, past the logits.
+  assert.equal(activationBytes(gpt2, eager, w('decode', 8, 1, 9999), 2), 2 * (8 * 4608 + 8 * 12 * 10_000));
+  // TP 2: the widest output (c_fc) and the heads are halved: 256 × (1,536 + 1,536) + 256 × 6 × 128.
+  assert.equal(activationBytes(gpt2, eager, w('prefill', 2, 128, 1, 2), 1), 256 * 3072 + 256 * 6 * 128);
+  // A sliding window keeps its window of keys: 4,096 instead of the 10,000 a full layer reads.
+  const windowed = { ...gpt2, layerKinds: gpt2.layerKinds.map((k) => ({ ...k, attention: { ...k.attention, window: 4096 } })) };
+  assert.equal(activationBytes(windowed, eager, w('decode', 8, 1, 9999), 2), 2 * (8 * 4608 + 8 * 12 * 4096));
+});
+
+test('memory tiers: resident linears in the fastest tier, the rest where the profile puts it (GPT-2 bf16 on dimc, by hand)', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const dimc = getPreset('dimc');
+  // Linears 85,017,600 parameters and the rest 39,422,208 (the test above), 2 bytes each at bf16. KV: 12 layers ×
+  // 8 sequences × 1,024 tokens × 12 heads × (64 + 64) × 2 bytes. Activations: the logits, 2 × 8 × 50,257.
+  const linears = 2 * 85_017_600;
+  const rest = 2 * 39_422_208;
+  const kv = 12 * 8 * 1024 * 12 * 128 * 2;
+  const act = 2 * 8 * 50_257;
+  const expected = [
+    { tier: 'sram', holds: ['weights', 'kv', 'activations'], usedBytes: linears + kv + act, capacityBytes: 2e9, fits: true },
+    { tier: 'lpddr5x', holds: ['weights'], usedBytes: rest, capacityBytes: 256e9, fits: true },
+  ];
+  assert.deepEqual(memoryOf(gpt2, dimc, DECODE, 'bf16').tiers, expected);
+  // The fastest tier by bandwidth, wherever it is listed.
+  const reversed = { ...dimc, memory: { ...dimc.memory, tiers: [...dimc.memory.tiers].reverse() } };
+  assert.deepEqual(memoryOf(gpt2, reversed, DECODE, 'bf16').tiers, [...expected].reverse());
+  // Exactly full still fits: an SRAM of exactly the bytes it holds.
+  const exact = { ...dimc, memory: { ...dimc.memory, tiers: dimc.memory.tiers.map((t) => (t.name === 'sram' ? { ...t, capacityGB: (linears + kv + act) / 1e9 } : t)) } };
+  assert.equal(memoryOf(gpt2, exact, DECODE, 'bf16').tiers[0]!.fits, true);
+  // A tier that holds nothing is not listed; an encoder caches nothing, so its tier does not name a KV cache.
+  const h100 = getPreset('gpu-h100');
+  const spare = { ...h100, memory: { ...h100.memory, tiers: [...h100.memory.tiers, { ...h100.memory.tiers[0]!, name: 'spare', bandwidthGBps: 1 }] } };
+  assert.deepEqual(memoryOf(gpt2, spare, DECODE, 'bf16').tiers.map((t) => [t.tier, t.holds]), [['hbm3', ['weights', 'kv', 'activations']]]);
+  const bert = await loadFixture('bert-base-uncased');
+  assert.deepEqual(memoryOf(bert, h100, { ...DECODE, phase: 'prefill', seq: 128 }, 'bf16').tiers.map((t) => [t.tier, t.holds]), [['hbm3', ['weights', 'activations']]]);
 });
 
 test('memory: MLA caches one latent per token, and cross-attention caches the prompt (by hand from the configs)', async () => {
