@@ -834,6 +834,29 @@ test('the smallest degree that fits skips degrees the KV heads do not allow (Qwe
   assert.equal(minimumTpOf(qwen, t4, w, 'fp16'), 28);
 });
 
+test('the report of GPT-2 on dimc: schema, names, notes, runs of consecutive layers and each site\'s reason', async () => {
+  const gpt2 = await loadFixture('GPT-2');
+  const dimc = getPreset('dimc');
+  const r = profile(gpt2, dimc, DECODE);
+  assert.equal(r.schema, 'deferred-norm-report/1');
+  assert.equal(r.model.architecture, 'GPT2LMHeadModel');
+  assert.equal(profile({ ...gpt2, architecture: null }, dimc, DECODE).model.architecture, null);
+  // The model's own note and nothing else (dimc's figures are not calibrated to measurements; 1,024 positions suffice).
+  assert.deepEqual(r.model.notes, ['GPT-2 stores its projections as Conv1D (transposed weights); c_attn holds q, k and v.']);
+  // Each site's reason: where the scale goes and the layer's two times in µs to three decimals, from the simulation.
+  const sim = simulate(gpt2, dimc, DECODE);
+  const decisions = sim.kinds[0]!.sites;
+  r.layerKinds[0]!.sites.forEach((site, i) => {
+    const d = decisions[i]!;
+    const where = d.site.kind === 'softmax' ? 'after ·V' : 'after the linear layer';
+    assert.equal(site.decision, 'defer');
+    assert.equal(site.reason, `deferred ${where}: the layer takes ${(d.deferredNs / 1000).toFixed(3)} µs instead of ${(d.keptNs / 1000).toFixed(3)} µs`);
+  });
+  // A kind whose layers are not all consecutive: one run per stretch (0–2 and 5–6), then the head.
+  const gaps = profile({ ...gpt2, layers: 7, layerKinds: [{ ...gpt2.layerKinds[0]!, layers: [0, 1, 2, 5, 6] }] }, dimc, DECODE);
+  assert.deepEqual(gaps.layers.map((l) => [l.index, l.count, l.kind]), [[0, 3, 'decoder'], [5, 2, 'decoder'], [7, 1, 'head']]);
+});
+
 test('more runs of identical layers than the list holds: the first 1,000 listed, and a note says so', async () => {
   const gpt2 = await loadFixture('GPT-2');
   const decoder = gpt2.layerKinds[0]!;
