@@ -852,6 +852,11 @@ test('the report of GPT-2 on dimc: schema, names, notes, runs of consecutive lay
     assert.equal(site.decision, 'defer');
     assert.equal(site.reason, `deferred ${where}: the layer takes ${(d.deferredNs / 1000).toFixed(3)} µs instead of ${(d.keptNs / 1000).toFixed(3)} µs`);
   });
+  // The per-layer entry lists the same sites, each with its name, kind, decision, reason and saving, from the simulation.
+  assert.deepEqual(
+    r.layers[0]!.sites.map((x) => [x.name, x.kind, x.decision, x.reason.startsWith('deferred '), Math.abs(x.savedUs - (decisions.find((d) => d.site.name === x.name)!.keptNs - decisions.find((d) => d.site.name === x.name)!.deferredNs) / 1000) < 1e-12]),
+    decisions.map((d) => [d.site.name, d.site.kind, 'defer', true, true]),
+  );
   // A kind whose layers are not all consecutive: one run per stretch (0–2 and 5–6), then the head.
   const gaps = profile({ ...gpt2, layers: 7, layerKinds: [{ ...gpt2.layerKinds[0]!, layers: [0, 1, 2, 5, 6] }] }, dimc, DECODE);
   assert.deepEqual(gaps.layers.map((l) => [l.index, l.count, l.kind]), [[0, 3, 'decoder'], [5, 2, 'decoder'], [7, 1, 'head']]);
