@@ -641,6 +641,10 @@ test('the report says what it cannot show and how it was set up: long names, pos
   assert.equal(shown.name, `${'N'.repeat(200)}… (300 characters)`);
   assert.equal(shown.layerKinds[0]!.label, `${'L'.repeat(200)}… (300 characters)`);
   assert.equal(shownSpec({ ...gpt2, name: 'N'.repeat(300) }).layerKinds[0], gpt2.layerKinds[0], 'a label short enough is kept as it is');
+  assert.equal(shownSpec({ ...gpt2, name: 'N'.repeat(300) }).name, `${'N'.repeat(200)}… (300 characters)`, 'a long name alone is shortened');
+  // Two kinds, only the first with a long label: that one is shortened, the other kept as it is.
+  const mixed = shownSpec({ ...gpt2, layerKinds: [{ ...gpt2.layerKinds[0]!, label: 'L'.repeat(300) }, gpt2.layerKinds[0]!] });
+  assert.deepEqual(mixed.layerKinds.map((k) => k.label.length), [200 + '… (300 characters)'.length, gpt2.layerKinds[0]!.label.length]);
   assert.equal(shownSpec({ ...long, name: 'short' }).name, 'short');
   assert.equal(shownSpec({ ...long, name: 'short' }).layerKinds[0]!.label, `${'L'.repeat(200)}… (300 characters)`, 'a long label alone is shortened');
   const full = fullReport(long, getPreset('dimc'), { ...DECODE, context: 512 }).report;
@@ -655,6 +659,7 @@ test('the report says what it cannot show and how it was set up: long names, pos
   assert.deepEqual(positions({ ...DECODE, context: 2048 }), ['A context of 2,048 tokens is beyond the 1,024 positions the model was trained for (max_position_embeddings); it is simulated as asked, but the model would need position scaling or would not run.']);
   assert.deepEqual(positions({ ...DECODE, phase: 'prefill', seq: 1025, context: 16 }), ['A prefill of 1,025 tokens is beyond the 1,024 positions the model was trained for (max_position_embeddings); it is simulated as asked, but the model would need position scaling or would not run.']);
   assert.deepEqual(positions({ ...DECODE, phase: 'prefill', seq: 64, context: 4096 }), [], 'a prefill reads its prompt, not the context');
+  assert.deepEqual(profile({ ...gpt2, maxPositions: null }, hw, { ...DECODE, context: 2048 }).model.notes.filter((n) => n.includes('max_position_embeddings')), [], 'no stated limit: nothing to say');
   // The first assumption: the pass, the batch, the degree and how it was chosen.
   const first = (w: Workload, machine = hw) => profile(gpt2, machine, w).assumptions[0];
   assert.equal(first({ ...DECODE, tp: 2 }), 'A simulation of one decode step with 1024 tokens of context at batch 8, tensor-parallel over 2 chips, on the "dimc" hardware profile.');
