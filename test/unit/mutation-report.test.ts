@@ -867,6 +867,29 @@ test('the report of GPT-2 on dimc: schema, names, notes, runs of consecutive lay
   assert.deepEqual(gaps.layers.map((l) => [l.index, l.count, l.kind]), [[0, 3, 'decoder'], [5, 2, 'decoder'], [7, 1, 'head']]);
 });
 
+test('each site of Llama-3.2-1B on dimc: its norm, consumers, depths tried and the depth chosen, in the reason', async () => {
+  const spec = await loadFixture('Llama-3.2-1B-Instruct');
+  const dimc = getPreset('dimc');
+  const r = profile(spec, dimc, DECODE);
+  const decisions = simulate(spec, dimc, DECODE).kinds[0]!.sites;
+  const text = { linear: 'after the linear layer', rope: 'after RoPE', attention: 'on the attention logits, before the exp', down: 'after the down projection' } as const;
+  let withDepths = 0;
+  r.layerKinds[0]!.sites.forEach((site, i) => {
+    const d = decisions[i]!;
+    assert.equal(site.norm, d.site.norm?.name ?? null);
+    assert.deepEqual(site.consumers, d.site.consumers.map((c) => c.name));
+    assert.deepEqual(site.depthUs, d.depthNs.map(({ depth, ns }) => ({ depth, us: ns / 1000 })));
+    const byDepth = d.depthNs.length > 1 ? `; by depth: ${d.depthNs.map(({ depth, ns }) => `${depth} ${(ns / 1000).toFixed(3)} µs`).join(', ')}` : '';
+    if (d.depthNs.length > 1) withDepths++;
+    if (site.decision === 'defer') {
+      const where = d.site.kind === 'softmax' ? 'after ·V' : text[d.depth!];
+      assert.equal(site.reason, `deferred ${where}: the layer takes ${(d.deferredNs / 1000).toFixed(3)} µs instead of ${(d.keptNs / 1000).toFixed(3)} µs${byDepth}`);
+    }
+  });
+  assert.ok(withDepths > 0, 'some site tried more than one depth');
+  assert.ok(r.layerKinds[0]!.sites.some((x) => x.norm !== null) && r.layerKinds[0]!.sites.some((x) => x.norm === null), 'norm sites and the Softmax');
+});
+
 test('more runs of identical layers than the list holds: the first 1,000 listed, and a note says so', async () => {
   const gpt2 = await loadFixture('GPT-2');
   const decoder = gpt2.layerKinds[0]!;
