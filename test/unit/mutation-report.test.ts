@@ -722,6 +722,11 @@ test('parameters per device: a column split divides the bias with the outputs, a
   assert.equal(gpt2.params.total, 12 * whole + other);
   assert.deepEqual(paramsPerDevice(gpt2, 2), { linears: 12 * perLayer, other });
   assert.deepEqual(paramsPerDevice(gpt2, 1), { linears: 12 * whole, other });
+  // Mixtral at TP 2: q and o halved (4,096 × 2,048 each), k and v (4,096 × 512 each), each of the 8 experts'
+  // w1, w3 (4,096 × 7,168) and w2 (7,168 × 4,096) halved, the router (4,096 × 8) whole; lm_head 4,096 × 16,000.
+  const mixtral = await loadFixture('Mixtral-8x7B-v0.1');
+  const mixtralLayer = 4096 * 2048 * 2 + 4096 * 512 * 2 + 8 * (4096 * 7168 * 2 + 7168 * 4096) + 4096 * 8;
+  assert.equal(paramsPerDevice(mixtral, 2).linears, 32 * mixtralLayer + 4096 * 16_000);
 });
 
 test('memory: what does not fit is named, with its bytes and the tier (hand-set sizes)', async () => {
