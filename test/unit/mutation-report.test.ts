@@ -14,7 +14,7 @@ import { REPORT_FORMATS, formatCsv, formatMarkdown, formatTable, toChromeTrace }
 import { formatNumerics, numericsOptionsFor, numericsPass } from '../../src/core/report/numerics';
 import { profile, reportOf, shownSpec } from '../../src/core/report/profile';
 import type { LayerKindResult, Report } from '../../src/core/report/types';
-import { simulate } from '../../src/core/sim/simulate';
+import { engineBusyNs, simulate } from '../../src/core/sim/simulate';
 import type { NumericsEntry, NumericsResult } from '../../src/core/numerics/types';
 import { checkWorkloadForModel, DEFAULT_WORKLOAD, type Workload } from '../../src/core/workload';
 import { loadFixture } from './helpers/fixtures';
@@ -867,6 +867,16 @@ test('the report of GPT-2 on dimc: schema, names, notes, runs of consecutive lay
     r.layers[0]!.sites.map((x) => [x.name, x.kind, x.decision, x.reason.startsWith('deferred '), Math.abs(x.savedUs - (decisions.find((d) => d.site.name === x.name)!.keptNs - decisions.find((d) => d.site.name === x.name)!.deferredNs) / 1000) < 1e-12]),
     decisions.map((d) => [d.site.name, d.site.kind, 'defer', true, true]),
   );
+  // Each engine's busy time, in µs, from the simulator's own sum.
+  for (const pick of ['baseline', 'deferred'] as const) {
+    const ns = engineBusyNs(sim.kinds[0]![pick]);
+    assert.deepEqual(r.layerKinds[0]!.busyUs[pick], Object.fromEntries(Object.entries(ns).map(([e, v]) => [e, v / 1000])));
+  }
+  // On the H100 the fused attention already defers the Softmax: ineligible, with the site's own reason, nothing saved.
+  const h100 = profile(gpt2, getPreset('gpu-h100'), DECODE).layerKinds[0]!.sites.find((x) => x.kind === 'softmax')!;
+  assert.equal(h100.decision, 'ineligible');
+  assert.match(h100.reason, /^already deferred by the baseline kernel: a fused \(FlashAttention-style\) attention/);
+  assert.equal(h100.savedUs, 0);
   // A kind whose layers are not all consecutive: one run per stretch (0–2 and 5–6), then the head.
   const gaps = profile({ ...gpt2, layers: 7, layerKinds: [{ ...gpt2.layerKinds[0]!, layers: [0, 1, 2, 5, 6] }] }, dimc, DECODE);
   assert.deepEqual(gaps.layers.map((l) => [l.index, l.count, l.kind]), [[0, 3, 'decoder'], [5, 2, 'decoder'], [7, 1, 'head']]);
