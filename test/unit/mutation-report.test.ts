@@ -778,6 +778,7 @@ test('memory tiers: resident linears in the fastest tier, the rest where the pro
     { tier: 'lpddr5x', holds: ['weights'], usedBytes: rest, capacityBytes: 256e9, fits: true },
   ];
   assert.deepEqual(memoryOf(gpt2, dimc, DECODE, 'bf16').tiers, expected);
+  assert.deepEqual(memoryOf(gpt2, dimc, DECODE, 'bf16').perDevice, { weightBytes: linears + rest, kvBytes: kv, activationBytes: act, totalBytes: linears + rest + kv + act });
   // The fastest tier by bandwidth, wherever it is listed.
   const reversed = { ...dimc, memory: { ...dimc.memory, tiers: [...dimc.memory.tiers].reverse() } };
   assert.deepEqual(memoryOf(gpt2, reversed, DECODE, 'bf16').tiers, [...expected].reverse());
