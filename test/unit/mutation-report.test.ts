@@ -973,3 +973,13 @@ test('an encoder-only model: the report says there is no decode step, in its own
   // Not the simulator's refusal of a decode step passed on ("No time per output token: …"): the reason itself.
   assert.deepEqual(r.endToEnd.notes, ['An encoder-only model has no decode step: no time per output token or tokens/s.']);
 });
+
+test('a hybrid model’s head comes after its last layer, not on a profiled layer’s index (Jamba)', async () => {
+  // Jamba-v0.1's config: 32 layers, attention every 8th from layer 4, so layers 4, 12, 20 and 28 are
+  // profiled and the 28 Mamba layers are left out; the head follows layer 31, at index 32.
+  const spec = await loadFixture('Jamba-v0.1');
+  const report = profile(spec, getPreset('gpu-h100'), { ...DEFAULT_WORKLOAD, tp: 1 });
+  const decoders = report.layers.filter((l) => l.kind !== 'head').map((l) => l.index);
+  assert.deepEqual(decoders, [4, 12, 20, 28]);
+  assert.deepEqual(report.layers.filter((l) => l.kind === 'head').map((l) => l.index), [32]);
+});

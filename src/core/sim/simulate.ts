@@ -130,7 +130,7 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   );
   const head = headSitesOf(spec);
   if (head.length > 0) {
-    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [spec.layers], head, graphsOf('head', (c, d) => buildHeadGraph(spec, c, d)!), cost, !cache));
+    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [headIndex(spec)], head, graphsOf('head', (c, d) => buildHeadGraph(spec, c, d)!), cost, !cache));
   }
   return { dtype, kinds };
 }
@@ -399,6 +399,17 @@ function simulateKind(
       return decisions();
     },
   };
+}
+
+/**
+ * The head's index: one past the model's last layer. Layers are numbered across the whole model, so
+ * that is the profiled count, unless layers were left out (a hybrid's Mamba layers) after the last one.
+ */
+function headIndex(spec: ModelSpec): number {
+  let last = spec.layers - 1;
+  for (const kind of spec.layerKinds) for (const i of kind.layers) last = Math.max(last, i);
+  for (const skipped of spec.skippedLayers) for (const i of skipped.indices) last = Math.max(last, i);
+  return last + 1;
 }
 
 /** A value computed on first use, then kept. */
