@@ -175,7 +175,7 @@ export const FAMILIES: FamilyDescriptor[] = [
   }),
   decoder('phi3', { fused: true, slidingWindow: 'all' }, {
     architecture: /^Phi3/,
-    // The converter writes sliding_window 0 for a config without one (Phi-4): no window.
+    // The converter writes sliding_window 0 for a config without one (Phi-4): read it as no sliding window at all.
     gguf: { arch: 'phi3', derive: (c) => { if (c['sliding_window'] === 0) delete c['sliding_window']; } },
   }),
   decoder('gpt_oss', { slidingWindow: 'all', moe: 'gpt-oss' }, {
