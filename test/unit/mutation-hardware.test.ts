@@ -16,6 +16,18 @@ import { expectedText, PROFILE_SPEC, type LeafSpec, type ObjectSpec } from '../.
 import { parseHardwareProfile } from '../../src/core/hardware/profile-file';
 import { validateHardwareProfile } from '../../src/core/hardware/validate';
 
+/** The message validateHardwareProfile refuses `value` with, or 'accepted'. */
+function refused(value: unknown): string {
+  try {
+    validateHardwareProfile(value, 'p.json');
+  } catch (err) {
+    assert.ok(err instanceof InputError, String(err));
+    return err.message;
+  }
+  return 'accepted';
+}
+
+
 /** A user's profile with chosen numbers: grouped thousands, a fraction of peak, two tiers, long notes. */
 function mini(extra: Record<string, unknown> = {}) {
   return validateHardwareProfile(
@@ -215,15 +227,6 @@ test('a user file named like a preset takes its file\'s name, and says so', () =
 
 test('the lists a profile may hold are capped before they are walked; sources have ids and citations', () => {
   const h100 = getPreset('gpu-h100');
-  const refused = (value: unknown) => {
-    try {
-      validateHardwareProfile(value, 'p.json');
-    } catch (err) {
-      assert.ok(err instanceof InputError, String(err));
-      return err.message;
-    }
-    return 'accepted';
-  };
   const tiers = (n: number) => ({ ...h100, provenance: {}, memory: { ...h100.memory, tiers: Array.from({ length: n }, (_, i) => ({ name: i === 0 ? 'hbm3' : `t${i}`, bandwidthGBps: 1, capacityGB: 1 })) } });
   assert.equal(refused(tiers(16)), 'accepted');
   assert.equal(refused(tiers(17)), 'p.json: memory.tiers: expected at most 16 memory tiers, found 17');
@@ -329,15 +332,6 @@ test('resolving a path: what each wrong segment expected, and where it was', () 
 
 test('validation messages for a calibration record, a peak-rate table, a missing table or list, and provenance that is no object', () => {
   const h100 = getPreset('gpu-h100');
-  const refused = (value: unknown) => {
-    try {
-      validateHardwareProfile(value, 'p.json');
-    } catch (err) {
-      assert.ok(err instanceof InputError, String(err));
-      return err.message;
-    }
-    return 'accepted';
-  };
   const calibration = { device: 'NVIDIA H100', date: '2026-12-06', measurements: 40, shapes: { mMin: 1, mMax: 64, kMax: 4096, nMax: 4096 } };
   const withCalibration = (c: unknown) => refused({ ...h100, provenance: {}, calibration: c });
   assert.equal(withCalibration(calibration), 'accepted');
@@ -419,15 +413,6 @@ test('hardware show: every field of a profile that sets them all, by its label, 
 
 test('unknown fields: one is named with what the object takes, several are listed; dtypes are said as dtypes', () => {
   const h100 = getPreset('gpu-h100');
-  const refused = (value: unknown) => {
-    try {
-      validateHardwareProfile(value, 'p.json');
-    } catch (err) {
-      assert.ok(err instanceof InputError, String(err));
-      return err.message;
-    }
-    return 'accepted';
-  };
   const top = 'name, title, description, defaultDtype, computeUnits, matrix, vector, collective, memory, kernels, $schema, provenance, sources, calibration';
   assert.equal(refused({ ...h100, provenance: {}, zz: 1 }), `p.json: zz: expected only the fields of a hardware profile: ${top}, found an unknown field "zz"`);
   assert.equal(refused({ ...h100, provenance: {}, zz: 1, yy: 2 }), `p.json: expected only the fields of a hardware profile: ${top}, found unknown fields "zz", "yy"`);
