@@ -82,6 +82,7 @@ test('text helpers: numbers, units, counts, ranges and cells, written out by han
   assert.equal(num(0, 0), '0', 'no decimals: no point');
   assert.equal(num(Infinity), 'Infinity');
   assert.equal(num(NaN), 'NaN');
+  assert.equal(num(-Infinity), '-Infinity', 'as JavaScript writes it, not with the minus sign of finite numbers');
   assert.equal(percent(12.345), '12.3%');
   assert.equal(percent(5, 0), '5%');
   assert.equal(tokenRate(100), '100 tokens/s', 'whole tokens from 100 up');
@@ -91,6 +92,9 @@ test('text helpers: numbers, units, counts, ranges and cells, written out by han
   assert.equal(duration(999_995), '1.00 s');
   assert.equal(duration(-2_000_000), '−2.00 s');
   assert.equal(duration(-999.96), '−1.00 ms');
+  // 999.95 µs would print as 1,000.0 µs: from there it is in ms.
+  assert.equal(duration(999.95), '1.00 ms');
+  assert.equal(duration(999.94), '999.9 µs');
   // 128 KiB = 131,072 B; three digits before the point: no decimal.
   assert.equal(byteCount(131_072, 1024), '128 KiB');
   assert.equal(byteCount(1500, 1000), '1.5 KB');
@@ -103,6 +107,10 @@ test('text helpers: numbers, units, counts, ranges and cells, written out by han
   assert.equal(byteCount(2.5e12, 1000), '2.5 TB');
   // Past the largest unit the count stays in it.
   assert.equal(byteCount(5e15, 1000), '5,000 TB');
+  assert.equal(byteCount(2 * 1024 ** 4, 1024), '2.0 TiB');
+  // From 100 of a unit up, no decimal: 100 KiB = 102,400 B.
+  assert.equal(byteCount(102_400, 1024), '100 KiB');
+  assert.equal(byteCount(99_999, 1000), '100.0 KB', 'just under 100 KB: one decimal, which rounds up');
   assert.equal(count(8_030_261_248), '8.03 B');
   assert.equal(count(1e12), '1.00 T');
   assert.equal(count(1e9), '1.00 B');
@@ -273,6 +281,7 @@ test('sweep grid: its size, its ranges as written, and the point limit', async (
   const grid = { seq: [1, 2], batch: [1], context: [1, 2, 3], tp: [1], ranges: ['a.b=1,2', 'c=x'] };
   assert.equal(sweepSize(grid), 12, '2 × 1 × 3 × 1 × 2 × 1');
   assert.equal(sweepSize({ ...grid, ranges: [] }), 6);
+  assert.equal(sweepSize({ ...grid, tp: [1, 2], ranges: [] }), 12, 'two degrees double it');
   for (const bad of ['=1', 'a.b=', 'a.b=,', 'a.b= , ', 'noequals']) {
     assert.throws(() => sweepSize({ ...grid, ranges: [bad] }), (e: unknown) => e instanceof InputError && e.message === `--set-range: ${bad}: expected path=v1,v2,… with at least one value`, bad);
   }
@@ -676,6 +685,14 @@ test('the report says what it cannot show and how it was set up: long names, pos
   assert.match(weights(hw)!, /^Weights are resident in the matrix engine/);
   assert.equal(weights(h100), 'Weights stream from "hbm3" inside each matmul (roofline).');
   assert.equal(weights(applyOverrides(hw, ['matrix.weightsResident=false'])), 'Weights stream from "lpddr5x", fetched ahead by the memory engine.');
+  // The launch and the memory system: a captured graph in decode with its cost per kernel, or every kernel
+  // on its own; the share of peak bandwidth as a whole percent (gpu-h100's memory efficiency is 0.76).
+  assert.ok(kernels(h100)!.endsWith('; norms one fused kernel; decode as a captured graph (1000 ns per kernel).'), kernels(h100));
+  assert.ok(kernels(hw)!.endsWith('; every kernel launched on its own.'), kernels(hw));
+  const memoryLine = (machine: typeof hw) => profile(gpt2, machine, DECODE).assumptions.find((a) => a.startsWith('One memory system'));
+  assert.equal(memoryLine(h100), 'One memory system: weight streams, KV-cache reads and elementwise passes over activations in "hbm3" share its bandwidth (at 76% of peak).');
+  assert.equal(memoryLine(hw), 'One memory system: weight streams and KV-cache reads share its bandwidth (at 100% of peak).');
+  assert.equal(profile(gpt2, h100, DECODE).assumptions.filter((a) => a.startsWith('Layers ')).length, 0, 'no layer left out: nothing said');
   // Jamba's Mamba layers are left out, and the report says which.
   const jamba = await loadFixture('Jamba-v0.1');
   const skipped = jamba.skippedLayers[0]!;
@@ -762,6 +779,10 @@ test('activations on one device: two residual streams and the widest output per 
   // A sliding window keeps its window of keys: 4,096 instead of the 10,000 a full layer reads.
   const windowed = { ...gpt2, layerKinds: gpt2.layerKinds.map((k) => ({ ...k, attention: { ...k.attention, window: 4096 } })) };
   assert.equal(activationBytes(windowed, eager, w('decode', 8, 1, 9999), 2), 2 * (8 * 4608 + 8 * 12 * 4096));
+  // An MoE layer's widest output is a routed projection's for each active expert: Mixtral's w1 and w3
+  // (14,336 wide) for its 2 of 8 experts, 28,672 per row; 128 rows × (2 × 4,096 + 28,672), past the 32,000 logits.
+  const mixtral = await loadFixture('Mixtral-8x7B-v0.1');
+  assert.equal(activationBytes(mixtral, flash, w('prefill', 1, 128, 1), 2), 2 * 128 * (2 * 4096 + 2 * 14_336));
 });
 
 test('memory tiers: resident linears in the fastest tier, the rest where the profile puts it (GPT-2 bf16 on dimc, by hand)', async () => {

@@ -37,8 +37,9 @@ export const MAX_SWEEP_POINTS = 100_000;
 
 function parseRange(text: string): { path: string; values: string[] } {
   const eq = text.indexOf('=');
+  // No path before an '=' (or no '='): no values, refused below.
   const values = eq > 0 ? text.slice(eq + 1).split(',').filter((v) => v.trim() !== '') : [];
-  if (eq <= 0 || values.length === 0) throw new InputError('--set-range', text, 'path=v1,v2,… with at least one value');
+  if (values.length === 0) throw new InputError('--set-range', text, 'path=v1,v2,… with at least one value');
   return { path: text.slice(0, eq).trim(), values: values.map((v) => v.trim()) };
 }
 
