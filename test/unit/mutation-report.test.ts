@@ -268,6 +268,8 @@ test('sweep text: the lines above the table and each cell (hand-set points)', ()
   assert.deepEqual(lines[6]!.trim().split(/\s+/), ['128', '16', '256', '2', '100', '1,234.50', '1,000.00', '5.5%', '40.0%', '25.0%'].map((c, i) => (i === 7 ? `${(5.55).toFixed(1)}%` : c)));
   assert.equal(lines.at(-1), '', 'ends with a newline');
   assert.equal(lines.length, 8);
+  // Every column is right-aligned: the shorter batch (1 under 16) is padded on its left.
+  assert.ok(lines[5]!.startsWith('128      1'), lines[5]);
   const prefill = formatSweep([], hw, { ...DECODE, phase: 'prefill', seq: 512, tp: 16, tpChosen: 'smallest-that-fits' }).split('\n');
   assert.equal(prefill[0], 'Sweep of 0 points, prefill, on "dimc": simulated estimates, not measurements.');
   assert.equal(prefill[1], '(seq is the prompt length; context is unused)');
@@ -619,6 +621,9 @@ test('sweep points: in the order tp, batch, seq, context, machines innermost, ea
   const expected: [number, number, string][] = [];
   for (const batch of [1, 4]) for (const context of [128, 256]) for (const hop of ['0', '96']) expected.push([batch, context, hop]);
   assert.deepEqual(points.map((p) => [p.batch, p.context, p.set['collective.hopLatencyNs']]), expected);
+  // Each point has exactly its workload, the values set, and the eight totals: nothing more.
+  const fields = ['phase', 'seq', 'batch', 'context', 'tp', 'set', 'baselineUs', 'deferredUs', 'savedUs', 'savedPct', 'collectiveShareBaselinePct', 'hiddenCollectivePct', 'exposedCollectiveBaselineUs', 'exposedCollectiveDeferredUs'];
+  for (const p of points) assert.deepEqual(Object.keys(p).sort(), [...fields].sort());
   for (const p of points) {
     assert.equal(p.phase, 'decode');
     assert.equal(p.seq, 64);
