@@ -83,7 +83,8 @@ export function measuredWorkload(m: Measurements): Workload {
 /** The base profile with the harness's software stack, checked to be one the fit can write back into. */
 export function harnessProfile(base: HardwareProfile, dtype: Dtype, file: string): HardwareProfile {
   const mem = base.memory;
-  if (mem.activationsTier === undefined || mem.activationsTier !== mem.weightsTier) {
+  // No activation tier (activations kept in the compute units) never equals the weights' tier name.
+  if (mem.activationsTier !== mem.weightsTier) {
     throw new InputError(file, 'memory', 'a base profile whose weights and activations share one memory tier (a CPU or GPU preset)', `weights in ${mem.weightsTier}, activations in ${mem.activationsTier ?? 'the compute units'}`);
   }
   if (!base.matrix.peakTflops[dtype]) {
