@@ -7,7 +7,7 @@ import { LayerBuilder } from './attention-ops';
 import { activationCost, OPS, rowsFor, tileOf, vec, type DeferChoice, type GraphContext, type PendingScale } from './context';
 import type { LayerGraph } from './ops';
 import { headsOf, shardOf } from './shard';
-import { headSites, layerSites, type Site } from './sites';
+import { headSites, sitesOfKind, type Site } from './sites';
 
 export { keysPerQuery, rowsFor, SECOND_STREAM_MIN_ROWS, type DeferChoice, type GraphContext, type PendingScale } from './context';
 
@@ -36,7 +36,7 @@ class BlockAssembler {
     attention: GraphContext['attention'],
     positions: ModelSpec['positions'],
   ) {
-    this.sites = layerSites(kind, attention, positions);
+    this.sites = sitesOfKind(kind, attention, positions);
   }
 
   /** Builds a norm site (if the norm exists) and returns what its output is ready after; `vectors` per token (heads of a QK norm). */
