@@ -5,7 +5,7 @@
 import type { AttentionKernel, DeferredStatistic, EagerNormMultiply, NormKernel } from '../hardware/profile';
 import type { Activation, AttentionSpec, LayerKind, ModelSpec } from '../model/spec';
 import type { DeferDepth, Phase, SoftmaxOffset } from '../terms';
-import type { Op, Work } from './ops';
+import type { Op, Tile, Work } from './ops';
 import type { Site } from './sites';
 
 /** Everything about the pass and the machine that changes the shape of a layer's graph. */
@@ -81,8 +81,15 @@ export function activationCost(activation: Activation): { ops: number; exps: num
 /** What an op is part of, beyond its role and site (ops.ts): set where the op is built. */
 export type OpAbout = Pick<Op, 'linear' | 'tile' | 'attention' | 'normStep'>;
 
+// Tiles by count, then index: ops share them (nothing changes a tile), so a graph build allocates none.
+const TILES: Tile[][] = [];
+
 /** Tile t (0-based) of `count`. */
-export const tileOf = (index: number, count: number) => ({ index, count });
+export function tileOf(index: number, count: number): Tile {
+  let ofCount = TILES[count];
+  if (!ofCount) TILES[count] = ofCount = Array.from({ length: count }, (_, i) => ({ index: i, count }));
+  return ofCount[index]!;
+}
 
 export type VectorExtra = Partial<Pick<Extract<Work, { kind: 'vector' }>, 'exps' | 'rsqrts' | 'divs'>>;
 

@@ -50,12 +50,16 @@ export class OpBuilder {
     const m = this.rows * active;
     const { count: tiles, byRows } = this.tiling();
     const bytes = this.ctx.weightsResident ? 0 : (k * n * touched * this.ctx.weightBytes) / tiles;
+    const loads = bytes > 0 && this.ctx.prefetch;
+    // Every tile does the same work (and loads the same bytes): one object each, shared by the tiles.
+    const work: Work = { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } };
+    const load: Work | null = loads ? { kind: 'memory', bytes, tier: 'weights' } : null;
     const ids: number[] = [];
     for (let t = 0; t < tiles; t++) {
-      const all = [...deps, ...(tileDeps ? tileDeps(t) : [])];
+      let inputs = tileDeps ? (deps.length === 0 ? tileDeps(t) : deps.concat(tileDeps(t))) : deps;
       const tile = tileOf(t, tiles);
-      if (bytes > 0 && this.ctx.prefetch) {
-        all.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
+      if (load) {
+        inputs = inputs.concat(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: load, deps: [] }));
       }
       ids.push(
         this.g.add({
@@ -65,8 +69,8 @@ export class OpBuilder {
           tile,
           engine: 'matrix',
           category: 'linear',
-          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } },
-          deps: all,
+          work,
+          deps: inputs,
           site,
           continues: t > 0,
         }),
@@ -119,7 +123,6 @@ export class OpBuilder {
   epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, about: OpAbout, extra: VectorExtra = {}, continues = false, joinsStream = false): number {
     const fused = this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
     return this.g.add({
-      ...(joinsStream ? { joinsStream } : {}),
       name,
       role,
       linear: about?.linear,
@@ -133,6 +136,7 @@ export class OpBuilder {
       site,
       fused,
       continues,
+      joinsStream: joinsStream || undefined,
     });
   }
 }
