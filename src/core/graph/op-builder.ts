@@ -115,13 +115,23 @@ export class OpBuilder {
     return [this.g.add({ name, role: 'all-reduce', engine: 'collective', category: 'allreduce', work: { kind: 'allreduce', bytes: this.act(this.rows * width) }, deps })];
   }
 
+  /** Whether epilogues run inside the matmul that produces their input (PyTorch's eager kernels fuse nothing). */
+  private get epiloguesFuse(): boolean {
+    return this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
+  }
+
   /**
-   * An epilogue on one matmul tile: inside the matmul where epilogues fuse (a few ALU ops per output
-   * on values in registers, no memory pass), else an elementwise pass over the output that reads it,
-   * reads one statistic per row and writes it back. PyTorch's eager kernels fuse nothing.
+   * The work of an epilogue over `elements` outputs of `rows` rows: a few ALU ops per output inside the
+   * matmul where epilogues fuse (values in registers, no memory pass), else an elementwise pass that
+   * reads the output and one statistic per row and writes the output back.
    */
-  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, about: OpAbout, extra: VectorExtra = {}, continues = false, joinsStream = false): number {
-    const fused = this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
+  epilogueWork(elements: number, ops: number, rows: number, extra: VectorExtra = {}): Work {
+    return vec(elements, ops, this.epiloguesFuse ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra);
+  }
+
+  /** An epilogue on one matmul tile, doing `work` (epilogueWork): on the matrix engine where epilogues fuse. */
+  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', work: Work, deps: number[], site: string, about: OpAbout, continues = false, joinsStream = false): number {
+    const fused = this.epiloguesFuse;
     return this.g.add({
       name,
       role,
@@ -131,12 +141,24 @@ export class OpBuilder {
       normStep: about?.normStep,
       engine: fused ? 'matrix' : 'vector',
       category: 'epilogue',
-      work: vec(elements, ops, fused ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra),
+      work,
       deps,
       site,
       fused,
       continues,
       joinsStream: joinsStream || undefined,
     });
+  }
+
+  /**
+   * A deferred scale r on each output tile of `lin`, `elements` values each, once r is `gathered`. The
+   * first tile also computes r (one rsqrt per row); the other tiles share one work object.
+   */
+  scaleEachTile(lin: LinearSpec, tiles: number[], elements: number, ops: number, gathered: number, site: string): number[] {
+    const count = tiles.length;
+    const rows = this.rows / count;
+    const first = this.epilogueWork(elements, ops, rows, { rsqrts: this.rows });
+    const rest = count > 1 ? this.epilogueWork(elements, ops, rows) : first;
+    return tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${count}]`, 'norm-scale', t === 0 ? first : rest, [tile, gathered], site, { linear: lin, tile: tileOf(t, count) }, t > 0));
   }
 }
