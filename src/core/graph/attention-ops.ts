@@ -3,7 +3,7 @@
  * the layer builder (op-builder.ts, norm-ops.ts), and the class the block assembler (layer.ts) uses.
  */
 import type { AttentionSpec } from '../model/spec';
-import { keysPerQuery, tileOf, vec, type OpAbout, type PendingScale } from './context';
+import { keysPerQuery, tileOf, tileTag, vec, type OpAbout, type PendingScale } from './context';
 import type { Work } from './ops';
 import { NormOpBuilder } from './norm-ops';
 import { headsOf } from './shard';
@@ -44,7 +44,7 @@ export class LayerBuilder extends NormOpBuilder {
       // With the norm's scales deferred into the attention, the kernel scales each logit by r_q·r_k before its exp.
       const deps = logitScale ? [...qkDeps, ...vDeps, logitScale.gathered] : [...qkDeps, ...vDeps];
       for (let t = 0; t < tiles; t++) {
-        const tag = tiles > 1 ? `[${t + 1}/${tiles}]` : '';
+        const tag = tiles > 1 ? tileTag(t, tiles) : '';
         outs.push(this.g.add({ name: `${prefix}flash_attention${tag}`, role: 'attention-fused', tile: tileOf(t, tiles), attention, engine: 'matrix', category: 'attention', work, deps, site: logitScale?.site.id, continues: t > 0 }));
       }
       return outs;
@@ -74,7 +74,7 @@ export class LayerBuilder extends NormOpBuilder {
       divideAfterV: this.epilogueWork(rowsPerTile * vDim, online ? 2 : 1, rowsPerTile, { divs: rowsPerTile, exps: online ? rowsPerTile : 0 }),
     } satisfies Record<string, Work>;
     for (let t = 0; t < tiles; t++) {
-      const tag = tiles > 1 ? `[${t + 1}/${tiles}]` : '';
+      const tag = tiles > 1 ? tileTag(t, tiles) : '';
       const about: OpAbout = { tile: tileOf(t, tiles), attention };
       // q·Kᵀ needs q and k only; V is needed by p·V.
       let deps = qkDeps;

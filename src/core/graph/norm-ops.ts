@@ -5,7 +5,7 @@
  */
 import type { NormKernel } from '../hardware/profile';
 import type { LinearSpec, NormSpec } from '../model/spec';
-import { OPS, SECOND_STREAM_MIN_ROWS, STAT_BYTES, tileOf, vec, type PendingScale } from './context';
+import { OPS, SECOND_STREAM_MIN_ROWS, STAT_BYTES, tileOf, tileTag, vec, type PendingScale } from './context';
 import { OpBuilder } from './op-builder';
 import type { NormStep, Work } from './ops';
 import { shardOf } from './shard';
@@ -72,7 +72,7 @@ export class NormOpBuilder extends OpBuilder {
       const first = chunk(rows);
       const rest = count > 1 ? chunk(0) : first;
       const deps = [gathered];
-      return Array.from({ length: count }, (_, t) => this.vector(`${norm.name}.apply[${t + 1}/${count}]`, 'norm-apply', t === 0 ? first : rest, deps, 'norm-apply', site, t > 0, { normStep: 'chunk', tile: tileOf(t, count) }));
+      return Array.from({ length: count }, (_, t) => this.vector(`${norm.name}.apply${tileTag(t, count)}`, 'norm-apply', t === 0 ? first : rest, deps, 'norm-apply', site, t > 0, { normStep: 'chunk', tile: tileOf(t, count) }));
     }
     const f32 = 4;
     const kernels: [string, NormStep, Work][] = [];

@@ -5,7 +5,7 @@
  * extend this builder: one class split by concern, since they share the graph and the routing state.
  */
 import type { LinearSpec } from '../model/spec';
-import { STAT_BYTES, tileOf, vec, type DeferChoice, type GraphContext, type OpAbout, type PendingScale, type VectorExtra } from './context';
+import { STAT_BYTES, tileOf, tileTag, vec, type DeferChoice, type GraphContext, type OpAbout, type PendingScale, type VectorExtra } from './context';
 import { GraphBuilder, type LayerGraph, type OpCategory, type OpRole, type Work } from './ops';
 import { shardOf } from './shard';
 
@@ -59,11 +59,11 @@ export class OpBuilder {
       let inputs = tileDeps ? (deps.length === 0 ? tileDeps(t) : deps.concat(tileDeps(t))) : deps;
       const tile = tileOf(t, tiles);
       if (load) {
-        inputs = inputs.concat(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: load, deps: [] }));
+        inputs = inputs.concat(this.g.add({ name: `${lin.name}.load${tileTag(t, tiles)}`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: load, deps: [] }));
       }
       ids.push(
         this.g.add({
-          name: tiles > 1 ? `${lin.name}[${t + 1}/${tiles}]` : lin.name,
+          name: tiles > 1 ? lin.name + tileTag(t, tiles) : lin.name,
           role: 'linear',
           linear: lin,
           tile,
@@ -159,6 +159,6 @@ export class OpBuilder {
     const rows = this.rows / count;
     const first = this.epilogueWork(elements, ops, rows, { rsqrts: this.rows });
     const rest = count > 1 ? this.epilogueWork(elements, ops, rows) : first;
-    return tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${count}]`, 'norm-scale', t === 0 ? first : rest, [tile, gathered], site, { linear: lin, tile: tileOf(t, count) }, t > 0));
+    return tiles.map((tile, t) => this.epilogue(`${lin.name}.scale${tileTag(t, count)}`, 'norm-scale', t === 0 ? first : rest, [tile, gathered], site, { linear: lin, tile: tileOf(t, count) }, t > 0));
   }
 }
