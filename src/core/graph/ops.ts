@@ -108,7 +108,7 @@ export interface Op {
   engine: Engine;
   category: OpCategory;
   work: Work;
-  /** Ids of ops that must finish first; always smaller than `id`. */
+  /** Ids of ops that must finish first; always smaller than `id`. Like `work` and `tile`, possibly shared with other ops: never changed once built. */
   deps: number[];
   /** The rewrite site this op belongs to, if any. */
   site?: string;
