@@ -5,7 +5,7 @@
 import type { AttentionKernel, DeferredStatistic, EagerNormMultiply, NormKernel } from '../hardware/profile';
 import type { Activation, AttentionSpec, LayerKind, ModelSpec } from '../model/spec';
 import type { DeferDepth, Phase, SoftmaxOffset } from '../terms';
-import type { Op, Work } from './ops';
+import type { Op, Tile, Work } from './ops';
 import type { Site } from './sites';
 
 /** Everything about the pass and the machine that changes the shape of a layer's graph. */
@@ -81,8 +81,25 @@ export function activationCost(activation: Activation): { ops: number; exps: num
 /** What an op is part of, beyond its role and site (ops.ts): set where the op is built. */
 export type OpAbout = Pick<Op, 'linear' | 'tile' | 'attention' | 'normStep'>;
 
+// Tiles and their tags by count, then index: made once and shared by every op of every graph (nothing
+// changes them), so a build allocates neither the tiles nor the tags of its ops' names.
+const TILES: { tile: Tile; tag: string }[][] = [];
+
+function tilesOf(count: number): { tile: Tile; tag: string }[] {
+  let tiles = TILES[count];
+  if (!tiles) TILES[count] = tiles = Array.from({ length: count }, (_, index) => ({ tile: { index, count }, tag: `[${index + 1}/${count}]` }));
+  return tiles;
+}
+
 /** Tile t (0-based) of `count`. */
-export const tileOf = (index: number, count: number) => ({ index, count });
+export function tileOf(index: number, count: number): Tile {
+  return tilesOf(count)[index]!.tile;
+}
+
+/** The tag of tile t (0-based) of `count` in an op's name: `[t+1/count]`. */
+export function tileTag(index: number, count: number): string {
+  return tilesOf(count)[index]!.tag;
+}
 
 export type VectorExtra = Partial<Pick<Extract<Work, { kind: 'vector' }>, 'exps' | 'rsqrts' | 'divs'>>;
 

@@ -4,10 +4,10 @@
  */
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
 import { LayerBuilder } from './attention-ops';
-import { activationCost, OPS, rowsFor, tileOf, vec, type DeferChoice, type GraphContext, type PendingScale } from './context';
+import { activationCost, OPS, rowsFor, vec, type DeferChoice, type GraphContext, type PendingScale } from './context';
 import type { LayerGraph } from './ops';
 import { headsOf, shardOf } from './shard';
-import { headSites, layerSites, type Site } from './sites';
+import { headSites, sitesOfKind, type Site } from './sites';
 
 export { keysPerQuery, rowsFor, SECOND_STREAM_MIN_ROWS, type DeferChoice, type GraphContext, type PendingScale } from './context';
 
@@ -36,7 +36,7 @@ class BlockAssembler {
     attention: GraphContext['attention'],
     positions: ModelSpec['positions'],
   ) {
-    this.sites = layerSites(kind, attention, positions);
+    this.sites = sitesOfKind(kind, attention, positions);
   }
 
   /** Builds a norm site (if the norm exists) and returns what its output is ready after; `vectors` per token (heads of a QK norm). */
@@ -182,7 +182,7 @@ class BlockAssembler {
       }
       // ReLU(r·a) = r·ReLU(a): the MLP ran on raw rows; r (r² when gated) scales the down projection's output.
       const perTile = (b.rows * shardOf(path.down, b.ctx.tp).n) / downs.length;
-      outs.push(...downs.map((tile, t) => b.epilogue(`${path.down!.name}.scale[${t + 1}/${downs.length}]`, 'norm-scale', perTile, OPS.scale, b.rows / downs.length, [tile, late.gathered], late.site.id, { linear: path.down!, tile: tileOf(t, downs.length) }, { rsqrts: t === 0 ? b.rows : 0 }, t > 0)));
+      outs.push(...b.scaleEachTile(path.down, downs, perTile, OPS.scale, late.gathered, late.site.id));
     }
     if (!router) return outs;
     // Gate weights need the normalized logits: the softmax over experts waits for the router's scaled output.

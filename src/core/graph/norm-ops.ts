@@ -5,7 +5,7 @@
  */
 import type { NormKernel } from '../hardware/profile';
 import type { LinearSpec, NormSpec } from '../model/spec';
-import { OPS, SECOND_STREAM_MIN_ROWS, STAT_BYTES, tileOf, vec, type PendingScale } from './context';
+import { OPS, SECOND_STREAM_MIN_ROWS, STAT_BYTES, tileOf, tileTag, vec, type PendingScale } from './context';
 import { OpBuilder } from './op-builder';
 import type { NormStep, Work } from './ops';
 import { shardOf } from './shard';
@@ -67,18 +67,12 @@ export class NormOpBuilder extends OpBuilder {
     const ln = norm.kind === 'layernorm';
     const params = this.act(norm.width * (norm.affine === 'weight+bias' ? 2 : 1));
     if (ln || this.ctx.norm === 'fused') {
-      return Array.from({ length: count }, (_, t) =>
-        this.vector(
-          `${norm.name}.apply[${t + 1}/${count}]`,
-          'norm-apply',
-          vec(x / count, ln ? OPS.lnApply : OPS.rmsApply, (2 * this.act(x) + rows * (ln ? 2 : 1) * STAT_BYTES) / count + params, { rsqrts: t === 0 ? rows : 0 }),
-          [gathered],
-          'norm-apply',
-          site,
-          t > 0,
-          { normStep: 'chunk', tile: tileOf(t, count) },
-        ),
-      );
+      // The first chunk also computes r from the statistic (its rsqrts); the others share one work object.
+      const chunk = (rsqrts: number) => vec(x / count, ln ? OPS.lnApply : OPS.rmsApply, (2 * this.act(x) + rows * (ln ? 2 : 1) * STAT_BYTES) / count + params, { rsqrts });
+      const first = chunk(rows);
+      const rest = count > 1 ? chunk(0) : first;
+      const deps = [gathered];
+      return Array.from({ length: count }, (_, t) => this.vector(`${norm.name}.apply${tileTag(t, count)}`, 'norm-apply', t === 0 ? first : rest, deps, 'norm-apply', site, t > 0, { normStep: 'chunk', tile: tileOf(t, count) }));
     }
     const f32 = 4;
     const kernels: [string, NormStep, Work][] = [];
@@ -107,7 +101,7 @@ export class NormOpBuilder extends OpBuilder {
     const ln = norm.kind === 'layernorm';
     const outputs = new Map<LinearSpec, number[]>();
     // The router goes first so that routed experts can depend on its decision.
-    const consumers = [...site.consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router'));
+    const consumers = site.consumers.some((l) => l.role === 'router') ? [...site.consumers].sort((a, b) => Number(b.role === 'router') - Number(a.role === 'router')) : site.consumers;
     const statistic = this.ctx.deferredStatistic;
     // Below its threshold FlashNorm's adaptive dispatch runs the sequential norm: deferral changes nothing.
     const overlaps = statistic !== 'second-stream-from-512' || rows * vectors >= SECOND_STREAM_MIN_ROWS;
@@ -118,7 +112,8 @@ export class NormOpBuilder extends OpBuilder {
       // The normalized rows stream into the matmuls: tile t waits for its own chunk only.
       const { count, byRows } = this.tiling();
       const chunks = this.normApply(norm, gathered, count, site.id, vectors);
-      const chunkDeps = (t: number) => (byRows && chunks.length === count ? [chunks[t]!] : chunks);
+      const ownChunk = byRows && chunks.length === count ? chunks.map((chunk) => [chunk]) : null;
+      const chunkDeps = (t: number) => (ownChunk ? ownChunk[t]! : chunks);
       for (const lin of consumers) outputs.set(lin, this.consumer(lin, [], chunkDeps));
       return { normalized: chunks, outputs };
     }
@@ -138,13 +133,10 @@ export class NormOpBuilder extends OpBuilder {
       if (secondStream) {
         // Joined back from the second stream: one scale kernel over the whole output, after every tile.
         const elements = perTile * tiles.length;
-        outputs.set(lin, [this.epilogue(`${lin.name}.scale`, 'norm-scale', elements, ops, rows, [...tiles, gathered], site.id, { linear: lin }, { rsqrts: rows }, false, !joined++)]);
+        outputs.set(lin, [this.epilogue(`${lin.name}.scale`, 'norm-scale', this.epilogueWork(elements, ops, rows, { rsqrts: rows }), [...tiles, gathered], site.id, { linear: lin }, false, !joined++)]);
         continue;
       }
-      outputs.set(
-        lin,
-        tiles.map((tile, t) => this.epilogue(`${lin.name}.scale[${t + 1}/${tiles.length}]`, 'norm-scale', perTile, ops, rows / tiles.length, [tile, gathered], site.id, { linear: lin, tile: tileOf(t, tiles.length) }, { rsqrts: t === 0 ? rows : 0 }, t > 0)),
-      );
+      outputs.set(lin, this.scaleEachTile(lin, tiles, perTile, ops, gathered, site.id));
     }
     return { normalized: [gathered], outputs };
   }
@@ -155,8 +147,7 @@ export class NormOpBuilder extends OpBuilder {
    * statistic; routed experts wait for the routing decision.
    */
   private consumer(lin: LinearSpec, deps: number[], tileDeps?: (t: number) => number[], site?: string): number[] {
-    const routed = lin.copies !== undefined && this.routing !== null ? [this.routing] : [];
-    const tiles = this.linear(lin, [...deps, ...routed], site, tileDeps);
+    const tiles = this.linear(lin, lin.copies !== undefined && this.routing !== null ? deps.concat(this.routing) : deps, site, tileDeps);
     if (lin.role === 'router') {
       this.routing = this.vector('router.top-k', 'router-top-k', vec(this.rows * lin.out, 1, this.act(this.rows * lin.out)), tiles, 'elementwise');
     }

@@ -5,7 +5,7 @@
  * extend this builder: one class split by concern, since they share the graph and the routing state.
  */
 import type { LinearSpec } from '../model/spec';
-import { STAT_BYTES, tileOf, vec, type DeferChoice, type GraphContext, type OpAbout, type PendingScale, type VectorExtra } from './context';
+import { STAT_BYTES, tileOf, tileTag, vec, type DeferChoice, type GraphContext, type OpAbout, type PendingScale, type VectorExtra } from './context';
 import { GraphBuilder, type LayerGraph, type OpCategory, type OpRole, type Work } from './ops';
 import { shardOf } from './shard';
 
@@ -50,23 +50,27 @@ export class OpBuilder {
     const m = this.rows * active;
     const { count: tiles, byRows } = this.tiling();
     const bytes = this.ctx.weightsResident ? 0 : (k * n * touched * this.ctx.weightBytes) / tiles;
+    const loads = bytes > 0 && this.ctx.prefetch;
+    // Every tile does the same work (and loads the same bytes): one object each, shared by the tiles.
+    const work: Work = { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } };
+    const load: Work | null = loads ? { kind: 'memory', bytes, tier: 'weights' } : null;
     const ids: number[] = [];
     for (let t = 0; t < tiles; t++) {
-      const all = [...deps, ...(tileDeps ? tileDeps(t) : [])];
+      let inputs = tileDeps ? (deps.length === 0 ? tileDeps(t) : deps.concat(tileDeps(t))) : deps;
       const tile = tileOf(t, tiles);
-      if (bytes > 0 && this.ctx.prefetch) {
-        all.push(this.g.add({ name: `${lin.name}.load[${t + 1}/${tiles}]`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: { kind: 'memory', bytes, tier: 'weights' }, deps: [] }));
+      if (load) {
+        inputs = inputs.concat(this.g.add({ name: `${lin.name}.load${tileTag(t, tiles)}`, role: 'weight-load', linear: lin, tile, engine: 'memory', category: 'memory', work: load, deps: [] }));
       }
       ids.push(
         this.g.add({
-          name: tiles > 1 ? `${lin.name}[${t + 1}/${tiles}]` : lin.name,
+          name: tiles > 1 ? lin.name + tileTag(t, tiles) : lin.name,
           role: 'linear',
           linear: lin,
           tile,
           engine: 'matrix',
           category: 'linear',
-          work: { kind: 'matmul', m: byRows ? m / tiles : m, k, n: byRows ? n : n / tiles, bytes: this.ctx.prefetch ? 0 : bytes, tier: 'weights', exps: 0, gemm: { m, n } },
-          deps: all,
+          work,
+          deps: inputs,
           site,
           continues: t > 0,
         }),
@@ -111,15 +115,24 @@ export class OpBuilder {
     return [this.g.add({ name, role: 'all-reduce', engine: 'collective', category: 'allreduce', work: { kind: 'allreduce', bytes: this.act(this.rows * width) }, deps })];
   }
 
+  /** Whether epilogues run inside the matmul that produces their input (PyTorch's eager kernels fuse nothing). */
+  private get epiloguesFuse(): boolean {
+    return this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
+  }
+
   /**
-   * An epilogue on one matmul tile: inside the matmul where epilogues fuse (a few ALU ops per output
-   * on values in registers, no memory pass), else an elementwise pass over the output that reads it,
-   * reads one statistic per row and writes it back. PyTorch's eager kernels fuse nothing.
+   * The work of an epilogue over `elements` outputs of `rows` rows: a few ALU ops per output inside the
+   * matmul where epilogues fuse (values in registers, no memory pass), else an elementwise pass that
+   * reads the output and one statistic per row and writes the output back.
    */
-  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', elements: number, ops: number, rows: number, deps: number[], site: string, about: OpAbout, extra: VectorExtra = {}, continues = false, joinsStream = false): number {
-    const fused = this.ctx.fusedEpilogue && this.ctx.norm !== 'eager';
+  epilogueWork(elements: number, ops: number, rows: number, extra: VectorExtra = {}): Work {
+    return vec(elements, ops, this.epiloguesFuse ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra);
+  }
+
+  /** An epilogue on one matmul tile, doing `work` (epilogueWork): on the matrix engine where epilogues fuse. */
+  epilogue(name: string, role: 'norm-scale' | 'softmax-divide-after-v', work: Work, deps: number[], site: string, about: OpAbout, continues = false, joinsStream = false): number {
+    const fused = this.epiloguesFuse;
     return this.g.add({
-      ...(joinsStream ? { joinsStream } : {}),
       name,
       role,
       linear: about?.linear,
@@ -128,11 +141,24 @@ export class OpBuilder {
       normStep: about?.normStep,
       engine: fused ? 'matrix' : 'vector',
       category: 'epilogue',
-      work: vec(elements, ops, fused ? 0 : 2 * this.act(elements) + rows * STAT_BYTES, extra),
+      work,
       deps,
       site,
       fused,
       continues,
+      joinsStream: joinsStream || undefined,
     });
+  }
+
+  /**
+   * A deferred scale r on each output tile of `lin`, `elements` values each, once r is `gathered`. The
+   * first tile also computes r (one rsqrt per row); the other tiles share one work object.
+   */
+  scaleEachTile(lin: LinearSpec, tiles: number[], elements: number, ops: number, gathered: number, site: string): number[] {
+    const count = tiles.length;
+    const rows = this.rows / count;
+    const first = this.epilogueWork(elements, ops, rows, { rsqrts: this.rows });
+    const rest = count > 1 ? this.epilogueWork(elements, ops, rows) : first;
+    return tiles.map((tile, t) => this.epilogue(`${lin.name}.scale${tileTag(t, count)}`, 'norm-scale', t === 0 ? first : rest, [tile, gathered], site, { linear: lin, tile: tileOf(t, count) }, t > 0));
   }
 }

@@ -108,7 +108,7 @@ export interface Op {
   engine: Engine;
   category: OpCategory;
   work: Work;
-  /** Ids of ops that must finish first; always smaller than `id`. */
+  /** Ids of ops that must finish first; always smaller than `id`. Like `work` and `tile`, possibly shared with other ops: never changed once built. */
   deps: number[];
   /** The rewrite site this op belongs to, if any. */
   site?: string;
@@ -133,9 +133,25 @@ export class GraphBuilder {
 
   add(op: Omit<Op, 'id'>): number {
     const id = this.ops.length;
-    // Mutating the literal instead of spreading it: graphs are built thousands of times in a sweep.
-    (op as Op).id = id;
-    this.ops.push(op as Op);
+    // Every op gets every field, in one order: the simulator's loops over ops then meet one object shape, not
+    // one per place an op is built (an absent field stays undefined).
+    this.ops.push({
+      id,
+      name: op.name,
+      role: op.role,
+      linear: op.linear,
+      tile: op.tile,
+      attention: op.attention,
+      normStep: op.normStep,
+      engine: op.engine,
+      category: op.category,
+      work: op.work,
+      deps: op.deps,
+      site: op.site,
+      fused: op.fused,
+      continues: op.continues,
+      joinsStream: op.joinsStream,
+    });
     return id;
   }
 

@@ -1,7 +1,7 @@
 import type { AttentionKernel } from '../hardware/profile';
 import { deferDepths } from './depth';
 import type { LayerKind, LinearSpec, ModelSpec, NormSpec } from '../model/spec';
-import type { DeferDepth, SiteKind } from '../terms';
+import type { DeferDepth, DeferDepthLimit, SiteKind } from '../terms';
 
 /**
  * A rewrite site: a normalization whose statistic needs a collective, followed by
@@ -103,6 +103,32 @@ export function layerSites(kind: LayerKind, attention: AttentionKernel = 'eager'
     sites.push({ id: 'cross-softmax', name: 'cross-attention softmax → ·V', kind: 'softmax', consumers: [pv(true)], ineligible: softmaxReason, attention: 'cross', depths: softmaxDepths, depthLimit: null });
   }
   return sites;
+}
+
+// A kind's sites depend on the kind, the attention kernel, the position scheme and the depth limit only,
+// yet every graph build and every simulation of a sweep asks for them: found once per kind and shared.
+const kindSiteMemo = new WeakMap<LayerKind, Map<string, Site[]>>();
+
+/**
+ * layerSites, found once per kind and choice of inputs; the caller gets the shared list and must not
+ * change it. `deferDepth` 'linear' (the papers' rewrite) keeps every scale at the linear layer: a site
+ * that allows more then says so in its depth limit.
+ */
+export function sitesOfKind(kind: LayerKind, attention: AttentionKernel, positions: ModelSpec['positions'], deferDepth: DeferDepthLimit = 'deepest'): Site[] {
+  let byKey = kindSiteMemo.get(kind);
+  if (!byKey) kindSiteMemo.set(kind, (byKey = new Map()));
+  const key = `${attention}|${positions}|${deferDepth}`;
+  let sites = byKey.get(key);
+  if (!sites) {
+    sites = deferDepth === 'linear' ? sitesOfKind(kind, attention, positions).map(atLinearLayer) : layerSites(kind, attention, positions);
+    byKey.set(key, sites);
+  }
+  return sites;
+}
+
+function atLinearLayer(site: Site): Site {
+  if (site.depths.length <= 1) return site;
+  return { ...site, depths: site.depths.slice(0, 1), depthLimit: `the workload keeps scales at the linear layer (deferDepth linear); the algebra allows '${site.depths.at(-1)!}'` };
 }
 
 /** The final norm and the output projection, profiled as a layer of its own. */

@@ -1,9 +1,9 @@
 import { buildHeadGraph, buildLayerGraph, buildSiteGraph, type DeferChoice, type GraphContext } from '../graph/layer';
 import { ENGINES, type Engine, type LayerGraph } from '../graph/ops';
-import { headSites, layerSites, type Site } from '../graph/sites';
+import { headSites, sitesOfKind, type Site } from '../graph/sites';
 import type { Decision, DeferDepth } from '../terms';
 import { DTYPE_BYTES, type Dtype, type HardwareProfile } from '../hardware/profile';
-import type { LayerKind, ModelSpec } from '../model/spec';
+import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type CostContext, type OpTimes } from './costs';
@@ -126,7 +126,7 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   // One cost context for every kind: the machine's rates are then worked out once (costs.ts).
   const cost: CostContext = { hw, dtype, tp: ctx.tp, phase: ctx.phase };
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, sitesOf(kind, hw.kernels.attention, spec.positions, workload.deferDepth), graphsOf(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), cost, !cache),
+    simulateKind(kind.id, kind.label, kind.layers, sitesOfKind(kind, hw.kernels.attention, spec.positions, workload.deferDepth), graphsOf(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), cost, !cache),
   );
   const head = headSitesOf(spec);
   if (head.length > 0) {
@@ -171,29 +171,7 @@ function choiceIndex(graphs: Map<string, LayerGraph>): Map<string, Map<number, L
   return index;
 }
 
-// A kind's sites depend on the kind, the attention kernel and the position scheme only (the head's on
-// the model): found once for all the machines and workloads of a sweep, and shared (never changed).
-const siteMemo = new WeakMap<LayerKind, Map<string, Site[]>>();
-
-function sitesOf(kind: LayerKind, attention: HardwareProfile['kernels']['attention'], positions: ModelSpec['positions'], deferDepth: Workload['deferDepth']): Site[] {
-  let byKey = siteMemo.get(kind);
-  if (!byKey) siteMemo.set(kind, (byKey = new Map()));
-  const key = `${attention}|${positions}|${deferDepth}`;
-  let sites = byKey.get(key);
-  if (!sites) {
-    sites = layerSites(kind, attention, positions);
-    // The papers' rewrite applies every scale at the linear layer; `deepest` lets each site go further.
-    // Its depth limit then says so, and how far the algebra would have allowed.
-    if (deferDepth === 'linear') {
-      sites = sites.map((s) =>
-        s.depths.length > 1 ? { ...s, depths: s.depths.slice(0, 1), depthLimit: `the workload keeps scales at the linear layer (deferDepth linear); the algebra allows '${s.depths.at(-1)!}'` } : s,
-      );
-    }
-    byKey.set(key, sites);
-  }
-  return sites;
-}
-
+// The head's sites depend on the model only: found once for all the machines and workloads of a sweep.
 const headMemo = new WeakMap<ModelSpec, Site[]>();
 
 function headSitesOf(spec: ModelSpec): Site[] {
@@ -426,7 +404,7 @@ export function simulateSite(spec: ModelSpec, hw: HardwareProfile, workload: Wor
   const dtype = resolveDtype(hw, workload);
   const ctx = graphContext(hw, workload, dtype);
   for (const kind of spec.layerKinds) {
-    const site = layerSites(kind, hw.kernels.attention, spec.positions).find((s) => s.id === siteId);
+    const site = sitesOfKind(kind, hw.kernels.attention, spec.positions).find((s) => s.id === siteId);
     if (!site || !site.norm) continue;
     // The site alone ends at its linear layers: its scale is applied right after them.
     const makespan = (deferred: boolean): number => {
