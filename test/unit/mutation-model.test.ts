@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../../src/core/errors';
 import { memorySource } from '../../src/core/model/bytes';
 import { specFromConfig } from '../../src/core/model/config';
+import { configProblems, nearestDivisors, type ConfigProblem } from '../../src/core/model/config-problems';
 import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import type { ModelSpec } from '../../src/core/model/spec';
@@ -274,4 +275,142 @@ test('safetensors MoE with Qwen2 names (biases on q, k, v, no QK-norm) reads as 
   const sliding = specFromConfig({ ...published, sliding_window: 64 }, CONFIG);
   assert.deepEqual(sliding.layerKinds.flatMap((k) => k.layers), [4, 12, 20, 28]);
   assert.deepEqual(sliding.layerKinds.map((k) => k.attention.window), sliding.layerKinds.map(() => 64));
+});
+
+/** A config's problems as [path, severity, message, fixes], for one deepEqual. */
+function problems(config: Record<string, unknown>, prefix: string[] = []): [string, ConfigProblem['severity'], string, number[]][] {
+  return configProblems(config, prefix).map((p) => [p.path.join('.'), p.severity, p.message, p.fixes]);
+}
+
+test('config problems: every size that is zero or negative, named by the key the file uses', () => {
+  // The editor's diagnostics (config-problems.ts), which no reader test reaches. One size at a time,
+  // under the first alias of each group in transformers' naming and then a later alias (GPT-2's, T5's).
+  const base = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  assert.deepEqual(problems(base), []);
+  const cases: [string, string][] = [
+    ['hidden_size', 'hidden size'], ['n_embd', 'hidden size'], ['num_hidden_layers', 'layer count'], ['n_layer', 'layer count'],
+    ['num_attention_heads', 'number of attention heads'], ['n_head', 'number of attention heads'], ['num_key_value_heads', 'number of KV heads'],
+    ['n_head_kv', 'number of KV heads'], ['intermediate_size', 'MLP width'], ['d_ff', 'MLP width'], ['num_local_experts', 'number of experts'],
+    ['n_routed_experts', 'number of experts'], ['num_experts_per_tok', 'number of experts per token'], ['top_k', 'number of experts per token'],
+    ['vocab_size', 'vocabulary size'], ['padded_vocab_size', 'vocabulary size'],
+  ];
+  for (const [key, what] of cases) {
+    for (const value of [0, -3]) {
+      const config: Record<string, unknown> = { ...base, [key]: value };
+      // A later alias is read only when the earlier ones are absent or null.
+      for (const earlier of ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size']) {
+        if (key !== earlier && ({ n_embd: 'hidden_size', n_layer: 'num_hidden_layers', n_head: 'num_attention_heads', n_head_kv: 'num_key_value_heads', d_ff: 'intermediate_size', padded_vocab_size: 'vocab_size' } as Record<string, string>)[key] === earlier) config[earlier] = null;
+      }
+      const found = problems(config).filter(([path]) => path === key);
+      assert.deepEqual(found, [[key, 'error', `${key}: the ${what} must be a positive integer, found ${value}.`, []]], `${key} = ${value}`);
+    }
+  }
+  // 1 is positive; a string or a fraction is the reader's business, not a size problem here.
+  assert.deepEqual(problems({ ...base, num_key_value_heads: 1, vocab_size: '100', intermediate_size: 0.5 }), []);
+  assert.deepEqual(problems({ ...base, head_dim: 0 }), [['head_dim', 'error', 'head_dim: the head width must be a positive integer, found 0.', []]]);
+  assert.deepEqual(problems({ ...base, head_dim: -16 }), [['head_dim', 'error', 'head_dim: the head width must be a positive integer, found -16.', []]]);
+  assert.deepEqual(problems({ ...base, head_dim: 1 }), []);
+  // Under a prefix (a multimodal config's text_config), the paths start with it; a prefix naming no
+  // object falls back to the top level.
+  assert.deepEqual(problems({ model_type: 'x', text_config: { ...base, hidden_size: 0 } }, ['text_config']), [
+    ['text_config.hidden_size', 'error', 'hidden_size: the hidden size must be a positive integer, found 0.', []],
+  ]);
+  assert.deepEqual(problems({ ...base, vocab_size: -1, text_config: 7 }, ['text_config']), [
+    ['text_config.vocab_size', 'error', 'vocab_size: the vocabulary size must be a positive integer, found -1.', []],
+  ]);
+});
+
+test('config problems: heads that do not divide the hidden size, with the nearest divisors as fixes (KV-compatible first)', () => {
+  const dense = { num_hidden_layers: 2, intermediate_size: 128, vocab_size: 100 };
+  // 100 / 7: divisors of 100 outward from 7 are 5 (distance 2), 4 and 10 (distance 3), 2, 1, 20.
+  assert.deepEqual(problems({ ...dense, hidden_size: 100, num_attention_heads: 7 }), [
+    ['num_attention_heads', 'error', '7 heads do not divide the hidden size 100 (100 / 7 = 14.29), and no head_dim is given.'.replace(/^/, 'num_attention_heads: '), [5, 4, 10]],
+  ]);
+  // 3072 / 13 with 8 KV heads: the divisors outward from 13 are 12, 16, 8, 6, 4, 3; of those, 16 and 8
+  // are multiples of 8 and come first, then 12. The KV heads are not blamed as well.
+  assert.deepEqual(problems({ ...dense, hidden_size: 3072, num_attention_heads: 13, num_key_value_heads: 8 }), [
+    ['num_attention_heads', 'error', 'num_attention_heads: 13 heads do not divide the hidden size 3072 (3072 / 13 = 236.31), and no head_dim is given; nor is 13 a multiple of the 8 KV heads.', [16, 8, 12]],
+  ]);
+  // GPT-2's aliases: the message names n_head.
+  assert.deepEqual(problems({ n_embd: 100, n_head: 7, n_layer: 2, vocab_size: 10 }).map(([path, , message]) => [path, message.startsWith('n_head: 7 heads do not divide')]), [['n_head', true]]);
+  // A fractional hidden size is not a size the heads are checked against.
+  assert.deepEqual(problems({ ...dense, hidden_size: 100.5, num_attention_heads: 7 }), []);
+  // head_dim 0 is its own error and does not count as a head width.
+  assert.deepEqual(problems({ ...dense, hidden_size: 100, num_attention_heads: 7, head_dim: 0 }).map(([path]) => path), ['head_dim', 'num_attention_heads']);
+  assert.ok(problems({ ...dense, hidden_size: 100, num_attention_heads: 7, head_dim: 0 })[1]![2].endsWith('and no head_dim is given.'));
+});
+
+test('config problems: with a head_dim, a head count is blamed only when hidden / head_dim would fix the KV grouping (issue 20)', () => {
+  const dense = { num_hidden_layers: 2, intermediate_size: 128, vocab_size: 100 };
+  // Llama-3.2-3B (hidden 3072, 24 heads of 128, 8 KV heads) with 23 typed for 24: 23 × 128 = 2,944.
+  const llama = { ...dense, hidden_size: 3072, num_attention_heads: 23, num_key_value_heads: 8, head_dim: 128 };
+  assert.deepEqual(problems(llama), [
+    ['num_attention_heads', 'error', 'num_attention_heads: 23 heads × head_dim 128 = 2,944 ≠ hidden size 3,072; nor is 23 a multiple of the 8 KV heads; 24 heads fit both.', [24]],
+  ]);
+  // Gemma-2-2B: 8 heads × 256 = 2048 ≠ 2304, and that is how it is published (8 is a multiple of 4 KV heads).
+  assert.deepEqual(problems({ ...dense, hidden_size: 2304, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256 }), []);
+  // 7 heads with 4 KV heads: 2304 / 256 = 9 heads would not group either, so the KV heads are blamed;
+  // the divisors of 7 within reach of 4 are 1 and 7.
+  assert.deepEqual(problems({ ...dense, hidden_size: 2304, num_attention_heads: 7, num_key_value_heads: 4, head_dim: 256 }), [
+    ['num_key_value_heads', 'error', 'num_key_value_heads: 4 KV heads do not divide the 7 attention heads (each KV head serves a whole group of query heads).', [1, 7]],
+  ]);
+  // hidden / head_dim not whole (3000 / 128): no head count fits both, the KV heads are blamed.
+  assert.deepEqual(problems({ ...llama, hidden_size: 3000 }).map(([path]) => path), ['num_key_value_heads']);
+  // heads × head_dim equal to the hidden size: the heads are right, the KV heads are blamed.
+  assert.deepEqual(problems({ ...llama, hidden_size: 2944 }).map(([path]) => path), ['num_key_value_heads']);
+  // Without KV heads nothing groups: no problem, whatever heads × head_dim is.
+  assert.deepEqual(problems({ ...dense, hidden_size: 3072, num_attention_heads: 23, head_dim: 128 }), []);
+});
+
+test('config problems: KV heads that do not divide the heads, named by their key, fixes nearest first', () => {
+  const dense = { num_hidden_layers: 2, intermediate_size: 128, vocab_size: 100, hidden_size: 4096, num_attention_heads: 32 };
+  // Divisors of 32 outward from 6: 4 and 8 (distance 2), then 2.
+  assert.deepEqual(problems({ ...dense, num_key_value_heads: 6 }), [
+    ['num_key_value_heads', 'error', 'num_key_value_heads: 6 KV heads do not divide the 32 attention heads (each KV head serves a whole group of query heads).', [4, 8, 2]],
+  ]);
+  assert.deepEqual(problems({ ...dense, num_kv_heads: 6 }).map(([path]) => path), ['num_kv_heads']);
+  assert.deepEqual(problems({ ...dense, num_key_value_heads: 8 }), []);
+  assert.deepEqual(problems({ ...dense, num_key_value_heads: 32 }), []);
+});
+
+test('config problems: a layer list of the wrong length; a sliding pattern longer than the model', () => {
+  const base = { hidden_size: 64, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 128, vocab_size: 100 };
+  const full = 'full_attention';
+  assert.deepEqual(problems({ ...base, layer_types: [full, full, full] }), [
+    ['layer_types', 'error', 'layer_types: 3 entries for 4 layers (num_hidden_layers); one per layer is expected.', []],
+  ]);
+  assert.deepEqual(problems({ ...base, num_hidden_layers: null, n_layer: 4, layers_block_type: ['mamba', 'attention', 'mamba', 'mamba', 'mamba'] }), [
+    ['layers_block_type', 'error', 'layers_block_type: 5 entries for 4 layers (n_layer); one per layer is expected.', []],
+  ]);
+  assert.deepEqual(problems({ ...base, layer_types: [full, full, full, full], layers_block_type: 'mamba' }), []);
+  assert.deepEqual(problems({ ...base, num_hidden_layers: 0, layer_types: [full] }).map(([path]) => path), ['num_hidden_layers']);
+  // Gemma 3's pattern: every 6th layer global; with 4 layers none is.
+  assert.deepEqual(problems({ ...base, sliding_window_pattern: 6 }), [
+    ['sliding_window_pattern', 'warning', 'sliding_window_pattern: every 6th layer is global, but there are only 4 layers: none is.', []],
+  ]);
+  assert.deepEqual(problems({ ...base, _sliding_window_pattern: 5 }).map(([path, severity]) => [path, severity]), [['_sliding_window_pattern', 'warning']]);
+  assert.deepEqual(problems({ ...base, sliding_window_pattern: 4 }), []);
+  assert.deepEqual(problems({ ...base, sliding_window_pattern: 5.5 }), []);
+  assert.deepEqual(problems({ ...base, sliding_window_pattern: '6' }), []);
+});
+
+test('nearestDivisors: outward from the written count, the smaller first at a tie, at most DIVISOR_SEARCH_SPAN either side', () => {
+  // 32 from 7: 8 (distance 1), 4 (3), 2 (5). 12 from 5: 4 and 6 (1), 3 (2). 1 from 3: only 1.
+  assert.deepEqual(nearestDivisors(32, 7), [8, 4, 2]);
+  assert.deepEqual(nearestDivisors(12, 5), [4, 6, 3]);
+  assert.deepEqual(nearestDivisors(12, 5, 2), [4, 6]);
+  assert.deepEqual(nearestDivisors(1, 3), [1]);
+  assert.deepEqual(nearestDivisors(7, 4, 5), [1, 7]);
+  // 1e20 = 2^20 · 5^20 from 7: 8, 5, 4; the search stops after distance 3 (6 candidates tried).
+  const meter = { steps: 0 };
+  assert.deepEqual(nearestDivisors(1e20, 7, 3, meter), [8, 5, 4]);
+  assert.equal(meter.steps, 6);
+  // 2^53 − 1 = 6361 · 69431 · 20394401: within 1,024 of 7 only 1 divides it; every candidate is tried
+  // once, 2 × 1,024 of them.
+  const whole = { steps: 0 };
+  assert.deepEqual(nearestDivisors(2 ** 53 - 1, 7, 3, whole), [1]);
+  assert.equal(whole.steps, 2 * 1024);
+  // Divisors of 2048 from 1032: 1024 (distance 8), 512, 256, 128, 64, 32, then 16 and 2048 (both 1,016),
+  // 8 at exactly 1,024 (the span's edge); 4 (1,028) is past it.
+  assert.deepEqual(nearestDivisors(2048, 1032, 12), [1024, 512, 256, 128, 64, 32, 16, 2048, 8]);
 });
