@@ -414,3 +414,73 @@ test('nearestDivisors: outward from the written count, the smaller first at a ti
   // 8 at exactly 1,024 (the span's edge); 4 (1,028) is past it.
   assert.deepEqual(nearestDivisors(2048, 1032, 12), [1024, 512, 256, 128, 64, 32, 16, 2048, 8]);
 });
+
+/** Little-endian GGUF pieces, written here by the format's spec (ggml docs/gguf.md) for values the test writer has no form for. */
+const le = {
+  u32: (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff],
+  u64: (n: number): number[] => [...le.u32(n), 0, 0, 0, 0],
+  str: (s: string): number[] => [...le.u64(s.length), ...[...s].map((c) => c.charCodeAt(0))],
+  /** An array value without its kv type: element type, count, elements. */
+  arr: (elementType: number, elements: number[][]): number[] => [...le.u32(elementType), ...le.u64(elements.length), ...elements.flat()],
+};
+const U8 = 0, U32 = 4, STRING = 8, ARRAY = 9;
+/** A GGUF v3 file of kv pairs (key, value type, value bytes) and no tensors. */
+function ggufOf(kv: [string, number, number[]][]): Uint8Array {
+  return Uint8Array.from([...[...'GGUF'].map((c) => c.charCodeAt(0)), ...le.u32(3), ...le.u64(0), ...le.u64(kv.length), ...kv.flatMap(([k, type, v]) => [...le.str(k), ...le.u32(type), ...v])]);
+}
+async function ggufRefusal(bytes: Uint8Array): Promise<{ field: string | undefined; message: string } | 'accepted'> {
+  try {
+    await readGgufHeader(memorySource(bytes), '/m/x.gguf');
+  } catch (err) {
+    assert.ok(err instanceof InputError, String(err));
+    return { field: err.field, message: err.message };
+  }
+  return 'accepted';
+}
+
+test('GGUF arrays of arrays: skipped by their lengths and summarised; the key after them reads right', async () => {
+  // [[1, 2, 3] as u32, ["ab", "c"]]: the inner arrays take 12 + 3·4 = 24 and 12 + (8 + 2) + (8 + 1) = 31 bytes.
+  const nested = le.arr(ARRAY, [le.arr(U32, [le.u32(1), le.u32(2), le.u32(3)]), le.arr(STRING, [le.str('ab'), le.str('c')])]);
+  const header = await readGgufHeader(memorySource(ggufOf([['t.nested', ARRAY, nested], ['t.after', U32, le.u32(7)]])), '/m/x.gguf');
+  assert.deepEqual(header.metadata.get('t.nested'), { longArray: true, elementType: 'array', count: 2, bytes: 55 });
+  assert.equal(header.metadata.get('t.after'), 7);
+  // Three levels inside the top one: [[[[5, 6] as u8]]], 4 deep, is read: 12 + 12 + 12 + 2 bytes.
+  const deep = (levels: number): number[] => (levels === 1 ? le.arr(U8, [[5], [6]]) : le.arr(ARRAY, [deep(levels - 1)]));
+  const four = await readGgufHeader(memorySource(ggufOf([['t.deep', ARRAY, deep(4)], ['t.after', U32, le.u32(9)]])), '/m/x.gguf');
+  assert.deepEqual(four.metadata.get('t.deep'), { longArray: true, elementType: 'array', count: 1, bytes: 38 });
+  assert.equal(four.metadata.get('t.after'), 9);
+  // Five deep is refused: GGUF_LIMITS.nesting is 4.
+  assert.deepEqual(await ggufRefusal(ggufOf([['t.deep', ARRAY, deep(5)]])), { field: 'metadata[0] (t.deep)', message: '/m/x.gguf: metadata[0] (t.deep): expected arrays nested at most 4 deep' });
+});
+
+test('GGUF arrays of arrays: a bad inner type or count is named with its offset', async () => {
+  // The inner array starts after the 24-byte header, the key (8 + 5), the value type (4), and the outer
+  // array's element type and count (4 + 8): at offset 53.
+  const badType = await ggufRefusal(ggufOf([['t.bad', ARRAY, le.arr(ARRAY, [[...le.u32(13), ...le.u64(0)]])]]));
+  assert.deepEqual(badType, { field: 'metadata[0] (t.bad) element at offset 53', message: '/m/x.gguf: metadata[0] (t.bad) element at offset 53: expected a GGUF value type 0–12, found 13' });
+  // An inner u8 array at the end of the file: a count of exactly the bytes left after its 12-byte head
+  // fits; one more does not.
+  const innerU8 = (count: number, bytes: number): number[] => le.arr(ARRAY, [[...le.u32(U8), ...le.u64(count), ...new Array(bytes).fill(1)]]);
+  const header = await readGgufHeader(memorySource(ggufOf([['t.bad', ARRAY, innerU8(3, 3)]])), '/m/x.gguf');
+  assert.deepEqual(header.metadata.get('t.bad'), { longArray: true, elementType: 'array', count: 1, bytes: 15 });
+  assert.deepEqual(await ggufRefusal(ggufOf([['t.bad', ARRAY, innerU8(4, 3)]])), { field: 'metadata[0] (t.bad) element at offset 53', message: '/m/x.gguf: metadata[0] (t.bad) element at offset 53: expected an element count that fits the file, found 4' });
+  // Strings inside: a count of 2 strings needs at least 2 · 8 bytes after the head.
+  const innerStrings = (count: number, bytes: number[]): number[] => le.arr(ARRAY, [[...le.u32(STRING), ...le.u64(count), ...bytes]]);
+  assert.deepEqual(await ggufRefusal(ggufOf([['t.bad', ARRAY, innerStrings(2, le.u64(0))]])), { field: 'metadata[0] (t.bad) element at offset 53', message: '/m/x.gguf: metadata[0] (t.bad) element at offset 53: expected an element count that fits the file, found 2' });
+  const ok = await readGgufHeader(memorySource(ggufOf([['t.bad', ARRAY, innerStrings(2, [...le.u64(0), ...le.u64(0)])]])), '/m/x.gguf');
+  assert.deepEqual(ok.metadata.get('t.bad'), { longArray: true, elementType: 'array', count: 1, bytes: 28 });
+});
+
+test('GGUF: an inner array, or a tensor name, longer than the read buffer is read on until it fits', async () => {
+  // One inner array of three 40,000-byte strings: 12 + 3 · (8 + 40,000) bytes, ten times the first 4 KiB read.
+  const long = 'x'.repeat(40_000);
+  const nested = le.arr(ARRAY, [le.arr(STRING, [le.str(long), le.str(long), le.str(long)])]);
+  const header = await readGgufHeader(memorySource(ggufOf([['t.long', ARRAY, nested], ['t.after', U32, le.u32(11)]])), '/m/x.gguf');
+  assert.deepEqual(header.metadata.get('t.long'), { longArray: true, elementType: 'array', count: 1, bytes: 12 + 3 * 40_008 });
+  assert.equal(header.metadata.get('t.after'), 11);
+  // Tensor infos: a 30,000-byte name between two short ones.
+  const tensors = [{ name: 'a', shape: [2, 3] }, { name: 'n'.repeat(30_000), shape: [5] }, { name: 'b', shape: [7, 1, 2] }];
+  const file = writeGguf({ kv: [['general.architecture', gv.str('llama')]], tensors });
+  const read = await readGgufHeader(memorySource(file.bytes), '/m/x.gguf', { tensors: true });
+  assert.deepEqual(read.tensors?.map((t) => [t.name.length, t.shape]), [[1, [2, 3]], [30_000, [5]], [1, [7, 1, 2]]]);
+});
