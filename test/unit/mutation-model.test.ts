@@ -472,11 +472,12 @@ test('GGUF arrays of arrays: a bad inner type or count is named with its offset'
 });
 
 test('GGUF: an inner array, or a tensor name, longer than the read buffer is read on until it fits', async () => {
-  // One inner array of three 40,000-byte strings: 12 + 3 · (8 + 40,000) bytes, ten times the first 4 KiB read.
-  const long = 'x'.repeat(40_000);
+  // One inner array of three 600,000-byte strings: 12 + 3 · (8 + 600,000) bytes, more than the largest
+  // chunk the cursor reads on its own (1 MiB), so only asking for more than is buffered gets past it.
+  const long = 'x'.repeat(600_000);
   const nested = le.arr(ARRAY, [le.arr(STRING, [le.str(long), le.str(long), le.str(long)])]);
   const header = await readGgufHeader(memorySource(ggufOf([['t.long', ARRAY, nested], ['t.after', U32, le.u32(11)]])), '/m/x.gguf');
-  assert.deepEqual(header.metadata.get('t.long'), { longArray: true, elementType: 'array', count: 1, bytes: 12 + 3 * 40_008 });
+  assert.deepEqual(header.metadata.get('t.long'), { longArray: true, elementType: 'array', count: 1, bytes: 12 + 3 * 600_008 });
   assert.equal(header.metadata.get('t.after'), 11);
   // Tensor infos: a 30,000-byte name between two short ones.
   const tensors = [{ name: 'a', shape: [2, 3] }, { name: 'n'.repeat(30_000), shape: [5] }, { name: 'b', shape: [7, 1, 2] }];
