@@ -13,6 +13,7 @@ import { specFromConfig } from '../../src/core/model/config';
 import { configProblems, nearestDivisors, type ConfigProblem } from '../../src/core/model/config-problems';
 import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
+import { countParams } from '../../src/core/model/params';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
 import { fixturePath, loadFixture } from './helpers/fixtures';
@@ -484,4 +485,54 @@ test('GGUF: an inner array, or a tensor name, longer than the read buffer is rea
   const file = writeGguf({ kv: [['general.architecture', gv.str('llama')]], tensors });
   const read = await readGgufHeader(memorySource(file.bytes), '/m/x.gguf', { tensors: true });
   assert.deepEqual(read.tensors?.map((t) => [t.name.length, t.shape]), [[1, [2, 3]], [30_000, [5]], [1, [7, 1, 2]]]);
+});
+
+/** The fact lines of a spec's table by their label, and its lines from "head:" on. */
+function tableParts(spec: ModelSpec): { facts: Map<string, string>; rest: string[] } {
+  const lines = formatSpecTable(spec).split('\n');
+  const blank = lines.indexOf('');
+  const facts = new Map(lines.slice(1, blank).map((l) => [l.slice(2, 14).trim(), l.slice(14)]));
+  return { facts, rest: lines.slice(lines.findIndex((l) => l.startsWith('  head:') || l === 'Skipped layers' || l === 'Notes')) };
+}
+
+test('model summary: LayerNorm, tied embeddings, cross-attention, skipped hybrid layers, vision and notes, as published', async () => {
+  // GPT-2 (124M): LayerNorm, head tied to wte. Per layer: c_attn 768·2304 + 2304, c_proj 768·768 + 768,
+  // c_fc 768·3072 + 3072, mlp c_proj 3072·768 + 768, two LayerNorms of 2·768: 7,087,872; the model's
+  // 124,439,808 is the published GPT2LMHeadModel count.
+  const gpt2 = tableParts(await loadFixture('GPT-2'));
+  assert.equal(gpt2.facts.get('norm'), 'LayerNorm, eps 1e-5');
+  assert.equal(gpt2.facts.get('embeddings'), 'tied to the output layer');
+  assert.equal(gpt2.facts.get('params'), '124,439,808 total');
+  assert.deepEqual(gpt2.rest.slice(0, 4), ['  head: ln_f → lm_head (768 → 50,257)', '', 'Notes', '  - GPT-2 stores its projections as Conv1D (transposed weights); c_attn holds q, k and v.']);
+  // BART-large: 12 encoder and 12 decoder layers, post-norm, no final norm before the tied head. Decoder
+  // layer: three attention-sized blocks of 4·(1024·1024 + 1024) (self, cross, fc1 4096·1024 + 4096 is the
+  // same count), fc2 4096·1024 + 1024, three LayerNorms of 2·1024: 16,796,672.
+  const bart = formatSpecTable(await loadFixture('BART-large')).split('\n');
+  assert.ok(bart.some((l) => /^ {2}cross-decoder +12-23 +12 +post-norm +MHA 16\/16×64 \+cross +dense 4,096 gelu .* 16,796,672$/.test(l)), bart.join('\n'));
+  assert.ok(bart.includes('  head: no final norm → lm_head (1,024 → 50,265)'), bart.join('\n'));
+  // Jamba-v0.1: attention every 8th layer from 4 (attn_layer_period 8, attn_layer_offset 4) of 32.
+  const jamba = tableParts(await loadFixture('Jamba-v0.1'));
+  assert.equal(jamba.facts.get('topology'), 'decoder, 4 layers profiled of 32');
+  const skipped = jamba.rest.indexOf('Skipped layers');
+  assert.deepEqual(jamba.rest.slice(skipped, skipped + 3), ['Skipped layers', '  0-3, 5-11, 13-19, 21-27, 29-31: mamba layers have no Softmax attention to profile', '']);
+  // Llava-1.5: CLIP ViT-L/14 at 336 px: 24 layers, hidden 1024, 16 heads.
+  const llava = tableParts(await loadFixture('Llava-1.5-7b-hf'));
+  assert.equal(llava.facts.get('vision'), 'clip_vision_model: 24 layers, hidden 1024, 16 heads, 336px images, 14px patches (not profiled)');
+  // BERT (the encoder alone): neither a final norm nor an output layer, so no head line.
+  assert.ok(!formatSpecTable(await loadFixture('bert-base-uncased')).includes('head:'));
+  // A spec with weights counted from its files, and one with a final norm but no output layer.
+  const tiny = specFromConfig({ model_type: 'llama', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 }, CONFIG);
+  assert.equal(tableParts({ ...tiny, paramsFromWeights: 1_234_567 }).facts.get('weights'), '1,234,567 elements in the weight files');
+  assert.equal(tableParts({ ...tiny, lmHead: null }).rest[0], '  head: norm → no output layer');
+});
+
+test('parameter count of a spec without its extra parameters: one vocab × hidden embedding table is assumed', () => {
+  // The tiny Llama of the summary test: 2 · 36,992 per layer + the final norm 64 + the untied head
+  // 100 · 64; the assumed embedding table adds 100 · 64: 86,848. Tied, the head's weight is not counted again.
+  const tiny = specFromConfig({ model_type: 'llama', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 }, CONFIG);
+  assert.deepEqual(countParams({ ...tiny, extraParams: undefined }), { total: 86_848, active: 86_848 });
+  assert.deepEqual(countParams({ ...tiny, extraParams: undefined, tiedEmbeddings: true }), { total: 80_448, active: 80_448 });
+  // OLMo's LayerNorm has no learned parameters (affine 'none'): two per layer count nothing.
+  const olmoLike = { ...tiny, extraParams: undefined, layerKinds: tiny.layerKinds.map((k) => ({ ...k, norms: k.norms.map((n) => ({ ...n, affine: 'none' as const })) })), finalNorm: tiny.finalNorm && { ...tiny.finalNorm, affine: 'none' as const } };
+  assert.deepEqual(countParams(olmoLike), { total: 86_848 - 2 * 2 * 64 - 64, active: 86_848 - 2 * 2 * 64 - 64 });
 });
