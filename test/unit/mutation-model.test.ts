@@ -536,3 +536,17 @@ test('parameter count of a spec without its extra parameters: one vocab × hidde
   const olmoLike = { ...tiny, extraParams: undefined, layerKinds: tiny.layerKinds.map((k) => ({ ...k, norms: k.norms.map((n) => ({ ...n, affine: 'none' as const })) })), finalNorm: tiny.finalNorm && { ...tiny.finalNorm, affine: 'none' as const } };
   assert.deepEqual(countParams(olmoLike), { total: 86_848 - 2 * 2 * 64 - 64, active: 86_848 - 2 * 2 * 64 - 64 });
 });
+
+test('GGUF reads past the end: a truncated header and a source that returns less than it holds are named by field and offset', async () => {
+  // "GGUF", version 3, then 3 of the tensor count's 8 bytes.
+  const truncated = Uint8Array.from([...[...'GGUF'].map((c) => c.charCodeAt(0)), ...le.u32(3), 1, 0, 0]);
+  assert.deepEqual(await ggufRefusal(truncated), { field: 'header.tensor_count', message: '/m/x.gguf: header.tensor_count: expected a 64-bit integer (8 bytes) within the file, found only 3 bytes left at offset 8: truncated or corrupt' });
+  // A source that hands back at most 16 bytes a read, whatever it was asked (a misbehaving disk or network
+  // source): the 20-byte key at offset 32 (after the 24-byte header and its 8-byte length) comes up short.
+  const stingy = (bytes: Uint8Array) => ({ size: bytes.length, read: async (offset: number, length: number) => bytes.subarray(offset, Math.min(bytes.length, offset + Math.min(length, 16))) });
+  const key = 'k'.repeat(20);
+  await assert.rejects(readGgufHeader(stingy(ggufOf([[key, U32, le.u32(1)]])), '/m/x.gguf'), (e: unknown) => e instanceof InputError && e.message === `/m/x.gguf: metadata[0].key: expected the key (20 bytes), found a short read at offset 32: the file ended early`);
+  // Seventy strings (more than are kept) are skipped by refilling the buffer, and the refill comes up short.
+  const strings = le.arr(STRING, Array.from({ length: 70 }, () => le.str('s')));
+  await assert.rejects(readGgufHeader(stingy(ggufOf([['t.s', ARRAY, strings]])), '/m/x.gguf'), (e: unknown) => e instanceof InputError && e.field === 'metadata[0] (t.s).array data' && /: expected the array elements \(\d+ bytes\), found a short read at offset \d+: the file ended early$/.test(e.message));
+});
