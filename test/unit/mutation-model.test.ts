@@ -550,3 +550,118 @@ test('GGUF reads past the end: a truncated header and a source that returns less
   const strings = le.arr(STRING, Array.from({ length: 70 }, () => le.str('s')));
   await assert.rejects(readGgufHeader(stingy(ggufOf([['t.s', ARRAY, strings]])), '/m/x.gguf'), (e: unknown) => e instanceof InputError && e.field === 'metadata[0] (t.s).array data' && /: expected the array elements \(\d+ bytes\), found a short read at offset \d+: the file ended early$/.test(e.message));
 });
+
+/** A safetensors file by the format's layout: the JSON's byte length as a little-endian u64, the JSON, `data` bytes. */
+function safetensorsOf(json: string, data = 8): Uint8Array {
+  const text = new TextEncoder().encode(json);
+  return Uint8Array.from([...le.u64(text.length), ...text, ...new Array(data).fill(0)]);
+}
+/** [field, expected, found] of the reader's refusal, or the tensors it read. */
+async function safetensorsRead(bytes: Uint8Array): Promise<[string, string, string | undefined] | { tensors: [string, string, number[], number][]; metadata: [string, string][] }> {
+  try {
+    const h = await readSafetensorsHeader(memorySource(bytes), '/m/w.safetensors');
+    return { tensors: h.tensors.map((t) => [t.name, t.dtype, t.shape, t.elements]), metadata: [...h.metadata] };
+  } catch (err) {
+    assert.ok(err instanceof InputError, String(err));
+    return [err.field, err.expected, err.found];
+  }
+}
+
+test('safetensors header: the top level, entry separators, names and strings, each refused with its field', async () => {
+  const a = '{"dtype":"F32","shape":[2],"data_offsets":[0,8]}';
+  const read = (json: string, data?: number) => safetensorsRead(safetensorsOf(json, data));
+  assert.deepEqual(await read(`{"a":${a}}`), { tensors: [['a', 'F32', [2], 2]], metadata: [] });
+  // Whitespace anywhere JSON allows it, and the format's trailing padding of spaces.
+  assert.deepEqual(await read(` \t\r\n{ "a" : { "dtype" : "F32" , "shape" : [ 2 ] , "data_offsets" : [ 0 , 8 ] } }    `), { tensors: [['a', 'F32', [2], 2]], metadata: [] });
+  assert.deepEqual(await read('{}'), { tensors: [], metadata: [] });
+  assert.deepEqual(await read('{ }'), { tensors: [], metadata: [] });
+  const top = 'a JSON object';
+  assert.deepEqual(await read('[]'), ['header', top, 'an array']);
+  assert.deepEqual(await read('"x"'), ['header', top, 'a string']);
+  assert.deepEqual(await read('-12e3,'), ['header', top, '-12e3']);
+  assert.deepEqual(await read('nul'), ['header', top, 'true, false or null']);
+  assert.deepEqual(await read('x'), ['header', top, '"x" at character 0 of the header']);
+  assert.deepEqual(await read(''), ['header', top, 'the end of the header']);
+  assert.deepEqual(await read('{} x'), ['header', 'nothing after the JSON object', 'invalid JSON at character 3 of the header']);
+  assert.deepEqual(await read('{"a" 1}'), ['header', '":" after the name "a"', 'invalid JSON at character 5 of the header']);
+  assert.deepEqual(await read(`{"a":${a} "b"}`), ['header', '"," or "}" after the entry "a"', `invalid JSON at character ${6 + a.length} of the header`]);
+  assert.deepEqual(await read('{1:2}'), ['header', 'a tensor name (a JSON string)', '1']);
+  // Names: escapes decoded; an unterminated one, a raw control character, a bad escape refused.
+  assert.deepEqual(await read(`{"\\u0061\\"b":${a}}`), { tensors: [['a"b', 'F32', [2], 2]], metadata: [] });
+  assert.deepEqual(await read('{"ab'), ['header', 'a closing quote', 'the end of the header']);
+  assert.deepEqual(await read('{"a\nb":1}'), ['header', 'a JSON string (no raw control characters)', 'invalid JSON at character 3 of the header']);
+  assert.deepEqual(await read('{"a\\x":1}'), ['header', 'a JSON string with valid escapes', 'invalid JSON at character 6 of the header']);
+  // A long name is cut to 80 characters in the message.
+  const long = 'n'.repeat(100);
+  assert.deepEqual(await read(`{"${long}" 1}`), ['header', `":" after the name "${'n'.repeat(80)}…"`, 'invalid JSON at character 104 of the header']);
+});
+
+test('safetensors header: tensor entries, their dtype, shape and offsets, and the metadata, each refused with its field', async () => {
+  const read = (json: string, data?: number) => safetensorsRead(safetensorsOf(json, data));
+  const entry = (fields: string) => `{"a":{${fields}}}`;
+  const ok = '"dtype":"F32","shape":[2],"data_offsets":[0,8]';
+  const at = 'header["a"]';
+  assert.deepEqual(await read(`{"a":{${ok}},"a":{${ok}}}`), [at, 'each tensor named once', 'a second entry of that name']);
+  assert.deepEqual(await read('{"a":[1]}'), [at, 'a tensor entry {dtype, shape, data_offsets}', 'an array']);
+  assert.deepEqual(await read('{"a":{}}'), [`${at}.dtype`, 'a dtype name such as "BF16"', 'nothing']);
+  assert.deepEqual(await read(entry('"dtype":5')), [`${at}.dtype`, 'a dtype name such as "BF16"', '5']);
+  assert.deepEqual(await read(entry('"dtype":"F32"')), [`${at}.shape`, 'a list of non-negative integers', 'nothing']);
+  assert.deepEqual(await read(entry('"dtype":"F32","shape":[2]')), [`${at}.data_offsets`, '[begin, end] within the 8 data bytes', 'nothing']);
+  assert.deepEqual(await read(entry('"dtype" "F32"')), [at, '":" after "dtype"', 'invalid JSON at character 14 of the header']);
+  assert.deepEqual(await read(entry(`${ok} "x"`)), [at, '"," or "}" inside the tensor entry', `invalid JSON at character ${7 + ok.length} of the header`]);
+  // Offsets: begin ≤ end ≤ the data bytes, exactly two.
+  const offsets = (o: string, data = 8) => read(entry(`"dtype":"F32","shape":[2],"data_offsets":${o}`), data);
+  const within8 = '[begin, end] within the 8 data bytes';
+  assert.deepEqual(await offsets('[8,8]'), { tensors: [['a', 'F32', [2], 2]], metadata: [] });
+  assert.deepEqual(await offsets('[8,0]'), [`${at}.data_offsets`, within8, '[8, 0]']);
+  assert.deepEqual(await offsets('[0,9]'), [`${at}.data_offsets`, within8, '[0, 9]']);
+  assert.deepEqual(await offsets('[0]'), [`${at}.data_offsets`, within8, '[0]']);
+  assert.deepEqual(await offsets('[]'), [`${at}.data_offsets`, within8, '[]']);
+  assert.deepEqual(await offsets('[0,1,2]'), [`${at}.data_offsets`, `${within8}, at most 2 of them`, 'more']);
+  assert.deepEqual(await offsets('[0;8]'), [`${at}.data_offsets`, within8, 'invalid JSON at character 49 of the header']);
+  assert.deepEqual(await offsets('{}'), [`${at}.data_offsets`, within8, 'an object']);
+  // Shapes: at most 8 dimensions of non-negative integers written as such; the element count is their product.
+  const shape = (s: string) => read(entry(`"dtype":"BF16","shape":${s},"data_offsets":[0,8]`));
+  const dims = 'a list of non-negative integers';
+  assert.deepEqual(await shape('[1,2,1,3,1,1,1,2]'), { tensors: [['a', 'BF16', [1, 2, 1, 3, 1, 1, 1, 2], 12]], metadata: [] });
+  assert.deepEqual(await shape('[]'), { tensors: [['a', 'BF16', [], 1]], metadata: [] });
+  assert.deepEqual(await shape('[0,9007199254740991,5]'), { tensors: [['a', 'BF16', [0, 9007199254740991, 5], 0]], metadata: [] });
+  assert.deepEqual(await shape('[1,1,1,1,1,1,1,1,1]'), [`${at}.shape`, `${dims}, at most 8 of them`, 'more']);
+  for (const [bad, found] of [['-1', '-1'], ['1.5', '1.5'], ['1e3', '1e3'], ['2E3', '2E3'], ['01', '01'], ['12345678901234567', '12345678901234567'], ['9007199254740993', '9007199254740992'], ['"2"', 'a string'], ['true', 'true, false or null']]) {
+    assert.deepEqual(await shape(`[${bad}]`), [`${at}.shape`, dims, found], bad);
+  }
+  assert.deepEqual(await shape('[1,10,]'), [`${at}.shape`, dims, ']" at character 35 of the header'.replace(/^/, '"')]);
+  assert.deepEqual(await shape('[4294967296,4294967296]'), [`${at}.shape`, 'dimensions whose product (the element count) is at most 9007199254740991', '[4294967296, 4294967296]']);
+  // Unknown fields of an entry: any string, number or literal is skipped; arrays and objects are refused.
+  for (const value of ['"s"', 'true', 'false', 'null', '0', '-1.5e+3', '2E-7', '10']) {
+    assert.deepEqual(await read(entry(`"extra":${value},${ok}`)), { tensors: [['a', 'F32', [2], 2]], metadata: [] }, value);
+  }
+  const scalar = 'a string, number, true, false or null (an unknown field of a tensor entry)';
+  for (const [bad, found] of [['[1]', 'an array'], ['{}', 'an object'], ['tru', 'true, false or null'], ['1.', '1.'], ['-', '-'], ['+1', '"+" at character 14 of the header'], ['.5', '"." at character 14 of the header'], ['1e', '1e'], ['x1', '"x" at character 14 of the header']]) {
+    assert.deepEqual(await read(entry(`"extra":${bad},${ok}`)), [`${at}.extra`, scalar, found], bad);
+  }
+  // A number of 64 digits is skipped; a run of 100 is cut off after 65 characters, not copied whole, and
+  // refused at the character where the cut falls.
+  assert.deepEqual(await read(entry(`"extra":${'1'.repeat(64)},${ok}`)), { tensors: [['a', 'F32', [2], 2]], metadata: [] });
+  assert.deepEqual(await read(entry(`"extra":${'1'.repeat(100)},${ok}`)), [at, '"," or "}" inside the tensor entry', 'invalid JSON at character 79 of the header']);
+  // __metadata__: strings to strings, in file order.
+  assert.deepEqual(await read('{"__metadata__":{"format":"pt","b":"2"}}'), { tensors: [], metadata: [['format', 'pt'], ['b', '2']] });
+  assert.deepEqual(await read('{"__metadata__":{}}'), { tensors: [], metadata: [] });
+  const meta = 'header["__metadata__"]';
+  assert.deepEqual(await read('{"__metadata__":[]}'), [meta, 'an object of strings', 'an array']);
+  assert.deepEqual(await read('{"__metadata__":{"k":1}}'), [`${meta}["k"]`, 'a string', '1']);
+  assert.deepEqual(await read('{"__metadata__":{"k" "v"}}'), [meta, '":" after "k"', 'invalid JSON at character 21 of the header']);
+  assert.deepEqual(await read('{"__metadata__":{"k":"v" "x"}}'), [meta, '"," or "}" inside __metadata__', 'invalid JSON at character 25 of the header']);
+  assert.deepEqual(await read('{"__metadata__":{1:"v"}}'), [meta, 'a metadata key (a JSON string)', '1']);
+});
+
+test('safetensors header length: shorter than 8 bytes, past the file, over the cap; JSON that is not UTF-8', async () => {
+  const refusal = (bytes: Uint8Array) => safetensorsRead(bytes);
+  assert.deepEqual(await refusal(Uint8Array.from([1, 2, 3, 4, 5])), ['header length', 'an 8-byte little-endian header length', 'a 5-byte file']);
+  // 10 bytes of header announced, 4 of JSON and nothing else in a 12-byte file.
+  assert.deepEqual(await refusal(Uint8Array.from([...le.u64(10), ...new TextEncoder().encode('{}  ')])), ['header length', 'at most 4 bytes (the file is 12 bytes)', '10']);
+  assert.deepEqual(await refusal(Uint8Array.from([...le.u64(100_000_001), 0x7b, 0x7d])), ['header length', 'a header length in bytes no larger than 100,000,000', '100,000,001']);
+  // A header that fills the file to its last byte is read.
+  assert.deepEqual(await refusal(safetensorsOf('{}', 0)), { tensors: [], metadata: [] });
+  assert.deepEqual(await refusal(Uint8Array.from([...le.u64(2), 0xff, 0xfe])), ['header', 'UTF-8 JSON', 'bytes that are not UTF-8']);
+});
