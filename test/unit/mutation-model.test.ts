@@ -13,6 +13,7 @@ import { specFromConfig } from '../../src/core/model/config';
 import { configProblems, nearestDivisors, type ConfigProblem } from '../../src/core/model/config-problems';
 import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
+import { parseActivation } from '../../src/core/model/families/activation';
 import { countParams } from '../../src/core/model/params';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
@@ -664,4 +665,45 @@ test('safetensors header length: shorter than 8 bytes, past the file, over the c
   // A header that fills the file to its last byte is read.
   assert.deepEqual(await refusal(safetensorsOf('{}', 0)), { tensors: [], metadata: [] });
   assert.deepEqual(await refusal(Uint8Array.from([...le.u64(2), 0xff, 0xfe])), ['header', 'UTF-8 JSON', 'bytes that are not UTF-8']);
+});
+
+test("Jamba's skipped Mamba layers are counted by transformers' JambaMambaMixer shapes", () => {
+  // Two layers: 0 Mamba with a dense MLP, 1 attention with 4 experts (attn_layer_period 2, offset 1;
+  // expert_layer_period 2, offset 1). hidden 64, mamba_expand 2 (inner 128), d_state 16, d_conv 4,
+  // dt_rank "auto" = ceil(64 / 16) = 4, conv bias, no projection bias. The mixer:
+  //   in_proj 64·256 = 16,384; conv1d 128·4 + 128 = 640; x_proj 128·(4 + 32) = 4,608;
+  //   dt_proj 4·128 + 128 = 640; A_log 128·16 = 2,048; D 128; out_proj 128·64 = 8,192;
+  //   dt, B and C layernorms 4 + 16 + 16 = 36: 32,676.
+  // The Mamba layer adds its two RMSNorms (128) and a gated MLP 3·64·128 = 24,576: 57,380.
+  // The attention layer is the tiny Mixtral's of the summary test: 110,976 (61,824 active). With the
+  // embeddings and the untied head (2·6,400) and the final norm (64): 181,220 (132,068 active).
+  const published = JSON.parse(readFileSync(fixturePath('Jamba-v0.1'), 'utf8')) as Record<string, unknown>;
+  const tiny = { ...published, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100, num_experts: 4, num_experts_per_tok: 2, attn_layer_period: 2, attn_layer_offset: 1, expert_layer_period: 2, expert_layer_offset: 1 };
+  for (const rank of ['auto', undefined]) {
+    const spec = specFromConfig({ ...tiny, mamba_dt_rank: rank }, CONFIG);
+    assert.deepEqual(spec.params, { total: 181_220, active: 132_068 }, String(rank));
+  }
+  // dt_rank 8: x_proj and dt_proj grow by 128·4 each and the dt layernorm by 4: 1,028 more.
+  assert.deepEqual(specFromConfig({ ...tiny, mamba_dt_rank: 8 }, CONFIG).params, { total: 182_248, active: 133_096 });
+  // With the projection biases (2·128 on in_proj, 64 on out_proj) and no conv bias (−128): 192 more.
+  assert.deepEqual(specFromConfig({ ...tiny, mamba_dt_rank: 'auto', mamba_proj_bias: true, mamba_conv_bias: false }, CONFIG).params, { total: 181_412, active: 132_260 });
+});
+
+test('activation names: the HF ACT2FN names map to the costed forms', () => {
+  const cases: [string, string][] = [['relu', 'relu'], [' ReLU ', 'relu'], ['relu2', 'relu-like'], ['leaky_relu', 'relu-like'], ['gelu', 'gelu'], ['gelu_new', 'gelu'], ['quick_gelu', 'gelu'], ['gelu_pytorch_tanh', 'gelu'], ['silu', 'silu'], ['swish', 'silu'], ['SiLU', 'silu'], ['tanh', 'other'], ['', 'other']];
+  for (const [name, form] of cases) assert.equal(parseActivation(name), form, name);
+});
+
+test('MoE styles with no experts: Qwen and DeepSeek configs read as dense; a Mixtral without experts is refused', () => {
+  const tiny = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  // transformers' Qwen2MoeConfig and DeepseekV2Config take num_experts / n_routed_experts; 0 or null
+  // leaves only the dense MLP of intermediate_size.
+  for (const [model_type, key] of [['qwen2_moe', 'num_experts'], ['deepseek_v2', 'n_routed_experts'], ['llama', 'num_local_experts']] as const) {
+    for (const none of [0, null]) {
+      const extra = model_type === 'deepseek_v2' ? { kv_lora_rank: 16, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 16, q_lora_rank: null } : {};
+      const spec = specFromConfig({ model_type, ...tiny, ...extra, [key]: none }, CONFIG);
+      assert.deepEqual(spec.layerKinds.map((k) => [k.mlp.kind, k.mlp.ffn]), spec.layerKinds.map(() => ['gated', 128]), `${model_type} ${key} ${none}`);
+    }
+  }
+  assert.throws(() => specFromConfig({ model_type: 'mixtral', ...tiny, num_local_experts: 0 }, CONFIG), (e: unknown) => e instanceof InputError && e.field === 'num_local_experts' && /expected a positive number of experts/.test(e.message));
 });
