@@ -707,3 +707,78 @@ test('MoE styles with no experts: Qwen and DeepSeek configs read as dense; a Mix
   }
   assert.throws(() => specFromConfig({ model_type: 'mixtral', ...tiny, num_local_experts: 0 }, CONFIG), (e: unknown) => e instanceof InputError && e.field === 'num_local_experts' && /expected a positive number of experts/.test(e.message));
 });
+
+test('config.json edges: a text_config without its own model_type, model_type null or not a string, vision towers, a name from nothing', () => {
+  const tiny = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  // LLaVA's text model is a Llama when text_config names no model_type (transformers' LlavaConfig
+  // defaults text_config to "llama"); another top-level type is its own text type.
+  assert.equal(specFromConfig({ model_type: 'llava', text_config: tiny }, CONFIG).family, 'llama');
+  assert.equal(specFromConfig({ model_type: 'mistral', text_config: tiny }, CONFIG).family, 'mistral');
+  // A state-space text model is refused under its path inside the file.
+  assert.throws(() => specFromConfig({ model_type: 'llava', text_config: { ...tiny, model_type: 'mamba' } }, CONFIG), (e: unknown) => e instanceof InputError && e.field === 'text_config.model_type' && e.kind === 'unsupported');
+  assert.throws(() => specFromConfig({ model_type: 5, ...tiny }, CONFIG), (e: unknown) => e instanceof InputError && e.message === '/models/config.json: model_type: expected a string, found 5');
+  // null is as good as absent: the architecture names the family, a Mamba architecture is refused.
+  assert.equal(specFromConfig({ model_type: null, architectures: ['LlamaForCausalLM'], ...tiny }, CONFIG).family, 'llama');
+  assert.throws(() => specFromConfig({ architectures: ['MambaForCausalLM'], ...tiny }, CONFIG), (e: unknown) => e instanceof InputError && e.field === 'model_type' && e.kind === 'unsupported');
+  // Vision towers: a vision_config without a model_type or sizes, and LLaVA-1.5's original mm_vision_tower.
+  assert.deepEqual(specFromConfig({ model_type: 'llama', ...tiny, vision_config: {} }, CONFIG).vision, { modelType: 'vision tower', description: 'vision tower' });
+  assert.deepEqual(specFromConfig({ model_type: 'llama', ...tiny, mm_vision_tower: 'openai/clip-vit-large-patch14-336' }, CONFIG).vision, { modelType: 'openai/clip-vit-large-patch14-336', description: 'vision tower openai/clip-vit-large-patch14-336' });
+  // No _name_or_path and a path with no file name: the architecture, else the model type.
+  const root = { path: '/', format: 'config.json' as const };
+  assert.equal(specFromConfig({ model_type: 'llama', architectures: ['LlamaForCausalLM'], ...tiny }, root).name, 'LlamaForCausalLM');
+  assert.equal(specFromConfig({ model_type: 'llama', ...tiny }, root).name, 'llama');
+});
+
+test('config.json fields of the wrong type or shape are named: booleans, strings, layer_types, mlp_only_layers', () => {
+  const tiny = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  const refused = (config: Record<string, unknown>): string => {
+    try {
+      specFromConfig(config, CONFIG);
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message.replace('/models/config.json: ', '');
+    }
+    return 'accepted';
+  };
+  assert.equal(refused({ model_type: 'llama', ...tiny, tie_word_embeddings: 'yes' }), 'tie_word_embeddings: expected true or false, found "yes"');
+  assert.equal(refused({ model_type: 'bert', ...tiny, max_position_embeddings: 512, position_embedding_type: 5 }), 'position_embedding_type: expected a string, found 5');
+  assert.equal(refused({ model_type: 'qwen3', ...tiny, layer_types: [1, 2] }), 'layer_types: expected a list of strings, found an array of 2');
+  assert.equal(refused({ model_type: 'qwen3', ...tiny, layer_types: 'full_attention' }), 'layer_types: expected a list of strings, found "full_attention"');
+  // Sliding layers need a window; a list with no attention layer leaves nothing to profile.
+  assert.equal(refused({ model_type: 'qwen3', ...tiny, layer_types: ['sliding_attention', 'full_attention'] }), 'sliding_window: expected a window length for the sliding_attention layers');
+  assert.equal(refused({ model_type: 'qwen3', ...tiny, layer_types: ['chunked_attention', 'full_attention'] }), 'sliding_window: expected a window length for the chunked_attention layers');
+  assert.equal(refused({ model_type: 'qwen3', ...tiny, layer_types: ['linear_attention', 'linear_attention'] }), 'layer_types: expected at least one attention layer to profile');
+  // Qwen2-MoE's mlp_only_layers: indices of the 2 layers, 0 or 1.
+  const moe = { model_type: 'qwen2_moe', ...tiny, num_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 16 };
+  assert.equal(refused({ ...moe, mlp_only_layers: [0, 2] }), 'mlp_only_layers: expected a list of layer indices between 0 and 1, found an array of 2');
+  assert.equal(refused({ ...moe, mlp_only_layers: [-1] }), 'mlp_only_layers: expected a list of layer indices between 0 and 1, found an array of 1');
+  assert.equal(refused({ ...moe, mlp_only_layers: [0.5] }), 'mlp_only_layers: expected a list of layer indices between 0 and 1, found an array of 1');
+  assert.equal(refused({ ...moe, mlp_only_layers: 1 }), 'mlp_only_layers: expected a list of layer indices between 0 and 1, found 1');
+  const only0 = specFromConfig({ ...moe, mlp_only_layers: [0] }, CONFIG);
+  assert.deepEqual(only0.layerKinds.map((k) => [k.layers, k.mlp.kind]), [[[0], 'gated'], [[1], 'moe']]);
+});
+
+test('GGUF metadata edges: an unknown file type, per-layer arrays, an architecture that is a long string', async () => {
+  const base = llamaGgufKv({ arch: 'llama', name: 't', layers: 4, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, context: 4096, vocab: 100, eps: 1e-5, tokens: false });
+  const read = (kv: [string, GgufEntry][]) => specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/m/t.gguf', format: 'gguf' });
+  const replaced = (key: string, v: GgufEntry): [string, GgufEntry][] => base.map(([k, x]) => [k, k === key ? v : x]);
+  // llama.cpp's LLAMA_FTYPE: 15 is MOSTLY_Q4_K_M; a number it does not define is shown as itself.
+  assert.equal((await read(replaced('general.file_type', gv.u32(15)))).dtype, 'Q4_K_M');
+  assert.equal((await read(replaced('general.file_type', gv.u32(99)))).dtype, 'file_type 99');
+  // Per-layer KV heads (llama.cpp writes arrays for models whose layers differ): the largest is used,
+  // with a note when they differ; zeros (layers without attention) are not counted.
+  const kvHeads = async (values: number[]) => {
+    const spec = await read(replaced('llama.attention.head_count_kv', gv.arr('u32', values)));
+    return [spec.layerKinds.map((k) => k.attention.kvHeads), spec.notes.filter((n) => n.includes('varies per layer'))];
+  };
+  assert.deepEqual(await kvHeads([2, 2, 1, 2]), [[2], ['llama.attention.head_count_kv varies per layer; the largest value (2) was used for every layer.']]);
+  assert.deepEqual(await kvHeads([1, 2, 2, 2]), [[2], ['llama.attention.head_count_kv varies per layer; the largest value (2) was used for every layer.']]);
+  assert.deepEqual(await kvHeads([0, 2, 0, 2]), [[2], []]);
+  assert.deepEqual(await kvHeads([2, 2, 2, 2]), [[2], []]);
+  // All zeros, or an array too long to keep: as if absent, so the KV heads default to the heads (4).
+  assert.deepEqual(await kvHeads([0, 0, 0, 0]), [[4], []]);
+  assert.deepEqual(await kvHeads(new Array(5000).fill(2)), [[4], []]);
+  // A size given as a long string is refused with its first characters.
+  await assert.rejects(read(replaced('llama.attention.head_count_kv', gv.str('y'.repeat(5000)))), (e: unknown) => e instanceof InputError && e.field === 'llama.attention.head_count_kv' && e.message.endsWith(`found "${'y'.repeat(40)}…"`));
+  await assert.rejects(read(replaced('general.architecture', gv.str('x'.repeat(5000)))), (e: unknown) => e instanceof InputError && e.message === '/m/t.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found a 5,000-byte string');
+});
