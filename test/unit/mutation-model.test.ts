@@ -782,3 +782,64 @@ test('GGUF metadata edges: an unknown file type, per-layer arrays, an architectu
   await assert.rejects(read(replaced('llama.attention.head_count_kv', gv.str('y'.repeat(5000)))), (e: unknown) => e instanceof InputError && e.field === 'llama.attention.head_count_kv' && e.message.endsWith(`found "${'y'.repeat(40)}…"`));
   await assert.rejects(read(replaced('general.architecture', gv.str('x'.repeat(5000)))), (e: unknown) => e instanceof InputError && e.message === '/m/t.gguf: general.architecture: expected a string naming the architecture (e.g. "llama"), found a 5,000-byte string');
 });
+
+/** A published config from the fixtures, parsed. */
+function published(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(fixturePath(name), 'utf8')) as Record<string, unknown>;
+}
+
+test('classic families: GPT-BigCode multi-query, GPT-J and GPT-NeoX rotary notes, OPT without affine norms, Phi with QK LayerNorms', () => {
+  // transformers' GPTBigCodeConfig: multi_query defaults to true, one shared K/V head. A 2-layer model of
+  // width 64, 4 heads of 16, 4·64 MLP: c_attn 64·(64 + 2·16) + 96 = 6,240, c_proj 4,160, c_fc 16,640,
+  // mlp c_proj 16,448, two LayerNorms 256 → 43,744 a layer; wte 6,400, wpe 128·64 = 8,192, ln_f 128,
+  // the head tied: 102,208. Without multi_query c_attn is 64·192 + 192 = 12,480: 114,688.
+  const bigcode = { model_type: 'gpt_bigcode', n_embd: 64, n_layer: 2, n_head: 4, vocab_size: 100, n_positions: 128 };
+  const mqa = specFromConfig(bigcode, CONFIG);
+  assert.deepEqual([mqa.family, mqa.layerKinds[0]!.attention.kvHeads, mqa.params.total], ['gpt_bigcode', 1, 102_208]);
+  const mha = specFromConfig({ ...bigcode, multi_query: false }, CONFIG);
+  assert.deepEqual([mha.layerKinds[0]!.attention.kvHeads, mha.params.total], [4, 114_688]);
+  // GPT-J-6B: rotary_dim 64 of the 4096 / 16 = 256 dimensions of a head; without rotary_dim, no such note.
+  const gptj = published('GPT-J-6B');
+  assert.ok(specFromConfig(gptj, CONFIG).notes.includes('Rotary embedding on the first 64 of 256 dimensions of each head.'));
+  assert.ok(!specFromConfig({ ...gptj, rotary_dim: null }, CONFIG).notes.some((n) => n.startsWith('Rotary')));
+  // Pythia-410m: rotary_pct 0.25; use_parallel_residual false makes the block sequential (same parameters).
+  const pythia = published('Pythia-410m');
+  const sequential = specFromConfig({ ...pythia, use_parallel_residual: false }, CONFIG);
+  assert.deepEqual(sequential.notes, ['Sequential residual (use_parallel_residual false).', 'Rotary embedding on 25% of each head.']);
+  assert.deepEqual(sequential.layerKinds.map((k) => k.block), ['pre-norm']);
+  assert.equal(sequential.params.total, specFromConfig(pythia, CONFIG).params.total);
+  assert.ok(!specFromConfig({ ...pythia, rotary_pct: 1 }, CONFIG).notes.some((n) => n.startsWith('Rotary')));
+  // OPT-125m: 125,239,296 parameters as published; layer_norm_elementwise_affine false drops the
+  // weight and bias of 2 LayerNorms in each of 12 layers and of the final one: 25 · 2 · 768 = 38,400.
+  const opt = published('OPT-125m');
+  assert.equal(specFromConfig(opt, CONFIG).params.total, 125_239_296);
+  const plain = specFromConfig({ ...opt, layer_norm_elementwise_affine: false }, CONFIG);
+  assert.equal(plain.params.total, 125_239_296 - 38_400);
+  assert.deepEqual(plain.layerKinds[0]!.norms.map((n) => n.affine), ['none', 'none']);
+  // Phi-2 with qk_layernorm: LayerNorms of the 2560 / 32 = 80-wide head on q and k (weight and bias), in
+  // each of 32 layers: 32 · 4 · 80 = 10,240 more.
+  const phi = published('Phi-2');
+  const qk = specFromConfig({ ...phi, qk_layernorm: true }, CONFIG);
+  assert.equal(qk.params.total - specFromConfig(phi, CONFIG).params.total, 10_240);
+  assert.deepEqual(qk.layerKinds[0]!.norms.map((n) => n.name), ['input_layernorm', 'q_layernorm', 'k_layernorm']);
+});
+
+test('Falcon: multi_query overrides num_kv_heads (with a note), KV heads must divide the heads, sequential and one-norm blocks', () => {
+  const f7 = published('Falcon-7B');
+  const said8 = specFromConfig({ ...f7, num_kv_heads: 8 }, CONFIG);
+  assert.equal(said8.layerKinds[0]!.attention.kvHeads, 1);
+  assert.ok(said8.notes.includes('multi_query is true: one KV head, whatever num_kv_heads (8) says.'));
+  assert.ok(!specFromConfig({ ...f7, num_kv_heads: 1 }, CONFIG).notes.some((n) => n.startsWith('multi_query')));
+  // parallel_attn false (transformers' FalconDecoderLayer): a post_attention_layernorm as well, 2 · 4544
+  // more in each of 32 layers: 290,816.
+  const sequential = specFromConfig({ ...f7, parallel_attn: false }, CONFIG);
+  assert.deepEqual(sequential.layerKinds.map((k) => [k.block, k.norms.map((n) => n.name)]), [['pre-norm', ['input_layernorm', 'post_attention_layernorm']]]);
+  assert.equal(sequential.params.total - specFromConfig(f7, CONFIG).params.total, 290_816);
+  assert.ok(sequential.notes.includes('Falcon sequential block.'));
+  const f40 = published('Falcon-40B');
+  assert.throws(() => specFromConfig({ ...f40, num_kv_heads: 7 }, CONFIG), (e: unknown) => e instanceof InputError && e.message === '/models/config.json: num_kv_heads: expected a divisor of the number of attention heads 128, found 7');
+  // The new architecture with num_ln_in_parallel_attn 1: one input_layernorm feeds both branches.
+  const oneNorm = specFromConfig({ ...f40, num_ln_in_parallel_attn: 1 }, CONFIG);
+  assert.deepEqual(oneNorm.layerKinds.map((k) => [k.block, k.norms.map((n) => n.name)]), [['parallel', ['input_layernorm']]]);
+  assert.ok(oneNorm.notes.includes('Falcon parallel block: one input_layernorm feeds query_key_value and dense_h_to_4h.'), oneNorm.notes.join('\n'));
+});
