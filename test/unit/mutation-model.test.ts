@@ -843,3 +843,36 @@ test('Falcon: multi_query overrides num_kv_heads (with a note), KV heads must di
   assert.deepEqual(oneNorm.layerKinds.map((k) => [k.block, k.norms.map((n) => n.name)]), [['parallel', ['input_layernorm']]]);
   assert.ok(oneNorm.notes.includes('Falcon parallel block: one input_layernorm feeds query_key_value and dense_h_to_4h.'), oneNorm.notes.join('\n'));
 });
+
+test('encoder families: BERT without a pooler or with relative positions, mT5, BART heads and mBART pre-norm', () => {
+  // bert-base-uncased as BertModel: 109,482,240 (published). A masked-LM architecture has no pooler
+  // (768·768 + 768 = 590,592 fewer), and its task head is not counted.
+  const bert = published('bert-base-uncased');
+  assert.equal(specFromConfig(bert, CONFIG).params.total, 109_482_240);
+  const mlm = specFromConfig({ ...bert, architectures: ['BertForMaskedLM'] }, CONFIG);
+  assert.equal(mlm.params.total, 109_482_240 - 590_592);
+  assert.ok(mlm.notes[0]!.endsWith('embeddings are counted; the task head is not.'), mlm.notes[0]);
+  assert.ok(specFromConfig(bert, CONFIG).notes[0]!.endsWith('embeddings and the pooler are counted as in BertModel.'));
+  assert.equal(specFromConfig(bert, CONFIG).positions, 'learned');
+  assert.equal(specFromConfig({ ...bert, position_embedding_type: 'relative_key' }, CONFIG).positions, 'relative');
+  // mT5 is read as T5 and keeps its name.
+  assert.equal(specFromConfig({ ...published('t5-small'), model_type: 'mt5' }, CONFIG).family, 'mt5');
+  assert.equal(specFromConfig(published('t5-small'), CONFIG).family, 't5');
+  // BART: each stack's heads must divide d_model.
+  const bart = published('BART-large');
+  for (const key of ['encoder_attention_heads', 'decoder_attention_heads']) {
+    assert.throws(() => specFromConfig({ ...bart, [key]: 7 }, CONFIG), (e: unknown) => e instanceof InputError && e.message === `/models/config.json: ${key}: expected a divisor of d_model 1024, found 7`, key);
+  }
+  // normalize_before (mBART): every norm before its block, and a LayerNorm closing each stack
+  // (transformers' MBartEncoder/MBartDecoder layer_norm): 2 · 2 · 1024 = 4,096 more than BART-large.
+  const post = specFromConfig(bart, CONFIG);
+  const pre = specFromConfig({ ...bart, normalize_before: true }, CONFIG);
+  assert.equal(pre.params.total - post.params.total, 4_096);
+  assert.deepEqual(pre.layerKinds.map((k) => [k.block, k.norms.map((n) => `${n.name}(${n.placement})`)]), [
+    ['pre-norm', ['self_attn_layer_norm(pre)', 'final_layer_norm(pre)']],
+    ['pre-norm', ['self_attn_layer_norm(pre)', 'encoder_attn_layer_norm(pre)', 'final_layer_norm(pre)']],
+  ]);
+  assert.equal(pre.finalNorm?.name, 'decoder.layer_norm');
+  assert.equal(post.finalNorm, null);
+  assert.ok(pre.notes.includes('Pre-norm (mBART / normalize_before): encoder.layer_norm and decoder.layer_norm close each stack.'));
+});
