@@ -876,3 +876,33 @@ test('encoder families: BERT without a pooler or with relative positions, mT5, B
   assert.equal(post.finalNorm, null);
   assert.ok(pre.notes.includes('Pre-norm (mBART / normalize_before): encoder.layer_norm and decoder.layer_norm close each stack.'));
 });
+
+test('a lone .safetensors file: names that are not Llama-style, indices past the limits, a head width the weights do not give', async () => {
+  const read = async (tensors: TensorSpec[]) => {
+    try {
+      return specFromSafetensors(await readSafetensorsHeader(memorySource(writeSafetensors(tensors)), '/w/m.safetensors'), { path: '/w/m.safetensors', format: 'safetensors' }, 'm');
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return `${err.field} | ${err.expected} | ${err.found}`;
+    }
+  };
+  const llamaStyle = 'Llama-style tensor names (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight, …); for other layouts put the config.json beside the weights';
+  assert.equal(await read([{ name: 'transformer.wte.weight', shape: [100, 64] }, { name: 'transformer.h.0.attn.c_attn.weight', shape: [64, 192] }, { name: 'lm_head.weight', shape: [100, 64] }]), `tensors | ${llamaStyle} | 3 tensors such as "transformer.wte.weight", "transformer.h.0.attn.c_attn.weight"`);
+  assert.equal(await read([]), `tensors | ${llamaStyle} | 0 tensors such as none`);
+  // A q_proj of one dimension is not a weight matrix.
+  const base = attentionOnly(1, { hidden: 64, vocab: 100, headDim: 16, heads: 4, kvHeads: 2 });
+  assert.equal(await read(base.map((t) => (t.name.endsWith('q_proj.weight') ? { ...t, shape: [64] } : t))), `tensors | ${llamaStyle} | ${base.length} tensors such as "${base[0]!.name}", "${base[1]!.name}"`);
+  // Layer indices up to LIMITS.layers − 1 (9,999) and expert indices up to LIMITS.experts − 1 (99,999).
+  const extra = (name: string) => read([...base, { name, shape: [4] }]);
+  assert.equal(await extra('model.layers.10000.input_layernorm.weight'), 'tensors["model.layers.10000.input_layernorm.weight"] | a layer index no larger than 9999 | 10000');
+  assert.equal(await extra(`model.layers.${'9'.repeat(25)}.input_layernorm.weight`), `tensors["model.layers.${'9'.repeat(25)}.input_layernorm.weight"] | a layer index no larger than 9999 | ${'9'.repeat(20)}…`);
+  assert.equal(await extra('model.layers.0.block_sparse_moe.experts.100000.w1.weight'), 'tensors["model.layers.0.block_sparse_moe.experts.100000.w1.weight"] | an expert index no larger than 99999 | 100000');
+  // Neither a q_norm nor a rotary inv_freq: heads of 128 are assumed, and the rows must be multiples of it.
+  const noWidth = llamaTensors({ layers: 1, hidden: 256, ffn: 8, heads: 2, kvHeads: 1, headDim: 128, vocab: 100 }).filter((t) => !t.name.includes('inv_freq') && !t.name.includes('q_norm'));
+  const assumed = await read(noWidth);
+  assert.ok(typeof assumed !== 'string', String(assumed));
+  assert.deepEqual([assumed.layerKinds[0]!.attention.heads, assumed.layerKinds[0]!.attention.kvHeads, assumed.layerKinds[0]!.attention.headDim], [2, 1, 128]);
+  assert.ok(assumed.notes.includes('Head width is not stored in the weights: 128 assumed (heads = q_proj rows / 128).'));
+  const narrow = llamaTensors({ layers: 1, hidden: 64, ffn: 8, heads: 4, kvHeads: 2, headDim: 16, vocab: 100 }).filter((t) => !t.name.includes('inv_freq') && !t.name.includes('q_norm'));
+  assert.equal(await read(narrow), 'model.layers.0.self_attn.q_proj.weight shape | rows that are a multiple of the head width 128 | 64 and 32');
+});
