@@ -896,6 +896,8 @@ test('a lone .safetensors file: names that are not Llama-style, indices past the
   const extra = (name: string) => read([...base, { name, shape: [4] }]);
   assert.equal(await extra('model.layers.10000.input_layernorm.weight'), 'tensors["model.layers.10000.input_layernorm.weight"] | a layer index no larger than 9999 | 10000');
   assert.equal(await extra(`model.layers.${'9'.repeat(25)}.input_layernorm.weight`), `tensors["model.layers.${'9'.repeat(25)}.input_layernorm.weight"] | a layer index no larger than 9999 | ${'9'.repeat(20)}…`);
+  // Up to 20 digits are quoted whole.
+  assert.equal(await extra(`model.layers.${'9'.repeat(20)}.input_layernorm.weight`), `tensors["model.layers.${'9'.repeat(20)}.input_layernorm.weight"] | a layer index no larger than 9999 | ${'9'.repeat(20)}`);
   assert.equal(await extra('model.layers.0.block_sparse_moe.experts.100000.w1.weight'), 'tensors["model.layers.0.block_sparse_moe.experts.100000.w1.weight"] | an expert index no larger than 99999 | 100000');
   // Neither a q_norm nor a rotary inv_freq: heads of 128 are assumed, and the rows must be multiples of it.
   const noWidth = llamaTensors({ layers: 1, hidden: 256, ffn: 8, heads: 2, kvHeads: 1, headDim: 128, vocab: 100 }).filter((t) => !t.name.includes('inv_freq') && !t.name.includes('q_norm'));
