@@ -14,6 +14,7 @@ import { configProblems, nearestDivisors, type ConfigProblem } from '../../src/c
 import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core/model/gguf';
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import { parseActivation } from '../../src/core/model/families/activation';
+import { describeGgufValue, ggufFileHeader, INLINE_ARRAY_MAX, VALUE_TEXT_MAX } from '../../src/core/model/file-header';
 import { countParams } from '../../src/core/model/params';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
@@ -907,4 +908,39 @@ test('a lone .safetensors file: names that are not Llama-style, indices past the
   assert.ok(assumed.notes.includes('Head width is not stored in the weights: 128 assumed (heads = q_proj rows / 128).'));
   const narrow = llamaTensors({ layers: 1, hidden: 64, ffn: 8, heads: 4, kvHeads: 2, headDim: 16, vocab: 100 }).filter((t) => !t.name.includes('inv_freq') && !t.name.includes('q_norm'));
   assert.equal(await read(narrow), 'model.layers.0.self_attn.q_proj.weight shape | rows that are a multiple of the head width 128 | 64 and 32');
+});
+
+test('GGUF phi3: a sliding_window of 0 (what the converter writes for Phi-4, whose config has none) is no window', async () => {
+  const kv = (window: number): [string, GgufEntry][] => [
+    ...llamaGgufKv({ arch: 'phi3', name: 'tiny phi3', layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 4, context: 4096, vocab: 100, eps: 1e-5, tokens: false }),
+    ['phi3.attention.sliding_window', gv.u32(window)],
+  ];
+  const read = async (window: number) => windows(await specFromGguf(memorySource(writeGguf({ kv: kv(window) }).bytes), { path: '/m/phi.gguf', format: 'gguf' }));
+  // Phi-3-mini-4k's published sliding_window is 2047, on every layer.
+  assert.deepEqual(await read(2047), [2047, 2047]);
+  assert.deepEqual(await read(0), [null, null]);
+});
+
+test('GGUF tensor infos and arrays refused by field: too many dimensions, an element count past 2^53, an unknown element type; long strings in a kept list', async () => {
+  const tensorsOf = (tensors: { name: string; shape: number[] }[]) => readGgufHeader(memorySource(writeGguf({ kv: [['general.architecture', gv.str('llama')]], tensors }).bytes), '/m/x.gguf', { tensors: true });
+  // GGML_MAX_DIMS is 4; the reader allows up to 8 and refuses 9.
+  await assert.rejects(tensorsOf([{ name: 'w', shape: new Array(9).fill(1) }]), (e: unknown) => e instanceof InputError && e.message === '/m/x.gguf: tensor_info[0] (w).n_dims: expected at most 8 dimensions, found 9');
+  assert.deepEqual((await tensorsOf([{ name: 'w', shape: new Array(8).fill(2) }])).tensors?.[0]?.shape, new Array(8).fill(2));
+  await assert.rejects(tensorsOf([{ name: 'w', shape: [4294967296, 4294967296] }]), (e: unknown) => e instanceof InputError && e.message === '/m/x.gguf: tensor_info[0] (w).dims: expected dimensions whose product (the element count) is at most 9007199254740991, found [4294967296, 4294967296]');
+  // A top-level array whose element type is 13 (the types are 0–12).
+  assert.deepEqual(await ggufRefusal(ggufOf([['t.bad', ARRAY, [...le.u32(13), ...le.u64(0)]]])), { field: 'metadata[0] (t.bad).array element type', message: '/m/x.gguf: metadata[0] (t.bad).array element type: expected a GGUF value type 0–12, found 13' });
+  // A short list of strings is kept; a string in it longer than 4,096 bytes keeps its head, marked cut.
+  const header = await readGgufHeader(memorySource(ggufOf([['t.list', ARRAY, le.arr(STRING, [le.str('a'), le.str('b'.repeat(5000))])]])), '/m/x.gguf');
+  assert.deepEqual(header.metadata.get('t.list'), ['a', `${'b'.repeat(4096)}…`]);
+});
+
+test('file header rows: singular counts, boolean arrays, an inline array too long to show, a header without its tensor list', async () => {
+  assert.equal(describeGgufValue({ longArray: true, elementType: 'string', count: 1, bytes: 1 }), 'array of 1 string (1 byte)');
+  assert.equal(describeGgufValue(new Array(INLINE_ARRAY_MAX + 1).fill(true)), `array of ${INLINE_ARRAY_MAX + 1} booleans`);
+  // Three 100-character strings: 3 · 102 + 2 · 2 + 2 = 312 characters inline, over VALUE_TEXT_MAX (240).
+  const strings = ['x', 'y', 'z'].map((c) => c.repeat(100));
+  const inline = `[${strings.map((s) => JSON.stringify(s)).join(', ')}]`;
+  assert.equal(describeGgufValue(strings), `${inline.slice(0, VALUE_TEXT_MAX)}… (array of 3 strings)`);
+  const noTensors = ggufFileHeader(await readGgufHeader(memorySource(ggufOf([['t.n', U32, le.u32(1)]])), '/m/x.gguf'));
+  assert.deepEqual([noTensors.tensors, noTensors.elements, noTensors.metadata], [[], 0, [{ key: 't.n', value: '1' }]]);
 });
