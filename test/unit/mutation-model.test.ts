@@ -19,6 +19,7 @@ import { countParams } from '../../src/core/model/params';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
 import { fixturePath, loadFixture } from './helpers/fixtures';
+import { converterMetadata, converterTensors } from './helpers/gguf-converter';
 import { gv, llamaGgufKv, type GgufEntry, writeGguf } from './helpers/gguf-writer';
 import { llamaTensors, type TensorSpec, writeSafetensors } from './helpers/safetensors-writer';
 
@@ -943,4 +944,26 @@ test('file header rows: singular counts, boolean arrays, an inline array too lon
   assert.equal(describeGgufValue(strings), `${inline.slice(0, VALUE_TEXT_MAX)}… (array of 3 strings)`);
   const noTensors = ggufFileHeader(await readGgufHeader(memorySource(ggufOf([['t.n', U32, le.u32(1)]])), '/m/x.gguf'));
   assert.deepEqual([noTensors.tensors, noTensors.elements, noTensors.metadata], [[], 0, [{ key: 't.n', value: '1' }]]);
+});
+
+test('GGUF: the families the list above leaves out, converted by the rules of llama.cpp\'s converter (helpers/gguf-converter.ts), read as their configs', async () => {
+  // The lean form of model-family-roundtrip.test.ts (too slow for every mutant: it writes each
+  // vocabulary as tokens): the vocabulary size goes in {arch}.vocab_size instead of a token list.
+  const cases: [string, ((c: Record<string, unknown>) => Record<string, unknown>)?][] = [
+    ['Qwen2-7B-Instruct'], ['Qwen3-0.6B'], ['Qwen3-30B-A3B'], ['Gemma-2-9b'], ['Gemma-3-1b-it'], ['Phi-3-mini-4k-instruct'], ['Llama-3.2-1B-Instruct'],
+    // Gemma writes no activation key: the family default (gelu_pytorch_tanh) replaces hidden_act "gelu".
+    ['Gemma-2b', (c) => Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'hidden_act'))],
+    // BloomModel writes the hidden size (1024) as the context length when the config has no seq_length.
+    ['BLOOM-560m', (c) => ({ ...c, max_position_embeddings: 1024 })],
+  ];
+  for (const [fixture, lost] of cases) {
+    const config = published(fixture);
+    const fromConfig = specFromConfig(config, CONFIG);
+    const { arch, kv, vocab } = converterMetadata(config);
+    const lean: [string, GgufEntry][] = [...kv.filter(([k]) => k !== 'tokenizer.ggml.tokens'), [`${arch}.vocab_size`, gv.u32(vocab)]];
+    const bytes = writeGguf({ kv: lean, tensors: converterTensors(config, arch, vocab, fromConfig.tiedEmbeddings) }).bytes;
+    const fromGguf = await specFromGguf(memorySource(bytes), { path: '/models/x.gguf', format: 'gguf' });
+    const expected = lost ? specFromConfig(lost(config), CONFIG) : fromConfig;
+    assert.deepEqual(layout(fromGguf), layout(expected), `${fixture} (${arch})`);
+  }
 });
