@@ -15,6 +15,7 @@ import { readGgufHeader, specFromGguf, specFromGgufHeader } from '../../src/core
 import { readSafetensorsHeader, specFromSafetensors } from '../../src/core/model/safetensors';
 import { parseActivation } from '../../src/core/model/families/activation';
 import { describeGgufValue, ggufFileHeader, INLINE_ARRAY_MAX, VALUE_TEXT_MAX } from '../../src/core/model/file-header';
+import { groupLayers } from '../../src/core/model/layers';
 import { countParams } from '../../src/core/model/params';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
@@ -966,4 +967,14 @@ test('GGUF: the families the list above leaves out, converted by the rules of ll
     const expected = lost ? specFromConfig(lost(config), CONFIG) : fromConfig;
     assert.deepEqual(layout(fromGguf), layout(expected), `${fixture} (${arch})`);
   }
+});
+
+test('layer kinds: identical layers merge; kinds told apart by nothing the ids name get numbered', () => {
+  const tiny = specFromConfig({ model_type: 'llama', hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 }, CONFIG);
+  const a = tiny.layerKinds[0]!;
+  const at = (i: number, kind = a) => ({ ...kind, layers: [i] });
+  assert.deepEqual(groupLayers([at(0), at(1), at(2)]).map((k) => [k.id, k.layers]), [['decoder', [0, 1, 2]]]);
+  // Two dense, full-attention decoder kinds that differ only in their MLP width: the second is "decoder-2".
+  const wider = { ...a, mlp: { ...a.mlp, ffn: 256 } };
+  assert.deepEqual(groupLayers([at(0), at(1, wider), at(2)]).map((k) => [k.id, k.layers]), [['decoder', [0, 2]], ['decoder-2', [1]]]);
 });
