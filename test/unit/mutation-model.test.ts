@@ -978,3 +978,29 @@ test('layer kinds: identical layers merge; kinds told apart by nothing the ids n
   const wider = { ...a, mlp: { ...a.mlp, ffn: 256 } };
   assert.deepEqual(groupLayers([at(0), at(1, wider), at(2)]).map((k) => [k.id, k.layers]), [['decoder', [0, 2]], ['decoder-2', [1]]]);
 });
+
+test('size and epsilon bounds: the largest allowed value is accepted and one more refused; zero experts allowed, negative not', async () => {
+  const tiny = { model_type: 'llama', hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100 };
+  const refused = (extra: Record<string, unknown>): string => {
+    try {
+      specFromConfig({ ...tiny, ...extra }, CONFIG);
+    } catch (err) {
+      assert.ok(err instanceof InputError, String(err));
+      return err.message.replace('/models/config.json: ', '');
+    }
+    return 'accepted';
+  };
+  // LIMITS.vocab is 100,000,000 (a table that size of width 64 is cheap to describe).
+  assert.equal(refused({ vocab_size: 100_000_000 }), 'accepted');
+  assert.equal(refused({ vocab_size: 100_000_001 }), 'vocab_size: expected a positive integer no larger than 100000000, found 100000001');
+  assert.equal(refused({ vocab_size: 0 }), 'vocab_size: expected a positive integer no larger than 100000000, found 0');
+  // A norm epsilon lies strictly between 0 and 1.
+  assert.equal(refused({ rms_norm_eps: 0.5 }), 'accepted');
+  assert.equal(refused({ rms_norm_eps: 1 }), 'rms_norm_eps: expected a positive number below 1 (a norm epsilon), found 1');
+  assert.equal(refused({ rms_norm_eps: 0 }), 'rms_norm_eps: expected a positive number below 1 (a norm epsilon), found 0');
+  // The expert count may be 0 (a dense model), not negative.
+  assert.equal(refused({ model_type: 'qwen2_moe', num_experts: -1 }), 'num_experts: expected a non-negative integer no larger than 100000, found -1');
+  // A text_config's defaults are noted once each, however often a key is read (LlamaConfig's defaults
+  // for what llava-1.5-7b's text_config leaves out).
+  assert.ok((await loadFixture('Llava-1.5-7b-hf')).notes.includes('text_config leaves hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, hidden_act unset: the llama config defaults were used.'));
+});
