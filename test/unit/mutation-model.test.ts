@@ -951,7 +951,7 @@ test('GGUF: the families the list above leaves out, converted by the rules of ll
   // The lean form of model-family-roundtrip.test.ts (too slow for every mutant: it writes each
   // vocabulary as tokens): the vocabulary size goes in {arch}.vocab_size instead of a token list.
   const cases: [string, ((c: Record<string, unknown>) => Record<string, unknown>)?][] = [
-    ['Qwen2-7B-Instruct'], ['Qwen3-0.6B'], ['Qwen3-30B-A3B'], ['Gemma-2-9b'], ['Gemma-3-1b-it'], ['Phi-3-mini-4k-instruct'], ['Llama-3.2-1B-Instruct'],
+    ['Qwen2-7B-Instruct'], ['Qwen3-0.6B'], ['Qwen3-30B-A3B'], ['Gemma-2-9b'], ['Gemma-3-1b-it'], ['Phi-3-mini-4k-instruct'], ['Llama-3.2-1B-Instruct'], ['DeepSeek-V2'],
     // Gemma writes no activation key: the family default (gelu_pytorch_tanh) replaces hidden_act "gelu".
     ['Gemma-2b', (c) => Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'hidden_act'))],
     // BloomModel writes the hidden size (1024) as the context length when the config has no seq_length.
@@ -966,7 +966,14 @@ test('GGUF: the families the list above leaves out, converted by the rules of ll
     const fromGguf = await specFromGguf(memorySource(bytes), { path: '/models/x.gguf', format: 'gguf' });
     const expected = lost ? specFromConfig(lost(config), CONFIG) : fromConfig;
     assert.deepEqual(layout(fromGguf), layout(expected), `${fixture} (${arch})`);
+    // Gemma-2-9b's attn_logit_softcapping (50) is read from gemma2.attn_logit_softcapping.
+    if (fixture === 'Gemma-2-9b') assert.ok(fromGguf.notes.includes('Attention logits are soft-capped (tanh, cap 50) before the Softmax.'), fromGguf.notes.join('\n'));
   }
+  // The LayerNorm epsilon of the GPT-2-style families is {arch}.attention.layer_norm_epsilon; the
+  // published ones equal the config defaults (1e-5), so a different one shows it is read.
+  const gpt2 = GGUF_FAMILIES.find((f) => f.fixture === 'GPT-2')!;
+  const kv: [string, GgufEntry][] = [['general.architecture', gv.str('gpt2')], ...gpt2.kv.map(([k, v]): [string, GgufEntry] => [`gpt2.${k}`, k === 'attention.layer_norm_epsilon' ? gv.f32(1e-6) : v])];
+  assert.equal((await specFromGguf(memorySource(writeGguf({ kv }).bytes), { path: '/models/x.gguf', format: 'gguf' })).normEps, 1e-6);
 });
 
 test('layer kinds: identical layers merge; kinds told apart by nothing the ids name get numbered', () => {
