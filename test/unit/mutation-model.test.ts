@@ -479,9 +479,14 @@ test('GGUF arrays of arrays: a bad inner type or count is named with its offset'
 test('GGUF: an inner array, or a tensor name, longer than the read buffer is read on until it fits', async () => {
   // One inner array of three 600,000-byte strings: 12 + 3 · (8 + 600,000) bytes, more than the largest
   // chunk the cursor reads on its own (1 MiB), so only asking for more than is buffered gets past it.
-  const long = 'x'.repeat(600_000);
-  const nested = le.arr(ARRAY, [le.arr(STRING, [le.str(long), le.str(long), le.str(long)])]);
-  const header = await readGgufHeader(memorySource(ggufOf([['t.long', ARRAY, nested], ['t.after', U32, le.u32(11)]])), '/m/x.gguf');
+  // Built as bytes, not number lists (1.8 MB).
+  const long = new Uint8Array(600_000).fill(0x78);
+  // The file up to the inner array's count, its kv count (bytes 16–23) made 2 for the key after the strings.
+  const head = ggufOf([['t.long', ARRAY, [...le.u32(ARRAY), ...le.u64(1), ...le.u32(STRING), ...le.u64(3)]]]);
+  const parts = [head.subarray(0, 16), Uint8Array.from(le.u64(2)), head.subarray(24), ...[long, long, long].flatMap((b) => [Uint8Array.from(le.u64(b.length)), b]), Uint8Array.from([...le.str('t.after'), ...le.u32(U32), ...le.u32(11)])];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+  const header = await readGgufHeader(memorySource(bytes), '/m/x.gguf');
   assert.deepEqual(header.metadata.get('t.long'), { longArray: true, elementType: 'array', count: 1, bytes: 12 + 3 * 600_008 });
   assert.equal(header.metadata.get('t.after'), 11);
   // Tensor infos: a 30,000-byte name between two short ones.
