@@ -1016,3 +1016,9 @@ test('size and epsilon bounds: the largest allowed value is accepted and one mor
   // for what llava-1.5-7b's text_config leaves out).
   assert.ok((await loadFixture('Llava-1.5-7b-hf')).notes.includes('text_config leaves hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, hidden_act unset: the llama config defaults were used.'));
 });
+
+test("Jamba's attention layers without attn_layer_period and attn_layer_offset: transformers' defaults, 8 and 4", () => {
+  const jamba = published('Jamba-v0.1');
+  const config = Object.fromEntries(Object.entries({ ...jamba, num_hidden_layers: 16 }).filter(([k]) => k !== 'attn_layer_period' && k !== 'attn_layer_offset'));
+  assert.deepEqual(specFromConfig(config, CONFIG).layerKinds.flatMap((k) => k.layers).sort((a, b) => a - b), [4, 12]);
+});
