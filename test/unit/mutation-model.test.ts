@@ -1022,3 +1022,17 @@ test("Jamba's attention layers without attn_layer_period and attn_layer_offset: 
   const config = Object.fromEntries(Object.entries({ ...jamba, num_hidden_layers: 16 }).filter(([k]) => k !== 'attn_layer_period' && k !== 'attn_layer_offset'));
   assert.deepEqual(specFromConfig(config, CONFIG).layerKinds.flatMap((k) => k.layers).sort((a, b) => a - b), [4, 12]);
 });
+
+test("config class defaults: JambaConfig's Mamba and expert-layer fields, DeepseekV2Config's first_k_dense_replace and n_shared_experts", () => {
+  // JambaConfig: mamba_d_state 16, mamba_d_conv 4, mamba_expand 2, mamba_dt_rank "auto", conv bias on,
+  // projection bias off, expert_layer_period 2, expert_layer_offset 1: the tiny Jamba of the Mamba test
+  // without those keys counts the same 181,220 (132,068 active).
+  const jamba = published('Jamba-v0.1');
+  const tiny = { ...jamba, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 128, vocab_size: 100, num_experts: 4, num_experts_per_tok: 2, attn_layer_period: 2, attn_layer_offset: 1 };
+  const defaulted = ['mamba_d_state', 'mamba_d_conv', 'mamba_expand', 'mamba_dt_rank', 'mamba_conv_bias', 'mamba_proj_bias', 'expert_layer_period', 'expert_layer_offset'];
+  const bare = Object.fromEntries(Object.entries(tiny).filter(([k]) => !defaulted.includes(k)));
+  assert.deepEqual(specFromConfig(bare, CONFIG).params, { total: 181_220, active: 132_068 });
+  // DeepseekV2Config: first_k_dense_replace 0 (every layer has experts), n_shared_experts None (none).
+  const deepseek = specFromConfig({ model_type: 'deepseek_v2', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 128, vocab_size: 100, kv_lora_rank: 16, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 16, q_lora_rank: null, n_routed_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 16 }, CONFIG);
+  assert.deepEqual(deepseek.layerKinds.map((k) => [k.layers, k.mlp.kind, k.mlp.experts, k.mlp.topK, k.mlp.sharedExperts ?? 0]), [[[0, 1], 'moe', 4, 2, 0]]);
+});
