@@ -1032,6 +1032,8 @@ test("config class defaults: JambaConfig's Mamba and expert-layer fields, Deepse
   const defaulted = ['mamba_d_state', 'mamba_d_conv', 'mamba_expand', 'mamba_dt_rank', 'mamba_conv_bias', 'mamba_proj_bias', 'expert_layer_period', 'expert_layer_offset'];
   const bare = Object.fromEntries(Object.entries(tiny).filter(([k]) => !defaulted.includes(k)));
   assert.deepEqual(specFromConfig(bare, CONFIG).params, { total: 181_220, active: 132_068 });
+  // Over 8 layers the experts sit on the odd layers (i % 2 == 1), which are also the attention layers.
+  assert.deepEqual(specFromConfig({ ...bare, num_hidden_layers: 8 }, CONFIG).layerKinds.map((k) => [k.layers, k.mlp.kind]), [[[1, 3, 5, 7], 'moe']]);
   // DeepseekV2Config: first_k_dense_replace 0 (every layer has experts), n_shared_experts None (none).
   const deepseek = specFromConfig({ model_type: 'deepseek_v2', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 128, vocab_size: 100, kv_lora_rank: 16, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 16, q_lora_rank: null, n_routed_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 16 }, CONFIG);
   assert.deepEqual(deepseek.layerKinds.map((k) => [k.layers, k.mlp.kind, k.mlp.experts, k.mlp.topK, k.mlp.sharedExperts ?? 0]), [[[0, 1], 'moe', 4, 2, 0]]);
