@@ -1038,3 +1038,13 @@ test("config class defaults: JambaConfig's Mamba and expert-layer fields, Deepse
   const deepseek = specFromConfig({ model_type: 'deepseek_v2', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 128, vocab_size: 100, kv_lora_rank: 16, qk_nope_head_dim: 16, qk_rope_head_dim: 8, v_head_dim: 16, q_lora_rank: null, n_routed_experts: 4, num_experts_per_tok: 2, moe_intermediate_size: 16 }, CONFIG);
   assert.deepEqual(deepseek.layerKinds.map((k) => [k.layers, k.mlp.kind, k.mlp.experts, k.mlp.topK, k.mlp.sharedExperts ?? 0]), [[[0, 1], 'moe', 4, 2, 0]]);
 });
+
+test("an MLP width left out: the config classes' defaults (GPTNeoXConfig 24576 for hidden 6144, PhiConfig 8192 for 2048, BertConfig 3072 for 768)", () => {
+  const drop = (c: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(c).filter(([k]) => !keys.includes(k)));
+  const ffn = (c: Record<string, unknown>) => specFromConfig(c, CONFIG).layerKinds[0]!.mlp.ffn;
+  // At each class's default hidden size its default width is four times it, which is how the reader
+  // fills it in (at other hidden sizes the reader scales the width, where transformers keeps the number).
+  assert.equal(ffn({ ...drop(published('Pythia-410m'), 'intermediate_size'), hidden_size: 6144, num_attention_heads: 64 }), 24_576);
+  assert.equal(ffn({ ...drop(published('Phi-2'), 'intermediate_size'), hidden_size: 2048, num_attention_heads: 32 }), 8192);
+  assert.equal(ffn(drop(published('bert-base-uncased'), 'intermediate_size')), 3072);
+});
