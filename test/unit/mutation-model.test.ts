@@ -1048,3 +1048,14 @@ test("an MLP width left out: the config classes' defaults (GPTNeoXConfig 24576 f
   assert.equal(ffn({ ...drop(published('Phi-2'), 'intermediate_size'), hidden_size: 2048, num_attention_heads: 32 }), 8192);
   assert.equal(ffn(drop(published('bert-base-uncased'), 'intermediate_size')), 3072);
 });
+
+test("a norm epsilon left out: each config class's default", () => {
+  // GPT2Config, GPTJConfig, GPTNeoXConfig, FalconConfig, BloomConfig, PhiConfig: 1e-5; LlamaConfig's
+  // rms_norm_eps 1e-6; BertConfig 1e-12; T5Config 1e-6.
+  const cases: [string, number][] = [['GPT-2', 1e-5], ['GPT-J-6B', 1e-5], ['Pythia-410m', 1e-5], ['Falcon-7B', 1e-5], ['BLOOM-560m', 1e-5], ['Phi-2', 1e-5], ['Llama-3.1-8B', 1e-6], ['bert-base-uncased', 1e-12], ['t5-small', 1e-6]];
+  const epsKeys = ['rms_norm_eps', 'layer_norm_eps', 'layer_norm_epsilon', 'norm_epsilon'];
+  for (const [fixture, eps] of cases) {
+    const config = Object.fromEntries(Object.entries(published(fixture)).filter(([k]) => !epsKeys.includes(k)));
+    assert.equal(specFromConfig(config, CONFIG).normEps, eps, fixture);
+  }
+});
