@@ -127,6 +127,40 @@ describe('loadModel', () => {
     await assert.rejects(loadModel(path), (e: unknown) => e instanceof InputError && e.file === path && /truncated|ended early|within the file/.test(e.message));
   });
 
+  it('a folder of several .gguf files: refused, naming the first four in order', async () => {
+    const d = dir('several-gguf');
+    for (const name of ['e.gguf', 'B.GGUF', 'a.gguf', 'c.gguf', 'd.gguf']) writeFileSync(join(d, name), 'not read');
+    // Sorted by code point: "B.GGUF" before the lower-case names; the fifth, e.gguf, is left out.
+    await assert.rejects(loadModel(d), (e: unknown) => e instanceof InputError && e.file === d && e.field === '' && e.message === `${d}: expected one model file: several .gguf files are here, name the one to profile, found B.GGUF, a.gguf, c.gguf, d.gguf`);
+  });
+
+  it('a folder of .safetensors shards without a config: one spec from all the shards, named after the folder', async () => {
+    const d = dir('shards-only');
+    const tensors = llamaTensors({ layers: 3, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, headDim: 16, vocab: 100, invFreq: true });
+    // Layer 2 only in the second shard (upper-case extension): the layer count needs both.
+    const second = tensors.filter((t) => t.name.startsWith('model.layers.2.'));
+    writeFileSync(join(d, 'model-00001-of-00002.safetensors'), writeSafetensors(tensors.filter((t) => !second.includes(t))));
+    writeFileSync(join(d, 'model-00002-of-00002.SAFETENSORS'), writeSafetensors(second));
+    writeFileSync(join(d, 'README.md'), 'not a model');
+    const spec = await loadModel(d);
+    assert.deepEqual([spec.name, spec.source.format, spec.source.path, spec.layers, spec.hidden, spec.vocab], ['shards-only', 'directory', d, 3, 64, 100]);
+  });
+
+  it('an index.json that cannot be read, or whose total_size is not a byte count: a note, no cross-check', async () => {
+    for (const [name, text, note] of [
+      ['index-broken', '{ "metadata": ', /^model\.safetensors\.index\.json could not be read \(.*index-broken.*\); no weight cross-check\.$/],
+      ['index-negative', JSON.stringify({ metadata: { total_size: -5 } }), /^model\.safetensors\.index\.json: metadata\.total_size is not a positive whole number of bytes \(-5\); no weight cross-check\.$/],
+      ['index-fraction', JSON.stringify({ metadata: { total_size: 1.5 } }), /^model\.safetensors\.index\.json: metadata\.total_size is not a positive whole number of bytes \(1\.5\); no weight cross-check\.$/],
+    ] as const) {
+      const d = dir(name);
+      copyFileSync(join(FIXTURES, 'Llama-2-7b-hf', 'config.json'), join(d, 'config.json'));
+      writeFileSync(join(d, 'model.safetensors.index.json'), text);
+      const spec = await loadModel(d);
+      assert.equal(spec.paramsFromWeights, null, name);
+      assert.ok(spec.notes.some((n) => note.test(n)), `${name}: ${spec.notes.join(' | ')}`);
+    }
+  });
+
   it('a Mamba config is refused with kind unsupported', async () => {
     await assert.rejects(loadModel(join(FIXTURES, 'falcon-mamba-7b')), (e: unknown) => e instanceof InputError && e.kind === 'unsupported');
   });

@@ -42,18 +42,18 @@ export function configFromTensors(h: SafetensorsHeader, file: string, name: stri
   // Indices come from names: each is checked against its limit before it sizes anything (a list of layers).
   const index = (digits: string, t: SafetensorsTensor, what: string, max: number): number => {
     const n = Number(digits);
-    if (!Number.isSafeInteger(n) || n >= max) throw new InputError(file, `tensors["${t.name.slice(0, 120)}"]`, `a ${what} index no larger than ${max - 1}`, digits.length > 20 ? `${digits.slice(0, 20)}…` : digits);
+    if (!Number.isSafeInteger(n) || n >= max) throw new InputError(file, `tensors["${t.name.slice(0, 120)}"]`, `${what} index no larger than ${max - 1}`, digits.length > 20 ? `${digits.slice(0, 20)}…` : digits);
     return n;
   };
   for (const t of h.tensors) {
     const m = /^model\.layers\.(\d+)\./.exec(t.name);
     if (!m) continue;
-    const layer = index(m[1]!, t, 'layer', LIMITS.layers);
+    const layer = index(m[1]!, t, 'a layer', LIMITS.layers);
     layers = Math.max(layers, layer + 1);
     const e = EXPERT_NAME.exec(t.name);
     if (e) {
       const set = expertsPerLayer.get(layer) ?? new Set<number>();
-      set.add(index(e[1]!, t, 'expert', LIMITS.experts));
+      set.add(index(e[1]!, t, 'an expert', LIMITS.experts));
       expertsPerLayer.set(layer, set);
     }
   }

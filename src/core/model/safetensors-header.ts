@@ -117,9 +117,11 @@ class HeaderParser {
         if (name === '__metadata__') this.metadataEntries();
         else this.tensor(name);
         this.ws();
-        const c = this.at(this.i++);
+        // The separator is looked at before it is passed, so that an error names its own position.
+        const c = this.at(this.i);
+        if (c !== COMMA && c !== CLOSE_BRACE) this.fail('header', `"," or "}" after the entry ${JSON.stringify(clip(name))}`);
+        this.i++;
         if (c === CLOSE_BRACE) break;
-        if (c !== COMMA) this.fail('header', `"," or "}" after the entry ${JSON.stringify(clip(name))}`);
       }
     }
     this.ws(); // the format pads the header with spaces
@@ -155,9 +157,10 @@ class HeaderParser {
         else if (key === 'data_offsets') offsets = this.integers(() => `${at()}.data_offsets`, `[begin, end] within the ${this.dataBytes} data bytes`, 2);
         else this.scalar(() => `${at()}.${clip(key)}`);
         this.ws();
-        const c = this.at(this.i++);
+        const c = this.at(this.i);
+        if (c !== COMMA && c !== CLOSE_BRACE) this.fail(at(), '"," or "}" inside the tensor entry');
+        this.i++;
         if (c === CLOSE_BRACE) break;
-        if (c !== COMMA) this.fail(at(), '"," or "}" inside the tensor entry');
       }
     }
     if (dtype === undefined) throw new InputError(this.file, `${at()}.dtype`, 'a dtype name such as "BF16"', 'nothing');
@@ -200,9 +203,10 @@ class HeaderParser {
       }
       this.metadata.set(key, value);
       this.ws();
-      const c = this.at(this.i++);
+      const c = this.at(this.i);
+      if (c !== COMMA && c !== CLOSE_BRACE) this.fail(at, '"," or "}" inside __metadata__');
+      this.i++;
       if (c === CLOSE_BRACE) return;
-      if (c !== COMMA) this.fail(at, '"," or "}" inside __metadata__');
     }
   }
 
@@ -221,9 +225,10 @@ class HeaderParser {
       if (out.length >= max) throw new InputError(this.file, fieldText(field), `${expected}, at most ${max} of them`, 'more');
       out.push(this.integer(field, expected));
       this.ws();
-      const c = this.at(this.i++);
+      const c = this.at(this.i);
+      if (c !== COMMA && c !== CLOSE_BRACKET) this.fail(field, expected);
+      this.i++;
       if (c === CLOSE_BRACKET) return out;
-      if (c !== COMMA) this.fail(field, expected);
     }
   }
 

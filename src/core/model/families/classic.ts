@@ -211,7 +211,8 @@ export function falcon({ r, modelType }: FamilyInput): FamilyResult {
     ];
   }
   notes.push(
-    newArch ? 'Falcon new decoder architecture: ln_attn and ln_mlp normalize the same input in parallel.' : parallel ? 'Falcon parallel block: one input_layernorm feeds query_key_value and dense_h_to_4h.' : 'Falcon sequential block.',
+    // The note follows the norms built above: the new architecture with one norm is the classic parallel block.
+    parallel && lnCount === 2 ? 'Falcon new decoder architecture: ln_attn and ln_mlp normalize the same input in parallel.' : parallel ? 'Falcon parallel block: one input_layernorm feeds query_key_value and dense_h_to_4h.' : 'Falcon sequential block.',
   );
   return {
     family: 'falcon',
