@@ -268,14 +268,18 @@ export interface OpTimes {
 }
 
 export function opTimes(ops: readonly Op[], c: CostContext): OpTimes {
-  const times = allocateTimes(ops.length);
+  return opTimesInto(ops, c, allocateTimes(ops.length));
+}
+
+/** opTimes written into the first ops.length entries of `times` (arrays at least that long), which it returns. */
+export function opTimesInto(ops: readonly Op[], c: CostContext, times: OpTimes): OpTimes {
   const { busy, latency, memory } = times;
-  const r = ratesOf(c);
+  const r = ratesFor(c).rates;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     busy[i] = durationNs(op, r);
-    // Only work that crosses the network has a latency; the array starts at zero.
-    if (crossesNetwork(op)) latency[i] = opLatencyNs(op, c.hw, c.tp);
+    // Only work that crosses the network has a latency.
+    latency[i] = crossesNetwork(op) ? opLatencyNs(op, c.hw, c.tp) : 0;
     memory[i] = op.engine === 'memory' ? 0 : memoryNs(op, r);
   }
   return times;

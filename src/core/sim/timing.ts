@@ -1,5 +1,5 @@
 import type { LayerGraph } from '../graph/ops';
-import { GraphTimes, allocateTimes, opTimes, type CostContext, type OpTimes } from './costs';
+import { GraphTimes, allocateTimes, opTimes, opTimesInto, type CostContext, type OpTimes } from './costs';
 import { makespanOf, schedule, type Timeline } from './scheduler';
 
 /**
@@ -82,16 +82,42 @@ export class GraphTimer {
   }
 }
 
+/**
+ * Times that only a makespan reads, reused from call to call like the scheduler's scratch (nothing here
+ * is re-entered): a profile would otherwise allocate a buffer per trial, and each is an off-heap
+ * ArrayBuffer that costs to make and to collect. Grown to the largest graph seen; the arrays may be
+ * longer than a graph, whose ops read only their own entries.
+ */
+let scratchTimes = allocateTimes(256);
+let scratchFree = allocateTimes(256);
+
+function capacityFor(times: OpTimes, n: number): OpTimes {
+  return times.busy.length >= n ? times : allocateTimes(2 * n);
+}
+
+/** The makespan of the graph on a machine (schedule(ops, opTimes(ops, c)).makespanNs), +∞ once sure to be above `limit` (makespanOf). */
+export function makespanAt(graph: LayerGraph, c: CostContext, limit = Infinity): number {
+  scratchTimes = capacityFor(scratchTimes, graph.ops.length);
+  return makespanOf(graph.ops, opTimesInto(graph.ops, c, scratchTimes), limit);
+}
+
+/** The makespan of the graph on a machine with every statistic gather taking no time. */
+export function freeMakespanAt(graph: LayerGraph, c: CostContext): number {
+  scratchTimes = capacityFor(scratchTimes, graph.ops.length);
+  return freeMakespanOf(graph, opTimesInto(graph.ops, c, scratchTimes));
+}
+
 /** The makespan of `times` with every statistic gather (category stat-collective) taking no time. */
 export function freeMakespanOf(graph: LayerGraph, times: OpTimes): number {
-  const free = allocateTimes(graph.ops.length);
-  graph.ops.forEach((op, i) => {
-    const gather = op.category === 'stat-collective';
+  const { ops } = graph;
+  const free = (scratchFree = capacityFor(scratchFree, ops.length));
+  for (let i = 0; i < ops.length; i++) {
+    const gather = ops[i]!.category === 'stat-collective';
     free.busy[i] = gather ? 0 : times.busy[i]!;
     free.latency[i] = gather ? 0 : times.latency[i]!;
     free.memory[i] = times.memory[i]!;
-  });
-  return makespanOf(graph.ops, free);
+  }
+  return makespanOf(ops, free);
 }
 
 // One timer per graph, for as long as the graph lives (a sweep keeps a workload's graphs while it runs its machines).
