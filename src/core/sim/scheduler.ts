@@ -57,7 +57,7 @@ interface Prepared {
   /** Successors of op i are succ[succStart[i]] … succ[succStart[i + 1] − 1]. */
   succStart: Int32Array;
   succ: Int32Array;
-  engineOf: Int8Array;
+  engineOf: Int32Array;
 }
 
 // A graph is scheduled many times (each site decision, each sweep point): prepare it once.
@@ -67,25 +67,36 @@ function prepare(ops: readonly Op[]): Prepared {
   const cached = prepared.get(ops);
   if (cached) return cached;
   const n = ops.length;
-  const indegree = new Int32Array(n);
-  const succStart = new Int32Array(n + 1);
+  let edges = 0;
+  for (let i = 0; i < n; i++) edges += ops[i]!.deps.length;
+  // One buffer for the four arrays: a profile prepares every graph it builds, and each ArrayBuffer costs to make and collect.
+  const buffer = new Int32Array(3 * n + 1 + edges);
+  const indegree = buffer.subarray(0, n);
+  const engineOf = buffer.subarray(n, 2 * n);
+  const succStart = buffer.subarray(2 * n, 3 * n + 1);
+  const succ = buffer.subarray(3 * n + 1);
   for (let i = 0; i < n; i++) {
     const deps = ops[i]!.deps;
     indegree[i] = deps.length;
     for (let d = 0; d < deps.length; d++) succStart[deps[d]! + 1]!++;
+    engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
   }
   for (let i = 0; i < n; i++) succStart[i + 1]! += succStart[i]!;
-  const succ = new Int32Array(succStart[n]!);
-  const fill = succStart.slice(0, n);
+  // Each op's next free slot among its successors: the scratch's indeg, which run() sets again before use.
+  const fill = scratchFor(n).indeg;
+  fill.set(succStart.subarray(0, n));
   for (let i = 0; i < n; i++) {
     const deps = ops[i]!.deps;
     for (let d = 0; d < deps.length; d++) succ[fill[deps[d]!]!++] = i;
   }
-  const engineOf = new Int8Array(n);
-  for (let i = 0; i < n; i++) engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
   const result = { indegree, succStart, succ, engineOf };
   prepared.set(ops, result);
   return result;
+}
+
+/** The index in ENGINES of each op's engine (kept with the graph's other prepared arrays). */
+export function engineIndexOf(ops: readonly Op[]): Int32Array {
+  return prepare(ops).engineOf;
 }
 
 const MEMORY = ENGINE_INDEX.get('memory')!;

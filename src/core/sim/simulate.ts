@@ -7,7 +7,7 @@ import type { LayerKind, ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type CostContext, type OpTimes } from './costs';
-import { schedule, type Timeline } from './scheduler';
+import { engineIndexOf, schedule, type Timeline } from './scheduler';
 import { freeMakespanAt, makespanAt, runOf, timerOf } from './timing';
 
 /** One schedule of one layer graph. */
@@ -454,7 +454,8 @@ export function simulateSite(spec: ModelSpec, hw: HardwareProfile, workload: Wor
 
 /** Busy time per engine over one run (ns). */
 export function engineBusyNs(run: Run): Record<Engine, number> {
-  const busy = Object.fromEntries(ENGINES.map((e) => [e, 0])) as Record<Engine, number>;
-  run.graph.ops.forEach((op, i) => (busy[op.engine] += run.times.busy[i]!));
-  return busy;
+  const engineOf = engineIndexOf(run.graph.ops);
+  const sums = ENGINES.map(() => 0);
+  for (let i = 0; i < engineOf.length; i++) sums[engineOf[i]!]! += run.times.busy[i]!;
+  return Object.fromEntries(ENGINES.map((e, k) => [e, sums[k]!])) as Record<Engine, number>;
 }
