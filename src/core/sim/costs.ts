@@ -323,23 +323,25 @@ function sameNumbers<T extends object>(a: T, b: T, keys: readonly (keyof T)[]): 
 let rateKeys: readonly (keyof Rates)[] = [];
 let latencyKeys: readonly (keyof LatencyRates)[] = [];
 
-// The rates of a cost context, worked out once for all the graphs timed with it. Rates equal to
-// the previous context's are that same object, so that graphs timed on one machine after the other
-// (a sweep) see at once, by identity, which of their times can stay.
-const ratesMemo = new WeakMap<CostContext, { rates: Rates; latency: LatencyRates }>();
+// The rates of a machine, dtype, tp and pass, worked out once for all the graphs timed with them: by
+// machine, since a sweep makes a cost context per point but runs each machine once per workload. Rates
+// equal to the previous context's are that same object, so that graphs timed on one machine after the
+// other (a sweep) see at once, by identity, which of their times can stay.
+const ratesMemo = new WeakMap<HardwareProfile, { dtype: Dtype; tp: number; phase: Phase; rates: Rates; latency: LatencyRates }>();
 let previous: { rates: Rates; latency: LatencyRates } | null = null;
 
 function ratesFor(c: CostContext): { rates: Rates; latency: LatencyRates } {
-  let r = ratesMemo.get(c);
-  if (!r) {
-    let rates = ratesOf(c);
-    let latency = latencyRatesOf(c);
-    if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(rates) as (keyof Rates)[], Object.keys(latency) as (keyof LatencyRates)[]];
-    if (previous && sameNumbers(previous.rates, rates, rateKeys)) rates = previous.rates;
-    if (previous && sameNumbers(previous.latency, latency, latencyKeys)) latency = previous.latency;
-    ratesMemo.set(c, (r = previous = { rates, latency }));
-  }
-  return r;
+  const r = ratesMemo.get(c.hw);
+  if (r && r.dtype === c.dtype && r.tp === c.tp && r.phase === c.phase) return r;
+  let rates = ratesOf(c);
+  let latency = latencyRatesOf(c);
+  if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(rates) as (keyof Rates)[], Object.keys(latency) as (keyof LatencyRates)[]];
+  if (previous && sameNumbers(previous.rates, rates, rateKeys)) rates = previous.rates;
+  if (previous && sameNumbers(previous.latency, latency, latencyKeys)) latency = previous.latency;
+  const entry = { dtype: c.dtype, tp: c.tp, phase: c.phase, rates, latency };
+  ratesMemo.set(c.hw, entry);
+  previous = entry;
+  return entry;
 }
 
 /**

@@ -8,7 +8,7 @@ import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type CostContext, type OpTimes } from './costs';
 import { engineIndexOf, schedule, type Timeline } from './scheduler';
-import { freeMakespanAt, makespanAt, runOf, timerOf } from './timing';
+import { freeMakespanAt, makespanAt, runOf, timerOf, type GraphTimer } from './timing';
 
 /** One schedule of one layer graph. */
 export interface Run {
@@ -160,11 +160,9 @@ function graphsFor(all: Map<string, Map<string, LayerGraph>>, ctx: GraphContext)
   return graphs;
 }
 
-/** Same value in every field (a NaN never matches, so its context is written out). */
+/** Same value in every field (a NaN never matches, so its context is written out). Both are made by graphContext, with the same fields. */
 function sameContext(a: GraphContext, b: GraphContext): boolean {
-  const keys = Object.keys(a) as (keyof GraphContext)[];
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) if (a[k] !== b[k]) return false;
+  for (const k in a) if (a[k as keyof GraphContext] !== b[k as keyof GraphContext]) return false;
   return true;
 }
 
@@ -180,11 +178,20 @@ function choiceIndex(graphs: Map<string, LayerGraph>): Map<string, Map<number, L
 
 // A kind's sites depend on the kind, the attention kernel and the position scheme only (the head's on
 // the model): found once for all the machines and workloads of a sweep, and shared (never changed).
-const siteMemo = new WeakMap<LayerKind, Map<string, Site[]>>();
+// The key last asked for is kept with its sites, so that the points of a sweep find them without writing the key.
+const siteMemo = new WeakMap<LayerKind, { byKey: Map<string, Site[]>; last: { attention: string; positions: string; deferDepth: string; sites: Site[] } | null }>();
 
 function sitesOf(kind: LayerKind, attention: HardwareProfile['kernels']['attention'], positions: ModelSpec['positions'], deferDepth: Workload['deferDepth']): Site[] {
-  let byKey = siteMemo.get(kind);
-  if (!byKey) siteMemo.set(kind, (byKey = new Map()));
+  let memo = siteMemo.get(kind);
+  if (!memo) siteMemo.set(kind, (memo = { byKey: new Map(), last: null }));
+  const { last } = memo;
+  if (last && last.attention === attention && last.positions === positions && last.deferDepth === deferDepth) return last.sites;
+  const sites = sitesFor(memo.byKey, kind, attention, positions, deferDepth);
+  memo.last = { attention, positions, deferDepth, sites };
+  return sites;
+}
+
+function sitesFor(byKey: Map<string, Site[]>, kind: LayerKind, attention: HardwareProfile['kernels']['attention'], positions: ModelSpec['positions'], deferDepth: Workload['deferDepth']): Site[] {
   const key = `${attention}|${positions}|${deferDepth}`;
   let sites = byKey.get(key);
   if (!sites) {
@@ -278,14 +285,20 @@ function choiceSpace(sites: Site[]): ChoiceSpace {
  */
 type Timing = 'full' | 'stop-early' | 'timers';
 
+interface Trial {
+  graph: LayerGraph;
+  ns: number | null;
+  timer: GraphTimer | null;
+}
+
 /**
  * Each choice's graph and makespan on one machine, found once per simulation. Only makespans are
  * kept; the two runs a report reads are scheduled in full if ever read. Methods rather than closures
  * made per call: the search runs once per kind and point of a sweep.
  */
 class Trials {
-  /** Each choice's graph and its makespan once known (null: not yet). */
-  private readonly memo = new Map<number, { graph: LayerGraph; ns: number | null }>();
+  /** Each choice's graph, its makespan once known (null: not yet) and, with timers, its timer. */
+  private readonly memo = new Map<number, Trial>();
 
   constructor(
     private readonly space: ChoiceSpace,
@@ -294,15 +307,18 @@ class Trials {
     private readonly timing: Timing,
   ) {}
 
-  private entry(choice: number): { graph: LayerGraph; ns: number | null } {
+  private entry(choice: number): Trial {
     let r = this.memo.get(choice);
-    if (r === undefined) this.memo.set(choice, (r = { graph: this.graphOf(this.space, choice), ns: null }));
+    if (r === undefined) {
+      const graph = this.graphOf(this.space, choice);
+      this.memo.set(choice, (r = { graph, ns: null, timer: this.timing === 'timers' ? timerOf(graph) : null }));
+    }
     return r;
   }
 
   makespan(choice: number): number {
     const r = this.entry(choice);
-    return (r.ns ??= this.timing === 'timers' ? timerOf(r.graph).makespan(this.cost) : makespanAt(r.graph, this.cost));
+    return (r.ns ??= r.timer ? r.timer.makespan(this.cost) : makespanAt(r.graph, this.cost));
   }
 
   /**
@@ -314,7 +330,7 @@ class Trials {
     const r = this.entry(choice);
     if (r.ns === null) {
       if (this.timing === 'full') return this.makespan(choice) < limit ? r.ns! : Infinity;
-      const ns = this.timing === 'timers' ? timerOf(r.graph).makespanBelow(this.cost, limit) : makespanAt(r.graph, this.cost, limit);
+      const ns = r.timer ? r.timer.makespanBelow(this.cost, limit) : makespanAt(r.graph, this.cost, limit);
       if (ns === Infinity) return ns;
       r.ns = ns;
     }
@@ -323,8 +339,8 @@ class Trials {
 
   /** The makespan with every statistic gather made free. */
   freeMakespan(choice: number): number {
-    const { graph } = this.entry(choice);
-    return this.timing === 'timers' ? timerOf(graph).freeMakespan(this.cost) : freeMakespanAt(graph, this.cost);
+    const { graph, timer } = this.entry(choice);
+    return timer ? timer.freeMakespan(this.cost) : freeMakespanAt(graph, this.cost);
   }
 
   /** The full run of a choice, computed on first call (holding only its graph, not the trials). */
