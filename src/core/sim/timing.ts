@@ -26,7 +26,8 @@ export class GraphTimer {
 
   constructor(private readonly graph: LayerGraph) {
     this.times = new GraphTimes(graph.ops);
-    this.gathers = Uint8Array.from(graph.ops, (op) => (op.category === 'stat-collective' ? 1 : 0));
+    this.gathers = new Uint8Array(graph.ops.length);
+    for (let i = 0; i < graph.ops.length; i++) if (graph.ops[i]!.category === 'stat-collective') this.gathers[i] = 1;
   }
 
   private update(c: CostContext): void {
