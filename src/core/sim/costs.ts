@@ -359,7 +359,9 @@ export class GraphTimes implements OpTimes {
   private rates: Rates | null = null;
   private latencyRates: LatencyRates | null = null;
   /** The ops that cross the network: the only ones with a latency. */
-  private readonly networkOps: number[];
+  readonly networkOps: readonly number[];
+  /** Counts the updates that changed a busy or memory time (a reader that kept a copy knows whether only latencies moved). */
+  busyVersion = 0;
   /** Their hops (hopsOf), and the topology and compute units these were counted for. */
   private readonly hops: Float64Array;
   private hopsFor: { topology: LatencyRates['topology']; computeUnits: number } | null = null;
@@ -391,6 +393,7 @@ export class GraphTimes implements OpTimes {
           changed = true;
         }
       }
+      if (changed) this.busyVersion++;
     }
     if (this.latencyRates !== net) {
       this.latencyRates = net;

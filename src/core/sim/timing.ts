@@ -23,11 +23,15 @@ export class GraphTimer {
   private freeStale = true;
   /** Ops whose busy time and latency the free reference sets to zero. */
   private readonly gathers: Uint8Array;
+  /** The other ops with a latency, and the times' busyVersion when `free` was last brought up to date. */
+  private readonly latencyOps: readonly number[];
+  private freeBusyVersion = -1;
 
   constructor(private readonly graph: LayerGraph) {
     this.times = new GraphTimes(graph.ops);
     this.gathers = new Uint8Array(graph.ops.length);
     for (let i = 0; i < graph.ops.length; i++) if (graph.ops[i]!.category === 'stat-collective') this.gathers[i] = 1;
+    this.latencyOps = this.times.networkOps.filter((i) => this.gathers[i] === 0);
   }
 
   private update(c: CostContext): void {
@@ -67,15 +71,26 @@ export class GraphTimer {
     const free = (this.free ??= allocateTimes(busy.length));
     // Rescheduled only if the free times differ from those last scheduled (a hop latency, say, does not change them).
     let changed = this.freeNs === null;
-    for (let i = 0; i < busy.length; i++) {
-      const gather = this.gathers[i] === 1;
-      const b = gather ? 0 : busy[i]!;
-      const l = gather ? 0 : latency[i]!;
-      if (b !== free.busy[i] || l !== free.latency[i] || memory[i] !== free.memory[i]) {
-        free.busy[i] = b;
-        free.latency[i] = l;
-        free.memory[i] = memory[i]!;
-        changed = true;
+    // Busy and memory times as when last copied (a hop-latency sweep): only other ops' latencies can differ.
+    if (!changed && this.freeBusyVersion === this.times.busyVersion) {
+      for (const i of this.latencyOps) {
+        if (latency[i] !== free.latency[i]) {
+          free.latency[i] = latency[i]!;
+          changed = true;
+        }
+      }
+    } else {
+      this.freeBusyVersion = this.times.busyVersion;
+      for (let i = 0; i < busy.length; i++) {
+        const gather = this.gathers[i] === 1;
+        const b = gather ? 0 : busy[i]!;
+        const l = gather ? 0 : latency[i]!;
+        if (b !== free.busy[i] || l !== free.latency[i] || memory[i] !== free.memory[i]) {
+          free.busy[i] = b;
+          free.latency[i] = l;
+          free.memory[i] = memory[i]!;
+          changed = true;
+        }
       }
     }
     if (changed) this.freeNs = makespanOf(this.graph.ops, free);
