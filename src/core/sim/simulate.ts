@@ -8,7 +8,7 @@ import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type CostContext, type OpTimes } from './costs';
 import { engineIndexOf, schedule, type Timeline } from './scheduler';
-import { freeMakespanAt, makespanAt, runOf, timerOf, type GraphTimer } from './timing';
+import { freeMakespanAt, freeMakespanOf, makespanAt, runOf, timerOf, type GraphTimer } from './timing';
 
 /** One schedule of one layer graph. */
 export interface Run {
@@ -341,8 +341,10 @@ class Trials {
 
   /** The makespan with every statistic gather made free. */
   freeMakespan(choice: number): number {
-    const { graph, timer } = this.entry(choice);
-    return timer ? timer.freeMakespan(this.cost) : freeMakespanAt(graph, this.cost);
+    const { graph, timer, run } = this.entry(choice);
+    if (timer) return timer.freeMakespan(this.cost);
+    // A kept run has the op times already.
+    return run ? freeMakespanOf(graph, run.times) : freeMakespanAt(graph, this.cost);
   }
 
   /** Schedules a choice in full now and keeps its run (a report reads it: its makespan is then not scheduled again). */
