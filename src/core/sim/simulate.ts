@@ -277,10 +277,10 @@ function choiceSpace(sites: Site[]): ChoiceSpace {
 }
 
 /**
- * How a simulation times its trials. 'full': each trial's whole schedule, into buffers reused from
- * trial to trial (a profile reads the makespans of the trials next to the one chosen). 'stop-early': a
- * trial the search rejects stops its schedule as soon as it is sure to be slower (only the totals are
- * read). 'timers': as 'stop-early', through the graphs' timers (timing.ts), which keep each graph's op
+ * How a simulation times its trials. 'full': each trial's whole schedule, kept (a profile reads the
+ * makespans of the trials next to the one chosen, and the runs of the baseline and the choice).
+ * 'stop-early': a trial the search rejects stops its schedule as soon as it is sure to be slower, in
+ * buffers reused from trial to trial (only the totals are read). 'timers': as 'stop-early', through the graphs' timers (timing.ts), which keep each graph's op
  * times and makespans from one machine of a sweep to the next.
  */
 type Timing = 'full' | 'stop-early' | 'timers';
@@ -294,8 +294,9 @@ interface Trial {
 }
 
 /**
- * Each choice's graph and makespan on one machine, found once per simulation. Only makespans are
- * kept; the two runs a report reads are scheduled in full if ever read. Methods rather than closures
+ * Each choice's graph and makespan on one machine, found once per simulation. Timed in full, each
+ * keeps its run; otherwise only makespans are kept, and the two runs a report reads are scheduled in
+ * full if ever read. Methods rather than closures
  * made per call: the search runs once per kind and point of a sweep.
  */
 class Trials {
@@ -320,6 +321,8 @@ class Trials {
 
   makespan(choice: number): number {
     const r = this.entry(choice);
+    // In full, each trial keeps its run: the report reads the chosen one's, which is then not scheduled again.
+    if (this.timing === 'full') this.keepRun(choice);
     return (r.ns ??= r.timer ? r.timer.makespan(this.cost) : makespanAt(r.graph, this.cost));
   }
 
@@ -347,7 +350,7 @@ class Trials {
     return run ? freeMakespanOf(graph, run.times) : freeMakespanAt(graph, this.cost);
   }
 
-  /** Schedules a choice in full now and keeps its run (a report reads it: its makespan is then not scheduled again). */
+  /** Schedules a choice in full and keeps its run (once). */
   keepRun(choice: number): void {
     const r = this.entry(choice);
     r.run ??= runOf(r.graph, this.cost);
@@ -380,7 +383,6 @@ function simulateKind(
   // go", then move any one site to any other option that makes the layer faster, until none does.
   // Every decision is then right given the others, and the result is never slower than the baseline.
   const none = 0;
-  if (timing === 'full') trials.keepRun(none);
   let chosen = none;
   let current = trials.makespan(none);
   for (let s = 0; s < space.starts.length; s++) {
