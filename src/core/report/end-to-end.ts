@@ -19,7 +19,8 @@ function otherPass(spec: ModelSpec, hw: HardwareProfile, workload: Workload, pha
   if (phase === 'decode' && spec.topology === 'encoder') return 'An encoder-only model has no decode step: no time per output token or tokens/s.';
   try {
     const w = validateWorkload({ ...workload, phase }, 'workload');
-    return passOf(totalsOfSimulation(simulate(spec, hw, w)));
+    // Only its totals are read: the search's rejected trials may stop early.
+    return passOf(totalsOfSimulation(simulate(spec, hw, w, { totalsOnly: true })));
   } catch (e) {
     if (e instanceof InputError) return `No ${phase === 'prefill' ? 'time to first token' : 'time per output token'}: ${e.message}`;
     throw e;

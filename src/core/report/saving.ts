@@ -8,9 +8,9 @@
  * and collective + starts + work = B − D, the saving, for every kind and so for the whole model.
  */
 import type { HardwareProfile } from '../hardware/profile';
-import { opTimes, type CostContext } from '../sim/costs';
+import type { CostContext } from '../sim/costs';
 import type { Run, Simulation } from '../sim/simulate';
-import { freeMakespanOf } from '../sim/timing';
+import { freeMakespanAt } from '../sim/timing';
 import type { Workload } from '../workload';
 import type { SavingParts } from './types';
 
@@ -26,7 +26,7 @@ function withoutStarts(hw: HardwareProfile): HardwareProfile {
 
 export function savingPartsOf(hw: HardwareProfile, workload: Workload, simulation: Simulation): SavingParts {
   const free: CostContext = { hw: withoutStarts(hw), dtype: simulation.dtype, tp: workload.tp, phase: workload.phase };
-  const startFreeNs = (run: Run): number => freeMakespanOf(run.graph, opTimes(run.graph.ops, free));
+  const startFreeNs = (run: Run): number => freeMakespanAt(run.graph, free);
   let collective = 0;
   let starts = 0;
   let work = 0;

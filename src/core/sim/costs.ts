@@ -268,14 +268,18 @@ export interface OpTimes {
 }
 
 export function opTimes(ops: readonly Op[], c: CostContext): OpTimes {
-  const times = allocateTimes(ops.length);
+  return opTimesInto(ops, c, allocateTimes(ops.length));
+}
+
+/** opTimes written into the first ops.length entries of `times` (arrays at least that long), which it returns. */
+export function opTimesInto(ops: readonly Op[], c: CostContext, times: OpTimes): OpTimes {
   const { busy, latency, memory } = times;
-  const r = ratesOf(c);
+  const r = ratesFor(c).rates;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     busy[i] = durationNs(op, r);
-    // Only work that crosses the network has a latency; the array starts at zero.
-    if (crossesNetwork(op)) latency[i] = opLatencyNs(op, c.hw, c.tp);
+    // Only work that crosses the network has a latency.
+    latency[i] = crossesNetwork(op) ? opLatencyNs(op, c.hw, c.tp) : 0;
     memory[i] = op.engine === 'memory' ? 0 : memoryNs(op, r);
   }
   return times;
@@ -319,23 +323,25 @@ function sameNumbers<T extends object>(a: T, b: T, keys: readonly (keyof T)[]): 
 let rateKeys: readonly (keyof Rates)[] = [];
 let latencyKeys: readonly (keyof LatencyRates)[] = [];
 
-// The rates of a cost context, worked out once for all the graphs timed with it. Rates equal to
-// the previous context's are that same object, so that graphs timed on one machine after the other
-// (a sweep) see at once, by identity, which of their times can stay.
-const ratesMemo = new WeakMap<CostContext, { rates: Rates; latency: LatencyRates }>();
+// The rates of a machine, dtype, tp and pass, worked out once for all the graphs timed with them: by
+// machine, since a sweep makes a cost context per point but runs each machine once per workload. Rates
+// equal to the previous context's are that same object, so that graphs timed on one machine after the
+// other (a sweep) see at once, by identity, which of their times can stay.
+const ratesMemo = new WeakMap<HardwareProfile, { dtype: Dtype; tp: number; phase: Phase; rates: Rates; latency: LatencyRates }>();
 let previous: { rates: Rates; latency: LatencyRates } | null = null;
 
 function ratesFor(c: CostContext): { rates: Rates; latency: LatencyRates } {
-  let r = ratesMemo.get(c);
-  if (!r) {
-    let rates = ratesOf(c);
-    let latency = latencyRatesOf(c);
-    if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(rates) as (keyof Rates)[], Object.keys(latency) as (keyof LatencyRates)[]];
-    if (previous && sameNumbers(previous.rates, rates, rateKeys)) rates = previous.rates;
-    if (previous && sameNumbers(previous.latency, latency, latencyKeys)) latency = previous.latency;
-    ratesMemo.set(c, (r = previous = { rates, latency }));
-  }
-  return r;
+  const r = ratesMemo.get(c.hw);
+  if (r && r.dtype === c.dtype && r.tp === c.tp && r.phase === c.phase) return r;
+  let rates = ratesOf(c);
+  let latency = latencyRatesOf(c);
+  if (rateKeys.length === 0) [rateKeys, latencyKeys] = [Object.keys(rates) as (keyof Rates)[], Object.keys(latency) as (keyof LatencyRates)[]];
+  if (previous && sameNumbers(previous.rates, rates, rateKeys)) rates = previous.rates;
+  if (previous && sameNumbers(previous.latency, latency, latencyKeys)) latency = previous.latency;
+  const entry = { dtype: c.dtype, tp: c.tp, phase: c.phase, rates, latency };
+  ratesMemo.set(c.hw, entry);
+  previous = entry;
+  return entry;
 }
 
 /**
@@ -353,7 +359,9 @@ export class GraphTimes implements OpTimes {
   private rates: Rates | null = null;
   private latencyRates: LatencyRates | null = null;
   /** The ops that cross the network: the only ones with a latency. */
-  private readonly networkOps: number[];
+  readonly networkOps: readonly number[];
+  /** Counts the updates that changed a busy or memory time (a reader that kept a copy knows whether only latencies moved). */
+  busyVersion = 0;
   /** Their hops (hopsOf), and the topology and compute units these were counted for. */
   private readonly hops: Float64Array;
   private hopsFor: { topology: LatencyRates['topology']; computeUnits: number } | null = null;
@@ -385,6 +393,7 @@ export class GraphTimes implements OpTimes {
           changed = true;
         }
       }
+      if (changed) this.busyVersion++;
     }
     if (this.latencyRates !== net) {
       this.latencyRates = net;

@@ -57,7 +57,7 @@ interface Prepared {
   /** Successors of op i are succ[succStart[i]] … succ[succStart[i + 1] − 1]. */
   succStart: Int32Array;
   succ: Int32Array;
-  engineOf: Int8Array;
+  engineOf: Int32Array;
 }
 
 // A graph is scheduled many times (each site decision, each sweep point): prepare it once.
@@ -67,25 +67,36 @@ function prepare(ops: readonly Op[]): Prepared {
   const cached = prepared.get(ops);
   if (cached) return cached;
   const n = ops.length;
-  const indegree = new Int32Array(n);
-  const succStart = new Int32Array(n + 1);
+  let edges = 0;
+  for (let i = 0; i < n; i++) edges += ops[i]!.deps.length;
+  // One buffer for the four arrays: a profile prepares every graph it builds, and each ArrayBuffer costs to make and collect.
+  const buffer = new Int32Array(3 * n + 1 + edges);
+  const indegree = buffer.subarray(0, n);
+  const engineOf = buffer.subarray(n, 2 * n);
+  const succStart = buffer.subarray(2 * n, 3 * n + 1);
+  const succ = buffer.subarray(3 * n + 1);
   for (let i = 0; i < n; i++) {
     const deps = ops[i]!.deps;
     indegree[i] = deps.length;
     for (let d = 0; d < deps.length; d++) succStart[deps[d]! + 1]!++;
+    engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
   }
   for (let i = 0; i < n; i++) succStart[i + 1]! += succStart[i]!;
-  const succ = new Int32Array(succStart[n]!);
-  const fill = succStart.slice(0, n);
+  // Each op's next free slot among its successors: the scratch's indeg, which run() sets again before use.
+  const fill = scratchFor(n).indeg;
+  fill.set(succStart.subarray(0, n));
   for (let i = 0; i < n; i++) {
     const deps = ops[i]!.deps;
     for (let d = 0; d < deps.length; d++) succ[fill[deps[d]!]!++] = i;
   }
-  const engineOf = new Int8Array(n);
-  for (let i = 0; i < n; i++) engineOf[i] = ENGINE_INDEX.get(ops[i]!.engine)!;
   const result = { indegree, succStart, succ, engineOf };
   prepared.set(ops, result);
   return result;
+}
+
+/** The index in ENGINES of each op's engine (kept with the graph's other prepared arrays). */
+export function engineIndexOf(ops: readonly Op[]): Int32Array {
+  return prepare(ops).engineOf;
 }
 
 const MEMORY = ENGINE_INDEX.get('memory')!;
@@ -135,10 +146,11 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
   const s = scratchFor(n);
   const { indeg, level, ready, readyCount, inFlight, running, freeAt } = s;
   const cap = s.capacity;
-  indeg.set(indegree);
 
-  // Priority: longest remaining path (bottom level).
+  // Priority: longest remaining path (bottom level). (Plain loops rather than set and fill: for arrays
+  // this short, a builtin's call costs more than the copy.)
   for (let i = n - 1; i >= 0; i--) {
+    indeg[i] = indegree[i]!;
     let best = 0;
     for (let k = succStart[i]!, stop = succStart[i + 1]!; k < stop; k++) best = Math.max(best, level[succ[k]!]!);
     level[i] = best + busy[i]! + latency[i]!;
@@ -146,9 +158,11 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
   }
 
   const engines = ENGINES.length;
-  readyCount.fill(0);
-  running.fill(-1);
-  freeAt.fill(Infinity);
+  for (let e = 0; e < engines; e++) {
+    readyCount[e] = 0;
+    running[e] = -1;
+    freeAt[e] = Infinity;
+  }
   for (let i = 0; i < n; i++) {
     if (indeg[i] !== 0) continue;
     const e = engineOf[i]!;
@@ -161,6 +175,10 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
   let now = 0;
   let done = 0;
   let makespanNs = 0;
+  // The next event is the earliest of these and the memory system's release: kept as ops start and
+  // complete rather than found by another pass over the engines and the network each time.
+  let nextFree = Infinity; // the earliest freeAt of a busy engine
+  let nextArrival = Infinity; // the earliest end of an op in flight
   while (done < n) {
     for (let e = 0; e < engines; e++) {
       const count = readyCount[e]!;
@@ -170,18 +188,19 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
       if (!memoryFree && e === MEMORY) continue;
       const base = e * cap;
       let pick = -1;
+      let op = -1;
       let pickLevel = 0;
       for (let q = base, stop = base + count; q < stop; q++) {
         const a = ready[q]!;
         if (!memoryFree && memory[a]! > 0) continue;
         const la = level[a]!;
-        if (pick === -1 || la > pickLevel || (la === pickLevel && a < ready[pick]!)) {
+        if (pick === -1 || la > pickLevel || (la === pickLevel && a < op)) {
           pick = q;
+          op = a;
           pickLevel = la;
         }
       }
       if (pick === -1) continue;
-      const op = ready[pick]!;
       ready[pick] = ready[base + count - 1]!;
       readyCount[e] = count - 1;
       const freed = now + busy[op]!;
@@ -192,30 +211,39 @@ function run(prep: Prepared, n: number, times: OpTimes, start: Float64Array, rel
       makespanNs = Math.max(makespanNs, arrives);
       running[e] = op;
       freeAt[e] = freed;
+      nextFree = Math.min(nextFree, freed);
       if (now + pickLevel > stopAbove) return Infinity;
       if (e !== MEMORY && memory[op]! > 0) memoryHeldUntil = now + memory[op]!;
     }
-    let next = Infinity;
-    for (let e = 0; e < engines; e++) next = Math.min(next, freeAt[e]!);
-    for (let f = 0; f < inFlightCount; f++) next = Math.min(next, end[inFlight[f]!]!);
+    let next = Math.min(nextFree, nextArrival);
     if (memoryHeldUntil > now) next = Math.min(next, memoryHeldUntil);
     if (next === Infinity) throw new Error('scheduler: dependency cycle or op on an unknown engine');
     now = next;
     // Ops whose results have arrived make their successors ready, in any order: a pick does not depend
     // on the order of a ready list. An op without latency is done as it leaves its engine.
+    nextArrival = Infinity;
     for (let f = inFlightCount - 1; f >= 0; f--) {
       const op = inFlight[f]!;
-      if (end[op]! > now) continue;
+      if (end[op]! > now) {
+        nextArrival = Math.min(nextArrival, end[op]!);
+        continue;
+      }
       inFlight[f] = inFlight[--inFlightCount]!;
       done += complete(op, s, prep);
     }
+    nextFree = Infinity;
     for (let e = 0; e < engines; e++) {
-      if (freeAt[e]! > now) continue;
+      if (freeAt[e]! > now) {
+        nextFree = Math.min(nextFree, freeAt[e]!);
+        continue;
+      }
       const op = running[e]!;
       running[e] = -1;
       freeAt[e] = Infinity;
-      if (end[op]! > now) inFlight[inFlightCount++] = op;
-      else done += complete(op, s, prep);
+      if (end[op]! > now) {
+        inFlight[inFlightCount++] = op;
+        nextArrival = Math.min(nextArrival, end[op]!);
+      } else done += complete(op, s, prep);
     }
   }
   return makespanNs;

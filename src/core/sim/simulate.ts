@@ -7,8 +7,8 @@ import type { ModelSpec } from '../model/spec';
 import { InputError } from '../errors';
 import type { Workload } from '../workload';
 import { opTimes, type CostContext, type OpTimes } from './costs';
-import { schedule, type Timeline } from './scheduler';
-import { freeMakespanOf, runOf, timerOf } from './timing';
+import { engineIndexOf, schedule, type Timeline } from './scheduler';
+import { freeMakespanAt, freeMakespanOf, makespanAt, runOf, timerOf, type GraphTimer } from './timing';
 
 /** One schedule of one layer graph. */
 export interface Run {
@@ -97,6 +97,12 @@ export interface SimulateOptions {
    * does not schedule it again.
    */
   graphs?: Map<string, Map<string, LayerGraph>>;
+  /**
+   * Only the makespans (the totals) will be read, not the runs or the sites' figures: the trials that
+   * the search rejects may then stop their schedules early. The rest can still be read, at the cost of
+   * scheduling those trials again. (A sweep, with graphs, always stops early.)
+   */
+  totalsOnly?: boolean;
 }
 
 export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workload, options: SimulateOptions = {}): Simulation {
@@ -125,12 +131,13 @@ export function simulate(spec: ModelSpec, hw: HardwareProfile, workload: Workloa
   };
   // One cost context for every kind: the machine's rates are then worked out once (costs.ts).
   const cost: CostContext = { hw, dtype, tp: ctx.tp, phase: ctx.phase };
+  const timing: Timing = cache ? 'timers' : options.totalsOnly ? 'stop-early' : 'full';
   const kinds: KindSimulation[] = spec.layerKinds.map((kind, i) =>
-    simulateKind(kind.id, kind.label, kind.layers, sitesOfKind(kind, hw.kernels.attention, spec.positions, workload.deferDepth), graphsOf(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), cost, !cache),
+    simulateKind(kind.id, kind.label, kind.layers, sitesOfKind(kind, hw.kernels.attention, spec.positions, workload.deferDepth), graphsOf(`kind${i}`, (c, d) => buildLayerGraph(spec, kind, c, d)), cost, timing),
   );
-  const head = headSitesOf(spec);
-  if (head.length > 0) {
-    kinds.push(simulateKind('head', `${spec.finalNorm!.name} → ${spec.lmHead!.name}`, [headIndex(spec)], head, graphsOf('head', (c, d) => buildHeadGraph(spec, c, d)!), cost, !cache));
+  const head = headOf(spec);
+  if (head.sites.length > 0) {
+    kinds.push(simulateKind('head', head.label, head.layers, head.sites, graphsOf('head', (c, d) => buildHeadGraph(spec, c, d)!), cost, timing));
   }
   return { dtype, kinds };
 }
@@ -153,11 +160,9 @@ function graphsFor(all: Map<string, Map<string, LayerGraph>>, ctx: GraphContext)
   return graphs;
 }
 
-/** Same value in every field (a NaN never matches, so its context is written out). */
+/** Same value in every field (a NaN never matches, so its context is written out). Both are made by graphContext, with the same fields. */
 function sameContext(a: GraphContext, b: GraphContext): boolean {
-  const keys = Object.keys(a) as (keyof GraphContext)[];
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) if (a[k] !== b[k]) return false;
+  for (const k in a) if (a[k as keyof GraphContext] !== b[k as keyof GraphContext]) return false;
   return true;
 }
 
@@ -171,13 +176,17 @@ function choiceIndex(graphs: Map<string, LayerGraph>): Map<string, Map<number, L
   return index;
 }
 
-// The head's sites depend on the model only: found once for all the machines and workloads of a sweep.
-const headMemo = new WeakMap<ModelSpec, Site[]>();
+// The head's sites, label and index depend on the model only: worked out once per model, shared (never changed).
+const headMemo = new WeakMap<ModelSpec, { sites: Site[]; label: string; layers: number[] }>();
 
-function headSitesOf(spec: ModelSpec): Site[] {
-  let sites = headMemo.get(spec);
-  if (!sites) headMemo.set(spec, (sites = headSites(spec)));
-  return sites;
+function headOf(spec: ModelSpec): { sites: Site[]; label: string; layers: number[] } {
+  let head = headMemo.get(spec);
+  if (!head) {
+    const sites = headSites(spec);
+    head = { sites, label: sites.length > 0 ? `${spec.finalNorm!.name} → ${spec.lmHead!.name}` : '', layers: sites.length > 0 ? [headIndex(spec)] : [] };
+    headMemo.set(spec, head);
+  }
+  return head;
 }
 
 /** Builds one graph, deferring each site as `defer` says. */
@@ -236,48 +245,65 @@ function choiceSpace(sites: Site[]): ChoiceSpace {
 }
 
 /**
- * Each choice's graph and makespan on one machine, found once per simulation. On its own (a profile,
- * a hover), a simulation schedules each choice in full and keeps the run: a report reads two of them.
- * In a sweep (graphs reused across machines) it keeps only makespans, from the graphs' timers
- * (timing.ts), so that the next machine reschedules only what it changes; the two runs a report
- * would read are then computed if ever read. Methods rather than closures made per call: the search
- * runs once per kind and point of a sweep.
+ * How a simulation times its trials. 'full': each trial's whole schedule, kept (a profile reads the
+ * makespans of the trials next to the one chosen, and the runs of the baseline and the choice).
+ * 'stop-early': a trial the search rejects stops its schedule as soon as it is sure to be slower, in
+ * buffers reused from trial to trial (only the totals are read). 'timers': as 'stop-early', through the graphs' timers (timing.ts), which keep each graph's op
+ * times and makespans from one machine of a sweep to the next.
+ */
+type Timing = 'full' | 'stop-early' | 'timers';
+
+interface Trial {
+  graph: LayerGraph;
+  ns: number | null;
+  timer: GraphTimer | null;
+  /** Its full run, where kept (keepRun). */
+  run: Run | null;
+}
+
+/**
+ * Each choice's graph and makespan on one machine, found once per simulation. Timed in full, each
+ * keeps its run; otherwise only makespans are kept, and the two runs a report reads are scheduled in
+ * full if ever read. Methods rather than closures
+ * made per call: the search runs once per kind and point of a sweep.
  */
 class Trials {
-  /** Each choice's graph, its makespan once known (null: not yet, in a sweep) and, on its own, its run. */
-  private readonly memo = new Map<number, { graph: LayerGraph; ns: number | null; run: Run | null }>();
+  /** Each choice's graph, its makespan once known (null: not yet) and, with timers, its timer. */
+  private readonly memo = new Map<number, Trial>();
 
   constructor(
     private readonly space: ChoiceSpace,
     private readonly graphOf: GraphOf,
     private readonly cost: CostContext,
-    private readonly keepRuns: boolean,
+    private readonly timing: Timing,
   ) {}
 
-  private entry(choice: number): { graph: LayerGraph; ns: number | null; run: Run | null } {
+  private entry(choice: number): Trial {
     let r = this.memo.get(choice);
     if (r === undefined) {
       const graph = this.graphOf(this.space, choice);
-      const run = this.keepRuns ? runOf(graph, this.cost) : null;
-      this.memo.set(choice, (r = { graph, ns: run ? run.timeline.makespanNs : null, run }));
+      this.memo.set(choice, (r = { graph, ns: null, timer: this.timing === 'timers' ? timerOf(graph) : null, run: null }));
     }
     return r;
   }
 
   makespan(choice: number): number {
     const r = this.entry(choice);
-    return (r.ns ??= timerOf(r.graph).makespan(this.cost));
+    // In full, each trial keeps its run: the report reads the chosen one's, which is then not scheduled again.
+    if (this.timing === 'full') this.keepRun(choice);
+    return (r.ns ??= r.timer ? r.timer.makespan(this.cost) : makespanAt(r.graph, this.cost));
   }
 
   /**
    * The makespan of a choice if it is below `limit`, else +∞: all the search needs to know of a trial
-   * (it moves only to a faster choice). In a sweep the schedule stops as soon as it is sure to be
-   * slower (timing.ts), so that trials that lose cost less.
+   * (it moves only to a faster choice). Unless timed in full, the schedule stops as soon as it is sure
+   * to be slower (timing.ts), so that trials that lose cost less.
    */
   makespanBelow(choice: number, limit: number): number {
     const r = this.entry(choice);
     if (r.ns === null) {
-      const ns = timerOf(r.graph).makespanBelow(this.cost, limit);
+      if (this.timing === 'full') return this.makespan(choice) < limit ? r.ns! : Infinity;
+      const ns = r.timer ? r.timer.makespanBelow(this.cost, limit) : makespanAt(r.graph, this.cost, limit);
       if (ns === Infinity) return ns;
       r.ns = ns;
     }
@@ -286,8 +312,17 @@ class Trials {
 
   /** The makespan with every statistic gather made free. */
   freeMakespan(choice: number): number {
-    const { graph, run } = this.entry(choice);
-    return run ? freeMakespanOf(graph, run.times) : timerOf(graph).freeMakespan(this.cost);
+    const { graph, timer, run } = this.entry(choice);
+    if (timer) return timer.freeMakespan(this.cost);
+    // A kept run has the op times already.
+    return run ? freeMakespanOf(graph, run.times) : freeMakespanAt(graph, this.cost);
+  }
+
+  /** Schedules a choice in full and keeps its run (once). */
+  keepRun(choice: number): void {
+    const r = this.entry(choice);
+    r.run ??= runOf(r.graph, this.cost);
+    r.ns ??= r.run.timeline.makespanNs;
   }
 
   /** The full run of a choice, kept or computed on first call (holding only its graph, not the trials). */
@@ -306,11 +341,11 @@ function simulateKind(
   sites: Site[],
   graphOf: GraphOf,
   cost: CostContext,
-  keepRuns: boolean,
+  timing: Timing,
 ): KindSimulation {
   const space = choiceSpace(sites);
   const { eligible, index } = space;
-  const trials = new Trials(space, graphOf, cost, keepRuns);
+  const trials = new Trials(space, graphOf, cost, timing);
 
   // Local search: start from the best of "none", "all at the linear layer" and "all as deep as they
   // go", then move any one site to any other option that makes the layer faster, until none does.
@@ -341,8 +376,8 @@ function simulateKind(
     }
   }
 
-  // Worked out when first read (a sweep never reads them): in a sweep, the search may have stopped the
-  // schedules of the trials that lost, whose makespans these state.
+  // Worked out when first read (a sweep never reads them): unless timed in full, the search may have
+  // stopped the schedules of the trials that lost, whose makespans these state.
   const decisions = once((): SiteDecision[] =>
     sites.map((site) => {
       const b = index.get(site.id);
@@ -418,7 +453,8 @@ export function simulateSite(spec: ModelSpec, hw: HardwareProfile, workload: Wor
 
 /** Busy time per engine over one run (ns). */
 export function engineBusyNs(run: Run): Record<Engine, number> {
-  const busy = Object.fromEntries(ENGINES.map((e) => [e, 0])) as Record<Engine, number>;
-  run.graph.ops.forEach((op, i) => (busy[op.engine] += run.times.busy[i]!));
-  return busy;
+  const engineOf = engineIndexOf(run.graph.ops);
+  const sums = ENGINES.map(() => 0);
+  for (let i = 0; i < engineOf.length; i++) sums[engineOf[i]!]! += run.times.busy[i]!;
+  return Object.fromEntries(ENGINES.map((e, k) => [e, sums[k]!])) as Record<Engine, number>;
 }

@@ -1,5 +1,5 @@
 import type { LayerGraph } from '../graph/ops';
-import { GraphTimes, allocateTimes, opTimes, type CostContext, type OpTimes } from './costs';
+import { GraphTimes, allocateTimes, opTimes, opTimesInto, type CostContext, type OpTimes } from './costs';
 import { makespanOf, schedule, type Timeline } from './scheduler';
 
 /**
@@ -23,10 +23,15 @@ export class GraphTimer {
   private freeStale = true;
   /** Ops whose busy time and latency the free reference sets to zero. */
   private readonly gathers: Uint8Array;
+  /** The other ops with a latency, and the times' busyVersion when `free` was last brought up to date. */
+  private readonly latencyOps: readonly number[];
+  private freeBusyVersion = -1;
 
   constructor(private readonly graph: LayerGraph) {
     this.times = new GraphTimes(graph.ops);
-    this.gathers = Uint8Array.from(graph.ops, (op) => (op.category === 'stat-collective' ? 1 : 0));
+    this.gathers = new Uint8Array(graph.ops.length);
+    for (let i = 0; i < graph.ops.length; i++) if (graph.ops[i]!.category === 'stat-collective') this.gathers[i] = 1;
+    this.latencyOps = this.times.networkOps.filter((i) => this.gathers[i] === 0);
   }
 
   private update(c: CostContext): void {
@@ -66,15 +71,26 @@ export class GraphTimer {
     const free = (this.free ??= allocateTimes(busy.length));
     // Rescheduled only if the free times differ from those last scheduled (a hop latency, say, does not change them).
     let changed = this.freeNs === null;
-    for (let i = 0; i < busy.length; i++) {
-      const gather = this.gathers[i] === 1;
-      const b = gather ? 0 : busy[i]!;
-      const l = gather ? 0 : latency[i]!;
-      if (b !== free.busy[i] || l !== free.latency[i] || memory[i] !== free.memory[i]) {
-        free.busy[i] = b;
-        free.latency[i] = l;
-        free.memory[i] = memory[i]!;
-        changed = true;
+    // Busy and memory times as when last copied (a hop-latency sweep): only other ops' latencies can differ.
+    if (!changed && this.freeBusyVersion === this.times.busyVersion) {
+      for (const i of this.latencyOps) {
+        if (latency[i] !== free.latency[i]) {
+          free.latency[i] = latency[i]!;
+          changed = true;
+        }
+      }
+    } else {
+      this.freeBusyVersion = this.times.busyVersion;
+      for (let i = 0; i < busy.length; i++) {
+        const gather = this.gathers[i] === 1;
+        const b = gather ? 0 : busy[i]!;
+        const l = gather ? 0 : latency[i]!;
+        if (b !== free.busy[i] || l !== free.latency[i] || memory[i] !== free.memory[i]) {
+          free.busy[i] = b;
+          free.latency[i] = l;
+          free.memory[i] = memory[i]!;
+          changed = true;
+        }
       }
     }
     if (changed) this.freeNs = makespanOf(this.graph.ops, free);
@@ -82,16 +98,42 @@ export class GraphTimer {
   }
 }
 
+/**
+ * Times that only a makespan reads, reused from call to call like the scheduler's scratch (nothing here
+ * is re-entered): a profile would otherwise allocate a buffer per trial, and each is an off-heap
+ * ArrayBuffer that costs to make and to collect. Grown to the largest graph seen; the arrays may be
+ * longer than a graph, whose ops read only their own entries.
+ */
+let scratchTimes = allocateTimes(256);
+let scratchFree = allocateTimes(256);
+
+function capacityFor(times: OpTimes, n: number): OpTimes {
+  return times.busy.length >= n ? times : allocateTimes(2 * n);
+}
+
+/** The makespan of the graph on a machine (schedule(ops, opTimes(ops, c)).makespanNs), +∞ once sure to be above `limit` (makespanOf). */
+export function makespanAt(graph: LayerGraph, c: CostContext, limit = Infinity): number {
+  scratchTimes = capacityFor(scratchTimes, graph.ops.length);
+  return makespanOf(graph.ops, opTimesInto(graph.ops, c, scratchTimes), limit);
+}
+
+/** The makespan of the graph on a machine with every statistic gather taking no time. */
+export function freeMakespanAt(graph: LayerGraph, c: CostContext): number {
+  scratchTimes = capacityFor(scratchTimes, graph.ops.length);
+  return freeMakespanOf(graph, opTimesInto(graph.ops, c, scratchTimes));
+}
+
 /** The makespan of `times` with every statistic gather (category stat-collective) taking no time. */
 export function freeMakespanOf(graph: LayerGraph, times: OpTimes): number {
-  const free = allocateTimes(graph.ops.length);
-  graph.ops.forEach((op, i) => {
-    const gather = op.category === 'stat-collective';
+  const { ops } = graph;
+  const free = (scratchFree = capacityFor(scratchFree, ops.length));
+  for (let i = 0; i < ops.length; i++) {
+    const gather = ops[i]!.category === 'stat-collective';
     free.busy[i] = gather ? 0 : times.busy[i]!;
     free.latency[i] = gather ? 0 : times.latency[i]!;
     free.memory[i] = times.memory[i]!;
-  });
-  return makespanOf(graph.ops, free);
+  }
+  return makespanOf(ops, free);
 }
 
 // One timer per graph, for as long as the graph lives (a sweep keeps a workload's graphs while it runs its machines).
