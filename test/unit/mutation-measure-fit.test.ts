@@ -15,7 +15,7 @@ import { writeProfile } from '../../src/core/measure/calibrated-profile';
 import { calibrate } from '../../src/core/measure/fit';
 import { fitPoints, harnessProfile, measuredWorkload, paramsOf, predictNs, withParams, type FitParams, type FitPoint, type MeasuredSet } from '../../src/core/measure/fit-points';
 import { heldBackBlocks } from '../../src/core/measure/held-back';
-import { cost, directEstimate, errorOf, fitParams, unconstrained } from '../../src/core/measure/least-squares';
+import { cost, directEstimate, errorOf, fitParams, golden, nelderMead, unconstrained } from '../../src/core/measure/least-squares';
 import { validateMeasurements, type Measurements } from '../../src/core/measure/types';
 import { simulateSite } from '../../src/core/sim/simulate';
 import { restrictConsumers } from '../../src/core/validate/validate';
@@ -509,4 +509,87 @@ test('calibrate: refuses no files, files of two devices and files with nothing t
   assert.deepEqual([b.measuredStandardUs, b.measuredDeferredUs], [90, 70]);
   const e = errorOf([b.standardRatio, b.deferredRatio]);
   assert.deepEqual(g.heldBackError, e);
+});
+
+test('golden: the section points at 0.382 and 0.618 of the interval, the interval kept around the least value, its middle returned', () => {
+  // By hand, one iteration on f(x) = (x − 3)² over [0, 10]: c = 10 − 0.618…·10 = 3.8197, d = 6.1803;
+  // f(c) < f(d), so the interval becomes [0, 6.1803] and its middle is 3.0902.
+  const r = (Math.sqrt(5) - 1) / 2;
+  const f = (x: number) => (x - 3) ** 2;
+  assert.ok(Math.abs(golden(f, 0, 10, 1) - (0 + r * 10) / 2) < 1e-12);
+  // Two iterations: [0, 6.1803] → c = 6.1803 − 0.618·6.1803 = 2.3607, d = 3.8197 (kept);
+  // f(2.3607) = 0.4087 < f(3.8197) = 0.6719, so c wins again: [0, 3.8197], middle 1.9098.
+  assert.ok(Math.abs(golden(f, 0, 10, 2) - (10 - r * 10) / 2) < 1e-12);
+  // Three: [0, 3.8197], c = 1.4590, d = 2.3607 (kept); f(c) = 2.3747 > f(d) = 0.4087: [1.4590, 3.8197], middle 2.6393.
+  assert.ok(Math.abs(golden(f, 0, 10, 3) - (10 - r * 10 - r * (10 - r * 10) + 10 - r * 10) / 2) < 1e-12);
+  // 60 iterations shrink the interval to 0.618⁶⁰ of its length (1.5e-12 of 10): the minimum to 1e-9, from either side.
+  assert.ok(Math.abs(golden(f, 0, 10) - 3) < 1e-9);
+  assert.ok(Math.abs(golden((x) => (x + 7.25) ** 2, -20, 5) + 7.25) < 1e-9);
+  // A tie keeps the upper section (the lower end moves up): a flat function ends at the top of the range.
+  assert.ok(golden(() => 1, 0, 10) > 10 - 1e-9);
+  // At an end of the range: the end.
+  assert.ok(Math.abs(golden((x) => x, -4, 4) + 4) < 1e-9);
+  assert.ok(Math.abs(golden((x) => -x, -4, 4) - 4) < 1e-9);
+});
+
+/** Nelder–Mead as its comment states it, written out here plainly: the second method for its iterates. */
+function referenceNelderMead(f: (x: number[]) => number, x0: number[], step: number, iterations: number): number[] {
+  const n = x0.length;
+  const vertices: { x: number[]; fx: number }[] = [{ x: [...x0], fx: f([...x0]) }];
+  for (let i = 0; i < n; i++) {
+    const x = [...x0];
+    x[i] = x[i]! + step;
+    vertices.push({ x, fx: f(x) });
+  }
+  const point = (from: number[], to: number[], t: number) => from.map((v, i) => v + t * (to[i]! - v));
+  for (let it = 0; it < iterations; it++) {
+    vertices.sort((a, b) => a.fx - b.fx);
+    const worst = vertices[n]!;
+    const centroid: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let v = 0; v < n; v++) sum += vertices[v]!.x[i]!;
+      centroid.push(sum / n);
+    }
+    const reflected = point(centroid, worst.x, -1);
+    const fr = f(reflected);
+    if (fr < vertices[0]!.fx) {
+      const expanded = point(centroid, worst.x, -2);
+      const fe = f(expanded);
+      vertices[n] = fe < fr ? { x: expanded, fx: fe } : { x: reflected, fx: fr };
+    } else if (fr < vertices[n - 1]!.fx) {
+      vertices[n] = { x: reflected, fx: fr };
+    } else {
+      const contracted = point(centroid, worst.x, 0.5);
+      const fc = f(contracted);
+      if (fc < worst.fx) vertices[n] = { x: contracted, fx: fc };
+      else for (let v = 1; v <= n; v++) {
+        const x = point(vertices[0]!.x, vertices[v]!.x, 0.5);
+        vertices[v] = { x, fx: f(x) };
+      }
+    }
+  }
+  vertices.sort((a, b) => a.fx - b.fx);
+  return vertices[0]!.x;
+}
+
+test('nelderMead: every iterate as the plain statement of the method gives, and the minimum of a bowl and a valley', () => {
+  // A tilted bowl and Rosenbrock's valley, in 2 and 3 dimensions, after each number of iterations from 0
+  // to 60: the same best vertex, bit for bit (each kind of step is taken along the way).
+  const bowl = (x: number[]) => (x[0]! - 1) ** 2 + 10 * (x[1]! + 2) ** 2 + (x[0]! - 1) * (x[1]! + 2);
+  const valley = (x: number[]) => 100 * (x[1]! - x[0]! ** 2) ** 2 + (1 - x[0]!) ** 2;
+  const three = (x: number[]) => (x[0]! - 0.5) ** 2 + 3 * (x[1]! - x[2]!) ** 2 + Math.abs(x[2]! + 1);
+  // A flat function ties every comparison: a step is taken only on a strict improvement (the simplex shrinks).
+  const flat = () => 1;
+  for (const [name, f, x0] of [['bowl', bowl, [0, 0]], ['valley', valley, [-1.2, 1]], ['three', three, [2, -1, 3]], ['flat', flat, [1, 2]]] as const) {
+    for (let it = 0; it <= 60; it++) assert.deepEqual(nelderMead(f, x0, 0.5, it), referenceNelderMead(f, [...x0], 0.5, it), `${name} after ${it}`);
+  }
+  // And where it ends: the bowl's minimum (1, −2), Rosenbrock's (1, 1).
+  const end = nelderMead(bowl, [0, 0], 0.5, 400);
+  assert.ok(Math.abs(end[0]! - 1) < 1e-6 && Math.abs(end[1]! + 2) < 1e-6, `${end}`);
+  const v = nelderMead(valley, [-1.2, 1], 0.5, 2000);
+  assert.ok(Math.abs(v[0]! - 1) < 1e-4 && Math.abs(v[1]! - 1) < 1e-4, `${v}`);
+  // No iterations: the best vertex of the first simplex, by hand: f(0.25, −3) = 11.3125, f(0.75, −3) =
+  // 10.3125, f(0.25, −2.5) = 3.4375.
+  assert.deepEqual(nelderMead(bowl, [0.25, -3], 0.5, 0), [0.25, -2.5]);
 });

@@ -24,8 +24,8 @@ export function cost(points: readonly FitPoint[], hw: HardwareProfile, dtype: Dt
   return sum;
 }
 
-/** Golden-section search of f over [lo, hi] (log space in the callers); the argument of the least value found. */
-function golden(f: (x: number) => number, lo: number, hi: number, iterations = 60): number {
+/** Golden-section search of f over [lo, hi] (log space in the callers); the argument of the least value found. Exported for its tests. */
+export function golden(f: (x: number) => number, lo: number, hi: number, iterations = 60): number {
   const r = (Math.sqrt(5) - 1) / 2;
   let a = lo;
   let b = hi;
@@ -88,8 +88,13 @@ export function fitParams(points: readonly FitPoint[], hw: HardwareProfile, dtyp
   return p;
 }
 
-/** Nelder–Mead minimisation of f from x0 with an initial step; the best vertex after `iterations`. */
-function nelderMead(f: (x: number[]) => number, x0: readonly number[], step: number, iterations: number): number[] {
+/**
+ * Nelder–Mead minimisation of f from x0 with an initial step; the best vertex after `iterations`. Each
+ * iteration reflects the worst vertex through the others' centroid, expands to twice that if the
+ * reflection beats the best, contracts halfway towards the worst if it beats not even the second worst,
+ * and else shrinks every vertex halfway towards the best. Exported for its tests.
+ */
+export function nelderMead(f: (x: number[]) => number, x0: readonly number[], step: number, iterations: number): number[] {
   const n = x0.length;
   let simplex = [x0.slice(), ...x0.map((_, i) => x0.map((v, j) => (i === j ? v + step : v)))].map((x) => ({ x, fx: f(x) }));
   const along = (a: number[], b: number[], t: number) => a.map((v, i) => v + t * (b[i]! - v));
