@@ -257,6 +257,12 @@ test('calibrate\'s text: the held-back blocks, their signed errors and savings, 
   assert.match(row('mlp-norm'), / +-2\.0% +\+5\.0% +WRONG$/);
   assert.match(lines.find((l) => l.startsWith('site '))!, /^site +M +std measured +std simulated +error +deferred measured +deferred simulated +error +saving measured +saving simulated +sign$/);
   assert.match(row('x'), / +\+0\.5% +-0\.4% +within noise$/);
+  // Exactly, with the widths worked out by hand (the widest cell or label of each column, two spaces
+  // apart): the site and the sign to the left, every figure to the right.
+  const right = (text: string, width: number) => text.padStart(width);
+  assert.equal(lines.find((l) => l.startsWith('site '))!, ['site'.padEnd(26), right('M', 2), 'std measured', 'std simulated', right('error', 6), 'deferred measured', 'deferred simulated', 'error', 'saving measured', 'saving simulated', 'sign'].join('  '));
+  assert.equal(row('attn-norm'), ['attn-norm → q_proj, k_proj', '32', right('150 µs', 12), right('165 µs', 13), '+10.0%', right('100 µs', 17), right('97.0 µs', 18), '-3.0%', right('+33.3%', 15), right('+41.2%', 16), 'right'].join('  '));
+  assert.equal(row('x'), ['x → q_proj, k_proj'.padEnd(26), '32', right('150 µs', 12), right('165 µs', 13), '+10.0%', right('100 µs', 17), right('97.0 µs', 18), '-3.0%', right('+0.5%', 15), right('-0.4%', 16), 'within noise'].join('  '));
   assert.ok(lines.includes("'within noise': the measured standard and deferred times differ by less than half the spread (10th–90th percentile) of their samples: the sign of the saving cannot be told on this machine."));
   const allResolved = formatCalibration(calibration({ heldBack: [block('attn-norm', 1, 2, true, true)] as Calibration['heldBack'] }));
   assert.ok(!allResolved.includes("'within noise':"));
