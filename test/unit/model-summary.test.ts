@@ -6,6 +6,10 @@ import { specFromConfig } from '../../src/core/model/config';
 import { countParams } from '../../src/core/model/params';
 import type { ModelSpec } from '../../src/core/model/spec';
 import { formatSpecTable, indexRanges, summarizeSpec } from '../../src/core/model/summary';
+import { getPreset } from '../../src/core/hardware/presets';
+import { profileChecked } from '../../src/core/report/brief';
+import { DEFAULT_WORKLOAD } from '../../src/core/workload';
+import { loadFixture } from './helpers/fixtures';
 
 function load(folder: string, name: string): ModelSpec {
   const path = join(__dirname, '..', 'fixtures', folder, name, 'config.json');
@@ -84,10 +88,6 @@ describe('helpers', () => {
 
 describe('a quantized checkpoint (issue 20)', () => {
   it('gpt-oss-20b: the report says its mxfp4 weights are simulated unquantized, at the dtype the report states', async () => {
-    const { loadFixture } = await import('./helpers/fixtures');
-    const { getPreset } = await import('../../src/core/hardware/presets');
-    const { profileChecked } = await import('../../src/core/report/brief');
-    const { DEFAULT_WORKLOAD } = await import('../../src/core/workload');
     // config.json: "quantization_config": { "quant_method": "mxfp4", … }; gpu-h100 runs bf16 unless told.
     const report = profileChecked(await loadFixture('gpt-oss-20b'), getPreset('gpu-h100'), DEFAULT_WORKLOAD);
     assert.equal(report.workload.dtype, 'bf16');
