@@ -71,6 +71,8 @@ describe('loadModel', () => {
     writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 2 * 7_000_000_000 } }));
     const spec = await loadModel(d);
     assert.ok(spec.notes.some((n) => /7,000,000,000 elements/.test(n) && /apart/.test(n)));
+    // Llama-2-7B's published count is 6,738,415,616; |7,000,000,000 − it| ÷ it = 0.0388: 3.9% apart.
+    assert.ok(spec.notes.some((n) => n.includes('; the spec counts 6,738,415,616 parameters (3.9% apart: ')), spec.notes.join('\n'));
   });
 
   it('a config with .safetensors shards beside it: element counts from the headers only', async () => {
@@ -114,6 +116,10 @@ describe('loadModel', () => {
     assert.equal(quick.paramsFromWeights, null);
     assert.equal(quick.hidden, spec.hidden);
     assert.equal((await loadModel(d, { gguf: 'tensors' })).params.total, spec.params.total);
+    // Other files beside the one .gguf (a README, a tokenizer) are not model files: the folder still loads it.
+    writeFileSync(join(d, 'README.md'), 'not a model');
+    writeFileSync(join(d, 'tokenizer.json'), '{}');
+    assert.equal((await loadModel(d)).hidden, 64);
     const renamed = join(dir('renamed'), 'model.bin');
     writeFileSync(renamed, bytes);
     assert.equal((await loadModel(renamed)).hidden, 64);
